@@ -1,0 +1,244 @@
+/**
+ * `config.toml`: parsed with smol-toml, every key of SPEC given a default, unknown keys warned about, and a
+ * bad value or a syntax error reported with the file, line and key and what was expected. The file is only
+ * ever read: nothing here writes it.
+ *
+ * @module
+ */
+import { parse, TomlError } from "smol-toml";
+import { ConfigError } from "./errors.ts";
+
+/** A price override (USD per million tokens) from `[[pricing.override]]`. */
+export interface PriceOverride {
+  provider: string;
+  model: string;
+  input?: number;
+  output?: number;
+  cache_read?: number;
+  cache_write_5m?: number;
+  cache_write_1h?: number;
+}
+
+/** The whole configuration, every key filled in. */
+export interface Config {
+  edge: { port: number };
+  daemon: { intercept_port: number; api_port: number; flush_interval_ms: number };
+  cors: { allow_origins: string[] };
+  tagging: { default_project: string };
+  upstream: { ca_file: string; proxy: string; resolve: Record<string, string> };
+  /** Extra metered hosts: host name → the API shape it speaks (`openai`, `anthropic`, `gemini`). */
+  hosts: Record<string, string>;
+  pricing: { override: PriceOverride[] };
+  logging: { level: LogLevelName; max_bytes: number; keep: number };
+}
+
+/** Log levels, least to most severe. */
+export type LogLevelName = "debug" | "info" | "warn" | "error";
+
+/** A parsed config and what the parse noticed. */
+export interface LoadedConfig {
+  config: Config;
+  /** Unknown keys and other things worth telling the user, each naming file and line. */
+  warnings: string[];
+  /** Dotted keys the user set explicitly (`edge.port`): a pinned port that is taken is an error. */
+  explicit: Set<string>;
+}
+
+/** API shapes an extra host in `[hosts]` may speak. */
+export const HOST_SHAPES = ["openai", "anthropic", "gemini"] as const;
+
+type Check<T> = (value: unknown) => { value: T } | { expected: string };
+
+const port: Check<number> = (v) =>
+  Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535
+    ? { value: v as number }
+    : { expected: "a port number from 1 to 65535" };
+
+const positiveInt: Check<number> = (v) =>
+  Number.isInteger(v) && (v as number) > 0 ? { value: v as number } : { expected: "a whole number above 0" };
+
+const str: Check<string> = (v) => typeof v === "string" ? { value: v } : { expected: "a string in quotes" };
+
+const slug: Check<string> = (v) =>
+  typeof v === "string" && /^[a-z0-9][a-z0-9_:/-]*$/.test(v)
+    ? { value: v }
+    : { expected: "a project slug: lowercase letters, digits and - _ : /" };
+
+const stringList: Check<string[]> = (v) =>
+  Array.isArray(v) && v.every((s) => typeof s === "string")
+    ? { value: v as string[] }
+    : { expected: 'a list of strings, e.g. ["http://localhost:3000"]' };
+
+const stringMap: Check<Record<string, string>> = (v) =>
+  isTable(v) && Object.values(v).every((s) => typeof s === "string")
+    ? { value: { ...v } as Record<string, string> }
+    : { expected: 'a table of strings, e.g. { "api.openai.com" = "127.0.0.1:9443" }' };
+
+const level: Check<LogLevelName> = (v) =>
+  v === "debug" || v === "info" || v === "warn" || v === "error"
+    ? { value: v }
+    : { expected: 'one of "debug", "info", "warn", "error"' };
+
+const PRICE_FIELDS = ["input", "output", "cache_read", "cache_write_5m", "cache_write_1h"] as const;
+
+const overrides: Check<PriceOverride[]> = (v) => {
+  const expected =
+    "an array of tables [[pricing.override]] with provider, model and prices in USD per million tokens";
+  if (!Array.isArray(v)) return { expected };
+  const out: PriceOverride[] = [];
+  for (const item of v) {
+    if (!isTable(item) || typeof item.provider !== "string" || typeof item.model !== "string") return { expected };
+    const o: PriceOverride = { provider: item.provider, model: item.model };
+    for (const f of PRICE_FIELDS) {
+      const n = item[f];
+      if (n === undefined) continue;
+      if (typeof n !== "number" || !(n >= 0)) return { expected: `${f} as a number of USD per million tokens, ≥ 0` };
+      o[f] = n;
+    }
+    out.push(o);
+  }
+  return { value: out };
+};
+
+const hostShapes: Check<Record<string, string>> = (v) =>
+  isTable(v) && Object.values(v).every((s) => (HOST_SHAPES as readonly unknown[]).includes(s))
+    ? { value: { ...v } as Record<string, string> }
+    : { expected: `a table of host = shape, shape one of ${HOST_SHAPES.map((s) => `"${s}"`).join(", ")}` };
+
+/** Every known key: its check and default. Sections whose keys are free (`hosts`) are whole-table checks. */
+const SCHEMA = {
+  edge: { port: [port, 8081] },
+  daemon: { intercept_port: [port, 8090], api_port: [port, 8765], flush_interval_ms: [positiveInt, 25] },
+  cors: { allow_origins: [stringList, []] },
+  tagging: { default_project: [slug, "misc"] },
+  upstream: { ca_file: [str, ""], proxy: [str, ""], resolve: [stringMap, {}] },
+  pricing: { override: [overrides, []] },
+  logging: { level: [level, "info"], max_bytes: [positiveInt, 10 * 1024 * 1024], keep: [positiveInt, 5] },
+} as const;
+
+/** The configuration used when there is no file. */
+export function defaultConfig(): Config {
+  return {
+    edge: { port: 8081 },
+    daemon: { intercept_port: 8090, api_port: 8765, flush_interval_ms: 25 },
+    cors: { allow_origins: [] },
+    tagging: { default_project: "misc" },
+    upstream: { ca_file: "", proxy: "", resolve: {} },
+    hosts: {},
+    pricing: { override: [] },
+    logging: { level: "info", max_bytes: 10 * 1024 * 1024, keep: 5 },
+  };
+}
+
+/**
+ * Parses the text of a config file. `file` is only used in messages.
+ *
+ * @throws {ConfigError} on a syntax error or a bad value, naming file, line and key.
+ */
+export function parseConfig(text: string, file: string): LoadedConfig {
+  let doc: Record<string, unknown>;
+  try {
+    doc = parse(text) as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof TomlError) {
+      const first = e.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
+      throw new ConfigError(file, `not valid TOML: ${first}`, { line: e.line });
+    }
+    throw e;
+  }
+  const config = defaultConfig() as unknown as Record<string, Record<string, unknown>>;
+  const warnings: string[] = [];
+  const explicit = new Set<string>();
+  for (const [section, body] of Object.entries(doc)) {
+    if (section === "hosts") {
+      const r = hostShapes(body);
+      if ("expected" in r) {
+        throw new ConfigError(file, `expected ${r.expected}`, { line: findLine(text, section), key: section });
+      }
+      config.hosts = r.value;
+      explicit.add(section);
+      continue;
+    }
+    const keys = (SCHEMA as Record<string, Record<string, readonly [Check<unknown>, unknown]>>)[section];
+    if (!keys) {
+      warnings.push(`${file}:${findLine(text, section) ?? "?"}: unknown section [${section}] is ignored`);
+      continue;
+    }
+    if (!isTable(body)) {
+      throw new ConfigError(file, `expected [${section}] to be a table`, {
+        line: findLine(text, section),
+        key: section,
+      });
+    }
+    for (const [key, value] of Object.entries(body)) {
+      const spec = keys[key];
+      const dotted = `${section}.${key}`;
+      if (!spec) {
+        warnings.push(`${file}:${findLine(text, section, key) ?? "?"}: unknown key ${dotted} is ignored`);
+        continue;
+      }
+      const r = spec[0](value);
+      if ("expected" in r) {
+        throw new ConfigError(file, `expected ${r.expected}, found ${describe(value)}`, {
+          line: findLine(text, section, key),
+          key: dotted,
+        });
+      }
+      config[section][key] = r.value;
+      explicit.add(dotted);
+    }
+  }
+  return { config: config as unknown as Config, warnings, explicit };
+}
+
+/**
+ * Reads and parses the config file; a missing file gives the defaults.
+ *
+ * @throws {ConfigError} when the file exists but cannot be read or parsed.
+ */
+export function loadConfig(file: string): LoadedConfig {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return { config: defaultConfig(), warnings: [], explicit: new Set() };
+    throw new ConfigError(file, `cannot be read: ${(e as Error).message}`);
+  }
+  return parseConfig(text, file);
+}
+
+function isTable(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
+function describe(v: unknown): string {
+  if (typeof v === "string") return `"${v.length > 40 ? v.slice(0, 40) + "…" : v}"`;
+  if (Array.isArray(v)) return "a list";
+  if (isTable(v)) return "a table";
+  return String(v);
+}
+
+/**
+ * The 1-based line where `[section]` or, inside it, `key = …` stands; keys in dotted or inline form are
+ * found by their table's header line.
+ */
+export function findLine(text: string, section: string, key?: string): number | undefined {
+  const lines = text.split("\n");
+  let current = "";
+  let headerLine: number | undefined;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    const header = /^\[\[?\s*([^\]]+?)\s*\]\]?/.exec(line);
+    if (header) {
+      current = header[1].replace(/["']/g, "");
+      if (current === section || current.startsWith(`${section}.`)) headerLine ??= i + 1;
+      if (!key && current === section) return i + 1;
+      continue;
+    }
+    const k = /^["']?([A-Za-z0-9_.-]+)["']?\s*=/.exec(line)?.[1];
+    if (!k) continue;
+    const full = current ? `${current}.${k}` : k;
+    if (key ? full === `${section}.${key}` : full.startsWith(`${section}.`)) return i + 1;
+  }
+  return headerLine;
+}

@@ -1,0 +1,21 @@
+/**
+ * Small I/O helpers shared by every process.
+ *
+ * @module
+ */
+
+const encoder = new TextEncoder();
+
+/** Writes all of `data` to a sync writer, looping over partial writes (pipes take a few KiB at a time). */
+export function writeAllSync(w: { writeSync(p: Uint8Array): number }, data: string | Uint8Array): void {
+  let bytes = typeof data === "string" ? encoder.encode(data) : data;
+  while (bytes.length) bytes = bytes.subarray(w.writeSync(bytes));
+}
+
+/** Writes a file atomically: a temp file beside it, then a rename, so readers never see half a file. */
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode?: number): void {
+  const tmp = `${path}.${Deno.pid}.tmp`;
+  if (typeof data === "string") Deno.writeTextFileSync(tmp, data, { mode });
+  else Deno.writeFileSync(tmp, data, { mode });
+  Deno.renameSync(tmp, path);
+}
