@@ -63,7 +63,14 @@ export function parseInvocation(command: string, spec: CommandSpec, argv: string
   const own = dash === -1 ? argv : argv.slice(0, dash);
   const rest = dash === -1 ? [] : argv.slice(dash + 1);
   const options = Object.fromEntries(
-    all.map((f) => [f.name, { type: f.type, short: f.short, multiple: f.multiple }]),
+    // parseArgs rejects `short: undefined`, so absent properties must stay absent.
+    all.map((
+      f,
+    ) => [f.name, {
+      type: f.type,
+      ...(f.short && { short: f.short }),
+      ...(f.multiple && { multiple: true }),
+    }]),
   );
   try {
     const { values, positionals } = parseArgs({ args: own, options, strict: true, allowPositionals: true });
@@ -83,7 +90,9 @@ export function parseInvocation(command: string, spec: CommandSpec, argv: string
       const near = closest(bad.replace(/^-+/, "").split("=")[0], all.map((f) => f.name));
       throw new UsageError(
         `${command}: unknown flag ${bad}`,
-        near ? `Did you mean --${near}? See 'halton-meter ${command} --help'.` : `See 'halton-meter ${command} --help'.`,
+        near
+          ? `Did you mean --${near}? See 'halton-meter ${command} --help'.`
+          : `See 'halton-meter ${command} --help'.`,
       );
     }
     throw new UsageError(`${command}: ${message.split("\n")[0]}`, `See 'halton-meter ${command} --help'.`);

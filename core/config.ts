@@ -87,12 +87,16 @@ const overrides: Check<PriceOverride[]> = (v) => {
   if (!Array.isArray(v)) return { expected };
   const out: PriceOverride[] = [];
   for (const item of v) {
-    if (!isTable(item) || typeof item.provider !== "string" || typeof item.model !== "string") return { expected };
+    if (!isTable(item) || typeof item.provider !== "string" || typeof item.model !== "string") {
+      return { expected };
+    }
     const o: PriceOverride = { provider: item.provider, model: item.model };
     for (const f of PRICE_FIELDS) {
       const n = item[f];
       if (n === undefined) continue;
-      if (typeof n !== "number" || !(n >= 0)) return { expected: `${f} as a number of USD per million tokens, ≥ 0` };
+      if (typeof n !== "number" || !(n >= 0)) {
+        return { expected: `${f} as a number of USD per million tokens, ≥ 0` };
+      }
       o[f] = n;
     }
     out.push(o);
@@ -153,7 +157,10 @@ export function parseConfig(text: string, file: string): LoadedConfig {
     if (section === "hosts") {
       const r = hostShapes(body);
       if ("expected" in r) {
-        throw new ConfigError(file, `expected ${r.expected}`, { line: findLine(text, section), key: section });
+        throw new ConfigError(file, `expected ${r.expected}`, {
+          line: findLine(text, section),
+          key: section,
+        });
       }
       config.hosts = r.value;
       explicit.add(section);
@@ -161,7 +168,8 @@ export function parseConfig(text: string, file: string): LoadedConfig {
     }
     const keys = (SCHEMA as Record<string, Record<string, readonly [Check<unknown>, unknown]>>)[section];
     if (!keys) {
-      warnings.push(`${file}:${findLine(text, section) ?? "?"}: unknown section [${section}] is ignored`);
+      const what = isTable(body) ? `section [${section}]` : `key ${section}`;
+      warnings.push(`${file}:${findLine(text, section) ?? "?"}: unknown ${what} is ignored`);
       continue;
     }
     if (!isTable(body)) {
@@ -201,7 +209,9 @@ export function loadConfig(file: string): LoadedConfig {
   try {
     text = Deno.readTextFileSync(file);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return { config: defaultConfig(), warnings: [], explicit: new Set() };
+    if (e instanceof Deno.errors.NotFound) {
+      return { config: defaultConfig(), warnings: [], explicit: new Set() };
+    }
     throw new ConfigError(file, `cannot be read: ${(e as Error).message}`);
   }
   return parseConfig(text, file);
@@ -238,7 +248,7 @@ export function findLine(text: string, section: string, key?: string): number | 
     const k = /^["']?([A-Za-z0-9_.-]+)["']?\s*=/.exec(line)?.[1];
     if (!k) continue;
     const full = current ? `${current}.${k}` : k;
-    if (key ? full === `${section}.${key}` : full.startsWith(`${section}.`)) return i + 1;
+    if (key ? full === `${section}.${key}` : full === section || full.startsWith(`${section}.`)) return i + 1;
   }
   return headerLine;
 }

@@ -6,6 +6,7 @@
  */
 import * as posix from "node:path/posix";
 import * as win32 from "node:path/win32";
+import { MeterError } from "./errors.ts";
 
 /** The operating systems Halton Meter supports. */
 export type OsName = "darwin" | "linux" | "windows";
@@ -41,19 +42,26 @@ export type PathEnv = Readonly<Record<string, string | undefined>>;
  * `HALTON_METER_HOME` moves the meter's folder; when it is set the CA moves with it (to
  * `$HALTON_METER_HOME/.mitmproxy`) unless `HALTON_METER_CA_DIR` says otherwise, so that a test or a second
  * instance never reads or writes the CA of the real home.
+ *
+ * @throws {MeterError} when neither `HALTON_METER_HOME` nor the user's home folder is set.
  */
 export function resolvePaths(env: PathEnv, os: OsName): Paths {
   const path = os === "windows" ? win32 : posix;
   const userHome = os === "windows" ? env.USERPROFILE ?? env.HOME : env.HOME;
   const override = env.HALTON_METER_HOME;
   if (!override && !userHome) {
-    throw new Error(
-      os === "windows" ? "USERPROFILE is not set; set HALTON_METER_HOME" : "HOME is not set; set HALTON_METER_HOME",
+    // A service or cron job can start us without a home: say which variable to set, not a stack trace.
+    throw new MeterError(
+      `${os === "windows" ? "USERPROFILE" : "HOME"} is not set, so the meter's folder is unknown`,
+      {
+        hint: "Set HALTON_METER_HOME to the folder Halton Meter should use.",
+      },
     );
   }
   const home = path.resolve(override ?? path.join(userHome!, ".halton-meter"));
   const caDir = path.resolve(
-    env.HALTON_METER_CA_DIR ?? (override ? path.join(home, ".mitmproxy") : path.join(userHome!, ".mitmproxy")),
+    env.HALTON_METER_CA_DIR ??
+      (override ? path.join(home, ".mitmproxy") : path.join(userHome!, ".mitmproxy")),
   );
   return {
     home,

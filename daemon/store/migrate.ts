@@ -23,7 +23,11 @@ export function bundledMigrations(dir: URL = MIGRATIONS_DIR): Migration[] {
   for (const entry of Deno.readDirSync(dir)) {
     const m = /^(\d{4})_([a-z0-9_]+)\.sql$/.exec(entry.name);
     if (!m) continue;
-    out.push({ version: Number(m[1]), name: entry.name, sql: Deno.readTextFileSync(new URL(entry.name, dir)) });
+    out.push({
+      version: Number(m[1]),
+      name: entry.name,
+      sql: Deno.readTextFileSync(new URL(entry.name, dir)),
+    });
   }
   return out.sort((a, b) => a.version - b.version);
 }
@@ -45,7 +49,9 @@ export function migrate(db: DatabaseSync, migrations: Migration[], file: string)
   const unknown = applied.filter((a) => known.get(a.version) !== a.name);
   if (unknown.length) {
     throw new StoreError(
-      `${file} was written by a newer version of Halton Meter (it has migration ${unknown[0].name}, which this version does not know); it was left untouched`,
+      `${file} was written by a newer version of Halton Meter (it has migration ${
+        unknown[0].name
+      }, which this version does not know); it was left untouched`,
       "Install the newer halton-meter again, or point HALTON_METER_HOME at another folder.",
     );
   }

@@ -19,7 +19,10 @@ function assertSqliteFile(file: string): boolean {
     f = Deno.openSync(file, { read: true });
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return false;
-    throw new StoreError(`${file} cannot be opened: ${(e as Error).message}`, "Check the file's permissions.");
+    throw new StoreError(
+      `${file} cannot be opened: ${(e as Error).message}`,
+      "Check the file's permissions.",
+    );
   }
   try {
     const buf = new Uint8Array(16);
@@ -72,7 +75,7 @@ export function openStore(file: string, options: OpenStoreOptions = {}): Databas
       }
       if (applied.length < migrations.length) {
         db.close();
-        openStore(file).close();
+        openStore(file, { migrations }).close();
         return new DatabaseSync(file, { readOnly: true, timeout: 5000 });
       }
       return db;

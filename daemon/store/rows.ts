@@ -41,7 +41,14 @@ export interface UsageRow {
 }
 
 /** How a failed call failed (SPEC §3). */
-export type ErrorClass = "rate_limit" | "server_error" | "bad_request" | "auth" | "timeout" | "network" | "unknown";
+export type ErrorClass =
+  | "rate_limit"
+  | "server_error"
+  | "bad_request"
+  | "auth"
+  | "timeout"
+  | "network"
+  | "unknown";
 
 /** The columns of `requests` a {@linkcode UsageRow} fills, in insert order (`project_id` comes first). */
 export const ROW_COLUMNS = [

@@ -35,9 +35,9 @@ export class RowWriter {
     this.#db = db;
     this.#opts = { intervalMs: 25, maxQueued: 100_000, onError: () => {}, ...options };
     this.#insert = db.prepare(
-      `INSERT OR IGNORE INTO requests (project_id, cache_write_tokens, ${ROW_COLUMNS.join(", ")}) VALUES (?, ?, ${
-        ROW_COLUMNS.map(() => "?").join(", ")
-      })`,
+      `INSERT OR IGNORE INTO requests (project_id, cache_write_tokens, ${
+        ROW_COLUMNS.join(", ")
+      }) VALUES (?, ?, ${ROW_COLUMNS.map(() => "?").join(", ")})`,
     );
     this.#findProject = db.prepare("SELECT id FROM projects WHERE slug = ?");
     this.#addProject = db.prepare(

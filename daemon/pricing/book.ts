@@ -1,0 +1,95 @@
+/**
+ * The rate book: the bundled card, the `pricing_rates` table and `[[pricing.override]]` from config merged
+ * into one map, built once (at daemon start, after an import) so that pricing a call is a Map lookup.
+ * Precedence per model: config override, then the table, then the card.
+ *
+ * @module
+ */
+import type { PriceOverride } from "../../core/config.ts";
+import { parseDecimal } from "./decimal.ts";
+import { modelCandidates, normalizeModel, normalizeProvider } from "./names.ts";
+import { type ModelRates, RATE_FIELDS, type Rates } from "./rates.ts";
+
+/** The `rates_source` of costs priced from a config override. */
+export const CONFIG_SOURCE = "config";
+
+/** Where the rates of a book come from, lowest precedence first. */
+export interface RateBookSources {
+  /** The bundled card ({@linkcode bundledCard}). */
+  card?: readonly ModelRates[];
+  /** Rows of the `pricing_rates` table, grouped per model ({@linkcode readStoredRates}). */
+  stored?: readonly ModelRates[];
+  /** `[[pricing.override]]` entries of config. */
+  overrides?: readonly PriceOverride[];
+}
+
+/** Looks up the rates of a model; cheap enough to call once per metered request. */
+export class RateBook {
+  readonly #byKey: Map<string, ModelRates>;
+
+  constructor(models: Iterable<ModelRates>) {
+    this.#byKey = new Map();
+    for (const m of models) this.#byKey.set(key(m.provider, m.model), m);
+  }
+
+  /** The rates for `model` of `provider`: exact id first, then the id without its snapshot decoration. */
+  lookup(provider: string, model: string): ModelRates | undefined {
+    for (const candidate of modelCandidates(provider, model)) {
+      const hit = this.#byKey.get(key(provider, candidate));
+      if (hit) return hit;
+    }
+    return undefined;
+  }
+
+  /** Every priced model, sorted by provider then model. */
+  all(): ModelRates[] {
+    return [...this.#byKey.values()].sort((a, b) =>
+      a.provider.localeCompare(b.provider) || a.model.localeCompare(b.model)
+    );
+  }
+
+  /** How many models are priced. */
+  get size(): number {
+    return this.#byKey.size;
+  }
+}
+
+/**
+ * Builds a {@linkcode RateBook}. A stored model replaces the card's rows for that model whole; a config
+ * override sets the standard rates it names and keeps the others of the model it overrides, and drops
+ * that model's other tiers (a negotiated price is not the list price's batch discount).
+ *
+ * @throws {RangeError} when an override holds a price that is not a plain number ≥ 0.
+ */
+export function buildRateBook(sources: RateBookSources): RateBook {
+  const merged = new Map<string, ModelRates>();
+  for (const m of [...(sources.card ?? []), ...(sources.stored ?? [])]) {
+    const provider = normalizeProvider(m.provider);
+    const model = normalizeModel(provider, m.model);
+    merged.set(key(provider, model), { ...m, provider, model });
+  }
+  for (const o of sources.overrides ?? []) {
+    const provider = normalizeProvider(o.provider);
+    const model = normalizeModel(provider, o.model);
+    const base = merged.get(key(provider, model))?.rows.find((r) =>
+      r.tier === "standard" && r.min_prompt_tokens === 0
+    )?.rates;
+    const rates: Rates = { ...base };
+    for (const f of RATE_FIELDS) {
+      const v = o[f];
+      if (v !== undefined) rates[f] = parseDecimal(v);
+    }
+    merged.set(key(provider, model), {
+      provider,
+      model,
+      source: CONFIG_SOURCE,
+      rows: [{ tier: "standard", min_prompt_tokens: 0, rates }],
+    });
+  }
+  return new RateBook(merged.values());
+}
+
+function key(provider: string, model: string): string {
+  const p = normalizeProvider(provider);
+  return `${p}\u0000${normalizeModel(p, model)}`;
+}

@@ -1,0 +1,104 @@
+/**
+ * Cost of one call in integer millicents (1 USD = 100,000), computed exactly: rates are decimals, the sum
+ * Σ tokens × rate is an integer at a common scale, and it is rounded once, half up, at the end. Pure: no
+ * I/O, never a network call.
+ *
+ * @module
+ */
+import type { Usage } from "../providers/types.ts";
+import type { RateBook } from "./book.ts";
+import type { RateField, RateRow } from "./rates.ts";
+import { tierOf } from "./rates.ts";
+
+/** The cost of a call and the rates that priced it; both null when the model has no (complete) rate. */
+export interface CostResult {
+  cost_usd_minor_units: number | null;
+  rates_source: string | null;
+}
+
+/** `rates_source` of a call the provider does not bill (Gemini `countTokens`). */
+export const FREE_SOURCE = "free";
+
+/** `rates_source` of an xAI call priced by the cost the provider reported (`cost_in_usd_ticks`). */
+export const XAI_TICKS_SOURCE = "xai:cost_in_usd_ticks";
+
+/** Millicents per USD and tokens per priced unit (rates are per million tokens). */
+const MILLICENTS_PER_USD = 100_000n;
+const TOKENS_PER_UNIT = 1_000_000n;
+/** xAI: 10^10 ticks = 1 USD, so 10^5 ticks = 1 millicent. */
+const TICKS_PER_MILLICENT = 100_000n;
+
+const COLUMNS: readonly [keyof Usage & `${string}_tokens`, RateField][] = [
+  ["input_tokens", "input"],
+  ["output_tokens", "output"],
+  ["cache_read_tokens", "cache_read"],
+  ["cache_write_5m_tokens", "cache_write_5m"],
+  ["cache_write_1h_tokens", "cache_write_1h"],
+];
+
+const UNPRICED: CostResult = { cost_usd_minor_units: null, rates_source: null };
+
+/**
+ * The cost of one call. A free call costs 0; an xAI call that reported `cost_in_usd_ticks` costs that; else
+ * Σ column × its rate, at the tier `service_tier` names (standard when the model has no such tier) and the
+ * long-context row `prompt_tokens` reaches. Null when the model is unknown, or when a column with tokens
+ * has no published rate (a partial price would be a wrong one).
+ */
+export function costOf(provider: string, usage: Usage, rates: RateBook): CostResult {
+  if (usage.free) return { cost_usd_minor_units: 0, rates_source: FREE_SOURCE };
+  if (
+    usage.cost_in_usd_ticks !== undefined && Number.isFinite(usage.cost_in_usd_ticks) &&
+    usage.cost_in_usd_ticks >= 0
+  ) {
+    const ticks = BigInt(Math.trunc(usage.cost_in_usd_ticks));
+    return {
+      cost_usd_minor_units: Number(roundHalfUp(ticks, TICKS_PER_MILLICENT)),
+      rates_source: XAI_TICKS_SOURCE,
+    };
+  }
+  if (!usage.model) return UNPRICED;
+  const model = rates.lookup(provider, usage.model);
+  if (!model) return UNPRICED;
+  const row = pickRow(model.rows, tierOf(usage.service_tier), usage.prompt_tokens);
+  if (!row) return UNPRICED;
+  const terms: [bigint, bigint, number][] = [];
+  for (const [column, field] of COLUMNS) {
+    const tokens = usage[column];
+    if (!tokens) continue;
+    const rate = row.rates[field];
+    if (!rate) return UNPRICED;
+    terms.push([BigInt(tokens), rate.units, rate.scale]);
+  }
+  const scale = Math.max(0, ...terms.map((t) => t[2]));
+  let total = 0n;
+  for (const [tokens, units, s] of terms) total += tokens * units * 10n ** BigInt(scale - s);
+  // total / 10^scale USD per million tokens → × 100,000 / 1,000,000 millicents.
+  const divisor = 10n ** BigInt(scale) * TOKENS_PER_UNIT / MILLICENTS_PER_USD;
+  return { cost_usd_minor_units: Number(roundHalfUp(total, divisor)), rates_source: model.source };
+}
+
+/**
+ * The row that bills a call: of the requested tier (standard when the model has none), the one with the
+ * highest `min_prompt_tokens` the prompt reaches.
+ */
+export function pickRow(
+  rows: readonly RateRow[],
+  tier: RateRow["tier"],
+  promptTokens: number,
+): RateRow | undefined {
+  const ofTier = rows.some((r) => r.tier === tier)
+    ? rows.filter((r) => r.tier === tier)
+    : rows.filter((r) => r.tier === "standard");
+  let best: RateRow | undefined;
+  for (const r of ofTier) {
+    if (r.min_prompt_tokens <= promptTokens && (!best || r.min_prompt_tokens > best.min_prompt_tokens)) {
+      best = r;
+    }
+  }
+  return best;
+}
+
+/** `n / d` rounded half up, for n ≥ 0 and d > 0. */
+function roundHalfUp(n: bigint, d: bigint): bigint {
+  return (2n * n + d) / (2n * d);
+}

@@ -1,0 +1,37 @@
+/**
+ * Pricing: the bundled rate card, the rate book that merges it with stored rates and config overrides,
+ * and the exact cost of a call. Costing never makes a network call.
+ *
+ * ```ts
+ * import { buildRateBook, bundledCard, costOf } from "./daemon/pricing/mod.ts";
+ * const book = buildRateBook({ card: bundledCard(), stored: readStoredRates(db), overrides: config.pricing.override });
+ * const { cost_usd_minor_units, rates_source } = costOf("anthropic", usage, book);
+ * ```
+ *
+ * @module
+ */
+export { buildRateBook, CONFIG_SOURCE, RateBook, type RateBookSources } from "./book.ts";
+export { BUNDLED_SOURCE, bundledCard, CARD_DATE } from "./card.ts";
+export { costOf, type CostResult, FREE_SOURCE, pickRow, XAI_TICKS_SOURCE } from "./cost.ts";
+export { type Decimal, decimalToNumber, formatDecimal, parseDecimal } from "./decimal.ts";
+export { type LiteLlmImport, parseLiteLlm } from "./litellm.ts";
+export { modelCandidates, normalizeModel, normalizeProvider } from "./names.ts";
+export {
+  type ModelRates,
+  RATE_FIELDS,
+  type RateField,
+  type RateRow,
+  type Rates,
+  type Tier,
+  tierOf,
+} from "./rates.ts";
+export {
+  readStoredRates,
+  recost,
+  type RecostOptions,
+  type RecostResult,
+  type StoredRate,
+  type UnknownModel,
+  unknownModels,
+  writeStoredRates,
+} from "./store.ts";

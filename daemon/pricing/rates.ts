@@ -1,0 +1,48 @@
+/**
+ * The shape of a price: per model, rows of rates in USD per million tokens, each row for one service tier
+ * and a prompt size from which it applies (long-context tiers).
+ *
+ * @module
+ */
+import type { Decimal } from "./decimal.ts";
+
+/** The priced token columns, named as in `requests` and `pricing_rates`. */
+export const RATE_FIELDS = ["input", "output", "cache_read", "cache_write_5m", "cache_write_1h"] as const;
+
+/** One priced token column. */
+export type RateField = typeof RATE_FIELDS[number];
+
+/** USD per million tokens per column; a missing column has no published rate. */
+export type Rates = Partial<Record<RateField, Decimal>>;
+
+/** The service tiers a provider may bill a call under. */
+export const TIERS = ["standard", "batch", "priority", "flex"] as const;
+
+/** One service tier. */
+export type Tier = typeof TIERS[number];
+
+/** The rates of one tier from one prompt size up. */
+export interface RateRow {
+  tier: Tier;
+  /** The row applies when the whole prompt has at least this many tokens. */
+  min_prompt_tokens: number;
+  rates: Rates;
+}
+
+/** Everything known about one model's price. */
+export interface ModelRates {
+  /** `anthropic`, `openai`, `google`, `xai`, or a configured host's provider name. */
+  provider: string;
+  model: string;
+  /** What `rates_source` records for a cost priced from these rates: `bundled-2026-11-25`, `config`, … */
+  source: string;
+  /** The public page the rates were read from, when known. */
+  url?: string;
+  rows: RateRow[];
+}
+
+/** The `Tier` a provider's `service_tier` value bills at; anything unnamed is standard. */
+export function tierOf(serviceTier: string | undefined): Tier {
+  const t = serviceTier?.toLowerCase();
+  return t === "batch" || t === "priority" || t === "flex" ? t : "standard";
+}

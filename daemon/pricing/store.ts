@@ -1,0 +1,230 @@
+/**
+ * The database side of pricing: reading and writing the `pricing_rates` table, listing models seen without
+ * a cost, and re-costing stored rows from their token columns.
+ *
+ * @module
+ */
+import type { DatabaseSync } from "node:sqlite";
+import type { Usage } from "../providers/types.ts";
+import type { RateBook } from "./book.ts";
+import { costOf, FREE_SOURCE, XAI_TICKS_SOURCE } from "./cost.ts";
+import { decimalToNumber, parseDecimal } from "./decimal.ts";
+import { normalizeModel, normalizeProvider } from "./names.ts";
+import { type ModelRates, RATE_FIELDS, type RateField, type Rates, type Tier, TIERS } from "./rates.ts";
+
+/** One row of `pricing_rates`. */
+export interface StoredRate {
+  provider: string;
+  model: string;
+  tier: Tier;
+  min_prompt_tokens: number;
+  rates: Rates;
+}
+
+interface RateRecord {
+  provider: string;
+  model: string;
+  tier: string;
+  min_prompt_tokens: number;
+  input: number | null;
+  output: number | null;
+  cache_read: number | null;
+  cache_write_5m: number | null;
+  cache_write_1h: number | null;
+  source: string;
+}
+
+/** The `pricing_rates` table, grouped per model, for {@linkcode buildRateBook}. */
+export function readStoredRates(db: DatabaseSync): ModelRates[] {
+  const records = db.prepare(
+    `SELECT provider, model, tier, min_prompt_tokens, input, output, cache_read, cache_write_5m, cache_write_1h,
+            source
+       FROM pricing_rates ORDER BY provider, model, created_at DESC, id DESC`,
+  ).all() as unknown as RateRecord[];
+  const byModel = new Map<string, ModelRates>();
+  for (const r of records) {
+    const provider = normalizeProvider(r.provider);
+    const model = normalizeModel(provider, r.model);
+    const k = `${provider}\u0000${model}`;
+    let m = byModel.get(k);
+    if (!m) {
+      // Rows come newest first, so a model's source is that of its latest import or override.
+      m = { provider, model, source: r.source, rows: [] };
+      byModel.set(k, m);
+    }
+    const rates: Rates = {};
+    for (const f of RATE_FIELDS) {
+      const v = r[f];
+      if (v !== null && v !== undefined) rates[f] = parseDecimal(v);
+    }
+    const tier = (TIERS as readonly string[]).includes(r.tier) ? r.tier as Tier : "standard";
+    m.rows.push({ tier, min_prompt_tokens: r.min_prompt_tokens, rates });
+  }
+  return [...byModel.values()];
+}
+
+/**
+ * Writes rates to `pricing_rates` in one transaction, replacing rows of the same provider, model, tier and
+ * prompt threshold. Returns how many rows were written.
+ */
+export function writeStoredRates(
+  db: DatabaseSync,
+  rates: readonly StoredRate[],
+  source: string,
+  now = new Date(),
+): number {
+  const insert = db.prepare(
+    `INSERT INTO pricing_rates (provider, model, tier, min_prompt_tokens, input, output, cache_read, cache_write_5m,
+                                cache_write_1h, source, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (provider, model, tier, min_prompt_tokens) DO UPDATE SET
+       input = excluded.input, output = excluded.output, cache_read = excluded.cache_read,
+       cache_write_5m = excluded.cache_write_5m, cache_write_1h = excluded.cache_write_1h,
+       source = excluded.source, created_at = excluded.created_at`,
+  );
+  const at = now.toISOString();
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    for (const r of rates) {
+      const v = (f: (typeof RATE_FIELDS)[number]) => r.rates[f] ? decimalToNumber(r.rates[f]!) : null;
+      insert.run(
+        normalizeProvider(r.provider),
+        normalizeModel(r.provider, r.model),
+        r.tier,
+        r.min_prompt_tokens,
+        v("input"),
+        v("output"),
+        v("cache_read"),
+        v("cache_write_5m"),
+        v("cache_write_1h"),
+        source,
+        at,
+      );
+    }
+    db.exec("COMMIT");
+  } catch (e) {
+    db.exec("ROLLBACK");
+    throw e;
+  }
+  return rates.length;
+}
+
+/** A model seen in `requests` with no cost. */
+export interface UnknownModel {
+  provider: string;
+  /** Null when the response named no model. */
+  model: string | null;
+  requests: number;
+  first_seen: string;
+  last_seen: string;
+  /** Token totals of those rows per priced column: a column with tokens needs a rate. */
+  tokens: Record<RateField, number>;
+}
+
+/** Models of rows with a NULL cost, most frequent first. */
+export function unknownModels(db: DatabaseSync): UnknownModel[] {
+  const records = db.prepare(
+    `SELECT provider, model, count(*) AS requests, min(requested_at) AS first_seen, max(requested_at) AS last_seen,
+            sum(input_tokens) AS input, sum(output_tokens) AS output, sum(cache_read_tokens) AS cache_read,
+            sum(cache_write_5m_tokens) AS cache_write_5m, sum(cache_write_1h_tokens) AS cache_write_1h
+       FROM requests WHERE cost_usd_minor_units IS NULL
+      GROUP BY provider, model ORDER BY requests DESC, provider, model`,
+  ).all() as unknown as (Omit<UnknownModel, "tokens"> & Record<RateField, number>)[];
+  return records.map((r) => ({
+    provider: r.provider,
+    model: r.model,
+    requests: r.requests,
+    first_seen: r.first_seen,
+    last_seen: r.last_seen,
+    tokens: Object.fromEntries(RATE_FIELDS.map((f) => [f, r[f] ?? 0])) as Record<RateField, number>,
+  }));
+}
+
+/** What {@linkcode recost} did. */
+export interface RecostResult {
+  /** Rows looked at. */
+  examined: number;
+  /** Rows whose cost or rates source changed. */
+  changed: number;
+  /** Rows still without a cost. */
+  unpriced: number;
+}
+
+/** Which rows {@linkcode recost} looks at. */
+export interface RecostOptions {
+  /** ISO-8601 time; only rows requested at or after it. */
+  since?: string;
+  /** Every row in range, not only those without a cost. */
+  all?: boolean;
+}
+
+interface RequestTokens {
+  id: string;
+  provider: string;
+  model: string | null;
+  input_tokens: number;
+  output_tokens: number;
+  thinking_tokens: number;
+  cache_read_tokens: number;
+  cache_write_5m_tokens: number;
+  cache_write_1h_tokens: number;
+  cost_usd_minor_units: number | null;
+  rates_source: string | null;
+}
+
+/**
+ * Recomputes costs from the stored token columns, in one transaction. Rows the provider billed itself
+ * (xAI ticks) or that were free keep their cost even with `all`: their tokens cannot reproduce it. The
+ * service tier is not stored, so rows are re-costed at standard rates.
+ */
+export function recost(db: DatabaseSync, book: RateBook, options: RecostOptions = {}): RecostResult {
+  const where = [
+    options.all ? "" : "cost_usd_minor_units IS NULL",
+    options.since ? "requested_at >= ?" : "",
+    options.all
+      ? `(rates_source IS NULL OR rates_source NOT IN ('${FREE_SOURCE}', '${XAI_TICKS_SOURCE}'))`
+      : "",
+  ].filter(Boolean);
+  const select = db.prepare(
+    `SELECT id, provider, model, input_tokens, output_tokens, thinking_tokens, cache_read_tokens,
+            cache_write_5m_tokens, cache_write_1h_tokens, cost_usd_minor_units, rates_source
+       FROM requests ${where.length ? `WHERE ${where.join(" AND ")}` : ""}`,
+  );
+  const update = db.prepare("UPDATE requests SET cost_usd_minor_units = ?, rates_source = ? WHERE id = ?");
+  const result: RecostResult = { examined: 0, changed: 0, unpriced: 0 };
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const rows = (options.since ? select.all(options.since) : select.all()) as unknown as RequestTokens[];
+    for (const r of rows) {
+      result.examined++;
+      const usage: Usage = {
+        model: r.model,
+        tokens_complete: true,
+        input_tokens: r.input_tokens,
+        output_tokens: r.output_tokens,
+        thinking_tokens: r.thinking_tokens,
+        cache_read_tokens: r.cache_read_tokens,
+        cache_write_5m_tokens: r.cache_write_5m_tokens,
+        cache_write_1h_tokens: r.cache_write_1h_tokens,
+        prompt_tokens: r.input_tokens + r.cache_read_tokens + r.cache_write_5m_tokens +
+          r.cache_write_1h_tokens,
+      };
+      const cost = costOf(r.provider, usage, book);
+      if (cost.cost_usd_minor_units === null) {
+        // A row that had a cost keeps it when no rate can price it any more.
+        if (r.cost_usd_minor_units === null) result.unpriced++;
+        continue;
+      }
+      if (cost.cost_usd_minor_units === r.cost_usd_minor_units && cost.rates_source === r.rates_source) {
+        continue;
+      }
+      update.run(cost.cost_usd_minor_units, cost.rates_source, r.id);
+      result.changed++;
+    }
+    db.exec("COMMIT");
+  } catch (e) {
+    db.exec("ROLLBACK");
+    throw e;
+  }
+  return result;
+}

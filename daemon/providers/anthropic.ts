@@ -1,0 +1,133 @@
+/**
+ * The Anthropic Messages shape (`POST /v1/messages`, JSON and SSE), spoken by api.anthropic.com and by xAI.
+ *
+ * Usage facts: `input_tokens` already excludes cache reads and writes; cache writes are split by lifetime in
+ * `cache_creation` (an older response with only `cache_creation_input_tokens` wrote 5-minute entries); in a
+ * stream `message_start` carries the input and cache counts and every `message_delta.usage` is cumulative,
+ * so the latest value of each field wins and nothing is summed. Anthropic reports no separate thinking count.
+ *
+ * @module
+ */
+import type { ExchangeInfo, ProviderShape, ResponseParser, Usage } from "./types.ts";
+import {
+  applyHttpError,
+  blankUsage,
+  bodyFormat,
+  BodyReader,
+  classifyError,
+  errorCode,
+  type Json,
+  num,
+  obj,
+  type PathMatch,
+  requestJson,
+  str,
+} from "./_shared.ts";
+
+const PICK = { type: true, model: true, usage: true, error: true } as const;
+
+/** The Messages shape for `provider` on the paths `matchPath` accepts (POST only). */
+export function anthropicMessages(provider: string, matchPath: PathMatch): ProviderShape {
+  return {
+    provider,
+    matches: (method, path) => method === "POST" && matchPath(path),
+    createParser: (info) => new MessagesParser(info),
+  };
+}
+
+class MessagesParser implements ResponseParser {
+  readonly #info: ExchangeInfo;
+  readonly #usage = blankUsage(null);
+  readonly #reader: BodyReader;
+  #final = false;
+  #splitKnown = false;
+  #streamError = false;
+  #errorCode: string | null = null;
+
+  constructor(info: ExchangeInfo) {
+    this.#info = info;
+    this.#reader = new BodyReader(bodyFormat(info), PICK, (v) => this.#value(v));
+  }
+
+  push(chunk: Uint8Array): void {
+    this.#reader.push(chunk);
+  }
+
+  finish(complete: boolean): Usage {
+    this.#reader.end();
+    const u = this.#usage;
+    u.model ??= str(requestJson(this.#info)?.model) ?? null;
+    u.prompt_tokens = u.input_tokens + u.cache_read_tokens + u.cache_write_5m_tokens +
+      u.cache_write_1h_tokens;
+    if (this.#info.status >= 400) {
+      applyHttpError(u, this.#info.status, this.#errorCode);
+      u.tokens_complete = complete;
+    } else {
+      u.tokens_complete = complete && this.#final && !this.#streamError && !this.#reader.malformed;
+    }
+    return u;
+  }
+
+  #value(v: Json): void {
+    switch (str(v.type) ?? "") {
+      case "message":
+        this.#model(v.model);
+        if (this.#apply(v.usage)) this.#final = true;
+        break;
+      case "message_start": {
+        const message = obj(v.message);
+        this.#model(message?.model);
+        this.#apply(message?.usage);
+        break;
+      }
+      case "message_delta":
+        if (this.#apply(v.usage)) this.#final = true;
+        break;
+      case "error":
+        this.#errorCode = errorCode(obj(v.error), ["type"]);
+        if (this.#info.status < 400) {
+          this.#streamError = true;
+          this.#usage.error = {
+            error_class: classifyError(this.#info.status, this.#errorCode),
+            provider_error_code: this.#errorCode,
+          };
+        }
+        break;
+    }
+  }
+
+  #model(m: unknown): void {
+    const model = str(m);
+    if (model) this.#usage.model = model;
+  }
+
+  /** Takes the latest value of each count present; returns whether there was a usage object. */
+  #apply(raw: unknown): boolean {
+    const usage = obj(raw);
+    if (!usage) return false;
+    const u = this.#usage;
+    u.input_tokens = num(usage.input_tokens) ?? u.input_tokens;
+    u.output_tokens = num(usage.output_tokens) ?? u.output_tokens;
+    u.cache_read_tokens = num(usage.cache_read_input_tokens) ?? u.cache_read_tokens;
+    const split = obj(usage.cache_creation);
+    const w5m = num(split?.ephemeral_5m_input_tokens);
+    const w1h = num(split?.ephemeral_1h_input_tokens);
+    if (w5m !== undefined || w1h !== undefined) {
+      u.cache_write_5m_tokens = w5m ?? 0;
+      u.cache_write_1h_tokens = w1h ?? 0;
+      this.#splitKnown = true;
+    } else {
+      // A total without the split is 5-minute writes, unless an earlier event split it: a later
+      // `message_delta` repeating the total keeps the known 1-hour part.
+      const writes = num(usage.cache_creation_input_tokens);
+      if (writes !== undefined) {
+        const hour = this.#splitKnown ? Math.min(u.cache_write_1h_tokens, writes) : 0;
+        u.cache_write_5m_tokens = writes - hour;
+        u.cache_write_1h_tokens = hour;
+      }
+    }
+    const tier = str(usage.service_tier);
+    if (tier) u.service_tier = tier;
+    return true;
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * The Gemini shapes: generativelanguage.googleapis.com `models/<m>:generateContent`, `:streamGenerateContent`
+ * (SSE with `alt=sse`, else a streamed JSON array), `:embedContent`, `:batchEmbedContents`, `:countTokens`
+ * (free), and Code Assist on cloudcode-pa.googleapis.com, whose payload is the same one level deeper
+ * (`{"response": {…}}`).
+ *
+ * Usage facts: every streamed chunk carries the cumulative `usageMetadata`, so the last one wins;
+ * `promptTokenCount` includes `cachedContentTokenCount`; `thoughtsTokenCount` is outside
+ * `candidatesTokenCount`, so output is their sum; `toolUsePromptTokenCount` (grounding and tool results fed
+ * back) is outside the prompt count and billed as input.
+ *
+ * @module
+ */
+import type { ExchangeInfo, ProviderShape, ResponseParser, Usage } from "./types.ts";
+import {
+  applyHttpError,
+  blankUsage,
+  bodyFormat,
+  BodyReader,
+  classifyError,
+  errorCode,
+  type Json,
+  num,
+  obj,
+  pathOnly,
+  requestJson,
+  str,
+} from "./_shared.ts";
+
+/** The Gemini methods that are metered. */
+export type GeminiMethod =
+  | "generateContent"
+  | "streamGenerateContent"
+  | "embedContent"
+  | "batchEmbedContents"
+  | "countTokens";
+
+const METHODS = "generateContent|streamGenerateContent|embedContent|batchEmbedContents|countTokens";
+const STRICT_PATH = new RegExp(`^/v1[a-z0-9]*/models/([^/:]+):(${METHODS})$`);
+const LOOSE_PATH = new RegExp(`/models/([^/:]+):(${METHODS})$`);
+const CODE_ASSIST_PATH = /^\/v1internal:(generateContent|streamGenerateContent)$/;
+const ERROR_KEYS = ["status", "code"] as const;
+const PICK = { usageMetadata: true, modelVersion: true, totalTokens: true, error: true } as const;
+const WRAPPED_PICK = { response: { usageMetadata: true, modelVersion: true }, error: true } as const;
+
+/**
+ * The model and method a Gemini API path names, or undefined when it is not a metered call. `loose` accepts
+ * any prefix before `/models/` (configured hosts and gateways), else only `/v1*`.
+ */
+export function parseGeminiPath(
+  path: string,
+  loose = false,
+): { model: string; method: GeminiMethod } | undefined {
+  const m = (loose ? LOOSE_PATH : STRICT_PATH).exec(pathOnly(path));
+  return m ? { model: unescapeModel(m[1]), method: m[2] as GeminiMethod } : undefined;
+}
+
+function unescapeModel(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/** The Gemini API shape for `provider`; `loose` as for {@linkcode parseGeminiPath}. */
+export function geminiGenerate(provider: string, loose = false): ProviderShape {
+  return {
+    provider,
+    matches: (method, path) => method === "POST" && parseGeminiPath(path, loose) !== undefined,
+    createParser: (info) => {
+      const call = parseGeminiPath(info.path, loose);
+      return new GeminiParser(info, {
+        wrapped: false,
+        pathModel: call?.model ?? null,
+        method: call?.method ?? "generateContent",
+      });
+    },
+  };
+}
+
+/** Code Assist (`/v1internal:generateContent`, `:streamGenerateContent`) for `provider`. */
+export function codeAssist(provider: string): ProviderShape {
+  return {
+    provider,
+    matches: (method, path) => method === "POST" && CODE_ASSIST_PATH.test(pathOnly(path)),
+    createParser: (info) =>
+      new GeminiParser(info, {
+        wrapped: true,
+        pathModel: null,
+        method: CODE_ASSIST_PATH.exec(pathOnly(info.path))?.[1] as GeminiMethod ?? "generateContent",
+      }),
+  };
+}
+
+interface CallShape {
+  /** The payload sits under `response` (Code Assist). */
+  wrapped: boolean;
+  pathModel: string | null;
+  method: GeminiMethod;
+}
+
+class GeminiParser implements ResponseParser {
+  readonly #info: ExchangeInfo;
+  readonly #call: CallShape;
+  readonly #reader: BodyReader;
+  #model: string | null = null;
+  #metadata?: Json;
+  #counted = false;
+  #errorCode: string | null = null;
+  #streamError?: string | null;
+
+  constructor(info: ExchangeInfo, call: CallShape) {
+    this.#info = info;
+    this.#call = call;
+    const streamed = call.method === "streamGenerateContent";
+    const asked = /[?&]alt=sse(&|$)/.test(info.path) ? "sse" : "json-array";
+    this.#reader = new BodyReader(
+      bodyFormat(info, streamed ? asked : "json"),
+      call.wrapped ? WRAPPED_PICK : PICK,
+      (v) => this.#value(v),
+    );
+  }
+
+  push(chunk: Uint8Array): void {
+    this.#reader.push(chunk);
+  }
+
+  finish(complete: boolean): Usage {
+    this.#reader.end();
+    const u = blankUsage(
+      this.#model ?? this.#call.pathModel ?? str(requestJson(this.#info)?.model) ?? null,
+    );
+    if (this.#call.method === "countTokens") {
+      u.free = true;
+      u.tokens_complete = complete && (this.#counted || this.#info.status >= 400);
+    } else {
+      const m = this.#metadata;
+      if (m) {
+        const prompt = num(m.promptTokenCount) ?? 0;
+        const cached = Math.min(num(m.cachedContentTokenCount) ?? 0, prompt);
+        const toolUse = num(m.toolUsePromptTokenCount) ?? 0;
+        const thoughts = num(m.thoughtsTokenCount) ?? 0;
+        u.input_tokens = prompt - cached + toolUse;
+        u.cache_read_tokens = cached;
+        u.prompt_tokens = prompt + toolUse;
+        u.output_tokens = (num(m.candidatesTokenCount) ?? 0) + thoughts;
+        u.thinking_tokens = thoughts;
+      }
+      u.tokens_complete = this.#info.status >= 400
+        ? complete
+        : complete && m !== undefined && this.#streamError === undefined && !this.#reader.malformed;
+    }
+    if (this.#info.status >= 400) applyHttpError(u, this.#info.status, this.#errorCode);
+    else if (this.#streamError !== undefined) {
+      u.error = {
+        error_class: classifyError(this.#info.status, this.#streamError),
+        provider_error_code: this.#streamError,
+      };
+    }
+    return u;
+  }
+
+  #value(v: Json): void {
+    const error = obj(v.error);
+    if (error) {
+      this.#errorCode = errorCode(error, ERROR_KEYS);
+      if (this.#info.status < 400) this.#streamError = this.#errorCode;
+    }
+    const r = this.#call.wrapped ? obj(v.response) : v;
+    if (!r) return;
+    const model = str(r.modelVersion);
+    if (model) this.#model = model;
+    const metadata = obj(r.usageMetadata);
+    if (metadata) this.#metadata = metadata;
+    if (num(r.totalTokens) !== undefined) this.#counted = true;
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * The OpenAI shapes: chat completions, legacy completions and embeddings (one usage layout), and the
+ * Responses API (also Codex on chatgpt.com and xAI's `/v1/responses`).
+ *
+ * Usage facts: `prompt_tokens` / `input_tokens` include the cached tokens, which are taken out of the input
+ * column into cache reads; `completion_tokens` / `output_tokens` include the reasoning tokens. xAI reports its
+ * reasoning tokens outside `completion_tokens` (its `total_tokens` adds them on top), so a total that only adds
+ * up with reasoning counted apart means reasoning is added to output. Streamed chat usage arrives only in a
+ * last chunk with `choices: []`, when the client asked for `stream_options.include_usage`; without it the row
+ * is incomplete (the request is never rewritten to force it). Responses streams end with
+ * `response.completed`, `response.incomplete` or `response.failed`, whose `response.usage` is the usage.
+ *
+ * @module
+ */
+import type { ExchangeInfo, ProviderShape, ResponseParser, Usage } from "./types.ts";
+import {
+  applyHttpError,
+  blankUsage,
+  bodyFormat,
+  BodyReader,
+  classifyError,
+  errorCode,
+  type Json,
+  num,
+  obj,
+  type PathMatch,
+  requestJson,
+  str,
+} from "./_shared.ts";
+
+const CHAT_PICK = { model: true, usage: true, service_tier: true, error: true } as const;
+const RESPONSES_PICK = { model: true, usage: true, service_tier: true, status: true, error: true } as const;
+const TERMINAL_EVENTS = new Set(["response.completed", "response.incomplete", "response.failed"]);
+const ERROR_KEYS = ["code", "type"] as const;
+
+/** `auto` is what the client asked for, not the tier that billed the call; the final event names that. */
+const UNBILLED_TIER = "auto";
+
+/**
+ * Chat completions, legacy completions and embeddings, which share one usage layout, for `provider` on the
+ * paths `matchPath` accepts (POST only).
+ */
+export function openaiChat(provider: string, matchPath: PathMatch): ProviderShape {
+  return {
+    provider,
+    matches: (method, path) => method === "POST" && matchPath(path),
+    createParser: (info) => new ChatParser(info),
+  };
+}
+
+/** The Responses API for `provider` on the paths `matchPath` accepts (POST only). */
+export function openaiResponses(provider: string, matchPath: PathMatch): ProviderShape {
+  return {
+    provider,
+    matches: (method, path) => method === "POST" && matchPath(path),
+    createParser: (info) => new ResponsesParser(info),
+  };
+}
+
+/** Fills the token columns from `prompt`/`completion`-style counts; see the module notes for the rules. */
+function applyCounts(
+  u: Usage,
+  usage: Json,
+  counts: { prompt: unknown; output: unknown; cached: unknown; reasoning: unknown },
+): void {
+  const prompt = num(counts.prompt) ?? 0;
+  const output = num(counts.output) ?? 0;
+  const cached = Math.min(num(counts.cached) ?? 0, prompt);
+  const reasoning = num(counts.reasoning) ?? 0;
+  const total = num(usage.total_tokens);
+  const reasoningApart = reasoning > 0 && total === prompt + output + reasoning;
+  u.input_tokens = prompt - cached;
+  u.cache_read_tokens = cached;
+  u.prompt_tokens = prompt;
+  u.output_tokens = output + (reasoningApart ? reasoning : 0);
+  u.thinking_tokens = reasoning;
+  const ticks = num(usage.cost_in_usd_ticks);
+  if (ticks !== undefined) u.cost_in_usd_ticks = ticks;
+}
+
+function streamError(u: Usage, status: number, code: string | null): void {
+  u.error = { error_class: classifyError(status, code), provider_error_code: code };
+}
+
+class ChatParser implements ResponseParser {
+  readonly #info: ExchangeInfo;
+  readonly #usage = blankUsage(null);
+  readonly #reader: BodyReader;
+  #sawUsage = false;
+  #errorCode: string | null = null;
+  #streamError = false;
+
+  constructor(info: ExchangeInfo) {
+    this.#info = info;
+    this.#reader = new BodyReader(bodyFormat(info), CHAT_PICK, (v) => this.#value(v));
+  }
+
+  push(chunk: Uint8Array): void {
+    this.#reader.push(chunk);
+  }
+
+  finish(complete: boolean): Usage {
+    this.#reader.end();
+    const u = this.#usage;
+    u.model ??= str(requestJson(this.#info)?.model) ?? null;
+    if (this.#info.status >= 400) {
+      applyHttpError(u, this.#info.status, this.#errorCode);
+      u.tokens_complete = complete;
+    } else {
+      u.tokens_complete = complete && this.#sawUsage && !this.#streamError && !this.#reader.malformed;
+    }
+    return u;
+  }
+
+  #value(v: Json): void {
+    const model = str(v.model);
+    if (model) this.#usage.model = model;
+    const tier = str(v.service_tier);
+    if (tier && tier !== UNBILLED_TIER) this.#usage.service_tier = tier;
+    const usage = obj(v.usage);
+    if (usage) {
+      this.#sawUsage = true;
+      applyCounts(this.#usage, usage, {
+        prompt: usage.prompt_tokens,
+        output: usage.completion_tokens,
+        // DeepSeek-style hosts name their cache hits apart.
+        cached: obj(usage.prompt_tokens_details)?.cached_tokens ?? usage.prompt_cache_hit_tokens,
+        reasoning: obj(usage.completion_tokens_details)?.reasoning_tokens,
+      });
+    }
+    const error = obj(v.error);
+    if (error) {
+      this.#errorCode = errorCode(error, ERROR_KEYS);
+      if (this.#info.status < 400) {
+        this.#streamError = true;
+        streamError(this.#usage, this.#info.status, this.#errorCode);
+      }
+    }
+  }
+}
+
+class ResponsesParser implements ResponseParser {
+  readonly #info: ExchangeInfo;
+  readonly #usage = blankUsage(null);
+  readonly #reader: BodyReader;
+  #sawUsage = false;
+  #errorCode: string | null = null;
+
+  constructor(info: ExchangeInfo) {
+    this.#info = info;
+    this.#reader = new BodyReader(bodyFormat(info), RESPONSES_PICK, (v) => this.#value(v));
+  }
+
+  push(chunk: Uint8Array): void {
+    this.#reader.push(chunk);
+  }
+
+  finish(complete: boolean): Usage {
+    this.#reader.end();
+    const u = this.#usage;
+    u.model ??= str(requestJson(this.#info)?.model) ?? null;
+    if (this.#info.status >= 400) {
+      applyHttpError(u, this.#info.status, this.#errorCode);
+      u.tokens_complete = complete;
+    } else {
+      // A failed response that still reports usage was billed that usage: the row is complete.
+      u.tokens_complete = complete && this.#sawUsage && !this.#reader.malformed;
+    }
+    return u;
+  }
+
+  #value(v: Json): void {
+    const type = str(v.type);
+    if (type === undefined) {
+      // A whole response object (non-streamed), or an error body.
+      if (obj(v.error) && this.#info.status >= 400) this.#errorCode = errorCode(obj(v.error), ERROR_KEYS);
+      else this.#response(v, str(v.status) === "failed");
+      return;
+    }
+    if (type === "error") {
+      this.#failed(str(v.code) ?? errorCode(obj(v.error), ERROR_KEYS));
+      return;
+    }
+    const response = obj(v.response);
+    if (!response) return;
+    if (TERMINAL_EVENTS.has(type)) this.#response(response, type === "response.failed");
+    else this.#describe(response);
+  }
+
+  #describe(r: Json): void {
+    const model = str(r.model);
+    if (model) this.#usage.model = model;
+    const tier = str(r.service_tier);
+    if (tier && tier !== UNBILLED_TIER) this.#usage.service_tier = tier;
+  }
+
+  #response(r: Json, failed: boolean): void {
+    this.#describe(r);
+    const usage = obj(r.usage);
+    if (usage) {
+      this.#sawUsage = true;
+      applyCounts(this.#usage, usage, {
+        prompt: usage.input_tokens,
+        output: usage.output_tokens,
+        cached: obj(usage.input_tokens_details)?.cached_tokens,
+        reasoning: obj(usage.output_tokens_details)?.reasoning_tokens,
+      });
+    }
+    if (failed) this.#failed(errorCode(obj(r.error), ERROR_KEYS));
+  }
+
+  #failed(code: string | null): void {
+    this.#errorCode = code;
+    if (this.#info.status < 400) streamError(this.#usage, this.#info.status, code);
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The macOS LaunchAgents (SPEC §8): the daemon, restarted when it crashes; the edge, kept alive always; and
+ * a login one-shot that re-applies `launchctl setenv`, which launchd forgets at every logout.
+ *
+ * @module
+ */
+import * as posix from "node:path/posix";
+import { xmlEscape } from "../xml.ts";
+import { shQuote } from "../plan.ts";
+import type { EnvVar, PlatformContext, RenderedFile, ServiceName } from "../types.ts";
+
+/** The launchd label of each agent. */
+export const LABELS = {
+  daemon: "com.haltonlabs.meter",
+  edge: "com.haltonlabs.meter.edge",
+  userenv: "com.haltonlabs.meter.userenv",
+} as const;
+
+/** One of the agents' short names. */
+export type AgentName = keyof typeof LABELS;
+
+/** The plist path of an agent: `~/Library/LaunchAgents/<label>.plist`. */
+export function plistPath(ctx: PlatformContext, agent: AgentName): string {
+  return posix.join(ctx.paths.userHome, "Library", "LaunchAgents", `${LABELS[agent]}.plist`);
+}
+
+type PlistValue = string | number | boolean | readonly string[] | { readonly [key: string]: PlistValue };
+
+function value(v: PlistValue, indent: string): string {
+  if (typeof v === "string") return `<string>${xmlEscape(v)}</string>`;
+  if (typeof v === "number") return `<integer>${v}</integer>`;
+  if (typeof v === "boolean") return v ? "<true/>" : "<false/>";
+  if (Array.isArray(v)) {
+    return `<array>\n${
+      v.map((s) => `${indent}\t<string>${xmlEscape(s)}</string>\n`).join("")
+    }${indent}</array>`;
+  }
+  return dict(v as { readonly [key: string]: PlistValue }, indent);
+}
+
+function dict(d: { readonly [key: string]: PlistValue }, indent: string): string {
+  const inner = Object.entries(d).map(([k, v]) =>
+    `${indent}\t<key>${xmlEscape(k)}</key>\n${indent}\t${value(v, `${indent}\t`)}\n`
+  );
+  return `<dict>\n${inner.join("")}${indent}</dict>`;
+}
+
+function plist(d: { readonly [key: string]: PlistValue }): string {
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    '<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">',
+    '<plist version="1.0">',
+    dict(d, ""),
+    "</plist>",
+    "",
+  ].join("\n");
+}
+
+function logs(ctx: PlatformContext, name: string): { StandardOutPath: string; StandardErrorPath: string } {
+  return {
+    StandardOutPath: posix.join(ctx.paths.logs, `${name}.stdout.log`),
+    StandardErrorPath: posix.join(ctx.paths.logs, `${name}.stderr.log`),
+  };
+}
+
+function environment(ctx: PlatformContext): { EnvironmentVariables?: { HALTON_METER_HOME: string } } {
+  return ctx.meterHome === undefined ? {} : { EnvironmentVariables: { HALTON_METER_HOME: ctx.meterHome } };
+}
+
+/** The daemon's or the edge's agent. */
+export function servicePlist(ctx: PlatformContext, service: ServiceName): RenderedFile {
+  const content = plist({
+    Label: LABELS[service],
+    ProgramArguments: [...ctx.command, service],
+    RunAtLoad: true,
+    // The daemon exits 0 only when asked to stop (`stop`); the edge must hold its port through everything.
+    KeepAlive: service === "daemon" ? { SuccessfulExit: false } : true,
+    ...logs(ctx, service),
+    ...environment(ctx),
+  });
+  return {
+    path: plistPath(ctx, service),
+    content,
+    encoding: "utf-8",
+    mode: 0o644,
+    purpose: `LaunchAgent running the ${service} at login`,
+  };
+}
+
+/** The login one-shot that sets `vars` for the GUI session with `launchctl setenv`. */
+export function userenvPlist(ctx: PlatformContext, vars: readonly EnvVar[]): RenderedFile {
+  const script = vars.map((v) => `/bin/launchctl setenv ${v.name} ${shQuote(v.value)}`).join("; ");
+  const content = plist({
+    Label: LABELS.userenv,
+    ProgramArguments: ["/bin/sh", "-c", script],
+    RunAtLoad: true,
+    ...logs(ctx, "userenv"),
+  });
+  return {
+    path: plistPath(ctx, "userenv"),
+    content,
+    encoding: "utf-8",
+    mode: 0o644,
+    purpose: "LaunchAgent re-applying the proxy and CA variables for GUI apps at login",
+  };
+}

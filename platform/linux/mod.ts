@@ -1,0 +1,193 @@
+/**
+ * Linux: systemd user units, the NSS database browsers read (and the system store only with consent),
+ * `environment.d`, and GNOME's proxy settings.
+ *
+ * @module
+ */
+import * as posix from "node:path/posix";
+import { contextVars } from "../env.ts";
+import { mkdir, remove, run } from "../plan.ts";
+import { NOT_FOUND, type Runner } from "../runner.ts";
+import type { Platform, PlatformContext, ProxySnapshot, ServiceName, Step } from "../types.ts";
+import { environmentDFile, environmentDPath, serviceUnit, unitPath, UNITS } from "./systemd.ts";
+
+/** The nickname of our CA in NSS databases. */
+export const NSS_NICKNAME = "Halton Meter CA";
+/** Where the system store picks up extra CAs (Debian, Ubuntu and derivatives). */
+export const SYSTEM_CA_FILE = "/usr/local/share/ca-certificates/halton-meter.crt";
+
+const SYSTEMCTL_HINT =
+  "'systemctl --user' needs your login session: log in directly (not through sudo or su), or set " +
+  "XDG_RUNTIME_DIR=/run/user/$(id -u).";
+const CERTUTIL_HINT =
+  "Browsers will not trust the meter's CA until certutil is installed (Debian/Ubuntu: libnss3-tools, " +
+  "Fedora: nss-tools); then run 'halton-meter init' again. Command-line tools are not affected.";
+
+const ALL: readonly ServiceName[] = ["edge", "daemon"];
+
+function systemctl(args: string[], why: string): Step {
+  return run("systemctl", ["--user", ...args], why, { hint: SYSTEMCTL_HINT });
+}
+
+function units(names: readonly ServiceName[]): string[] {
+  return names.map((n) => UNITS[n]);
+}
+
+function nssDb(ctx: PlatformContext): string {
+  return posix.join(ctx.paths.userHome, ".pki", "nssdb");
+}
+
+/** Runs a command as root: directly when already root, else through sudo, which asks for the password. */
+function asRoot(ctx: PlatformContext, cmd: string, args: string[], why: string): Step {
+  return ctx.uid === 0 ? run(cmd, args, why) : run("sudo", [cmd, ...args], why, {
+    hint: "Changing the system certificate store needs administrator rights.",
+  });
+}
+
+/** GNOME proxy keys read and written by `--full`: schema, key. */
+const GNOME_KEYS: readonly [string, string][] = [
+  ["org.gnome.system.proxy", "mode"],
+  ["org.gnome.system.proxy.https", "host"],
+  ["org.gnome.system.proxy.https", "port"],
+];
+
+/** The Linux platform. */
+export const linux: Platform = {
+  os: "linux",
+
+  serviceFiles: (ctx) => ALL.map((n) => serviceUnit(ctx, n)),
+
+  envFiles: (ctx) => ctx.mode === "env" ? [] : [environmentDFile(ctx, contextVars(ctx))],
+
+  installServices: (ctx, names = ALL) => [
+    systemctl(["daemon-reload"], "reload the systemd user units"),
+    systemctl(["enable", ...units(names)], "start the services at login"),
+    // restart, not start: a unit whose file changed must pick the change up now.
+    systemctl(["restart", ...units(names)], "(re)start the services"),
+    run("loginctl", ["enable-linger", ctx.user], "keep the services running when you are logged out", {
+      optional: true,
+      hint: "Without lingering the meter stops at logout and starts again at login; that is all.",
+    }),
+  ],
+
+  registerServices: () => [systemctl(["daemon-reload"], "reload the systemd user units")],
+
+  startServices: (_ctx, names) => [systemctl(["start", ...units(names)], `start the ${names.join(" and ")}`)],
+
+  stopServices: (_ctx, names) => [systemctl(["stop", ...units(names)], `stop the ${names.join(" and ")}`)],
+
+  restartServices: (_ctx, names) => [
+    systemctl(["restart", ...units(names)], `restart the ${names.join(" and ")}`),
+  ],
+
+  uninstallServices: (ctx) => [
+    {
+      ...systemctl(["disable", "--now", ...units(ALL)], "stop the services and drop them from login"),
+      optional: true,
+    },
+    ...ALL.map((n) => remove(unitPath(ctx, n), `remove the ${n} unit`)),
+    { ...systemctl(["daemon-reload"], "reload the systemd user units"), optional: true },
+  ],
+
+  trustCa(ctx, opts) {
+    const db = nssDb(ctx);
+    const steps: Step[] = [
+      mkdir(db, "create the NSS database folder"),
+      run("certutil", ["-N", "-d", `sql:${db}`, "--empty-password"], "create the NSS database", {
+        when: { missing: posix.join(db, "cert9.db") },
+        optional: true,
+        hint: CERTUTIL_HINT,
+      }),
+      run(
+        "certutil",
+        ["-d", `sql:${db}`, "-A", "-t", "C,,", "-n", NSS_NICKNAME, "-i", opts.caCert],
+        "trust the CA in browsers (NSS)",
+        {
+          optional: true,
+          hint: CERTUTIL_HINT,
+        },
+      ),
+    ];
+    if (opts.system) {
+      steps.push(
+        asRoot(ctx, "install", ["-m", "0644", opts.caCert, SYSTEM_CA_FILE], "add the CA to the system store"),
+        asRoot(ctx, "update-ca-certificates", [], "rebuild the system certificate bundle"),
+      );
+    }
+    return steps;
+  },
+
+  untrustCa(ctx, opts) {
+    const db = nssDb(ctx);
+    const steps: Step[] = [
+      run("certutil", ["-d", `sql:${db}`, "-D", "-n", NSS_NICKNAME], "remove the CA from the NSS database", {
+        when: { exists: posix.join(db, "cert9.db") },
+        optional: true,
+        hint: CERTUTIL_HINT,
+      }),
+    ];
+    if (opts.system) {
+      steps.push(
+        asRoot(ctx, "rm", ["-f", SYSTEM_CA_FILE], "remove the CA from the system store"),
+        asRoot(ctx, "update-ca-certificates", ["--fresh"], "rebuild the system certificate bundle"),
+      );
+    }
+    return steps;
+  },
+
+  // The environment.d file does the work, read by the next login session; no command applies it sooner.
+  applyUserEnv: () => [],
+
+  restoreUserEnv: (ctx) => [remove(environmentDPath(ctx), "remove the environment.d file")],
+
+  // Our own environment.d file overrides earlier ones without changing them: nothing to record.
+  probeUserEnv: (_runner, names) => Promise.resolve(Object.fromEntries(names.map((n) => [n, undefined]))),
+
+  async probeSystemProxy(runner: Runner): Promise<ProxySnapshot> {
+    const entries: Record<string, string> = {};
+    for (const [schema, key] of GNOME_KEYS) {
+      const r = await runner("gsettings", ["get", schema, key]);
+      if (r.code === NOT_FOUND) break;
+      if (r.code === 0) entries[`${schema} ${key}`] = r.stdout.trim();
+    }
+    return { os: "linux", entries };
+  },
+
+  enableSystemProxy: (ctx, current) =>
+    Object.keys(current.entries).length === 0 ? [] : [
+      run(
+        "gsettings",
+        ["set", "org.gnome.system.proxy.https", "host", "'127.0.0.1'"],
+        "point GNOME's HTTPS proxy at the edge",
+      ),
+      run(
+        "gsettings",
+        ["set", "org.gnome.system.proxy.https", "port", String(ctx.ports.edge)],
+        "set GNOME's HTTPS proxy port",
+      ),
+      run("gsettings", ["set", "org.gnome.system.proxy", "mode", "'manual'"], "turn GNOME's manual proxy on"),
+    ],
+
+  restoreSystemProxy: (previous) =>
+    Object.entries(previous.entries).map(([schemaKey, value]) => {
+      const [schema, key] = schemaKey.split(" ");
+      return run("gsettings", ["set", schema, key, value], `put back GNOME's ${schema} ${key}`);
+    }),
+
+  shellRcFiles: (ctx) => [
+    { shell: "bash", path: posix.join(ctx.paths.userHome, ".bashrc") },
+    { shell: "zsh", path: posix.join(ctx.paths.userHome, ".zshrc") },
+    { shell: "fish", path: posix.join(ctx.paths.userHome, ".config", "fish", "config.fish") },
+  ],
+
+  systemRoots: () => ({
+    kind: "file",
+    candidates: [
+      "/etc/ssl/certs/ca-certificates.crt",
+      "/etc/pki/tls/certs/ca-bundle.crt",
+      "/etc/ssl/ca-bundle.pem",
+      "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+      "/etc/ssl/cert.pem",
+    ],
+  }),
+};

@@ -1,0 +1,124 @@
+/**
+ * The Linux files (SPEC §8): systemd user units for the daemon and the edge, and the `environment.d` file that
+ * gives `--apps` variables to every program of the next graphical or systemd session.
+ *
+ * @module
+ */
+import * as posix from "node:path/posix";
+import { MeterError } from "../../core/errors.ts";
+import type { EnvVar, PlatformContext, RenderedFile, ServiceName } from "../types.ts";
+
+/** The unit file name of each service. */
+export const UNITS: Record<ServiceName, string> = {
+  daemon: "halton-meter.service",
+  edge: "halton-meter-edge.service",
+};
+
+/** Restarts allowed within the interval before systemd gives up on a crashing service. */
+export const START_LIMIT = { intervalSec: 60, burst: 5 } as const;
+
+/** `~/.config/systemd/user/<unit>`. */
+export function unitPath(ctx: PlatformContext, service: ServiceName): string {
+  return posix.join(ctx.paths.userHome, ".config", "systemd", "user", UNITS[service]);
+}
+
+/** `~/.config/environment.d/90-halton-meter.conf`. */
+export function environmentDPath(ctx: PlatformContext): string {
+  return posix.join(ctx.paths.userHome, ".config", "environment.d", "90-halton-meter.conf");
+}
+
+function refuseNewlines(s: string): void {
+  if (/[\n\r\0]/.test(s)) {
+    throw new MeterError(`cannot write ${JSON.stringify(s)} into a systemd file: it holds a line break`, {
+      hint: "Use a folder and binary path without line breaks.",
+    });
+  }
+}
+
+/**
+ * One `ExecStart=` word: bare when plainly safe, else double-quoted with C escapes. `%` starts a specifier in
+ * every word, so it is doubled; `$` starts a variable in the arguments but not in the executable's path (the
+ * first word), so it is doubled in the arguments only.
+ */
+export function systemdExecWord(word: string, first = false): string {
+  refuseNewlines(word);
+  if (/^[A-Za-z0-9_@+=:,./-]+$/.test(word)) return word;
+  const escaped = word.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("%", "%%");
+  return `"${first ? escaped : escaped.replaceAll("$", () => "$$")}"`;
+}
+
+/** One `Environment=` assignment, quoted whole; `$` means nothing there, but `%` is still a specifier. */
+export function systemdEnvironment(name: string, value: string): string {
+  refuseNewlines(value);
+  const escaped = value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("%", "%%");
+  return `Environment="${name}=${escaped}"`;
+}
+
+const DESCRIPTIONS: Record<ServiceName, string> = {
+  daemon: "Halton Meter daemon (meters LLM API calls)",
+  edge: "Halton Meter edge (the local HTTPS proxy port, fail-open)",
+};
+
+/** The unit of the daemon or the edge. */
+export function serviceUnit(ctx: PlatformContext, service: ServiceName): RenderedFile {
+  const lines = [
+    "# Written by 'halton-meter init', which overwrites edits; 'halton-meter uninstall' removes it.",
+    "[Unit]",
+    `Description=${DESCRIPTIONS[service]}`,
+    `StartLimitIntervalSec=${START_LIMIT.intervalSec}`,
+    `StartLimitBurst=${START_LIMIT.burst}`,
+    "",
+    "[Service]",
+    "Type=simple",
+    `ExecStart=${[...ctx.command, service].map((w, i) => systemdExecWord(w, i === 0)).join(" ")}`,
+    ...(ctx.meterHome === undefined ? [] : [systemdEnvironment("HALTON_METER_HOME", ctx.meterHome)]),
+    "Restart=on-failure",
+    "RestartSec=1",
+    // The daemon drains its write queue on SIGTERM; a few seconds is plenty, 90 (the default) is not useful.
+    "TimeoutStopSec=15",
+    "StandardOutput=journal",
+    "StandardError=journal",
+    `SyslogIdentifier=${UNITS[service].replace(/\.service$/, "")}`,
+    "",
+    "[Install]",
+    "WantedBy=default.target",
+    "",
+  ];
+  return {
+    path: unitPath(ctx, service),
+    content: lines.join("\n"),
+    encoding: "utf-8",
+    mode: 0o644,
+    purpose: `systemd user unit running the ${service}`,
+  };
+}
+
+/**
+ * An `environment.d` value: double-quoted with `\` and `"` escaped. `$` would be expanded as a variable after
+ * unquoting and cannot be written literally, so a value holding one is refused.
+ */
+export function environmentDValue(value: string): string {
+  refuseNewlines(value);
+  if (value.includes("$")) {
+    throw new MeterError(`cannot write ${JSON.stringify(value)} into environment.d: it holds a '$'`, {
+      hint: "Use a HALTON_METER_HOME without '$' in its path.",
+    });
+  }
+  return `"${value.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+}
+
+/** The `environment.d` file setting `vars`. */
+export function environmentDFile(ctx: PlatformContext, vars: readonly EnvVar[]): RenderedFile {
+  const content = [
+    "# Written by 'halton-meter init --apps'; 'halton-meter uninstall' removes it. Read at the next login.",
+    ...vars.map((v) => `${v.name}=${environmentDValue(v.value)}`),
+    "",
+  ].join("\n");
+  return {
+    path: environmentDPath(ctx),
+    content,
+    encoding: "utf-8",
+    mode: 0o644,
+    purpose: "proxy and CA variables for every program of the next session",
+  };
+}

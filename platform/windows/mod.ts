@@ -1,0 +1,206 @@
+/**
+ * Windows: Task Scheduler tasks, the user's Root certificate store, `HKCU\Environment` and WinINet's proxy
+ * settings. All per user: nothing here needs administrator rights.
+ *
+ * @module
+ */
+import { caseInsensitiveUnique } from "../env.ts";
+import { remove, run } from "../plan.ts";
+import type { Runner } from "../runner.ts";
+import type { Platform, PlatformContext, ProxySnapshot, RunStep, ServiceName, Step } from "../types.ts";
+import { TASK_NAMES, taskXml, taskXmlPath } from "./task_xml.ts";
+
+/** WinINet's per-user proxy settings, read by browsers and most GUI apps. */
+export const INTERNET_SETTINGS = "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings";
+const PROXY_VALUES = ["ProxyEnable", "ProxyServer"] as const;
+
+const ALL: readonly ServiceName[] = ["edge", "daemon"];
+
+/** `value` as a PowerShell single-quoted string literal. */
+export function psQuote(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/**
+ * Sets (or, for `null`, removes) user variables. `SetEnvironmentVariable(…, 'User')` writes `HKCU\Environment`
+ * and broadcasts WM_SETTINGCHANGE, so Explorer hands the new values to programs started after it.
+ */
+function setUserEnv(pairs: readonly (readonly [string, string | null])[], why: string): Step {
+  const script = pairs.map(([name, value]) =>
+    `[Environment]::SetEnvironmentVariable(${psQuote(name)}, ${
+      value === null ? "$null" : psQuote(value)
+    }, 'User')`
+  ).join("; ");
+  return run("powershell.exe", ["-NoProfile", "-NonInteractive", "-Command", script], why);
+}
+
+function schtasks(args: string[], why: string, extra: Pick<RunStep, "okCodes" | "optional"> = {}): Step {
+  return run("schtasks.exe", args, why, extra);
+}
+
+/** Parses `reg query <key> /v <name>`: the value's type and data, or undefined when it is not there. */
+export function parseRegQuery(stdout: string, name: string): { type: string; data: string } | undefined {
+  for (const line of stdout.split(/\r?\n/)) {
+    const m = /^\s+(.+?)\s{4}(REG_[A-Z_]+)\s{4}(.*)$/.exec(line) ?? /^\s+(.+?)\s{4}(REG_[A-Z_]+)$/.exec(line);
+    if (m && m[1].toLowerCase() === name.toLowerCase()) return { type: m[2], data: m[3] ?? "" };
+  }
+  return undefined;
+}
+
+function end(name: ServiceName): Step {
+  // /End of a task that is not running exits 1 with a warning: the wanted state either way.
+  return schtasks(["/End", "/TN", TASK_NAMES[name]], `stop the ${name}`, { okCodes: [0, 1] });
+}
+
+function register(ctx: PlatformContext, name: ServiceName): Step {
+  return schtasks(
+    ["/Create", "/XML", taskXmlPath(ctx, name), "/TN", TASK_NAMES[name], "/F"],
+    `register the ${name} task`,
+  );
+}
+
+function start(name: ServiceName): Step {
+  return schtasks(["/Run", "/TN", TASK_NAMES[name]], `start the ${name}`);
+}
+
+/** The Windows platform. */
+export const windows: Platform = {
+  os: "windows",
+
+  serviceFiles: (ctx) => ALL.map((n) => taskXml(ctx, n)),
+
+  // The variables live in the registry, set by applyUserEnv: there is no file.
+  envFiles: () => [],
+
+  installServices(ctx, names = ALL) {
+    const steps: Step[] = [];
+    if (ctx.meterHome !== undefined) {
+      // A task has no environment of its own; it gets the user's, read from HKCU\Environment at each start.
+      steps.push(setUserEnv([["HALTON_METER_HOME", ctx.meterHome]], "set HALTON_METER_HOME for the tasks"));
+    }
+    for (const n of names) {
+      steps.push(
+        register(ctx, n),
+        // /Create /F replaces the definition but leaves a running instance on the old one.
+        end(n),
+        start(n),
+      );
+    }
+    return steps;
+  },
+
+  // /Create /F replaces the definition and leaves a running instance alone.
+  registerServices: (ctx, names) => names.map((n) => register(ctx, n)),
+
+  startServices: (_ctx, names) => names.map(start),
+
+  stopServices: (_ctx, names) => names.map(end),
+
+  restartServices: (_ctx, names) => names.flatMap((n) => [end(n), start(n)]),
+
+  uninstallServices: (ctx) => [
+    ...ALL.map(end),
+    ...ALL.map((n) =>
+      schtasks(["/Delete", "/TN", TASK_NAMES[n], "/F"], `delete the ${n} task`, { optional: true })
+    ),
+    ...ALL.map((n) => remove(taskXmlPath(ctx, n), `remove the ${n} task file`)),
+  ],
+
+  trustCa: (_ctx, opts) => [
+    run("certutil.exe", ["-user", "-addstore", "Root", opts.caCert], "trust the CA for your user", {
+      hint:
+        "Windows asks whether to install the certificate: answer Yes, then run 'halton-meter init' again.",
+    }),
+  ],
+
+  untrustCa: (_ctx, opts) => [
+    run(
+      "certutil.exe",
+      ["-user", "-delstore", "Root", opts.sha1],
+      "remove the CA from your user's Root store",
+      {
+        optional: true,
+      },
+    ),
+  ],
+
+  applyUserEnv: (_ctx, vars) => [
+    setUserEnv(
+      caseInsensitiveUnique(vars).map((v) => [v.name, v.value]),
+      "set the proxy and CA variables for your user",
+    ),
+  ],
+
+  restoreUserEnv: (_ctx, previous) => {
+    const pairs = Object.entries(previous).map(([name, value]) => [name, value ?? null] as const);
+    return pairs.length ? [setUserEnv(pairs, "put back your user's variables")] : [];
+  },
+
+  async probeUserEnv(runner: Runner, names) {
+    const out: Record<string, string | undefined> = {};
+    for (const name of caseInsensitiveUnique(names.map((n) => ({ name: n, value: "" }))).map((v) => v.name)) {
+      const r = await runner("reg.exe", ["query", "HKCU\\Environment", "/v", name]);
+      out[name] = r.code === 0 ? parseRegQuery(r.stdout, name)?.data : undefined;
+    }
+    return out;
+  },
+
+  async probeSystemProxy(runner: Runner): Promise<ProxySnapshot> {
+    const entries: Record<string, string> = {};
+    for (const name of PROXY_VALUES) {
+      const r = await runner("reg.exe", ["query", INTERNET_SETTINGS, "/v", name]);
+      const v = r.code === 0 ? parseRegQuery(r.stdout, name) : undefined;
+      if (v) entries[name] = `${v.type} ${v.data}`;
+    }
+    return { os: "windows", entries };
+  },
+
+  enableSystemProxy: (ctx: PlatformContext) => [
+    run("reg.exe", [
+      "add",
+      INTERNET_SETTINGS,
+      "/v",
+      "ProxyServer",
+      "/t",
+      "REG_SZ",
+      "/d",
+      `https=127.0.0.1:${ctx.ports.edge}`,
+      "/f",
+    ], "point the system HTTPS proxy at the edge"),
+    run(
+      "reg.exe",
+      ["add", INTERNET_SETTINGS, "/v", "ProxyEnable", "/t", "REG_DWORD", "/d", "1", "/f"],
+      "turn the system proxy on",
+    ),
+  ],
+
+  restoreSystemProxy: (previous) =>
+    PROXY_VALUES.map((name) => {
+      const before = previous.entries[name];
+      if (before === undefined) {
+        return run("reg.exe", ["delete", INTERNET_SETTINGS, "/v", name, "/f"], `remove ${name}`, {
+          okCodes: [0, 1],
+        });
+      }
+      const [type, ...data] = before.split(" ");
+      return run(
+        "reg.exe",
+        ["add", INTERNET_SETTINGS, "/v", name, "/t", type, "/d", data.join(" "), "/f"],
+        `put back ${name}`,
+      );
+    }),
+
+  shellRcFiles: () => [],
+
+  systemRoots: () => ({
+    kind: "command",
+    cmd: "powershell.exe",
+    args: [
+      "-NoProfile",
+      "-NonInteractive",
+      "-Command",
+      "Get-ChildItem Cert:\\LocalMachine\\Root | ForEach-Object { '-----BEGIN CERTIFICATE-----'; " +
+      "[Convert]::ToBase64String($_.RawData, 'InsertLineBreaks'); '-----END CERTIFICATE-----' }",
+    ],
+  }),
+};

@@ -1,0 +1,87 @@
+/**
+ * `deno task bench [-- --only <section>]`: runs the bench sections, each a module under `scripts/bench/`, and
+ * prints their results as one table. A new section is one line in {@linkcode SECTIONS}.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { writeAllSync } from "../core/io.ts";
+import { type Column, renderTable } from "../cli/format.ts";
+
+/** One measured figure. */
+export interface BenchResult {
+  /** What was measured, e.g. `report query, 7d by project (median of 5)`. */
+  name: string;
+  value: number;
+  /** `ms`, `MB`, `req/s`, `rows`, … */
+  unit: string;
+  /** The figure the issue asks for, in the same unit (a maximum unless `higherIsBetter`). */
+  target?: number;
+  /** `value / target`, or `target / value` when higher is better: below 1 meets the target. */
+  ratio?: number;
+  higherIsBetter?: boolean;
+  /** A remark shown after the figure (how it was measured, what it depends on). */
+  note?: string;
+}
+
+/** A bench section module. */
+export interface BenchSection {
+  run(): Promise<BenchResult[]>;
+}
+
+/** Every section, in the order they run. */
+export const SECTIONS: Record<string, () => Promise<BenchSection>> = {
+  report: () => import("./bench/report.ts"),
+};
+
+/** A result with its ratio filled in from its target. */
+export function withRatio(r: BenchResult): BenchResult {
+  if (r.target === undefined || r.ratio !== undefined) return r;
+  return { ...r, ratio: r.higherIsBetter ? r.target / r.value : r.value / r.target };
+}
+
+/** The results of every section as one table. */
+export function renderResults(results: readonly (BenchResult & { section: string })[], width = 160): string {
+  const columns: Column[] = [
+    { header: "SECTION" },
+    { header: "MEASURE" },
+    { header: "VALUE", align: "right" },
+    { header: "TARGET", align: "right" },
+    { header: "RATIO", align: "right" },
+    { header: "" },
+    { header: "NOTE" },
+  ];
+  const num = (n: number) => n >= 100 ? String(Math.round(n)) : n.toFixed(n >= 10 ? 1 : 2);
+  const rows = results.map((r) => [
+    r.section,
+    r.name,
+    `${num(r.value)} ${r.unit}`,
+    r.target === undefined ? "" : `${r.higherIsBetter ? "≥" : "<"} ${num(r.target)} ${r.unit}`,
+    r.ratio === undefined ? "" : r.ratio.toFixed(2),
+    r.ratio === undefined ? "" : r.ratio <= 1 ? "ok" : "SLOW",
+    r.note ?? "",
+  ]);
+  return renderTable(columns, rows, { width, minFirst: 20 });
+}
+
+/** Runs the sections named by `--only` (all when absent) and prints the table; returns the exit code. */
+export async function benchMain(args: string[]): Promise<number> {
+  const err = (s: string) => writeAllSync(Deno.stderr, s);
+  const { values } = parseArgs({ args, options: { only: { type: "string", multiple: true } } });
+  const names = values.only ?? Object.keys(SECTIONS);
+  const unknown = names.filter((n) => !(n in SECTIONS));
+  if (unknown.length) {
+    err(`bench: no section named ${unknown.join(", ")}; sections: ${Object.keys(SECTIONS).join(", ")}\n`);
+    return 2;
+  }
+  const results: (BenchResult & { section: string })[] = [];
+  for (const name of names) {
+    err(`bench: ${name}…\n`);
+    const section = await SECTIONS[name]();
+    for (const r of await section.run()) results.push({ section: name, ...withRatio(r) });
+  }
+  writeAllSync(Deno.stdout, renderResults(results));
+  return 0;
+}
+
+if (import.meta.main) Deno.exitCode = await benchMain(Deno.args);

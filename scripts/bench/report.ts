@@ -1,0 +1,149 @@
+/**
+ * Bench section `report`: a million seeded calls over 90 days, then the default report (7 days by project)
+ * timed in-process and as a whole `halton-meter report` process, against the 500 ms target; the same over
+ * all 90 days for scale.
+ *
+ * The seeded database is cached under `.bench/`, keyed by row count, migration count and the UTC day it was
+ * seeded on (the default window is relative to now, so a cache from another day would hold fewer recent
+ * calls). Older caches are removed.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { DatabaseSync } from "node:sqlite";
+import type { BenchResult } from "../bench.ts";
+import { seedDatabase } from "../seed.ts";
+import { bundledMigrations } from "../../daemon/store/migrate.ts";
+import { openStore } from "../../daemon/store/open.ts";
+import { buildReport, reportOptions } from "../../cli/report.ts";
+import type { Invocation } from "../../cli/command.ts";
+
+const ROWS = 1_000_000;
+const DAYS = 90;
+const RUNS = 5;
+const TARGET_MS = 500;
+const BENCH_DIR = new URL("../../.bench/", import.meta.url).pathname;
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/** The median of `runs` timings of `fn`, in milliseconds, after one untimed warm-up. */
+export async function medianMs(runs: number, fn: () => unknown): Promise<number> {
+  await fn();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await fn();
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+/** The seeded database for today, seeding it (and dropping older caches) when missing. */
+async function seededDatabase(): Promise<{ file: string; seededMs?: number }> {
+  const day = new Date().toISOString().slice(0, 10);
+  const prefix = `report-${ROWS}rows-${bundledMigrations().length}migrations-`;
+  const file = join(BENCH_DIR, `${prefix}${day}.sqlite`);
+  try {
+    Deno.statSync(file);
+    return { file };
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  Deno.mkdirSync(BENCH_DIR, { recursive: true });
+  for (const entry of Deno.readDirSync(BENCH_DIR)) {
+    if (entry.name.startsWith("report-")) Deno.removeSync(join(BENCH_DIR, entry.name));
+  }
+  const home = await Deno.makeTempDir({ dir: BENCH_DIR, prefix: "seed-" });
+  try {
+    // The window ends at the next UTC midnight so that all of today is inside the default 7-day report.
+    const end = new Date(`${day}T00:00:00.000Z`);
+    end.setUTCDate(end.getUTCDate() + 1);
+    const started = performance.now();
+    seedDatabase(join(home, "db.sqlite"), { rows: ROWS, days: DAYS, end, seed: 1 });
+    const seededMs = performance.now() - started;
+    Deno.renameSync(join(home, "db.sqlite"), file);
+    return { file, seededMs };
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+}
+
+function invocation(flags: Invocation["flags"]): Invocation {
+  return { flags, positionals: [], rest: [] };
+}
+
+async function cliMs(home: string, args: string[]): Promise<number> {
+  return await medianMs(RUNS, async () => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "report", ...args],
+      env: { HALTON_METER_HOME: home, NO_COLOR: "1" },
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!out.success) throw new Error(`report failed: ${new TextDecoder().decode(out.stderr)}`);
+  });
+}
+
+/** Runs the section. */
+export async function run(): Promise<BenchResult[]> {
+  const { file, seededMs } = await seededDatabase();
+  const results: BenchResult[] = [];
+  if (seededMs !== undefined) {
+    results.push({ name: `seed ${ROWS.toLocaleString("en-US")} rows`, value: seededMs / 1000, unit: "s" });
+  }
+  const db = openStore(file, { readOnly: true });
+  try {
+    const now = new Date();
+    for (
+      const [label, flags] of [["7d by project (default)", {}], ["90d by model", {
+        since: "90d",
+        by: "model",
+      }]] as const
+    ) {
+      const options = reportOptions(invocation(flags), now);
+      let rows = 0;
+      const ms = await medianMs(RUNS, () => rows = buildReport(db, options).total.requests);
+      results.push({
+        name: `report query, ${label}`,
+        value: ms,
+        unit: "ms",
+        target: TARGET_MS,
+        note: `in-process, median of ${RUNS}, ${rows.toLocaleString("en-US")} calls; ${queryPlan(db)}`,
+      });
+    }
+  } finally {
+    db.close();
+  }
+  // A home per run holding a hard link to the cached file: `report` opens it read-only, so the cache is
+  // never written, and its -shm/-wal side files stay in the temp home.
+  const home = await Deno.makeTempDir({ dir: BENCH_DIR, prefix: "home-" });
+  try {
+    Deno.linkSync(file, join(home, "db.sqlite"));
+    results.push({
+      name: "`report` process, 7d by project (default)",
+      value: await cliMs(home, []),
+      unit: "ms",
+      target: TARGET_MS,
+      note: `deno run main.ts, median of ${RUNS}`,
+    });
+    results.push({
+      name: "`report` process, 90d by model",
+      value: await cliMs(home, ["--since", "90d", "--by", "model"]),
+      unit: "ms",
+      target: TARGET_MS,
+      note: `deno run main.ts, median of ${RUNS}`,
+    });
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+  return results;
+}
+
+/** How SQLite finds the rows of a windowed report (`EXPLAIN QUERY PLAN`), e.g. `SEARCH … USING INDEX …`. */
+function queryPlan(db: DatabaseSync): string {
+  const plan = db.prepare(
+    `EXPLAIN QUERY PLAN SELECT project_id, count(*) FROM requests
+     WHERE requested_at >= ? AND requested_at < ? GROUP BY project_id`,
+  ).all("2000-01-01", "2100-01-01") as { detail: string }[];
+  return plan.map((p) => p.detail).join("; ");
+}

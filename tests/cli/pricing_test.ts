@@ -1,0 +1,285 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { command, parseSince } from "../../cli/pricing.ts";
+import { type Io, parseInvocation } from "../../cli/command.ts";
+import { UsageError } from "../../core/errors.ts";
+import { resolvePaths } from "../../core/paths.ts";
+import { openStore } from "../../daemon/store/open.ts";
+import { RowWriter } from "../../daemon/store/writer.ts";
+import type { UsageRow } from "../../daemon/store/rows.ts";
+
+const DAY = 86_400_000;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function withHome(fn: (home: string, run: (...argv: string[]) => Promise<Run>) => Promise<void>) {
+  const home = await Deno.makeTempDir({ prefix: "halton-pricing-" });
+  const paths = resolvePaths({ HALTON_METER_HOME: home, HOME: home }, "linux");
+  const run = async (...argv: string[]): Promise<Run> => {
+    const out: Run = { code: 0, stdout: "", stderr: "" };
+    const io: Io = {
+      stdout: (s) => out.stdout += s,
+      stderr: (s) => out.stderr += s,
+      env: { HALTON_METER_HOME: home },
+      paths,
+      columns: 120,
+      color: false,
+    };
+    out.code = await command.run(io, parseInvocation("pricing", command, argv));
+    return out;
+  };
+  try {
+    await fn(home, run);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+}
+
+function row(id: string, daysAgo: number, fields: Partial<UsageRow>): UsageRow {
+  return {
+    id,
+    requested_at: new Date(Date.now() - daysAgo * DAY).toISOString(),
+    project: "demo",
+    provider: "openai",
+    model: null,
+    mode: "standard",
+    input_tokens: 0,
+    output_tokens: 0,
+    thinking_tokens: 0,
+    cache_read_tokens: 0,
+    cache_write_5m_tokens: 0,
+    cache_write_1h_tokens: 0,
+    cost_usd_minor_units: null,
+    rates_source: null,
+    latency_ms: 100,
+    ttft_ms: null,
+    tokens_complete: true,
+    status: "success",
+    billing: "api",
+    attribution_layer: null,
+    client_process: null,
+    host: null,
+    path: null,
+    http_status: 200,
+    error_class: null,
+    provider_error_code: null,
+    request_bytes: null,
+    response_bytes: null,
+    streamed: false,
+    ...fields,
+  };
+}
+
+/** Seeds the database through the daemon's own writer. */
+function seed(home: string) {
+  const db = openStore(join(home, "db.sqlite"));
+  const writer = new RowWriter(db);
+  writer.enqueue(row("imaginary-1", 3, { model: "gpt-9-imaginary", input_tokens: 1000, output_tokens: 100 }));
+  writer.enqueue(row("imaginary-2", 1, { model: "gpt-9-imaginary", input_tokens: 1000, output_tokens: 100 }));
+  writer.enqueue(
+    row("gemini-new", 2, {
+      provider: "google",
+      model: "gemini-2.5-pro",
+      input_tokens: 2000,
+      output_tokens: 1000,
+    }),
+  );
+  writer.enqueue(
+    row("gemini-old", 60, {
+      provider: "google",
+      model: "gemini-2.5-pro",
+      input_tokens: 2000,
+      output_tokens: 1000,
+    }),
+  );
+  writer.enqueue(row("sonnet-stale", 5, {
+    provider: "anthropic",
+    model: "claude-sonnet-4-5-20250929",
+    input_tokens: 1000,
+    output_tokens: 500,
+    cost_usd_minor_units: 999,
+    rates_source: "bundled-2020-01-01",
+  }));
+  writer.enqueue(row("grok-ticks", 5, {
+    provider: "xai",
+    model: "grok-3",
+    input_tokens: 1000,
+    output_tokens: 1000,
+    cost_usd_minor_units: 5,
+    rates_source: "xai:cost_in_usd_ticks",
+  }));
+  writer.close();
+  db.close();
+}
+
+function costs(home: string): Record<string, [number | null, string | null]> {
+  const db = openStore(join(home, "db.sqlite"), { readOnly: true });
+  try {
+    const rows = db.prepare("SELECT id, cost_usd_minor_units AS c, rates_source AS s FROM requests")
+      .all() as {
+        id: string;
+        c: number | null;
+        s: string | null;
+      }[];
+    return Object.fromEntries(rows.map((r) => [r.id, [r.c, r.s]]));
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("pricing unknown lists models seen without a cost, with counts and first/last seen", async () => {
+  await withHome(async (home, run) => {
+    seed(home);
+    const out = await run("unknown", "--json");
+    assert.equal(out.code, 0);
+    const list = JSON.parse(out.stdout) as {
+      model: string;
+      requests: number;
+      first_seen: string;
+      last_seen: string;
+      priced_now: boolean;
+      status: string;
+    }[];
+    const imaginary = list.find((u) => u.model === "gpt-9-imaginary")!;
+    assert.equal(imaginary.requests, 2);
+    assert.ok(imaginary.first_seen < imaginary.last_seen);
+    assert.equal(imaginary.priced_now, false);
+    assert.equal(imaginary.status, "no rate");
+    // gemini-2.5-pro rows have no cost but the card prices the model now.
+    const gemini = list.find((u) => u.model === "gemini-2.5-pro")!;
+    assert.equal(gemini.requests, 2);
+    assert.equal(gemini.priced_now, true);
+    assert.equal(list.some((u) => u.model === "grok-3"), false);
+
+    const table = await run("unknown");
+    assert.match(table.stdout, /gpt-9-imaginary\s+openai\s+2\s/);
+    assert.match(table.stdout, /rate known now: run pricing recost/);
+  });
+});
+
+Deno.test("pricing recost prices rows without a cost in range, in one go, and reports the count", async () => {
+  await withHome(async (home, run) => {
+    seed(home);
+    const out = await run("recost", "--json");
+    assert.equal(out.code, 0);
+    // Last 30 days, NULL cost only: imaginary ×2 (still unpriced) and gemini-new.
+    assert.deepEqual(
+      { ...JSON.parse(out.stdout), since: undefined },
+      { since: undefined, all: false, examined: 3, changed: 1, unpriced: 2 },
+    );
+    const c = costs(home);
+    // gemini-2.5-pro: 2,000 × 1.25 + 1,000 × 10 = 12,500 µ$ → 1,250 mc
+    assert.deepEqual(c["gemini-new"], [1250, "bundled-2026-11-25"]);
+    assert.deepEqual(c["gemini-old"], [null, null]);
+    assert.deepEqual(c["sonnet-stale"], [999, "bundled-2020-01-01"]);
+  });
+});
+
+Deno.test("pricing recost --all re-costs priced rows too but keeps costs the provider billed", async () => {
+  await withHome(async (home, run) => {
+    seed(home);
+    const out = await run("recost", "--all", "--since", "90d");
+    assert.equal(out.code, 0);
+    assert.match(out.stdout, /5 examined, 3 changed, 2 still without a rate/);
+    const c = costs(home);
+    // claude-sonnet-4-5: 1,000 × 3 + 500 × 15 = 10,500 µ$ → 1,050 mc
+    assert.deepEqual(c["sonnet-stale"], [1050, "bundled-2026-11-25"]);
+    assert.deepEqual(c["gemini-old"], [1250, "bundled-2026-11-25"]);
+    assert.deepEqual(c["grok-ticks"], [5, "xai:cost_in_usd_ticks"]);
+  });
+});
+
+Deno.test("pricing import reads a LiteLLM file; the imported rate then prices unknown rows", async () => {
+  await withHome(async (home, run) => {
+    seed(home);
+    const file = join(home, "prices.json");
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({
+        "gpt-9-imaginary": {
+          litellm_provider: "openai",
+          input_cost_per_token: 1e-6,
+          output_cost_per_token: 4e-6,
+        },
+      }),
+    );
+    const imported = await run("import", file);
+    assert.equal(imported.code, 0);
+    assert.match(imported.stdout, /Imported 1 rate rows for 1 models as 'litellm:prices.json'/);
+
+    const listed = JSON.parse((await run("list", "--provider", "openai", "--json")).stdout);
+    const model = listed.models.find((m: { model: string }) => m.model === "gpt-9-imaginary");
+    assert.equal(model.source, "litellm:prices.json");
+    assert.deepEqual(model.rows[0], {
+      tier: "standard",
+      min_prompt_tokens: 0,
+      input: 1,
+      output: 4,
+      cache_read: null,
+      cache_write_5m: null,
+      cache_write_1h: null,
+    });
+
+    await run("recost");
+    // 1,000 × 1 + 100 × 4 = 1,400 µ$ → 140 mc
+    assert.deepEqual(costs(home)["imaginary-1"], [140, "litellm:prices.json"]);
+    const unknown = JSON.parse((await run("unknown", "--json")).stdout) as { model: string }[];
+    assert.deepEqual(unknown.map((u) => u.model), ["gemini-2.5-pro"]);
+  });
+});
+
+Deno.test("pricing import refuses a URL and says costing never goes online", async () => {
+  await withHome(async (_home, run) => {
+    await assert.rejects(
+      () => run("import", "https://example.com/model_prices_and_context_window.json"),
+      (e: unknown) =>
+        e instanceof UsageError && /never touches the network/.test(e.message) && /curl/.test(e.hint!),
+    );
+  });
+});
+
+Deno.test("pricing list shows the card without creating a database", async () => {
+  await withHome(async (home, run) => {
+    const out = await run("list", "--provider", "anthropic");
+    assert.equal(out.code, 0);
+    assert.match(out.stdout, /claude-sonnet-4-5\s+anthropic\s+standard\s+>200k\s+\$6\.00\s+\$22\.50/);
+    assert.doesNotMatch(out.stdout, /gpt-/);
+    await assert.rejects(() => Deno.stat(join(home, "db.sqlite")), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("pricing list applies [[pricing.override]] from config.toml", async () => {
+  await withHome(async (home, run) => {
+    await Deno.writeTextFile(
+      join(home, "config.toml"),
+      '[[pricing.override]]\nprovider = "openai"\nmodel = "gpt-4o"\ninput = 1.5\n',
+    );
+    const listed = JSON.parse((await run("list", "--provider", "openai", "--json")).stdout);
+    const gpt4o = listed.models.find((m: { model: string }) => m.model === "gpt-4o");
+    assert.equal(gpt4o.source, "config");
+    assert.equal(gpt4o.rows[0].input, 1.5);
+    assert.equal(gpt4o.rows[0].output, 10);
+  });
+});
+
+Deno.test("pricing rejects unknown subcommands and flags that do not apply", async () => {
+  await withHome(async (_home, run) => {
+    await assert.rejects(
+      () => run("lst"),
+      (e: unknown) => e instanceof UsageError && /pricing list/.test(e.hint!),
+    );
+    await assert.rejects(() => run("unknown", "--all"), UsageError);
+    await assert.rejects(() => run("recost", "--since", "yesterday"), UsageError);
+  });
+});
+
+Deno.test("parseSince() reads spans and dates", () => {
+  const now = new Date("2026-11-25T12:00:00.000Z");
+  assert.equal(parseSince("30d", now), "2026-10-26T12:00:00.000Z");
+  assert.equal(parseSince("24h", now), "2026-11-24T12:00:00.000Z");
+  assert.equal(parseSince("2026-11-01", now), "2026-11-01T00:00:00.000Z");
+});

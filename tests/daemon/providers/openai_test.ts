@@ -1,0 +1,208 @@
+import { deepStrictEqual, equal } from "node:assert/strict";
+import { findShape } from "../../../daemon/providers/mod.ts";
+import type { ProviderShape } from "../../../daemon/providers/types.ts";
+import { assertEverySplit, exchange, fixture, fixtureText, parse, ZERO } from "./_util.ts";
+
+const chat = findShape("api.openai.com", "POST", "/v1/chat/completions") as ProviderShape;
+const responses = findShape("api.openai.com", "POST", "/v1/responses") as ProviderShape;
+const codex = findShape("chatgpt.com", "POST", "/backend-api/codex/responses") as ProviderShape;
+const embeddings = findShape("api.openai.com", "POST", "/v1/embeddings") as ProviderShape;
+const completions = findShape("api.openai.com", "POST", "/v1/completions") as ProviderShape;
+const xaiChat = findShape("api.x.ai", "POST", "/v1/chat/completions") as ProviderShape;
+const sse = "text/event-stream; charset=utf-8";
+
+Deno.test("openai chat JSON takes cached tokens out of input and keeps reasoning inside output", () => {
+  const info = exchange({ path: "/v1/chat/completions", request: { model: "o4-mini", messages: [] } });
+  assertEverySplit(chat, info, fixture("openai_chat.body"), {
+    ...ZERO,
+    model: "o4-mini-2025-04-16",
+    tokens_complete: true,
+    input_tokens: 390,
+    cache_read_tokens: 1920,
+    prompt_tokens: 2310,
+    output_tokens: 846,
+    thinking_tokens: 768,
+    service_tier: "default",
+  });
+});
+
+Deno.test("openai chat stream with include_usage reads the usage of the last chunk", () => {
+  const request = { model: "gpt-4.1", stream: true, stream_options: { include_usage: true }, messages: [] };
+  assertEverySplit(chat, exchange({ contentType: sse, request }), fixture("openai_chat_stream_usage.sse"), {
+    ...ZERO,
+    model: "gpt-4.1-2025-04-14",
+    tokens_complete: true,
+    input_tokens: 180,
+    cache_read_tokens: 1024,
+    prompt_tokens: 1204,
+    output_tokens: 3,
+    service_tier: "priority",
+  });
+});
+
+Deno.test("openai chat stream without include_usage records the model with tokens incomplete", () => {
+  const request = { model: "gpt-4.1", stream: true, messages: [] };
+  assertEverySplit(
+    chat,
+    exchange({ contentType: sse, request }),
+    fixture("openai_chat_stream_no_usage.sse"),
+    {
+      ...ZERO,
+      model: "gpt-4.1-2025-04-14",
+      tokens_complete: false,
+      service_tier: "priority",
+    },
+  );
+});
+
+Deno.test("openai chat stream cut before its usage chunk is incomplete", () => {
+  const text = fixtureText("openai_chat_stream_usage.sse");
+  const body = new TextEncoder().encode(text.slice(0, text.indexOf('"choices":[]') - 30));
+  const usage = parse(chat, exchange({ contentType: sse }), [body], false);
+  deepStrictEqual(usage, {
+    ...ZERO,
+    model: "gpt-4.1-2025-04-14",
+    tokens_complete: false,
+    service_tier: "priority",
+  });
+});
+
+Deno.test("openai responses JSON reads input, cached, output and reasoning tokens and the flex tier", () => {
+  assertEverySplit(responses, exchange({ request: { model: "gpt-5" } }), fixture("openai_responses.body"), {
+    ...ZERO,
+    model: "gpt-5-2025-08-07",
+    tokens_complete: true,
+    input_tokens: 1024,
+    cache_read_tokens: 4096,
+    prompt_tokens: 5120,
+    output_tokens: 1450,
+    thinking_tokens: 1152,
+    service_tier: "flex",
+  });
+});
+
+const codexUsage = {
+  ...ZERO,
+  model: "gpt-5-codex",
+  tokens_complete: true,
+  input_tokens: 1172,
+  cache_read_tokens: 8704,
+  prompt_tokens: 9876,
+  output_tokens: 321,
+  thinking_tokens: 192,
+  service_tier: "default",
+};
+
+Deno.test("openai responses stream takes usage and tier from response.completed", () => {
+  const info = exchange({ contentType: sse, request: { model: "gpt-5-codex", stream: true } });
+  assertEverySplit(responses, info, fixture("openai_responses_stream.sse"), codexUsage);
+});
+
+Deno.test("codex on chatgpt.com is the responses shape, recorded as openai", () => {
+  equal(codex.provider, "openai");
+  const info = exchange({ host: "chatgpt.com", contentType: sse, request: { model: "gpt-5-codex" } });
+  deepStrictEqual(parse(codex, info, [fixture("openai_responses_stream.sse")]), codexUsage);
+});
+
+Deno.test("openai responses stream cut before response.completed keeps the model, not the requested auto tier", () => {
+  const text = fixtureText("openai_responses_stream.sse");
+  const body = new TextEncoder().encode(text.slice(0, text.indexOf("event: response.completed") + 60));
+  const usage = parse(responses, exchange({ contentType: sse }), [body], false);
+  deepStrictEqual(usage, { ...ZERO, model: "gpt-5-codex", tokens_complete: false });
+});
+
+Deno.test("openai responses stream ending in response.failed records the provider's error code", () => {
+  const info = exchange({ contentType: sse });
+  assertEverySplit(responses, info, fixture("openai_responses_failed.sse"), {
+    ...ZERO,
+    model: "gpt-5-codex",
+    tokens_complete: false,
+    error: { error_class: "rate_limit", provider_error_code: "rate_limit_exceeded" },
+  });
+});
+
+Deno.test("openai embeddings count input only, and a body far past 8 MiB is still read", () => {
+  assertEverySplit(embeddings, exchange({}), fixture("openai_embeddings.body"), {
+    ...ZERO,
+    model: "text-embedding-3-small",
+    tokens_complete: true,
+    input_tokens: 17,
+    prompt_tokens: 17,
+  });
+  const vector = `[${Array.from({ length: 1536 }, (_, i) => (i % 97 / 1000 - 0.05).toFixed(9)).join(",")}]`;
+  const item = (i: number) => `{"object":"embedding","index":${i},"embedding":${vector}}`;
+  const body = `{"object":"list","data":[${Array.from({ length: 500 }, (_, i) => item(i)).join(",")}],` +
+    `"model":"text-embedding-3-large","usage":{"prompt_tokens":64000,"total_tokens":64000}}`;
+  const bytes = new TextEncoder().encode(body);
+  const pieces = Array.from(
+    { length: Math.ceil(bytes.length / 65536) },
+    (_, i) => bytes.subarray(i * 65536, (i + 1) * 65536),
+  );
+  equal(bytes.length > 8 * 1024 * 1024, true);
+  deepStrictEqual(parse(embeddings, exchange({}), pieces), {
+    ...ZERO,
+    model: "text-embedding-3-large",
+    tokens_complete: true,
+    input_tokens: 64000,
+    prompt_tokens: 64000,
+  });
+});
+
+Deno.test("openai legacy completions read prompt and completion tokens", () => {
+  assertEverySplit(completions, exchange({}), fixture("openai_completions.body"), {
+    ...ZERO,
+    model: "gpt-3.5-turbo-instruct",
+    tokens_complete: true,
+    input_tokens: 5,
+    prompt_tokens: 5,
+    output_tokens: 7,
+  });
+});
+
+Deno.test("openai 401 gives auth with the error code, and 429 gives rate_limit", () => {
+  const request = { model: "gpt-4.1" };
+  assertEverySplit(chat, exchange({ status: 401, request }), fixture("openai_error_401.body"), {
+    ...ZERO,
+    model: "gpt-4.1",
+    tokens_complete: true,
+    error: { error_class: "auth", provider_error_code: "invalid_api_key" },
+  });
+  const limit = new TextEncoder().encode(
+    '{"error":{"message":"Rate limit reached for gpt-4.1 in organization org-x on tokens per min (TPM).",' +
+      '"type":"tokens","param":null,"code":"rate_limit_exceeded"}}',
+  );
+  deepStrictEqual(parse(responses, exchange({ status: 429, request }), [limit]).error, {
+    error_class: "rate_limit",
+    provider_error_code: "rate_limit_exceeded",
+  });
+});
+
+Deno.test("openai error object inside a chat stream marks the row as an error, tokens incomplete", () => {
+  const body = new TextEncoder().encode(
+    'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","model":"gpt-4o-2024-08-06","choices":[' +
+      '{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}\n\n' +
+      'data: {"error":{"message":"The server had an error while processing your request.","type":"server_error",' +
+      '"param":null,"code":null}}\n\n',
+  );
+  deepStrictEqual(parse(chat, exchange({ contentType: sse }), [body]), {
+    ...ZERO,
+    model: "gpt-4o-2024-08-06",
+    tokens_complete: false,
+    error: { error_class: "server_error", provider_error_code: "server_error" },
+  });
+});
+
+Deno.test("xai chat adds reasoning reported outside completion_tokens to output, and keeps the ticks", () => {
+  equal(xaiChat.provider, "xai");
+  assertEverySplit(xaiChat, exchange({ host: "api.x.ai" }), fixture("xai_chat_reasoning.body"), {
+    ...ZERO,
+    model: "grok-4-0709",
+    tokens_complete: true,
+    input_tokens: 26,
+    cache_read_tokens: 6,
+    prompt_tokens: 32,
+    output_tokens: 103,
+    thinking_tokens: 94,
+    cost_in_usd_ticks: 15827000,
+  });
+});

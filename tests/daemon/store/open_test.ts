@@ -1,0 +1,163 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { StoreError } from "../../../core/errors.ts";
+import { bundledMigrations, migrate, type Migration } from "../../../daemon/store/migrate.ts";
+import { openStore } from "../../../daemon/store/open.ts";
+import { tempHome } from "../../helpers/home.ts";
+
+function appliedMigrations(db: DatabaseSync): { version: number; name: string }[] {
+  return db.prepare("SELECT version, name FROM _migrations ORDER BY version").all().map((r) => ({
+    version: r.version as number,
+    name: r.name as string,
+  }));
+}
+
+function tables(db: DatabaseSync): string[] {
+  return (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as {
+    name: string;
+  }[]).map((r) => r.name);
+}
+
+async function storeError(fn: () => unknown): Promise<StoreError> {
+  try {
+    await fn();
+  } catch (e) {
+    assert.ok(e instanceof StoreError, `expected a StoreError, got ${e}`);
+    return e;
+  }
+  assert.fail("no error");
+}
+
+Deno.test("bundledMigrations() lists migrations/ in version order, starting with 0001_initial.sql", () => {
+  const ms = bundledMigrations();
+  assert.equal(ms[0].version, 1);
+  assert.equal(ms[0].name, "0001_initial.sql");
+  assert.match(ms[0].sql, /CREATE TABLE requests/);
+  assert.deepEqual(ms.map((m) => m.version), [...ms.map((m) => m.version)].sort((a, b) => a - b));
+});
+
+Deno.test("openStore() creates a fresh database, in WAL mode, with every migration recorded", async () => {
+  await using home = await tempHome();
+  const db = openStore(home.paths.db);
+  try {
+    assert.deepEqual(
+      appliedMigrations(db),
+      bundledMigrations().map((m) => ({ version: m.version, name: m.name })),
+    );
+    assert.deepEqual(
+      ["_migrations", "pricing_rates", "projects", "requests"].filter((t) => tables(db).includes(t)),
+      ["_migrations", "pricing_rates", "projects", "requests"],
+    );
+    assert.equal((db.prepare("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode, "wal");
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("openStore() on an up-to-date database applies nothing again", async () => {
+  await using home = await tempHome();
+  openStore(home.paths.db).close();
+  const db = openStore(home.paths.db);
+  try {
+    assert.equal(migrate(db, bundledMigrations(), home.paths.db).length, 0);
+    assert.equal(appliedMigrations(db).length, bundledMigrations().length);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("migrate() applies only the migrations a database lacks, in order", async () => {
+  await using home = await tempHome();
+  const first: Migration[] = [{ version: 1, name: "0001_a.sql", sql: "CREATE TABLE a (x)" }];
+  const both = [...first, { version: 2, name: "0002_b.sql", sql: "CREATE TABLE b (y)" }];
+  const db = new DatabaseSync(join(home.dir, "m.sqlite"));
+  try {
+    assert.deepEqual(migrate(db, first, "m.sqlite"), ["0001_a.sql"]);
+    assert.deepEqual(migrate(db, both, "m.sqlite"), ["0002_b.sql"]);
+    assert.deepEqual(tables(db), ["_migrations", "a", "b"]);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("migrate() rolls back a failing migration and records nothing for it", async () => {
+  await using home = await tempHome();
+  const db = new DatabaseSync(join(home.dir, "m.sqlite"));
+  try {
+    const broken = [{ version: 1, name: "0001_a.sql", sql: "CREATE TABLE a (x); CREATE TABLE oops (" }];
+    const e = await storeError(() => migrate(db, broken, "m.sqlite"));
+    assert.match(e.message, /migration 0001_a\.sql failed on m\.sqlite/);
+    assert.deepEqual(tables(db), ["_migrations"]);
+    assert.deepEqual(appliedMigrations(db), []);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("openStore() refuses a database from a newer version and leaves its bytes unchanged", async () => {
+  await using home = await tempHome();
+  openStore(home.paths.db).close();
+  const raw = new DatabaseSync(home.paths.db);
+  raw.exec("INSERT INTO _migrations VALUES (999, '0999_future.sql', '2030-01-01T00:00:00.000Z')");
+  raw.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  raw.close();
+  const before = await Deno.readFile(home.paths.db);
+  for (const readOnly of [false, true]) {
+    const e = await storeError(() => openStore(home.paths.db, { readOnly }));
+    assert.match(e.message, /written by a newer version of Halton Meter/);
+    assert.match(e.message, /0999_future\.sql/);
+    assert.ok(e.hint);
+    assert.deepEqual(await Deno.readFile(home.paths.db), before);
+  }
+});
+
+Deno.test("openStore() refuses a file that is not SQLite and never overwrites it", async () => {
+  await using home = await tempHome();
+  await Deno.mkdir(home.home, { recursive: true });
+  const text = "these are my notes, not a database\n";
+  await Deno.writeTextFile(home.paths.db, text);
+  for (const readOnly of [false, true]) {
+    const e = await storeError(() => openStore(home.paths.db, { readOnly }));
+    assert.match(e.message, /is not a SQLite database; Halton Meter refuses to touch it/);
+    assert.match(e.hint ?? "", /Move the file aside/);
+    assert.equal(await Deno.readTextFile(home.paths.db), text);
+  }
+  assert.deepEqual([...Deno.readDirSync(home.home)].map((e) => e.name), ["db.sqlite"]);
+});
+
+Deno.test("openStore() read-only refuses a missing database without creating it", async () => {
+  await using home = await tempHome();
+  const e = await storeError(() => openStore(home.paths.db, { readOnly: true }));
+  assert.match(e.message, /does not exist yet/);
+  await assert.rejects(Deno.stat(home.paths.db), Deno.errors.NotFound);
+});
+
+Deno.test("openStore() read-only gives a connection that cannot write", async () => {
+  await using home = await tempHome();
+  openStore(home.paths.db).close();
+  const db = openStore(home.paths.db, { readOnly: true });
+  try {
+    assert.throws(() => db.exec("INSERT INTO projects VALUES ('x', 'x', 'x', 'now', NULL)"), /readonly/);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("openStore() read-only brings an older database up to date first", async () => {
+  await using home = await tempHome();
+  const old = openStore(home.paths.db, { migrations: bundledMigrations() });
+  old.close();
+  const next = [...bundledMigrations(), {
+    version: 998,
+    name: "0998_extra.sql",
+    sql: "CREATE TABLE extra (x)",
+  }];
+  const db = openStore(home.paths.db, { readOnly: true, migrations: next });
+  try {
+    assert.ok(tables(db).includes("extra"));
+    assert.equal(appliedMigrations(db).at(-1)?.name, "0998_extra.sql");
+  } finally {
+    db.close();
+  }
+});

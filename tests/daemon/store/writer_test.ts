@@ -1,0 +1,172 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { openStore } from "../../../daemon/store/open.ts";
+import { RowWriter } from "../../../daemon/store/writer.ts";
+import { tempHome } from "../../helpers/home.ts";
+import { makeRow } from "../../helpers/rows.ts";
+
+/** A connection that counts the transactions begun on it. */
+class CountingDb extends DatabaseSync {
+  begins = 0;
+  override exec(sql: string): void {
+    if (/^\s*BEGIN/i.test(sql)) this.begins++;
+    super.exec(sql);
+  }
+}
+
+function count(db: DatabaseSync, sql = "SELECT count(*) AS n FROM requests"): number {
+  return (db.prepare(sql).get() as { n: number }).n;
+}
+
+Deno.test("RowWriter writes everything queued in one transaction", async () => {
+  await using home = await tempHome();
+  openStore(home.paths.db).close();
+  const db = new CountingDb(home.paths.db);
+  const writer = new RowWriter(db, { intervalMs: 60_000 });
+  try {
+    for (let i = 0; i < 250; i++) writer.enqueue(makeRow({ project: i % 2 ? "alpha" : "beta" }));
+    assert.equal(writer.queued, 250);
+    assert.equal(count(db), 0, "nothing is written before the flush");
+    assert.equal(writer.flush(), 250);
+    assert.equal(db.begins, 1);
+    assert.equal(count(db), 250);
+    assert.equal(writer.written, 250);
+    assert.equal(writer.queued, 0);
+  } finally {
+    writer.close();
+    db.close();
+  }
+});
+
+Deno.test("RowWriter flushes on its own after the interval", async () => {
+  await using home = await tempHome();
+  const db = openStore(home.paths.db);
+  const writer = new RowWriter(db, { intervalMs: 5 });
+  try {
+    writer.enqueue(makeRow());
+    writer.enqueue(makeRow());
+    const deadline = Date.now() + 2000;
+    while (writer.written < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(count(db), 2);
+  } finally {
+    writer.close();
+    db.close();
+  }
+});
+
+Deno.test("RowWriter creates each project once by slug and reuses existing ones", async () => {
+  await using home = await tempHome();
+  const db = openStore(home.paths.db);
+  db.prepare("INSERT INTO projects (id, slug, name, created_at) VALUES ('p-old', 'old', 'Old', 'x')").run();
+  const writer = new RowWriter(db);
+  try {
+    for (const project of ["old", "new-one", "old", "new-one", "docker:ci"]) {
+      writer.enqueue(makeRow({ project }));
+    }
+    writer.flush();
+    const projects = db.prepare("SELECT slug, name FROM projects ORDER BY slug").all().map((r) => ({ ...r }));
+    assert.deepEqual(projects, [
+      { slug: "docker:ci", name: "docker:ci" },
+      { slug: "new-one", name: "new-one" },
+      { slug: "old", name: "Old" },
+    ]);
+    assert.equal(
+      count(db, "SELECT count(*) AS n FROM requests WHERE project_id = 'p-old'"),
+      2,
+      "rows of an existing slug go to its existing project",
+    );
+  } finally {
+    writer.close();
+    db.close();
+  }
+});
+
+Deno.test("RowWriter stores every column, 1/0 for booleans and the sum of the cache writes", async () => {
+  await using home = await tempHome();
+  const db = openStore(home.paths.db);
+  const writer = new RowWriter(db);
+  try {
+    const row = makeRow({
+      input_tokens: 10,
+      cache_write_5m_tokens: 3,
+      cache_write_1h_tokens: 4,
+      tokens_complete: false,
+      streamed: true,
+      status: "error",
+      error_class: "rate_limit",
+      http_status: 429,
+      cost_usd_minor_units: null,
+    });
+    writer.enqueue(row);
+    writer.flush();
+    const stored = db.prepare("SELECT * FROM requests").get() as Record<string, unknown>;
+    assert.equal(stored.id, row.id);
+    assert.equal(stored.cache_write_tokens, 7);
+    assert.equal(stored.tokens_complete, 0);
+    assert.equal(stored.streamed, 1);
+    assert.equal(stored.error_class, "rate_limit");
+    assert.equal(stored.http_status, 429);
+    assert.equal(stored.cost_usd_minor_units, null);
+  } finally {
+    writer.close();
+    db.close();
+  }
+});
+
+Deno.test("RowWriter keeps rows queued when a flush fails, and writes them once it can", async () => {
+  await using home = await tempHome();
+  openStore(home.paths.db).close();
+  // No busy timeout: a locked database fails the flush at once instead of waiting.
+  const db = new DatabaseSync(home.paths.db);
+  const blocker = new DatabaseSync(home.paths.db);
+  const errors: number[] = [];
+  const writer = new RowWriter(db, { intervalMs: 60_000, onError: (_, queued) => errors.push(queued) });
+  try {
+    writer.enqueue(makeRow({ project: "fresh" }));
+    writer.enqueue(makeRow({ project: "fresh" }));
+    blocker.exec("BEGIN IMMEDIATE");
+    assert.equal(writer.flush(), 0);
+    assert.equal(writer.queued, 2);
+    assert.deepEqual(errors, [2]);
+    writer.enqueue(makeRow({ project: "fresh" }));
+    blocker.exec("ROLLBACK");
+    assert.equal(writer.flush(), 3);
+    assert.equal(count(db), 3);
+    assert.equal(count(db, "SELECT count(*) AS n FROM projects WHERE slug = 'fresh'"), 1);
+  } finally {
+    writer.close();
+    blocker.close();
+    db.close();
+  }
+});
+
+Deno.test("RowWriter drops the oldest rows beyond maxQueued and counts them", async () => {
+  await using home = await tempHome();
+  const db = openStore(home.paths.db);
+  const writer = new RowWriter(db, { intervalMs: 60_000, maxQueued: 3 });
+  try {
+    const rows = Array.from({ length: 5 }, () => makeRow());
+    for (const r of rows) writer.enqueue(r);
+    assert.equal(writer.dropped, 2);
+    writer.flush();
+    const ids = db.prepare("SELECT id FROM requests ORDER BY id").all().map((r) => r.id);
+    assert.deepEqual(ids, rows.slice(2).map((r) => r.id));
+  } finally {
+    writer.close();
+    db.close();
+  }
+});
+
+Deno.test("RowWriter.close() drains the queue", async () => {
+  await using home = await tempHome();
+  const db = openStore(home.paths.db);
+  const writer = new RowWriter(db, { intervalMs: 60_000 });
+  for (let i = 0; i < 7; i++) writer.enqueue(makeRow());
+  writer.close();
+  try {
+    assert.equal(count(db), 7);
+    assert.equal(writer.queued, 0);
+  } finally {
+    db.close();
+  }
+});

@@ -1,0 +1,27 @@
+import assert from "node:assert/strict";
+import { renderResults, SECTIONS, withRatio } from "../../scripts/bench.ts";
+
+Deno.test("withRatio() compares a figure with its target, inverted when higher is better", () => {
+  assert.equal(withRatio({ name: "q", value: 50, unit: "ms", target: 500 }).ratio, 0.1);
+  assert.equal(
+    withRatio({ name: "t", value: 2000, unit: "req/s", target: 1000, higherIsBetter: true }).ratio,
+    0.5,
+  );
+  assert.equal(withRatio({ name: "n", value: 3, unit: "rows" }).ratio, undefined);
+});
+
+Deno.test("renderResults() prints one row per figure, marking figures that miss their target", () => {
+  const text = renderResults([
+    { section: "report", ...withRatio({ name: "fast", value: 57.6, unit: "ms", target: 500 }) },
+    { section: "report", ...withRatio({ name: "slow", value: 806, unit: "ms", target: 500 }) },
+  ]);
+  const lines = text.trimEnd().split("\n");
+  assert.equal(lines.length, 4);
+  assert.match(lines[2], /^report +fast +57\.6 ms +< 500 ms +0\.12 +ok$/);
+  assert.match(lines[3], /^report +slow +806 ms +< 500 ms +1\.61 +SLOW$/);
+});
+
+Deno.test("SECTIONS lists the report section, each loading a module with run()", async () => {
+  assert.ok("report" in SECTIONS);
+  for (const load of Object.values(SECTIONS)) assert.equal(typeof (await load()).run, "function");
+});
