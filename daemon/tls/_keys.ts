@@ -6,7 +6,8 @@
  *
  * @module
  */
-import "./_reflect.ts";
+// tsyringe, under @peculiar/x509, needs the Reflect metadata API loaded first.
+import "reflect-metadata";
 import { X509Certificate } from "@peculiar/x509";
 import { fromHex, tlv as der } from "./_der.ts";
 

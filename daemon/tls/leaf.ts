@@ -10,7 +10,8 @@
  *
  * @module
  */
-import "./_reflect.ts";
+// tsyringe, under @peculiar/x509, needs the Reflect metadata API loaded first.
+import "reflect-metadata";
 import { AuthorityKeyIdentifierExtension, SubjectKeyIdentifierExtension } from "@peculiar/x509";
 import { MeterError } from "../../core/errors.ts";
 import type { CaMaterial } from "./ca.ts";

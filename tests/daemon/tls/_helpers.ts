@@ -5,7 +5,7 @@
  * @module
  */
 import { join } from "node:path";
-import "../../../daemon/tls/_reflect.ts";
+import "reflect-metadata";
 import { X509Certificate } from "@peculiar/x509";
 import type { Paths } from "../../../core/paths.ts";
 

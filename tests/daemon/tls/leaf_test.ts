@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import "../../../daemon/tls/_reflect.ts";
+import "reflect-metadata";
 import {
   AuthorityKeyIdentifierExtension,
   BasicConstraintsExtension,
