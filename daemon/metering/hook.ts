@@ -1,0 +1,142 @@
+/**
+ * The metering hook: for each exchange with a metered path it starts the client's attribution, feeds a copy
+ * of the response through the provider's parser, and at the end prices the usage and queues one row. Nothing
+ * here blocks the data path: parsing is incremental, attribution and decoding finish asynchronously, and the
+ * row goes to the writer's in-memory queue.
+ *
+ * @module
+ */
+import type { Logger } from "../../core/log.ts";
+import { createUsageParser, detectBilling, findShape, type HostShape, type Usage } from "../providers/mod.ts";
+import { costOf, type RateBook } from "../pricing/mod.ts";
+import type { Attribution } from "../attribution/mod.ts";
+import type { ErrorClass, UsageRow } from "../store/rows.ts";
+import type { ExchangeEnd, ExchangeStart, HeaderMap, MeteringHook } from "../intercept/hook.ts";
+
+/** Where rows go: the daemon's `RowWriter`. */
+export interface RowSink {
+  enqueue(row: UsageRow): void;
+}
+
+/** What the hook needs, passed in so tests can give fakes. */
+export interface MeteringDeps {
+  sink: RowSink;
+  /** The rate book, read each time so a rebuilt book takes effect for the next row. */
+  rates: () => RateBook;
+  /** Resolves the project of a client connection (cached per connection by the attributor). */
+  attribute(client: { ip: string; port: number; explicitProject?: string }): Promise<Attribution>;
+  /** Extra metered hosts from config `[hosts]`. */
+  extraHosts?: Record<string, HostShape>;
+  log?: Logger;
+  /** Told when a row has been queued (tests and the bench wait on it). */
+  onRow?: (row: UsageRow) => void;
+}
+
+/** Builds the hook the intercept server calls for every exchange with a metered host. */
+export function createMeteringHook(deps: MeteringDeps): MeteringHook {
+  return {
+    begin(x: ExchangeStart) {
+      const shape = findShape(x.host, x.method, x.path, deps.extraHosts);
+      if (!shape) return undefined;
+      const headers = flatHeaders(x.requestHeaders);
+      const billing = detectBilling(x.host, headers);
+      const parser = createUsageParser(shape, {
+        host: x.host,
+        path: x.path,
+        method: x.method,
+        status: x.status,
+        contentType: String(first(x.responseHeaders["content-type"]) ?? "").toLowerCase(),
+        requestBody: x.requestBody,
+      }, first(x.responseHeaders["content-encoding"]));
+      const attribution = deps.attribute({ ...splitAddress(x.client), explicitProject: x.project });
+      const streamed = /text\/event-stream/i.test(String(first(x.responseHeaders["content-type"]) ?? "")) ||
+        /stream/i.test(x.path);
+      return {
+        onResponseChunk: (chunk) => parser.push(chunk),
+        onEnd(end) {
+          Promise.all([parser.finish(end.complete), attribution])
+            .then(([usage, who]) => {
+              const row = buildRow(x, end, usage, who, shape.provider, billing, streamed, deps.rates());
+              deps.sink.enqueue(row);
+              deps.onRow?.(row);
+            })
+            .catch((e) => deps.log?.error("metering.failed", { host: x.host, error: (e as Error).message }));
+        },
+      };
+    },
+  };
+}
+
+/** The row for one finished exchange: a pure function of what capture, the parser and attribution learned. */
+export function buildRow(
+  x: ExchangeStart,
+  end: ExchangeEnd,
+  usage: Usage,
+  who: Attribution,
+  provider: string,
+  billing: "api" | "subscription",
+  streamed: boolean,
+  rates: RateBook,
+): UsageRow {
+  const cost = costOf(provider, usage, rates);
+  const errorClass = usage.error?.error_class ?? transportError(x.status, end);
+  return {
+    id: crypto.randomUUID(),
+    requested_at: x.startedAt.toISOString(),
+    project: who.project,
+    provider,
+    model: usage.model,
+    mode: usage.thinking_tokens > 0 ? "thinking" : "standard",
+    input_tokens: usage.input_tokens,
+    output_tokens: usage.output_tokens,
+    thinking_tokens: usage.thinking_tokens,
+    cache_read_tokens: usage.cache_read_tokens,
+    cache_write_5m_tokens: usage.cache_write_5m_tokens,
+    cache_write_1h_tokens: usage.cache_write_1h_tokens,
+    cost_usd_minor_units: cost.cost_usd_minor_units,
+    rates_source: cost.rates_source,
+    latency_ms: Math.round(end.latencyMs),
+    ttft_ms: end.ttftMs === null ? null : Math.round(end.ttftMs),
+    tokens_complete: usage.tokens_complete && end.complete,
+    status: errorClass ? "error" : "success",
+    billing,
+    attribution_layer: who.layer,
+    client_process: who.client_process,
+    host: x.host,
+    path: x.path.split("?")[0],
+    http_status: x.status || null,
+    error_class: errorClass,
+    provider_error_code: usage.error?.provider_error_code ?? null,
+    request_bytes: end.requestBytes,
+    response_bytes: end.responseBytes,
+    streamed,
+  };
+}
+
+/** The error class when the provider's body said nothing: from the status, or how the transfer ended. */
+function transportError(status: number, end: ExchangeEnd): ErrorClass | null {
+  if (status === 0) return /timed? ?out/i.test(end.error ?? "") ? "timeout" : "network";
+  if (status === 429) return "rate_limit";
+  if (status === 401 || status === 403) return "auth";
+  if (status === 408 || status === 504) return "timeout";
+  if (status >= 500) return "server_error";
+  if (status >= 400) return "bad_request";
+  return end.complete ? null : "network";
+}
+
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function flatHeaders(h: HeaderMap): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) out[k] = Array.isArray(v) ? v.join(", ") : v;
+  return out;
+}
+
+/** `1.2.3.4:5678` or `[::1]:5678` → ip and port. */
+export function splitAddress(address: string): { ip: string; port: number } {
+  const colon = address.lastIndexOf(":");
+  const ip = address.slice(0, colon).replace(/^\[|\]$/g, "");
+  return { ip, port: Number(address.slice(colon + 1)) || 0 };
+}

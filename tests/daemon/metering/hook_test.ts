@@ -1,0 +1,151 @@
+import assert from "node:assert/strict";
+import { gzipSync } from "node:zlib";
+import { buildRateBook } from "../../../daemon/pricing/mod.ts";
+import { createMeteringHook, splitAddress } from "../../../daemon/metering/hook.ts";
+import type { ExchangeStart } from "../../../daemon/intercept/hook.ts";
+import type { UsageRow } from "../../../daemon/store/rows.ts";
+
+const fixture = (name: string) =>
+  Deno.readFileSync(new URL(`../../fixtures/providers/${name}`, import.meta.url));
+
+// Opus 4.1 list prices, given as an override so the test does not depend on the bundled card's contents.
+const rates = buildRateBook({
+  overrides: [{
+    provider: "anthropic",
+    model: "claude-opus-4-1",
+    input: 15,
+    output: 75,
+    cache_read: 1.5,
+    cache_write_5m: 18.75,
+    cache_write_1h: 30,
+  }],
+});
+
+function exchange(over: Partial<ExchangeStart> = {}): ExchangeStart {
+  return {
+    host: "api.anthropic.com",
+    path: "/v1/messages?beta=true",
+    method: "POST",
+    httpVersion: "1.1",
+    status: 200,
+    startedAt: new Date("2026-11-25T10:00:00.000Z"),
+    headMs: 120,
+    client: "127.0.0.1:50123",
+    requestHeaders: { "x-api-key": "sk-ant-api03-secret", "content-type": "application/json" },
+    responseHeaders: { "content-type": "text/event-stream" },
+    requestBody: new TextEncoder().encode('{"model":"claude-opus-4-1","stream":true,"max_tokens":1024}'),
+    requestBodyTruncated: false,
+    ...over,
+  };
+}
+
+function harness() {
+  const rows: UsageRow[] = [];
+  const clients: unknown[] = [];
+  let wake: (row: UsageRow) => void = () => {};
+  const hook = createMeteringHook({
+    sink: { enqueue: (r) => rows.push(r) },
+    rates: () => rates,
+    attribute(client) {
+      clients.push(client);
+      return Promise.resolve({
+        project: client.explicitProject ?? "acme",
+        layer: "git",
+        client_process: "node",
+      });
+    },
+    onRow: (r) => wake(r),
+  });
+  const next = () => new Promise<UsageRow>((resolve) => wake = resolve);
+  return { hook, rows, clients, next };
+}
+
+const end = { complete: true, latencyMs: 812.4, ttftMs: 130.6, requestBytes: 58, responseBytes: 4096 };
+
+Deno.test("metering hook writes one priced row for a streamed Anthropic call, split into small chunks", async () => {
+  const { hook, rows, clients, next } = harness();
+  const observer = hook.begin(exchange())!;
+  const body = fixture("anthropic_stream.sse");
+  for (let i = 0; i < body.length; i += 7) observer.onResponseChunk(body.subarray(i, i + 7));
+  const done = next();
+  observer.onEnd(end);
+  const row = await done;
+  assert.equal(rows.length, 1);
+  assert.deepEqual(clients, [{ ip: "127.0.0.1", port: 50123, explicitProject: undefined }]);
+  assert.equal(row.project, "acme");
+  assert.equal(row.attribution_layer, "git");
+  assert.equal(row.client_process, "node");
+  assert.equal(row.provider, "anthropic");
+  assert.equal(row.model, "claude-opus-4-1-20250805");
+  assert.deepEqual(
+    [
+      row.input_tokens,
+      row.output_tokens,
+      row.cache_read_tokens,
+      row.cache_write_5m_tokens,
+      row.cache_write_1h_tokens,
+    ],
+    [472, 118, 12000, 0, 2048],
+  );
+  // 472×15 + 118×75 + 12000×1.5 + 2048×30 = 95,370 USD·tokens/M = $0.09537 = 9,537 millicents.
+  assert.equal(row.cost_usd_minor_units, 9537);
+  assert.equal(row.billing, "api");
+  assert.equal(row.status, "success");
+  assert.equal(row.tokens_complete, true);
+  assert.equal(row.streamed, true);
+  assert.equal(row.path, "/v1/messages");
+  assert.equal(row.latency_ms, 812);
+  assert.equal(row.ttft_ms, 131);
+  assert.ok(!JSON.stringify(row).includes("secret"), "no credential is kept in the row");
+});
+
+Deno.test("metering hook decodes a gzip copy and labels a cut-short stream incomplete and a network error", async () => {
+  const { hook, next } = harness();
+  const whole = fixture("anthropic_stream.sse");
+  const cut = gzipSync(whole.subarray(0, Math.floor(whole.length / 2)));
+  const observer = hook.begin(
+    exchange({ responseHeaders: { "content-type": "text/event-stream", "content-encoding": "gzip" } }),
+  )!;
+  observer.onResponseChunk(cut);
+  const done = next();
+  observer.onEnd({ ...end, complete: false, error: "upstream reset" });
+  const row = await done;
+  assert.equal(row.tokens_complete, false);
+  assert.equal(row.status, "error");
+  assert.equal(row.error_class, "network");
+  assert.equal(row.input_tokens, 472, "what arrived before the cut is kept");
+});
+
+Deno.test("metering hook passes the proxy-credential project to attribution and skips unmetered paths", async () => {
+  const { hook, next, clients } = harness();
+  assert.equal(hook.begin(exchange({ path: "/v1/models" })), undefined);
+  const observer = hook.begin(exchange({ project: "client-x", client: "[::1]:6000" }))!;
+  observer.onResponseChunk(fixture("anthropic_stream.sse"));
+  const done = next();
+  observer.onEnd(end);
+  assert.equal((await done).project, "client-x");
+  assert.deepEqual(clients, [{ ip: "::1", port: 6000, explicitProject: "client-x" }]);
+});
+
+Deno.test("metering hook records a provider error with its class and code, and a subscription login", async () => {
+  const { hook, next } = harness();
+  const observer = hook.begin(exchange({
+    status: 429,
+    responseHeaders: { "content-type": "application/json" },
+    requestHeaders: { authorization: "Bearer sk-ant-oat01-token" },
+  }))!;
+  observer.onResponseChunk(fixture("anthropic_error_429.body"));
+  const done = next();
+  observer.onEnd(end);
+  const row = await done;
+  assert.equal(row.status, "error");
+  assert.equal(row.error_class, "rate_limit");
+  assert.equal(row.http_status, 429);
+  assert.equal(row.provider_error_code, "rate_limit_error");
+  assert.equal(row.billing, "subscription");
+});
+
+Deno.test("splitAddress() reads IPv4 and bracketed IPv6 client addresses", () => {
+  assert.deepEqual(splitAddress("10.0.0.1:443"), { ip: "10.0.0.1", port: 443 });
+  assert.deepEqual(splitAddress("[::1]:8081"), { ip: "::1", port: 8081 });
+});
