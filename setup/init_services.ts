@@ -1,0 +1,154 @@
+/**
+ * The service steps of `init`: write the service definitions (only when their bytes changed), then start
+ * what is not running and restart the daemon only when something it depends on changed. A running edge is
+ * never restarted: its rewritten definition is registered and used at its next start.
+ *
+ * @module
+ */
+import type { Plan, PlatformContext, ServiceName } from "../platform/types.ts";
+import type { Journal } from "./journal.ts";
+import { type Machine, machinePlatform } from "./machine.ts";
+import type { StepOut } from "./steps.ts";
+import { recordBefore, type ServiceManagerKind, type SystemState } from "./state.ts";
+
+/** The services in the order every platform's `serviceFiles()` renders them. */
+const RENDER_ORDER: readonly ServiceName[] = ["edge", "daemon"];
+
+/** Writes the service files; the value names the services whose file changed. */
+export function serviceFilesStep(
+  m: Machine,
+  j: Journal,
+  ctx: PlatformContext,
+  state: SystemState,
+  manager: ServiceManagerKind,
+  previousCommand: readonly string[] | undefined,
+): StepOut<{ changedServices: ServiceName[] }> {
+  if (manager === "supervisor") {
+    return {
+      summary: "none needed: the built-in supervisor runs the edge and the daemon",
+      status: "skipped",
+      value: { changedServices: [] },
+    };
+  }
+  const upgraded = previousCommand !== undefined && previousCommand.join("\0") !== ctx.command.join("\0");
+  const changedServices: ServiceName[] = [];
+  machinePlatform(m).serviceFiles(ctx).forEach((file, i) => {
+    recordBefore(state, m.fs, file.path, "service", file.purpose);
+    const change = j.write(file);
+    if (change === "unchanged") return;
+    changedServices.push(RENDER_ORDER[i]);
+    if (change === "changed") {
+      j.note(
+        upgraded
+          ? `${file.path}: rewritten for the new binary path`
+          : `${file.path} was edited by hand or written by another version: rewritten`,
+      );
+    }
+  });
+  if (upgraded) {
+    j.note(`upgrade: services now run ${ctx.command.join(" ")} (was ${previousCommand!.join(" ")})`);
+  }
+  const summary = changedServices.length
+    ? `${changedServices.join(" and ")} definition${changedServices.length > 1 ? "s" : ""} written`
+    : "unchanged";
+  return { summary, value: { changedServices } };
+}
+
+/** What the services step needs to know from the earlier steps. */
+export interface ServiceFacts {
+  /** Our edge holds its port now. */
+  edgeRunning: boolean;
+  /** Our daemon answers on its ports now. */
+  daemonRunning: boolean;
+  /** The daemon's file, ports or CA changed: a running daemon must restart to see it. */
+  daemonDependsChanged: boolean;
+  changedServices: readonly ServiceName[];
+}
+
+/** What the services step did. */
+export interface ServiceActions {
+  started: ServiceName[];
+  restarted: ServiceName[];
+}
+
+/** Drops a command identical to one earlier in the plan (two plans composed may both reload the manager). */
+export function uniqueSteps(plan: Plan): Plan {
+  const seen = new Set<string>();
+  return plan.filter((s) => {
+    if (s.kind !== "run") return true;
+    const key = JSON.stringify([s.cmd, ...s.args]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Starts and restarts what the facts call for, through the service manager or the supervisor. */
+export async function servicesStep(
+  m: Machine,
+  j: Journal,
+  ctx: PlatformContext,
+  state: SystemState,
+  manager: ServiceManagerKind,
+  facts: ServiceFacts,
+): Promise<StepOut<ServiceActions>> {
+  const started: ServiceName[] = [];
+  const restarted: ServiceName[] = [];
+  const daemonWanted = !facts.daemonRunning || facts.daemonDependsChanged;
+  const daemonVerb = () => (facts.daemonRunning ? restarted : started).push("daemon");
+  if (!facts.edgeRunning) started.push("edge");
+
+  if (manager === "supervisor") {
+    const running = m.supervisor.running();
+    const record = (line: string, why: string) =>
+      j.commands.push({ line, why, status: j.dryRun ? "planned" : "done" });
+    if (!running) {
+      record(
+        `${ctx.command.join(" ")} supervise &`,
+        "start the supervisor, which starts the edge and the daemon",
+      );
+      if (!j.dryRun) await m.supervisor.start(ctx.command);
+      if (facts.daemonRunning && facts.daemonDependsChanged) {
+        record("halton-meter restart", "restart the adopted daemon");
+        if (!j.dryRun) await m.supervisor.restartDaemon();
+      }
+      if (daemonWanted) daemonVerb();
+    } else if (running.command.join("\0") !== ctx.command.join("\0")) {
+      record(
+        "halton-meter supervise (handover)",
+        "replace the supervisor with the new binary; the edge keeps running",
+      );
+      if (!j.dryRun) {
+        await m.supervisor.handOver();
+        await m.supervisor.start(ctx.command);
+      }
+      daemonVerb();
+    } else if (daemonWanted) {
+      record("halton-meter restart", "(re)start the daemon under the supervisor");
+      if (!j.dryRun) await m.supervisor.restartDaemon();
+      daemonVerb();
+    }
+  } else {
+    const platform = machinePlatform(m);
+    const install: ServiceName[] = [...started];
+    if (daemonWanted) install.push("daemon");
+    const register = facts.changedServices.filter((n) => !install.includes(n));
+    await j.run(uniqueSteps([
+      ...(install.length ? platform.installServices(ctx, install) : []),
+      ...(register.length ? platform.registerServices(ctx, register) : []),
+    ]));
+    if (daemonWanted) daemonVerb();
+    if (register.includes("edge")) {
+      j.note("the running edge keeps its port; its new definition applies at its next start");
+    }
+  }
+  state.serviceManager = manager;
+  const parts = [
+    started.length ? `started ${started.join(" and ")}` : "",
+    restarted.length ? `restarted ${restarted.join(" and ")}` : "",
+  ].filter(Boolean);
+  return {
+    summary: parts.length ? parts.join("; ") : "all running; nothing restarted",
+    value: { started, restarted },
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * `status`: every component of the meter in one view (edge, daemon, API health, services or supervisor, CA,
+ * trust, env mode), judged healthy or not. Pure over the gathered {@linkcode Facts}.
+ *
+ * @module
+ */
+import { VERSION } from "../core/version.ts";
+import type { Facts } from "./inspect.ts";
+
+/** One component's line. */
+export interface Component {
+  name: "edge" | "daemon" | "api" | "services" | "ca" | "trust" | "env";
+  ok: boolean;
+  /** One word: running, stopped, healthy, installed, missing, valid, … */
+  state: string;
+  detail: string;
+  pid?: number;
+  port?: number;
+}
+
+/** The whole status, as `status --json` prints it. */
+export interface StatusReport {
+  healthy: boolean;
+  version: string;
+  mode: string;
+  serviceManager: string;
+  ports: { edge: number; intercept: number; api: number };
+  components: Component[];
+  /** One next step when unhealthy. */
+  next?: string;
+}
+
+/** Judges the facts. Trust and env are shown but never make the meter unhealthy on their own. */
+export function statusReport(f: Facts): StatusReport {
+  const c: Component[] = [];
+  c.push({
+    name: "edge",
+    ok: f.edgeUp,
+    state: f.edgeUp ? "running" : "stopped",
+    detail: f.edgeUp ? `proxy on 127.0.0.1:${f.ports.edge}` : `nothing listens on 127.0.0.1:${f.ports.edge}`,
+    pid: f.pids.edge,
+    port: f.ports.edge,
+  });
+  c.push({
+    name: "daemon",
+    ok: f.interceptUp,
+    state: f.interceptUp ? "running" : "stopped",
+    detail: f.interceptUp
+      ? `intercept on 127.0.0.1:${f.ports.intercept}`
+      : "not running: traffic passes unmetered",
+    pid: f.pids.daemon,
+    port: f.ports.intercept,
+  });
+  c.push({
+    name: "api",
+    ok: f.api.ok,
+    state: f.api.ok ? "healthy" : "down",
+    detail: f.api.ok ? `/health ok, version ${f.api.version}` : `/health: ${f.api.detail ?? "no answer"}`,
+    port: f.ports.api,
+  });
+  if (f.manager === "supervisor") {
+    c.push({
+      name: "services",
+      ok: f.supervisor !== undefined,
+      state: f.supervisor ? "supervised" : "stopped",
+      detail: f.supervisor
+        ? "built-in supervisor (no service manager here)"
+        : "the built-in supervisor is not running",
+      pid: f.supervisor?.pid,
+    });
+  } else {
+    const missing = f.serviceFiles.filter((s) => s.state === "missing");
+    const differs = f.serviceFiles.filter((s) => s.state === "differs");
+    c.push({
+      name: "services",
+      ok: missing.length === 0,
+      state: missing.length ? "missing" : differs.length ? "edited" : "installed",
+      detail: missing.length
+        ? `${missing.map((s) => s.path).join(", ")} missing`
+        : differs.length
+        ? `${differs.map((s) => s.path).join(", ")} differs from what init writes`
+        : `${f.manager}: ${f.serviceFiles.length} definitions current`,
+    });
+  }
+  c.push({
+    name: "ca",
+    ok: f.ca.present && !f.ca.problem,
+    state: !f.ca.present ? "missing" : f.ca.problem ? "unusable" : "valid",
+    detail: !f.ca.present
+      ? "no CA yet"
+      : f.ca.problem ?? `valid until ${f.ca.notAfter!.toISOString().slice(0, 10)}, SHA-1 ${f.ca.sha1}`,
+  });
+  const trust = f.state?.trust;
+  const trusted = trust !== undefined && trust.sha1 === f.ca.sha1 && trust.stores.length > 0;
+  c.push({
+    name: "trust",
+    ok: true,
+    state: trusted ? "trusted" : "untrusted",
+    detail: trusted ? `in: ${trust.stores.join(", ")}` : "the CA is not in the OS trust stores (run init)",
+  });
+  c.push({
+    name: "env",
+    ok: true,
+    state: f.mode,
+    detail: f.mode === "env"
+      ? "meter a command with 'halton-meter run', or eval \"$(halton-meter env)\""
+      : `proxy variables for new sessions${f.mode === "full" ? " and the system proxy" : ""}`,
+  });
+  const healthy = f.installed && c.every((x) => x.ok);
+  return {
+    healthy,
+    version: VERSION,
+    mode: f.mode,
+    serviceManager: f.manager,
+    ports: f.ports,
+    components: c,
+    next: healthy ? undefined : nextStep(f, c),
+  };
+}
+
+function nextStep(f: Facts, c: Component[]): string {
+  if (!f.installed) return "Run 'halton-meter init' to set this machine up.";
+  const bad = new Set(c.filter((x) => !x.ok).map((x) => x.name));
+  if (bad.has("ca") || bad.has("services")) return "Run 'halton-meter init' to repair it.";
+  if (f.manager === "supervisor") return "Run 'halton-meter start --detach'.";
+  return "Run 'halton-meter start', then 'halton-meter doctor' if it stays unhealthy.";
+}

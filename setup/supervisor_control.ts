@@ -1,0 +1,107 @@
+/**
+ * Steering a running supervisor from another process (`start --detach`, `stop`, `restart`, `init`,
+ * `uninstall`): start it detached, keep the daemon down or let it up again, ask it to hand over, stop it.
+ *
+ * @module
+ */
+import { MeterError } from "../core/errors.ts";
+import { writeFileAtomic } from "../core/io.ts";
+import { livePid, signal, waitUntilGone } from "./pids.ts";
+import { downFlag, handoverFlag, runningSupervisor } from "./supervisor.ts";
+
+function removeFile(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch { /* not there */ }
+}
+
+/**
+ * Starts `<command> supervise` detached from this process and its terminal, and waits until it has written
+ * its pid. Returns the pid.
+ *
+ * @throws {MeterError} when it cannot be started or does not come up within `timeoutMs`.
+ */
+export async function startSupervisor(
+  run: string,
+  command: readonly string[],
+  timeoutMs = 15_000,
+): Promise<number> {
+  Deno.mkdirSync(run, { recursive: true });
+  removeFile(downFlag(run));
+  removeFile(handoverFlag(run));
+  const [cmd, ...args] = command;
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(cmd, {
+      args: [...args, "supervise"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+      detached: true,
+    }).spawn();
+  } catch (e) {
+    throw new MeterError(`cannot start the supervisor (${cmd}): ${(e as Error).message}`, {
+      hint:
+        "Check that the halton-meter binary is still where it was installed, then run 'halton-meter init'.",
+    });
+  }
+  child.unref();
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (runningSupervisor(run)?.pid === child.pid) return child.pid;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new MeterError("the supervisor did not start", {
+    hint: "See logs/supervisor.jsonl in the meter's folder, or run 'halton-meter supervise' in a terminal.",
+  });
+}
+
+/** Stops the daemon and keeps it stopped until {@linkcode letDaemonRun}; true when one was running. */
+export async function stopDaemon(run: string): Promise<boolean> {
+  Deno.mkdirSync(run, { recursive: true });
+  writeFileAtomic(downFlag(run), "stopped by 'halton-meter stop'\n");
+  return await terminate(run, "daemon");
+}
+
+/** Lets the supervisor start the daemon again. */
+export function letDaemonRun(run: string): void {
+  removeFile(downFlag(run));
+}
+
+/** Stops the daemon; the supervisor starts it again at once. True when one was running. */
+export async function restartDaemon(run: string): Promise<boolean> {
+  letDaemonRun(run);
+  return await terminate(run, "daemon");
+}
+
+/**
+ * Asks the supervisor to exit leaving the edge running (an upgrade: a new supervisor adopts the edge).
+ * Resolves when it is gone.
+ */
+export async function handOver(run: string): Promise<void> {
+  const sup = runningSupervisor(run);
+  if (!sup) return;
+  writeFileAtomic(handoverFlag(run), "requested by 'halton-meter init'\n");
+  await waitUntilGone(() => livePid(run, "supervisor") !== undefined, 20_000);
+  removeFile(handoverFlag(run));
+}
+
+/** Stops the supervisor, the daemon and the edge. */
+export async function stopAll(run: string): Promise<void> {
+  await terminate(run, "supervisor", 20_000);
+  // Children of a supervisor that died on its own, or an edge a handover left behind.
+  await terminate(run, "daemon");
+  await terminate(run, "edge");
+  removeFile(downFlag(run));
+}
+
+async function terminate(run: string, name: "supervisor" | "edge" | "daemon", ms = 15_000): Promise<boolean> {
+  const pid = livePid(run, name);
+  if (pid === undefined) return false;
+  signal(pid, "SIGTERM");
+  if (!await waitUntilGone(() => livePid(run, name) === pid, ms)) {
+    signal(pid, "SIGKILL");
+    await waitUntilGone(() => livePid(run, name) === pid, 2_000);
+  }
+  return true;
+}

@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { parseInvocation } from "../../cli/command.ts";
+import { command, execute, pickShell, renderEnv } from "../../cli/env.ts";
+import { UsageError } from "../../core/errors.ts";
+import { writeEffectivePorts } from "../../core/ports.ts";
+import { captureIo } from "../helpers/io.ts";
+import { tempHome } from "../helpers/home.ts";
+import { exec, have } from "../platform/_helpers.ts";
+
+Deno.test("env prints variables a POSIX shell reads back exactly, pointing at the effective edge port", {
+  ignore: !have("sh"),
+}, async () => {
+  await using home = await tempHome();
+  writeEffectivePorts(home.paths.effectivePorts, { edge: 18081, intercept: 18090, api: 18765 });
+  const out = captureIo(home.paths, { env: { SHELL: "/bin/bash" } });
+  assert.equal(execute(out.io, parseInvocation("env", command, [])), 0);
+  const r = await exec("sh", ["-c", `${out.stdout()}\nprintf '%s|%s' "$HTTPS_PROXY" "$no_proxy"`]);
+  assert.equal(r.stdout, "http://127.0.0.1:18081|localhost,127.0.0.1,::1");
+});
+
+Deno.test("env --json lists the CA variables only when the CA files exist", async () => {
+  await using home = await tempHome();
+  const read = () => {
+    const out = captureIo(home.paths);
+    execute(out.io, parseInvocation("env", command, ["--json"]));
+    return JSON.parse(out.stdout()) as Record<string, string>;
+  };
+  assert.equal(read().NODE_EXTRA_CA_CERTS, undefined);
+  await Deno.mkdir(home.paths.caDir, { recursive: true });
+  await Deno.writeTextFile(home.paths.caCert, "pem");
+  assert.equal(read().NODE_EXTRA_CA_CERTS, home.paths.caCert);
+});
+
+Deno.test("env quotes values for fish, PowerShell and cmd, and picks the login shell by default", () => {
+  const vars = { A: "it's $here" };
+  assert.equal(renderEnv("fish", vars), "set -gx A 'it\\'s $here';\n");
+  assert.equal(renderEnv("powershell", vars), "$env:A = 'it''s $here'\n");
+  assert.equal(renderEnv("cmd", vars), 'set "A=it\'s $here"\n');
+  assert.equal(renderEnv("zsh", vars), "export A='it'\\''s $here'\n");
+  assert.equal(pickShell(undefined, { SHELL: "/usr/bin/fish" }, "linux"), "fish");
+  assert.equal(pickShell(undefined, {}, "windows"), "powershell");
+  assert.throws(() => pickShell("tcsh", {}, "linux"), UsageError);
+});

@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { parseInvocation } from "../../cli/command.ts";
+import { command as initCommand, execute as init } from "../../cli/init.ts";
+import { command, execute } from "../../cli/status.ts";
+import type { StatusReport } from "../../setup/status.ts";
+import { captureIo } from "../helpers/io.ts";
+import { fixture } from "../setup/_fixture.ts";
+
+const json = parseInvocation("status", command, ["--json"]);
+
+Deno.test("status before init is unhealthy (exit 3) and says to run init", async () => {
+  await using f = await fixture("linux");
+  const out = captureIo(f.paths);
+  assert.equal(await execute(out.io, json, f.machine().m), 3);
+  const r = JSON.parse(out.stdout()) as StatusReport;
+  assert.equal(r.healthy, false);
+  assert.match(r.next ?? "", /halton-meter init/);
+});
+
+Deno.test("status after init with everything up is healthy and names every component", async () => {
+  await using f = await fixture("linux");
+  await init(
+    captureIo(f.paths).io,
+    parseInvocation("init", initCommand, ["--non-interactive"]),
+    f.machine().m,
+  );
+  f.board.edge = f.board.daemon = true;
+  const out = captureIo(f.paths);
+  assert.equal(await execute(out.io, json, f.machine().m), 0);
+  const r = JSON.parse(out.stdout()) as StatusReport;
+  assert.equal(r.healthy, true);
+  assert.deepEqual(r.components.map((c) => c.name), [
+    "edge",
+    "daemon",
+    "api",
+    "services",
+    "ca",
+    "trust",
+    "env",
+  ]);
+  assert.equal(r.components.find((c) => c.name === "api")?.detail, "/health ok, version 0.1.0");
+  assert.equal(r.serviceManager, "systemd");
+});
+
+Deno.test("status with the daemon down is unhealthy and the table marks it", async () => {
+  await using f = await fixture("linux");
+  await init(
+    captureIo(f.paths).io,
+    parseInvocation("init", initCommand, ["--non-interactive"]),
+    f.machine().m,
+  );
+  f.board.edge = true;
+  const out = captureIo(f.paths);
+  assert.equal(await execute(out.io, parseInvocation("status", command, []), f.machine().m), 3);
+  assert.match(out.stdout(), /UNHEALTHY/);
+  assert.match(out.stdout(), /^daemon\s+stopped ✗/m);
+  assert.match(out.stdout(), /^edge\s+running /m);
+});
