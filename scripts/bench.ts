@@ -32,6 +32,8 @@ export interface BenchSection {
 /** Every section, in the order they run. */
 export const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   report: () => import("./bench/report.ts"),
+  edge: () => import("./bench/edge.ts"),
+  tls: () => import("./bench/tls.ts"),
 };
 
 /** A result with its ratio filled in from its target. */

@@ -17,15 +17,8 @@ export type { ExchangeInfo, ProviderShape, ResponseParser, Usage } from "./types
 /** The API shape a configured extra host speaks (config `[hosts]`). */
 export type HostShape = "openai" | "anthropic" | "gemini";
 
-/** Hosts metered out of the box (SPEC §3). */
-export const METERED_HOSTS: readonly string[] = [
-  "api.anthropic.com",
-  "api.openai.com",
-  "chatgpt.com",
-  "generativelanguage.googleapis.com",
-  "cloudcode-pa.googleapis.com",
-  "api.x.ai",
-];
+/** Hosts metered out of the box (SPEC §3); core holds the list so the edge can share it. */
+export { PROVIDER_HOSTS as METERED_HOSTS } from "../../core/hosts.ts";
 
 const BUILT_IN: ReadonlyMap<string, readonly ProviderShape[]> = new Map([
   ["api.anthropic.com", [anthropicMessages("anthropic", exactPath("/v1/messages"))]],

@@ -1,0 +1,75 @@
+/**
+ * Handing a metered `CONNECT` to the daemon: the edge opens a connection to the intercept port and repeats the
+ * `CONNECT` with who the client is and the project it asked for; the daemon answers `200` and from then on
+ * the two sockets are spliced. Any failure before that `200` is reported as undefined so the caller can tunnel
+ * the same `CONNECT` directly and the client never notices.
+ *
+ * @module
+ */
+import type { ConnScope } from "./_conn.ts";
+import { withDeadline } from "./_conn.ts";
+import { parseResponseHead, readHead, serializeHead } from "./_head.ts";
+import { closeQuietly, writeAll } from "./_splice.ts";
+import { formatHostPort, type HostPort } from "./_target.ts";
+
+/** How long the daemon has to accept and answer a handover before the edge tunnels instead (SPEC §2). */
+export const HANDOVER_TIMEOUT_MS = 1000;
+
+/** What the daemon is told about a handed-over connection. */
+export interface HandoverRequest {
+  target: HostPort;
+  /** The client's `ip:port`, which the daemon maps to a process for attribution. */
+  client: string;
+  /** The project slug from the client's proxy credentials, if any. */
+  project?: string;
+}
+
+/** An accepted handover: the daemon's socket, its `200` head to relay, and any bytes it sent after it. */
+export interface Handover {
+  conn: Deno.Conn;
+  answer: Uint8Array;
+  early: Uint8Array;
+}
+
+/** The head the edge sends the daemon for `request`. */
+export function handoverHead(request: HandoverRequest): Uint8Array {
+  const authority = formatHostPort(request.target);
+  const headers: [string, string][] = [["Host", authority], ["x-halton-client", request.client]];
+  if (request.project) headers.push(["x-halton-project", request.project]);
+  return serializeHead(`CONNECT ${authority} HTTP/1.1`, headers);
+}
+
+/**
+ * Offers `request` to the daemon on `127.0.0.1:interceptPort`. Undefined when the daemon refuses the
+ * connection, closes it, errors, answers anything but `200`, or takes longer than `timeoutMs` in all.
+ */
+export async function handOver(
+  scope: ConnScope,
+  interceptPort: number,
+  request: HandoverRequest,
+  timeoutMs = HANDOVER_TIMEOUT_MS,
+): Promise<Handover | undefined> {
+  const started = performance.now();
+  let conn: Deno.Conn;
+  try {
+    conn = await scope.open({ host: "127.0.0.1", port: interceptPort }, timeoutMs);
+  } catch {
+    return undefined;
+  }
+  try {
+    const left = Math.max(1, timeoutMs - (performance.now() - started));
+    const read = await withDeadline(
+      conn,
+      left,
+      (async () => {
+        await writeAll(conn, handoverHead(request));
+        return await readHead(conn);
+      })(),
+    );
+    if (read.kind === "head" && parseResponseHead(read.head)?.status === 200) {
+      return { conn, answer: read.head, early: read.rest };
+    }
+  } catch { /* reset, closed or timed out: all mean "tunnel instead" */ }
+  closeQuietly(conn);
+  return undefined;
+}

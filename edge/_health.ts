@@ -1,0 +1,161 @@
+/**
+ * Is the daemon there? `GET /health` on its api port, answered `{"status":"ok"}`, cached for 1000 ms while the
+ * daemon is healthy and 200 ms while it is not (SPEC §2), with concurrent questions sharing one check. Only
+ * metered `CONNECT`s ask, so unmetered traffic never waits for it.
+ *
+ * @module
+ */
+import { ConnScope, withDeadline } from "./_conn.ts";
+import { headerValue, parseResponseHead } from "./_head.ts";
+import { closeQuietly, writeAll } from "./_splice.ts";
+
+/** How long one health check may take before the daemon counts as down. */
+export const HEALTH_TIMEOUT_MS = 300;
+
+const MAX_ANSWER_BYTES = 16 * 1024;
+
+/**
+ * One `GET /health` to `127.0.0.1:port`, spoken by hand rather than with `fetch` because `fetch` honours
+ * `HTTP_PROXY`, which may point at this very edge. True only for a `200` whose JSON body has `status: "ok"`.
+ */
+export async function checkHealth(port: number, timeoutMs = HEALTH_TIMEOUT_MS): Promise<boolean> {
+  const scope = new ConnScope();
+  const started = performance.now();
+  try {
+    const conn = await scope.open({ host: "127.0.0.1", port }, timeoutMs);
+    const left = Math.max(1, timeoutMs - (performance.now() - started));
+    const answer = await withDeadline(conn, left, exchange(conn, port));
+    return answer !== undefined && isOk(answer);
+  } catch {
+    return false;
+  } finally {
+    scope.closeAll();
+  }
+}
+
+async function exchange(conn: Deno.Conn, port: number): Promise<Uint8Array | undefined> {
+  const request = `GET /health HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: application/json\r\n` +
+    "Connection: close\r\n\r\n";
+  await writeAll(conn, new TextEncoder().encode(request));
+  const buf = new Uint8Array(MAX_ANSWER_BYTES);
+  let len = 0;
+  while (len < buf.length) {
+    const n = await conn.read(buf.subarray(len));
+    if (n === null) break;
+    len += n;
+  }
+  closeQuietly(conn);
+  return len < buf.length ? buf.subarray(0, len) : undefined;
+}
+
+function isOk(answer: Uint8Array): boolean {
+  let end = -1;
+  for (let i = 0; i + 3 < answer.length; i++) {
+    if (answer[i] === 13 && answer[i + 1] === 10 && answer[i + 2] === 13 && answer[i + 3] === 10) {
+      end = i + 4;
+      break;
+    }
+  }
+  const head = end === -1 ? undefined : parseResponseHead(answer.subarray(0, end));
+  if (!head || head.status !== 200) return false;
+  let body = answer.subarray(end);
+  if (/chunked/i.test(headerValue(head.headers, "transfer-encoding") ?? "")) {
+    const joined = dechunk(body);
+    if (!joined) return false;
+    body = joined;
+  }
+  try {
+    const json = JSON.parse(new TextDecoder().decode(body));
+    return typeof json === "object" && json !== null && json.status === "ok";
+  } catch {
+    return false;
+  }
+}
+
+/** Joins a complete chunked body; undefined when it is malformed or cut short. */
+function dechunk(body: Uint8Array): Uint8Array | undefined {
+  const text = new TextDecoder("latin1").decode(body);
+  let out = "";
+  let pos = 0;
+  while (true) {
+    const eol = text.indexOf("\r\n", pos);
+    if (eol === -1) return undefined;
+    const size = parseInt(text.slice(pos, eol).split(";")[0], 16);
+    if (!Number.isFinite(size)) return undefined;
+    if (size === 0) return Uint8Array.from(out, (c) => c.charCodeAt(0));
+    out += text.slice(eol + 2, eol + 2 + size);
+    pos = eol + 2 + size + 2;
+  }
+}
+
+/** The cache's timing; defaults are SPEC §2's. */
+export interface HealthTiming {
+  /** How long a healthy answer is trusted. */
+  healthyTtlMs: number;
+  /** How long an unhealthy answer is trusted before the daemon is asked again. */
+  unhealthyTtlMs: number;
+}
+
+/** SPEC §2's cache lifetimes. */
+export const DEFAULT_HEALTH_TIMING: HealthTiming = { healthyTtlMs: 1000, unhealthyTtlMs: 200 };
+
+/**
+ * The cached view of the daemon's health. `check` asks the daemon; `onChange` hears every transition
+ * (and the first answer); `now` is the clock, for tests.
+ */
+export class HealthCache {
+  readonly #check: () => Promise<boolean>;
+  readonly #onChange: (healthy: boolean) => void;
+  readonly #now: () => number;
+  readonly #timing: HealthTiming;
+  #healthy: boolean | undefined;
+  #checkedAt = -Infinity;
+  #inflight: Promise<boolean> | undefined;
+  // Bumped by markUnhealthy, so a check that started before a failed handover cannot report the daemon back.
+  #generation = 0;
+
+  constructor(options: {
+    check: () => Promise<boolean>;
+    onChange?: (healthy: boolean) => void;
+    now?: () => number;
+    timing?: HealthTiming;
+  }) {
+    this.#check = options.check;
+    this.#onChange = options.onChange ?? (() => {});
+    this.#now = options.now ?? (() => performance.now());
+    this.#timing = options.timing ?? DEFAULT_HEALTH_TIMING;
+  }
+
+  /** Whether the daemon is healthy, from the cache while it is fresh, else from one shared check. */
+  isHealthy(): Promise<boolean> {
+    if (this.#healthy !== undefined) {
+      const ttl = this.#healthy ? this.#timing.healthyTtlMs : this.#timing.unhealthyTtlMs;
+      if (this.#now() - this.#checkedAt < ttl) return Promise.resolve(this.#healthy);
+    }
+    if (this.#inflight) return this.#inflight;
+    const generation = this.#generation;
+    this.#inflight = this.#check()
+      .catch(() => false)
+      .then((healthy) => {
+        if (generation !== this.#generation) return false;
+        this.#inflight = undefined;
+        this.#record(healthy);
+        return healthy;
+      });
+    return this.#inflight;
+  }
+
+  /** Records that the daemon just failed a handover: it counts as down until the unhealthy TTL passes. */
+  markUnhealthy(): void {
+    this.#generation++;
+    this.#inflight = undefined;
+    this.#record(false);
+  }
+
+  #record(healthy: boolean): void {
+    const changed = healthy !== this.#healthy;
+    this.#healthy = healthy;
+    this.#checkedAt = this.#now();
+    if (changed) this.#onChange(healthy);
+  }
+}

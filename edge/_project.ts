@@ -1,0 +1,34 @@
+/**
+ * The explicit project tag (SPEC §5 layer 0): `HTTPS_PROXY=http://<project>@127.0.0.1:8081` makes clients send
+ * `Proxy-Authorization: Basic base64("<project>:")`. The edge passes the slug on to the daemon.
+ *
+ * @module
+ */
+
+const SLUG = /^[a-z0-9][a-z0-9_:/-]*$/;
+const MAX_SLUG = 128;
+
+/**
+ * The project slug in a `Proxy-Authorization` value, or undefined when there is none or it is not a valid
+ * slug (the daemon's resolver chain then decides). The user-id ends at the first colon, as in RFC 7617;
+ * whatever follows (a password) is ignored, and a percent-encoded user-id is decoded.
+ */
+export function projectFromProxyAuthorization(value: string | undefined): string | undefined {
+  const m = value && /^basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(value);
+  if (!m) return undefined;
+  let decoded: string;
+  try {
+    decoded = atob(m[1]);
+  } catch {
+    return undefined;
+  }
+  const colon = decoded.indexOf(":");
+  if (colon === -1) return undefined;
+  // `run` percent-encodes slugs holding `:` or `/` in the proxy URL; clients that pass userinfo on raw
+  // send it still encoded.
+  let slug = decoded.slice(0, colon);
+  try {
+    slug = decodeURIComponent(slug);
+  } catch { /* not percent-encoded after all */ }
+  return slug.length <= MAX_SLUG && SLUG.test(slug) ? slug : undefined;
+}

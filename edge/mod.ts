@@ -1,0 +1,250 @@
+/**
+ * The fail-open edge (SPEC §2, DESIGN §4): the port apps use as `HTTPS_PROXY`. It never decrypts. Per
+ * `CONNECT`, a metered host goes to the daemon while the daemon is healthy, and everything else (or anything
+ * the daemon fails) is tunnelled straight to the host, so a stopped or crashed daemon costs no request. Plain
+ * `http://` requests are forwarded. It imports `core/` only, never daemon code, SQLite or certificate code.
+ *
+ * @example Run it in-process next to the daemon
+ * ```ts
+ * const edge = await startEdge(edgeOptions(ports, config, logger));
+ * // …
+ * await edge.close();
+ * ```
+ *
+ * @module
+ */
+import type { Config } from "../core/config.ts";
+import { MeterError } from "../core/errors.ts";
+import { Logger } from "../core/log.ts";
+import type { Ports } from "../core/ports.ts";
+import { VERSION } from "../core/version.ts";
+import { ConnScope, withDeadline } from "./_conn.ts";
+import { DialError, dialTunnel, parseUpstream } from "./_dial.ts";
+import { handOver } from "./_handover.ts";
+import { checkHealth, HealthCache, type HealthTiming } from "./_health.ts";
+import { concat, errorResponse, headerValue, parseRequestHead, readHead, type RequestHead } from "./_head.ts";
+import { meteredHosts } from "../core/hosts.ts";
+import { forwardHttp } from "./_http.ts";
+import { projectFromProxyAuthorization } from "./_project.ts";
+import { splice, writeAll } from "./_splice.ts";
+import { parseHostPort, parseHttpTarget } from "./_target.ts";
+
+export { meteredHosts, PROVIDER_HOSTS, SELFTEST_HOST } from "../core/hosts.ts";
+
+/** What the edge needs to run. */
+export interface EdgeOptions {
+  /** Port on 127.0.0.1 to listen on; 0 picks a free one (see {@linkcode Edge.port}). */
+  port: number;
+  /** The daemon's intercept port, where metered `CONNECT`s are handed over. */
+  interceptPort: number;
+  /** The daemon's api port, asked `GET /health`. */
+  apiPort: number;
+  /** Metered hosts beyond SPEC §3's: the keys of config `[hosts]`. */
+  extraHosts?: Iterable<string>;
+  /** Config `[upstream]` `proxy` and `resolve`. */
+  upstream?: { proxy: string; resolve: Readonly<Record<string, string>> };
+  /** Where events go; silent when absent. */
+  logger?: Logger;
+  /** How often `edge.passthrough` counts are logged (default 60 s). */
+  statsIntervalMs?: number;
+  /** Health cache lifetimes (default SPEC §2's 1000 ms / 200 ms). */
+  healthTiming?: HealthTiming;
+}
+
+/** A running edge. */
+export interface Edge {
+  /** The port it listens on, on 127.0.0.1. */
+  readonly port: number;
+  /** Stops accepting, closes every connection, logs the final counts. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** How long a client has to send its request head. */
+export const HEAD_TIMEOUT_MS = 30_000;
+
+const ESTABLISHED = new TextEncoder().encode("HTTP/1.1 200 Connection Established\r\n\r\n");
+
+/** The {@linkcode EdgeOptions} of this machine: its effective ports and its config. */
+export function edgeOptions(ports: Ports, config: Config, logger?: Logger): EdgeOptions {
+  return {
+    port: ports.edge,
+    interceptPort: ports.intercept,
+    apiPort: ports.api,
+    extraHosts: Object.keys(config.hosts),
+    upstream: config.upstream,
+    logger,
+  };
+}
+
+/** Connection counts since the last `edge.passthrough` line. */
+interface Counts {
+  tunnelled: number;
+  handed_over: number;
+  fell_back: number;
+  forwarded: number;
+  rejected: number;
+  failed: number;
+}
+
+const zeroCounts = (): Counts => ({
+  tunnelled: 0,
+  handed_over: 0,
+  fell_back: 0,
+  forwarded: 0,
+  rejected: 0,
+  failed: 0,
+});
+
+/**
+ * Starts the edge on `127.0.0.1:options.port` and logs `edge.startup.ready`.
+ *
+ * @throws {MeterError} when the port is taken or `[upstream]` holds a bad value.
+ */
+// deno-lint-ignore require-await -- async so that every failure, bad config included, is a rejection.
+export async function startEdge(options: EdgeOptions): Promise<Edge> {
+  const logger = options.logger ?? new Logger({ process: "edge" });
+  const upstream = parseUpstream(options.upstream ?? { proxy: "", resolve: {} });
+  const metered = meteredHosts(options.extraHosts);
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({ hostname: "127.0.0.1", port: options.port });
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse) {
+      throw new MeterError(`port ${options.port} on 127.0.0.1 is in use by another program`, {
+        hint: "An edge may already be running (see 'halton-meter status'); otherwise free the port or " +
+          "change edge.port in config.toml and run 'halton-meter init'.",
+      });
+    }
+    throw e;
+  }
+  const port = listener.addr.port;
+
+  const pending = new Set<Promise<unknown>>();
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    pending.add(p);
+    p.finally(() => pending.delete(p)).catch(() => {});
+    return p;
+  };
+  const scopes = new Set<ConnScope>();
+  let counts = zeroCounts();
+  let since = performance.now();
+  let closing: Promise<void> | undefined;
+
+  const health = new HealthCache({
+    check: () => track(checkHealth(options.apiPort)),
+    onChange: (healthy) =>
+      healthy
+        ? logger.info("edge.daemon_healthy", { api_port: options.apiPort })
+        : logger.warn("edge.daemon_unhealthy", { api_port: options.apiPort }),
+    timing: options.healthTiming,
+  });
+
+  const logCounts = (final: boolean) => {
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    if (total === 0 && !final) return;
+    const seconds = Math.round((performance.now() - since) / 1000);
+    logger.info("edge.passthrough", { ...counts, open: scopes.size, seconds, final });
+    counts = zeroCounts();
+    since = performance.now();
+  };
+  const timer = setInterval(() => logCounts(false), options.statsIntervalMs ?? 60_000);
+
+  const reject = async (conn: Deno.Conn, message: string) => {
+    counts.rejected++;
+    await writeAll(conn, errorResponse(400, "Bad Request", message));
+  };
+
+  const tunnel = async (scope: ConnScope, conn: Deno.Conn, head: RequestHead, rest: Uint8Array) => {
+    const target = parseHostPort(head.target);
+    if (!target) return reject(conn, "CONNECT needs a host:port target");
+    if (metered.has(target.host) && await health.isHealthy()) {
+      const remote = conn.remoteAddr as Deno.NetAddr;
+      const client = remote.hostname.includes(":")
+        ? `[${remote.hostname}]:${remote.port}`
+        : `${remote.hostname}:${remote.port}`;
+      const project = projectFromProxyAuthorization(headerValue(head.headers, "proxy-authorization"));
+      const daemon = await handOver(scope, options.interceptPort, { target, client, project });
+      if (daemon) {
+        counts.handed_over++;
+        await writeAll(conn, concat(daemon.answer, daemon.early));
+        if (rest.length) await writeAll(daemon.conn, rest);
+        await splice(conn, daemon.conn);
+        return;
+      }
+      health.markUnhealthy();
+      counts.fell_back++;
+    }
+    let direct;
+    try {
+      direct = await dialTunnel(scope, upstream, target);
+    } catch (e) {
+      if (!(e instanceof DialError)) throw e;
+      counts.failed++;
+      await writeAll(conn, errorResponse(502, "Bad Gateway", e.message));
+      return;
+    }
+    counts.tunnelled++;
+    await writeAll(conn, concat(ESTABLISHED, direct.early));
+    if (rest.length) await writeAll(direct.conn, rest);
+    await splice(conn, direct.conn);
+  };
+
+  const serve = async (conn: Deno.TcpConn) => {
+    const scope = new ConnScope();
+    scopes.add(scope);
+    try {
+      scope.adopt(conn);
+      conn.setNoDelay(true);
+      const read = await withDeadline(conn, HEAD_TIMEOUT_MS, readHead(conn));
+      if (read.kind === "eof") return;
+      if (read.kind === "too-large") return await reject(conn, "request head larger than 64 KiB");
+      const head = parseRequestHead(read.head);
+      if (!head) return await reject(conn, "malformed request head");
+      if (head.method === "CONNECT") return await tunnel(scope, conn, head, read.rest);
+      const target = parseHttpTarget(head.target);
+      if (!target) return await reject(conn, "expected CONNECT host:port or an absolute http:// URL");
+      const outcome = await forwardHttp(scope, upstream, conn, head, target, read.rest);
+      counts[outcome === "forwarded" ? "forwarded" : "failed"]++;
+    } catch {
+      // A client or upstream that resets or stalls ends its own connection, never the edge.
+      counts.failed++;
+    } finally {
+      scope.closeAll();
+      scopes.delete(scope);
+    }
+  };
+
+  const accepting = (async () => {
+    while (!closing) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (e) {
+        if (closing || e instanceof Deno.errors.BadResource) return;
+        // Out of file descriptors and the like: pause rather than spin, then keep serving.
+        logger.warn("edge.accept_failed", { error: (e as Error).name });
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      track(serve(conn));
+    }
+  })();
+
+  logger.info("edge.startup.ready", { port, version: VERSION });
+
+  const close = () => {
+    closing ??= (async () => {
+      try {
+        listener.close();
+      } catch { /* already closed */ }
+      clearInterval(timer);
+      for (const scope of scopes) scope.closeAll();
+      await accepting;
+      while (pending.size) await Promise.allSettled([...pending]);
+      logCounts(true);
+      logger.info("edge.exit", { port });
+    })();
+    return closing;
+  };
+  return { port, close };
+}

@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { checkHealth, HealthCache } from "../../edge/_health.ts";
+import { freePort, startTcpServer, writeText } from "./_fakes.ts";
+
+/** A cache over a scripted check and a hand-moved clock. */
+function rig(answers: boolean[]) {
+  let now = 0;
+  const calls: number[] = [];
+  const changes: boolean[] = [];
+  const cache = new HealthCache({
+    check: () => {
+      calls.push(now);
+      return Promise.resolve(answers.shift() ?? false);
+    },
+    onChange: (h) => changes.push(h),
+    now: () => now,
+  });
+  return { cache, calls, changes, advance: (ms: number) => (now += ms) };
+}
+
+Deno.test("HealthCache trusts a healthy answer for 1000 ms and an unhealthy one for 200 ms", async () => {
+  const { cache, calls, changes, advance } = rig([true, false, false, true]);
+  assert.equal(await cache.isHealthy(), true);
+  advance(999);
+  assert.equal(await cache.isHealthy(), true);
+  assert.equal(calls.length, 1);
+  advance(1);
+  assert.equal(await cache.isHealthy(), false);
+  advance(199);
+  assert.equal(await cache.isHealthy(), false);
+  assert.equal(calls.length, 2);
+  advance(1);
+  assert.equal(await cache.isHealthy(), false);
+  advance(200);
+  assert.equal(await cache.isHealthy(), true);
+  assert.deepEqual(calls, [0, 1000, 1200, 1400]);
+  assert.deepEqual(changes, [true, false, true], "only transitions are reported");
+});
+
+Deno.test("HealthCache shares one check between concurrent questions", async () => {
+  let resolve!: (v: boolean) => void;
+  let checks = 0;
+  const cache = new HealthCache({
+    check: () => {
+      checks++;
+      return new Promise((r) => (resolve = r));
+    },
+  });
+  const answers = Promise.all([cache.isHealthy(), cache.isHealthy(), cache.isHealthy()]);
+  resolve(true);
+  assert.deepEqual(await answers, [true, true, true]);
+  assert.equal(checks, 1);
+});
+
+Deno.test("HealthCache.markUnhealthy() invalidates a healthy answer at once and outvotes a check in flight", async () => {
+  let resolve!: (v: boolean) => void;
+  let now = 0;
+  const changes: boolean[] = [];
+  const cache = new HealthCache({
+    check: () => new Promise((r) => (resolve = r)),
+    onChange: (h) => changes.push(h),
+    now: () => now,
+  });
+  const first = cache.isHealthy();
+  resolve(true);
+  assert.equal(await first, true);
+  const stale = cache.isHealthy();
+  cache.markUnhealthy();
+  assert.equal(await cache.isHealthy(), false, "cached as down right after a failed handover");
+  now += 1000;
+  const inFlight = cache.isHealthy();
+  cache.markUnhealthy();
+  resolve(true);
+  assert.equal(await inFlight, false, "a check begun before the failure cannot report the daemon back");
+  assert.equal(await stale, true);
+  assert.deepEqual(changes, [true, false]);
+});
+
+Deno.test("HealthCache counts a check that throws as unhealthy", async () => {
+  const cache = new HealthCache({ check: () => Promise.reject(new Error("boom")) });
+  assert.equal(await cache.isHealthy(), false);
+});
+
+/** An api port answering every request with `answer`. */
+function apiAnswering(answer: string) {
+  return startTcpServer(async (conn) => {
+    await conn.read(new Uint8Array(4096));
+    await writeText(conn, answer);
+  });
+}
+
+Deno.test("checkHealth() is true only for a 200 whose JSON says status ok", async () => {
+  const cases: [string, boolean][] = [
+    ['HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{"status":"ok","version":"0.1.0"}', true],
+    [
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n{"stat\r\nb\r\nus":"ok"}\r\n\r\n0\r\n\r\n',
+      true,
+    ],
+    ['HTTP/1.1 503 Service Unavailable\r\n\r\n{"status":"ok"}', false],
+    ['HTTP/1.1 200 OK\r\n\r\n{"status":"starting"}', false],
+    ["HTTP/1.1 200 OK\r\n\r\n<html>ok</html>", false],
+    ["SSH-2.0-OpenSSH_9.6\r\n", false],
+  ];
+  for (const [answer, expected] of cases) {
+    const api = apiAnswering(answer);
+    try {
+      assert.equal(await checkHealth(api.port), expected, answer);
+    } finally {
+      await api.close();
+    }
+  }
+});
+
+Deno.test("checkHealth() gives up on a silent daemon within its timeout and is false on a closed port", async () => {
+  const silent = startTcpServer(async (conn) => {
+    await conn.read(new Uint8Array(4096));
+    await conn.read(new Uint8Array(1));
+  });
+  const started = performance.now();
+  assert.equal(await checkHealth(silent.port, 150), false);
+  const took = performance.now() - started;
+  assert.ok(took >= 140 && took < 600, `took ${took} ms`);
+  await silent.close();
+  assert.equal(await checkHealth(freePort()), false);
+});

@@ -1,0 +1,30 @@
+import assert from "node:assert/strict";
+import { projectFromProxyAuthorization } from "../../edge/_project.ts";
+
+Deno.test("projectFromProxyAuthorization() takes the user of Basic credentials as the project slug", () => {
+  assert.equal(projectFromProxyAuthorization(`Basic ${btoa("acme-app:")}`), "acme-app");
+  assert.equal(projectFromProxyAuthorization(`basic  ${btoa("team/svc_1:ignored:password")}`), "team/svc_1");
+});
+
+Deno.test("projectFromProxyAuthorization() ignores missing, malformed and non-slug credentials", () => {
+  for (
+    const value of [
+      undefined,
+      "",
+      `Bearer ${btoa("acme:")}`,
+      "Basic !!!notbase64",
+      `Basic ${btoa("no-colon")}`,
+      `Basic ${btoa(":")}`,
+      `Basic ${btoa("Upper:")}`,
+      `Basic ${btoa("has space:")}`,
+      `Basic ${btoa("bad\r\nx-halton-project: evil:")}`,
+      `Basic ${btoa(`${"a".repeat(129)}:`)}`,
+    ]
+  ) {
+    assert.equal(projectFromProxyAuthorization(value), undefined, String(value));
+  }
+});
+
+Deno.test("projectFromProxyAuthorization() decodes a percent-encoded user, as `run` writes slugs with : and /", () => {
+  assert.equal(projectFromProxyAuthorization(`Basic ${btoa("docker%3Ateam%2Fapi:")}`), "docker:team/api");
+});
