@@ -34,7 +34,12 @@ export interface MeteringDeps {
 
 /** Builds the hook the intercept server calls for every exchange with a metered host. */
 export function createMeteringHook(deps: MeteringDeps): MeteringHook {
+  // Rows still being decoded or attributed; the daemon waits for them before its last flush.
+  const pending = new Set<Promise<void>>();
   return {
+    async drain() {
+      while (pending.size) await Promise.all(pending);
+    },
     begin(x: ExchangeStart) {
       const shape = findShape(x.host, x.method, x.path, deps.extraHosts);
       if (!shape) return undefined;
@@ -54,13 +59,15 @@ export function createMeteringHook(deps: MeteringDeps): MeteringHook {
       return {
         onResponseChunk: (chunk) => parser.push(chunk),
         onEnd(end) {
-          Promise.all([parser.finish(end.complete), attribution])
+          const done: Promise<void> = Promise.all([parser.finish(end.complete), attribution])
             .then(([usage, who]) => {
               const row = buildRow(x, end, usage, who, shape.provider, billing, streamed, deps.rates());
               deps.sink.enqueue(row);
               deps.onRow?.(row);
             })
-            .catch((e) => deps.log?.error("metering.failed", { host: x.host, error: (e as Error).message }));
+            .catch((e) => deps.log?.error("metering.failed", { host: x.host, error: (e as Error).message }))
+            .finally(() => pending.delete(done));
+          pending.add(done);
         },
       };
     },

@@ -149,3 +149,21 @@ Deno.test("splitAddress() reads IPv4 and bracketed IPv6 client addresses", () =>
   assert.deepEqual(splitAddress("10.0.0.1:443"), { ip: "10.0.0.1", port: 443 });
   assert.deepEqual(splitAddress("[::1]:8081"), { ip: "::1", port: 8081 });
 });
+
+Deno.test("drain() waits for rows still being attributed, so a stopping daemon loses none", async () => {
+  const rows: UsageRow[] = [];
+  const hook = createMeteringHook({
+    sink: { enqueue: (r) => rows.push(r) },
+    rates: () => rates,
+    attribute: () =>
+      new Promise((resolve) =>
+        setTimeout(() => resolve({ project: "slow", layer: "cwd", client_process: null }), 30)
+      ),
+  });
+  const observer = hook.begin(exchange())!;
+  observer.onResponseChunk(fixture("anthropic_stream.sse"));
+  observer.onEnd(end);
+  assert.equal(rows.length, 0, "attribution has not answered yet");
+  await hook.drain!();
+  assert.deepEqual(rows.map((r) => r.project), ["slow"]);
+});

@@ -1,0 +1,50 @@
+/**
+ * `halton-meter up`: the edge and the daemon together in one foreground process, for containers, CI and
+ * trying the meter out without services. SIGINT or SIGTERM stops both, the row queue written first.
+ *
+ * @module
+ */
+import type { CommandSpec, Io } from "./command.ts";
+import { loadConfig } from "../core/config.ts";
+import { effectivePorts } from "../core/ports.ts";
+import { processLogger, untilStopSignal } from "./daemon.ts";
+
+/** The `up` command. */
+export const command: CommandSpec = {
+  usage: "up",
+  description: [
+    "Runs the edge and the daemon in this one process, in the foreground, on the ports of",
+    "effective-ports.json (or config.toml). Point HTTPS_PROXY at the edge and trust the CA",
+    "(see 'halton-meter env'). SIGINT or SIGTERM stops both after writing every queued row.",
+  ].join("\n"),
+  flags: [],
+  examples: ["halton-meter up", "HALTON_METER_HOME=/tmp/meter halton-meter up"],
+  async run(io: Io) {
+    const loaded = loadConfig(io.paths.config);
+    const ports = effectivePorts(io.paths.effectivePorts, loaded);
+    const daemonLog = processLogger("daemon", io.paths);
+    const edgeLog = processLogger("edge", io.paths);
+    const [{ startDaemon }, { startEdge, edgeOptions }] = await Promise.all([
+      import("../daemon/mod.ts"),
+      import("../edge/mod.ts"),
+    ]);
+    try {
+      const daemon = await startDaemon({ paths: io.paths, log: daemonLog, config: loaded, ports });
+      let edge;
+      try {
+        edge = await startEdge(edgeOptions(ports, loaded.config, edgeLog));
+      } catch (e) {
+        await daemon.close();
+        throw e;
+      }
+      const signal = await untilStopSignal();
+      daemonLog.info("daemon.stopping", { signal });
+      await edge.close();
+      await daemon.close();
+      return 0;
+    } finally {
+      daemonLog.close();
+      edgeLog.close();
+    }
+  },
+};

@@ -1,0 +1,220 @@
+/**
+ * One request through the daemon: forwarded upstream with its bytes unchanged (only hop-by-hop headers
+ * differ), the response streamed back chunk by chunk with backpressure, and a copy of the response handed to
+ * the metering hook. Clients speaking HTTP/1.1 and HTTP/2 meet here through {@linkcode ClientSide}.
+ *
+ * @module
+ */
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import type { Readable, Writable } from "node:stream";
+import { Buffer } from "node:buffer";
+import type { Logger } from "../../core/log.ts";
+import type { UpstreamPool } from "../upstream/pool.ts";
+import type { UpstreamResponse } from "../upstream/h1_client.ts";
+import {
+  type ExchangeObserver,
+  type ExchangeStart,
+  type HeaderMap,
+  MAX_REQUEST_BODY,
+  type MeteringHook,
+} from "./hook.ts";
+import type { ConnMeta } from "./tls_front.ts";
+
+/** The client's half of an exchange, whatever HTTP version it spoke. */
+export interface ClientSide {
+  method: string;
+  path: string;
+  httpVersion: string;
+  /** Lower-case names; HTTP/2 pseudo-headers already removed and `:authority` given as `host`. */
+  headers: IncomingHttpHeaders;
+  body: Readable;
+  /** Sends the response head; returns where the body goes. */
+  respond(status: number, statusMessage: string, headers: OutgoingHttpHeaders): Writable;
+  /** Ends the response abnormally, so the client sees a reset or a truncated body, never a clean end. */
+  abort(): void;
+  /** Fires when the client goes away or the response is done. */
+  onClose(cb: () => void): void;
+  /** True once the whole response was handed to the client's connection. */
+  readonly finished: boolean;
+}
+
+/** What an exchange needs from the server around it. */
+export interface ExchangeContext {
+  pool: UpstreamPool;
+  hook: MeteringHook;
+  log: Logger;
+  /** True for the hosts whose exchanges go to the metering hook. */
+  isMetered(host: string): boolean;
+  /** Counts for the heartbeat. */
+  stats: { exchanges: number; metered: number; failed: number; active: number };
+}
+
+// Connection-scoped headers (RFC 9110 §7.6.1) and proxy credentials meant for us; `expect` because we have
+// already answered the client's 100-continue ourselves.
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authorization",
+  "proxy-authenticate",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "expect",
+  "http2-settings",
+]);
+
+/** Copies headers without the hop-by-hop ones (and those the `connection` header names). */
+export function endToEnd(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const named = String(headers.connection ?? "").toLowerCase().split(",").map((s) => s.trim());
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || name.startsWith(":") || HOP_BY_HOP.has(name) || named.includes(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/** Forwards one exchange to `meta.host:meta.port` and streams the answer back. */
+export function forwardExchange(ctx: ExchangeContext, meta: ConnMeta, client: ClientSide): void {
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const metered = ctx.isMetered(meta.host);
+  const pathOnly = client.path.split("?")[0];
+  ctx.stats.exchanges++;
+  ctx.stats.active++;
+  if (metered) ctx.stats.metered++;
+  ctx.log.debug("intercept.start", { host: meta.host, path: pathOnly, method: client.method });
+
+  const bodyParts: Buffer[] = [];
+  let kept = 0;
+  let requestBytes = 0;
+  let truncated = false;
+  client.body.on("data", (chunk: Buffer) => {
+    requestBytes += chunk.length;
+    if (!metered) return;
+    const room = MAX_REQUEST_BODY - kept;
+    if (chunk.length > room) truncated = true;
+    if (room > 0) {
+      bodyParts.push(Buffer.from(chunk.subarray(0, room)));
+      kept += Math.min(room, chunk.length);
+    }
+  });
+
+  let observer: ExchangeObserver | undefined;
+  let status = 0;
+  let ttft: number | null = null;
+  let responseBytes = 0;
+  let ended = false;
+  const start = (status: number, responseHeaders: HeaderMap, headMs: number) => {
+    if (!metered) return;
+    const exchange: ExchangeStart = {
+      host: meta.host,
+      path: client.path,
+      method: client.method,
+      httpVersion: client.httpVersion,
+      status,
+      startedAt,
+      headMs,
+      client: meta.client,
+      project: meta.project,
+      requestHeaders: client.headers as HeaderMap,
+      responseHeaders,
+      requestBody: new Uint8Array(Buffer.concat(bodyParts)),
+      requestBodyTruncated: truncated,
+    };
+    observer = ctx.hook.begin(exchange);
+  };
+  const finish = (complete: boolean, error?: string) => {
+    if (ended) return;
+    ended = true;
+    ctx.stats.active--;
+    if (!complete) ctx.stats.failed++;
+    const latencyMs = Math.round(performance.now() - t0);
+    observer?.onEnd({
+      complete,
+      error,
+      latencyMs,
+      ttftMs: ttft,
+      requestBytes,
+      responseBytes,
+    });
+    ctx.log.info("intercept.complete", {
+      host: meta.host,
+      path: pathOnly,
+      status,
+      latency_ms: latencyMs,
+      bytes: responseBytes,
+      complete,
+      error,
+    });
+  };
+
+  const upstream = ctx.pool.request({
+    target: { host: meta.host, port: meta.port },
+    method: client.method,
+    path: client.path,
+    headers: endToEnd(client.headers),
+  });
+
+  upstream.on("response", (res: UpstreamResponse) => {
+    status = res.statusCode;
+    const headMs = performance.now() - t0;
+    start(status, res.headers as HeaderMap, Math.round(headMs));
+    let out: Writable;
+    try {
+      out = client.respond(status, res.statusMessage, endToEnd(res.headers));
+    } catch {
+      // The client left between our request and the provider's answer.
+      res.destroy();
+      finish(false, "client closed");
+      return;
+    }
+    res.on("data", (chunk: Buffer) => {
+      ttft ??= Math.round(performance.now() - t0);
+      responseBytes += chunk.length;
+      observer?.onResponseChunk(chunk);
+    });
+    let upstreamEnded = false;
+    res.on("end", () => {
+      upstreamEnded = true;
+      ttft ??= Math.round(headMs);
+    });
+    res.on("error", () => {});
+    res.on("close", () => {
+      if (upstreamEnded) return;
+      client.abort();
+      finish(false, "upstream reset");
+    });
+    out.on("error", () => {});
+    out.on("finish", () => finish(true));
+    res.pipe(out);
+  });
+
+  upstream.on("error", (e: Error) => {
+    if (status === 0) {
+      start(0, {}, Math.round(performance.now() - t0));
+      try {
+        const body = JSON.stringify({ error: { type: "halton_meter_upstream", message: e.message } });
+        client.respond(502, "Bad Gateway", {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body),
+        }).end(body);
+      } catch { /* the client is gone as well */ }
+      finish(false, e.message);
+      return;
+    }
+    client.abort();
+    finish(false, "upstream reset");
+  });
+
+  client.onClose(() => {
+    if (client.finished || ended) return;
+    upstream.destroy();
+    finish(false, "client closed");
+  });
+
+  client.body.on("error", () => upstream.destroy());
+  client.body.pipe(upstream);
+}

@@ -1,0 +1,320 @@
+/**
+ * A small HTTP/1.1 server loop for intercepted connections. Deno's `node:http` server, fed connections with
+ * `emit("connection")`, closes keep-alive connections after each response (denoland/deno#35609) and now and
+ * then stops reading after a large response; clients would pay a new CONNECT and TLS handshake per request.
+ * This loop owns framing and keep-alive itself: one request at a time per connection, bodies streamed both
+ * ways with backpressure, chunked or length-delimited exactly as the headers say.
+ *
+ * @module
+ */
+import type { Duplex } from "node:stream";
+import { Readable, Writable } from "node:stream";
+import { Buffer } from "node:buffer";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import type { ClientSide } from "./exchange.ts";
+
+/** The largest request head accepted. */
+export const MAX_REQUEST_HEAD = 64 * 1024;
+/** How long a kept-alive connection may sit idle between requests. */
+const IDLE_MS = 120_000;
+
+const CRLF = Buffer.from("\r\n");
+const LAST_CHUNK = Buffer.from("0\r\n\r\n");
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** A parsed request head. */
+export interface RequestHead {
+  method: string;
+  target: string;
+  /** `1.0` or `1.1`. */
+  version: string;
+  headers: IncomingHttpHeaders;
+}
+
+/** Parses a request head (without its final blank line); a string says why it is malformed. */
+export function parseRequestHead(text: string): RequestHead | string {
+  const lines = text.split("\r\n");
+  const m = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) HTTP\/(1\.[01])$/.exec(lines[0]);
+  if (!m) return "malformed request line";
+  const headers: Record<string, string | string[]> = {};
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(":");
+    const name = line.slice(0, colon);
+    if (colon <= 0 || !TOKEN.test(name)) return "malformed header line";
+    const key = name.toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    const prev = headers[key];
+    if (prev === undefined) headers[key] = value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else headers[key] = [prev, value];
+  }
+  return { method: m[1], target: m[2], version: m[3], headers: headers as IncomingHttpHeaders };
+}
+
+type Framing = { kind: "none" } | { kind: "length"; remaining: number } | { kind: "chunked" };
+
+function requestFraming(h: IncomingHttpHeaders): Framing | string {
+  const te = h["transfer-encoding"];
+  const cl = h["content-length"];
+  if (te !== undefined) {
+    // Both headers, or a coding other than chunked last, is how request smuggling starts: refuse.
+    if (cl !== undefined) return "both transfer-encoding and content-length";
+    const codings = String(te).toLowerCase().split(",").map((s) => s.trim());
+    if (codings.at(-1) !== "chunked") return "unsupported transfer-encoding";
+    return { kind: "chunked" };
+  }
+  if (cl === undefined) return { kind: "none" };
+  const values = String(cl).split(",").map((s) => s.trim());
+  if (!values.every((v) => /^\d{1,15}$/.test(v) && v === values[0])) return "malformed content-length";
+  const n = Number(values[0]);
+  return n === 0 ? { kind: "none" } : { kind: "length", remaining: n };
+}
+
+/**
+ * Serves HTTP/1.1 on `socket` (already TLS): `onRequest` gets each request in turn; the next one is read
+ * only after its response ended. `onBadRequest` is told why a malformed request closed the connection.
+ */
+export function serveHttp1(
+  socket: Duplex,
+  onRequest: (client: ClientSide) => void,
+  onBadRequest: (reason: string) => void,
+): void {
+  let buf: Buffer = Buffer.alloc(0);
+  let state: "head" | "body" | "busy" | "closed" = "head";
+  let framing: Framing = { kind: "none" };
+  let chunk: "size" | "data" | "data-crlf" | "trailer" = "size";
+  let chunkLeft = 0;
+  let body: Readable | undefined;
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  let onSocketClose: (() => void) | undefined;
+  const armIdle = () => {
+    clearTimeout(idle);
+    idle = setTimeout(() => socket.destroy(), IDLE_MS);
+  };
+
+  const fail = (status: number, reason: string) => {
+    onBadRequest(reason);
+    state = "closed";
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\n` +
+        "connection: close\r\ncontent-length: 0\r\n\r\n",
+    );
+    const linger = setTimeout(() => socket.destroy(), 1000);
+    socket.once("close", () => clearTimeout(linger));
+  };
+
+  const pushBody = (data: Buffer) => {
+    if (data.length && body && !body.push(data)) socket.pause();
+  };
+  const endBody = () => {
+    body?.push(null);
+    state = "busy";
+  };
+
+  // Moves as far as the buffered bytes allow; returns when it needs more or a response must end first.
+  const advance = () => {
+    while (state !== "closed") {
+      if (state === "head") {
+        const end = buf.indexOf("\r\n\r\n");
+        if (end === -1) {
+          if (buf.length > MAX_REQUEST_HEAD) return fail(431, "request head too large");
+          return;
+        }
+        if (end > MAX_REQUEST_HEAD) return fail(431, "request head too large");
+        const head = parseRequestHead(buf.subarray(0, end).toString("latin1"));
+        buf = buf.subarray(end + 4);
+        if (typeof head === "string") return fail(400, head);
+        const f = requestFraming(head.headers);
+        if (typeof f === "string") return fail(400, f);
+        framing = f;
+        chunk = "size";
+        clearTimeout(idle);
+        const begin = startExchange(head);
+        if (framing.kind === "none") endBody();
+        else state = "body";
+        begin();
+        continue;
+      }
+      if (state === "busy") return;
+      if (framing.kind === "length") {
+        if (!buf.length) return;
+        const take = Math.min(buf.length, framing.remaining);
+        pushBody(buf.subarray(0, take));
+        buf = buf.subarray(take);
+        framing.remaining -= take;
+        if (framing.remaining === 0) endBody();
+        continue;
+      }
+      // Chunked request body.
+      if (chunk === "data") {
+        if (!buf.length) return;
+        const take = Math.min(buf.length, chunkLeft);
+        pushBody(buf.subarray(0, take));
+        buf = buf.subarray(take);
+        chunkLeft -= take;
+        if (chunkLeft === 0) chunk = "data-crlf";
+        continue;
+      }
+      const eol = buf.indexOf("\r\n");
+      if (eol === -1) {
+        if (buf.length > 4096) return fail(400, "malformed chunked body");
+        return;
+      }
+      const line = buf.subarray(0, eol).toString("latin1");
+      buf = buf.subarray(eol + 2);
+      if (chunk === "data-crlf") {
+        if (line !== "") return fail(400, "malformed chunked body");
+        chunk = "size";
+      } else if (chunk === "size") {
+        const m = /^([0-9a-fA-F]{1,8})(;.*)?$/.exec(line);
+        if (!m) return fail(400, "malformed chunk size");
+        chunkLeft = parseInt(m[1], 16);
+        chunk = chunkLeft === 0 ? "trailer" : "data";
+      } else if (line === "") {
+        endBody();
+      }
+    }
+  };
+
+  // Sets up the exchange; the returned function hands it to `onRequest` once the parser state is settled.
+  const startExchange = (head: RequestHead): () => void => {
+    const expectsBody = framing.kind !== "none";
+    if (expectsBody && String(head.headers.expect ?? "").toLowerCase() === "100-continue") {
+      socket.write("HTTP/1.1 100 Continue\r\n\r\n");
+    }
+    body = new Readable({ read: () => socket.resume() });
+    const connection = String(head.headers.connection ?? "").toLowerCase();
+    const keepAlive = head.version === "1.1"
+      ? !/\bclose\b/.test(connection)
+      : /\bkeep-alive\b/.test(connection);
+    let responded = false;
+    let finished = false;
+    const closeListeners: (() => void)[] = [];
+    const done = () => {
+      finished = true;
+      onSocketClose = undefined;
+      for (const cb of closeListeners.splice(0)) cb();
+      if (!keepAlive || state === "closed") {
+        state = "closed";
+        socket.end();
+        return;
+      }
+      // A client that stops mid-body before our answer leaves bytes we cannot frame: close instead.
+      if (state === "body") {
+        state = "closed";
+        socket.destroy();
+        return;
+      }
+      state = "head";
+      body = undefined;
+      armIdle();
+      socket.resume();
+      // The response may end inside `onRequest`, while `advance` is still on the stack.
+      queueMicrotask(advance);
+    };
+    const client: ClientSide = {
+      method: head.method,
+      path: head.target,
+      httpVersion: head.version,
+      headers: head.headers,
+      body,
+      respond(status, message, headers) {
+        if (responded) throw new Error("response already started");
+        responded = true;
+        return responseWriter(socket, head.method, status, message, headers, keepAlive, done);
+      },
+      abort() {
+        state = "closed";
+        socket.destroy();
+      },
+      onClose(cb) {
+        closeListeners.push(cb);
+      },
+      get finished() {
+        return finished;
+      },
+    };
+    onSocketClose = () => {
+      body?.destroy();
+      for (const cb of closeListeners.splice(0)) cb();
+    };
+    return () => onRequest(client);
+  };
+
+  socket.on("data", (data: Buffer) => {
+    buf = buf.length ? Buffer.concat([buf, data]) : data;
+    if (state === "busy") {
+      // The next request is early (pipelined): hold it until this response ends.
+      socket.pause();
+      return;
+    }
+    advance();
+  });
+  socket.on("close", () => {
+    state = "closed";
+    clearTimeout(idle);
+    onSocketClose?.();
+  });
+  socket.on("end", () => {
+    if (state === "head" && !buf.length) socket.end();
+  });
+  armIdle();
+}
+
+function noBody(method: string, status: number): boolean {
+  return method === "HEAD" || status === 204 || status === 304 || (status >= 100 && status < 200);
+}
+
+/** Writes the response head now and returns a writable for its body, framed as the headers say. */
+function responseWriter(
+  socket: Duplex,
+  method: string,
+  status: number,
+  message: string,
+  headers: OutgoingHttpHeaders,
+  keepAlive: boolean,
+  done: () => void,
+): Writable {
+  const empty = noBody(method, status);
+  const chunked = !empty && headers["content-length"] === undefined;
+  let head = `HTTP/1.1 ${status} ${message || "OK"}\r\n`;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) head += `${name}: ${v}\r\n`;
+  }
+  if (chunked) head += "transfer-encoding: chunked\r\n";
+  if (!keepAlive) head += "connection: close\r\n";
+  socket.write(head + "\r\n");
+  const send = (data: Buffer | Uint8Array, cb: (e?: Error | null) => void) => {
+    if (socket.destroyed) return cb(new Error("client closed"));
+    if (socket.write(data)) return cb();
+    const onDrain = () => {
+      socket.off("close", onClose);
+      cb();
+    };
+    const onClose = () => {
+      socket.off("drain", onDrain);
+      cb(new Error("client closed"));
+    };
+    socket.once("drain", onDrain);
+    socket.once("close", onClose);
+  };
+  return new Writable({
+    highWaterMark: 64 * 1024,
+    write(data: Buffer, _enc, cb) {
+      if (empty || !data.length) return cb();
+      if (!chunked) return send(data, cb);
+      socket.write(data.length.toString(16) + "\r\n");
+      socket.write(data);
+      send(CRLF, cb);
+    },
+    final(cb) {
+      if (chunked) socket.write(LAST_CHUNK);
+      cb();
+      done();
+    },
+    destroy(err, cb) {
+      cb(err);
+    },
+  });
+}

@@ -1,0 +1,152 @@
+/**
+ * The intercept port: accepts the edge's handover CONNECTs (and direct ones from clients using the port as
+ * their proxy), answers `200 Connection Established`, terminates TLS with a certificate from the local CA, and
+ * serves HTTP/1.1 on top (HTTP/2: see `tls_front.ts`), forwarding each request upstream. Nothing a peer does can crash it: every
+ * socket error is handled and ends only that connection.
+ *
+ * @module
+ */
+import net from "node:net";
+import type tls from "node:tls";
+import type { Logger } from "../../core/log.ts";
+import type { UpstreamPool } from "../upstream/pool.ts";
+import { readConnectHead, rejectionResponse } from "./connect.ts";
+import { type ClientSide, type ExchangeContext, forwardExchange } from "./exchange.ts";
+import { serveHttp1 } from "./h1.ts";
+import { guardHook, type MeteringHook } from "./hook.ts";
+import { SELFTEST_HOST } from "../../core/hosts.ts";
+import { answerSelftest } from "./selftest.ts";
+import { type ConnMeta, type LeafSource, TlsFront } from "./tls_front.ts";
+
+/** What {@linkcode startInterceptServer} needs. */
+export interface InterceptOptions {
+  /** Port on 127.0.0.1; 0 picks a free one. */
+  port: number;
+  leafs: LeafSource;
+  pool: UpstreamPool;
+  hook: MeteringHook;
+  log: Logger;
+  /** True for the hosts whose exchanges go to the metering hook. */
+  isMetered(host: string): boolean;
+  /** How long a new connection may take to send its CONNECT head. */
+  headTimeoutMs?: number;
+}
+
+/** Counts for the heartbeat. */
+export interface InterceptStats {
+  connections: number;
+  exchanges: number;
+  metered: number;
+  failed: number;
+  active: number;
+  refused: number;
+}
+
+/** A running intercept server. */
+export interface InterceptServer {
+  port: number;
+  stats: Readonly<InterceptStats>;
+  /** Stops accepting, gives running exchanges up to `graceMs` to end, then closes every connection. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Starts the intercept server on 127.0.0.1. */
+export async function startInterceptServer(options: InterceptOptions): Promise<InterceptServer> {
+  const { log } = options;
+  const stats: InterceptStats = {
+    connections: 0,
+    exchanges: 0,
+    metered: 0,
+    failed: 0,
+    active: 0,
+    refused: 0,
+  };
+  const sockets = new Set<net.Socket | tls.TLSSocket>();
+  const track = (s: net.Socket | tls.TLSSocket) => {
+    sockets.add(s);
+    s.once("close", () => sockets.delete(s));
+  };
+  const ctx: ExchangeContext = {
+    pool: options.pool,
+    log,
+    isMetered: options.isMetered,
+    stats,
+    hook: guardHook(
+      options.hook,
+      (stage, e) => log.error("intercept.hook_failed", { stage, error: (e as Error)?.message ?? String(e) }),
+    ),
+  };
+
+  const serve = (meta: ConnMeta, client: ClientSide) => {
+    if (meta.host === SELFTEST_HOST) answerSelftest(client);
+    else forwardExchange(ctx, meta, client);
+  };
+
+  const front = new TlsFront(
+    options.leafs,
+    (s, meta) => {
+      track(s);
+      s.on("error", () => {});
+      serveHttp1(s, (client) => serve(meta, client), (reason) => {
+        stats.refused++;
+        log.warn("intercept.bad_request", { host: meta.host, reason });
+      });
+    },
+    (reason, meta) => {
+      stats.refused++;
+      log.warn("intercept.tls_refused", { host: meta?.host, reason });
+    },
+  );
+
+  const listener = net.createServer(async (socket) => {
+    stats.connections++;
+    track(socket);
+    socket.on("error", () => {});
+    socket.setNoDelay(true);
+    const head = await readConnectHead(socket, options.headTimeoutMs ?? 10_000);
+    if (!head.ok) {
+      if ("rejection" in head) {
+        stats.refused++;
+        log.warn("intercept.bad_connect", { status: head.rejection.status, reason: head.rejection.reason });
+        socket.end(rejectionResponse(head.rejection));
+        const linger = setTimeout(() => socket.destroy(), 1000);
+        socket.once("close", () => clearTimeout(linger));
+      } else socket.destroy();
+      return;
+    }
+    const { request, rest } = head;
+    const meta: ConnMeta = {
+      host: request.host,
+      port: request.port,
+      client: request.client ?? `${socket.remoteAddress}:${socket.remotePort}`,
+      project: request.project,
+    };
+    socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+    if (rest.length) socket.unshift(rest);
+    front.accept(socket, meta);
+  });
+  listener.on("error", (e) => log.error("intercept.listener_error", { error: e.message }));
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(options.port, "127.0.0.1", () => {
+      listener.off("error", reject);
+      resolve();
+    });
+  });
+
+  return {
+    port: (listener.address() as net.AddressInfo).port,
+    stats,
+    async close(graceMs = 2000) {
+      await new Promise<void>((resolve) => listener.close(() => resolve()));
+      const deadline = Date.now() + graceMs;
+      while (stats.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const s of sockets) s.destroy();
+      // Destroyed connections end their exchanges in later events; wait so their rows reach the writer.
+      const settle = Date.now() + 1000;
+      while ((stats.active > 0 || sockets.size > 0) && Date.now() < settle) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    },
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * The TLS server side of intercepted connections: a certificate for the handshake's server name (or, with no
+ * SNI, for the CONNECT host), minted by the local CA and cached as a secure context, and ALPN `http/1.1`.
+ *
+ * HTTP/2 is not offered: in Deno 2.9.6 a `node:http2` session can abort the whole process inside nghttp2 when
+ * the peer sends GOAWAY (denoland/deno#36788), which every HTTP/2 client does when it closes, and no handler
+ * can catch it. Every HTTP client falls back to HTTP/1.1 when the server's ALPN says so. A server name that differs from the CONNECT host is refused: the connection would otherwise be
+ * forwarded to a host the client did not name.
+ *
+ * @module
+ */
+import tls from "node:tls";
+import type { Socket } from "node:net";
+
+/** Mints key + certificate for a host name (the daemon's `LeafMinter`). */
+export interface LeafSource {
+  leafFor(servername: string): Promise<{ keyPem: string; certPem: string }>;
+}
+
+/** What the CONNECT head said about a connection, carried to every request on it. */
+export interface ConnMeta {
+  host: string;
+  port: number;
+  client: string;
+  project?: string;
+}
+
+/** Called with each established TLS connection. */
+export type SecureHandler = (socket: tls.TLSSocket, meta: ConnMeta) => void;
+
+/** Told about refused handshakes, for the log. */
+export type TlsErrorHandler = (reason: string, meta: ConnMeta | undefined) => void;
+
+const MAX_CONTEXTS = 1024;
+const MAX_SERVERS = 256;
+
+/** Terminates TLS on CONNECTed sockets. */
+export class TlsFront {
+  readonly #leafs: LeafSource;
+  readonly #onSecure: SecureHandler;
+  readonly #onError: TlsErrorHandler;
+  readonly #contexts = new Map<string, Promise<tls.SecureContext>>();
+  readonly #servers = new Map<string, tls.Server>();
+  readonly #meta = new WeakMap<object, ConnMeta>();
+
+  constructor(leafs: LeafSource, onSecure: SecureHandler, onError: TlsErrorHandler) {
+    this.#leafs = leafs;
+    this.#onSecure = onSecure;
+    this.#onError = onError;
+  }
+
+  /** Starts the handshake on `socket`, which has just been answered `200 Connection Established`. */
+  accept(socket: Socket, meta: ConnMeta): void {
+    this.#meta.set(socket, meta);
+    this.#serverFor(meta.host).emit("connection", socket);
+  }
+
+  /** The secure context for `name`, minted once and shared. */
+  contextFor(name: string): Promise<tls.SecureContext> {
+    let ctx = this.#contexts.get(name);
+    if (!ctx) {
+      ctx = this.#leafs.leafFor(name).then((leaf) =>
+        tls.createSecureContext({ key: leaf.keyPem, cert: leaf.certPem })
+      );
+      ctx.catch(() => this.#contexts.delete(name));
+      if (this.#contexts.size >= MAX_CONTEXTS) this.#contexts.delete(this.#contexts.keys().next().value!);
+      this.#contexts.set(name, ctx);
+    }
+    return ctx;
+  }
+
+  // One server per CONNECT host, because the SNI callback is the only place to pick a certificate and it is
+  // not told which connection it serves: without SNI it must still know the host.
+  #serverFor(host: string): tls.Server {
+    let server = this.#servers.get(host);
+    if (server) return server;
+    server = tls.createServer({
+      ALPNProtocols: ["http/1.1"],
+      SNICallback: (servername, cb) => {
+        const name = (servername || host).toLowerCase().replace(/\.$/, "");
+        if (name !== host) {
+          cb(new Error(`server name ${name} differs from the CONNECT host`), undefined);
+          return;
+        }
+        this.contextFor(name).then((ctx) => cb(null, ctx), (e) => cb(e as Error, undefined));
+      },
+    });
+    server.on("secureConnection", (s: tls.TLSSocket) => {
+      const meta = this.#meta.get(parentOf(s) ?? s);
+      if (!meta) {
+        s.destroy();
+        return;
+      }
+      this.#onSecure(s, meta);
+    });
+    server.on("tlsClientError", (e: Error, s: tls.TLSSocket) => {
+      const raw = parentOf(s);
+      this.#onError(e.message, raw ? this.#meta.get(raw) : undefined);
+      s.destroy();
+      raw?.destroy();
+    });
+    if (this.#servers.size >= MAX_SERVERS) this.#servers.delete(this.#servers.keys().next().value!);
+    this.#servers.set(host, server);
+    return server;
+  }
+}
+
+/** The TCP socket under a server-side TLS socket (node:tls keeps it as `_parent`). */
+function parentOf(s: tls.TLSSocket): Socket | undefined {
+  return (s as unknown as { _parent?: Socket })._parent;
+}

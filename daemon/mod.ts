@@ -1,0 +1,195 @@
+/**
+ * The daemon (SPEC §2): the intercept port, the API port, and the one database writer, started together and
+ * stopped together with the row queue drained.
+ *
+ * Upstream requests go over HTTP/1.1 even when the client spoke HTTP/2 to us: one keep-alive pool serves
+ * both, every provider speaks HTTP/1.1, and the measured cost of the extra hop stays inside the budget
+ * (scripts/bench/capture.ts). Concurrent HTTP/2 streams from one client become concurrent pooled upstream
+ * connections.
+ *
+ * @module
+ */
+import type { DatabaseSync } from "node:sqlite";
+import { type Config, loadConfig, type LoadedConfig } from "../core/config.ts";
+import { MeterError } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
+import type { Paths } from "../core/paths.ts";
+import { effectivePorts } from "../core/ports.ts";
+import { VERSION } from "../core/version.ts";
+import { type ApiRoute, startApiServer } from "./api/server.ts";
+import type { MeteringHook } from "./intercept/hook.ts";
+import { startInterceptServer } from "./intercept/server.ts";
+import type { LeafSource } from "./intercept/tls_front.ts";
+import { openStore } from "./store/open.ts";
+import { RowWriter } from "./store/writer.ts";
+import { LeafMinter, loadOrCreateCa } from "./tls/mod.ts";
+import { UpstreamPool } from "./upstream/pool.ts";
+import { meteredHosts } from "../core/hosts.ts";
+import { currentOs } from "../core/paths.ts";
+import { createMeteringHook, type MeteringDeps } from "./metering/hook.ts";
+import { buildRateBook, bundledCard, readStoredRates } from "./pricing/mod.ts";
+import { Attributor, processLookupFor } from "./attribution/mod.ts";
+import type { HostShape } from "./providers/mod.ts";
+
+/** What {@linkcode startDaemon} needs; everything but `paths` and `log` has a default. */
+export interface DaemonOptions {
+  paths: Paths;
+  log: Logger;
+  /** Defaults to `loadConfig(paths.config)`. */
+  config?: LoadedConfig;
+  /** Ports to bind instead of `effective-ports.json` (0 picks a free one). */
+  ports?: { intercept: number; api: number };
+  /** Certificates; defaults to a `LeafMinter` over the CA of `paths` (created when missing). */
+  leafs?: LeafSource;
+  /** Builds the metering hook around the row writer; defaults to {@linkcode createMeteringHook}. */
+  hook?: (writer: RowWriter, db: DatabaseSync) => MeteringHook;
+  /** Resolves a client's project; defaults to an {@linkcode Attributor} over this OS's process table. */
+  attribute?: MeteringDeps["attribute"];
+  /** Extra API routes (read API, dashboard). */
+  routes?: ApiRoute[];
+  /** How often `daemon.heartbeat` is logged. */
+  heartbeatMs?: number;
+  /** How long running exchanges may take to end at close. */
+  closeGraceMs?: number;
+}
+
+/** A running daemon. */
+export interface Daemon {
+  ports: { intercept: number; api: number };
+  /** Stops both ports, ends connections, drains the row queue into SQLite. */
+  close(): Promise<void>;
+}
+
+const PROXY_VARS = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"];
+
+/**
+ * Starts the daemon.
+ *
+ * @throws {MeterError} when a port is taken, the database or CA cannot be used, or `[upstream]` is malformed.
+ */
+export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
+  const { paths, log } = options;
+  // The daemon's own connections must never loop back through the edge it serves.
+  for (const name of PROXY_VARS) Deno.env.delete(name);
+  const loaded = options.config ?? loadConfig(paths.config);
+  for (const w of loaded.warnings) log.warn("config.warning", { warning: w });
+  const { config } = loaded;
+  const ports = options.ports ?? effectivePorts(paths.effectivePorts, loaded);
+  const hosts = meteredHosts(Object.keys(config.hosts));
+  const isMetered = (h: string) => hosts.has(h.toLowerCase());
+
+  const pool = new UpstreamPool(config.upstream);
+  const leafs = options.leafs ?? new LeafMinter((await loadOrCreateCa(paths)).ca);
+  const db = openStore(paths.db);
+  const writer = new RowWriter(db, {
+    intervalMs: config.daemon.flush_interval_ms,
+    onError: (e, queued) => log.error("store.flush_failed", { error: e.message, queued }),
+  });
+  const hook = options.hook?.(writer, db) ?? meteringHook(options, config, writer, db);
+
+  const cleanup: (() => Promise<void> | void)[] = [];
+  const closeAll = async () => {
+    for (const step of cleanup.reverse()) await step();
+  };
+  // Run in reverse: the intercept port closes, ended exchanges finish metering, then the last flush.
+  cleanup.push(() => db.close(), () => writer.close(), () => pool.close(), () => hook.drain?.());
+  try {
+    const intercept = await bind(
+      "intercept",
+      ports.intercept,
+      () => startInterceptServer({ port: ports.intercept, leafs, pool, hook, log, isMetered }),
+    );
+    cleanup.push(() => intercept.close(options.closeGraceMs));
+    const api = await bind("api", ports.api, () =>
+      startApiServer({
+        port: ports.api,
+        routes: options.routes,
+        onError: (e) => log.error("api.route_failed", { error: (e as Error)?.message ?? String(e) }),
+      }));
+    cleanup.push(() => api.close());
+
+    const heartbeat = setInterval(() => {
+      const s = intercept.stats;
+      log.info("daemon.heartbeat", {
+        connections: s.connections,
+        exchanges: s.exchanges,
+        metered: s.metered,
+        failed: s.failed,
+        active: s.active,
+        refused: s.refused,
+        upstream_connections: pool.opened,
+        rows_written: writer.written,
+        rows_queued: writer.queued,
+        rows_dropped: writer.dropped,
+      });
+    }, options.heartbeatMs ?? 60_000);
+    cleanup.push(() => clearInterval(heartbeat));
+
+    const bound = { intercept: intercept.port, api: api.port };
+    log.info("daemon.startup.ready", {
+      intercept_port: bound.intercept,
+      api_port: bound.api,
+      version: VERSION,
+    });
+    let closing: Promise<void> | undefined;
+    return {
+      ports: bound,
+      close() {
+        closing ??= (async () => {
+          await closeAll();
+          log.info("daemon.exit", { rows_written: writer.written, rows_dropped: writer.dropped });
+        })();
+        return closing;
+      },
+    };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}
+
+/** The metering hook of a real daemon: rates from the card, the database and config; attribution by process. */
+function meteringHook(
+  options: DaemonOptions,
+  config: Config,
+  writer: RowWriter,
+  db: DatabaseSync,
+): MeteringHook {
+  const rates = buildRateBook({
+    card: bundledCard(),
+    stored: readStoredRates(db),
+    overrides: config.pricing.override,
+  });
+  let attribute = options.attribute;
+  if (!attribute) {
+    const attributor = new Attributor({
+      lookup: processLookupFor(currentOs()),
+      defaultProject: config.tagging.default_project,
+      userHome: options.paths.userHome,
+      logger: options.log,
+    });
+    attribute = (client) => attributor.resolve(client);
+  }
+  return createMeteringHook({
+    sink: writer,
+    rates: () => rates,
+    attribute,
+    // core/config.ts has already checked every value against HOST_SHAPES.
+    extraHosts: config.hosts as Record<string, HostShape>,
+    log: options.log,
+  });
+}
+
+async function bind<T>(role: string, port: number, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse || (e as { code?: string }).code === "EADDRINUSE") {
+      throw new MeterError(`the daemon's ${role} port ${port} is in use by another program`, {
+        hint: "Stop that program, or run 'halton-meter init' to pick free ports.",
+        cause: e,
+      });
+    }
+    throw e;
+  }
+}

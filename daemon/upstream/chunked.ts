@@ -1,0 +1,64 @@
+/**
+ * An incremental decoder for HTTP/1.1 chunked bodies (RFC 9112 §7.1): fed bytes as they arrive, split
+ * anywhere, it yields the data and says where the body ended, so bytes after it stay for the next message.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+
+/** What one {@linkcode ChunkedDecoder.push} produced. */
+export interface ChunkedStep {
+  /** Body data decoded from this input, in order. */
+  data: Buffer[];
+  /** Set once the last chunk and trailers were read: the bytes after the body. */
+  rest?: Buffer;
+  /** Set when the framing is malformed; the connection cannot be used further. */
+  error?: string;
+}
+
+const MAX_LINE = 4096;
+
+/** Decodes one chunked body. */
+export class ChunkedDecoder {
+  #state: "size" | "data" | "data-crlf" | "trailer" | "done" = "size";
+  #left = 0;
+  #pending: Buffer = Buffer.alloc(0);
+
+  /** Feeds bytes; never throws. */
+  push(input: Buffer): ChunkedStep {
+    let buf = this.#pending.length ? Buffer.concat([this.#pending, input]) : input;
+    this.#pending = Buffer.alloc(0);
+    const data: Buffer[] = [];
+    while (buf.length) {
+      if (this.#state === "data") {
+        const take = Math.min(buf.length, this.#left);
+        data.push(buf.subarray(0, take));
+        buf = buf.subarray(take);
+        this.#left -= take;
+        if (this.#left === 0) this.#state = "data-crlf";
+        continue;
+      }
+      const eol = buf.indexOf("\r\n");
+      if (eol === -1) {
+        if (buf.length > MAX_LINE) return { data, error: "chunk line too long" };
+        this.#pending = Buffer.from(buf);
+        break;
+      }
+      const line = buf.subarray(0, eol).toString("latin1");
+      buf = buf.subarray(eol + 2);
+      if (this.#state === "data-crlf") {
+        if (line !== "") return { data, error: "missing CRLF after chunk data" };
+        this.#state = "size";
+      } else if (this.#state === "size") {
+        const m = /^([0-9a-fA-F]{1,12})[ \t]*(;.*)?$/.exec(line);
+        if (!m) return { data, error: "malformed chunk size" };
+        this.#left = parseInt(m[1], 16);
+        this.#state = this.#left === 0 ? "trailer" : "data";
+      } else if (line === "") {
+        this.#state = "done";
+        return { data, rest: buf };
+      }
+    }
+    return { data };
+  }
+}

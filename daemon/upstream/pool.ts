@@ -1,0 +1,184 @@
+/**
+ * Pooled upstream connections: keep-alive HTTP/1.1 connections per provider, whatever the client spoke to us
+ * (see `daemon/mod.ts` for why). Each connection honours `[upstream] resolve`, `[upstream] proxy`
+ * and `[upstream] ca_file`, and verifies the provider's certificate against the system roots plus that file.
+ *
+ * @module
+ */
+import type { OutgoingHttpHeaders } from "node:http";
+import tls from "node:tls";
+import type { Duplex } from "node:stream";
+import { MeterError } from "../../core/errors.ts";
+import { connectViaProxy, parseProxyUrl, type ProxySettings } from "./proxy.ts";
+import { type Address, parseResolveMap, resolveTarget } from "./target.ts";
+import { type Lease, UpstreamCall } from "./h1_client.ts";
+import { ConnStream } from "./conn_stream.ts";
+
+// How to take a connection back out of the idle set: its idle listeners and timer.
+const IDLE_HANDLERS = new WeakMap<Duplex, () => void>();
+
+/** The `[upstream]` settings, as in config. */
+export interface UpstreamSettings {
+  /** Extra CA certificates (PEM file) trusted next to the system roots; empty for none. */
+  ca_file: string;
+  /** `http://host:port` of a proxy to tunnel through; empty for none. */
+  proxy: string;
+  /** Host → "ip" or "ip:port". */
+  resolve: Readonly<Record<string, string>>;
+}
+
+/** One request to send upstream. */
+export interface UpstreamRequest {
+  target: Address;
+  method: string;
+  path: string;
+  headers: OutgoingHttpHeaders;
+}
+
+/** How long to wait for a TCP + TLS connection to a provider (or the proxy's tunnel). */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** How long an idle connection is kept for reuse (less when the provider's `Keep-Alive` says so). */
+const IDLE_MS = 30_000;
+/** Idle connections kept per provider. */
+const MAX_IDLE = 64;
+
+/** Sends requests to providers over pooled keep-alive connections. */
+export class UpstreamPool {
+  readonly #resolve: ReadonlyMap<string, Partial<Address>>;
+  readonly #proxy?: ProxySettings;
+  readonly #ca: string[];
+  readonly #idle = new Map<string, Set<Duplex>>();
+  readonly #live = new Set<Duplex>();
+  #opened = 0;
+
+  /**
+   * @throws {MeterError} when `ca_file` cannot be read or holds no certificate, or `proxy`/`resolve` are
+   * malformed.
+   */
+  constructor(settings: UpstreamSettings) {
+    this.#resolve = parseResolveMap(settings.resolve);
+    this.#proxy = parseProxyUrl(settings.proxy);
+    this.#ca = trustedRoots(settings.ca_file || undefined);
+  }
+
+  /** Upstream connections opened so far (pool misses), for the heartbeat and tests. */
+  get opened(): number {
+    return this.#opened;
+  }
+
+  /** Starts a request; the caller writes the body and ends it, and listens for `response` and `error`. */
+  request(r: UpstreamRequest): UpstreamCall {
+    const key = `${r.target.host}:${r.target.port}`;
+    const headers = r.headers.host === undefined
+      ? { host: r.target.port === 443 ? r.target.host : key, ...r.headers }
+      : r.headers;
+    return new UpstreamCall({ method: r.method, path: r.path, headers }, {
+      acquire: (fresh) => this.#acquire(key, r.target, fresh),
+      release: (socket, idleMs) => this.#release(key, socket, idleMs),
+    });
+  }
+
+  /** Closes every connection, idle or busy. */
+  close(): void {
+    for (const s of this.#live) s.destroy();
+    this.#live.clear();
+    this.#idle.clear();
+  }
+
+  async #acquire(key: string, target: Address, fresh: boolean): Promise<Lease> {
+    const idle = this.#idle.get(key);
+    if (!fresh && idle) {
+      for (const socket of idle) {
+        idle.delete(socket);
+        const release = IDLE_HANDLERS.get(socket);
+        IDLE_HANDLERS.delete(socket);
+        release?.();
+        if (!socket.destroyed) return { socket, reused: true };
+      }
+    }
+    const socket = await this.#connect(target);
+    this.#live.add(socket);
+    socket.once("close", () => this.#live.delete(socket));
+    return { socket, reused: false };
+  }
+
+  #release(key: string, socket: Duplex, idleMs = IDLE_MS): void {
+    let idle = this.#idle.get(key);
+    if (!idle) this.#idle.set(key, idle = new Set());
+    if (idle.size >= MAX_IDLE || socket.destroyed) {
+      socket.destroy();
+      return;
+    }
+    // While idle, any byte or end from the server means the connection is no longer usable.
+    const drop = () => {
+      idle.delete(socket);
+      IDLE_HANDLERS.delete(socket);
+      clearTimeout(timer);
+      socket.destroy();
+    };
+    const timer = setTimeout(drop, Math.min(idleMs, IDLE_MS));
+    socket.on("data", drop);
+    socket.on("end", drop);
+    socket.on("error", drop);
+    socket.on("close", drop);
+    socket.resume();
+    IDLE_HANDLERS.set(socket, () => {
+      clearTimeout(timer);
+      socket.off("data", drop);
+      socket.off("end", drop);
+      socket.off("error", drop);
+      socket.off("close", drop);
+    });
+    idle.add(socket);
+  }
+  async #connect(target: Address): Promise<Duplex> {
+    this.#opened++;
+    const address = resolveTarget(target, this.#resolve);
+    let tcp: Deno.TcpConn | undefined;
+    const timer = setTimeout(() => tcp?.close(), CONNECT_TIMEOUT_MS);
+    try {
+      tcp = this.#proxy
+        ? await connectViaProxy(this.#proxy, address, CONNECT_TIMEOUT_MS)
+        : await Deno.connect({ hostname: address.host, port: address.port });
+      tcp.setNoDelay(true);
+      const conn = await Deno.startTls(tcp, {
+        hostname: target.host,
+        caCerts: this.#ca,
+        alpnProtocols: ["http/1.1"],
+      });
+      try {
+        await conn.handshake();
+      } catch (e) {
+        conn.close();
+        throw e;
+      }
+      return new ConnStream(conn);
+    } catch (e) {
+      throw new Error(`connecting to ${target.host}:${target.port} failed: ${(e as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** The system's roots and the certificates of `file` (Deno adds its default roots to these). */
+function trustedRoots(file?: string): string[] {
+  const getSystem = (tls as unknown as { getCACertificates?: (kind: string) => string[] }).getCACertificates;
+  const system = getSystem?.("system") ?? [];
+  if (!file) return system;
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch (e) {
+    throw new MeterError(`[upstream] ca_file ${file} cannot be read: ${(e as Error).message}`, {
+      hint: "Point ca_file at a PEM file of CA certificates, or remove the key.",
+    });
+  }
+  const extra = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (!extra.length) {
+    throw new MeterError(`[upstream] ca_file ${file} holds no PEM certificate`, {
+      hint: "The file must contain -----BEGIN CERTIFICATE----- blocks.",
+    });
+  }
+  return [...new Set([...system, ...extra])];
+}

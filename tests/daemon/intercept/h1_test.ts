@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { PassThrough } from "node:stream";
+import { Buffer } from "node:buffer";
+import { parseRequestHead, serveHttp1 } from "../../../daemon/intercept/h1.ts";
+import type { ClientSide } from "../../../daemon/intercept/exchange.ts";
+
+Deno.test("parseRequestHead() keeps repeated headers and lower-cases names", () => {
+  const head = parseRequestHead("POST /v1/x?y=1 HTTP/1.1\r\nHost: a\r\nX-Tag: 1\r\nx-tag: 2");
+  assert.ok(typeof head !== "string");
+  assert.equal(head.method, "POST");
+  assert.equal(head.target, "/v1/x?y=1");
+  assert.deepEqual(head.headers["x-tag"], ["1", "2"]);
+  assert.equal(parseRequestHead("POST /x HTTP/1.1\r\nBad Header: 1"), "malformed header line");
+  assert.equal(parseRequestHead("NOT A REQUEST"), "malformed request line");
+});
+
+/** A socket pair stand-in: what the server writes is collected, `send` feeds it bytes. */
+function fakeSocket() {
+  const socket = new PassThrough();
+  const fromServer: Buffer[] = [];
+  const written = new PassThrough();
+  // The server reads what we push into `socket` and writes into it too; split the two directions.
+  const duplex = Object.assign(socket, {
+    write(chunk: string | Uint8Array, ...rest: unknown[]) {
+      fromServer.push(Buffer.from(chunk));
+      const cb = rest.find((r) => typeof r === "function") as (() => void) | undefined;
+      cb?.();
+      return true;
+    },
+    end(chunk?: string | Uint8Array) {
+      if (chunk) fromServer.push(Buffer.from(chunk));
+      socket.emit("finish");
+      return socket;
+    },
+  });
+  return { duplex, text: () => Buffer.concat(fromServer).toString("latin1"), written };
+}
+
+async function settle() {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+}
+
+Deno.test("serveHttp1() decodes a chunked request body, answers in order and keeps the connection", async () => {
+  const { duplex, text } = fakeSocket();
+  const bodies: string[] = [];
+  serveHttp1(duplex, (client: ClientSide) => {
+    const parts: Buffer[] = [];
+    client.body.on("data", (c: Buffer) => parts.push(c));
+    client.body.on("end", () => {
+      bodies.push(Buffer.concat(parts).toString());
+      client.respond(200, "OK", { "content-type": "text/plain" }).end(`got ${client.path}`);
+    });
+  }, () => assert.fail("no bad request expected"));
+  duplex.push(
+    "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n" +
+      "GET /b HTTP/1.1\r\nHost: x\r\n\r\n",
+  );
+  await settle();
+  assert.deepEqual(bodies, ["hello world", ""]);
+  const out = text();
+  assert.match(out, /^HTTP\/1\.1 200 OK\r\ncontent-type: text\/plain\r\ntransfer-encoding: chunked\r\n\r\n/);
+  assert.ok(out.indexOf("got /a") < out.indexOf("got /b"));
+  assert.equal(out.match(/0\r\n\r\n/g)?.length, 2);
+  duplex.destroy();
+});
+
+Deno.test("serveHttp1() refuses request smuggling and oversized heads with a close", async () => {
+  for (
+    const [input, status] of [
+      ["POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", "400"],
+      ["POST / HTTP/1.1\r\nContent-Length: 3, 4\r\n\r\n", "400"],
+      ["GET / HTTP/1.1\r\nX: " + "a".repeat(70 * 1024), "431"],
+    ] as const
+  ) {
+    const { duplex, text } = fakeSocket();
+    const reasons: string[] = [];
+    serveHttp1(duplex, () => assert.fail("no request expected"), (r) => reasons.push(r));
+    duplex.push(input);
+    await settle();
+    assert.match(text(), new RegExp(`^HTTP/1\\.1 ${status} .*\\r\\nconnection: close\\r\\n`));
+    assert.equal(reasons.length, 1);
+    duplex.destroy();
+    await settle();
+  }
+});

@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { UpstreamPool } from "../../../daemon/upstream/pool.ts";
+import { parseResolveMap } from "../../../daemon/upstream/target.ts";
+import { parseProxyUrl } from "../../../daemon/upstream/proxy.ts";
+import { COMPLETION, startFakeProvider } from "../../helpers/fake_provider.ts";
+
+/** A minimal CONNECT proxy: answers `status`, and when it is 200 splices to the requested target. */
+function startProxy(status: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const seen: string[] = [];
+  const conns = new Set<Deno.Conn>();
+  (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      (async () => {
+        const buf = new Uint8Array(4096);
+        const n = (await conn.read(buf)) ?? 0;
+        const head = new TextDecoder().decode(buf.subarray(0, n));
+        seen.push(head);
+        if (status !== 200) {
+          await conn.write(new TextEncoder().encode(`HTTP/1.1 ${status} No\r\ncontent-length: 0\r\n\r\n`));
+          return;
+        }
+        const [host, port] = /^CONNECT (\S+) /.exec(head)![1].split(":");
+        const up = await Deno.connect({ hostname: host, port: Number(port) });
+        conns.add(up);
+        await conn.write(new TextEncoder().encode("HTTP/1.1 200 Connection Established\r\n\r\n"));
+        await Promise.all([conn.readable.pipeTo(up.writable), up.readable.pipeTo(conn.writable)]).catch(
+          () => {},
+        );
+      })().catch(() => {});
+    }
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    seen,
+    close() {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* already closed */ }
+      }
+    },
+  };
+}
+
+function get(pool: UpstreamPool, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const call = pool.request({
+      target: { host: "api.openai.com", port: 443 },
+      method: "POST",
+      path,
+      headers: { "content-type": "application/json" },
+    });
+    call.on("error", reject);
+    call.on("response", (res) => {
+      const parts: Buffer[] = [];
+      res.on("data", (c: Buffer) => parts.push(c));
+      res.on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(parts).toString() }));
+    });
+    call.end("{}");
+  });
+}
+
+Deno.test("UpstreamPool reuses one verified connection, honours resolve, and trusts ca_file", async () => {
+  const dir = await Deno.makeTempDir();
+  const fake = await startFakeProvider(dir);
+  const pool = new UpstreamPool({
+    ca_file: fake.caFile,
+    proxy: "",
+    resolve: { "api.openai.com": `127.0.0.1:${fake.port}` },
+  });
+  try {
+    for (let i = 0; i < 5; i++) {
+      assert.deepEqual(JSON.parse((await get(pool, "/v1/chat/completions")).body), COMPLETION);
+    }
+    assert.equal(pool.opened, 1);
+    assert.equal(fake.requests.length, 5);
+    assert.equal(fake.requests[0].headers.host, "api.openai.com");
+  } finally {
+    pool.close();
+    await fake.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("UpstreamPool refuses a provider whose certificate it cannot verify", async () => {
+  const dir = await Deno.makeTempDir();
+  const fake = await startFakeProvider(dir);
+  const pool = new UpstreamPool({
+    ca_file: "",
+    proxy: "",
+    resolve: { "api.openai.com": `127.0.0.1:${fake.port}` },
+  });
+  try {
+    await assert.rejects(() => get(pool, "/v1/chat/completions"), /certificate|UnknownIssuer|failed/i);
+  } finally {
+    pool.close();
+    await fake.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("UpstreamPool tunnels through [upstream] proxy with its credentials, and reports a refusal", async () => {
+  const dir = await Deno.makeTempDir();
+  const fake = await startFakeProvider(dir);
+  const proxy = startProxy(200);
+  const refusing = startProxy(407);
+  const settings = { ca_file: fake.caFile, resolve: { "api.openai.com": `127.0.0.1:${fake.port}` } };
+  const pool = new UpstreamPool({ ...settings, proxy: `http://corp:s%40cret@127.0.0.1:${proxy.port}` });
+  const refused = new UpstreamPool({ ...settings, proxy: `http://127.0.0.1:${refusing.port}` });
+  try {
+    assert.equal((await get(pool, "/v1/chat/completions")).status, 200);
+    assert.match(proxy.seen[0], new RegExp(`^CONNECT 127\\.0\\.0\\.1:${fake.port} HTTP/1\\.1\r\n`));
+    assert.match(proxy.seen[0], new RegExp(`Proxy-Authorization: Basic ${btoa("corp:s@cret")}`));
+    await assert.rejects(() => get(refused, "/v1/chat/completions"), /answered 407/);
+  } finally {
+    pool.close();
+    refused.close();
+    proxy.close();
+    refusing.close();
+    await fake.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bad [upstream] values are reported with a hint, not a stack trace", () => {
+  assert.throws(() => parseResolveMap({ "api.openai.com": "not an address:x" }), /is not an address/);
+  assert.throws(() => parseProxyUrl("socks5://h:1"), /not an http:\/\/ proxy URL/);
+  assert.throws(
+    () => new UpstreamPool({ ca_file: "/nonexistent/ca.pem", proxy: "", resolve: {} }),
+    /ca_file \/nonexistent\/ca\.pem cannot be read/,
+  );
+  assert.deepEqual(parseResolveMap({ "API.x.ai": "10.0.0.1" }).get("api.x.ai"), {
+    host: "10.0.0.1",
+    port: undefined,
+  });
+});

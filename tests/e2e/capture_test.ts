@@ -1,0 +1,308 @@
+/**
+ * Capture end to end: real `edge` and `daemon` processes in a temp home, the TLS fake provider reached through
+ * `[upstream] resolve`, and real clients (curl, Python's ssl in strict mode, Deno fetch).
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
+import { COMPLETION, type FakeProvider, patternByte, startFakeProvider } from "../helpers/fake_provider.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+interface World {
+  dir: string;
+  fake: FakeProvider;
+  ports: { edge: number; intercept: number; api: number };
+  caFile: string;
+  env: Record<string, string>;
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+async function world(): Promise<World> {
+  const dir = await Deno.makeTempDir({ prefix: "hm-capture-" });
+  const fake = await startFakeProvider(dir);
+  const ports = { edge: freePort(), intercept: freePort(), api: freePort() };
+  await Deno.writeTextFile(join(dir, "effective-ports.json"), JSON.stringify(ports));
+  await Deno.writeTextFile(
+    join(dir, "config.toml"),
+    `[upstream]\nca_file = ${JSON.stringify(fake.caFile)}\n` +
+      `resolve = { "api.openai.com" = "127.0.0.1:${fake.port}" }\n`,
+  );
+  return {
+    dir,
+    fake,
+    ports,
+    caFile: join(dir, ".mitmproxy", "mitmproxy-ca-cert.pem"),
+    env: { HALTON_METER_HOME: dir, HOME: dir, NO_COLOR: "1" },
+  };
+}
+
+function spawn(w: World, command: string): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, command],
+    env: w.env,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
+async function healthy(port: number, limitMs = 15_000): Promise<number> {
+  const start = Date.now();
+  while (Date.now() - start < limitMs) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/health`);
+      if (res.ok && (await res.json()).status === "ok") return Date.now();
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no healthy daemon on ${port} after ${limitMs} ms`);
+}
+
+async function edgeUp(port: number): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error("edge did not start");
+}
+
+async function stop(child: Deno.ChildProcess, signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
+  try {
+    child.kill(signal);
+  } catch { /* already gone */ }
+  return await child.status;
+}
+
+function rows(w: World): Record<string, unknown>[] {
+  const db = new DatabaseSync(join(w.dir, "db.sqlite"), { readOnly: true });
+  try {
+    return db.prepare("SELECT * FROM requests ORDER BY requested_at").all() as Record<string, unknown>[];
+  } finally {
+    db.close();
+  }
+}
+
+async function curl(args: string[]): Promise<{ code: number; out: string }> {
+  const r = await new Deno.Command("curl", { args: ["-sS", "--max-time", "10", ...args], stderr: "piped" })
+    .output();
+  return { code: r.code, out: new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr) };
+}
+
+const hasCurl = await new Deno.Command("curl", { args: ["--version"], stdout: "null" }).output().then(
+  (r) => r.success,
+  () => false,
+);
+const hasPython = await new Deno.Command("python3", { args: ["--version"], stdout: "null" }).output().then(
+  (r) => r.success,
+  () => false,
+);
+
+Deno.test({
+  name: "curl (HTTP/1.1 and HTTP/2 asked) and Python's strict ssl get answers through the edge and our CA",
+  ignore: !hasCurl || !hasPython,
+  async fn() {
+    const w = await world();
+    const daemon = spawn(w, "daemon");
+    const edge = spawn(w, "edge");
+    try {
+      await healthy(w.ports.api);
+      await edgeUp(w.ports.edge);
+      const url = "https://api.openai.com/v1/chat/completions";
+      for (const version of ["--http1.1", "--http2"]) {
+        const r = await curl([
+          version,
+          "-x",
+          `http://127.0.0.1:${w.ports.edge}`,
+          "--cacert",
+          w.caFile,
+          "-d",
+          '{"model":"gpt-4o-mini"}',
+          url,
+        ]);
+        assert.equal(r.code, 0, r.out);
+        assert.deepEqual(JSON.parse(r.out), COMPLETION);
+      }
+      const py = await new Deno.Command("python3", {
+        args: ["-c", PYTHON_STRICT, String(w.ports.edge), w.caFile],
+        stderr: "piped",
+      }).output();
+      assert.equal(py.code, 0, new TextDecoder().decode(py.stderr));
+      assert.match(new TextDecoder().decode(py.stdout), /^200 /);
+      const stopped = await stop(daemon);
+      assert.equal(stopped.code, 0, "SIGTERM ends the daemon cleanly");
+      const written = rows(w);
+      assert.equal(written.length, 3, "every call written before exit");
+      assert.ok(written.every((r) => r.host === "api.openai.com" && r.http_status === 200));
+    } finally {
+      await stop(daemon);
+      await stop(edge);
+      await w.fake.close();
+      await Deno.remove(w.dir, { recursive: true });
+    }
+  },
+});
+
+// Python's ssl with VERIFY_X509_STRICT (the default from 3.13) through the edge's CONNECT.
+const PYTHON_STRICT = `
+import socket, ssl, sys
+port, ca = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.verify_flags |= ssl.VERIFY_X509_STRICT
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(b"CONNECT api.openai.com:443 HTTP/1.1\\r\\nHost: api.openai.com:443\\r\\n\\r\\n")
+head = b""
+while b"\\r\\n\\r\\n" not in head:
+    head += s.recv(1)
+assert head.startswith(b"HTTP/1.1 200"), head
+t = ctx.wrap_socket(s, server_hostname="api.openai.com")
+t.sendall(b"POST /v1/chat/completions HTTP/1.1\\r\\nHost: api.openai.com\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\n{}")
+data = b""
+while True:
+    chunk = t.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+print(data.split(b"\\r\\n")[0].decode()[9:])
+`;
+
+Deno.test("killing the daemon mid-load fails no request started after the kill, and a restart resumes metering", async () => {
+  const w = await world();
+  let daemon = spawn(w, "daemon");
+  const edge = spawn(w, "edge");
+  const ourCa = await (async () => {
+    await healthy(w.ports.api);
+    return await Deno.readTextFile(w.caFile);
+  })();
+  // A fresh client per request: a pooled connection into a killed daemon is not "a request started after".
+  const call = async () => {
+    const client = Deno.createHttpClient({
+      proxy: { url: `http://127.0.0.1:${w.ports.edge}` },
+      caCerts: [ourCa, w.fake.caPem],
+    });
+    try {
+      const res = await fetch("https://api.openai.com/v1/chat/completions", {
+        method: "POST",
+        body: "{}",
+        client,
+      });
+      const body = await res.json();
+      return res.status === 200 && body.id === COMPLETION.id;
+    } catch {
+      return false;
+    } finally {
+      client.close();
+    }
+  };
+  try {
+    await edgeUp(w.ports.edge);
+    assert.ok(await call());
+    let killedAt = Infinity;
+    const failuresAfterKill: number[] = [];
+    let running = true;
+    let slowest = 0;
+    let calls = 0;
+    const workers = Array.from({ length: 4 }, async () => {
+      while (running) {
+        const started = performance.now();
+        const ok = await call();
+        slowest = Math.max(slowest, performance.now() - started);
+        calls++;
+        if (!ok && started > killedAt) failuresAfterKill.push(started - killedAt);
+      }
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    killedAt = performance.now();
+    daemon.kill("SIGKILL");
+    await daemon.status;
+    await new Promise((r) => setTimeout(r, 1000));
+    daemon = spawn(w, "daemon");
+    const readyAt = await healthy(w.ports.api);
+    const before = rows(w).length;
+    let resumedMs = -1;
+    // A probe of its own: workers whose request was in flight at the kill may still be waiting for it to fail.
+    while (Date.now() - readyAt < 3000) {
+      await call();
+      await new Promise((r) => setTimeout(r, 30));
+      if (rows(w).length > before) {
+        resumedMs = Date.now() - readyAt;
+        break;
+      }
+    }
+    running = false;
+    await Promise.all(workers);
+    assert.deepEqual(failuresAfterKill, [], "requests started after the kill all succeeded");
+    const logTail = async (name: string) =>
+      (await Deno.readTextFile(join(w.dir, "logs", `${name}.jsonl`)).catch(() => "")).split("\n")
+        .filter((l) => !l.includes("intercept.complete")).slice(-12).join("\n");
+    assert.ok(
+      resumedMs >= 0 && resumedMs <= 1000,
+      `metering resumed ${resumedMs} ms after the restart (${calls} calls, slowest ${
+        slowest.toFixed(0)
+      } ms)\n` +
+        `${await logTail("edge")}\n${await logTail("daemon")}`,
+    );
+  } finally {
+    await stop(daemon);
+    await stop(edge);
+    await w.fake.close();
+    await Deno.remove(w.dir, { recursive: true });
+  }
+});
+
+Deno.test("a slow client reading a 50 MB body does not make the daemon buffer it", async () => {
+  const w = await world();
+  const daemon = spawn(w, "daemon");
+  try {
+    await healthy(w.ports.api);
+    const ca = await Deno.readTextFile(w.caFile);
+    const tcp = await Deno.connect({ hostname: "127.0.0.1", port: w.ports.intercept });
+    await tcp.write(new TextEncoder().encode("CONNECT api.openai.com:443 HTTP/1.1\r\n\r\n"));
+    const buf = new Uint8Array(64 * 1024);
+    let head = "";
+    while (!head.includes("\r\n\r\n")) {
+      head += new TextDecoder().decode(buf.subarray(0, (await tcp.read(buf))!));
+    }
+    const conn = await Deno.startTls(tcp, { hostname: "api.openai.com", caCerts: [ca] });
+    const total = 50 * 1024 * 1024;
+    await conn.write(
+      new TextEncoder().encode(
+        `GET /v1/chat/completions?fake=big&bytes=${total} HTTP/1.1\r\nHost: api.openai.com\r\n\r\n`,
+      ),
+    );
+    const first = (await conn.read(buf))!;
+    const text = new TextDecoder().decode(buf.subarray(0, first));
+    const headEnd = text.indexOf("\r\n\r\n") + 4;
+    assert.match(text, /^HTTP\/1\.1 200/);
+    // Stop reading for a while: the provider keeps sending, the daemon must hold back instead of buffering.
+    await new Promise((r) => setTimeout(r, 1500));
+    const rssMb = Number(/VmRSS:\s+(\d+)/.exec(await Deno.readTextFile(`/proc/${daemon.pid}/status`))![1]) /
+      1024;
+    let received = first - headEnd;
+    let bad = -1;
+    for (let i = headEnd; i < first; i++) if (buf[i] !== patternByte(i - headEnd)) bad = i - headEnd;
+    while (received < total) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      for (let i = 0; i < n && bad < 0; i++) if (buf[i] !== patternByte(received + i)) bad = received + i;
+      received += n;
+    }
+    conn.close();
+    assert.equal(received, total);
+    assert.equal(bad, -1);
+    assert.ok(rssMb < 150, `daemon RSS ${rssMb.toFixed(0)} MB while the client was not reading`);
+  } finally {
+    await stop(daemon);
+    await w.fake.close();
+    await Deno.remove(w.dir, { recursive: true });
+  }
+});

@@ -1,0 +1,219 @@
+/**
+ * A local TLS fake LLM provider for tests and the bench: HTTP/1.1 on 127.0.0.1 with its own
+ * CA (so the daemon must trust it through `[upstream] ca_file`), answering JSON, SSE held open until the test
+ * releases it, chunked and large bodies, gzip, error statuses and resets mid-stream. It records what it saw.
+ * No HTTP/2: Deno 2.9.6's `node:http2` can abort the process when a client sends GOAWAY (denoland/deno#36788),
+ * and the daemon speaks HTTP/1.1 upstream anyway.
+ *
+ * @module
+ */
+import tls from "node:tls";
+import http from "node:http";
+import zlib from "node:zlib";
+import type { Socket } from "node:net";
+import { Buffer } from "node:buffer";
+import { join } from "node:path";
+import { LeafMinter, loadOrCreateCa } from "../../daemon/tls/mod.ts";
+
+/** One request as the fake received it. */
+export interface SeenRequest {
+  method: string;
+  path: string;
+  httpVersion: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: Uint8Array;
+}
+
+/** A running fake provider. */
+export interface FakeProvider {
+  port: number;
+  /** PEM file of the fake's own CA, for `[upstream] ca_file`, `--cacert` or Deno's `caCerts`. */
+  caFile: string;
+  caPem: string;
+  /** Every request received, in order. */
+  requests: SeenRequest[];
+  /** When the fake sent the last event of the most recent `/sse` stream (performance.now() of this process). */
+  lastSseSentAt?: number;
+  /** Lets held `/sse` streams (`hold=1`) send the rest of their events. */
+  release(): void;
+  close(): Promise<void>;
+}
+
+/** The JSON body of the fake's chat completion. */
+export const COMPLETION = {
+  id: "chatcmpl-fake",
+  object: "chat.completion",
+  model: "gpt-4o-mini-2024-07-18",
+  choices: [{ index: 0, message: { role: "assistant", content: "Hello." }, finish_reason: "stop" }],
+  usage: { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15 },
+};
+
+/** The byte at offset `i` of every generated large body, so a receiver can check what arrived. */
+export function patternByte(i: number): number {
+  return (i * 31 + 7) & 0xff;
+}
+
+/**
+ * Deno's `node:http` server closes keep-alive connections handed to it with `emit("connection")` unless it
+ * believes it is listening (denoland/deno#35609); the fake must keep connections alive like a real provider.
+ */
+function keepAliveWithoutListen(server: http.Server): void {
+  Object.defineProperty(server, "listening", { get: () => true });
+}
+
+/** Starts the fake on 127.0.0.1 (port 0 picks one); its CA goes into `dir`. */
+export async function startFakeProvider(dir: string, port = 0): Promise<FakeProvider> {
+  const caDir = join(dir, "fake-ca");
+  const { ca } = await loadOrCreateCa({
+    caDir,
+    caKeyAndCert: join(caDir, "ca.pem"),
+    caCert: join(caDir, "ca-cert.pem"),
+  });
+  const caFile = join(caDir, "ca-cert.pem");
+  const minter = new LeafMinter(ca);
+  const sockets = new Set<Socket>();
+  let holds: (() => void)[] = [];
+
+  const fake: FakeProvider = {
+    port: 0,
+    caFile,
+    caPem: ca.certPem,
+    requests: [],
+    release() {
+      const h = holds;
+      holds = [];
+      for (const r of h) r();
+    },
+    close: async () => {},
+  };
+
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const parts: Buffer[] = [];
+    req.on("data", (c: Buffer) => parts.push(c));
+    req.on("end", () => {
+      const url = new URL(req.url ?? "/", "https://fake");
+      fake.requests.push({
+        method: req.method ?? "",
+        path: req.url ?? "",
+        httpVersion: req.httpVersion,
+        headers: { ...req.headers },
+        body: new Uint8Array(Buffer.concat(parts)),
+      });
+      route(url, res).catch(() => res.destroy());
+    });
+  };
+
+  const write = (res: http.ServerResponse, data: string | Uint8Array) =>
+    new Promise<void>((resolve) => {
+      if (res.write(data)) resolve();
+      else res.once("drain", () => resolve());
+    });
+
+  const route = async (url: URL, res: http.ServerResponse) => {
+    const q = (name: string, d: number) => Number(url.searchParams.get(name) ?? d);
+    // `?fake=big` etc. selects a behaviour on any path, so tests can reach it on a metered path.
+    switch (url.searchParams.get("fake") ?? url.pathname) {
+      case "/v1/chat/completions": {
+        const body = JSON.stringify(COMPLETION);
+        res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+        res.end(body);
+        return;
+      }
+      case "gzip": {
+        const body = zlib.gzipSync(JSON.stringify(COMPLETION));
+        res.writeHead(200, {
+          "content-type": "application/json",
+          "content-encoding": "gzip",
+          "content-length": body.length,
+        });
+        res.end(body);
+        return;
+      }
+      case "/v1/messages":
+      case "sse": {
+        const events = q("events", 5);
+        res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+        for (let i = 1; i <= events; i++) {
+          if (i === 2 && url.searchParams.get("hold") === "1") await new Promise<void>((r) => holds.push(r));
+          if (i === events) fake.lastSseSentAt = performance.now();
+          await write(res, `event: delta\ndata: {"n":${i}}\n\n`);
+        }
+        res.end();
+        return;
+      }
+      case "chunked": {
+        res.writeHead(200, { "content-type": "application/octet-stream" });
+        const size = q("size", 1000);
+        for (let i = 0; i < q("chunks", 10); i++) {
+          await write(res, new Uint8Array(size).fill(65 + (i % 26)));
+          await new Promise((r) => setTimeout(r, 1));
+        }
+        res.end();
+        return;
+      }
+      case "big": {
+        const total = q("bytes", 1 << 20);
+        res.writeHead(200, { "content-type": "application/octet-stream", "content-length": total });
+        const block = new Uint8Array(64 * 1024);
+        for (let off = 0; off < total; off += block.length) {
+          const n = Math.min(block.length, total - off);
+          for (let i = 0; i < n; i++) block[i] = patternByte(off + i);
+          await write(res, block.slice(0, n));
+        }
+        res.end();
+        return;
+      }
+      case "reset": {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        await write(res, `data: {"n":1}\n\n`);
+        await new Promise((r) => setTimeout(r, q("after_ms", 20)));
+        res.socket?.destroy();
+        return;
+      }
+      case "status": {
+        const body = JSON.stringify({ error: { type: "rate_limit_error", message: "slow down" } });
+        res.writeHead(q("code", 429), { "content-type": "application/json", "content-length": body.length });
+        res.end(body);
+        return;
+      }
+      default: {
+        res.writeHead(404, { "content-type": "text/plain", "content-length": 9 });
+        res.end("not found");
+      }
+    }
+  };
+
+  const h1 = http.createServer(handle);
+  keepAliveWithoutListen(h1);
+  const server = tls.createServer({
+    ALPNProtocols: ["http/1.1"],
+    SNICallback: (name, cb) => {
+      minter.leafFor(name || "127.0.0.1").then(
+        (leaf) => cb(null, tls.createSecureContext({ key: leaf.keyPem, cert: leaf.certPem })),
+        (e) => cb(e, undefined),
+      );
+    },
+  });
+  server.on("secureConnection", (s: tls.TLSSocket) => {
+    s.on("error", () => {});
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+    h1.emit("connection", s);
+  });
+  server.on("connection", (s: Socket) => {
+    s.on("error", () => {});
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  server.on("tlsClientError", () => {});
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", () => resolve()));
+  fake.port = (server.address() as { port: number }).port;
+  fake.close = async () => {
+    fake.release();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of sockets) s.destroy();
+    h1.close();
+    await closed;
+  };
+  return fake;
+}
