@@ -11,19 +11,12 @@ import { proxyEnv } from "./proxy_env.ts";
 import { loadConfig } from "../core/config.ts";
 import { UsageError } from "../core/errors.ts";
 import { writeFileAtomic } from "../core/io.ts";
-import type { Paths } from "../core/paths.ts";
+import { currentOs, type Paths } from "../core/paths.ts";
+import { caBundle, pemCertificates } from "../platform/ca_bundle.ts";
+import { platformFor } from "../platform/mod.ts";
+import { listening } from "../setup/probe.ts";
 import { effectivePorts } from "../core/ports.ts";
 import { toSlug } from "../daemon/attribution/slug.ts";
-
-/** Where systems keep their PEM bundle of trusted roots, most common first. */
-export const SYSTEM_BUNDLES = [
-  "/etc/ssl/certs/ca-certificates.crt",
-  "/etc/pki/tls/certs/ca-bundle.crt",
-  "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-  "/etc/ssl/ca-bundle.pem",
-  "/etc/pki/tls/cacert.pem",
-  "/etc/ssl/cert.pem",
-] as const;
 
 /** The exit code of a command that could not be found, as shells report it. */
 export const NOT_FOUND = 127;
@@ -32,26 +25,27 @@ export const CANNOT_RUN = 126;
 
 /**
  * Makes sure `paths.caBundle` holds the system roots plus our CA and returns its path; it is rebuilt when it
- * lacks our CA or is older than the system bundle. Undefined when there is no CA yet or no system bundle to
- * start from (Windows): a bundle of our CA alone would break every host the edge only tunnels.
+ * lacks our CA or is older than the system roots. Undefined when there is no CA yet or no roots file to start
+ * from (Windows and macOS keep theirs in a store: `init` builds their bundle): a bundle of our CA alone would
+ * break every host the edge only tunnels.
  */
 export function ensureCaBundle(
   paths: Pick<Paths, "caBundle" | "caCert">,
-  systemBundles: readonly string[] = SYSTEM_BUNDLES,
+  rootFiles: readonly string[] = rootCandidates(),
 ): string | undefined {
-  const ca = readText(paths.caCert)?.trim();
+  const ca = readText(paths.caCert);
   if (!ca) return undefined;
-  for (const system of systemBundles) {
-    const roots = readText(system);
+  for (const file of rootFiles) {
+    const roots = readText(file);
     if (roots === undefined) continue;
     const current = readText(paths.caBundle);
-    if (current?.includes(ca) && mtime(paths.caBundle) >= mtime(system)) return paths.caBundle;
+    const ours = pemCertificates(ca);
+    if (current && ours.every((c) => current.includes(c)) && mtime(paths.caBundle) >= mtime(file)) {
+      return paths.caBundle;
+    }
     try {
       Deno.mkdirSync(dirname(paths.caBundle), { recursive: true });
-      writeFileAtomic(
-        paths.caBundle,
-        `${roots.trimEnd()}\n\n# Halton Meter local CA (${paths.caCert})\n${ca}\n`,
-      );
+      writeFileAtomic(paths.caBundle, caBundle(roots, ca));
       return paths.caBundle;
     } catch {
       return undefined;
@@ -60,15 +54,9 @@ export function ensureCaBundle(
   return undefined;
 }
 
-/** True when something accepts TCP connections on `127.0.0.1:port`. */
-export async function isListening(port: number): Promise<boolean> {
-  try {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    conn.close();
-    return true;
-  } catch {
-    return false;
-  }
+function rootCandidates(): readonly string[] {
+  const source = platformFor(currentOs()).systemRoots();
+  return source.kind === "file" ? source.candidates : [];
 }
 
 /** The `run` command. */
@@ -137,7 +125,7 @@ async function runCommand(io: Io, inv: Invocation): Promise<number> {
     io.stdout(JSON.stringify(vars, null, 2) + "\n");
     return 0;
   }
-  if (!await isListening(edge)) {
+  if (!await listening(edge)) {
     io.stderr(
       `halton-meter: the meter's edge is not listening on 127.0.0.1:${edge}; ${
         argv[0]
