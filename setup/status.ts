@@ -58,13 +58,17 @@ export function statusReport(f: Facts): StatusReport {
     detail: f.api.ok ? `/health ok, version ${f.api.version}` : `/health: ${f.api.detail ?? "no answer"}`,
     port: f.ports.api,
   });
+  // `halton-meter up` runs both in the foreground, with no supervisor and maybe no init: that is healthy.
+  const foreground = f.supervisor === undefined && f.edgeUp && f.interceptUp && f.api.ok;
   if (f.manager === "supervisor") {
     c.push({
       name: "services",
-      ok: f.supervisor !== undefined,
-      state: f.supervisor ? "supervised" : "stopped",
+      ok: f.supervisor !== undefined || foreground,
+      state: f.supervisor ? "supervised" : foreground ? "foreground" : "stopped",
       detail: f.supervisor
         ? "built-in supervisor (no service manager here)"
+        : foreground
+        ? "edge and daemon run in the foreground ('halton-meter up'), not supervised"
         : "the built-in supervisor is not running",
       pid: f.supervisor?.pid,
     });
@@ -106,7 +110,7 @@ export function statusReport(f: Facts): StatusReport {
       ? "meter a command with 'halton-meter run', or eval \"$(halton-meter env)\""
       : `proxy variables for new sessions${f.mode === "full" ? " and the system proxy" : ""}`,
   });
-  const healthy = f.installed && c.every((x) => x.ok);
+  const healthy = (f.installed || foreground) && c.every((x) => x.ok);
   return {
     healthy,
     version: VERSION,
