@@ -6,7 +6,7 @@
  */
 import type { CommandSpec, Io } from "./command.ts";
 import { loadConfig } from "../core/config.ts";
-import { effectivePorts } from "../core/ports.ts";
+import { isPortFree, negotiatePorts, readEffectivePorts, writeEffectivePorts } from "../core/ports.ts";
 import { processLogger, untilStopSignal } from "./daemon.ts";
 
 /** The `up` command. */
@@ -14,14 +14,20 @@ export const command: CommandSpec = {
   usage: "up",
   description: [
     "Runs the edge and the daemon in this one process, in the foreground, on the ports of",
-    "effective-ports.json (or config.toml). Point HTTPS_PROXY at the edge and trust the CA",
-    "(see 'halton-meter env'). SIGINT or SIGTERM stops both after writing every queued row.",
+    "effective-ports.json. Without that file (no 'init' yet) it picks them as init does (the defaults,",
+    "or the next free ones, or those pinned in config.toml) and writes the file, so 'run' and 'env' find",
+    "them. Point HTTPS_PROXY at the edge and trust the CA (see 'halton-meter env'). SIGINT or SIGTERM",
+    "stops both after writing every queued row.",
   ].join("\n"),
   flags: [],
   examples: ["halton-meter up", "HALTON_METER_HOME=/tmp/meter halton-meter up"],
   async run(io: Io) {
     const loaded = loadConfig(io.paths.config);
-    const ports = effectivePorts(io.paths.effectivePorts, loaded);
+    let ports = readEffectivePorts(io.paths.effectivePorts);
+    if (!ports) {
+      ports = negotiatePorts(loaded, isPortFree);
+      writeEffectivePorts(io.paths.effectivePorts, ports);
+    }
     const daemonLog = processLogger("daemon", io.paths);
     const edgeLog = processLogger("edge", io.paths);
     const [{ startDaemon }, { startEdge, edgeOptions }] = await Promise.all([
@@ -37,6 +43,11 @@ export const command: CommandSpec = {
         await daemon.close();
         throw e;
       }
+      io.stderr(
+        `halton-meter up: edge (proxy) on 127.0.0.1:${edge.port}, daemon on ${daemon.ports.intercept}, ` +
+          `API on ${daemon.ports.api}. Ctrl-C stops both.\n` +
+          `In another shell: eval "$(halton-meter env)", or halton-meter run -- <command>.\n`,
+      );
       const signal = await untilStopSignal();
       daemonLog.info("daemon.stopping", { signal });
       await edge.close();
