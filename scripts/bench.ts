@@ -33,6 +33,7 @@ export interface BenchSection {
 export const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   report: () => import("./bench/report.ts"),
   edge: () => import("./bench/edge.ts"),
+  capture: () => import("./bench/capture.ts"),
   tls: () => import("./bench/tls.ts"),
 };
 

@@ -5,7 +5,8 @@
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
-import type { Usage } from "../providers/types.ts";
+import type { TokenCounts, Usage } from "../providers/types.ts";
+import type { UsageRow } from "../store/rows.ts";
 import type { RateBook } from "./book.ts";
 import { costOf, FREE_SOURCE, XAI_TICKS_SOURCE } from "./cost.ts";
 import { decimalToNumber, parseDecimal } from "./decimal.ts";
@@ -158,19 +159,11 @@ export interface RecostOptions {
   all?: boolean;
 }
 
-interface RequestTokens {
-  id: string;
-  provider: string;
-  model: string | null;
-  input_tokens: number;
-  output_tokens: number;
-  thinking_tokens: number;
-  cache_read_tokens: number;
-  cache_write_5m_tokens: number;
-  cache_write_1h_tokens: number;
-  cost_usd_minor_units: number | null;
-  rates_source: string | null;
-}
+/** The columns of a stored row that {@linkcode recost} reads. */
+type RequestTokens = Pick<
+  UsageRow,
+  "id" | "provider" | "model" | keyof TokenCounts | "cost_usd_minor_units" | "rates_source"
+>;
 
 /**
  * Recomputes costs from the stored token columns, in one transaction. Rows the provider billed itself

@@ -8,67 +8,30 @@
  *
  * @module
  */
-import type { ExchangeInfo, ProviderShape, ResponseParser, Usage } from "./types.ts";
-import {
-  applyHttpError,
-  blankUsage,
-  bodyFormat,
-  BodyReader,
-  classifyError,
-  errorCode,
-  type Json,
-  num,
-  obj,
-  type PathMatch,
-  requestJson,
-  str,
-} from "./_shared.ts";
+import type { ExchangeInfo, ProviderShape } from "./types.ts";
+import { bodyFormat, errorCode, type Json, num, obj, type PathMatch, str } from "./_shared.ts";
+import { postShape, UsageParser } from "./_parser.ts";
 
 const PICK = { type: true, model: true, usage: true, error: true } as const;
 
 /** The Messages shape for `provider` on the paths `matchPath` accepts (POST only). */
 export function anthropicMessages(provider: string, matchPath: PathMatch): ProviderShape {
-  return {
-    provider,
-    matches: (method, path) => method === "POST" && matchPath(path),
-    createParser: (info) => new MessagesParser(info),
-  };
+  return postShape(provider, matchPath, (info) => new MessagesParser(info));
 }
 
-class MessagesParser implements ResponseParser {
-  readonly #info: ExchangeInfo;
-  readonly #usage = blankUsage(null);
-  readonly #reader: BodyReader;
+class MessagesParser extends UsageParser {
   #final = false;
   #splitKnown = false;
-  #streamError = false;
-  #errorCode: string | null = null;
 
   constructor(info: ExchangeInfo) {
-    this.#info = info;
-    this.#reader = new BodyReader(bodyFormat(info), PICK, (v) => this.#value(v));
+    super(info, bodyFormat(info), PICK);
   }
 
-  push(chunk: Uint8Array): void {
-    this.#reader.push(chunk);
+  protected usageComplete(): boolean {
+    return this.#final && this.intact;
   }
 
-  finish(complete: boolean): Usage {
-    this.#reader.end();
-    const u = this.#usage;
-    u.model ??= str(requestJson(this.#info)?.model) ?? null;
-    u.prompt_tokens = u.input_tokens + u.cache_read_tokens + u.cache_write_5m_tokens +
-      u.cache_write_1h_tokens;
-    if (this.#info.status >= 400) {
-      applyHttpError(u, this.#info.status, this.#errorCode);
-      u.tokens_complete = complete;
-    } else {
-      u.tokens_complete = complete && this.#final && !this.#streamError && !this.#reader.malformed;
-    }
-    return u;
-  }
-
-  #value(v: Json): void {
+  protected value(v: Json): void {
     switch (str(v.type) ?? "") {
       case "message":
         this.#model(v.model);
@@ -84,28 +47,21 @@ class MessagesParser implements ResponseParser {
         if (this.#apply(v.usage)) this.#final = true;
         break;
       case "error":
-        this.#errorCode = errorCode(obj(v.error), ["type"]);
-        if (this.#info.status < 400) {
-          this.#streamError = true;
-          this.#usage.error = {
-            error_class: classifyError(this.#info.status, this.#errorCode),
-            provider_error_code: this.#errorCode,
-          };
-        }
+        this.failed(errorCode(obj(v.error), ["type"]));
         break;
     }
   }
 
   #model(m: unknown): void {
     const model = str(m);
-    if (model) this.#usage.model = model;
+    if (model) this.usage.model = model;
   }
 
   /** Takes the latest value of each count present; returns whether there was a usage object. */
   #apply(raw: unknown): boolean {
     const usage = obj(raw);
     if (!usage) return false;
-    const u = this.#usage;
+    const u = this.usage;
     u.input_tokens = num(usage.input_tokens) ?? u.input_tokens;
     u.output_tokens = num(usage.output_tokens) ?? u.output_tokens;
     u.cache_read_tokens = num(usage.cache_read_input_tokens) ?? u.cache_read_tokens;
@@ -126,6 +82,8 @@ class MessagesParser implements ResponseParser {
         u.cache_write_1h_tokens = hour;
       }
     }
+    u.prompt_tokens = u.input_tokens + u.cache_read_tokens + u.cache_write_5m_tokens +
+      u.cache_write_1h_tokens;
     const tier = str(usage.service_tier);
     if (tier) u.service_tier = tier;
     return true;

@@ -11,21 +11,9 @@
  *
  * @module
  */
-import type { ExchangeInfo, ProviderShape, ResponseParser, Usage } from "./types.ts";
-import {
-  applyHttpError,
-  blankUsage,
-  bodyFormat,
-  BodyReader,
-  classifyError,
-  errorCode,
-  type Json,
-  num,
-  obj,
-  pathOnly,
-  requestJson,
-  str,
-} from "./_shared.ts";
+import type { ExchangeInfo, ProviderShape } from "./types.ts";
+import { bodyFormat, errorCode, type Json, num, obj, pathOnly, str } from "./_shared.ts";
+import { UsageParser } from "./_parser.ts";
 
 /** The Gemini methods that are metered. */
 export type GeminiMethod =
@@ -100,79 +88,49 @@ interface CallShape {
   method: GeminiMethod;
 }
 
-class GeminiParser implements ResponseParser {
-  readonly #info: ExchangeInfo;
+class GeminiParser extends UsageParser {
   readonly #call: CallShape;
-  readonly #reader: BodyReader;
-  #model: string | null = null;
-  #metadata?: Json;
+  #sawMetadata = false;
   #counted = false;
-  #errorCode: string | null = null;
-  #streamError?: string | null;
 
   constructor(info: ExchangeInfo, call: CallShape) {
-    this.#info = info;
-    this.#call = call;
     const streamed = call.method === "streamGenerateContent";
     const asked = /[?&]alt=sse(&|$)/.test(info.path) ? "sse" : "json-array";
-    this.#reader = new BodyReader(
-      bodyFormat(info, streamed ? asked : "json"),
-      call.wrapped ? WRAPPED_PICK : PICK,
-      (v) => this.#value(v),
-    );
+    super(info, bodyFormat(info, streamed ? asked : "json"), call.wrapped ? WRAPPED_PICK : PICK);
+    this.#call = call;
+    // The model a response names wins over the path's, which wins over the request's.
+    this.usage.model = call.pathModel;
+    if (call.method === "countTokens") this.usage.free = true;
   }
 
-  push(chunk: Uint8Array): void {
-    this.#reader.push(chunk);
+  protected usageComplete(): boolean {
+    return this.#call.method === "countTokens" ? this.#counted : this.#sawMetadata && this.intact;
   }
 
-  finish(complete: boolean): Usage {
-    this.#reader.end();
-    const u = blankUsage(
-      this.#model ?? this.#call.pathModel ?? str(requestJson(this.#info)?.model) ?? null,
-    );
-    if (this.#call.method === "countTokens") {
-      u.free = true;
-      u.tokens_complete = complete && (this.#counted || this.#info.status >= 400);
-    } else {
-      const m = this.#metadata;
-      if (m) {
-        const prompt = num(m.promptTokenCount) ?? 0;
-        const cached = Math.min(num(m.cachedContentTokenCount) ?? 0, prompt);
-        const toolUse = num(m.toolUsePromptTokenCount) ?? 0;
-        const thoughts = num(m.thoughtsTokenCount) ?? 0;
-        u.input_tokens = prompt - cached + toolUse;
-        u.cache_read_tokens = cached;
-        u.prompt_tokens = prompt + toolUse;
-        u.output_tokens = (num(m.candidatesTokenCount) ?? 0) + thoughts;
-        u.thinking_tokens = thoughts;
-      }
-      u.tokens_complete = this.#info.status >= 400
-        ? complete
-        : complete && m !== undefined && this.#streamError === undefined && !this.#reader.malformed;
-    }
-    if (this.#info.status >= 400) applyHttpError(u, this.#info.status, this.#errorCode);
-    else if (this.#streamError !== undefined) {
-      u.error = {
-        error_class: classifyError(this.#info.status, this.#streamError),
-        provider_error_code: this.#streamError,
-      };
-    }
-    return u;
-  }
-
-  #value(v: Json): void {
+  protected value(v: Json): void {
     const error = obj(v.error);
-    if (error) {
-      this.#errorCode = errorCode(error, ERROR_KEYS);
-      if (this.#info.status < 400) this.#streamError = this.#errorCode;
-    }
+    if (error) this.failed(errorCode(error, ERROR_KEYS));
     const r = this.#call.wrapped ? obj(v.response) : v;
     if (!r) return;
     const model = str(r.modelVersion);
-    if (model) this.#model = model;
+    if (model) this.usage.model = model;
     const metadata = obj(r.usageMetadata);
-    if (metadata) this.#metadata = metadata;
+    if (metadata && this.#call.method !== "countTokens") this.#count(metadata);
     if (num(r.totalTokens) !== undefined) this.#counted = true;
+  }
+
+  /** Fills the token columns from cumulative `usageMetadata`; see the module notes for the rules. */
+  #count(m: Json): void {
+    this.#sawMetadata = true;
+    const u = this.usage;
+    const prompt = num(m.promptTokenCount) ?? 0;
+    const cached = Math.min(num(m.cachedContentTokenCount) ?? 0, prompt);
+    const toolUse = num(m.toolUsePromptTokenCount) ?? 0;
+    const thoughts = num(m.thoughtsTokenCount) ?? 0;
+    u.input_tokens = prompt - cached + toolUse;
+    u.cache_read_tokens = cached;
+    u.prompt_tokens = prompt + toolUse;
+    u.output_tokens = (num(m.candidatesTokenCount) ?? 0) + thoughts;
+    u.thinking_tokens = thoughts;
   }
 }

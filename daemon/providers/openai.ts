@@ -12,21 +12,9 @@
  *
  * @module
  */
-import type { ExchangeInfo, ProviderShape, ResponseParser, Usage } from "./types.ts";
-import {
-  applyHttpError,
-  blankUsage,
-  bodyFormat,
-  BodyReader,
-  classifyError,
-  errorCode,
-  type Json,
-  num,
-  obj,
-  type PathMatch,
-  requestJson,
-  str,
-} from "./_shared.ts";
+import type { ExchangeInfo, ProviderShape, Usage } from "./types.ts";
+import { bodyFormat, errorCode, type Json, num, obj, type PathMatch, str } from "./_shared.ts";
+import { postShape, UsageParser } from "./_parser.ts";
 
 const CHAT_PICK = { model: true, usage: true, service_tier: true, error: true } as const;
 const RESPONSES_PICK = { model: true, usage: true, service_tier: true, status: true, error: true } as const;
@@ -41,20 +29,12 @@ const UNBILLED_TIER = "auto";
  * paths `matchPath` accepts (POST only).
  */
 export function openaiChat(provider: string, matchPath: PathMatch): ProviderShape {
-  return {
-    provider,
-    matches: (method, path) => method === "POST" && matchPath(path),
-    createParser: (info) => new ChatParser(info),
-  };
+  return postShape(provider, matchPath, (info) => new ChatParser(info));
 }
 
 /** The Responses API for `provider` on the paths `matchPath` accepts (POST only). */
 export function openaiResponses(provider: string, matchPath: PathMatch): ProviderShape {
-  return {
-    provider,
-    matches: (method, path) => method === "POST" && matchPath(path),
-    createParser: (info) => new ResponsesParser(info),
-  };
+  return postShape(provider, matchPath, (info) => new ResponsesParser(info));
 }
 
 /** Fills the token columns from `prompt`/`completion`-style counts; see the module notes for the rules. */
@@ -78,49 +58,31 @@ function applyCounts(
   if (ticks !== undefined) u.cost_in_usd_ticks = ticks;
 }
 
-function streamError(u: Usage, status: number, code: string | null): void {
-  u.error = { error_class: classifyError(status, code), provider_error_code: code };
+/** Takes the model and the billed service tier a response object names. */
+function describe(u: Usage, r: Json): void {
+  const model = str(r.model);
+  if (model) u.model = model;
+  const tier = str(r.service_tier);
+  if (tier && tier !== UNBILLED_TIER) u.service_tier = tier;
 }
 
-class ChatParser implements ResponseParser {
-  readonly #info: ExchangeInfo;
-  readonly #usage = blankUsage(null);
-  readonly #reader: BodyReader;
+class ChatParser extends UsageParser {
   #sawUsage = false;
-  #errorCode: string | null = null;
-  #streamError = false;
 
   constructor(info: ExchangeInfo) {
-    this.#info = info;
-    this.#reader = new BodyReader(bodyFormat(info), CHAT_PICK, (v) => this.#value(v));
+    super(info, bodyFormat(info), CHAT_PICK);
   }
 
-  push(chunk: Uint8Array): void {
-    this.#reader.push(chunk);
+  protected usageComplete(): boolean {
+    return this.#sawUsage && this.intact;
   }
 
-  finish(complete: boolean): Usage {
-    this.#reader.end();
-    const u = this.#usage;
-    u.model ??= str(requestJson(this.#info)?.model) ?? null;
-    if (this.#info.status >= 400) {
-      applyHttpError(u, this.#info.status, this.#errorCode);
-      u.tokens_complete = complete;
-    } else {
-      u.tokens_complete = complete && this.#sawUsage && !this.#streamError && !this.#reader.malformed;
-    }
-    return u;
-  }
-
-  #value(v: Json): void {
-    const model = str(v.model);
-    if (model) this.#usage.model = model;
-    const tier = str(v.service_tier);
-    if (tier && tier !== UNBILLED_TIER) this.#usage.service_tier = tier;
+  protected value(v: Json): void {
+    describe(this.usage, v);
     const usage = obj(v.usage);
     if (usage) {
       this.#sawUsage = true;
-      applyCounts(this.#usage, usage, {
+      applyCounts(this.usage, usage, {
         prompt: usage.prompt_tokens,
         output: usage.completion_tokens,
         // DeepSeek-style hosts name their cache hits apart.
@@ -129,88 +91,52 @@ class ChatParser implements ResponseParser {
       });
     }
     const error = obj(v.error);
-    if (error) {
-      this.#errorCode = errorCode(error, ERROR_KEYS);
-      if (this.#info.status < 400) {
-        this.#streamError = true;
-        streamError(this.#usage, this.#info.status, this.#errorCode);
-      }
-    }
+    if (error) this.failed(errorCode(error, ERROR_KEYS));
   }
 }
 
-class ResponsesParser implements ResponseParser {
-  readonly #info: ExchangeInfo;
-  readonly #usage = blankUsage(null);
-  readonly #reader: BodyReader;
+class ResponsesParser extends UsageParser {
   #sawUsage = false;
-  #errorCode: string | null = null;
 
   constructor(info: ExchangeInfo) {
-    this.#info = info;
-    this.#reader = new BodyReader(bodyFormat(info), RESPONSES_PICK, (v) => this.#value(v));
+    super(info, bodyFormat(info), RESPONSES_PICK);
   }
 
-  push(chunk: Uint8Array): void {
-    this.#reader.push(chunk);
+  /** A failed response that still reports usage was billed that usage: the row is complete. */
+  protected usageComplete(): boolean {
+    return this.#sawUsage && !this.reader.malformed;
   }
 
-  finish(complete: boolean): Usage {
-    this.#reader.end();
-    const u = this.#usage;
-    u.model ??= str(requestJson(this.#info)?.model) ?? null;
-    if (this.#info.status >= 400) {
-      applyHttpError(u, this.#info.status, this.#errorCode);
-      u.tokens_complete = complete;
-    } else {
-      // A failed response that still reports usage was billed that usage: the row is complete.
-      u.tokens_complete = complete && this.#sawUsage && !this.#reader.malformed;
-    }
-    return u;
-  }
-
-  #value(v: Json): void {
+  protected value(v: Json): void {
     const type = str(v.type);
     if (type === undefined) {
       // A whole response object (non-streamed), or an error body.
-      if (obj(v.error) && this.#info.status >= 400) this.#errorCode = errorCode(obj(v.error), ERROR_KEYS);
+      if (obj(v.error) && this.info.status >= 400) this.failed(errorCode(obj(v.error), ERROR_KEYS));
       else this.#response(v, str(v.status) === "failed");
       return;
     }
     if (type === "error") {
-      this.#failed(str(v.code) ?? errorCode(obj(v.error), ERROR_KEYS));
+      this.failed(str(v.code) ?? errorCode(obj(v.error), ERROR_KEYS));
       return;
     }
     const response = obj(v.response);
     if (!response) return;
     if (TERMINAL_EVENTS.has(type)) this.#response(response, type === "response.failed");
-    else this.#describe(response);
-  }
-
-  #describe(r: Json): void {
-    const model = str(r.model);
-    if (model) this.#usage.model = model;
-    const tier = str(r.service_tier);
-    if (tier && tier !== UNBILLED_TIER) this.#usage.service_tier = tier;
+    else describe(this.usage, response);
   }
 
   #response(r: Json, failed: boolean): void {
-    this.#describe(r);
+    describe(this.usage, r);
     const usage = obj(r.usage);
     if (usage) {
       this.#sawUsage = true;
-      applyCounts(this.#usage, usage, {
+      applyCounts(this.usage, usage, {
         prompt: usage.input_tokens,
         output: usage.output_tokens,
         cached: obj(usage.input_tokens_details)?.cached_tokens,
         reasoning: obj(usage.output_tokens_details)?.reasoning_tokens,
       });
     }
-    if (failed) this.#failed(errorCode(obj(r.error), ERROR_KEYS));
-  }
-
-  #failed(code: string | null): void {
-    this.#errorCode = code;
-    if (this.#info.status < 400) streamError(this.#usage, this.#info.status, code);
+    if (failed) this.failed(errorCode(obj(r.error), ERROR_KEYS));
   }
 }

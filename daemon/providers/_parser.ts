@@ -1,0 +1,90 @@
+/**
+ * The part every shape's response parser shares: reading the body, the usage record being filled in, errors
+ * reported by the body, and the end of the exchange (the request's model as a fallback, HTTP error status,
+ * whether the row is complete). A shape supplies only what it picks from each parsed value and what makes its
+ * usage whole.
+ *
+ * @module
+ */
+import type { ExchangeInfo, ProviderShape, ResponseParser, Usage } from "./types.ts";
+import type { Pick } from "./json_pick.ts";
+import {
+  applyHttpError,
+  blankUsage,
+  type BodyFormat,
+  BodyReader,
+  classifyError,
+  type Json,
+  type PathMatch,
+  requestJson,
+  str,
+} from "./_shared.ts";
+
+/** A shape metering POSTs to the paths `matchPath` accepts, with a fresh parser from `create` per exchange. */
+export function postShape(
+  provider: string,
+  matchPath: PathMatch,
+  create: (info: ExchangeInfo) => ResponseParser,
+): ProviderShape {
+  return { provider, matches: (method, path) => method === "POST" && matchPath(path), createParser: create };
+}
+
+/** A response parser that owns the body reader and the common end of an exchange; see the module notes. */
+export abstract class UsageParser implements ResponseParser {
+  /** The exchange being parsed. */
+  protected readonly info: ExchangeInfo;
+  /** The usage being filled in; returned by {@linkcode UsageParser.finish}. */
+  protected readonly usage: Usage = blankUsage(null);
+  /** Reads the body and hands each parsed value to {@linkcode UsageParser.value}. */
+  protected readonly reader: BodyReader;
+  #errorCode: string | null = null;
+  #streamFailed = false;
+
+  /** Reads the body of `info` as `format`, keeping the members `pick` names of a plain JSON body. */
+  constructor(info: ExchangeInfo, format: BodyFormat, pick: Pick) {
+    this.info = info;
+    this.reader = new BodyReader(format, pick, (v) => this.value(v));
+  }
+
+  /** Feeds decoded response bytes. */
+  push(chunk: Uint8Array): void {
+    this.reader.push(chunk);
+  }
+
+  /** Ends the body and returns the usage; an HTTP error status makes the row complete when the body was. */
+  finish(complete: boolean): Usage {
+    this.reader.end();
+    const u = this.usage;
+    u.model ??= str(requestJson(this.info)?.model) ?? null;
+    if (this.info.status >= 400) {
+      applyHttpError(u, this.info.status, this.#errorCode);
+      u.tokens_complete = complete;
+    } else {
+      u.tokens_complete = complete && this.usageComplete();
+    }
+    return u;
+  }
+
+  /** Takes what the shape needs from one parsed value of the body. */
+  protected abstract value(v: Json): void;
+
+  /** For a successful status: whether the body gave everything a complete row needs. */
+  protected abstract usageComplete(): boolean;
+
+  /**
+   * Records an error the body reported. Under an HTTP error status its code only names that error; under a
+   * successful one the stream itself failed, and the row becomes an error row.
+   */
+  protected failed(code: string | null): void {
+    this.#errorCode = code;
+    if (this.info.status < 400) {
+      this.#streamFailed = true;
+      this.usage.error = { error_class: classifyError(this.info.status, code), provider_error_code: code };
+    }
+  }
+
+  /** Neither an error inside a successful stream nor an unreadable body. */
+  protected get intact(): boolean {
+    return !this.#streamFailed && !this.reader.malformed;
+  }
+}
