@@ -17,6 +17,7 @@ import type { Paths } from "../core/paths.ts";
 import { effectivePorts } from "../core/ports.ts";
 import { VERSION } from "../core/version.ts";
 import { type ApiRoute, startApiServer } from "./api/server.ts";
+import { startReadApiWorker } from "./api/read/off_thread.ts";
 import type { MeteringHook } from "./intercept/hook.ts";
 import { startInterceptServer } from "./intercept/server.ts";
 import type { LeafSource } from "./intercept/tls_front.ts";
@@ -94,6 +95,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   // Run in reverse: the intercept port closes, ended exchanges finish metering, then the last flush.
   cleanup.push(() => db.close(), () => writer.close(), () => pool.close(), () => hook.drain?.());
   try {
+    // The read API queries in a worker with its own read-only connection: they never hold the request path.
+    const readApi = await startReadApiWorker({
+      dbPath: paths.db,
+      allowOrigins: config.cors.allow_origins,
+      onError: (error) => log.error("api.read_worker_failed", { error }),
+    });
+    cleanup.push(() => readApi.close());
     const intercept = await bind(
       "intercept",
       ports.intercept,
@@ -103,7 +111,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const api = await bind("api", ports.api, () =>
       startApiServer({
         port: ports.api,
-        routes: options.routes,
+        routes: [
+          ...(options.routes ?? []),
+          readApi.route,
+        ],
         onError: (e) => log.error("api.route_failed", { error: (e as Error)?.message ?? String(e) }),
       }));
     cleanup.push(() => api.close());

@@ -33,7 +33,6 @@ export interface BenchSection {
 export const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   report: () => import("./bench/report.ts"),
   edge: () => import("./bench/edge.ts"),
-  capture: () => import("./bench/capture.ts"),
   tls: () => import("./bench/tls.ts"),
 };
 

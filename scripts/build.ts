@@ -46,6 +46,9 @@ export function denortZip(dir: string, version: string, target: string): string 
 }
 
 /** The binary's file name for `target`. */
+/** What the binary reads besides its module graph: the SQL migrations, and the read API's worker module. */
+const INCLUDES = ["migrations", "daemon/api/read/worker.ts"];
+
 export function binaryName(target: string): string {
   return `halton-meter-${target}${target.includes("windows") ? ".exe" : ""}`;
 }
@@ -127,7 +130,16 @@ export async function build(
     console.error(`building ${output}`);
     // No strip afterwards, ever: the program is appended to the runtime and stripping cuts it off.
     const r = await new Deno.Command(Deno.execPath(), {
-      args: ["compile", "-A", "--include", "migrations", "--target", target, "--output", output, "main.ts"],
+      args: [
+        "compile",
+        "-A",
+        ...INCLUDES.flatMap((i) => ["--include", i]),
+        "--target",
+        target,
+        "--output",
+        output,
+        "main.ts",
+      ],
       cwd: ROOT,
       env: childEnv,
       clearEnv: true,

@@ -1,0 +1,112 @@
+/**
+ * Runs the read API in a worker: SQLite queries are synchronous, and a 90-day summary over a large database
+ * takes a noticeable fraction of a second, which on the daemon's own thread would stall every intercepted
+ * call. The worker holds its own read-only connection; this side only passes requests and answers.
+ *
+ * @module
+ */
+import type { ApiRoute } from "../server.ts";
+
+/** First message to the worker. */
+export interface WorkerInit {
+  type: "init";
+  dbPath: string;
+  allowOrigins: readonly string[];
+  /** ISO time the daemon started, for `uptime_s`. */
+  startedAt: string;
+}
+
+/** One request, as much of it as the read API looks at. */
+export interface ReadRequest {
+  type: "request";
+  id: number;
+  url: string;
+  method: string;
+  headers: [string, string][];
+}
+
+/** The worker's answer; status 0 means the read API does not serve that path. */
+export interface ReadReply {
+  id: number;
+  status: number;
+  headers: [string, string][];
+  body: string;
+  error?: string;
+}
+
+/** A read API running in its own thread. */
+export interface ReadApiWorker {
+  route: ApiRoute;
+  close(): void;
+}
+
+/**
+ * Starts the worker on `dbPath` (which must exist: the daemon's writer has created and migrated it) and
+ * resolves once its connection is open.
+ */
+export function startReadApiWorker(
+  options: { dbPath: string; allowOrigins: readonly string[]; onError?: (message: string) => void },
+): Promise<ReadApiWorker> {
+  const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
+  const waiting = new Map<number, (reply: ReadReply) => void>();
+  let next = 0;
+  let failed: string | undefined;
+  return new Promise((resolve, reject) => {
+    worker.onerror = (e) => {
+      e.preventDefault();
+      failed = e.message;
+      options.onError?.(e.message);
+      for (const answer of waiting.values()) {
+        answer({ id: -1, status: 500, headers: [], body: "", error: failed });
+      }
+      waiting.clear();
+      reject(new Error(failed));
+    };
+    worker.onmessage = (e: MessageEvent<ReadReply | { type: "ready" }>) => {
+      if ("type" in e.data) {
+        resolve({ route, close: () => worker.terminate() });
+        return;
+      }
+      const answer = waiting.get(e.data.id);
+      waiting.delete(e.data.id);
+      answer?.(e.data);
+    };
+    const init: WorkerInit = {
+      type: "init",
+      dbPath: options.dbPath,
+      allowOrigins: options.allowOrigins,
+      startedAt: new Date().toISOString(),
+    };
+    worker.postMessage(init);
+  });
+
+  function route(req: Request): Promise<Response | undefined> {
+    if (failed) return Promise.resolve(unavailable(failed));
+    const id = next++;
+    const msg: ReadRequest = {
+      type: "request",
+      id,
+      url: req.url,
+      method: req.method,
+      headers: [...req.headers],
+    };
+    return new Promise((resolve) => {
+      waiting.set(id, (reply) => {
+        if (reply.error) resolve(unavailable(reply.error));
+        else {resolve(
+            reply.status === 0
+              ? undefined
+              : new Response(reply.body, { status: reply.status, headers: reply.headers }),
+          );}
+      });
+      worker.postMessage(msg);
+    });
+  }
+}
+
+function unavailable(message: string): Response {
+  return new Response(JSON.stringify({ error: "read API unavailable", message }), {
+    status: 503,
+    headers: { "content-type": "application/json", "cache-control": "no-store" },
+  });
+}

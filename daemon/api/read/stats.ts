@@ -1,0 +1,190 @@
+/**
+ * `GET /v1/stats` and `/v1/projects/{slug}/stats`: usage and spend from a UTC day to today, in total and by
+ * day, provider, model and project, in the dashboard's `BackendStats` shape (money in integer millicents).
+ *
+ * @module
+ */
+import type { DatabaseSync, SQLInputValue } from "node:sqlite";
+import { addDays } from "./params.ts";
+
+/** The totals of a window. */
+export interface StatsSummary {
+  total_requests: number;
+  total_input_tokens: number;
+  total_output_tokens: number;
+  total_thinking_tokens: number;
+  total_cache_read_tokens: number;
+  total_cache_write_tokens: number;
+  total_cost_usd_minor_units: number;
+  /** cache reads / (input + cache reads); 0 when both are 0. */
+  cache_hit_rate: number;
+  /** Projects with at least one call in the window. */
+  active_projects: number;
+  /** Distinct models named by calls in the window. */
+  models_in_use: number;
+  last_request_at: string | null;
+}
+
+/** Calls and spend of one group. */
+export interface Spend {
+  requests: number;
+  cost_usd_minor_units: number;
+}
+
+/** One model's row of `by_model`. */
+export interface ModelSpend extends Spend {
+  provider: string;
+  model: string | null;
+  input_tokens: number;
+  output_tokens: number;
+}
+
+/** The whole answer. */
+export interface StatsView {
+  summary: StatsSummary;
+  /** Every day of the window, oldest first, days without calls included as zeros. */
+  by_day: (Spend & { date: string })[];
+  /** Only the days and providers that had calls, by date then provider. */
+  by_day_by_provider: (Spend & { date: string; provider: string })[];
+  /** Most expensive first. */
+  by_provider: (Spend & { provider: string })[];
+  /** Most expensive first. */
+  by_model: ModelSpend[];
+  /** Most expensive first; beyond the dashboard's shape, for the built-in page. */
+  by_project: (Spend & { project: string })[];
+}
+
+/** The window of a stats query: whole UTC days from `since` through `today`, optionally one project. */
+export interface StatsQuery {
+  since: string;
+  today: string;
+  /** A project's id (not its slug). */
+  projectId?: string;
+}
+
+interface Group {
+  date: string;
+  project_id: string;
+  provider: string;
+  model: string | null;
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  thinking_tokens: number;
+  cache_read_tokens: number;
+  cache_write_tokens: number;
+  cost: number;
+  last: string;
+}
+
+/** Adds `g` to the entry of `key` in `map`, creating it with `init` first. */
+function add<T extends Spend>(map: Map<string, T>, key: string, init: () => T, g: Group): T {
+  let entry = map.get(key);
+  if (!entry) map.set(key, entry = init());
+  entry.requests += g.requests;
+  entry.cost_usd_minor_units += g.cost;
+  return entry;
+}
+
+const byCost = (a: Spend, b: Spend) =>
+  b.cost_usd_minor_units - a.cost_usd_minor_units || b.requests - a.requests;
+
+/**
+ * The stats of a window. The table is read once, grouped by day, project, provider and model (a few thousand
+ * groups at most); every breakdown is a rollup of those groups.
+ */
+export function statsView(db: DatabaseSync, q: StatsQuery): StatsView {
+  const params: SQLInputValue[] = [`${q.since}T00:00:00.000Z`, `${addDays(q.today, 1)}T00:00:00.000Z`];
+  if (q.projectId !== undefined) params.push(q.projectId);
+  const groups = db.prepare(
+    `SELECT substr(requested_at, 1, 10) AS date, project_id, provider, model, count(*) AS requests,
+       coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens,
+       coalesce(sum(thinking_tokens), 0) AS thinking_tokens,
+       coalesce(sum(cache_read_tokens), 0) AS cache_read_tokens,
+       coalesce(sum(cache_write_tokens), 0) AS cache_write_tokens,
+       coalesce(sum(cost_usd_minor_units), 0) AS cost, max(requested_at) AS last
+     FROM requests WHERE requested_at >= ? AND requested_at < ?
+       ${q.projectId === undefined ? "" : "AND project_id = ?"}
+     GROUP BY 1, 2, 3, 4`,
+  ).all(...params) as unknown as Group[];
+  const slugs = new Map(
+    (db.prepare("SELECT id, slug FROM projects").all() as { id: string; slug: string }[]).map((p) => [
+      p.id,
+      p.slug,
+    ]),
+  );
+
+  const days = new Map<string, Spend & { date: string }>();
+  for (let d = q.since; d <= q.today; d = addDays(d, 1)) {
+    days.set(d, { date: d, requests: 0, cost_usd_minor_units: 0 });
+  }
+  const dayProviders = new Map<string, Spend & { date: string; provider: string }>();
+  const providers = new Map<string, Spend & { provider: string }>();
+  const models = new Map<string, ModelSpend>();
+  const projects = new Map<string, Spend & { project: string }>();
+  const s = {
+    requests: 0,
+    input: 0,
+    output: 0,
+    thinking: 0,
+    cacheRead: 0,
+    cacheWrite: 0,
+    cost: 0,
+    last: null as string | null,
+  };
+  for (const g of groups) {
+    add(days, g.date, () => ({ date: g.date, requests: 0, cost_usd_minor_units: 0 }), g);
+    add(dayProviders, `${g.date}\0${g.provider}`, () => ({
+      date: g.date,
+      provider: g.provider,
+      requests: 0,
+      cost_usd_minor_units: 0,
+    }), g);
+    add(providers, g.provider, () => ({ provider: g.provider, requests: 0, cost_usd_minor_units: 0 }), g);
+    const m = add(models, `${g.provider}\0${g.model}`, () => ({
+      provider: g.provider,
+      model: g.model,
+      requests: 0,
+      input_tokens: 0,
+      output_tokens: 0,
+      cost_usd_minor_units: 0,
+    }), g);
+    m.input_tokens += g.input_tokens;
+    m.output_tokens += g.output_tokens;
+    const slug = slugs.get(g.project_id) ?? g.project_id;
+    add(projects, slug, () => ({ project: slug, requests: 0, cost_usd_minor_units: 0 }), g);
+    s.requests += g.requests;
+    s.input += g.input_tokens;
+    s.output += g.output_tokens;
+    s.thinking += g.thinking_tokens;
+    s.cacheRead += g.cache_read_tokens;
+    s.cacheWrite += g.cache_write_tokens;
+    s.cost += g.cost;
+    if (s.last === null || g.last > s.last) s.last = g.last;
+  }
+  const named = new Set(groups.filter((g) => g.model !== null).map((g) => g.model));
+  return {
+    summary: {
+      total_requests: s.requests,
+      total_input_tokens: s.input,
+      total_output_tokens: s.output,
+      total_thinking_tokens: s.thinking,
+      total_cache_read_tokens: s.cacheRead,
+      total_cache_write_tokens: s.cacheWrite,
+      total_cost_usd_minor_units: s.cost,
+      cache_hit_rate: s.input + s.cacheRead === 0 ? 0 : s.cacheRead / (s.input + s.cacheRead),
+      active_projects: projects.size,
+      models_in_use: named.size,
+      last_request_at: s.last,
+    },
+    by_day: [...days.values()],
+    by_day_by_provider: [...dayProviders.values()].sort((a, b) =>
+      a.date.localeCompare(b.date) || a.provider.localeCompare(b.provider)
+    ),
+    by_provider: [...providers.values()].sort((a, b) => byCost(a, b) || a.provider.localeCompare(b.provider)),
+    by_model: [...models.values()].sort((a, b) =>
+      byCost(a, b) || a.provider.localeCompare(b.provider) || (a.model ?? "").localeCompare(b.model ?? "")
+    ),
+    by_project: [...projects.values()].sort((a, b) => byCost(a, b) || a.project.localeCompare(b.project)),
+  };
+}

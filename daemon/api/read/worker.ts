@@ -1,0 +1,33 @@
+/**
+ * The read API's worker: it owns the read-only connection and answers requests posted by
+ * {@linkcode ./off_thread.ts}, so a report over many rows never holds the daemon's request path.
+ *
+ * @module
+ */
+/// <reference lib="deno.worker" />
+import { openStore } from "../../store/open.ts";
+import { readApiRoute } from "./routes.ts";
+import type { ApiRoute } from "../server.ts";
+import type { ReadReply, ReadRequest, WorkerInit } from "./off_thread.ts";
+
+let route: ApiRoute | undefined;
+
+self.onmessage = async (e: MessageEvent<WorkerInit | ReadRequest>) => {
+  const msg = e.data;
+  if (msg.type === "init") {
+    const db = openStore(msg.dbPath, { readOnly: true });
+    route = readApiRoute({ db, allowOrigins: msg.allowOrigins, startedAt: new Date(msg.startedAt) });
+    self.postMessage({ type: "ready" });
+    return;
+  }
+  let reply: ReadReply;
+  try {
+    const res = await route!(new Request(msg.url, { method: msg.method, headers: msg.headers }));
+    reply = res
+      ? { id: msg.id, status: res.status, headers: [...res.headers], body: await res.text() }
+      : { id: msg.id, status: 0, headers: [], body: "" };
+  } catch (err) {
+    reply = { id: msg.id, status: 500, headers: [], body: "", error: (err as Error).message };
+  }
+  self.postMessage(reply);
+};
