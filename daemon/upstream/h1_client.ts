@@ -9,14 +9,14 @@
  * @module
  */
 import { Readable, Writable } from "node:stream";
-import type { Duplex } from "node:stream";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import { Buffer } from "node:buffer";
 import { ChunkedDecoder } from "./chunked.ts";
+import type { ConnOwner, UpstreamConn } from "./conn.ts";
 
 /** A connection from the pool; `reused` when it already carried a request. */
 export interface Lease {
-  socket: Duplex;
+  socket: UpstreamConn;
   reused: boolean;
 }
 
@@ -24,7 +24,7 @@ export interface Lease {
 export interface Connections {
   acquire(fresh: boolean): Promise<Lease>;
   /** Gives back a connection that is clean and may carry another request; `idleMs` from `Keep-Alive`. */
-  release(socket: Duplex, idleMs?: number): void;
+  release(socket: UpstreamConn, idleMs?: number): void;
 }
 
 /** The response of an {@linkcode UpstreamCall}: a readable body with its status and headers. */
@@ -52,6 +52,8 @@ const MAX_HEAD = 64 * 1024;
 /** Request bytes kept for a retry on a stale connection; a longer body is not retried. */
 const MAX_RETRY_BODY = 1024 * 1024;
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
+const CRLF = Buffer.from("\r\n");
+const LAST_CHUNK = Buffer.from("0\r\n\r\n");
 
 type Framing =
   | { kind: "none" }
@@ -71,10 +73,10 @@ export class UpstreamCall extends Writable {
   readonly #headers: OutgoingHttpHeaders;
   readonly #conns: Connections;
   #lease?: Promise<Lease>;
-  #socket?: Duplex;
+  #socket?: UpstreamConn;
   #reused = false;
   #retried = false;
-  #head?: string;
+  #head?: Buffer;
   #chunked = false;
   #kept: Buffer[] | null = [];
   #keptBytes = 0;
@@ -104,42 +106,52 @@ export class UpstreamCall extends Writable {
   override _write(chunk: Buffer, _enc: string, cb: (e?: Error | null) => void): void {
     this.#ready().then((socket) => {
       if (!socket) return cb();
-      if (!this.#head) this.#sendHead(socket, false);
+      // Head and framing go out with the data in one write: one TLS record and one syscall per chunk.
+      const parts = this.#head ? [] : [this.#headFor(false)];
       this.#keep(chunk);
-      if (this.#chunked) socket.write(chunk.length.toString(16) + "\r\n");
-      const flushed = socket.write(chunk);
-      if (this.#chunked) socket.write("\r\n");
-      if (flushed) cb();
-      else waitDrain(socket, cb);
+      parts.push(...this.#frame(chunk));
+      this.#send(socket, parts.length === 1 ? parts[0] : Buffer.concat(parts), cb);
     }, (e) => cb(e));
   }
 
   override _final(cb: (e?: Error | null) => void): void {
     this.#ready().then((socket) => {
       if (!socket) return cb();
-      if (!this.#head) this.#sendHead(socket, true);
-      else if (this.#chunked) socket.write("0\r\n\r\n");
-      this.#requestDone = true;
-      cb();
-      this.#maybeRelease();
+      const last = !this.#head ? this.#headFor(true) : this.#chunked ? LAST_CHUNK : undefined;
+      const done = () => {
+        this.#requestDone = true;
+        cb();
+        this.#maybeRelease();
+      };
+      if (last) this.#send(socket, last, done);
+      else done();
     }, (e) => cb(e));
   }
 
+  // Calls `cb` once the bytes are written (backpressure); a failed write is a failed connection, which the
+  // read side would also see, and may be retried.
+  #send(socket: UpstreamConn, data: Buffer, cb: () => void): void {
+    socket.write(data).then(cb, (e) => {
+      if (this.#socket === socket) this.#fail(e instanceof Error ? e : new Error(String(e)));
+      cb();
+    });
+  }
+
   override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
-    if (this.#socket && !(this.#responseDone && this.#requestDone && this.#reusable)) this.#socket.destroy();
+    if (this.#socket && !(this.#responseDone && this.#requestDone && this.#reusable)) this.#socket.close();
     this.#socket = undefined;
     if (this.#res && !this.#responseDone) this.#res.destroy(err ?? new Error("request aborted"));
     cb(err);
   }
 
-  async #ready(): Promise<Duplex | undefined> {
+  async #ready(): Promise<UpstreamConn | undefined> {
     if (this.#socket) return this.#socket;
     if (this.#gone) return undefined;
     const lease = await this.#lease!;
     if (this.#socket) return this.#socket;
     if (this.#gone) return undefined;
     if (this.destroyed) {
-      lease.socket.destroy();
+      lease.socket.close();
       throw new Error("request aborted");
     }
     this.#attach(lease);
@@ -150,21 +162,11 @@ export class UpstreamCall extends Writable {
     const { socket } = lease;
     this.#socket = socket;
     this.#reused = lease.reused;
-    socket.on("data", this.#onData);
-    socket.on("end", this.#onEnd);
-    socket.on("close", this.#onClose);
-    socket.on("error", this.#onError);
-    socket.resume();
+    socket.own(this.#owner);
   }
 
-  #detach(socket: Duplex): void {
-    socket.off("data", this.#onData);
-    socket.off("end", this.#onEnd);
-    socket.off("close", this.#onClose);
-    socket.off("error", this.#onError);
-  }
-
-  #sendHead(socket: Duplex, noBody: boolean): void {
+  /** The request head, remembered for a retry. */
+  #headFor(noBody: boolean): Buffer {
     const h = this.#headers;
     let head = `${this.#method} ${this.#path} HTTP/1.1\r\n`;
     for (const [name, value] of Object.entries(h)) {
@@ -177,8 +179,13 @@ export class UpstreamCall extends Writable {
         head += "transfer-encoding: chunked\r\n";
       } else if (BODY_METHODS.has(this.#method)) head += "content-length: 0\r\n";
     }
-    this.#head = head + "\r\n";
-    socket.write(this.#head);
+    this.#head = Buffer.from(head + "\r\n", "latin1");
+    return this.#head;
+  }
+
+  /** `chunk` as it goes on the wire: as is, or as one chunk of a chunked body. */
+  #frame(chunk: Buffer): Buffer[] {
+    return this.#chunked ? [Buffer.from(chunk.length.toString(16) + "\r\n", "latin1"), chunk, CRLF] : [chunk];
   }
 
   #keep(chunk: Buffer): void {
@@ -188,11 +195,16 @@ export class UpstreamCall extends Writable {
     else this.#kept.push(Buffer.from(chunk));
   }
 
-  #onData = (data: Buffer): void => {
+  readonly #owner: ConnOwner = {
+    onData: (data) => this.#onData(data),
+    onEnd: (error) => error ? this.#fail(error) : this.#onEnd(),
+  };
+
+  #onData(data: Buffer): void {
     this.#gotBytes = true;
     this.#buf = this.#buf.length ? Buffer.concat([this.#buf, data]) : data;
     this.#parse();
-  };
+  }
 
   #parse(): void {
     while (!this.#res) {
@@ -256,14 +268,13 @@ export class UpstreamCall extends Writable {
   #maybeRelease(): void {
     const socket = this.#socket;
     if (!socket || !this.#responseDone || !this.#requestDone) return;
-    this.#detach(socket);
     this.#socket = undefined;
     this.#gone = true;
     if (this.#reusable) this.#conns.release(socket, this.#idleMs);
-    else socket.destroy();
+    else socket.close();
   }
 
-  #onEnd = (): void => {
+  #onEnd(): void {
     if (this.#res && this.#framing?.kind === "close" && !this.#responseDone) {
       this.#responseDone = true;
       this.#reusable = false;
@@ -272,17 +283,12 @@ export class UpstreamCall extends Writable {
       return;
     }
     this.#fail(new Error("upstream closed the connection"));
-  };
-
-  #onClose = (): void => this.#onEnd();
-
-  #onError = (e: Error): void => this.#fail(e);
+  }
 
   #fail(e: Error): void {
     const socket = this.#socket;
     if (socket) {
-      this.#detach(socket);
-      socket.destroy();
+      socket.close();
       this.#socket = undefined;
     }
     if (!this.#responseDone && !this.#gotBytes && this.#reused && !this.#retried && this.#kept) {
@@ -301,33 +307,18 @@ export class UpstreamCall extends Writable {
     this.#lease = this.#conns.acquire(true);
     this.#lease.then((lease) => {
       if (this.destroyed) {
-        lease.socket.destroy();
+        lease.socket.close();
         return;
       }
       this.#attach(lease);
       if (!this.#head) return;
-      lease.socket.write(this.#head);
-      for (const b of this.#kept!) {
-        if (this.#chunked) lease.socket.write(b.length.toString(16) + "\r\n");
-        lease.socket.write(b);
-        if (this.#chunked) lease.socket.write("\r\n");
-      }
-      if (this.#requestDone && this.#chunked) lease.socket.write("0\r\n\r\n");
+      const parts = [this.#head, ...this.#kept!.flatMap((b) => this.#frame(b))];
+      if (this.#requestDone && this.#chunked) parts.push(LAST_CHUNK);
+      lease.socket.write(Buffer.concat(parts)).catch((e) => {
+        if (this.#socket === lease.socket) this.#fail(e);
+      });
     }, (e) => this.emit("error", e));
   }
-}
-
-function waitDrain(socket: Duplex, cb: (e?: Error | null) => void): void {
-  const onDrain = () => {
-    socket.off("close", onClose);
-    cb();
-  };
-  const onClose = () => {
-    socket.off("drain", onDrain);
-    cb(new Error("upstream closed the connection"));
-  };
-  socket.once("drain", onDrain);
-  socket.once("close", onClose);
 }
 
 /** A parsed status line and headers. */

@@ -7,15 +7,14 @@
  */
 import type { OutgoingHttpHeaders } from "node:http";
 import tls from "node:tls";
-import type { Duplex } from "node:stream";
 import { MeterError } from "../../core/errors.ts";
 import { connectViaProxy, parseProxyUrl, type ProxySettings } from "./proxy.ts";
 import { type Address, parseResolveMap, resolveTarget } from "./target.ts";
 import { type Lease, UpstreamCall } from "./h1_client.ts";
-import { ConnStream } from "./conn_stream.ts";
+import { UpstreamConn } from "./conn.ts";
 
-// How to take a connection back out of the idle set: its idle listeners and timer.
-const IDLE_HANDLERS = new WeakMap<Duplex, () => void>();
+// The expiry timer of each idle connection, cleared when it is taken back out.
+const IDLE_TIMERS = new WeakMap<UpstreamConn, ReturnType<typeof setTimeout>>();
 
 /** The `[upstream]` settings, as in config. */
 export interface UpstreamSettings {
@@ -47,8 +46,8 @@ export class UpstreamPool {
   readonly #resolve: ReadonlyMap<string, Partial<Address>>;
   readonly #proxy?: ProxySettings;
   readonly #ca: string[];
-  readonly #idle = new Map<string, Set<Duplex>>();
-  readonly #live = new Set<Duplex>();
+  readonly #idle = new Map<string, Set<UpstreamConn>>();
+  readonly #live = new Set<UpstreamConn>();
   #opened = 0;
 
   /**
@@ -80,7 +79,8 @@ export class UpstreamPool {
 
   /** Closes every connection, idle or busy. */
   close(): void {
-    for (const s of this.#live) s.destroy();
+    for (const idle of this.#idle.values()) for (const s of idle) clearTimeout(IDLE_TIMERS.get(s));
+    for (const s of [...this.#live]) s.close();
     this.#live.clear();
     this.#idle.clear();
   }
@@ -90,48 +90,34 @@ export class UpstreamPool {
     if (!fresh && idle) {
       for (const socket of idle) {
         idle.delete(socket);
-        const release = IDLE_HANDLERS.get(socket);
-        IDLE_HANDLERS.delete(socket);
-        release?.();
-        if (!socket.destroyed) return { socket, reused: true };
+        clearTimeout(IDLE_TIMERS.get(socket));
+        IDLE_TIMERS.delete(socket);
+        if (!socket.closed) return { socket, reused: true };
       }
     }
-    const socket = await this.#connect(target);
-    this.#live.add(socket);
-    socket.once("close", () => this.#live.delete(socket));
-    return { socket, reused: false };
+    return { socket: await this.#connect(target), reused: false };
   }
 
-  #release(key: string, socket: Duplex, idleMs = IDLE_MS): void {
+  #release(key: string, socket: UpstreamConn, idleMs = IDLE_MS): void {
     let idle = this.#idle.get(key);
     if (!idle) this.#idle.set(key, idle = new Set());
-    if (idle.size >= MAX_IDLE || socket.destroyed) {
-      socket.destroy();
+    if (idle.size >= MAX_IDLE || socket.closed) {
+      socket.close();
       return;
     }
     // While idle, any byte or end from the server means the connection is no longer usable.
     const drop = () => {
       idle.delete(socket);
-      IDLE_HANDLERS.delete(socket);
-      clearTimeout(timer);
-      socket.destroy();
+      clearTimeout(IDLE_TIMERS.get(socket));
+      IDLE_TIMERS.delete(socket);
+      socket.close();
     };
-    const timer = setTimeout(drop, Math.min(idleMs, IDLE_MS));
-    socket.on("data", drop);
-    socket.on("end", drop);
-    socket.on("error", drop);
-    socket.on("close", drop);
-    socket.resume();
-    IDLE_HANDLERS.set(socket, () => {
-      clearTimeout(timer);
-      socket.off("data", drop);
-      socket.off("end", drop);
-      socket.off("error", drop);
-      socket.off("close", drop);
-    });
+    IDLE_TIMERS.set(socket, setTimeout(drop, Math.min(idleMs, IDLE_MS)));
+    socket.own({ onData: drop, onEnd: drop });
     idle.add(socket);
   }
-  async #connect(target: Address): Promise<Duplex> {
+
+  async #connect(target: Address): Promise<UpstreamConn> {
     this.#opened++;
     const address = resolveTarget(target, this.#resolve);
     let tcp: Deno.TcpConn | undefined;
@@ -152,7 +138,9 @@ export class UpstreamPool {
         conn.close();
         throw e;
       }
-      return new ConnStream(conn);
+      const socket: UpstreamConn = new UpstreamConn(conn, () => this.#live.delete(socket));
+      this.#live.add(socket);
+      return socket;
     } catch (e) {
       throw new Error(`connecting to ${target.host}:${target.port} failed: ${(e as Error).message}`);
     } finally {

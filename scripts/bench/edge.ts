@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { selfCommand } from "../../platform/mod.ts";
 
 /** One measured figure (the shape `scripts/bench.ts` prints). */
 export interface EdgeBenchRow {
@@ -19,7 +19,6 @@ export interface EdgeBenchRow {
   note?: string;
 }
 
-const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 const RESPONSE = new TextEncoder().encode(
   'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"ok":true}',
 );
@@ -102,6 +101,16 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 }
 
+/** The anonymous part of a Linux process's RSS (MB): what the edge itself holds, without the mapped executable. */
+function anonMb(pid: number): number | undefined {
+  try {
+    const kb = Number(/RssAnon:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/status`))?.[1]);
+    return kb ? kb / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function rssMb(pid: number): number | undefined {
   try {
     const status = Deno.readTextFileSync(`/proc/${pid}/status`);
@@ -142,8 +151,10 @@ async function spawnEdge(home: string): Promise<{ port: number; child: Deno.Chil
     join(home, "effective-ports.json"),
     JSON.stringify({ edge: port, intercept: port + 1, api: port + 2 }),
   );
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--cached-only", MAIN, "edge"],
+  // The command the edge service runs, V8 flags included.
+  const [program, ...args] = selfCommand();
+  const child = new Deno.Command(program, {
+    args: [...args, "edge"],
     env: { DENO_DIR: await denoDir(), PATH: Deno.env.get("PATH") ?? "", HALTON_METER_HOME: home, HOME: home },
     clearEnv: true,
     stdin: "null",
@@ -190,7 +201,11 @@ export async function run(): Promise<EdgeBenchRow[]> {
 
     const idleRss = rssMb(edge.child.pid);
     let peakRss = idleRss ?? 0;
-    const sampling = setInterval(() => (peakRss = Math.max(peakRss, rssMb(edge.child.pid) ?? 0)), 50);
+    let peakAnon = anonMb(edge.child.pid) ?? 0;
+    const sampling = setInterval(() => {
+      peakRss = Math.max(peakRss, rssMb(edge.child.pid) ?? 0);
+      peakAnon = Math.max(peakAnon, anonMb(edge.child.pid) ?? 0);
+    }, 50);
     const loadConnections = 32;
     const perConnection = 1500;
     const started = performance.now();
@@ -241,7 +256,8 @@ export async function run(): Promise<EdgeBenchRow[]> {
           `${startRss?.toFixed(1)} MB at start, ${
             idleRss?.toFixed(1)
           } MB idle after the latency runs; run from ` +
-          "source (deno run), which also holds Deno's module loader",
+          "source (deno run), which also holds Deno's module loader; " +
+          (peakAnon ? `${peakAnon.toFixed(1)} MB of it anonymous, the rest the mapped deno executable` : ""),
       });
     }
     return rows;

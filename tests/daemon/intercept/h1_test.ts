@@ -83,3 +83,34 @@ Deno.test("serveHttp1() refuses request smuggling and oversized heads with a clo
     await settle();
   }
 });
+
+Deno.test("serveHttp1() sends a small response's head and body in one write, and a slow body's head at once", async () => {
+  const { duplex, text } = fakeSocket();
+  const writes: string[] = [];
+  const write = duplex.write.bind(duplex);
+  duplex.write = (chunk: string | Uint8Array, ...rest: unknown[]) => {
+    writes.push(Buffer.from(chunk).toString("latin1"));
+    return write(chunk, ...rest);
+  };
+  let later: ((body: string) => void) | undefined;
+  serveHttp1(duplex, (client: ClientSide) => {
+    client.body.resume();
+    const out = client.respond(200, "OK", { "content-type": "text/plain", "content-length": "5" });
+    if (client.path === "/now") out.end("hello");
+    else later = (body) => out.end(body);
+  }, () => assert.fail("no bad request expected"));
+  duplex.push("GET /now HTTP/1.1\r\nHost: x\r\n\r\n");
+  await settle();
+  assert.equal(writes.length, 1);
+  assert.match(writes[0], /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nhello$/);
+
+  duplex.push("GET /later HTTP/1.1\r\nHost: x\r\n\r\n");
+  await settle();
+  assert.equal(writes.length, 2, "the head of a response whose body has not started goes out alone");
+  assert.match(writes[1], /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n$/);
+  later!("world");
+  await settle();
+  assert.ok(text().endsWith("world"));
+  duplex.destroy();
+  await settle();
+});

@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { type ConnOwner, UpstreamConn } from "../../../daemon/upstream/conn.ts";
+
+/** A TCP pair on 127.0.0.1: the far end is the "provider" the test writes from. */
+async function pair(): Promise<{ near: Deno.TcpConn; far: Deno.TcpConn; close(): void }> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const [near, far] = await Promise.all([
+    Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
+    listener.accept(),
+  ]);
+  listener.close();
+  return {
+    near,
+    far,
+    close() {
+      for (const c of [near, far]) {
+        try {
+          c.close();
+        } catch { /* closed by the test */ }
+      }
+    },
+  };
+}
+
+function recorder(): ConnOwner & { data: string[]; ends: (Error | undefined)[] } {
+  const data: string[] = [];
+  const ends: (Error | undefined)[] = [];
+  return { data, ends, onData: (b: Buffer) => data.push(b.toString()), onEnd: (e) => ends.push(e) };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 20));
+
+Deno.test("UpstreamConn gives bytes to its current owner, holds them while paused, and tells the end once", async () => {
+  const p = await pair();
+  let closed = 0;
+  const conn = new UpstreamConn(p.near, () => closed++);
+  const first = recorder();
+  conn.own(first);
+  await p.far.write(new TextEncoder().encode("one"));
+  await tick();
+  assert.deepEqual(first.data, ["one"]);
+
+  const second = recorder();
+  conn.own(second);
+  conn.pause();
+  await p.far.write(new TextEncoder().encode("two"));
+  await tick();
+  // The read already waiting delivers once; after that nothing more is read until resumed.
+  await p.far.write(new TextEncoder().encode("three"));
+  await tick();
+  assert.equal(second.data.join(""), "two");
+  conn.resume();
+  await tick();
+  assert.equal(second.data.join(""), "twothree");
+  assert.deepEqual(first.data, ["one"], "a former owner gets nothing more");
+
+  p.far.close();
+  await tick();
+  assert.equal(second.ends.length, 1);
+  assert.equal(conn.closed, true);
+  assert.equal(closed, 1);
+  p.close();
+});
+
+Deno.test("UpstreamConn writes in order and close() does not report an end to the owner", async () => {
+  const p = await pair();
+  const conn = new UpstreamConn(p.near);
+  const owner = recorder();
+  conn.own(owner);
+  const big = new Uint8Array(256 * 1024).fill(120);
+  const writes = Promise.all([conn.write(big), conn.write(new TextEncoder().encode("END"))]);
+  const got: Uint8Array[] = [];
+  let total = 0;
+  const buf = new Uint8Array(64 * 1024);
+  while (total < big.length + 3) {
+    const n = await p.far.read(buf);
+    if (n === null) break;
+    got.push(buf.slice(0, n));
+    total += n;
+  }
+  await writes;
+  const all = Buffer.concat(got);
+  assert.equal(all.length, big.length + 3);
+  assert.equal(all.subarray(big.length).toString(), "END");
+  conn.close();
+  await tick();
+  assert.deepEqual(owner.ends, []);
+  await assert.rejects(conn.write(new Uint8Array(1)));
+  p.close();
+});
