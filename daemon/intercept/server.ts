@@ -138,7 +138,9 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
     port: (listener.address() as net.AddressInfo).port,
     stats,
     async close(graceMs = 2000) {
-      await new Promise<void>((resolve) => listener.close(() => resolve()));
+      // close()'s callback waits for every connection to end: awaited first, an idle keep-alive client would
+      // hold the stop until its own idle timeout (90 s for Deno's fetch).
+      const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
       const deadline = Date.now() + graceMs;
       while (stats.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const s of sockets) s.destroy();
@@ -147,6 +149,7 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       while ((stats.active > 0 || sockets.size > 0) && Date.now() < settle) {
         await new Promise((r) => setTimeout(r, 5));
       }
+      await closed;
     },
   };
 }

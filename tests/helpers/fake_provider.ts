@@ -2,6 +2,8 @@
  * A local TLS fake LLM provider for tests and the bench: HTTP/1.1 on 127.0.0.1 with its own
  * CA (so the daemon must trust it through `[upstream] ca_file`), answering JSON, SSE held open until the test
  * releases it, chunked and large bodies, gzip, error statuses and resets mid-stream. It records what it saw.
+ * `?fixture=<file>` on any path replays a transcript from tests/fixtures/providers/ (see
+ * {@linkcode FixtureOptions} for the query parameters that shape it).
  * No HTTP/2: Deno 2.9.6's `node:http2` can abort the process when a client sends GOAWAY (denoland/deno#36788),
  * and the daemon speaks HTTP/1.1 upstream anyway.
  *
@@ -111,6 +113,8 @@ export async function startFakeProvider(dir: string, port = 0): Promise<FakeProv
 
   const route = async (url: URL, res: http.ServerResponse) => {
     const q = (name: string, d: number) => Number(url.searchParams.get(name) ?? d);
+    const fixture = url.searchParams.get("fixture");
+    if (fixture) return await replay(res, await renderFixture(fixture, fixtureOptions(url.searchParams)));
     // `?fake=big` etc. selects a behaviour on any path, so tests can reach it on a metered path.
     switch (url.searchParams.get("fake") ?? url.pathname) {
       case "/v1/chat/completions": {
@@ -183,6 +187,26 @@ export async function startFakeProvider(dir: string, port = 0): Promise<FakeProv
     }
   };
 
+  /** Sends a rendered fixture: whole, gzipped, or one part (SSE event, array element) per write. */
+  const replay = async (res: http.ServerResponse, r: RenderedFixture) => {
+    const whole = r.gzip ? zlib.gzipSync(r.parts.join("")) : r.parts.length === 1 ? r.parts[0] : undefined;
+    const headers: http.OutgoingHttpHeaders = { "content-type": r.contentType };
+    if (r.gzip) headers["content-encoding"] = "gzip";
+    if (whole === undefined) headers["cache-control"] = "no-cache";
+    else headers["content-length"] = Buffer.byteLength(whole);
+    res.writeHead(r.status, headers);
+    if (r.lagMs > 0) {
+      res.flushHeaders();
+      await new Promise((resolve) => setTimeout(resolve, r.lagMs));
+    }
+    if (whole !== undefined) {
+      res.end(whole);
+      return;
+    }
+    for (const part of r.parts) await write(res, part);
+    res.end();
+  };
+
   const h1 = http.createServer(handle);
   keepAliveWithoutListen(h1);
   const server = tls.createServer({
@@ -216,4 +240,111 @@ export async function startFakeProvider(dir: string, port = 0): Promise<FakeProv
     await closed;
   };
   return fake;
+}
+
+/** How `?fixture=<file>` is shaped by the other query parameters of the request. */
+export interface FixtureOptions {
+  /** `model=`: every `model` / `modelVersion` string in the transcript becomes this (a model in the card). */
+  model?: string;
+  /**
+   * `in=`: every prompt count (`input_tokens`, `prompt_tokens`, `promptTokenCount`) becomes this, and the
+   * `total_tokens` / `totalTokenCount` beside it moves by the same amount, so each call's usage is unique.
+   */
+  input?: number;
+  /** `status=`: the HTTP status (default 200). */
+  status: number;
+  /** `gzip=1`: the whole body gzip-encoded. */
+  gzip: boolean;
+  /** `deltas=`: SSE only, the first `…delta` event sent this many more times (a longer answer). */
+  deltas: number;
+  /** `lag=`: milliseconds between the response head and the body, as a model takes to answer. */
+  lagMs: number;
+}
+
+/** A fixture ready to send: its status, content type and body parts (one write each). */
+export interface RenderedFixture {
+  status: number;
+  contentType: string;
+  gzip: boolean;
+  lagMs: number;
+  parts: string[];
+}
+
+const FIXTURES = new URL("../fixtures/providers/", import.meta.url);
+const PROMPT_KEYS = ["input_tokens", "prompt_tokens", "promptTokenCount"];
+const TOTAL_KEYS = ["total_tokens", "totalTokenCount"];
+
+/** Reads {@linkcode FixtureOptions} from a request's query. */
+export function fixtureOptions(query: URLSearchParams): FixtureOptions {
+  const int = (name: string) => query.has(name) ? Number(query.get(name)) : undefined;
+  return {
+    model: query.get("model") ?? undefined,
+    input: int("in"),
+    status: int("status") ?? 200,
+    gzip: query.get("gzip") === "1",
+    deltas: int("deltas") ?? 0,
+    lagMs: int("lag") ?? 0,
+  };
+}
+
+/**
+ * A transcript of tests/fixtures/providers/ as the fake sends it. `.sse` files go out one event per write,
+ * anything else as one JSON body, except that a rewritten JSON array goes out one element per write. Without
+ * `model` or `in` the bytes are the file's own.
+ */
+export async function renderFixture(name: string, options: FixtureOptions): Promise<RenderedFixture> {
+  if (!/^[a-z0-9_]+\.(sse|body)$/.test(name)) throw new Error(`not a fixture name: ${name}`);
+  const text = await Deno.readTextFile(new URL(name, FIXTURES));
+  const rewrite = options.model !== undefined || options.input !== undefined;
+  const out = (parts: string[], contentType: string): RenderedFixture => ({
+    status: options.status,
+    contentType,
+    gzip: options.gzip,
+    lagMs: options.lagMs,
+    parts,
+  });
+  if (name.endsWith(".sse")) {
+    let events = text.split(/\n\n/).filter((e) => e.trim()).map((e) => e + "\n\n");
+    if (rewrite) events = events.map((e) => rewriteEvent(e, options));
+    if (options.deltas > 0) {
+      const at = events.findIndex((e) => /"type":\s*"[a-z_.]*[._]delta"/.test(e));
+      if (at >= 0) events.splice(at, 0, ...Array(options.deltas).fill(events[at]));
+    }
+    return out(events, "text/event-stream");
+  }
+  const trimmed = text.trim();
+  if (trimmed.startsWith("[")) {
+    const items = rewrite
+      ? (JSON.parse(trimmed) as unknown[]).map((v) => JSON.stringify(rewriteValue(v, options)))
+      : undefined;
+    return out(items ? items.map((v, i) => (i ? ",\n" : "[") + v).concat("]") : [text], "application/json");
+  }
+  return out([rewrite ? JSON.stringify(rewriteValue(JSON.parse(text), options)) : text], "application/json");
+}
+
+function rewriteEvent(event: string, options: FixtureOptions): string {
+  return event.replace(/^data: (.*)$/gm, (line, data: string) => {
+    if (data === "[DONE]") return line;
+    return `data: ${JSON.stringify(rewriteValue(JSON.parse(data), options))}`;
+  });
+}
+
+/** The value with its model names and prompt counts replaced, as {@linkcode FixtureOptions} says. */
+function rewriteValue(value: unknown, options: FixtureOptions): unknown {
+  if (Array.isArray(value)) return value.map((v) => rewriteValue(v, options));
+  if (typeof value !== "object" || value === null) return value;
+  const o: Record<string, unknown> = {};
+  let moved = 0;
+  for (const [k, v] of Object.entries(value)) {
+    if (options.model !== undefined && (k === "model" || k === "modelVersion") && typeof v === "string") {
+      o[k] = options.model;
+    } else if (options.input !== undefined && PROMPT_KEYS.includes(k) && typeof v === "number") {
+      moved = options.input - v;
+      o[k] = options.input;
+    } else {
+      o[k] = rewriteValue(v, options);
+    }
+  }
+  for (const k of TOTAL_KEYS) if (moved && typeof o[k] === "number") o[k] = (o[k] as number) + moved;
+  return o;
 }

@@ -37,8 +37,12 @@ export interface ReadReply {
 /** A read API running in its own thread. */
 export interface ReadApiWorker {
   route: ApiRoute;
-  close(): void;
+  /** Closes the worker's connection, then the worker. */
+  close(): Promise<void>;
 }
+
+/** How long a closing worker may take to close its connection before it is terminated anyway. */
+const CLOSE_GRACE_MS = 1000;
 
 /**
  * Starts the worker on `dbPath` (which must exist: the daemon's writer has created and migrated it) and
@@ -51,6 +55,7 @@ export function startReadApiWorker(
   const waiting = new Map<number, (reply: ReadReply) => void>();
   let next = 0;
   let failed: string | undefined;
+  let closed = () => {};
   return new Promise((resolve, reject) => {
     worker.onerror = (e) => {
       e.preventDefault();
@@ -62,9 +67,10 @@ export function startReadApiWorker(
       waiting.clear();
       reject(new Error(failed));
     };
-    worker.onmessage = (e: MessageEvent<ReadReply | { type: "ready" }>) => {
+    worker.onmessage = (e: MessageEvent<ReadReply | { type: "ready" | "closed" }>) => {
       if ("type" in e.data) {
-        resolve({ route, close: () => worker.terminate() });
+        if (e.data.type === "ready") resolve({ route, close });
+        else closed();
         return;
       }
       const answer = waiting.get(e.data.id);
@@ -79,6 +85,20 @@ export function startReadApiWorker(
     };
     worker.postMessage(init);
   });
+
+  function close(): Promise<void> {
+    return new Promise((done) => {
+      const timer = setTimeout(finish, CLOSE_GRACE_MS);
+      function finish() {
+        clearTimeout(timer);
+        worker.terminate();
+        done();
+      }
+      closed = finish;
+      if (failed) finish();
+      else worker.postMessage({ type: "close" });
+    });
+  }
 
   function route(req: Request): Promise<Response | undefined> {
     if (failed) return Promise.resolve(unavailable(failed));

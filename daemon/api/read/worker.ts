@@ -8,16 +8,24 @@
 import { openStore } from "../../store/open.ts";
 import { readApiRoute } from "./routes.ts";
 import type { ApiRoute } from "../server.ts";
+import type { DatabaseSync } from "node:sqlite";
 import type { ReadReply, ReadRequest, WorkerInit } from "./off_thread.ts";
 
+let db: DatabaseSync | undefined;
 let route: ApiRoute | undefined;
 
-self.onmessage = async (e: MessageEvent<WorkerInit | ReadRequest>) => {
+self.onmessage = async (e: MessageEvent<WorkerInit | ReadRequest | { type: "close" }>) => {
   const msg = e.data;
   if (msg.type === "init") {
-    const db = openStore(msg.dbPath, { readOnly: true });
+    db = openStore(msg.dbPath, { readOnly: true });
     route = readApiRoute({ db, allowOrigins: msg.allowOrigins, startedAt: new Date(msg.startedAt) });
     self.postMessage({ type: "ready" });
+    return;
+  }
+  if (msg.type === "close") {
+    // Closed, not just dropped: the daemon's writer, closing last, then checkpoints and removes the WAL.
+    db?.close();
+    self.postMessage({ type: "closed" });
     return;
   }
   let reply: ReadReply;

@@ -1,0 +1,194 @@
+/**
+ * Bench section "metering": a realistic metered call — an Anthropic Messages stream of 50 SSE events with
+ * usage to parse, price and store — sent to the fake provider directly and through edge + daemon (real
+ * processes) in one run. Added latency to the whole stream at p50 and p99 on warm connections, how many rows
+ * per second the daemon writes under 8 concurrent clients, and a check that every call wrote exactly one row.
+ *
+ * @module
+ */
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
+import { startFakeProvider } from "../../tests/helpers/fake_provider.ts";
+import type { BenchResult } from "../bench.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+/** anthropic_stream.sse has 16 events; 34 more text deltas make the 50 of a short real answer. */
+const STREAM = "/v1/messages?fixture=anthropic_stream.sse&model=claude-opus-4-5-20251101&deltas=34";
+const BODY = JSON.stringify({
+  model: "claude-opus-4-5",
+  max_tokens: 1024,
+  stream: true,
+  messages: [{ role: "user", content: "What is 27 × 453?" }],
+});
+const WARMUP = 100;
+const SAMPLES = 1000;
+const LOAD_CALLS = 2000;
+const CONCURRENCY = 8;
+
+interface Target {
+  client: Deno.HttpClient;
+  base: string;
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} did not start`);
+}
+
+/** One streamed call, read to its last byte. */
+async function call(t: Target): Promise<void> {
+  const res = await fetch(`${t.base}${STREAM}`, { method: "POST", body: BODY, client: t.client });
+  await res.arrayBuffer();
+  if (res.status !== 200) throw new Error(`status ${res.status}`);
+}
+
+async function latencies(t: Target): Promise<number[]> {
+  for (let i = 0; i < WARMUP; i++) await call(t);
+  const out: number[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    const s = performance.now();
+    await call(t);
+    out.push(performance.now() - s);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** Runs the section; returns its figures. */
+export async function run(): Promise<BenchResult[]> {
+  const dir = await Deno.makeTempDir({ prefix: "hm-bench-metering-" });
+  const fake = await startFakeProvider(dir);
+  const ports = { edge: freePort(), intercept: freePort(), api: freePort() };
+  await Deno.writeTextFile(join(dir, "effective-ports.json"), JSON.stringify(ports));
+  await Deno.writeTextFile(
+    join(dir, "config.toml"),
+    `[upstream]\nca_file = ${JSON.stringify(fake.caFile)}\n` +
+      `resolve = { "api.anthropic.com" = "127.0.0.1:${fake.port}" }\n[logging]\nlevel = "warn"\n`,
+  );
+  const env = { HALTON_METER_HOME: dir, HOME: dir };
+  const spawn = (command: string) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, command],
+      env,
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  const daemon = spawn("daemon");
+  const edge = spawn("edge");
+  const clients: Deno.HttpClient[] = [];
+  const rowCount = () => {
+    const db = new DatabaseSync(join(dir, "db.sqlite"), { readOnly: true });
+    try {
+      return Number((db.prepare("SELECT COUNT(*) AS n FROM requests").get() as { n: number }).n);
+    } finally {
+      db.close();
+    }
+  };
+  try {
+    await waitFor("daemon", async () => (await fetch(`http://127.0.0.1:${ports.api}/health`)).ok);
+    await waitFor("edge", async () => {
+      (await Deno.connect({ hostname: "127.0.0.1", port: ports.edge })).close();
+      return true;
+    });
+    const ourCa = await Deno.readTextFile(join(dir, ".mitmproxy", "mitmproxy-ca-cert.pem"));
+    const direct = (): Target => {
+      const client = Deno.createHttpClient({ caCerts: [fake.caPem], http2: false });
+      clients.push(client);
+      return { client, base: `https://127.0.0.1:${fake.port}` };
+    };
+    const proxied = (): Target => {
+      const client = Deno.createHttpClient({
+        caCerts: [ourCa],
+        proxy: { url: `http://127.0.0.1:${ports.edge}` },
+        http2: false,
+      });
+      clients.push(client);
+      return { client, base: "https://api.anthropic.com" };
+    };
+
+    const d = await latencies(direct());
+    const p = await latencies(proxied());
+
+    const targets = Array.from({ length: CONCURRENCY }, proxied);
+    const before = rowCount();
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(targets.map(async (t) => {
+      while (next++ < LOAD_CALLS) await call(t);
+    }));
+    const served = performance.now();
+    // Rows land a flush interval after their call ends: the rate counts until the last one is readable.
+    while (rowCount() < before + LOAD_CALLS && performance.now() - served < 10_000) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const written = performance.now();
+
+    for (const c of clients.splice(0)) c.close();
+    daemon.kill("SIGTERM");
+    await daemon.status;
+    const calls = WARMUP + SAMPLES + LOAD_CALLS;
+    const rows = rowCount();
+    if (rows !== calls) throw new Error(`metering bench: ${calls} metered calls but ${rows} rows`);
+
+    const round = (n: number) => Math.round(n * 1000) / 1000;
+    return [
+      { name: "metering: 50-event Anthropic SSE, direct p50", value: round(percentile(d, 0.5)), unit: "ms" },
+      {
+        name: "metering: 50-event Anthropic SSE, through edge+daemon p50",
+        value: round(percentile(p, 0.5)),
+        unit: "ms",
+      },
+      {
+        name: "metering: added latency to the whole stream p50",
+        value: round(percentile(p, 0.5) - percentile(d, 0.5)),
+        unit: "ms",
+        note: `${SAMPLES} sequential calls each, warm keep-alive`,
+      },
+      {
+        name: "metering: added latency to the whole stream p99",
+        value: round(percentile(p, 0.99) - percentile(d, 0.99)),
+        unit: "ms",
+        note: `${SAMPLES} sequential calls each, warm keep-alive`,
+      },
+      {
+        name: `metering: rows written per second, ${CONCURRENCY} concurrent clients`,
+        value: Math.round(LOAD_CALLS / ((written - started) / 1000)),
+        unit: "rows/s",
+        note: `${LOAD_CALLS} calls served in ${((served - started) / 1000).toFixed(2)} s, last row +${
+          (written - served).toFixed(0)
+        } ms`,
+      },
+      {
+        name: "metering: rows in the database after SIGTERM",
+        value: rows,
+        unit: "rows",
+        note: `= ${calls} metered calls, none lost or doubled`,
+      },
+    ];
+  } finally {
+    for (const c of clients) c.close();
+    for (const child of [edge, daemon]) {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already gone */ }
+      await child.status;
+    }
+    await fake.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+if (import.meta.main) console.table(await run());
