@@ -65,6 +65,8 @@ export interface ExchangeObserver {
 
 /** The metering layer's entry point: return an observer for exchanges it wants, undefined for the rest. */
 export interface MeteringHook {
+  /** A client connected for a metered host (`ip:port`, and its project tag if any): before any request. */
+  connect?(client: string, project?: string): void;
   begin(exchange: ExchangeStart): ExchangeObserver | undefined;
   /** Resolves when every ended exchange has been handed on (its row queued); the daemon awaits it at close. */
   drain?(): Promise<void>;
@@ -84,6 +86,13 @@ export function guardHook(
 ): MeteringHook {
   return {
     drain: () => hook.drain?.() ?? Promise.resolve(),
+    connect(client, project) {
+      try {
+        hook.connect?.(client, project);
+      } catch (e) {
+        onError("connect", e);
+      }
+    },
     begin(exchange) {
       let inner: ExchangeObserver | undefined;
       try {

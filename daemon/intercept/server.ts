@@ -121,6 +121,8 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       client: request.client ?? `${socket.remoteAddress}:${socket.remotePort}`,
       project: request.project,
     };
+    // Who the client is can only be looked up while its process lives: start now, not at the response.
+    if (options.isMetered(meta.host)) ctx.hook.connect?.(meta.client, meta.project);
     socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
     if (rest.length) socket.unshift(rest);
     front.accept(socket, meta);

@@ -40,6 +40,10 @@ export function createMeteringHook(deps: MeteringDeps): MeteringHook {
     async drain() {
       while (pending.size) await Promise.all(pending);
     },
+    connect(client, project) {
+      // The attributor caches per connection; begin() then finds the lookup already under way or done.
+      deps.attribute({ ...splitAddress(client), explicitProject: project }).catch(() => {});
+    },
     begin(x: ExchangeStart) {
       const shape = findShape(x.host, x.method, x.path, deps.extraHosts);
       if (!shape) return undefined;

@@ -530,8 +530,9 @@ Deno.test({
               "/dev/null",
               "-w",
               "%{http_code}",
-              // The daemon looks the client process up from the response head on; a real model takes
-              // seconds to answer, the fake must take a little too, or curl is gone before it is found.
+              // The daemon starts looking curl up when its CONNECT arrives, and the lookup takes a few
+              // milliseconds; a real model takes seconds to answer, so the fake takes a little time too,
+              // or curl is gone before it is found.
               `${url}&lag=${CURL_LAG_MS}`,
             ],
             cwd,

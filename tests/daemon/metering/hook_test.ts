@@ -167,3 +167,9 @@ Deno.test("drain() waits for rows still being attributed, so a stopping daemon l
   await hook.drain!();
   assert.deepEqual(rows.map((r) => r.project), ["slow"]);
 });
+
+Deno.test("connect() starts the client's attribution before any request, while its process surely lives", () => {
+  const { hook, clients } = harness();
+  hook.connect!("127.0.0.1:50999", "tagged");
+  assert.deepEqual(clients, [{ ip: "127.0.0.1", port: 50999, explicitProject: "tagged" }]);
+});
