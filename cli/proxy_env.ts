@@ -34,10 +34,11 @@ export const EXTRA_CA_VARS = ["NODE_EXTRA_CA_CERTS", "DENO_CERT"] as const;
 /**
  * The variables for one mode. Both cases of the proxy variables are set because tools disagree on which they
  * read (curl reads only lower-case `http_proxy`). The project is percent-encoded in the URL, since slugs may
- * hold `:` and `/`.
+ * hold `:` and `/`, and followed by an empty password (`acme:@`): Deno ignores a proxy URL with a user and no
+ * password at all.
  */
 export function proxyEnv(options: ProxyEnvOptions): Record<string, string> {
-  const user = options.project ? `${encodeURIComponent(options.project)}@` : "";
+  const user = options.project ? `${encodeURIComponent(options.project)}:@` : "";
   const proxy = `http://${user}127.0.0.1:${options.edgePort}`;
   const env: Record<string, string> = {
     HTTPS_PROXY: proxy,

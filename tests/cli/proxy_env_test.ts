@@ -9,7 +9,7 @@ Deno.test("proxyEnv() with a project puts it in the proxy URL and HALTON_PROJECT
     caBundle: "/m/ca-bundle.pem",
   });
   for (const v of ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]) {
-    assert.equal(env[v], "http://acme@127.0.0.1:8081", v);
+    assert.equal(env[v], "http://acme:@127.0.0.1:8081", v);
   }
   assert.equal(env.NO_PROXY, "localhost,127.0.0.1,::1");
   assert.equal(env.no_proxy, NO_PROXY);
@@ -26,7 +26,7 @@ Deno.test("proxyEnv() without a project leaves the user part and HALTON_PROJECT 
 
 Deno.test("proxyEnv() percent-encodes slug characters that mean something in a URL", () => {
   const env = proxyEnv({ edgePort: 8081, project: "docker:team/api" });
-  assert.equal(env.HTTPS_PROXY, "http://docker%3Ateam%2Fapi@127.0.0.1:8081");
+  assert.equal(env.HTTPS_PROXY, "http://docker%3Ateam%2Fapi:@127.0.0.1:8081");
   assert.equal(new URL(env.HTTPS_PROXY).username, "docker%3Ateam%2Fapi");
   assert.equal(decodeURIComponent(new URL(env.HTTPS_PROXY).username), "docker:team/api");
   assert.equal(env.HALTON_PROJECT, "docker:team/api");
