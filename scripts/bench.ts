@@ -33,6 +33,8 @@ export interface BenchSection {
 export const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   report: () => import("./bench/report.ts"),
   edge: () => import("./bench/edge.ts"),
+  capture: () => import("./bench/capture.ts"),
+  metering: () => import("./bench/metering.ts"),
   tls: () => import("./bench/tls.ts"),
 };
 

@@ -15,6 +15,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { V8_FLAGS } from "../platform/mod.ts";
 
 /** The targets of DESIGN §2. */
 export const TARGETS = [
@@ -133,6 +134,7 @@ export async function build(
       args: [
         "compile",
         "-A",
+        V8_FLAGS,
         ...INCLUDES.flatMap((i) => ["--include", i]),
         "--target",
         target,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { currentSelf, platformFor, selfCommand } from "../../platform/mod.ts";
+import { currentSelf, platformFor, selfCommand, V8_FLAGS } from "../../platform/mod.ts";
 import { contextFor } from "./_helpers.ts";
 
 Deno.test("platformFor() gives each OS its own platform, usable from any OS", () => {
@@ -27,11 +27,11 @@ Deno.test("selfCommand() is the binary alone when compiled", () => {
   );
 });
 
-Deno.test("selfCommand() from source is deno run -A with the absolute main.ts, which exists", async () => {
+Deno.test("selfCommand() from source is deno run -A with the V8 flags and the absolute main.ts, which exists", async () => {
   const argv = selfCommand(currentSelf());
-  assert.deepEqual(argv.slice(1, 3), ["run", "-A"]);
+  assert.deepEqual(argv.slice(1, 4), ["run", "-A", V8_FLAGS]);
   assert.equal(argv[0], Deno.execPath());
-  assert.ok(argv[3].endsWith("/main.ts") && argv[3].startsWith("/"));
-  assert.ok((await Deno.stat(argv[3])).isFile);
+  assert.ok(argv[4].endsWith("/main.ts") && argv[4].startsWith("/"));
+  assert.ok((await Deno.stat(argv[4])).isFile);
   assert.equal(currentSelf().standalone, false);
 });
