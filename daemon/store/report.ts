@@ -69,38 +69,124 @@ const SUMS = `
   coalesce(sum(tokens_complete = 0), 0) AS incomplete_requests,
   coalesce(sum(status = 'error'), 0) AS error_requests`;
 
-const KEY: Record<Exclude<GroupBy, "project">, string> = {
-  model: "model",
-  provider: "provider",
-  day: "substr(requested_at, 1, 10)",
+/** The columns of {@linkcode UsageTotals}, in the order the queries select them. */
+const GROUP_COLUMNS: readonly (keyof UsageTotals)[] = [
+  "requests",
+  "input_tokens",
+  "output_tokens",
+  "cache_read_tokens",
+  "cache_write_tokens",
+  "thinking_tokens",
+  "cost_millicents",
+  "unknown_cost_requests",
+  "incomplete_requests",
+  "error_requests",
+];
+
+/** The sums over `daily_usage`, whose rows are already sums of calls (its cost column has the table's name). */
+const ROLLUP_SUMS = GROUP_COLUMNS.map((c) =>
+  `sum(${c === "cost_millicents" ? "cost_usd_minor_units" : c}) AS ${c}`
+).join(", ");
+
+/** Adds up the sums of the parts of a split window (see {@linkcode splitWindow}). */
+const MERGED_SUMS = GROUP_COLUMNS.map((c) => `sum(${c}) AS ${c}`).join(", ");
+
+/** The group key of each grouping, over `requests` and over `daily_usage`. */
+const KEY: Record<GroupBy, { calls: string; days: string }> = {
+  project: { calls: "project_id", days: "project_id" },
+  model: { calls: "model", days: "model" },
+  provider: { calls: "provider", days: "provider" },
+  day: { calls: "substr(requested_at, 1, 10)", days: "day" },
 };
 
-function where(q: Pick<ReportQuery, "window" | "project">): { sql: string; params: SQLInputValue[] } {
-  const params: SQLInputValue[] = [q.window.from, q.window.to];
-  let sql = "requested_at >= ? AND requested_at < ?";
-  if (q.project !== undefined) {
-    sql += " AND project_id = (SELECT id FROM projects WHERE slug = ?)";
-    params.push(q.project);
-  }
-  return { sql, params };
+/**
+ * A window cut at UTC midnights: `days` is the run of whole UTC days inside it (`[from, to)` as
+ * `YYYY-MM-DD`), summed from the `daily_usage` rollup; `calls` are the partial days at either end (or the
+ * whole window when it holds no whole day), summed call by call. Together they cover the window exactly
+ * once, because a call's day is the first ten characters of its `requested_at`.
+ */
+export interface WindowSplit {
+  days?: { from: string; to: string };
+  calls: TimeWindow[];
+}
+
+const DAY_MS = 86_400_000;
+
+/** `day` moved by `n` days, or undefined when `day` is not a real `YYYY-MM-DD` date in years 0000-9999. */
+function shiftDay(day: string, n: number): string | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) return undefined;
+  const ms = Date.parse(`${day}T00:00:00.000Z`);
+  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== day) return undefined;
+  const out = new Date(ms + n * DAY_MS).toISOString().slice(0, 10);
+  return /^\d{4}-\d{2}-\d{2}$/.test(out) ? out : undefined;
+}
+
+const midnight = (day: string) => `${day}T00:00:00.000Z`;
+
+/** Splits `w` into whole UTC days and the partial days at its ends (see {@linkcode WindowSplit}). */
+export function splitWindow(w: TimeWindow): WindowSplit {
+  let first = shiftDay(w.from.slice(0, 10), 0);
+  if (first !== undefined && midnight(first) < w.from) first = shiftDay(first, 1);
+  let end = shiftDay(w.to.slice(0, 10), 0);
+  if (end !== undefined && midnight(end) > w.to) end = shiftDay(end, -1);
+  if (first === undefined || end === undefined || first >= end) return { calls: [w] };
+  const calls: TimeWindow[] = [];
+  if (w.from < midnight(first)) calls.push({ from: w.from, to: midnight(first) });
+  if (midnight(end) < w.to) calls.push({ from: midnight(end), to: w.to });
+  return { days: { from: first, to: end }, calls };
+}
+
+/** One query per part of the split window, to be joined with UNION ALL; each reads only its own table. */
+interface Parts {
+  sql: string[];
+  params: SQLInputValue[];
 }
 
 /**
- * The groups of a report, most expensive first (ties: most calls, then key); days in date order.
+ * The parts of a windowed query: `calls(where)` over `requests` for each partial window and `days(where)`
+ * over `daily_usage` for the whole days, each given its WHERE clause (time range, then the project).
+ */
+function parts(
+  q: Pick<ReportQuery, "window" | "project">,
+  calls: (where: string) => string,
+  days: (where: string) => string,
+): Parts {
+  const project = q.project === undefined ? "" : " AND project_id = (SELECT id FROM projects WHERE slug = ?)";
+  const tail: SQLInputValue[] = q.project === undefined ? [] : [q.project];
+  const split = splitWindow(q.window);
+  const out: Parts = { sql: [], params: [] };
+  for (const w of split.calls) {
+    out.sql.push(calls(`requested_at >= ? AND requested_at < ?${project}`));
+    out.params.push(w.from, w.to, ...tail);
+  }
+  if (split.days) {
+    out.sql.push(days(`day >= ? AND day < ?${project}`));
+    out.params.push(split.days.from, split.days.to, ...tail);
+  }
+  return out;
+}
+
+/**
+ * The groups of a report, most expensive first (ties: most calls, then key); days in date order. Whole
+ * days come from the daily rollup and only the partial days at the window's ends from the calls, so a long
+ * window costs about as much as a short one; the sums are exactly those of the calls.
  */
 export function reportGroups(db: DatabaseSync, q: ReportQuery): ReportGroup[] {
-  const w = where(q);
+  const key = KEY[q.by];
+  const p = parts(
+    q,
+    (where) => `SELECT ${key.calls} AS key, ${SUMS} FROM requests WHERE ${where} GROUP BY 1`,
+    (where) => `SELECT ${key.days} AS key, ${ROLLUP_SUMS} FROM daily_usage WHERE ${where} GROUP BY 1`,
+  );
   const order = q.by === "day" ? "key" : "cost_millicents DESC, requests DESC, key";
+  const merged = `SELECT key, ${MERGED_SUMS} FROM (${p.sql.join(" UNION ALL ")}) GROUP BY key`;
   // Grouping by the indexed id and joining the few groups to their slugs afterwards keeps the join off the
   // per-row path.
   const sql = q.by === "project"
-    ? `SELECT p.slug AS key, g.* FROM (SELECT project_id, ${SUMS} FROM requests WHERE ${w.sql}
-         GROUP BY project_id) g JOIN projects p ON p.id = g.project_id ORDER BY ${order}`
-    : `SELECT ${KEY[q.by]} AS key, ${SUMS} FROM requests WHERE ${w.sql} GROUP BY 1 ORDER BY ${order}`;
-  return db.prepare(sql).all(...w.params).map((r) => {
-    const { project_id: _, ...rest } = r as Record<string, unknown>;
-    return rest as unknown as ReportGroup;
-  });
+    ? `SELECT p.slug AS key, ${GROUP_COLUMNS.map((c) => `g.${c}`).join(", ")}
+       FROM (${merged}) g JOIN projects p ON p.id = g.key ORDER BY ${order}`
+    : `${merged} ORDER BY ${order}`;
+  return db.prepare(sql).all(...p.params).map((r) => ({ ...r }) as unknown as ReportGroup);
 }
 
 /** The providers and models of the calls in the window whose cost is unknown, most calls first. */
@@ -108,12 +194,19 @@ export function unknownCostModels(
   db: DatabaseSync,
   q: Pick<ReportQuery, "window" | "project">,
 ): UnknownCostModel[] {
-  const w = where(q);
+  const p = parts(
+    q,
+    (where) =>
+      `SELECT provider, model, count(*) AS requests FROM requests
+       WHERE ${where} AND cost_usd_minor_units IS NULL GROUP BY provider, model`,
+    (where) =>
+      `SELECT provider, model, sum(unknown_cost_requests) AS requests FROM daily_usage
+       WHERE ${where} AND unknown_cost_requests > 0 GROUP BY provider, model`,
+  );
   return db.prepare(
-    `SELECT provider, model, count(*) AS requests FROM requests
-     WHERE ${w.sql} AND cost_usd_minor_units IS NULL
+    `SELECT provider, model, sum(requests) AS requests FROM (${p.sql.join(" UNION ALL ")})
      GROUP BY provider, model ORDER BY requests DESC, provider, model`,
-  ).all(...w.params) as unknown as UnknownCostModel[];
+  ).all(...p.params).map((r) => ({ ...r }) as unknown as UnknownCostModel);
 }
 
 /** The slugs of every project, for "did you mean" when `--project` names none of them. */

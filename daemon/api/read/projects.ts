@@ -39,7 +39,6 @@ interface ModelGroup {
   model: string | null;
   requests: number;
   cost: number;
-  last: string;
   month_requests: number;
   month_cost: number;
   previous_cost: number;
@@ -51,30 +50,30 @@ function monthStart(now: Date, offset: number): string {
 }
 
 /**
- * One pass over the project's calls (or everyone's) grouped by project, provider and model; every figure is
- * a sum or a pick over these few groups, so the table is read once.
+ * The project's calls (or everyone's) grouped by project, provider and model; every figure is a sum or a
+ * pick over these few groups. Months start at UTC midnights, so the daily rollup (`daily_usage`) holds every
+ * sum and the calls themselves are not read.
  */
 function modelGroups(db: DatabaseSync, now: Date, projectId?: string): ModelGroup[] {
-  const params: SQLInputValue[] = [
-    monthStart(now, 0),
-    monthStart(now, 1),
-    monthStart(now, 0),
-    monthStart(now, 1),
-    monthStart(now, -1),
-    monthStart(now, 0),
-  ];
+  const day = (offset: number) => monthStart(now, offset).slice(0, 10);
+  const params: SQLInputValue[] = [day(0), day(1), day(0), day(1), day(-1), day(0)];
   if (projectId !== undefined) params.push(projectId);
   return db.prepare(
-    `SELECT project_id, provider, model, count(*) AS requests,
-       coalesce(sum(cost_usd_minor_units), 0) AS cost, max(requested_at) AS last,
-       coalesce(sum(requested_at >= ? AND requested_at < ?), 0) AS month_requests,
-       coalesce(sum(CASE WHEN requested_at >= ? AND requested_at < ? THEN cost_usd_minor_units END), 0)
-         AS month_cost,
-       coalesce(sum(CASE WHEN requested_at >= ? AND requested_at < ? THEN cost_usd_minor_units END), 0)
-         AS previous_cost
-     FROM requests ${projectId === undefined ? "" : "WHERE project_id = ?"}
-     GROUP BY project_id, provider, model`,
+    `SELECT project_id, provider, model, sum(requests) AS requests, sum(cost_usd_minor_units) AS cost,
+       coalesce(sum(CASE WHEN day >= ? AND day < ? THEN requests END), 0) AS month_requests,
+       coalesce(sum(CASE WHEN day >= ? AND day < ? THEN cost_usd_minor_units END), 0) AS month_cost,
+       coalesce(sum(CASE WHEN day >= ? AND day < ? THEN cost_usd_minor_units END), 0) AS previous_cost
+     FROM daily_usage ${projectId === undefined ? "" : "WHERE project_id = ?"}
+     GROUP BY project_id, provider, model ORDER BY project_id, provider, model`,
   ).all(...params) as unknown as ModelGroup[];
+}
+
+/** The time of the project's latest call (one step down its time index), or null when it has none. */
+function lastActive(db: DatabaseSync, projectId: string): string | null {
+  const row = db.prepare("SELECT max(requested_at) AS last FROM requests WHERE project_id = ?").get(
+    projectId,
+  );
+  return (row as { last: string | null }).last;
 }
 
 /** Orders groups best first by `key`; calls that named no model only win when no model was named at all. */
@@ -97,11 +96,9 @@ function best(groups: ModelGroup[], key: (g: ModelGroup) => [number, number]): M
   return top;
 }
 
-function statsOf(groups: ModelGroup[]): ProjectStats {
+function statsOf(groups: ModelGroup[], last: string | null): ProjectStats {
   const primary = best(groups, (g) => [g.requests, g.cost]);
   const top = best(groups, (g) => [g.cost, g.requests]);
-  let last: string | null = null;
-  for (const g of groups) if (last === null || g.last > last) last = g.last;
   const sum = (f: (g: ModelGroup) => number) => groups.reduce((n, g) => n + f(g), 0);
   return {
     requests_this_month: sum((g) => g.month_requests),
@@ -130,7 +127,10 @@ export function listProjects(db: DatabaseSync, now: Date): ProjectView[] {
     else byProject.set(g.project_id, [g]);
   }
   const rows = db.prepare(`SELECT ${PROJECT_COLUMNS} FROM projects ORDER BY name, slug`).all() as unknown[];
-  return (rows as ProjectRow[]).map((p) => ({ ...p, stats: statsOf(byProject.get(p.id) ?? []) }));
+  return (rows as ProjectRow[]).map((p) => ({
+    ...p,
+    stats: statsOf(byProject.get(p.id) ?? [], lastActive(db, p.id)),
+  }));
 }
 
 /** The project with `slug`, without its figures, or undefined when there is none. */
@@ -141,5 +141,5 @@ export function findProject(db: DatabaseSync, slug: string): ProjectRow | undefi
 
 /** One project with its figures as of `now`. */
 export function projectView(db: DatabaseSync, project: ProjectRow, now: Date): ProjectView {
-  return { ...project, stats: statsOf(modelGroups(db, now, project.id)) };
+  return { ...project, stats: statsOf(modelGroups(db, now, project.id), lastActive(db, project.id)) };
 }

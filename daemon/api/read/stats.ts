@@ -74,7 +74,6 @@ interface Group {
   cache_read_tokens: number;
   cache_write_tokens: number;
   cost: number;
-  last: string;
 }
 
 /** Adds `g` to the entry of `key` in `map`, creating it with `init` first. */
@@ -90,23 +89,24 @@ const byCost = (a: Spend, b: Spend) =>
   b.cost_usd_minor_units - a.cost_usd_minor_units || b.requests - a.requests;
 
 /**
- * The stats of a window. The table is read once, grouped by day, project, provider and model (a few thousand
- * groups at most); every breakdown is a rollup of those groups.
+ * The stats of a window. The window is whole UTC days, so it is read from the daily rollup (`daily_usage`:
+ * one row per day, project, provider and model), never call by call; every breakdown is a sum of those rows.
  */
 export function statsView(db: DatabaseSync, q: StatsQuery): StatsView {
-  const params: SQLInputValue[] = [`${q.since}T00:00:00.000Z`, `${addDays(q.today, 1)}T00:00:00.000Z`];
+  const end = addDays(q.today, 1);
+  const params: SQLInputValue[] = [q.since, end];
   if (q.projectId !== undefined) params.push(q.projectId);
+  const project = q.projectId === undefined ? "" : "AND project_id = ?";
   const groups = db.prepare(
-    `SELECT substr(requested_at, 1, 10) AS date, project_id, provider, model, count(*) AS requests,
-       coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens,
-       coalesce(sum(thinking_tokens), 0) AS thinking_tokens,
-       coalesce(sum(cache_read_tokens), 0) AS cache_read_tokens,
-       coalesce(sum(cache_write_tokens), 0) AS cache_write_tokens,
-       coalesce(sum(cost_usd_minor_units), 0) AS cost, max(requested_at) AS last
-     FROM requests WHERE requested_at >= ? AND requested_at < ?
-       ${q.projectId === undefined ? "" : "AND project_id = ?"}
-     GROUP BY 1, 2, 3, 4`,
+    `SELECT day AS date, project_id, provider, model, requests, input_tokens, output_tokens, thinking_tokens,
+       cache_read_tokens, cache_write_tokens, cost_usd_minor_units AS cost
+     FROM daily_usage WHERE day >= ? AND day < ? ${project}
+     ORDER BY day, project_id, provider, model`,
   ).all(...params) as unknown as Group[];
+  // The latest call is one step down the time index (or the project's), not a pass over the window.
+  const last = db.prepare(
+    `SELECT max(requested_at) AS last FROM requests WHERE requested_at >= ? AND requested_at < ? ${project}`,
+  ).get(`${q.since}T00:00:00.000Z`, `${end}T00:00:00.000Z`, ...params.slice(2)) as { last: string | null };
   const slugs = new Map(
     (db.prepare("SELECT id, slug FROM projects").all() as { id: string; slug: string }[]).map((p) => [
       p.id,
@@ -130,7 +130,6 @@ export function statsView(db: DatabaseSync, q: StatsQuery): StatsView {
     cacheRead: 0,
     cacheWrite: 0,
     cost: 0,
-    last: null as string | null,
   };
   for (const g of groups) {
     add(days, g.date, () => ({ date: g.date, requests: 0, cost_usd_minor_units: 0 }), g);
@@ -160,7 +159,6 @@ export function statsView(db: DatabaseSync, q: StatsQuery): StatsView {
     s.cacheRead += g.cache_read_tokens;
     s.cacheWrite += g.cache_write_tokens;
     s.cost += g.cost;
-    if (s.last === null || g.last > s.last) s.last = g.last;
   }
   const named = new Set(groups.filter((g) => g.model !== null).map((g) => g.model));
   return {
@@ -175,7 +173,7 @@ export function statsView(db: DatabaseSync, q: StatsQuery): StatsView {
       cache_hit_rate: s.input + s.cacheRead === 0 ? 0 : s.cacheRead / (s.input + s.cacheRead),
       active_projects: projects.size,
       models_in_use: named.size,
-      last_request_at: s.last,
+      last_request_at: last.last,
     },
     by_day: [...days.values()],
     by_day_by_provider: [...dayProviders.values()].sort((a, b) =>

@@ -1,0 +1,385 @@
+import assert from "node:assert/strict";
+import type { DatabaseSync, SQLInputValue } from "node:sqlite";
+import { openStore } from "../../../daemon/store/open.ts";
+import { bundledMigrations } from "../../../daemon/store/migrate.ts";
+import { RowWriter } from "../../../daemon/store/writer.ts";
+import type { UsageRow } from "../../../daemon/store/rows.ts";
+import {
+  GROUP_BY,
+  reportGroups,
+  type ReportQuery,
+  splitWindow,
+  type TimeWindow,
+  unknownCostModels,
+} from "../../../daemon/store/report.ts";
+import { statsView } from "../../../daemon/api/read/stats.ts";
+import { listProjects } from "../../../daemon/api/read/projects.ts";
+import { buildRateBook, recost } from "../../../daemon/pricing/mod.ts";
+import { prng, seedDatabase, seedRows } from "../../../scripts/seed.ts";
+import { tempHome } from "../../helpers/home.ts";
+
+// Calls from 2026-10-25T09:30Z to 2026-11-06T09:30Z: partial days at both ends and a month boundary inside.
+const END = new Date("2026-11-06T09:30:00.000Z");
+const DAYS = 12;
+const DAY_MS = 86_400_000;
+const SEED = { rows: 6000, days: DAYS, end: END, seed: 7 };
+
+/** Calls the seed never makes: no model, an empty model name, and calls exactly at midnight. */
+function oddRows(): UsageRow[] {
+  const base = seedRows({ rows: 1, days: 1, end: END, seed: 99 }).next().value as UsageRow;
+  const row = (id: string, requested_at: string, model: string | null, cost: number | null): UsageRow => ({
+    ...base,
+    id,
+    requested_at,
+    project: "odd-project",
+    provider: "openai",
+    model,
+    cost_usd_minor_units: cost,
+  });
+  return [
+    row("odd-1", "2026-11-01T00:00:00.000Z", null, null),
+    row("odd-2", "2026-11-01T13:00:00.000Z", null, 40),
+    row("odd-3", "2026-11-01T14:00:00.000Z", "", 7),
+    row("odd-4", "2026-10-31T23:59:59.999Z", "", null),
+    row("odd-5", "2026-11-03T00:00:00.000Z", "gpt-5", 1000),
+  ];
+}
+
+function writeRows(db: DatabaseSync, rows: Iterable<UsageRow>): void {
+  const writer = new RowWriter(db);
+  try {
+    for (const r of rows) writer.enqueue(r);
+  } finally {
+    writer.close();
+  }
+}
+
+/** A seeded database with the odd calls too, every migration applied. */
+async function withSeeded(fn: (db: DatabaseSync) => void | Promise<void>): Promise<void> {
+  await using home = await tempHome();
+  seedDatabase(home.paths.db, SEED);
+  const db = openStore(home.paths.db);
+  try {
+    writeRows(db, oddRows());
+    await fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+const plain = <T>(rows: unknown[]): T[] => rows.map((r) => ({ ...(r as object) }) as T);
+
+/** The report computed the plain way: one GROUP BY over every call in the window. */
+function rawReportGroups(db: DatabaseSync, q: ReportQuery): unknown[] {
+  const key =
+    { project: "p.slug", model: "r.model", provider: "r.provider", day: "substr(r.requested_at, 1, 10)" }[
+      q.by
+    ];
+  const params: SQLInputValue[] = [q.window.from, q.window.to];
+  if (q.project !== undefined) params.push(q.project);
+  return plain(
+    db.prepare(
+      `SELECT ${key} AS key, count(*) AS requests, coalesce(sum(input_tokens), 0) AS input_tokens,
+         coalesce(sum(output_tokens), 0) AS output_tokens, coalesce(sum(cache_read_tokens), 0) AS cache_read_tokens,
+         coalesce(sum(cache_write_tokens), 0) AS cache_write_tokens,
+         coalesce(sum(thinking_tokens), 0) AS thinking_tokens,
+         coalesce(sum(cost_usd_minor_units), 0) AS cost_millicents,
+         count(*) - count(cost_usd_minor_units) AS unknown_cost_requests,
+         coalesce(sum(tokens_complete = 0), 0) AS incomplete_requests,
+         coalesce(sum(status = 'error'), 0) AS error_requests
+       FROM requests r JOIN projects p ON p.id = r.project_id
+       WHERE r.requested_at >= ? AND r.requested_at < ? ${q.project === undefined ? "" : "AND p.slug = ?"}
+       GROUP BY 1 ORDER BY ${q.by === "day" ? "key" : "cost_millicents DESC, requests DESC, key"}`,
+    ).all(...params),
+  );
+}
+
+function rawUnknownCostModels(db: DatabaseSync, q: ReportQuery): unknown[] {
+  const params: SQLInputValue[] = [q.window.from, q.window.to];
+  if (q.project !== undefined) params.push(q.project);
+  return plain(
+    db.prepare(
+      `SELECT provider, model, count(*) AS requests FROM requests
+       WHERE requested_at >= ? AND requested_at < ? AND cost_usd_minor_units IS NULL
+         ${q.project === undefined ? "" : "AND project_id = (SELECT id FROM projects WHERE slug = ?)"}
+       GROUP BY provider, model ORDER BY requests DESC, provider, model`,
+    ).all(...params),
+  );
+}
+
+const ROLLUP_COLUMNS = `requests, input_tokens, output_tokens, thinking_tokens, cache_read_tokens,
+  cache_write_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cost_usd_minor_units,
+  unknown_cost_requests, incomplete_requests, error_requests`;
+
+/** The rollup table as it is, and as a GROUP BY over the calls says it should be. */
+function rollupAndCalls(db: DatabaseSync): { rollup: unknown[]; calls: unknown[] } {
+  return {
+    rollup: plain(
+      db.prepare(
+        `SELECT day, project_id, provider, model, ${ROLLUP_COLUMNS} FROM daily_usage
+         ORDER BY day, project_id, provider, model`,
+      ).all(),
+    ),
+    calls: plain(
+      db.prepare(
+        `SELECT substr(requested_at, 1, 10) AS day, project_id, provider, model, count(*) AS requests,
+           sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+           sum(thinking_tokens) AS thinking_tokens, sum(cache_read_tokens) AS cache_read_tokens,
+           sum(cache_write_tokens) AS cache_write_tokens, sum(cache_write_5m_tokens) AS cache_write_5m_tokens,
+           sum(cache_write_1h_tokens) AS cache_write_1h_tokens,
+           coalesce(sum(cost_usd_minor_units), 0) AS cost_usd_minor_units,
+           count(*) - count(cost_usd_minor_units) AS unknown_cost_requests,
+           sum(tokens_complete = 0) AS incomplete_requests, sum(status = 'error') AS error_requests
+         FROM requests GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`,
+      ).all(),
+    ),
+  };
+}
+
+function assertRollupExact(db: DatabaseSync): void {
+  const { rollup, calls } = rollupAndCalls(db);
+  assert.ok(calls.length > 0);
+  assert.deepEqual(rollup, calls);
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * Windows over (and a little past) the seeded range: random instants, some snapped to midnight, some
+ * inside one day, some empty or reversed, plus the edge cases by hand.
+ */
+function windows(count: number): TimeWindow[] {
+  const rand = prng(11);
+  const start = END.getTime() - (DAYS + 1) * DAY_MS;
+  const span = (DAYS + 2) * DAY_MS;
+  const snap = (ms: number) => (rand() < 0.3 ? Math.floor(ms / DAY_MS) * DAY_MS : Math.floor(ms));
+  const out: TimeWindow[] = [
+    { from: "2026-10-01T00:00:00.000Z", to: "2026-12-01T00:00:00.000Z" },
+    { from: "2026-11-01T00:00:00.000Z", to: "2026-11-02T00:00:00.000Z" },
+    { from: "2026-10-31T23:00:00.000Z", to: "2026-11-01T01:00:00.000Z" },
+    { from: "2026-11-01T00:00:00.000Z", to: "2026-11-01T00:00:00.000Z" },
+    { from: "2026-10-31T23:59:59.999Z", to: "2026-11-03T00:00:00.001Z" },
+    { from: "2026-11-02T00:00:00.000Z", to: "2026-11-01T00:00:00.000Z" },
+  ];
+  while (out.length < count) {
+    const from = snap(start + rand() * span);
+    const to = rand() < 0.1 ? from - Math.floor(rand() * DAY_MS) : snap(from + rand() ** 2 * span);
+    out.push({ from: iso(from), to: iso(to) });
+  }
+  return out;
+}
+
+Deno.test("splitWindow() covers every call of a window exactly once: whole days from the rollup, ends call by call", () => {
+  const stamps = [...seedRows(SEED)].map((r) => r.requested_at).concat(oddRows().map((r) => r.requested_at));
+  for (const w of windows(60)) {
+    const split = splitWindow(w);
+    for (const part of w.from < w.to ? split.calls : []) {
+      assert.ok(part.from < part.to, `empty part ${JSON.stringify(part)} of ${JSON.stringify(w)}`);
+    }
+    for (const at of stamps) {
+      const inCalls = split.calls.filter((p) => at >= p.from && at < p.to).length;
+      const day = at.slice(0, 10);
+      const inDays = split.days !== undefined && day >= split.days.from && day < split.days.to ? 1 : 0;
+      assert.equal(inCalls + inDays, at >= w.from && at < w.to ? 1 : 0, `${at} in ${JSON.stringify(w)}`);
+    }
+  }
+  assert.deepEqual(splitWindow({ from: "2026-11-01T06:00:00.000Z", to: "2026-11-04T00:00:00.000Z" }), {
+    days: { from: "2026-11-02", to: "2026-11-04" },
+    calls: [{ from: "2026-11-01T06:00:00.000Z", to: "2026-11-02T00:00:00.000Z" }],
+  });
+});
+
+Deno.test("reportGroups() and unknownCostModels() give exactly the raw GROUP BY for random windows, every grouping and project filter", () =>
+  withSeeded((db) => {
+    let nonEmpty = 0;
+    for (const window of windows(40)) {
+      for (const project of [undefined, "halton-web", "odd-project", "no-such-project"]) {
+        for (const by of GROUP_BY) {
+          const q = { window, by, project };
+          const raw = rawReportGroups(db, q);
+          if (raw.length) nonEmpty++;
+          assert.deepEqual(reportGroups(db, q), raw, JSON.stringify(q));
+        }
+        const q = { window, by: "model" as const, project };
+        assert.deepEqual(unknownCostModels(db, q), rawUnknownCostModels(db, q), JSON.stringify(q));
+      }
+    }
+    assert.ok(nonEmpty > 300, `only ${nonEmpty} non-empty comparisons`);
+  }));
+
+Deno.test("reportGroups() by model keeps calls without a model apart from calls with an empty model name", () =>
+  withSeeded((db) => {
+    const groups = reportGroups(db, {
+      window: { from: "2026-10-30T00:00:00.000Z", to: "2026-11-02T00:00:00.000Z" },
+      by: "model",
+      project: "odd-project",
+    });
+    assert.deepEqual(groups.map((g) => [g.key, g.requests, g.cost_millicents, g.unknown_cost_requests]), [
+      [null, 2, 40, 1],
+      ["", 2, 7, 1],
+    ]);
+  }));
+
+Deno.test("daily_usage follows inserts, and an ignored duplicate call adds nothing", () =>
+  withSeeded((db) => {
+    assertRollupExact(db);
+    const before = reportGroups(db, { window: { from: "2026-11-01", to: "2026-11-02" }, by: "project" });
+    writeRows(db, oddRows());
+    assertRollupExact(db);
+    assert.deepEqual(
+      reportGroups(db, { window: { from: "2026-11-01", to: "2026-11-02" }, by: "project" }),
+      before,
+    );
+  }));
+
+Deno.test("daily_usage follows pricing recost: unknown costs priced, and known costs rewritten", () =>
+  withSeeded((db) => {
+    const window = { from: "2026-10-20T00:00:00.000Z", to: "2026-11-10T00:00:00.000Z" };
+    const unknownBefore = unknownCostModels(db, { window });
+    assert.ok(unknownBefore.some((u) => u.model === "gpt-6-preview"));
+    const book = buildRateBook({
+      overrides: [
+        { provider: "openai", model: "gpt-6-preview", input: 2, output: 8, cache_read: 0.5 },
+        { provider: "openai", model: "gpt-5", input: 5, output: 50, cache_read: 1 },
+      ],
+    });
+    const result = recost(db, book, { all: true });
+    assert.ok(result.changed > 100, `recost changed only ${result.changed} calls`);
+    assertRollupExact(db);
+    const after = reportGroups(db, { window, by: "model" });
+    assert.deepEqual(after, rawReportGroups(db, { window, by: "model" }));
+    assert.equal(after.find((g) => g.key === "gpt-6-preview")?.unknown_cost_requests, 0);
+    assert.ok(!unknownCostModels(db, { window }).some((u) => u.model === "gpt-6-preview"));
+  }));
+
+Deno.test("daily_usage follows updates that move a call to another day or model, dropping emptied groups", () =>
+  withSeeded((db) => {
+    db.prepare(
+      "UPDATE requests SET model = NULL, requested_at = '2026-11-03T08:00:00.000Z' WHERE id = 'odd-3'",
+    )
+      .run();
+    db.prepare(
+      "UPDATE requests SET status = 'error', tokens_complete = 0, input_tokens = 5 WHERE id = 'odd-5'",
+    )
+      .run();
+    assertRollupExact(db);
+    const emptied = db.prepare(
+      "SELECT count(*) AS n FROM daily_usage WHERE day = '2026-11-01' AND model = ''",
+    ).get() as { n: number };
+    assert.equal(emptied.n, 0);
+  }));
+
+Deno.test("daily_usage follows deletes and holds no group whose calls are all gone", () =>
+  withSeeded((db) => {
+    db.prepare("DELETE FROM requests WHERE requested_at >= '2026-11-02' AND requested_at < '2026-11-03'")
+      .run();
+    db.prepare("DELETE FROM requests WHERE model IS NULL").run();
+    assertRollupExact(db);
+    const left = db.prepare("SELECT count(*) AS n FROM daily_usage WHERE day = '2026-11-02' OR model IS NULL")
+      .get() as { n: number };
+    assert.equal(left.n, 0);
+    db.prepare("DELETE FROM requests").run();
+    assert.equal((db.prepare("SELECT count(*) AS n FROM daily_usage").get() as { n: number }).n, 0);
+  }));
+
+Deno.test("migration 0003 backfills a database written before it: reports are the same after the upgrade", async () => {
+  await using home = await tempHome();
+  const old = openStore(home.paths.db, { migrations: bundledMigrations().filter((m) => m.version < 3) });
+  const queries = windows(12).flatMap((window) => GROUP_BY.map((by) => ({ window, by })));
+  let before: unknown[][];
+  try {
+    writeRows(old, seedRows(SEED));
+    writeRows(old, oddRows());
+    before = queries.map((q) => rawReportGroups(old, q));
+  } finally {
+    old.close();
+  }
+  const db = openStore(home.paths.db);
+  try {
+    assertRollupExact(db);
+    assert.deepEqual(queries.map((q) => reportGroups(db, q)), before);
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("statsView() read from the rollup has the raw sums of its window, by day, model and project", () =>
+  withSeeded((db) => {
+    const since = "2026-10-28";
+    const today = "2026-11-04";
+    const view = statsView(db, { since, today });
+    const w = { from: `${since}T00:00:00.000Z`, to: "2026-11-05T00:00:00.000Z" };
+    const raw = (by: ReportQuery["by"]) =>
+      rawReportGroups(db, { window: w, by }) as {
+        key: string | null;
+        requests: number;
+        cost_millicents: number;
+      }[];
+    const total = raw("provider").reduce(
+      (t, g) => ({ requests: t.requests + g.requests, cost: t.cost + g.cost_millicents }),
+      { requests: 0, cost: 0 },
+    );
+    assert.equal(view.summary.total_requests, total.requests);
+    assert.equal(view.summary.total_cost_usd_minor_units, total.cost);
+    const last = db.prepare("SELECT max(requested_at) AS m FROM requests WHERE requested_at < ?").get(
+      w.to,
+    ) as {
+      m: string;
+    };
+    assert.equal(view.summary.last_request_at, last.m);
+    const days = new Map(raw("day").map((g) => [g.key, [g.requests, g.cost_millicents]]));
+    for (const d of view.by_day) {
+      assert.deepEqual([d.requests, d.cost_usd_minor_units], days.get(d.date) ?? [0, 0]);
+    }
+    assert.equal(view.by_day.length, 8);
+    const projects = raw("project").map((g) => [g.key, g.requests, g.cost_millicents]).sort();
+    assert.deepEqual(
+      view.by_project.map((p) => [p.project, p.requests, p.cost_usd_minor_units]).sort(),
+      projects,
+    );
+    const models = raw("model").map((g) => [g.key, g.requests, g.cost_millicents]).sort();
+    assert.deepEqual(view.by_model.map((m) => [m.model, m.requests, m.cost_usd_minor_units]).sort(), models);
+  }));
+
+Deno.test("listProjects() read from the rollup has each project's raw month, previous month and all-time sums", () =>
+  withSeeded((db) => {
+    const now = new Date("2026-11-06T12:00:00.000Z");
+    const sums = (from: string, to: string) =>
+      new Map(
+        (rawReportGroups(db, { window: { from, to }, by: "project" }) as {
+          key: string;
+          requests: number;
+          cost_millicents: number;
+        }[]).map((g) => [g.key, g]),
+      );
+    const month = sums("2026-11-01T00:00:00.000Z", "2026-12-01T00:00:00.000Z");
+    const previous = sums("2026-10-01T00:00:00.000Z", "2026-11-01T00:00:00.000Z");
+    const all = sums("0000", "9999");
+    const projects = listProjects(db, now);
+    assert.equal(projects.length, all.size);
+    for (const p of projects) {
+      assert.deepEqual(
+        [
+          p.stats.requests_this_month,
+          p.stats.cost_usd_this_month_minor_units,
+          p.stats.previous_month_cost_usd_minor_units,
+          p.stats.all_time_requests,
+          p.stats.all_time_cost_usd_minor_units,
+        ],
+        [
+          month.get(p.slug)?.requests ?? 0,
+          month.get(p.slug)?.cost_millicents ?? 0,
+          previous.get(p.slug)?.cost_millicents ?? 0,
+          all.get(p.slug)?.requests,
+          all.get(p.slug)?.cost_millicents,
+        ],
+        p.slug,
+      );
+      const last = db.prepare("SELECT max(requested_at) AS m FROM requests WHERE project_id = ?").get(
+        p.id,
+      ) as {
+        m: string;
+      };
+      assert.equal(p.stats.last_active_at, last.m);
+    }
+  }));
