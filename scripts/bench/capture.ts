@@ -12,7 +12,14 @@
  */
 import { join } from "node:path";
 import { startFakeProvider } from "../../tests/helpers/fake_provider.ts";
-import { selfCommand } from "../../platform/mod.ts";
+import {
+  accepts,
+  daemonHealthy,
+  pinPorts,
+  spawnMeter,
+  stopAll,
+  waitFor,
+} from "../../tests/helpers/processes.ts";
 import type { BenchResult } from "../bench.ts";
 const SAMPLES = 2000;
 const WARMUP = 200;
@@ -41,31 +48,15 @@ function rss(pid: number): { total: number; anon: number; file: number } | undef
   }
 }
 
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
-}
-
-async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what} did not start`);
 }
 
 /** Runs the section; returns its rows. */
 export async function run(): Promise<BenchResult[]> {
   const dir = await Deno.makeTempDir({ prefix: "hm-bench-capture-" });
   const fake = await startFakeProvider(dir);
-  const ports = { edge: freePort(), intercept: freePort(), api: freePort() };
-  await Deno.writeTextFile(join(dir, "effective-ports.json"), JSON.stringify(ports));
+  const ports = await pinPorts(dir);
   await Deno.writeTextFile(
     join(dir, "config.toml"),
     `[upstream]\nca_file = ${
@@ -73,19 +64,12 @@ export async function run(): Promise<BenchResult[]> {
     }\nresolve = { "api.openai.com" = "127.0.0.1:${fake.port}" }\n` +
       `[logging]\nlevel = "warn"\n`,
   );
-  const env = { HALTON_METER_HOME: dir, HOME: dir };
-  const [program, ...args] = selfCommand();
-  const spawn = (command: string) =>
-    new Deno.Command(program, { args: [...args, command], env, stdout: "null", stderr: "null" }).spawn();
-  const daemon = spawn("daemon");
-  const edge = spawn("edge");
+  const daemon = spawnMeter(dir, "daemon");
+  const edge = spawnMeter(dir, "edge");
   const clients: Deno.HttpClient[] = [];
   try {
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${ports.api}/health`)).ok, "daemon");
-    await waitFor(async () => {
-      (await Deno.connect({ hostname: "127.0.0.1", port: ports.edge })).close();
-      return true;
-    }, "edge");
+    await waitFor("daemon", () => daemonHealthy(ports.api));
+    await waitFor("edge", () => accepts(ports.edge));
     const ourCa = await Deno.readTextFile(join(dir, ".mitmproxy", "mitmproxy-ca-cert.pem"));
     const direct = () => {
       const client = Deno.createHttpClient({ caCerts: [fake.caPem], http2: false });
@@ -232,12 +216,7 @@ export async function run(): Promise<BenchResult[]> {
     return rows;
   } finally {
     for (const c of clients) c.close();
-    for (const child of [edge, daemon]) {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* already gone */ }
-      await child.status;
-    }
+    await stopAll([edge, daemon]);
     await fake.close();
     await Deno.remove(dir, { recursive: true });
   }

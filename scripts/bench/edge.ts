@@ -6,8 +6,7 @@
  *
  * @module
  */
-import { join } from "node:path";
-import { selfCommand } from "../../platform/mod.ts";
+import { accepts, pinPorts, spawnMeter, stop, waitFor } from "../../tests/helpers/processes.ts";
 
 /** One measured figure (the shape `scripts/bench.ts` prints). */
 export interface EdgeBenchRow {
@@ -127,51 +126,17 @@ function rssMb(pid: number): number | undefined {
   }
 }
 
-async function denoDir(): Promise<string> {
-  const fromEnv = Deno.env.get("DENO_DIR");
-  if (fromEnv) return fromEnv;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json"],
-    stdout: "piped",
-    stderr: "null",
-  })
-    .output();
-  return JSON.parse(new TextDecoder().decode(out.stdout)).denoDir;
-}
-
 /** Starts `halton-meter edge` in a temp home and waits until its port answers. */
 async function spawnEdge(home: string): Promise<{ port: number; child: Deno.ChildProcess }> {
-  const port = (() => {
-    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const p = l.addr.port;
-    l.close();
-    return p;
-  })();
-  Deno.writeTextFileSync(
-    join(home, "effective-ports.json"),
-    JSON.stringify({ edge: port, intercept: port + 1, api: port + 2 }),
-  );
-  // The command the edge service runs, V8 flags included.
-  const [program, ...args] = selfCommand();
-  const child = new Deno.Command(program, {
-    args: [...args, "edge"],
-    env: { DENO_DIR: await denoDir(), PATH: Deno.env.get("PATH") ?? "", HALTON_METER_HOME: home, HOME: home },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  for (let i = 0; i < 200; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return { port, child };
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  const { edge: port } = await pinPorts(home);
+  const child = spawnMeter(home, "edge");
+  try {
+    await waitFor("the edge", () => accepts(port), 10_000);
+  } catch (e) {
+    await stop(child, "SIGKILL");
+    throw e;
   }
-  child.kill("SIGKILL");
-  await child.status;
-  throw new Error("the edge did not start within 10 s");
+  return { port, child };
 }
 
 /** Runs the section and returns its rows. */
@@ -262,8 +227,7 @@ export async function run(): Promise<EdgeBenchRow[]> {
     }
     return rows;
   } finally {
-    edge.child.kill("SIGTERM");
-    await edge.child.status;
+    await stop(edge.child);
     await server.close();
     await Deno.remove(home, { recursive: true });
   }

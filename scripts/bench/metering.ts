@@ -9,9 +9,17 @@
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { startFakeProvider } from "../../tests/helpers/fake_provider.ts";
+import {
+  accepts,
+  daemonHealthy,
+  pinPorts,
+  spawnMeter,
+  stop,
+  stopAll,
+  waitFor,
+} from "../../tests/helpers/processes.ts";
 import type { BenchResult } from "../bench.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 /** anthropic_stream.sse has 16 events; 34 more text deltas make the 50 of a short real answer. */
 const STREAM = "/v1/messages?fixture=anthropic_stream.sse&model=claude-opus-4-5-20251101&deltas=34";
 const BODY = JSON.stringify({
@@ -30,23 +38,8 @@ interface Target {
   base: string;
 }
 
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what} did not start`);
 }
 
 /** One streamed call, read to its last byte. */
@@ -71,23 +64,14 @@ async function latencies(t: Target): Promise<number[]> {
 export async function run(): Promise<BenchResult[]> {
   const dir = await Deno.makeTempDir({ prefix: "hm-bench-metering-" });
   const fake = await startFakeProvider(dir);
-  const ports = { edge: freePort(), intercept: freePort(), api: freePort() };
-  await Deno.writeTextFile(join(dir, "effective-ports.json"), JSON.stringify(ports));
+  const ports = await pinPorts(dir);
   await Deno.writeTextFile(
     join(dir, "config.toml"),
     `[upstream]\nca_file = ${JSON.stringify(fake.caFile)}\n` +
       `resolve = { "api.anthropic.com" = "127.0.0.1:${fake.port}" }\n[logging]\nlevel = "warn"\n`,
   );
-  const env = { HALTON_METER_HOME: dir, HOME: dir };
-  const spawn = (command: string) =>
-    new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, command],
-      env,
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-  const daemon = spawn("daemon");
-  const edge = spawn("edge");
+  const daemon = spawnMeter(dir, "daemon");
+  const edge = spawnMeter(dir, "edge");
   const clients: Deno.HttpClient[] = [];
   const rowCount = () => {
     const db = new DatabaseSync(join(dir, "db.sqlite"), { readOnly: true });
@@ -98,11 +82,8 @@ export async function run(): Promise<BenchResult[]> {
     }
   };
   try {
-    await waitFor("daemon", async () => (await fetch(`http://127.0.0.1:${ports.api}/health`)).ok);
-    await waitFor("edge", async () => {
-      (await Deno.connect({ hostname: "127.0.0.1", port: ports.edge })).close();
-      return true;
-    });
+    await waitFor("daemon", () => daemonHealthy(ports.api));
+    await waitFor("edge", () => accepts(ports.edge));
     const ourCa = await Deno.readTextFile(join(dir, ".mitmproxy", "mitmproxy-ca-cert.pem"));
     const direct = (): Target => {
       const client = Deno.createHttpClient({ caCerts: [fake.caPem], http2: false });
@@ -137,8 +118,7 @@ export async function run(): Promise<BenchResult[]> {
     const written = performance.now();
 
     for (const c of clients.splice(0)) c.close();
-    daemon.kill("SIGTERM");
-    await daemon.status;
+    await stop(daemon);
     const calls = WARMUP + SAMPLES + LOAD_CALLS;
     const rows = rowCount();
     if (rows !== calls) throw new Error(`metering bench: ${calls} metered calls but ${rows} rows`);
@@ -180,12 +160,7 @@ export async function run(): Promise<BenchResult[]> {
     ];
   } finally {
     for (const c of clients) c.close();
-    for (const child of [edge, daemon]) {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* already gone */ }
-      await child.status;
-    }
+    await stopAll([edge, daemon]);
     await fake.close();
     await Deno.remove(dir, { recursive: true });
   }

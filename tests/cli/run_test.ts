@@ -3,17 +3,11 @@ import { join } from "node:path";
 import { ensureCaBundle } from "../../cli/run.ts";
 import { currentOs } from "../../core/paths.ts";
 import { platformFor } from "../../platform/mod.ts";
+import { meterCommand } from "../helpers/processes.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const posix = { ignore: Deno.build.os === "windows" };
 const FAKE_CA = "-----BEGIN CERTIFICATE-----\nTUVURVI=\n-----END CERTIFICATE-----\n";
 const ROOT_A = "-----BEGIN CERTIFICATE-----\nUk9PVEE=\n-----END CERTIFICATE-----\n";
-
-/** Where deno keeps its cache, so the child finds npm packages while HOME points at a temp folder. */
-function denoDir(): string {
-  const env = Deno.env.toObject();
-  return env.DENO_DIR ?? join(env.XDG_CACHE_HOME ?? join(env.HOME ?? "/", ".cache"), "deno");
-}
 
 /** A temp home with a CA certificate and, when given, `effective-ports.json` naming the edge port. */
 async function tempHome(edgePort?: number): Promise<string> {
@@ -30,20 +24,7 @@ async function tempHome(edgePort?: number): Promise<string> {
 }
 
 function meter(home: string, args: string[]): Deno.Command {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    clearEnv: true,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      DENO_DIR: denoDir(),
-      HOME: home,
-      HALTON_METER_HOME: home,
-      NO_COLOR: "1",
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  });
+  return meterCommand(home, args, { stdout: "piped", stderr: "piped" });
 }
 
 async function runMeter(home: string, args: string[]) {

@@ -6,29 +6,27 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { COMPLETION, type FakeProvider, patternByte, startFakeProvider } from "../helpers/fake_provider.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+import {
+  accepts,
+  daemonHealthy,
+  pinPorts,
+  spawnMeter,
+  stop,
+  stopAll,
+  waitFor,
+} from "../helpers/processes.ts";
 
 interface World {
   dir: string;
   fake: FakeProvider;
   ports: { edge: number; intercept: number; api: number };
   caFile: string;
-  env: Record<string, string>;
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 async function world(): Promise<World> {
   const dir = await Deno.makeTempDir({ prefix: "hm-capture-" });
   const fake = await startFakeProvider(dir);
-  const ports = { edge: freePort(), intercept: freePort(), api: freePort() };
-  await Deno.writeTextFile(join(dir, "effective-ports.json"), JSON.stringify(ports));
+  const ports = await pinPorts(dir);
   await Deno.writeTextFile(
     join(dir, "config.toml"),
     `[upstream]\nca_file = ${JSON.stringify(fake.caFile)}\n` +
@@ -39,48 +37,17 @@ async function world(): Promise<World> {
     fake,
     ports,
     caFile: join(dir, ".mitmproxy", "mitmproxy-ca-cert.pem"),
-    env: { HALTON_METER_HOME: dir, HOME: dir, NO_COLOR: "1" },
   };
 }
 
-function spawn(w: World, command: string): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, command],
-    env: w.env,
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-}
-
-async function healthy(port: number, limitMs = 15_000): Promise<number> {
-  const start = Date.now();
-  while (Date.now() - start < limitMs) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/health`);
-      if (res.ok && (await res.json()).status === "ok") return Date.now();
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no healthy daemon on ${port} after ${limitMs} ms`);
+/** Waits for the daemon's health check to pass; when it first did. */
+async function healthy(port: number): Promise<number> {
+  await waitFor(`a healthy daemon on ${port}`, () => daemonHealthy(port), 15_000);
+  return Date.now();
 }
 
 async function edgeUp(port: number): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error("edge did not start");
-}
-
-async function stop(child: Deno.ChildProcess, signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
-  try {
-    child.kill(signal);
-  } catch { /* already gone */ }
-  return await child.status;
+  await waitFor("the edge", () => accepts(port), 15_000);
 }
 
 function rows(w: World): Record<string, unknown>[] {
@@ -112,8 +79,8 @@ Deno.test({
   ignore: !hasCurl || !hasPython,
   async fn() {
     const w = await world();
-    const daemon = spawn(w, "daemon");
-    const edge = spawn(w, "edge");
+    const daemon = spawnMeter(w.dir, "daemon");
+    const edge = spawnMeter(w.dir, "edge");
     try {
       await healthy(w.ports.api);
       await edgeUp(w.ports.edge);
@@ -144,8 +111,7 @@ Deno.test({
       assert.equal(written.length, 3, "every call written before exit");
       assert.ok(written.every((r) => r.host === "api.openai.com" && r.http_status === 200));
     } finally {
-      await stop(daemon);
-      await stop(edge);
+      await stopAll([daemon, edge]);
       await w.fake.close();
       await Deno.remove(w.dir, { recursive: true });
     }
@@ -177,8 +143,8 @@ print(data.split(b"\\r\\n")[0].decode()[9:])
 
 Deno.test("killing the daemon mid-load fails no request started after the kill, and a restart resumes metering", async () => {
   const w = await world();
-  let daemon = spawn(w, "daemon");
-  const edge = spawn(w, "edge");
+  let daemon = spawnMeter(w.dir, "daemon");
+  const edge = spawnMeter(w.dir, "edge");
   const ourCa = await (async () => {
     await healthy(w.ports.api);
     return await Deno.readTextFile(w.caFile);
@@ -225,7 +191,7 @@ Deno.test("killing the daemon mid-load fails no request started after the kill, 
     daemon.kill("SIGKILL");
     await daemon.status;
     await new Promise((r) => setTimeout(r, 1000));
-    daemon = spawn(w, "daemon");
+    daemon = spawnMeter(w.dir, "daemon");
     const readyAt = await healthy(w.ports.api);
     const before = rows(w).length;
     let resumedMs = -1;
@@ -252,8 +218,7 @@ Deno.test("killing the daemon mid-load fails no request started after the kill, 
         `${await logTail("edge")}\n${await logTail("daemon")}`,
     );
   } finally {
-    await stop(daemon);
-    await stop(edge);
+    await stopAll([daemon, edge]);
     await w.fake.close();
     await Deno.remove(w.dir, { recursive: true });
   }
@@ -261,7 +226,7 @@ Deno.test("killing the daemon mid-load fails no request started after the kill, 
 
 Deno.test("a slow client reading a 50 MB body does not make the daemon buffer it", async () => {
   const w = await world();
-  const daemon = spawn(w, "daemon");
+  const daemon = spawnMeter(w.dir, "daemon");
   try {
     await healthy(w.ports.api);
     const ca = await Deno.readTextFile(w.caFile);

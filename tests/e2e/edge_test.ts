@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { MAIN } from "../helpers/cli.ts";
 import { type FakeDaemon, startFakeDaemon } from "../helpers/fake_daemon.ts";
 import { COMPLETION, type FakeProvider, startFakeProvider } from "../helpers/fake_provider.ts";
-import { tempHome } from "../helpers/home.ts";
+import { type TempHome, tempHome } from "../helpers/home.ts";
+import { pinPorts, spawnMeter, stop } from "../helpers/processes.ts";
 import {
   connectThrough,
-  freePort,
   rawExchange,
   readAll,
   type RecordingOrigin,
@@ -24,28 +23,9 @@ interface EdgeProcess {
   stop(signal: Deno.Signal): Promise<number>;
 }
 
-async function denoDir(): Promise<string> {
-  const fromEnv = Deno.env.get("DENO_DIR");
-  if (fromEnv) return fromEnv;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json"],
-    stdout: "piped",
-    stderr: "null",
-  })
-    .output();
-  return JSON.parse(new TextDecoder().decode(out.stdout)).denoDir;
-}
-
-/** Starts `deno run -A main.ts edge` with `env` as its whole environment and waits for `edge.startup.ready`. */
-async function spawnEdge(env: Record<string, string>, port: number): Promise<EdgeProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--cached-only", MAIN, "edge"],
-    env: { DENO_DIR: await denoDir(), PATH: Deno.env.get("PATH") ?? "", NO_COLOR: "1", ...env },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+/** Starts `halton-meter edge` in `home` and waits for `edge.startup.ready`. */
+async function spawnEdge(home: TempHome, port: number): Promise<EdgeProcess> {
+  const child = spawnMeter(home.home, "edge", { env: home.env, stderr: "piped" });
   let text = "";
   const ready = Promise.withResolvers<void>();
   const reading = (async () => {
@@ -59,8 +39,7 @@ async function spawnEdge(env: Record<string, string>, port: number): Promise<Edg
   try {
     await ready.promise;
   } catch (e) {
-    child.kill("SIGKILL");
-    await child.status;
+    await stop(child, "SIGKILL");
     await reading;
     throw e;
   } finally {
@@ -71,10 +50,7 @@ async function spawnEdge(env: Record<string, string>, port: number): Promise<Edg
     child,
     stderr: () => text,
     async stop(signal) {
-      try {
-        child.kill(signal);
-      } catch { /* it has exited already */ }
-      const { code } = await child.status;
+      const { code } = await stop(child, signal);
       await reading;
       return code;
     },
@@ -179,9 +155,8 @@ Deno.test("halton-meter edge, as a real process, fails open around the daemon", 
   await using home = await tempHome();
   const provider = await startFakeProvider(home.dir);
   const origin = startRecordingOrigin();
-  const ports = { edge: freePort(), intercept: freePort(), api: freePort() };
   Deno.mkdirSync(home.home, { recursive: true });
-  Deno.writeTextFileSync(home.paths.effectivePorts, JSON.stringify(ports));
+  const ports = await pinPorts(home.home);
   Deno.writeTextFileSync(
     home.paths.config,
     [
@@ -192,7 +167,7 @@ Deno.test("halton-meter edge, as a real process, fails open around the daemon", 
     ].join("\n"),
   );
   const world: World = {
-    edge: await spawnEdge(home.env, ports.edge),
+    edge: await spawnEdge(home, ports.edge),
     provider,
     origin,
     ports,

@@ -9,8 +9,8 @@ import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import card from "../../daemon/pricing/card.json" with { type: "json" };
 import { startFakeProvider } from "../helpers/fake_provider.ts";
+import { accepts, daemonHealthy, pinPorts, spawnMeter, stop, waitFor } from "../helpers/processes.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const BUNDLED = `bundled-${card.date}`;
 const HOSTS = [
   "api.anthropic.com",
@@ -37,69 +37,22 @@ interface World {
   close(): Promise<void>;
 }
 
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** Deno's cache as this process sees it: children get a temp `HOME` and would otherwise look there. */
-async function denoDir(): Promise<string> {
-  const fromEnv = Deno.env.get("DENO_DIR");
-  if (fromEnv) return fromEnv;
-  const out = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"], stdout: "piped" }).output();
-  return JSON.parse(new TextDecoder().decode(out.stdout)).denoDir;
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, limitMs = 20_000): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (Date.now() < end) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what} not ready after ${limitMs} ms`);
-}
-
 /** Fake provider, config resolving every provider host to it, then real daemon and edge processes. */
 async function startWorld(): Promise<World> {
   const dir = await Deno.makeTempDir({ prefix: "hm-metering-" });
   const fake = await startFakeProvider(dir);
-  const ports = { edge: freePort(), intercept: freePort(), api: freePort() };
-  await Deno.writeTextFile(join(dir, "effective-ports.json"), JSON.stringify(ports));
+  const ports = await pinPorts(dir);
   const resolve = HOSTS.map((h) => `"${h}" = "127.0.0.1:${fake.port}"`).join(", ");
   await Deno.writeTextFile(
     join(dir, "config.toml"),
     `[upstream]\nca_file = ${JSON.stringify(fake.caFile)}\nresolve = { ${resolve} }\n`,
   );
-  const env = {
-    DENO_DIR: await denoDir(),
-    PATH: Deno.env.get("PATH") ?? "",
-    HALTON_METER_HOME: dir,
-    HOME: dir,
-    NO_COLOR: "1",
-  };
-  const spawn = (command: string, stderr: "piped" | "null") =>
-    new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--cached-only", MAIN, command],
-      env,
-      clearEnv: true,
-      stdin: "null",
-      stdout: "null",
-      stderr,
-    }).spawn();
-  const daemon = spawn("daemon", "piped");
+  const daemon = spawnMeter(dir, "daemon", { stderr: "piped" });
   let daemonText = "";
   const reading = (async () => {
     for await (const chunk of daemon.stderr.pipeThrough(new TextDecoderStream())) daemonText += chunk;
   })();
-  const edge = spawn("edge", "null");
-  const stop = async (child: Deno.ChildProcess) => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* already gone */ }
-    return (await child.status).code;
-  };
+  const edge = spawnMeter(dir, "edge");
   const world: World = {
     dir,
     ports,
@@ -107,7 +60,7 @@ async function startWorld(): Promise<World> {
     caPem: "",
     daemonLog: () => daemonText,
     async stopDaemon() {
-      const code = await stop(daemon);
+      const { code } = await stop(daemon);
       await reading;
       return code;
     },
@@ -129,14 +82,8 @@ async function startWorld(): Promise<World> {
     },
   };
   try {
-    await waitFor(
-      "daemon",
-      async () => (await (await fetch(`http://127.0.0.1:${ports.api}/health`)).json()).status === "ok",
-    );
-    await waitFor("edge", async () => {
-      (await Deno.connect({ hostname: "127.0.0.1", port: ports.edge })).close();
-      return true;
-    });
+    await waitFor("daemon", () => daemonHealthy(ports.api));
+    await waitFor("edge", () => accepts(ports.edge));
     world.caPem = await Deno.readTextFile(world.caFile);
   } catch (e) {
     await world.close();

@@ -4,22 +4,11 @@ import { runCli } from "../helpers/cli.ts";
 import { livePid, processAlive } from "../../setup/pids.ts";
 import { exec } from "../platform/_helpers.ts";
 import type { StatusReport } from "../../setup/status.ts";
+import { accepts, freePorts } from "../helpers/processes.ts";
 
-/** Three ports free right now, pinned in config so the test never meets another run's edge on 8081. */
-function freePorts(): number[] {
-  const ls = [0, 1, 2].map(() => Deno.listen({ hostname: "127.0.0.1", port: 0 }));
-  const ports = ls.map((l) => (l.addr as Deno.NetAddr).port);
-  for (const l of ls) l.close();
-  return ports;
-}
-
-async function listening(port: number): Promise<boolean> {
-  try {
-    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-    return true;
-  } catch {
-    return false;
-  }
+/** Whether something accepts connections on `port` right now. */
+function listening(port: number): Promise<boolean> {
+  return accepts(port).catch(() => false);
 }
 
 function which(cmd: string): string | undefined {
@@ -52,7 +41,8 @@ Deno.test({
     if (systemctl && !answers) await Deno.symlink(systemctl, join(bin, "systemctl"));
     const certutil = which("certutil");
     if (certutil) await Deno.symlink(certutil, join(bin, "certutil"));
-    const [edge, intercept, api] = freePorts();
+    // Pinned in config, so the test never meets another run's edge on 8081.
+    const [edge, intercept, api] = freePorts(3);
     await Deno.writeTextFile(
       join(home, "config.toml"),
       `[edge]\nport = ${edge}\n\n[daemon]\nintercept_port = ${intercept}\napi_port = ${api}\n`,

@@ -6,71 +6,26 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { startFakeProvider } from "../helpers/fake_provider.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** Deno's cache as this process sees it: the child gets a temp `HOME` and would otherwise look there. */
-async function denoDir(): Promise<string> {
-  const fromEnv = Deno.env.get("DENO_DIR");
-  if (fromEnv) return fromEnv;
-  const out = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"], stdout: "piped" }).output();
-  return JSON.parse(new TextDecoder().decode(out.stdout)).denoDir;
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, limitMs = 20_000): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (Date.now() < end) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what} not ready after ${limitMs} ms`);
-}
+import { accepts, daemonHealthy, pinPorts, spawnMeter, stop, waitFor } from "../helpers/processes.ts";
 
 Deno.test("up runs edge and daemon in one process: a call is metered, the self-test answers, SIGTERM exits 0", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hm-up-" });
   const fake = await startFakeProvider(dir);
-  const ports = { edge: freePort(), intercept: freePort(), api: freePort() };
-  await Deno.writeTextFile(join(dir, "effective-ports.json"), JSON.stringify(ports));
+  const ports = await pinPorts(dir);
   await Deno.writeTextFile(
     join(dir, "config.toml"),
     `[upstream]\nca_file = ${JSON.stringify(fake.caFile)}\n` +
       `resolve = { "api.anthropic.com" = "127.0.0.1:${fake.port}" }\n`,
   );
-  const up = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--cached-only", MAIN, "up"],
-    env: {
-      DENO_DIR: await denoDir(),
-      PATH: Deno.env.get("PATH") ?? "",
-      HALTON_METER_HOME: dir,
-      HOME: dir,
-      NO_COLOR: "1",
-    },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const up = spawnMeter(dir, "up", { stderr: "piped" });
   let log = "";
   const reading = (async () => {
     for await (const chunk of up.stderr.pipeThrough(new TextDecoderStream())) log += chunk;
   })();
   let client: Deno.HttpClient | undefined;
   try {
-    await waitFor("the daemon's api", async () => {
-      const res = await fetch(`http://127.0.0.1:${ports.api}/health`);
-      return (await res.json()).status === "ok";
-    });
-    await waitFor("the edge", async () => {
-      (await Deno.connect({ hostname: "127.0.0.1", port: ports.edge })).close();
-      return true;
-    });
+    await waitFor("the daemon's api", () => daemonHealthy(ports.api));
+    await waitFor("the edge", () => accepts(ports.edge));
     client = Deno.createHttpClient({
       proxy: { url: `http://try-up:@127.0.0.1:${ports.edge}` },
       caCerts: [await Deno.readTextFile(join(dir, ".mitmproxy", "mitmproxy-ca-cert.pem"))],
@@ -117,10 +72,7 @@ Deno.test("up runs edge and daemon in one process: a call is metered, the self-t
     }
   } finally {
     client?.close();
-    try {
-      up.kill("SIGKILL");
-    } catch { /* exited already */ }
-    await up.status;
+    await stop(up, "SIGKILL");
     await reading;
     await fake.close();
     await Deno.remove(dir, { recursive: true });

@@ -6,6 +6,9 @@
  * @module
  */
 
+/** A port nothing listens on; shared with every test that starts real processes. */
+export { freePort } from "../helpers/processes.ts";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -207,14 +210,6 @@ export async function rawExchange(edgePort: number, bytes: string | Uint8Array):
   } finally {
     conn.close();
   }
-}
-
-/** A port nothing listens on (bound and released at once). */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = l.addr.port;
-  l.close();
-  return port;
 }
 
 /** Text of `bytes`. */
