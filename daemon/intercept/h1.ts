@@ -13,6 +13,7 @@ import { clearImmediate, setImmediate } from "node:timers";
 import { Buffer } from "node:buffer";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import type { ClientSide } from "./exchange.ts";
+import { latin1Bytes } from "../upstream/latin1.ts";
 
 /** The largest request head accepted. */
 export const MAX_REQUEST_HEAD = 64 * 1024;
@@ -293,7 +294,7 @@ function responseWriter(
   }
   if (chunked) text += "transfer-encoding: chunked\r\n";
   if (!keepAlive) text += "connection: close\r\n";
-  let head: Buffer | undefined = Buffer.from(text + "\r\n", "latin1");
+  let head: Buffer | undefined = latin1Bytes(text + "\r\n");
   const takeHead = (): Buffer[] => {
     if (!head) return [];
     const h = head;
@@ -323,7 +324,7 @@ function responseWriter(
     write(data: Buffer, _enc, cb) {
       if (empty || !data.length) return cb();
       const parts = takeHead();
-      if (chunked) parts.push(Buffer.from(data.length.toString(16) + "\r\n", "latin1"), data, CRLF);
+      if (chunked) parts.push(latin1Bytes(data.length.toString(16) + "\r\n"), data, CRLF);
       else parts.push(data);
       send(parts, cb);
     },

@@ -12,6 +12,7 @@ import { Readable, Writable } from "node:stream";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import { Buffer } from "node:buffer";
 import { ChunkedDecoder } from "./chunked.ts";
+import { latin1Bytes } from "./latin1.ts";
 import type { ConnOwner, UpstreamConn } from "./conn.ts";
 
 /** A connection from the pool; `reused` when it already carried a request. */
@@ -54,6 +55,8 @@ const MAX_RETRY_BODY = 1024 * 1024;
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 const CRLF = Buffer.from("\r\n");
 const LAST_CHUNK = Buffer.from("0\r\n\r\n");
+// Shared by every call for "nothing buffered": never written to, since a zero-length buffer has no bytes.
+const EMPTY = Buffer.alloc(0);
 
 type Framing =
   | { kind: "none" }
@@ -81,7 +84,7 @@ export class UpstreamCall extends Writable {
   #kept: Buffer[] | null = [];
   #keptBytes = 0;
   #requestDone = false;
-  #buf: Buffer = Buffer.alloc(0);
+  #buf: Buffer = EMPTY;
   #res?: UpstreamResponse;
   #framing?: Framing;
   #responseDone = false;
@@ -179,20 +182,21 @@ export class UpstreamCall extends Writable {
         head += "transfer-encoding: chunked\r\n";
       } else if (BODY_METHODS.has(this.#method)) head += "content-length: 0\r\n";
     }
-    this.#head = Buffer.from(head + "\r\n", "latin1");
+    this.#head = latin1Bytes(head + "\r\n");
     return this.#head;
   }
 
   /** `chunk` as it goes on the wire: as is, or as one chunk of a chunked body. */
   #frame(chunk: Buffer): Buffer[] {
-    return this.#chunked ? [Buffer.from(chunk.length.toString(16) + "\r\n", "latin1"), chunk, CRLF] : [chunk];
+    return this.#chunked ? [latin1Bytes(chunk.length.toString(16) + "\r\n"), chunk, CRLF] : [chunk];
   }
 
   #keep(chunk: Buffer): void {
     if (!this.#kept) return;
     this.#keptBytes += chunk.length;
     if (this.#keptBytes > MAX_RETRY_BODY) this.#kept = null;
-    else this.#kept.push(Buffer.from(chunk));
+    // A written chunk is not changed by its writer afterwards (the Writable contract): keep it, not a copy.
+    else this.#kept.push(chunk);
   }
 
   readonly #owner: ConnOwner = {
@@ -256,7 +260,7 @@ export class UpstreamCall extends Writable {
       if (step.error) return this.#fail(new Error(`upstream sent a malformed chunked body: ${step.error}`));
       rest = step.rest;
     }
-    this.#buf = Buffer.alloc(0);
+    this.#buf = EMPTY;
     if (rest === undefined) return;
     // Bytes after a complete response that we did not ask for: the connection is not clean.
     if (rest.length) this.#reusable = false;

@@ -13,9 +13,6 @@ import { type Address, parseResolveMap, resolveTarget } from "./target.ts";
 import { type Lease, UpstreamCall } from "./h1_client.ts";
 import { UpstreamConn } from "./conn.ts";
 
-// The expiry timer of each idle connection, cleared when it is taken back out.
-const IDLE_TIMERS = new WeakMap<UpstreamConn, ReturnType<typeof setTimeout>>();
-
 /** The `[upstream]` settings, as in config. */
 export interface UpstreamSettings {
   /** Extra CA certificates (PEM file) trusted next to the system roots; empty for none. */
@@ -48,6 +45,11 @@ export class UpstreamPool {
   readonly #ca: string[];
   readonly #idle = new Map<string, Set<UpstreamConn>>();
   readonly #live = new Set<UpstreamConn>();
+  // When each idle connection expires, swept by one timer for the whole pool: a timer set and cleared around
+  // every request cost more than the rest of the pool's work.
+  readonly #expiry = new Map<UpstreamConn, { at: number; drop: () => void }>();
+  #sweep?: ReturnType<typeof setTimeout>;
+  #sweepAt = Infinity;
   #opened = 0;
 
   /**
@@ -79,7 +81,10 @@ export class UpstreamPool {
 
   /** Closes every connection, idle or busy. */
   close(): void {
-    for (const idle of this.#idle.values()) for (const s of idle) clearTimeout(IDLE_TIMERS.get(s));
+    clearTimeout(this.#sweep);
+    this.#sweep = undefined;
+    this.#sweepAt = Infinity;
+    this.#expiry.clear();
     for (const s of [...this.#live]) s.close();
     this.#live.clear();
     this.#idle.clear();
@@ -90,8 +95,7 @@ export class UpstreamPool {
     if (!fresh && idle) {
       for (const socket of idle) {
         idle.delete(socket);
-        clearTimeout(IDLE_TIMERS.get(socket));
-        IDLE_TIMERS.delete(socket);
+        this.#expiry.delete(socket);
         if (!socket.closed) return { socket, reused: true };
       }
     }
@@ -108,13 +112,30 @@ export class UpstreamPool {
     // While idle, any byte or end from the server means the connection is no longer usable.
     const drop = () => {
       idle.delete(socket);
-      clearTimeout(IDLE_TIMERS.get(socket));
-      IDLE_TIMERS.delete(socket);
+      this.#expiry.delete(socket);
       socket.close();
     };
-    IDLE_TIMERS.set(socket, setTimeout(drop, Math.min(idleMs, IDLE_MS)));
+    const at = Date.now() + Math.min(idleMs, IDLE_MS);
+    this.#expiry.set(socket, { at, drop });
     socket.own({ onData: drop, onEnd: drop });
     idle.add(socket);
+    if (at < this.#sweepAt) this.#armSweep(at);
+  }
+
+  #armSweep(at: number): void {
+    clearTimeout(this.#sweep);
+    this.#sweepAt = at;
+    this.#sweep = setTimeout(() => {
+      this.#sweep = undefined;
+      this.#sweepAt = Infinity;
+      const now = Date.now();
+      let next = Infinity;
+      for (const { at, drop } of [...this.#expiry.values()]) {
+        if (at <= now) drop();
+        else next = Math.min(next, at);
+      }
+      if (next !== Infinity) this.#armSweep(next);
+    }, Math.max(0, at - Date.now()));
   }
 
   async #connect(target: Address): Promise<UpstreamConn> {

@@ -4,6 +4,7 @@ import { UpstreamPool } from "../../../daemon/upstream/pool.ts";
 import { parseResolveMap } from "../../../daemon/upstream/target.ts";
 import { parseProxyUrl } from "../../../daemon/upstream/proxy.ts";
 import { COMPLETION, startFakeProvider } from "../../helpers/fake_provider.ts";
+import { LeafMinter, loadOrCreateCa } from "../../../daemon/tls/mod.ts";
 
 /** A minimal CONNECT proxy: answers `status`, and when it is 200 splices to the requested target. */
 function startProxy(status: number) {
@@ -137,4 +138,54 @@ Deno.test("bad [upstream] values are reported with a hint, not a stack trace", (
     host: "10.0.0.1",
     port: undefined,
   });
+});
+
+Deno.test("UpstreamPool drops an idle connection when the provider's Keep-Alive timeout is up", async () => {
+  const dir = await Deno.makeTempDir();
+  const { ca } = await loadOrCreateCa({
+    caDir: dir,
+    caKeyAndCert: `${dir}/ca.pem`,
+    caCert: `${dir}/ca-cert.pem`,
+  });
+  const leaf = await new LeafMinter(ca).leafFor("api.openai.com");
+  const listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert: leaf.certPem, key: leaf.keyPem });
+  const conns: Deno.Conn[] = [];
+  let answered = 0;
+  // The first answer keeps the default idle time; later ones say the server keeps the connection 1 s,
+  // which leaves the pool no time to reuse it.
+  const serving = (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      (async () => {
+        const buf = new Uint8Array(4096);
+        while (((await conn.read(buf)) ?? 0) > 0) {
+          const ka = answered++ === 0 ? "" : "keep-alive: timeout=1\r\n";
+          await conn.write(new TextEncoder().encode(`HTTP/1.1 200 OK\r\n${ka}content-length: 2\r\n\r\nok`));
+        }
+      })().catch(() => {});
+    }
+  })().catch(() => {});
+  const pool = new UpstreamPool({
+    ca_file: `${dir}/ca-cert.pem`,
+    proxy: "",
+    resolve: { "api.openai.com": `127.0.0.1:${(listener.addr as Deno.NetAddr).port}` },
+  });
+  try {
+    assert.equal((await get(pool, "/v1/chat/completions")).body, "ok");
+    assert.equal((await get(pool, "/v1/chat/completions")).body, "ok");
+    assert.equal(pool.opened, 1, "the connection is reused while its idle time lasts");
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await get(pool, "/v1/chat/completions")).body, "ok");
+    assert.equal(pool.opened, 2, "the expired connection is not reused");
+  } finally {
+    pool.close();
+    listener.close();
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* already closed */ }
+    }
+    await serving;
+    await Deno.remove(dir, { recursive: true });
+  }
 });
