@@ -21,6 +21,7 @@ import {
   waitFor,
 } from "../../tests/helpers/processes.ts";
 import type { BenchResult } from "../bench.ts";
+import { percentile, sampleLatencies } from "./_measure.ts";
 const SAMPLES = 2000;
 const WARMUP = 200;
 const THROUGHPUT_MS = 3000;
@@ -46,10 +47,6 @@ function rss(pid: number): { total: number; anon: number; file: number } | undef
   } catch {
     return undefined;
   }
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 }
 
 /** Runs the section; returns its rows. */
@@ -91,16 +88,8 @@ export async function run(): Promise<BenchResult[]> {
       await res.arrayBuffer();
       if (res.status !== 200) throw new Error(`status ${res.status}`);
     };
-    const latencies = async (t: { client: Deno.HttpClient; base: string }) => {
-      for (let i = 0; i < WARMUP; i++) await call(t);
-      const out: number[] = [];
-      for (let i = 0; i < SAMPLES; i++) {
-        const s = performance.now();
-        await call(t);
-        out.push(performance.now() - s);
-      }
-      return out.sort((a, b) => a - b);
-    };
+    const latencies = (t: { client: Deno.HttpClient; base: string }) =>
+      sampleLatencies(() => call(t), WARMUP, SAMPLES);
     const ttfb = async (t: { client: Deno.HttpClient; base: string }) => {
       const out: number[] = [];
       for (let i = 0; i < 300; i++) {

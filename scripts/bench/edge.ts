@@ -7,6 +7,7 @@
  * @module
  */
 import { accepts, pinPorts, spawnMeter, stop, waitFor } from "../../tests/helpers/processes.ts";
+import { percentile } from "./_measure.ts";
 
 /** One measured figure (the shape `scripts/bench.ts` prints). */
 export interface EdgeBenchRow {
@@ -94,10 +95,6 @@ async function roundTrips(conn: Deno.Conn, count: number): Promise<number[]> {
     times.push(performance.now() - t);
   }
   return times;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 }
 
 /** The anonymous part of a Linux process's RSS (MB): what the edge itself holds, without the mapped executable. */

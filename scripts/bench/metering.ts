@@ -19,6 +19,7 @@ import {
   waitFor,
 } from "../../tests/helpers/processes.ts";
 import type { BenchResult } from "../bench.ts";
+import { percentile, sampleLatencies } from "./_measure.ts";
 
 /** anthropic_stream.sse has 16 events; 34 more text deltas make the 50 of a short real answer. */
 const STREAM = "/v1/messages?fixture=anthropic_stream.sse&model=claude-opus-4-5-20251101&deltas=34";
@@ -38,10 +39,6 @@ interface Target {
   base: string;
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
-}
-
 /** One streamed call, read to its last byte. */
 async function call(t: Target): Promise<void> {
   const res = await fetch(`${t.base}${STREAM}`, { method: "POST", body: BODY, client: t.client });
@@ -49,15 +46,8 @@ async function call(t: Target): Promise<void> {
   if (res.status !== 200) throw new Error(`status ${res.status}`);
 }
 
-async function latencies(t: Target): Promise<number[]> {
-  for (let i = 0; i < WARMUP; i++) await call(t);
-  const out: number[] = [];
-  for (let i = 0; i < SAMPLES; i++) {
-    const s = performance.now();
-    await call(t);
-    out.push(performance.now() - s);
-  }
-  return out.sort((a, b) => a - b);
+function latencies(t: Target): Promise<number[]> {
+  return sampleLatencies(() => call(t), WARMUP, SAMPLES);
 }
 
 /** Runs the section; returns its figures. */
