@@ -7,6 +7,7 @@ import { resolvePaths } from "../../core/paths.ts";
 import { openStore } from "../../daemon/store/open.ts";
 import { RowWriter } from "../../daemon/store/writer.ts";
 import type { UsageRow } from "../../daemon/store/rows.ts";
+import { makeRow } from "../helpers/rows.ts";
 
 const DAY = 86_400_000;
 
@@ -40,38 +41,15 @@ async function withHome(fn: (home: string, run: (...argv: string[]) => Promise<R
 }
 
 function row(id: string, daysAgo: number, fields: Partial<UsageRow>): UsageRow {
-  return {
+  return makeRow({
     id,
     requested_at: new Date(Date.now() - daysAgo * DAY).toISOString(),
     project: "demo",
-    provider: "openai",
     model: null,
-    mode: "standard",
-    input_tokens: 0,
-    output_tokens: 0,
-    thinking_tokens: 0,
-    cache_read_tokens: 0,
-    cache_write_5m_tokens: 0,
-    cache_write_1h_tokens: 0,
     cost_usd_minor_units: null,
     rates_source: null,
-    latency_ms: 100,
-    ttft_ms: null,
-    tokens_complete: true,
-    status: "success",
-    billing: "api",
-    attribution_layer: null,
-    client_process: null,
-    host: null,
-    path: null,
-    http_status: 200,
-    error_class: null,
-    provider_error_code: null,
-    request_bytes: null,
-    response_bytes: null,
-    streamed: false,
     ...fields,
-  };
+  });
 }
 
 /** Seeds the database through the daemon's own writer. */
