@@ -138,6 +138,7 @@ export function forwardExchange(ctx: ExchangeContext, meta: ConnMeta, client: Cl
     ctx.log.write(complete ? "debug" : "info", "intercept.complete", {
       host: meta.host,
       path: pathOnly,
+      http_version: client.httpVersion,
       status,
       latency_ms: latencyMs,
       bytes: responseBytes,

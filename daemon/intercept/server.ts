@@ -1,8 +1,8 @@
 /**
  * The intercept port: accepts the edge's handover CONNECTs (and direct ones from clients using the port as
  * their proxy), answers `200 Connection Established`, terminates TLS with a certificate from the local CA, and
- * serves HTTP/1.1 on top (HTTP/2: see `tls_front.ts`), forwarding each request upstream. Nothing a peer does can crash it: every
- * socket error is handled and ends only that connection.
+ * serves HTTP/1.1 (h1.ts) or HTTP/2 (h2.ts) on top, as the client's ALPN chose, forwarding each request upstream.
+ * Nothing a peer does can crash it: every socket error is handled and ends only that connection.
  *
  * @module
  */
@@ -13,6 +13,7 @@ import type { UpstreamPool } from "../upstream/pool.ts";
 import { readConnectHead, rejectionResponse } from "./connect.ts";
 import { type ClientSide, type ExchangeContext, forwardExchange } from "./exchange.ts";
 import { serveHttp1 } from "./h1.ts";
+import { startHttp2Front } from "./h2.ts";
 import { guardHook, type MeteringHook } from "./hook.ts";
 import { SELFTEST_HOST } from "../../core/hosts.ts";
 import { answerSelftest } from "./selftest.ts";
@@ -82,11 +83,21 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
     else forwardExchange(ctx, meta, client);
   };
 
+  const h2 = startHttp2Front({
+    onRequest: serve,
+    onRefused: (reason, meta) => {
+      stats.refused++;
+      log.warn("intercept.bad_request", { host: meta?.host, reason });
+    },
+    track,
+  });
+
   const front = new TlsFront(
     options.leafs,
     (s, meta) => {
       track(s);
       s.on("error", () => {});
+      if (s.alpnProtocol === "h2") return h2.accept(s, meta);
       serveHttp1(s, (client) => serve(meta, client), (reason) => {
         stats.refused++;
         log.warn("intercept.bad_request", { host: meta.host, reason });
@@ -129,7 +140,9 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
   });
   listener.on("error", (e) => log.error("intercept.listener_error", { error: e.message }));
   await new Promise<void>((resolve, reject) => {
-    listener.once("error", reject);
+    listener.once("error", (e) => {
+      h2.close().then(() => reject(e));
+    });
     listener.listen(options.port, "127.0.0.1", () => {
       listener.off("error", reject);
       resolve();
@@ -152,6 +165,7 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
         await new Promise((r) => setTimeout(r, 5));
       }
       await closed;
+      await h2.close();
     },
   };
 }

@@ -1,10 +1,7 @@
 /**
  * The TLS server side of intercepted connections: a certificate for the handshake's server name (or, with no
- * SNI, for the CONNECT host), minted by the local CA and cached as a secure context, and ALPN `http/1.1`.
- *
- * HTTP/2 is not offered: in Deno 2.9.6 a `node:http2` session can abort the whole process inside nghttp2 when
- * the peer sends GOAWAY (denoland/deno#36788), which every HTTP/2 client does when it closes, and no handler
- * can catch it. Every HTTP client falls back to HTTP/1.1 when the server's ALPN says so. A server name that differs from the CONNECT host is refused: the connection would otherwise be
+ * SNI, for the CONNECT host), minted by the local CA and cached as a secure context, and ALPN `h2` or
+ * `http/1.1`. A server name that differs from the CONNECT host is refused: the connection would otherwise be
  * forwarded to a host the client did not name.
  *
  * @module
@@ -75,7 +72,7 @@ export class TlsFront {
     let server = this.#servers.get(host);
     if (server) return server;
     server = tls.createServer({
-      ALPNProtocols: ["http/1.1"],
+      ALPNProtocols: ["h2", "http/1.1"],
       SNICallback: (servername, cb) => {
         const name = (servername || host).toLowerCase().replace(/\.$/, "");
         if (name !== host) {

@@ -1,0 +1,222 @@
+/**
+ * HTTP/2 for intercepted clients that ask for it in ALPN.
+ *
+ * Deno 2.9.6's `node:http2` server can abort the whole process inside nghttp2 when a peer sends GOAWAY
+ * (denoland/deno#36788), which every HTTP/2 client does when it closes, so it is not used. `Deno.serve` (hyper)
+ * speaks HTTP/2 soundly but only on connections it accepts itself, and ours arrive already decrypted from the
+ * TLS front. So the decrypted bytes of an `h2` connection are relayed to a `Deno.serve` listener on 127.0.0.1
+ * in this same process (cleartext HTTP/2 with prior knowledge), which hands each stream to the exchange as a
+ * {@linkcode ClientSide}. The relay costs a loopback hop that only HTTP/2 clients pay; HTTP/1.1 is served
+ * directly (h1.ts). The listener serves only connections this module opened: a stream on any other connection
+ * is refused, so the port is no way around the CONNECT handshake.
+ *
+ * @module
+ */
+import net from "node:net";
+import type tls from "node:tls";
+import { Readable, Writable } from "node:stream";
+import { Buffer } from "node:buffer";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import type { ClientSide } from "./exchange.ts";
+import type { ConnMeta } from "./tls_front.ts";
+
+/** The relay and its listener. */
+export interface Http2Front {
+  /** The loopback listener's port (it serves only the relays made by `accept`). */
+  readonly port: number;
+  /** Serves HTTP/2 on `socket`, whose handshake chose `h2`; `meta` is what its CONNECT said. */
+  accept(socket: tls.TLSSocket, meta: ConnMeta): void;
+  /** Stops the listener; relays still open are ended by their TLS sockets closing. */
+  close(): Promise<void>;
+}
+
+/** What {@linkcode startHttp2Front} calls. */
+export interface Http2Handlers {
+  /** Each request stream, with the connection's CONNECT details. */
+  onRequest(meta: ConnMeta, client: ClientSide): void;
+  /** A stream refused (not ours, or naming another host than its CONNECT), for the log. */
+  onRefused(reason: string, meta: ConnMeta | undefined): void;
+  /** Every socket opened here, so the server's close can end them. */
+  track(socket: net.Socket): void;
+}
+
+/** Bytes of response body held for a slow client before the upstream is paused. */
+const HIGH_WATER = 64 * 1024;
+/** How long a reset waits after the last queued bytes were taken, for hyper to send them first. */
+const RESET_GRACE_MS = 20;
+/** How long close() waits for hyper to finish before giving up on it. */
+const SHUTDOWN_MS = 2000;
+
+/** Starts the loopback HTTP/2 listener. */
+export function startHttp2Front(handlers: Http2Handlers): Http2Front {
+  // The relay's local port is the listener's view of the peer: it names the CONNECT behind each stream.
+  const relays = new Map<number, ConnMeta>();
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: () => {},
+    onError: () => new Response(null, { status: 502 }),
+  }, (req, info) => {
+    const meta = relays.get(info.remoteAddr.port);
+    if (!meta) {
+      handlers.onRefused("stream on a connection the daemon did not relay", undefined);
+      return new Response(null, { status: 421 });
+    }
+    const url = new URL(req.url);
+    if (url.hostname.toLowerCase() !== meta.host) {
+      handlers.onRefused(`stream for ${url.hostname} on a connection to ${meta.host}`, meta);
+      return new Response(null, { status: 421 });
+    }
+    return new Promise<Response>((resolve, reject) => {
+      handlers.onRequest(meta, http2Client(req, url, info.completed, resolve, reject));
+    });
+  });
+  const port = server.addr.port;
+
+  return {
+    port,
+    accept(socket, meta) {
+      socket.pause();
+      const relay = net.connect(port, "127.0.0.1");
+      handlers.track(relay);
+      relay.setNoDelay(true);
+      relay.on("error", () => socket.destroy());
+      socket.on("error", () => relay.destroy());
+      socket.on("close", () => relay.destroy());
+      relay.on("close", () => {
+        relays.delete(relayPort);
+        socket.destroy();
+      });
+      let relayPort = 0;
+      relay.once("connect", () => {
+        relayPort = relay.localPort!;
+        relays.set(relayPort, meta);
+        socket.pipe(relay);
+        relay.pipe(socket);
+        socket.resume();
+      });
+    },
+    async close() {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([server.shutdown(), new Promise((r) => timer = setTimeout(r, SHUTDOWN_MS))]);
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** One HTTP/2 stream as the exchange sees it; the response resolves the handler's promise. */
+function http2Client(
+  req: Request,
+  url: URL,
+  completed: Promise<void>,
+  resolve: (r: Response) => void,
+  reject: (e: Error) => void,
+): ClientSide {
+  const headers: Record<string, string> = { host: url.host };
+  for (const [name, value] of req.headers) headers[name] = value;
+  const body = req.body
+    ? Readable.fromWeb(req.body as Parameters<typeof Readable.fromWeb>[0])
+    : Readable.from([]);
+  const closeListeners: (() => void)[] = [];
+  const closed = () => {
+    for (const cb of closeListeners.splice(0)) cb();
+  };
+  // Settles when the response was delivered (finished already said so) or the client reset the stream.
+  completed.then(closed, closed);
+  let responded = false;
+  let finished = false;
+  let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  let whenPulled: (() => void) | undefined;
+  let resetting = false;
+  // The reset discards what is still queued here and what hyper has not yet framed, so it waits until the
+  // queue is empty and then a moment more: the bytes that came before an upstream reset still reach the client.
+  const resetWhenSent = () => {
+    const c = controller;
+    if (!c || c.desiredSize !== HIGH_WATER) return;
+    controller = undefined;
+    setTimeout(() => {
+      try {
+        c.error(new Error("upstream reset"));
+      } catch { /* the client cancelled meanwhile */ }
+    }, RESET_GRACE_MS);
+  };
+  // Taken before it is called: the writer's next write, made inside the call, may wait again.
+  const wakeWriter = () => {
+    const wake = whenPulled;
+    whenPulled = undefined;
+    wake?.();
+  };
+  return {
+    method: req.method,
+    path: url.pathname + url.search,
+    httpVersion: "2.0",
+    headers: headers as IncomingHttpHeaders,
+    body,
+    respond(status, _message, outHeaders) {
+      if (responded) throw new Error("response already started");
+      responded = true;
+      const stream = noBody(req.method, status) ? null : new ReadableStream<Uint8Array>({
+        start: (c) => {
+          controller = c;
+        },
+        pull: () => {
+          if (resetting) resetWhenSent();
+          else wakeWriter();
+        },
+        cancel: () => {
+          controller = undefined;
+          wakeWriter();
+          closed();
+        },
+      }, new ByteLengthQueuingStrategy({ highWaterMark: HIGH_WATER }));
+      resolve(new Response(stream, { status, headers: toHeaders(outHeaders) }));
+      return new Writable({
+        write(data: Buffer, _enc, cb) {
+          if (!stream) return cb();
+          if (!controller) return cb(new Error("client closed"));
+          // A copy: the response body may take ownership of what it is given, and upstream chunks are views
+          // into buffers the upstream connection still reads from.
+          controller.enqueue(Uint8Array.prototype.slice.call(data));
+          if ((controller.desiredSize ?? 0) > 0) return cb();
+          whenPulled = () => cb(controller ? undefined : new Error("client closed"));
+        },
+        final(cb) {
+          try {
+            controller?.close();
+          } catch { /* cancelled by the client meanwhile */ }
+          finished = true;
+          cb();
+          closed();
+        },
+      });
+    },
+    abort() {
+      if (!responded) {
+        responded = true;
+        reject(new Error("upstream failed"));
+        return;
+      }
+      resetting = true;
+      resetWhenSent();
+    },
+    onClose(cb) {
+      closeListeners.push(cb);
+    },
+    get finished() {
+      return finished;
+    },
+  };
+}
+
+function noBody(method: string, status: number): boolean {
+  return method === "HEAD" || status === 204 || status === 304 || (status >= 100 && status < 200);
+}
+
+function toHeaders(h: OutgoingHttpHeaders): Headers {
+  const out = new Headers();
+  for (const [name, value] of Object.entries(h)) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) out.append(name, String(v));
+  }
+  return out;
+}
