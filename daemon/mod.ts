@@ -61,6 +61,9 @@ export interface Daemon {
   close(): Promise<void>;
 }
 
+/** How long a flush waits for another writer's lock before keeping its rows for the next try. */
+const WRITE_LOCK_WAIT_MS = 100;
+
 const PROXY_VARS = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"];
 
 /**
@@ -84,6 +87,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const db = openStore(paths.db);
   const writer = new RowWriter(db, {
     intervalMs: config.daemon.flush_interval_ms,
+    busyTimeoutMs: WRITE_LOCK_WAIT_MS,
     onError: (e, queued) => log.error("store.flush_failed", { error: e.message, queued }),
   });
   const hook = options.hook?.(writer, db) ?? meteringHook(options, config, writer, db);

@@ -16,6 +16,12 @@ export interface RowWriterOptions {
   maxQueued?: number;
   /** Told about failed flushes and dropped rows. */
   onError?: (error: Error, queued: number) => void;
+  /**
+   * How long a flush may wait for another writer's lock (`pricing recost`, a second daemon) before it gives up
+   * and retries later; set on the connection. Flushes run on the thread that forwards every request, so the
+   * daemon keeps this short: a locked database delays rows, never traffic. Default: the connection's own.
+   */
+  busyTimeoutMs?: number;
 }
 
 /** Batches {@linkcode UsageRow}s into SQLite. */
@@ -33,7 +39,10 @@ export class RowWriter {
 
   constructor(db: DatabaseSync, options: RowWriterOptions = {}) {
     this.#db = db;
-    this.#opts = { intervalMs: 25, maxQueued: 100_000, onError: () => {}, ...options };
+    this.#opts = { intervalMs: 25, maxQueued: 100_000, onError: () => {}, busyTimeoutMs: -1, ...options };
+    if (this.#opts.busyTimeoutMs >= 0) {
+      db.exec(`PRAGMA busy_timeout = ${Math.floor(this.#opts.busyTimeoutMs)}`);
+    }
     this.#insert = db.prepare(
       `INSERT OR IGNORE INTO requests (project_id, cache_write_tokens, ${
         ROW_COLUMNS.join(", ")

@@ -140,6 +140,29 @@ Deno.test("RowWriter keeps rows queued when a flush fails, and writes them once 
   }
 });
 
+Deno.test("RowWriter with busyTimeoutMs gives up on a locked database quickly and writes the rows after", async () => {
+  await using home = await tempHome();
+  const db = openStore(home.paths.db);
+  const blocker = new DatabaseSync(home.paths.db);
+  const writer = new RowWriter(db, { intervalMs: 60_000, busyTimeoutMs: 50 });
+  try {
+    writer.enqueue(makeRow());
+    blocker.exec("BEGIN IMMEDIATE");
+    const started = performance.now();
+    assert.equal(writer.flush(), 0);
+    const waited = performance.now() - started;
+    assert.ok(waited >= 40 && waited < 1000, `waited ${waited} ms, not the connection's 5 s`);
+    assert.equal(writer.queued, 1);
+    blocker.exec("COMMIT");
+    assert.equal(writer.flush(), 1);
+    assert.equal(count(db), 1);
+  } finally {
+    writer.close();
+    blocker.close();
+    db.close();
+  }
+});
+
 Deno.test("RowWriter drops the oldest rows beyond maxQueued and counts them", async () => {
   await using home = await tempHome();
   const db = openStore(home.paths.db);
