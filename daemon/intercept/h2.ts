@@ -22,11 +22,11 @@ import type { ConnMeta } from "./tls_front.ts";
 
 /** The relay and its listener. */
 export interface Http2Front {
-  /** The loopback listener's port (it serves only the relays made by `accept`). */
+  /** The loopback listener's port, starting it (it serves only the relays made by `accept`). */
   readonly port: number;
   /** Serves HTTP/2 on `socket`, whose handshake chose `h2`; `meta` is what its CONNECT said. */
   accept(socket: tls.TLSSocket, meta: ConnMeta): void;
-  /** Stops the listener; relays still open are ended by their TLS sockets closing. */
+  /** Stops the listener if it started; relays still open are ended by their TLS sockets closing. */
   close(): Promise<void>;
 }
 
@@ -47,37 +47,43 @@ const RESET_GRACE_MS = 20;
 /** How long close() waits for hyper to finish before giving up on it. */
 const SHUTDOWN_MS = 2000;
 
-/** Starts the loopback HTTP/2 listener. */
-export function startHttp2Front(handlers: Http2Handlers): Http2Front {
+/**
+ * The HTTP/2 front. Its listener starts with the first HTTP/2 connection: a daemon whose clients all speak
+ * HTTP/1.1 never carries it.
+ */
+export function createHttp2Front(handlers: Http2Handlers): Http2Front {
   // The relay's local port is the listener's view of the peer: it names the CONNECT behind each stream.
   const relays = new Map<number, ConnMeta>();
-  const server = Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen: () => {},
-    onError: () => new Response(null, { status: 502 }),
-  }, (req, info) => {
-    const meta = relays.get(info.remoteAddr.port);
-    if (!meta) {
-      handlers.onRefused("stream on a connection the daemon did not relay", undefined);
-      return new Response(null, { status: 421 });
-    }
-    const url = new URL(req.url);
-    if (url.hostname.toLowerCase() !== meta.host) {
-      handlers.onRefused(`stream for ${url.hostname} on a connection to ${meta.host}`, meta);
-      return new Response(null, { status: 421 });
-    }
-    return new Promise<Response>((resolve, reject) => {
-      handlers.onRequest(meta, http2Client(req, url, info.completed, resolve, reject));
+  let server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  const listen = () =>
+    server ??= Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      onListen: () => {},
+      onError: () => new Response(null, { status: 502 }),
+    }, (req, info) => {
+      const meta = relays.get(info.remoteAddr.port);
+      if (!meta) {
+        handlers.onRefused("stream on a connection the daemon did not relay", undefined);
+        return new Response(null, { status: 421 });
+      }
+      const url = new URL(req.url);
+      if (url.hostname.toLowerCase() !== meta.host) {
+        handlers.onRefused(`stream for ${url.hostname} on a connection to ${meta.host}`, meta);
+        return new Response(null, { status: 421 });
+      }
+      return new Promise<Response>((resolve, reject) => {
+        handlers.onRequest(meta, http2Client(req, url, info.completed, resolve, reject));
+      });
     });
-  });
-  const port = server.addr.port;
 
   return {
-    port,
+    get port() {
+      return listen().addr.port;
+    },
     accept(socket, meta) {
       socket.pause();
-      const relay = net.connect(port, "127.0.0.1");
+      const relay = net.connect(listen().addr.port, "127.0.0.1");
       handlers.track(relay);
       relay.setNoDelay(true);
       relay.on("error", () => socket.destroy());
@@ -97,8 +103,10 @@ export function startHttp2Front(handlers: Http2Handlers): Http2Front {
       });
     },
     async close() {
+      const running = server;
+      if (!running) return;
       let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([server.shutdown(), new Promise((r) => timer = setTimeout(r, SHUTDOWN_MS))]);
+      await Promise.race([running.shutdown(), new Promise((r) => timer = setTimeout(r, SHUTDOWN_MS))]);
       clearTimeout(timer);
     },
   };

@@ -13,7 +13,7 @@ import type { UpstreamPool } from "../upstream/pool.ts";
 import { readConnectHead, rejectionResponse } from "./connect.ts";
 import { type ClientSide, type ExchangeContext, forwardExchange } from "./exchange.ts";
 import { serveHttp1 } from "./h1.ts";
-import { startHttp2Front } from "./h2.ts";
+import { createHttp2Front } from "./h2.ts";
 import { guardHook, type MeteringHook } from "./hook.ts";
 import { SELFTEST_HOST } from "../../core/hosts.ts";
 import { answerSelftest } from "./selftest.ts";
@@ -83,7 +83,7 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
     else forwardExchange(ctx, meta, client);
   };
 
-  const h2 = startHttp2Front({
+  const h2 = createHttp2Front({
     onRequest: serve,
     onRefused: (reason, meta) => {
       stats.refused++;

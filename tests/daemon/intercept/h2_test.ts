@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startHttp2Front } from "../../../daemon/intercept/h2.ts";
+import { createHttp2Front } from "../../../daemon/intercept/h2.ts";
 import type { ConnMeta } from "../../../daemon/intercept/tls_front.ts";
 
 const hasCurl = await new Deno.Command("curl", { args: ["--version"], stdout: "null" }).output().then(
@@ -13,7 +13,7 @@ Deno.test({
   async fn() {
     const refused: [string, ConnMeta | undefined][] = [];
     const served: ConnMeta[] = [];
-    const front = startHttp2Front({
+    const front = createHttp2Front({
       onRequest: (meta) => served.push(meta),
       onRefused: (reason, meta) => refused.push([reason, meta]),
       track: () => {},
