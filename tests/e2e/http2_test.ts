@@ -199,3 +199,34 @@ Deno.test({
     });
   },
 });
+
+Deno.test("a client that negotiates h2 and then sends garbage is closed, and other clients are served", async () => {
+  await withWorld(async (w) => {
+    const ca = await Deno.readTextFile(w.caFile);
+    const tcp = await Deno.connect({ hostname: "127.0.0.1", port: w.ports.intercept });
+    await tcp.write(new TextEncoder().encode("CONNECT api.openai.com:443 HTTP/1.1\r\n\r\n"));
+    const buf = new Uint8Array(16 * 1024);
+    let head = "";
+    while (!head.includes("\r\n\r\n")) head += text(buf.subarray(0, (await tcp.read(buf))!));
+    const conn = await Deno.startTls(tcp, {
+      hostname: "api.openai.com",
+      caCerts: [ca],
+      alpnProtocols: ["h2"],
+    });
+    try {
+      assert.equal((await conn.handshake()).alpnProtocol, "h2");
+      await conn.write(
+        new TextEncoder().encode("\x00\x01\x02 this is neither HTTP/2 nor HTTP/1.1 \x7f\r\n\r\n"),
+      );
+      // hyper answers a bad preface with at most an error frame or a 400, then closes.
+      let n: number | null = 0;
+      while (n !== null) n = await conn.read(buf).catch(() => null);
+    } finally {
+      conn.close();
+    }
+    const after = await curl(w, ["-d", "{}", "https://api.openai.com/v1/chat/completions"]);
+    assert.equal(after.code, 0, after.err);
+    assert.deepEqual(JSON.parse(text(after.out)), COMPLETION);
+    assert.equal(w.fake.requests.length, 1, "nothing of the garbage went upstream");
+  });
+});
