@@ -6,7 +6,7 @@
  * @module
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
-import type { Readable, Writable } from "node:stream";
+import type { Duplex, Readable, Writable } from "node:stream";
 import { Buffer } from "node:buffer";
 import type { Logger } from "../../core/log.ts";
 import type { UpstreamPool } from "../upstream/pool.ts";
@@ -36,6 +36,11 @@ export interface ClientSide {
   onClose(cb: () => void): void;
   /** True once the whole response was handed to the client's connection. */
   readonly finished: boolean;
+  /**
+   * HTTP/1.1 only: detaches the connection from the HTTP loop for an upgraded protocol (WebSocket) and gives
+   * it to the caller with the bytes already read past this request's head; nothing else will read or write it.
+   */
+  takeOver?(): { socket: Duplex; buffered: Buffer };
 }
 
 /** What an exchange needs from the server around it. */

@@ -238,6 +238,19 @@ export function serveHttp1(
       get finished() {
         return finished;
       },
+      takeOver() {
+        if (responded) throw new Error("response already started");
+        responded = true;
+        state = "closed";
+        onSocketClose = undefined;
+        clearTimeout(idle);
+        socket.off("data", onData);
+        socket.off("close", onClosed);
+        socket.off("end", onEnd);
+        const buffered = buf;
+        buf = Buffer.alloc(0);
+        return { socket, buffered };
+      },
     };
     onSocketClose = () => {
       body?.destroy();
@@ -246,7 +259,7 @@ export function serveHttp1(
     return () => onRequest(client);
   };
 
-  socket.on("data", (data: Buffer) => {
+  const onData = (data: Buffer) => {
     buf = buf.length ? Buffer.concat([buf, data]) : data;
     if (state === "busy") {
       // The next request is early (pipelined): hold it until this response ends.
@@ -254,15 +267,18 @@ export function serveHttp1(
       return;
     }
     advance();
-  });
-  socket.on("close", () => {
+  };
+  const onClosed = () => {
     state = "closed";
     clearTimeout(idle);
     onSocketClose?.();
-  });
-  socket.on("end", () => {
+  };
+  const onEnd = () => {
     if (state === "head" && !buf.length) socket.end();
-  });
+  };
+  socket.on("data", onData);
+  socket.on("close", onClosed);
+  socket.on("end", onEnd);
   idle = setTimeout(checkIdle, IDLE_MS);
 }
 

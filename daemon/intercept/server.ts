@@ -17,6 +17,7 @@ import { createHttp2Front } from "./h2.ts";
 import { guardHook, type MeteringHook } from "./hook.ts";
 import { SELFTEST_HOST } from "../../core/hosts.ts";
 import { answerSelftest } from "./selftest.ts";
+import { forwardUpgrade, wantsUpgrade } from "./upgrade.ts";
 import { type ConnMeta, type LeafSource, TlsFront } from "./tls_front.ts";
 
 /** What {@linkcode startInterceptServer} needs. */
@@ -80,7 +81,11 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
 
   const serve = (meta: ConnMeta, client: ClientSide) => {
     if (meta.host === SELFTEST_HOST) answerSelftest(client);
-    else forwardExchange(ctx, meta, client);
+    else if (wantsUpgrade(client)) {
+      forwardUpgrade(ctx, meta, client).catch((e) =>
+        log.error("intercept.upgrade_failed", { error: String(e) })
+      );
+    } else forwardExchange(ctx, meta, client);
   };
 
   const h2 = createHttp2Front({

@@ -31,6 +31,12 @@ export interface UpstreamRequest {
   headers: OutgoingHttpHeaders;
 }
 
+/** A connection outside the pool (see {@linkcode UpstreamPool.open}); close it with `close()`, not `conn`. */
+export interface Tunnel {
+  readonly conn: Deno.TlsConn;
+  close(): void;
+}
+
 /** How long to wait for a TCP + TLS connection to a provider (or the proxy's tunnel). */
 const CONNECT_TIMEOUT_MS = 10_000;
 /** How long an idle connection is kept for reuse (less when the provider's `Keep-Alive` says so). */
@@ -45,6 +51,7 @@ export class UpstreamPool {
   readonly #ca: string[];
   readonly #idle = new Map<string, Set<UpstreamConn>>();
   readonly #live = new Set<UpstreamConn>();
+  readonly #tunnels = new Set<Tunnel>();
   // When each idle connection expires, swept by one timer for the whole pool: a timer set and cleared around
   // every request cost more than the rest of the pool's work.
   readonly #expiry = new Map<UpstreamConn, { at: number; drop: () => void }>();
@@ -87,6 +94,8 @@ export class UpstreamPool {
     this.#expiry.clear();
     for (const s of [...this.#live]) s.close();
     this.#live.clear();
+    for (const t of [...this.#tunnels]) t.close();
+    this.#tunnels.clear();
     this.#idle.clear();
   }
 
@@ -138,7 +147,33 @@ export class UpstreamPool {
     }, Math.max(0, at - Date.now()));
   }
 
+  /**
+   * A connection of its own to `target`, outside the pool, for a request that upgrades to another protocol
+   * (WebSocket): the caller reads and writes it raw and closes it. {@linkcode UpstreamPool.close} closes it too.
+   */
+  async open(target: Address): Promise<Tunnel> {
+    const conn = await this.#dial(target);
+    const tunnel: Tunnel = {
+      conn,
+      close: () => {
+        if (!this.#tunnels.delete(tunnel)) return;
+        try {
+          conn.close();
+        } catch { /* lost already */ }
+      },
+    };
+    this.#tunnels.add(tunnel);
+    return tunnel;
+  }
+
   async #connect(target: Address): Promise<UpstreamConn> {
+    const conn = await this.#dial(target);
+    const socket: UpstreamConn = new UpstreamConn(conn, () => this.#live.delete(socket));
+    this.#live.add(socket);
+    return socket;
+  }
+
+  async #dial(target: Address): Promise<Deno.TlsConn> {
     this.#opened++;
     const address = resolveTarget(target, this.#resolve);
     let tcp: Deno.TcpConn | undefined;
@@ -159,9 +194,7 @@ export class UpstreamPool {
         conn.close();
         throw e;
       }
-      const socket: UpstreamConn = new UpstreamConn(conn, () => this.#live.delete(socket));
-      this.#live.add(socket);
-      return socket;
+      return conn;
     } catch (e) {
       throw new Error(`connecting to ${target.host}:${target.port} failed: ${(e as Error).message}`);
     } finally {

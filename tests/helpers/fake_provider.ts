@@ -2,6 +2,7 @@
  * A local TLS fake LLM provider for tests and the bench: HTTP/1.1 on 127.0.0.1 with its own
  * CA (so the daemon must trust it through `[upstream] ca_file`), answering JSON, SSE held open until the test
  * releases it, chunked and large bodies, gzip, error statuses and resets mid-stream. It records what it saw.
+ * An upgrade to WebSocket is answered with an echo of each text frame (`?fake=refuse`: 426 instead).
  * `?fixture=<file>` on any path replays a transcript from tests/fixtures/providers/ (see
  * {@linkcode FixtureOptions} for the query parameters that shape it).
  * No HTTP/2: Deno 2.9.6's `node:http2` can abort the process when a client sends GOAWAY (denoland/deno#36788),
@@ -15,6 +16,7 @@ import zlib from "node:zlib";
 import type { Socket } from "node:net";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
+import { createHash } from "node:crypto";
 import { LeafMinter, loadOrCreateCa } from "../../daemon/tls/mod.ts";
 
 /** One request as the fake received it. */
@@ -209,6 +211,23 @@ export async function startFakeProvider(dir: string, port = 0): Promise<FakeProv
 
   const h1 = http.createServer(handle);
   keepAliveWithoutListen(h1);
+  h1.on("upgrade", (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+    fake.requests.push({
+      method: req.method ?? "",
+      path: req.url ?? "",
+      httpVersion: req.httpVersion,
+      headers: { ...req.headers },
+      body: new Uint8Array(0),
+    });
+    socket.on("error", () => {});
+    if (new URL(req.url ?? "/", "https://fake").searchParams.get("fake") === "refuse") {
+      socket.end(
+        "HTTP/1.1 426 Upgrade Required\r\ncontent-type: text/plain\r\ncontent-length: 7\r\n\r\nno way\n",
+      );
+      return;
+    }
+    serveWebSocketEcho(socket, String(req.headers["sec-websocket-key"] ?? ""), head);
+  });
   const server = tls.createServer({
     ALPNProtocols: ["http/1.1"],
     SNICallback: (name, cb) => {
@@ -347,4 +366,81 @@ function rewriteValue(value: unknown, options: FixtureOptions): unknown {
   }
   for (const k of TOTAL_KEYS) if (moved && typeof o[k] === "number") o[k] = (o[k] as number) + moved;
   return o;
+}
+
+/** The `Sec-WebSocket-Accept` answer to a `Sec-WebSocket-Key` (RFC 6455 §4.2.2). */
+export function webSocketAccept(key: string): string {
+  return createHash("sha1").update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC11D65").digest("base64");
+}
+
+/** One WebSocket frame: `mask` given for client frames (which must be masked), none for a server's. */
+export function webSocketFrame(opcode: number, payload: Uint8Array, mask?: Uint8Array): Uint8Array {
+  const len = payload.length;
+  const head = len < 126 ? [0x80 | opcode, (mask ? 0x80 : 0) | len] : [
+    0x80 | opcode,
+    (mask ? 0x80 : 0) | 126,
+    len >> 8,
+    len & 0xff,
+  ];
+  const out = new Uint8Array(head.length + (mask ? 4 : 0) + len);
+  out.set(head);
+  if (mask) out.set(mask, head.length);
+  const at = head.length + (mask ? 4 : 0);
+  for (let i = 0; i < len; i++) out[at + i] = mask ? payload[i] ^ mask[i % 4] : payload[i];
+  return out;
+}
+
+/** Reads whole frames off the front of `buf` (payloads ≤ 64 KiB); returns them and what is left over. */
+export function readWebSocketFrames(buf: Uint8Array): {
+  frames: { opcode: number; payload: Uint8Array }[];
+  rest: Uint8Array;
+} {
+  const frames: { opcode: number; payload: Uint8Array }[] = [];
+  let off = 0;
+  while (buf.length - off >= 2) {
+    const masked = (buf[off + 1] & 0x80) !== 0;
+    let len = buf[off + 1] & 0x7f;
+    let at = off + 2;
+    if (len === 126) {
+      if (buf.length - off < 4) break;
+      len = (buf[off + 2] << 8) | buf[off + 3];
+      at += 2;
+    }
+    const maskAt = at;
+    if (masked) at += 4;
+    if (buf.length < at + len) break;
+    const payload = buf.slice(at, at + len);
+    if (masked) { for (let i = 0; i < len; i++) payload[i] ^= buf[maskAt + i % 4]; }
+    frames.push({ opcode: buf[off] & 0x0f, payload });
+    off = at + len;
+  }
+  return { frames, rest: buf.slice(off) };
+}
+
+/** Answers the upgrade and echoes each text frame back as `echo:<text>`; a close frame is answered and ends it. */
+function serveWebSocketEcho(socket: Socket, key: string, head: Uint8Array): void {
+  socket.write(
+    "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n" +
+      `sec-websocket-accept: ${webSocketAccept(key)}\r\n\r\n`,
+  );
+  let pending: Uint8Array = new Uint8Array(head);
+  const onBytes = (data: Uint8Array) => {
+    const joined = new Uint8Array(pending.length + data.length);
+    joined.set(pending);
+    joined.set(data, pending.length);
+    const { frames, rest } = readWebSocketFrames(joined);
+    pending = rest;
+    for (const f of frames) {
+      if (f.opcode === 1) {
+        socket.write(
+          webSocketFrame(1, new TextEncoder().encode("echo:" + new TextDecoder().decode(f.payload))),
+        );
+      } else if (f.opcode === 8) {
+        socket.end(webSocketFrame(8, f.payload));
+        return;
+      }
+    }
+  };
+  socket.on("data", onBytes);
+  if (pending.length) onBytes(new Uint8Array(0));
 }

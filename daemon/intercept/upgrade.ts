@@ -1,0 +1,166 @@
+/**
+ * Protocol upgrades on HTTP/1.1 connections (WebSocket: OpenAI's Realtime API, Gemini Live, Codex over
+ * WebSocket). The request goes upstream on a connection of its own with its upgrade headers; once the provider
+ * has answered, whatever it answered, the bytes flow both ways unchanged until either side closes. Bytes after
+ * an upgrade are not HTTP, so they are not metered; the call is logged with its byte counts.
+ *
+ * @module
+ */
+import type { IncomingHttpHeaders } from "node:http";
+import type { Duplex } from "node:stream";
+import { Buffer } from "node:buffer";
+import type { Tunnel } from "../upstream/pool.ts";
+import { latin1Bytes } from "../upstream/latin1.ts";
+import { parseResponseHead } from "../upstream/h1_client.ts";
+import type { ClientSide, ExchangeContext } from "./exchange.ts";
+import type { ConnMeta } from "./tls_front.ts";
+
+/** The largest upstream response head read before the connection is spliced. */
+const MAX_HEAD = 64 * 1024;
+const READ_SIZE = 64 * 1024;
+
+// Meant for us, or for one hop only; `connection` and `upgrade` are what this request is about, so they stay.
+const DROPPED = new Set(["proxy-connection", "proxy-authorization", "keep-alive", "te", "trailer"]);
+
+/** A client side that can hand its connection over. */
+export type Upgradable = ClientSide & Required<Pick<ClientSide, "takeOver">>;
+
+/** True for a request asking to switch protocols (`Connection: upgrade` with an `Upgrade` header). */
+export function isUpgrade(headers: IncomingHttpHeaders): boolean {
+  return headers.upgrade !== undefined && /(^|,)\s*upgrade\s*(,|$)/i.test(String(headers.connection ?? ""));
+}
+
+/** True when `client` asks for an upgrade over a connection that can be handed over (HTTP/1.1). */
+export function wantsUpgrade(client: ClientSide): client is Upgradable {
+  return client.takeOver !== undefined && isUpgrade(client.headers);
+}
+
+/** The request head sent upstream: the client's, less the headers meant for the proxy. */
+export function upgradeHead(client: Pick<ClientSide, "method" | "path" | "headers">): string {
+  let head = `${client.method} ${client.path} HTTP/1.1\r\n`;
+  for (const [name, value] of Object.entries(client.headers)) {
+    if (value === undefined || DROPPED.has(name)) continue;
+    for (const v of Array.isArray(value) ? value : [value]) head += `${name}: ${v}\r\n`;
+  }
+  return head + "\r\n";
+}
+
+/** Forwards an upgrade request and, once answered, splices the client's connection to the provider's. */
+export async function forwardUpgrade(
+  ctx: ExchangeContext,
+  meta: ConnMeta,
+  client: Upgradable,
+): Promise<void> {
+  const t0 = performance.now();
+  const path = client.path.split("?")[0];
+  ctx.stats.exchanges++;
+  ctx.stats.active++;
+  client.body.resume();
+  let tunnel: Tunnel | undefined;
+  let answer: { head: Uint8Array; rest: Uint8Array; status: number };
+  try {
+    tunnel = await ctx.pool.open({ host: meta.host, port: meta.port });
+    await writeAll(tunnel.conn, latin1Bytes(upgradeHead(client)));
+    answer = await readHead(tunnel.conn);
+  } catch (e) {
+    tunnel?.close();
+    ctx.stats.active--;
+    ctx.stats.failed++;
+    const message = (e as Error).message;
+    ctx.log.info("intercept.complete", { host: meta.host, path, status: 0, complete: false, error: message });
+    try {
+      const body = JSON.stringify({ error: { type: "halton_meter_upstream", message } });
+      client.respond(502, "Bad Gateway", {
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(body),
+      }).end(body);
+    } catch { /* the client is gone as well */ }
+    return;
+  }
+  const { conn } = tunnel;
+  const { socket, buffered } = client.takeOver();
+  let up = buffered.length;
+  let down = answer.rest.length;
+  let ended = false;
+  const end = (error?: string) => {
+    if (ended) return;
+    ended = true;
+    ctx.stats.active--;
+    tunnel.close();
+    socket.destroy();
+    ctx.log.info("intercept.upgraded", {
+      host: meta.host,
+      path,
+      status: answer.status,
+      upgrade: String(client.headers.upgrade),
+      bytes_up: up,
+      bytes_down: down,
+      duration_ms: Math.round(performance.now() - t0),
+      error,
+    });
+  };
+  socket.on("error", (e: Error) => end(e.message));
+  socket.on("close", () => end());
+  socket.write(Buffer.concat([answer.head, answer.rest]));
+  // Client to provider: one write at a time, the client paused meanwhile, so a slow provider holds it back.
+  const toProvider = (chunk: Uint8Array) => {
+    up += chunk.length;
+    socket.pause();
+    writeAll(conn, chunk).then(() => socket.resume(), (e) => end((e as Error).message));
+  };
+  if (buffered.length) toProvider(buffered);
+  socket.on("data", toProvider);
+  socket.on("end", () => conn.closeWrite().catch(() => end()));
+  socket.resume();
+  // Provider to client, with the client's backpressure.
+  const buf = new Uint8Array(READ_SIZE);
+  try {
+    while (!ended) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      down += n;
+      if (!socket.write(Buffer.from(buf.subarray(0, n)))) await drained(socket);
+    }
+    socket.end();
+  } catch (e) {
+    end((e as Error).message);
+  }
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+}
+
+/** Reads the provider's response head; what came after it is returned too. */
+async function readHead(conn: Deno.Conn): Promise<{ head: Uint8Array; rest: Uint8Array; status: number }> {
+  let got = new Uint8Array(0);
+  const buf = new Uint8Array(READ_SIZE);
+  while (true) {
+    const end = Buffer.from(got).indexOf("\r\n\r\n");
+    if (end !== -1) {
+      const parsed = parseResponseHead(Buffer.from(got.subarray(0, end)).toString("latin1"));
+      if (typeof parsed === "string") throw new Error(`upstream sent ${parsed}`);
+      return { head: got.subarray(0, end + 4), rest: got.subarray(end + 4), status: parsed.status };
+    }
+    if (got.length > MAX_HEAD) throw new Error("upstream sent a response head too large");
+    const n = await conn.read(buf);
+    if (n === null) throw new Error("upstream closed before answering");
+    const next = new Uint8Array(got.length + n);
+    next.set(got);
+    next.set(buf.subarray(0, n), got.length);
+    got = next;
+  }
+}
+
+function drained(socket: Duplex): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      socket.off("drain", done);
+      socket.off("close", done);
+      resolve();
+    };
+    socket.on("drain", done);
+    socket.on("close", done);
+  });
+}

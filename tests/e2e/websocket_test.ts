@@ -1,0 +1,180 @@
+/**
+ * WebSocket through the meter, end to end: real `edge` and `daemon` processes, the fake provider's echo behind
+ * `[upstream] resolve`, and a client speaking RFC 6455 over the edge's CONNECT and the daemon's TLS.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  type FakeProvider,
+  readWebSocketFrames,
+  startFakeProvider,
+  webSocketAccept,
+  webSocketFrame,
+} from "../helpers/fake_provider.ts";
+import { accepts, daemonHealthy, pinPorts, spawnMeter, stopAll, waitFor } from "../helpers/processes.ts";
+
+interface World {
+  dir: string;
+  fake: FakeProvider;
+  ports: { edge: number; intercept: number; api: number };
+  ca: string;
+}
+
+async function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "hm-ws-" });
+  const fake = await startFakeProvider(dir);
+  const ports = await pinPorts(dir);
+  await Deno.writeTextFile(
+    join(dir, "config.toml"),
+    `[upstream]\nca_file = ${JSON.stringify(fake.caFile)}\n` +
+      `resolve = { "api.openai.com" = "127.0.0.1:${fake.port}" }\n`,
+  );
+  const daemon = spawnMeter(dir, "daemon");
+  const edge = spawnMeter(dir, "edge");
+  try {
+    await waitFor("a healthy daemon", () => daemonHealthy(ports.api), 15_000);
+    await waitFor("the edge", () => accepts(ports.edge), 15_000);
+    const ca = await Deno.readTextFile(join(dir, ".mitmproxy", "mitmproxy-ca-cert.pem"));
+    await fn({ dir, fake, ports, ca });
+  } finally {
+    await stopAll([daemon, edge]);
+    await fake.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const encode = (s: string) => new TextEncoder().encode(s);
+const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** A TLS connection to api.openai.com through the edge, speaking HTTP/1.1 as WebSocket clients do. */
+async function throughEdge(w: World): Promise<Deno.TlsConn> {
+  const tcp = await Deno.connect({ hostname: "127.0.0.1", port: w.ports.edge });
+  await tcp.write(encode("CONNECT api.openai.com:443 HTTP/1.1\r\nHost: api.openai.com:443\r\n\r\n"));
+  const buf = new Uint8Array(4096);
+  let head = "";
+  while (!head.includes("\r\n\r\n")) head += decode(buf.subarray(0, (await tcp.read(buf))!));
+  assert.match(head, /^HTTP\/1\.1 200/);
+  return await Deno.startTls(tcp, {
+    hostname: "api.openai.com",
+    caCerts: [w.ca],
+    alpnProtocols: ["http/1.1"],
+  });
+}
+
+/** Reads until the head of a response is in; returns it and the bytes after it. */
+async function readHead(conn: Deno.Conn): Promise<{ head: string; rest: Uint8Array }> {
+  let got = new Uint8Array(0);
+  const buf = new Uint8Array(64 * 1024);
+  while (true) {
+    const text = decode(got);
+    const end = text.indexOf("\r\n\r\n");
+    if (end !== -1) {
+      return { head: text.slice(0, end), rest: got.slice(encode(text.slice(0, end + 4)).length) };
+    }
+    const n = await conn.read(buf);
+    if (n === null) throw new Error(`closed after ${JSON.stringify(text)}`);
+    got = new Uint8Array([...got, ...buf.subarray(0, n)]);
+  }
+}
+
+async function readFrames(conn: Deno.Conn, pending: Uint8Array, count: number) {
+  const frames: { opcode: number; payload: Uint8Array }[] = [];
+  const buf = new Uint8Array(64 * 1024);
+  let rest = pending;
+  while (true) {
+    const parsed = readWebSocketFrames(rest);
+    frames.push(...parsed.frames);
+    rest = parsed.rest;
+    if (frames.length >= count) return { frames, rest };
+    const n = await conn.read(buf);
+    if (n === null) throw new Error(`closed after ${frames.length} frames`);
+    rest = new Uint8Array([...rest, ...buf.subarray(0, n)]);
+  }
+}
+
+const MASK = new Uint8Array([1, 2, 3, 4]);
+
+Deno.test("a WebSocket through edge and daemon is upgraded by the provider and carries frames both ways", async () => {
+  await withWorld(async (w) => {
+    const conn = await throughEdge(w);
+    try {
+      const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
+      await conn.write(encode(
+        "GET /v1/realtime?model=gpt-realtime HTTP/1.1\r\nHost: api.openai.com\r\nConnection: Upgrade\r\n" +
+          `Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n\r\n`,
+      ));
+      const { head, rest } = await readHead(conn);
+      assert.match(head, /^HTTP\/1\.1 101 /);
+      assert.match(
+        head,
+        new RegExp(`sec-websocket-accept: ${webSocketAccept(key).replace(/[+/]/g, "\\$&")}`, "i"),
+      );
+
+      const big = "x".repeat(20_000);
+      await conn.write(webSocketFrame(1, encode("hello"), MASK));
+      await conn.write(webSocketFrame(1, encode(big), MASK));
+      const got = await readFrames(conn, rest, 2);
+      assert.deepEqual(got.frames.map((f) => decode(f.payload)), ["echo:hello", `echo:${big}`]);
+
+      await conn.write(webSocketFrame(8, new Uint8Array([0x03, 0xe8]), MASK));
+      const closing = await readFrames(conn, got.rest, 1);
+      assert.equal(closing.frames[0].opcode, 8, "the provider's close frame came back");
+      const buf = new Uint8Array(16);
+      assert.equal(await conn.read(buf).catch(() => null), null, "and then the connection ended");
+    } finally {
+      conn.close();
+    }
+    const seen = w.fake.requests.find((r) => r.path.startsWith("/v1/realtime"))!;
+    assert.equal(seen.headers.upgrade, "websocket");
+    assert.equal(seen.headers["sec-websocket-version"], "13");
+    const logFile = join(w.dir, "logs", "daemon.jsonl");
+    const upgraded = async () =>
+      (await Deno.readTextFile(logFile)).split("\n").filter((l) => l.includes('"intercept.upgraded"'))
+        .map((l) => JSON.parse(l));
+    await waitFor("the upgrade's log line", async () => (await upgraded()).length === 1, 5000);
+    const [line] = await upgraded();
+    assert.equal(line.status, 101);
+    assert.equal(line.path, "/v1/realtime");
+    assert.ok(line.bytes_up > 20_000 && line.bytes_down > 20_000, JSON.stringify(line));
+  });
+});
+
+Deno.test("a provider that refuses the upgrade is answered to the client as it was sent", async () => {
+  await withWorld(async (w) => {
+    const conn = await throughEdge(w);
+    try {
+      await conn.write(encode(
+        "GET /v1/realtime?fake=refuse HTTP/1.1\r\nHost: api.openai.com\r\nConnection: Upgrade\r\n" +
+          "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+      ));
+      const { head, rest } = await readHead(conn);
+      assert.match(head, /^HTTP\/1\.1 426 /);
+      let body = decode(rest);
+      const buf = new Uint8Array(1024);
+      while (body.length < 7) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        body += decode(buf.subarray(0, n));
+      }
+      assert.equal(body, "no way\n");
+    } finally {
+      conn.close();
+    }
+    // The daemon goes on serving ordinary calls.
+    const client = Deno.createHttpClient({
+      caCerts: [w.ca],
+      proxy: { url: `http://127.0.0.1:${w.ports.edge}` },
+    });
+    try {
+      const res = await fetch("https://api.openai.com/v1/chat/completions", {
+        method: "POST",
+        body: "{}",
+        client,
+      });
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+    } finally {
+      client.close();
+    }
+  });
+});
