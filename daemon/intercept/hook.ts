@@ -68,6 +68,8 @@ export interface MeteringHook {
   /** A client connected for a metered host (`ip:port`, and its project tag if any): before any request. */
   connect?(client: string, project?: string): void;
   begin(exchange: ExchangeStart): ExchangeObserver | undefined;
+  /** True when `method path` on `host` is a metered call (so a WebSocket there is worth reading). */
+  meters?(host: string, method: string, path: string): boolean;
   /** Resolves when every ended exchange has been handed on (its row queued); the daemon awaits it at close. */
   drain?(): Promise<void>;
 }
@@ -86,6 +88,14 @@ export function guardHook(
 ): MeteringHook {
   return {
     drain: () => hook.drain?.() ?? Promise.resolve(),
+    meters(host, method, path) {
+      try {
+        return hook.meters?.(host, method, path) ?? false;
+      } catch (e) {
+        onError("meters", e);
+        return false;
+      }
+    },
     connect(client, project) {
       try {
         hook.connect?.(client, project);

@@ -1,8 +1,9 @@
 /**
  * Protocol upgrades on HTTP/1.1 connections (WebSocket: OpenAI's Realtime API, Gemini Live, Codex over
  * WebSocket). The request goes upstream on a connection of its own with its upgrade headers; once the provider
- * has answered, whatever it answered, the bytes flow both ways unchanged until either side closes. Bytes after
- * an upgrade are not HTTP, so they are not metered; the call is logged with its byte counts.
+ * has answered, whatever it answered, the bytes flow both ways unchanged until either side closes; the call is
+ * logged with its byte counts. On a metered Responses path (Codex) a copy of the WebSocket messages is read and
+ * each response is metered (ws_metering.ts); other upgraded traffic is passed on unread.
  *
  * @module
  */
@@ -13,6 +14,8 @@ import type { Tunnel } from "../upstream/pool.ts";
 import { latin1Bytes } from "../upstream/latin1.ts";
 import { parseResponseHead } from "../upstream/h1_client.ts";
 import type { ClientSide, ExchangeContext } from "./exchange.ts";
+import type { HeaderMap } from "./hook.ts";
+import { responsesOverWebSocket } from "./ws_metering.ts";
 import type { ConnMeta } from "./tls_front.ts";
 
 /** The largest upstream response head read before the connection is spliced. */
@@ -57,7 +60,7 @@ export async function forwardUpgrade(
   ctx.stats.active++;
   client.body.resume();
   let tunnel: Tunnel | undefined;
-  let answer: { head: Uint8Array; rest: Uint8Array; status: number };
+  let answer: Answer;
   try {
     tunnel = await ctx.pool.open({ host: meta.host, port: meta.port });
     await writeAll(tunnel.conn, latin1Bytes(upgradeHead(client)));
@@ -82,10 +85,22 @@ export async function forwardUpgrade(
   let up = buffered.length;
   let down = answer.rest.length;
   let ended = false;
+  const tap = answer.status === 101 && /^websocket$/i.test(String(client.headers.upgrade)) &&
+      ctx.isMetered(meta.host) && ctx.hook.meters?.(meta.host, "POST", path)
+    ? responsesOverWebSocket({
+      meta,
+      path: client.path,
+      requestHeaders: client.headers as HeaderMap,
+      responseHeaders: answer.headers,
+      hook: ctx.hook,
+      onCycle: () => ctx.stats.metered++,
+    })
+    : undefined;
   const end = (error?: string) => {
     if (ended) return;
     ended = true;
     ctx.stats.active--;
+    tap?.close(error);
     tunnel.close();
     socket.destroy();
     ctx.log.info("intercept.upgraded", {
@@ -102,9 +117,11 @@ export async function forwardUpgrade(
   socket.on("error", (e: Error) => end(e.message));
   socket.on("close", () => end());
   socket.write(Buffer.concat([answer.head, answer.rest]));
+  tap?.fromProvider(answer.rest);
   // Client to provider: one write at a time, the client paused meanwhile, so a slow provider holds it back.
   const toProvider = (chunk: Uint8Array) => {
     up += chunk.length;
+    tap?.fromClient(chunk);
     socket.pause();
     writeAll(conn, chunk).then(() => socket.resume(), (e) => end((e as Error).message));
   };
@@ -119,12 +136,22 @@ export async function forwardUpgrade(
       const n = await conn.read(buf);
       if (n === null) break;
       down += n;
-      if (!socket.write(Buffer.from(buf.subarray(0, n)))) await drained(socket);
+      const chunk = Buffer.from(buf.subarray(0, n));
+      tap?.fromProvider(chunk);
+      if (!socket.write(chunk)) await drained(socket);
     }
     socket.end();
   } catch (e) {
     end((e as Error).message);
   }
+}
+
+/** The provider's answer to the upgrade request, and the bytes that came after its head. */
+interface Answer {
+  head: Uint8Array;
+  rest: Uint8Array;
+  status: number;
+  headers: HeaderMap;
 }
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
@@ -133,7 +160,7 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
 }
 
 /** Reads the provider's response head; what came after it is returned too. */
-async function readHead(conn: Deno.Conn): Promise<{ head: Uint8Array; rest: Uint8Array; status: number }> {
+async function readHead(conn: Deno.Conn): Promise<Answer> {
   let got = new Uint8Array(0);
   const buf = new Uint8Array(READ_SIZE);
   while (true) {
@@ -141,7 +168,12 @@ async function readHead(conn: Deno.Conn): Promise<{ head: Uint8Array; rest: Uint
     if (end !== -1) {
       const parsed = parseResponseHead(Buffer.from(got.subarray(0, end)).toString("latin1"));
       if (typeof parsed === "string") throw new Error(`upstream sent ${parsed}`);
-      return { head: got.subarray(0, end + 4), rest: got.subarray(end + 4), status: parsed.status };
+      return {
+        head: got.subarray(0, end + 4),
+        rest: got.subarray(end + 4),
+        status: parsed.status,
+        headers: parsed.headers as HeaderMap,
+      };
     }
     if (got.length > MAX_HEAD) throw new Error("upstream sent a response head too large");
     const n = await conn.read(buf);

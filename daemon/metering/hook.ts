@@ -44,6 +44,7 @@ export function createMeteringHook(deps: MeteringDeps): MeteringHook {
       // The attributor caches per connection; begin() then finds the lookup already under way or done.
       deps.attribute({ ...splitAddress(client), explicitProject: project }).catch(() => {});
     },
+    meters: (host, method, path) => findShape(host, method, path, deps.extraHosts) !== undefined,
     begin(x: ExchangeStart) {
       const shape = findShape(x.host, x.method, x.path, deps.extraHosts);
       if (!shape) return undefined;

@@ -4,9 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import {
   type FakeProvider,
+  fixtureOptions,
   readWebSocketFrames,
+  renderFixture,
   startFakeProvider,
   webSocketAccept,
   webSocketFrame,
@@ -20,14 +23,14 @@ interface World {
   ca: string;
 }
 
-async function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
+async function withWorld(fn: (w: World) => Promise<void>, host = "api.openai.com"): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "hm-ws-" });
   const fake = await startFakeProvider(dir);
   const ports = await pinPorts(dir);
   await Deno.writeTextFile(
     join(dir, "config.toml"),
     `[upstream]\nca_file = ${JSON.stringify(fake.caFile)}\n` +
-      `resolve = { "api.openai.com" = "127.0.0.1:${fake.port}" }\n`,
+      `resolve = { "${host}" = "127.0.0.1:${fake.port}" }\n`,
   );
   const daemon = spawnMeter(dir, "daemon");
   const edge = spawnMeter(dir, "edge");
@@ -46,16 +49,16 @@ async function withWorld(fn: (w: World) => Promise<void>): Promise<void> {
 const encode = (s: string) => new TextEncoder().encode(s);
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
 
-/** A TLS connection to api.openai.com through the edge, speaking HTTP/1.1 as WebSocket clients do. */
-async function throughEdge(w: World): Promise<Deno.TlsConn> {
+/** A TLS connection to `host` through the edge, speaking HTTP/1.1 as WebSocket clients do. */
+async function throughEdge(w: World, host = "api.openai.com"): Promise<Deno.TlsConn> {
   const tcp = await Deno.connect({ hostname: "127.0.0.1", port: w.ports.edge });
-  await tcp.write(encode("CONNECT api.openai.com:443 HTTP/1.1\r\nHost: api.openai.com:443\r\n\r\n"));
+  await tcp.write(encode(`CONNECT ${host}:443 HTTP/1.1\r\nHost: ${host}:443\r\n\r\n`));
   const buf = new Uint8Array(4096);
   let head = "";
   while (!head.includes("\r\n\r\n")) head += decode(buf.subarray(0, (await tcp.read(buf))!));
   assert.match(head, /^HTTP\/1\.1 200/);
   return await Deno.startTls(tcp, {
-    hostname: "api.openai.com",
+    hostname: host,
     caCerts: [w.ca],
     alpnProtocols: ["http/1.1"],
   });
@@ -178,3 +181,65 @@ Deno.test("a provider that refuses the upgrade is answered to the client as it w
     }
   });
 });
+
+function rows(w: World): Record<string, unknown>[] {
+  const db = new DatabaseSync(join(w.dir, "db.sqlite"), { readOnly: true });
+  try {
+    return db.prepare("SELECT * FROM requests ORDER BY input_tokens").all() as Record<string, unknown>[];
+  } finally {
+    db.close();
+  }
+}
+
+for (const deflate of [false, true]) {
+  Deno.test(`Codex over WebSocket${deflate ? " with permessage-deflate" : ""}: each response is one metered row`, async () => {
+    await withWorld(async (w) => {
+      const events =
+        (await renderFixture("openai_responses_stream.sse", fixtureOptions(new URLSearchParams())))
+          .parts.join("").split("\n").filter((l) => l.startsWith("data: ")).length;
+      const conn = await throughEdge(w, "chatgpt.com");
+      try {
+        await conn.write(encode(
+          "GET /backend-api/codex/responses HTTP/1.1\r\nHost: chatgpt.com\r\nConnection: Upgrade\r\n" +
+            "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+            "Authorization: Bearer chatgpt-login-token\r\nOpenAI-Beta: responses_websockets=2026-02-06\r\n" +
+            (deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" : "") +
+            "\r\n",
+        ));
+        const { head, rest } = await readHead(conn);
+        assert.match(head, /^HTTP\/1\.1 101 /);
+        assert.equal(/permessage-deflate/i.test(head), deflate);
+        let pending = rest;
+        // The transcript's own usage, then 10,000 prompt tokens of which its 8,704 cached: 1,296 uncached.
+        for (const input of [undefined, 10_000]) {
+          const ask = { type: "response.create", model: "gpt-5.1", metadata: { in: input }, input: [] };
+          await conn.write(webSocketFrame(1, encode(JSON.stringify(ask)), MASK));
+          const got = await readFrames(conn, pending, events);
+          assert.equal(got.frames.length, events, "every event reached the client");
+          pending = got.rest;
+        }
+        await conn.write(webSocketFrame(8, new Uint8Array([0x03, 0xe8]), MASK));
+        await readFrames(conn, pending, 1);
+      } finally {
+        conn.close();
+      }
+      await waitFor("two rows", () => Promise.resolve(rows(w).length === 2), 5000);
+      const [first, second] = rows(w);
+      for (const row of [first, second]) {
+        assert.equal(row.host, "chatgpt.com");
+        assert.equal(row.path, "/backend-api/codex/responses");
+        assert.equal(row.provider, "openai");
+        assert.equal(row.model, "gpt-5.1");
+        assert.equal(row.billing, "subscription");
+        assert.equal(row.streamed, 1);
+        assert.equal(row.http_status, 101);
+        assert.equal(row.tokens_complete, 1);
+        assert.equal(row.output_tokens, 321);
+      }
+      assert.equal(first.input_tokens, 1172);
+      assert.equal(second.input_tokens, 1296);
+      // gpt-5.1: $1.25 input, $0.125 cached, $10 output per million: (1172×1.25 + 8704×0.125 + 321×10) / 10.
+      assert.equal(first.cost_usd_minor_units, 576);
+    }, "chatgpt.com");
+  });
+}

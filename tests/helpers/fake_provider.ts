@@ -2,7 +2,8 @@
  * A local TLS fake LLM provider for tests and the bench: HTTP/1.1 on 127.0.0.1 with its own
  * CA (so the daemon must trust it through `[upstream] ca_file`), answering JSON, SSE held open until the test
  * releases it, chunked and large bodies, gzip, error statuses and resets mid-stream. It records what it saw.
- * An upgrade to WebSocket is answered with an echo of each text frame (`?fake=refuse`: 426 instead).
+ * An upgrade to WebSocket is answered with an echo, or Responses events for `response.create` messages
+ * (`?fake=refuse`: 426 instead).
  * `?fixture=<file>` on any path replays a transcript from tests/fixtures/providers/ (see
  * {@linkcode FixtureOptions} for the query parameters that shape it).
  * No HTTP/2: Deno 2.9.6's `node:http2` can abort the process when a client sends GOAWAY (denoland/deno#36788),
@@ -226,7 +227,8 @@ export async function startFakeProvider(dir: string, port = 0): Promise<FakeProv
       );
       return;
     }
-    serveWebSocketEcho(socket, String(req.headers["sec-websocket-key"] ?? ""), head);
+    const deflate = /permessage-deflate/i.test(String(req.headers["sec-websocket-extensions"] ?? ""));
+    serveWebSocket(socket, String(req.headers["sec-websocket-key"] ?? ""), head, deflate);
   });
   const server = tls.createServer({
     ALPNProtocols: ["http/1.1"],
@@ -374,10 +376,16 @@ export function webSocketAccept(key: string): string {
 }
 
 /** One WebSocket frame: `mask` given for client frames (which must be masked), none for a server's. */
-export function webSocketFrame(opcode: number, payload: Uint8Array, mask?: Uint8Array): Uint8Array {
+export function webSocketFrame(
+  opcode: number,
+  payload: Uint8Array,
+  mask?: Uint8Array,
+  rsv1 = false,
+): Uint8Array {
   const len = payload.length;
-  const head = len < 126 ? [0x80 | opcode, (mask ? 0x80 : 0) | len] : [
-    0x80 | opcode,
+  const first = 0x80 | (rsv1 ? 0x40 : 0) | opcode;
+  const head = len < 126 ? [first, (mask ? 0x80 : 0) | len] : [
+    first,
     (mask ? 0x80 : 0) | 126,
     len >> 8,
     len & 0xff,
@@ -417,12 +425,46 @@ export function readWebSocketFrames(buf: Uint8Array): {
   return { frames, rest: buf.slice(off) };
 }
 
-/** Answers the upgrade and echoes each text frame back as `echo:<text>`; a close frame is answered and ends it. */
-function serveWebSocketEcho(socket: Socket, key: string, head: Uint8Array): void {
+/**
+ * Answers the upgrade, then: a text message with `"type":"response.create"` is answered like the Responses API
+ * over WebSocket (Codex), with the events of `openai_responses_stream.sse` for the message's `model` (and
+ * `metadata.in` input tokens), one text message each; any other text message is echoed as `echo:<text>`; a
+ * close frame is answered and ends it. When the client offered permessage-deflate it is accepted and every
+ * message the fake sends is compressed, keeping the context across messages.
+ */
+function serveWebSocket(socket: Socket, key: string, head: Uint8Array, deflate: boolean): void {
   socket.write(
     "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n" +
-      `sec-websocket-accept: ${webSocketAccept(key)}\r\n\r\n`,
+      `sec-websocket-accept: ${webSocketAccept(key)}\r\n` +
+      (deflate ? "sec-websocket-extensions: permessage-deflate\r\n" : "") + "\r\n",
   );
+  const compressor = deflate ? zlib.createDeflateRaw() : undefined;
+  let sending = Promise.resolve();
+  const send = (text: string) => {
+    sending = sending.then(async () => {
+      const bytes = new TextEncoder().encode(text);
+      if (!compressor) return void socket.write(webSocketFrame(1, bytes));
+      const out: Buffer[] = [];
+      const onData = (d: Buffer) => out.push(d);
+      compressor.on("data", onData);
+      compressor.write(bytes);
+      await new Promise<void>((r) => compressor.flush(zlib.constants.Z_SYNC_FLUSH, () => r()));
+      compressor.off("data", onData);
+      const packed = Buffer.concat(out);
+      socket.write(webSocketFrame(1, packed.subarray(0, packed.length - 4), undefined, true));
+    });
+  };
+  const respond = async (text: string) => {
+    const ask = JSON.parse(text) as { model?: string; metadata?: { in?: number } };
+    const rendered = await renderFixture("openai_responses_stream.sse", {
+      ...fixtureOptions(new URLSearchParams()),
+      model: ask.model,
+      input: ask.metadata?.in,
+    });
+    for (const line of rendered.parts.join("").split("\n")) {
+      if (line.startsWith("data: ")) send(line.slice(6));
+    }
+  };
   let pending: Uint8Array = new Uint8Array(head);
   const onBytes = (data: Uint8Array) => {
     const joined = new Uint8Array(pending.length + data.length);
@@ -432,15 +474,16 @@ function serveWebSocketEcho(socket: Socket, key: string, head: Uint8Array): void
     pending = rest;
     for (const f of frames) {
       if (f.opcode === 1) {
-        socket.write(
-          webSocketFrame(1, new TextEncoder().encode("echo:" + new TextDecoder().decode(f.payload))),
-        );
+        const text = new TextDecoder().decode(f.payload);
+        if (/"type"\s*:\s*"response\.create"/.test(text)) respond(text).catch(() => socket.destroy());
+        else send("echo:" + text);
       } else if (f.opcode === 8) {
-        socket.end(webSocketFrame(8, f.payload));
+        sending.then(() => socket.end(webSocketFrame(8, f.payload)));
         return;
       }
     }
   };
+  socket.on("close", () => compressor?.close());
   socket.on("data", onBytes);
   if (pending.length) onBytes(new Uint8Array(0));
 }
