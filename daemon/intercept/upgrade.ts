@@ -28,9 +28,15 @@ const DROPPED = new Set(["proxy-connection", "proxy-authorization", "keep-alive"
 /** A client side that can hand its connection over. */
 export type Upgradable = ClientSide & Required<Pick<ClientSide, "takeOver">>;
 
-/** True for a request asking to switch protocols (`Connection: upgrade` with an `Upgrade` header). */
+/**
+ * True for a request opening a WebSocket (`Connection: upgrade`, `Upgrade: websocket`) with no body. Other
+ * upgrades (`h2c`) and upgrade requests carrying a body go the ordinary way, their upgrade headers dropped, so
+ * the provider answers them as plain requests.
+ */
 export function isUpgrade(headers: IncomingHttpHeaders): boolean {
-  return headers.upgrade !== undefined && /(^|,)\s*upgrade\s*(,|$)/i.test(String(headers.connection ?? ""));
+  return /^\s*websocket\s*$/i.test(String(headers.upgrade ?? "")) &&
+    /(^|,)\s*upgrade\s*(,|$)/i.test(String(headers.connection ?? "")) &&
+    headers["transfer-encoding"] === undefined && Number(headers["content-length"] ?? 0) === 0;
 }
 
 /** True when `client` asks for an upgrade over a connection that can be handed over (HTTP/1.1). */
@@ -85,8 +91,7 @@ export async function forwardUpgrade(
   let up = buffered.length;
   let down = answer.rest.length;
   let ended = false;
-  const tap = answer.status === 101 && /^websocket$/i.test(String(client.headers.upgrade)) &&
-      ctx.isMetered(meta.host) && ctx.hook.meters?.(meta.host, "POST", path)
+  const tap = answer.status === 101 && ctx.isMetered(meta.host) && ctx.hook.meters?.(meta.host, "POST", path)
     ? responsesOverWebSocket({
       meta,
       path: client.path,

@@ -1,12 +1,18 @@
 import assert from "node:assert/strict";
 import { isUpgrade, upgradeHead } from "../../../daemon/intercept/upgrade.ts";
 
-Deno.test("isUpgrade() wants both Connection: upgrade (among other tokens) and an Upgrade header", () => {
+Deno.test("isUpgrade() wants Connection: upgrade (among other tokens) and Upgrade: websocket, with no body", () => {
   assert.equal(isUpgrade({ connection: "Upgrade", upgrade: "websocket" }), true);
-  assert.equal(isUpgrade({ connection: "keep-alive, Upgrade", upgrade: "websocket" }), true);
+  assert.equal(isUpgrade({ connection: "keep-alive, Upgrade", upgrade: "WebSocket" }), true);
   assert.equal(isUpgrade({ connection: "upgrade" }), false);
   assert.equal(isUpgrade({ upgrade: "websocket" }), false);
   assert.equal(isUpgrade({ connection: "upgrades", upgrade: "websocket" }), false);
+  assert.equal(isUpgrade({ connection: "Upgrade, HTTP2-Settings", upgrade: "h2c" }), false);
+  assert.equal(isUpgrade({ connection: "Upgrade", upgrade: "websocket", "content-length": "5" }), false);
+  assert.equal(
+    isUpgrade({ connection: "Upgrade", upgrade: "websocket", "transfer-encoding": "chunked" }),
+    false,
+  );
 });
 
 Deno.test("upgradeHead() keeps the client's headers and upgrade, and drops what was meant for the proxy", () => {
