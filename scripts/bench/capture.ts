@@ -11,15 +11,8 @@
  * @module
  */
 import { join } from "node:path";
-import { startFakeProvider } from "../../tests/helpers/fake_provider.ts";
-import {
-  accepts,
-  daemonHealthy,
-  pinPorts,
-  spawnMeter,
-  stopAll,
-  waitFor,
-} from "../../tests/helpers/processes.ts";
+import { fakeWorld } from "../../tests/helpers/world.ts";
+import { accepts, daemonHealthy, spawnMeter, stopAll, waitFor } from "../../tests/helpers/processes.ts";
 import type { BenchResult } from "../bench.ts";
 import { percentile, sampleLatencies } from "./_measure.ts";
 const SAMPLES = 2000;
@@ -51,16 +44,12 @@ function rss(pid: number): { total: number; anon: number; file: number } | undef
 
 /** Runs the section; returns its rows. */
 export async function run(): Promise<BenchResult[]> {
-  const dir = await Deno.makeTempDir({ prefix: "hm-bench-capture-" });
-  const fake = await startFakeProvider(dir);
-  const ports = await pinPorts(dir);
-  await Deno.writeTextFile(
-    join(dir, "config.toml"),
-    `[upstream]\nca_file = ${
-      JSON.stringify(fake.caFile)
-    }\nresolve = { "api.openai.com" = "127.0.0.1:${fake.port}" }\n` +
-      `[logging]\nlevel = "warn"\n`,
-  );
+  const world = await fakeWorld({
+    prefix: "hm-bench-capture-",
+    hosts: ["api.openai.com"],
+    config: `[logging]\nlevel = "warn"\n`,
+  });
+  const { dir, fake, ports } = world;
   const daemon = spawnMeter(dir, "daemon");
   const edge = spawnMeter(dir, "edge");
   const clients: Deno.HttpClient[] = [];
@@ -215,8 +204,7 @@ export async function run(): Promise<BenchResult[]> {
   } finally {
     for (const c of clients) c.close();
     await stopAll([edge, daemon]);
-    await fake.close();
-    await Deno.remove(dir, { recursive: true });
+    await world.close();
   }
 }
 

@@ -8,16 +8,8 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
-import { startFakeProvider } from "../../tests/helpers/fake_provider.ts";
-import {
-  accepts,
-  daemonHealthy,
-  pinPorts,
-  spawnMeter,
-  stop,
-  stopAll,
-  waitFor,
-} from "../../tests/helpers/processes.ts";
+import { fakeWorld } from "../../tests/helpers/world.ts";
+import { accepts, daemonHealthy, spawnMeter, stop, stopAll, waitFor } from "../../tests/helpers/processes.ts";
 import type { BenchResult } from "../bench.ts";
 import { percentile, sampleLatencies } from "./_measure.ts";
 
@@ -52,14 +44,12 @@ function latencies(t: Target): Promise<number[]> {
 
 /** Runs the section; returns its figures. */
 export async function run(): Promise<BenchResult[]> {
-  const dir = await Deno.makeTempDir({ prefix: "hm-bench-metering-" });
-  const fake = await startFakeProvider(dir);
-  const ports = await pinPorts(dir);
-  await Deno.writeTextFile(
-    join(dir, "config.toml"),
-    `[upstream]\nca_file = ${JSON.stringify(fake.caFile)}\n` +
-      `resolve = { "api.anthropic.com" = "127.0.0.1:${fake.port}" }\n[logging]\nlevel = "warn"\n`,
-  );
+  const world = await fakeWorld({
+    prefix: "hm-bench-metering-",
+    hosts: ["api.anthropic.com"],
+    config: `[logging]\nlevel = "warn"\n`,
+  });
+  const { dir, fake, ports } = world;
   const daemon = spawnMeter(dir, "daemon");
   const edge = spawnMeter(dir, "edge");
   const clients: Deno.HttpClient[] = [];
@@ -151,8 +141,7 @@ export async function run(): Promise<BenchResult[]> {
   } finally {
     for (const c of clients) c.close();
     await stopAll([edge, daemon]);
-    await fake.close();
-    await Deno.remove(dir, { recursive: true });
+    await world.close();
   }
 }
 

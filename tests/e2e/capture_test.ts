@@ -3,42 +3,14 @@
  * `[upstream] resolve`, and real clients (curl, Python's ssl in strict mode, Deno fetch).
  */
 import assert from "node:assert/strict";
-import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
-import { COMPLETION, type FakeProvider, patternByte, startFakeProvider } from "../helpers/fake_provider.ts";
-import {
-  accepts,
-  daemonHealthy,
-  pinPorts,
-  spawnMeter,
-  stop,
-  stopAll,
-  waitFor,
-} from "../helpers/processes.ts";
+import { COMPLETION, patternByte } from "../helpers/fake_provider.ts";
+import { type FakeWorld, fakeWorld } from "../helpers/world.ts";
+import { accepts, daemonHealthy, spawnMeter, stop, stopAll, waitFor } from "../helpers/processes.ts";
 
-interface World {
-  dir: string;
-  fake: FakeProvider;
-  ports: { edge: number; intercept: number; api: number };
-  caFile: string;
-}
+type World = FakeWorld;
 
-async function world(): Promise<World> {
-  const dir = await Deno.makeTempDir({ prefix: "hm-capture-" });
-  const fake = await startFakeProvider(dir);
-  const ports = await pinPorts(dir);
-  await Deno.writeTextFile(
-    join(dir, "config.toml"),
-    `[upstream]\nca_file = ${JSON.stringify(fake.caFile)}\n` +
-      `resolve = { "api.openai.com" = "127.0.0.1:${fake.port}" }\n`,
-  );
-  return {
-    dir,
-    fake,
-    ports,
-    caFile: join(dir, ".mitmproxy", "mitmproxy-ca-cert.pem"),
-  };
-}
+const world = () => fakeWorld({ prefix: "hm-capture-", hosts: ["api.openai.com"] });
 
 /** Waits for the daemon's health check to pass; when it first did. */
 async function healthy(port: number): Promise<number> {
@@ -48,15 +20,6 @@ async function healthy(port: number): Promise<number> {
 
 async function edgeUp(port: number): Promise<void> {
   await waitFor("the edge", () => accepts(port), 15_000);
-}
-
-function rows(w: World): Record<string, unknown>[] {
-  const db = new DatabaseSync(join(w.dir, "db.sqlite"), { readOnly: true });
-  try {
-    return db.prepare("SELECT * FROM requests ORDER BY requested_at").all() as Record<string, unknown>[];
-  } finally {
-    db.close();
-  }
 }
 
 async function curl(args: string[]): Promise<{ code: number; out: string }> {
@@ -107,13 +70,12 @@ Deno.test({
       assert.match(new TextDecoder().decode(py.stdout), /^200 /);
       const stopped = await stop(daemon);
       assert.equal(stopped.code, 0, "SIGTERM ends the daemon cleanly");
-      const written = rows(w);
+      const written = w.rows();
       assert.equal(written.length, 3, "every call written before exit");
       assert.ok(written.every((r) => r.host === "api.openai.com" && r.http_status === 200));
     } finally {
       await stopAll([daemon, edge]);
-      await w.fake.close();
-      await Deno.remove(w.dir, { recursive: true });
+      await w.close();
     }
   },
 });
@@ -193,13 +155,13 @@ Deno.test("killing the daemon mid-load fails no request started after the kill, 
     await new Promise((r) => setTimeout(r, 1000));
     daemon = spawnMeter(w.dir, "daemon");
     const readyAt = await healthy(w.ports.api);
-    const before = rows(w).length;
+    const before = w.rows().length;
     let resumedMs = -1;
     // A probe of its own: workers whose request was in flight at the kill may still be waiting for it to fail.
     while (Date.now() - readyAt < 3000) {
       await call();
       await new Promise((r) => setTimeout(r, 30));
-      if (rows(w).length > before) {
+      if (w.rows().length > before) {
         resumedMs = Date.now() - readyAt;
         break;
       }
@@ -219,8 +181,7 @@ Deno.test("killing the daemon mid-load fails no request started after the kill, 
     );
   } finally {
     await stopAll([daemon, edge]);
-    await w.fake.close();
-    await Deno.remove(w.dir, { recursive: true });
+    await w.close();
   }
 });
 
@@ -267,7 +228,6 @@ Deno.test("a slow client reading a 50 MB body does not make the daemon buffer it
     assert.ok(rssMb < 150, `daemon RSS ${rssMb.toFixed(0)} MB while the client was not reading`);
   } finally {
     await stop(daemon);
-    await w.fake.close();
-    await Deno.remove(w.dir, { recursive: true });
+    await w.close();
   }
 });

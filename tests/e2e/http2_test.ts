@@ -3,59 +3,17 @@
  * fake provider behind `[upstream] resolve`, curl and Deno fetch negotiating `h2` through the edge's CONNECT.
  */
 import assert from "node:assert/strict";
-import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
-import { COMPLETION, type FakeProvider, patternByte, startFakeProvider } from "../helpers/fake_provider.ts";
-import {
-  accepts,
-  daemonHealthy,
-  pinPorts,
-  spawnMeter,
-  stop,
-  stopAll,
-  waitFor,
-} from "../helpers/processes.ts";
+import { COMPLETION, patternByte } from "../helpers/fake_provider.ts";
+import { daemonHealthy, stop, waitFor } from "../helpers/processes.ts";
+import { type RunningWorld as World, withMeter } from "../helpers/world.ts";
 
-interface World {
-  dir: string;
-  fake: FakeProvider;
-  ports: { edge: number; intercept: number; api: number };
-  caFile: string;
-  daemon: Deno.ChildProcess;
-  edge: Deno.ChildProcess;
-}
-
-async function withWorld(fn: (w: World) => Promise<void>, logging = "info"): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "hm-h2-" });
-  const fake = await startFakeProvider(dir);
-  const ports = await pinPorts(dir);
-  await Deno.writeTextFile(
-    join(dir, "config.toml"),
-    `[upstream]\nca_file = ${JSON.stringify(fake.caFile)}\n` +
-      `resolve = { "api.openai.com" = "127.0.0.1:${fake.port}", "api.anthropic.com" = "127.0.0.1:${fake.port}" }\n` +
-      `[logging]\nlevel = "${logging}"\n`,
-  );
-  const daemon = spawnMeter(dir, "daemon");
-  const edge = spawnMeter(dir, "edge");
-  try {
-    await waitFor("a healthy daemon", () => daemonHealthy(ports.api), 15_000);
-    await waitFor("the edge", () => accepts(ports.edge), 15_000);
-    await fn({ dir, fake, ports, caFile: join(dir, ".mitmproxy", "mitmproxy-ca-cert.pem"), daemon, edge });
-  } finally {
-    await stopAll([daemon, edge]);
-    await fake.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-function rows(w: World): Record<string, unknown>[] {
-  const db = new DatabaseSync(join(w.dir, "db.sqlite"), { readOnly: true });
-  try {
-    return db.prepare("SELECT * FROM requests ORDER BY requested_at").all() as Record<string, unknown>[];
-  } finally {
-    db.close();
-  }
-}
+const withWorld = (fn: (w: World) => Promise<void>, logging = "info") =>
+  withMeter({
+    prefix: "hm-h2-",
+    hosts: ["api.openai.com", "api.anthropic.com"],
+    config: `[logging]\nlevel = "${logging}"\n`,
+  }, fn);
 
 async function curl(w: World, args: string[]): Promise<{ code: number; out: Uint8Array; err: string }> {
   const r = await new Deno.Command("curl", {
@@ -125,7 +83,7 @@ Deno.test({
       assert.equal(seen.body.length, upload.length, "the request body went upstream whole");
       assert.equal(seen.headers.host, "api.openai.com", "the :authority became the upstream Host");
 
-      const completions = () => rows(w).filter((r) => r.path === "/v1/chat/completions");
+      const completions = () => w.rows().filter((r) => r.path === "/v1/chat/completions");
       await waitFor("both completions' rows", () => Promise.resolve(completions().length === 2), 5000);
       for (const row of completions()) {
         assert.equal(row.input_tokens, 12);
@@ -164,8 +122,8 @@ Deno.test("Deno fetch sends concurrent requests as HTTP/2 streams, and client cl
     const connections = new Set(w.fake.requests.map((r) => r.httpVersion));
     assert.deepEqual([...connections], ["1.1"], "upstream stays HTTP/1.1");
     assert.ok(await daemonHealthy(w.ports.api), "the daemon survived every client's GOAWAY");
-    await waitFor("60 rows", () => Promise.resolve(rows(w).length === 60), 5000);
-    assert.equal(new Set(rows(w).map((r) => r.id)).size, 60);
+    await waitFor("60 rows", () => Promise.resolve(w.rows().length === 60), 5000);
+    assert.equal(new Set(w.rows().map((r) => r.id)).size, 60);
     const log = await Deno.readTextFile(join(w.dir, "logs", "daemon.jsonl"));
     const versions = log.split("\n").filter((l) => l.includes('"intercept.complete"')).map((l) =>
       JSON.parse(l).http_version

@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import card from "../../daemon/pricing/card.json" with { type: "json" };
-import { startFakeProvider } from "../helpers/fake_provider.ts";
-import { accepts, daemonHealthy, pinPorts, spawnMeter, stop, waitFor } from "../helpers/processes.ts";
+import { fakeWorld } from "../helpers/world.ts";
+import { accepts, daemonHealthy, spawnMeter, stop, waitFor } from "../helpers/processes.ts";
 
 const BUNDLED = `bundled-${card.date}`;
 const HOSTS = [
@@ -39,14 +39,8 @@ interface World {
 
 /** Fake provider, config resolving every provider host to it, then real daemon and edge processes. */
 async function startWorld(): Promise<World> {
-  const dir = await Deno.makeTempDir({ prefix: "hm-metering-" });
-  const fake = await startFakeProvider(dir);
-  const ports = await pinPorts(dir);
-  const resolve = HOSTS.map((h) => `"${h}" = "127.0.0.1:${fake.port}"`).join(", ");
-  await Deno.writeTextFile(
-    join(dir, "config.toml"),
-    `[upstream]\nca_file = ${JSON.stringify(fake.caFile)}\nresolve = { ${resolve} }\n`,
-  );
+  const base = await fakeWorld({ prefix: "hm-metering-", hosts: HOSTS });
+  const { dir, ports } = base;
   const daemon = spawnMeter(dir, "daemon", { stderr: "piped" });
   let daemonText = "";
   const reading = (async () => {
@@ -56,7 +50,7 @@ async function startWorld(): Promise<World> {
   const world: World = {
     dir,
     ports,
-    caFile: join(dir, ".mitmproxy", "mitmproxy-ca-cert.pem"),
+    caFile: base.caFile,
     caPem: "",
     daemonLog: () => daemonText,
     async stopDaemon() {
@@ -77,8 +71,7 @@ async function startWorld(): Promise<World> {
     async close() {
       await world.stopDaemon();
       await stop(edge);
-      await fake.close();
-      await Deno.remove(dir, { recursive: true });
+      await base.close();
     },
   };
   try {

@@ -5,18 +5,12 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
-import { startFakeProvider } from "../helpers/fake_provider.ts";
-import { accepts, daemonHealthy, pinPorts, spawnMeter, stop, waitFor } from "../helpers/processes.ts";
+import { fakeWorld } from "../helpers/world.ts";
+import { accepts, daemonHealthy, spawnMeter, stop, waitFor } from "../helpers/processes.ts";
 
 Deno.test("up runs edge and daemon in one process: a call is metered, the self-test answers, SIGTERM exits 0", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "hm-up-" });
-  const fake = await startFakeProvider(dir);
-  const ports = await pinPorts(dir);
-  await Deno.writeTextFile(
-    join(dir, "config.toml"),
-    `[upstream]\nca_file = ${JSON.stringify(fake.caFile)}\n` +
-      `resolve = { "api.anthropic.com" = "127.0.0.1:${fake.port}" }\n`,
-  );
+  const world = await fakeWorld({ prefix: "hm-up-", hosts: ["api.anthropic.com"] });
+  const { dir, fake, ports } = world;
   const up = spawnMeter(dir, "up", { stderr: "piped" });
   let log = "";
   const reading = (async () => {
@@ -74,7 +68,6 @@ Deno.test("up runs edge and daemon in one process: a call is metered, the self-t
     client?.close();
     await stop(up, "SIGKILL");
     await reading;
-    await fake.close();
-    await Deno.remove(dir, { recursive: true });
+    await world.close();
   }
 });

@@ -4,47 +4,23 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DatabaseSync } from "node:sqlite";
 import {
-  type FakeProvider,
   fixtureOptions,
   readWebSocketFrames,
   renderFixture,
-  startFakeProvider,
   webSocketAccept,
   webSocketFrame,
 } from "../helpers/fake_provider.ts";
-import { accepts, daemonHealthy, pinPorts, spawnMeter, stopAll, waitFor } from "../helpers/processes.ts";
+import { waitFor } from "../helpers/processes.ts";
+import { type RunningWorld, withMeter } from "../helpers/world.ts";
 
-interface World {
-  dir: string;
-  fake: FakeProvider;
-  ports: { edge: number; intercept: number; api: number };
-  ca: string;
-}
+type World = RunningWorld & { ca: string };
 
-async function withWorld(fn: (w: World) => Promise<void>, host = "api.openai.com"): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "hm-ws-" });
-  const fake = await startFakeProvider(dir);
-  const ports = await pinPorts(dir);
-  await Deno.writeTextFile(
-    join(dir, "config.toml"),
-    `[upstream]\nca_file = ${JSON.stringify(fake.caFile)}\n` +
-      `resolve = { "${host}" = "127.0.0.1:${fake.port}" }\n`,
+const withWorld = (fn: (w: World) => Promise<void>, host = "api.openai.com") =>
+  withMeter(
+    { prefix: "hm-ws-", hosts: [host] },
+    async (w) => fn({ ...w, ca: await Deno.readTextFile(w.caFile) }),
   );
-  const daemon = spawnMeter(dir, "daemon");
-  const edge = spawnMeter(dir, "edge");
-  try {
-    await waitFor("a healthy daemon", () => daemonHealthy(ports.api), 15_000);
-    await waitFor("the edge", () => accepts(ports.edge), 15_000);
-    const ca = await Deno.readTextFile(join(dir, ".mitmproxy", "mitmproxy-ca-cert.pem"));
-    await fn({ dir, fake, ports, ca });
-  } finally {
-    await stopAll([daemon, edge]);
-    await fake.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 const encode = (s: string) => new TextEncoder().encode(s);
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -182,15 +158,6 @@ Deno.test("a provider that refuses the upgrade is answered to the client as it w
   });
 });
 
-function rows(w: World): Record<string, unknown>[] {
-  const db = new DatabaseSync(join(w.dir, "db.sqlite"), { readOnly: true });
-  try {
-    return db.prepare("SELECT * FROM requests ORDER BY input_tokens").all() as Record<string, unknown>[];
-  } finally {
-    db.close();
-  }
-}
-
 for (const deflate of [false, true]) {
   Deno.test(`Codex over WebSocket${deflate ? " with permessage-deflate" : ""}: each response is one metered row`, async () => {
     await withWorld(async (w) => {
@@ -223,8 +190,8 @@ for (const deflate of [false, true]) {
       } finally {
         conn.close();
       }
-      await waitFor("two rows", () => Promise.resolve(rows(w).length === 2), 5000);
-      const [first, second] = rows(w);
+      await waitFor("two rows", () => Promise.resolve(w.rows().length === 2), 5000);
+      const [first, second] = w.rows();
       for (const row of [first, second]) {
         assert.equal(row.host, "chatgpt.com");
         assert.equal(row.path, "/backend-api/codex/responses");
