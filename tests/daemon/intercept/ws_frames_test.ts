@@ -13,18 +13,8 @@ function fragment(opcode: number, payload: Uint8Array, mask?: Uint8Array): Uint8
   return f;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 const longer = "y".repeat(300);
-const stream = concat([
+const stream = Buffer.concat([
   webSocketFrame(1, text("first"), MASK),
   webSocketFrame(9, text("ping")),
   fragment(1, text("fragm"), MASK),
