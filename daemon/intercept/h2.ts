@@ -30,7 +30,7 @@ export interface Http2Front {
   close(): Promise<void>;
 }
 
-/** What {@linkcode startHttp2Front} calls. */
+/** What {@linkcode createHttp2Front} calls. */
 export interface Http2Handlers {
   /** Each request stream, with the connection's CONNECT details. */
   onRequest(meta: ConnMeta, client: ClientSide): void;

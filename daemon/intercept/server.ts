@@ -145,9 +145,7 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
   });
   listener.on("error", (e) => log.error("intercept.listener_error", { error: e.message }));
   await new Promise<void>((resolve, reject) => {
-    listener.once("error", (e) => {
-      h2.close().then(() => reject(e));
-    });
+    listener.once("error", reject);
     listener.listen(options.port, "127.0.0.1", () => {
       listener.off("error", reject);
       resolve();

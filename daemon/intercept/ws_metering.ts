@@ -114,9 +114,20 @@ export function responsesOverWebSocket(u: WsUpgrade): WsTap {
   const client = reader("client");
   const provider = reader("provider");
 
+  // Metering must never break the connection it reads: a failure here ends the metering, not the bytes.
+  let failed = false;
+  const guarded = (read: WsFrameReader) => (chunk: Uint8Array) => {
+    if (failed) return;
+    try {
+      read.push(chunk);
+    } catch {
+      failed = true;
+      end(false, "the WebSocket messages could not be read");
+    }
+  };
   return {
-    fromClient: (chunk) => client.push(chunk),
-    fromProvider: (chunk) => provider.push(chunk),
+    fromClient: guarded(client),
+    fromProvider: guarded(provider),
     close(error) {
       chain = chain.then(() => {
         end(false, error ?? "connection closed");
