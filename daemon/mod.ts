@@ -17,7 +17,7 @@ import type { Paths } from "../core/paths.ts";
 import { effectivePorts } from "../core/ports.ts";
 import { VERSION } from "../core/version.ts";
 import { type ApiRoute, startApiServer } from "./api/server.ts";
-import { startReadApiWorker } from "./api/read/off_thread.ts";
+import { readApiOnDemand } from "./api/read/off_thread.ts";
 import type { MeteringHook } from "./intercept/hook.ts";
 import { startInterceptServer } from "./intercept/server.ts";
 import type { LeafSource } from "./intercept/tls_front.ts";
@@ -100,7 +100,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   cleanup.push(() => db.close(), () => writer.close(), () => pool.close(), () => hook.drain?.());
   try {
     // The read API queries in a worker with its own read-only connection: they never hold the request path.
-    const readApi = await startReadApiWorker({
+    const readApi = readApiOnDemand({
       dbPath: paths.db,
       allowOrigins: config.cors.allow_origins,
       onError: (error) => log.error("api.read_worker_failed", { error }),

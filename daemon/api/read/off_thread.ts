@@ -45,12 +45,40 @@ export interface ReadApiWorker {
 const CLOSE_GRACE_MS = 1000;
 
 /**
+ * The read API with its worker started by the first request it is asked (most daemons never are: the worker's
+ * own heap is about 10 MB). A worker that fails to start answers 503 and is tried again on the next request.
+ */
+export function readApiOnDemand(options: ReadApiOptions): ReadApiWorker {
+  let running: Promise<ReadApiWorker> | undefined;
+  return {
+    async route(req) {
+      running ??= startReadApiWorker(options);
+      try {
+        return await (await running).route(req);
+      } catch (e) {
+        running = undefined;
+        return unavailable((e as Error).message);
+      }
+    },
+    async close() {
+      const started = await running?.catch(() => undefined);
+      await started?.close();
+    },
+  };
+}
+
+/** What the read API's worker needs. */
+export interface ReadApiOptions {
+  dbPath: string;
+  allowOrigins: readonly string[];
+  onError?: (message: string) => void;
+}
+
+/**
  * Starts the worker on `dbPath` (which must exist: the daemon's writer has created and migrated it) and
  * resolves once its connection is open.
  */
-export function startReadApiWorker(
-  options: { dbPath: string; allowOrigins: readonly string[]; onError?: (message: string) => void },
-): Promise<ReadApiWorker> {
+export function startReadApiWorker(options: ReadApiOptions): Promise<ReadApiWorker> {
   const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
   const waiting = new Map<number, (reply: ReadReply) => void>();
   let next = 0;

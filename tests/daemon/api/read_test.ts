@@ -644,10 +644,22 @@ Deno.test("a started daemon serves the read API on its API port from the databas
     ports: { intercept: 0, api: 0 },
     heartbeatMs: 60_000,
   });
+  // Workers are threads of this process; on Linux /proc names them, so the lazy start can be seen.
+  const workers = () =>
+    Deno.build.os === "linux"
+      ? [...Deno.readDirSync("/proc/self/task")].filter((t) =>
+        Deno.readTextFileSync(`/proc/self/task/${t.name}/comm`).startsWith("worker")
+      ).length
+      : undefined;
   try {
+    const before = workers();
+    const health = await fetch(`http://127.0.0.1:${daemon.ports.api}/health`);
+    await health.body?.cancel();
+    assert.equal(workers(), before, "the read API's worker waits for the first read");
     const res = await fetch(`http://127.0.0.1:${daemon.ports.api}/v1/projects`, {
       headers: { origin: ORIGIN },
     });
+    if (before !== undefined) assert.equal(workers(), before + 1, "and starts with it");
     assert.equal(res.headers.get("access-control-allow-origin"), ORIGIN);
     const [alpha] = await res.json() as { slug: string; stats: { all_time_cost_usd_minor_units: number } }[];
     assert.equal(alpha.slug, "alpha");
