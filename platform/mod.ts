@@ -43,10 +43,12 @@ export function currentSelf(): SelfInfo {
 /**
  * V8 settings for every process of the meter: a 1 MiB young generation takes the daemon's anonymous memory
  * under load from about 156 to 105 MB and the edge's from 29 to about 20 MB at no measured cost in throughput
- * (scripts/bench/capture.ts). V8 flags cannot be changed once running, so they go where the process starts:
- * baked into compiled binaries by `deno task build`, and on the command line from source.
+ * (scripts/bench/capture.ts); collecting it on the main thread alone spares the frequent small scavenges the
+ * wake-ups of helper threads, about a tenth of the daemon's CPU per request on a 2-core machine. V8 flags
+ * cannot be changed once running, so they go where the process starts: baked into compiled binaries by
+ * `deno task build`, and on the command line from source.
  */
-export const V8_FLAGS = "--v8-flags=--max-semi-space-size=1";
+export const V8_FLAGS = "--v8-flags=--max-semi-space-size=1,--single-threaded-gc";
 
 /**
  * The absolute argv that runs this program again (DESIGN §2), for service files: the binary alone when
