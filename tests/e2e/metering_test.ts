@@ -9,17 +9,11 @@ import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import card from "../../daemon/pricing/card.json" with { type: "json" };
 import { fakeWorld } from "../helpers/world.ts";
+import { PROVIDER_HOSTS } from "../../core/hosts.ts";
 import { accepts, daemonHealthy, spawnMeter, stop, waitFor } from "../helpers/processes.ts";
 
 const BUNDLED = `bundled-${card.date}`;
-const HOSTS = [
-  "api.anthropic.com",
-  "api.openai.com",
-  "chatgpt.com",
-  "generativelanguage.googleapis.com",
-  "cloudcode-pa.googleapis.com",
-  "api.x.ai",
-];
+const HOSTS = PROVIDER_HOSTS;
 
 type Row = Record<string, unknown>;
 

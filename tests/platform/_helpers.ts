@@ -3,6 +3,8 @@
  *
  * @module
  */
+import { join } from "node:path";
+import assert from "node:assert/strict";
 import { type OsName, resolvePaths } from "../../core/paths.ts";
 import type { InstallMode, PlatformContext } from "../../platform/types.ts";
 import { type PlanFs } from "../../platform/plan.ts";
@@ -83,4 +85,41 @@ export class FakeFs implements PlanFs {
   remove(path: string): void {
     this.removed.push(path);
   }
+}
+
+/**
+ * A self-signed CA made by openssl in `dir` (`<name>.key`, `<name>.crt`): its key-and-cert PEM, its cert PEM and
+ * openssl's SHA-1 fingerprint.
+ */
+export async function makeCa(
+  dir: string,
+  name: string,
+): Promise<{ keyAndCert: string; cert: string; sha1: string }> {
+  const key = join(dir, `${name}.key`);
+  const crt = join(dir, `${name}.crt`);
+  const r = await exec("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    `/CN=${name}`,
+    "-keyout",
+    key,
+    "-out",
+    crt,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const fp = await exec("openssl", ["x509", "-noout", "-fingerprint", "-sha1", "-in", crt]);
+  const cert = await Deno.readTextFile(crt);
+  return {
+    keyAndCert: (await Deno.readTextFile(key)) + cert,
+    cert,
+    sha1: fp.stdout.trim().split("=")[1].replaceAll(":", ""),
+  };
 }

@@ -2,43 +2,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { MeterError } from "../../core/errors.ts";
 import { BUNDLE_LABEL, caBundle, certSha1, pemCertificates } from "../../platform/ca_bundle.ts";
-import { exec, have } from "./_helpers.ts";
+import { exec, have, makeCa } from "./_helpers.ts";
 
 const noOpenssl = !have("openssl");
-
-/** A self-signed CA made by openssl: its key-and-cert PEM, its cert PEM and openssl's SHA-1 fingerprint. */
-async function makeCa(
-  dir: string,
-  name: string,
-): Promise<{ keyAndCert: string; cert: string; sha1: string }> {
-  const key = join(dir, `${name}.key`);
-  const crt = join(dir, `${name}.crt`);
-  const r = await exec("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    `/CN=${name}`,
-    "-keyout",
-    key,
-    "-out",
-    crt,
-  ]);
-  assert.equal(r.code, 0, r.stderr);
-  const fp = await exec("openssl", ["x509", "-noout", "-fingerprint", "-sha1", "-in", crt]);
-  const cert = await Deno.readTextFile(crt);
-  return {
-    keyAndCert: (await Deno.readTextFile(key)) + cert,
-    cert,
-    sha1: fp.stdout.trim().split("=")[1].replaceAll(":", ""),
-  };
-}
 
 Deno.test({
   name: "caBundle() puts our CA after the system roots, never the key, and openssl verifies both against it",

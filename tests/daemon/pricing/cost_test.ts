@@ -7,23 +7,13 @@ import {
   parseDecimal,
 } from "../../../daemon/pricing/mod.ts";
 import type { Usage } from "../../../daemon/providers/types.ts";
+import { blankUsage } from "../../../daemon/providers/_shared.ts";
 
 const card = buildRateBook({ card: bundledCard() });
 
 /** A usage with every column zero unless given; `prompt_tokens` is the sum of the prompt columns. */
 function usage(model: string | null, counts: Partial<Usage> = {}): Usage {
-  const u: Usage = {
-    model,
-    tokens_complete: true,
-    input_tokens: 0,
-    output_tokens: 0,
-    thinking_tokens: 0,
-    cache_read_tokens: 0,
-    cache_write_5m_tokens: 0,
-    cache_write_1h_tokens: 0,
-    prompt_tokens: 0,
-    ...counts,
-  };
+  const u: Usage = { ...blankUsage(model), tokens_complete: true, ...counts };
   if (counts.prompt_tokens === undefined) {
     u.prompt_tokens = u.input_tokens + u.cache_read_tokens + u.cache_write_5m_tokens +
       u.cache_write_1h_tokens;

@@ -6,6 +6,7 @@
  */
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import type { ExchangeInfo, ProviderShape, Usage } from "../../../daemon/providers/types.ts";
+import { blankUsage } from "../../../daemon/providers/_shared.ts";
 
 const FIXTURES = new URL("../../fixtures/providers/", import.meta.url);
 
@@ -88,12 +89,18 @@ export function assertEverySplit(
 }
 
 /** A usage with every count zero: expected values spread it and set what the transcript says. */
-export const ZERO: Omit<Usage, "model" | "tokens_complete"> = {
-  input_tokens: 0,
-  output_tokens: 0,
-  thinking_tokens: 0,
-  cache_read_tokens: 0,
-  cache_write_5m_tokens: 0,
-  cache_write_1h_tokens: 0,
-  prompt_tokens: 0,
+export const ZERO: Omit<Usage, "model" | "tokens_complete"> =
+  (({ model: _m, tokens_complete: _c, ...counts }) => counts)(blankUsage(null));
+
+/** What `anthropic_stream.sse` says, read whole. */
+export const ANTHROPIC_STREAM: Usage = {
+  ...ZERO,
+  model: "claude-opus-4-1-20250805",
+  tokens_complete: true,
+  input_tokens: 472,
+  output_tokens: 118,
+  cache_read_tokens: 12000,
+  cache_write_1h_tokens: 2048,
+  prompt_tokens: 14520,
+  service_tier: "standard",
 };

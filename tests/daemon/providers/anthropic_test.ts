@@ -1,7 +1,7 @@
 import { deepStrictEqual } from "node:assert/strict";
 import { findShape } from "../../../daemon/providers/mod.ts";
 import type { ProviderShape } from "../../../daemon/providers/types.ts";
-import { assertEverySplit, exchange, fixture, fixtureText, parse, ZERO } from "./_util.ts";
+import { ANTHROPIC_STREAM, assertEverySplit, exchange, fixture, fixtureText, parse, ZERO } from "./_util.ts";
 
 const shape = findShape("api.anthropic.com", "POST", "/v1/messages") as ProviderShape;
 const sse = "text/event-stream; charset=utf-8";
@@ -35,27 +35,20 @@ Deno.test("anthropic JSON counts cache writes as 5-minute when only the total is
   });
 });
 
-const streamed = {
-  ...ZERO,
-  model: "claude-opus-4-1-20250805",
-  tokens_complete: true,
-  input_tokens: 472,
-  output_tokens: 118,
-  cache_read_tokens: 12000,
-  cache_write_1h_tokens: 2048,
-  prompt_tokens: 14520,
-  service_tier: "standard",
-};
-
 Deno.test("anthropic SSE takes the latest cumulative output count and keeps the 1h cache split", () => {
-  assertEverySplit(shape, exchange({ contentType: sse, request }), fixture("anthropic_stream.sse"), streamed);
+  assertEverySplit(
+    shape,
+    exchange({ contentType: sse, request }),
+    fixture("anthropic_stream.sse"),
+    ANTHROPIC_STREAM,
+  );
 });
 
 Deno.test("anthropic SSE reads the same usage with CRLF and lone CR line endings", () => {
   const text = fixtureText("anthropic_stream.sse");
   for (const eol of ["\r\n", "\r"]) {
     const body = new TextEncoder().encode(text.replaceAll("\n", eol));
-    assertEverySplit(shape, exchange({ contentType: sse, request }), body, streamed);
+    assertEverySplit(shape, exchange({ contentType: sse, request }), body, ANTHROPIC_STREAM);
   }
 });
 
@@ -63,7 +56,7 @@ Deno.test("anthropic SSE cut short keeps the counts so far and is marked incompl
   const text = fixtureText("anthropic_stream.sse");
   const cut = new TextEncoder().encode(text.slice(0, text.indexOf("event: message_delta") + 40));
   assertEverySplit(shape, exchange({ contentType: sse, request }), cut, {
-    ...streamed,
+    ...ANTHROPIC_STREAM,
     tokens_complete: false,
     output_tokens: 1,
   }, false);
@@ -73,7 +66,7 @@ Deno.test("anthropic SSE without its final usage is incomplete even when the con
   const text = fixtureText("anthropic_stream.sse");
   const cut = new TextEncoder().encode(text.slice(0, text.indexOf("event: message_delta")));
   const usage = parse(shape, exchange({ contentType: sse, request }), [cut], true);
-  deepStrictEqual(usage, { ...streamed, tokens_complete: false, output_tokens: 1 });
+  deepStrictEqual(usage, { ...ANTHROPIC_STREAM, tokens_complete: false, output_tokens: 1 });
 });
 
 Deno.test("anthropic SSE error event mid-stream records an overloaded server error", () => {
@@ -113,5 +106,5 @@ Deno.test("anthropic 529 overloaded and a non-JSON 502 page are server errors", 
 
 Deno.test("anthropic SSE is recognised by the request's stream flag when the content type is missing", () => {
   const info = exchange({ contentType: "", request: { ...request, stream: true } });
-  deepStrictEqual(parse(shape, info, [fixture("anthropic_stream.sse")]), streamed);
+  deepStrictEqual(parse(shape, info, [fixture("anthropic_stream.sse")]), ANTHROPIC_STREAM);
 });

@@ -9,7 +9,7 @@ import {
   providerForHost,
 } from "../../../daemon/providers/mod.ts";
 import type { ProviderShape, Usage } from "../../../daemon/providers/types.ts";
-import { exchange, fixture, fixtureText, ZERO } from "./_util.ts";
+import { ANTHROPIC_STREAM, exchange, fixture, fixtureText, ZERO } from "./_util.ts";
 
 Deno.test("METERED_HOSTS lists the six hosts of the spec", () => {
   deepStrictEqual([...METERED_HOSTS].sort(), [
@@ -124,18 +124,6 @@ const sseInfo = exchange({
   path: "/v1/messages",
   contentType: "text/event-stream",
 });
-const STREAMED: Usage = {
-  ...ZERO,
-  model: "claude-opus-4-1-20250805",
-  tokens_complete: true,
-  input_tokens: 472,
-  output_tokens: 118,
-  cache_read_tokens: 12000,
-  cache_write_1h_tokens: 2048,
-  prompt_tokens: 14520,
-  service_tier: "standard",
-};
-
 async function run(encoding: string, pieces: Uint8Array[], complete = true): Promise<Usage> {
   const p = createUsageParser(anthropic, sseInfo, encoding);
   for (const piece of pieces) p.push(piece);
@@ -152,11 +140,11 @@ const COMPRESS: Record<string, (b: Uint8Array) => Uint8Array> = {
 for (const [encoding, compress] of Object.entries(COMPRESS)) {
   Deno.test(`createUsageParser() reads a ${encoding} SSE stream split anywhere`, async () => {
     const body = compress(fixture("anthropic_stream.sse"));
-    deepStrictEqual(await run(encoding, [body]), STREAMED);
+    deepStrictEqual(await run(encoding, [body]), ANTHROPIC_STREAM);
     for (let cut = 0; cut <= body.length; cut++) {
       deepStrictEqual(
         await run(encoding, [body.subarray(0, cut), body.subarray(cut)]),
-        STREAMED,
+        ANTHROPIC_STREAM,
         `cut ${cut}`,
       );
     }
@@ -170,7 +158,11 @@ Deno.test("createUsageParser() on a gzip stream cut short keeps what decoded and
   );
   // A gzip stream without its trailer: every byte the server had sent so far, as a cut connection leaves it.
   const cut = flushed.subarray(0, flushed.length - 8);
-  deepStrictEqual(await run("gzip", [cut], false), { ...STREAMED, tokens_complete: false, output_tokens: 1 });
+  deepStrictEqual(await run("gzip", [cut], false), {
+    ...ANTHROPIC_STREAM,
+    tokens_complete: false,
+    output_tokens: 1,
+  });
 });
 
 Deno.test("createUsageParser() marks a body that fails to decode incomplete even if the stream ended", async () => {
@@ -183,7 +175,7 @@ Deno.test("createUsageParser() on an identity body gives the shape parser's usag
   p.push(fixture("anthropic_stream.sse"));
   const first = p.finish(true);
   equal(p.finish(true), first);
-  deepStrictEqual(await first, STREAMED);
+  deepStrictEqual(await first, ANTHROPIC_STREAM);
 });
 
 Deno.test("createUsageParser() turns a throwing shape parser into an incomplete row with the status", async () => {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { linux, SYSTEM_CA_FILE } from "../../../platform/linux/mod.ts";
 import { runPlan } from "../../../platform/plan.ts";
 import { NOT_FOUND, RecordingRunner, systemRunner } from "../../../platform/runner.ts";
-import { contextFor, exec, FakeFs, have } from "../_helpers.ts";
+import { contextFor, exec, FakeFs, have, makeCa } from "../_helpers.ts";
 
 const ctx = contextFor("linux");
 const units = "/home/ada lovelace/.config/systemd/user";
@@ -159,25 +159,8 @@ Deno.test({
     try {
       const home = join(dir, "home dir");
       const ctx = contextFor("linux", { userHome: home });
-      const caFile = join(dir, "ca.pem");
-      const made = await exec("openssl", [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=Halton Meter test CA",
-        "-keyout",
-        join(dir, "ca.key"),
-        "-out",
-        caFile,
-      ]);
-      assert.equal(made.code, 0, made.stderr);
+      await makeCa(dir, "Halton Meter test CA");
+      const caFile = join(dir, "Halton Meter test CA.crt");
       const outcomes = await runPlan(linux.trustCa(ctx, { caCert: caFile }), systemRunner);
       assert.deepEqual(outcomes.map((o) => o.status), ["done", "done", "done"]);
       const listed = await exec("certutil", ["-L", "-d", `sql:${join(home, ".pki/nssdb")}`]);
