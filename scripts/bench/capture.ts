@@ -182,22 +182,15 @@ export async function run(): Promise<BenchResult[]> {
     const mb = (r: Peak) =>
       `${Math.round(r.anon)} MB anonymous + ${Math.round(r.file)} MB mapped files (the deno executable, ` +
       "shared with every deno process)";
-    if (peaks[0]) {
+    for (const [i, role, target] of [[0, "daemon", 150], [1, "edge", 60]] as const) {
+      const peak = peaks[i];
+      if (!peak) continue;
       rows.push({
-        name: "capture: daemon RSS under load (peak)",
-        value: Math.round(peaks[0].total),
+        name: `capture: ${role} RSS under load (peak)`,
+        value: Math.round(peak.total),
         unit: "MB",
-        target: 150,
-        note: mb(peaks[0]),
-      });
-    }
-    if (peaks[1]) {
-      rows.push({
-        name: "capture: edge RSS under load (peak)",
-        value: Math.round(peaks[1].total),
-        unit: "MB",
-        target: 60,
-        note: mb(peaks[1]),
+        target,
+        note: mb(peak),
       });
     }
     return rows;
