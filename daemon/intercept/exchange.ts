@@ -85,6 +85,17 @@ export function endToEnd(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   return out;
 }
 
+/** Answers 502 with a JSON body saying why no provider answer could be had (when the client is still there). */
+export function answerUpstreamFailure(client: ClientSide, message: string): void {
+  try {
+    const body = JSON.stringify({ error: { type: "halton_meter_upstream", message } });
+    client.respond(502, "Bad Gateway", {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(body),
+    }).end(body);
+  } catch { /* the client is gone as well */ }
+}
+
 /** Forwards one exchange to `meta.host:meta.port` and streams the answer back. */
 export function forwardExchange(ctx: ExchangeContext, meta: ConnMeta, client: ClientSide): void {
   const startedAt = new Date();
@@ -200,13 +211,7 @@ export function forwardExchange(ctx: ExchangeContext, meta: ConnMeta, client: Cl
   upstream.on("error", (e: Error) => {
     if (status === 0) {
       start(0, {}, Math.round(performance.now() - t0));
-      try {
-        const body = JSON.stringify({ error: { type: "halton_meter_upstream", message: e.message } });
-        client.respond(502, "Bad Gateway", {
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(body),
-        }).end(body);
-      } catch { /* the client is gone as well */ }
+      answerUpstreamFailure(client, e.message);
       finish(false, e.message);
       return;
     }

@@ -13,7 +13,7 @@ import { Buffer } from "node:buffer";
 import type { Tunnel } from "../upstream/pool.ts";
 import { latin1Bytes } from "../upstream/latin1.ts";
 import { parseResponseHead } from "../upstream/h1_client.ts";
-import type { ClientSide, ExchangeContext } from "./exchange.ts";
+import { answerUpstreamFailure, type ClientSide, type ExchangeContext } from "./exchange.ts";
 import type { HeaderMap } from "./hook.ts";
 import { responsesOverWebSocket } from "./ws_metering.ts";
 import type { ConnMeta } from "./tls_front.ts";
@@ -77,13 +77,7 @@ export async function forwardUpgrade(
     ctx.stats.failed++;
     const message = (e as Error).message;
     ctx.log.info("intercept.complete", { host: meta.host, path, status: 0, complete: false, error: message });
-    try {
-      const body = JSON.stringify({ error: { type: "halton_meter_upstream", message } });
-      client.respond(502, "Bad Gateway", {
-        "content-type": "application/json",
-        "content-length": Buffer.byteLength(body),
-      }).end(body);
-    } catch { /* the client is gone as well */ }
+    answerUpstreamFailure(client, message);
     return;
   }
   const { conn } = tunnel;
