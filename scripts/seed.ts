@@ -15,7 +15,9 @@ import { MeterError, UsageError } from "../core/errors.ts";
 import { defaultPaths } from "../core/paths.ts";
 import { writeAllSync } from "../core/io.ts";
 import { openStore } from "../daemon/store/open.ts";
-import { type ErrorClass, ROW_COLUMNS, type UsageRow } from "../daemon/store/rows.ts";
+import { uuid7 } from "../daemon/store/ids.ts";
+import type { ErrorClass, UsageRow } from "../daemon/store/rows.ts";
+import { CallInserter } from "../daemon/store/insert.ts";
 
 /** Options of {@linkcode seedRows} and {@linkcode seedDatabase}. */
 export interface SeedOptions {
@@ -162,18 +164,9 @@ function* timestamps(rows: number, start: number, days: number, rand: () => numb
   }
 }
 
-function hex(rand: () => number, digits: number): string {
-  let s = "";
-  while (s.length < digits) s += Math.floor(rand() * 0x10000).toString(16).padStart(4, "0");
-  return s.slice(0, digits);
-}
-
-/** A UUIDv7-shaped id: time first, so rows written in time order append to the primary key's index. */
-function uuid7(ms: number, rand: () => number): string {
-  const t = Math.floor(ms).toString(16).padStart(12, "0");
-  const r = hex(rand, 20);
-  const variant = ((parseInt(r[3], 16) & 0x3) | 0x8).toString(16);
-  return `${t.slice(0, 8)}-${t.slice(8)}-7${r.slice(0, 3)}-${variant}${r.slice(4, 7)}-${r.slice(8, 20)}`;
+/** {@linkcode uuid7} with random bits from `rand`, so a seed gives the same ids every time. */
+function seededUuid7(ms: number, rand: () => number): string {
+  return uuid7(ms, Uint8Array.from({ length: 10 }, () => Math.floor(rand() * 256)));
 }
 
 /** Cost in integer millicents of the token columns at USD-per-million `rates`. */
@@ -229,7 +222,7 @@ export function* seedRows(options: SeedOptions): Generator<UsageRow> {
     };
     const latency = failed ? Math.floor(50 + rand() * 2_000) : Math.floor(300 + output * (5 + rand() * 20));
     yield {
-      id: uuid7(ms, rand),
+      id: seededUuid7(ms, rand),
       requested_at: new Date(ms).toISOString(),
       project,
       provider: m.provider,
@@ -295,11 +288,7 @@ function insertRows(
 ): number {
   // Seeding is a bulk load: a large page cache keeps index pages in memory between batches.
   db.exec("PRAGMA cache_size = -262144");
-  const insert = db.prepare(
-    `INSERT OR IGNORE INTO requests (project_id, cache_write_tokens, ${
-      ROW_COLUMNS.join(", ")
-    }) VALUES (?, ?, ${ROW_COLUMNS.map(() => "?").join(", ")})`,
-  );
+  const calls = new CallInserter(db);
   const findProject = db.prepare("SELECT id FROM projects WHERE slug = ?");
   const addProject = db.prepare(
     "INSERT INTO projects (id, slug, name, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (slug) DO NOTHING",
@@ -309,7 +298,7 @@ function insertRows(
   const projectId = (slug: string, at: string) => {
     let id = projectIds.get(slug);
     if (id) return id;
-    addProject.run(uuid7(Date.parse(at), idRand), slug, slug, at);
+    addProject.run(seededUuid7(Date.parse(at), idRand), slug, slug, at);
     id = (findProject.get(slug) as { id: string }).id;
     projectIds.set(slug, id);
     return id;
@@ -319,23 +308,15 @@ function insertRows(
   db.exec("BEGIN");
   try {
     for (const row of seedRows(options)) {
-      const values = ROW_COLUMNS.map((c) => {
-        const v = row[c];
-        return typeof v === "boolean" ? (v ? 1 : 0) : v;
-      });
-      inserted += Number(
-        insert.run(
-          projectId(row.project, row.requested_at),
-          row.cache_write_5m_tokens + row.cache_write_1h_tokens,
-          ...values,
-        ).changes,
-      );
+      if (calls.insert(row, projectId(row.project, row.requested_at))) inserted++;
       if (++done % BATCH === 0) {
+        calls.beforeCommit();
         db.exec("COMMIT");
         options.onProgress?.(done);
         db.exec("BEGIN");
       }
     }
+    calls.beforeCommit();
     db.exec("COMMIT");
   } catch (e) {
     if (db.isTransaction) db.exec("ROLLBACK");

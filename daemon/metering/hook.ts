@@ -11,6 +11,7 @@ import { createUsageParser, detectBilling, findShape, type HostShape, type Usage
 import { costOf, type RateBook } from "../pricing/mod.ts";
 import type { Attribution } from "../attribution/mod.ts";
 import type { ErrorClass, UsageRow } from "../store/rows.ts";
+import { uuid7 } from "../store/ids.ts";
 import type { ExchangeEnd, ExchangeStart, HeaderMap, MeteringHook } from "../intercept/hook.ts";
 
 /** Where rows go: the daemon's `RowWriter`. */
@@ -93,7 +94,7 @@ export function buildRow(
   const cost = costOf(provider, usage, rates);
   const errorClass = usage.error?.error_class ?? transportError(x.status, end);
   return {
-    id: crypto.randomUUID(),
+    id: uuid7(x.startedAt.getTime()),
     requested_at: x.startedAt.toISOString(),
     project: who.project,
     provider,

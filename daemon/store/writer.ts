@@ -6,7 +6,8 @@
  * @module
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { ROW_COLUMNS, type UsageRow } from "./rows.ts";
+import type { UsageRow } from "./rows.ts";
+import { CallInserter } from "./insert.ts";
 
 /** Options for {@linkcode RowWriter}. */
 export interface RowWriterOptions {
@@ -27,7 +28,7 @@ export interface RowWriterOptions {
 /** Batches {@linkcode UsageRow}s into SQLite. */
 export class RowWriter {
   readonly #db: DatabaseSync;
-  readonly #insert: StatementSync;
+  readonly #calls: CallInserter;
   readonly #findProject: StatementSync;
   readonly #addProject: StatementSync;
   readonly #projectIds = new Map<string, string>();
@@ -43,11 +44,7 @@ export class RowWriter {
     if (this.#opts.busyTimeoutMs >= 0) {
       db.exec(`PRAGMA busy_timeout = ${Math.floor(this.#opts.busyTimeoutMs)}`);
     }
-    this.#insert = db.prepare(
-      `INSERT OR IGNORE INTO requests (project_id, cache_write_tokens, ${
-        ROW_COLUMNS.join(", ")
-      }) VALUES (?, ?, ${ROW_COLUMNS.map(() => "?").join(", ")})`,
-    );
+    this.#calls = new CallInserter(db);
     this.#findProject = db.prepare("SELECT id FROM projects WHERE slug = ?");
     this.#addProject = db.prepare(
       "INSERT INTO projects (id, slug, name, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (slug) DO NOTHING",
@@ -93,13 +90,15 @@ export class RowWriter {
     this.#queue = [];
     try {
       this.#db.exec("BEGIN IMMEDIATE");
-      for (const row of batch) this.#insertRow(row);
+      for (const row of batch) this.#calls.insert(row, this.projectId(row.project));
+      this.#calls.beforeCommit();
       this.#db.exec("COMMIT");
     } catch (e) {
       try {
         this.#db.exec("ROLLBACK");
       } catch { /* the transaction may not have started */ }
       this.#projectIds.clear();
+      this.#calls.afterRollback();
       this.#queue = batch.concat(this.#queue);
       this.#opts.onError(e as Error, this.#queue.length);
       this.#timer ??= setTimeout(() => {
@@ -130,17 +129,5 @@ export class RowWriter {
     }
     this.#projectIds.set(slug, id);
     return id;
-  }
-
-  #insertRow(row: UsageRow): void {
-    const values = ROW_COLUMNS.map((c) => {
-      const v = row[c];
-      return typeof v === "boolean" ? (v ? 1 : 0) : v;
-    });
-    this.#insert.run(
-      this.projectId(row.project),
-      row.cache_write_5m_tokens + row.cache_write_1h_tokens,
-      ...values,
-    );
   }
 }

@@ -3,7 +3,7 @@ import type { DatabaseSync, SQLInputValue } from "node:sqlite";
 import { openStore } from "../../../daemon/store/open.ts";
 import { bundledMigrations } from "../../../daemon/store/migrate.ts";
 import { RowWriter } from "../../../daemon/store/writer.ts";
-import type { UsageRow } from "../../../daemon/store/rows.ts";
+import { ROW_COLUMNS, type UsageRow } from "../../../daemon/store/rows.ts";
 import {
   GROUP_BY,
   reportGroups,
@@ -52,6 +52,24 @@ function writeRows(db: DatabaseSync, rows: Iterable<UsageRow>): void {
   } finally {
     writer.close();
   }
+}
+
+/** Stores calls the way a daemon did before the rollup existed: plain inserts, nothing else. */
+function writeBeforeRollup(db: DatabaseSync, rows: UsageRow[]): void {
+  const columns = ["project_id", "cache_write_tokens", ...ROW_COLUMNS];
+  const insert = db.prepare(
+    `INSERT INTO requests (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
+  );
+  const addProject = db.prepare(
+    "INSERT INTO projects (id, slug, name, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (slug) DO NOTHING",
+  );
+  db.exec("BEGIN");
+  for (const r of rows) {
+    addProject.run(`id-${r.project}`, r.project, r.project, r.requested_at);
+    const values = ROW_COLUMNS.map((c) => typeof r[c] === "boolean" ? Number(r[c]) : r[c] as SQLInputValue);
+    insert.run(`id-${r.project}`, r.cache_write_5m_tokens + r.cache_write_1h_tokens, ...values);
+  }
+  db.exec("COMMIT");
 }
 
 /** A seeded database with the odd calls too, every migration applied. */
@@ -288,8 +306,7 @@ Deno.test("migration 0003 backfills a database written before it: reports are th
   const queries = windows(12).flatMap((window) => GROUP_BY.map((by) => ({ window, by })));
   let before: unknown[][];
   try {
-    writeRows(old, seedRows(SEED));
-    writeRows(old, oddRows());
+    writeBeforeRollup(old, [...seedRows(SEED), ...oddRows()]);
     before = queries.map((q) => rawReportGroups(old, q));
   } finally {
     old.close();

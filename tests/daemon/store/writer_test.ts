@@ -140,6 +140,35 @@ Deno.test("RowWriter keeps rows queued when a flush fails, and writes them once 
   }
 });
 
+Deno.test("RowWriter: a flush that fails midway adds nothing to daily_usage, and its retry adds each call once", async () => {
+  await using home = await tempHome();
+  const db = openStore(home.paths.db);
+  // Stands in for a failure after some calls of the batch were inserted (a full disk, say).
+  db.exec(`CREATE TRIGGER fail_boom BEFORE INSERT ON requests WHEN NEW.id = 'boom'
+    BEGIN SELECT RAISE(ABORT, 'disk full'); END`);
+  const writer = new RowWriter(db, { intervalMs: 60_000 });
+  const sums = () =>
+    db.prepare("SELECT requests, input_tokens, cost_usd_minor_units AS cost FROM daily_usage").all().map((
+      r,
+    ) => ({
+      ...r,
+    }));
+  try {
+    const at = "2026-11-25T10:00:00.000Z";
+    writer.enqueue(makeRow({ id: "first", requested_at: at, input_tokens: 10, cost_usd_minor_units: 100 }));
+    writer.enqueue(makeRow({ id: "boom", requested_at: at, input_tokens: 1, cost_usd_minor_units: 7 }));
+    assert.equal(writer.flush(), 0);
+    assert.deepEqual(sums(), []);
+    assert.equal(count(db), 0);
+    db.exec("DROP TRIGGER fail_boom");
+    assert.equal(writer.flush(), 2);
+    assert.deepEqual(sums(), [{ requests: 2, input_tokens: 11, cost: 107 }]);
+  } finally {
+    writer.close();
+    db.close();
+  }
+});
+
 Deno.test("RowWriter with busyTimeoutMs gives up on a locked database quickly and writes the rows after", async () => {
   await using home = await tempHome();
   const db = openStore(home.paths.db);
