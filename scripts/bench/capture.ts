@@ -11,8 +11,17 @@
  * @module
  */
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { fakeWorld } from "../../tests/helpers/world.ts";
-import { accepts, daemonHealthy, spawnMeter, stopAll, waitFor } from "../../tests/helpers/processes.ts";
+import {
+  accepts,
+  daemonHealthy,
+  denoDir,
+  spawnMeter,
+  stopAll,
+  waitFor,
+} from "../../tests/helpers/processes.ts";
+import { V8_FLAGS } from "../../platform/mod.ts";
 import type { BenchResult } from "../bench.ts";
 import { percentile, sampleLatencies } from "./_measure.ts";
 const SAMPLES = 2000;
@@ -42,6 +51,53 @@ function rss(pid: number): { total: number; anon: number; file: number } | undef
   }
 }
 
+/** Starts `_bare_relay.ts` for the home `dir`, with the daemon's V8 flags (see that module). */
+function spawnBareRelay(dir: string): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      V8_FLAGS,
+      "--cached-only",
+      fileURLToPath(new URL("./_bare_relay.ts", import.meta.url)),
+    ],
+    env: {
+      DENO_DIR: denoDir(),
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      HALTON_METER_HOME: dir,
+      HOME: dir,
+    },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
+/**
+ * Runs `measure` against an edge whose daemon is the bare relay (`_bare_relay.ts`), in a home of its own;
+ * `pids` are the relay's and that edge's.
+ */
+async function bareRelay<T>(
+  measure: (pids: number[], edgePort: number, ca: string) => Promise<T>,
+): Promise<T> {
+  const world = await fakeWorld({
+    prefix: "hm-bench-bare-",
+    hosts: ["api.openai.com"],
+    config: `[logging]\nlevel = "warn"\n`,
+  });
+  const relay = spawnBareRelay(world.dir);
+  const edge = spawnMeter(world.dir, "edge");
+  try {
+    await waitFor("bare relay", () => daemonHealthy(world.ports.api));
+    await waitFor("edge", () => accepts(world.ports.edge));
+    return await measure([relay.pid, edge.pid], world.ports.edge, await Deno.readTextFile(world.caFile));
+  } finally {
+    await stopAll([edge, relay]);
+    await world.close();
+  }
+}
+
 /** Runs the section; returns its rows. */
 export async function run(): Promise<BenchResult[]> {
   const world = await fakeWorld({
@@ -62,15 +118,16 @@ export async function run(): Promise<BenchResult[]> {
       clients.push(client);
       return { client, base: `https://127.0.0.1:${fake.port}` };
     };
-    const proxied = (http2 = false) => {
+    const proxiedVia = (edgePort: number, ca: string, http2 = false) => {
       const client = Deno.createHttpClient({
-        caCerts: [ourCa],
-        proxy: { url: `http://127.0.0.1:${ports.edge}` },
+        caCerts: [ca],
+        proxy: { url: `http://127.0.0.1:${edgePort}` },
         http2,
       });
       clients.push(client);
       return { client, base: "https://api.openai.com" };
     };
+    const proxied = (http2 = false) => proxiedVia(ports.edge, ourCa, http2);
     const body = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
     const call = async (t: { client: Deno.HttpClient; base: string }) => {
       const res = await fetch(`${t.base}/v1/chat/completions`, { method: "POST", body, client: t.client });
@@ -92,15 +149,20 @@ export async function run(): Promise<BenchResult[]> {
       return out.sort((a, b) => a - b);
     };
     type Peak = { total: number; anon: number; file: number };
-    const throughput = async (make: () => { client: Deno.HttpClient; base: string }, peaks?: Peak[]) => {
+    // `pids`: the processes whose CPU per request is wanted, and whose peak RSS goes into `peaks`.
+    const throughput = async (
+      make: () => { client: Deno.HttpClient; base: string },
+      pids: number[] = [daemon.pid, edge.pid],
+      peaks?: Peak[],
+    ) => {
       const targets = Array.from({ length: CONCURRENCY }, make);
       for (const t of targets) await call(t);
       let count = 0;
       const end = performance.now() + THROUGHPUT_MS;
-      const cpuBefore = [daemon.pid, edge.pid].map(cpuMs);
+      const cpuBefore = pids.map(cpuMs);
       const sampler = peaks
         ? setInterval(() => {
-          [daemon.pid, edge.pid].forEach((pid, i) => {
+          pids.forEach((pid, i) => {
             const now = rss(pid);
             if (now && (!peaks[i] || now.total > peaks[i].total)) peaks[i] = now;
           });
@@ -113,7 +175,7 @@ export async function run(): Promise<BenchResult[]> {
         }
       }));
       clearInterval(sampler);
-      const cpuPer1000 = [daemon.pid, edge.pid].map(cpuMs).map((after, i) => {
+      const cpuPer1000 = pids.map(cpuMs).map((after, i) => {
         const before = cpuBefore[i];
         return after === undefined || before === undefined ? undefined : (after - before) / count * 1000;
       });
@@ -127,8 +189,14 @@ export async function run(): Promise<BenchResult[]> {
     const tp = await ttfb(proxied());
     const peaks: Peak[] = [];
     const rd = (await throughput(direct)).perSecond;
-    const through = await throughput(() => proxied(), Deno.build.os === "linux" ? peaks : undefined);
+    const through = await throughput(
+      () => proxied(),
+      undefined,
+      Deno.build.os === "linux" ? peaks : undefined,
+    );
     const rp = through.perSecond;
+    const bare = await bareRelay((pids, edgePort, ca) => throughput(() => proxiedVia(edgePort, ca), pids));
+    const rb = bare.perSecond;
     const round = (n: number) => Math.round(n * 1000) / 1000;
     const rows: BenchResult[] = [
       {
@@ -159,6 +227,19 @@ export async function run(): Promise<BenchResult[]> {
         target: 60,
         higherIsBetter: true,
         note: `${Math.round(rp)} req/s through, ${Math.round(rd)} req/s direct`,
+      },
+      {
+        name: "capture: throughput through edge + bare TLS relay (no HTTP, no metering), as % of direct",
+        value: Math.round(rb / rd * 1000) / 10,
+        unit: "%",
+        higherIsBetter: true,
+        note:
+          `${
+            Math.round(rb)
+          } req/s; the bound this machine and runtime put on the row above: the daemon's own ` +
+          `CONNECT, TLS and upstream code, relaying bytes only; the daemon reaches ${
+            Math.round(rp / rb * 1000) / 10
+          } % of it; relay CPU ${Math.round(bare.cpuPer1000[0] ?? NaN)} ms per 1000 requests`,
       },
       {
         name: "capture: added time to first streamed byte p50",
