@@ -73,7 +73,10 @@ if (import.meta.main) {
     socket.on("error", () => {});
     socket.setNoDelay(true);
     const head = await readConnectHead(socket, 10_000);
-    if (!head.ok) return socket.destroy();
+    if (!head.ok) {
+      socket.destroy();
+      return;
+    }
     socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
     if (head.rest.length) socket.unshift(head.rest);
     front.accept(socket, {
