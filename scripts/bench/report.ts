@@ -11,9 +11,11 @@
  */
 import { join } from "node:path";
 import type { BenchResult } from "../bench.ts";
-import { seedDatabase } from "../seed.ts";
+import { seedDatabase, seedRows } from "../seed.ts";
 import { bundledMigrations } from "../../daemon/store/migrate.ts";
 import { openStore } from "../../daemon/store/open.ts";
+import { RowWriter } from "../../daemon/store/writer.ts";
+import { uuid7 } from "../../daemon/store/ids.ts";
 import { buildReport, reportOptions } from "../../cli/report.ts";
 import type { Invocation } from "../../cli/command.ts";
 
@@ -21,6 +23,11 @@ const ROWS = 1_000_000;
 const DAYS = 90;
 const RUNS = 5;
 const TARGET_MS = 500;
+// Fresh calls stored by the daemon's writer in flushes of the size it makes at ~6,000 calls/s, timed after as
+// many untimed ones (the first flushes into a copied file read its pages in, which a running daemon has done).
+const STORE_FLUSHES = 40;
+const STORE_WARMUP_FLUSHES = 20;
+const STORE_FLUSH_ROWS = 150;
 const BENCH_DIR = new URL("../../.bench/", import.meta.url).pathname;
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -83,6 +90,43 @@ async function cliMs(home: string, args: string[]): Promise<number> {
   });
 }
 
+/**
+ * Microseconds per call for the daemon's writer to store fresh calls (rows, indexes and daily rollup) in a
+ * copy of the seeded database, flush by flush: the cost that grows with the database, unlike the rest.
+ */
+async function storeMicros(file: string): Promise<number> {
+  const home = await Deno.makeTempDir({ dir: BENCH_DIR, prefix: "store-" });
+  try {
+    const copy = join(home, "db.sqlite");
+    Deno.copyFileSync(file, copy);
+    const db = openStore(copy);
+    try {
+      const writer = new RowWriter(db, { intervalMs: 60_000 });
+      // The seed's mix of projects and models, stamped as the daemon stamps them: now, with ids of now.
+      const now = Date.now();
+      const flushes = STORE_WARMUP_FLUSHES + STORE_FLUSHES;
+      const rows = [...seedRows({ rows: flushes * STORE_FLUSH_ROWS, days: 1, seed: 2 })].map((row, i) => ({
+        ...row,
+        id: uuid7(now + i),
+        requested_at: new Date(now + i).toISOString(),
+      }));
+      let ms = 0;
+      for (let f = 0; f < flushes; f++) {
+        for (const row of rows.slice(f * STORE_FLUSH_ROWS, (f + 1) * STORE_FLUSH_ROWS)) writer.enqueue(row);
+        const t = performance.now();
+        if (writer.flush() !== STORE_FLUSH_ROWS) throw new Error("a bench flush did not store its calls");
+        if (f >= STORE_WARMUP_FLUSHES) ms += performance.now() - t;
+      }
+      writer.close();
+      return ms / (STORE_FLUSHES * STORE_FLUSH_ROWS) * 1000;
+    } finally {
+      db.close();
+    }
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+}
+
 /** Runs the section. */
 export async function run(): Promise<BenchResult[]> {
   const { file, seededMs } = await seededDatabase();
@@ -115,6 +159,13 @@ export async function run(): Promise<BenchResult[]> {
   } finally {
     db.close();
   }
+  results.push({
+    name: `store fresh calls into the ${ROWS.toLocaleString("en-US")}-call database`,
+    value: Math.round(await storeMicros(file) * 10) / 10,
+    unit: "µs/call",
+    note: `rows, indexes and daily rollup, by the daemon's writer; ${STORE_FLUSHES} flushes of ` +
+      `${STORE_FLUSH_ROWS} calls into a copy of the file, after as many untimed`,
+  });
   // A home per run holding a hard link to the cached file: `report` opens it read-only, so the cache is
   // never written, and its -shm/-wal side files stay in the temp home.
   const home = await Deno.makeTempDir({ dir: BENCH_DIR, prefix: "home-" });
