@@ -40,6 +40,23 @@ export interface Http2Handlers {
   track(socket: net.Socket): void;
 }
 
+/** What every HTTP/2 client sends first (RFC 9113 §3.4). */
+const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+/** A request line's start: hyper also serves HTTP/1.1 to a client that chose `h2` but speaks 1.1. */
+const HTTP1_START = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32} /;
+
+/**
+ * Whether `first` (the first bytes a client sent after choosing `h2`) can start a connection hyper serves: a
+ * prefix of the HTTP/2 preface, or of an HTTP/1.1 request line. Undefined while too few bytes tell.
+ */
+export function plausibleStart(first: Buffer): boolean | undefined {
+  const n = Math.min(first.length, PREFACE.length);
+  if (first.subarray(0, n).equals(PREFACE.subarray(0, n))) return n === PREFACE.length ? true : undefined;
+  const head = first.subarray(0, 34).toString("latin1");
+  if (HTTP1_START.test(head)) return true;
+  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]*$/.test(head) && head.length < 33 ? undefined : false;
+}
+
 /** Bytes of response body held for a slow client before the upstream is paused. */
 const HIGH_WATER = 64 * 1024;
 /** How long a reset waits after the last queued bytes were taken, for hyper to send them first. */
@@ -93,6 +110,18 @@ export function createHttp2Front(handlers: Http2Handlers): Http2Front {
         relays.delete(relayPort);
         socket.destroy();
       });
+      // hyper closes a connection that starts with garbage without a word; the log should say why instead.
+      let first = Buffer.alloc(0);
+      const checkStart = (data: Buffer) => {
+        first = Buffer.concat([first, data]);
+        const ok = plausibleStart(first);
+        if (ok === undefined) return;
+        socket.off("data", checkStart);
+        if (ok) return;
+        handlers.onRefused("malformed HTTP/2 connection preface", meta);
+        socket.destroy();
+      };
+      socket.on("data", checkStart);
       let relayPort = 0;
       relay.once("connect", () => {
         relayPort = relay.localPort!;

@@ -186,5 +186,13 @@ Deno.test("a client that negotiates h2 and then sends garbage is closed, and oth
     assert.equal(after.code, 0, after.err);
     assert.deepEqual(JSON.parse(text(after.out)), COMPLETION);
     assert.equal(w.fake.requests.length, 1, "nothing of the garbage went upstream");
+    const log = await Deno.readTextFile(join(w.dir, "logs", "daemon.jsonl"));
+    const refused = log.split("\n").filter((l) => l.includes('"intercept.bad_request"')).map((l) =>
+      JSON.parse(l)
+    );
+    assert.deepEqual(
+      refused.map((e) => [e.host, e.reason]),
+      [["api.openai.com", "malformed HTTP/2 connection preface"]],
+    );
   });
 });
