@@ -6,6 +6,7 @@
  */
 import type { Socket } from "node:net";
 import { Buffer } from "node:buffer";
+import { indexOfHeadEnd } from "../upstream/crlf.ts";
 
 /** A parsed CONNECT head. */
 export interface ConnectRequest {
@@ -106,7 +107,7 @@ export function readConnectHead(socket: Socket, timeoutMs: number): Promise<Head
     };
     const onData = (chunk: Buffer) => {
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-      const end = buf.indexOf("\r\n\r\n");
+      const end = indexOfHeadEnd(buf);
       if (end === -1) {
         if (buf.length > MAX_HEAD_BYTES) {
           finish({ ok: false, rejection: { status: 431, reason: "head too large" } });

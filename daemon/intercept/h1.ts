@@ -14,6 +14,7 @@ import { Buffer } from "node:buffer";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import type { ClientSide } from "./exchange.ts";
 import { latin1Bytes } from "../upstream/latin1.ts";
+import { indexOfCrlf, indexOfHeadEnd } from "../upstream/crlf.ts";
 
 /** The largest request head accepted. */
 export const MAX_REQUEST_HEAD = 64 * 1024;
@@ -121,7 +122,7 @@ export function serveHttp1(
   const advance = () => {
     while (state !== "closed") {
       if (state === "head") {
-        const end = buf.indexOf("\r\n\r\n");
+        const end = indexOfHeadEnd(buf);
         if (end === -1) {
           if (buf.length > MAX_REQUEST_HEAD) return fail(431, "request head too large");
           return;
@@ -160,7 +161,7 @@ export function serveHttp1(
         if (chunkLeft === 0) chunk = "data-crlf";
         continue;
       }
-      const eol = buf.indexOf("\r\n");
+      const eol = indexOfCrlf(buf);
       if (eol === -1) {
         if (buf.length > 4096) return fail(400, "malformed chunked body");
         return;

@@ -17,6 +17,7 @@ import { answerUpstreamFailure, type ClientSide, type ExchangeContext } from "./
 import type { HeaderMap } from "./hook.ts";
 import { responsesOverWebSocket } from "./ws_metering.ts";
 import type { ConnMeta } from "./tls_front.ts";
+import { indexOfHeadEnd } from "../upstream/crlf.ts";
 
 /** The largest upstream response head read before the connection is spliced. */
 const MAX_HEAD = 64 * 1024;
@@ -163,7 +164,7 @@ async function readHead(conn: Deno.Conn): Promise<Answer> {
   let got = new Uint8Array(0);
   const buf = new Uint8Array(READ_SIZE);
   while (true) {
-    const end = Buffer.from(got).indexOf("\r\n\r\n");
+    const end = indexOfHeadEnd(got);
     if (end !== -1) {
       const parsed = parseResponseHead(Buffer.from(got.subarray(0, end)).toString("latin1"));
       if (typeof parsed === "string") throw new Error(`upstream sent ${parsed}`);

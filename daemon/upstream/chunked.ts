@@ -5,6 +5,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import { indexOfCrlf } from "./crlf.ts";
 
 /** What one {@linkcode ChunkedDecoder.push} produced. */
 export interface ChunkedStep {
@@ -38,7 +39,7 @@ export class ChunkedDecoder {
         if (this.#left === 0) this.#state = "data-crlf";
         continue;
       }
-      const eol = buf.indexOf("\r\n");
+      const eol = indexOfCrlf(buf);
       if (eol === -1) {
         if (buf.length > MAX_LINE) return { data, error: "chunk line too long" };
         this.#pending = Buffer.from(buf);

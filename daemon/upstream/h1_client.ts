@@ -14,6 +14,7 @@ import { Buffer } from "node:buffer";
 import { ChunkedDecoder } from "./chunked.ts";
 import { latin1Bytes } from "./latin1.ts";
 import type { ConnOwner, UpstreamConn } from "./conn.ts";
+import { indexOfHeadEnd } from "./crlf.ts";
 
 /** A connection from the pool; `reused` when it already carried a request. */
 export interface Lease {
@@ -212,7 +213,7 @@ export class UpstreamCall extends Writable {
 
   #parse(): void {
     while (!this.#res) {
-      const end = this.#buf.indexOf("\r\n\r\n");
+      const end = indexOfHeadEnd(this.#buf);
       if (end === -1) {
         if (this.#buf.length > MAX_HEAD) this.#fail(new Error("upstream response head too large"));
         return;
