@@ -66,9 +66,14 @@ export class Logger {
     this.write("error", event, fields);
   }
 
+  /** Whether events at `level` are written: lets a caller skip building fields nobody will see. */
+  enabled(level: LogLevelName): boolean {
+    return RANK[level] >= RANK[this.#opts.level];
+  }
+
   /** Writes one event at `level` if the logger's level lets it through. */
   write(level: LogLevelName, event: string, fields: LogFields = {}): void {
-    if (RANK[level] < RANK[this.#opts.level]) return;
+    if (!this.enabled(level)) return;
     const line = JSON.stringify({
       ts: this.#opts.now().toISOString(),
       level,

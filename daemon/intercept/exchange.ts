@@ -105,7 +105,9 @@ export function forwardExchange(ctx: ExchangeContext, meta: ConnMeta, client: Cl
   ctx.stats.exchanges++;
   ctx.stats.active++;
   if (metered) ctx.stats.metered++;
-  ctx.log.debug("intercept.start", { host: meta.host, path: pathOnly, method: client.method });
+  // Two events per call: their fields are built only when the level lets them through.
+  const debug = ctx.log.enabled("debug");
+  if (debug) ctx.log.debug("intercept.start", { host: meta.host, path: pathOnly, method: client.method });
 
   const bodyParts: Buffer[] = [];
   let kept = 0;
@@ -151,6 +153,7 @@ export function forwardExchange(ctx: ExchangeContext, meta: ConnMeta, client: Cl
       responseBytes,
     });
     // A line per call at info would be two synchronous writes on every request; clean ones are debug.
+    if (complete && !debug) return;
     ctx.log.write(complete ? "debug" : "info", "intercept.complete", {
       host: meta.host,
       path: pathOnly,

@@ -9,7 +9,7 @@
  */
 import type { Duplex } from "node:stream";
 import { Readable, Writable } from "node:stream";
-import { clearImmediate, setImmediate } from "node:timers";
+import { setImmediate } from "node:timers";
 import { Buffer } from "node:buffer";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import type { ClientSide } from "./exchange.ts";
@@ -287,6 +287,22 @@ function noBody(method: string, status: number): boolean {
   return method === "HEAD" || status === 204 || status === 304 || (status >= 100 && status < 200);
 }
 
+// Heads still waiting for their first body bytes. One immediate per turn of the event loop sends those still
+// waiting then, rather than an immediate of their own: set and cleared per response, those cost more than
+// the rest of the response head's handling.
+const waitingHeads = new Set<() => void>();
+let headsTimer: ReturnType<typeof setImmediate> | undefined;
+
+function sendHeadSoon(flush: () => void): void {
+  waitingHeads.add(flush);
+  headsTimer ??= setImmediate(() => {
+    headsTimer = undefined;
+    const due = [...waitingHeads];
+    waitingHeads.clear();
+    for (const f of due) f();
+  });
+}
+
 /**
  * Returns a writable for the response body, framed as the headers say. The head goes out with the first body
  * bytes (or the end) in one write, so a small response is one TLS record and one syscall instead of two or
@@ -305,9 +321,11 @@ function responseWriter(
   const empty = noBody(method, status);
   const chunked = !empty && headers["content-length"] === undefined;
   let text = `HTTP/1.1 ${status} ${message || "OK"}\r\n`;
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined) continue;
-    for (const v of Array.isArray(value) ? value : [value]) text += `${name}: ${v}\r\n`;
+    if (Array.isArray(value)) { for (const v of value) text += `${name}: ${v}\r\n`; }
+    else text += `${name}: ${value}\r\n`;
   }
   if (chunked) text += "transfer-encoding: chunked\r\n";
   if (!keepAlive) text += "connection: close\r\n";
@@ -316,12 +334,13 @@ function responseWriter(
     if (!head) return [];
     const h = head;
     head = undefined;
-    clearImmediate(flushHead);
+    waitingHeads.delete(flushHead);
     return [h];
   };
-  const flushHead = setImmediate(() => {
+  const flushHead = () => {
     if (head && !socket.destroyed) socket.write(takeHead()[0]);
-  });
+  };
+  sendHeadSoon(flushHead);
   const send = (parts: Buffer[], cb: (e?: Error | null) => void) => {
     if (socket.destroyed) return cb(new Error("client closed"));
     if (socket.write(parts.length === 1 ? parts[0] : Buffer.concat(parts))) return cb();
@@ -355,7 +374,7 @@ function responseWriter(
       done();
     },
     destroy(err, cb) {
-      clearImmediate(flushHead);
+      waitingHeads.delete(flushHead);
       cb(err);
     },
   });

@@ -173,9 +173,11 @@ export class UpstreamCall extends Writable {
   #headFor(noBody: boolean): Buffer {
     const h = this.#headers;
     let head = `${this.#method} ${this.#path} HTTP/1.1\r\n`;
-    for (const [name, value] of Object.entries(h)) {
+    for (const name in h) {
+      const value = h[name];
       if (value === undefined) continue;
-      for (const v of Array.isArray(value) ? value : [value]) head += `${name}: ${v}\r\n`;
+      if (Array.isArray(value)) { for (const v of value) head += `${name}: ${v}\r\n`; }
+      else head += `${name}: ${value}\r\n`;
     }
     if (h["content-length"] === undefined) {
       if (!noBody) {

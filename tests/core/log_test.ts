@@ -47,6 +47,12 @@ Deno.test("Logger drops events below its level", async () => {
     "edge.daemon_unhealthy",
     "edge.crash",
   ]);
+  assert.deepEqual((["debug", "info", "warn", "error"] as const).map((l) => log.enabled(l)), [
+    false,
+    false,
+    true,
+    true,
+  ]);
 });
 
 Deno.test("Logger appends to an existing log file", async () => {
