@@ -36,6 +36,10 @@ const COLUMNS: readonly [keyof Usage & `${string}_tokens`, RateField][] = [
   ["cache_write_1h_tokens", "cache_write_1h"],
 ];
 
+// 10^k as BigInt for the scales rates have: computed once, not per call.
+const POW10: readonly bigint[] = Array.from({ length: 40 }, (_, k) => 10n ** BigInt(k));
+const pow10 = (k: number): bigint => POW10[k] ?? 10n ** BigInt(k);
+
 const UNPRICED: CostResult = { cost_usd_minor_units: null, rates_source: null };
 
 /**
@@ -71,9 +75,9 @@ export function costOf(provider: string, usage: Usage, rates: RateBook): CostRes
   }
   const scale = Math.max(0, ...terms.map((t) => t[2]));
   let total = 0n;
-  for (const [tokens, units, s] of terms) total += tokens * units * 10n ** BigInt(scale - s);
+  for (const [tokens, units, s] of terms) total += tokens * units * pow10(scale - s);
   // total / 10^scale USD per million tokens → × 100,000 / 1,000,000 millicents.
-  const divisor = 10n ** BigInt(scale) * TOKENS_PER_UNIT / MILLICENTS_PER_USD;
+  const divisor = pow10(scale) * TOKENS_PER_UNIT / MILLICENTS_PER_USD;
   return { cost_usd_minor_units: Number(roundHalfUp(total, divisor)), rates_source: model.source };
 }
 

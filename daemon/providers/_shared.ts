@@ -112,6 +112,9 @@ export function bodyFormat(info: ExchangeInfo, fallback: BodyFormat = "json"): B
   return fallback;
 }
 
+// Decoding a whole body at once keeps no state between calls, so one decoder serves them all.
+const UTF8 = new TextDecoder();
+
 /**
  * The request body as a JSON object, or undefined. Parsed on demand: parsers only need it for a fallback
  * model or a missing content type, and request bodies can be large (inline images).
@@ -119,7 +122,7 @@ export function bodyFormat(info: ExchangeInfo, fallback: BodyFormat = "json"): B
 export function requestJson(info: ExchangeInfo): Json | undefined {
   if (info.requestBody.length === 0) return undefined;
   try {
-    return obj(JSON.parse(new TextDecoder().decode(info.requestBody)));
+    return obj(JSON.parse(UTF8.decode(info.requestBody)));
   } catch {
     return undefined;
   }

@@ -35,7 +35,7 @@ export class CallInserter {
       ...values,
     );
     if (Number(changes) === 0) return false;
-    this.#rollup.add({ ...row, project_id: projectId });
+    this.#rollup.add(row, projectId);
     return true;
   }
 

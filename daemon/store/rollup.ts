@@ -10,24 +10,22 @@
 import type { DatabaseSync } from "node:sqlite";
 import type { UsageRow } from "./rows.ts";
 
-/** What a call adds to its group; `project_id` is the stored project id, not the slug. */
-export type RollupCall =
-  & Pick<
-    UsageRow,
-    | "requested_at"
-    | "provider"
-    | "model"
-    | "input_tokens"
-    | "output_tokens"
-    | "thinking_tokens"
-    | "cache_read_tokens"
-    | "cache_write_5m_tokens"
-    | "cache_write_1h_tokens"
-    | "cost_usd_minor_units"
-    | "tokens_complete"
-    | "status"
-  >
-  & { project_id: string };
+/** What a call adds to its group (its project comes apart, as the stored project id). */
+export type RollupCall = Pick<
+  UsageRow,
+  | "requested_at"
+  | "provider"
+  | "model"
+  | "input_tokens"
+  | "output_tokens"
+  | "thinking_tokens"
+  | "cache_read_tokens"
+  | "cache_write_5m_tokens"
+  | "cache_write_1h_tokens"
+  | "cost_usd_minor_units"
+  | "tokens_complete"
+  | "status"
+>;
 
 interface Group {
   day: string;
@@ -71,18 +69,18 @@ const UPSERT =
 export class RollupSums {
   readonly #groups = new Map<string, Group>();
 
-  /** Adds one call that was just inserted (not one an `INSERT OR IGNORE` skipped). */
-  add(call: RollupCall): void {
+  /** Adds one call of project `projectId` that was just inserted (not one an `INSERT OR IGNORE` skipped). */
+  add(call: RollupCall, projectId: string): void {
     const day = call.requested_at.slice(0, 10);
     // NULL and '' are different models (migration 0003): the marker before the name keeps them apart.
-    const key = `${day}\u0000${call.project_id}\u0000${call.provider}\u0000${
+    const key = `${day}\u0000${projectId}\u0000${call.provider}\u0000${
       call.model === null ? "-" : `+${call.model}`
     }`;
     let g = this.#groups.get(key);
     if (!g) {
       g = {
         day,
-        project_id: call.project_id,
+        project_id: projectId,
         provider: call.provider,
         model: call.model,
         requests: 0,
