@@ -644,12 +644,18 @@ Deno.test("a started daemon serves the read API on its API port from the databas
     ports: { intercept: 0, api: 0 },
     heartbeatMs: 60_000,
   });
-  // Workers are threads of this process; on Linux /proc names them, so the lazy start can be seen.
+  // Workers are threads of this process; on Linux /proc names them, so the lazy start can be seen. A thread
+  // may end between the listing and the read of its name (the runtime's own come and go): it is no worker.
+  const threadName = (tid: string) => {
+    try {
+      return Deno.readTextFileSync(`/proc/self/task/${tid}/comm`);
+    } catch {
+      return "";
+    }
+  };
   const workers = () =>
     Deno.build.os === "linux"
-      ? [...Deno.readDirSync("/proc/self/task")].filter((t) =>
-        Deno.readTextFileSync(`/proc/self/task/${t.name}/comm`).startsWith("worker")
-      ).length
+      ? [...Deno.readDirSync("/proc/self/task")].filter((t) => threadName(t.name).startsWith("worker")).length
       : undefined;
   try {
     const before = workers();
