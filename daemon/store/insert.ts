@@ -10,12 +10,11 @@ import { RollupSums } from "./rollup.ts";
 
 /** Inserts calls inside the caller's transaction; {@linkcode CallInserter.beforeCommit} adds them up. */
 export class CallInserter {
-  readonly #db: DatabaseSync;
   readonly #insert: StatementSync;
-  readonly #rollup = new RollupSums();
+  readonly #rollup: RollupSums;
 
   constructor(db: DatabaseSync) {
-    this.#db = db;
+    this.#rollup = new RollupSums(db);
     this.#insert = db.prepare(
       `INSERT OR IGNORE INTO requests (project_id, cache_write_tokens, ${
         ROW_COLUMNS.join(", ")
@@ -41,7 +40,7 @@ export class CallInserter {
 
   /** Adds the calls inserted since the last commit to `daily_usage`; call it just before `COMMIT`. */
   beforeCommit(): void {
-    this.#rollup.writeTo(this.#db);
+    this.#rollup.writeTo();
   }
 
   /** Forgets the calls inserted since the last commit: their transaction was rolled back. */

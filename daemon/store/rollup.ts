@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { UsageRow } from "./rows.ts";
 
 /** What a call adds to its group (its project comes apart, as the stored project id). */
@@ -67,7 +67,14 @@ const UPSERT =
 
 /** Sums of newly stored calls, per UTC day, project, provider and model, until written. */
 export class RollupSums {
+  readonly #db: DatabaseSync;
   readonly #groups = new Map<string, Group>();
+  #upsert?: StatementSync;
+
+  /** Sums to be written to `db`'s `daily_usage`. */
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
 
   /** Adds one call of project `projectId` that was just inserted (not one an `INSERT OR IGNORE` skipped). */
   add(call: RollupCall, projectId: string): void {
@@ -116,9 +123,10 @@ export class RollupSums {
   }
 
   /** Adds the sums to `daily_usage` (inside the caller's transaction) and starts over empty. */
-  writeTo(db: DatabaseSync): void {
+  writeTo(): void {
     if (!this.#groups.size) return;
-    const upsert = db.prepare(UPSERT);
+    // Prepared on first use, once: every flush writes through the same statement.
+    const upsert = this.#upsert ??= this.#db.prepare(UPSERT);
     for (const g of this.#groups.values()) {
       upsert.run(
         g.day,
