@@ -6,11 +6,11 @@
  * @module
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
-import type { Duplex, Readable, Writable } from "node:stream";
+import type { Duplex } from "node:stream";
 import { Buffer } from "node:buffer";
 import type { Logger } from "../../core/log.ts";
 import type { UpstreamPool } from "../upstream/pool.ts";
-import type { UpstreamResponse } from "../upstream/h1_client.ts";
+import type { BodySink, BodySource } from "../upstream/flow.ts";
 import {
   type ExchangeObserver,
   type ExchangeStart,
@@ -27,9 +27,9 @@ export interface ClientSide {
   httpVersion: string;
   /** Lower-case names; HTTP/2 pseudo-headers already removed and `:authority` given as `host`. */
   headers: IncomingHttpHeaders;
-  body: Readable;
+  body: BodySource;
   /** Sends the response head; returns where the body goes. */
-  respond(status: number, statusMessage: string, headers: OutgoingHttpHeaders): Writable;
+  respond(status: number, statusMessage: string, headers: OutgoingHttpHeaders): BodySink;
   /** Ends the response abnormally, so the client sees a reset or a truncated body, never a clean end. */
   abort(): void;
   /** Fires when the client goes away or the response is done. */
@@ -89,10 +89,11 @@ export function endToEnd(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
 export function answerUpstreamFailure(client: ClientSide, message: string): void {
   try {
     const body = JSON.stringify({ error: { type: "halton_meter_upstream", message } });
+    const bytes = Buffer.from(body);
     client.respond(502, "Bad Gateway", {
       "content-type": "application/json",
-      "content-length": Buffer.byteLength(body),
-    }).end(body);
+      "content-length": bytes.length,
+    }).end(bytes);
   } catch { /* the client is gone as well */ }
 }
 
@@ -171,55 +172,45 @@ export function forwardExchange(ctx: ExchangeContext, meta: ConnMeta, client: Cl
     method: client.method,
     path: client.path,
     headers: endToEnd(client.headers),
-  });
-
-  upstream.on("response", (res: UpstreamResponse) => {
-    status = res.statusCode;
-    const headMs = performance.now() - t0;
-    start(status, res.headers as HeaderMap, Math.round(headMs));
-    let out: Writable;
-    try {
-      out = client.respond(status, res.statusMessage, endToEnd(res.headers));
-    } catch {
-      // The client left between our request and the provider's answer.
-      res.destroy();
-      finish(false, "client closed");
-      return;
-    }
-    // Wired by hand rather than with pipe(): pipe's dozen listeners, set up and torn down per response, cost
-    // more CPU than the copy to the client itself on a small call.
-    res.on("data", (chunk: Buffer) => {
-      ttft ??= Math.round(performance.now() - t0);
-      responseBytes += chunk.length;
-      observer?.onResponseChunk(chunk);
-      if (!out.write(chunk)) res.pause();
-    });
-    out.on("drain", () => res.resume());
-    let upstreamEnded = false;
-    res.on("end", () => {
-      upstreamEnded = true;
-      ttft ??= Math.round(headMs);
-      out.end();
-    });
-    res.on("error", () => {});
-    res.on("close", () => {
-      if (upstreamEnded) return;
-      client.abort();
-      finish(false, "upstream reset");
-    });
-    out.on("error", () => {});
-    out.on("finish", () => finish(true));
-  });
-
-  upstream.on("error", (e: Error) => {
-    if (status === 0) {
+  }, {
+    response(res) {
+      status = res.statusCode;
+      const headMs = performance.now() - t0;
+      start(status, res.headers as HeaderMap, Math.round(headMs));
+      let out: BodySink;
+      try {
+        out = client.respond(status, res.statusMessage, endToEnd(res.headers));
+      } catch {
+        // The client left between our request and the provider's answer.
+        upstream.destroy();
+        finish(false, "client closed");
+        return;
+      }
+      out.onDrain(() => res.body.resume());
+      res.body.receive({
+        data(chunk) {
+          ttft ??= Math.round(performance.now() - t0);
+          responseBytes += chunk.length;
+          observer?.onResponseChunk(chunk);
+          if (!out.write(chunk)) res.body.pause();
+        },
+        end() {
+          ttft ??= Math.round(headMs);
+          out.end(undefined, (delivered) => finish(delivered, delivered ? undefined : "client closed"));
+        },
+        abort() {
+          client.abort();
+          finish(false, "upstream reset");
+        },
+      });
+    },
+    error(e) {
+      // The rest of the request body has nowhere to go: read it, so the client is not left waiting.
+      client.body.resume();
       start(0, {}, Math.round(performance.now() - t0));
       answerUpstreamFailure(client, e.message);
       finish(false, e.message);
-      return;
-    }
-    client.abort();
-    finish(false, "upstream reset");
+    },
   });
 
   client.onClose(() => {
@@ -228,28 +219,21 @@ export function forwardExchange(ctx: ExchangeContext, meta: ConnMeta, client: Cl
     finish(false, "client closed");
   });
 
-  // The request body goes up by hand, like the response comes down, and stops at the first upstream error
-  // (as pipe() would): the answer to the client is already decided then.
-  let upstreamFailed = false;
-  client.body.on("data", (chunk: Buffer) => {
-    requestBytes += chunk.length;
-    if (!upstreamFailed && !upstream.write(chunk)) client.body.pause();
-    if (!metered) return;
-    const room = MAX_REQUEST_BODY - kept;
-    if (chunk.length > room) truncated = true;
-    // Chunks are never reused by the connection that read them, and the concat below copies once.
-    if (room > 0) {
-      bodyParts.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
-      kept += Math.min(room, chunk.length);
-    }
+  client.body.receive({
+    data(chunk) {
+      requestBytes += chunk.length;
+      if (!upstream.write(chunk)) client.body.pause();
+      if (!metered) return;
+      const room = MAX_REQUEST_BODY - kept;
+      if (chunk.length > room) truncated = true;
+      // Chunks are never reused by the connection that read them, and the concat below copies once.
+      if (room > 0) {
+        bodyParts.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+        kept += Math.min(room, chunk.length);
+      }
+    },
+    end: () => upstream.end(),
+    abort: () => upstream.destroy(),
   });
-  upstream.on("drain", () => client.body.resume());
-  upstream.once("error", () => {
-    upstreamFailed = true;
-    client.body.resume();
-  });
-  client.body.on("end", () => {
-    if (!upstreamFailed) upstream.end();
-  });
-  client.body.on("error", () => upstream.destroy());
+  upstream.onDrain(() => client.body.resume());
 }

@@ -8,13 +8,13 @@
  * @module
  */
 import type { Duplex } from "node:stream";
-import { Readable, Writable } from "node:stream";
 import { setImmediate } from "node:timers";
 import { Buffer } from "node:buffer";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import type { ClientSide } from "./exchange.ts";
 import { latin1Bytes } from "../upstream/latin1.ts";
 import { indexOfCrlf, indexOfHeadEnd } from "../upstream/crlf.ts";
+import { BodyChannel, type BodySink } from "../upstream/flow.ts";
 
 /** The largest request head accepted. */
 export const MAX_REQUEST_HEAD = 64 * 1024;
@@ -87,7 +87,7 @@ export function serveHttp1(
   let framing: Framing = { kind: "none" };
   let chunk: "size" | "data" | "data-crlf" | "trailer" = "size";
   let chunkLeft = 0;
-  let body: Readable | undefined;
+  let body: BodyChannel | undefined;
   // One timer per connection that re-arms itself, rather than a new timer for every request: when it fires
   // it closes the connection only if it has waited for a request head for the whole idle time.
   let idleSince = Date.now();
@@ -110,12 +110,11 @@ export function serveHttp1(
     socket.once("close", () => clearTimeout(linger));
   };
 
-  const pushBody = (data: Buffer) => {
-    if (data.length && body && !body.push(data)) socket.pause();
-  };
+  const pushBody = (data: Buffer) => body?.push(data);
+  // The state changes first: the receiver may answer, and so end the exchange, inside end().
   const endBody = () => {
-    body?.push(null);
     state = "busy";
+    body?.end();
   };
 
   // Moves as far as the buffered bytes allow; returns when it needs more or a response must end first.
@@ -188,7 +187,7 @@ export function serveHttp1(
     if (expectsBody && String(head.headers.expect ?? "").toLowerCase() === "100-continue") {
       socket.write("HTTP/1.1 100 Continue\r\n\r\n");
     }
-    body = new Readable({ read: () => socket.resume() });
+    body = new BodyChannel(socket);
     const connection = String(head.headers.connection ?? "").toLowerCase();
     const keepAlive = head.version === "1.1"
       ? !/\bclose\b/.test(connection)
@@ -254,7 +253,7 @@ export function serveHttp1(
       },
     };
     onSocketClose = () => {
-      body?.destroy();
+      body?.abort(new Error("client closed"));
       for (const cb of closeListeners.splice(0)) cb();
     };
     return () => onRequest(client);
@@ -304,10 +303,12 @@ function sendHeadSoon(flush: () => void): void {
 }
 
 /**
- * Returns a writable for the response body, framed as the headers say. The head goes out with the first body
+ * Returns the sink for the response body, framed as the headers say. The head goes out with the first body
  * bytes (or the end) in one write, so a small response is one TLS record and one syscall instead of two or
  * four; when the body is slow to start (a stream that has not sent its first event yet) the head is sent on
- * its own once the current I/O turn is over, so the client still sees it at once.
+ * its own once the current I/O turn is over, so the client still sees it at once. The response counts as
+ * delivered once the connection has taken its last bytes (drained), and `done` then frees the connection for
+ * the next request.
  */
 function responseWriter(
   socket: Duplex,
@@ -317,7 +318,7 @@ function responseWriter(
   headers: OutgoingHttpHeaders,
   keepAlive: boolean,
   done: () => void,
-): Writable {
+): BodySink {
   const empty = noBody(method, status);
   const chunked = !empty && headers["content-length"] === undefined;
   let text = `HTTP/1.1 ${status} ${message || "OK"}\r\n`;
@@ -341,41 +342,51 @@ function responseWriter(
     if (head && !socket.destroyed) socket.write(takeHead()[0]);
   };
   sendHeadSoon(flushHead);
-  const send = (parts: Buffer[], cb: (e?: Error | null) => void) => {
-    if (socket.destroyed) return cb(new Error("client closed"));
-    if (socket.write(parts.length === 1 ? parts[0] : Buffer.concat(parts))) return cb();
-    const onDrain = () => {
-      socket.off("close", onClose);
-      cb();
-    };
-    const onClose = () => {
-      socket.off("drain", onDrain);
-      cb(new Error("client closed"));
-    };
-    socket.once("drain", onDrain);
-    socket.once("close", onClose);
+  const frame = (parts: Buffer[], data: Buffer) => {
+    if (chunked) parts.push(latin1Bytes(data.length.toString(16) + "\r\n"), data, CRLF);
+    else parts.push(data);
   };
-  return new Writable({
-    highWaterMark: 64 * 1024,
-    write(data: Buffer, _enc, cb) {
-      if (empty || !data.length) return cb();
+  let drain: (() => void) | undefined;
+  let ended = false;
+  return {
+    write(data) {
+      // A gone client is noticed by the connection's close, which ends the exchange.
+      if (empty || !data.length || ended || socket.destroyed) return true;
       const parts = takeHead();
-      if (chunked) parts.push(latin1Bytes(data.length.toString(16) + "\r\n"), data, CRLF);
-      else parts.push(data);
-      send(parts, cb);
+      frame(parts, data);
+      return socket.write(parts.length === 1 ? parts[0] : Buffer.concat(parts));
     },
-    final(cb) {
-      const parts = takeHead();
-      if (chunked) parts.push(LAST_CHUNK);
-      if (parts.length && !socket.destroyed) {
-        socket.write(parts.length === 1 ? parts[0] : Buffer.concat(parts));
+    end(last, delivered) {
+      if (ended) return;
+      ended = true;
+      if (drain) socket.off("drain", drain);
+      if (socket.destroyed) {
+        waitingHeads.delete(flushHead);
+        return delivered?.(false);
       }
-      cb();
-      done();
+      const parts = takeHead();
+      if (last?.length && !empty) frame(parts, last);
+      if (chunked) parts.push(LAST_CHUNK);
+      if (parts.length) socket.write(parts.length === 1 ? parts[0] : Buffer.concat(parts));
+      if (!socket.writableNeedDrain) {
+        done();
+        return delivered?.(true);
+      }
+      const settle = (ok: boolean) => {
+        socket.off("drain", onDrain);
+        socket.off("close", onClose);
+        if (ok) done();
+        delivered?.(ok);
+      };
+      const onDrain = () => settle(true);
+      const onClose = () => settle(false);
+      socket.once("drain", onDrain);
+      socket.once("close", onClose);
     },
-    destroy(err, cb) {
-      waitingHeads.delete(flushHead);
-      cb(err);
+    onDrain(cb) {
+      if (drain) socket.off("drain", drain);
+      drain = cb;
+      socket.on("drain", cb);
     },
-  });
+  };
 }

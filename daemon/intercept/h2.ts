@@ -14,11 +14,11 @@
  */
 import net from "node:net";
 import type tls from "node:tls";
-import { Readable, Writable } from "node:stream";
 import { Buffer } from "node:buffer";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import type { ClientSide } from "./exchange.ts";
 import type { ConnMeta } from "./tls_front.ts";
+import { BodyChannel, type BodySink } from "../upstream/flow.ts";
 
 /** The relay and its listener. */
 export interface Http2Front {
@@ -151,9 +151,7 @@ function http2Client(
 ): ClientSide {
   const headers: Record<string, string> = { host: url.host };
   for (const [name, value] of req.headers) headers[name] = value;
-  const body = req.body
-    ? Readable.fromWeb(req.body as Parameters<typeof Readable.fromWeb>[0])
-    : Readable.from([]);
+  const body = requestBody(req.body);
   const closeListeners: (() => void)[] = [];
   const closed = () => {
     for (const cb of closeListeners.splice(0)) cb();
@@ -163,7 +161,8 @@ function http2Client(
   let responded = false;
   let finished = false;
   let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
-  let whenPulled: (() => void) | undefined;
+  let drain: (() => void) | undefined;
+  let needDrain = false;
   let resetting = false;
   // The reset discards what is still queued here and what hyper has not yet framed, so it waits until the
   // queue is empty and then a moment more: the bytes that came before an upstream reset still reach the client.
@@ -177,11 +176,10 @@ function http2Client(
       } catch { /* the client cancelled meanwhile */ }
     }, RESET_GRACE_MS);
   };
-  // Taken before it is called: the writer's next write, made inside the call, may wait again.
-  const wakeWriter = () => {
-    const wake = whenPulled;
-    whenPulled = undefined;
-    wake?.();
+  const drained = () => {
+    if (!needDrain) return;
+    needDrain = false;
+    drain?.();
   };
   return {
     method: req.method,
@@ -189,7 +187,7 @@ function http2Client(
     httpVersion: "2.0",
     headers: headers as IncomingHttpHeaders,
     body,
-    respond(status, _message, outHeaders) {
+    respond(status, _message, outHeaders): BodySink {
       if (responded) throw new Error("response already started");
       responded = true;
       const stream = noBody(req.method, status) ? null : new ReadableStream<Uint8Array>({
@@ -198,34 +196,43 @@ function http2Client(
         },
         pull: () => {
           if (resetting) resetWhenSent();
-          else wakeWriter();
+          else drained();
         },
         cancel: () => {
           controller = undefined;
-          wakeWriter();
           closed();
         },
       }, new ByteLengthQueuingStrategy({ highWaterMark: HIGH_WATER }));
       resolve(new Response(stream, { status, headers: toHeaders(outHeaders) }));
-      return new Writable({
-        write(data: Buffer, _enc, cb) {
-          if (!stream) return cb();
-          if (!controller) return cb(new Error("client closed"));
-          // A copy: the response body may take ownership of what it is given, and upstream chunks are views
-          // into buffers the upstream connection still reads from.
-          controller.enqueue(Uint8Array.prototype.slice.call(data));
-          if ((controller.desiredSize ?? 0) > 0) return cb();
-          whenPulled = () => cb(controller ? undefined : new Error("client closed"));
-        },
-        final(cb) {
+      let ended = false;
+      const write = (data: Buffer) => {
+        // A cancelled stream is noticed through `completed`, which ends the exchange.
+        if (!stream || !controller || ended || !data.length) return true;
+        // A copy: the response body may take ownership of what it is given, and upstream chunks are views
+        // into buffers the upstream connection still reads from.
+        controller.enqueue(Uint8Array.prototype.slice.call(data));
+        if ((controller.desiredSize ?? 0) > 0) return true;
+        needDrain = true;
+        return false;
+      };
+      return {
+        write,
+        end(last, delivered) {
+          if (ended) return;
+          if (last) write(last);
+          ended = true;
+          const ok = !stream || controller !== undefined;
           try {
             controller?.close();
           } catch { /* cancelled by the client meanwhile */ }
-          finished = true;
-          cb();
+          finished = ok;
+          delivered?.(ok);
           closed();
         },
-      });
+        onDrain(cb) {
+          drain = cb;
+        },
+      };
     },
     abort() {
       if (!responded) {
@@ -243,6 +250,36 @@ function http2Client(
       return finished;
     },
   };
+}
+
+/** The request body of a stream, read only while the exchange wants more. */
+function requestBody(stream: ReadableStream<Uint8Array> | null): BodyChannel {
+  const reader = stream?.getReader();
+  let paused = true;
+  let reading = false;
+  const channel: BodyChannel = new BodyChannel({
+    pause: () => paused = true,
+    resume: () => {
+      paused = false;
+      if (!reading && reader && !channel.done) pump();
+    },
+  });
+  const pump = async () => {
+    reading = true;
+    try {
+      while (!paused) {
+        const { value, done } = await reader!.read();
+        if (done) return channel.end();
+        channel.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+      }
+    } catch (e) {
+      channel.abort(e instanceof Error ? e : new Error(String(e)));
+    } finally {
+      reading = false;
+    }
+  };
+  if (!reader) channel.end();
+  return channel;
 }
 
 function noBody(method: string, status: number): boolean {

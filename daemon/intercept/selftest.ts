@@ -4,17 +4,21 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import { VERSION } from "../../core/version.ts";
+import { DISCARD } from "../upstream/flow.ts";
 import type { ClientSide } from "./exchange.ts";
 
 /** Answers one request to the self-test host: `GET /v1/selftest` → 200 JSON; anything else → 404 JSON. */
 export function answerSelftest(client: ClientSide): void {
   const ok = client.method === "GET" && client.path.split("?")[0] === "/v1/selftest";
-  const body = JSON.stringify(ok ? { ok: true, version: VERSION } : { ok: false, error: "not found" });
-  client.body.resume();
+  const body = Buffer.from(
+    JSON.stringify(ok ? { ok: true, version: VERSION } : { ok: false, error: "not found" }),
+  );
+  client.body.receive(DISCARD);
   const out = client.respond(ok ? 200 : 404, ok ? "OK" : "Not Found", {
     "content-type": "application/json",
-    "content-length": new TextEncoder().encode(body).length,
+    "content-length": body.length,
     "cache-control": "no-store",
   });
   out.end(body);

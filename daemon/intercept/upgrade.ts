@@ -18,6 +18,7 @@ import type { HeaderMap } from "./hook.ts";
 import { responsesOverWebSocket } from "./ws_metering.ts";
 import type { ConnMeta } from "./tls_front.ts";
 import { indexOfHeadEnd } from "../upstream/crlf.ts";
+import { DISCARD } from "../upstream/flow.ts";
 
 /** The largest upstream response head read before the connection is spliced. */
 const MAX_HEAD = 64 * 1024;
@@ -65,7 +66,7 @@ export async function forwardUpgrade(
   const path = client.path.split("?")[0];
   ctx.stats.exchanges++;
   ctx.stats.active++;
-  client.body.resume();
+  client.body.receive(DISCARD);
   let tunnel: Tunnel | undefined;
   let answer: Answer;
   try {

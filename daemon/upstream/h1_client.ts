@@ -1,20 +1,21 @@
 /**
  * One HTTP/1.1 request to a provider over a pooled connection, written by hand: Deno's `node:https` client
  * loses the body of a streamed request on a reused keep-alive connection now and then (the request hangs),
- * and a meter must never hang a call. The request body streams out as it arrives (length-delimited when the
- * client said its length, chunked otherwise); the response streams back with backpressure; a connection is
- * returned to the pool only when both messages ended cleanly. A reused connection that turns out to be closed
- * before any response byte is retried once on a fresh one, when the body sent so far was kept.
+ * and a meter must never hang a call. The request body goes out as it arrives (length-delimited when the
+ * client said its length, chunked otherwise), with the head in the same write as its first bytes; the response
+ * comes back as a {@linkcode BodySource} with backpressure; a connection is returned to the pool only when
+ * both messages ended cleanly. A reused connection that turns out to be closed before any response byte is
+ * retried once on a fresh one, when the body sent so far was kept.
  *
  * @module
  */
-import { Readable, Writable } from "node:stream";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import { Buffer } from "node:buffer";
 import { ChunkedDecoder } from "./chunked.ts";
 import { latin1Bytes } from "./latin1.ts";
 import type { ConnOwner, UpstreamConn } from "./conn.ts";
 import { indexOfHeadEnd } from "./crlf.ts";
+import { BodyChannel, type BodySink, type BodySource } from "./flow.ts";
 
 /** A connection from the pool; `reused` when it already carried a request. */
 export interface Lease {
@@ -24,35 +25,34 @@ export interface Lease {
 
 /** How a call gets and returns connections. */
 export interface Connections {
-  acquire(fresh: boolean): Promise<Lease>;
+  /** An idle connection at once when there is one (and `fresh` is false), else a new one later. */
+  acquire(fresh: boolean): Lease | Promise<Lease>;
   /** Gives back a connection that is clean and may carry another request; `idleMs` from `Keep-Alive`. */
   release(socket: UpstreamConn, idleMs?: number): void;
 }
 
-/** The response of an {@linkcode UpstreamCall}: a readable body with its status and headers. */
-export class UpstreamResponse extends Readable {
-  statusCode = 0;
-  statusMessage = "";
-  headers: IncomingHttpHeaders = {};
-  #resume: () => void;
+/** The response of an {@linkcode UpstreamCall}: its status and headers, and its body to receive. */
+export interface UpstreamResponse {
+  statusCode: number;
+  statusMessage: string;
+  headers: IncomingHttpHeaders;
+  /** Aborted when the provider resets or breaks the framing before the body's end. */
+  body: BodySource;
+}
 
-  constructor(resume: () => void) {
-    super({ highWaterMark: 64 * 1024 });
-    this.#resume = resume;
-    // A cut-short body ends with `close` and no `end`, which is how consumers learn of it; the error itself
-    // must not go unhandled when a consumer only watches for that.
-    this.on("error", () => {});
-  }
-
-  override _read(): void {
-    this.#resume();
-  }
+/** What an {@linkcode UpstreamCall} tells its caller: a response, or why none could be had. */
+export interface UpstreamHandlers {
+  response(res: UpstreamResponse): void;
+  /** No response: connecting failed, or the connection failed before a response head. */
+  error(e: Error): void;
 }
 
 /** The largest response head accepted. */
 const MAX_HEAD = 64 * 1024;
 /** Request bytes kept for a retry on a stale connection; a longer body is not retried. */
 const MAX_RETRY_BODY = 1024 * 1024;
+/** Request bytes written but not yet taken by the connection before the sender is asked to pause. */
+const HIGH_WATER = 64 * 1024;
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 const CRLF = Buffer.from("\r\n");
 const LAST_CHUNK = Buffer.from("0\r\n\r\n");
@@ -63,110 +63,159 @@ type Framing =
   | { kind: "none" }
   | { kind: "length"; left: number }
   | { kind: "chunked"; d: ChunkedDecoder }
-  | {
-    kind: "close";
-  };
+  | { kind: "close" };
+
+/** One connection's share of a call: a retry starts a new one, and late news of the old one is ignored. */
+interface Attempt {
+  socket: UpstreamConn;
+  /** Writes not yet finished. */
+  writes: number;
+}
 
 /**
- * A request in flight: write its body (or pipe into it), then `end()`. Emits `response` with an
- * {@linkcode UpstreamResponse} and `error` when no response could be had.
+ * A request in flight: {@linkcode UpstreamCall.write} its body, then {@linkcode UpstreamCall.end} it. The
+ * handlers hear of the response or of the failure to get one.
  */
-export class UpstreamCall extends Writable {
+export class UpstreamCall implements BodySink {
   readonly #method: string;
   readonly #path: string;
   readonly #headers: OutgoingHttpHeaders;
   readonly #conns: Connections;
-  #lease?: Promise<Lease>;
-  #socket?: UpstreamConn;
+  readonly #handlers: UpstreamHandlers;
+  #attempt?: Attempt;
+  /** Bytes written before a connection was leased, sent with the lease. */
+  #queued: Buffer[] = [];
   #reused = false;
   #retried = false;
   #head?: Buffer;
   #chunked = false;
   #kept: Buffer[] | null = [];
   #keptBytes = 0;
+  /** Bytes handed to a connection or queued and not yet written. */
+  #unsent = 0;
+  #needDrain = false;
+  #drain?: () => void;
+  #ended = false;
+  #delivered?: (ok: boolean) => void;
   #requestDone = false;
   #buf: Buffer = EMPTY;
-  #res?: UpstreamResponse;
+  #body?: BodyChannel;
   #framing?: Framing;
   #responseDone = false;
   #reusable = true;
   #idleMs?: number;
   #gotBytes = false;
-  /** The connection was given back or destroyed: late body bytes have nowhere to go. */
+  /** Given back, failed or destroyed: nothing more is sent and the caller hears nothing more. */
   #gone = false;
 
-  constructor(req: { method: string; path: string; headers: OutgoingHttpHeaders }, conns: Connections) {
-    // Not destroyed when the request body ends: the response is still to come on the same connection.
-    super({ highWaterMark: 64 * 1024, autoDestroy: false });
+  constructor(
+    req: { method: string; path: string; headers: OutgoingHttpHeaders },
+    conns: Connections,
+    handlers: UpstreamHandlers,
+  ) {
     this.#method = req.method.toUpperCase();
     this.#path = req.path;
     this.#headers = req.headers;
     this.#conns = conns;
-    this.#lease = conns.acquire(false);
-    // Without a listener a rejected lease would be unhandled until the first write.
-    this.#lease.catch(() => {});
+    this.#handlers = handlers;
+    this.#lease(false);
   }
 
-  override _write(chunk: Buffer, _enc: string, cb: (e?: Error | null) => void): void {
-    this.#ready().then((socket) => {
-      if (!socket) return cb();
-      // Head and framing go out with the data in one write: one TLS record and one syscall per chunk.
-      const parts = this.#head ? [] : [this.#headFor(false)];
-      this.#keep(chunk);
-      parts.push(...this.#frame(chunk));
-      this.#send(socket, parts.length === 1 ? parts[0] : Buffer.concat(parts), cb);
-    }, (e) => cb(e));
+  write(chunk: Buffer): boolean {
+    if (this.#gone || this.#ended) return true;
+    if (!chunk.length) return !this.#needDrain;
+    this.#keep(chunk);
+    // Head and framing go out with the data in one write: one TLS record and one syscall per chunk.
+    const head = this.#head ? undefined : this.#headFor(false);
+    const framed = this.#framed(chunk);
+    this.#send(head ? Buffer.concat([head, framed]) : framed);
+    if (this.#unsent >= HIGH_WATER) this.#needDrain = true;
+    return !this.#needDrain;
   }
 
-  override _final(cb: (e?: Error | null) => void): void {
-    this.#ready().then((socket) => {
-      if (!socket) return cb();
-      const last = !this.#head ? this.#headFor(true) : this.#chunked ? LAST_CHUNK : undefined;
-      const done = () => {
-        this.#requestDone = true;
-        cb();
-        this.#maybeRelease();
-      };
-      if (last) this.#send(socket, last, done);
-      else done();
-    }, (e) => cb(e));
+  end(last?: Buffer, delivered?: (ok: boolean) => void): void {
+    if (last?.length) this.write(last);
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#delivered = delivered;
+    if (this.#gone) return delivered?.(false);
+    const tail = !this.#head ? this.#headFor(true) : this.#chunked ? LAST_CHUNK : undefined;
+    if (tail) this.#send(tail);
+    this.#checkWritten();
   }
 
-  // Calls `cb` once the bytes are written (backpressure); a failed write is a failed connection, which the
-  // read side would also see, and may be retried.
-  #send(socket: UpstreamConn, data: Buffer, cb: () => void): void {
-    socket.write(data).then(cb, (e) => {
-      if (this.#socket === socket) this.#fail(e instanceof Error ? e : new Error(String(e)));
-      cb();
+  onDrain(cb: () => void): void {
+    this.#drain = cb;
+  }
+
+  /** The caller gave up (its client left): the connection is closed unless both messages ended cleanly. */
+  destroy(): void {
+    const attempt = this.#attempt;
+    this.#attempt = undefined;
+    if (attempt && !(this.#responseDone && this.#requestDone && this.#reusable)) attempt.socket.close();
+    this.#gone = true;
+  }
+
+  #lease(fresh: boolean): void {
+    let lease: Lease | Promise<Lease>;
+    try {
+      lease = this.#conns.acquire(fresh);
+    } catch (e) {
+      lease = Promise.reject(e);
+    }
+    if (!(lease instanceof Promise)) return this.#attach(lease);
+    lease.then((l) => {
+      if (this.#gone) l.socket.close();
+      else this.#attach(l);
+    }, (e) => {
+      if (this.#gone) return;
+      this.#gone = true;
+      this.#handlers.error(e instanceof Error ? e : new Error(String(e)));
     });
   }
 
-  override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
-    if (this.#socket && !(this.#responseDone && this.#requestDone && this.#reusable)) this.#socket.close();
-    this.#socket = undefined;
-    if (this.#res && !this.#responseDone) this.#res.destroy(err ?? new Error("request aborted"));
-    cb(err);
-  }
-
-  async #ready(): Promise<UpstreamConn | undefined> {
-    if (this.#socket) return this.#socket;
-    if (this.#gone) return undefined;
-    const lease = await this.#lease!;
-    if (this.#socket) return this.#socket;
-    if (this.#gone) return undefined;
-    if (this.destroyed) {
-      lease.socket.close();
-      throw new Error("request aborted");
-    }
-    this.#attach(lease);
-    return lease.socket;
-  }
-
   #attach(lease: Lease): void {
-    const { socket } = lease;
-    this.#socket = socket;
+    const attempt: Attempt = { socket: lease.socket, writes: 0 };
+    this.#attempt = attempt;
     this.#reused = lease.reused;
-    socket.own(this.#owner);
+    lease.socket.own(this.#owner);
+    const queued = this.#queued;
+    this.#queued = [];
+    if (queued.length) this.#write(attempt, queued.length === 1 ? queued[0] : Buffer.concat(queued));
+    else this.#checkWritten();
+  }
+
+  #send(data: Buffer): void {
+    this.#unsent += data.length;
+    if (this.#attempt) this.#write(this.#attempt, data);
+    else this.#queued.push(data);
+  }
+
+  // A failed write is a failed connection, which the read side would also see, and may be retried.
+  #write(attempt: Attempt, data: Buffer): void {
+    attempt.writes++;
+    attempt.socket.write(data).then(() => {
+      attempt.writes--;
+      if (attempt !== this.#attempt) return;
+      this.#unsent -= data.length;
+      if (this.#needDrain && this.#unsent < HIGH_WATER) {
+        this.#needDrain = false;
+        this.#drain?.();
+      }
+      this.#checkWritten();
+    }, (e) => {
+      attempt.writes--;
+      if (attempt === this.#attempt) this.#fail(e instanceof Error ? e : new Error(String(e)));
+    });
+  }
+
+  // The request counts as sent once it ended and its last bytes were taken by the connection.
+  #checkWritten(): void {
+    const attempt = this.#attempt;
+    if (!this.#ended || this.#requestDone || !attempt || attempt.writes > 0 || this.#queued.length) return;
+    this.#requestDone = true;
+    this.#delivered?.(true);
+    this.#maybeRelease();
   }
 
   /** The request head, remembered for a retry. */
@@ -190,15 +239,16 @@ export class UpstreamCall extends Writable {
   }
 
   /** `chunk` as it goes on the wire: as is, or as one chunk of a chunked body. */
-  #frame(chunk: Buffer): Buffer[] {
-    return this.#chunked ? [latin1Bytes(chunk.length.toString(16) + "\r\n"), chunk, CRLF] : [chunk];
+  #framed(chunk: Buffer): Buffer {
+    if (!this.#chunked) return chunk;
+    return Buffer.concat([latin1Bytes(chunk.length.toString(16) + "\r\n"), chunk, CRLF]);
   }
 
   #keep(chunk: Buffer): void {
     if (!this.#kept) return;
     this.#keptBytes += chunk.length;
     if (this.#keptBytes > MAX_RETRY_BODY) this.#kept = null;
-    // A written chunk is not changed by its writer afterwards (the Writable contract): keep it, not a copy.
+    // Chunks given to write() are not changed by their sender afterwards: keep them, not copies.
     else this.#kept.push(chunk);
   }
 
@@ -214,7 +264,7 @@ export class UpstreamCall extends Writable {
   }
 
   #parse(): void {
-    while (!this.#res) {
+    while (!this.#body) {
       const end = indexOfHeadEnd(this.#buf);
       if (end === -1) {
         if (this.#buf.length > MAX_HEAD) this.#fail(new Error("upstream response head too large"));
@@ -227,39 +277,40 @@ export class UpstreamCall extends Writable {
         if (head.status === 101) return this.#fail(new Error("upstream switched protocols"));
         continue;
       }
-      const res = new UpstreamResponse(() => this.#socket?.resume());
-      res.statusCode = head.status;
-      res.statusMessage = head.message;
-      res.headers = head.headers;
-      this.#res = res;
+      const socket = this.#attempt!.socket;
+      this.#body = new BodyChannel({ pause: () => socket.pause(), resume: () => socket.resume() });
       this.#framing = responseFraming(this.#method, head.status, head.headers);
       const conn = String(head.headers.connection ?? "").toLowerCase();
       if (this.#framing.kind === "close" || /\bclose\b/.test(conn)) this.#reusable = false;
       const ka = /timeout=(\d+)/.exec(String(head.headers["keep-alive"] ?? ""));
       if (ka) this.#idleMs = Math.max(0, Number(ka[1]) * 1000 - 1000);
-      this.emit("response", res);
+      this.#handlers.response({
+        statusCode: head.status,
+        statusMessage: head.message,
+        headers: head.headers,
+        body: this.#body,
+      });
+      // The caller may have given up inside the handler.
+      if (this.#gone) return;
     }
-    this.#body();
+    this.#readBody();
   }
 
-  #body(): void {
-    const res = this.#res!;
+  #readBody(): void {
+    const body = this.#body!;
     const f = this.#framing!;
     if (this.#responseDone || !this.#buf.length && f.kind !== "none") return;
-    const push = (b: Buffer) => {
-      if (b.length && !res.push(b)) this.#socket?.pause();
-    };
     let rest: Buffer | undefined;
     if (f.kind === "none") rest = this.#buf;
-    else if (f.kind === "close") push(this.#buf);
+    else if (f.kind === "close") body.push(this.#buf);
     else if (f.kind === "length") {
       const take = Math.min(f.left, this.#buf.length);
-      push(this.#buf.subarray(0, take));
+      body.push(take === this.#buf.length ? this.#buf : this.#buf.subarray(0, take));
       f.left -= take;
       if (f.left === 0) rest = this.#buf.subarray(take);
     } else {
       const step = f.d.push(this.#buf);
-      for (const b of step.data) push(b);
+      for (const b of step.data) body.push(b);
       if (step.error) return this.#fail(new Error(`upstream sent a malformed chunked body: ${step.error}`));
       rest = step.rest;
     }
@@ -268,63 +319,59 @@ export class UpstreamCall extends Writable {
     // Bytes after a complete response that we did not ask for: the connection is not clean.
     if (rest.length) this.#reusable = false;
     this.#responseDone = true;
-    res.push(null);
     this.#maybeRelease();
+    body.end();
   }
 
   #maybeRelease(): void {
-    const socket = this.#socket;
-    if (!socket || !this.#responseDone || !this.#requestDone) return;
-    this.#socket = undefined;
+    const attempt = this.#attempt;
+    if (!attempt || !this.#responseDone || !this.#requestDone) return;
+    this.#attempt = undefined;
     this.#gone = true;
-    if (this.#reusable) this.#conns.release(socket, this.#idleMs);
-    else socket.close();
+    if (this.#reusable) this.#conns.release(attempt.socket, this.#idleMs);
+    else attempt.socket.close();
   }
 
   #onEnd(): void {
-    if (this.#res && this.#framing?.kind === "close" && !this.#responseDone) {
+    if (this.#body && this.#framing?.kind === "close" && !this.#responseDone) {
       this.#responseDone = true;
       this.#reusable = false;
-      this.#res.push(null);
       this.#maybeRelease();
+      this.#body.end();
       return;
     }
     this.#fail(new Error("upstream closed the connection"));
   }
 
   #fail(e: Error): void {
-    const socket = this.#socket;
-    if (socket) {
-      socket.close();
-      this.#socket = undefined;
+    const attempt = this.#attempt;
+    if (attempt) {
+      attempt.socket.close();
+      this.#attempt = undefined;
     }
     if (!this.#responseDone && !this.#gotBytes && this.#reused && !this.#retried && this.#kept) {
       this.#retry();
       return;
     }
+    if (this.#gone) return;
     this.#gone = true;
+    if (!this.#requestDone) this.#delivered?.(false);
     if (this.#responseDone) return;
-    if (this.#res) this.#res.destroy(e);
-    else this.emit("error", e);
+    if (this.#body) this.#body.abort(e);
+    else this.#handlers.error(e);
   }
 
   // The pooled connection was closed by the server while idle: send the same request on a new one.
   #retry(): void {
     this.#retried = true;
-    this.#lease = this.#conns.acquire(true);
-    this.#lease.then((lease) => {
-      if (this.destroyed) {
-        lease.socket.close();
-        return;
-      }
-      this.#attach(lease);
-      if (!this.#head) return;
-      const parts = [this.#head, ...this.#kept!.flatMap((b) => this.#frame(b))];
-      if (this.#requestDone && this.#chunked) parts.push(LAST_CHUNK);
-      lease.socket.write(Buffer.concat(parts)).catch((e) => {
-        if (this.#socket === lease.socket) this.#fail(e);
-      });
-    }, (e) => this.emit("error", e));
+    this.#queued = [];
+    this.#unsent = 0;
+    if (this.#head) {
+      const parts = [this.#head, ...this.#kept!.map((b) => this.#framed(b))];
+      if (this.#ended && this.#chunked) parts.push(LAST_CHUNK);
+      this.#send(Buffer.concat(parts));
+    }
+    this.#lease(true);
   }
 }
 

@@ -10,7 +10,7 @@ import tls from "node:tls";
 import { MeterError } from "../../core/errors.ts";
 import { connectViaProxy, parseProxyUrl, type ProxySettings } from "./proxy.ts";
 import { type Address, parseResolveMap, resolveTarget } from "./target.ts";
-import { type Lease, UpstreamCall } from "./h1_client.ts";
+import { type Lease, UpstreamCall, type UpstreamHandlers } from "./h1_client.ts";
 import { UpstreamConn } from "./conn.ts";
 
 /** The `[upstream]` settings, as in config. */
@@ -74,8 +74,8 @@ export class UpstreamPool {
     return this.#opened;
   }
 
-  /** Starts a request; the caller writes the body and ends it, and listens for `response` and `error`. */
-  request(r: UpstreamRequest): UpstreamCall {
+  /** Starts a request; the caller writes the body and ends it, and `handlers` hear how it went. */
+  request(r: UpstreamRequest, handlers: UpstreamHandlers): UpstreamCall {
     const key = `${r.target.host}:${r.target.port}`;
     const headers = r.headers.host === undefined
       ? { host: r.target.port === 443 ? r.target.host : key, ...r.headers }
@@ -83,7 +83,7 @@ export class UpstreamPool {
     return new UpstreamCall({ method: r.method, path: r.path, headers }, {
       acquire: (fresh) => this.#acquire(key, r.target, fresh),
       release: (socket, idleMs) => this.#release(key, socket, idleMs),
-    });
+    }, handlers);
   }
 
   /** Closes every connection, idle or busy. */
@@ -99,7 +99,8 @@ export class UpstreamPool {
     this.#idle.clear();
   }
 
-  async #acquire(key: string, target: Address, fresh: boolean): Promise<Lease> {
+  // An idle connection is handed over at once, so a request on a warm pool goes out in the same turn.
+  #acquire(key: string, target: Address, fresh: boolean): Lease | Promise<Lease> {
     const idle = this.#idle.get(key);
     if (!fresh && idle) {
       for (const socket of idle) {
@@ -108,7 +109,7 @@ export class UpstreamPool {
         if (!socket.closed) return { socket, reused: true };
       }
     }
-    return { socket: await this.#connect(target), reused: false };
+    return this.#connect(target).then((socket) => ({ socket, reused: false }));
   }
 
   #release(key: string, socket: UpstreamConn, idleMs = IDLE_MS): void {

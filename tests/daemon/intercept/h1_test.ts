@@ -3,6 +3,7 @@ import { PassThrough } from "node:stream";
 import { Buffer } from "node:buffer";
 import { parseRequestHead, serveHttp1 } from "../../../daemon/intercept/h1.ts";
 import type { ClientSide } from "../../../daemon/intercept/exchange.ts";
+import { DISCARD } from "../../../daemon/upstream/flow.ts";
 
 Deno.test("parseRequestHead() keeps repeated headers and lower-cases names", () => {
   const head = parseRequestHead("POST /v1/x?y=1 HTTP/1.1\r\nHost: a\r\nX-Tag: 1\r\nx-tag: 2");
@@ -45,10 +46,13 @@ Deno.test("serveHttp1() decodes a chunked request body, answers in order and kee
   const bodies: string[] = [];
   serveHttp1(duplex, (client: ClientSide) => {
     const parts: Buffer[] = [];
-    client.body.on("data", (c: Buffer) => parts.push(c));
-    client.body.on("end", () => {
-      bodies.push(Buffer.concat(parts).toString());
-      client.respond(200, "OK", { "content-type": "text/plain" }).end(`got ${client.path}`);
+    client.body.receive({
+      data: (c) => parts.push(c),
+      end() {
+        bodies.push(Buffer.concat(parts).toString());
+        client.respond(200, "OK", { "content-type": "text/plain" }).end(Buffer.from(`got ${client.path}`));
+      },
+      abort: () => assert.fail("the body is not cut short"),
     });
   }, () => assert.fail("no bad request expected"));
   duplex.push(
@@ -94,10 +98,10 @@ Deno.test("serveHttp1() sends a small response's head and body in one write, and
   };
   let later: ((body: string) => void) | undefined;
   serveHttp1(duplex, (client: ClientSide) => {
-    client.body.resume();
+    client.body.receive(DISCARD);
     const out = client.respond(200, "OK", { "content-type": "text/plain", "content-length": "5" });
-    if (client.path === "/now") out.end("hello");
-    else later = (body) => out.end(body);
+    if (client.path === "/now") out.end(Buffer.from("hello"));
+    else later = (body) => out.end(Buffer.from(body));
   }, () => assert.fail("no bad request expected"));
   duplex.push("GET /now HTTP/1.1\r\nHost: x\r\n\r\n");
   await settle();

@@ -54,14 +54,18 @@ function get(pool: UpstreamPool, path: string): Promise<{ status: number; body: 
       method: "POST",
       path,
       headers: { "content-type": "application/json" },
+    }, {
+      error: reject,
+      response(res) {
+        const parts: Buffer[] = [];
+        res.body.receive({
+          data: (c) => parts.push(c),
+          end: () => resolve({ status: res.statusCode, body: Buffer.concat(parts).toString() }),
+          abort: reject,
+        });
+      },
     });
-    call.on("error", reject);
-    call.on("response", (res) => {
-      const parts: Buffer[] = [];
-      res.on("data", (c: Buffer) => parts.push(c));
-      res.on("end", () => resolve({ status: res.statusCode, body: Buffer.concat(parts).toString() }));
-    });
-    call.end("{}");
+    call.end(Buffer.from("{}"));
   });
 }
 
