@@ -134,7 +134,7 @@ export function forwardExchange(ctx: ExchangeContext, meta: ConnMeta, client: Cl
       project: meta.project,
       requestHeaders: client.headers as HeaderMap,
       responseHeaders,
-      requestBody: Buffer.concat(bodyParts, kept),
+      requestBody: bodyParts.length === 1 ? bodyParts[0] : Buffer.concat(bodyParts, kept),
       requestBodyTruncated: truncated,
     };
     observer = ctx.hook.begin(exchange);

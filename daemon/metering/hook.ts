@@ -12,7 +12,7 @@ import { costOf, type RateBook } from "../pricing/mod.ts";
 import type { Attribution } from "../attribution/mod.ts";
 import type { ErrorClass, UsageRow } from "../store/rows.ts";
 import { uuid7 } from "../store/ids.ts";
-import type { ExchangeEnd, ExchangeStart, HeaderMap, MeteringHook } from "../intercept/hook.ts";
+import type { ExchangeEnd, ExchangeStart, MeteringHook } from "../intercept/hook.ts";
 
 /** Where rows go: the daemon's `RowWriter`. */
 export interface RowSink {
@@ -37,41 +37,64 @@ export interface MeteringDeps {
 export function createMeteringHook(deps: MeteringDeps): MeteringHook {
   // Rows still being decoded or attributed; the daemon waits for them before its last flush.
   const pending = new Set<Promise<void>>();
+  // What each attribution promise settled to. The attributor hands every call on a connection the same
+  // promise, so once it settled, a call whose body is parsed too becomes its row in the same turn: no promise
+  // per call, and the call's objects die young instead of waiting a turn for a microtask.
+  const settled = new WeakMap<Promise<Attribution>, Attribution | null>();
+  const attribute = (client: string, explicitProject?: string): Promise<Attribution> => {
+    const who = deps.attribute({ ...splitAddress(client), explicitProject });
+    if (!settled.has(who)) {
+      settled.set(who, null);
+      who.then((a) => settled.set(who, a), () => {});
+    }
+    return who;
+  };
+  const queue = (row: UsageRow) => {
+    deps.sink.enqueue(row);
+    deps.onRow?.(row);
+  };
+  const failed = (host: string, e: unknown) =>
+    deps.log?.error("metering.failed", { host, error: (e as Error)?.message ?? String(e) });
   return {
     async drain() {
       while (pending.size) await Promise.all(pending);
     },
     connect(client, project) {
       // The attributor caches per connection; begin() then finds the lookup already under way or done.
-      deps.attribute({ ...splitAddress(client), explicitProject: project }).catch(() => {});
+      attribute(client, project);
     },
     meters: (host, method, path) => findShape(host, method, path, deps.extraHosts) !== undefined,
     begin(x: ExchangeStart) {
       const shape = findShape(x.host, x.method, x.path, deps.extraHosts);
       if (!shape) return undefined;
-      const headers = flatHeaders(x.requestHeaders);
-      const billing = detectBilling(x.host, headers);
+      const billing = detectBilling(x.host, x.requestHeaders);
+      const contentType = String(first(x.responseHeaders["content-type"]) ?? "").toLowerCase();
       const parser = createUsageParser(shape, {
         host: x.host,
         path: x.path,
         method: x.method,
         status: x.status,
-        contentType: String(first(x.responseHeaders["content-type"]) ?? "").toLowerCase(),
+        contentType,
         requestBody: x.requestBody,
       }, first(x.responseHeaders["content-encoding"]));
-      const attribution = deps.attribute({ ...splitAddress(x.client), explicitProject: x.project });
-      const streamed = /text\/event-stream/i.test(String(first(x.responseHeaders["content-type"]) ?? "")) ||
-        /stream/i.test(x.path);
+      const attribution = attribute(x.client, x.project);
+      const streamed = contentType.includes("text/event-stream") || /stream/i.test(x.path);
       return {
         onResponseChunk: (chunk) => parser.push(chunk),
         onEnd(end) {
-          const done: Promise<void> = Promise.all([parser.finish(end.complete), attribution])
-            .then(([usage, who]) => {
-              const row = buildRow(x, end, usage, who, shape.provider, billing, streamed, deps.rates());
-              deps.sink.enqueue(row);
-              deps.onRow?.(row);
-            })
-            .catch((e) => deps.log?.error("metering.failed", { host: x.host, error: (e as Error).message }))
+          const usage = parser.finish(end.complete);
+          const who = settled.get(attribution);
+          if (who && !(usage instanceof Promise)) {
+            try {
+              queue(buildRow(x, end, usage, who, shape.provider, billing, streamed, deps.rates()));
+            } catch (e) {
+              failed(x.host, e);
+            }
+            return;
+          }
+          const done: Promise<void> = Promise.all([usage, attribution])
+            .then(([u, w]) => queue(buildRow(x, end, u, w, shape.provider, billing, streamed, deps.rates())))
+            .catch((e) => failed(x.host, e))
             .finally(() => pending.delete(done));
           pending.add(done);
         },
@@ -141,15 +164,10 @@ function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-function flatHeaders(h: HeaderMap): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h)) out[k] = Array.isArray(v) ? v.join(", ") : v;
-  return out;
-}
-
 /** `1.2.3.4:5678` or `[::1]:5678` → ip and port. */
 export function splitAddress(address: string): { ip: string; port: number } {
   const colon = address.lastIndexOf(":");
-  const ip = address.slice(0, colon).replace(/^\[|\]$/g, "");
+  const host = address.slice(0, colon);
+  const ip = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
   return { ip, port: Number(address.slice(colon + 1)) || 0 };
 }

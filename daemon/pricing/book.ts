@@ -10,6 +10,9 @@ import { parseDecimal } from "./decimal.ts";
 import { modelCandidates, normalizeModel, normalizeProvider } from "./names.ts";
 import { type ModelRates, RATE_FIELDS, type Rates } from "./rates.ts";
 
+/** Model names whose lookup a book remembers. */
+const MAX_RESOLVED = 4096;
+
 /** The `rates_source` of costs priced from a config override. */
 export const CONFIG_SOURCE = "config";
 
@@ -26,6 +29,9 @@ export interface RateBookSources {
 /** Looks up the rates of a model; cheap enough to call once per metered request. */
 export class RateBook {
   readonly #byKey: Map<string, ModelRates>;
+  // What each model name seen in calls resolved to (null: unpriced). A book never changes once built, and
+  // calls name few models, so every call after the first of its model is one Map lookup.
+  readonly #resolved = new Map<string, ModelRates | null>();
 
   constructor(models: Iterable<ModelRates>) {
     this.#byKey = new Map();
@@ -34,11 +40,21 @@ export class RateBook {
 
   /** The rates for `model` of `provider`: exact id first, then the id without its snapshot decoration. */
   lookup(provider: string, model: string): ModelRates | undefined {
+    const asked = `${provider}\n${model}`;
+    const known = this.#resolved.get(asked);
+    if (known !== undefined) return known ?? undefined;
+    let found: ModelRates | null = null;
     for (const candidate of modelCandidates(provider, model)) {
       const hit = this.#byKey.get(key(provider, candidate));
-      if (hit) return hit;
+      if (hit) {
+        found = hit;
+        break;
+      }
     }
-    return undefined;
+    // Bounded: a client inventing model names cannot grow the daemon without limit.
+    if (this.#resolved.size >= MAX_RESOLVED) this.#resolved.clear();
+    this.#resolved.set(asked, found);
+    return found ?? undefined;
   }
 
   /** Every priced model, sorted by provider then model. */

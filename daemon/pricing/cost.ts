@@ -39,6 +39,9 @@ const COLUMNS: readonly [keyof Usage & `${string}_tokens`, RateField][] = [
 // 10^k as BigInt for the scales rates have: computed once, not per call.
 const POW10: readonly bigint[] = Array.from({ length: 40 }, (_, k) => 10n ** BigInt(k));
 const pow10 = (k: number): bigint => POW10[k] ?? 10n ** BigInt(k);
+/** 10^0 … 10^15: the powers a double holds exactly. */
+const SAFE_POW10: readonly number[] = Array.from({ length: 16 }, (_, k) => 10 ** k);
+const MAX_SAFE_UNITS = BigInt(Number.MAX_SAFE_INTEGER);
 
 const UNPRICED: CostResult = { cost_usd_minor_units: null, rates_source: null };
 
@@ -65,20 +68,49 @@ export function costOf(provider: string, usage: Usage, rates: RateBook): CostRes
   if (!model) return UNPRICED;
   const row = pickRow(model.rows, tierOf(usage.service_tier), usage.prompt_tokens);
   if (!row) return UNPRICED;
-  const terms: [bigint, bigint, number][] = [];
+  let scale = 0;
+  for (const [column, field] of COLUMNS) {
+    if (!usage[column]) continue;
+    const rate = row.rates[field];
+    if (!rate) return UNPRICED;
+    if (rate.scale > scale) scale = rate.scale;
+  }
+  const cost = safeTotal(usage, row, scale) ?? exactTotal(usage, row, scale);
+  return { cost_usd_minor_units: cost, rates_source: model.source };
+}
+
+/**
+ * Σ tokens × rate at `scale`, rounded to millicents, in doubles: exact while every product and sum stays an
+ * integer below 2^53, which is every ordinary call. Undefined when it would not be; then BigInt does it.
+ */
+function safeTotal(usage: Usage, row: RateRow, scale: number): number | undefined {
+  let total = 0;
   for (const [column, field] of COLUMNS) {
     const tokens = usage[column];
     if (!tokens) continue;
-    const rate = row.rates[field];
-    if (!rate) return UNPRICED;
-    terms.push([BigInt(tokens), rate.units, rate.scale]);
+    const rate = row.rates[field]!;
+    if (rate.units > MAX_SAFE_UNITS || scale - rate.scale >= SAFE_POW10.length) return undefined;
+    total += tokens * Number(rate.units) * SAFE_POW10[scale - rate.scale];
+    if (!Number.isSafeInteger(total)) return undefined;
   }
-  const scale = Math.max(0, ...terms.map((t) => t[2]));
+  // total / 10^scale USD per million tokens → × 100,000 / 1,000,000 millicents, rounded half up.
+  if (scale + 1 >= SAFE_POW10.length) return undefined;
+  const divisor = SAFE_POW10[scale + 1];
+  const twice = 2 * total + divisor;
+  return Number.isSafeInteger(twice) ? Math.floor(twice / (2 * divisor)) : undefined;
+}
+
+/** Σ tokens × rate at `scale`, rounded to millicents, in BigInt: any size. */
+function exactTotal(usage: Usage, row: RateRow, scale: number): number {
   let total = 0n;
-  for (const [tokens, units, s] of terms) total += tokens * units * pow10(scale - s);
-  // total / 10^scale USD per million tokens → × 100,000 / 1,000,000 millicents.
+  for (const [column, field] of COLUMNS) {
+    const tokens = usage[column];
+    if (!tokens) continue;
+    const rate = row.rates[field]!;
+    total += BigInt(tokens) * rate.units * pow10(scale - rate.scale);
+  }
   const divisor = pow10(scale) * TOKENS_PER_UNIT / MILLICENTS_PER_USD;
-  return { cost_usd_minor_units: Number(roundHalfUp(total, divisor)), rates_source: model.source };
+  return Number(roundHalfUp(total, divisor));
 }
 
 /**
@@ -90,14 +122,12 @@ export function pickRow(
   tier: RateRow["tier"],
   promptTokens: number,
 ): RateRow | undefined {
-  const ofTier = rows.some((r) => r.tier === tier)
-    ? rows.filter((r) => r.tier === tier)
-    : rows.filter((r) => r.tier === "standard");
+  let wanted = tier;
+  if (tier !== "standard" && !rows.some((r) => r.tier === tier)) wanted = "standard";
   let best: RateRow | undefined;
-  for (const r of ofTier) {
-    if (r.min_prompt_tokens <= promptTokens && (!best || r.min_prompt_tokens > best.min_prompt_tokens)) {
-      best = r;
-    }
+  for (const r of rows) {
+    if (r.tier !== wanted || r.min_prompt_tokens > promptTokens) continue;
+    if (!best || r.min_prompt_tokens > best.min_prompt_tokens) best = r;
   }
   return best;
 }

@@ -14,10 +14,11 @@ export interface BodyDecoder {
   /** Feeds the next encoded bytes. The chunk is copied when it must outlive the call. */
   push(chunk: Uint8Array): void;
   /**
-   * The body ended. Resolves once every decoded byte has been handed over: true when the whole body decoded
-   * cleanly, false when it was corrupt, cut short or in an encoding this decoder does not know.
+   * The body ended. Says, once every decoded byte has been handed over, whether the whole body decoded
+   * cleanly (false when it was corrupt, cut short or in an encoding this decoder does not know): at once when
+   * nothing was encoded, else when the decompressor has finished.
    */
-  end(): Promise<boolean>;
+  end(): boolean | Promise<boolean>;
 }
 
 /** Encodings {@linkcode createDecoder} can undo. */
@@ -54,12 +55,12 @@ function passthrough(onData: (chunk: Uint8Array) => void): BodyDecoder {
         ok = false;
       }
     },
-    end: () => Promise.resolve(ok),
+    end: () => ok,
   };
 }
 
 function refusing(): BodyDecoder {
-  return { push() {}, end: () => Promise.resolve(false) };
+  return { push() {}, end: () => false };
 }
 
 /** Codings applied in the order the server listed them, so they are undone in reverse. */

@@ -20,6 +20,22 @@ export const MAX_MEMBER_CHARS = 8 * 1024 * 1024;
 
 const STRING_STOP = /["\\]/g;
 
+// One decoder for every picker: each chunk is decoded up to its last whole UTF-8 character, and the few bytes
+// of a character split across chunks wait for the next one. A decoder per picker in streaming mode cost more
+// than the scan of a small body.
+const UTF8 = new TextDecoder();
+
+/** Where the UTF-8 character cut off at the end of `bytes` starts; `bytes.length` when none is. */
+export function wholeCharsEnd(bytes: Uint8Array): number {
+  const n = bytes.length;
+  for (let i = n - 1; i >= 0 && i >= n - 3; i--) {
+    const b = bytes[i];
+    if (b < 0x80) return n;
+    if (b >= 0xc0) return n - i < (b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2) ? i : n;
+  }
+  return n;
+}
+
 enum Mode {
   /** Before the opening `{`. */
   Start,
@@ -45,7 +61,8 @@ interface Frame {
 
 /** Reads the picked members of a JSON object fed in pieces. */
 export class JsonPicker {
-  readonly #decoder = new TextDecoder();
+  /** Bytes of a character cut off at the end of the last chunk. */
+  #split?: Uint8Array;
   readonly #root: Frame;
   readonly #frames: Frame[] = [];
   #mode = Mode.Start;
@@ -71,7 +88,16 @@ export class JsonPicker {
 
   /** Feeds the next bytes of the body. */
   push(chunk: Uint8Array): void {
-    this.#scan(this.#decoder.decode(chunk, { stream: true }));
+    let bytes = chunk;
+    if (this.#split) {
+      bytes = new Uint8Array(this.#split.length + chunk.length);
+      bytes.set(this.#split);
+      bytes.set(chunk, this.#split.length);
+      this.#split = undefined;
+    }
+    const end = wholeCharsEnd(bytes);
+    if (end < bytes.length) this.#split = bytes.slice(end);
+    if (end > 0) this.#scan(UTF8.decode(end < bytes.length ? bytes.subarray(0, end) : bytes));
   }
 
   /**
@@ -79,7 +105,8 @@ export class JsonPicker {
    * later), or undefined when the body was not a JSON object at all.
    */
   end(): Record<string, unknown> | undefined {
-    this.#scan(this.#decoder.decode());
+    if (this.#split) this.#scan(UTF8.decode(this.#split));
+    this.#split = undefined;
     if (this.#mode === Mode.Value && this.#literal && this.#depth === 0) this.#endValue("", 0, 0);
     return this.#opened ? this.#root.out : undefined;
   }

@@ -106,10 +106,7 @@ export function findShape(
  * carrying a Claude OAuth token (`Authorization: Bearer sk-ant-oat…`); API keys (`x-api-key`) are `api`.
  * Only the token's prefix is looked at; nothing of the header is kept.
  */
-export function detectBilling(
-  host: string,
-  requestHeaders: Headers | Record<string, string>,
-): "api" | "subscription" {
+export function detectBilling(host: string, requestHeaders: RequestHeaders): "api" | "subscription" {
   const h = normalizeHost(host);
   if (SUBSCRIPTION_HOSTS.has(h)) return "subscription";
   if (h === "api.anthropic.com") {
@@ -119,10 +116,22 @@ export function detectBilling(
   return "api";
 }
 
-function headerValue(headers: Headers | Record<string, string>, name: string): string | undefined {
+/** Request headers as a fetch `Headers` or a plain record (a repeated header's values in an array). */
+export type RequestHeaders = Headers | Readonly<Record<string, string | string[] | undefined>>;
+
+function headerValue(headers: RequestHeaders, name: string): string | undefined {
   if (headers instanceof Headers) return headers.get(name) ?? undefined;
-  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return v;
-  return undefined;
+  // Node-style records have lower-case names already: one lookup, and the walk only for other spellings.
+  let v = headers[name];
+  if (v === undefined) {
+    for (const k in headers) {
+      if (k.toLowerCase() === name) {
+        v = headers[k];
+        break;
+      }
+    }
+  }
+  return Array.isArray(v) ? v.join(", ") : v;
 }
 
 /** A response's usage parser with decoding built in: what the daemon feeds. */
@@ -130,10 +139,11 @@ export interface UsageParser {
   /** Feeds the response bytes exactly as they came off the wire (still encoded). Never throws. */
   push(chunk: Uint8Array): void;
   /**
-   * The body ended (`complete`) or was cut short. Resolves, never rejects, once every byte is decoded and
-   * parsed; a body that failed to decode gives `tokens_complete: false`. Calling it again gives the same.
+   * The body ended (`complete`) or was cut short. The usage once every byte is decoded and parsed: at once for
+   * a body sent without content encoding, else a promise that never rejects. A body that failed to decode
+   * gives `tokens_complete: false`. Calling it again gives the same.
    */
-  finish(complete: boolean): Promise<Usage>;
+  finish(complete: boolean): Usage | Promise<Usage>;
 }
 
 /**
@@ -159,20 +169,25 @@ export function createUsageParser(
       parser = undefined;
     }
   });
-  let result: Promise<Usage> | undefined;
+  const conclude = (complete: boolean): Usage => {
+    try {
+      if (parser) return parser.finish(complete);
+    } catch {
+      // Fall through to a row that says what is certain: the status, and that tokens are unknown.
+    }
+    const usage = blankUsage(null);
+    applyHttpError(usage, info.status, null);
+    return usage;
+  };
+  let result: Usage | Promise<Usage> | undefined;
   return {
     push: (chunk) => decoder.push(chunk),
     finish(complete) {
-      result ??= decoder.end().then((decoded) => {
-        try {
-          if (parser) return parser.finish(complete && decoded);
-        } catch {
-          // Fall through to a row that says what is certain: the status, and that tokens are unknown.
-        }
-        const usage = blankUsage(null);
-        applyHttpError(usage, info.status, null);
-        return usage;
-      });
+      if (result) return result;
+      const decoded = decoder.end();
+      result = decoded instanceof Promise
+        ? decoded.then((ok) => conclude(complete && ok))
+        : conclude(complete && decoded);
       return result;
     },
   };

@@ -215,3 +215,42 @@ Deno.test("costOf() lets stored rates beat the card and config beat stored rates
   );
   assert.deepEqual(fromConfig, { cost_usd_minor_units: 600, rates_source: "config" });
 });
+
+Deno.test("costOf() gives the exact BigInt result for any size, small or past 2^53", () => {
+  const rates = { input: "0.15", output: "15.000375", cache_read: "0.0000001", cache_write_5m: "3.75" };
+  const book = buildRateBook({
+    card: [{
+      provider: "openai",
+      model: "any",
+      source: "test",
+      rows: [{
+        tier: "standard",
+        min_prompt_tokens: 0,
+        rates: Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, parseDecimal(v)])),
+      }],
+    }],
+  });
+  // Independently: tokens × rate summed as decimals scaled by 10^7, then micro-dollars → millicents half up.
+  const scaled = (v: string) =>
+    BigInt(v.replace(".", "").replace(/^0+(?=\d)/, "")) * 10n ** BigInt(7 - v.split(".")[1].length);
+  const expected = (u: Usage) => {
+    const total = BigInt(u.input_tokens) * scaled(rates.input) +
+      BigInt(u.output_tokens) * scaled(rates.output) +
+      BigInt(u.cache_read_tokens) * scaled(rates.cache_read) +
+      BigInt(u.cache_write_5m_tokens) * scaled(rates.cache_write_5m);
+    const d = 10n ** 8n;
+    return Number((2n * total + d) / (2n * d));
+  };
+  let seed = 7;
+  const next = (max: number) => (seed = (seed * 48271) % 2147483647) % max;
+  const sizes = [10, 1_000, 1_000_000, 2_000_000_000, Number.MAX_SAFE_INTEGER];
+  for (let i = 0; i < 2000; i++) {
+    const u = usage("any", {
+      input_tokens: next(2) ? next(sizes[i % 5] % 2147483647) : 0,
+      output_tokens: next(sizes[(i + 1) % 5] % 2147483647),
+      cache_read_tokens: i % 7 === 0 ? Number.MAX_SAFE_INTEGER - next(1000) : next(1000),
+      cache_write_5m_tokens: next(3) ? next(100_000) : 0,
+    });
+    assert.equal(costOf("openai", u, book).cost_usd_minor_units, expected(u), JSON.stringify(u));
+  }
+});

@@ -1,5 +1,5 @@
 import { deepStrictEqual, equal } from "node:assert/strict";
-import { JsonPicker, type Pick } from "../../../daemon/providers/json_pick.ts";
+import { JsonPicker, type Pick, wholeCharsEnd } from "../../../daemon/providers/json_pick.ts";
 import { cutPoints } from "./_util.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -55,6 +55,32 @@ Deno.test("JsonPicker gives the same members split at every byte", () => {
     value: EXPECTED,
     complete: true,
   });
+});
+
+Deno.test("JsonPicker reads a character split across chunks, however many bytes it has", () => {
+  // 2-, 3- and 4-byte characters in a kept value, in a key and in a skipped value.
+  const body = bytes(`{"skip": "ü€𝄞", "model": "mé-€-𝄞", "usage": {"n€": 1}}`);
+  const expected = { value: { model: "mé-€-𝄞", usage: { "n€": 1 } }, complete: true };
+  for (let cut = 0; cut <= body.length; cut++) {
+    deepStrictEqual(
+      pick({ model: true, usage: true }, [body.subarray(0, cut), body.subarray(cut)]),
+      expected,
+    );
+  }
+  deepStrictEqual(
+    pick({ model: true, usage: true }, Array.from(body, (_, i) => body.subarray(i, i + 1))),
+    expected,
+  );
+});
+
+Deno.test("wholeCharsEnd() stops before a cut-off character only", () => {
+  equal(wholeCharsEnd(bytes("abc")), 3);
+  equal(wholeCharsEnd(bytes("a€")), 4);
+  equal(wholeCharsEnd(bytes("a€").subarray(0, 3)), 1);
+  equal(wholeCharsEnd(bytes("a𝄞").subarray(0, 4)), 1);
+  equal(wholeCharsEnd(bytes("a𝄞")), 5);
+  // A stray continuation byte is no character to wait for: the decoder replaces it.
+  equal(wholeCharsEnd(new Uint8Array([0x61, 0x80])), 2);
 });
 
 Deno.test("JsonPicker cut short returns what it found and reports the object incomplete", () => {
