@@ -18,8 +18,6 @@ export interface Pick {
 /** Largest member value kept; a bigger one is dropped and counted as malformed. */
 export const MAX_MEMBER_CHARS = 8 * 1024 * 1024;
 
-const STRING_STOP = /["\\]/g;
-
 // One decoder for every picker: each chunk is decoded up to its last whole UTF-8 character, and the few bytes
 // of a character split across chunks wait for the next one. A decoder per picker in streaming mode cost more
 // than the scan of a small body.
@@ -120,6 +118,7 @@ export class JsonPicker {
     const n = text.length;
     let start = 0;
     let i = 0;
+    let backslash = -2;
     while (i < n) {
       const mode = this.#mode;
       if (mode === Mode.Done || mode === Mode.Failed) return;
@@ -130,9 +129,16 @@ export class JsonPicker {
           i++;
           continue;
         }
-        STRING_STOP.lastIndex = i;
-        const stop = STRING_STOP.exec(text);
-        const at = stop ? stop.index : n;
+        // indexOf allocates nothing, where a regex match allocates its result for every string; the next
+        // backslash is remembered, so a chunk with none is searched for one once, not once per string.
+        if (backslash !== -1 && backslash < i) backslash = text.indexOf("\\", i);
+        const quote = text.indexOf('"', i);
+        const at = backslash !== -1 && (quote === -1 || backslash < quote)
+          ? backslash
+          : quote === -1
+          ? n
+          : quote;
+        const stop = at < n;
         if (mode === Mode.KeyString) this.#key.push(text.slice(i, stop ? at + 1 : n));
         if (!stop) {
           i = n;
