@@ -74,9 +74,11 @@ export interface StepOutcome {
 export async function runPlan(plan: Plan, runner: Runner, fs: PlanFs = realFs): Promise<StepOutcome[]> {
   const out: StepOutcome[] = [];
   for (const step of plan) {
+    // A folder already there is nothing done: a second init must be able to say that nothing changed.
     if (step.kind === "mkdir") {
-      fs.mkdir(step.path);
-      out.push({ step, status: "done" });
+      const there = fs.exists(step.path);
+      if (!there) fs.mkdir(step.path);
+      out.push({ step, status: there ? "skipped" : "done" });
       continue;
     }
     if (step.kind === "remove") {

@@ -11,7 +11,7 @@ import { negotiatePorts, type Ports, readEffectivePorts } from "../core/ports.ts
 import { caBundle, certSha1 } from "../platform/ca_bundle.ts";
 import type { InstallMode, ServiceName } from "../platform/types.ts";
 import { loadOrCreateCa } from "../daemon/tls/mod.ts";
-import { type Journal, type StepReport } from "./journal.ts";
+import { type Journal, madeChanges, type StepReport } from "./journal.ts";
 import { detectServiceManager, type Machine, machinePaths, machinePlatform } from "./machine.ts";
 import type { SelfTestResult } from "./probe.ts";
 import { emptyState, readState, type ServiceManagerKind, type SystemState, writeState } from "./state.ts";
@@ -222,9 +222,7 @@ export async function runInit(m: Machine, opts: InitOptions = {}): Promise<InitR
         : { summary: `FAILED: ${r.detail}`, status: "warned" as const };
     });
   }
-  result.changed = steps.reports.some((s) =>
-    s.status === "changed" || s.status === "planned" || s.status === "warned"
-  );
+  result.changed = steps.reports.some(madeChanges);
   if (result.selfTest && !result.selfTest.ok && opts.clean) {
     m.progress("--clean: rolling back everything init changed");
     await runUninstall(m, { purge: false });

@@ -40,6 +40,20 @@ export interface StepReport {
   notes: string[];
 }
 
+/**
+ * True when a step changed something, or would in a dry run. A warned step counts only for what it did: a
+ * warning that repeats on every run (a tool that is not installed) is not a change.
+ */
+export function madeChanges(r: StepReport): boolean {
+  if (r.status === "changed" || r.status === "planned") return true;
+  return r.status === "warned" && changedIn(r.files, r.commands);
+}
+
+function changedIn(files: readonly FileChange[], commands: readonly CommandRecord[]): boolean {
+  return files.some((f) => f.change !== "unchanged") ||
+    commands.some((c) => c.status === "done" || c.status === "planned");
+}
+
 /** Collects one step's files, commands and notes, and carries them out unless dry. */
 export class Journal {
   readonly files: FileChange[] = [];
@@ -114,8 +128,7 @@ export class Journal {
 
   /** True when a file changed or a command ran (or would). */
   get changed(): boolean {
-    return this.files.some((f) => f.change !== "unchanged") ||
-      this.commands.some((c) => c.status === "done" || c.status === "planned");
+    return changedIn(this.files, this.commands);
   }
 
   /** The step's report. */

@@ -127,6 +127,17 @@ Deno.test("init without certutil reports NSS trust as skipped with how to instal
   );
 });
 
+Deno.test("init run twice without certutil says the second time that nothing changed", async () => {
+  await using f = await fixture("linux");
+  const script = [{ when: "certutil", code: NOT_FOUND, stderr: "certutil: not found" }];
+  assert.equal(await execute(captureIo(f.paths).io, inv("--non-interactive"), f.machine({ script }).m), 0);
+  f.board.edge = f.board.daemon = true;
+  const again = captureIo(f.paths);
+  assert.equal(await execute(again.io, inv("--non-interactive"), f.machine({ script }).m), 0);
+  assert.match(again.stdout(), /^Done: nothing changed; nothing restarted\.$/m);
+  assert.ok(f.progress.some((l) => l.includes("'certutil' is not installed")), "the warning is still shown");
+});
+
 Deno.test("init on macOS without the security tool skips keychain trust with a note and succeeds", async () => {
   await using f = await fixture("darwin");
   const { m } = f.machine({ script: [{ when: "security", code: NOT_FOUND }] });

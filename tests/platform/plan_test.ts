@@ -22,6 +22,13 @@ Deno.test("runPlan() runs steps in order, skips a step whose condition fails, an
   assert.deepEqual([fs.made, fs.removed], [["/db"], ["/old"]]);
 });
 
+Deno.test("runPlan() reports making a folder that is already there as skipped, and leaves it", async () => {
+  const fs = new FakeFs(new Set(["/db"]));
+  const outcomes = await runPlan([mkdir("/db", "make db folder")], new RecordingRunner().run, fs);
+  assert.deepEqual(outcomes.map((o) => o.status), ["skipped"]);
+  assert.deepEqual(fs.made, []);
+});
+
 Deno.test("runPlan() accepts the step's own success codes and goes on past a failed optional step", async () => {
   const runner = new RecordingRunner([{ when: "a", code: 5 }, { when: "b", code: 2 }]);
   const outcomes = await runPlan(

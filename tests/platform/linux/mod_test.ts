@@ -167,7 +167,7 @@ Deno.test({
       assert.match(listed.stdout, /^Halton Meter CA\s+C,,\s*$/m);
       // A second run finds the database and changes nothing.
       const again = await runPlan(linux.trustCa(ctx, { caCert: caFile }), systemRunner);
-      assert.deepEqual(again.map((o) => o.status), ["done", "skipped", "done"]);
+      assert.deepEqual(again.map((o) => o.status), ["skipped", "skipped", "done"]);
       await runPlan(linux.untrustCa(ctx, { caCert: caFile, sha1: "" }), systemRunner);
       const after = await exec("certutil", ["-L", "-d", `sql:${join(home, ".pki/nssdb")}`]);
       assert.doesNotMatch(after.stdout, /Halton Meter CA/);
