@@ -6,7 +6,9 @@
  *
  * On a small machine the client, the fake provider, the edge and the daemon share the cores, so throughput
  * through the meter is bounded by the CPU all three processes spend per request, not by any wait: the CPU
- * figures say where it goes.
+ * figures say where it goes. Two more throughput rows put bounds on the daemon's: the same load through the
+ * edge to a bare TLS relay, and through the edge alone (no daemon, so a raw tunnel), which no daemon behind the
+ * edge can beat.
  *
  * @module
  */
@@ -78,25 +80,28 @@ function spawnBareRelay(dir: string): Deno.ChildProcess {
 }
 
 /**
- * Runs `measure` against an edge whose daemon is the bare relay (`_bare_relay.ts`), in a home of its own;
- * `pids` are the relay's and that edge's.
+ * Runs `measure` against an edge in a home of its own, whose daemon is the bare relay (`_bare_relay.ts`) or
+ * none at all (so the edge tunnels every CONNECT straight to the fake provider). `pids` are the relay's (when
+ * there is one) and that edge's; `ca` is what the client must trust: the relay's CA, or the fake's own.
  */
-async function bareRelay<T>(
+async function behindEdge<T>(
+  daemon: "bare relay" | "none",
   measure: (pids: number[], edgePort: number, ca: string) => Promise<T>,
 ): Promise<T> {
   const world = await fakeWorld({
-    prefix: "hm-bench-bare-",
+    prefix: "hm-bench-edge-",
     hosts: ["api.openai.com"],
     config: `[logging]\nlevel = "warn"\n`,
   });
-  const relay = spawnBareRelay(world.dir);
+  const relay = daemon === "bare relay" ? spawnBareRelay(world.dir) : undefined;
   const edge = spawnMeter(world.dir, "edge");
   try {
-    await waitFor("bare relay", () => daemonHealthy(world.ports.api));
+    if (relay) await waitFor("bare relay", () => daemonHealthy(world.ports.api));
     await waitFor("edge", () => accepts(world.ports.edge));
-    return await measure([relay.pid, edge.pid], world.ports.edge, await Deno.readTextFile(world.caFile));
+    const ca = relay ? await Deno.readTextFile(world.caFile) : world.fake.caPem;
+    return await measure(relay ? [relay.pid, edge.pid] : [edge.pid], world.ports.edge, ca);
   } finally {
-    await stopAll([edge, relay]);
+    await stopAll(relay ? [edge, relay] : [edge]);
     await world.close();
   }
 }
@@ -208,8 +213,13 @@ export async function run(): Promise<BenchResult[]> {
     const viaDaemon = await alternate(() =>
       throughput(() => proxied(), undefined, Deno.build.os === "linux" ? peaks : undefined)
     );
-    const viaBare = await bareRelay((pids, edgePort, ca) =>
-      alternate(() => throughput(() => proxiedVia(edgePort, ca), pids))
+    const viaBare = await behindEdge(
+      "bare relay",
+      (pids, edgePort, ca) => alternate(() => throughput(() => proxiedVia(edgePort, ca), pids)),
+    );
+    const viaEdge = await behindEdge(
+      "none",
+      (pids, edgePort, ca) => alternate(() => throughput(() => proxiedVia(edgePort, ca), pids)),
     );
     const through = viaDaemon.through;
     const [rd, rp] = [viaDaemon.direct, through.perSecond];
@@ -259,6 +269,18 @@ export async function run(): Promise<BenchResult[]> {
           "code, relaying bytes only",
           `the daemon reaches ${Math.round(viaDaemon.ratio / viaBare.ratio * 1000) / 10} % of it`,
           `relay CPU ${Math.round(bare.cpuPer1000[0] ?? NaN)} ms per 1000 requests`,
+        ].join("; "),
+      },
+      {
+        name: "capture: throughput through the edge alone (no daemon: a raw tunnel), as % of direct",
+        value: Math.round(viaEdge.ratio * 10) / 10,
+        unit: "%",
+        higherIsBetter: true,
+        note: [
+          `${Math.round(viaEdge.through.perSecond)} req/s (rounds ${viaEdge.all.join(", ")} %)`,
+          "the ceiling for any daemon behind this edge: the client's proxy handling and the edge's relay alone",
+          `the daemon reaches ${Math.round(viaDaemon.ratio / viaEdge.ratio * 1000) / 10} % of it`,
+          `edge CPU ${Math.round(viaEdge.through.cpuPer1000[0] ?? NaN)} ms per 1000 requests`,
         ].join("; "),
       },
       {
