@@ -97,7 +97,10 @@ function safeTotal(usage: Usage, row: RateRow, scale: number): number | undefine
   if (scale + 1 >= SAFE_POW10.length) return undefined;
   const divisor = SAFE_POW10[scale + 1];
   const twice = 2 * total + divisor;
-  return Number.isSafeInteger(twice) ? Math.floor(twice / (2 * divisor)) : undefined;
+  if (!Number.isSafeInteger(twice)) return undefined;
+  // The remainder of two doubles is exact, so this divides an exact multiple: no rounding in the quotient.
+  const m = 2 * divisor;
+  return (twice - twice % m) / m;
 }
 
 /** Σ tokens × rate at `scale`, rounded to millicents, in BigInt: any size. */
