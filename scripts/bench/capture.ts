@@ -213,14 +213,13 @@ export async function run(): Promise<BenchResult[]> {
     const viaDaemon = await alternate(() =>
       throughput(() => proxied(), undefined, Deno.build.os === "linux" ? peaks : undefined)
     );
-    const viaBare = await behindEdge(
-      "bare relay",
-      (pids, edgePort, ca) => alternate(() => throughput(() => proxiedVia(edgePort, ca), pids)),
-    );
-    const viaEdge = await behindEdge(
-      "none",
-      (pids, edgePort, ca) => alternate(() => throughput(() => proxiedVia(edgePort, ca), pids)),
-    );
+    const alternateBehind = (daemon: "bare relay" | "none") =>
+      behindEdge(
+        daemon,
+        (pids, edgePort, ca) => alternate(() => throughput(() => proxiedVia(edgePort, ca), pids)),
+      );
+    const viaBare = await alternateBehind("bare relay");
+    const viaEdge = await alternateBehind("none");
     const through = viaDaemon.through;
     const [rd, rp] = [viaDaemon.direct, through.perSecond];
     const bare = viaBare.through;
