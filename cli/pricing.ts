@@ -10,7 +10,7 @@ import { boolFlag, closest, type CommandSpec, type Invocation, type Io, stringFl
 import { renderTable } from "./format.ts";
 import { loadConfig } from "../core/config.ts";
 import { MeterError, UsageError } from "../core/errors.ts";
-import { openStore } from "../daemon/store/open.ts";
+import { openStore } from "../store/open.ts";
 import {
   buildRateBook,
   BUNDLED_SOURCE,
@@ -29,7 +29,7 @@ import {
   recost,
   unknownModels,
   writeStoredRates,
-} from "../daemon/pricing/mod.ts";
+} from "../pricing/mod.ts";
 
 const SUBCOMMANDS = ["list", "unknown", "recost", "import"] as const;
 

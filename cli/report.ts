@@ -20,7 +20,7 @@ import {
   wrap,
 } from "./format.ts";
 import { ExitCode, UsageError } from "../core/errors.ts";
-import { openStore } from "../daemon/store/open.ts";
+import { openStore } from "../store/open.ts";
 import {
   emptyTotals,
   GROUP_BY,
@@ -33,7 +33,7 @@ import {
   type UnknownCostModel,
   unknownCostModels,
   type UsageTotals,
-} from "../daemon/store/report.ts";
+} from "../reports/queries.ts";
 
 /** The window a report covers and how to name it. */
 export interface ReportWindow extends TimeWindow {

@@ -21,14 +21,14 @@ import { readApiOnDemand } from "./api/read/off_thread.ts";
 import type { MeteringHook } from "./intercept/hook.ts";
 import { startInterceptServer } from "./intercept/server.ts";
 import type { LeafSource } from "./intercept/tls_front.ts";
-import { openStore } from "./store/open.ts";
-import { RowWriter } from "./store/writer.ts";
-import { LeafMinter, loadOrCreateCa } from "./tls/mod.ts";
+import { openStore } from "../store/open.ts";
+import { RowWriter } from "../store/writer.ts";
+import { LeafMinter, loadOrCreateCa } from "../tls/mod.ts";
 import { UpstreamPool } from "./upstream/pool.ts";
 import { meteredHosts } from "../core/hosts.ts";
 import { currentOs } from "../core/paths.ts";
 import { createMeteringHook, type MeteringDeps } from "./metering/hook.ts";
-import { buildRateBook, bundledCard, readStoredRates } from "./pricing/mod.ts";
+import { buildRateBook, bundledCard, readStoredRates } from "../pricing/mod.ts";
 import { Attributor, processLookupFor } from "./attribution/mod.ts";
 import type { HostShape } from "./providers/mod.ts";
 

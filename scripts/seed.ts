@@ -14,10 +14,10 @@ import type { DatabaseSync } from "node:sqlite";
 import { MeterError, UsageError } from "../core/errors.ts";
 import { defaultPaths } from "../core/paths.ts";
 import { writeAllSync } from "../core/io.ts";
-import { openStore } from "../daemon/store/open.ts";
-import { uuid7 } from "../daemon/store/ids.ts";
-import type { ErrorClass, UsageRow } from "../daemon/store/rows.ts";
-import { CallInserter } from "../daemon/store/insert.ts";
+import { openStore } from "../store/open.ts";
+import { uuid7 } from "../store/ids.ts";
+import type { ErrorClass, UsageRow } from "../store/rows.ts";
+import { CallInserter } from "../store/insert.ts";
 
 /** Options of {@linkcode seedRows} and {@linkcode seedDatabase}. */
 export interface SeedOptions {

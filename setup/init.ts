@@ -10,7 +10,7 @@ import { loadConfig } from "../core/config.ts";
 import { negotiatePorts, type Ports, readEffectivePorts } from "../core/ports.ts";
 import { caBundle, certSha1 } from "../platform/ca_bundle.ts";
 import type { InstallMode, ServiceName } from "../platform/types.ts";
-import { loadOrCreateCa } from "../daemon/tls/mod.ts";
+import { loadOrCreateCa } from "../tls/mod.ts";
 import { type Journal, madeChanges, type StepReport } from "./journal.ts";
 import { detectServiceManager, type Machine, machinePaths, machinePlatform } from "./machine.ts";
 import type { SelfTestResult } from "./probe.ts";

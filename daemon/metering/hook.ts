@@ -8,10 +8,10 @@
  */
 import type { Logger } from "../../core/log.ts";
 import { createUsageParser, detectBilling, findShape, type HostShape, type Usage } from "../providers/mod.ts";
-import { costOf, type RateBook } from "../pricing/mod.ts";
+import { costOf, type RateBook } from "../../pricing/mod.ts";
 import type { Attribution } from "../attribution/mod.ts";
-import type { ErrorClass, UsageRow } from "../store/rows.ts";
-import { uuid7 } from "../store/ids.ts";
+import type { ErrorClass, UsageRow } from "../../store/rows.ts";
+import { uuid7 } from "../../store/ids.ts";
 import type { ExchangeEnd, ExchangeStart, MeteringHook } from "../intercept/hook.ts";
 
 /** Where rows go: the daemon's `RowWriter`. */

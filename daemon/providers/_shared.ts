@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ErrorClass } from "../store/rows.ts";
+import type { ErrorClass } from "../../store/rows.ts";
 import type { ExchangeInfo, Usage } from "./types.ts";
 import { SseSplitter } from "./sse.ts";
 import { JsonArraySplitter } from "./json_array.ts";

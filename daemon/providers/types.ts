@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ErrorClass } from "../store/rows.ts";
+import type { ErrorClass } from "../../store/rows.ts";
 
 /** Token counts in the one meaning shared by every provider (SPEC §3): cost = Σ column × its rate. */
 export interface TokenCounts {

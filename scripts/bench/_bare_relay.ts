@@ -17,7 +17,7 @@ import { defaultPaths } from "../../core/paths.ts";
 import { loadConfig } from "../../core/config.ts";
 import { effectivePorts } from "../../core/ports.ts";
 import { VERSION } from "../../core/version.ts";
-import { LeafMinter, loadOrCreateCa } from "../../daemon/tls/mod.ts";
+import { LeafMinter, loadOrCreateCa } from "../../tls/mod.ts";
 import { UpstreamPool } from "../../daemon/upstream/pool.ts";
 import { readConnectHead } from "../../daemon/intercept/connect.ts";
 import { type ConnMeta, TlsFront } from "../../daemon/intercept/tls_front.ts";

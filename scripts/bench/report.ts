@@ -12,10 +12,10 @@
 import { join } from "node:path";
 import type { BenchResult } from "../bench.ts";
 import { seedDatabase, seedRows } from "../seed.ts";
-import { bundledMigrations } from "../../daemon/store/migrate.ts";
-import { openStore } from "../../daemon/store/open.ts";
-import { RowWriter } from "../../daemon/store/writer.ts";
-import { uuid7 } from "../../daemon/store/ids.ts";
+import { bundledMigrations } from "../../store/migrate.ts";
+import { openStore } from "../../store/open.ts";
+import { RowWriter } from "../../store/writer.ts";
+import { uuid7 } from "../../store/ids.ts";
 import { buildReport, reportOptions } from "../../cli/report.ts";
 import type { Invocation } from "../../cli/command.ts";
 

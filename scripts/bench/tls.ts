@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { LeafMinter, loadOrCreateCa } from "../../daemon/tls/mod.ts";
+import { LeafMinter, loadOrCreateCa } from "../../tls/mod.ts";
 import type { BenchResult } from "../bench.ts";
 
 /** Mints 200 P-256 leaves in a row against a fresh CA and reports the time per leaf. */

@@ -4,9 +4,9 @@ import { command, parseSince } from "../../cli/pricing.ts";
 import { type Io, parseInvocation } from "../../cli/command.ts";
 import { UsageError } from "../../core/errors.ts";
 import { resolvePaths } from "../../core/paths.ts";
-import { openStore } from "../../daemon/store/open.ts";
-import { RowWriter } from "../../daemon/store/writer.ts";
-import type { UsageRow } from "../../daemon/store/rows.ts";
+import { openStore } from "../../store/open.ts";
+import { RowWriter } from "../../store/writer.ts";
+import type { UsageRow } from "../../store/rows.ts";
 import { makeRow } from "../helpers/rows.ts";
 
 const DAY = 86_400_000;

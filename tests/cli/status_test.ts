@@ -5,7 +5,7 @@ import { command, execute } from "../../cli/status.ts";
 import type { StatusReport } from "../../setup/status.ts";
 import { captureIo } from "../helpers/io.ts";
 import { fixture } from "../setup/_fixture.ts";
-import { loadOrCreateCa } from "../../daemon/tls/mod.ts";
+import { loadOrCreateCa } from "../../tls/mod.ts";
 
 const json = parseInvocation("status", command, ["--json"]);
 

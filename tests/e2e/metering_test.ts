@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
-import card from "../../daemon/pricing/card.json" with { type: "json" };
+import card from "../../pricing/card.json" with { type: "json" };
 import { fakeWorld } from "../helpers/world.ts";
 import { PROVIDER_HOSTS } from "../../core/hosts.ts";
 import { accepts, daemonHealthy, spawnMeter, stop, waitFor } from "../helpers/processes.ts";
@@ -524,7 +524,7 @@ interface Tokens {
   cache_write_1h_tokens: number;
 }
 
-// Hand-copied from daemon/pricing/card.json (USD per million tokens).
+// Hand-copied from pricing/card.json (USD per million tokens).
 /** claude-sonnet-4-5: $3 in, $15 out, $0.30 cache read, $3.75 5m write, $6 1h write. */
 const SONNET_4_5: MicroRates = {
   input: 3_000_000,

@@ -27,10 +27,10 @@ async function moduleGraph(entry: string): Promise<string[]> {
   return [...specifiers];
 }
 
-const FORBIDDEN = [/\/daemon\//, /^node:sqlite$/, /@peculiar\/x509/, /^jsr:/];
+const FORBIDDEN = [/\/(daemon|store|pricing|tls|reports)\//, /^node:sqlite$/, /@peculiar\/x509/, /^jsr:/];
 
 for (const entry of ["cli/edge.ts", "edge/mod.ts"]) {
-  Deno.test(`${entry} never loads daemon code, SQLite or certificate code`, async () => {
+  Deno.test(`${entry} never loads daemon, store, pricing or TLS code, SQLite or certificate code`, async () => {
     const graph = await moduleGraph(entry);
     assert.ok(graph.some((s) => s.endsWith("/edge/mod.ts")), "the graph was read");
     const offenders = graph.filter((s) => FORBIDDEN.some((re) => re.test(s)));

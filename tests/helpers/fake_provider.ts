@@ -18,7 +18,7 @@ import type { Socket } from "node:net";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { LeafMinter, loadOrCreateCa } from "../../daemon/tls/mod.ts";
+import { LeafMinter, loadOrCreateCa } from "../../tls/mod.ts";
 
 /** One request as the fake received it. */
 export interface SeenRequest {

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import type { UsageRow } from "../../daemon/store/rows.ts";
-import { openStore } from "../../daemon/store/open.ts";
-import { RowWriter } from "../../daemon/store/writer.ts";
+import type { UsageRow } from "../../store/rows.ts";
+import { openStore } from "../../store/open.ts";
+import { RowWriter } from "../../store/writer.ts";
 import { makeRow } from "./rows.ts";
 
 /** The clock of the report tests: the default 7-day window is [2026-11-18T12:00Z, 2026-11-25T12:00Z). */

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { UsageRow } from "../../daemon/store/rows.ts";
+import type { UsageRow } from "../../store/rows.ts";
 
 let next = 0;
 

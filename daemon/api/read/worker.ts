@@ -5,7 +5,7 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import { openStore } from "../../store/open.ts";
+import { openStore } from "../../../store/open.ts";
 import { readApiRoute } from "./routes.ts";
 import type { ApiRoute } from "../server.ts";
 import type { DatabaseSync } from "node:sqlite";

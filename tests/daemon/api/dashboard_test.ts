@@ -3,8 +3,8 @@ import type { DatabaseSync } from "node:sqlite";
 import { DASHBOARD_HTML } from "../../../daemon/api/dashboard.ts";
 import { readApiRoute } from "../../../daemon/api/read/routes.ts";
 import { apiHandler } from "../../../daemon/api/server.ts";
-import { openStore } from "../../../daemon/store/open.ts";
-import { RowWriter } from "../../../daemon/store/writer.ts";
+import { openStore } from "../../../store/open.ts";
+import { RowWriter } from "../../../store/writer.ts";
 import { tempHome } from "../../helpers/home.ts";
 import { makeRow } from "../../helpers/rows.ts";
 

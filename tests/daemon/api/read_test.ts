@@ -7,9 +7,9 @@ import { VERSION } from "../../../core/version.ts";
 import { readApiRoute } from "../../../daemon/api/read/routes.ts";
 import { apiHandler } from "../../../daemon/api/server.ts";
 import { startDaemon } from "../../../daemon/mod.ts";
-import { openStore } from "../../../daemon/store/open.ts";
-import type { UsageRow } from "../../../daemon/store/rows.ts";
-import { RowWriter } from "../../../daemon/store/writer.ts";
+import { openStore } from "../../../store/open.ts";
+import type { UsageRow } from "../../../store/rows.ts";
+import { RowWriter } from "../../../store/writer.ts";
 import { tempHome } from "../../helpers/home.ts";
 import { makeRow } from "../../helpers/rows.ts";
 

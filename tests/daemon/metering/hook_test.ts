@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
-import { buildRateBook } from "../../../daemon/pricing/mod.ts";
+import { buildRateBook } from "../../../pricing/mod.ts";
 import { createMeteringHook, splitAddress } from "../../../daemon/metering/hook.ts";
 import type { ExchangeStart } from "../../../daemon/intercept/hook.ts";
-import type { UsageRow } from "../../../daemon/store/rows.ts";
+import type { UsageRow } from "../../../store/rows.ts";
 
 const fixture = (name: string) =>
   Deno.readFileSync(new URL(`../../fixtures/providers/${name}`, import.meta.url));

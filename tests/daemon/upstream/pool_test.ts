@@ -4,7 +4,7 @@ import { UpstreamPool } from "../../../daemon/upstream/pool.ts";
 import { parseResolveMap } from "../../../daemon/upstream/target.ts";
 import { parseProxyUrl } from "../../../daemon/upstream/proxy.ts";
 import { COMPLETION, startFakeProvider } from "../../helpers/fake_provider.ts";
-import { LeafMinter, loadOrCreateCa } from "../../../daemon/tls/mod.ts";
+import { LeafMinter, loadOrCreateCa } from "../../../tls/mod.ts";
 
 /** A minimal CONNECT proxy: answers `status`, and when it is 200 splices to the requested target. */
 function startProxy(status: number) {

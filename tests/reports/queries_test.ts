@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { DatabaseSync } from "node:sqlite";
-import { openStore } from "../../../daemon/store/open.ts";
+import { openStore } from "../../store/open.ts";
 import {
   isEmpty,
   projectSlugs,
@@ -8,9 +8,9 @@ import {
   sumGroups,
   type TimeWindow,
   unknownCostModels,
-} from "../../../daemon/store/report.ts";
-import { tempHome } from "../../helpers/home.ts";
-import { writeFixture } from "../../helpers/report_fixture.ts";
+} from "../../reports/queries.ts";
+import { tempHome } from "../helpers/home.ts";
+import { writeFixture } from "../helpers/report_fixture.ts";
 
 const WEEK: TimeWindow = { from: "2026-11-18T12:00:00.000Z", to: "2026-11-25T12:00:00.000Z" };
 

@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { createSecureContext, createServer, type Server } from "node:tls";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { type CaMaterial, loadOrCreateCa } from "../../../daemon/tls/ca.ts";
-import { LeafMinter } from "../../../daemon/tls/leaf.ts";
+import { type CaMaterial, loadOrCreateCa } from "../../tls/ca.ts";
+import { LeafMinter } from "../../tls/leaf.ts";
 import { caPaths, haveTool, runTool, writeOpensslCa } from "./_helpers.ts";
 
 const PY_CLIENT = `

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import type { DatabaseSync, SQLInputValue } from "node:sqlite";
-import { openStore } from "../../../daemon/store/open.ts";
-import { bundledMigrations } from "../../../daemon/store/migrate.ts";
-import { RowWriter } from "../../../daemon/store/writer.ts";
-import { ROW_COLUMNS, type UsageRow } from "../../../daemon/store/rows.ts";
+import { openStore } from "../../store/open.ts";
+import { bundledMigrations } from "../../store/migrate.ts";
+import { RowWriter } from "../../store/writer.ts";
+import { ROW_COLUMNS, type UsageRow } from "../../store/rows.ts";
 import {
   GROUP_BY,
   reportGroups,
@@ -11,12 +11,12 @@ import {
   splitWindow,
   type TimeWindow,
   unknownCostModels,
-} from "../../../daemon/store/report.ts";
-import { statsView } from "../../../daemon/api/read/stats.ts";
-import { listProjects } from "../../../daemon/api/read/projects.ts";
-import { buildRateBook, recost } from "../../../daemon/pricing/mod.ts";
-import { prng, seedDatabase, seedRows } from "../../../scripts/seed.ts";
-import { tempHome } from "../../helpers/home.ts";
+} from "../../reports/queries.ts";
+import { statsView } from "../../daemon/api/read/stats.ts";
+import { listProjects } from "../../daemon/api/read/projects.ts";
+import { buildRateBook, recost } from "../../pricing/mod.ts";
+import { prng, seedDatabase, seedRows } from "../../scripts/seed.ts";
+import { tempHome } from "../helpers/home.ts";
 
 // Calls from 2026-10-25T09:30Z to 2026-11-06T09:30Z: partial days at both ends and a month boundary inside.
 const END = new Date("2026-11-06T09:30:00.000Z");

@@ -3,7 +3,7 @@
  * and the exact cost of a call. Costing never makes a network call.
  *
  * ```ts
- * import { buildRateBook, bundledCard, costOf } from "./daemon/pricing/mod.ts";
+ * import { buildRateBook, bundledCard, costOf } from "./pricing/mod.ts";
  * const book = buildRateBook({ card: bundledCard(), stored: readStoredRates(db), overrides: config.pricing.override });
  * const { cost_usd_minor_units, rates_source } = costOf("anthropic", usage, book);
  * ```

@@ -7,7 +7,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { dirname } from "node:path";
-import { StoreError } from "../../core/errors.ts";
+import { StoreError } from "../core/errors.ts";
 import { bundledMigrations, migrate, type Migration } from "./migrate.ts";
 
 const HEADER = "SQLite format 3\0";

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import "reflect-metadata";
 import { X509Certificate } from "@peculiar/x509";
-import type { Paths } from "../../../core/paths.ts";
+import type { Paths } from "../../core/paths.ts";
 
 /** The CA paths of a `~/.mitmproxy` inside `root`. */
 export function caPaths(root: string): Pick<Paths, "caDir" | "caKeyAndCert" | "caCert"> {

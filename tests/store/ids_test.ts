@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { uuid7 } from "../../../daemon/store/ids.ts";
+import { uuid7 } from "../../store/ids.ts";
 
 const SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 

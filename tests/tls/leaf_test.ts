@@ -10,9 +10,9 @@ import {
   SubjectAlternativeNameExtension,
   SubjectKeyIdentifierExtension,
 } from "@peculiar/x509";
-import { type CaMaterial, loadOrCreateCa } from "../../../daemon/tls/ca.ts";
-import { LeafMinter } from "../../../daemon/tls/leaf.ts";
-import { MeterError } from "../../../core/errors.ts";
+import { type CaMaterial, loadOrCreateCa } from "../../tls/ca.ts";
+import { LeafMinter } from "../../tls/leaf.ts";
+import { MeterError } from "../../core/errors.ts";
 import { caPaths, parseCert } from "./_helpers.ts";
 
 const DAY = 24 * 3600 * 1000;

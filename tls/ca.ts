@@ -21,8 +21,8 @@ import {
   SubjectKeyIdentifierExtension,
   X509CertificateGenerator,
 } from "@peculiar/x509";
-import type { Paths } from "../../core/paths.ts";
-import { MeterError } from "../../core/errors.ts";
+import type { Paths } from "../core/paths.ts";
+import { MeterError } from "../core/errors.ts";
 import { importCaSigner, KEY_LABELS, parsePem, type PemBlock, toPem } from "./_keys.ts";
 import { randomSerial } from "./_serial.ts";
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { PriceOverride } from "../../core/config.ts";
+import type { PriceOverride } from "../core/config.ts";
 import { parseDecimal } from "./decimal.ts";
 import { modelCandidates, normalizeModel, normalizeProvider } from "./names.ts";
 import { type ModelRates, RATE_FIELDS, type Rates } from "./rates.ts";

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { openStore } from "../../../daemon/store/open.ts";
-import { RowWriter } from "../../../daemon/store/writer.ts";
-import { tempHome } from "../../helpers/home.ts";
-import { makeRow } from "../../helpers/rows.ts";
+import { openStore } from "../../store/open.ts";
+import { RowWriter } from "../../store/writer.ts";
+import { tempHome } from "../helpers/home.ts";
+import { makeRow } from "../helpers/rows.ts";
 
 /** A connection that counts the transactions begun on it. */
 class CountingDb extends DatabaseSync {

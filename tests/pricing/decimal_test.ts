@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { formatDecimal, parseDecimal } from "../../../daemon/pricing/decimal.ts";
-import { shiftDecimal } from "../../../daemon/pricing/decimal.ts";
+import { formatDecimal, parseDecimal } from "../../pricing/decimal.ts";
+import { shiftDecimal } from "../../pricing/decimal.ts";
 
 Deno.test("parseDecimal() keeps prices exact, whatever their notation", () => {
   assert.equal(formatDecimal(parseDecimal("0.075")), "0.075");

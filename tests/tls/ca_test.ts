@@ -7,9 +7,9 @@ import {
   KeyUsagesExtension,
   SubjectKeyIdentifierExtension,
 } from "@peculiar/x509";
-import { loadOrCreateCa } from "../../../daemon/tls/ca.ts";
-import { LeafMinter } from "../../../daemon/tls/leaf.ts";
-import { MeterError } from "../../../core/errors.ts";
+import { loadOrCreateCa } from "../../tls/ca.ts";
+import { LeafMinter } from "../../tls/leaf.ts";
+import { MeterError } from "../../core/errors.ts";
 import { caPaths, haveTool, parseCert, runTool, writeOpensslCa } from "./_helpers.ts";
 
 const isWindows = Deno.build.os === "windows";

@@ -6,7 +6,7 @@
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
-import { StoreError } from "../../core/errors.ts";
+import { StoreError } from "../core/errors.ts";
 
 /** One migration file. */
 export interface Migration {
@@ -15,7 +15,7 @@ export interface Migration {
   sql: string;
 }
 
-const MIGRATIONS_DIR = new URL("../../migrations/", import.meta.url);
+const MIGRATIONS_DIR = new URL("../migrations/", import.meta.url);
 
 /** The migrations bundled with this build, in order (read from `migrations/`, which `deno compile` embeds). */
 export function bundledMigrations(dir: URL = MIGRATIONS_DIR): Migration[] {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { buildRateBook, bundledCard, modelCandidates } from "../../../daemon/pricing/mod.ts";
+import { buildRateBook, bundledCard, modelCandidates } from "../../pricing/mod.ts";
 
 const book = buildRateBook({ card: bundledCard() });
 const matched = (provider: string, model: string) => book.lookup(provider, model)?.model;

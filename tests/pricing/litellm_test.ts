@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatDecimal, parseLiteLlm } from "../../../daemon/pricing/mod.ts";
+import { formatDecimal, parseLiteLlm } from "../../pricing/mod.ts";
 
 // A hand-written extract in LiteLLM's model_prices_and_context_window.json format.
 const SAMPLE = {

@@ -1,13 +1,7 @@
 import assert from "node:assert/strict";
-import {
-  buildRateBook,
-  bundledCard,
-  costOf,
-  type ModelRates,
-  parseDecimal,
-} from "../../../daemon/pricing/mod.ts";
-import type { Usage } from "../../../daemon/providers/types.ts";
-import { blankUsage } from "../../../daemon/providers/_shared.ts";
+import { buildRateBook, bundledCard, costOf, type ModelRates, parseDecimal } from "../../pricing/mod.ts";
+import type { Usage } from "../../daemon/providers/types.ts";
+import { blankUsage } from "../../daemon/providers/_shared.ts";
 
 const card = buildRateBook({ card: bundledCard() });
 

@@ -6,8 +6,8 @@ import {
   formatDecimal,
   parseDecimal,
   RATE_FIELDS,
-} from "../../../daemon/pricing/mod.ts";
-import { mulDecimal } from "../../../daemon/pricing/decimal.ts";
+} from "../../pricing/mod.ts";
+import { mulDecimal } from "../../pricing/decimal.ts";
 
 const card = bundledCard();
 const standard = (model: string) =>

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { StoreError } from "../../../core/errors.ts";
-import { bundledMigrations, migrate, type Migration } from "../../../daemon/store/migrate.ts";
-import { openStore } from "../../../daemon/store/open.ts";
-import { tempHome } from "../../helpers/home.ts";
+import { StoreError } from "../../core/errors.ts";
+import { bundledMigrations, migrate, type Migration } from "../../store/migrate.ts";
+import { openStore } from "../../store/open.ts";
+import { tempHome } from "../helpers/home.ts";
 
 function appliedMigrations(db: DatabaseSync): { version: number; name: string }[] {
   return db.prepare("SELECT version, name FROM _migrations ORDER BY version").all().map((r) => ({

@@ -13,7 +13,7 @@
 // tsyringe, under @peculiar/x509, needs the Reflect metadata API loaded first.
 import "reflect-metadata";
 import { AuthorityKeyIdentifierExtension, SubjectKeyIdentifierExtension } from "@peculiar/x509";
-import { MeterError } from "../../core/errors.ts";
+import { MeterError } from "../core/errors.ts";
 import type { CaMaterial } from "./ca.ts";
 import { type CaSigner, importCaSigner, KEY_LABELS, parsePem, toPem } from "./_keys.ts";
 import { children, ecdsaSignatureToDer, fromHex, readTlv, Tag, time, tlv } from "./_der.ts";
