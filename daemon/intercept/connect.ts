@@ -6,7 +6,7 @@
  */
 import type { Socket } from "node:net";
 import { Buffer } from "node:buffer";
-import { indexOfHeadEnd } from "../upstream/crlf.ts";
+import { indexOfHeadEnd } from "../http1/crlf.ts";
 
 /** A parsed CONNECT head. */
 export interface ConnectRequest {

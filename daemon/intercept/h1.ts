@@ -12,8 +12,8 @@ import { setImmediate } from "node:timers";
 import { Buffer } from "node:buffer";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import type { ClientSide } from "./exchange.ts";
-import { latin1Bytes } from "../upstream/latin1.ts";
-import { indexOfCrlf, indexOfHeadEnd } from "../upstream/crlf.ts";
+import { latin1Bytes } from "../http1/latin1.ts";
+import { indexOfCrlf, indexOfHeadEnd } from "../http1/crlf.ts";
 import { BodyChannel, type BodySink } from "../upstream/flow.ts";
 
 /** The largest request head accepted. */

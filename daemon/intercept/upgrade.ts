@@ -11,13 +11,13 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { Duplex } from "node:stream";
 import { Buffer } from "node:buffer";
 import type { Tunnel } from "../upstream/pool.ts";
-import { latin1Bytes } from "../upstream/latin1.ts";
+import { latin1Bytes } from "../http1/latin1.ts";
 import { parseResponseHead } from "../upstream/h1_client.ts";
 import { answerUpstreamFailure, type ClientSide, type ExchangeContext } from "./exchange.ts";
 import type { HeaderMap } from "./hook.ts";
 import { responsesOverWebSocket } from "./ws_metering.ts";
 import type { ConnMeta } from "./tls_front.ts";
-import { indexOfHeadEnd } from "../upstream/crlf.ts";
+import { indexOfHeadEnd } from "../http1/crlf.ts";
 import { DISCARD } from "../upstream/flow.ts";
 
 /** The largest upstream response head read before the connection is spliced. */

@@ -11,10 +11,10 @@
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import { Buffer } from "node:buffer";
-import { ChunkedDecoder } from "./chunked.ts";
-import { latin1Bytes } from "./latin1.ts";
+import { ChunkedDecoder } from "../http1/chunked.ts";
+import { latin1Bytes } from "../http1/latin1.ts";
 import type { ConnOwner, UpstreamConn } from "./conn.ts";
-import { indexOfHeadEnd } from "./crlf.ts";
+import { indexOfHeadEnd } from "../http1/crlf.ts";
 import { BodyChannel, type BodySink, type BodySource } from "./flow.ts";
 
 /** A connection from the pool; `reused` when it already carried a request. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { indexOfCrlf, indexOfHeadEnd } from "../../../daemon/upstream/crlf.ts";
+import { indexOfCrlf, indexOfHeadEnd } from "../../../daemon/http1/crlf.ts";
 
 const samples = [
   "",

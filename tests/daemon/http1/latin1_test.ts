@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { latin1Bytes } from "../../../daemon/upstream/latin1.ts";
+import { latin1Bytes } from "../../../daemon/http1/latin1.ts";
 
 Deno.test("latin1Bytes() gives one byte per character, for ASCII heads and latin1 header values alike", () => {
   assert.deepEqual(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { ChunkedDecoder } from "../../../daemon/upstream/chunked.ts";
+import { ChunkedDecoder } from "../../../daemon/http1/chunked.ts";
 
 const BODY = "4\r\nWiki\r\n7;name=v\r\npedia i\r\nB\r\nn \r\nchunks.\r\n0\r\nTrailer: x\r\n\r\nNEXT";
 
