@@ -1,11 +1,23 @@
 /**
- * An incremental decoder for HTTP/1.1 chunked bodies (RFC 9112 §7.1): fed bytes as they arrive, split
- * anywhere, it yields the data and says where the body ended, so bytes after it stay for the next message.
+ * HTTP/1.1 chunked bodies (RFC 9112 §7.1) both ways: an incremental decoder, fed bytes as they arrive, split
+ * anywhere, that yields the data and says where the body ended, so bytes after it stay for the next message;
+ * and the framing of each chunk written.
  *
  * @module
  */
 import { Buffer } from "node:buffer";
 import { indexOfCrlf } from "./crlf.ts";
+import { latin1Bytes } from "./latin1.ts";
+
+const CRLF = Buffer.from("\r\n");
+
+/** The zero-length chunk and empty trailer that end a chunked body. */
+export const LAST_CHUNK: Buffer = Buffer.from("0\r\n\r\n");
+
+/** Appends `data` framed as one chunk to `parts` (to be written in one go); `data` must not be empty. */
+export function pushChunk(parts: Buffer[], data: Buffer): void {
+  parts.push(latin1Bytes(data.length.toString(16) + "\r\n"), data, CRLF);
+}
 
 /** What one {@linkcode ChunkedDecoder.push} produced. */
 export interface ChunkedStep {

@@ -10,68 +10,19 @@
 import type { Duplex } from "node:stream";
 import { setImmediate } from "node:timers";
 import { Buffer } from "node:buffer";
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import type { OutgoingHttpHeaders } from "node:http";
 import type { ClientSide } from "./exchange.ts";
-import { latin1Bytes } from "../http1/latin1.ts";
-import { indexOfCrlf, indexOfHeadEnd } from "../http1/crlf.ts";
+import { indexOfHeadEnd } from "../http1/crlf.ts";
+import { BodyReader } from "../http1/body.ts";
+import { LAST_CHUNK, pushChunk } from "../http1/chunked.ts";
+import { clientKeepsAlive, requestFraming, responseHasNoBody } from "../http1/framing.ts";
+import { MAX_HEAD, parseRequestHead, type RequestHead, serializeHead } from "../http1/head.ts";
 import { BodyChannel, type BodySink } from "../upstream/flow.ts";
 
-/** The largest request head accepted. */
-export const MAX_REQUEST_HEAD = 64 * 1024;
 /** How long a kept-alive connection may sit idle between requests. */
 const IDLE_MS = 120_000;
-
-const CRLF = Buffer.from("\r\n");
-const LAST_CHUNK = Buffer.from("0\r\n\r\n");
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
-/** A parsed request head. */
-export interface RequestHead {
-  method: string;
-  target: string;
-  /** `1.0` or `1.1`. */
-  version: string;
-  headers: IncomingHttpHeaders;
-}
-
-/** Parses a request head (without its final blank line); a string says why it is malformed. */
-export function parseRequestHead(text: string): RequestHead | string {
-  const lines = text.split("\r\n");
-  const m = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) HTTP\/(1\.[01])$/.exec(lines[0]);
-  if (!m) return "malformed request line";
-  const headers: Record<string, string | string[]> = {};
-  for (const line of lines.slice(1)) {
-    const colon = line.indexOf(":");
-    const name = line.slice(0, colon);
-    if (colon <= 0 || !TOKEN.test(name)) return "malformed header line";
-    const key = name.toLowerCase();
-    const value = line.slice(colon + 1).trim();
-    const prev = headers[key];
-    if (prev === undefined) headers[key] = value;
-    else if (Array.isArray(prev)) prev.push(value);
-    else headers[key] = [prev, value];
-  }
-  return { method: m[1], target: m[2], version: m[3], headers: headers as IncomingHttpHeaders };
-}
-
-type Framing = { kind: "none" } | { kind: "length"; remaining: number } | { kind: "chunked" };
-
-function requestFraming(h: IncomingHttpHeaders): Framing | string {
-  const te = h["transfer-encoding"];
-  const cl = h["content-length"];
-  if (te !== undefined) {
-    // Both headers, or a coding other than chunked last, is how request smuggling starts: refuse.
-    if (cl !== undefined) return "both transfer-encoding and content-length";
-    const codings = String(te).toLowerCase().split(",").map((s) => s.trim());
-    if (codings.at(-1) !== "chunked") return "unsupported transfer-encoding";
-    return { kind: "chunked" };
-  }
-  if (cl === undefined) return { kind: "none" };
-  const values = String(cl).split(",").map((s) => s.trim());
-  if (!values.every((v) => /^\d{1,15}$/.test(v) && v === values[0])) return "malformed content-length";
-  const n = Number(values[0]);
-  return n === 0 ? { kind: "none" } : { kind: "length", remaining: n };
-}
+// Shared for "nothing buffered": never written to, since a zero-length buffer has no bytes.
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Serves HTTP/1.1 on `socket` (already TLS): `onRequest` gets each request in turn; the next one is read
@@ -82,11 +33,9 @@ export function serveHttp1(
   onRequest: (client: ClientSide) => void,
   onBadRequest: (reason: string) => void,
 ): void {
-  let buf: Buffer = Buffer.alloc(0);
+  let buf: Buffer = EMPTY;
   let state: "head" | "body" | "busy" | "closed" = "head";
-  let framing: Framing = { kind: "none" };
-  let chunk: "size" | "data" | "data-crlf" | "trailer" = "size";
-  let chunkLeft = 0;
+  let reader = new BodyReader({ kind: "none" });
   let body: BodyChannel | undefined;
   // One timer per connection that re-arms itself, rather than a new timer for every request: when it fires
   // it closes the connection only if it has waited for a request head for the whole idle time.
@@ -123,75 +72,43 @@ export function serveHttp1(
       if (state === "head") {
         const end = indexOfHeadEnd(buf);
         if (end === -1) {
-          if (buf.length > MAX_REQUEST_HEAD) return fail(431, "request head too large");
+          if (buf.length > MAX_HEAD) return fail(431, "request head too large");
           return;
         }
-        if (end > MAX_REQUEST_HEAD) return fail(431, "request head too large");
+        if (end > MAX_HEAD) return fail(431, "request head too large");
         const head = parseRequestHead(buf.subarray(0, end).toString("latin1"));
         buf = buf.subarray(end + 4);
         if (typeof head === "string") return fail(400, head);
         const f = requestFraming(head.headers);
         if (typeof f === "string") return fail(400, f);
-        framing = f;
-        chunk = "size";
+        reader = new BodyReader(f);
         const begin = startExchange(head);
-        if (framing.kind === "none") endBody();
+        if (reader.kind === "none") endBody();
         else state = "body";
         begin();
         continue;
       }
-      if (state === "busy") return;
-      if (framing.kind === "length") {
-        if (!buf.length) return;
-        const take = Math.min(buf.length, framing.remaining);
-        pushBody(buf.subarray(0, take));
-        buf = buf.subarray(take);
-        framing.remaining -= take;
-        if (framing.remaining === 0) endBody();
-        continue;
-      }
-      // Chunked request body.
-      if (chunk === "data") {
-        if (!buf.length) return;
-        const take = Math.min(buf.length, chunkLeft);
-        pushBody(buf.subarray(0, take));
-        buf = buf.subarray(take);
-        chunkLeft -= take;
-        if (chunkLeft === 0) chunk = "data-crlf";
-        continue;
-      }
-      const eol = indexOfCrlf(buf);
-      if (eol === -1) {
-        if (buf.length > 4096) return fail(400, "malformed chunked body");
+      if (state === "busy" || !buf.length) return;
+      const step = reader.read(buf);
+      for (const data of step.data) pushBody(data);
+      if (step.error) return fail(400, step.error);
+      if (step.rest === undefined) {
+        buf = EMPTY;
         return;
       }
-      const line = buf.subarray(0, eol).toString("latin1");
-      buf = buf.subarray(eol + 2);
-      if (chunk === "data-crlf") {
-        if (line !== "") return fail(400, "malformed chunked body");
-        chunk = "size";
-      } else if (chunk === "size") {
-        const m = /^([0-9a-fA-F]{1,8})(;.*)?$/.exec(line);
-        if (!m) return fail(400, "malformed chunk size");
-        chunkLeft = parseInt(m[1], 16);
-        chunk = chunkLeft === 0 ? "trailer" : "data";
-      } else if (line === "") {
-        endBody();
-      }
+      buf = step.rest;
+      endBody();
     }
   };
 
   // Sets up the exchange; the returned function hands it to `onRequest` once the parser state is settled.
   const startExchange = (head: RequestHead): () => void => {
-    const expectsBody = framing.kind !== "none";
+    const expectsBody = reader.kind !== "none";
     if (expectsBody && String(head.headers.expect ?? "").toLowerCase() === "100-continue") {
       socket.write("HTTP/1.1 100 Continue\r\n\r\n");
     }
     body = new BodyChannel(socket);
-    const connection = String(head.headers.connection ?? "").toLowerCase();
-    const keepAlive = head.version === "1.1"
-      ? !/\bclose\b/.test(connection)
-      : /\bkeep-alive\b/.test(connection);
+    const keepAlive = clientKeepsAlive(head.version, head.headers);
     let responded = false;
     let finished = false;
     const closeListeners: (() => void)[] = [];
@@ -248,7 +165,7 @@ export function serveHttp1(
         socket.off("close", onClosed);
         socket.off("end", onEnd);
         const buffered = buf;
-        buf = Buffer.alloc(0);
+        buf = EMPTY;
         return { socket, buffered };
       },
     };
@@ -280,10 +197,6 @@ export function serveHttp1(
   socket.on("close", onClosed);
   socket.on("end", onEnd);
   idle = setTimeout(checkIdle, IDLE_MS);
-}
-
-function noBody(method: string, status: number): boolean {
-  return method === "HEAD" || status === 204 || status === 304 || (status >= 100 && status < 200);
 }
 
 // Heads still waiting for their first body bytes. One immediate per turn of the event loop sends those still
@@ -319,18 +232,13 @@ function responseWriter(
   keepAlive: boolean,
   done: () => void,
 ): BodySink {
-  const empty = noBody(method, status);
+  const empty = responseHasNoBody(method, status);
   const chunked = !empty && headers["content-length"] === undefined;
-  let text = `HTTP/1.1 ${status} ${message || "OK"}\r\n`;
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined) continue;
-    if (Array.isArray(value)) { for (const v of value) text += `${name}: ${v}\r\n`; }
-    else text += `${name}: ${value}\r\n`;
-  }
-  if (chunked) text += "transfer-encoding: chunked\r\n";
-  if (!keepAlive) text += "connection: close\r\n";
-  let head: Buffer | undefined = latin1Bytes(text + "\r\n");
+  let head: Buffer | undefined = serializeHead(
+    `HTTP/1.1 ${status} ${message || "OK"}`,
+    headers,
+    (chunked ? "transfer-encoding: chunked\r\n" : "") + (keepAlive ? "" : "connection: close\r\n"),
+  );
   const takeHead = (): Buffer[] => {
     if (!head) return [];
     const h = head;
@@ -343,7 +251,7 @@ function responseWriter(
   };
   sendHeadSoon(flushHead);
   const frame = (parts: Buffer[], data: Buffer) => {
-    if (chunked) parts.push(latin1Bytes(data.length.toString(16) + "\r\n"), data, CRLF);
+    if (chunked) pushChunk(parts, data);
     else parts.push(data);
   };
   let drain: (() => void) | undefined;

@@ -12,7 +12,7 @@ import type { Duplex } from "node:stream";
 import { Buffer } from "node:buffer";
 import type { Tunnel } from "../upstream/pool.ts";
 import { latin1Bytes } from "../http1/latin1.ts";
-import { parseResponseHead } from "../upstream/h1_client.ts";
+import { headerLines, MAX_HEAD, parseResponseHead } from "../http1/head.ts";
 import { answerUpstreamFailure, type ClientSide, type ExchangeContext } from "./exchange.ts";
 import type { HeaderMap } from "./hook.ts";
 import { responsesOverWebSocket } from "./ws_metering.ts";
@@ -20,8 +20,6 @@ import type { ConnMeta } from "./tls_front.ts";
 import { indexOfHeadEnd } from "../http1/crlf.ts";
 import { DISCARD } from "../upstream/flow.ts";
 
-/** The largest upstream response head read before the connection is spliced. */
-const MAX_HEAD = 64 * 1024;
 const READ_SIZE = 64 * 1024;
 
 // Meant for us, or for one hop only; `connection` and `upgrade` are what this request is about, so they stay.
@@ -48,12 +46,7 @@ export function wantsUpgrade(client: ClientSide): client is Upgradable {
 
 /** The request head sent upstream: the client's, less the headers meant for the proxy. */
 export function upgradeHead(client: Pick<ClientSide, "method" | "path" | "headers">): string {
-  let head = `${client.method} ${client.path} HTTP/1.1\r\n`;
-  for (const [name, value] of Object.entries(client.headers)) {
-    if (value === undefined || DROPPED.has(name)) continue;
-    for (const v of Array.isArray(value) ? value : [value]) head += `${name}: ${v}\r\n`;
-  }
-  return head + "\r\n";
+  return `${client.method} ${client.path} HTTP/1.1\r\n${headerLines(client.headers, DROPPED)}\r\n`;
 }
 
 /** Forwards an upgrade request and, once answered, splices the client's connection to the provider's. */

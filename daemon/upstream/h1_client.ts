@@ -11,8 +11,10 @@
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import { Buffer } from "node:buffer";
-import { ChunkedDecoder } from "../http1/chunked.ts";
-import { latin1Bytes } from "../http1/latin1.ts";
+import { BodyReader } from "../http1/body.ts";
+import { LAST_CHUNK, pushChunk } from "../http1/chunked.ts";
+import { responseFraming } from "../http1/framing.ts";
+import { MAX_HEAD, parseResponseHead, serializeHead } from "../http1/head.ts";
 import type { ConnOwner, UpstreamConn } from "./conn.ts";
 import { indexOfHeadEnd } from "../http1/crlf.ts";
 import { BodyChannel, type BodySink, type BodySource } from "./flow.ts";
@@ -47,23 +49,13 @@ export interface UpstreamHandlers {
   error(e: Error): void;
 }
 
-/** The largest response head accepted. */
-const MAX_HEAD = 64 * 1024;
 /** Request bytes kept for a retry on a stale connection; a longer body is not retried. */
 const MAX_RETRY_BODY = 1024 * 1024;
 /** Request bytes written but not yet taken by the connection before the sender is asked to pause. */
 const HIGH_WATER = 64 * 1024;
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
-const CRLF = Buffer.from("\r\n");
-const LAST_CHUNK = Buffer.from("0\r\n\r\n");
 // Shared by every call for "nothing buffered": never written to, since a zero-length buffer has no bytes.
 const EMPTY = Buffer.alloc(0);
-
-type Framing =
-  | { kind: "none" }
-  | { kind: "length"; left: number }
-  | { kind: "chunked"; d: ChunkedDecoder }
-  | { kind: "close" };
 
 /** One connection's share of a call: a retry starts a new one, and late news of the old one is ignored. */
 interface Attempt {
@@ -100,7 +92,7 @@ export class UpstreamCall implements BodySink {
   #requestDone = false;
   #buf: Buffer = EMPTY;
   #body?: BodyChannel;
-  #framing?: Framing;
+  #reader?: BodyReader;
   #responseDone = false;
   #reusable = true;
   #idleMs?: number;
@@ -220,28 +212,23 @@ export class UpstreamCall implements BodySink {
 
   /** The request head, remembered for a retry. */
   #headFor(noBody: boolean): Buffer {
-    const h = this.#headers;
-    let head = `${this.#method} ${this.#path} HTTP/1.1\r\n`;
-    for (const name in h) {
-      const value = h[name];
-      if (value === undefined) continue;
-      if (Array.isArray(value)) { for (const v of value) head += `${name}: ${v}\r\n`; }
-      else head += `${name}: ${value}\r\n`;
-    }
-    if (h["content-length"] === undefined) {
+    let extra = "";
+    if (this.#headers["content-length"] === undefined) {
       if (!noBody) {
         this.#chunked = true;
-        head += "transfer-encoding: chunked\r\n";
-      } else if (BODY_METHODS.has(this.#method)) head += "content-length: 0\r\n";
+        extra = "transfer-encoding: chunked\r\n";
+      } else if (BODY_METHODS.has(this.#method)) extra = "content-length: 0\r\n";
     }
-    this.#head = latin1Bytes(head + "\r\n");
+    this.#head = serializeHead(`${this.#method} ${this.#path} HTTP/1.1`, this.#headers, extra);
     return this.#head;
   }
 
   /** `chunk` as it goes on the wire: as is, or as one chunk of a chunked body. */
   #framed(chunk: Buffer): Buffer {
     if (!this.#chunked) return chunk;
-    return Buffer.concat([latin1Bytes(chunk.length.toString(16) + "\r\n"), chunk, CRLF]);
+    const parts: Buffer[] = [];
+    pushChunk(parts, chunk);
+    return Buffer.concat(parts);
   }
 
   #keep(chunk: Buffer): void {
@@ -279,9 +266,9 @@ export class UpstreamCall implements BodySink {
       }
       const socket = this.#attempt!.socket;
       this.#body = new BodyChannel({ pause: () => socket.pause(), resume: () => socket.resume() });
-      this.#framing = responseFraming(this.#method, head.status, head.headers);
+      this.#reader = new BodyReader(responseFraming(this.#method, head.status, head.headers));
       const conn = String(head.headers.connection ?? "").toLowerCase();
-      if (this.#framing.kind === "close" || /\bclose\b/.test(conn)) this.#reusable = false;
+      if (this.#reader.kind === "close" || /\bclose\b/.test(conn)) this.#reusable = false;
       const ka = /timeout=(\d+)/.exec(String(head.headers["keep-alive"] ?? ""));
       if (ka) this.#idleMs = Math.max(0, Number(ka[1]) * 1000 - 1000);
       this.#handlers.response({
@@ -298,23 +285,13 @@ export class UpstreamCall implements BodySink {
 
   #readBody(): void {
     const body = this.#body!;
-    const f = this.#framing!;
-    if (this.#responseDone || !this.#buf.length && f.kind !== "none") return;
-    let rest: Buffer | undefined;
-    if (f.kind === "none") rest = this.#buf;
-    else if (f.kind === "close") body.push(this.#buf);
-    else if (f.kind === "length") {
-      const take = Math.min(f.left, this.#buf.length);
-      body.push(take === this.#buf.length ? this.#buf : this.#buf.subarray(0, take));
-      f.left -= take;
-      if (f.left === 0) rest = this.#buf.subarray(take);
-    } else {
-      const step = f.d.push(this.#buf);
-      for (const b of step.data) body.push(b);
-      if (step.error) return this.#fail(new Error(`upstream sent a malformed chunked body: ${step.error}`));
-      rest = step.rest;
-    }
+    const reader = this.#reader!;
+    if (this.#responseDone || !this.#buf.length && reader.kind !== "none") return;
+    const step = reader.read(this.#buf);
+    for (const b of step.data) body.push(b);
+    if (step.error) return this.#fail(new Error(`upstream sent a malformed chunked body: ${step.error}`));
     this.#buf = EMPTY;
+    const rest = step.rest;
     if (rest === undefined) return;
     // Bytes after a complete response that we did not ask for: the connection is not clean.
     if (rest.length) this.#reusable = false;
@@ -333,7 +310,7 @@ export class UpstreamCall implements BodySink {
   }
 
   #onEnd(): void {
-    if (this.#body && this.#framing?.kind === "close" && !this.#responseDone) {
+    if (this.#body && this.#reader?.kind === "close" && !this.#responseDone) {
       this.#responseDone = true;
       this.#reusable = false;
       this.#maybeRelease();
@@ -373,43 +350,4 @@ export class UpstreamCall implements BodySink {
     }
     this.#lease(true);
   }
-}
-
-/** A parsed status line and headers. */
-export interface ResponseHead {
-  status: number;
-  message: string;
-  headers: IncomingHttpHeaders;
-}
-
-/** Parses a response head (without its final blank line); a string says what is malformed. */
-export function parseResponseHead(text: string): ResponseHead | string {
-  const lines = text.split("\r\n");
-  const m = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(lines[0]);
-  if (!m) return "a malformed status line";
-  const headers: Record<string, string | string[]> = {};
-  for (const line of lines.slice(1)) {
-    const colon = line.indexOf(":");
-    if (colon <= 0) return "a malformed header line";
-    const key = line.slice(0, colon).trim().toLowerCase();
-    const value = line.slice(colon + 1).trim();
-    const prev = headers[key];
-    if (prev === undefined) headers[key] = value;
-    else if (Array.isArray(prev)) prev.push(value);
-    else headers[key] = [prev, value];
-  }
-  return { status: Number(m[1]), message: m[2] ?? "", headers: headers as IncomingHttpHeaders };
-}
-
-function responseFraming(method: string, status: number, h: IncomingHttpHeaders): Framing {
-  if (method === "HEAD" || status === 204 || status === 304) return { kind: "none" };
-  const te = h["transfer-encoding"];
-  if (te !== undefined && /\bchunked\s*$/i.test(String(te))) {
-    return { kind: "chunked", d: new ChunkedDecoder() };
-  }
-  if (te === undefined && h["content-length"] !== undefined) {
-    const n = Number(String(h["content-length"]).split(",")[0].trim());
-    if (Number.isSafeInteger(n) && n >= 0) return n === 0 ? { kind: "none" } : { kind: "length", left: n };
-  }
-  return { kind: "close" };
 }

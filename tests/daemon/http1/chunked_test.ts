@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { ChunkedDecoder } from "../../../daemon/http1/chunked.ts";
+import { ChunkedDecoder, LAST_CHUNK, pushChunk } from "../../../daemon/http1/chunked.ts";
 
 const BODY = "4\r\nWiki\r\n7;name=v\r\npedia i\r\nB\r\nn \r\nchunks.\r\n0\r\nTrailer: x\r\n\r\nNEXT";
 
@@ -31,4 +31,14 @@ Deno.test("ChunkedDecoder decodes a body split at every byte boundary and leaves
 Deno.test("ChunkedDecoder reports malformed framing", () => {
   assert.ok(new ChunkedDecoder().push(Buffer.from("zz\r\n")).error);
   assert.ok(new ChunkedDecoder().push(Buffer.from("2\r\nabX\r\n")).error);
+});
+
+Deno.test("pushChunk() frames data that ChunkedDecoder reads back", () => {
+  const parts: Buffer[] = [];
+  pushChunk(parts, Buffer.from("x".repeat(300)));
+  parts.push(LAST_CHUNK);
+  const step = new ChunkedDecoder().push(Buffer.concat(parts));
+  assert.equal(Buffer.concat(step.data).toString(), "x".repeat(300));
+  assert.equal(step.rest?.length, 0);
+  assert.equal(Buffer.concat(parts).subarray(0, 5).toString(), "12c\r\n");
 });

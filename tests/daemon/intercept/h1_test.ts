@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import { Buffer } from "node:buffer";
-import { parseRequestHead, serveHttp1 } from "../../../daemon/intercept/h1.ts";
+import { serveHttp1 } from "../../../daemon/intercept/h1.ts";
+import { parseRequestHead } from "../../../daemon/http1/head.ts";
 import type { ClientSide } from "../../../daemon/intercept/exchange.ts";
 import { DISCARD } from "../../../daemon/upstream/flow.ts";
 
