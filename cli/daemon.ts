@@ -5,39 +5,7 @@
  * @module
  */
 import type { CommandSpec, Io } from "./command.ts";
-import { loadConfig } from "../core/config.ts";
-import { Logger } from "../core/log.ts";
-import type { Paths } from "../core/paths.ts";
-
-/** The process's logger for `process`, configured from `[logging]`. */
-export function processLogger(process: string, paths: Paths): Logger {
-  const { logging } = loadConfig(paths.config).config;
-  return new Logger({
-    process,
-    dir: paths.logs,
-    stderr: true,
-    level: logging.level,
-    maxBytes: logging.max_bytes,
-    keep: logging.keep,
-  });
-}
-
-/** Resolves on the first SIGINT or SIGTERM (SIGTERM where the OS has it), removing its listeners. */
-export function untilStopSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const signals: Deno.Signal[] = Deno.build.os === "windows"
-      ? ["SIGINT", "SIGBREAK"]
-      : ["SIGINT", "SIGTERM"];
-    const handlers = signals.map((sig) => {
-      const h = () => {
-        signals.forEach((s, i) => Deno.removeSignalListener(s, handlers[i]));
-        resolve(sig);
-      };
-      Deno.addSignalListener(sig, h);
-      return h;
-    });
-  });
-}
+import { processLogger, untilStopSignal } from "../core/lifecycle.ts";
 
 /** The `daemon` command. */
 export const command: CommandSpec = {

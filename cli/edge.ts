@@ -7,28 +7,9 @@
 import type { CommandSpec } from "./command.ts";
 import { loadConfig } from "../core/config.ts";
 import { ExitCode } from "../core/errors.ts";
-import { Logger } from "../core/log.ts";
+import { processLogger, untilStopSignal } from "../core/lifecycle.ts";
 import { effectivePorts } from "../core/ports.ts";
 import { edgeOptions, startEdge } from "../edge/mod.ts";
-
-/** The signals that stop the edge; Windows delivers only Ctrl-C and Ctrl-Break to a console process. */
-function stopSignals(): Deno.Signal[] {
-  return Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM"];
-}
-
-/** Resolves with the first stop signal, removing its listeners so the process can exit. */
-function nextStopSignal(): Promise<Deno.Signal> {
-  return new Promise((resolve) => {
-    const handlers = stopSignals().map((signal) => {
-      const handler = () => {
-        for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
-        resolve(signal);
-      };
-      Deno.addSignalListener(signal, handler);
-      return [signal, handler] as const;
-    });
-  });
-}
 
 /** The `edge` command. */
 export const command: CommandSpec = {
@@ -44,19 +25,11 @@ export const command: CommandSpec = {
   async run(io) {
     const loaded = loadConfig(io.paths.config);
     const ports = effectivePorts(io.paths.effectivePorts, loaded);
-    const { level, max_bytes, keep } = loaded.config.logging;
-    const logger = new Logger({
-      process: "edge",
-      dir: io.paths.logs,
-      stderr: true,
-      level,
-      maxBytes: max_bytes,
-      keep,
-    });
+    const logger = processLogger("edge", io.paths, loaded.config.logging);
     for (const warning of loaded.warnings) logger.warn("edge.config_warning", { warning });
     try {
       const edge = await startEdge(edgeOptions(ports, loaded.config, logger));
-      const signal = await nextStopSignal();
+      const signal = await untilStopSignal();
       logger.info("edge.stopping", { signal });
       await edge.close();
       return ExitCode.Ok;

@@ -6,7 +6,7 @@
  * @module
  */
 import { boolFlag, type CommandSpec, type Invocation, type Io } from "./command.ts";
-import { processLogger, untilStopSignal } from "./daemon.ts";
+import { processLogger, untilStopSignal } from "../core/lifecycle.ts";
 import { ExitCode, MeterError } from "../core/errors.ts";
 import { currentOs } from "../core/paths.ts";
 import { runPlan } from "../platform/plan.ts";

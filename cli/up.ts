@@ -7,7 +7,7 @@
 import type { CommandSpec, Io } from "./command.ts";
 import { loadConfig } from "../core/config.ts";
 import { isPortFree, negotiatePorts, readEffectivePorts, writeEffectivePorts } from "../core/ports.ts";
-import { processLogger, untilStopSignal } from "./daemon.ts";
+import { processLogger, untilStopSignal } from "../core/lifecycle.ts";
 
 /** The `up` command. */
 export const command: CommandSpec = {
