@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Usage } from "../daemon/providers/types.ts";
+import type { Usage } from "../core/usage.ts";
 import type { RateBook } from "./book.ts";
 import type { RateField, RateRow } from "./rates.ts";
 import { tierOf } from "./rates.ts";

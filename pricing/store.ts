@@ -5,7 +5,7 @@
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
-import type { TokenCounts, Usage } from "../daemon/providers/types.ts";
+import type { TokenCounts, Usage } from "../core/usage.ts";
 import type { UsageRow } from "../store/rows.ts";
 import type { RateBook } from "./book.ts";
 import { costOf, FREE_SOURCE, XAI_TICKS_SOURCE } from "./cost.ts";

@@ -16,7 +16,8 @@ import { defaultPaths } from "../core/paths.ts";
 import { writeAllSync } from "../core/io.ts";
 import { openStore } from "../store/open.ts";
 import { uuid7 } from "../store/ids.ts";
-import type { ErrorClass, UsageRow } from "../store/rows.ts";
+import type { UsageRow } from "../store/rows.ts";
+import type { ErrorClass } from "../core/usage.ts";
 import { CallInserter } from "../store/insert.ts";
 
 /** Options of {@linkcode seedRows} and {@linkcode seedDatabase}. */

@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { ErrorClass } from "../core/usage.ts";
+
 /** One metered call, ready to store. */
 export interface UsageRow {
   id: string;
@@ -39,16 +41,6 @@ export interface UsageRow {
   response_bytes: number | null;
   streamed: boolean;
 }
-
-/** How a failed call failed (SPEC §3). */
-export type ErrorClass =
-  | "rate_limit"
-  | "server_error"
-  | "bad_request"
-  | "auth"
-  | "timeout"
-  | "network"
-  | "unknown";
 
 /** The columns of `requests` a {@linkcode UsageRow} fills, in insert order (`project_id` comes first). */
 export const ROW_COLUMNS = [

@@ -7,10 +7,11 @@
  * @module
  */
 import type { Logger } from "../../core/log.ts";
-import { createUsageParser, detectBilling, findShape, type HostShape, type Usage } from "../providers/mod.ts";
+import { createUsageParser, detectBilling, findShape, type HostShape } from "../providers/mod.ts";
 import { costOf, type RateBook } from "../../pricing/mod.ts";
 import type { Attribution } from "../attribution/mod.ts";
-import type { ErrorClass, UsageRow } from "../../store/rows.ts";
+import type { UsageRow } from "../../store/rows.ts";
+import type { ErrorClass, Usage } from "../../core/usage.ts";
 import { uuid7 } from "../../store/ids.ts";
 import type { ExchangeEnd, ExchangeStart, MeteringHook } from "../intercept/hook.ts";
 

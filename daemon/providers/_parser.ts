@@ -6,7 +6,8 @@
  *
  * @module
  */
-import type { ExchangeInfo, ProviderShape, ResponseParser, Usage } from "./types.ts";
+import type { ExchangeInfo, ProviderShape, ResponseParser } from "./types.ts";
+import type { Usage } from "../../core/usage.ts";
 import type { Pick } from "./json_pick.ts";
 import {
   applyHttpError,

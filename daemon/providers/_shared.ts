@@ -4,8 +4,9 @@
  *
  * @module
  */
-import type { ErrorClass } from "../../store/rows.ts";
-import type { ExchangeInfo, Usage } from "./types.ts";
+import type { ErrorClass } from "../../core/usage.ts";
+import type { ExchangeInfo } from "./types.ts";
+import type { Usage } from "../../core/usage.ts";
 import { SseSplitter } from "./sse.ts";
 import { JsonArraySplitter } from "./json_array.ts";
 import { JsonPicker, type Pick } from "./json_pick.ts";

@@ -5,14 +5,15 @@
  *
  * @module
  */
-import type { ExchangeInfo, ProviderShape, ResponseParser, Usage } from "./types.ts";
+import type { ExchangeInfo, ProviderShape, ResponseParser } from "./types.ts";
+import type { Usage } from "../../core/usage.ts";
 import { anthropicMessages } from "./anthropic.ts";
 import { openaiChat, openaiResponses } from "./openai.ts";
 import { codeAssist, geminiGenerate } from "./gemini.ts";
 import { createDecoder } from "./decode.ts";
 import { applyHttpError, blankUsage, exactPath, pathSuffix } from "./_shared.ts";
 
-export type { ExchangeInfo, ProviderShape, ResponseParser, Usage } from "./types.ts";
+export type { ExchangeInfo, ProviderShape, ResponseParser } from "./types.ts";
 
 /** The API shape a configured extra host speaks (config `[hosts]`). */
 export type HostShape = "openai" | "anthropic" | "gemini";

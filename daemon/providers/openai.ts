@@ -12,7 +12,8 @@
  *
  * @module
  */
-import type { ExchangeInfo, ProviderShape, Usage } from "./types.ts";
+import type { ExchangeInfo, ProviderShape } from "./types.ts";
+import type { Usage } from "../../core/usage.ts";
 import { bodyFormat, errorCode, type Json, num, obj, type PathMatch, str } from "./_shared.ts";
 import { postShape, UsageParser } from "./_parser.ts";
 

@@ -4,38 +4,7 @@
  *
  * @module
  */
-import type { ErrorClass } from "../../store/rows.ts";
-
-/** Token counts in the one meaning shared by every provider (SPEC §3): cost = Σ column × its rate. */
-export interface TokenCounts {
-  /** Input billed at the full input rate: cache reads and writes taken out where the provider counts them in. */
-  input_tokens: number;
-  /** All output as billed, reasoning included. */
-  output_tokens: number;
-  /** The reasoning part of `output_tokens`, for information. */
-  thinking_tokens: number;
-  cache_read_tokens: number;
-  cache_write_5m_tokens: number;
-  cache_write_1h_tokens: number;
-}
-
-/** What a parser learned from one exchange. */
-export interface Usage extends TokenCounts {
-  /** The model the response names (else the request's), null when neither does. */
-  model: string | null;
-  /** False when usage is missing or partial: a stream cut short, or OpenAI streaming without include_usage. */
-  tokens_complete: boolean;
-  /** The whole prompt as the provider counts it (input + cache read + cache writes): picks long-context tiers. */
-  prompt_tokens: number;
-  /** xAI's `usage.cost_in_usd_ticks` (10^10 ticks = 1 USD) when present: the billed cost. */
-  cost_in_usd_ticks?: number;
-  /** Set when the response is an error (HTTP status ≥ 400 or an error event in a stream). */
-  error?: { error_class: ErrorClass; provider_error_code: string | null };
-  /** `batch` / `priority` / `flex` when the response or request says which service tier billed it. */
-  service_tier?: string;
-  /** True for a zero-cost call such as Gemini `countTokens`. */
-  free?: boolean;
-}
+import type { Usage } from "../../core/usage.ts";
 
 /** What a parser is told about the exchange before the first body byte. */
 export interface ExchangeInfo {

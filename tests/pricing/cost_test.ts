@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { buildRateBook, bundledCard, costOf, type ModelRates, parseDecimal } from "../../pricing/mod.ts";
-import type { Usage } from "../../daemon/providers/types.ts";
+import type { Usage } from "../../core/usage.ts";
 import { blankUsage } from "../../daemon/providers/_shared.ts";
 
 const card = buildRateBook({ card: bundledCard() });

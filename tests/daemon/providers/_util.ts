@@ -5,7 +5,8 @@
  * @module
  */
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import type { ExchangeInfo, ProviderShape, Usage } from "../../../daemon/providers/types.ts";
+import type { ExchangeInfo, ProviderShape } from "../../../daemon/providers/types.ts";
+import type { Usage } from "../../../core/usage.ts";
 import { blankUsage } from "../../../daemon/providers/_shared.ts";
 
 const FIXTURES = new URL("../../fixtures/providers/", import.meta.url);

@@ -8,7 +8,8 @@ import {
   normalizeHost,
   providerForHost,
 } from "../../../daemon/providers/mod.ts";
-import type { ProviderShape, Usage } from "../../../daemon/providers/types.ts";
+import type { ProviderShape } from "../../../daemon/providers/types.ts";
+import type { Usage } from "../../../core/usage.ts";
 import { ANTHROPIC_STREAM, exchange, fixture, fixtureText, ZERO } from "./_util.ts";
 
 Deno.test("METERED_HOSTS lists the six hosts of the spec", () => {
