@@ -6,7 +6,7 @@
  */
 import { basename } from "node:path";
 import { boolFlag, type CommandSpec, type Invocation, type Io, stringFlag } from "./command.ts";
-import { proxyEnv } from "./proxy_env.ts";
+import { proxyEnv } from "../platform/proxy_env.ts";
 import { loadConfig } from "../core/config.ts";
 import { ExitCode, UsageError } from "../core/errors.ts";
 import { currentOs } from "../core/paths.ts";

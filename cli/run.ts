@@ -7,7 +7,7 @@
  */
 import { dirname } from "node:path";
 import { boolFlag, type CommandSpec, type Invocation, type Io, stringFlag } from "./command.ts";
-import { proxyEnv } from "./proxy_env.ts";
+import { proxyEnv } from "../platform/proxy_env.ts";
 import { loadConfig } from "../core/config.ts";
 import { UsageError } from "../core/errors.ts";
 import { writeFileAtomic } from "../core/io.ts";

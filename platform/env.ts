@@ -1,10 +1,10 @@
 /**
  * The environment variables a mode sets for the whole session, as a list: the values come from
- * `cli/proxy_env.ts`, the one definition shared with `run` and `env`, so every path agrees.
+ * `platform/proxy_env.ts`, the one definition shared with `run` and `env`, so every path agrees.
  *
  * @module
  */
-import { proxyEnv, type ProxyEnvOptions } from "../cli/proxy_env.ts";
+import { proxyEnv, type ProxyEnvOptions } from "./proxy_env.ts";
 import type { EnvVar, InstallMode, PlatformContext } from "./types.ts";
 
 /** The variables a mode sets: none in `env` mode, where only `run` meters; all of them in `apps` and `full`. */

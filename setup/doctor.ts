@@ -6,7 +6,7 @@
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
-import { BUNDLE_VARS, EXTRA_CA_VARS } from "../cli/proxy_env.ts";
+import { BUNDLE_VARS, EXTRA_CA_VARS } from "../platform/proxy_env.ts";
 import { NSS_NICKNAME } from "../platform/linux/mod.ts";
 import { NOT_FOUND } from "../platform/runner.ts";
 import { certifiBundle, isPatched } from "./certifi.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BUNDLE_VARS, EXTRA_CA_VARS, NO_PROXY, proxyEnv } from "../../cli/proxy_env.ts";
+import { BUNDLE_VARS, EXTRA_CA_VARS, NO_PROXY, proxyEnv } from "../../platform/proxy_env.ts";
 
 Deno.test("proxyEnv() with a project puts it in the proxy URL and HALTON_PROJECT", () => {
   const env = proxyEnv({
