@@ -14,15 +14,8 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { fakeWorld } from "../../tests/helpers/world.ts";
-import {
-  accepts,
-  daemonHealthy,
-  denoDir,
-  spawnMeter,
-  stopAll,
-  waitFor,
-} from "../../tests/helpers/processes.ts";
+import { fakeWorld } from "../../testkit/world.ts";
+import { accepts, daemonHealthy, denoDir, spawnMeter, stopAll, waitFor } from "../../testkit/processes.ts";
 import { V8_FLAGS } from "../../platform/mod.ts";
 import type { BenchResult } from "../bench.ts";
 import { percentile, sampleLatencies } from "./_measure.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { accepts, pinPorts, spawnMeter, stop, waitFor } from "../../tests/helpers/processes.ts";
+import { accepts, pinPorts, spawnMeter, stop, waitFor } from "../../testkit/processes.ts";
 import { percentile } from "./_measure.ts";
 
 /** One measured figure (the shape `scripts/bench.ts` prints). */

@@ -8,8 +8,8 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
-import { fakeWorld } from "../../tests/helpers/world.ts";
-import { accepts, daemonHealthy, spawnMeter, stop, stopAll, waitFor } from "../../tests/helpers/processes.ts";
+import { fakeWorld } from "../../testkit/world.ts";
+import { accepts, daemonHealthy, spawnMeter, stop, stopAll, waitFor } from "../../testkit/processes.ts";
 import type { BenchResult } from "../bench.ts";
 import { percentile, sampleLatencies } from "./_measure.ts";
 

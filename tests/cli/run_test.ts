@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { ensureCaBundle } from "../../cli/run.ts";
 import { currentOs } from "../../core/paths.ts";
 import { platformFor } from "../../platform/mod.ts";
-import { meterCommand } from "../helpers/processes.ts";
+import { meterCommand } from "../../testkit/processes.ts";
 
 const posix = { ignore: Deno.build.os === "windows" };
 const FAKE_CA = "-----BEGIN CERTIFICATE-----\nTUVURVI=\n-----END CERTIFICATE-----\n";

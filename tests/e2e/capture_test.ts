@@ -4,9 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { COMPLETION, patternByte } from "../helpers/fake_provider.ts";
-import { type FakeWorld, fakeWorld } from "../helpers/world.ts";
-import { accepts, daemonHealthy, spawnMeter, stop, stopAll, waitFor } from "../helpers/processes.ts";
+import { COMPLETION, patternByte } from "../../testkit/fake_provider.ts";
+import { type FakeWorld, fakeWorld } from "../../testkit/world.ts";
+import { accepts, daemonHealthy, spawnMeter, stop, stopAll, waitFor } from "../../testkit/processes.ts";
 
 type World = FakeWorld;
 

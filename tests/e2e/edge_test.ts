@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type FakeDaemon, startFakeDaemon } from "../helpers/fake_daemon.ts";
-import { COMPLETION, type FakeProvider, startFakeProvider } from "../helpers/fake_provider.ts";
+import { COMPLETION, type FakeProvider, startFakeProvider } from "../../testkit/fake_provider.ts";
 import { type TempHome, tempHome } from "../helpers/home.ts";
-import { pinPorts, spawnMeter, stop } from "../helpers/processes.ts";
+import { pinPorts, spawnMeter, stop } from "../../testkit/processes.ts";
 import {
   connectThrough,
   rawExchange,

@@ -4,9 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { COMPLETION, patternByte } from "../helpers/fake_provider.ts";
-import { daemonHealthy, stop, waitFor } from "../helpers/processes.ts";
-import { type RunningWorld as World, withMeter } from "../helpers/world.ts";
+import { COMPLETION, patternByte } from "../../testkit/fake_provider.ts";
+import { daemonHealthy, stop, waitFor } from "../../testkit/processes.ts";
+import { type RunningWorld as World, withMeter } from "../../testkit/world.ts";
 
 const withWorld = (fn: (w: World) => Promise<void>, logging = "info") =>
   withMeter({

@@ -8,9 +8,9 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import card from "../../pricing/card.json" with { type: "json" };
-import { fakeWorld } from "../helpers/world.ts";
+import { fakeWorld } from "../../testkit/world.ts";
 import { PROVIDER_HOSTS } from "../../core/hosts.ts";
-import { accepts, daemonHealthy, spawnMeter, stop, waitFor } from "../helpers/processes.ts";
+import { accepts, daemonHealthy, spawnMeter, stop, waitFor } from "../../testkit/processes.ts";
 
 const BUNDLED = `bundled-${card.date}`;
 const HOSTS = PROVIDER_HOSTS;

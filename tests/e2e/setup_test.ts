@@ -4,7 +4,7 @@ import { runCli } from "../helpers/cli.ts";
 import { livePid, processAlive } from "../../setup/pids.ts";
 import { exec } from "../platform/_helpers.ts";
 import type { StatusReport } from "../../setup/status.ts";
-import { accepts, freePorts } from "../helpers/processes.ts";
+import { accepts, freePorts } from "../../testkit/processes.ts";
 
 /** Whether something accepts connections on `port` right now. */
 function listening(port: number): Promise<boolean> {

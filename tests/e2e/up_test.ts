@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
-import { fakeWorld } from "../helpers/world.ts";
-import { accepts, daemonHealthy, spawnMeter, stop, waitFor } from "../helpers/processes.ts";
+import { fakeWorld } from "../../testkit/world.ts";
+import { accepts, daemonHealthy, spawnMeter, stop, waitFor } from "../../testkit/processes.ts";
 
 Deno.test("up runs edge and daemon in one process: a call is metered, the self-test answers, SIGTERM exits 0", async () => {
   const world = await fakeWorld({ prefix: "hm-up-", hosts: ["api.anthropic.com"] });

@@ -10,9 +10,9 @@ import {
   renderFixture,
   webSocketAccept,
   webSocketFrame,
-} from "../helpers/fake_provider.ts";
-import { waitFor } from "../helpers/processes.ts";
-import { type RunningWorld, withMeter } from "../helpers/world.ts";
+} from "../../testkit/fake_provider.ts";
+import { waitFor } from "../../testkit/processes.ts";
+import { type RunningWorld, withMeter } from "../../testkit/world.ts";
 
 type World = RunningWorld & { ca: string };
 

@@ -7,7 +7,7 @@
  */
 
 /** A port nothing listens on; shared with every test that starts real processes. */
-export { freePort } from "../helpers/processes.ts";
+export { freePort } from "../../testkit/processes.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -9,7 +9,7 @@ import { parseConfig } from "../../../core/config.ts";
 import { Logger } from "../../../core/log.ts";
 import { resolvePaths } from "../../../core/paths.ts";
 import { type Daemon, startDaemon } from "../../../daemon/mod.ts";
-import { type FakeProvider, startFakeProvider } from "../../helpers/fake_provider.ts";
+import { type FakeProvider, startFakeProvider } from "../../../testkit/fake_provider.ts";
 
 /** A running daemon, its fake provider, and a fetch client that uses the intercept port as its proxy. */
 export interface Harness {

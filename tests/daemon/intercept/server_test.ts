@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { COMPLETION, patternByte } from "../../helpers/fake_provider.ts";
+import { COMPLETION, patternByte } from "../../../testkit/fake_provider.ts";
 import { rawConnect, readUntil, startHarness } from "./_setup.ts";
 
 const json = (s: string) => JSON.parse(s);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { WsFrameReader, type WsMessage } from "../../../daemon/intercept/ws_frames.ts";
-import { webSocketFrame } from "../../helpers/fake_provider.ts";
+import { webSocketFrame } from "../../../testkit/fake_provider.ts";
 
 const MASK = new Uint8Array([9, 8, 7, 6]);
 const text = (s: string) => new TextEncoder().encode(s);

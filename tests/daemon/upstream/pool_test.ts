@@ -3,7 +3,7 @@ import { Buffer } from "node:buffer";
 import { UpstreamPool } from "../../../daemon/upstream/pool.ts";
 import { parseResolveMap } from "../../../daemon/upstream/target.ts";
 import { parseProxyUrl } from "../../../daemon/upstream/proxy.ts";
-import { COMPLETION, startFakeProvider } from "../../helpers/fake_provider.ts";
+import { COMPLETION, startFakeProvider } from "../../../testkit/fake_provider.ts";
 import { LeafMinter, loadOrCreateCa } from "../../../tls/mod.ts";
 
 /** A minimal CONNECT proxy: answers `status`, and when it is 200 splices to the requested target. */

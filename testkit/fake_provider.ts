@@ -1,6 +1,7 @@
 /**
- * A local TLS fake LLM provider for tests and the bench: HTTP/1.1 on 127.0.0.1 with its own
- * CA (so the daemon must trust it through `[upstream] ca_file`), answering JSON, SSE held open until the test
+ * A local TLS fake LLM provider for the tests and the bench (so it lives in `testkit/`, which both import and
+ * the product never does): HTTP/1.1 on 127.0.0.1 with its own CA (so the daemon must trust it through
+ * `[upstream] ca_file`), answering JSON, SSE held open until the test
  * releases it, chunked and large bodies, gzip, error statuses and resets mid-stream. It records what it saw.
  * An upgrade to WebSocket is answered with an echo, or Responses events for `response.create` messages
  * (`?fake=refuse`: 426 instead).
@@ -18,7 +19,7 @@ import type { Socket } from "node:net";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { LeafMinter, loadOrCreateCa } from "../../tls/mod.ts";
+import { LeafMinter, loadOrCreateCa } from "../tls/mod.ts";
 
 /** One request as the fake received it. */
 export interface SeenRequest {
@@ -291,7 +292,7 @@ export interface RenderedFixture {
   parts: string[];
 }
 
-const FIXTURES = new URL("../fixtures/providers/", import.meta.url);
+const FIXTURES = new URL("../tests/fixtures/providers/", import.meta.url);
 const PROMPT_KEYS = ["input_tokens", "prompt_tokens", "promptTokenCount"];
 const TOTAL_KEYS = ["total_tokens", "totalTokenCount"];
 

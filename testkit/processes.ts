@@ -6,7 +6,7 @@
  * @module
  */
 import { join } from "node:path";
-import { selfCommand } from "../../platform/mod.ts";
+import { selfCommand } from "../platform/mod.ts";
 
 /** `count` distinct ports free right now: all bound at once (so no two are the same), then released. */
 export function freePorts(count: number): number[] {
