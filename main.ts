@@ -1,6 +1,7 @@
 /**
  * Entry point of the `halton-meter` binary: parses argv, dispatches to a command of `cli/mod.ts`, and maps
- * errors to exit codes (SPEC §7): expected failures print a message and a hint, never a stack trace.
+ * errors to exit codes (README.md, "Commands"): expected failures print a message and a hint, never a stack
+ * trace.
  *
  * @module
  */

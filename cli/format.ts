@@ -5,7 +5,7 @@
  * @module
  */
 
-/** Millicents in one US dollar (SPEC §4). */
+/** Millicents in one US dollar (docs/pricing.md). */
 export const MILLICENTS_PER_USD = 100_000;
 
 /**

@@ -1,6 +1,6 @@
 /**
- * `halton-meter init`: sets this machine up (SPEC §7) with numbered progress on stderr, or prints the plan
- * (`--dry-run`, `--os` for another OS). The steps themselves live in `setup/init.ts`.
+ * `halton-meter init`: sets this machine up (README.md, "Modes of `init`") with numbered progress on stderr,
+ * or prints the plan (`--dry-run`, `--os` for another OS). The steps themselves live in `setup/init.ts`.
  *
  * @module
  */

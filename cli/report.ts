@@ -1,5 +1,5 @@
 /**
- * `halton-meter report` (SPEC §7): requests, tokens by class and cost over a time window, grouped by project,
+ * `halton-meter report`: requests, tokens by class and cost over a time window, grouped by project,
  * model, provider or day, as a table sized to the terminal, or as stable JSON or CSV for scripts.
  *
  * @module

@@ -1,7 +1,7 @@
 /**
- * `config.toml`: parsed with smol-toml, every key of SPEC given a default, unknown keys warned about, and a
- * bad value or a syntax error reported with the file, line and key and what was expected. The file is only
- * ever read: nothing here writes it.
+ * `config.toml`: parsed with smol-toml, every key given a default (README.md, "config.toml"), unknown keys
+ * warned about, and a bad value or a syntax error reported with the file, line and key and what was expected.
+ * The file is only ever read: nothing here writes it.
  *
  * @module
  */

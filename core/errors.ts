@@ -1,6 +1,6 @@
 /**
- * Typed errors that carry the process exit code (SPEC §7) and a hint telling the user what to do next.
- * `main.ts` prints `message` and `hint` for these and never a stack trace.
+ * Typed errors that carry the process exit code (README.md, "Commands") and a hint telling the user what to
+ * do next. `main.ts` prints `message` and `hint` for these and never a stack trace.
  *
  * @module
  */

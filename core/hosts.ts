@@ -1,12 +1,12 @@
 /**
- * Which `CONNECT`s the daemon should see: the providers' hosts of SPEC §3, the `[hosts]` the user added, and
- * the host `init`'s self-test connects to. It lives in core so the edge, which must not load daemon code,
- * and the daemon's provider table share one list.
+ * Which `CONNECT`s the daemon should see: the providers' hosts (README.md, "What is metered"), the `[hosts]`
+ * the user added, and the host `init`'s self-test connects to. It lives in core so the edge, which must not
+ * load daemon code, and the daemon's provider table share one list.
  *
  * @module
  */
 
-/** The providers' API hosts metered out of the box (SPEC §3). */
+/** The providers' API hosts metered out of the box. */
 export const PROVIDER_HOSTS: readonly string[] = [
   "api.anthropic.com",
   "api.openai.com",

@@ -1,7 +1,7 @@
 /**
- * JSON-lines logging (SPEC §10): one object per line with an ISO-8601 UTC `ts`, a level, the process and a
- * dotted event name, written to stderr and to `logs/<process>.jsonl`, rotated by size. Callers log counts and
- * names only, never prompt or response content or credentials.
+ * JSON-lines logging (README.md, "Files"): one object per line with an ISO-8601 UTC `ts`, a level, the
+ * process and a dotted event name, written to stderr and to `logs/<process>.jsonl`, rotated by size. Callers
+ * log counts and names only, never prompt or response content or credentials.
  *
  * @module
  */

@@ -1,6 +1,6 @@
 /**
- * Where every file of Halton Meter lives (SPEC §6). A pure function of the environment and the OS, so tests
- * point everything at a temp folder with `HALTON_METER_HOME` and never touch the real home.
+ * Where every file of Halton Meter lives (README.md, "Files"). A pure function of the environment and the OS,
+ * so tests point everything at a temp folder with `HALTON_METER_HOME` and never touch the real home.
  *
  * @module
  */

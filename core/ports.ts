@@ -1,7 +1,7 @@
 /**
- * Port negotiation (SPEC §2): each process's default port, or the next free one when it is taken, or the
- * port pinned in config (an error when taken). The result goes to `effective-ports.json`, which every process
- * reads.
+ * Port negotiation (docs/architecture.md): each process's default port, or the next free one when it is
+ * taken, or the port pinned in config (an error when taken). The result goes to `effective-ports.json`, which
+ * every process reads.
  *
  * @module
  */
@@ -10,7 +10,7 @@ import type { LoadedConfig } from "./config.ts";
 import { MeterError } from "./errors.ts";
 import { writeFileAtomic } from "./io.ts";
 
-/** The three ports of SPEC §2. */
+/** The three ports: edge, intercept, API. */
 export interface Ports {
   edge: number;
   intercept: number;

@@ -6,7 +6,7 @@
  * @module
  */
 
-/** How a failed call failed (SPEC §3). */
+/** How a failed call failed. */
 export type ErrorClass =
   | "rate_limit"
   | "server_error"
@@ -16,7 +16,10 @@ export type ErrorClass =
   | "network"
   | "unknown";
 
-/** Token counts in the one meaning shared by every provider (SPEC §3): cost = Σ column × its rate. */
+/**
+ * Token counts in the one meaning shared by every provider (README.md, "What is metered"): cost = Σ column ×
+ * its rate.
+ */
 export interface TokenCounts {
   /** Input billed at the full input rate: cache reads and writes taken out where the provider counts them in. */
   input_tokens: number;

@@ -1,6 +1,6 @@
 /**
- * The daemon (SPEC §2): the intercept port, the API port, and the one database writer, started together and
- * stopped together with the row queue drained.
+ * The daemon (docs/architecture.md): the intercept port, the API port, and the one database writer, started
+ * together and stopped together with the row queue drained.
  *
  * Upstream requests go over HTTP/1.1 even when the client spoke HTTP/2 to us: one keep-alive pool serves
  * both, every provider speaks HTTP/1.1, and the measured cost of the extra hop stays inside the budget

@@ -12,7 +12,10 @@ import { parseResponseHead, readHead, serializeHead } from "./_head.ts";
 import { closeQuietly, writeAll } from "./_splice.ts";
 import { formatHostPort, type HostPort } from "./_target.ts";
 
-/** How long the daemon has to accept and answer a handover before the edge tunnels instead (SPEC §2). */
+/**
+ * How long the daemon has to accept and answer a handover before the edge tunnels instead
+ * (docs/architecture.md).
+ */
 export const HANDOVER_TIMEOUT_MS = 1000;
 
 /** What the daemon is told about a handed-over connection. */

@@ -1,7 +1,7 @@
 /**
- * Is the daemon there? `GET /health` on its api port, answered `{"status":"ok"}`, cached for 1000 ms while the
- * daemon is healthy and 200 ms while it is not (SPEC §2), with concurrent questions sharing one check. Only
- * metered `CONNECT`s ask, so unmetered traffic never waits for it.
+ * Is the daemon there? `GET /health` on its api port, answered `{"status":"ok"}`, cached for 1000 ms while
+ * the daemon is healthy and 200 ms while it is not (docs/architecture.md), with concurrent questions sharing
+ * one check. Only metered `CONNECT`s ask, so unmetered traffic never waits for it.
  *
  * @module
  */
@@ -88,7 +88,7 @@ function dechunk(body: Uint8Array): Uint8Array | undefined {
   }
 }
 
-/** The cache's timing; defaults are SPEC §2's. */
+/** The cache's timing; defaults 1000 ms healthy, 200 ms not. */
 export interface HealthTiming {
   /** How long a healthy answer is trusted. */
   healthyTtlMs: number;
@@ -96,7 +96,9 @@ export interface HealthTiming {
   unhealthyTtlMs: number;
 }
 
-/** SPEC §2's cache lifetimes. */
+/**
+ * The cache lifetimes: long enough to spare the daemon a check per CONNECT, short enough to notice it back.
+ */
 export const DEFAULT_HEALTH_TIMING: HealthTiming = { healthyTtlMs: 1000, unhealthyTtlMs: 200 };
 
 /**

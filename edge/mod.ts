@@ -1,5 +1,5 @@
 /**
- * The fail-open edge (SPEC §2, DESIGN §4): the port apps use as `HTTPS_PROXY`. It never decrypts. Per
+ * The fail-open edge (docs/architecture.md): the port apps use as `HTTPS_PROXY`. It never decrypts. Per
  * `CONNECT`, a metered host goes to the daemon while the daemon is healthy, and everything else (or anything
  * the daemon fails) is tunnelled straight to the host, so a stopped or crashed daemon costs no request. Plain
  * `http://` requests are forwarded. It imports `core/` only, never daemon code, SQLite or certificate code.
@@ -39,7 +39,7 @@ export interface EdgeOptions {
   interceptPort: number;
   /** The daemon's api port, asked `GET /health`. */
   apiPort: number;
-  /** Metered hosts beyond SPEC §3's: the keys of config `[hosts]`. */
+  /** Metered hosts beyond the built-in providers': the keys of config `[hosts]`. */
   extraHosts?: Iterable<string>;
   /** Config `[upstream]` `proxy` and `resolve`. */
   upstream?: { proxy: string; resolve: Readonly<Record<string, string>> };
@@ -47,7 +47,7 @@ export interface EdgeOptions {
   logger?: Logger;
   /** How often `edge.passthrough` counts are logged (default 60 s). */
   statsIntervalMs?: number;
-  /** Health cache lifetimes (default SPEC §2's 1000 ms / 200 ms). */
+  /** Health cache lifetimes (default 1000 ms / 200 ms). */
   healthTiming?: HealthTiming;
 }
 

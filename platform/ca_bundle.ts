@@ -1,6 +1,6 @@
 /**
- * `ca-bundle.pem` (SPEC §6): the system roots followed by our CA, for the variables (`SSL_CERT_FILE`,
- * `REQUESTS_CA_BUNDLE`, …) that replace a tool's roots with a file. Pure text in, text out.
+ * `ca-bundle.pem` (README.md, "Files"): the system roots followed by our CA, for the variables
+ * (`SSL_CERT_FILE`, `REQUESTS_CA_BUNDLE`, …) that replace a tool's roots with a file. Pure text in, text out.
  *
  * @module
  */

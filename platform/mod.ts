@@ -1,5 +1,5 @@
 /**
- * The platform layer's entry point (DESIGN §6): one {@linkcode Platform} per OS, chosen once by
+ * The platform layer's entry point (docs/platform.md): one {@linkcode Platform} per OS, chosen once by
  * {@linkcode platformFor}. Any OS's platform can be asked for on any OS, so `init --os` renders another
  * machine's plan and every OS's files are checked on every OS.
  *
@@ -51,7 +51,7 @@ export function currentSelf(): SelfInfo {
 export const V8_FLAGS = "--v8-flags=--max-semi-space-size=1,--single-threaded-gc";
 
 /**
- * The absolute argv that runs this program again (DESIGN §2), for service files: the binary alone when
+ * The absolute argv that runs this program again, for service files: the binary alone when
  * compiled; `deno run -A <v8 flags> <abs main.ts>` when run from source (Deno finds `deno.json` beside
  * `main.ts`).
  */

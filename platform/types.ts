@@ -1,7 +1,7 @@
 /**
- * The one interface of the platform layer (DESIGN §6) and the data it speaks in: a context describing the
- * machine being set up, files rendered as text, and plans of steps returned as data. Nothing here has a side
- * effect; `init`, `uninstall`, `status` and `doctor` run plans later through an injected runner.
+ * The one interface of the platform layer (docs/platform.md) and the data it speaks in: a context describing
+ * the machine being set up, files rendered as text, and plans of steps returned as data. Nothing here has a
+ * side effect; `init`, `uninstall`, `status` and `doctor` run plans later through an injected runner.
  *
  * @module
  */
@@ -9,7 +9,10 @@ import type { OsName, Paths } from "../core/paths.ts";
 import type { Ports } from "../core/ports.ts";
 import type { Runner } from "./runner.ts";
 
-/** How far `init` reaches (SPEC §7): `env` meters through `run` only; `apps` adds env vars; `full` the proxy. */
+/**
+ * How far `init` reaches (README.md, "Modes of `init`"): `env` meters through `run` only; `apps` adds env
+ * vars; `full` the proxy.
+ */
 export type InstallMode = "env" | "apps" | "full";
 
 /** The two long-running services. `stop` touches only the daemon; the edge keeps the port. */

@@ -1,12 +1,12 @@
 /**
- * `deno task build`: one self-contained binary per target (DESIGN §2), `dist/halton-meter-<target>[.exe]`,
- * then `dist/SHA256SUMS` over every binary in `dist/`.
+ * `deno task build`: one self-contained binary per target (README.md, "Building"),
+ * `dist/halton-meter-<target>[.exe]`, then `dist/SHA256SUMS` over every binary in `dist/`.
  *
  * `deno compile` needs the `denort` runtime of the running Deno's version for each target, and would download
  * it from dl.deno.land, which cannot be reached from our machines. So each target is built only when its
- * runtime is already on disk: `$DENO_DIR/dl/release/v<version>/denort-<target>.zip`, or for the host target an
- * unpacked runtime named by `DENORT_BIN`. A target without one is reported with the exact file to put where,
- * the others are built, and the script exits 1 naming what was not built.
+ * runtime is already on disk: `$DENO_DIR/dl/release/v<version>/denort-<target>.zip`, or for the host target
+ * an unpacked runtime named by `DENORT_BIN`. A target without one is reported with the exact file to put
+ * where, the others are built, and the script exits 1 naming what was not built.
  *
  * Usage: `deno run -A scripts/build.ts [--target <triple>] [--out <dir>]`
  *
@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { V8_FLAGS } from "../platform/mod.ts";
 
-/** The targets of DESIGN §2. */
+/** The targets a release is built for. */
 export const TARGETS = [
   "x86_64-unknown-linux-gnu",
   "aarch64-unknown-linux-gnu",

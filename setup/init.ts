@@ -1,8 +1,8 @@
 /**
- * `init` (SPEC §7): the steps that set a machine up, in order, each recorded in `system_state.json` with what
- * was there before. Every step compares before it acts, so a second run changes nothing and restarts nothing;
- * an upgrade (a new binary path) rewrites the service files and restarts the daemon once, never the edge
- * while it holds its port.
+ * `init` (README.md, "Modes of `init`"): the steps that set a machine up, in order, each recorded in
+ * `system_state.json` with what was there before. Every step compares before it acts, so a second run changes
+ * nothing and restarts nothing; an upgrade (a new binary path) rewrites the service files and restarts the
+ * daemon once, never the edge while it holds its port.
  *
  * @module
  */

@@ -1,6 +1,6 @@
 /**
  * Read-only questions about the running meter, asked over loopback: is a port taken, does the daemon's API
- * answer `/health`, and does a request through the edge reach the daemon (the self-test of SPEC §7).
+ * answer `/health`, and does a request through the edge reach the daemon (the self-test that ends `init`).
  *
  * @module
  */

@@ -1,7 +1,7 @@
 /**
- * `system_state.json` (SPEC §6): everything `init` changed on the machine and what was there before, so that
- * `uninstall` can put it back. Written atomically after each change; a file that cannot be read is moved aside
- * as `.corrupt-<time>` and reported, never silently dropped.
+ * `system_state.json` (docs/platform.md): everything `init` changed on the machine and what was there before,
+ * so that `uninstall` can put it back. Written atomically after each change; a file that cannot be read is
+ * moved aside as `.corrupt-<time>` and reported, never silently dropped.
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * `uninstall` (SPEC §7): stop and remove the services, then put back what `system_state.json` recorded (env
+ * `uninstall`: stop and remove the services, then put back what `system_state.json` recorded (env
  * variables and files, rc blocks, certifi bundles, trust, the system proxy) and remove the meter's own files.
  * `db.sqlite` stays unless `purge` is set (the command decides when the user has confirmed it). A missing or
  * corrupt record still removes everything that carries our markers.

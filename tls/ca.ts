@@ -1,8 +1,9 @@
 /**
- * The local certificate authority (SPEC §6): the original's `~/.mitmproxy/mitmproxy-ca.pem` (private key and
- * certificate in one file) is reused when present, so trust given to the original carries over; otherwise a
- * new CA is made and written beside it in the same form, with `mitmproxy-ca-cert.pem` holding the certificate
- * alone for trust stores. An existing CA file is never rewritten, even when it is unusable.
+ * The local certificate authority (README.md, "Files"): the original's `~/.mitmproxy/mitmproxy-ca.pem`
+ * (private key and certificate in one file) is reused when present, so trust given to the original carries
+ * over; otherwise a new CA is made and written beside it in the same form, with `mitmproxy-ca-cert.pem`
+ * holding the certificate alone for trust stores. An existing CA file is never rewritten, even when it is
+ * unusable.
  *
  * New CAs use ECDSA P-256: every client we serve (OpenSSL 3 strict mode, Go, Node, curl, Apple, Windows)
  * accepts it, its key is made in microseconds, and signing a leaf with it costs a fraction of an RSA-2048

@@ -1,9 +1,9 @@
 /**
- * Per-host leaf certificates, minted on first use and signed by the local CA (DESIGN §4.2): ECDSA P-256,
- * valid 397 days from a day back (clock skew) and never past the CA, the host in the subject CN and the SAN
- * (`dNSName`, or `iPAddress` for an address), serverAuth only, critical basicConstraints CA:FALSE and
- * keyUsage digitalSignature, SKI and AKI. This profile passes OpenSSL 3's strict verification (Python 3.13's
- * default), Go, Node, curl and Apple's 398-day rule.
+ * Per-host leaf certificates, minted on first use and signed by the local CA (docs/architecture.md, "The
+ * request path"): ECDSA P-256, valid 397 days from a day back (clock skew) and never past the CA, the host in
+ * the subject CN and the SAN (`dNSName`, or `iPAddress` for an address), serverAuth only, critical
+ * basicConstraints CA:FALSE and keyUsage digitalSignature, SKI and AKI. This profile passes OpenSSL 3's
+ * strict verification (Python 3.13's default), Go, Node, curl and Apple's 398-day rule.
  *
  * The certificate bytes are assembled directly (see `_der.ts`) and signed with WebCrypto: a leaf costs about
  * 0.6 ms with a P-256 CA, most of it the signature.

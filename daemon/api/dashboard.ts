@@ -1,5 +1,5 @@
 /**
- * The built-in dashboard page served at `/` of the API port (SPEC §9): spend by day, project, model and
+ * The built-in dashboard page served at `/` of the API port: spend by day, project, model and
  * provider over 7, 30 or 90 days, drawn as hand-made SVG from `/v1/stats`. One self-contained HTML string
  * (inline CSS and script, no external resource) so it ships inside the compiled binary; names coming from the
  * data are only ever set as text, never as markup.

@@ -1,6 +1,6 @@
 /**
- * The API port (SPEC §2, §9), loopback only: `GET /health` for the edge and `status`; other routes (the read
- * API, the dashboard page) plug in as a handler that answers what it knows.
+ * The API port (README.md, "Read API and dashboard"), loopback only: `GET /health` for the edge and `status`;
+ * other routes (the read API, the dashboard page) plug in as a handler that answers what it knows.
  *
  * @module
  */

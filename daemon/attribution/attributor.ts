@@ -38,7 +38,7 @@ export interface AttributorOptions {
   logger?: Logger;
 }
 
-/** Resolves the project of client connections (SPEC §5). */
+/** Resolves the project of client connections (README.md, "Attribution"). */
 export class Attributor {
   readonly #opts: Required<Omit<AttributorOptions, "userHome" | "logger">> & AttributorOptions;
   readonly #cache = new Map<string, { at: number; value: Promise<Attribution> }>();

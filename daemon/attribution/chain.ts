@@ -1,7 +1,7 @@
 /**
- * The resolver chain of SPEC §5: layers tried in order, the first slug wins, and the winning layer is named.
- * A layer that fails (process gone, permission denied, unreadable file) counts as no answer, so the chain
- * always ends with a project.
+ * The resolver chain (README.md, "Attribution"): layers tried in order, the first slug wins, and the winning
+ * layer is named. A layer that fails (process gone, permission denied, unreadable file) counts as no answer,
+ * so the chain always ends with a project.
  *
  * @module
  */

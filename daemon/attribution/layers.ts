@@ -1,6 +1,7 @@
 /**
- * The per-process layers of SPEC §5 (env, `.haltonrc`, IDE workspace, git root, working directory): each a
- * small function of one {@linkcode ProcessInfo} and an {@linkcode FsView} that answers a slug or nothing.
+ * The per-process attribution layers (README.md, "Attribution") (env, `.haltonrc`, IDE workspace, git root,
+ * working directory): each a small function of one {@linkcode ProcessInfo} and an {@linkcode FsView} that
+ * answers a slug or nothing.
  *
  * @module
  */

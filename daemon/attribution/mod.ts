@@ -1,6 +1,6 @@
 /**
- * Attribution (SPEC §5): which project made each call. The daemon builds one {@linkcode Attributor} with the
- * lookup of its OS and calls `resolve` once per client connection, off the request path:
+ * Attribution (README.md, "Attribution"): which project made each call. The daemon builds one {@linkcode
+ * Attributor} with the lookup of its OS and calls `resolve` once per client connection, off the request path:
  *
  * ```ts
  * const attributor = new Attributor({ lookup: processLookupFor(currentOs()), defaultProject });

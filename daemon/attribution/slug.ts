@@ -1,5 +1,5 @@
 /**
- * Project slugs (SPEC §5): lowercase `a-z0-9-_:/`. Names found on disk or in processes are normalised where
+ * Project slugs: lowercase `a-z0-9-_:/`. Names found on disk or in processes are normalised where
  * the intent is plain (case, spaces, dots); anything else is not a slug, and its layer falls through.
  *
  * @module

@@ -49,7 +49,10 @@ export interface ProcessLookup {
 /** Runs an external command and returns its exit code and standard output. Never throws. */
 export type CommandRunner = (cmd: string, args: string[]) => Promise<{ code: number; stdout: string }>;
 
-/** The resolver layers of SPEC §5, in order; the winner is stored as the row's `attribution_layer`. */
+/**
+ * The resolver layers (README.md, "Attribution"), in order; the winner is stored as the row's
+ * `attribution_layer`.
+ */
 export const LAYERS = [
   "explicit",
   "env",

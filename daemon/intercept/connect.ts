@@ -52,7 +52,7 @@ export function parseConnectHead(head: string): ConnectRequest | ConnectRejectio
       if (!CLIENT.test(value)) return { status: 400, reason: "malformed x-halton-client" };
       out.client = value;
     } else if (name === "x-halton-project") {
-      // A bad tag falls through to the next attribution layer (SPEC §5) rather than failing the request.
+      // A bad tag falls through to the next attribution layer rather than failing the request.
       if (SLUG.test(value)) out.project = value;
     } else if (name === "proxy-authorization" && out.project === undefined) {
       const user = basicUser(value);

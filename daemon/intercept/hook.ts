@@ -26,7 +26,9 @@ export interface ExchangeStart {
   headMs: number;
   /** The client's `ip:port` (from the edge's `x-halton-client`, else the peer of a direct connection). */
   client: string;
-  /** The project tag of SPEC §5 layer 0 (`x-halton-project` or proxy credentials); undefined when none. */
+  /**
+   * The project tag of attribution layer 0 (`x-halton-project` or proxy credentials); undefined when none.
+   */
   project?: string;
   /**
    * Request headers as the client sent them, including credentials: for labelling billing and decoding only.

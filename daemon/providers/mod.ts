@@ -1,7 +1,7 @@
 /**
- * The provider registry: which host and path is metered by which shape (SPEC §3), whether a call is billed to
- * an API key or a subscription, and {@linkcode createUsageParser}, which wires content decoding to a shape's
- * parser so the daemon has one object to feed response bytes to.
+ * The provider registry: which host and path is metered by which shape (README.md, "What is metered"),
+ * whether a call is billed to an API key or a subscription, and {@linkcode createUsageParser}, which wires
+ * content decoding to a shape's parser so the daemon has one object to feed response bytes to.
  *
  * @module
  */
@@ -18,7 +18,7 @@ export type { ExchangeInfo, ProviderShape, ResponseParser } from "./types.ts";
 /** The API shape a configured extra host speaks (config `[hosts]`). */
 export type HostShape = "openai" | "anthropic" | "gemini";
 
-/** Hosts metered out of the box (SPEC §3); core holds the list so the edge can share it. */
+/** Hosts metered out of the box; core holds the list so the edge can share it. */
 export { PROVIDER_HOSTS as METERED_HOSTS } from "../../core/hosts.ts";
 
 const BUILT_IN: ReadonlyMap<string, readonly ProviderShape[]> = new Map([

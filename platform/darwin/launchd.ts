@@ -1,6 +1,6 @@
 /**
- * The macOS LaunchAgents (SPEC §8): the daemon, restarted when it crashes; the edge, kept alive always; and
- * a login one-shot that re-applies `launchctl setenv`, which launchd forgets at every logout.
+ * The macOS LaunchAgents (docs/platform.md): the daemon, restarted when it crashes; the edge, kept alive
+ * always; and a login one-shot that re-applies `launchctl setenv`, which launchd forgets at every logout.
  *
  * @module
  */

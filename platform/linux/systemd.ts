@@ -1,6 +1,6 @@
 /**
- * The Linux files (SPEC §8): systemd user units for the daemon and the edge, and the `environment.d` file that
- * gives `--apps` variables to every program of the next graphical or systemd session.
+ * The Linux files (docs/platform.md): systemd user units for the daemon and the edge, and the `environment.d`
+ * file that gives `--apps` variables to every program of the next graphical or systemd session.
  *
  * @module
  */

@@ -1,14 +1,15 @@
 /**
- * Windows Task Scheduler definitions (SPEC §8): one task per service, started at the user's logon, with no
- * time limit, restarted on failure, hidden, registered with `schtasks /Create /XML`.
+ * Windows Task Scheduler definitions (docs/platform.md): one task per service, started at the user's logon,
+ * with no time limit, restarted on failure, hidden, registered with `schtasks /Create /XML`.
  *
  * The XML declares UTF-16 because `schtasks` reads task files as UTF-16; the string rendered here must be
- * written as UTF-16 LE with a byte-order mark (`RenderedFile.encoding` says so and `writeRendered()` does it).
+ * written as UTF-16 LE with a byte-order mark (`RenderedFile.encoding` says so and `writeRendered()` does
+ * it).
  *
  * The binary is a console program (the same file is the CLI people type into a terminal), so Task Scheduler
  * would open a console window for it at every logon. It is started through `conhost.exe --headless`, which
- * hosts the console without a window; `--no-terminal` at compile time would hide the window too but would also
- * cut the CLI off from the terminal it is typed into.
+ * hosts the console without a window; `--no-terminal` at compile time would hide the window too but would
+ * also cut the CLI off from the terminal it is typed into.
  *
  * @module
  */

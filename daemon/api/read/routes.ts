@@ -1,6 +1,7 @@
 /**
- * The read API (SPEC §9) as one {@linkcode ApiRoute}: `/v1/projects`, `/v1/projects/{slug}` and its `stats`,
- * `requests` and `requests.csv`, `/v1/stats`, `/v1/daemon/status`, and the built-in page at `/`.
+ * The read API (README.md, "Read API and dashboard") as one {@linkcode ApiRoute}: `/v1/projects`,
+ * `/v1/projects/{slug}` and its `stats`, `requests` and `requests.csv`, `/v1/stats`, `/v1/daemon/status`, and
+ * the built-in page at `/`.
  *
  * Read only and loopback only: every answer is to GET; a request whose URL names a host other than a loopback
  * one is refused, so a web page that rebinds its own name to 127.0.0.1 cannot read the data; and only the

@@ -41,7 +41,7 @@ function world(drop: string[] = []): ChainInput {
   };
 }
 
-Deno.test("resolveProject() tries the layers in SPEC order, the first answer winning", async () => {
+Deno.test("resolveProject() tries the layers in the documented order, the first answer winning", async () => {
   const expected: [string, string, string][] = [
     ["explicit", "tagged", "explicit"],
     ["env", "from-env", "env"],
