@@ -18,7 +18,7 @@ import { effectivePorts } from "../core/ports.ts";
 import { VERSION } from "../core/version.ts";
 import { type ApiRoute, startApiServer } from "./api/server.ts";
 import { readApiOnDemand } from "./api/read/off_thread.ts";
-import type { MeteringHook } from "./intercept/hook.ts";
+import type { MeteringHook } from "./intercept/seam.ts";
 import { startInterceptServer } from "./intercept/server.ts";
 import type { LeafSource } from "./intercept/tls_front.ts";
 import { openStore } from "../store/open.ts";

@@ -17,7 +17,7 @@ import {
   type HeaderMap,
   MAX_REQUEST_BODY,
   type MeteringHook,
-} from "./hook.ts";
+} from "./seam.ts";
 import type { ConnMeta } from "./tls_front.ts";
 
 /** The client's half of an exchange, whatever HTTP version it spoke. */

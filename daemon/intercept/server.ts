@@ -14,7 +14,7 @@ import { readConnectHead, rejectionResponse } from "./connect.ts";
 import { type ClientSide, type ExchangeContext, forwardExchange } from "./exchange.ts";
 import { serveHttp1 } from "./h1.ts";
 import { createHttp2Front } from "./h2.ts";
-import { guardHook, type MeteringHook } from "./hook.ts";
+import { guardHook, type MeteringHook } from "./seam.ts";
 import { SELFTEST_HOST } from "../../core/hosts.ts";
 import { answerSelftest } from "./selftest.ts";
 import { forwardUpgrade, wantsUpgrade } from "./upgrade.ts";

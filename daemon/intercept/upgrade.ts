@@ -14,7 +14,7 @@ import type { Tunnel } from "../upstream/pool.ts";
 import { latin1Bytes } from "../http1/latin1.ts";
 import { headerLines, MAX_HEAD, parseResponseHead } from "../http1/head.ts";
 import { answerUpstreamFailure, type ClientSide, type ExchangeContext } from "./exchange.ts";
-import type { HeaderMap } from "./hook.ts";
+import type { HeaderMap } from "./seam.ts";
 import { responsesOverWebSocket } from "./ws_metering.ts";
 import type { ConnMeta } from "./tls_front.ts";
 import { indexOfHeadEnd } from "../http1/crlf.ts";

@@ -10,8 +10,8 @@
  */
 import zlib from "node:zlib";
 import { Buffer } from "node:buffer";
-import type { ExchangeObserver, HeaderMap, MeteringHook } from "./hook.ts";
-import { MAX_REQUEST_BODY } from "./hook.ts";
+import type { ExchangeObserver, HeaderMap, MeteringHook } from "./seam.ts";
+import { MAX_REQUEST_BODY } from "./seam.ts";
 import type { ConnMeta } from "./tls_front.ts";
 import { WsFrameReader, type WsMessage } from "./ws_frames.ts";
 

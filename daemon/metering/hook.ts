@@ -13,7 +13,7 @@ import type { Attribution } from "../attribution/mod.ts";
 import type { UsageRow } from "../../store/rows.ts";
 import type { ErrorClass, Usage } from "../../core/usage.ts";
 import { uuid7 } from "../../store/ids.ts";
-import type { ExchangeEnd, ExchangeStart, MeteringHook } from "../intercept/hook.ts";
+import type { ExchangeEnd, ExchangeStart, MeteringHook } from "../intercept/seam.ts";
 
 /** Where rows go: the daemon's `RowWriter`. */
 export interface RowSink {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type ExchangeStart, guardHook, type MeteringHook } from "../../../daemon/intercept/hook.ts";
+import { type ExchangeStart, guardHook, type MeteringHook } from "../../../daemon/intercept/seam.ts";
 
 const START: ExchangeStart = {
   host: "api.anthropic.com",
