@@ -27,7 +27,7 @@ import { LeafMinter, loadOrCreateCa } from "../tls/mod.ts";
 import { UpstreamPool } from "./upstream/pool.ts";
 import { meteredHosts } from "../core/hosts.ts";
 import { currentOs } from "../core/paths.ts";
-import { createMeteringHook, type MeteringDeps } from "./metering/hook.ts";
+import { createMeteringHook, type MeteringDeps } from "./metering/metering_hook.ts";
 import { buildRateBook, bundledCard, readStoredRates } from "../pricing/mod.ts";
 import { Attributor, processLookupFor } from "./attribution/mod.ts";
 import type { HostShape } from "./providers/mod.ts";

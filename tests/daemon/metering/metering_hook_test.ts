@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
 import { buildRateBook } from "../../../pricing/mod.ts";
-import { createMeteringHook, splitAddress } from "../../../daemon/metering/hook.ts";
+import { createMeteringHook, splitAddress } from "../../../daemon/metering/metering_hook.ts";
 import type { ExchangeStart } from "../../../daemon/intercept/seam.ts";
 import type { UsageRow } from "../../../store/rows.ts";
 
