@@ -23,7 +23,7 @@ import {
   stopAll,
   stopDaemon,
 } from "./supervisor_control.ts";
-import { TargetFs } from "./target.ts";
+import { TargetFs } from "./target_fs.ts";
 
 /** The supervisor's controls (see `supervisor_control.ts`), bound to one `run` folder. */
 export interface SupervisorOps {

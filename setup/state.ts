@@ -8,7 +8,7 @@
 import type { OsName } from "../core/paths.ts";
 import type { Ports } from "../core/ports.ts";
 import type { InstallMode, ProxySnapshot } from "../platform/types.ts";
-import type { TargetFs } from "./target.ts";
+import type { TargetFs } from "./target_fs.ts";
 
 /** Who keeps the edge and the daemon running. */
 export type ServiceManagerKind = "systemd" | "launchd" | "task-scheduler" | "supervisor";

@@ -8,7 +8,7 @@ import type { OsName } from "../../core/paths.ts";
 import { resolvePaths } from "../../core/paths.ts";
 import { RecordingRunner, type ScriptedAnswer } from "../../platform/runner.ts";
 import type { Machine } from "../../setup/machine.ts";
-import { TargetFs } from "../../setup/target.ts";
+import { TargetFs } from "../../setup/target_fs.ts";
 import { fakeMachine, FakeSupervisor, HOMES, probeScript, ROOTS_PEM, type Switchboard } from "./_machine.ts";
 
 /** One test's machine and what stands behind it. */

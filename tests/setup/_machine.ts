@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { OsName } from "../../core/paths.ts";
 import { RecordingRunner, type ScriptedAnswer } from "../../platform/runner.ts";
 import type { Machine, SupervisorOps } from "../../setup/machine.ts";
-import { TargetFs } from "../../setup/target.ts";
+import { TargetFs } from "../../setup/target_fs.ts";
 
 /** A self-signed certificate's PEM is not needed: the bundle code only looks for PEM blocks. */
 export const ROOTS_PEM = "-----BEGIN CERTIFICATE-----\nUk9PVFM=\n-----END CERTIFICATE-----\n";

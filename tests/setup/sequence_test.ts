@@ -6,7 +6,7 @@ import { RecordingRunner } from "../../platform/runner.ts";
 import { CERTIFI_START } from "../../setup/certifi.ts";
 import { runInit } from "../../setup/init.ts";
 import type { SystemState } from "../../setup/state.ts";
-import { TargetFs } from "../../setup/target.ts";
+import { TargetFs } from "../../setup/target_fs.ts";
 import { runUninstall } from "../../setup/uninstall.ts";
 import { fakeMachine, HOMES, listFiles, probeScript, ROOTS_PEM, type Switchboard } from "./_machine.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { emptyState, readState, writeState } from "../../setup/state.ts";
-import { TargetFs } from "../../setup/target.ts";
+import { TargetFs } from "../../setup/target_fs.ts";
 
 Deno.test("writeState() then readState() gives the record back; no file reads as no record", async () => {
   const dir = await Deno.makeTempDir();
