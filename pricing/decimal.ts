@@ -63,11 +63,6 @@ export function decimalToNumber(a: Decimal): number {
   return Number(formatDecimal(a));
 }
 
-/** True when both decimals are the same value. */
-export function decimalEquals(a: Decimal, b: Decimal): boolean {
-  return a.units === b.units && a.scale === b.scale;
-}
-
 /** Drops trailing zero digits so that equal values have one representation. */
 function normalize(a: Decimal): Decimal {
   let { units, scale } = a;
