@@ -422,7 +422,7 @@ Deno.test({
   name:
     "every provider and shape through edge and daemon gives one exact row: tokens, cost, outcome, project",
   ignore: !hasCurl,
-  async fn() {
+  async fn(t) {
     const w = await startWorld();
     let opened: Deno.HttpClient | undefined;
     try {
@@ -432,53 +432,56 @@ Deno.test({
         caCerts: [w.caPem],
       });
       const cwd = await acmeCheckout(w.dir);
+      // Each call and each row is a step of its own, so that one failing case does not hide the others.
       for (const c of CASES) {
         const url = `https://${c.host}${c.path}`;
         const body = JSON.stringify(c.body);
-        if (c.client === "fetch") {
-          const res = await fetch(url, {
-            method: "POST",
-            headers: { "content-type": "application/json", "accept-encoding": "gzip" },
-            body,
-            client,
-          });
-          const text = await res.text();
-          assert.equal(res.status, c.row.http_status, `${url}: ${text}`);
-          assert.ok(text.length > 0, `${url} answered with a body`);
-        } else {
-          const out = await new Deno.Command("curl", {
-            args: [
-              "-sS",
-              "--max-time",
-              "10",
-              ...(c.client === "curl-http1.1" ? ["--http1.1"] : []),
-              "-x",
-              `http://127.0.0.1:${w.ports.edge}`,
-              "--cacert",
-              w.caFile,
-              "-H",
-              "content-type: application/json",
-              "-d",
+        await t.step(`${c.client} ${keyOf(c.host, c.path, c.row.model)} is answered`, async () => {
+          if (c.client === "fetch") {
+            const res = await fetch(url, {
+              method: "POST",
+              headers: { "content-type": "application/json", "accept-encoding": "gzip" },
               body,
-              "-o",
-              "/dev/null",
-              "-w",
-              "%{http_code}",
-              // The daemon starts looking curl up when its CONNECT arrives, and the lookup takes a few
-              // milliseconds; a real model takes seconds to answer, so the fake takes a little time too,
-              // or curl is gone before it is found.
-              `${url}&lag=${CURL_LAG_MS}`,
-            ],
-            cwd,
-            env: { PATH: Deno.env.get("PATH") ?? "" },
-            clearEnv: true,
-            stdout: "piped",
-            stderr: "piped",
-          }).output();
-          const dec = new TextDecoder();
-          assert.equal(out.code, 0, `curl ${url}: ${dec.decode(out.stderr)}`);
-          assert.equal(dec.decode(out.stdout), String(c.row.http_status), url);
-        }
+              client,
+            });
+            const text = await res.text();
+            assert.equal(res.status, c.row.http_status, `${url}: ${text}`);
+            assert.ok(text.length > 0, `${url} answered with a body`);
+          } else {
+            const out = await new Deno.Command("curl", {
+              args: [
+                "-sS",
+                "--max-time",
+                "10",
+                ...(c.client === "curl-http1.1" ? ["--http1.1"] : []),
+                "-x",
+                `http://127.0.0.1:${w.ports.edge}`,
+                "--cacert",
+                w.caFile,
+                "-H",
+                "content-type: application/json",
+                "-d",
+                body,
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                // The daemon starts looking curl up when its CONNECT arrives, and the lookup takes a few
+                // milliseconds; a real model takes seconds to answer, so the fake takes a little time too,
+                // or curl is gone before it is found.
+                `${url}&lag=${CURL_LAG_MS}`,
+              ],
+              cwd,
+              env: { PATH: Deno.env.get("PATH") ?? "" },
+              clearEnv: true,
+              stdout: "piped",
+              stderr: "piped",
+            }).output();
+            const dec = new TextDecoder();
+            assert.equal(out.code, 0, `curl ${url}: ${dec.decode(out.stderr)}`);
+            assert.equal(dec.decode(out.stdout), String(c.row.http_status), url);
+          }
+        });
       }
       assert.equal(await w.stopDaemon(), 0, "SIGTERM ends the daemon cleanly");
       const rows = w.rows();
@@ -489,15 +492,17 @@ Deno.test({
       }
       for (const c of CASES) {
         const k = keyOf(c.host, c.path, c.row.model);
-        const found = byKey.get(k) ?? [];
-        assert.equal(found.length, 1, `one row for ${k}; rows: ${[...byKey.keys()].join("\n")}`);
-        const got = Object.fromEntries(CHECKED.map((col) => [col, found[0][col]]));
-        assert.deepEqual(got, c.row, k);
-        const who = c.client === "fetch" ? ["client-x", "explicit"] : ["acme-web", "haltonrc"];
-        assert.deepEqual([found[0].project, found[0].attribution_layer], who, `${k}: project`);
-        if (c.client !== "fetch") assert.equal(found[0].client_process, "curl", `${k}: client process`);
+        await t.step(`${k} gives one exact row`, () => {
+          const found = byKey.get(k) ?? [];
+          assert.equal(found.length, 1, `one row for ${k}; rows: ${[...byKey.keys()].join("\n")}`);
+          const got = Object.fromEntries(CHECKED.map((col) => [col, found[0][col]]));
+          assert.deepEqual(got, c.row, k);
+          const who = c.client === "fetch" ? ["client-x", "explicit"] : ["acme-web", "haltonrc"];
+          assert.deepEqual([found[0].project, found[0].attribution_layer], who, `${k}: project`);
+          if (c.client !== "fetch") assert.equal(found[0].client_process, "curl", `${k}: client process`);
+        });
       }
-      assert.equal(rows.length, CASES.length, "no other rows");
+      await t.step("no other rows", () => assert.equal(rows.length, CASES.length));
     } finally {
       opened?.close();
       await w.close();
@@ -785,7 +790,7 @@ function paddedBody(body: Record<string, unknown>, call: number): string {
   return text + " ".repeat(BODY_BASE + call - text.length);
 }
 
-Deno.test(`${LOAD_CALLS} mixed calls from ${LOAD_CLIENTS} concurrent clients give exactly one right row each`, async () => {
+Deno.test(`${LOAD_CALLS} mixed calls from ${LOAD_CLIENTS} concurrent clients give exactly one right row each`, async (t) => {
   const w = await startWorld();
   const clients: Deno.HttpClient[] = [];
   try {
@@ -827,16 +832,15 @@ Deno.test(`${LOAD_CALLS} mixed calls from ${LOAD_CLIENTS} concurrent clients giv
       `metering load: ${LOAD_CALLS} calls, ${rows.length} rows, ${seconds.toFixed(1)} s ` +
         `(${(LOAD_CALLS / seconds).toFixed(0)} calls/s through edge + daemon, ${LOAD_CLIENTS} clients)`,
     );
-    assert.deepEqual(failures, [], "every call answered");
-    const exit = w.daemonLog().split("\n").filter((l) => l.includes('"daemon.exit"')).map((l) =>
-      JSON.parse(l)
-    );
-    assert.equal(exit.length, 1, "the daemon logged its exit");
-    assert.deepEqual(
-      [exit[0].rows_written, exit[0].rows_dropped],
-      [LOAD_CALLS, 0],
-      "nothing queued was lost",
-    );
+    // The checks below are steps, so that one failing does not hide the others.
+    await t.step("every call is answered", () => assert.deepEqual(failures, []));
+    await t.step("nothing queued is lost", () => {
+      const exit = w.daemonLog().split("\n").filter((l) => l.includes('"daemon.exit"')).map((l) =>
+        JSON.parse(l)
+      );
+      assert.equal(exit.length, 1, "the daemon logged its exit");
+      assert.deepEqual([exit[0].rows_written, exit[0].rows_dropped], [LOAD_CALLS, 0]);
+    });
 
     const byCall = new Map<number, Row[]>();
     for (const r of rows) {
@@ -850,39 +854,7 @@ Deno.test(`${LOAD_CALLS} mixed calls from ${LOAD_CLIENTS} concurrent clients giv
     };
     for (let i = 0; i < LOAD_CALLS; i++) {
       const kind = LOAD_KINDS[i % LOAD_KINDS.length];
-      const got = byCall.get(i) ?? [];
-      assert.equal(got.length, 1, `call ${i} (${kind.path}) has exactly one row, not ${got.length}`);
       const e = kind.expect(PROMPT_BASE + i);
-      const r = got[0];
-      assert.deepEqual(
-        {
-          provider: r.provider,
-          host: r.host,
-          project: r.project,
-          input_tokens: r.input_tokens,
-          output_tokens: r.output_tokens,
-          thinking_tokens: r.thinking_tokens,
-          cache_read_tokens: r.cache_read_tokens,
-          cache_write_5m_tokens: r.cache_write_5m_tokens,
-          cache_write_1h_tokens: r.cache_write_1h_tokens,
-          cost: r.cost_usd_minor_units,
-          complete: r.tokens_complete,
-        },
-        {
-          provider: kind.provider,
-          host: kind.host,
-          project: `load-${clientOf.get(i)}`,
-          input_tokens: e.input_tokens,
-          output_tokens: e.output_tokens,
-          thinking_tokens: e.thinking_tokens,
-          cache_read_tokens: e.cache_read_tokens,
-          cache_write_5m_tokens: e.cache_write_5m_tokens,
-          cache_write_1h_tokens: e.cache_write_1h_tokens,
-          cost: e.cost,
-          complete: e.complete,
-        },
-        `call ${i}: ${kind.path}`,
-      );
       add(kind.provider, [
         1,
         e.input_tokens,
@@ -892,23 +864,64 @@ Deno.test(`${LOAD_CALLS} mixed calls from ${LOAD_CLIENTS} concurrent clients giv
         e.cost,
       ]);
     }
-    assert.equal(rows.length, LOAD_CALLS, "no row beyond one per call");
+    for (const [k, kind] of LOAD_KINDS.entries()) {
+      await t.step(`kind ${k} (${kind.host}${kind.path}): every call has one right row`, () => {
+        for (let i = k; i < LOAD_CALLS; i += LOAD_KINDS.length) {
+          const got = byCall.get(i) ?? [];
+          assert.equal(got.length, 1, `call ${i} (${kind.path}) has exactly one row, not ${got.length}`);
+          const e = kind.expect(PROMPT_BASE + i);
+          const r = got[0];
+          assert.deepEqual(
+            {
+              provider: r.provider,
+              host: r.host,
+              project: r.project,
+              input_tokens: r.input_tokens,
+              output_tokens: r.output_tokens,
+              thinking_tokens: r.thinking_tokens,
+              cache_read_tokens: r.cache_read_tokens,
+              cache_write_5m_tokens: r.cache_write_5m_tokens,
+              cache_write_1h_tokens: r.cache_write_1h_tokens,
+              cost: r.cost_usd_minor_units,
+              complete: r.tokens_complete,
+            },
+            {
+              provider: kind.provider,
+              host: kind.host,
+              project: `load-${clientOf.get(i)}`,
+              input_tokens: e.input_tokens,
+              output_tokens: e.output_tokens,
+              thinking_tokens: e.thinking_tokens,
+              cache_read_tokens: e.cache_read_tokens,
+              cache_write_5m_tokens: e.cache_write_5m_tokens,
+              cache_write_1h_tokens: e.cache_write_1h_tokens,
+              cost: e.cost,
+              complete: e.complete,
+            },
+            `call ${i}: ${kind.path}`,
+          );
+        }
+      });
+    }
+    await t.step("no row beyond one per call", () => assert.equal(rows.length, LOAD_CALLS));
 
-    const db = new DatabaseSync(join(w.dir, "db.sqlite"), { readOnly: true });
-    try {
-      const totals = db.prepare(
-        `SELECT provider, COUNT(*) AS n, SUM(input_tokens) AS i, SUM(output_tokens) AS o,
+    await t.step("totals by provider add up", () => {
+      const db = new DatabaseSync(join(w.dir, "db.sqlite"), { readOnly: true });
+      try {
+        const totals = db.prepare(
+          `SELECT provider, COUNT(*) AS n, SUM(input_tokens) AS i, SUM(output_tokens) AS o,
                 SUM(cache_read_tokens) AS cr, SUM(cache_write_tokens) AS cw, SUM(cost_usd_minor_units) AS c
            FROM requests GROUP BY provider ORDER BY provider`,
-      ).all() as Record<string, number>[];
-      assert.deepEqual(
-        Object.fromEntries(totals.map((t) => [t.provider, [t.n, t.i, t.o, t.cr, t.cw, t.c]])),
-        Object.fromEntries([...want.entries()].sort()),
-        "totals by provider: calls, input, output, cache read, cache write, millicents",
-      );
-    } finally {
-      db.close();
-    }
+        ).all() as Record<string, number>[];
+        assert.deepEqual(
+          Object.fromEntries(totals.map((p) => [p.provider, [p.n, p.i, p.o, p.cr, p.cw, p.c]])),
+          Object.fromEntries([...want.entries()].sort()),
+          "totals by provider: calls, input, output, cache read, cache write, millicents",
+        );
+      } finally {
+        db.close();
+      }
+    });
   } finally {
     for (const c of clients) c.close();
     await w.close();
