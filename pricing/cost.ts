@@ -12,7 +12,7 @@ import { tierOf } from "./rates.ts";
 
 /** The cost of a call and the rates that priced it; both null when the model has no (complete) rate. */
 export interface CostResult {
-  cost_usd_minor_units: number | null;
+  millicents: number | null;
   rates_source: string | null;
 }
 
@@ -43,7 +43,7 @@ const pow10 = (k: number): bigint => POW10[k] ?? 10n ** BigInt(k);
 const SAFE_POW10: readonly number[] = Array.from({ length: 16 }, (_, k) => 10 ** k);
 const MAX_SAFE_UNITS = BigInt(Number.MAX_SAFE_INTEGER);
 
-const UNPRICED: CostResult = { cost_usd_minor_units: null, rates_source: null };
+const UNPRICED: CostResult = { millicents: null, rates_source: null };
 
 /**
  * The cost of one call. A free call costs 0; an xAI call that reported `cost_in_usd_ticks` costs that; else
@@ -52,14 +52,14 @@ const UNPRICED: CostResult = { cost_usd_minor_units: null, rates_source: null };
  * has no published rate (a partial price would be a wrong one).
  */
 export function costOf(provider: string, usage: Usage, rates: RateBook): CostResult {
-  if (usage.free) return { cost_usd_minor_units: 0, rates_source: FREE_SOURCE };
+  if (usage.free) return { millicents: 0, rates_source: FREE_SOURCE };
   if (
     usage.cost_in_usd_ticks !== undefined && Number.isFinite(usage.cost_in_usd_ticks) &&
     usage.cost_in_usd_ticks >= 0
   ) {
     const ticks = BigInt(Math.trunc(usage.cost_in_usd_ticks));
     return {
-      cost_usd_minor_units: Number(roundHalfUp(ticks, TICKS_PER_MILLICENT)),
+      millicents: Number(roundHalfUp(ticks, TICKS_PER_MILLICENT)),
       rates_source: XAI_TICKS_SOURCE,
     };
   }
@@ -76,7 +76,7 @@ export function costOf(provider: string, usage: Usage, rates: RateBook): CostRes
     if (rate.scale > scale) scale = rate.scale;
   }
   const cost = safeTotal(usage, row, scale) ?? exactTotal(usage, row, scale);
-  return { cost_usd_minor_units: cost, rates_source: model.source };
+  return { millicents: cost, rates_source: model.source };
 }
 
 /**

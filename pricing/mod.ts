@@ -5,7 +5,7 @@
  * ```ts
  * import { buildRateBook, bundledCard, costOf } from "./pricing/mod.ts";
  * const book = buildRateBook({ card: bundledCard(), stored: readStoredRates(db), overrides: config.pricing.override });
- * const { cost_usd_minor_units, rates_source } = costOf("anthropic", usage, book);
+ * const { millicents, rates_source } = costOf("anthropic", usage, book);
  * ```
  *
  * @module

@@ -203,15 +203,15 @@ export function recost(db: DatabaseSync, book: RateBook, options: RecostOptions 
           r.cache_write_1h_tokens,
       };
       const cost = costOf(r.provider, usage, book);
-      if (cost.cost_usd_minor_units === null) {
+      if (cost.millicents === null) {
         // A row that had a cost keeps it when no rate can price it any more.
         if (r.cost_usd_minor_units === null) result.unpriced++;
         continue;
       }
-      if (cost.cost_usd_minor_units === r.cost_usd_minor_units && cost.rates_source === r.rates_source) {
+      if (cost.millicents === r.cost_usd_minor_units && cost.rates_source === r.rates_source) {
         continue;
       }
-      update.run(cost.cost_usd_minor_units, cost.rates_source, r.id);
+      update.run(cost.millicents, cost.rates_source, r.id);
       result.changed++;
     }
     db.exec("COMMIT");

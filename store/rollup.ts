@@ -39,7 +39,7 @@ interface Group {
   cacheRead: number;
   write5m: number;
   write1h: number;
-  cost: number;
+  millicents: number;
   unknownCost: number;
   incomplete: number;
   errors: number;
@@ -97,7 +97,7 @@ export class RollupSums {
         cacheRead: 0,
         write5m: 0,
         write1h: 0,
-        cost: 0,
+        millicents: 0,
         unknownCost: 0,
         incomplete: 0,
         errors: 0,
@@ -112,7 +112,7 @@ export class RollupSums {
     g.write5m += call.cache_write_5m_tokens;
     g.write1h += call.cache_write_1h_tokens;
     if (call.cost_usd_minor_units === null) g.unknownCost++;
-    else g.cost += call.cost_usd_minor_units;
+    else g.millicents += call.cost_usd_minor_units;
     if (!call.tokens_complete) g.incomplete++;
     if (call.status === "error") g.errors++;
   }
@@ -141,7 +141,7 @@ export class RollupSums {
         g.write5m + g.write1h,
         g.write5m,
         g.write1h,
-        g.cost,
+        g.millicents,
         g.unknownCost,
         g.incomplete,
         g.errors,

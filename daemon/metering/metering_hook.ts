@@ -130,7 +130,7 @@ export function buildRow(
     cache_read_tokens: usage.cache_read_tokens,
     cache_write_5m_tokens: usage.cache_write_5m_tokens,
     cache_write_1h_tokens: usage.cache_write_1h_tokens,
-    cost_usd_minor_units: cost.cost_usd_minor_units,
+    cost_usd_minor_units: cost.millicents,
     rates_source: cost.rates_source,
     latency_ms: Math.round(end.latencyMs),
     ttft_ms: end.ttftMs === null ? null : Math.round(end.ttftMs),

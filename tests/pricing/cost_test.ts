@@ -25,14 +25,14 @@ Deno.test("costOf() prices Anthropic 5-minute and 1-hour cache writes at their o
     usage("claude-sonnet-4-5", { input_tokens: 1000, cache_write_5m_tokens: 2000, output_tokens: 100 }),
     card,
   );
-  assert.deepEqual(fiveMinutes, { cost_usd_minor_units: 1200, rates_source: "bundled-2026-11-25" });
+  assert.deepEqual(fiveMinutes, { millicents: 1200, rates_source: "bundled-2026-11-25" });
   // 1h: 1,000 × 3 + 2,000 × 6 + 100 × 15 = 3,000 + 12,000 + 1,500 = 16,500 µ$ → 1,650 mc
   const oneHour = costOf(
     "anthropic",
     usage("claude-sonnet-4-5", { input_tokens: 1000, cache_write_1h_tokens: 2000, output_tokens: 100 }),
     card,
   );
-  assert.equal(oneHour.cost_usd_minor_units, 1650);
+  assert.equal(oneHour.millicents, 1650);
 });
 
 Deno.test("costOf() bills cache reads at the cache-read rate, not the input rate", () => {
@@ -42,7 +42,7 @@ Deno.test("costOf() bills cache reads at the cache-read rate, not the input rate
     usage("claude-sonnet-4-5", { input_tokens: 100, cache_read_tokens: 10_000 }),
     card,
   );
-  assert.equal(cost.cost_usd_minor_units, 330);
+  assert.equal(cost.millicents, 330);
 });
 
 Deno.test("costOf() switches to the long-context rates only above 200k prompt tokens", () => {
@@ -52,7 +52,7 @@ Deno.test("costOf() switches to the long-context rates only above 200k prompt to
     usage("claude-sonnet-4-5", { input_tokens: 200_000, output_tokens: 1000 }),
     card,
   );
-  assert.equal(at.cost_usd_minor_units, 61_500);
+  assert.equal(at.millicents, 61_500);
   // 200,001 prompt tokens: the whole call at $6 / $22.50:
   // 200,001 × 6 + 1,000 × 22.5 = 1,200,006 + 22,500 = 1,222,506 µ$ → 122,250.6 mc → 122,251
   const above = costOf(
@@ -60,7 +60,7 @@ Deno.test("costOf() switches to the long-context rates only above 200k prompt to
     usage("claude-sonnet-4-5", { input_tokens: 200_001, output_tokens: 1000 }),
     card,
   );
-  assert.equal(above.cost_usd_minor_units, 122_251);
+  assert.equal(above.millicents, 122_251);
   // The threshold counts the whole prompt: 150,000 input + 50,001 cache reads = 200,001.
   // 150,000 × 6 + 50,001 × 0.60 = 900,000 + 30,000.6 = 930,000.6 µ$ → 93,000.06 mc → 93,000
   const cached = costOf(
@@ -68,7 +68,7 @@ Deno.test("costOf() switches to the long-context rates only above 200k prompt to
     usage("claude-sonnet-4-5", { input_tokens: 150_000, cache_read_tokens: 50_001 }),
     card,
   );
-  assert.equal(cached.cost_usd_minor_units, 93_000);
+  assert.equal(cached.millicents, 93_000);
 });
 
 Deno.test("costOf() bills reasoning as output, never on top of it", () => {
@@ -80,8 +80,8 @@ Deno.test("costOf() bills reasoning as output, never on top of it", () => {
     card,
   );
   const without = costOf("openai", usage("o3", { input_tokens: 1000, output_tokens: 5000 }), card);
-  assert.equal(withThinking.cost_usd_minor_units, 4200);
-  assert.equal(without.cost_usd_minor_units, 4200);
+  assert.equal(withThinking.millicents, 4200);
+  assert.equal(without.millicents, 4200);
 });
 
 Deno.test("costOf() prices Gemini thoughts, carried in output_tokens, at the output rate", () => {
@@ -92,20 +92,20 @@ Deno.test("costOf() prices Gemini thoughts, carried in output_tokens, at the out
     usage("gemini-2.5-pro", { input_tokens: 2000, output_tokens: 1000, thinking_tokens: 700 }),
     card,
   );
-  assert.equal(cost.cost_usd_minor_units, 1250);
+  assert.equal(cost.millicents, 1250);
 });
 
 Deno.test("costOf() uses the batch tier when the service tier says batch", () => {
   // gpt-4.1 standard $2 / $8; batch half of it, $1 / $4.
   const counts = { input_tokens: 1_000_000, output_tokens: 100_000 };
   // standard: 1,000,000 × 2 + 100,000 × 8 = 2,800,000 µ$ → 280,000 mc ($2.80)
-  assert.equal(costOf("openai", usage("gpt-4.1", counts), card).cost_usd_minor_units, 280_000);
+  assert.equal(costOf("openai", usage("gpt-4.1", counts), card).millicents, 280_000);
   // batch: 1,000,000 × 1 + 100,000 × 4 = 1,400,000 µ$ → 140,000 mc ($1.40)
   const batch = costOf("openai", { ...usage("gpt-4.1", counts), service_tier: "batch" }, card);
-  assert.equal(batch.cost_usd_minor_units, 140_000);
+  assert.equal(batch.millicents, 140_000);
   // A tier the model has no rates for bills at standard: gpt-4.1 publishes no flex price.
   const flex = costOf("openai", { ...usage("gpt-4.1", counts), service_tier: "flex" }, card);
-  assert.equal(flex.cost_usd_minor_units, 280_000);
+  assert.equal(flex.millicents, 280_000);
 });
 
 Deno.test("costOf() takes xAI's cost_in_usd_ticks over the rate card", () => {
@@ -118,11 +118,11 @@ Deno.test("costOf() takes xAI's cost_in_usd_ticks over the rate card", () => {
     },
     card,
   );
-  assert.deepEqual(cost, { cost_usd_minor_units: 1235, rates_source: "xai:cost_in_usd_ticks" });
+  assert.deepEqual(cost, { millicents: 1235, rates_source: "xai:cost_in_usd_ticks" });
 });
 
 Deno.test("costOf() gives null for a model without a rate, and for a response naming no model", () => {
-  const none = { cost_usd_minor_units: null, rates_source: null };
+  const none = { millicents: null, rates_source: null };
   assert.deepEqual(costOf("openai", usage("gpt-9-imaginary", { input_tokens: 10 }), card), none);
   assert.deepEqual(costOf("openai", usage(null, { input_tokens: 10 }), card), none);
   // Known model, but cache reads and no published cache-read rate: a partial price would be wrong.
@@ -134,7 +134,7 @@ Deno.test("costOf() gives null for a model without a rate, and for a response na
 
 Deno.test("costOf() makes a free call such as Gemini countTokens cost 0", () => {
   const cost = costOf("google", { ...usage("gemini-2.5-pro", { input_tokens: 5000 }), free: true }, card);
-  assert.deepEqual(cost, { cost_usd_minor_units: 0, rates_source: "free" });
+  assert.deepEqual(cost, { millicents: 0, rates_source: "free" });
 });
 
 Deno.test("costOf() rounds once, half up, at half a millicent", () => {
@@ -147,7 +147,7 @@ Deno.test("costOf() rounds once, half up, at half a millicent", () => {
     }],
   });
   const mc = (tokens: number) =>
-    costOf("openai", usage("quarter", { input_tokens: tokens }), book).cost_usd_minor_units;
+    costOf("openai", usage("quarter", { input_tokens: tokens }), book).millicents;
   // 19 × 0.25 = 4.75 µ$ = 0.475 mc → 0
   assert.equal(mc(19), 0);
   // 20 × 0.25 = 5 µ$ = 0.5 mc → 1 (half up)
@@ -165,7 +165,7 @@ Deno.test("costOf() sums without float drift across many columns", () => {
     usage("gpt-4o-mini", { input_tokens: 1_000_001, cache_read_tokens: 3_333_333, output_tokens: 7 }),
     card,
   );
-  assert.equal(cost.cost_usd_minor_units, 40_000);
+  assert.equal(cost.millicents, 40_000);
 });
 
 Deno.test("costOf() lets a config override beat the card, keeping the card's other rates", () => {
@@ -179,7 +179,7 @@ Deno.test("costOf() lets a config override beat the card, keeping the card's oth
     usage("claude-sonnet-4-5-20250929", { input_tokens: 1000, output_tokens: 100 }),
     book,
   );
-  assert.deepEqual(cost, { cost_usd_minor_units: 250, rates_source: "config" });
+  assert.deepEqual(cost, { millicents: 250, rates_source: "config" });
 });
 
 Deno.test("costOf() lets stored rates beat the card and config beat stored rates", () => {
@@ -196,7 +196,7 @@ Deno.test("costOf() lets stored rates beat the card and config beat stored rates
   const u = usage("gpt-4o", { input_tokens: 1000, output_tokens: 1000 });
   // stored: 1,000 × 4 + 1,000 × 12 = 16,000 µ$ → 1,600 mc
   const fromStore = costOf("openai", u, buildRateBook({ card: bundledCard(), stored }));
-  assert.deepEqual(fromStore, { cost_usd_minor_units: 1600, rates_source: "litellm:prices.json" });
+  assert.deepEqual(fromStore, { millicents: 1600, rates_source: "litellm:prices.json" });
   // config output $2 on top of stored input $4: 1,000 × 4 + 1,000 × 2 = 6,000 µ$ → 600 mc
   const fromConfig = costOf(
     "openai",
@@ -207,7 +207,7 @@ Deno.test("costOf() lets stored rates beat the card and config beat stored rates
       overrides: [{ provider: "openai", model: "gpt-4o", output: 2 }],
     }),
   );
-  assert.deepEqual(fromConfig, { cost_usd_minor_units: 600, rates_source: "config" });
+  assert.deepEqual(fromConfig, { millicents: 600, rates_source: "config" });
 });
 
 Deno.test("costOf() gives the exact BigInt result for any size, small or past 2^53", () => {
@@ -245,6 +245,6 @@ Deno.test("costOf() gives the exact BigInt result for any size, small or past 2^
       cache_read_tokens: i % 7 === 0 ? Number.MAX_SAFE_INTEGER - next(1000) : next(1000),
       cache_write_5m_tokens: next(3) ? next(100_000) : 0,
     });
-    assert.equal(costOf("openai", u, book).cost_usd_minor_units, expected(u), JSON.stringify(u));
+    assert.equal(costOf("openai", u, book).millicents, expected(u), JSON.stringify(u));
   }
 });

@@ -38,10 +38,10 @@ interface ModelGroup {
   provider: string;
   model: string | null;
   requests: number;
-  cost: number;
+  millicents: number;
   month_requests: number;
-  month_cost: number;
-  previous_cost: number;
+  month_millicents: number;
+  previous_month_millicents: number;
 }
 
 /** The first instant of the UTC calendar month `offset` months after the one holding `now`. */
@@ -59,10 +59,11 @@ function modelGroups(db: DatabaseSync, now: Date, projectId?: string): ModelGrou
   const params: SQLInputValue[] = [day(0), day(1), day(0), day(1), day(-1), day(0)];
   if (projectId !== undefined) params.push(projectId);
   return db.prepare(
-    `SELECT project_id, provider, model, sum(requests) AS requests, sum(cost_usd_minor_units) AS cost,
+    `SELECT project_id, provider, model, sum(requests) AS requests, sum(cost_usd_minor_units) AS millicents,
        coalesce(sum(CASE WHEN day >= ? AND day < ? THEN requests END), 0) AS month_requests,
-       coalesce(sum(CASE WHEN day >= ? AND day < ? THEN cost_usd_minor_units END), 0) AS month_cost,
-       coalesce(sum(CASE WHEN day >= ? AND day < ? THEN cost_usd_minor_units END), 0) AS previous_cost
+       coalesce(sum(CASE WHEN day >= ? AND day < ? THEN cost_usd_minor_units END), 0) AS month_millicents,
+       coalesce(sum(CASE WHEN day >= ? AND day < ? THEN cost_usd_minor_units END), 0)
+         AS previous_month_millicents
      FROM daily_usage ${projectId === undefined ? "" : "WHERE project_id = ?"}
      GROUP BY project_id, provider, model ORDER BY project_id, provider, model`,
   ).all(...params) as unknown as ModelGroup[];
@@ -97,14 +98,14 @@ function best(groups: ModelGroup[], key: (g: ModelGroup) => [number, number]): M
 }
 
 function statsOf(groups: ModelGroup[], last: string | null): ProjectStats {
-  const primary = best(groups, (g) => [g.requests, g.cost]);
-  const top = best(groups, (g) => [g.cost, g.requests]);
+  const primary = best(groups, (g) => [g.requests, g.millicents]);
+  const top = best(groups, (g) => [g.millicents, g.requests]);
   const sum = (f: (g: ModelGroup) => number) => groups.reduce((n, g) => n + f(g), 0);
   return {
     requests_this_month: sum((g) => g.month_requests),
-    cost_usd_this_month_minor_units: sum((g) => g.month_cost),
-    previous_month_cost_usd_minor_units: sum((g) => g.previous_cost),
-    all_time_cost_usd_minor_units: sum((g) => g.cost),
+    cost_usd_this_month_minor_units: sum((g) => g.month_millicents),
+    previous_month_cost_usd_minor_units: sum((g) => g.previous_month_millicents),
+    all_time_cost_usd_minor_units: sum((g) => g.millicents),
     all_time_requests: sum((g) => g.requests),
     last_active_at: last,
     primary_model: primary?.model ?? null,

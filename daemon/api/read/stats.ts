@@ -73,7 +73,7 @@ interface Group {
   thinking_tokens: number;
   cache_read_tokens: number;
   cache_write_tokens: number;
-  cost: number;
+  millicents: number;
 }
 
 /** Adds `g` to the entry of `key` in `map`, creating it with `init` first. */
@@ -81,7 +81,7 @@ function add<T extends Spend>(map: Map<string, T>, key: string, init: () => T, g
   let entry = map.get(key);
   if (!entry) map.set(key, entry = init());
   entry.requests += g.requests;
-  entry.cost_usd_minor_units += g.cost;
+  entry.cost_usd_minor_units += g.millicents;
   return entry;
 }
 
@@ -99,7 +99,7 @@ export function statsView(db: DatabaseSync, q: StatsQuery): StatsView {
   const project = q.projectId === undefined ? "" : "AND project_id = ?";
   const groups = db.prepare(
     `SELECT day AS date, project_id, provider, model, requests, input_tokens, output_tokens, thinking_tokens,
-       cache_read_tokens, cache_write_tokens, cost_usd_minor_units AS cost
+       cache_read_tokens, cache_write_tokens, cost_usd_minor_units AS millicents
      FROM daily_usage WHERE day >= ? AND day < ? ${project}
      ORDER BY day, project_id, provider, model`,
   ).all(...params) as unknown as Group[];
@@ -129,7 +129,7 @@ export function statsView(db: DatabaseSync, q: StatsQuery): StatsView {
     thinking: 0,
     cacheRead: 0,
     cacheWrite: 0,
-    cost: 0,
+    millicents: 0,
   };
   for (const g of groups) {
     add(days, g.date, () => ({ date: g.date, requests: 0, cost_usd_minor_units: 0 }), g);
@@ -158,7 +158,7 @@ export function statsView(db: DatabaseSync, q: StatsQuery): StatsView {
     s.thinking += g.thinking_tokens;
     s.cacheRead += g.cache_read_tokens;
     s.cacheWrite += g.cache_write_tokens;
-    s.cost += g.cost;
+    s.millicents += g.millicents;
   }
   const named = new Set(groups.filter((g) => g.model !== null).map((g) => g.model));
   return {
@@ -169,7 +169,7 @@ export function statsView(db: DatabaseSync, q: StatsQuery): StatsView {
       total_thinking_tokens: s.thinking,
       total_cache_read_tokens: s.cacheRead,
       total_cache_write_tokens: s.cacheWrite,
-      total_cost_usd_minor_units: s.cost,
+      total_cost_usd_minor_units: s.millicents,
       cache_hit_rate: s.input + s.cacheRead === 0 ? 0 : s.cacheRead / (s.input + s.cacheRead),
       active_projects: projects.size,
       models_in_use: named.size,
