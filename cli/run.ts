@@ -16,7 +16,7 @@ import { caBundle, pemCertificates } from "../platform/ca_bundle.ts";
 import { platformFor } from "../platform/mod.ts";
 import { listening } from "../setup/probe.ts";
 import { effectivePorts } from "../core/ports.ts";
-import { toSlug } from "../daemon/attribution/slug.ts";
+import { toSlug } from "../core/slug.ts";
 
 /** The exit code of a command that could not be found, as shells report it. */
 export const NOT_FOUND = 127;

@@ -7,7 +7,7 @@
  */
 import { containerLayer } from "./container.ts";
 import { cwdLayer, envLayer, gitLayer, haltonrcLayer, ideLayer } from "./layers.ts";
-import { toSlug } from "./slug.ts";
+import { toSlug } from "../../core/slug.ts";
 import type { FsView, Layer, ProcessInfo } from "./types.ts";
 
 /** What the chain is given for one client connection. */

@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from "node:path";
-import { toSlug } from "./slug.ts";
+import { toSlug } from "../../core/slug.ts";
 import type { FsView, ProcessInfo } from "./types.ts";
 
 /** Layer 6 for process `p`. `userHome` is the user's home folder, where macOS keeps app sandboxes. */

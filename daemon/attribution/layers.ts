@@ -7,7 +7,7 @@
  */
 import { basename, dirname, join } from "node:path";
 import { parse } from "smol-toml";
-import { toSlug } from "./slug.ts";
+import { toSlug } from "../../core/slug.ts";
 import type { FsView, ProcessInfo } from "./types.ts";
 
 /** How many folders a walk up may climb: deeper than any real tree, and a guard against odd paths. */

@@ -18,7 +18,7 @@ import type { CommandRunner, ProcessLookup } from "./types.ts";
 import { windowsLookup } from "./windows.ts";
 
 export { Attributor, type AttributorOptions, type ClientRef, processName } from "./attributor.ts";
-export { toSlug } from "./slug.ts";
+export { toSlug } from "../../core/slug.ts";
 export { realFsView } from "./fs_view.ts";
 export type {
   Attribution,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MAX_SLUG_LENGTH, toSlug } from "../../../daemon/attribution/slug.ts";
+import { MAX_SLUG_LENGTH, toSlug } from "../../core/slug.ts";
 
 Deno.test("toSlug() keeps a valid slug as it is", () => {
   assert.equal(toSlug("acme-web_2:team/a"), "acme-web_2:team/a");
