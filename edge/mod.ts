@@ -25,7 +25,7 @@ import { checkHealth, HealthCache, type HealthTiming } from "./_health.ts";
 import { concat, errorResponse, headerValue, parseRequestHead, readHead, type RequestHead } from "./_head.ts";
 import { meteredHosts } from "../core/hosts.ts";
 import { forwardHttp } from "./_http.ts";
-import { projectFromProxyAuthorization } from "./_project.ts";
+import { projectFromProxyAuthorization } from "../core/project_tag.ts";
 import { splice, writeAll } from "./_splice.ts";
 import { parseHostPort, parseHttpTarget } from "./_target.ts";
 

@@ -7,6 +7,8 @@
 import type { Socket } from "node:net";
 import { Buffer } from "node:buffer";
 import { indexOfHeadEnd } from "../http1/crlf.ts";
+import { projectFromProxyAuthorization } from "../../core/project_tag.ts";
+import { isSlug } from "../../core/slug.ts";
 
 /** A parsed CONNECT head. */
 export interface ConnectRequest {
@@ -31,7 +33,6 @@ export const MAX_HEAD_BYTES = 16 * 1024;
 const HOST_NAME = /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*\.?$/;
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 const IPV6 = /^[0-9a-f:.]+$/;
-const SLUG = /^[a-z0-9][a-z0-9_:/-]*$/;
 const CLIENT = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:]+):\d{1,5}$/;
 
 /** Parses the text of a CONNECT head (request line and header lines, without the blank line). */
@@ -53,10 +54,9 @@ export function parseConnectHead(head: string): ConnectRequest | ConnectRejectio
       out.client = value;
     } else if (name === "x-halton-project") {
       // A bad tag falls through to the next attribution layer rather than failing the request.
-      if (SLUG.test(value)) out.project = value;
+      if (isSlug(value)) out.project = value;
     } else if (name === "proxy-authorization" && out.project === undefined) {
-      const user = basicUser(value);
-      if (user && SLUG.test(user)) out.project = user;
+      out.project = projectFromProxyAuthorization(value);
     }
   }
   return out;
@@ -74,14 +74,6 @@ function parseAuthority(target: string): { host: string; port: number } | undefi
   }
   if (IPV4.test(raw)) return raw.split(".").every((o) => Number(o) <= 255) ? { host: raw, port } : undefined;
   return HOST_NAME.test(raw) ? { host: raw.replace(/\.$/, ""), port } : undefined;
-}
-
-function basicUser(value: string): string | undefined {
-  const m = /^basic\s+([A-Za-z0-9+/=]+)$/i.exec(value);
-  if (!m) return undefined;
-  const decoded = Buffer.from(m[1], "base64").toString("utf8");
-  const colon = decoded.indexOf(":");
-  return colon === -1 ? decoded : decoded.slice(0, colon);
 }
 
 /** The result of reading a head off a socket: the parse, plus any bytes the client sent after the head. */

@@ -1,13 +1,12 @@
 /**
  * The explicit project tag (attribution layer 0, README.md "Attribution"):
  * `HTTPS_PROXY=http://<project>:@127.0.0.1:8081` makes clients send `Proxy-Authorization: Basic
- * base64("<project>:")`. The edge passes the slug on to the daemon.
+ * base64("<project>:")`. Read by the edge, which passes the slug on to the daemon, and by the daemon itself
+ * for a client that uses the intercept port as its proxy directly.
  *
  * @module
  */
-
-const SLUG = /^[a-z0-9][a-z0-9_:/-]*$/;
-const MAX_SLUG = 128;
+import { isSlug } from "./slug.ts";
 
 /**
  * The project slug in a `Proxy-Authorization` value, or undefined when there is none or it is not a valid
@@ -31,5 +30,5 @@ export function projectFromProxyAuthorization(value: string | undefined): string
   try {
     slug = decodeURIComponent(slug);
   } catch { /* not percent-encoded after all */ }
-  return slug.length <= MAX_SLUG && SLUG.test(slug) ? slug : undefined;
+  return isSlug(slug) ? slug : undefined;
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { projectFromProxyAuthorization } from "../../edge/_project.ts";
+import { projectFromProxyAuthorization } from "../../core/project_tag.ts";
+import { MAX_SLUG_LENGTH } from "../../core/slug.ts";
 
 Deno.test("projectFromProxyAuthorization() takes the user of Basic credentials as the project slug", () => {
   assert.equal(projectFromProxyAuthorization(`Basic ${btoa("acme-app:")}`), "acme-app");
@@ -18,7 +19,7 @@ Deno.test("projectFromProxyAuthorization() ignores missing, malformed and non-sl
       `Basic ${btoa("Upper:")}`,
       `Basic ${btoa("has space:")}`,
       `Basic ${btoa("bad\r\nx-halton-project: evil:")}`,
-      `Basic ${btoa(`${"a".repeat(129)}:`)}`,
+      `Basic ${btoa(`${"a".repeat(MAX_SLUG_LENGTH + 1)}:`)}`,
     ]
   ) {
     assert.equal(projectFromProxyAuthorization(value), undefined, String(value));
