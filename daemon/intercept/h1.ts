@@ -37,26 +37,13 @@ export function serveHttp1(
   let state: "head" | "body" | "busy" | "closed" = "head";
   let reader = new BodyReader({ kind: "none" });
   let body: BodyChannel | undefined;
-  // One timer per connection that re-arms itself, rather than a new timer for every request: when it fires
-  // it closes the connection only if it has waited for a request head for the whole idle time.
-  let idleSince = Date.now();
-  let idle: ReturnType<typeof setTimeout> | undefined;
+  const idle = new IdleTimer(() => state === "head", () => socket.destroy());
   let onSocketClose: (() => void) | undefined;
-  const checkIdle = () => {
-    const left = state === "head" ? IDLE_MS - (Date.now() - idleSince) : IDLE_MS;
-    if (left <= 0) socket.destroy();
-    else idle = setTimeout(checkIdle, left);
-  };
 
   const fail = (status: number, reason: string) => {
     onBadRequest(reason);
     state = "closed";
-    socket.end(
-      `HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\n` +
-        "connection: close\r\ncontent-length: 0\r\n\r\n",
-    );
-    const linger = setTimeout(() => socket.destroy(), 1000);
-    socket.once("close", () => clearTimeout(linger));
+    refuse(socket, status);
   };
 
   const pushBody = (data: Buffer) => body?.push(data);
@@ -129,7 +116,7 @@ export function serveHttp1(
       }
       state = "head";
       body = undefined;
-      idleSince = Date.now();
+      idle.waitingSinceNow();
       socket.resume();
       // The response may end inside `onRequest`, while `advance` is still on the stack.
       queueMicrotask(advance);
@@ -160,7 +147,7 @@ export function serveHttp1(
         responded = true;
         state = "closed";
         onSocketClose = undefined;
-        clearTimeout(idle);
+        idle.stop();
         socket.off("data", onData);
         socket.off("close", onClosed);
         socket.off("end", onEnd);
@@ -187,7 +174,7 @@ export function serveHttp1(
   };
   const onClosed = () => {
     state = "closed";
-    clearTimeout(idle);
+    idle.stop();
     onSocketClose?.();
   };
   const onEnd = () => {
@@ -196,7 +183,50 @@ export function serveHttp1(
   socket.on("data", onData);
   socket.on("close", onClosed);
   socket.on("end", onEnd);
-  idle = setTimeout(checkIdle, IDLE_MS);
+}
+
+/**
+ * Closes a connection that waited for a request head for the whole idle time. One timer per connection that
+ * re-arms itself, rather than a new timer for every request: when it fires it acts only if `waiting()` has
+ * held since {@linkcode IdleTimer.waitingSinceNow} was last called.
+ */
+class IdleTimer {
+  readonly #waiting: () => boolean;
+  readonly #expire: () => void;
+  #since = Date.now();
+  #timer: ReturnType<typeof setTimeout>;
+
+  constructor(waiting: () => boolean, expire: () => void) {
+    this.#waiting = waiting;
+    this.#expire = expire;
+    this.#timer = setTimeout(this.#check, IDLE_MS);
+  }
+
+  /** The connection starts waiting for its next request now. */
+  waitingSinceNow(): void {
+    this.#since = Date.now();
+  }
+
+  /** The connection closed or was taken over. */
+  stop(): void {
+    clearTimeout(this.#timer);
+  }
+
+  #check = () => {
+    const left = this.#waiting() ? IDLE_MS - (Date.now() - this.#since) : IDLE_MS;
+    if (left <= 0) this.#expire();
+    else this.#timer = setTimeout(this.#check, left);
+  };
+}
+
+/** Answers a malformed request with `status` and closes the connection, giving the answer a second to leave. */
+function refuse(socket: Duplex, status: number): void {
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\n` +
+      "connection: close\r\ncontent-length: 0\r\n\r\n",
+  );
+  const linger = setTimeout(() => socket.destroy(), 1000);
+  socket.once("close", () => clearTimeout(linger));
 }
 
 // Heads still waiting for their first body bytes. One immediate per turn of the event loop sends those still
