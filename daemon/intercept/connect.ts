@@ -56,7 +56,8 @@ export function parseConnectHead(head: string): ConnectRequest | ConnectRejectio
       // A bad tag falls through to the next attribution layer rather than failing the request.
       if (isSlug(value)) out.project = value;
     } else if (name === "proxy-authorization" && out.project === undefined) {
-      out.project = projectFromProxyAuthorization(value);
+      const project = projectFromProxyAuthorization(value);
+      if (project) out.project = project;
     }
   }
   return out;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MAX_SLUG_LENGTH, toSlug } from "../../core/slug.ts";
+import { isSlug, MAX_SLUG_LENGTH, toSlug } from "../../core/slug.ts";
 
 Deno.test("toSlug() keeps a valid slug as it is", () => {
   assert.equal(toSlug("acme-web_2:team/a"), "acme-web_2:team/a");
@@ -18,4 +18,12 @@ Deno.test("toSlug() rejects what it cannot read as a slug", () => {
   }
   assert.equal(toSlug(undefined), undefined);
   assert.equal(toSlug(null), undefined);
+});
+
+Deno.test("isSlug() takes a tag as it stands: no case folding, and no more than MAX_SLUG_LENGTH", () => {
+  assert.equal(isSlug("acme-web_2:team/a"), true);
+  assert.equal(isSlug("x".repeat(MAX_SLUG_LENGTH)), true);
+  for (const bad of ["My App", "Acme", "next.js", "", "x".repeat(MAX_SLUG_LENGTH + 1)]) {
+    assert.equal(isSlug(bad), false, bad);
+  }
 });

@@ -19,6 +19,17 @@ Deno.test("parseConnectHead() takes a direct client's project from its proxy cre
   );
 });
 
+Deno.test("parseConnectHead() reads a direct client's credentials as the edge does: percent-decoded, slugs only", () => {
+  const head = (user: string) =>
+    `CONNECT api.x.ai:443 HTTP/1.1\r\nProxy-Authorization: Basic ${btoa(`${user}:`)}`;
+  assert.deepEqual(parseConnectHead(head("docker%3Ateam%2Fapi")), {
+    host: "api.x.ai",
+    port: 443,
+    project: "docker:team/api",
+  });
+  assert.deepEqual(parseConnectHead(head("Not A Slug")), { host: "api.x.ai", port: 443 });
+});
+
 Deno.test("parseConnectHead() ignores a malformed project tag rather than failing the connection", () => {
   assert.deepEqual(parseConnectHead("CONNECT api.x.ai:443 HTTP/1.1\r\nx-halton-project: Not A Slug"), {
     host: "api.x.ai",
