@@ -10,6 +10,7 @@ import { ExitCode, MeterError, UsageError } from "./core/errors.ts";
 import { versionLine } from "./core/version.ts";
 import { defaultPaths } from "./core/paths.ts";
 import { writeAllSync } from "./core/io.ts";
+import { READ_API_WORKER, registerEntry, threadName } from "./core/entry.ts";
 
 /** The program's `--help` text. */
 export function programHelp(): string {
@@ -91,6 +92,9 @@ export function processIo(): Io {
   };
 }
 
-if (import.meta.main) {
+registerEntry(import.meta.url);
+if (threadName() === READ_API_WORKER) {
+  (await import("./daemon/api/read/worker.ts")).serveReadApi();
+} else if (import.meta.main) {
   Deno.exitCode = await main(Deno.args, processIo);
 }
