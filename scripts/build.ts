@@ -47,9 +47,6 @@ export function denortZip(dir: string, version: string, target: string): string 
 }
 
 /** The binary's file name for `target`. */
-/** What the binary reads besides its module graph: the SQL migrations, and the read API's worker module. */
-const INCLUDES = ["migrations", "daemon/api/read/worker.ts"];
-
 export function binaryName(target: string): string {
   return `halton-meter-${target}${target.includes("windows") ? ".exe" : ""}`;
 }
@@ -135,7 +132,6 @@ export async function build(
         "compile",
         "-A",
         V8_FLAGS,
-        ...INCLUDES.flatMap((i) => ["--include", i]),
         "--target",
         target,
         "--output",
