@@ -8,6 +8,7 @@ import { COMMANDS } from "./cli/mod.ts";
 import { closest, type Io, parseInvocation, renderCommandHelp } from "./cli/command.ts";
 import { ExitCode, MeterError, UsageError } from "./core/errors.ts";
 import { versionLine } from "./core/version.ts";
+import { currentChannel } from "./core/channel.ts";
 import { defaultPaths } from "./core/paths.ts";
 import { writeAllSync } from "./core/io.ts";
 import { READ_API_WORKER, registerEntry, threadName } from "./core/entry.ts";
@@ -42,7 +43,7 @@ export async function main(argv: string[], io: () => Io): Promise<number> {
     return first === undefined ? ExitCode.Usage : ExitCode.Ok;
   }
   if (first === "--version" || first === "-V" || first === "version") {
-    write(versionLine() + "\n");
+    write(versionLine(`from ${currentChannel().name}`) + "\n");
     return ExitCode.Ok;
   }
   try {
