@@ -1,6 +1,7 @@
 /**
  * `deno task build`: one self-contained binary per target (DESIGN §2), `dist/halton-meter-<target>[.exe]`,
- * then `dist/SHA256SUMS` over every binary in `dist/`.
+ * then `dist/SHA256SUMS` over every binary in `dist/`, and once every target is built, the Homebrew formula and
+ * the Scoop manifest made from those checksums (scripts/ship/channels.ts).
  *
  * `deno compile` needs the `denort` runtime of the running Deno's version for each target, and would download
  * it from dl.deno.land, which cannot be reached from our machines. So each target is built only when its
@@ -16,6 +17,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { V8_FLAGS } from "../platform/mod.ts";
+import { VERSION } from "../core/version.ts";
+import { DEFAULT_HOMEPAGE, writeChannelFiles } from "./ship/channels.ts";
+import { parseSums } from "./ship/manifests.ts";
 
 /** The targets of DESIGN §2. */
 export const TARGETS = [
@@ -152,6 +156,15 @@ export async function build(
 
   const sums = await sha256Sums(out);
   if (sums) Deno.writeTextFileSync(join(out, "SHA256SUMS"), sums);
+  if (!notBuilt.length && targets.length === TARGETS.length) {
+    const written = writeChannelFiles(out, {
+      version: VERSION,
+      baseUrl: `${DEFAULT_HOMEPAGE}/releases/download`,
+      homepage: DEFAULT_HOMEPAGE,
+      sums: parseSums(sums),
+    });
+    console.error(`wrote ${written.join(", ")}`);
+  }
   if (notBuilt.length) {
     console.error(`not built: ${notBuilt.join(", ")}`);
     return 1;

@@ -97,8 +97,9 @@ if [ "$ROLLBACK" = 1 ]; then
   [ -x "$PREV" ] || finish failed 7 "no previous binary at $PREV to roll back to"
   VERSION=$(version_of "$PREV")
   # Swapped, so that running --rollback again returns to the version rolled back from.
-  mv -f "$PREV" "$BIN.rolling" && { [ ! -e "$BIN" ] || mv -f "$BIN" "$PREV"; } && mv -f "$BIN.rolling" "$BIN" ||
+  if ! { mv -f "$PREV" "$BIN.rolling" && { [ ! -e "$BIN" ] || mv -f "$BIN" "$PREV"; } && mv -f "$BIN.rolling" "$BIN"; }; then
     finish failed 7 "could not swap $PREV back in"
+  fi
   self_test "$BIN" "$@" || finish failed 7 "rolled back to $VERSION, but its self-test fails"
   finish rolled-back 0 "rolled back from $PREVIOUS to $VERSION"
 fi
@@ -121,8 +122,9 @@ download "$RELEASE_URL/SHA256SUMS" "$WORK/SHA256SUMS" || finish failed 1 "could 
 download "$RELEASE_URL/$NAME" "$WORK/$NAME" || finish failed 1 "could not download $RELEASE_URL/$NAME"
 EXPECTED=$(awk -v n="$NAME" '$2 == n || $2 == "*" n { print $1 }' "$WORK/SHA256SUMS")
 ACTUAL=$(sha256 "$WORK/$NAME")
-[ -n "$EXPECTED" ] && [ "$EXPECTED" = "$ACTUAL" ] ||
+if [ -z "$EXPECTED" ] || [ "$EXPECTED" != "$ACTUAL" ]; then
   finish failed 5 "checksum mismatch for $NAME $VERSION (expected ${EXPECTED:-nothing listed}, got $ACTUAL); nothing changed"
+fi
 
 mkdir -p "$INSTALL_DIR" || finish failed 1 "cannot create $INSTALL_DIR"
 chmod 755 "$WORK/$NAME"
