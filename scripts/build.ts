@@ -9,7 +9,10 @@
  * unpacked runtime named by `DENORT_BIN`. A target without one is reported with the exact file to put where,
  * the others are built, and the script exits 1 naming what was not built.
  *
- * Usage: `deno run -A scripts/build.ts [--target <triple>] [--out <dir>]`
+ * Where dl.deno.land can be reached (the release workflow), `--download-runtime` lets `deno compile` fetch a
+ * missing runtime itself.
+ *
+ * Usage: `deno run -A scripts/build.ts [--target <triple>] [--out <dir>] [--download-runtime]`
  *
  * @module
  */
@@ -100,11 +103,22 @@ export async function build(
   args: string[],
   env: Record<string, string> = Deno.env.toObject(),
 ): Promise<number> {
-  let values: { target?: string; out?: string };
+  let values: { target?: string; out?: string; "download-runtime"?: boolean };
   try {
-    ({ values } = parseArgs({ args, options: { target: { type: "string" }, out: { type: "string" } } }));
+    ({ values } = parseArgs({
+      args,
+      options: {
+        target: { type: "string" },
+        out: { type: "string" },
+        "download-runtime": { type: "boolean" },
+      },
+    }));
   } catch (e) {
-    console.error(`build: ${(e as Error).message}\nUsage: deno task build [--target <triple>] [--out <dir>]`);
+    console.error(
+      `build: ${
+        (e as Error).message
+      }\nUsage: deno task build [--target <triple>] [--out <dir>] [--download-runtime]`,
+    );
     return 2;
   }
   if (values.target !== undefined && !(TARGETS as readonly string[]).includes(values.target)) {
@@ -119,7 +133,8 @@ export async function build(
   Deno.mkdirSync(out, { recursive: true });
 
   for (const target of targets) {
-    const runtime = runtimeFor(target, env, dir, version);
+    const runtime = runtimeFor(target, env, dir, version) ??
+      (values["download-runtime"] ? "download" : undefined);
     if (!runtime) {
       console.error(missingMessage(target, dir, version));
       notBuilt.push(target);

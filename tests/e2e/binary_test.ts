@@ -2,10 +2,11 @@
  * The compiled binary's own smoke test, run by the release workflow on each OS with `HALTON_METER_BIN` set to
  * the binary it just built (`deno compile` cannot run here: its runtimes cannot be downloaded).
  */
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { smokeTest } from "../helpers/smoke.ts";
 
-const bin = Deno.env.get("HALTON_METER_BIN");
+const given = Deno.env.get("HALTON_METER_BIN");
+const bin = given ? resolve(given) : undefined;
 
 Deno.test({
   name: `the compiled binary passes the smoke test${

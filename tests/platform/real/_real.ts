@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { type OsName, resolvePaths } from "../../../core/paths.ts";
 import { selfCommand } from "../../../platform/mod.ts";
 import type { Runner } from "../../../platform/runner.ts";
@@ -40,7 +40,7 @@ export async function realContext(os: OsName, userHome: string, home: string): P
   const env = os === "windows" ? { USERPROFILE: userHome } : { HOME: userHome };
   const bin = Deno.env.get("HALTON_METER_BIN");
   return {
-    command: bin ? [bin] : selfCommand(),
+    command: bin ? [resolve(bin)] : selfCommand(),
     paths: resolvePaths({ ...env, HALTON_METER_HOME: home }, os),
     ports,
     mode: "env",
