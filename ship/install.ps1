@@ -1,8 +1,8 @@
 # Halton Meter's install script for Windows (PowerShell 5.1 or 7):
 #
-#   & ([scriptblock]::Create((irm <release>/install.ps1))) [init flags]
+#   irm <release>/install.ps1 -OutFile install.ps1; .\install.ps1 [init flags]
 #
-# downloads the binary from a release, checks it against the release's SHA256SUMS, puts it in a folder on the
+# (run as a file, so that its exit code lands in $LASTEXITCODE instead of closing the console) downloads the binary from a release, checks it against the release's SHA256SUMS, puts it in a folder on the
 # user's PATH, writes the channel marker beside it, and runs `halton-meter init` with the flags given.
 #
 # Settings (environment): HALTON_METER_VERSION (default: the latest), HALTON_METER_BASE_URL (default: the
