@@ -65,7 +65,7 @@ Deno.test("actionlint does catch a broken workflow (the check is not a formality
 
 Deno.test("the release workflow builds every target, runs the smoke and real OS tests, and publishes checksums", async () => {
   const text = await Deno.readTextFile(ROOT + WORKFLOW);
-  for (const t of TARGETS) assert.match(text, new RegExp(`- target: ${t}\\n`), `${t} is built`);
+  for (const t of TARGETS) assert.match(text, new RegExp(`- target: ${t}\\r?\\n`), `${t} is built`);
   for (
     const file of ["tests/e2e/binary_test.ts", "tests/platform/real/", "ship/install.sh", "ship/install.ps1"]
   ) {
@@ -95,22 +95,24 @@ Deno.test({
 });
 
 const hasPwsh = have("pwsh", ["-NoProfile", "-Command", "exit 0"]);
-Deno.test({
-  name: `PowerShell parses install.ps1 without errors${
-    hasPwsh
-      ? ""
-      : " [skipped: pwsh is not installed here (not in Debian); the release workflow runs the script on Windows]"
-  }`,
-  ignore: !hasPwsh,
-  async fn() {
-    const script = "$e = $null; [System.Management.Automation.Language.Parser]::ParseFile((Resolve-Path " +
-      "'ship/install.ps1'), [ref]$null, [ref]$e) | Out-Null; $e | ForEach-Object { $_.ToString() }; exit $e.Count";
-    const r = await new Deno.Command("pwsh", {
-      args: ["-NoProfile", "-Command", script],
-      cwd: ROOT,
-      stdout: "piped",
-    })
-      .output();
-    assert.equal(r.code, 0, new TextDecoder().decode(r.stdout));
-  },
-});
+for (const file of ["ship/install.ps1", "ship/halton-meter-rollout.ps1"]) {
+  Deno.test({
+    name: `PowerShell parses ${file} without errors${
+      hasPwsh
+        ? ""
+        : " [skipped: pwsh is not installed here (not in Debian); the release workflow runs it on Windows]"
+    }`,
+    ignore: !hasPwsh,
+    async fn() {
+      const script = "$e = $null; [System.Management.Automation.Language.Parser]::ParseFile((Resolve-Path " +
+        `'${file}'), [ref]$null, [ref]$e) | Out-Null; $e | ForEach-Object { $_.ToString() }; exit $e.Count`;
+      const r = await new Deno.Command("pwsh", {
+        args: ["-NoProfile", "-Command", script],
+        cwd: ROOT,
+        stdout: "piped",
+      })
+        .output();
+      assert.equal(r.code, 0, new TextDecoder().decode(r.stdout));
+    },
+  });
+}
