@@ -94,3 +94,18 @@ export function calls(home: string): string[] {
     return [];
   }
 }
+
+/** Why the scripts cannot run here (no `sh`, or neither curl nor wget), or undefined when they can. */
+export function scriptsCannotRun(): string | undefined {
+  if (Deno.build.os === "windows") return "POSIX sh scripts (the Windows ones are checked on Windows)";
+  const have = (cmd: string) => {
+    try {
+      return new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null", stderr: "null" })
+        .outputSync().success;
+    } catch {
+      return false;
+    }
+  };
+  if (!have("curl") && !have("wget")) return "neither curl nor wget is installed (.ci/run installs curl)";
+  return undefined;
+}
