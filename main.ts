@@ -9,8 +9,10 @@ import { COMMANDS } from "./cli/mod.ts";
 import { closest, type Io, parseInvocation, renderCommandHelp } from "./cli/command.ts";
 import { ExitCode, MeterError, UsageError } from "./core/errors.ts";
 import { versionLine } from "./core/version.ts";
+import { currentChannel } from "./core/channel.ts";
 import { defaultPaths } from "./core/paths.ts";
 import { writeAllSync } from "./core/io.ts";
+import { READ_API_WORKER, registerEntry, threadName } from "./core/entry.ts";
 
 /** The program's `--help` text. */
 export function programHelp(): string {
@@ -42,7 +44,7 @@ export async function main(argv: string[], io: () => Io): Promise<number> {
     return first === undefined ? ExitCode.Usage : ExitCode.Ok;
   }
   if (first === "--version" || first === "-V" || first === "version") {
-    write(versionLine() + "\n");
+    write(versionLine(`from ${currentChannel().name}`) + "\n");
     return ExitCode.Ok;
   }
   try {
@@ -92,6 +94,9 @@ export function processIo(): Io {
   };
 }
 
-if (import.meta.main) {
+registerEntry(import.meta.url);
+if (threadName() === READ_API_WORKER) {
+  (await import("./daemon/api/read/worker.ts")).serveReadApi();
+} else if (import.meta.main) {
   Deno.exitCode = await main(Deno.args, processIo);
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { boolFlag, type CommandSpec, type Invocation, type Io } from "./command.ts";
+import { type Channel, currentChannel } from "../core/channel.ts";
 import { ExitCode } from "../core/errors.ts";
 import { currentOs } from "../core/paths.ts";
 import { type Check, runChecks, type Verdict, verdictOf } from "../setup/doctor.ts";
@@ -28,8 +29,18 @@ export function renderDoctor(checks: readonly Check[], verdict: Verdict): string
   return [...lines, "", `Verdict: ${verdict}`, ""].join("\n");
 }
 
-/** `doctor` on `m`. */
-export async function execute(io: Io, inv: Invocation, m: Machine): Promise<number> {
+/** Where the binary came from and how to upgrade or roll it back, for support. */
+export function renderChannel(c: Channel): string {
+  return `Channel: ${c.name}\n  upgrade:  ${c.upgrade}\n  rollback: ${c.rollback}\n`;
+}
+
+/** `doctor` on `m`, for a binary from `channel`. */
+export async function execute(
+  io: Io,
+  inv: Invocation,
+  m: Machine,
+  channel: Channel = currentChannel(),
+): Promise<number> {
   let checks = await runChecks(m, await gatherFacts(m));
   let fixed = false;
   if (boolFlag(inv, "fix") && verdictOf(checks) !== "HEALTHY") {
@@ -41,8 +52,8 @@ export async function execute(io: Io, inv: Invocation, m: Machine): Promise<numb
   const verdict = verdictOf(checks);
   io.stdout(
     boolFlag(inv, "json")
-      ? JSON.stringify({ verdict, fixed, checks }, null, 2) + "\n"
-      : renderDoctor(checks, verdict),
+      ? JSON.stringify({ verdict, fixed, checks, channel }, null, 2) + "\n"
+      : renderDoctor(checks, verdict) + renderChannel(channel),
   );
   return verdict === "HEALTHY" ? ExitCode.Ok : ExitCode.Unhealthy;
 }
@@ -59,7 +70,8 @@ export const command: CommandSpec = {
     "Verdict: HEALTHY, INCONSISTENT (works, but not as init left it) or BROKEN (something does not work), with",
     "one next step per failure. --fix runs init's steps, which repair what differs and leave the rest, then",
     "checks again. Exit code 3 when the verdict is not HEALTHY. --json prints {verdict, fixed, checks: [{layer,",
-    "status, detail, next?}]}.",
+    "status, detail, next?}], channel: {name, upgrade, rollback, marker?}}: where this binary came from",
+    "(install-script, fleet, homebrew, scoop, download, bundle, source) and how to upgrade or roll it back.",
   ].join("\n"),
   flags: [
     { name: "json", type: "boolean", description: "Print the checks and the verdict as JSON." },

@@ -6,14 +6,15 @@
  */
 import { boolFlag, type CommandSpec, type Invocation, type Io } from "./command.ts";
 import { type Column, renderTable } from "./format.ts";
+import { type Channel, currentChannel } from "../core/channel.ts";
 import { ExitCode } from "../core/errors.ts";
 import { currentOs } from "../core/paths.ts";
 import { gatherFacts } from "../setup/inspect.ts";
 import { type Machine, realMachine } from "../setup/machine.ts";
 import { type StatusReport, statusReport } from "../setup/status.ts";
 
-/** The human view of a status report. */
-export function renderStatus(r: StatusReport, width: number): string {
+/** The human view of a status report, naming the channel the binary came from when given. */
+export function renderStatus(r: StatusReport, width: number, channel?: Channel): string {
   const columns: Column[] = [
     { header: "component" },
     { header: "state" },
@@ -32,7 +33,9 @@ export function renderStatus(r: StatusReport, width: number): string {
     c.detail,
   ]);
   return [
-    `halton-meter ${r.version}: ${r.healthy ? "healthy" : "UNHEALTHY"} (mode ${r.mode}, ${r.serviceManager})`,
+    `halton-meter ${r.version}${channel ? ` from ${channel.name}` : ""}: ${
+      r.healthy ? "healthy" : "UNHEALTHY"
+    } (mode ${r.mode}, ${r.serviceManager})`,
     "",
     renderTable(columns, rows, { width, minFirst: 9 }).trimEnd(),
     ...(r.next ? ["", `next: ${r.next}`] : []),
@@ -40,11 +43,18 @@ export function renderStatus(r: StatusReport, width: number): string {
   ].join("\n");
 }
 
-/** `status` on `m`. */
-export async function execute(io: Io, inv: Invocation, m: Machine): Promise<number> {
+/** `status` on `m`, for a binary from `channel`. */
+export async function execute(
+  io: Io,
+  inv: Invocation,
+  m: Machine,
+  channel: Channel = currentChannel(),
+): Promise<number> {
   const report = statusReport(await gatherFacts(m));
   io.stdout(
-    boolFlag(inv, "json") ? JSON.stringify(report, null, 2) + "\n" : renderStatus(report, io.columns),
+    boolFlag(inv, "json")
+      ? JSON.stringify({ ...report, channel }, null, 2) + "\n"
+      : renderStatus(report, io.columns, channel),
   );
   return report.healthy ? ExitCode.Ok : ExitCode.Unhealthy;
 }
@@ -57,7 +67,8 @@ export const command: CommandSpec = {
     "services or the built-in supervisor, the CA, its trust, and the env mode, with pids and ports where known.",
     "Exit code 3 when the meter is unhealthy (the edge, the daemon, its API, the services or the CA). --json",
     "prints {healthy, version, mode, serviceManager, ports, components: [{name, ok, state, detail, pid?, port?}],",
-    "next?}.",
+    "next?, channel: {name, upgrade, rollback, marker?}}. The channel is where this binary came from",
+    "(install-script, fleet, homebrew, scoop, download, bundle, source) and how to upgrade or roll it back.",
   ].join("\n"),
   flags: [{ name: "json", type: "boolean", description: "Print the status as JSON." }],
   run: (io, inv) => execute(io, inv, realMachine(io.env, currentOs(), (l) => io.stderr(l + "\n"))),

@@ -7,6 +7,7 @@
  */
 import { fileURLToPath } from "node:url";
 import type { OsName } from "../core/paths.ts";
+import { entryModule } from "../core/entry.ts";
 import { darwin } from "./darwin/mod.ts";
 import { linux } from "./linux/mod.ts";
 import { windows } from "./windows/mod.ts";
@@ -27,7 +28,7 @@ export interface SelfInfo {
   standalone: boolean;
   /** `Deno.execPath()`: the binary itself when compiled, else the `deno` running the source. */
   execPath: string;
-  /** URL of the program's `main.ts`. */
+  /** URL of the program's entry module: `main.ts`, or the one file a bundle is. */
   mainModule: string;
 }
 
@@ -36,7 +37,7 @@ export function currentSelf(): SelfInfo {
   return {
     standalone: Deno.build.standalone,
     execPath: Deno.execPath(),
-    mainModule: new URL("../main.ts", import.meta.url).href,
+    mainModule: entryModule(),
   };
 }
 

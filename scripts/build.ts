@@ -1,6 +1,7 @@
 /**
  * `deno task build`: one self-contained binary per target (README.md, "Building"),
- * `dist/halton-meter-<target>[.exe]`, then `dist/SHA256SUMS` over every binary in `dist/`.
+ * `dist/halton-meter-<target>[.exe]`, then `dist/SHA256SUMS` over every binary in `dist/`, and once every target is built, the Homebrew formula and
+ * the Scoop manifest made from those checksums (scripts/ship/channels.ts).
  *
  * `deno compile` needs the `denort` runtime of the running Deno's version for each target, and would download
  * it from dl.deno.land, which cannot be reached from our machines. So each target is built only when its
@@ -8,7 +9,10 @@
  * an unpacked runtime named by `DENORT_BIN`. A target without one is reported with the exact file to put
  * where, the others are built, and the script exits 1 naming what was not built.
  *
- * Usage: `deno run -A scripts/build.ts [--target <triple>] [--out <dir>]`
+ * Where dl.deno.land can be reached (the release workflow), `--download-runtime` lets `deno compile` fetch a
+ * missing runtime itself.
+ *
+ * Usage: `deno run -A scripts/build.ts [--target <triple>] [--out <dir>] [--download-runtime]`
  *
  * @module
  */
@@ -16,6 +20,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { V8_FLAGS } from "../platform/mod.ts";
+import { VERSION } from "../core/version.ts";
+import { DEFAULT_HOMEPAGE, writeChannelFiles } from "./ship/channels.ts";
+import { parseSums } from "./ship/manifests.ts";
 
 /** The targets a release is built for. */
 export const TARGETS = [
@@ -47,9 +54,6 @@ export function denortZip(dir: string, version: string, target: string): string 
 }
 
 /** The binary's file name for `target`. */
-/** What the binary reads besides its module graph: the SQL migrations, and the read API's worker module. */
-const INCLUDES = ["migrations", "daemon/api/read/worker.ts"];
-
 export function binaryName(target: string): string {
   return `halton-meter-${target}${target.includes("windows") ? ".exe" : ""}`;
 }
@@ -99,11 +103,22 @@ export async function build(
   args: string[],
   env: Record<string, string> = Deno.env.toObject(),
 ): Promise<number> {
-  let values: { target?: string; out?: string };
+  let values: { target?: string; out?: string; "download-runtime"?: boolean };
   try {
-    ({ values } = parseArgs({ args, options: { target: { type: "string" }, out: { type: "string" } } }));
+    ({ values } = parseArgs({
+      args,
+      options: {
+        target: { type: "string" },
+        out: { type: "string" },
+        "download-runtime": { type: "boolean" },
+      },
+    }));
   } catch (e) {
-    console.error(`build: ${(e as Error).message}\nUsage: deno task build [--target <triple>] [--out <dir>]`);
+    console.error(
+      `build: ${
+        (e as Error).message
+      }\nUsage: deno task build [--target <triple>] [--out <dir>] [--download-runtime]`,
+    );
     return 2;
   }
   if (values.target !== undefined && !(TARGETS as readonly string[]).includes(values.target)) {
@@ -118,7 +133,8 @@ export async function build(
   Deno.mkdirSync(out, { recursive: true });
 
   for (const target of targets) {
-    const runtime = runtimeFor(target, env, dir, version);
+    const runtime = runtimeFor(target, env, dir, version) ??
+      (values["download-runtime"] ? "download" : undefined);
     if (!runtime) {
       console.error(missingMessage(target, dir, version));
       notBuilt.push(target);
@@ -135,7 +151,6 @@ export async function build(
         "compile",
         "-A",
         V8_FLAGS,
-        ...INCLUDES.flatMap((i) => ["--include", i]),
         "--target",
         target,
         "--output",
@@ -156,6 +171,15 @@ export async function build(
 
   const sums = await sha256Sums(out);
   if (sums) Deno.writeTextFileSync(join(out, "SHA256SUMS"), sums);
+  if (!notBuilt.length && targets.length === TARGETS.length) {
+    const written = writeChannelFiles(out, {
+      version: VERSION,
+      baseUrl: `${DEFAULT_HOMEPAGE}/releases/download`,
+      homepage: DEFAULT_HOMEPAGE,
+      sums: parseSums(sums),
+    });
+    console.error(`wrote ${written.join(", ")}`);
+  }
   if (notBuilt.length) {
     console.error(`not built: ${notBuilt.join(", ")}`);
     return 1;

@@ -1,12 +1,13 @@
 /**
- * The migration runner: `migrations/NNNN_name.sql` applied in order, each once, inside a transaction, and
- * recorded in `_migrations`. A database that records a migration this build does not know was written by a
+ * The migration runner: `migrations/NNNN_name.sql` (listed in `migrations/mod.ts`) applied in order, each
+ * once, inside a transaction, and recorded in `_migrations`. A database that records a migration this build does not know was written by a
  * newer version: it is refused and left as it is.
  *
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
 import { StoreError } from "../core/errors.ts";
+import * as MIGRATION_FILES from "../migrations/mod.ts";
 
 /** One migration file. */
 export interface Migration {
@@ -15,21 +16,23 @@ export interface Migration {
   sql: string;
 }
 
-const MIGRATIONS_DIR = new URL("../migrations/", import.meta.url);
-
-/** The migrations bundled with this build, in order (read from `migrations/`, which `deno compile` embeds). */
-export function bundledMigrations(dir: URL = MIGRATIONS_DIR): Migration[] {
+/**
+ * The migrations bundled with this build, in order: those `migrations/mod.ts` lists (a file there that it
+ * does not list is not part of the build).
+ *
+ * @throws {StoreError} when a listed name is not `NNNN_name.sql` or two share a number.
+ */
+export function bundledMigrations(files: Readonly<Record<string, string>> = MIGRATION_FILES): Migration[] {
   const out: Migration[] = [];
-  for (const entry of Deno.readDirSync(dir)) {
-    const m = /^(\d{4})_([a-z0-9_]+)\.sql$/.exec(entry.name);
-    if (!m) continue;
-    out.push({
-      version: Number(m[1]),
-      name: entry.name,
-      sql: Deno.readTextFileSync(new URL(entry.name, dir)),
-    });
+  for (const [name, sql] of Object.entries(files)) {
+    const m = /^(\d{4})_([a-z0-9_]+)\.sql$/.exec(name);
+    if (!m) throw new StoreError(`migration name '${name}' is not NNNN_name.sql`);
+    out.push({ version: Number(m[1]), name, sql });
   }
-  return out.sort((a, b) => a.version - b.version);
+  out.sort((a, b) => a.version - b.version);
+  const twice = out.find((m, i) => i > 0 && out[i - 1].version === m.version);
+  if (twice) throw new StoreError(`two migrations share number ${twice.version}: ${twice.name}`);
+  return out;
 }
 
 /**

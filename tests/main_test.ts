@@ -20,12 +20,12 @@ Deno.test("halton-meter with no command prints the help and exits 2", async () =
   assert.match(r.stdout, /Usage: halton-meter <command> \[options\]/);
 });
 
-Deno.test("halton-meter --version prints the version and the build target", async () => {
+Deno.test("halton-meter --version prints the version, the build target and the channel", async () => {
   await using home = await tempHome();
   for (const flag of ["--version", "-V"]) {
     const r = await runCli([flag], home.env);
     assert.equal(r.code, 0);
-    assert.equal(r.stdout, `halton-meter ${VERSION} (${Deno.build.target})\n`);
+    assert.equal(r.stdout, `halton-meter ${VERSION} (${Deno.build.target}), from source\n`);
   }
 });
 

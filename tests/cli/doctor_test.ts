@@ -5,6 +5,7 @@ import { command as initCommand, execute as init } from "../../cli/init.ts";
 import type { Check, Verdict } from "../../setup/doctor.ts";
 import { captureIo } from "../helpers/io.ts";
 import { type Fixture, fixture } from "../setup/_fixture.ts";
+import { describeChannel } from "../../core/channel.ts";
 
 const UNIT = "/home/ada/.config/systemd/user/halton-meter.service";
 
@@ -90,4 +91,22 @@ Deno.test("doctor with the daemon down is BROKEN and says how to start it; witho
   f.fs.remove(f.paths.caKeyAndCert);
   const noCa = await doctor(f);
   assert.match(noCa.failing.find((c) => c.layer === "ca")!.next!, /halton-meter init/);
+});
+
+Deno.test("doctor tells support where the binary came from and how to upgrade or roll it back", async () => {
+  await using f = await installed();
+  const out = captureIo(f.paths);
+  await execute(
+    out.io,
+    parseInvocation("doctor", command, ["--json"]),
+    f.machine().m,
+    describeChannel("fleet"),
+  );
+  const { channel } = JSON.parse(out.stdout());
+  assert.equal(channel.name, "fleet");
+  assert.match(channel.upgrade, /halton-meter-rollout\.sh --version/);
+  assert.match(channel.rollback, /--rollback/);
+  const human = captureIo(f.paths);
+  await execute(human.io, parseInvocation("doctor", command, []), f.machine().m, describeChannel("homebrew"));
+  assert.match(human.stdout(), /Channel: homebrew\n {2}upgrade: {2}brew upgrade halton-meter/);
 });

@@ -6,6 +6,7 @@ import type { StatusReport } from "../../setup/status.ts";
 import { captureIo } from "../helpers/io.ts";
 import { fixture } from "../setup/_fixture.ts";
 import { loadOrCreateCa } from "../../tls/mod.ts";
+import { describeChannel } from "../../core/channel.ts";
 
 const json = parseInvocation("status", command, ["--json"]);
 
@@ -79,4 +80,15 @@ Deno.test("status is healthy while 'up' runs edge and daemon in the foreground, 
   const r = JSON.parse(out.stdout()) as StatusReport;
   assert.equal(r.healthy, true);
   assert.equal(r.components.find((c) => c.name === "services")?.state, "foreground");
+});
+
+Deno.test("status names the channel the binary came from, in JSON and in the heading", async () => {
+  await using f = await fixture("linux");
+  const channel = describeChannel("install-script");
+  const out = captureIo(f.paths);
+  await execute(out.io, json, f.machine().m, channel);
+  assert.deepEqual(JSON.parse(out.stdout()).channel, channel);
+  const human = captureIo(f.paths);
+  await execute(human.io, parseInvocation("status", command, []), f.machine().m, channel);
+  assert.match(human.stdout(), /^halton-meter 0\.1\.0 from install-script: UNHEALTHY/);
 });

@@ -37,6 +37,25 @@ Deno.test("bundledMigrations() lists migrations/ in version order, starting with
   assert.deepEqual(ms.map((m) => m.version), [...ms.map((m) => m.version)].sort((a, b) => a - b));
 });
 
+Deno.test("migrations/mod.ts lists every .sql file of migrations/, with its text", () => {
+  const dir = new URL("../../migrations/", import.meta.url);
+  const onDisk = [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".sql")).map((e) => e.name).sort();
+  const listed = bundledMigrations();
+  assert.deepEqual(listed.map((m) => m.name), onDisk, "a .sql file missing from migrations/mod.ts");
+  for (const m of listed) assert.equal(m.sql, Deno.readTextFileSync(new URL(m.name, dir)));
+});
+
+Deno.test("bundledMigrations() refuses a misnamed migration and two with one number", async () => {
+  assert.match(
+    (await storeError(() => bundledMigrations({ "5_x.sql": "" }))).message,
+    /'5_x\.sql' is not NNNN_name\.sql/,
+  );
+  assert.match(
+    (await storeError(() => bundledMigrations({ "0002_b.sql": "", "0002_a.sql": "" }))).message,
+    /two migrations share number 2/,
+  );
+});
+
 Deno.test("openStore() creates a fresh database, in WAL mode, with every migration recorded", async () => {
   await using home = await tempHome();
   const db = openStore(home.paths.db);

@@ -6,6 +6,7 @@
  * @module
  */
 import type { ApiRoute } from "../server.ts";
+import { entryModule, READ_API_WORKER } from "../../../core/entry.ts";
 
 /** First message to the worker. */
 export interface WorkerInit {
@@ -79,7 +80,8 @@ export interface ReadApiOptions {
  * resolves once its connection is open.
  */
 export function startReadApiWorker(options: ReadApiOptions): Promise<ReadApiWorker> {
-  const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
+  // The entry module, not worker.ts: see core/entry.ts.
+  const worker = new Worker(entryModule(), { type: "module", name: READ_API_WORKER });
   const waiting = new Map<number, (reply: ReadReply) => void>();
   let next = 0;
   let failed: string | undefined;

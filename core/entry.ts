@@ -1,0 +1,29 @@
+/**
+ * The program's entry module and the roles it can be started in. Worker threads are started from the entry
+ * module itself, with a name saying what they are for, rather than from a file of their own: the entry is the
+ * one module every form of the program has (the source tree, a `deno compile`d binary, one bundled file), so no
+ * build needs to be told to carry a separate worker file.
+ *
+ * @module
+ */
+
+/** The name the read API's worker thread is started with. */
+export const READ_API_WORKER = "halton-meter:read-api";
+
+let entry: string | undefined;
+
+/** Records the URL of the entry module (`main.ts` passes its own `import.meta.url`, whatever file holds it). */
+export function registerEntry(url: string): void {
+  entry ??= url;
+}
+
+/** The URL of the entry module: the one registered, else `main.ts` of the source tree (tests importing parts). */
+export function entryModule(): string {
+  return entry ?? new URL("../main.ts", import.meta.url).href;
+}
+
+/** The name this thread was started with: "" on the main thread, a role such as {@linkcode READ_API_WORKER} in a worker. */
+export function threadName(): string {
+  const name = (globalThis as { name?: unknown }).name;
+  return typeof name === "string" ? name : "";
+}

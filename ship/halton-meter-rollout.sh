@@ -1,0 +1,151 @@
+#!/bin/sh
+# Halton Meter's fleet rollout for macOS and Linux, for the tool an admin pushes scripts with (MDM, Ansible,
+# Salt, ssh loops). Run it as the user the meter is for:
+#
+#   halton-meter-rollout.sh --version 0.2.0 [--base-url URL] [--install-dir DIR] [-- init flags]
+#   halton-meter-rollout.sh --rollback [--install-dir DIR] [-- init flags]
+#
+# Installs or upgrades to the given version (checked against the release's SHA256SUMS), runs
+# `halton-meter init --non-interactive --json` and `halton-meter status --json`, and keeps the binary it
+# replaced as halton-meter.previous. When the new binary fails that self-test, the previous one is put back and
+# set up again. Safe to run again: a machine already healthy at the version is left untouched.
+#
+# Prints one JSON line on stdout, progress going to stderr:
+#   {"result", "running": version installed now, "before": version before this run, "requested", "exit", "message"}
+# Exit codes:
+#   0  installed, upgraded, or already healthy at the version (result: installed, upgraded, unchanged, repaired)
+#   1  download failed; nothing changed
+#   2  usage
+#   5  checksum mismatch; nothing changed
+#   6  the new version failed its self-test and the previous one was put back and passes (rolled-back)
+#   7  the machine needs a person: the self-test failed and there was nothing to roll back to, or the
+#      rollback failed too
+set -u
+
+BASE_URL=${HALTON_METER_BASE_URL:-https://github.com/haltonlabs/halton-meter/releases/download}
+INSTALL_DIR=${HALTON_METER_INSTALL_DIR:-$HOME/.local/bin}
+VERSION=""
+ROLLBACK=0
+BIN=/nonexistent
+
+# The version a binary reports, or nothing when it does not run.
+version_of() {
+  [ -x "$1" ] || return 0
+  "$1" --version 2>/dev/null | awk 'NR == 1 { print $2 }'
+}
+say() { printf 'halton-meter rollout: %s\n' "$*" >&2; }
+json_str() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
+# The one line a fleet tool reads, then exit with its code.
+finish() {
+  printf '{"result":"%s","running":"%s","before":"%s","requested":"%s","exit":%s,"message":"%s"}\n' \
+    "$1" "$(json_str "$(version_of "$BIN")")" "$(json_str "${PREVIOUS:-}")" "$(json_str "$VERSION")" "$2" "$(json_str "$3")"
+  [ "$2" = 0 ] || say "$3"
+  exit "$2"
+}
+usage() {
+  say "usage: halton-meter-rollout.sh (--version X.Y.Z [--base-url URL] | --rollback) [--install-dir DIR] [-- init flags]"
+  finish usage 2 "$1"
+}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --version) [ $# -ge 2 ] || usage "--version needs a value"; VERSION=${2#v}; shift 2 ;;
+    --base-url) [ $# -ge 2 ] || usage "--base-url needs a value"; BASE_URL=$2; shift 2 ;;
+    --install-dir) [ $# -ge 2 ] || usage "--install-dir needs a value"; INSTALL_DIR=$2; shift 2 ;;
+    --rollback) ROLLBACK=1; shift ;;
+    --) shift; break ;;
+    -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 0 ;;
+    *) usage "unknown argument '$1'" ;;
+  esac
+done
+if [ "$ROLLBACK" = 1 ]; then
+  [ -z "$VERSION" ] || usage "--rollback and --version exclude each other"
+else
+  case "$VERSION" in
+    [0-9]*.[0-9]*.[0-9]*) ;;
+    *) usage "--version X.Y.Z is required" ;;
+  esac
+fi
+
+BIN="$INSTALL_DIR/halton-meter"
+PREV="$INSTALL_DIR/halton-meter.previous"
+
+# init then status with `$1`, the init flags after them; 0 when both pass.
+self_test() {
+  say "self-test: $1 init --non-interactive --json $*"
+  bin=$1
+  shift
+  "$bin" init --non-interactive --json "$@" >&2 || return 1
+  "$bin" status --json >&2 || return 1
+}
+
+download() {
+  if command -v curl >/dev/null 2>&1; then curl -fsSL --retry 2 -o "$2" "$1"; else wget -q -O "$2" "$1"; fi
+}
+
+sha256() {
+  if command -v sha256sum >/dev/null 2>&1; then sha256sum "$1" | cut -d' ' -f1; else shasum -a 256 "$1" | cut -d' ' -f1; fi
+}
+
+mark() {
+  printf '{"channel":"fleet","source":"%s"}\n' "$(json_str "$1")" >"$INSTALL_DIR/halton-meter.channel"
+}
+
+PREVIOUS=$(version_of "$BIN")
+
+if [ "$ROLLBACK" = 1 ]; then
+  [ -x "$PREV" ] || finish failed 7 "no previous binary at $PREV to roll back to"
+  VERSION=$(version_of "$PREV")
+  # Swapped, so that running --rollback again returns to the version rolled back from.
+  if ! { mv -f "$PREV" "$BIN.rolling" && { [ ! -e "$BIN" ] || mv -f "$BIN" "$PREV"; } && mv -f "$BIN.rolling" "$BIN"; }; then
+    finish failed 7 "could not swap $PREV back in"
+  fi
+  self_test "$BIN" "$@" || finish failed 7 "rolled back to $VERSION, but its self-test fails"
+  finish rolled-back 0 "rolled back from $PREVIOUS to $VERSION"
+fi
+
+if [ "$PREVIOUS" = "$VERSION" ]; then
+  if "$BIN" status --json >/dev/null 2>&1; then finish unchanged 0 "already healthy at $VERSION"; fi
+  self_test "$BIN" "$@" || finish failed 7 "$VERSION is installed but its self-test fails"
+  finish repaired 0 "$VERSION was installed but unhealthy; init repaired it"
+fi
+
+case "$(uname -s)" in Linux) os=unknown-linux-gnu ;; Darwin) os=apple-darwin ;; *) finish failed 2 "unsupported system $(uname -s)" ;; esac
+case "$(uname -m)" in x86_64 | amd64) arch=x86_64 ;; arm64 | aarch64) arch=aarch64 ;; *) finish failed 2 "unsupported processor $(uname -m)" ;; esac
+NAME="halton-meter-$arch-$os"
+RELEASE_URL="$BASE_URL/v$VERSION"
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT INT TERM
+
+say "downloading $NAME $VERSION from $RELEASE_URL"
+download "$RELEASE_URL/SHA256SUMS" "$WORK/SHA256SUMS" || finish failed 1 "could not download $RELEASE_URL/SHA256SUMS"
+download "$RELEASE_URL/$NAME" "$WORK/$NAME" || finish failed 1 "could not download $RELEASE_URL/$NAME"
+EXPECTED=$(awk -v n="$NAME" '$2 == n || $2 == "*" n { print $1 }' "$WORK/SHA256SUMS")
+ACTUAL=$(sha256 "$WORK/$NAME")
+if [ -z "$EXPECTED" ] || [ "$EXPECTED" != "$ACTUAL" ]; then
+  finish failed 5 "checksum mismatch for $NAME $VERSION (expected ${EXPECTED:-nothing listed}, got $ACTUAL); nothing changed"
+fi
+
+mkdir -p "$INSTALL_DIR" || finish failed 1 "cannot create $INSTALL_DIR"
+chmod 755 "$WORK/$NAME"
+cp "$WORK/$NAME" "$BIN.new" || finish failed 1 "cannot write to $INSTALL_DIR"
+if [ -x "$BIN" ]; then
+  cp -p "$BIN" "$PREV" || finish failed 1 "cannot keep the previous binary as $PREV; nothing changed"
+fi
+mv -f "$BIN.new" "$BIN"
+mark "$RELEASE_URL"
+
+if [ "$(version_of "$BIN")" = "$VERSION" ] && self_test "$BIN" "$@"; then
+  if [ -n "$PREVIOUS" ]; then finish upgraded 0 "upgraded from $PREVIOUS to $VERSION"; fi
+  finish installed 0 "installed $VERSION"
+fi
+
+if [ -z "$PREVIOUS" ] || [ ! -x "$PREV" ]; then
+  finish failed 7 "$VERSION failed its self-test and there is no previous binary to roll back to"
+fi
+say "$VERSION failed its self-test: rolling back to $PREVIOUS"
+cp -p "$BIN" "$INSTALL_DIR/halton-meter.failed" 2>/dev/null
+mv -f "$PREV" "$BIN" || finish failed 7 "$VERSION failed its self-test and $PREV could not be put back"
+mark "$BASE_URL/v$PREVIOUS"
+self_test "$BIN" "$@" || finish failed 7 "$VERSION failed its self-test, and so does $PREVIOUS after the rollback"
+finish rolled-back 6 "$VERSION failed its self-test; $PREVIOUS was put back and passes"

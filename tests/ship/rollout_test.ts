@@ -1,0 +1,191 @@
+/**
+ * `ship/halton-meter-rollout.sh` with stand-in binaries from a local stand-in release: install, upgrade, a
+ * second run that changes nothing, a new version whose self-test fails rolled back to the previous binary, an
+ * explicit rollback, and the exit codes and JSON line a fleet tool acts on.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { calls, scriptsCannotRun, standInRelease, standInScript } from "./_release.ts";
+
+const SCRIPT = fileURLToPath(new URL("../../ship/halton-meter-rollout.sh", import.meta.url));
+const skip = scriptsCannotRun();
+const posix = skip === undefined;
+const why = skip ? ` [skipped: ${skip}]` : "";
+
+interface Outcome {
+  result: string;
+  running: string;
+  before: string;
+  requested: string;
+  exit: number;
+  message: string;
+}
+
+async function rollout(home: string, base: string, args: string[]) {
+  const r = await new Deno.Command("sh", {
+    args: [SCRIPT, "--base-url", base, "--install-dir", join(home, "bin"), ...args],
+    env: { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: home },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(r.stdout);
+  const stderr = new TextDecoder().decode(r.stderr);
+  const lines = stdout.trim().split("\n");
+  assert.equal(lines.length, 1, `one JSON line on stdout, got:\n${stdout}\n${stderr}`);
+  const out = JSON.parse(lines[0]) as Outcome;
+  assert.equal(out.exit, r.code, "the JSON line's exit is the exit code");
+  return { code: r.code, out, stderr };
+}
+
+Deno.test({
+  name: "rollout installs, upgrades, and a second run at the same version changes nothing" + why,
+  ignore: !posix,
+  async fn() {
+    const release = await standInRelease([{ version: "0.1.0" }, { version: "0.2.0" }]);
+    const home = await Deno.makeTempDir({ prefix: "hm-rollout-" });
+    const bin = join(home, "bin", "halton-meter");
+    try {
+      const install = await rollout(home, release.url, ["--version", "0.1.0", "--", "--apps"]);
+      assert.equal(install.code, 0, install.stderr);
+      assert.deepEqual([install.out.result, install.out.running, install.out.before], [
+        "installed",
+        "0.1.0",
+        "",
+      ]);
+      assert.deepEqual(calls(home), ["0.1.0 init --non-interactive --json --apps", "0.1.0 status --json"]);
+      assert.deepEqual(JSON.parse(await Deno.readTextFile(join(home, "bin", "halton-meter.channel"))), {
+        channel: "fleet",
+        source: `${release.url}/v0.1.0`,
+      });
+
+      const upgrade = await rollout(home, release.url, ["--version", "v0.2.0", "--", "--apps"]);
+      assert.equal(upgrade.code, 0, upgrade.stderr);
+      assert.deepEqual([upgrade.out.result, upgrade.out.running, upgrade.out.before], [
+        "upgraded",
+        "0.2.0",
+        "0.1.0",
+      ]);
+      assert.equal(await Deno.readTextFile(bin), standInScript({ version: "0.2.0" }));
+      assert.equal(await Deno.readTextFile(`${bin}.previous`), standInScript({ version: "0.1.0" }));
+
+      const before = calls(home).length;
+      const again = await rollout(home, release.url, ["--version", "0.2.0", "--", "--apps"]);
+      assert.equal(again.code, 0);
+      assert.equal(again.out.result, "unchanged");
+      assert.deepEqual(
+        calls(home).slice(before),
+        ["0.2.0 status --json"],
+        "only looked: no init, no download",
+      );
+      assert.equal(await Deno.readTextFile(`${bin}.previous`), standInScript({ version: "0.1.0" }));
+    } finally {
+      await release.close();
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "rollout puts the previous binary back when the new one fails its self-test (exit 6)" + why,
+  ignore: !posix,
+  async fn() {
+    const release = await standInRelease([
+      { version: "0.2.0" },
+      { version: "0.3.0", statusExit: 3 },
+      { version: "0.4.0", initExit: 4 },
+    ]);
+    const home = await Deno.makeTempDir({ prefix: "hm-rollout-" });
+    const bin = join(home, "bin", "halton-meter");
+    try {
+      assert.equal((await rollout(home, release.url, ["--version", "0.2.0"])).code, 0);
+      for (const bad of ["0.3.0", "0.4.0"]) {
+        const r = await rollout(home, release.url, ["--version", bad]);
+        assert.equal(r.code, 6, r.stderr);
+        assert.deepEqual([r.out.result, r.out.running, r.out.before, r.out.requested], [
+          "rolled-back",
+          "0.2.0",
+          "0.2.0",
+          bad,
+        ]);
+        assert.match(
+          r.out.message,
+          new RegExp(`${bad.replaceAll(".", "\\.")} failed its self-test; 0\\.2\\.0 was put back`),
+        );
+        assert.equal(await Deno.readTextFile(bin), standInScript({ version: "0.2.0" }));
+        assert.deepEqual(calls(home).slice(-2), [
+          "0.2.0 init --non-interactive --json",
+          "0.2.0 status --json",
+        ]);
+      }
+    } finally {
+      await release.close();
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "rollout --rollback swaps the previous binary in; a bad first install needs a person (exit 7)" + why,
+  ignore: !posix,
+  async fn() {
+    const release = await standInRelease([{ version: "0.1.0" }, { version: "0.2.0" }, {
+      version: "0.3.0",
+      initExit: 4,
+    }]);
+    const home = await Deno.makeTempDir({ prefix: "hm-rollout-" });
+    const other = await Deno.makeTempDir({ prefix: "hm-rollout-" });
+    const bin = join(home, "bin", "halton-meter");
+    try {
+      await rollout(home, release.url, ["--version", "0.1.0"]);
+      await rollout(home, release.url, ["--version", "0.2.0"]);
+      const back = await rollout(home, release.url, ["--rollback"]);
+      assert.equal(back.code, 0, back.stderr);
+      assert.deepEqual([back.out.result, back.out.running, back.out.before], [
+        "rolled-back",
+        "0.1.0",
+        "0.2.0",
+      ]);
+      assert.equal(await Deno.readTextFile(`${bin}.previous`), standInScript({ version: "0.2.0" }));
+
+      const first = await rollout(other, release.url, ["--version", "0.3.0"]);
+      assert.equal(first.code, 7);
+      assert.match(first.out.message, /no previous binary to roll back to/);
+      const nothing = await rollout(other, release.url, ["--rollback"]);
+      assert.equal(nothing.code, 7);
+    } finally {
+      await release.close();
+      await Deno.remove(home, { recursive: true });
+      await Deno.remove(other, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "rollout changes nothing on a tampered download (exit 5), a missing release (1) or bad usage (2)" +
+    why,
+  ignore: !posix,
+  async fn() {
+    const release = await standInRelease([{ version: "0.1.0" }, { version: "0.2.0" }]);
+    const home = await Deno.makeTempDir({ prefix: "hm-rollout-" });
+    const bin = join(home, "bin", "halton-meter");
+    try {
+      await rollout(home, release.url, ["--version", "0.1.0"]);
+      release.tamper("0.2.0", `halton-meter-${Deno.build.target}`, "#!/bin/sh\necho evil\n");
+      const tampered = await rollout(home, release.url, ["--version", "0.2.0"]);
+      assert.equal(tampered.code, 5);
+      assert.equal(tampered.out.running, "0.1.0");
+      const missing = await rollout(home, release.url, ["--version", "9.9.9"]);
+      assert.equal(missing.code, 1);
+      assert.equal(await Deno.readTextFile(bin), standInScript({ version: "0.1.0" }));
+      await assert.rejects(() => Deno.stat(`${bin}.previous`), "no previous kept for a change never made");
+      assert.equal((await rollout(home, release.url, [])).code, 2);
+      assert.equal((await rollout(home, release.url, ["--version", "0.2.0", "--rollback"])).code, 2);
+    } finally {
+      await release.close();
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+});
