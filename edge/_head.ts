@@ -34,7 +34,8 @@ export interface ResponseHead {
 export type HeadRead =
   | { kind: "head"; head: Uint8Array; rest: Uint8Array }
   | { kind: "eof" }
-  | { kind: "too-large" };
+  | { kind: "too-large" }
+  | { kind: "malformed" };
 
 const CHUNK = 16 * 1024;
 
@@ -45,9 +46,15 @@ export interface ByteReader {
 
 /**
  * Reads from `conn` until the end of a message head (`\r\n\r\n`), the end of the stream, or `limit` bytes.
- * Read errors propagate: the caller decides what a reset means.
+ * With `requestLine`, bytes that cannot begin an HTTP/1.x request line end the read as `malformed` as soon as
+ * they arrive, so garbage of any length is answered at once rather than at a timeout. Read errors propagate:
+ * the caller decides what a reset means.
  */
-export async function readHead(conn: ByteReader, limit = MAX_HEAD_BYTES): Promise<HeadRead> {
+export async function readHead(
+  conn: ByteReader,
+  limit = MAX_HEAD_BYTES,
+  requestLine = false,
+): Promise<HeadRead> {
   let buf = new Uint8Array(CHUNK);
   let len = 0;
   let scanned = 0;
@@ -60,14 +67,58 @@ export async function readHead(conn: ByteReader, limit = MAX_HEAD_BYTES): Promis
     const n = await conn.read(buf.subarray(len));
     if (n === null) return { kind: "eof" };
     len += n;
+    if (requestLine && !couldBeRequestLine(buf, len)) return { kind: "malformed" };
     const end = indexOfCrlfCrlf(buf, Math.max(0, scanned - 3), len);
     if (end !== -1) {
       if (end > limit) return { kind: "too-large" };
       return { kind: "head", head: buf.slice(0, end), rest: buf.slice(end, len) };
     }
-    if (len > limit) return { kind: "too-large" };
+    // No terminator within `limit` bytes: whatever follows, the head would be larger than allowed.
+    if (len >= limit) return { kind: "too-large" };
     scanned = len;
   }
+}
+
+/** The longest request line accepted while the line has not ended yet: a method, a target, a version. */
+const MAX_REQUEST_LINE = 16 * 1024;
+
+/**
+ * Whether the first `len` bytes of `buf` can be the start of `METHOD SP target SP HTTP/1.x CRLF`. Checks the
+ * first line only, up to its CRLF (the rest is judged by {@linkcode parseRequestHead} once it is all there).
+ */
+export function couldBeRequestLine(buf: Uint8Array, len: number): boolean {
+  const VERSION = "HTTP/1.";
+  let part = 0; // 0 method, 1 target, 2 version
+  let partLen = 0;
+  for (let i = 0; i < len; i++) {
+    const c = buf[i];
+    if (c === 13) {
+      if (part !== 2 || partLen !== VERSION.length + 1) return false;
+      return i + 1 >= len || buf[i + 1] === 10;
+    }
+    if (i >= MAX_REQUEST_LINE) return false;
+    if (c === 32) {
+      if (part === 2 || partLen === 0) return false;
+      part++;
+      partLen = 0;
+      continue;
+    }
+    if (part === 0 && !isTokenByte(c)) return false;
+    if (part === 1 && (c < 0x21 || c > 0x7e)) return false;
+    if (part === 2) {
+      const ok = partLen < VERSION.length
+        ? c === VERSION.charCodeAt(partLen)
+        : partLen === VERSION.length && (c === 48 || c === 49);
+      if (!ok) return false;
+    }
+    partLen++;
+  }
+  return true;
+}
+
+function isTokenByte(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) ||
+    "!#$%&'*+.^_`|~-".includes(String.fromCharCode(c));
 }
 
 /** Index just past the first `\r\n\r\n` in `buf[from, to)`, or -1. */

@@ -331,3 +331,42 @@ Deno.test("halton-meter edge, as a real process, fails open around the daemon", 
     await provider.close();
   }
 });
+
+Deno.test("halton-meter edge starts on its last ports with a config it cannot use, and says what it ignored", async () => {
+  await using home = await tempHome();
+  const provider = await startFakeProvider(home.dir);
+  Deno.mkdirSync(home.home, { recursive: true });
+  const configs = [
+    // A bad value beside a good one: the good one (resolve) is kept.
+    [
+      "[upstream]",
+      'proxy = "socks5://proxy.corp:1080"',
+      "[upstream.resolve]",
+      `"unmetered.example" = "127.0.0.1:${provider.port}"`,
+      "",
+    ].join("\n"),
+    // Not TOML at all: every default, the ports of effective-ports.json.
+    "[upstream\nproxy = \n",
+  ];
+  try {
+    for (const [i, config] of configs.entries()) {
+      const ports = await pinPorts(home.home);
+      Deno.writeTextFileSync(home.paths.config, config);
+      const edge = await spawnEdge(home, ports.edge);
+      try {
+        const ignored = edge.stderr().split("\n").filter((l) => l.includes('"edge.config_ignored"'));
+        assert.equal(ignored.length, 1, edge.stderr());
+        assert.match(ignored[0], i === 0 ? /upstream\.proxy/ : /not valid TOML/);
+        assert.match(ignored[0], /"level":"error"/);
+        const target = i === 0 ? "unmetered.example:443" : `127.0.0.1:${provider.port}`;
+        const { conn, head } = await connectThrough(ports.edge, target);
+        conn.close();
+        assert.match(head, /^HTTP\/1\.1 200 /, "the edge tunnels on its last port");
+      } finally {
+        assert.equal(await edge.stop("SIGTERM"), 0);
+      }
+    }
+  } finally {
+    await provider.close();
+  }
+});

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   type ByteReader,
+  couldBeRequestLine,
   parseRequestHead,
   parseResponseHead,
   readHead,
@@ -103,4 +104,24 @@ Deno.test("serializeHead() writes a head that parseRequestHead() reads back", ()
     "CONNECT a.b:443 HTTP/1.1\r\nHost: a.b:443\r\nx-halton-client: 127.0.0.1:5\r\n\r\n",
   );
   assert.equal(parseRequestHead(bytes)?.headers[1][1], "127.0.0.1:5");
+});
+
+Deno.test("couldBeRequestLine() accepts every prefix of a request line and refuses garbage at its first byte", () => {
+  const good = "CONNECT api.openai.com:443 HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (let i = 0; i <= good.length; i++) {
+    assert.ok(couldBeRequestLine(enc(good), i), JSON.stringify(good.slice(0, i)));
+  }
+  for (
+    const bad of [
+      "\x16",
+      " GET",
+      "GET  /",
+      "GET / HTTP/2",
+      "GET / HTTP/1.1x",
+      "GET /\r\n",
+      "GET / HTTP/1.1\rX",
+    ]
+  ) {
+    assert.equal(couldBeRequestLine(enc(bad), bad.length), false, JSON.stringify(bad));
+  }
 });
