@@ -42,6 +42,8 @@ export interface Facts {
   supervisor?: SupervisorInfo;
   pids: { edge?: number; daemon?: number };
   ca: CaFacts;
+  /** What a lenient load of config.toml had to ignore (the edge runs on defaults in their place). */
+  configIgnored: string[];
   /** Each service file as `init` would write it now, and how the disk differs. */
   serviceFiles: { path: string; state: "current" | "missing" | "differs" }[];
   ctx: PlatformContext;
@@ -92,8 +94,8 @@ export async function gatherFacts(m: Machine): Promise<Facts> {
   const read = readState(m.fs, paths.systemState, m.now(), { moveAside: false });
   const state = read.state;
   const recorded = readEffectivePorts(m.fs.local(paths.effectivePorts));
-  const ports = recorded ??
-    effectivePorts(m.fs.local(paths.effectivePorts), loadConfig(m.fs.local(paths.config)));
+  const loaded = loadConfig(m.fs.local(paths.config), { lenient: true });
+  const ports = recorded ?? effectivePorts(m.fs.local(paths.effectivePorts), loaded);
   const modeText = m.fs.readText(paths.installMode)?.trim();
   const mode: InstallMode = modeText === "apps" || modeText === "full" ? modeText : "env";
   const supervisor = m.supervisor.running();
@@ -132,6 +134,7 @@ export async function gatherFacts(m: Machine): Promise<Facts> {
     supervisor,
     pids: { edge: livePid(m.fs.local(paths.run), "edge"), daemon: livePid(m.fs.local(paths.run), "daemon") },
     ca,
+    configIgnored: loaded.ignored,
     serviceFiles,
     ctx,
   };

@@ -1,0 +1,179 @@
+/**
+ * The meter under faults, as real processes against the local fake provider: a full disk, a database locked
+ * by another program, a corrupted database. Each asserts that traffic flows, how many rows end up written
+ * and dropped, and what `status` says.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
+import { COMPLETION, type FakeProvider, startFakeProvider } from "../helpers/fake_provider.ts";
+import { runCli } from "../helpers/cli.ts";
+import { accepts, daemonHealthy, pinPorts, spawnMeter, stop, waitFor } from "../helpers/processes.ts";
+
+/** A meter home with the fake provider behind api.openai.com, and its daemon and edge running. */
+interface Meter {
+  home: string;
+  ports: { edge: number; intercept: number; api: number };
+  provider: FakeProvider;
+  /** One chat completion through the edge, as an app sends it; resolves with the HTTP status. */
+  call(): Promise<number>;
+  health(): Promise<
+    { store: { writing: boolean; reason?: string; written: number; queued: number; dropped: number } }
+  >;
+  rows(): number;
+  stop(): Promise<void>;
+}
+
+async function startMeter(home: string, providerDir: string): Promise<Meter> {
+  const provider = await startFakeProvider(providerDir);
+  const ports = await pinPorts(home);
+  Deno.writeTextFileSync(
+    join(home, "config.toml"),
+    `[upstream]\nca_file = ${JSON.stringify(provider.caFile)}\n` +
+      `resolve = { "api.openai.com" = "127.0.0.1:${provider.port}" }\n`,
+  );
+  const daemon = spawnMeter(home, "daemon");
+  const edge = spawnMeter(home, "edge");
+  await waitFor("a healthy daemon", () => daemonHealthy(ports.api), 20_000);
+  await waitFor("the edge", () => accepts(ports.edge), 20_000);
+  const caPem = Deno.readTextFileSync(join(home, ".mitmproxy", "mitmproxy-ca-cert.pem"));
+  return {
+    home,
+    ports,
+    provider,
+    async call() {
+      const client = Deno.createHttpClient({
+        proxy: { url: `http://127.0.0.1:${ports.edge}` },
+        caCerts: [caPem],
+        poolMaxIdlePerHost: 0,
+      });
+      try {
+        const res = await fetch("https://api.openai.com/v1/chat/completions", {
+          client,
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ model: "gpt-4o-mini", messages: [] }),
+        });
+        const body = await res.json();
+        assert.deepEqual(body, COMPLETION);
+        return res.status;
+      } finally {
+        client.close();
+      }
+    },
+    async health() {
+      return await (await fetch(`http://127.0.0.1:${ports.api}/health`)).json();
+    },
+    rows() {
+      const db = new DatabaseSync(join(home, "db.sqlite"), { readOnly: true });
+      try {
+        return (db.prepare("SELECT count(*) AS n FROM requests").get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    },
+    async stop() {
+      await stop(daemon);
+      await stop(edge);
+      await provider.close();
+    },
+  };
+}
+
+/** `status --json`'s component called `name`. */
+async function statusComponent(
+  home: string,
+  name: string,
+): Promise<{ ok: boolean; detail: string } | undefined> {
+  const out = await runCli(["status", "--json"], { HALTON_METER_HOME: home, HOME: home });
+  const report = JSON.parse(out.stdout) as { components: { name: string; ok: boolean; detail: string }[] };
+  return report.components.find((c) => c.name === name);
+}
+
+/** Mounts a tmpfs of `size` on a new folder; undefined when this machine does not allow it. */
+function smallDisk(size: string): string | undefined {
+  if (Deno.build.os !== "linux" || Deno.uid() !== 0) return undefined;
+  const dir = Deno.makeTempDirSync({ prefix: "hm-full-disk-" });
+  const out = new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir],
+    stderr: "null",
+  })
+    .outputSync();
+  if (out.success) return dir;
+  Deno.removeSync(dir);
+  return undefined;
+}
+
+function unmount(dir: string): void {
+  new Deno.Command("umount", { args: [dir] }).outputSync();
+  Deno.removeSync(dir, { recursive: true });
+}
+
+/** Writes zeros to `file` until the disk says no more. */
+function fillDisk(file: string): void {
+  const f = Deno.openSync(file, { write: true, create: true });
+  const chunk = new Uint8Array(64 * 1024);
+  try {
+    while (true) f.writeSync(chunk);
+  } catch (e) {
+    if (!(e instanceof Error) || !/space|ENOSPC|os error 28/i.test(e.message)) throw e;
+  } finally {
+    f.close();
+  }
+}
+
+const CAN_MOUNT = (() => {
+  const dir = smallDisk("1m");
+  if (dir) unmount(dir);
+  return dir !== undefined;
+})();
+
+Deno.test({
+  name:
+    "a full disk: traffic flows, status says rows are not being written, every row lands once space returns",
+  ignore: !CAN_MOUNT,
+  async fn() {
+    const disk = smallDisk("24m")!;
+    const providerDir = await Deno.makeTempDir({ prefix: "hm-full-disk-provider-" });
+    const home = join(disk, ".halton-meter");
+    Deno.mkdirSync(home);
+    const meter = await startMeter(home, providerDir);
+    try {
+      for (let i = 0; i < 3; i++) assert.equal(await meter.call(), 200);
+      await waitFor("3 rows", () => Promise.resolve(meter.rows() === 3), 10_000);
+
+      fillDisk(join(disk, "filler"));
+      const during = 20;
+      for (let i = 0; i < during; i++) assert.equal(await meter.call(), 200, "traffic flows on a full disk");
+      await waitFor(
+        "the writer to report the full disk",
+        async () => !(await meter.health()).store.writing,
+        10_000,
+      );
+      const health = (await meter.health()).store;
+      assert.equal(health.reason, "the disk is full");
+      const store = await statusComponent(home, "store");
+      assert.equal(store?.ok, false);
+      assert.match(store?.detail ?? "", /^rows are not being written: the disk is full/);
+
+      Deno.removeSync(join(disk, "filler"));
+      await waitFor("every row written", () => Promise.resolve(meter.rows() === 3 + during), 15_000);
+      const after = (await meter.health()).store;
+      assert.equal(after.writing, true);
+      assert.equal(after.dropped, 0);
+      assert.equal(after.queued, 0);
+      assert.equal((await statusComponent(home, "store"))?.ok, true);
+      for (
+        const line of Deno.readTextFileSync(join(home, "logs", "daemon.jsonl")).split("\n").filter(Boolean)
+      ) {
+        JSON.parse(line); // a line cut by the full disk would throw here
+      }
+    } finally {
+      await meter.stop();
+      unmount(disk);
+      await Deno.remove(providerDir, { recursive: true });
+    }
+  },
+});
