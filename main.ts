@@ -8,7 +8,8 @@ import { COMMANDS } from "./cli/mod.ts";
 import { closest, type Io, parseInvocation, renderCommandHelp } from "./cli/command.ts";
 import { ExitCode, MeterError, UsageError } from "./core/errors.ts";
 import { versionLine } from "./core/version.ts";
-import { defaultPaths } from "./core/paths.ts";
+import { assertUsableHome, defaultPaths } from "./core/paths.ts";
+import { damagedDatabaseError } from "./store/failure.ts";
 import { writeAllSync } from "./core/io.ts";
 
 /** The program's `--help` text. */
@@ -44,6 +45,7 @@ export async function main(argv: string[], io: () => Io): Promise<number> {
     write(versionLine() + "\n");
     return ExitCode.Ok;
   }
+  let dbFile = "db.sqlite";
   try {
     const entry = COMMANDS.find((c) => c.name === first);
     if (!entry) {
@@ -59,8 +61,13 @@ export async function main(argv: string[], io: () => Io): Promise<number> {
       write(renderCommandHelp(entry.name, entry.summary, command));
       return ExitCode.Ok;
     }
-    return await command.run(io(), inv);
-  } catch (e) {
+    const commandIo = io();
+    dbFile = commandIo.paths.db;
+    assertUsableHome(commandIo.paths.home);
+    return await command.run(commandIo, inv);
+  } catch (caught) {
+    // A damaged database can surface in any query of any command: name it rather than print a stack trace.
+    const e = damagedDatabaseError(caught, dbFile) ?? caught;
     if (e instanceof MeterError) {
       const err = (s: string) => writeAllSync(Deno.stderr, s);
       err(`halton-meter: ${e.message}\n`);

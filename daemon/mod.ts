@@ -84,7 +84,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
   const pool = new UpstreamPool(config.upstream);
   const leafs = options.leafs ?? new LeafMinter((await loadOrCreateCa(paths)).ca);
-  const db = openStore(paths.db);
+  const db = openStore(paths.db, { checkIntegrity: true });
   const writer = new RowWriter(db, {
     intervalMs: config.daemon.flush_interval_ms,
     busyTimeoutMs: WRITE_LOCK_WAIT_MS,

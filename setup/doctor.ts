@@ -292,6 +292,19 @@ export function checkDatabase(m: Machine): Check[] {
   }
 }
 
+/** The running daemon's row writer: rows that are not being written are a broken meter, whatever the cause. */
+export function checkWriter(f: Facts): Check[] {
+  const store = f.api.ok ? f.api.store : undefined;
+  if (!store || store.writing) return [];
+  return [{
+    layer: "database",
+    status: "broken",
+    detail: `rows are not being written: ${store.reason ?? "unknown"} (${store.queued ?? 0} queued, ` +
+      `${store.dropped ?? 0} dropped)`,
+    next: store.next,
+  }];
+}
+
 /** Runs every check. */
 export async function runChecks(m: Machine, f: Facts): Promise<Check[]> {
   const out: Check[] = [];
@@ -309,6 +322,6 @@ export async function runChecks(m: Machine, f: Facts): Promise<Check[]> {
   out.push(...await checkEnv(m, f));
   out.push(...await checkPorts(m, f));
   out.push(...checkServices(f));
-  out.push(...checkDatabase(m));
+  out.push(...checkDatabase(m), ...checkWriter(f));
   return out;
 }

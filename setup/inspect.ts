@@ -7,6 +7,7 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { loadConfig } from "../core/config.ts";
 import { effectivePorts, type Ports, readEffectivePorts } from "../core/ports.ts";
+import { databaseProblem } from "../store/open.ts";
 import { certSha1, pemCertificates } from "../platform/ca_bundle.ts";
 import type { InstallMode, PlatformContext } from "../platform/types.ts";
 import { type Machine, machinePaths, machinePlatform, platformContext } from "./machine.ts";
@@ -42,6 +43,8 @@ export interface Facts {
   supervisor?: SupervisorInfo;
   pids: { edge?: number; daemon?: number };
   ca: CaFacts;
+  /** Why the database cannot be used (not SQLite, corrupted), checked while no daemon answers. */
+  database?: { problem: string; next?: string };
   /** What a lenient load of config.toml had to ignore (the edge runs on defaults in their place). */
   configIgnored: string[];
   /** Each service file as `init` would write it now, and how the disk differs. */
@@ -110,6 +113,8 @@ export async function gatherFacts(m: Machine): Promise<Facts> {
     m.apiHealth(ports.api),
     caFacts(m),
   ]);
+  // A running daemon checked the file at its start and reports write failures itself.
+  const dbProblem = api.ok ? undefined : databaseProblem(m.fs.local(paths.db));
   const serviceFiles = manager === "supervisor" ? [] : machinePlatform(m).serviceFiles(ctx).map((f) => {
     const change = m.fs.compare(f);
     return {
@@ -135,6 +140,7 @@ export async function gatherFacts(m: Machine): Promise<Facts> {
     pids: { edge: livePid(m.fs.local(paths.run), "edge"), daemon: livePid(m.fs.local(paths.run), "daemon") },
     ca,
     configIgnored: loaded.ignored,
+    database: dbProblem && { problem: dbProblem.message, next: dbProblem.hint },
     serviceFiles,
     ctx,
   };

@@ -9,7 +9,7 @@ import type { Facts } from "./inspect.ts";
 
 /** One component's line. */
 export interface Component {
-  name: "edge" | "daemon" | "api" | "store" | "config" | "services" | "ca" | "trust" | "env";
+  name: "edge" | "daemon" | "api" | "store" | "database" | "config" | "services" | "ca" | "trust" | "env";
   ok: boolean;
   /** One word: running, stopped, healthy, installed, missing, valid, … */
   state: string;
@@ -69,6 +69,9 @@ export function statusReport(f: Facts): StatusReport {
         ? `rows are written (${counts})`
         : `rows are not being written: ${store.reason ?? "unknown"} (${counts}); traffic still flows`,
     });
+  }
+  if (f.database) {
+    c.push({ name: "database", ok: false, state: "unusable", detail: f.database.problem });
   }
   if (f.configIgnored.length) {
     c.push({
@@ -146,6 +149,7 @@ function nextStep(f: Facts, c: Component[]): string {
   if (!f.installed) return "Run 'halton-meter init' to set this machine up.";
   const bad = new Set(c.filter((x) => !x.ok).map((x) => x.name));
   if (bad.has("store") && f.api.store?.next) return f.api.store.next;
+  if (bad.has("database") && f.database?.next) return f.database.next;
   if (bad.has("config")) return "Fix config.toml (see the config line), then run 'halton-meter restart'.";
   if (bad.has("ca") || bad.has("services")) return "Run 'halton-meter init' to repair it.";
   if (f.manager === "supervisor") return "Run 'halton-meter start --detach'.";

@@ -10,7 +10,18 @@ import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { COMPLETION, type FakeProvider, startFakeProvider } from "../helpers/fake_provider.ts";
 import { runCli } from "../helpers/cli.ts";
-import { accepts, daemonHealthy, pinPorts, spawnMeter, stop, waitFor } from "../helpers/processes.ts";
+import {
+  accepts,
+  daemonHealthy,
+  meterCommand,
+  pinPorts,
+  spawnMeter,
+  stop,
+  waitFor,
+} from "../helpers/processes.ts";
+import { makeRow } from "../helpers/rows.ts";
+import { openStore } from "../../store/open.ts";
+import { RowWriter } from "../../store/writer.ts";
 
 /** A meter home with the fake provider behind api.openai.com, and its daemon and edge running. */
 interface Meter {
@@ -176,4 +187,81 @@ Deno.test({
       await Deno.remove(providerDir, { recursive: true });
     }
   },
+});
+
+/** A real database with `n` rows, then every other page after the first two overwritten with random bytes. */
+function corruptedDatabase(file: string, n: number): void {
+  const db = openStore(file);
+  const writer = new RowWriter(db, { intervalMs: 60_000 });
+  for (let i = 0; i < n; i++) writer.enqueue(makeRow({ project: `p${i % 7}` }));
+  writer.close();
+  db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  db.close();
+  const pageSize = 4096;
+  const pages = Deno.statSync(file).size / pageSize;
+  assert.ok(pages > 8, `only ${pages} pages`);
+  const f = Deno.openSync(file, { write: true });
+  try {
+    for (let page = 2; page < pages; page += 2) {
+      f.seekSync(page * pageSize, Deno.SeekMode.Start);
+      f.writeSync(crypto.getRandomValues(new Uint8Array(pageSize)));
+    }
+  } finally {
+    f.close();
+  }
+}
+
+function noStackTrace(out: { stderr: string }): void {
+  assert.doesNotMatch(out.stderr, /^\s+at /m, out.stderr);
+  assert.doesNotMatch(out.stderr, /Uncaught|error: Uncaught/, out.stderr);
+}
+
+Deno.test("a corrupted database is named by the daemon, status and report, never written into, never deleted", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hm-corrupt-" });
+  const home = join(dir, ".halton-meter");
+  Deno.mkdirSync(home);
+  const env = { HALTON_METER_HOME: home, HOME: dir };
+  const file = join(home, "db.sqlite");
+  try {
+    corruptedDatabase(file, 3000);
+    const before = Deno.readFileSync(file);
+    await pinPorts(home);
+
+    const daemon = await meterCommand(home, ["daemon"], { stderr: "piped" }).output();
+    const said = new TextDecoder().decode(daemon.stderr);
+    assert.equal(daemon.code, 1, said);
+    assert.match(said, /db\.sqlite is corrupted/);
+    assert.match(said, /move .*db\.sqlite aside/);
+    noStackTrace({ stderr: said });
+
+    const status = await statusComponent(home, "database");
+    assert.equal(status?.ok, false);
+    assert.match(status?.detail ?? "", /db\.sqlite is corrupted/);
+
+    const report = await runCli(["report"], env);
+    assert.equal(report.code, 1, report.stderr);
+    assert.match(report.stderr, /db\.sqlite is corrupted[^]*hint: Stop the meter/);
+    noStackTrace(report);
+
+    assert.deepEqual(Deno.readFileSync(file), before, "the damaged file is left exactly as it was");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a meter folder that is a file gets a clean error naming the path", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hm-home-file-" });
+  const home = join(dir, "not-a-folder");
+  Deno.writeTextFileSync(home, "x");
+  try {
+    for (const args of [["status"], ["report"], ["daemon"], ["init", "--dry-run"]]) {
+      const out = await runCli(args, { HALTON_METER_HOME: home, HOME: dir });
+      assert.equal(out.code, 1, `${args}: ${out.stderr}`);
+      assert.match(out.stderr, new RegExp(`halton-meter: ${home} \\(the meter's folder\\) is a file`));
+      assert.match(out.stderr, /hint: /);
+      noStackTrace(out);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
