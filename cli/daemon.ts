@@ -7,6 +7,7 @@
 import type { CommandSpec, Io } from "./command.ts";
 import { loadConfig } from "../core/config.ts";
 import { Logger } from "../core/log.ts";
+import { restrictUmask, tightenHome } from "../core/private.ts";
 import type { Paths } from "../core/paths.ts";
 
 /** The process's logger for `process`, configured from `[logging]`. */
@@ -49,6 +50,8 @@ export const command: CommandSpec = {
   ].join("\n"),
   flags: [],
   async run(io: Io) {
+    restrictUmask();
+    tightenHome(io.paths);
     const log = processLogger("daemon", io.paths);
     const { startDaemon } = await import("../daemon/mod.ts");
     try {

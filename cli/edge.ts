@@ -8,6 +8,7 @@ import type { CommandSpec } from "./command.ts";
 import { loadConfig } from "../core/config.ts";
 import { ExitCode } from "../core/errors.ts";
 import { Logger } from "../core/log.ts";
+import { restrictUmask, tightenHome } from "../core/private.ts";
 import { effectivePorts } from "../core/ports.ts";
 import { edgeOptions, startEdge } from "../edge/mod.ts";
 
@@ -44,6 +45,8 @@ export const command: CommandSpec = {
   ].join("\n"),
   flags: [],
   async run(io) {
+    restrictUmask();
+    tightenHome(io.paths);
     // Lenient: a config the edge cannot use must not take port 8081 down; what it ignores is said loudly.
     const loaded = loadConfig(io.paths.config, { lenient: true });
     const ports = effectivePorts(io.paths.effectivePorts, loaded);

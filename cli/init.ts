@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { tightenHome } from "../core/private.ts";
 import { boolFlag, type CommandSpec, type Invocation, type Io, stringFlag } from "./command.ts";
 import { ExitCode, UsageError } from "../core/errors.ts";
 import { currentOs, type OsName } from "../core/paths.ts";
@@ -77,6 +78,7 @@ export async function execute(io: Io, inv: Invocation, machine: Machine): Promis
     dryRun: boolFlag(inv, "dry-run"),
     systemTrust: boolFlag(inv, "system-trust"),
   });
+  if (!result.dryRun) tightenHome(io.paths);
   if (boolFlag(inv, "json")) io.stdout(JSON.stringify(result, null, 2) + "\n");
   else if (result.dryRun) io.stdout(renderPlan(result));
   else io.stdout(renderOutcome(result));

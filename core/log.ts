@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import type { LogLevelName } from "./config.ts";
+import { makePrivateDir, PRIVATE_FILE } from "./private.ts";
 
 /** Extra fields of one event: plain values only. */
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
@@ -104,8 +105,8 @@ export class Logger {
     if (!path) return;
     try {
       if (!this.#file) {
-        Deno.mkdirSync(this.#opts.dir!, { recursive: true });
-        this.#file = Deno.openSync(path, { append: true, create: true });
+        makePrivateDir(this.#opts.dir!);
+        this.#file = Deno.openSync(path, { append: true, create: true, mode: PRIVATE_FILE });
         this.#size = this.#file.statSync().size;
       }
       if (this.#size + bytes.length > this.#opts.maxBytes && this.#size > 0) this.#rotate(path);
@@ -146,7 +147,7 @@ export class Logger {
       } catch { /* a missing generation is fine */ }
     }
     Deno.renameSync(path, `${base}.1.jsonl`);
-    this.#file = Deno.openSync(path, { append: true, create: true });
+    this.#file = Deno.openSync(path, { append: true, create: true, mode: PRIVATE_FILE });
     this.#size = 0;
   }
 }

@@ -8,6 +8,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { dirname } from "node:path";
 import { StoreError } from "../core/errors.ts";
+import { makePrivateDir, makePrivateFile, PRIVATE_FILE } from "../core/private.ts";
 import { bundledMigrations, migrate, type Migration } from "./migrate.ts";
 import { damagedDatabaseError, moveAsideHint } from "./failure.ts";
 
@@ -117,7 +118,10 @@ function openUnchecked(file: string, options: OpenStoreOptions): DatabaseSync {
       throw e;
     }
   }
-  Deno.mkdirSync(dirname(file), { recursive: true });
+  makePrivateDir(dirname(file));
+  // SQLite gives the WAL and SHM files the database file's mode: a database made 0600 keeps all three private.
+  if (!exists) Deno.writeFileSync(file, new Uint8Array(), { mode: PRIVATE_FILE, createNew: true });
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) makePrivateFile(f);
   let db: DatabaseSync;
   try {
     db = new DatabaseSync(file, { timeout: 5000 });

@@ -265,3 +265,51 @@ Deno.test("a meter folder that is a file gets a clean error naming the path", as
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** Every entry under `dir` with its permission bits, e.g. `logs/daemon.jsonl` → 0o600. */
+function modes(dir: string, prefix = ""): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const e of Deno.readDirSync(dir)) {
+    const path = join(dir, e.name);
+    const name = prefix + e.name;
+    out.set(name, Deno.lstatSync(path).mode! & 0o777);
+    if (e.isDirectory) { for (const [k, v] of modes(path, `${name}/`)) out.set(k, v); }
+  }
+  return out;
+}
+
+Deno.test({
+  name: "the meter's folder is 0700 and every file in it 0600, the database's WAL and SHM included",
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "hm-modes-" });
+    const providerDir = await Deno.makeTempDir({ prefix: "hm-modes-provider-" });
+    const home = join(dir, ".halton-meter");
+    // As an older install left it: a world-readable folder and files.
+    Deno.mkdirSync(home, { mode: 0o755 });
+    Deno.chmodSync(home, 0o755);
+    const meter = await startMeter(home, providerDir);
+    try {
+      assert.equal(await meter.call(), 200);
+      await waitFor("the row", () => Promise.resolve(meter.rows() === 1), 10_000);
+      assert.equal(Deno.statSync(home).mode! & 0o777, 0o700);
+      const all = modes(home);
+      for (
+        const name of ["db.sqlite", "db.sqlite-wal", "db.sqlite-shm", "config.toml", "effective-ports.json"]
+      ) {
+        assert.ok(all.has(name), `${name} exists`);
+      }
+      assert.ok(all.has("logs/daemon.jsonl") && all.has("logs/edge.jsonl"));
+      for (const [name, mode] of all) {
+        const isDir = Deno.statSync(join(home, name)).isDirectory;
+        // The CA's certificate is public (trust tools read it); its key is 0600 like everything else.
+        const want = isDir ? 0o700 : name === ".mitmproxy/mitmproxy-ca-cert.pem" ? 0o644 : 0o600;
+        assert.equal(mode.toString(8), want.toString(8), name);
+      }
+    } finally {
+      await meter.stop();
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(providerDir, { recursive: true });
+    }
+  },
+});

@@ -182,3 +182,21 @@ Deno.test("openStore() with checkIntegrity refuses a database with a damaged pag
   assert.deepEqual(databaseProblem(home.paths.db)?.message, e.message);
   assert.deepEqual(await Deno.readFile(home.paths.db), before);
 });
+
+Deno.test({
+  name: "openStore() makes the database, its WAL and SHM 0600 in a 0700 folder, whatever the umask",
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    await using home = await tempHome();
+    const db = openStore(home.paths.db);
+    try {
+      db.exec("CREATE TABLE t (x); INSERT INTO t VALUES (1)");
+      for (const f of [home.paths.db, `${home.paths.db}-wal`, `${home.paths.db}-shm`]) {
+        assert.equal((Deno.statSync(f).mode! & 0o777).toString(8), "600", f);
+      }
+      assert.equal((Deno.statSync(home.home).mode! & 0o777).toString(8), "700");
+    } finally {
+      db.close();
+    }
+  },
+});
