@@ -9,7 +9,7 @@ import { DatabaseSync } from "node:sqlite";
 import { BUNDLE_VARS, EXTRA_CA_VARS } from "../cli/proxy_env.ts";
 import { NSS_NICKNAME } from "../platform/linux/mod.ts";
 import { NOT_FOUND } from "../platform/runner.ts";
-import { certifiBundle, isPatched } from "./certifi.ts";
+import { bundleScope, certifiBundle, isPatched } from "./certifi.ts";
 import type { Facts } from "./inspect.ts";
 import { type Machine, machinePaths } from "./machine.ts";
 
@@ -117,6 +117,8 @@ export async function checkCertifi(m: Machine, f: Facts): Promise<Check[]> {
     const bundle = await certifiBundle(m.runner, python);
     if (!bundle || seen.has(bundle)) continue;
     seen.add(bundle);
+    // init leaves a system-wide bundle alone on purpose: its lacking the CA is no inconsistency.
+    if (bundleScope(m.fs.realPath(bundle), machinePaths(m).userHome, m.os) === "system") continue;
     const text = m.fs.readText(bundle);
     if (text !== undefined && !isPatched(text, f.ca.pem)) {
       out.push({
