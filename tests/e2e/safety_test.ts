@@ -34,6 +34,8 @@ interface Meter {
     { store: { writing: boolean; reason?: string; written: number; queued: number; dropped: number } }
   >;
   rows(): number;
+  /** The daemon's process id. */
+  daemonPid: number;
   stop(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ async function startMeter(home: string, providerDir: string): Promise<Meter> {
     home,
     ports,
     provider,
+    daemonPid: daemon.pid,
     async call() {
       const client = Deno.createHttpClient({
         proxy: { url: `http://127.0.0.1:${ports.edge}` },
@@ -306,6 +309,107 @@ Deno.test({
         const want = isDir ? 0o700 : name === ".mitmproxy/mitmproxy-ca-cert.pem" ? 0o644 : 0o600;
         assert.equal(mode.toString(8), want.toString(8), name);
       }
+    } finally {
+      await meter.stop();
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(providerDir, { recursive: true });
+    }
+  },
+});
+
+/** Resident memory of `pid` in MB, from /proc. */
+function rssMb(pid: number): number {
+  const kb = /^VmRSS:\s+(\d+) kB/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`))?.[1];
+  return Number(kb) / 1024;
+}
+
+/** CPU seconds `pid` has used, from /proc (utime + stime). */
+function cpuSeconds(pid: number): number {
+  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+Deno.test({
+  name:
+    "2,000 idle CONNECTs to a metered host: the daemon stays under 300 MB, drops them in seconds, and is idle after",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "hm-idle-" });
+    const providerDir = await Deno.makeTempDir({ prefix: "hm-idle-provider-" });
+    const home = join(dir, ".halton-meter");
+    Deno.mkdirSync(home);
+    const meter = await startMeter(home, providerDir);
+    const conns: Deno.TcpConn[] = [];
+    try {
+      assert.equal(await meter.call(), 200);
+      const resting = rssMb(meter.daemonPid);
+      let peak = resting;
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, rssMb(meter.daemonPid));
+      }, 100);
+      const count = 2000;
+      const connect = new TextEncoder().encode(
+        "CONNECT api.openai.com:443 HTTP/1.1\r\nHost: api.openai.com:443\r\n\r\n",
+      );
+      const buf = new Uint8Array(256);
+      let established = 0;
+      const started = performance.now();
+      try {
+        for (let i = 0; i < count; i += 100) {
+          const wave = await Promise.all(Array.from({ length: 100 }, async () => {
+            // Straight to the daemon's intercept port (as a client using it as its proxy does): the edge would
+            // tunnel past a daemon too busy to take a handover in time, and this is about the daemon.
+            const conn = await Deno.connect({ hostname: "127.0.0.1", port: meter.ports.intercept });
+            conns.push(conn);
+            await conn.write(connect);
+            const n = await conn.read(buf);
+            return n !== null && new TextDecoder().decode(buf.subarray(0, n)).startsWith("HTTP/1.1 200");
+          }));
+          established += wave.filter(Boolean).length;
+        }
+        assert.equal(established, count, "every CONNECT was answered 200");
+        const establishedAfter = (performance.now() - started) / 1000;
+        // None sends a ClientHello: the daemon must drop them all, in seconds.
+        const closed = await Promise.all(conns.map(async (c) => {
+          const timer = setTimeout(() => c.close(), 60_000);
+          try {
+            return await c.read(buf) === null;
+          } catch {
+            return true;
+          } finally {
+            clearTimeout(timer);
+          }
+        }));
+        const dropAfter = (performance.now() - started) / 1000;
+        assert.ok(closed.every(Boolean), "each idle connection was closed by the meter");
+        assert.ok(
+          dropAfter - establishedAfter < 30,
+          `dropped ${(dropAfter - establishedAfter).toFixed(1)} s after`,
+        );
+      } finally {
+        clearInterval(sampler);
+        for (const c of conns) {
+          try {
+            c.close();
+          } catch { /* closed by the timer */ }
+        }
+      }
+      assert.ok(peak < 300, `peak ${peak.toFixed(0)} MB (resting ${resting.toFixed(0)} MB)`);
+      // Back to rest: within a few seconds, the daemon uses less than a tenth of a core.
+      let idle = false;
+      for (let i = 0; i < 10 && !idle; i++) {
+        const before = cpuSeconds(meter.daemonPid);
+        await new Promise((r) => setTimeout(r, 1000));
+        idle = cpuSeconds(meter.daemonPid) - before < 0.1;
+      }
+      assert.ok(idle, "the daemon is idle again within seconds");
+      assert.equal(await meter.call(), 200);
+      await waitFor("both rows", () => Promise.resolve(meter.rows() === 2), 10_000);
+      console.log(
+        `2,000 idle CONNECTs: resting ${resting.toFixed(0)} MB, peak ${peak.toFixed(0)} MB, now ${
+          rssMb(meter.daemonPid).toFixed(0)
+        } MB`,
+      );
     } finally {
       await meter.stop();
       await Deno.remove(dir, { recursive: true });

@@ -178,3 +178,48 @@ Deno.test("linuxLookup() scans only the socket owner's processes in a fake procf
     await Deno.remove(proc, { recursive: true });
   }
 });
+
+Deno.test(
+  "linuxLookup() serves a burst of lookups with a few scans, each finding the right process",
+  onLinux,
+  async () => {
+    const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "attr-burst-" }));
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const count = 200;
+    const code = `const cs = [];
+for (let i = 0; i < ${count}; i++) cs.push(await Deno.connect({ hostname: "127.0.0.1", port: ${listener.addr.port} }));
+console.log("connected");
+for await (const _ of Deno.stdin.readable) { /* wait for the test to close stdin */ }
+for (const c of cs) c.close();`;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--no-config", code],
+      cwd: dir,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const conns: Deno.Conn[] = [];
+    const reader = child.stdout.getReader();
+    try {
+      for (let i = 0; i < count; i++) conns.push(await listener.accept());
+      await reader.read();
+      const scans: number[] = [];
+      const lookup = linuxLookup({ onScan: (n) => scans.push(n) });
+      const pids = await Promise.all(conns.map((c) => {
+        const peer = c.remoteAddr as Deno.NetAddr;
+        return lookup.findClientProcess({ ip: peer.hostname, port: peer.port });
+      }));
+      assert.ok(pids.every((p) => p === child.pid), "every socket is the child's");
+      assert.equal(scans.reduce((a, b) => a + b, 0), count);
+      assert.ok(scans.length <= 3, `${scans.length} scans for ${count} lookups: ${scans}`);
+    } finally {
+      reader.releaseLock();
+      await child.stdin.close();
+      await child.stdout.cancel();
+      await child.status;
+      for (const c of conns) c.close();
+      listener.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
