@@ -417,3 +417,61 @@ Deno.test({
     }
   },
 });
+
+Deno.test("a database locked by another program: traffic flows, status names the lock, rows land once it is let go", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hm-locked-" });
+  const providerDir = await Deno.makeTempDir({ prefix: "hm-locked-provider-" });
+  const home = join(dir, ".halton-meter");
+  Deno.mkdirSync(home);
+  const meter = await startMeter(home, providerDir);
+  assert.equal(await meter.call(), 200);
+  await waitFor("the first row", () => Promise.resolve(meter.rows() === 1), 10_000);
+  // Another program (a database browser, a sqlite3 shell) holding the database in an exclusive transaction.
+  const holder = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      "--no-config",
+      `import { DatabaseSync } from "node:sqlite";
+const db = new DatabaseSync(${JSON.stringify(join(home, "db.sqlite"))});
+db.exec("BEGIN EXCLUSIVE");
+console.log("locked");
+for await (const _ of Deno.stdin.readable) { /* hold until the test closes stdin */ }
+db.exec("ROLLBACK");
+db.close();`,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = holder.stdout.getReader();
+  try {
+    await reader.read();
+    const during = 10;
+    for (let i = 0; i < during; i++) {
+      assert.equal(await meter.call(), 200, "traffic flows past a locked database");
+    }
+    await waitFor("the writer to report the lock", async () => !(await meter.health()).store.writing, 10_000);
+    const store = await statusComponent(home, "store");
+    assert.equal(store?.ok, false);
+    assert.match(
+      store?.detail ?? "",
+      /^rows are not being written: the database is locked by another program/,
+    );
+    reader.releaseLock();
+    await holder.stdin.close();
+    await holder.status;
+    await waitFor("every row written", () => Promise.resolve(meter.rows() === 1 + during), 15_000);
+    const after = (await meter.health()).store;
+    assert.deepEqual([after.writing, after.queued, after.dropped], [true, 0, 0]);
+  } finally {
+    try {
+      reader.releaseLock();
+      await holder.stdin.close();
+    } catch { /* closed already */ }
+    await holder.stdout.cancel().catch(() => {});
+    await holder.status;
+    await meter.stop();
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(providerDir, { recursive: true });
+  }
+});
