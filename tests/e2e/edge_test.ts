@@ -4,6 +4,7 @@ import { type FakeDaemon, startFakeDaemon } from "../helpers/fake_daemon.ts";
 import { COMPLETION, type FakeProvider, startFakeProvider } from "../helpers/fake_provider.ts";
 import { type TempHome, tempHome } from "../helpers/home.ts";
 import { pinPorts, spawnMeter, stop } from "../helpers/processes.ts";
+import { runCli } from "../helpers/cli.ts";
 import {
   connectThrough,
   rawExchange,
@@ -362,6 +363,15 @@ Deno.test("halton-meter edge starts on its last ports with a config it cannot us
         const { conn, head } = await connectThrough(ports.edge, target);
         conn.close();
         assert.match(head, /^HTTP\/1\.1 200 /, "the edge tunnels on its last port");
+        const status = await runCli(["status", "--json"], home.env);
+        const config =
+          (JSON.parse(status.stdout) as { components: { name: string; ok: boolean; detail: string }[] })
+            .components.find((c) => c.name === "config");
+        assert.equal(config?.ok, false, status.stdout);
+        assert.match(
+          config?.detail ?? "",
+          i === 0 ? /the edge ignores: .*upstream\.proxy/ : /not valid TOML/,
+        );
       } finally {
         assert.equal(await edge.stop("SIGTERM"), 0);
       }
