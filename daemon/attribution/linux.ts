@@ -165,12 +165,19 @@ export function linuxLookup(options: LinuxLookupOptions = {}): ProcessLookup {
   };
 }
 
+/**
+ * Scans that may run at once. One would make a lookup wait for the scan before it, and a client that exits
+ * right after its call could be gone by its turn; a few keep the wait short while bounding the work.
+ */
+const MAX_SCANS = 4;
+
 /** Socket inodes remembered with their holder; beyond it the memory starts again from the next scan. */
 const MAX_KNOWN_INODES = 65_536;
 
 /**
- * Finds the processes behind client sockets in batches. Every lookup asked while a scan runs waits for the
- * next one, and one scan serves them all: one read of `/proc/net/tcp{,6}`, then (only for sockets not already
+ * Finds the processes behind client sockets in batches. A lookup starts a scan at once unless
+ * {@linkcode MAX_SCANS} are running; then it waits for the next free one, and one scan serves every lookup
+ * waiting: one read of `/proc/net/tcp{,6}`, then (only for sockets not already
  * known) one pass over the owners' fd folders that notes the holder of every socket it meets. The cost is
  * linear in sockets and descriptors per scan, not per lookup: 2,000 connections at once cost a few scans.
  */
@@ -178,7 +185,7 @@ class SocketOwners {
   readonly #proc: string;
   readonly #onScan?: (lookups: number) => void;
   #pending = new Map<string, ((pid: number | undefined) => void)[]>();
-  #running = false;
+  #running = 0;
   /** Socket inode → the process holding it and that process's owner. */
   #known = new Map<number, { pid: number; uid: number }>();
 
@@ -193,12 +200,12 @@ class SocketOwners {
       const waiting = this.#pending.get(key);
       if (waiting) waiting.push(resolve);
       else this.#pending.set(key, [resolve]);
-      if (!this.#running) this.#run();
+      if (this.#running < MAX_SCANS) this.#run();
     });
   }
 
   async #run(): Promise<void> {
-    this.#running = true;
+    this.#running++;
     try {
       while (this.#pending.size) {
         const batch = this.#pending;
@@ -211,7 +218,7 @@ class SocketOwners {
         for (const [key, waiting] of batch) for (const resolve of waiting) resolve(found.get(key));
       }
     } finally {
-      this.#running = false;
+      this.#running--;
     }
   }
 

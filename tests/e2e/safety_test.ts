@@ -28,7 +28,7 @@ interface Meter {
   home: string;
   ports: { edge: number; intercept: number; api: number };
   provider: FakeProvider;
-  /** One chat completion through the edge, as an app sends it; resolves with the HTTP status. */
+  /** One chat completion through the daemon, as an app sends it; resolves with the HTTP status. */
   call(): Promise<number>;
   health(): Promise<
     { store: { writing: boolean; reason?: string; written: number; queued: number; dropped: number } }
@@ -58,8 +58,11 @@ async function startMeter(home: string, providerDir: string): Promise<Meter> {
     provider,
     daemonPid: daemon.pid,
     async call() {
+      // Through the daemon's own port (it takes CONNECTs from clients directly too): on a loaded machine the
+      // edge may find the daemon slow and tunnel a call past it, unmetered, which is the edge's job but would
+      // make "rows written = calls completed" a matter of luck here.
       const client = Deno.createHttpClient({
-        proxy: { url: `http://127.0.0.1:${ports.edge}` },
+        proxy: { url: `http://127.0.0.1:${ports.intercept}` },
         caCerts: [caPem],
         poolMaxIdlePerHost: 0,
       });
