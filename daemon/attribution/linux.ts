@@ -252,7 +252,7 @@ class SocketOwners {
   /**
    * Notes the holder of every socket in the fd folders of the wanted sockets' owners, newest process first,
    * until every wanted inode is found. Only the owners' processes are read (the others' fd folders are
-   * unreadable anyway), and never this process's own.
+   * unreadable anyway).
    */
   async #scanFds(wanted: { inode: number; uid: number }[]): Promise<void> {
     const missing = new Set(wanted.map((s) => s.inode));
@@ -262,7 +262,6 @@ class SocketOwners {
     pids.sort((a, b) => b - a);
     if (this.#known.size > MAX_KNOWN_INODES) this.#known.clear();
     for (const pid of pids) {
-      if (pid === Deno.pid) continue;
       const dir = join(this.#proc, String(pid));
       try {
         const uid = (await Deno.stat(dir)).uid;
