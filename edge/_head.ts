@@ -46,8 +46,8 @@ export interface ByteReader {
 
 /**
  * Reads from `conn` until the end of a message head (`\r\n\r\n`), the end of the stream, or `limit` bytes.
- * With `requestLine`, bytes that cannot begin an HTTP/1.x request line end the read as `malformed` as soon as
- * they arrive, so garbage of any length is answered at once rather than at a timeout. Read errors propagate:
+ * With `requestLine`, bytes that cannot continue an HTTP/1.x request head end the read as `malformed` as soon
+ * as they arrive, so garbage of any length is answered at once rather than at a timeout. Read errors propagate:
  * the caller decides what a reset means.
  */
 export async function readHead(
@@ -58,6 +58,7 @@ export async function readHead(
   let buf = new Uint8Array(CHUNK);
   let len = 0;
   let scanned = 0;
+  const check = requestLine ? new RequestHeadCheck() : undefined;
   while (true) {
     if (len === buf.length) {
       const bigger = new Uint8Array(buf.length * 2);
@@ -67,7 +68,7 @@ export async function readHead(
     const n = await conn.read(buf.subarray(len));
     if (n === null) return { kind: "eof" };
     len += n;
-    if (requestLine && !couldBeRequestLine(buf, len)) return { kind: "malformed" };
+    if (check && !check.feed(buf.subarray(len - n, len))) return { kind: "malformed" };
     const end = indexOfCrlfCrlf(buf, Math.max(0, scanned - 3), len);
     if (end !== -1) {
       if (end > limit) return { kind: "too-large" };
@@ -79,41 +80,82 @@ export async function readHead(
   }
 }
 
-/** The longest request line accepted while the line has not ended yet: a method, a target, a version. */
+/** The longest request line accepted: a method, a target, a version. */
 const MAX_REQUEST_LINE = 16 * 1024;
 
+const VERSION = "HTTP/1.";
+
+type HeadState = "method" | "target" | "version" | "lf" | "lineStart" | "name" | "value" | "finalLf" | "done";
+
 /**
- * Whether the first `len` bytes of `buf` can be the start of `METHOD SP target SP HTTP/1.x CRLF`. Checks the
- * first line only, up to its CRLF (the rest is judged by {@linkcode parseRequestHead} once it is all there).
+ * Checks, byte by byte as they arrive, that a stream can still be the head of an HTTP/1.x request:
+ * `METHOD SP target SP HTTP/1.x CRLF`, then `name: value CRLF` lines, then `CRLF`. Each byte is looked at once,
+ * so a client trickling its head costs no more than one sending it at once.
  */
-export function couldBeRequestLine(buf: Uint8Array, len: number): boolean {
-  const VERSION = "HTTP/1.";
-  let part = 0; // 0 method, 1 target, 2 version
-  let partLen = 0;
-  for (let i = 0; i < len; i++) {
-    const c = buf[i];
-    if (c === 13) {
-      if (part !== 2 || partLen !== VERSION.length + 1) return false;
-      return i + 1 >= len || buf[i + 1] === 10;
+export class RequestHeadCheck {
+  #state: HeadState = "method";
+  #partLen = 0;
+  #seen = 0;
+
+  /** Feeds `bytes`; false as soon as they cannot continue a request head (and from then on). */
+  feed(bytes: Uint8Array): boolean {
+    for (const c of bytes) {
+      if (!this.#step(c)) {
+        this.#state = "method";
+        this.#seen = Infinity;
+        return false;
+      }
     }
-    if (i >= MAX_REQUEST_LINE) return false;
-    if (c === 32) {
-      if (part === 2 || partLen === 0) return false;
-      part++;
-      partLen = 0;
-      continue;
-    }
-    if (part === 0 && !isTokenByte(c)) return false;
-    if (part === 1 && (c < 0x21 || c > 0x7e)) return false;
-    if (part === 2) {
-      const ok = partLen < VERSION.length
-        ? c === VERSION.charCodeAt(partLen)
-        : partLen === VERSION.length && (c === 48 || c === 49);
-      if (!ok) return false;
-    }
-    partLen++;
+    return this.#seen !== Infinity;
   }
-  return true;
+
+  #step(c: number): boolean {
+    this.#seen++;
+    switch (this.#state) {
+      case "done":
+        return true;
+      case "method":
+      case "target":
+      case "version":
+        return this.#requestLine(c);
+      case "lf":
+        this.#state = "lineStart";
+        return c === 10;
+      case "finalLf":
+        this.#state = "done";
+        return c === 10;
+      case "lineStart":
+        if (c === 13) this.#state = "finalLf";
+        else if (isTokenByte(c)) this.#state = "name";
+        else return false; // a leading space is an obsolete line fold, which a proxy must reject
+        return true;
+      case "name":
+        if (c === 58) this.#state = "value";
+        return c === 58 || isTokenByte(c);
+      case "value":
+        if (c === 13) this.#state = "lf";
+        return c === 13 || c === 9 || (c >= 0x20 && c !== 0x7f);
+    }
+  }
+
+  #requestLine(c: number): boolean {
+    if (this.#seen > MAX_REQUEST_LINE) return false;
+    if (c === 13) {
+      if (this.#state !== "version" || this.#partLen !== VERSION.length + 1) return false;
+      this.#state = "lf";
+      return true;
+    }
+    if (c === 32) {
+      if (this.#state === "version" || this.#partLen === 0) return false;
+      this.#state = this.#state === "method" ? "target" : "version";
+      this.#partLen = 0;
+      return true;
+    }
+    const n = this.#partLen++;
+    if (this.#state === "method") return isTokenByte(c);
+    if (this.#state === "target") return c >= 0x21 && c <= 0x7e;
+    return n < VERSION.length ? c === VERSION.charCodeAt(n) : n === VERSION.length && (c === 48 || c === 49);
+  }
 }
 
 function isTokenByte(c: number): boolean {

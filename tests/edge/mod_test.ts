@@ -401,6 +401,12 @@ Deno.test("startEdge() on a port in use fails with a hint instead of a stack tra
 
 Deno.test("startEdge() answers garbage of any length with 400 and a close at once, not at the head timeout", async () => {
   await withRig(async ({ edge, echo }) => {
+    const concatBytes = (a: Uint8Array, b: Uint8Array) => {
+      const out = new Uint8Array(a.length + b.length);
+      out.set(a);
+      out.set(b, a.length);
+      return out;
+    };
     const random = (n: number) => {
       const b = new Uint8Array(n);
       for (let i = 0; i < n; i += 65536) crypto.getRandomValues(b.subarray(i, Math.min(n, i + 65536)));
@@ -413,6 +419,14 @@ Deno.test("startEdge() answers garbage of any length with 400 and a close at onc
       ["exactly 64 KiB of letters, no line end", new TextEncoder().encode("a".repeat(64 * 1024))],
       ["a request line that never ends", new TextEncoder().encode(`CONNECT ${"a".repeat(40 * 1024)}`)],
       ["a line end in the wrong place", new TextEncoder().encode("CONNECT x:1\r\n")],
+      [
+        "a good request line, then 64 KiB of one header line",
+        new TextEncoder().encode(`CONNECT x:1 HTTP/1.1\r\nX: ${"a".repeat(64 * 1024)}`),
+      ],
+      [
+        "a good request line, then binary",
+        concatBytes(new TextEncoder().encode("CONNECT x:1 HTTP/1.1\r\n"), random(1000)),
+      ],
       ["1 MiB of random bytes", random(1024 * 1024)],
     ];
     for (const [what, bytes] of cases) {
