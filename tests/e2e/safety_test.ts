@@ -465,6 +465,12 @@ db.close();`,
       store?.detail ?? "",
       /^rows are not being written: the database is locked by another program/,
     );
+    const doctor = await runCli(["doctor", "--json"], { HALTON_METER_HOME: home, HOME: home });
+    const checks = JSON.parse(doctor.stdout).checks as { status: string; detail: string; next?: string }[];
+    const writer = checks.find((c) => c.detail.startsWith("rows are not being written"));
+    assert.equal(writer?.status, "broken", doctor.stdout);
+    assert.match(writer?.detail ?? "", /the database is locked by another program/);
+    assert.match(writer?.next ?? "", /Close the program that holds/);
     reader.releaseLock();
     await holder.stdin.close();
     await holder.status;
