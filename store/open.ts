@@ -120,7 +120,14 @@ function openUnchecked(file: string, options: OpenStoreOptions): DatabaseSync {
   }
   makePrivateDir(dirname(file));
   // SQLite gives the WAL and SHM files the database file's mode: a database made 0600 keeps all three private.
-  if (!exists) Deno.writeFileSync(file, new Uint8Array(), { mode: PRIVATE_FILE, createNew: true });
+  if (!exists) {
+    try {
+      Deno.writeFileSync(file, new Uint8Array(), { mode: PRIVATE_FILE, createNew: true });
+    } catch (e) {
+      // Another process made it first: it is checked like any existing file when SQLite opens it.
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+  }
   for (const f of [file, `${file}-wal`, `${file}-shm`]) makePrivateFile(f);
   let db: DatabaseSync;
   try {
