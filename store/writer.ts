@@ -46,11 +46,24 @@ export interface WriteFailure {
   since: string;
 }
 
-/** Names what a failed write means for the user, from SQLite's error. */
+/** SQLite's primary result codes for the failures a user can do something about. */
+const SQLITE_CODES: Record<number, WriteFailure["kind"]> = {
+  5: "locked", // SQLITE_BUSY
+  6: "locked", // SQLITE_LOCKED
+  8: "read-only", // SQLITE_READONLY
+  11: "corrupt", // SQLITE_CORRUPT
+  13: "disk-full", // SQLITE_FULL
+  26: "corrupt", // SQLITE_NOTADB
+};
+
+/** Names what a failed write means for the user, from SQLite's result code, else its message. */
 export function classifyWriteError(error: Error, file = "db.sqlite"): Omit<WriteFailure, "since"> {
-  const m = `${error.message} ${(error as { errcode?: number }).errcode ?? ""}`.toLowerCase();
+  const code = (error as { errcode?: number }).errcode;
+  const byCode = code === undefined ? undefined : SQLITE_CODES[code & 0xff];
+  const m = error.message.toLowerCase();
   const e = error.message;
-  if (/full|no space|sqlite_full/.test(m)) {
+  const is = (kind: WriteFailure["kind"], pattern: RegExp) => byCode ? byCode === kind : pattern.test(m);
+  if (is("disk-full", /full|no space/)) {
     return {
       kind: "disk-full",
       reason: "the disk is full",
@@ -59,7 +72,7 @@ export function classifyWriteError(error: Error, file = "db.sqlite"): Omit<Write
       error: e,
     };
   }
-  if (/readonly|read-only|read only|permission denied|access/.test(m)) {
+  if (is("read-only", /readonly|read-only|read only|permission denied/)) {
     return {
       kind: "read-only",
       reason: "the database cannot be written (read-only file or folder)",
@@ -67,7 +80,7 @@ export function classifyWriteError(error: Error, file = "db.sqlite"): Omit<Write
       error: e,
     };
   }
-  if (/locked|busy/.test(m)) {
+  if (is("locked", /locked|busy/)) {
     return {
       kind: "locked",
       reason: "the database is locked by another program",
@@ -76,7 +89,7 @@ export function classifyWriteError(error: Error, file = "db.sqlite"): Omit<Write
       error: e,
     };
   }
-  if (/malformed|corrupt|not a database/.test(m)) {
+  if (is("corrupt", /malformed|corrupt|not a database/)) {
     return {
       kind: "corrupt",
       reason: "the database is corrupted",

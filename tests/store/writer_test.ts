@@ -280,3 +280,14 @@ Deno.test("classifyWriteError() names a full disk, a read-only file, a lock and 
     assert.equal(classifyWriteError(new Error(message)).kind, kind, message);
   }
 });
+
+Deno.test("classifyWriteError() goes by SQLite's result code when the error has one", () => {
+  const withCode = (message: string, errcode: number) => Object.assign(new Error(message), { errcode });
+  assert.equal(classifyWriteError(withCode("database or disk is full", 13)).kind, "disk-full");
+  assert.equal(classifyWriteError(withCode("database is locked", 5)).kind, "locked");
+  assert.equal(
+    classifyWriteError(withCode("attempt to write a readonly database", 8 | (3 << 8))).kind,
+    "read-only",
+  );
+  assert.equal(classifyWriteError(withCode("disk I/O error", 10)).kind, "other");
+});
