@@ -61,6 +61,9 @@ export interface Daemon {
   close(): Promise<void>;
 }
 
+/** How long a stopping daemon keeps trying to write rows that cannot be written yet. */
+const LAST_WRITE_TRIES_MS = 2_000;
+
 /** How long a flush waits for another writer's lock before keeping its rows for the next try. */
 const WRITE_LOCK_WAIT_MS = 100;
 
@@ -111,7 +114,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   // Run in reverse: the intercept port closes, ended exchanges finish metering, then the last flush.
   cleanup.push(
     () => db.close(),
-    () => {
+    async () => {
+      // A lock another program holds may be let go in a moment: give queued rows a short last chance.
+      const until = Date.now() + LAST_WRITE_TRIES_MS;
+      while (writer.failure && writer.queued && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 100));
+        writer.flush();
+      }
       const lost = writer.close();
       if (lost) log.error("store.rows_lost_at_stop", { rows: lost, reason: writer.failure?.reason });
     },

@@ -426,21 +426,14 @@ Deno.test({
   },
 });
 
-Deno.test("a database locked by another program: traffic flows, status names the lock, rows land once it is let go", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "hm-locked-" });
-  const providerDir = await Deno.makeTempDir({ prefix: "hm-locked-provider-" });
-  const home = join(dir, ".halton-meter");
-  Deno.mkdirSync(home);
-  const meter = await startMeter(home, providerDir);
-  assert.equal(await meter.call(), 200);
-  await waitFor("the first row", () => Promise.resolve(meter.rows() === 1), 10_000);
-  // Another program (a database browser, a sqlite3 shell) holding the database in an exclusive transaction.
-  const holder = new Deno.Command(Deno.execPath(), {
+/** Another process holding `file` in `BEGIN EXCLUSIVE`: it prints "locked", and lets go when its stdin closes. */
+function holdExclusive(file: string): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
     args: [
       "eval",
       "--no-config",
       `import { DatabaseSync } from "node:sqlite";
-const db = new DatabaseSync(${JSON.stringify(join(home, "db.sqlite"))});
+const db = new DatabaseSync(${JSON.stringify(file)});
 db.exec("BEGIN EXCLUSIVE");
 console.log("locked");
 for await (const _ of Deno.stdin.readable) { /* hold until the test closes stdin */ }
@@ -451,6 +444,18 @@ db.close();`,
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
+}
+
+Deno.test("a database locked by another program: traffic flows, status names the lock, rows land once it is let go", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hm-locked-" });
+  const providerDir = await Deno.makeTempDir({ prefix: "hm-locked-provider-" });
+  const home = join(dir, ".halton-meter");
+  Deno.mkdirSync(home);
+  const meter = await startMeter(home, providerDir);
+  assert.equal(await meter.call(), 200);
+  await waitFor("the first row", () => Promise.resolve(meter.rows() === 1), 10_000);
+  // Another program (a database browser, a sqlite3 shell) holding the database in an exclusive transaction.
+  const holder = holdExclusive(join(home, "db.sqlite"));
   const reader = holder.stdout.getReader();
   try {
     await reader.read();
@@ -485,6 +490,38 @@ db.close();`,
     await holder.stdout.cancel().catch(() => {});
     await holder.status;
     await meter.stop();
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(providerDir, { recursive: true });
+  }
+});
+
+Deno.test("rows that still cannot be written when the daemon stops are counted in its log, not lost silently", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hm-lost-" });
+  const providerDir = await Deno.makeTempDir({ prefix: "hm-lost-provider-" });
+  const home = join(dir, ".halton-meter");
+  Deno.mkdirSync(home);
+  const meter = await startMeter(home, providerDir);
+  const holder = holdExclusive(join(home, "db.sqlite"));
+  const reader = holder.stdout.getReader();
+  let stopped = false;
+  try {
+    await reader.read();
+    for (let i = 0; i < 3; i++) assert.equal(await meter.call(), 200);
+    await waitFor("the writer to report the lock", async () => !(await meter.health()).store.writing, 10_000);
+    stopped = true;
+    await meter.stop();
+    const events = Deno.readTextFileSync(join(home, "logs", "daemon.jsonl")).split("\n").filter(Boolean)
+      .map((l) => JSON.parse(l));
+    const lost = events.find((e) => e.event === "store.rows_lost_at_stop");
+    assert.equal(lost?.rows, 3, JSON.stringify(events.slice(-5)));
+    assert.equal(lost?.reason, "the database is locked by another program");
+    assert.equal(events.findLast((e) => e.event === "daemon.exit")?.rows_dropped, 3);
+  } finally {
+    reader.releaseLock();
+    await holder.stdin.close().catch(() => {});
+    await holder.stdout.cancel().catch(() => {});
+    await holder.status;
+    if (!stopped) await meter.stop();
     await Deno.remove(dir, { recursive: true });
     await Deno.remove(providerDir, { recursive: true });
   }
