@@ -10,7 +10,8 @@ import { closest, type Io, parseInvocation, renderCommandHelp } from "./cli/comm
 import { ExitCode, MeterError, UsageError } from "./core/errors.ts";
 import { versionLine } from "./core/version.ts";
 import { currentChannel } from "./core/channel.ts";
-import { defaultPaths } from "./core/paths.ts";
+import { assertUsableHome, defaultPaths } from "./core/paths.ts";
+import { damagedDatabaseError } from "./store/failure.ts";
 import { writeAllSync } from "./core/io.ts";
 import { READ_API_WORKER, registerEntry, threadName } from "./core/entry.ts";
 
@@ -47,6 +48,7 @@ export async function main(argv: string[], io: () => Io): Promise<number> {
     write(versionLine(`from ${currentChannel().name}`) + "\n");
     return ExitCode.Ok;
   }
+  let dbFile = "db.sqlite";
   try {
     const entry = COMMANDS.find((c) => c.name === first);
     if (!entry) {
@@ -62,8 +64,13 @@ export async function main(argv: string[], io: () => Io): Promise<number> {
       write(renderCommandHelp(entry.name, entry.summary, command));
       return ExitCode.Ok;
     }
-    return await command.run(io(), inv);
-  } catch (e) {
+    const commandIo = io();
+    dbFile = commandIo.paths.db;
+    assertUsableHome(commandIo.paths.home);
+    return await command.run(commandIo, inv);
+  } catch (caught) {
+    // A damaged database can surface in any query of any command: name it rather than print a stack trace.
+    const e = damagedDatabaseError(caught, dbFile) ?? caught;
     if (e instanceof MeterError) {
       const err = (s: string) => writeAllSync(Deno.stderr, s);
       err(`halton-meter: ${e.message}\n`);

@@ -6,6 +6,7 @@
  */
 import type { CommandSpec, Io } from "./command.ts";
 import { processLogger, untilStopSignal } from "../core/lifecycle.ts";
+import { restrictUmask, tightenHome } from "../core/private.ts";
 
 /** The `daemon` command. */
 export const command: CommandSpec = {
@@ -17,6 +18,8 @@ export const command: CommandSpec = {
   ].join("\n"),
   flags: [],
   async run(io: Io) {
+    restrictUmask();
+    tightenHome(io.paths);
     const log = processLogger("daemon", io.paths);
     const { startDaemon } = await import("../daemon/mod.ts");
     try {

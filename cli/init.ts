@@ -4,12 +4,13 @@
  *
  * @module
  */
+import { tightenHome } from "../core/private.ts";
 import { boolFlag, type CommandSpec, type Invocation, type Io, stringFlag } from "./command.ts";
 import { ExitCode, UsageError } from "../core/errors.ts";
 import { currentOs, type OsName } from "../core/paths.ts";
 import type { InstallMode } from "../platform/types.ts";
 import { type InitResult, runInit } from "../setup/init.ts";
-import { type Machine, realMachine } from "../setup/machine.ts";
+import { type Machine, machinePaths, realMachine } from "../setup/machine.ts";
 import { askTerminal } from "../setup/prompt.ts";
 
 /** The install mode the flags ask for; undefined keeps the last one. */
@@ -77,6 +78,10 @@ export async function execute(io: Io, inv: Invocation, machine: Machine): Promis
     dryRun: boolFlag(inv, "dry-run"),
     systemTrust: boolFlag(inv, "system-trust"),
   });
+  if (!result.dryRun) {
+    const paths = machinePaths(machine);
+    tightenHome({ home: machine.fs.local(paths.home), caCert: machine.fs.local(paths.caCert) });
+  }
   if (boolFlag(inv, "json")) io.stdout(JSON.stringify(result, null, 2) + "\n");
   else if (result.dryRun) io.stdout(renderPlan(result));
   else io.stdout(renderOutcome(result));

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { restrictUmask, tightenHome } from "../core/private.ts";
 import type { CommandSpec, Io } from "./command.ts";
 import { loadConfig } from "../core/config.ts";
 import { isPortFree, negotiatePorts, readEffectivePorts, writeEffectivePorts } from "../core/ports.ts";
@@ -22,6 +23,8 @@ export const command: CommandSpec = {
   flags: [],
   examples: ["halton-meter up", "HALTON_METER_HOME=/tmp/meter halton-meter up"],
   async run(io: Io) {
+    restrictUmask();
+    tightenHome(io.paths);
     const loaded = loadConfig(io.paths.config);
     let ports = readEffectivePorts(io.paths.effectivePorts);
     if (!ports) {

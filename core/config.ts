@@ -7,6 +7,7 @@
  */
 import { parse, TomlError } from "smol-toml";
 import { ConfigError } from "./errors.ts";
+import { judgeProxy, judgeResolve } from "./upstream.ts";
 
 /** A price override (USD per million tokens) from `[[pricing.override]]`. */
 export interface PriceOverride {
@@ -42,12 +43,26 @@ export interface LoadedConfig {
   warnings: string[];
   /** Dotted keys the user set explicitly (`edge.port`): a pinned port that is taken is an error. */
   explicit: Set<string>;
+  /**
+   * Only in lenient loading (the edge): each value that could not be used, said as the strict load would have
+   * said it; its default was used instead. Empty when the whole file was usable.
+   */
+  ignored: string[];
+}
+
+/** How {@linkcode parseConfig} and {@linkcode loadConfig} treat a value they cannot use. */
+export interface ParseOptions {
+  /**
+   * Keep going with the default in its place and list it in {@linkcode LoadedConfig.ignored} (a file that is
+   * not TOML at all gives every default). The edge loads this way: it must start whatever the file says.
+   */
+  lenient?: boolean;
 }
 
 /** API shapes an extra host in `[hosts]` may speak. */
 export const HOST_SHAPES = ["openai", "anthropic", "gemini"] as const;
 
-type Check<T> = (value: unknown) => { value: T } | { expected: string };
+type Check<T> = (value: unknown) => { value: T; warning?: string } | { expected: string };
 
 const port: Check<number> = (v) =>
   Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535
@@ -73,6 +88,19 @@ const stringMap: Check<Record<string, string>> = (v) =>
   isTable(v) && Object.values(v).every((s) => typeof s === "string")
     ? { value: { ...v } as Record<string, string> }
     : { expected: 'a table of strings, e.g. { "api.openai.com" = "127.0.0.1:9443" }' };
+
+const proxyUrl: Check<string> = (v) => {
+  if (typeof v !== "string") return { expected: "a string in quotes" };
+  const r = judgeProxy(v);
+  return "expected" in r ? r : { value: v, warning: r.warning };
+};
+
+const resolveMap: Check<Record<string, string>> = (v) => {
+  const strings = stringMap(v);
+  if ("expected" in strings) return strings;
+  const r = judgeResolve(strings.value);
+  return "expected" in r ? r : strings;
+};
 
 const level: Check<LogLevelName> = (v) =>
   v === "debug" || v === "info" || v === "warn" || v === "error"
@@ -115,7 +143,7 @@ const SCHEMA = {
   daemon: { intercept_port: [port, 8090], api_port: [port, 8765], flush_interval_ms: [positiveInt, 25] },
   cors: { allow_origins: [stringList, []] },
   tagging: { default_project: [slug, "misc"] },
-  upstream: { ca_file: [str, ""], proxy: [str, ""], resolve: [stringMap, {}] },
+  upstream: { ca_file: [str, ""], proxy: [proxyUrl, ""], resolve: [resolveMap, {}] },
   pricing: { override: [overrides, []] },
   logging: { level: [level, "info"], max_bytes: [positiveInt, 10 * 1024 * 1024], keep: [positiveInt, 5] },
 } as const;
@@ -137,16 +165,22 @@ export function defaultConfig(): Config {
 /**
  * Parses the text of a config file. `file` is only used in messages.
  *
- * @throws {ConfigError} on a syntax error or a bad value, naming file, line and key.
+ * @throws {ConfigError} on a syntax error or a bad value, naming file, line and key (unless `lenient`).
  */
-export function parseConfig(text: string, file: string): LoadedConfig {
+export function parseConfig(text: string, file: string, options: ParseOptions = {}): LoadedConfig {
+  const ignored: string[] = [];
+  const refuse = (error: ConfigError) => {
+    if (!options.lenient) throw error;
+    ignored.push(error.message);
+  };
   let doc: Record<string, unknown>;
   try {
     doc = parse(text) as Record<string, unknown>;
   } catch (e) {
     if (e instanceof TomlError) {
       const first = e.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
-      throw new ConfigError(file, `not valid TOML: ${first}`, { line: e.line });
+      refuse(new ConfigError(file, `not valid TOML: ${first}`, { line: e.line }));
+      return { config: defaultConfig(), warnings: [], explicit: new Set(), ignored };
     }
     throw e;
   }
@@ -157,10 +191,13 @@ export function parseConfig(text: string, file: string): LoadedConfig {
     if (section === "hosts") {
       const r = hostShapes(body);
       if ("expected" in r) {
-        throw new ConfigError(file, `expected ${r.expected}`, {
-          line: findLine(text, section),
-          key: section,
-        });
+        refuse(
+          new ConfigError(file, `expected ${r.expected}`, {
+            line: findLine(text, section),
+            key: section,
+          }),
+        );
+        continue;
       }
       config.hosts = r.value;
       explicit.add(section);
@@ -173,10 +210,13 @@ export function parseConfig(text: string, file: string): LoadedConfig {
       continue;
     }
     if (!isTable(body)) {
-      throw new ConfigError(file, `expected [${section}] to be a table`, {
-        line: findLine(text, section),
-        key: section,
-      });
+      refuse(
+        new ConfigError(file, `expected [${section}] to be a table`, {
+          line: findLine(text, section),
+          key: section,
+        }),
+      );
+      continue;
     }
     for (const [key, value] of Object.entries(body)) {
       const spec = keys[key];
@@ -187,34 +227,44 @@ export function parseConfig(text: string, file: string): LoadedConfig {
       }
       const r = spec[0](value);
       if ("expected" in r) {
-        throw new ConfigError(file, `expected ${r.expected}, found ${describe(value)}`, {
-          line: findLine(text, section, key),
-          key: dotted,
-        });
+        refuse(
+          new ConfigError(file, `expected ${r.expected}, found ${describe(value)}`, {
+            line: findLine(text, section, key),
+            key: dotted,
+          }),
+        );
+        continue;
       }
+      if (r.warning) warnings.push(`${file}:${findLine(text, section, key) ?? "?"}: ${r.warning}`);
       config[section][key] = r.value;
       explicit.add(dotted);
     }
   }
-  return { config: config as unknown as Config, warnings, explicit };
+  return { config: config as unknown as Config, warnings, explicit, ignored };
 }
 
 /**
  * Reads and parses the config file; a missing file gives the defaults.
  *
- * @throws {ConfigError} when the file exists but cannot be read or parsed.
+ * @throws {ConfigError} when the file exists but cannot be read or parsed (unless `lenient`).
  */
-export function loadConfig(file: string): LoadedConfig {
+export function loadConfig(file: string, options: ParseOptions = {}): LoadedConfig {
   let text: string;
   try {
     text = Deno.readTextFileSync(file);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      return { config: defaultConfig(), warnings: [], explicit: new Set() };
-    }
-    throw new ConfigError(file, `cannot be read: ${(e as Error).message}`);
+    const empty = (): LoadedConfig => ({
+      config: defaultConfig(),
+      warnings: [],
+      explicit: new Set(),
+      ignored: [],
+    });
+    if (e instanceof Deno.errors.NotFound) return empty();
+    const error = new ConfigError(file, `cannot be read: ${(e as Error).message}`);
+    if (!options.lenient) throw error;
+    return { ...empty(), ignored: [error.message] };
   }
-  return parseConfig(text, file);
+  return parseConfig(text, file, options);
 }
 
 function isTable(v: unknown): v is Record<string, unknown> {

@@ -12,9 +12,19 @@ export function writeAllSync(w: { writeSync(p: Uint8Array): number }, data: stri
   while (bytes.length) bytes = bytes.subarray(w.writeSync(bytes));
 }
 
-/** Writes a file atomically: a temp file beside it, then a rename, so readers never see half a file. */
+/**
+ * Writes a file atomically: a temp file beside it, then a rename, so readers never see half a file. Without
+ * `mode`, a file that exists keeps its mode and a new one is private to the user (0600).
+ */
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode?: number): void {
   const tmp = `${path}.${Deno.pid}.tmp`;
+  if (mode === undefined && Deno.build.os !== "windows") {
+    try {
+      mode = Deno.statSync(path).mode! & 0o7777;
+    } catch {
+      mode = 0o600;
+    }
+  }
   if (typeof data === "string") Deno.writeTextFileSync(tmp, data, { mode });
   else Deno.writeFileSync(tmp, data, { mode });
   Deno.renameSync(tmp, path);

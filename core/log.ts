@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import type { LogLevelName } from "./config.ts";
+import { makePrivateDir, PRIVATE_FILE } from "./private.ts";
 
 /** Extra fields of one event: plain values only. */
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
@@ -30,7 +31,10 @@ export interface LoggerOptions {
 
 const RANK: Record<LogLevelName, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-/** A JSON-lines logger. Writing never throws: a full disk or a removed folder loses log lines, not traffic. */
+/**
+ * A JSON-lines logger. Writing never throws: a full disk or a removed folder loses whole log lines, not
+ * traffic, and never leaves half a line in the file.
+ */
 export class Logger {
   readonly #opts: Required<Omit<LoggerOptions, "dir">> & { dir?: string };
   readonly #encoder = new TextEncoder();
@@ -101,15 +105,33 @@ export class Logger {
     if (!path) return;
     try {
       if (!this.#file) {
-        Deno.mkdirSync(this.#opts.dir!, { recursive: true });
-        this.#file = Deno.openSync(path, { append: true, create: true });
+        makePrivateDir(this.#opts.dir!);
+        this.#file = Deno.openSync(path, { append: true, create: true, mode: PRIVATE_FILE });
         this.#size = this.#file.statSync().size;
       }
       if (this.#size + bytes.length > this.#opts.maxBytes && this.#size > 0) this.#rotate(path);
-      this.#file!.writeSync(bytes);
+      this.#writeLine(this.#file!, bytes);
       this.#size += bytes.length;
     } catch {
       this.close();
+    }
+  }
+
+  /**
+   * Writes one whole line or none: on a full disk a write can stop part-way, and the part written is cut off
+   * again so the next reader never meets half a JSON object.
+   */
+  #writeLine(file: Deno.FsFile, bytes: Uint8Array): void {
+    let done = 0;
+    try {
+      while (done < bytes.length) done += file.writeSync(bytes.subarray(done));
+    } catch (e) {
+      if (done > 0) {
+        try {
+          file.truncateSync(this.#size);
+        } catch { /* nothing more can be done about this file */ }
+      }
+      throw e;
     }
   }
 
@@ -125,7 +147,7 @@ export class Logger {
       } catch { /* a missing generation is fine */ }
     }
     Deno.renameSync(path, `${base}.1.jsonl`);
-    this.#file = Deno.openSync(path, { append: true, create: true });
+    this.#file = Deno.openSync(path, { append: true, create: true, mode: PRIVATE_FILE });
     this.#size = 0;
   }
 }

@@ -90,3 +90,33 @@ export function currentOs(): OsName {
 export function defaultPaths(): Paths {
   return resolvePaths(Deno.env.toObject(), currentOs());
 }
+
+/**
+ * Checks that the meter's folder can be used: missing is fine (it is made when needed), a file or a folder
+ * this user cannot read is not.
+ *
+ * @throws {MeterError} naming the path and what to do.
+ */
+export function assertUsableHome(home: string): void {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(home);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw new MeterError(`${home} (the meter's folder) cannot be read: ${(e as Error).message}`, {
+      hint: "Give this user access to it, or point HALTON_METER_HOME at a folder of its own.",
+    });
+  }
+  if (!info.isDirectory) {
+    throw new MeterError(`${home} (the meter's folder) is a file, not a folder`, {
+      hint: "Move that file aside, or point HALTON_METER_HOME at a folder.",
+    });
+  }
+  try {
+    for (const _ of Deno.readDirSync(home)) break;
+  } catch (e) {
+    throw new MeterError(`${home} (the meter's folder) cannot be read: ${(e as Error).message}`, {
+      hint: "Give this user access to it (it should be owned by this user, mode 700).",
+    });
+  }
+}

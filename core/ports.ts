@@ -9,6 +9,7 @@ import { dirname } from "node:path";
 import type { LoadedConfig } from "./config.ts";
 import { MeterError } from "./errors.ts";
 import { writeFileAtomic } from "./io.ts";
+import { makePrivateDir } from "./private.ts";
 
 /** The three ports: edge, intercept, API. */
 export interface Ports {
@@ -101,7 +102,7 @@ export function readEffectivePorts(file: string): Ports | undefined {
 
 /** Writes `effective-ports.json` atomically (temp file + rename). */
 export function writeEffectivePorts(file: string, ports: Ports): void {
-  Deno.mkdirSync(dirname(file), { recursive: true });
+  makePrivateDir(dirname(file));
   writeFileAtomic(file, JSON.stringify(ports, null, 2) + "\n");
 }
 

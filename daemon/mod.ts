@@ -61,6 +61,9 @@ export interface Daemon {
   close(): Promise<void>;
 }
 
+/** How long a stopping daemon keeps trying to write rows that cannot be written yet. */
+const LAST_WRITE_TRIES_MS = 2_000;
+
 /** How long a flush waits for another writer's lock before keeping its rows for the next try. */
 const WRITE_LOCK_WAIT_MS = 100;
 
@@ -84,12 +87,24 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
   const pool = new UpstreamPool(config.upstream);
   const leafs = options.leafs ?? new LeafMinter((await loadOrCreateCa(paths)).ca);
-  const db = openStore(paths.db);
+  const db = openStore(paths.db, { checkIntegrity: true });
   const writer = new RowWriter(db, {
     intervalMs: config.daemon.flush_interval_ms,
     busyTimeoutMs: WRITE_LOCK_WAIT_MS,
-    onError: (e, queued) => log.error("store.flush_failed", { error: e.message, queued }),
+    // A failing disk is retried every half second: say so when the reason changes, not at every try.
+    onError: (e, queued) => {
+      const failure = writer.failure;
+      if (failure?.kind === loggedFailure) return;
+      loggedFailure = failure?.kind;
+      log.error("store.flush_failed", {
+        reason: failure?.reason,
+        error: e.message,
+        queued,
+        next: failure?.next,
+      });
+    },
   });
+  let loggedFailure: string | undefined;
   const hook = options.hook?.(writer, db) ?? meteringHook(options, config, writer, db);
 
   const cleanup: (() => Promise<void> | void)[] = [];
@@ -97,7 +112,21 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     for (const step of cleanup.reverse()) await step();
   };
   // Run in reverse: the intercept port closes, ended exchanges finish metering, then the last flush.
-  cleanup.push(() => db.close(), () => writer.close(), () => pool.close(), () => hook.drain?.());
+  cleanup.push(
+    () => db.close(),
+    async () => {
+      // A lock another program holds may be let go in a moment: give queued rows a short last chance.
+      const until = Date.now() + LAST_WRITE_TRIES_MS;
+      while (writer.failure && writer.queued && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 100));
+        writer.flush();
+      }
+      const lost = writer.close();
+      if (lost) log.error("store.rows_lost_at_stop", { rows: lost, reason: writer.failure?.reason });
+    },
+    () => pool.close(),
+    () => hook.drain?.(),
+  );
   try {
     // The read API queries in a worker with its own read-only connection: they never hold the request path.
     const readApi = readApiOnDemand({
@@ -120,6 +149,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           readApi.route,
         ],
         onError: (e) => log.error("api.route_failed", { error: (e as Error)?.message ?? String(e) }),
+        health: () => ({ store: storeHealth(writer) }),
       }));
     cleanup.push(() => api.close());
 
@@ -136,7 +166,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         rows_written: writer.written,
         rows_queued: writer.queued,
         rows_dropped: writer.dropped,
+        rows_failing: writer.failure?.reason,
       });
+      if (loggedFailure && !writer.failure) {
+        log.info("store.flush_recovered", { rows_written: writer.written });
+        loggedFailure = undefined;
+      }
     }, options.heartbeatMs ?? 60_000);
     cleanup.push(() => clearInterval(heartbeat));
 
@@ -161,6 +196,34 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     await closeAll();
     throw e;
   }
+}
+
+/** What `/health` says of the row writer, for `status` and `doctor`. */
+export interface StoreHealth {
+  /** False while flushes fail. */
+  writing: boolean;
+  /** Why not, e.g. "the disk is full". */
+  reason?: string;
+  /** What to do about it. */
+  next?: string;
+  since?: string;
+  written: number;
+  queued: number;
+  /** Rows lost because the bounded queue overflowed while writes failed. */
+  dropped: number;
+}
+
+function storeHealth(writer: RowWriter): StoreHealth {
+  const f = writer.failure;
+  return {
+    writing: !f,
+    reason: f?.reason,
+    next: f?.next,
+    since: f?.since,
+    written: writer.written,
+    queued: writer.queued,
+    dropped: writer.dropped,
+  };
 }
 
 /** The metering hook of a real daemon: rates from the card, the database and config; attribution by process. */

@@ -4,31 +4,13 @@
  *
  * @module
  */
-import { MeterError } from "../core/errors.ts";
 import type { ConnScope } from "./_conn.ts";
 import { withDeadline } from "./_conn.ts";
 import { parseResponseHead, readHead, serializeHead } from "./_head.ts";
-import {
-  formatHostPort,
-  type HostPort,
-  parseHostPort,
-  parseResolve,
-  type ResolveMap,
-  resolveTarget,
-} from "./_target.ts";
+import { formatHostPort, type HostPort, resolveTarget, type Upstream } from "../core/upstream.ts";
 import { closeQuietly, writeAll } from "./_splice.ts";
 
-/** A corporate proxy to chain through. */
-export interface ProxyTarget extends HostPort {
-  /** `Basic …` from the user info of `[upstream] proxy`, when it has one. */
-  authorization?: string;
-}
-
-/** Where tunnels and plain requests go, from `[upstream]`. */
-export interface Upstream {
-  resolve: ResolveMap;
-  proxy?: ProxyTarget;
-}
+export type { ProxyTarget, Upstream } from "../core/upstream.ts";
 
 /** How long a connect, or a proxy's answer to our `CONNECT`, may take. */
 export const CONNECT_TIMEOUT_MS = 10_000;
@@ -39,42 +21,6 @@ export class DialError extends Error {
     super(message, options);
     this.name = "DialError";
   }
-}
-
-/**
- * Checks `[upstream]`'s `proxy` and `resolve` and turns them into an {@linkcode Upstream}.
- *
- * @throws {MeterError} naming the key and what it expects.
- */
-export function parseUpstream(
-  upstream: { proxy: string; resolve: Readonly<Record<string, string>> },
-): Upstream {
-  const resolved = parseResolve(upstream.resolve);
-  if ("bad" in resolved) {
-    throw new MeterError(`[upstream] resolve: "${resolved.bad}" must map a host name to "ip" or "ip:port"`, {
-      hint: 'Write it as "api.openai.com" = "127.0.0.1:9443" in config.toml.',
-    });
-  }
-  return { resolve: resolved.map, proxy: upstream.proxy ? parseProxyUrl(upstream.proxy) : undefined };
-}
-
-function parseProxyUrl(raw: string): ProxyTarget {
-  const bad = () =>
-    new MeterError(`[upstream] proxy: "${raw}" is not an http://host:port address`, {
-      hint: 'Write it as proxy = "http://proxy.example.com:3128" in config.toml.',
-    });
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw bad();
-  }
-  if (url.protocol !== "http:" || (url.pathname !== "/" && url.pathname !== "")) throw bad();
-  const hp = parseHostPort(url.host, 80);
-  if (!hp) throw bad();
-  if (!url.username) return hp;
-  const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
-  return { ...hp, authorization: `Basic ${btoa(credentials)}` };
 }
 
 /** A tunnel ready for the client's bytes; `early` holds bytes the proxy sent after its `200`. */

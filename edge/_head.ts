@@ -34,7 +34,8 @@ export interface ResponseHead {
 export type HeadRead =
   | { kind: "head"; head: Uint8Array; rest: Uint8Array }
   | { kind: "eof" }
-  | { kind: "too-large" };
+  | { kind: "too-large" }
+  | { kind: "malformed" };
 
 const CHUNK = 16 * 1024;
 
@@ -45,12 +46,19 @@ export interface ByteReader {
 
 /**
  * Reads from `conn` until the end of a message head (`\r\n\r\n`), the end of the stream, or `limit` bytes.
- * Read errors propagate: the caller decides what a reset means.
+ * With `requestLine`, bytes that cannot continue an HTTP/1.x request head end the read as `malformed` as soon
+ * as they arrive, so garbage of any length is answered at once rather than at a timeout. Read errors propagate:
+ * the caller decides what a reset means.
  */
-export async function readHead(conn: ByteReader, limit = MAX_HEAD_BYTES): Promise<HeadRead> {
+export async function readHead(
+  conn: ByteReader,
+  limit = MAX_HEAD_BYTES,
+  requestLine = false,
+): Promise<HeadRead> {
   let buf = new Uint8Array(CHUNK);
   let len = 0;
   let scanned = 0;
+  const check = requestLine ? new RequestHeadCheck() : undefined;
   while (true) {
     if (len === buf.length) {
       const bigger = new Uint8Array(buf.length * 2);
@@ -60,14 +68,99 @@ export async function readHead(conn: ByteReader, limit = MAX_HEAD_BYTES): Promis
     const n = await conn.read(buf.subarray(len));
     if (n === null) return { kind: "eof" };
     len += n;
+    if (check && !check.feed(buf.subarray(len - n, len))) return { kind: "malformed" };
     const end = indexOfCrlfCrlf(buf, Math.max(0, scanned - 3), len);
     if (end !== -1) {
       if (end > limit) return { kind: "too-large" };
       return { kind: "head", head: buf.slice(0, end), rest: buf.slice(end, len) };
     }
-    if (len > limit) return { kind: "too-large" };
+    // No terminator within `limit` bytes: whatever follows, the head would be larger than allowed.
+    if (len >= limit) return { kind: "too-large" };
     scanned = len;
   }
+}
+
+/** The longest request line accepted: a method, a target, a version. */
+const MAX_REQUEST_LINE = 16 * 1024;
+
+const VERSION = "HTTP/1.";
+
+type HeadState = "method" | "target" | "version" | "lf" | "lineStart" | "name" | "value" | "finalLf" | "done";
+
+/**
+ * Checks, byte by byte as they arrive, that a stream can still be the head of an HTTP/1.x request:
+ * `METHOD SP target SP HTTP/1.x CRLF`, then `name: value CRLF` lines, then `CRLF`. Each byte is looked at once,
+ * so a client trickling its head costs no more than one sending it at once.
+ */
+export class RequestHeadCheck {
+  #state: HeadState = "method";
+  #partLen = 0;
+  #seen = 0;
+
+  /** Feeds `bytes`; false as soon as they cannot continue a request head (and from then on). */
+  feed(bytes: Uint8Array): boolean {
+    for (const c of bytes) {
+      if (!this.#step(c)) {
+        this.#state = "method";
+        this.#seen = Infinity;
+        return false;
+      }
+    }
+    return this.#seen !== Infinity;
+  }
+
+  #step(c: number): boolean {
+    this.#seen++;
+    switch (this.#state) {
+      case "done":
+        return true;
+      case "method":
+      case "target":
+      case "version":
+        return this.#requestLine(c);
+      case "lf":
+        this.#state = "lineStart";
+        return c === 10;
+      case "finalLf":
+        this.#state = "done";
+        return c === 10;
+      case "lineStart":
+        if (c === 13) this.#state = "finalLf";
+        else if (isTokenByte(c)) this.#state = "name";
+        else return false; // a leading space is an obsolete line fold, which a proxy must reject
+        return true;
+      case "name":
+        if (c === 58) this.#state = "value";
+        return c === 58 || isTokenByte(c);
+      case "value":
+        if (c === 13) this.#state = "lf";
+        return c === 13 || c === 9 || (c >= 0x20 && c !== 0x7f);
+    }
+  }
+
+  #requestLine(c: number): boolean {
+    if (this.#seen > MAX_REQUEST_LINE) return false;
+    if (c === 13) {
+      if (this.#state !== "version" || this.#partLen !== VERSION.length + 1) return false;
+      this.#state = "lf";
+      return true;
+    }
+    if (c === 32) {
+      if (this.#state === "version" || this.#partLen === 0) return false;
+      this.#state = this.#state === "method" ? "target" : "version";
+      this.#partLen = 0;
+      return true;
+    }
+    const n = this.#partLen++;
+    if (this.#state === "method") return isTokenByte(c);
+    if (this.#state === "target") return c >= 0x21 && c <= 0x7e;
+    return n < VERSION.length ? c === VERSION.charCodeAt(n) : n === VERSION.length && (c === 48 || c === 49);
+  }
+}
+
+function isTokenByte(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) ||
+    "!#$%&'*+.^_`|~-".includes(String.fromCharCode(c));
 }
 
 /** Index just past the first `\r\n\r\n` in `buf[from, to)`, or -1. */

@@ -19,10 +19,19 @@ import { Logger } from "../core/log.ts";
 import type { Ports } from "../core/ports.ts";
 import { VERSION } from "../core/version.ts";
 import { ConnScope, withDeadline } from "./_conn.ts";
-import { DialError, dialTunnel, parseUpstream } from "./_dial.ts";
+import { DialError, dialTunnel } from "./_dial.ts";
+import { upstreamOf } from "../core/upstream.ts";
 import { handOver } from "./_handover.ts";
 import { checkHealth, HealthCache, type HealthTiming } from "./_health.ts";
-import { concat, errorResponse, headerValue, parseRequestHead, readHead, type RequestHead } from "./_head.ts";
+import {
+  concat,
+  errorResponse,
+  headerValue,
+  MAX_HEAD_BYTES,
+  parseRequestHead,
+  readHead,
+  type RequestHead,
+} from "./_head.ts";
 import { meteredHosts } from "../core/hosts.ts";
 import { forwardHttp } from "./_http.ts";
 import { projectFromProxyAuthorization } from "../core/project_tag.ts";
@@ -41,7 +50,7 @@ export interface EdgeOptions {
   apiPort: number;
   /** Metered hosts beyond the built-in providers': the keys of config `[hosts]`. */
   extraHosts?: Iterable<string>;
-  /** Config `[upstream]` `proxy` and `resolve`. */
+  /** Config `[upstream]` `proxy` and `resolve`, as judged when the config was loaded. */
   upstream?: { proxy: string; resolve: Readonly<Record<string, string>> };
   /** Where events go; silent when absent. */
   logger?: Logger;
@@ -61,6 +70,20 @@ export interface Edge {
 
 /** How long a client has to send its request head. */
 export const HEAD_TIMEOUT_MS = 30_000;
+
+/** How long, and how much, a rejected client's remaining bytes are read and discarded after the `400`. */
+const REJECT_DRAIN_MS = 1_000;
+const REJECT_DRAIN_BYTES = 1024 * 1024;
+
+/** Reads and discards up to `limit` bytes until the peer ends its side. */
+async function drain(conn: Deno.Conn, limit: number): Promise<void> {
+  const buf = new Uint8Array(16 * 1024);
+  for (let total = 0; total < limit;) {
+    const n = await conn.read(buf);
+    if (n === null) return;
+    total += n;
+  }
+}
 
 const ESTABLISHED = new TextEncoder().encode("HTTP/1.1 200 Connection Established\r\n\r\n");
 
@@ -98,12 +121,12 @@ const zeroCounts = (): Counts => ({
 /**
  * Starts the edge on `127.0.0.1:options.port` and logs `edge.startup.ready`.
  *
- * @throws {MeterError} when the port is taken or `[upstream]` holds a bad value.
+ * @throws {MeterError} when the port is taken.
  */
-// deno-lint-ignore require-await -- async so that every failure, bad config included, is a rejection.
+// deno-lint-ignore require-await -- async so that every failure is a rejection.
 export async function startEdge(options: EdgeOptions): Promise<Edge> {
   const logger = options.logger ?? new Logger({ process: "edge" });
-  const upstream = parseUpstream(options.upstream ?? { proxy: "", resolve: {} });
+  const upstream = upstreamOf(options.upstream ?? { proxy: "", resolve: {} });
   const metered = meteredHosts(options.extraHosts);
   let listener: Deno.TcpListener;
   try {
@@ -152,6 +175,10 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   const reject = async (conn: Deno.Conn, message: string) => {
     counts.rejected++;
     await writeAll(conn, errorResponse(400, "Bad Request", message));
+    // Closing with the client's bytes still unread would reset the connection and could destroy the 400
+    // before the client reads it: end our side, then discard what is still arriving, briefly and boundedly.
+    await conn.closeWrite();
+    await withDeadline(conn, REJECT_DRAIN_MS, drain(conn, REJECT_DRAIN_BYTES)).catch(() => {});
   };
 
   const tunnel = async (scope: ConnScope, conn: Deno.Conn, head: RequestHead, rest: Uint8Array) => {
@@ -195,9 +222,10 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     try {
       scope.adopt(conn);
       conn.setNoDelay(true);
-      const read = await withDeadline(conn, HEAD_TIMEOUT_MS, readHead(conn));
+      const read = await withDeadline(conn, HEAD_TIMEOUT_MS, readHead(conn, MAX_HEAD_BYTES, true));
       if (read.kind === "eof") return;
       if (read.kind === "too-large") return await reject(conn, "request head larger than 64 KiB");
+      if (read.kind === "malformed") return await reject(conn, "not an HTTP/1.x request");
       const head = parseRequestHead(read.head);
       if (!head) return await reject(conn, "malformed request head");
       if (head.method === "CONNECT") return await tunnel(scope, conn, head, read.rest);

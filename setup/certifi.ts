@@ -1,6 +1,9 @@
 /**
  * Python's `certifi` bundles: `requests`, `httpx` and pip read their roots from certifi's `cacert.pem`, not the
  * OS store, so `init` appends our CA to each one between markers, and `uninstall` takes exactly that back out.
+ * Only a bundle that is a Python environment's own (a real file in a `certifi` folder, or anything in the
+ * user's home) is touched: where certifi is the system's bundle (Debian's python3-certifi links it to
+ * `/etc/ssl/certs/ca-certificates.crt`), writing it would trust the CA for every program on the machine.
  *
  * @module
  */
@@ -51,6 +54,22 @@ export async function certifiBundle(runner: Runner, python: string): Promise<str
   const r = await runner(python, ["-c", CERTIFI_WHERE]);
   const where = r.stdout.trim().split(/\r?\n/).at(-1)?.trim();
   return r.code === 0 && where ? where : undefined;
+}
+
+/** Whose a certifi bundle is: a Python environment's own, or a system-wide file it resolves to. */
+export type BundleScope = "own" | "system";
+
+/**
+ * Judges a bundle by the file it really is (`real`, symbolic links resolved): its own when it lies in the
+ * user's home or is a `cacert.pem` in a `certifi` folder; system-wide otherwise.
+ */
+export function bundleScope(real: string, userHome: string, os: OsName): BundleScope {
+  const path = os === "windows" ? win32 : posix;
+  const norm = (p: string) => os === "windows" ? p.toLowerCase() : p;
+  const home = norm(path.resolve(userHome)) + path.sep;
+  const file = norm(path.resolve(real));
+  if (file.startsWith(home)) return "own";
+  return path.basename(path.dirname(file)) === "certifi" ? "own" : "system";
 }
 
 /** The block holding `caPem`'s certificates, markers included. */

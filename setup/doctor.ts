@@ -9,7 +9,7 @@ import { DatabaseSync } from "node:sqlite";
 import { BUNDLE_VARS, EXTRA_CA_VARS } from "../platform/proxy_env.ts";
 import { NSS_NICKNAME } from "../platform/linux/mod.ts";
 import { NOT_FOUND } from "../platform/runner.ts";
-import { certifiBundle, isPatched } from "./certifi.ts";
+import { bundleScope, certifiBundle, isPatched } from "./certifi.ts";
 import type { Facts } from "./inspect.ts";
 import { type Machine, machinePaths } from "./machine.ts";
 
@@ -117,6 +117,8 @@ export async function checkCertifi(m: Machine, f: Facts): Promise<Check[]> {
     const bundle = await certifiBundle(m.runner, python);
     if (!bundle || seen.has(bundle)) continue;
     seen.add(bundle);
+    // init leaves a system-wide bundle alone on purpose: its lacking the CA is no inconsistency.
+    if (bundleScope(m.fs.realPath(bundle), machinePaths(m).userHome, m.os) === "system") continue;
     const text = m.fs.readText(bundle);
     if (text !== undefined && !isPatched(text, f.ca.pem)) {
       out.push({
@@ -292,6 +294,19 @@ export function checkDatabase(m: Machine): Check[] {
   }
 }
 
+/** The running daemon's row writer: rows that are not being written are a broken meter, whatever the cause. */
+export function checkWriter(f: Facts): Check[] {
+  const store = f.api.ok ? f.api.store : undefined;
+  if (!store || store.writing) return [];
+  return [{
+    layer: "database",
+    status: "broken",
+    detail: `rows are not being written: ${store.reason ?? "unknown"} (${store.queued ?? 0} queued, ` +
+      `${store.dropped ?? 0} dropped)`,
+    next: store.next,
+  }];
+}
+
 /** Runs every check. */
 export async function runChecks(m: Machine, f: Facts): Promise<Check[]> {
   const out: Check[] = [];
@@ -309,6 +324,6 @@ export async function runChecks(m: Machine, f: Facts): Promise<Check[]> {
   out.push(...await checkEnv(m, f));
   out.push(...await checkPorts(m, f));
   out.push(...checkServices(f));
-  out.push(...checkDatabase(m));
+  out.push(...checkDatabase(m), ...checkWriter(f));
   return out;
 }

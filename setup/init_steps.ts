@@ -9,7 +9,7 @@ import { certSha1 } from "../platform/ca_bundle.ts";
 import { contextVars } from "../platform/env.ts";
 import { hasRcBlock, removeRcBlock, renderRcBlock, upsertRcBlock } from "../platform/shell_rc.ts";
 import type { PlatformContext, Step } from "../platform/types.ts";
-import { certifiBundle, isPatched, patchBundle } from "./certifi.ts";
+import { bundleScope, certifiBundle, isPatched, patchBundle } from "./certifi.ts";
 import type { Journal } from "./journal.ts";
 import { type Machine, machinePaths, machinePlatform } from "./machine.ts";
 import type { StepOut } from "./steps.ts";
@@ -86,7 +86,11 @@ export async function trustStep(
     : `trusted in: ${[...done].join(", ")}`;
 }
 
-/** Appends the CA to the certifi bundle of each Python found, between markers, and records each one. */
+/**
+ * Appends the CA to the certifi bundle of each Python found, between markers, and records each one. A bundle
+ * that is really a system file is left alone and said so: the system store (`--system-trust`) is the consented
+ * way to change what every program trusts.
+ */
 export async function certifiStep(
   m: Machine,
   j: Journal,
@@ -106,6 +110,17 @@ export async function certifiStep(
       continue;
     }
     const purpose = `certifi bundle of ${b.python}`;
+    const real = m.fs.realPath(b.bundle);
+    if (bundleScope(real, machinePaths(m).userHome, m.os) === "system") {
+      const via = real === b.bundle ? "" : ` (it is ${real})`;
+      j.note(
+        `left alone: ${b.bundle}${via} is a system-wide bundle, not ${b.python}'s own; ` +
+          (state.trust?.stores.includes("system")
+            ? "the system store, which that file is built from, trusts the CA"
+            : "'halton-meter run' sets REQUESTS_CA_BUNDLE for that Python, or run init with --system-trust"),
+      );
+      continue;
+    }
     if (caPem === undefined) {
       j.files.push({ path: b.bundle, purpose, change: "changed" });
       continue;

@@ -7,6 +7,7 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { loadConfig } from "../core/config.ts";
 import { effectivePorts, type Ports, readEffectivePorts } from "../core/ports.ts";
+import { databaseProblem } from "../store/open.ts";
 import { certSha1, pemCertificates } from "../platform/ca_bundle.ts";
 import type { InstallMode, PlatformContext } from "../platform/types.ts";
 import { type Machine, machinePaths, machinePlatform, platformContext } from "./machine.ts";
@@ -42,6 +43,10 @@ export interface Facts {
   supervisor?: SupervisorInfo;
   pids: { edge?: number; daemon?: number };
   ca: CaFacts;
+  /** Why the database cannot be used (not SQLite, corrupted), checked while no daemon answers. */
+  database?: { problem: string; next?: string };
+  /** What a lenient load of config.toml had to ignore (the edge runs on defaults in their place). */
+  configIgnored: string[];
   /** Each service file as `init` would write it now, and how the disk differs. */
   serviceFiles: { path: string; state: "current" | "missing" | "differs" }[];
   ctx: PlatformContext;
@@ -92,8 +97,8 @@ export async function gatherFacts(m: Machine): Promise<Facts> {
   const read = readState(m.fs, paths.systemState, m.now(), { moveAside: false });
   const state = read.state;
   const recorded = readEffectivePorts(m.fs.local(paths.effectivePorts));
-  const ports = recorded ??
-    effectivePorts(m.fs.local(paths.effectivePorts), loadConfig(m.fs.local(paths.config)));
+  const loaded = loadConfig(m.fs.local(paths.config), { lenient: true });
+  const ports = recorded ?? effectivePorts(m.fs.local(paths.effectivePorts), loaded);
   const modeText = m.fs.readText(paths.installMode)?.trim();
   const mode: InstallMode = modeText === "apps" || modeText === "full" ? modeText : "env";
   const supervisor = m.supervisor.running();
@@ -108,6 +113,8 @@ export async function gatherFacts(m: Machine): Promise<Facts> {
     m.apiHealth(ports.api),
     caFacts(m),
   ]);
+  // A running daemon checked the file at its start and reports write failures itself.
+  const dbProblem = api.ok ? undefined : databaseProblem(m.fs.local(paths.db));
   const serviceFiles = manager === "supervisor" ? [] : machinePlatform(m).serviceFiles(ctx).map((f) => {
     const change = m.fs.compare(f);
     return {
@@ -132,6 +139,8 @@ export async function gatherFacts(m: Machine): Promise<Facts> {
     supervisor,
     pids: { edge: livePid(m.fs.local(paths.run), "edge"), daemon: livePid(m.fs.local(paths.run), "daemon") },
     ca,
+    configIgnored: loaded.ignored,
+    database: dbProblem && { problem: dbProblem.message, next: dbProblem.hint },
     serviceFiles,
     ctx,
   };

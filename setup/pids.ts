@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { writeFileAtomic } from "../core/io.ts";
+import { makePrivateDir } from "../core/private.ts";
 
 /** The processes the supervisor keeps pid files for. */
 export type PidName = "supervisor" | "edge" | "daemon";
@@ -27,7 +28,7 @@ export function readPid(run: string, name: PidName): number | undefined {
 
 /** Writes `<run>/<name>.pid`. */
 export function writePid(run: string, name: PidName, pid: number): void {
-  Deno.mkdirSync(run, { recursive: true });
+  makePrivateDir(run);
   writeFileAtomic(pidFile(run, name), `${pid}\n`);
 }
 

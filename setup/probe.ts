@@ -22,6 +22,8 @@ export interface ApiHealth {
   version?: string;
   /** Why not, when not ok. */
   detail?: string;
+  /** The daemon's row writer, when it said: not writing, why, and the next step. */
+  store?: { writing: boolean; reason?: string; next?: string; queued?: number; dropped?: number };
 }
 
 /** `GET http://127.0.0.1:<port>/health`, within `timeoutMs`. */
@@ -30,9 +32,10 @@ export async function apiHealth(port: number, timeoutMs = 2_000): Promise<ApiHea
     const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(timeoutMs) });
     const text = await res.text();
     if (!res.ok) return { ok: false, detail: `HTTP ${res.status}` };
-    const body = JSON.parse(text) as { status?: string; version?: string };
+    const body = JSON.parse(text) as { status?: string; version?: string; store?: ApiHealth["store"] };
+    const store = typeof body.store?.writing === "boolean" ? body.store : undefined;
     return body.status === "ok"
-      ? { ok: true, version: body.version }
+      ? { ok: true, version: body.version, store }
       : { ok: false, detail: `status ${JSON.stringify(body.status)}` };
   } catch (e) {
     return { ok: false, detail: (e as Error).message.split("\n")[0] };

@@ -9,7 +9,7 @@ import type { Facts } from "./inspect.ts";
 
 /** One component's line. */
 export interface Component {
-  name: "edge" | "daemon" | "api" | "services" | "ca" | "trust" | "env";
+  name: "edge" | "daemon" | "api" | "store" | "database" | "config" | "services" | "ca" | "trust" | "env";
   ok: boolean;
   /** One word: running, stopped, healthy, installed, missing, valid, … */
   state: string;
@@ -58,6 +58,29 @@ export function statusReport(f: Facts): StatusReport {
     detail: f.api.ok ? `/health ok, version ${f.api.version}` : `/health: ${f.api.detail ?? "no answer"}`,
     port: f.ports.api,
   });
+  const store = f.api.ok ? f.api.store : undefined;
+  if (store) {
+    const counts = `${store.queued ?? 0} queued, ${store.dropped ?? 0} dropped`;
+    c.push({
+      name: "store",
+      ok: store.writing,
+      state: store.writing ? "writing" : "not-writing",
+      detail: store.writing
+        ? `rows are written (${counts})`
+        : `rows are not being written: ${store.reason ?? "unknown"} (${counts}); traffic still flows`,
+    });
+  }
+  if (f.database) {
+    c.push({ name: "database", ok: false, state: "unusable", detail: f.database.problem });
+  }
+  if (f.configIgnored.length) {
+    c.push({
+      name: "config",
+      ok: false,
+      state: "ignored",
+      detail: `config.toml cannot be used as it is; the edge ignores: ${f.configIgnored.join("; ")}`,
+    });
+  }
   // `halton-meter up` runs both in the foreground, with no supervisor and maybe no init: that is healthy.
   const foreground = f.supervisor === undefined && f.edgeUp && f.interceptUp && f.api.ok;
   if (f.manager === "supervisor") {
@@ -125,6 +148,9 @@ export function statusReport(f: Facts): StatusReport {
 function nextStep(f: Facts, c: Component[]): string {
   if (!f.installed) return "Run 'halton-meter init' to set this machine up.";
   const bad = new Set(c.filter((x) => !x.ok).map((x) => x.name));
+  if (bad.has("store") && f.api.store?.next) return f.api.store.next;
+  if (bad.has("database") && f.database?.next) return f.database.next;
+  if (bad.has("config")) return "Fix config.toml (see the config line), then run 'halton-meter restart'.";
   if (bad.has("ca") || bad.has("services")) return "Run 'halton-meter init' to repair it.";
   if (f.manager === "supervisor") return "Run 'halton-meter start --detach'.";
   return "Run 'halton-meter start', then 'halton-meter doctor' if it stays unhealthy.";

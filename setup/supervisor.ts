@@ -9,6 +9,7 @@
  */
 import { join } from "node:path";
 import { writeFileAtomic } from "../core/io.ts";
+import { makePrivateDir } from "../core/private.ts";
 import type { Logger } from "../core/log.ts";
 import { livePid, processAlive, removePid, signal, waitUntilGone, writePid } from "./pids.ts";
 
@@ -91,7 +92,7 @@ const MAX_BACKOFF_MS = 30_000;
  */
 export async function supervise(opts: SuperviseOptions): Promise<"stopped" | "handed-over"> {
   const { run, log } = opts;
-  Deno.mkdirSync(run, { recursive: true });
+  makePrivateDir(run);
   writePid(run, "supervisor", Deno.pid);
   const info: SupervisorInfo = {
     pid: Deno.pid,

@@ -57,6 +57,23 @@ export class TargetFs {
     }
   }
 
+  /**
+   * `path` with every symbolic link resolved, as a target path; `path` itself when it cannot be resolved (not
+   * there) or resolves outside the root.
+   */
+  realPath(path: string): string {
+    let real: string;
+    try {
+      real = Deno.realPathSync(this.local(path));
+    } catch {
+      return path;
+    }
+    if (this.root === undefined) return real;
+    const root = Deno.realPathSync(this.root);
+    if (real !== root && !real.startsWith(`${root}/`)) return path;
+    return real.slice(root.length) || "/";
+  }
+
   /** The permission bits of the file at `path`, or undefined (not there, or no such bits on this OS). */
   mode(path: string): number | undefined {
     try {

@@ -8,7 +8,9 @@
 import { DatabaseSync } from "node:sqlite";
 import { dirname } from "node:path";
 import { StoreError } from "../core/errors.ts";
+import { makePrivateDir, makePrivateFile, PRIVATE_FILE } from "../core/private.ts";
 import { bundledMigrations, migrate, type Migration } from "./migrate.ts";
+import { damagedDatabaseError, moveAsideHint } from "./failure.ts";
 
 const HEADER = "SQLite format 3\0";
 
@@ -31,7 +33,7 @@ function assertSqliteFile(file: string): boolean {
     if (new TextDecoder().decode(buf.subarray(0, n)) !== HEADER) {
       throw new StoreError(
         `${file} is not a SQLite database; Halton Meter refuses to touch it`,
-        "Move the file aside (it was left as it is), then run the command again to start a new database.",
+        moveAsideHint(file),
       );
     }
     return true;
@@ -44,15 +46,47 @@ function assertSqliteFile(file: string): boolean {
 export interface OpenStoreOptions {
   /** Open read-only (the API, `report`); migrations are then checked, not applied. */
   readOnly?: boolean;
+  /**
+   * Run `PRAGMA quick_check` first and refuse a damaged database (the daemon at start): rows are never
+   * written blindly into a file with corrupted pages.
+   */
+  checkIntegrity?: boolean;
   migrations?: Migration[];
 }
 
 /**
  * Opens the database, creating and migrating it when opened for writing.
  *
- * @throws {StoreError} for a non-SQLite file, a newer database, or a read-only open of a missing or outdated one.
+ * @throws {StoreError} for a non-SQLite file, a damaged one, a newer database, or a read-only open of a missing
+ * or outdated one.
  */
 export function openStore(file: string, options: OpenStoreOptions = {}): DatabaseSync {
+  try {
+    return openUnchecked(file, options);
+  } catch (e) {
+    throw damagedDatabaseError(e, file) ?? e;
+  }
+}
+
+/**
+ * Runs `PRAGMA quick_check` on `db`.
+ *
+ * @throws {StoreError} naming `file` and the first problem SQLite found, with the next step.
+ */
+export function assertIntact(db: DatabaseSync, file: string): void {
+  let problems: string[];
+  try {
+    problems = (db.prepare("PRAGMA quick_check(5)").all() as { quick_check: string }[]).map((r) =>
+      r.quick_check
+    );
+  } catch (e) {
+    throw damagedDatabaseError(e, file) ?? e;
+  }
+  if (problems.length === 1 && problems[0] === "ok") return;
+  throw new StoreError(`${file} is corrupted (SQLite's quick_check: ${problems[0]})`, moveAsideHint(file));
+}
+
+function openUnchecked(file: string, options: OpenStoreOptions): DatabaseSync {
   const exists = assertSqliteFile(file);
   const migrations = options.migrations ?? bundledMigrations();
   if (options.readOnly) {
@@ -84,7 +118,17 @@ export function openStore(file: string, options: OpenStoreOptions = {}): Databas
       throw e;
     }
   }
-  Deno.mkdirSync(dirname(file), { recursive: true });
+  makePrivateDir(dirname(file));
+  // SQLite gives the WAL and SHM files the database file's mode: a database made 0600 keeps all three private.
+  if (!exists) {
+    try {
+      Deno.writeFileSync(file, new Uint8Array(), { mode: PRIVATE_FILE, createNew: true });
+    } catch (e) {
+      // Another process made it first: it is checked like any existing file when SQLite opens it.
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+  }
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) makePrivateFile(f);
   let db: DatabaseSync;
   try {
     db = new DatabaseSync(file, { timeout: 5000 });
@@ -92,12 +136,33 @@ export function openStore(file: string, options: OpenStoreOptions = {}): Databas
     throw new StoreError(`${file} cannot be opened: ${(e as Error).message}`, undefined, e);
   }
   try {
+    if (options.checkIntegrity && exists) assertIntact(db, file);
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
     migrate(db, migrations, file);
     return db;
   } catch (e) {
     db.close();
     if (e instanceof StoreError) throw e;
-    throw new StoreError(`${file} cannot be used: ${(e as Error).message}`, undefined, e);
+    throw damagedDatabaseError(e, file) ??
+      new StoreError(`${file} cannot be used: ${(e as Error).message}`, undefined, e);
+  }
+}
+
+/**
+ * What is wrong with the database at `file`, read-only and without migrating: not SQLite, or damaged
+ * (`PRAGMA quick_check`). Undefined when it is intact or does not exist yet. For `status` while no daemon runs.
+ */
+export function databaseProblem(file: string): StoreError | undefined {
+  let db: DatabaseSync | undefined;
+  try {
+    if (!assertSqliteFile(file)) return undefined;
+    db = new DatabaseSync(file, { readOnly: true, timeout: 1000 });
+    assertIntact(db, file);
+    return undefined;
+  } catch (e) {
+    if (e instanceof StoreError) return e;
+    return damagedDatabaseError(e, file);
+  } finally {
+    db?.close();
   }
 }

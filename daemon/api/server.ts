@@ -17,6 +17,8 @@ export interface ApiOptions {
   routes?: ApiRoute[];
   /** Told about a route that threw (answered 500). */
   onError?: (error: unknown) => void;
+  /** More fields for the `/health` body (the row writer's state); `status` stays "ok" while the ports serve. */
+  health?: () => Record<string, unknown>;
 }
 
 /** A running API server. */
@@ -33,12 +35,16 @@ function json(body: unknown, status = 200): Response {
 }
 
 /** The handler behind the API port, exported for in-process tests. */
-export function apiHandler(routes: ApiRoute[] = [], onError: (e: unknown) => void = () => {}) {
+export function apiHandler(
+  routes: ApiRoute[] = [],
+  onError: (e: unknown) => void = () => {},
+  health: () => Record<string, unknown> = () => ({}),
+) {
   return async (req: Request): Promise<Response> => {
     const url = new URL(req.url);
     if (url.pathname === "/health") {
       return req.method === "GET" || req.method === "HEAD"
-        ? json({ status: "ok", version: VERSION })
+        ? json({ ...health(), status: "ok", version: VERSION })
         : json({ error: "method not allowed" }, 405);
     }
     for (const route of routes) {
@@ -62,7 +68,7 @@ export function startApiServer(options: ApiOptions): Promise<ApiServer> {
         hostname: "127.0.0.1",
         port: options.port,
         onListen: (addr) => resolve({ port: addr.port, close: () => server.shutdown() }),
-      }, apiHandler(options.routes, options.onError));
+      }, apiHandler(options.routes, options.onError, options.health));
     } catch (e) {
       reject(e);
     }

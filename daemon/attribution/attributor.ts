@@ -30,6 +30,11 @@ export interface AttributorOptions {
   ttlMs?: number;
   /** Most connections remembered; the oldest is forgotten first. */
   maxEntries?: number;
+  /**
+   * How long the attribution of a process is reused for its other connections: a client that opens many
+   * connections at once (a pool, a storm of CONNECTs) costs one reading of its process and folders.
+   */
+  processTtlMs?: number;
   /** How many ancestors the parent walk may read. */
   maxDepth?: number;
   /** Clock in ms, for tests. */
@@ -42,6 +47,7 @@ export interface AttributorOptions {
 export class Attributor {
   readonly #opts: Required<Omit<AttributorOptions, "userHome" | "logger">> & AttributorOptions;
   readonly #cache = new Map<string, { at: number; value: Promise<Attribution> }>();
+  readonly #byProcess = new Map<string, { at: number; value: Promise<Attribution> }>();
 
   constructor(options: AttributorOptions) {
     this.#opts = {
@@ -50,6 +56,7 @@ export class Attributor {
       ttlMs: 10_000,
       maxEntries: 4096,
       maxDepth: 8,
+      processTtlMs: 2_000,
       now: () => performance.now(),
       ...options,
     };
@@ -76,12 +83,31 @@ export class Attributor {
   }
 
   async #resolve(client: ClientRef): Promise<Attribution> {
+    let pid: number | undefined;
+    try {
+      pid = client.pid ?? await this.#opts.lookup.findClientProcess(client);
+    } catch {
+      pid = undefined;
+    }
+    if (pid === undefined) return this.#resolveProcess(client, undefined);
+    const key = `${pid}|${client.explicitProject ?? ""}`;
+    const now = this.#opts.now();
+    const hit = this.#byProcess.get(key);
+    if (hit && now - hit.at < this.#opts.processTtlMs) return hit.value;
+    this.#byProcess.delete(key);
+    const value = this.#resolveProcess(client, pid);
+    this.#byProcess.set(key, { at: now, value });
+    while (this.#byProcess.size > this.#opts.maxEntries) {
+      this.#byProcess.delete(this.#byProcess.keys().next().value!);
+    }
+    return value;
+  }
+
+  async #resolveProcess(client: ClientRef, pid: number | undefined): Promise<Attribution> {
     const started = performance.now();
-    const { lookup } = this.#opts;
     let info: ProcessInfo | undefined;
     try {
-      const pid = client.pid ?? await lookup.findClientProcess(client);
-      info = pid === undefined ? undefined : await lookup.readProcess(pid);
+      info = pid === undefined ? undefined : await this.#opts.lookup.readProcess(pid);
     } catch {
       info = undefined;
     }

@@ -64,16 +64,36 @@ export function parseProcNetTcp(text: string): ProcNetEntry[] {
   return out;
 }
 
+/** The key of a socket's local end, as {@linkcode socketsAt} matches it. */
+export function socketKey(address: ClientAddress): string {
+  return `${ipKey(address.ip)}|${address.port}`;
+}
+
+/**
+ * The connected sockets whose local ends have the {@linkcode socketKey}s in `keys` (never a listener, never
+ * one no process holds), by key: inode and owner. The first table entry for a key wins.
+ */
+export function socketsAt(
+  entries: readonly ProcNetEntry[],
+  keys: ReadonlySet<string>,
+): Map<string, { inode: number; uid: number }> {
+  const out = new Map<string, { inode: number; uid: number }>();
+  for (const e of entries) {
+    const key = `${e.localKey}|${e.localPort}`;
+    if (e.state !== LISTEN && e.inode > 0 && keys.has(key) && !out.has(key)) {
+      out.set(key, { inode: e.inode, uid: e.uid });
+    }
+  }
+  return out;
+}
+
 /** The connected socket whose local end is `address`: its inode and owner. */
 export function findSocket(
   entries: readonly ProcNetEntry[],
   address: ClientAddress,
 ): { inode: number; uid: number } | undefined {
-  const key = ipKey(address.ip);
-  const hit = entries.find((e) =>
-    e.localKey === key && e.localPort === address.port && e.state !== LISTEN && e.inode > 0
-  );
-  return hit && { inode: hit.inode, uid: hit.uid };
+  const key = socketKey(address);
+  return socketsAt(entries, new Set([key])).get(key);
 }
 
 /** The fields of `/proc/<pid>/status` the lookup uses: parent pid, real uid, and the short name. */
@@ -109,22 +129,16 @@ export function parseEnviron(text: string): Record<string, string> {
 export interface LinuxLookupOptions {
   /** Mount point of procfs. */
   proc?: string;
+  /** Told the size of each batch of lookups one scan serves (for the heartbeat and tests). */
+  onScan?: (lookups: number) => void;
 }
 
 /** The Linux {@linkcode ProcessLookup}, over procfs. */
 export function linuxLookup(options: LinuxLookupOptions = {}): ProcessLookup {
   const proc = options.proc ?? "/proc";
+  const owners = new SocketOwners(proc, options.onScan);
   return {
-    async findClientProcess(address) {
-      // IPv6 sockets (dual-stack clients of a 127.0.0.1 listener among them) only when IPv4 has no match:
-      // each table read costs the kernel a walk of every socket.
-      for (const table of ["tcp", "tcp6"]) {
-        const text = await readText(join(proc, "net", table));
-        const socket = text === undefined ? undefined : findSocket(parseProcNetTcp(text), address);
-        if (socket) return await findPidHolding(proc, socket.inode, socket.uid);
-      }
-      return undefined;
-    },
+    findClientProcess: (address) => owners.find(address),
     async readProcess(pid) {
       const dir = join(proc, String(pid));
       const status = await readText(join(dir, "status"));
@@ -152,28 +166,118 @@ export function linuxLookup(options: LinuxLookupOptions = {}): ProcessLookup {
 }
 
 /**
- * The pid holding `socket:[inode]`. Only processes of the socket's owner are scanned (the others' fd folders
- * are unreadable anyway), newest first, since a client connection usually belongs to a recent process.
+ * Scans that may run at once. One would make a lookup wait for the scan before it, and a client that exits
+ * right after its call could be gone by its turn; a few keep the wait short while bounding the work.
  */
-async function findPidHolding(proc: string, inode: number, uid: number): Promise<number | undefined> {
-  const target = `socket:[${inode}]`;
-  const pids: number[] = [];
-  try {
-    for await (const e of Deno.readDir(proc)) if (/^\d+$/.test(e.name)) pids.push(Number(e.name));
-  } catch {
-    return undefined;
+const MAX_SCANS = 4;
+
+/** Socket inodes remembered with their holder; beyond it the memory starts again from the next scan. */
+const MAX_KNOWN_INODES = 65_536;
+
+/**
+ * Finds the processes behind client sockets in batches. A lookup starts a scan at once unless
+ * {@linkcode MAX_SCANS} are running; then it waits for the next free one, and one scan serves every lookup
+ * waiting: one read of `/proc/net/tcp{,6}`, then (only for sockets not already
+ * known) one pass over the owners' fd folders that notes the holder of every socket it meets. The cost is
+ * linear in sockets and descriptors per scan, not per lookup: 2,000 connections at once cost a few scans.
+ */
+class SocketOwners {
+  readonly #proc: string;
+  readonly #onScan?: (lookups: number) => void;
+  #pending = new Map<string, ((pid: number | undefined) => void)[]>();
+  #running = 0;
+  /** Socket inode → the process holding it and that process's owner. */
+  #known = new Map<number, { pid: number; uid: number }>();
+
+  constructor(proc: string, onScan?: (lookups: number) => void) {
+    this.#proc = proc;
+    this.#onScan = onScan;
   }
-  pids.sort((a, b) => b - a);
-  for (const pid of pids) {
-    const dir = join(proc, String(pid));
+
+  find(address: ClientAddress): Promise<number | undefined> {
+    const key = socketKey(address);
+    return new Promise((resolve) => {
+      const waiting = this.#pending.get(key);
+      if (waiting) waiting.push(resolve);
+      else this.#pending.set(key, [resolve]);
+      if (this.#running < MAX_SCANS) this.#run();
+    });
+  }
+
+  async #run(): Promise<void> {
+    this.#running++;
     try {
-      if ((await Deno.stat(dir)).uid !== uid) continue;
-      const fds: string[] = [];
-      for await (const fd of Deno.readDir(join(dir, "fd"))) fds.push(join(dir, "fd", fd.name));
-      if ((await Promise.all(fds.map(readLink))).includes(target)) return pid;
-    } catch { /* gone or not ours: keep looking */ }
+      while (this.#pending.size) {
+        const batch = this.#pending;
+        this.#pending = new Map();
+        this.#onScan?.([...batch.values()].reduce((n, w) => n + w.length, 0));
+        let found = new Map<string, number>();
+        try {
+          found = await this.#scan(new Set(batch.keys()));
+        } catch { /* procfs unreadable: every lookup of the batch falls through to a later layer */ }
+        for (const [key, waiting] of batch) for (const resolve of waiting) resolve(found.get(key));
+      }
+    } finally {
+      this.#running--;
+    }
   }
-  return undefined;
+
+  /** The pid behind each socket of `keys` that can be found. */
+  async #scan(keys: Set<string>): Promise<Map<string, number>> {
+    const sockets = new Map<string, { inode: number; uid: number }>();
+    // IPv6 sockets (dual-stack clients of a 127.0.0.1 listener among them) only when IPv4 left some unfound:
+    // each table read costs the kernel a walk of every socket.
+    for (const table of ["tcp", "tcp6"]) {
+      if (sockets.size === keys.size) break;
+      const text = await readText(join(this.#proc, "net", table));
+      const left = new Set([...keys].filter((k) => !sockets.has(k)));
+      for (const [k, v] of socketsAt(text === undefined ? [] : parseProcNetTcp(text), left)) {
+        sockets.set(k, v);
+      }
+    }
+    const holder = (s: { inode: number; uid: number }) => {
+      const k = this.#known.get(s.inode);
+      return k && k.uid === s.uid ? k.pid : undefined;
+    };
+    const unknown = [...sockets.values()].filter((s) => holder(s) === undefined);
+    if (unknown.length) await this.#scanFds(unknown);
+    const out = new Map<string, number>();
+    for (const [key, s] of sockets) {
+      const pid = holder(s);
+      if (pid !== undefined) out.set(key, pid);
+    }
+    return out;
+  }
+
+  /**
+   * Notes the holder of every socket in the fd folders of the wanted sockets' owners, newest process first,
+   * until every wanted inode is found. Only the owners' processes are read (the others' fd folders are
+   * unreadable anyway).
+   */
+  async #scanFds(wanted: { inode: number; uid: number }[]): Promise<void> {
+    const missing = new Set(wanted.map((s) => s.inode));
+    const uids = new Set(wanted.map((s) => s.uid));
+    const pids: number[] = [];
+    for await (const e of Deno.readDir(this.#proc)) if (/^\d+$/.test(e.name)) pids.push(Number(e.name));
+    pids.sort((a, b) => b - a);
+    if (this.#known.size > MAX_KNOWN_INODES) this.#known.clear();
+    for (const pid of pids) {
+      const dir = join(this.#proc, String(pid));
+      try {
+        const uid = (await Deno.stat(dir)).uid;
+        if (uid === null || !uids.has(uid)) continue;
+        const fds: string[] = [];
+        for await (const fd of Deno.readDir(join(dir, "fd"))) fds.push(join(dir, "fd", fd.name));
+        for (const link of await Promise.all(fds.map(readLink))) {
+          const inode = /^socket:\[(\d+)\]$/.exec(link ?? "")?.[1];
+          if (inode === undefined) continue;
+          this.#known.set(Number(inode), { pid, uid });
+          missing.delete(Number(inode));
+        }
+      } catch { /* gone or not ours: keep looking */ }
+      if (missing.size === 0) return;
+    }
+  }
 }
 
 /** Reads a procfs file in large reads: the kernel regenerates a seq file's position on every read call. */

@@ -32,6 +32,8 @@ export interface InterceptOptions {
   isMetered(host: string): boolean;
   /** How long a new connection may take to send its CONNECT head. */
   headTimeoutMs?: number;
+  /** How long a CONNECTed client may take to complete its TLS handshake. */
+  handshakeTimeoutMs?: number;
 }
 
 /** Counts for the heartbeat. */
@@ -112,6 +114,7 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       stats.refused++;
       log.warn("intercept.tls_refused", { host: meta?.host, reason });
     },
+    { handshakeTimeoutMs: options.handshakeTimeoutMs },
   );
 
   const listener = net.createServer(async (socket) => {

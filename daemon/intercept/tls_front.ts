@@ -28,6 +28,9 @@ export type SecureHandler = (socket: tls.TLSSocket, meta: ConnMeta) => void;
 /** Told about refused handshakes, for the log. */
 export type TlsErrorHandler = (reason: string, meta: ConnMeta | undefined) => void;
 
+/** How long a CONNECTed client has to finish its TLS handshake before the connection is dropped. */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+
 const MAX_CONTEXTS = 1024;
 const MAX_SERVERS = 256;
 
@@ -39,16 +42,39 @@ export class TlsFront {
   readonly #contexts = new Map<string, Promise<tls.SecureContext>>();
   readonly #servers = new Map<string, tls.Server>();
   readonly #meta = new WeakMap<object, ConnMeta>();
+  readonly #handshakeMs: number;
+  /** Raw sockets dropped for want of a handshake: already reported, their TLS error is not news. */
+  readonly #timedOut = new WeakSet<object>();
+  /** Per raw socket: stops its handshake timer. */
+  readonly #handshaken = new WeakMap<object, () => void>();
 
-  constructor(leafs: LeafSource, onSecure: SecureHandler, onError: TlsErrorHandler) {
+  constructor(
+    leafs: LeafSource,
+    onSecure: SecureHandler,
+    onError: TlsErrorHandler,
+    options: { handshakeTimeoutMs?: number } = {},
+  ) {
     this.#leafs = leafs;
     this.#onSecure = onSecure;
     this.#onError = onError;
+    this.#handshakeMs = options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
   }
 
-  /** Starts the handshake on `socket`, which has just been answered `200 Connection Established`. */
+  /**
+   * Starts the handshake on `socket`, which has just been answered `200 Connection Established`. A client
+   * that does not complete it within the handshake timeout is dropped: a CONNECT that then sends nothing
+   * would otherwise hold a socket and a TLS state for as long as the client likes.
+   */
   accept(socket: Socket, meta: ConnMeta): void {
     this.#meta.set(socket, meta);
+    const timer = setTimeout(() => {
+      this.#timedOut.add(socket);
+      this.#onError("no TLS handshake in time", meta);
+      socket.destroy();
+    }, this.#handshakeMs);
+    const done = () => clearTimeout(timer);
+    socket.once("close", done);
+    this.#handshaken.set(socket, done);
     this.#serverFor(meta.host).emit("connection", socket);
   }
 
@@ -83,6 +109,7 @@ export class TlsFront {
       },
     });
     server.on("secureConnection", (s: tls.TLSSocket) => {
+      this.#handshaken.get(parentOf(s) ?? s)?.();
       const meta = this.#meta.get(parentOf(s) ?? s);
       if (!meta) {
         s.destroy();
@@ -92,7 +119,7 @@ export class TlsFront {
     });
     server.on("tlsClientError", (e: Error, s: tls.TLSSocket) => {
       const raw = parentOf(s);
-      this.#onError(e.message, raw ? this.#meta.get(raw) : undefined);
+      if (!raw || !this.#timedOut.has(raw)) this.#onError(e.message, raw ? this.#meta.get(raw) : undefined);
       s.destroy();
       raw?.destroy();
     });

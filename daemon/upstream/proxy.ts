@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
 import { MeterError } from "../../core/errors.ts";
+import { judgeProxy } from "../../core/upstream.ts";
 import type { Address } from "./target.ts";
 
 /** A parsed `[upstream] proxy`. */
@@ -16,26 +16,20 @@ export interface ProxySettings {
   authorization?: string;
 }
 
-/** Parses `http://[user:pass@]host[:port]`; an empty string means no proxy. */
+/**
+ * `[upstream] proxy` as judged by `core/upstream.ts` (the edge's verdict too); an empty string means no proxy.
+ *
+ * @throws {MeterError} when the value is not a proxy address (a config load refuses it before this).
+ */
 export function parseProxyUrl(value: string): ProxySettings | undefined {
-  if (!value) return undefined;
-  let url: URL | undefined;
-  try {
-    url = new URL(value);
-  } catch { /* reported below */ }
-  if (!url || url.protocol !== "http:" || !url.hostname) {
-    throw new MeterError(`[upstream] proxy "${value}" is not an http:// proxy URL`, {
-      hint: 'Write it as "http://host:port" (or "http://user:password@host:port").',
+  const r = judgeProxy(value);
+  if ("expected" in r) {
+    throw new MeterError(`[upstream] proxy: "${value}" is not usable: expected ${r.expected}`, {
+      hint: "Fix [upstream] proxy in config.toml.",
     });
   }
-  const user = decodeURIComponent(url.username);
-  return {
-    host: url.hostname.replace(/^\[|\]$/g, ""),
-    port: url.port ? Number(url.port) : 80,
-    authorization: user
-      ? `Basic ${Buffer.from(`${user}:${decodeURIComponent(url.password)}`).toString("base64")}`
-      : undefined,
-  };
+  if (!r.value) return undefined;
+  return { ...r.value, host: r.value.host.replace(/^\[|\]$/g, "") };
 }
 
 const MAX_REPLY = 16 * 1024;

@@ -5,6 +5,7 @@
  * @module
  */
 import { MeterError } from "../../core/errors.ts";
+import { judgeResolve } from "../../core/upstream.ts";
 
 /** A host and port to open a TCP connection to. */
 export interface Address {
@@ -12,19 +13,20 @@ export interface Address {
   port: number;
 }
 
-/** Checks `[upstream] resolve` once at start, so a typo fails loudly instead of on the first request. */
+/**
+ * `[upstream] resolve` as judged by `core/upstream.ts` (the edge's verdict too).
+ *
+ * @throws {MeterError} when an entry is not an address (a config load refuses it before this).
+ */
 export function parseResolveMap(resolve: Readonly<Record<string, string>>): Map<string, Partial<Address>> {
-  const out = new Map<string, Partial<Address>>();
-  for (const [host, value] of Object.entries(resolve)) {
-    const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(value.trim());
-    const port = m?.[2] === undefined ? undefined : Number(m[2]);
-    if (!m || (port !== undefined && (port < 1 || port > 65535))) {
-      throw new MeterError(`[upstream] resolve: "${host}" = "${value}" is not an address`, {
-        hint: 'Write an IP, or IP and port, e.g. "api.openai.com" = "127.0.0.1:9443".',
-      });
-    }
-    out.set(host.toLowerCase(), { host: m[1].replace(/^\[|\]$/g, ""), port });
+  const r = judgeResolve(resolve);
+  if ("expected" in r) {
+    throw new MeterError(`[upstream] resolve: expected ${r.expected}`, {
+      hint: "Fix [upstream] resolve in config.toml.",
+    });
   }
+  const out = new Map<string, Partial<Address>>();
+  for (const [host, to] of r.value) out.set(host, { host: to.host.replace(/^\[|\]$/g, ""), port: to.port });
   return out;
 }
 

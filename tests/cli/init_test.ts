@@ -9,6 +9,8 @@ import { captureIo } from "../helpers/io.ts";
 import { tempHome } from "../helpers/home.ts";
 import { fixture } from "../setup/_fixture.ts";
 import { listFiles } from "../setup/_machine.ts";
+import { checkCertifi } from "../../setup/doctor.ts";
+import { gatherFacts } from "../../setup/inspect.ts";
 
 const UNIT = "/home/ada/.config/systemd/user/halton-meter.service";
 const EDGE_UNIT = "/home/ada/.config/systemd/user/halton-meter-edge.service";
@@ -202,4 +204,33 @@ Deno.test("without a systemd user manager init writes no units and starts, then 
   );
   assert.deepEqual(f.supervisor.asked, ["start", "handOver", "start"]);
   assert.deepEqual(f.supervisor.info?.command, ["/opt/b/halton-meter"]);
+});
+
+Deno.test("init leaves a certifi bundle that is really the system's bundle alone, says so, and doctor agrees", async () => {
+  await using f = await fixture("linux");
+  // Debian's python3-certifi: certifi's cacert.pem is a link to the system bundle.
+  const certifi = "/usr/lib/python3/dist-packages/certifi/cacert.pem";
+  const system = "/etc/ssl/certs/ca-certificates.crt";
+  const systemText = f.fs.readText(system)!;
+  f.fs.remove(certifi);
+  Deno.symlinkSync("../../../../../etc/ssl/certs/ca-certificates.crt", f.fs.local(certifi));
+  for (const flags of [["--dry-run"], []]) {
+    const { m } = f.machine();
+    const out = captureIo(f.paths);
+    assert.equal(await execute(out.io, inv("--non-interactive", "--json", ...flags), m), 0);
+    const result = JSON.parse(out.stdout()) as InitResult;
+    const step = result.steps.find((s) => s.name === "certifi")!;
+    assert.ok(!step.files.some((x) => x.path === certifi || x.path === system), JSON.stringify(step));
+    assert.ok(
+      step.notes.some((n) => n.includes(`left alone: ${certifi} (it is ${system}) is a system-wide bundle`)),
+      JSON.stringify(step.notes),
+    );
+    assert.equal(f.fs.readText(system), systemText, "the system bundle is byte for byte unchanged");
+  }
+  const state = JSON.parse(f.fs.readText(f.paths.systemState)!) as SystemState;
+  assert.deepEqual(state.certifi, []);
+  assert.ok(!state.trust?.stores.includes("system"), "no system trust without --system-trust");
+  const { m } = f.machine();
+  const checks = await checkCertifi(m, await gatherFacts(m));
+  assert.ok(!checks.some((c) => c.status !== "ok"), JSON.stringify(checks));
 });

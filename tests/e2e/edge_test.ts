@@ -4,6 +4,7 @@ import { type FakeDaemon, startFakeDaemon } from "../helpers/fake_daemon.ts";
 import { COMPLETION, type FakeProvider, startFakeProvider } from "../../testkit/fake_provider.ts";
 import { type TempHome, tempHome } from "../helpers/home.ts";
 import { pinPorts, spawnMeter, stop } from "../../testkit/processes.ts";
+import { runCli } from "../helpers/cli.ts";
 import {
   connectThrough,
   rawExchange,
@@ -328,6 +329,54 @@ Deno.test("halton-meter edge, as a real process, fails open around the daemon", 
     await world.edge.stop("SIGKILL");
     await world.daemon?.close();
     await origin.close();
+    await provider.close();
+  }
+});
+
+Deno.test("halton-meter edge starts on its last ports with a config it cannot use, and says what it ignored", async () => {
+  await using home = await tempHome();
+  const provider = await startFakeProvider(home.dir);
+  Deno.mkdirSync(home.home, { recursive: true });
+  const configs = [
+    // A bad value beside a good one: the good one (resolve) is kept.
+    [
+      "[upstream]",
+      'proxy = "socks5://proxy.corp:1080"',
+      "[upstream.resolve]",
+      `"unmetered.example" = "127.0.0.1:${provider.port}"`,
+      "",
+    ].join("\n"),
+    // Not TOML at all: every default, the ports of effective-ports.json.
+    "[upstream\nproxy = \n",
+  ];
+  try {
+    for (const [i, config] of configs.entries()) {
+      const ports = await pinPorts(home.home);
+      Deno.writeTextFileSync(home.paths.config, config);
+      const edge = await spawnEdge(home, ports.edge);
+      try {
+        const ignored = edge.stderr().split("\n").filter((l) => l.includes('"edge.config_ignored"'));
+        assert.equal(ignored.length, 1, edge.stderr());
+        assert.match(ignored[0], i === 0 ? /upstream\.proxy/ : /not valid TOML/);
+        assert.match(ignored[0], /"level":"error"/);
+        const target = i === 0 ? "unmetered.example:443" : `127.0.0.1:${provider.port}`;
+        const { conn, head } = await connectThrough(ports.edge, target);
+        conn.close();
+        assert.match(head, /^HTTP\/1\.1 200 /, "the edge tunnels on its last port");
+        const status = await runCli(["status", "--json"], home.env);
+        const config =
+          (JSON.parse(status.stdout) as { components: { name: string; ok: boolean; detail: string }[] })
+            .components.find((c) => c.name === "config");
+        assert.equal(config?.ok, false, status.stdout);
+        assert.match(
+          config?.detail ?? "",
+          i === 0 ? /the edge ignores: .*upstream\.proxy/ : /not valid TOML/,
+        );
+      } finally {
+        assert.equal(await edge.stop("SIGTERM"), 0);
+      }
+    }
+  } finally {
     await provider.close();
   }
 });

@@ -4,6 +4,7 @@ import {
   parseRequestHead,
   parseResponseHead,
   readHead,
+  RequestHeadCheck,
   serializeHead,
 } from "../../edge/_head.ts";
 
@@ -104,3 +105,36 @@ Deno.test("serializeHead() writes a head that parseRequestHead() reads back", ()
   );
   assert.equal(parseRequestHead(bytes)?.headers[1][1], "127.0.0.1:5");
 });
+
+Deno.test("RequestHeadCheck accepts a request head fed in any pieces and refuses garbage at its first byte", () => {
+  const good = "CONNECT api.openai.com:443 HTTP/1.1\r\nHost: x\r\nX-Empty:\r\nUA: a\tb \xff\r\n\r\n";
+  const whole = new RequestHeadCheck();
+  assert.ok(whole.feed(latin1(good)));
+  const byByte = new RequestHeadCheck();
+  for (let i = 0; i < good.length; i++) {
+    assert.ok(byByte.feed(latin1(good[i])), JSON.stringify(good.slice(0, i + 1)));
+  }
+  const bad = [
+    "\x16",
+    " GET",
+    "GET  /",
+    "GET / HTTP/2",
+    "GET / HTTP/1.1x",
+    "GET /\r\n",
+    "GET / HTTP/1.1\rX",
+    "GET / HTTP/1.1\r\n folded",
+    "GET / HTTP/1.1\r\nBad Name: v",
+    "GET / HTTP/1.1\r\nName: a\x00b",
+    "GET / HTTP/1.1\r\nName: v\n",
+    "GET / HTTP/1.1\r\n\rX",
+  ];
+  for (const b of bad) {
+    const check = new RequestHeadCheck();
+    assert.equal(check.feed(latin1(b)), false, JSON.stringify(b));
+    assert.equal(check.feed(latin1("GET / HTTP/1.1\r\n")), false, "once refused, always refused");
+  }
+});
+
+function latin1(s: string): Uint8Array {
+  return Uint8Array.from(s, (ch) => ch.charCodeAt(0));
+}

@@ -399,15 +399,53 @@ Deno.test("startEdge() on a port in use fails with a hint instead of a stack tra
   }
 });
 
-Deno.test("startEdge() refuses a bad [upstream] value naming the key", async () => {
-  const bad: { proxy: string; resolve: Record<string, string> }[] = [
-    { proxy: "socks5://x:1", resolve: {} },
-    { proxy: "", resolve: { "a.b": "not an ip:x" } },
-  ];
-  for (const upstream of bad) {
-    await assert.rejects(
-      () => startEdge({ port: 0, interceptPort: freePort(), apiPort: freePort(), upstream }),
-      (e: unknown) => e instanceof MeterError && e.message.startsWith("[upstream]"),
-    );
-  }
+Deno.test("startEdge() answers garbage of any length with 400 and a close at once, not at the head timeout", async () => {
+  await withRig(async ({ edge, echo }) => {
+    const concatBytes = (a: Uint8Array, b: Uint8Array) => {
+      const out = new Uint8Array(a.length + b.length);
+      out.set(a);
+      out.set(b, a.length);
+      return out;
+    };
+    const random = (n: number) => {
+      const b = new Uint8Array(n);
+      for (let i = 0; i < n; i += 65536) crypto.getRandomValues(b.subarray(i, Math.min(n, i + 65536)));
+      return b;
+    };
+    const cases: [string, Uint8Array][] = [
+      ["one TLS byte", new Uint8Array([0x16])],
+      ["a TLS ClientHello start", new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00, 0x01])],
+      ["exactly 64 KiB of random bytes", random(64 * 1024)],
+      ["exactly 64 KiB of letters, no line end", new TextEncoder().encode("a".repeat(64 * 1024))],
+      ["a request line that never ends", new TextEncoder().encode(`CONNECT ${"a".repeat(40 * 1024)}`)],
+      ["a line end in the wrong place", new TextEncoder().encode("CONNECT x:1\r\n")],
+      [
+        "a good request line, then 64 KiB of one header line",
+        new TextEncoder().encode(`CONNECT x:1 HTTP/1.1\r\nX: ${"a".repeat(64 * 1024)}`),
+      ],
+      [
+        "a good request line, then binary",
+        concatBytes(new TextEncoder().encode("CONNECT x:1 HTTP/1.1\r\n"), random(1000)),
+      ],
+      ["1 MiB of random bytes", random(1024 * 1024)],
+    ];
+    for (const [what, bytes] of cases) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: edge.port });
+      const started = performance.now();
+      // The client sends its bytes and then waits, as a confused client does: it never closes its side.
+      const writing = writeText(conn, bytes).catch(() => {});
+      const timer = setTimeout(() => conn.close(), 10_000);
+      try {
+        const answer = text(await readAll(conn));
+        assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n[^]*Connection: close/, what);
+        assert.ok(performance.now() - started < 10_000, `${what}: answered only at the deadline`);
+      } finally {
+        clearTimeout(timer);
+        await writing;
+        conn.close();
+      }
+    }
+    const { conn, rest } = await connectThrough(edge.port, `127.0.0.1:${echo.port}`);
+    assert.equal(await echoThrough(conn, rest, "still here"), "still here");
+  });
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseHostPort, parseHttpTarget, parseResolve, resolveTarget } from "../../edge/_target.ts";
+import { parseHostPort, parseHttpTarget } from "../../edge/_target.ts";
 
 Deno.test("parseHostPort() reads host:port, lower-cases the host and drops a trailing dot", () => {
   assert.deepEqual(parseHostPort("API.OpenAI.com.:443"), { host: "api.openai.com", port: 443 });
@@ -33,16 +33,4 @@ Deno.test("parseHttpTarget() refuses other schemes, user info and origin-form ta
   ) {
     assert.equal(parseHttpTarget(bad), undefined, bad);
   }
-});
-
-Deno.test("parseResolve() accepts ip and ip:port overrides and names the first bad entry", () => {
-  const r = parseResolve({ "API.openai.com": "127.0.0.1:9443", "api.x.ai": "127.0.0.2" });
-  assert.ok("map" in r);
-  assert.deepEqual(resolveTarget({ host: "api.openai.com", port: 443 }, r.map), {
-    host: "127.0.0.1",
-    port: 9443,
-  });
-  assert.deepEqual(resolveTarget({ host: "api.x.ai", port: 443 }, r.map), { host: "127.0.0.2", port: 443 });
-  assert.deepEqual(resolveTarget({ host: "other.com", port: 443 }, r.map), { host: "other.com", port: 443 });
-  assert.deepEqual(parseResolve({ "ok.com": "1.2.3.4", "bad.com": "1.2.3.4:99999" }), { bad: "bad.com" });
 });

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { StoreError } from "../../core/errors.ts";
 import { bundledMigrations, migrate, type Migration } from "../../store/migrate.ts";
-import { openStore } from "../../store/open.ts";
+import { databaseProblem, openStore } from "../../store/open.ts";
 import { tempHome } from "../helpers/home.ts";
 
 function appliedMigrations(db: DatabaseSync): { version: number; name: string }[] {
@@ -139,7 +139,7 @@ Deno.test("openStore() refuses a file that is not SQLite and never overwrites it
   for (const readOnly of [false, true]) {
     const e = await storeError(() => openStore(home.paths.db, { readOnly }));
     assert.match(e.message, /is not a SQLite database; Halton Meter refuses to touch it/);
-    assert.match(e.hint ?? "", /Move the file aside/);
+    assert.match(e.hint ?? "", /move .*db\.sqlite aside \(e\.g\. to .*\.broken; nothing is deleted\)/);
     assert.equal(await Deno.readTextFile(home.paths.db), text);
   }
   assert.deepEqual([...Deno.readDirSync(home.home)].map((e) => e.name), ["db.sqlite"]);
@@ -179,4 +179,43 @@ Deno.test("openStore() read-only brings an older database up to date first", asy
   } finally {
     db.close();
   }
+});
+
+Deno.test("openStore() with checkIntegrity refuses a database with a damaged page and leaves it as it was", async () => {
+  await using home = await tempHome();
+  const db = openStore(home.paths.db);
+  db.exec("CREATE TABLE filler (x TEXT)");
+  const insert = db.prepare("INSERT INTO filler VALUES (?)");
+  for (let i = 0; i < 500; i++) insert.run("x".repeat(200));
+  db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  db.close();
+  const pages = Deno.statSync(home.paths.db).size / 4096;
+  const f = Deno.openSync(home.paths.db, { write: true });
+  f.seekSync((pages - 3) * 4096, Deno.SeekMode.Start);
+  f.writeSync(new Uint8Array(4096).fill(0xa5));
+  f.close();
+  const before = await Deno.readFile(home.paths.db);
+  const e = await storeError(() => openStore(home.paths.db, { checkIntegrity: true }));
+  assert.match(e.message, /db\.sqlite is corrupted/);
+  assert.match(e.hint ?? "", /move .*db\.sqlite aside/);
+  assert.deepEqual(databaseProblem(home.paths.db)?.message, e.message);
+  assert.deepEqual(await Deno.readFile(home.paths.db), before);
+});
+
+Deno.test({
+  name: "openStore() makes the database, its WAL and SHM 0600 in a 0700 folder, whatever the umask",
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    await using home = await tempHome();
+    const db = openStore(home.paths.db);
+    try {
+      db.exec("CREATE TABLE t (x); INSERT INTO t VALUES (1)");
+      for (const f of [home.paths.db, `${home.paths.db}-wal`, `${home.paths.db}-shm`]) {
+        assert.equal((Deno.statSync(f).mode! & 0o777).toString(8), "600", f);
+      }
+      assert.equal((Deno.statSync(home.home).mode! & 0o777).toString(8), "700");
+    } finally {
+      db.close();
+    }
+  },
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { openStore } from "../../store/open.ts";
-import { RowWriter } from "../../store/writer.ts";
+import { classifyWriteError, RowWriter } from "../../store/writer.ts";
 import { tempHome } from "../helpers/home.ts";
 import { makeRow } from "../helpers/rows.ts";
 
@@ -221,4 +221,73 @@ Deno.test("RowWriter.close() drains the queue", async () => {
   } finally {
     db.close();
   }
+});
+
+Deno.test("RowWriter after a failed flush says why, retries in batches from one row up, and clears the failure", async () => {
+  await using home = await tempHome();
+  openStore(home.paths.db).close();
+  const db = new CountingDb(home.paths.db);
+  const blocker = new DatabaseSync(home.paths.db);
+  const writer = new RowWriter(db, { intervalMs: 60_000, retryMs: 60_000, batchSize: 8 });
+  try {
+    for (let i = 0; i < 20; i++) writer.enqueue(makeRow());
+    blocker.exec("BEGIN IMMEDIATE");
+    assert.equal(writer.flush(), 0);
+    assert.equal(writer.failure?.kind, "locked");
+    assert.equal(writer.failure?.reason, "the database is locked by another program");
+    blocker.exec("ROLLBACK");
+    db.begins = 0;
+    assert.equal(writer.flush(), 20);
+    // 1, 2, 4, 8, then the last 5: small transactions first, so a little freed space is used at once.
+    assert.equal(db.begins, 5);
+    assert.equal(count(db), 20);
+    assert.equal(writer.failure, undefined);
+  } finally {
+    writer.close();
+    blocker.close();
+    db.close();
+  }
+});
+
+Deno.test("RowWriter.close() counts the rows it could not write as dropped", async () => {
+  await using home = await tempHome();
+  openStore(home.paths.db).close();
+  const db = new DatabaseSync(home.paths.db);
+  const blocker = new DatabaseSync(home.paths.db);
+  const writer = new RowWriter(db, { intervalMs: 60_000 });
+  try {
+    for (let i = 0; i < 4; i++) writer.enqueue(makeRow());
+    blocker.exec("BEGIN IMMEDIATE");
+    assert.equal(writer.close(), 4);
+    assert.equal(writer.dropped, 4);
+    assert.equal(writer.queued, 0);
+  } finally {
+    blocker.exec("ROLLBACK");
+    blocker.close();
+    db.close();
+  }
+});
+
+Deno.test("classifyWriteError() names a full disk, a read-only file, a lock and a corrupt file", () => {
+  const kinds = [
+    ["database or disk is full", "disk-full"],
+    ["attempt to write a readonly database", "read-only"],
+    ["database is locked", "locked"],
+    ["database disk image is malformed", "corrupt"],
+    ["something else", "other"],
+  ] as const;
+  for (const [message, kind] of kinds) {
+    assert.equal(classifyWriteError(new Error(message)).kind, kind, message);
+  }
+});
+
+Deno.test("classifyWriteError() goes by SQLite's result code when the error has one", () => {
+  const withCode = (message: string, errcode: number) => Object.assign(new Error(message), { errcode });
+  assert.equal(classifyWriteError(withCode("database or disk is full", 13)).kind, "disk-full");
+  assert.equal(classifyWriteError(withCode("database is locked", 5)).kind, "locked");
+  assert.equal(
+    classifyWriteError(withCode("attempt to write a readonly database", 8 | (3 << 8))).kind,
+    "read-only",
+  );
+  assert.equal(classifyWriteError(withCode("disk I/O error", 10)).kind, "other");
 });

@@ -142,3 +142,18 @@ Deno.test("processName() gives the executable's basename without .exe", () => {
   assert.equal(processName(undefined), null);
   assert.equal(processName(""), null);
 });
+
+Deno.test("Attributor reads a process once for the many connections it opens at once", async () => {
+  const ports: Record<string, number> = {};
+  for (let p = 40000; p < 40200; p++) ports[`127.0.0.1:${p}`] = 77;
+  const lookup = fakeLookup([
+    proc({ pid: 77, cwd: "/w/acme", exe: "/usr/bin/node", env: { HALTON_PROJECT: "acme" } }),
+  ], ports);
+  const a = new Attributor({ lookup, fs: fakeFs({}) });
+  const all = await Promise.all(
+    Object.keys(ports).map((k) => a.resolve({ ip: "127.0.0.1", port: Number(k.split(":")[1]) })),
+  );
+  assert.ok(all.every((r) => r.project === "acme"));
+  assert.equal(lookup.finds, 200, "each connection's socket is looked up");
+  assert.deepEqual(lookup.reads, [77], "the process behind them is read once");
+});

@@ -178,3 +178,88 @@ Deno.test("linuxLookup() scans only the socket owner's processes in a fake procf
     await Deno.remove(proc, { recursive: true });
   }
 });
+
+Deno.test(
+  "linuxLookup() serves a burst of lookups with a few scans, each finding the right process",
+  onLinux,
+  async () => {
+    const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "attr-burst-" }));
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const count = 200;
+    const code = `const cs = [];
+for (let i = 0; i < ${count}; i++) cs.push(await Deno.connect({ hostname: "127.0.0.1", port: ${listener.addr.port} }));
+console.log("connected");
+for await (const _ of Deno.stdin.readable) { /* wait for the test to close stdin */ }
+for (const c of cs) c.close();`;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--no-config", code],
+      cwd: dir,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const conns: Deno.Conn[] = [];
+    const reader = child.stdout.getReader();
+    try {
+      for (let i = 0; i < count; i++) conns.push(await listener.accept());
+      await reader.read();
+      const scans: number[] = [];
+      const lookup = linuxLookup({ onScan: (n) => scans.push(n) });
+      const pids = await Promise.all(conns.map((c) => {
+        const peer = c.remoteAddr as Deno.NetAddr;
+        return lookup.findClientProcess({ ip: peer.hostname, port: peer.port });
+      }));
+      assert.ok(pids.every((p) => p === child.pid), "every socket is the child's");
+      assert.equal(scans.reduce((a, b) => a + b, 0), count);
+      assert.ok(scans.length <= 8, `${scans.length} scans for ${count} lookups: ${scans}`);
+    } finally {
+      reader.releaseLock();
+      await child.stdin.close();
+      await child.stdout.cancel();
+      await child.status;
+      for (const c of conns) c.close();
+      listener.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "a client that exits right after its call keeps the project found when its CONNECT arrived",
+  onLinux,
+  async () => {
+    const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "attr-short-" }));
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const code = `const c = await Deno.connect({ hostname: "127.0.0.1", port: ${listener.addr.port} });
+await c.write(new Uint8Array([1]));
+await c.read(new Uint8Array(1));`; // the "call": one byte out, one back, then the process ends
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--no-config", code],
+      cwd: dir,
+      env: { HALTON_PROJECT: "short-lived", NO_COLOR: "1" },
+      stdout: "null",
+      stderr: "inherit",
+    }).spawn();
+    const conn = await listener.accept();
+    try {
+      const peer = conn.remoteAddr as Deno.NetAddr;
+      const client = { ip: peer.hostname, port: peer.port };
+      const attributor = new Attributor({ lookup: linuxLookup() });
+      // As the daemon does: the lookup starts when the connection arrives…
+      const atConnect = attributor.resolve(client);
+      await conn.read(new Uint8Array(1));
+      assert.equal((await atConnect).project, "short-lived");
+      // …the call completes and the client exits at once…
+      await conn.write(new Uint8Array([2]));
+      await child.status;
+      // …and the row, written after, still gets the project; a lookup started only now could not find it.
+      assert.deepEqual(await attributor.resolve(client), await atConnect);
+      const late = await new Attributor({ lookup: linuxLookup() }).resolve(client);
+      assert.notEqual(late.project, "short-lived");
+    } finally {
+      conn.close();
+      listener.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

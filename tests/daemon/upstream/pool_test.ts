@@ -132,8 +132,11 @@ Deno.test("UpstreamPool tunnels through [upstream] proxy with its credentials, a
 });
 
 Deno.test("bad [upstream] values are reported with a hint, not a stack trace", () => {
-  assert.throws(() => parseResolveMap({ "api.openai.com": "not an address:x" }), /is not an address/);
-  assert.throws(() => parseProxyUrl("socks5://h:1"), /not an http:\/\/ proxy URL/);
+  assert.throws(
+    () => parseResolveMap({ "api.openai.com": "not an address:x" }),
+    /\[upstream\] resolve: expected "api\.openai\.com" to map a host name/,
+  );
+  assert.throws(() => parseProxyUrl("socks5://h:1"), /\[upstream\] proxy: "socks5:\/\/h:1" is not usable/);
   assert.throws(
     () => new UpstreamPool({ ca_file: "/nonexistent/ca.pem", proxy: "", resolve: {} }),
     /ca_file \/nonexistent\/ca\.pem cannot be read/,

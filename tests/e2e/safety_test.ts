@@ -1,0 +1,528 @@
+/**
+ * The meter under faults, as real processes against the local fake provider: a full disk, a database locked
+ * by another program, a corrupted database. Each asserts that traffic flows, how many rows end up written
+ * and dropped, and what `status` says.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
+import { COMPLETION, type FakeProvider, startFakeProvider } from "../../testkit/fake_provider.ts";
+import { runCli } from "../helpers/cli.ts";
+import {
+  accepts,
+  daemonHealthy,
+  meterCommand,
+  pinPorts,
+  spawnMeter,
+  stop,
+  waitFor,
+} from "../../testkit/processes.ts";
+import { makeRow } from "../helpers/rows.ts";
+import { openStore } from "../../store/open.ts";
+import { RowWriter } from "../../store/writer.ts";
+
+/** A meter home with the fake provider behind api.openai.com, and its daemon and edge running. */
+interface Meter {
+  home: string;
+  ports: { edge: number; intercept: number; api: number };
+  provider: FakeProvider;
+  /** One chat completion through the daemon, as an app sends it; resolves with the HTTP status. */
+  call(): Promise<number>;
+  health(): Promise<
+    { store: { writing: boolean; reason?: string; written: number; queued: number; dropped: number } }
+  >;
+  rows(): number;
+  /** The daemon's process id. */
+  daemonPid: number;
+  stop(): Promise<void>;
+}
+
+async function startMeter(home: string, providerDir: string): Promise<Meter> {
+  const provider = await startFakeProvider(providerDir);
+  const ports = await pinPorts(home);
+  Deno.writeTextFileSync(
+    join(home, "config.toml"),
+    `[upstream]\nca_file = ${JSON.stringify(provider.caFile)}\n` +
+      `resolve = { "api.openai.com" = "127.0.0.1:${provider.port}" }\n`,
+  );
+  const daemon = spawnMeter(home, "daemon");
+  const edge = spawnMeter(home, "edge");
+  await waitFor("a healthy daemon", () => daemonHealthy(ports.api), 20_000);
+  await waitFor("the edge", () => accepts(ports.edge), 20_000);
+  const caPem = Deno.readTextFileSync(join(home, ".mitmproxy", "mitmproxy-ca-cert.pem"));
+  return {
+    home,
+    ports,
+    provider,
+    daemonPid: daemon.pid,
+    async call() {
+      // Through the daemon's own port (it takes CONNECTs from clients directly too): on a loaded machine the
+      // edge may find the daemon slow and tunnel a call past it, unmetered, which is the edge's job but would
+      // make "rows written = calls completed" a matter of luck here.
+      const client = Deno.createHttpClient({
+        proxy: { url: `http://127.0.0.1:${ports.intercept}` },
+        caCerts: [caPem],
+        poolMaxIdlePerHost: 0,
+      });
+      try {
+        const res = await fetch("https://api.openai.com/v1/chat/completions", {
+          client,
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ model: "gpt-4o-mini", messages: [] }),
+        });
+        const body = await res.json();
+        assert.deepEqual(body, COMPLETION);
+        return res.status;
+      } finally {
+        client.close();
+      }
+    },
+    async health() {
+      return await (await fetch(`http://127.0.0.1:${ports.api}/health`)).json();
+    },
+    rows() {
+      const db = new DatabaseSync(join(home, "db.sqlite"), { readOnly: true });
+      try {
+        return (db.prepare("SELECT count(*) AS n FROM requests").get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    },
+    async stop() {
+      await stop(daemon);
+      await stop(edge);
+      await provider.close();
+    },
+  };
+}
+
+/** `status --json`'s component called `name`. */
+async function statusComponent(
+  home: string,
+  name: string,
+): Promise<{ ok: boolean; detail: string } | undefined> {
+  const out = await runCli(["status", "--json"], { HALTON_METER_HOME: home, HOME: home });
+  const report = JSON.parse(out.stdout) as { components: { name: string; ok: boolean; detail: string }[] };
+  return report.components.find((c) => c.name === name);
+}
+
+/** Mounts a tmpfs of `size` on a new folder; undefined when this machine does not allow it. */
+function smallDisk(size: string): string | undefined {
+  if (Deno.build.os !== "linux" || Deno.uid() !== 0) return undefined;
+  const dir = Deno.makeTempDirSync({ prefix: "hm-full-disk-" });
+  const out = new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir],
+    stderr: "null",
+  })
+    .outputSync();
+  if (out.success) return dir;
+  Deno.removeSync(dir);
+  return undefined;
+}
+
+function unmount(dir: string): void {
+  new Deno.Command("umount", { args: [dir] }).outputSync();
+  Deno.removeSync(dir, { recursive: true });
+}
+
+/** Writes zeros to `file` until the disk says no more. */
+function fillDisk(file: string): void {
+  const f = Deno.openSync(file, { write: true, create: true });
+  const chunk = new Uint8Array(64 * 1024);
+  try {
+    while (true) f.writeSync(chunk);
+  } catch (e) {
+    if (!(e instanceof Error) || !/space|ENOSPC|os error 28/i.test(e.message)) throw e;
+  } finally {
+    f.close();
+  }
+}
+
+const CAN_MOUNT = (() => {
+  const dir = smallDisk("1m");
+  if (dir) unmount(dir);
+  return dir !== undefined;
+})();
+if (!CAN_MOUNT) {
+  console.warn(
+    "safety_test: the full-disk case is skipped: it mounts a small tmpfs, which needs root on Linux",
+  );
+}
+
+Deno.test({
+  name:
+    "a full disk: traffic flows, status says rows are not being written, every row lands once space returns",
+  ignore: !CAN_MOUNT,
+  async fn() {
+    const disk = smallDisk("24m")!;
+    const providerDir = await Deno.makeTempDir({ prefix: "hm-full-disk-provider-" });
+    const home = join(disk, ".halton-meter");
+    Deno.mkdirSync(home);
+    const meter = await startMeter(home, providerDir);
+    try {
+      for (let i = 0; i < 3; i++) assert.equal(await meter.call(), 200);
+      await waitFor("3 rows", () => Promise.resolve(meter.rows() === 3), 10_000);
+
+      fillDisk(join(disk, "filler"));
+      const during = 20;
+      for (let i = 0; i < during; i++) assert.equal(await meter.call(), 200, "traffic flows on a full disk");
+      await waitFor(
+        "the writer to report the full disk",
+        async () => !(await meter.health()).store.writing,
+        10_000,
+      );
+      const health = (await meter.health()).store;
+      assert.equal(health.reason, "the disk is full");
+      const store = await statusComponent(home, "store");
+      assert.equal(store?.ok, false);
+      assert.match(store?.detail ?? "", /^rows are not being written: the disk is full/);
+
+      Deno.removeSync(join(disk, "filler"));
+      await waitFor("every row written", () => Promise.resolve(meter.rows() === 3 + during), 15_000);
+      const after = (await meter.health()).store;
+      assert.equal(after.writing, true);
+      assert.equal(after.dropped, 0);
+      assert.equal(after.queued, 0);
+      assert.equal((await statusComponent(home, "store"))?.ok, true);
+      for (
+        const line of Deno.readTextFileSync(join(home, "logs", "daemon.jsonl")).split("\n").filter(Boolean)
+      ) {
+        JSON.parse(line); // a line cut by the full disk would throw here
+      }
+    } finally {
+      await meter.stop();
+      unmount(disk);
+      await Deno.remove(providerDir, { recursive: true });
+    }
+  },
+});
+
+/** A real database with `n` rows, then every other page after the first two overwritten with random bytes. */
+function corruptedDatabase(file: string, n: number): void {
+  const db = openStore(file);
+  const writer = new RowWriter(db, { intervalMs: 60_000 });
+  for (let i = 0; i < n; i++) writer.enqueue(makeRow({ project: `p${i % 7}` }));
+  writer.close();
+  db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  db.close();
+  const pageSize = 4096;
+  const pages = Deno.statSync(file).size / pageSize;
+  assert.ok(pages > 8, `only ${pages} pages`);
+  const f = Deno.openSync(file, { write: true });
+  try {
+    for (let page = 2; page < pages; page += 2) {
+      f.seekSync(page * pageSize, Deno.SeekMode.Start);
+      f.writeSync(crypto.getRandomValues(new Uint8Array(pageSize)));
+    }
+  } finally {
+    f.close();
+  }
+}
+
+function noStackTrace(out: { stderr: string }): void {
+  assert.doesNotMatch(out.stderr, /^\s+at /m, out.stderr);
+  assert.doesNotMatch(out.stderr, /Uncaught|error: Uncaught/, out.stderr);
+}
+
+Deno.test("a corrupted database is named by the daemon, status and report, never written into, never deleted", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hm-corrupt-" });
+  const home = join(dir, ".halton-meter");
+  Deno.mkdirSync(home);
+  const env = { HALTON_METER_HOME: home, HOME: dir };
+  const file = join(home, "db.sqlite");
+  try {
+    corruptedDatabase(file, 3000);
+    const before = Deno.readFileSync(file);
+    await pinPorts(home);
+
+    const daemon = await meterCommand(home, ["daemon"], { stderr: "piped" }).output();
+    const said = new TextDecoder().decode(daemon.stderr);
+    assert.equal(daemon.code, 1, said);
+    assert.match(said, /db\.sqlite is corrupted/);
+    assert.match(said, /move .*db\.sqlite aside/);
+    noStackTrace({ stderr: said });
+
+    const status = await statusComponent(home, "database");
+    assert.equal(status?.ok, false);
+    assert.match(status?.detail ?? "", /db\.sqlite is corrupted/);
+
+    const report = await runCli(["report"], env);
+    assert.equal(report.code, 1, report.stderr);
+    assert.match(report.stderr, /db\.sqlite is corrupted[^]*hint: Stop the meter/);
+    noStackTrace(report);
+
+    assert.deepEqual(Deno.readFileSync(file), before, "the damaged file is left exactly as it was");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a meter folder that is a file gets a clean error naming the path", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hm-home-file-" });
+  const home = join(dir, "not-a-folder");
+  Deno.writeTextFileSync(home, "x");
+  try {
+    for (const args of [["status"], ["report"], ["daemon"], ["init", "--dry-run"]]) {
+      const out = await runCli(args, { HALTON_METER_HOME: home, HOME: dir });
+      assert.equal(out.code, 1, `${args}: ${out.stderr}`);
+      assert.match(out.stderr, new RegExp(`halton-meter: ${home} \\(the meter's folder\\) is a file`));
+      assert.match(out.stderr, /hint: /);
+      noStackTrace(out);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Every entry under `dir` with its permission bits, e.g. `logs/daemon.jsonl` → 0o600. */
+function modes(dir: string, prefix = ""): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const e of Deno.readDirSync(dir)) {
+    const path = join(dir, e.name);
+    const name = prefix + e.name;
+    out.set(name, Deno.lstatSync(path).mode! & 0o777);
+    if (e.isDirectory) { for (const [k, v] of modes(path, `${name}/`)) out.set(k, v); }
+  }
+  return out;
+}
+
+Deno.test({
+  name: "the meter's folder is 0700 and every file in it 0600, the database's WAL and SHM included",
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "hm-modes-" });
+    const providerDir = await Deno.makeTempDir({ prefix: "hm-modes-provider-" });
+    const home = join(dir, ".halton-meter");
+    // As an older install left it: a world-readable folder and files.
+    Deno.mkdirSync(home, { mode: 0o755 });
+    Deno.chmodSync(home, 0o755);
+    const meter = await startMeter(home, providerDir);
+    try {
+      assert.equal(await meter.call(), 200);
+      await waitFor("the row", () => Promise.resolve(meter.rows() === 1), 10_000);
+      assert.equal(Deno.statSync(home).mode! & 0o777, 0o700);
+      const all = modes(home);
+      for (
+        const name of ["db.sqlite", "db.sqlite-wal", "db.sqlite-shm", "config.toml", "effective-ports.json"]
+      ) {
+        assert.ok(all.has(name), `${name} exists`);
+      }
+      assert.ok(all.has("logs/daemon.jsonl") && all.has("logs/edge.jsonl"));
+      for (const [name, mode] of all) {
+        const isDir = Deno.statSync(join(home, name)).isDirectory;
+        // The CA's certificate is public (trust tools read it); its key is 0600 like everything else.
+        const want = isDir ? 0o700 : name === ".mitmproxy/mitmproxy-ca-cert.pem" ? 0o644 : 0o600;
+        assert.equal(mode.toString(8), want.toString(8), name);
+      }
+    } finally {
+      await meter.stop();
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(providerDir, { recursive: true });
+    }
+  },
+});
+
+/** Resident memory of `pid` in MB, from /proc. */
+function rssMb(pid: number): number {
+  const kb = /^VmRSS:\s+(\d+) kB/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`))?.[1];
+  return Number(kb) / 1024;
+}
+
+/** CPU seconds `pid` has used, from /proc (utime + stime). */
+function cpuSeconds(pid: number): number {
+  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+Deno.test({
+  name:
+    "2,000 idle CONNECTs to a metered host: the daemon stays under 300 MB, drops them in seconds, and is idle after",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "hm-idle-" });
+    const providerDir = await Deno.makeTempDir({ prefix: "hm-idle-provider-" });
+    const home = join(dir, ".halton-meter");
+    Deno.mkdirSync(home);
+    const meter = await startMeter(home, providerDir);
+    const conns: Deno.TcpConn[] = [];
+    try {
+      assert.equal(await meter.call(), 200);
+      const resting = rssMb(meter.daemonPid);
+      let peak = resting;
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, rssMb(meter.daemonPid));
+      }, 100);
+      const count = 2000;
+      const connect = new TextEncoder().encode(
+        "CONNECT api.openai.com:443 HTTP/1.1\r\nHost: api.openai.com:443\r\n\r\n",
+      );
+      const buf = new Uint8Array(256);
+      let established = 0;
+      const started = performance.now();
+      try {
+        for (let i = 0; i < count; i += 100) {
+          const wave = await Promise.all(Array.from({ length: 100 }, async () => {
+            // Straight to the daemon's intercept port (as a client using it as its proxy does): the edge would
+            // tunnel past a daemon too busy to take a handover in time, and this is about the daemon.
+            const conn = await Deno.connect({ hostname: "127.0.0.1", port: meter.ports.intercept });
+            conns.push(conn);
+            await conn.write(connect);
+            const n = await conn.read(buf);
+            return n !== null && new TextDecoder().decode(buf.subarray(0, n)).startsWith("HTTP/1.1 200");
+          }));
+          established += wave.filter(Boolean).length;
+        }
+        assert.equal(established, count, "every CONNECT was answered 200");
+        const establishedAfter = (performance.now() - started) / 1000;
+        // None sends a ClientHello: the daemon must drop them all, in seconds.
+        const closed = await Promise.all(conns.map(async (c) => {
+          const timer = setTimeout(() => c.close(), 60_000);
+          try {
+            return await c.read(buf) === null;
+          } catch {
+            return true;
+          } finally {
+            clearTimeout(timer);
+          }
+        }));
+        const dropAfter = (performance.now() - started) / 1000;
+        assert.ok(closed.every(Boolean), "each idle connection was closed by the meter");
+        assert.ok(
+          dropAfter - establishedAfter < 30,
+          `dropped ${(dropAfter - establishedAfter).toFixed(1)} s after`,
+        );
+      } finally {
+        clearInterval(sampler);
+        for (const c of conns) {
+          try {
+            c.close();
+          } catch { /* closed by the timer */ }
+        }
+      }
+      assert.ok(peak < 300, `peak ${peak.toFixed(0)} MB (resting ${resting.toFixed(0)} MB)`);
+      // Back to rest: within a few seconds, the daemon uses less than a tenth of a core.
+      let idle = false;
+      for (let i = 0; i < 10 && !idle; i++) {
+        const before = cpuSeconds(meter.daemonPid);
+        await new Promise((r) => setTimeout(r, 1000));
+        idle = cpuSeconds(meter.daemonPid) - before < 0.1;
+      }
+      assert.ok(idle, "the daemon is idle again within seconds");
+      assert.equal(await meter.call(), 200);
+      await waitFor("both rows", () => Promise.resolve(meter.rows() === 2), 10_000);
+      console.log(
+        `2,000 idle CONNECTs: resting ${resting.toFixed(0)} MB, peak ${peak.toFixed(0)} MB, now ${
+          rssMb(meter.daemonPid).toFixed(0)
+        } MB`,
+      );
+    } finally {
+      await meter.stop();
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(providerDir, { recursive: true });
+    }
+  },
+});
+
+/** Another process holding `file` in `BEGIN EXCLUSIVE`: it prints "locked", and lets go when its stdin closes. */
+function holdExclusive(file: string): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      "--no-config",
+      `import { DatabaseSync } from "node:sqlite";
+const db = new DatabaseSync(${JSON.stringify(file)});
+db.exec("BEGIN EXCLUSIVE");
+console.log("locked");
+for await (const _ of Deno.stdin.readable) { /* hold until the test closes stdin */ }
+db.exec("ROLLBACK");
+db.close();`,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+}
+
+Deno.test("a database locked by another program: traffic flows, status names the lock, rows land once it is let go", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hm-locked-" });
+  const providerDir = await Deno.makeTempDir({ prefix: "hm-locked-provider-" });
+  const home = join(dir, ".halton-meter");
+  Deno.mkdirSync(home);
+  const meter = await startMeter(home, providerDir);
+  assert.equal(await meter.call(), 200);
+  await waitFor("the first row", () => Promise.resolve(meter.rows() === 1), 10_000);
+  // Another program (a database browser, a sqlite3 shell) holding the database in an exclusive transaction.
+  const holder = holdExclusive(join(home, "db.sqlite"));
+  const reader = holder.stdout.getReader();
+  try {
+    await reader.read();
+    const during = 10;
+    for (let i = 0; i < during; i++) {
+      assert.equal(await meter.call(), 200, "traffic flows past a locked database");
+    }
+    await waitFor("the writer to report the lock", async () => !(await meter.health()).store.writing, 10_000);
+    const store = await statusComponent(home, "store");
+    assert.equal(store?.ok, false);
+    assert.match(
+      store?.detail ?? "",
+      /^rows are not being written: the database is locked by another program/,
+    );
+    const doctor = await runCli(["doctor", "--json"], { HALTON_METER_HOME: home, HOME: home });
+    const checks = JSON.parse(doctor.stdout).checks as { status: string; detail: string; next?: string }[];
+    const writer = checks.find((c) => c.detail.startsWith("rows are not being written"));
+    assert.equal(writer?.status, "broken", doctor.stdout);
+    assert.match(writer?.detail ?? "", /the database is locked by another program/);
+    assert.match(writer?.next ?? "", /Close the program that holds/);
+    reader.releaseLock();
+    await holder.stdin.close();
+    await holder.status;
+    await waitFor("every row written", () => Promise.resolve(meter.rows() === 1 + during), 15_000);
+    const after = (await meter.health()).store;
+    assert.deepEqual([after.writing, after.queued, after.dropped], [true, 0, 0]);
+  } finally {
+    try {
+      reader.releaseLock();
+      await holder.stdin.close();
+    } catch { /* closed already */ }
+    await holder.stdout.cancel().catch(() => {});
+    await holder.status;
+    await meter.stop();
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(providerDir, { recursive: true });
+  }
+});
+
+Deno.test("rows that still cannot be written when the daemon stops are counted in its log, not lost silently", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hm-lost-" });
+  const providerDir = await Deno.makeTempDir({ prefix: "hm-lost-provider-" });
+  const home = join(dir, ".halton-meter");
+  Deno.mkdirSync(home);
+  const meter = await startMeter(home, providerDir);
+  const holder = holdExclusive(join(home, "db.sqlite"));
+  const reader = holder.stdout.getReader();
+  let stopped = false;
+  try {
+    await reader.read();
+    for (let i = 0; i < 3; i++) assert.equal(await meter.call(), 200);
+    await waitFor("the writer to report the lock", async () => !(await meter.health()).store.writing, 10_000);
+    stopped = true;
+    await meter.stop();
+    const events = Deno.readTextFileSync(join(home, "logs", "daemon.jsonl")).split("\n").filter(Boolean)
+      .map((l) => JSON.parse(l));
+    const lost = events.find((e) => e.event === "store.rows_lost_at_stop");
+    assert.equal(lost?.rows, 3, JSON.stringify(events.slice(-5)));
+    assert.equal(lost?.reason, "the database is locked by another program");
+    assert.equal(events.findLast((e) => e.event === "daemon.exit")?.rows_dropped, 3);
+  } finally {
+    reader.releaseLock();
+    await holder.stdin.close().catch(() => {});
+    await holder.stdout.cancel().catch(() => {});
+    await holder.status;
+    if (!stopped) await meter.stop();
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(providerDir, { recursive: true });
+  }
+});
