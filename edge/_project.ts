@@ -1,6 +1,7 @@
 /**
- * The explicit project tag (SPEC §5 layer 0): `HTTPS_PROXY=http://<project>:@127.0.0.1:8081` makes clients send
- * `Proxy-Authorization: Basic base64("<project>:")`. The edge passes the slug on to the daemon.
+ * The explicit project tag (SPEC §5 layer 0): `HTTPS_PROXY=http://<project>:x@127.0.0.1:8081` makes clients send
+ * `Proxy-Authorization: Basic base64("<project>:x")`; the older form with an empty password (`<project>:@`)
+ * still works. The edge passes the slug on to the daemon.
  *
  * @module
  */

@@ -79,7 +79,7 @@ Deno.test(
       assert.equal(r.stderr, "");
       const cert = join(home, ".mitmproxy", "mitmproxy-ca-cert.pem");
       const bundle = hasSystemBundle ? join(home, "ca-bundle.pem") : "";
-      const proxy = `http://acme:@127.0.0.1:${edge.port}`;
+      const proxy = `http://acme:x@127.0.0.1:${edge.port}`;
       assert.equal(
         r.stdout,
         `${proxy}|${proxy}|localhost,127.0.0.1,::1|acme|${cert}|${cert}|${bundle}|${bundle}\n`,
@@ -199,7 +199,7 @@ Deno.test("run --json-env prints the variables and runs nothing", posix, async (
     const r = await runMeter(home, ["run", "--project", "acme", "--json-env"]);
     assert.equal(r.code, 0, r.stderr);
     const vars = JSON.parse(r.stdout);
-    assert.equal(vars.HTTPS_PROXY, "http://acme:@127.0.0.1:18081");
+    assert.equal(vars.HTTPS_PROXY, "http://acme:x@127.0.0.1:18081");
     assert.equal(vars.HALTON_PROJECT, "acme");
     assert.equal(vars.NODE_EXTRA_CA_CERTS, join(home, ".mitmproxy", "mitmproxy-ca-cert.pem"));
     assert.equal((await runMeter(home, ["run", "--json-env", "--", "true"])).code, 2);
