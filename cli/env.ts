@@ -7,6 +7,7 @@
 import { basename } from "node:path";
 import { boolFlag, type CommandSpec, type Invocation, type Io, stringFlag } from "./command.ts";
 import { proxyEnv } from "./proxy_env.ts";
+import { ensureCaBundle } from "../platform/ca_bundle_file.ts";
 import { loadConfig } from "../core/config.ts";
 import { ExitCode, UsageError } from "../core/errors.ts";
 import { currentOs } from "../core/paths.ts";
@@ -44,8 +45,11 @@ export function renderEnv(shell: Shell, vars: Record<string, string>): string {
   }).join("\n") + "\n";
 }
 
-/** The variables for this machine: the edge's port, and the CA files that exist. */
-export function envVars(io: Io): Record<string, string> {
+/**
+ * The variables for this machine: the edge's port, and the CA files that exist. `ca-bundle.pem` is built here
+ * when the CA exists and the bundle does not (or is stale), as after `up` or `start` without `init`.
+ */
+export function envVars(io: Io, rootFiles?: readonly string[]): Record<string, string> {
   const ports = effectivePorts(io.paths.effectivePorts, loadConfig(io.paths.config));
   const exists = (p: string) => {
     try {
@@ -54,10 +58,12 @@ export function envVars(io: Io): Record<string, string> {
       return false;
     }
   };
+  const caCert = exists(io.paths.caCert) ? io.paths.caCert : undefined;
+  const built = caCert && ensureCaBundle(io.paths, rootFiles);
   return proxyEnv({
     edgePort: ports.edge,
-    caCert: exists(io.paths.caCert) ? io.paths.caCert : undefined,
-    caBundle: exists(io.paths.caBundle) ? io.paths.caBundle : undefined,
+    caCert,
+    caBundle: built || (exists(io.paths.caBundle) ? io.paths.caBundle : undefined),
   });
 }
 
