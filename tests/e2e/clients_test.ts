@@ -1,6 +1,6 @@
 /**
  * Real clients through the meter, the ways the README tells users to point them at it: Claude Code and Codex
- * CLI from the npm registry (pinned, cached between runs), and Python's requests and httpx, against the local
+ * CLI and Gemini CLI from the npm registry (pinned, cached between runs), against the local
  * fake provider speaking their protocols. Every call that reaches the provider must have exactly one row, with
  * the model, every token column, the cost worked out by hand from the public rates, the project and the layer.
  * The fake ends each stream a moment after its last event, so a client that hangs up on reading that event
@@ -9,19 +9,25 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
-import { installedClients } from "../helpers/npm_clients.ts";
+import { installedClients, installedGeminiCli, installedSdks } from "../helpers/npm_clients.ts";
 import { accepts, daemonHealthy, meterCommand, spawnMeter, stop, waitFor } from "../helpers/processes.ts";
 import { type FakeWorld, fakeWorld } from "../helpers/world.ts";
 
 const clients = await installedClients();
 if (!clients.ok) console.warn(`clients_test: Claude Code and Codex tests skip: ${clients.reason}`);
+const [sdks, geminiCli] = await Promise.all([installedSdks(), installedGeminiCli()]);
+const gemini = sdks.ok && geminiCli.ok ? { node: sdks.node, script: geminiCli.script } : undefined;
+if (!gemini) {
+  console.warn(
+    `clients_test: Gemini CLI tests skip: ${[sdks, geminiCli].map((r) => r.ok ? "" : r.reason).join(" ")}`,
+  );
+}
 
 /** USD per million tokens, from the providers' pricing pages (the card's sources), for the models used here. */
 const RATES: Record<string, { input: number; output: number; read: number; w5m?: number; w1h?: number }> = {
   "claude-sonnet-5-5": { input: 2, output: 10, read: 0.10, w5m: 2.50, w1h: 4 },
   "gpt-5.4": { input: 2.50, output: 15, read: 0.25 },
-  // OpenAI's priority tier, which the chat transcript's `service_tier` names.
-  "gpt-5.4 priority": { input: 5, output: 30, read: 0.50 },
+  "gemini-2.5-flash": { input: 0.30, output: 2.50, read: 0 },
 };
 
 type Row = Record<string, unknown>;
@@ -136,6 +142,34 @@ const CLAUDE_ARGS = ["-p", "Say hi", "--model", "claude-sonnet-5-5"];
 
 const CODEX_ENV = { OPENAI_API_KEY: "sk-test-key" };
 const CODEX_ARGS = ["exec", "--skip-git-repo-check", "-m", "gpt-5.4", "Say hi"];
+
+/** Gemini CLI headless, trusting its folder as a CI job does, with an API key. */
+const GEMINI_ENV = { GEMINI_API_KEY: "test-key", GEMINI_CLI_TRUST_WORKSPACE: "true" };
+const GEMINI_ARGS = ["-p", "Say hi", "-m", "gemini-2.5-flash"];
+const GEMINI_PATH = "/v1beta/models/gemini-2.5-flash:streamGenerateContent";
+
+/** Asserts the Gemini rows: output is candidates + thoughts, priced at gemini-2.5-flash's rates. */
+function assertGeminiRows(rows: Row[], models: number, project: string, layer: string): void {
+  assert.equal(rows.length, models, "one row per call");
+  for (const row of rows) {
+    assert.equal(row.model, "gemini-2.5-flash");
+    assert.deepEqual(tokens(row), {
+      input: 9,
+      output: 112,
+      thinking: 100,
+      cache_read: 0,
+      cache_write_5m: 0,
+      cache_write_1h: 0,
+    });
+    // 9×0.30 + 112×2.50 = 282.7 USD·tokens/M → 28 millicents.
+    assert.equal(row.cost_usd_minor_units, costByHand(row, RATES["gemini-2.5-flash"]));
+    assert.equal(row.cost_usd_minor_units, 28);
+    assert.deepEqual(
+      [row.provider, row.project, row.attribution_layer, row.status, row.tokens_complete, row.streamed],
+      ["google", project, layer, "success", 1, 1],
+    );
+  }
+}
 
 /** Asserts the Messages rows Claude Code left: one per call, every column as the transcript and rates say. */
 function assertClaudeRows(rows: Row[], models: string[], project: string, layer: string): void {
@@ -286,6 +320,58 @@ Deno.test({
       const models = modelCalls(w, "/v1/responses");
       assert.ok(models.length >= 1, "Codex reached the provider");
       assertCodexRows(await rowsOn(w, "/v1/responses", models.length), models, "acme-agent", "git");
+    });
+  },
+});
+
+Deno.test({
+  name: "Gemini CLI through `run --project demo`: Node's fetch follows the proxy, one exact row per call",
+  ignore: !gemini,
+  async fn() {
+    if (!gemini) return;
+    await withUp(["generativelanguage.googleapis.com"], async (w) => {
+      const out = await outputWithin(
+        meterCommand(w.dir, ["run", "--project", "demo", "--", gemini.node, gemini.script, ...GEMINI_ARGS], {
+          env: GEMINI_ENV,
+          stdout: "piped",
+          stderr: "piped",
+        }),
+        120_000,
+      );
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(out.stdout, /The quick brown fox jumps over the lazy dog\./);
+      const calls = w.fake.requests.filter((r) => r.path.split("?")[0] === GEMINI_PATH).length;
+      assert.ok(calls >= 1, "Gemini CLI reached the provider");
+      assertGeminiRows(await rowsOn(w, GEMINI_PATH, calls), calls, "demo", "explicit");
+    });
+  },
+});
+
+Deno.test({
+  name: "Gemini CLI with `env` after `up`, in a git repository: rows tagged with the repository",
+  ignore: !gemini,
+  async fn() {
+    if (!gemini) return;
+    await withUp(["generativelanguage.googleapis.com"], async (w) => {
+      const vars = await envAfterUp(w);
+      const repo = await gitRepo(w, "acme-gemini");
+      const out = await outputWithin(
+        new Deno.Command(gemini.node, {
+          args: [gemini.script, ...GEMINI_ARGS],
+          cwd: repo,
+          env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", HOME: w.dir, ...vars, ...GEMINI_ENV },
+          clearEnv: true,
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }),
+        120_000,
+      );
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(out.stdout, /The quick brown fox jumps over the lazy dog\./);
+      const calls = w.fake.requests.filter((r) => r.path.split("?")[0] === GEMINI_PATH).length;
+      assert.ok(calls >= 1, "Gemini CLI reached the provider");
+      assertGeminiRows(await rowsOn(w, GEMINI_PATH, calls), calls, "acme-gemini", "git");
     });
   },
 });

@@ -90,6 +90,23 @@ export async function installedSdks(): Promise<InstalledSdks> {
   return { ok: true, node, dir: installed.dir };
 }
 
+/** Gemini CLI, a Node program (run with the Node of {@linkcode installedSdks}). */
+export const GEMINI_CLI_PINS = { "@google/gemini-cli": "0.61.0" } as const;
+
+/** Gemini CLI's script, or why there is none. */
+export type InstalledGeminiCli = { ok: true; script: string } | { ok: false; reason: string };
+
+/** Gemini CLI, installed on first use. */
+export async function installedGeminiCli(): Promise<InstalledGeminiCli> {
+  const installed = await npmInstall(GEMINI_CLI_PINS);
+  if (!installed.ok) return installed;
+  const script = join(installed.dir, "node_modules", "@google", "gemini-cli", "bundle", "gemini.js");
+  if (!isFile(script)) {
+    return { ok: false, reason: "npm installed @google/gemini-cli without bundle/gemini.js" };
+  }
+  return { ok: true, script };
+}
+
 /**
  * Installs `pins` (package → version) into a cache folder of their own and returns it; reused once complete.
  * The install goes to a fresh folder renamed into place when it succeeded, so an interrupted one is never
