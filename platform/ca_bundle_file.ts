@@ -9,7 +9,7 @@ import { dirname } from "node:path";
 import { writeFileAtomic } from "../core/io.ts";
 import { currentOs, type Paths } from "../core/paths.ts";
 import { caBundle, pemCertificates } from "./ca_bundle.ts";
-import { platformFor } from "./mod.ts";
+import { LINUX_ROOT_FILES } from "./linux/roots.ts";
 
 /**
  * Makes sure `paths.caBundle` holds the system roots plus our CA and returns its path; it is rebuilt when it
@@ -42,9 +42,9 @@ export function ensureCaBundle(
   return undefined;
 }
 
+// Only Linux keeps its roots in a file; macOS and Windows keep them in a store that `init` reads.
 function rootCandidates(): readonly string[] {
-  const source = platformFor(currentOs()).systemRoots();
-  return source.kind === "file" ? source.candidates : [];
+  return currentOs() === "linux" ? LINUX_ROOT_FILES : [];
 }
 
 function readText(path: string): string | undefined {
