@@ -24,10 +24,11 @@ if (!gemini) {
 }
 
 /** USD per million tokens, from the providers' pricing pages (the card's sources), for the models used here. */
-const RATES: Record<string, { input: number; output: number; read: number; w5m?: number; w1h?: number }> = {
+const RATES: Record<string, { input: number; output: number; read?: number; w5m?: number; w1h?: number }> = {
   "claude-sonnet-5-5": { input: 2, output: 10, read: 0.10, w5m: 2.50, w1h: 4 },
   "gpt-5.4": { input: 2.50, output: 15, read: 0.25 },
-  "gemini-2.5-flash": { input: 0.30, output: 2.50, read: 0 },
+  // Its transcript has no cached tokens.
+  "gemini-2.5-flash": { input: 0.30, output: 2.50 },
 };
 
 type Row = Record<string, unknown>;
@@ -36,7 +37,7 @@ type Row = Record<string, unknown>;
 function costByHand(row: Row, rates: typeof RATES[string]): number {
   const usdTokensPerMillion = Number(row.input_tokens) * rates.input +
     Number(row.output_tokens) * rates.output +
-    Number(row.cache_read_tokens) * rates.read + Number(row.cache_write_5m_tokens) * (rates.w5m ?? 0) +
+    Number(row.cache_read_tokens) * (rates.read ?? 0) + Number(row.cache_write_5m_tokens) * (rates.w5m ?? 0) +
     Number(row.cache_write_1h_tokens) * (rates.w1h ?? 0);
   // 1 USD = 100,000 millicents; per million tokens: × 0.1.
   return Math.floor(usdTokensPerMillion / 10 + 0.5 + 1e-9);

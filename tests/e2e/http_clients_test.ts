@@ -42,7 +42,7 @@ const REQUEST = {
   stream_options: { include_usage: true },
   messages: [{ role: "user", content: "Say hi" }],
 };
-const URL_ = "https://api.openai.com/v1/chat/completions";
+const CHAT_URL = "https://api.openai.com/v1/chat/completions";
 
 /** Streams the chat completion with `requests` or `httpx` and prints how many events and whether [DONE] came. */
 const PYTHON = `
@@ -138,7 +138,7 @@ Deno.test({
         "content-type: application/json",
         "-d",
         JSON.stringify(REQUEST),
-        URL_,
+        CHAT_URL,
       ], { stdout: "piped", stderr: "piped" }));
       assert.equal(out.code, 0, out.stderr);
       assert.match(out.stdout, /data: \[DONE\]/);
@@ -163,7 +163,7 @@ Deno.test({
           "-c",
           PYTHON,
           "requests",
-          URL_,
+          CHAT_URL,
           JSON.stringify(REQUEST),
         ],
         { stdout: "piped", stderr: "piped" },
@@ -187,7 +187,7 @@ Deno.test({
       await Deno.mkdir(join(repo, ".git"), { recursive: true });
       const out = await output(
         new Deno.Command(PYTHON_HTTPX!, {
-          args: ["-c", PYTHON, "httpx", URL_, JSON.stringify(REQUEST)],
+          args: ["-c", PYTHON, "httpx", CHAT_URL, JSON.stringify(REQUEST)],
           cwd: repo,
           env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", HOME: w.dir, ...JSON.parse(env.stdout) },
           clearEnv: true,
