@@ -80,10 +80,11 @@ export const command: CommandSpec = {
   usage: "env [--shell bash|zsh|fish|powershell|cmd] [--json]",
   description: [
     "Prints the variables that send a shell's HTTPS traffic through the meter and make its tools trust the",
-    "local CA: HTTPS_PROXY/HTTP_PROXY (both cases) pointing at the edge, NO_PROXY for local addresses, and the CA",
-    "variables (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, … for ca-bundle.pem; NODE_EXTRA_CA_CERTS, DENO_CERT for the",
-    "CA certificate) when those files exist. The shell defaults to your login shell ($SHELL), or PowerShell on",
-    "Windows. --json prints {NAME: value}.",
+    "local CA: HTTPS_PROXY/HTTP_PROXY (both cases) pointing at the edge, NO_PROXY for local addresses,",
+    "NODE_USE_ENV_PROXY=1 (Node's fetch ignores the proxy without it), and the CA variables (SSL_CERT_FILE,",
+    "REQUESTS_CA_BUNDLE, … for ca-bundle.pem, built here when missing; NODE_EXTRA_CA_CERTS, DENO_CERT for the",
+    "CA certificate) once the CA exists ('up', 'start' or 'init' creates it). The shell defaults to your login",
+    "shell ($SHELL), or PowerShell on Windows. --json prints {NAME: value}.",
   ].join("\n"),
   flags: [
     { name: "shell", type: "string", value: "SHELL", description: "bash, zsh, fish, powershell or cmd." },

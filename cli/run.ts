@@ -24,8 +24,9 @@ export const command: CommandSpec = {
   usage: "run [--project P] [--json-env] -- CMD [ARGS…]",
   description: [
     "Runs one command with its HTTPS traffic sent through the meter: HTTPS_PROXY and HTTP_PROXY point at the",
-    "edge, NO_PROXY keeps local traffic direct, and the CA variables (SSL_CERT_FILE, REQUESTS_CA_BUNDLE,",
-    "CURL_CA_BUNDLE, GIT_SSL_CAINFO, AWS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, DENO_CERT) make it trust the local CA.",
+    "edge, NO_PROXY keeps local traffic direct, NODE_USE_ENV_PROXY=1 makes Node's fetch follow the proxy, and",
+    "the CA variables (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, GIT_SSL_CAINFO, AWS_CA_BUNDLE,",
+    "NODE_EXTRA_CA_CERTS, DENO_CERT) make it trust the local CA.",
     "Nothing outside the command is changed. With --project every call it makes is tagged with that project;",
     "without it the project is found from the process (HALTON_PROJECT, .haltonrc, the git repository, …).",
     "The exit code is the command's (127 when it is not found).",
