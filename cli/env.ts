@@ -7,6 +7,7 @@
 import { basename } from "node:path";
 import { boolFlag, type CommandSpec, type Invocation, type Io, stringFlag } from "./command.ts";
 import { proxyEnv } from "../platform/proxy_env.ts";
+import { ensureCaBundle } from "../platform/ca_bundle_file.ts";
 import { loadConfig } from "../core/config.ts";
 import { ExitCode, UsageError } from "../core/errors.ts";
 import { currentOs } from "../core/paths.ts";
@@ -44,8 +45,11 @@ export function renderEnv(shell: Shell, vars: Record<string, string>): string {
   }).join("\n") + "\n";
 }
 
-/** The variables for this machine: the edge's port, and the CA files that exist. */
-export function envVars(io: Io): Record<string, string> {
+/**
+ * The variables for this machine: the edge's port, and the CA files that exist. `ca-bundle.pem` is built here
+ * when the CA exists and the bundle does not (or is stale), as after `up` or `start` without `init`.
+ */
+export function envVars(io: Io, rootFiles?: readonly string[]): Record<string, string> {
   const ports = effectivePorts(io.paths.effectivePorts, loadConfig(io.paths.config));
   const exists = (p: string) => {
     try {
@@ -54,10 +58,12 @@ export function envVars(io: Io): Record<string, string> {
       return false;
     }
   };
+  const caCert = exists(io.paths.caCert) ? io.paths.caCert : undefined;
+  const built = caCert && ensureCaBundle(io.paths, rootFiles);
   return proxyEnv({
     edgePort: ports.edge,
-    caCert: exists(io.paths.caCert) ? io.paths.caCert : undefined,
-    caBundle: exists(io.paths.caBundle) ? io.paths.caBundle : undefined,
+    caCert,
+    caBundle: built || (exists(io.paths.caBundle) ? io.paths.caBundle : undefined),
   });
 }
 
@@ -74,10 +80,11 @@ export const command: CommandSpec = {
   usage: "env [--shell bash|zsh|fish|powershell|cmd] [--json]",
   description: [
     "Prints the variables that send a shell's HTTPS traffic through the meter and make its tools trust the",
-    "local CA: HTTPS_PROXY/HTTP_PROXY (both cases) pointing at the edge, NO_PROXY for local addresses, and the CA",
-    "variables (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, … for ca-bundle.pem; NODE_EXTRA_CA_CERTS, DENO_CERT for the",
-    "CA certificate) when those files exist. The shell defaults to your login shell ($SHELL), or PowerShell on",
-    "Windows. --json prints {NAME: value}.",
+    "local CA: HTTPS_PROXY/HTTP_PROXY (both cases) pointing at the edge, NO_PROXY for local addresses,",
+    "NODE_USE_ENV_PROXY=1 (Node's fetch ignores the proxy without it), and the CA variables (SSL_CERT_FILE,",
+    "REQUESTS_CA_BUNDLE, … for ca-bundle.pem, built here when missing; NODE_EXTRA_CA_CERTS, DENO_CERT for the",
+    "CA certificate) once the CA exists ('up', 'start' or 'init' creates it). The shell defaults to your login",
+    "shell ($SHELL), or PowerShell on Windows. --json prints {NAME: value}.",
   ].join("\n"),
   flags: [
     { name: "shell", type: "string", value: "SHELL", description: "bash, zsh, fish, powershell or cmd." },

@@ -5,15 +5,11 @@
  *
  * @module
  */
-import { dirname } from "node:path";
 import { boolFlag, type CommandSpec, type Invocation, type Io, stringFlag } from "./command.ts";
 import { proxyEnv } from "../platform/proxy_env.ts";
 import { loadConfig } from "../core/config.ts";
 import { UsageError } from "../core/errors.ts";
-import { writeFileAtomic } from "../core/io.ts";
-import { currentOs, type Paths } from "../core/paths.ts";
-import { caBundle, pemCertificates } from "../platform/ca_bundle.ts";
-import { platformFor } from "../platform/mod.ts";
+import { ensureCaBundle } from "../platform/ca_bundle_file.ts";
 import { listening } from "../setup/probe.ts";
 import { effectivePorts } from "../core/ports.ts";
 import { toSlug } from "../core/slug.ts";
@@ -23,49 +19,14 @@ export const NOT_FOUND = 127;
 /** The exit code of a command that was found but could not be started. */
 export const CANNOT_RUN = 126;
 
-/**
- * Makes sure `paths.caBundle` holds the system roots plus our CA and returns its path; it is rebuilt when it
- * lacks our CA or is older than the system roots. Undefined when there is no CA yet or no roots file to start
- * from (Windows and macOS keep theirs in a store: `init` builds their bundle): a bundle of our CA alone would
- * break every host the edge only tunnels.
- */
-export function ensureCaBundle(
-  paths: Pick<Paths, "caBundle" | "caCert">,
-  rootFiles: readonly string[] = rootCandidates(),
-): string | undefined {
-  const ca = readText(paths.caCert);
-  if (!ca) return undefined;
-  for (const file of rootFiles) {
-    const roots = readText(file);
-    if (roots === undefined) continue;
-    const current = readText(paths.caBundle);
-    const ours = pemCertificates(ca);
-    if (current && ours.every((c) => current.includes(c)) && mtime(paths.caBundle) >= mtime(file)) {
-      return paths.caBundle;
-    }
-    try {
-      Deno.mkdirSync(dirname(paths.caBundle), { recursive: true });
-      writeFileAtomic(paths.caBundle, caBundle(roots, ca));
-      return paths.caBundle;
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
-}
-
-function rootCandidates(): readonly string[] {
-  const source = platformFor(currentOs()).systemRoots();
-  return source.kind === "file" ? source.candidates : [];
-}
-
 /** The `run` command. */
 export const command: CommandSpec = {
   usage: "run [--project P] [--json-env] -- CMD [ARGS…]",
   description: [
     "Runs one command with its HTTPS traffic sent through the meter: HTTPS_PROXY and HTTP_PROXY point at the",
-    "edge, NO_PROXY keeps local traffic direct, and the CA variables (SSL_CERT_FILE, REQUESTS_CA_BUNDLE,",
-    "CURL_CA_BUNDLE, GIT_SSL_CAINFO, AWS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, DENO_CERT) make it trust the local CA.",
+    "edge, NO_PROXY keeps local traffic direct, NODE_USE_ENV_PROXY=1 makes Node's fetch follow the proxy, and",
+    "the CA variables (SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, GIT_SSL_CAINFO, AWS_CA_BUNDLE,",
+    "NODE_EXTRA_CA_CERTS, DENO_CERT) make it trust the local CA.",
     "Nothing outside the command is changed. With --project every call it makes is tagged with that project;",
     "without it the project is found from the process (HALTON_PROJECT, .haltonrc, the git repository, …).",
     "The exit code is the command's (127 when it is not found).",
@@ -193,13 +154,5 @@ function readText(path: string): string | undefined {
     return Deno.readTextFileSync(path);
   } catch {
     return undefined;
-  }
-}
-
-function mtime(path: string): number {
-  try {
-    return Deno.statSync(path).mtime?.getTime() ?? 0;
-  } catch {
-    return 0;
   }
 }

@@ -1,8 +1,9 @@
 /**
  * The explicit project tag (attribution layer 0, README.md "Attribution"):
- * `HTTPS_PROXY=http://<project>:@127.0.0.1:8081` makes clients send `Proxy-Authorization: Basic
- * base64("<project>:")`. Read by the edge, which passes the slug on to the daemon, and by the daemon itself
- * for a client that uses the intercept port as its proxy directly.
+ * `HTTPS_PROXY=http://<project>:x@127.0.0.1:8081` makes clients send `Proxy-Authorization: Basic
+ * base64("<project>:x")`; the older form with an empty password (`<project>:@`) still works. Read by the edge,
+ * which passes the slug on to the daemon, and by the daemon itself for a client that uses the intercept port as
+ * its proxy directly.
  *
  * @module
  */

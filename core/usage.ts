@@ -48,4 +48,10 @@ export interface Usage extends TokenCounts {
   service_tier?: string;
   /** True for a zero-cost call such as Gemini `countTokens`. */
   free?: boolean;
+  /**
+   * The stream had reached its terminal event (`message_stop`, `response.completed`, `[DONE]`, Gemini's final
+   * chunk) before the transfer was cut short: nothing after it bears on usage, so the call is whole. Clients
+   * such as Codex hang up as soon as they read that event.
+   */
+  ended?: boolean;
 }

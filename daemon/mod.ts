@@ -24,6 +24,7 @@ import type { LeafSource } from "./intercept/tls_front.ts";
 import { openStore } from "../store/open.ts";
 import { RowWriter } from "../store/writer.ts";
 import { LeafMinter, loadOrCreateCa } from "../tls/mod.ts";
+import { ensureCaBundle } from "../platform/ca_bundle_file.ts";
 import { UpstreamPool } from "./upstream/pool.ts";
 import { meteredHosts } from "../core/hosts.ts";
 import { currentOs } from "../core/paths.ts";
@@ -87,6 +88,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
   const pool = new UpstreamPool(config.upstream);
   const leafs = options.leafs ?? new LeafMinter((await loadOrCreateCa(paths)).ca);
+  // The variables `env` prints name this file; after `up` or `start` without `init` nothing else writes it.
+  if (!ensureCaBundle(paths)) log.info("daemon.no_ca_bundle", { path: paths.caBundle });
   const db = openStore(paths.db, { checkIntegrity: true });
   const writer = new RowWriter(db, {
     intervalMs: config.daemon.flush_interval_ms,

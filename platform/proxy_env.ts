@@ -32,13 +32,25 @@ export const BUNDLE_VARS = [
 export const EXTRA_CA_VARS = ["NODE_EXTRA_CA_CERTS", "DENO_CERT"] as const;
 
 /**
+ * The password in a proxy URL that names a project. Its value means nothing (the edge reads only the user
+ * name), but it must not be empty: Claude Code's runtime fails every connection through a proxy URL with an
+ * empty password (`acme:@`), and Deno ignores one with a user and no password at all.
+ */
+export const PROJECT_PROXY_PASSWORD = "x";
+
+/**
+ * Node's `fetch` (undici) ignores `HTTPS_PROXY` unless this is set (Node 22.21+ and 24+), so SDKs built on it
+ * (`@google/genai`, `openai` v5+) would reach the provider directly, unmetered and unnoticed.
+ */
+export const NODE_PROXY_VARS = { NODE_USE_ENV_PROXY: "1" } as const;
+
+/**
  * The variables for one mode. Both cases of the proxy variables are set because tools disagree on which they
  * read (curl reads only lower-case `http_proxy`). The project is percent-encoded in the URL, since slugs may
- * hold `:` and `/`, and followed by an empty password (`acme:@`): Deno ignores a proxy URL with a user and no
- * password at all.
+ * hold `:` and `/`, and followed by {@linkcode PROJECT_PROXY_PASSWORD} (`acme:x@`).
  */
 export function proxyEnv(options: ProxyEnvOptions): Record<string, string> {
-  const user = options.project ? `${encodeURIComponent(options.project)}:@` : "";
+  const user = options.project ? `${encodeURIComponent(options.project)}:${PROJECT_PROXY_PASSWORD}@` : "";
   const proxy = `http://${user}127.0.0.1:${options.edgePort}`;
   const env: Record<string, string> = {
     HTTPS_PROXY: proxy,
@@ -47,6 +59,7 @@ export function proxyEnv(options: ProxyEnvOptions): Record<string, string> {
     http_proxy: proxy,
     NO_PROXY,
     no_proxy: NO_PROXY,
+    ...NODE_PROXY_VARS,
   };
   if (options.caBundle) { for (const v of BUNDLE_VARS) env[v] = options.caBundle; }
   if (options.caCert) { for (const v of EXTRA_CA_VARS) env[v] = options.caCert; }

@@ -6,7 +6,8 @@
  * An upgrade to WebSocket is answered with an echo, or Responses events for `response.create` messages
  * (`?fake=refuse`: 426 instead).
  * `?fixture=<file>` on any path replays a transcript from tests/fixtures/providers/ (see
- * {@linkcode FixtureOptions} for the query parameters that shape it).
+ * {@linkcode FixtureOptions} for the query parameters that shape it). A real client's API call (a JSON body
+ * naming a model on an API path) is answered in its own protocol (see fake_protocols.ts).
  * No HTTP/2: Deno 2.9.6's `node:http2` can abort the process when a client sends GOAWAY (denoland/deno#36788),
  * and the daemon speaks HTTP/1.1 upstream anyway.
  *
@@ -20,6 +21,7 @@ import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { LeafMinter, loadOrCreateCa } from "../tls/mod.ts";
+import { protocolAnswer } from "./fake_protocols.ts";
 
 /** One request as the fake received it. */
 export interface SeenRequest {
@@ -105,7 +107,7 @@ export async function startFakeProvider(dir: string, port = 0): Promise<FakeProv
         headers: { ...req.headers },
         body: new Uint8Array(Buffer.concat(parts)),
       });
-      route(url, res).catch(() => res.destroy());
+      route(url, res, fake.requests[fake.requests.length - 1].body).catch(() => res.destroy());
     });
   };
 
@@ -115,10 +117,12 @@ export async function startFakeProvider(dir: string, port = 0): Promise<FakeProv
       else res.once("drain", () => resolve());
     });
 
-  const route = async (url: URL, res: http.ServerResponse) => {
+  const route = async (url: URL, res: http.ServerResponse, body: Uint8Array) => {
     const q = (name: string, d: number) => Number(url.searchParams.get(name) ?? d);
     const fixture = url.searchParams.get("fixture");
     if (fixture) return await replay(res, await renderFixture(fixture, fixtureOptions(url.searchParams)));
+    const answer = url.searchParams.has("fake") ? undefined : protocolAnswer(url, body);
+    if (answer) return await replay(res, await answer);
     // `?fake=big` etc. selects a behaviour on any path, so tests can reach it on a metered path.
     switch (url.searchParams.get("fake") ?? url.pathname) {
       case "/v1/chat/completions": {
@@ -208,6 +212,7 @@ export async function startFakeProvider(dir: string, port = 0): Promise<FakeProv
       return;
     }
     for (const part of r.parts) await write(res, part);
+    if (r.tailMs) await new Promise((resolve) => setTimeout(resolve, r.tailMs));
     res.end();
   };
 
@@ -290,6 +295,11 @@ export interface RenderedFixture {
   gzip: boolean;
   lagMs: number;
   parts: string[];
+  /**
+   * Milliseconds between the last part and the end of the body, as a real provider's end of stream trails
+   * its last event: a client that stops reading at the last event hangs up in between.
+   */
+  tailMs?: number;
 }
 
 const FIXTURES = new URL("../tests/fixtures/providers/", import.meta.url);

@@ -116,7 +116,9 @@ export function buildRow(
   rates: RateBook,
 ): UsageRow {
   const cost = costOf(provider, usage, rates);
-  const errorClass = usage.error?.error_class ?? transportError(x.status, end);
+  // A client that hangs up right after the stream's terminal event lost nothing: the call is whole.
+  const whole = end.complete || usage.ended === true;
+  const errorClass = usage.error?.error_class ?? transportError(x.status, whole, end.error);
   return {
     id: uuid7(x.startedAt.getTime()),
     requested_at: x.startedAt.toISOString(),
@@ -134,7 +136,7 @@ export function buildRow(
     rates_source: cost.rates_source,
     latency_ms: Math.round(end.latencyMs),
     ttft_ms: end.ttftMs === null ? null : Math.round(end.ttftMs),
-    tokens_complete: usage.tokens_complete && end.complete,
+    tokens_complete: usage.tokens_complete && whole,
     status: errorClass ? "error" : "success",
     billing,
     attribution_layer: who.layer,
@@ -151,14 +153,14 @@ export function buildRow(
 }
 
 /** The error class when the provider's body said nothing: from the status, or how the transfer ended. */
-function transportError(status: number, end: ExchangeEnd): ErrorClass | null {
-  if (status === 0) return /timed? ?out/i.test(end.error ?? "") ? "timeout" : "network";
+function transportError(status: number, whole: boolean, error: string | undefined): ErrorClass | null {
+  if (status === 0) return /timed? ?out/i.test(error ?? "") ? "timeout" : "network";
   if (status === 429) return "rate_limit";
   if (status === 401 || status === 403) return "auth";
   if (status === 408 || status === 504) return "timeout";
   if (status >= 500) return "server_error";
   if (status >= 400) return "bad_request";
-  return end.complete ? null : "network";
+  return whole ? null : "network";
 }
 
 function first(v: string | string[] | undefined): string | undefined {

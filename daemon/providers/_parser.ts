@@ -40,11 +40,13 @@ export abstract class UsageParser implements ResponseParser {
   protected readonly reader: BodyReader;
   #errorCode: string | null = null;
   #streamFailed = false;
+  #ended = false;
 
   /** Reads the body of `info` as `format`, keeping the members `pick` names of a plain JSON body. */
   constructor(info: ExchangeInfo, format: BodyFormat, pick: Pick) {
     this.info = info;
-    this.reader = new BodyReader(format, pick, (v) => this.value(v));
+    // `[DONE]` ends an OpenAI-style stream whatever the shape.
+    this.reader = new BodyReader(format, pick, (v) => this.value(v), () => this.streamEnded());
   }
 
   /** Feeds decoded response bytes. */
@@ -52,10 +54,19 @@ export abstract class UsageParser implements ResponseParser {
     this.reader.push(chunk);
   }
 
-  /** Ends the body and returns the usage; an HTTP error status makes the row complete when the body was. */
+  /**
+   * Ends the body and returns the usage; an HTTP error status makes the row complete when the body was. A
+   * body cut short after its stream's terminal event counts as whole: the bytes still pending then (a partial
+   * keep-alive line, the closing `]` of a JSON array) are left unread, since they cannot change the usage.
+   */
   finish(complete: boolean): Usage {
-    this.reader.end();
+    const cutAfterEnd = !complete && this.#ended;
+    if (!cutAfterEnd) this.reader.end();
     const u = this.usage;
+    if (cutAfterEnd) {
+      complete = true;
+      u.ended = true;
+    }
     u.model ??= str(requestJson(this.info)?.model) ?? null;
     if (this.info.status >= 400) {
       applyHttpError(u, this.info.status, this.#errorCode);
@@ -82,6 +93,11 @@ export abstract class UsageParser implements ResponseParser {
       this.#streamFailed = true;
       this.usage.error = { error_class: classifyError(this.info.status, code), provider_error_code: code };
     }
+  }
+
+  /** The shape saw its stream's terminal event: see {@linkcode UsageParser.finish}. */
+  protected streamEnded(): void {
+    this.#ended = true;
   }
 
   /** Neither an error inside a successful stream nor an unreadable body. */

@@ -46,9 +46,12 @@ export class BodyReader {
   readonly #picker?: JsonPicker;
   #malformed = false;
   #sawDone = false;
+  readonly #onDone?: () => void;
 
-  constructor(format: BodyFormat, pick: Pick, onValue: ValueHandler) {
+  /** `onDone` is told when an SSE stream sends `data: [DONE]`. */
+  constructor(format: BodyFormat, pick: Pick, onValue: ValueHandler, onDone?: () => void) {
     this.#onValue = onValue;
+    this.#onDone = onDone;
     if (format === "sse") this.#sse = new SseSplitter((e) => this.#text(e.data, e.event));
     else if (format === "json-array") this.#array = new JsonArraySplitter((t) => this.#text(t, ""));
     else this.#picker = new JsonPicker(pick);
@@ -88,6 +91,7 @@ export class BodyReader {
   #text(text: string, event: string): void {
     if (text === "[DONE]") {
       this.#sawDone = true;
+      this.#onDone?.();
       return;
     }
     let value: unknown;

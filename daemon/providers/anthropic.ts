@@ -46,6 +46,9 @@ class MessagesParser extends UsageParser {
       case "message_delta":
         if (this.#apply(v.usage)) this.#final = true;
         break;
+      case "message_stop":
+        this.streamEnded();
+        break;
       case "error":
         this.failed(errorCode(obj(v.error), ["type"]));
         break;

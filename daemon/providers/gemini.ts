@@ -115,7 +115,11 @@ class GeminiParser extends UsageParser {
     const model = str(r.modelVersion);
     if (model) this.usage.model = model;
     const metadata = obj(r.usageMetadata);
-    if (metadata && this.#call.method !== "countTokens") this.#count(metadata);
+    if (metadata && this.#call.method !== "countTokens") {
+      this.#count(metadata);
+      // The chunk that gives a finish reason is the stream's last; its usage metadata is the final count.
+      if (finished(r.candidates)) this.streamEnded();
+    }
     if (num(r.totalTokens) !== undefined) this.#counted = true;
   }
 
@@ -133,4 +137,8 @@ class GeminiParser extends UsageParser {
     u.output_tokens = (num(m.candidatesTokenCount) ?? 0) + thoughts;
     u.thinking_tokens = thoughts;
   }
+}
+
+function finished(candidates: unknown): boolean {
+  return Array.isArray(candidates) && candidates.some((c) => str(obj(c)?.finishReason) !== undefined);
 }

@@ -122,8 +122,10 @@ class ResponsesParser extends UsageParser {
     }
     const response = obj(v.response);
     if (!response) return;
-    if (TERMINAL_EVENTS.has(type)) this.#response(response, type === "response.failed");
-    else describe(this.usage, response);
+    if (TERMINAL_EVENTS.has(type)) {
+      this.#response(response, type === "response.failed");
+      this.streamEnded();
+    } else describe(this.usage, response);
   }
 
   #response(r: Json, failed: boolean): void {

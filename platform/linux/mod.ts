@@ -10,6 +10,7 @@ import { mkdir, remove, run } from "../plan.ts";
 import { NOT_FOUND, type Runner } from "../runner.ts";
 import type { Platform, PlatformContext, ProxySnapshot, ServiceName, Step } from "../types.ts";
 import { environmentDFile, environmentDPath, serviceUnit, unitPath, UNITS } from "./systemd.ts";
+import { LINUX_ROOT_FILES } from "./roots.ts";
 
 /** The nickname of our CA in NSS databases. */
 export const NSS_NICKNAME = "Halton Meter CA";
@@ -180,14 +181,5 @@ export const linux: Platform = {
     { shell: "fish", path: posix.join(ctx.paths.userHome, ".config", "fish", "config.fish") },
   ],
 
-  systemRoots: () => ({
-    kind: "file",
-    candidates: [
-      "/etc/ssl/certs/ca-certificates.crt",
-      "/etc/pki/tls/certs/ca-bundle.crt",
-      "/etc/ssl/ca-bundle.pem",
-      "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-      "/etc/ssl/cert.pem",
-    ],
-  }),
+  systemRoots: () => ({ kind: "file", candidates: LINUX_ROOT_FILES }),
 };

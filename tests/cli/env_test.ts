@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseInvocation } from "../../cli/command.ts";
-import { command, execute, pickShell, renderEnv } from "../../cli/env.ts";
+import { command, envVars, execute, pickShell, renderEnv } from "../../cli/env.ts";
 import { UsageError } from "../../core/errors.ts";
 import { writeEffectivePorts } from "../../core/ports.ts";
 import { captureIo } from "../helpers/io.ts";
@@ -40,4 +40,21 @@ Deno.test("env quotes values for fish, PowerShell and cmd, and picks the login s
   assert.equal(pickShell(undefined, { SHELL: "/usr/bin/fish" }, "linux"), "fish");
   assert.equal(pickShell(undefined, {}, "windows"), "powershell");
   assert.throws(() => pickShell("tcsh", {}, "linux"), UsageError);
+});
+
+Deno.test("env builds ca-bundle.pem when the CA exists without it (after 'up' or 'start', no 'init')", async () => {
+  await using home = await tempHome();
+  const ca = "-----BEGIN CERTIFICATE-----\nTUVURVI=\n-----END CERTIFICATE-----\n";
+  const root = "-----BEGIN CERTIFICATE-----\nUk9PVEE=\n-----END CERTIFICATE-----\n";
+  const roots = `${home.dir}/roots.pem`;
+  await Deno.writeTextFile(roots, root);
+  await Deno.mkdir(home.paths.caDir, { recursive: true });
+  await Deno.writeTextFile(home.paths.caCert, ca);
+  const vars = envVars(captureIo(home.paths).io, [roots]);
+  for (const v of ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"]) {
+    assert.equal(vars[v], home.paths.caBundle, v);
+  }
+  const bundle = await Deno.readTextFile(home.paths.caBundle);
+  assert.ok(bundle.startsWith(root) && bundle.endsWith(ca), "system roots, then our CA");
+  assert.equal(vars.NODE_USE_ENV_PROXY, "1");
 });

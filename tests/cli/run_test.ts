@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ensureCaBundle } from "../../cli/run.ts";
 import { currentOs } from "../../core/paths.ts";
 import { platformFor } from "../../platform/mod.ts";
 import { meterCommand } from "../../testkit/processes.ts";
 
 const posix = { ignore: Deno.build.os === "windows" };
 const FAKE_CA = "-----BEGIN CERTIFICATE-----\nTUVURVI=\n-----END CERTIFICATE-----\n";
-const ROOT_A = "-----BEGIN CERTIFICATE-----\nUk9PVEE=\n-----END CERTIFICATE-----\n";
 
 /** A temp home with a CA certificate and, when given, `effective-ports.json` naming the edge port. */
 async function tempHome(edgePort?: number): Promise<string> {
@@ -79,7 +77,7 @@ Deno.test(
       assert.equal(r.stderr, "");
       const cert = join(home, ".mitmproxy", "mitmproxy-ca-cert.pem");
       const bundle = hasSystemBundle ? join(home, "ca-bundle.pem") : "";
-      const proxy = `http://acme:@127.0.0.1:${edge.port}`;
+      const proxy = `http://acme:x@127.0.0.1:${edge.port}`;
       assert.equal(
         r.stdout,
         `${proxy}|${proxy}|localhost,127.0.0.1,::1|acme|${cert}|${cert}|${bundle}|${bundle}\n`,
@@ -199,7 +197,7 @@ Deno.test("run --json-env prints the variables and runs nothing", posix, async (
     const r = await runMeter(home, ["run", "--project", "acme", "--json-env"]);
     assert.equal(r.code, 0, r.stderr);
     const vars = JSON.parse(r.stdout);
-    assert.equal(vars.HTTPS_PROXY, "http://acme:@127.0.0.1:18081");
+    assert.equal(vars.HTTPS_PROXY, "http://acme:x@127.0.0.1:18081");
     assert.equal(vars.HALTON_PROJECT, "acme");
     assert.equal(vars.NODE_EXTRA_CA_CERTS, join(home, ".mitmproxy", "mitmproxy-ca-cert.pem"));
     assert.equal((await runMeter(home, ["run", "--json-env", "--", "true"])).code, 2);
@@ -228,32 +226,5 @@ Deno.test("run forwards SIGTERM to the command and exits with its code", posix, 
   } finally {
     await edge.close();
     await Deno.remove(home, { recursive: true });
-  }
-});
-
-Deno.test("ensureCaBundle() joins the system roots and our CA, and rebuilds only when needed", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "run-bundle-" });
-  const paths = { caBundle: join(dir, "out", "ca-bundle.pem"), caCert: join(dir, "ca.pem") };
-  const system = join(dir, "system.pem");
-  try {
-    assert.equal(ensureCaBundle(paths, [system]), undefined, "no CA yet");
-    await Deno.writeTextFile(paths.caCert, FAKE_CA);
-    assert.equal(ensureCaBundle(paths, [join(dir, "missing.pem")]), undefined, "no system bundle");
-    await Deno.writeTextFile(system, ROOT_A);
-    assert.equal(ensureCaBundle(paths, [join(dir, "missing.pem"), system]), paths.caBundle);
-    const built = await Deno.readTextFile(paths.caBundle);
-    assert.ok(built.startsWith(ROOT_A));
-    assert.ok(built.endsWith(FAKE_CA));
-    await Deno.writeTextFile(paths.caBundle, built + "# kept\n");
-    ensureCaBundle(paths, [system]);
-    assert.match(await Deno.readTextFile(paths.caBundle), /# kept/, "an up-to-date bundle is left alone");
-    const newCa = FAKE_CA.replace("TUVURVI=", "TkVXQ0E=");
-    await Deno.writeTextFile(paths.caCert, newCa);
-    ensureCaBundle(paths, [system]);
-    const rebuilt = await Deno.readTextFile(paths.caBundle);
-    assert.ok(rebuilt.endsWith(newCa));
-    assert.doesNotMatch(rebuilt, /TUVURVI=|# kept/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
   }
 });

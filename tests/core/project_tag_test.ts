@@ -29,3 +29,8 @@ Deno.test("projectFromProxyAuthorization() ignores missing, malformed and non-sl
 Deno.test("projectFromProxyAuthorization() decodes a percent-encoded user, as `run` writes slugs with : and /", () => {
   assert.equal(projectFromProxyAuthorization(`Basic ${btoa("docker%3Ateam%2Fapi:")}`), "docker:team/api");
 });
+
+Deno.test("projectFromProxyAuthorization() reads the project whatever the password: `run`'s `demo:x@` and the old `demo:@`", () => {
+  assert.equal(projectFromProxyAuthorization(`Basic ${btoa("demo:x")}`), "demo");
+  assert.equal(projectFromProxyAuthorization(`Basic ${btoa("demo:")}`), "demo");
+});

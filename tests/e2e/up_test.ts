@@ -20,9 +20,14 @@ Deno.test("up runs edge and daemon in one process: a call is metered, the self-t
   try {
     await waitFor("the daemon's api", () => daemonHealthy(ports.api));
     await waitFor("the edge", () => accepts(ports.edge));
+    const ca = await Deno.readTextFile(join(dir, ".mitmproxy", "mitmproxy-ca-cert.pem"));
+    // `env` after `up` points SSL_CERT_FILE and the like at this file: it must exist, roots and our CA.
+    const bundle = await Deno.readTextFile(join(dir, "ca-bundle.pem"));
+    assert.ok(bundle.includes(ca.trim()), "ca-bundle.pem holds our CA");
+    assert.ok((bundle.match(/BEGIN CERTIFICATE/g) ?? []).length > 1, "and the system roots");
     client = Deno.createHttpClient({
-      proxy: { url: `http://try-up:@127.0.0.1:${ports.edge}` },
-      caCerts: [await Deno.readTextFile(join(dir, ".mitmproxy", "mitmproxy-ca-cert.pem"))],
+      proxy: { url: `http://try-up:x@127.0.0.1:${ports.edge}` },
+      caCerts: [ca],
     });
     const call = await fetch("https://api.anthropic.com/v1/messages?fixture=anthropic_message.body", {
       method: "POST",

@@ -13,6 +13,7 @@ Deno.test("modeVars() in apps and full modes points both proxy spellings at the 
       http_proxy: "http://127.0.0.1:8181",
       NO_PROXY: "localhost,127.0.0.1,::1",
       no_proxy: "localhost,127.0.0.1,::1",
+      NODE_USE_ENV_PROXY: "1",
       SSL_CERT_FILE: "/m/ca-bundle.pem",
       REQUESTS_CA_BUNDLE: "/m/ca-bundle.pem",
       CURL_CA_BUNDLE: "/m/ca-bundle.pem",

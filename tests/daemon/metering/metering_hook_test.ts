@@ -116,6 +116,20 @@ Deno.test("metering hook decodes a gzip copy and labels a cut-short stream incom
   assert.equal(row.input_tokens, 472, "what arrived before the cut is kept");
 });
 
+Deno.test("metering hook writes a whole, successful row when the client hangs up right after the last event", async () => {
+  const { hook, next } = harness();
+  const observer = hook.begin(exchange())!;
+  // Everything up to and including message_stop, gzip-free: what Codex-like clients read before closing.
+  observer.onResponseChunk(fixture("anthropic_stream.sse"));
+  const done = next();
+  observer.onEnd({ ...end, complete: false, error: "client closed" });
+  const row = await done;
+  assert.equal(row.status, "success");
+  assert.equal(row.error_class, null);
+  assert.equal(row.tokens_complete, true);
+  assert.equal(row.cost_usd_minor_units, 9537, "priced like the same call read to its end");
+});
+
 Deno.test("metering hook passes the proxy-credential project to attribution and skips unmetered paths", async () => {
   const { hook, next, clients } = harness();
   assert.equal(hook.begin(exchange({ path: "/v1/models" })), undefined);

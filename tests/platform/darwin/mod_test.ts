@@ -152,5 +152,6 @@ Deno.test("darwin.envFiles() holds the login agent only in the apps and full mod
   assert.deepEqual(darwin.envFiles(contextFor("darwin", { mode: "env" })), []);
   const [agent] = darwin.envFiles(contextFor("darwin", { mode: "full" }));
   assert.match(agent.content, /launchctl setenv NODE_EXTRA_CA_CERTS/);
+  assert.match(agent.content, /launchctl setenv NODE_USE_ENV_PROXY 1/, "Node's fetch follows the proxy");
   assert.equal(darwin.serviceFiles(ctx).length, 2);
 });

@@ -139,6 +139,7 @@ Deno.test({
         `${r.stdout}\nprintf '%s\\n' ${names.map((n) => `"$${n}"`).join(" ")}`,
       ]);
       assert.deepEqual(shown.stdout.split("\n").slice(0, -1), vars.map((v) => v.value));
+      assert.ok(names.includes("NODE_USE_ENV_PROXY"), "Node's fetch follows the proxy in GUI apps too");
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

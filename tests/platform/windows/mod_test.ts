@@ -83,6 +83,7 @@ Deno.test("windows user env: one variable per case-insensitive name, set for the
   assert.ok(
     script.includes("[Environment]::SetEnvironmentVariable('NO_PROXY', 'localhost,127.0.0.1,::1', 'User')"),
   );
+  assert.ok(script.includes("[Environment]::SetEnvironmentVariable('NODE_USE_ENV_PROXY', '1', 'User')"));
 
   const reg = new RecordingRunner([
     {
