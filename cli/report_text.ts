@@ -64,6 +64,9 @@ const PREVIOUS: readonly FigureColumn[] = [
   },
 ];
 
+/** Columns a very narrow table drops, in this order, before it cuts labels below 8 characters. */
+const DROPPABLE = ["PREVIOUS", "TOKENS", "REQUESTS"];
+
 const LABEL: Record<GroupBy, string> = {
   project: "PROJECT",
   model: "MODEL",
@@ -98,20 +101,31 @@ export function reportTable(data: ReportData, columns: number, paint: Paint): st
     : [{ compact: false, units: false }, { compact: false, units: true }, { compact: true, units: true }];
   let table = "";
   for (const [n, layout] of layouts.entries()) {
-    const figures = [
+    let figures = [
       ...FIGURES.filter((f) => layout.compact ? f.compact : f.header !== "TOKENS"),
       ...(data.previous ? PREVIOUS : []),
     ];
-    const body = figures.map((f) =>
-      [...lines, total].map((r) => {
-        const c = f.cell(r.t, r.p);
-        return typeof c === "number" ? (layout.units ? formatUnits(c) : formatCount(c)) : c;
-      })
-    );
-    const figureWidth = body.reduce(
-      (sum, col, i) => sum + 2 + Math.max(figures[i].header.length, ...col.map((c) => [...c].length)),
-      0,
-    );
+    const cellsOf = (list: readonly FigureColumn[]) =>
+      list.map((f) =>
+        [...lines, total].map((r) => {
+          const c = f.cell(r.t, r.p);
+          return typeof c === "number" ? (layout.units ? formatUnits(c) : formatCount(c)) : c;
+        })
+      );
+    const widthOf = (list: readonly FigureColumn[], body: string[][]) =>
+      body.reduce(
+        (sum, col, i) => sum + 2 + Math.max(list[i].header.length, ...col.map((c) => [...c].length)),
+        0,
+      );
+    let body = cellsOf(figures);
+    let figureWidth = widthOf(figures, body);
+    // The narrowest terminals lose the columns they can best do without, least needed first.
+    for (const drop of layout.compact ? DROPPABLE : []) {
+      if (figureWidth + Math.min(longest, 8) <= columns) break;
+      figures = figures.filter((f) => f.header !== drop);
+      body = cellsOf(figures);
+      figureWidth = widthOf(figures, body);
+    }
     const room = columns - figureWidth;
     if (room < Math.min(longest, 20) && n < layouts.length - 1) continue;
     const labels = shortenUnique([...lines.map((l) => l.label), total.label], Math.max(8, room));

@@ -2,13 +2,13 @@
  * The one definition of a time window, for `report`, `pricing recost`, the read API and the page:
  *
  * - `Nh`: the last N hours, back from now.
- * - `Nd`, `Nw`, `Nm`: the last N local days, weeks (Monday first) or months, the current one included, in
- *   whole periods: `7d` is today and the six days before it, from midnight.
- * - `YYYY-MM-DD`: from that local day's midnight through today.
- * - `--from D [--to D]`: whole local days, both ends included.
+ * - `Nd`, `Nw`, `Nm`: the last N local days, weeks (Monday first) or months, the current one included, from
+ *   the first one's midnight to now: `7d` is today so far and the six whole days before it.
+ * - `YYYY-MM-DD`: from that local day's midnight to now.
+ * - `--from D --to D`: whole local days, both ends included (`--from D` alone: to now).
  *
  * Days are those of a time zone (the machine's unless one is chosen). Every window is a half-open range of
- * instants `[from, to)`; windows made of whole periods end at the next period's start, not at now.
+ * instants `[from, to)`. The window before one of N periods is the N whole periods before it.
  *
  * @module
  */
@@ -114,7 +114,7 @@ export function parseSince(value: string, now: Date, zone: string, who: string):
     const first = shift(unit, current, -(n - 1));
     return {
       from: iso(startOfDay(zone, first)),
-      to: iso(startOfDay(zone, shift(unit, current, 1))),
+      to: now.toISOString(),
       zone,
       label: n === 1 ? `this ${unit}` : `last ${n} ${unit}s`,
       span: { unit, n },
@@ -128,7 +128,7 @@ export function parseSince(value: string, now: Date, zone: string, who: string):
   if (compareDates(day, today) > 0) {
     throw new UsageError(`${who}: --since ${value} is after today (${formatDate(today)}, ${zone})`);
   }
-  return daysWindow(day, today, zone, `since ${value}`, who);
+  return { ...daysWindow(day, today, zone, `since ${value}`, who), to: now.toISOString() };
 }
 
 /**
@@ -153,8 +153,10 @@ export function parseFromTo(
       "Swap the two dates.",
     );
   }
-  const label = to === undefined ? `since ${from}` : from === to ? from : `${from} to ${to}`;
-  return daysWindow(first, last, zone, label, who);
+  if (to === undefined) {
+    return { ...daysWindow(first, last, zone, `since ${from}`, who), to: now.toISOString() };
+  }
+  return daysWindow(first, last, zone, from === to ? from : `${from} to ${to}`, who);
 }
 
 function daysWindow(first: CivilDate, last: CivilDate, zone: string, label: string, who: string): TimeWindow {
