@@ -12,6 +12,8 @@ export interface WorkerInit {
   type: "init";
   dbPath: string;
   allowOrigins: readonly string[];
+  /** `[report] timezone`: the zone whose days `/v1/report` counts when the caller names none; empty: the machine's. */
+  timeZone: string;
   /** ISO time the daemon started, for `uptime_s`. */
   startedAt: string;
 }
@@ -71,6 +73,8 @@ export function readApiOnDemand(options: ReadApiOptions): ReadApiWorker {
 export interface ReadApiOptions {
   dbPath: string;
   allowOrigins: readonly string[];
+  /** `[report] timezone` (empty: the machine's zone). */
+  timeZone?: string;
   onError?: (message: string) => void;
 }
 
@@ -109,6 +113,7 @@ export function startReadApiWorker(options: ReadApiOptions): Promise<ReadApiWork
       type: "init",
       dbPath: options.dbPath,
       allowOrigins: options.allowOrigins,
+      timeZone: options.timeZone ?? "",
       startedAt: new Date().toISOString(),
     };
     worker.postMessage(init);

@@ -18,7 +18,12 @@ self.onmessage = async (e: MessageEvent<WorkerInit | ReadRequest | { type: "clos
   const msg = e.data;
   if (msg.type === "init") {
     db = openStore(msg.dbPath, { readOnly: true });
-    route = readApiRoute({ db, allowOrigins: msg.allowOrigins, startedAt: new Date(msg.startedAt) });
+    route = readApiRoute({
+      db,
+      allowOrigins: msg.allowOrigins,
+      timeZone: msg.timeZone,
+      startedAt: new Date(msg.startedAt),
+    });
     self.postMessage({ type: "ready" });
     return;
   }
