@@ -24,6 +24,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     :root { --fg: #e6e8ee; --muted: #a3aabb; --bg: #14161b; --card: #1c1f26; --line: #2c313b; --bar: #7d95f0; --warn: #f0b44c; }
   }
   * { box-sizing: border-box; }
+  [hidden] { display: none !important; }
   body { margin: 0; font: 15px/1.45 system-ui, sans-serif; color: var(--fg); background: var(--bg); }
   header { display: flex; align-items: center; gap: 8px 16px; padding: 14px 16px; flex-wrap: wrap; }
   h1 { font-size: 18px; margin: 0; }
@@ -153,7 +154,8 @@ function niceStep(max, n) {
 }
 
 function tickLabel(dollars, step) {
-  const digits = step < 0.01 ? 3 : step < 1 ? 2 : 0;
+  let digits = 0;
+  while (digits < 5 && Math.abs(step * 10 ** digits - Math.round(step * 10 ** digits)) > 1e-9) digits++;
   return "$" + dollars.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
