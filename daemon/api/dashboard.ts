@@ -95,6 +95,7 @@ let since = "30d";
 const expanded = new Set();
 let callsCursor = null;
 let lastDays = new Map();
+let shownZone;
 
 function usd(mc) {
   const d = mc / 100000;
@@ -267,6 +268,7 @@ async function showOverview() {
   const [days, projects, models, providers] = await Promise.all([
     report("day"), report("project"), report("model"), report("provider"),
   ]);
+  shownZone = days.window.zone;
   document.getElementById("window").textContent = describe(days.window);
   drawTiles(document.getElementById("tiles"), projects.total, [
     [String(projects.groups.length), "projects", "projects"],
@@ -283,6 +285,7 @@ async function showOverview() {
 
 async function showProject(slug, reset) {
   const [days, models] = await Promise.all([report("day", slug), report("model", slug)]);
+  shownZone = days.window.zone;
   document.getElementById("window").textContent = describe(days.window);
   document.getElementById("project-title").textContent = slug;
   drawTiles(document.getElementById("project-tiles"), days.total, [
@@ -312,7 +315,8 @@ async function loadCalls(slug, reset) {
   if (!page.items.length && reset) { emptyNote(box, "No calls yet."); return; }
   for (const c of page.items) {
     const tr = node("tr", { "data-id": c.id });
-    const when = new Date(c.requested_at).toLocaleString("en-CA", { timeZone: tz || undefined, month: "2-digit", day: "2-digit",
+    // In the zone the page's days are in, so a call's time and its day agree.
+    const when = new Date(c.requested_at).toLocaleString("en-CA", { timeZone: shownZone, month: "2-digit", day: "2-digit",
       hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).replace(",", "");
     const tokens = c.input_tokens + c.output_tokens + c.cache_read_tokens + c.cache_write_tokens;
     tr.append(
@@ -351,7 +355,7 @@ async function refresh(reset) {
     const daemon = await getJson("/v1/daemon/status");
     if (slug === null) await showOverview(); else await showProject(slug, reset);
     document.getElementById("status").textContent = "v" + daemon.version + " · " + count(daemon.request_count_last_hour) +
-      " calls in the last hour · updated " + new Date().toLocaleTimeString("en-GB", { timeZone: tz || undefined });
+      " calls in the last hour · updated " + new Date().toLocaleTimeString("en-GB", { timeZone: shownZone });
     document.body.dataset.loaded = String(Date.now());
   } catch (e) {
     fail(e);
