@@ -6,6 +6,7 @@
  */
 import { COMMANDS } from "./cli/mod.ts";
 import { closest, type Io, parseInvocation, renderCommandHelp } from "./cli/command.ts";
+import { colorFor, paint } from "./cli/color.ts";
 import { ExitCode, MeterError, UsageError } from "./core/errors.ts";
 import { versionLine } from "./core/version.ts";
 import { defaultPaths } from "./core/paths.ts";
@@ -59,15 +60,40 @@ export async function main(argv: string[], io: () => Io): Promise<number> {
       write(renderCommandHelp(entry.name, entry.summary, command));
       return ExitCode.Ok;
     }
-    return await command.run(io(), inv);
+    const theIo = io();
+    checkHome(theIo.paths.home);
+    return await command.run(theIo, inv);
   } catch (e) {
     if (e instanceof MeterError) {
       const err = (s: string) => writeAllSync(Deno.stderr, s);
-      err(`halton-meter: ${e.message}\n`);
-      if (e.hint) err(`hint: ${e.hint}\n`);
+      const style = paint(colorFor(Deno.stderr, Deno.env.toObject()));
+      err(`${style.error("halton-meter:")} ${e.message}\n`);
+      if (e.hint) err(`${style.bold("hint:")} ${e.hint}\n`);
       return e.exitCode;
     }
     throw e;
+  }
+}
+
+/**
+ * Refuses a meter home that exists but is not a folder (`HALTON_METER_HOME=/etc/passwd`), before a command
+ * trips over it with a message about some file inside it.
+ *
+ * @throws {MeterError} naming the path and how to fix it.
+ */
+export function checkHome(home: string): void {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(home);
+  } catch {
+    // Missing is fine: the commands that need it create it.
+    return;
+  }
+  if (!info.isDirectory) {
+    throw new MeterError(`the meter's home ${home} is not a folder`, {
+      hint:
+        "Point HALTON_METER_HOME at a folder (it is created when missing), or unset it to use ~/.halton-meter.",
+    });
   }
 }
 
@@ -87,7 +113,7 @@ export function processIo(): Io {
     env,
     paths: defaultPaths(),
     columns,
-    color: tty && !env.NO_COLOR,
+    color: colorFor(Deno.stdout, env),
   };
 }
 
