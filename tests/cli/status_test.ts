@@ -80,3 +80,18 @@ Deno.test("status is healthy while 'up' runs edge and daemon in the foreground, 
   assert.equal(r.healthy, true);
   assert.equal(r.components.find((c) => c.name === "services")?.state, "foreground");
 });
+
+Deno.test("status fits its table to the terminal: details under their rows when they do not fit beside them", async () => {
+  await using f = await fixture("linux");
+  for (const columns of [140, 100, 60]) {
+    const out = captureIo(f.paths, { columns });
+    await execute(out.io, parseInvocation("status", command, []), f.machine().m);
+    const lines = out.stdout().split("\n");
+    for (const line of lines) {
+      assert.ok([...line].length <= columns, `${[...line].length} > ${columns}: ${line}`);
+    }
+    const at = lines.findIndex((l) => l.startsWith("edge "));
+    if (columns === 140) assert.match(lines[at], /nothing listens on 127\.0\.0\.1:\d+$/);
+    else assert.match(lines[at + 1], /^ {4}nothing listens on 127\.0\.0\.1:\d+$/);
+  }
+});
