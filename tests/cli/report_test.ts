@@ -298,9 +298,12 @@ Deno.test("report colours headers, totals and notes only when asked to", async (
   const out = captureIo(home.paths, { columns: 120 });
   const io = { ...out.io, color: true };
   await report.run(io, parseInvocation("report", report, ["--tz", "UTC"]));
-  assert.match(out.stdout(), /^\x1b\[1mSpend by project, last 7 days\x1b\[0m$/m);
-  assert.match(out.stdout(), /^\x1b\[1mTOTAL .*\x1b\[0m$/m);
-  assert.match(out.stdout(), /\x1b\[31m1 call ended in an error\.\x1b\[0m/);
+  const [bold, red, reset] = ["\x1b[1m", "\x1b[31m", "\x1b[0m"];
+  const lines = out.stdout().split("\n");
+  assert.equal(lines[0], `${bold}Spend by project, last 7 days${reset}`);
+  const total = lines.find((l) => l.startsWith(`${bold}TOTAL `));
+  assert.ok(total?.endsWith(reset), "the total line in bold");
+  assert.ok(lines.includes(`${red}1 call ended in an error.${reset}`), "errors in red");
 });
 
 Deno.test("report --csv prints a header and one line per group, without a total line", async () => {
