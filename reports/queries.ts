@@ -86,28 +86,31 @@ const GROUP_COLUMNS: readonly (keyof UsageTotals)[] = [
 
 /** The sums over `daily_usage`, whose rows are already sums of calls (its cost column has the table's name). */
 const ROLLUP_SUMS = GROUP_COLUMNS.map((c) =>
-  `sum(t.${c === "cost_millicents" ? "cost_usd_minor_units" : c}) AS ${c}`
+  `sum(t.${c === "cost_millicents" ? "cost_usd_minor_units" : c} * pc.sign) AS ${c}`
 ).join(", ");
 
 /** The column each non-time grouping keys on, in `requests` and in both rollups alike. */
 const KEY_COLUMN = { project: "project_id", model: "model", provider: "provider" } as const;
 
-/** Which table sums one piece of a range, and the piece's bounds in that table's key. */
+/** Which table sums one piece of a range, the piece's bounds in that table's key, and whether it is added. */
 export interface RangePiece {
   table: "daily_usage" | "hourly_usage" | "requests";
   /** `YYYY-MM-DD` for daily_usage, `YYYY-MM-DDTHH` for hourly_usage, an ISO instant for requests. */
   from: string;
   to: string;
+  /** 1: added; -1: taken away (hours of a day read whole from the daily rollup that the range leaves out). */
+  sign: 1 | -1;
 }
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 
 /**
- * Cuts `[from, to)` into whole UTC days (read from `daily_usage`), whole UTC hours at either side of them
- * (`hourly_usage`) and the minutes left at the ends (`requests`, call by call). Together the pieces cover
- * the range exactly once, since a call's day and hour are the first 10 and 13 characters of its
- * `requested_at`; a local day in a whole-hour zone needs no call-by-call piece at all.
+ * Cuts `[from, to)` into pieces whose signed sum covers it exactly once: whole UTC days (`daily_usage`), whole
+ * UTC hours (`hourly_usage`) and the minutes left at the ends (`requests`, call by call). Where a range holds
+ * most of a UTC day, that day is read whole and the hours it leaves out taken away, so a local day of a
+ * zone at UTC-8 reads one day and 8 hours rather than 24 hours. A call's day and hour are the first 10 and
+ * 13 characters of its `requested_at`, which is what makes the pieces meet exactly.
  */
 export function splitRange(range: TimeRange): RangePiece[] {
   const lo = Date.parse(range.from);
@@ -116,22 +119,36 @@ export function splitRange(range: TimeRange): RangePiece[] {
   const iso = (ms: number) => new Date(ms).toISOString();
   const ceilHour = Math.ceil(lo / HOUR_MS) * HOUR_MS;
   const floorHour = Math.floor(hi / HOUR_MS) * HOUR_MS;
-  if (ceilHour >= floorHour) return [{ table: "requests", from: range.from, to: range.to }];
+  if (ceilHour >= floorHour) return [{ table: "requests", from: range.from, to: range.to, sign: 1 }];
   const out: RangePiece[] = [];
-  const hours = (a: number, b: number) => {
-    if (a < b) out.push({ table: "hourly_usage", from: iso(a).slice(0, 13), to: iso(b).slice(0, 13) });
+  const hours = (a: number, b: number, sign: 1 | -1) => {
+    if (a < b) out.push({ table: "hourly_usage", from: iso(a).slice(0, 13), to: iso(b).slice(0, 13), sign });
   };
-  if (lo < ceilHour) out.push({ table: "requests", from: range.from, to: iso(ceilHour) });
-  const ceilDay = Math.ceil(lo / DAY_MS) * DAY_MS;
-  const floorDay = Math.floor(hi / DAY_MS) * DAY_MS;
-  if (ceilDay < floorDay) {
-    hours(ceilHour, ceilDay);
-    out.push({ table: "daily_usage", from: iso(ceilDay).slice(0, 10), to: iso(floorDay).slice(0, 10) });
-    hours(floorDay, floorHour);
-  } else {
-    hours(ceilHour, floorHour);
+  const days = (a: number, b: number) =>
+    out.push({ table: "daily_usage", from: iso(a).slice(0, 10), to: iso(b).slice(0, 10), sign: 1 });
+  if (lo < ceilHour) out.push({ table: "requests", from: range.from, to: iso(ceilHour), sign: 1 });
+  // Whole hours [ceilHour, floorHour), one UTC day at a time; runs of whole days become one piece.
+  let runStart: number | undefined;
+  for (let at = ceilHour; at < floorHour;) {
+    const dayStart = Math.floor(at / DAY_MS) * DAY_MS;
+    const end = Math.min(dayStart + DAY_MS, floorHour);
+    if (at === dayStart && end === dayStart + DAY_MS) {
+      runStart ??= dayStart;
+    } else {
+      if (runStart !== undefined) days(runStart, dayStart);
+      runStart = undefined;
+      if (end - at > DAY_MS / 2) {
+        days(dayStart, dayStart + DAY_MS);
+        hours(dayStart, at, -1);
+        hours(end, dayStart + DAY_MS, -1);
+      } else {
+        hours(at, end, 1);
+      }
+    }
+    at = end;
   }
-  if (floorHour < hi) out.push({ table: "requests", from: iso(floorHour), to: range.to });
+  if (runStart !== undefined) days(runStart, floorHour);
+  if (floorHour < hi) out.push({ table: "requests", from: iso(floorHour), to: range.to, sign: 1 });
   return out;
 }
 
@@ -140,7 +157,8 @@ const PERIOD_COLUMN = { daily_usage: "day", hourly_usage: "hour", requests: "req
 
 /**
  * Runs `select(table, alias)` once per table over every piece of every period, the pieces passed as one JSON
- * parameter (`[period key, from, to]`) and joined to the table's time index; `pc.value->>0` is the period.
+ * parameter (`[period key, from, to, sign]`), unpacked once into a table `pc (period, lo, hi, sign)` and
+ * joined to the table's time index; `pc.period` is the period, and rollup sums are multiplied by `pc.sign`.
  */
 function overPieces<T>(
   db: DatabaseSync,
@@ -148,12 +166,12 @@ function overPieces<T>(
   projectId: string | undefined,
   select: (table: RangePiece["table"]) => string,
 ): T[] {
-  const byTable = new Map<RangePiece["table"], string[][]>();
+  const byTable = new Map<RangePiece["table"], (string | number)[][]>();
   for (const p of periods) {
     for (const piece of splitRange(p)) {
       let list = byTable.get(piece.table);
       if (!list) byTable.set(piece.table, list = []);
-      list.push([p.key, piece.from, piece.to]);
+      list.push([p.key, piece.from, piece.to, piece.sign]);
     }
   }
   const out: T[] = [];
@@ -161,9 +179,11 @@ function overPieces<T>(
     const col = `t.${PERIOD_COLUMN[table]}`;
     const project = projectId === undefined ? "" : " AND t.project_id = ?";
     // CROSS JOIN keeps the few pieces outside, so each is one range scan of the table's time index.
-    const sql = select(table).replace(
+    // Materialised, so the JSON is parsed once per piece rather than once per row joined to it.
+    const sql = `WITH pc AS MATERIALIZED (SELECT value->>0 AS period, value->>1 AS lo, value->>2 AS hi,
+      value->>3 AS sign FROM json_each(?)) ${select(table)}`.replace(
       "{FROM}",
-      `FROM json_each(?) pc CROSS JOIN ${table} t ON ${col} >= pc.value->>1 AND ${col} < pc.value->>2${project}`,
+      `FROM pc CROSS JOIN ${table} t ON ${col} >= pc.lo AND ${col} < pc.hi${project}`,
     );
     const params: SQLInputValue[] = [JSON.stringify(pieces)];
     if (projectId !== undefined) params.push(projectId);
@@ -193,7 +213,7 @@ function sumPeriods(
     periods,
     id,
     (table) =>
-      `SELECT pc.value->>0 AS period, ${keyExpr} AS key, ${table === "requests" ? SUMS : ROLLUP_SUMS}
+      `SELECT pc.period AS period, ${keyExpr} AS key, ${table === "requests" ? SUMS : ROLLUP_SUMS}
      {FROM} GROUP BY 1, 2`,
   );
   for (const r of rows) {
@@ -231,7 +251,10 @@ export function reportGroups(db: DatabaseSync, q: ReportQuery): ReportGroup[] {
     });
   }
   const whole: Period = { key: "", from: q.window.from, to: q.window.to };
-  const sums = [...sumPeriods(db, [whole], KEY_COLUMN[q.by], q.project).values()];
+  // A group whose hours were all taken away again from a whole day had no call in the window.
+  const sums = [...sumPeriods(db, [whole], KEY_COLUMN[q.by], q.project).values()].filter((s) =>
+    s.requests !== 0
+  );
   const slugs = q.by === "project" ? projectSlugsById(db) : undefined;
   const groups = sums.map((s) => ({
     key: slugs && s.key !== null ? slugs.get(s.key) ?? s.key : s.key,
@@ -273,7 +296,7 @@ export function unknownCostModels(
       table === "requests"
         ? `SELECT t.provider AS provider, t.model AS model, count(*) AS requests {FROM}
          WHERE t.cost_usd_minor_units IS NULL GROUP BY 1, 2`
-        : `SELECT t.provider AS provider, t.model AS model, sum(t.unknown_cost_requests) AS requests {FROM}
+        : `SELECT t.provider AS provider, t.model AS model, sum(t.unknown_cost_requests * pc.sign) AS requests {FROM}
          WHERE t.unknown_cost_requests > 0 GROUP BY 1, 2`,
   );
   const merged = new Map<string, UnknownCostModel>();
@@ -283,7 +306,7 @@ export function unknownCostModels(
     if (into) into.requests += r.requests;
     else merged.set(k, r);
   }
-  return [...merged.values()].sort((a, b) =>
+  return [...merged.values()].filter((m) => m.requests !== 0).sort((a, b) =>
     b.requests - a.requests || compareKeys(a.provider, b.provider) || compareKeys(a.model, b.model)
   );
 }

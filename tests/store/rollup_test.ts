@@ -230,19 +230,23 @@ Deno.test("splitRange() covers every call of a range exactly once: whole days, w
       const hits = pieces.filter((p) => {
         const k = at.slice(0, chars[p.table]);
         return k >= p.from && k < p.to;
-      }).length;
+      }).reduce((sum, p) => sum + p.sign, 0);
       assert.equal(hits, at >= w.from && at < w.to ? 1 : 0, `${at} in ${JSON.stringify(w)}`);
     }
   }
-  // Kolkata's day: 18:30 to 18:30 UTC, so half an hour call by call at each end and whole hours between.
+  // Kolkata's day: 18:30 to 18:30 UTC. Half an hour call by call at each end; the 5 hours before midnight
+  // by the hour; the 18 after it as the whole UTC day less its last 6 hours.
   assert.deepEqual(splitRange({ from: "2026-11-01T18:30:00.000Z", to: "2026-11-02T18:30:00.000Z" }), [
-    { table: "requests", from: "2026-11-01T18:30:00.000Z", to: "2026-11-01T19:00:00.000Z" },
-    { table: "hourly_usage", from: "2026-11-01T19", to: "2026-11-02T18" },
-    { table: "requests", from: "2026-11-02T18:00:00.000Z", to: "2026-11-02T18:30:00.000Z" },
+    { table: "requests", from: "2026-11-01T18:30:00.000Z", to: "2026-11-01T19:00:00.000Z", sign: 1 },
+    { table: "hourly_usage", from: "2026-11-01T19", to: "2026-11-02T00", sign: 1 },
+    { table: "daily_usage", from: "2026-11-02", to: "2026-11-03", sign: 1 },
+    { table: "hourly_usage", from: "2026-11-02T18", to: "2026-11-03T00", sign: -1 },
+    { table: "requests", from: "2026-11-02T18:00:00.000Z", to: "2026-11-02T18:30:00.000Z", sign: 1 },
   ]);
   assert.deepEqual(splitRange({ from: "2026-11-01T06:00:00.000Z", to: "2026-11-04T00:00:00.000Z" }), [
-    { table: "hourly_usage", from: "2026-11-01T06", to: "2026-11-02T00" },
-    { table: "daily_usage", from: "2026-11-02", to: "2026-11-04" },
+    { table: "daily_usage", from: "2026-11-01", to: "2026-11-02", sign: 1 },
+    { table: "hourly_usage", from: "2026-11-01T00", to: "2026-11-01T06", sign: -1 },
+    { table: "daily_usage", from: "2026-11-02", to: "2026-11-04", sign: 1 },
   ]);
 });
 
