@@ -5,7 +5,7 @@
  * figures come from `/v1/report`, the same document `report --json` prints, so the page and the command agree.
  * One self-contained HTML string (inline CSS and script, no external resource) so it ships inside the compiled
  * binary; names coming from the data are only ever set as text, never as markup. It refreshes itself every 30
- * seconds while it is visible.
+ * seconds while it is visible (`?refresh=N` for every N seconds, 5 at least).
  *
  * @module
  */
@@ -87,9 +87,10 @@ export const DASHBOARD_HTML = `<!doctype html>
 <script>
 "use strict";
 const SVG = "http://www.w3.org/2000/svg";
-const REFRESH_MS = 30000;
-const SHOWN = 10;
 const params = new URLSearchParams(location.search);
+// Seconds between refreshes: 30 unless the address asks otherwise (?refresh=10), never under 5.
+const REFRESH_MS = 1000 * Math.max(5, Number(params.get("refresh")) || 30);
+const SHOWN = 10;
 const tz = params.get("tz");
 let since = "30d";
 const expanded = new Set();

@@ -8,6 +8,9 @@ import { join } from "node:path";
 import { seedDatabase } from "../../scripts/seed.ts";
 import { browserMissing, openPage } from "../helpers/browser.ts";
 import { tempHome } from "../helpers/home.ts";
+import { makeRow } from "../helpers/rows.ts";
+import { openStore } from "../../store/open.ts";
+import { CallInserter } from "../../store/insert.ts";
 import { daemonHealthy, pinPorts, spawnMeter, stop, waitFor } from "../helpers/processes.ts";
 
 const ARTIFACTS = new URL("../../.artifacts/page/", import.meta.url).pathname;
@@ -141,6 +144,39 @@ Deno.test({
       );
       assert.ok(fontPx >= 11, `axis text ${fontPx} px high`);
       await Deno.writeFile(join(ARTIFACTS, "overview-390.png"), await page.screenshot());
+
+      // Another zone by the address: its own days, its own exact totals.
+      await page.goto(`${base}/?tz=Asia/Kolkata&refresh=5`);
+      await page.waitFor(
+        "the page in Kolkata's days",
+        `document.getElementById("window").textContent.includes("Asia/Kolkata")`,
+      );
+      const kolkata = await api("since=30d&by=project&tz=Asia/Kolkata");
+      const spend = () =>
+        page.eval<string>(`document.querySelector('[data-tile="spend"]').dataset.millicents`);
+      assert.equal(Number(await spend()), kolkata.total.cost_millicents);
+
+      // A call stored while the page is open shows up without a reload.
+      const writer = openStore(home.paths.db);
+      try {
+        const calls = new CallInserter(writer);
+        const project = (writer.prepare("SELECT id FROM projects LIMIT 1").get() as { id: string }).id;
+        writer.exec("BEGIN");
+        calls.insert(
+          makeRow({ requested_at: new Date().toISOString(), cost_usd_minor_units: 777_777 }),
+          project,
+        );
+        calls.beforeCommit();
+        writer.exec("COMMIT");
+      } finally {
+        writer.close();
+      }
+      const grown = kolkata.total.cost_millicents + 777_777;
+      await page.waitFor(
+        "the refreshed spend",
+        `Number(document.querySelector('[data-tile="spend"]').dataset.millicents) === ${grown}`,
+        30_000,
+      );
 
       assert.deepEqual(page.errors, []);
     } finally {
