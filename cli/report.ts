@@ -84,7 +84,7 @@ function noDatabase(file: string): boolean {
 }
 
 /** The windows, in the words of `--help` and the README. */
-export const WINDOW_HELP = [
+const WINDOW_HELP = [
   "Windows: --since 24h is the last 24 hours back from now; 7d, 2w and 1m are the last 7 days, 2 weeks",
   "(Monday first) or 1 month in whole periods, the current one included (7d = today and the 6 days before,",
   "from midnight); a date YYYY-MM-DD runs from that day's midnight through today; --from D --to D is whole",

@@ -61,13 +61,6 @@ export function localDate(zone: string, ms: number): CivilDate {
   return { y, m, d };
 }
 
-/** The offset of `zone` from UTC at instant `ms`, in minutes (`+330` for India). */
-export function offsetMinutes(zone: string, ms: number): number {
-  const t = localTime(zone, ms);
-  const asUtc = Date.UTC(t.y, t.m - 1, t.d) + t.minute * 60_000;
-  return Math.round((asUtc - Math.floor(ms / 60_000) * 60_000) / 60_000);
-}
-
 const MINUTE = 60_000;
 
 /** Orders civil dates: negative, zero or positive. */
