@@ -116,7 +116,7 @@ export function parseSince(value: string, now: Date, zone: string, who: string):
       from: iso(startOfDay(zone, first)),
       to: now.toISOString(),
       zone,
-      label: n === 1 ? `this ${unit}` : `last ${n} ${unit}s`,
+      label: n === 1 ? (unit === "day" ? "today" : `this ${unit}`) : `last ${n} ${unit}s`,
       span: { unit, n },
     };
   }

@@ -369,7 +369,7 @@ Deno.test("parseSince(), parseFromTo() and previousWindow() compute the windows"
     from: "2026-11-25T00:00:00.000Z",
     to: "2026-11-25T12:00:00.000Z",
     zone: "UTC",
-    label: "this day",
+    label: "today",
     span: { unit: "day", n: 1 },
   });
   assert.equal(parseSince("24h", NOW, "UTC", "report").from, "2026-11-24T12:00:00.000Z");
