@@ -86,10 +86,10 @@ function noDatabase(file: string): boolean {
 /** The windows, in the words of `--help` and the README. */
 const WINDOW_HELP = [
   "Windows: --since 24h is the last 24 hours back from now; 7d, 2w and 1m are the last 7 days, 2 weeks",
-  "(Monday first) or 1 month in whole periods, the current one included (7d = today and the 6 days before,",
-  "from midnight); a date YYYY-MM-DD runs from that day's midnight through today; --from D --to D is whole",
-  "days, both included. Days are those of --tz, else [report] timezone in config.toml, else the machine's",
-  "zone. --by day, week or month lists every period of the window, those without calls too.",
+  "(Monday first) or 1 month in whole periods, the current one included, from midnight to now (7d = today",
+  "so far and the 6 days before); a date YYYY-MM-DD runs from that day's midnight to now; --from D --to D",
+  "is whole days, both included. Days are those of --tz, else [report] timezone in config.toml, else the",
+  "machine's zone. --by day, week or month lists every period of the window, those without calls too.",
 ];
 
 /** The `report` command with its clock injected, so tests can fix "now". */
