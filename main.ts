@@ -7,6 +7,7 @@
  */
 import { COMMANDS } from "./cli/mod.ts";
 import { closest, type Io, parseInvocation, renderCommandHelp } from "./cli/command.ts";
+import { colorFor, paint } from "./cli/color.ts";
 import { ExitCode, MeterError, UsageError } from "./core/errors.ts";
 import { versionLine } from "./core/version.ts";
 import { currentChannel } from "./core/channel.ts";
@@ -73,8 +74,9 @@ export async function main(argv: string[], io: () => Io): Promise<number> {
     const e = damagedDatabaseError(caught, dbFile) ?? caught;
     if (e instanceof MeterError) {
       const err = (s: string) => writeAllSync(Deno.stderr, s);
-      err(`halton-meter: ${e.message}\n`);
-      if (e.hint) err(`hint: ${e.hint}\n`);
+      const style = paint(colorFor(Deno.stderr, Deno.env.toObject()));
+      err(`${style.error("halton-meter:")} ${e.message}\n`);
+      if (e.hint) err(`${style.bold("hint:")} ${e.hint}\n`);
       return e.exitCode;
     }
     throw e;
@@ -97,7 +99,7 @@ export function processIo(): Io {
     env,
     paths: defaultPaths(),
     columns,
-    color: tty && !env.NO_COLOR,
+    color: colorFor(Deno.stdout, env),
   };
 }
 

@@ -95,6 +95,19 @@ export function parseInvocation(command: string, spec: CommandSpec, argv: string
           : `See 'halton-meter ${command} --help'.`,
       );
     }
+    if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+      // node:util's wording ("Option '-p, --project <value>' argument missing") names its own placeholder.
+      const name = /--([a-z0-9-]+)/.exec(message)?.[1];
+      const flag = all.find((f) => f.name === name);
+      if (flag) {
+        throw new UsageError(
+          flag.type === "string"
+            ? `${command}: --${flag.name} needs a value (--${flag.name} ${flag.value ?? "VALUE"})`
+            : `${command}: --${flag.name} takes no value`,
+          `See 'halton-meter ${command} --help'.`,
+        );
+      }
+    }
     throw new UsageError(`${command}: ${message.split("\n")[0]}`, `See 'halton-meter ${command} --help'.`);
   }
 }

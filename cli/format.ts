@@ -5,8 +5,9 @@
  * @module
  */
 
-/** Millicents in one US dollar (docs/pricing.md). */
-export const MILLICENTS_PER_USD = 100_000;
+import { changePercent } from "../core/money.ts";
+
+export { changePercent, MILLICENTS_PER_USD, usdString } from "../core/money.ts";
 
 /**
  * Dollars and cents for people: `$12.34`, `$1,234.50`, `$0.00`; a cost above zero that rounds to nothing
@@ -20,14 +21,6 @@ export function formatUsd(millicents: number | null): string {
   const cents = Math.round(abs / 1000);
   const dollars = Math.floor(cents / 100);
   return `${sign}$${groupDigits(dollars)}.${String(cents % 100).padStart(2, "0")}`;
-}
-
-/** The exact dollar amount of `millicents` as a decimal string with five places (`"12.34567"`), for machines. */
-export function usdString(millicents: number): string {
-  const sign = millicents < 0 ? "-" : "";
-  const abs = Math.abs(millicents);
-  const whole = Math.floor(abs / MILLICENTS_PER_USD);
-  return `${sign}${whole}.${String(abs % MILLICENTS_PER_USD).padStart(5, "0")}`;
 }
 
 /** A whole number with thousands separators: `1,234,567`. */
@@ -81,12 +74,6 @@ export function formatChange(before: number, now: number): string {
   if (pct === null) return now === 0 ? "—" : "new";
   if (pct === 0) return "0%";
   return `${pct > 0 ? "+" : ""}${pct.toFixed(1)}%`;
-}
-
-/** `(now - before) / before` in percent, or null when `before` is zero (no ratio exists). */
-export function changePercent(before: number, now: number): number | null {
-  if (before === 0) return null;
-  return ((now - before) / before) * 100;
 }
 
 /** One CSV field (RFC 4180): quoted when it holds a comma, quote or line break; null is empty. */
@@ -195,4 +182,77 @@ function displayWidth(s: string): number {
 
 function groupDigits(n: number): string {
   return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
+/**
+ * A count with a unit suffix from a thousand up (`987`, `1.23k`, `45.6k`, `789k`, `1.02M`): three significant
+ * digits and no thousands separators, so that a column of them reads one way.
+ */
+export function formatUnits(n: number): string {
+  return Math.abs(n) < 1000 ? formatCount(n) : formatCompactFrom(n);
+}
+
+function formatCompactFrom(n: number): string {
+  const abs = Math.abs(n);
+  for (const [i, [unit, suffix]] of UNITS.entries()) {
+    const scaled = abs / unit;
+    if (scaled >= 999.5 && i < UNITS.length - 1) continue;
+    const digits = scaled < 9.995
+      ? scaled.toFixed(2)
+      : scaled < 99.95
+      ? scaled.toFixed(1)
+      : Math.round(scaled);
+    return `${n < 0 ? "-" : ""}${digits}${suffix}`;
+  }
+  return formatCount(n);
+}
+
+/**
+ * Labels shortened to at most `width` characters by cutting their middle, so that no two different labels
+ * print the same: where the plain cut makes two alike, another cut point is tried, and then a wider column.
+ * Returns the shortened labels in order.
+ */
+export function shortenUnique(labels: readonly string[], width: number): string[] {
+  const longest = Math.max(0, ...labels.map(displayWidth));
+  for (let w = Math.max(1, width); w < longest; w++) {
+    const out = labels.map((l) => truncateMiddle(l, w));
+    if (distinctFor(labels, out)) return out;
+    const fixed = retryClashes(labels, out, w);
+    if (fixed) return fixed;
+  }
+  return [...labels];
+}
+
+function distinctFor(labels: readonly string[], out: readonly string[]): boolean {
+  const seen = new Map<string, string>();
+  for (let i = 0; i < out.length; i++) {
+    const before = seen.get(out[i]);
+    if (before !== undefined && before !== labels[i]) return false;
+    seen.set(out[i], labels[i]);
+  }
+  return true;
+}
+
+/** Tries every cut point for the labels that clash at width `w`; the first that sets them all apart wins. */
+function retryClashes(labels: readonly string[], out: string[], w: number): string[] | undefined {
+  const clashing = new Set<number>();
+  for (let i = 0; i < out.length; i++) {
+    for (let j = i + 1; j < out.length; j++) {
+      if (out[i] === out[j] && labels[i] !== labels[j]) clashing.add(i).add(j);
+    }
+  }
+  for (let head = w - 1; head >= 0; head--) {
+    const tryOut = [...out];
+    for (const i of clashing) tryOut[i] = cutAt(labels[i], w, head);
+    if (distinctFor(labels, tryOut)) return tryOut;
+  }
+  return undefined;
+}
+
+/** `text` as its first `head` and last `width - 1 - head` characters around `…`, when longer than `width`. */
+function cutAt(text: string, width: number, head: number): string {
+  const chars = [...text];
+  if (chars.length <= width) return text;
+  const tail = width - 1 - head;
+  return chars.slice(0, head).join("") + "…" + (tail > 0 ? chars.slice(-tail).join("") : "");
 }

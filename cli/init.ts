@@ -37,14 +37,19 @@ export function osFlag(inv: Invocation): OsName {
 
 /** The human lines of a plan printed by `--dry-run` without `--json`. */
 export function renderPlan(r: InitResult): string {
-  const lines = [`Plan for ${r.os} (mode ${r.mode}, services by ${r.serviceManager}); nothing was changed.`];
+  const lines = [
+    `Plan for ${r.os} (mode ${r.mode}, services by ${r.serviceManager}); nothing has been changed.`,
+  ];
   r.steps.forEach((s, i) => {
     lines.push(`[${i + 1}/${r.steps.length}] ${s.name}: ${s.summary}`);
     for (const f of s.files) {
       if (f.change !== "unchanged") {
-        lines.push(`    ${f.change === "created" ? "write" : f.change} ${f.path}`);
+        lines.push(
+          `    ${f.change === "created" ? "would write" : `would ${f.change.replace(/d$/, "")}`} ${f.path}`,
+        );
       }
     }
+    for (const n of s.notes) lines.push(`    note: ${n}`);
     for (const c of s.commands) lines.push(`    $ ${c.line}`);
   });
   lines.push("Add --json to see every file's full contents.");

@@ -54,7 +54,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: "report",
-    summary: "Show spend by project, model, provider or day.",
+    summary: "Show spend by project, model, provider, day, week or month.",
     load: () => import("./report.ts"),
   },
   { name: "pricing", summary: "Rates, unpriced models, recost, import.", load: () => import("./pricing.ts") },

@@ -7,10 +7,12 @@
 import { basename } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import { boolFlag, closest, type CommandSpec, type Invocation, type Io, stringFlag } from "./command.ts";
-import { renderTable } from "./format.ts";
+import { formatCount, renderTable } from "./format.ts";
 import { loadConfig } from "../core/config.ts";
 import { MeterError, UsageError } from "../core/errors.ts";
 import { openStore } from "../store/open.ts";
+import { parseSince as windowSince } from "../reports/window.ts";
+import { machineZone } from "../reports/zone.ts";
 import {
   buildRateBook,
   BUNDLED_SOURCE,
@@ -259,7 +261,16 @@ function recostCommand(io: Io, inv: Invocation): number {
   }
   let result;
   try {
-    result = recost(db, bookFrom(io, db), { since, all });
+    // Progress on stderr once the work has taken a second, then at most once a second.
+    const started = performance.now();
+    let shown = started;
+    const onProgress = (done: number, total: number) => {
+      const t = performance.now();
+      if (t - shown < 1000) return;
+      shown = t;
+      io.stderr(`  ${formatCount(done)} of ${formatCount(total)} requests examined…\n`);
+    };
+    result = recost(db, bookFrom(io, db), { since, all, onProgress });
   } finally {
     db.close();
   }
@@ -401,25 +412,13 @@ function openExisting(io: Io, readOnly: boolean): DatabaseSync | undefined {
 }
 
 /**
- * `--since`: a span back from `now` (`30d`, `24h`, `2w`) or a date `YYYY-MM-DD` (its UTC midnight), as
- * the ISO-8601 time `requested_at` is compared with.
+ * `--since`: a span or a date, read as `report` reads it (`reports/window.ts`: `30d` is today and the 29 days
+ * before it, from midnight in `zone`), as the ISO-8601 time `requested_at` is compared with.
  *
- * @throws {UsageError} for anything else.
+ * @throws {UsageError} for anything else, such as 2026-02-30.
  */
-export function parseSince(value: string, now: Date): string {
-  const span = /^(\d+)([hdw])$/.exec(value.trim());
-  if (span) {
-    const hours = Number(span[1]) * ({ h: 1, d: 24, w: 168 } as const)[span[2] as "h" | "d" | "w"];
-    return new Date(now.getTime() - hours * 3_600_000).toISOString();
-  }
-  const day = /^\d{4}-\d{2}-\d{2}$/.test(value) ? new Date(`${value}T00:00:00.000Z`) : undefined;
-  if (!day || Number.isNaN(day.getTime())) {
-    throw new UsageError(
-      `pricing recost: --since expects a span like 30d, 24h or 2w, or a date YYYY-MM-DD; got '${value}'`,
-      "For example: halton-meter pricing recost --since 90d",
-    );
-  }
-  return day.toISOString();
+export function parseSince(value: string, now: Date, zone: string = machineZone()): string {
+  return windowSince(value, now, zone, "pricing recost").from;
 }
 
 function modelJson(m: ModelRates) {

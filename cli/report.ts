@@ -1,152 +1,46 @@
 /**
- * `halton-meter report`: requests, tokens by class and cost over a time window, grouped by project,
- * model, provider or day, as a table sized to the terminal, or as stable JSON or CSV for scripts.
+ * `halton-meter report`: requests, tokens by class and cost over a time window, grouped by project, model,
+ * provider, or local day, week or month, as a table sized to the terminal, or as JSON or CSV for scripts.
+ * The window and its zone are parsed by `reports/window.ts`, the figures come from `reports/report.ts`, and
+ * the three renderers only format them.
  *
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
 import { boolFlag, closest, type CommandSpec, type Invocation, type Io, stringFlag } from "./command.ts";
-import {
-  changePercent,
-  type Column,
-  csvLine,
-  formatChange,
-  formatCompact,
-  formatCount,
-  formatUsd,
-  renderTable,
-  tableWidth,
-  usdString,
-  wrap,
-} from "./format.ts";
+import { paint } from "./color.ts";
+import { reportTable } from "./report_text.ts";
+import { reportCsv } from "./report_csv.ts";
 import { ExitCode, UsageError } from "../core/errors.ts";
+import { loadConfig } from "../core/config.ts";
 import { openStore } from "../store/open.ts";
-import {
-  emptyTotals,
-  GROUP_BY,
-  type GroupBy,
-  isEmpty,
-  projectSlugs,
-  reportGroups,
-  sumGroups,
-  type TimeWindow,
-  type UnknownCostModel,
-  unknownCostModels,
-  type UsageTotals,
-} from "../reports/queries.ts";
+import { GROUP_BY, type GroupBy } from "../reports/queries.ts";
+import { buildReport, type ReportOptions } from "../reports/report.ts";
+import { reportJson } from "../reports/json.ts";
+import { checkZone, parseFromTo, parseSince } from "../reports/window.ts";
+import { machineZone } from "../reports/zone.ts";
 
-/** The window a report covers and how to name it. */
-export interface ReportWindow extends TimeWindow {
-  /** `last 7 days`, `since 2026-11-01`, `2026-11-01 to 2026-11-07`. */
-  label: string;
-}
-
-/** A report's options, parsed and checked. */
-export interface ReportOptions {
-  window: ReportWindow;
-  by: GroupBy;
-  project?: string;
-  vsPrevious: boolean;
+/** A report's options and the form to print it in. */
+export interface ReportRequest extends ReportOptions {
   format: "table" | "json" | "csv";
 }
 
-/** One group of the finished report, with the previous window's figures when asked for. */
-export interface ReportLine extends UsageTotals {
-  key: string | null;
-  previous?: UsageTotals;
-}
-
-/** Everything a report shows, before formatting. */
-export interface ReportData {
-  options: ReportOptions;
-  lines: ReportLine[];
-  total: UsageTotals;
-  previous?: { window: TimeWindow; total: UsageTotals };
-  unknownModels: UnknownCostModel[];
-  /** No database, or one without a single call. */
-  noData: boolean;
-  /** `--project` names a project the database has never seen; the nearest slug when there is one. */
-  unknownProject?: { near?: string };
-}
-
-const DAY_MS = 86_400_000;
-const UNIT_MS = { h: 3_600_000, d: DAY_MS, w: 7 * DAY_MS } as const;
-const UNIT_NAME = { h: "hour", d: "day", w: "week" } as const;
-
 /**
- * Parses `--since`: `7d`, `24h`, `2w` (back from `now`) or a date `YYYY-MM-DD` (from its UTC midnight).
+ * The zone a command counts days in: `--tz`, else `[report] timezone` in the config, else the machine's.
  *
- * @throws {UsageError} for anything else.
+ * @throws {UsageError} for an unknown zone name.
  */
-export function parseSince(value: string, now: Date): ReportWindow {
-  const rel = /^(\d+)([hdw])$/.exec(value);
-  if (rel && Number(rel[1]) > 0) {
-    const n = Number(rel[1]);
-    const unit = rel[2] as keyof typeof UNIT_MS;
-    return {
-      from: new Date(now.getTime() - n * UNIT_MS[unit]).toISOString(),
-      to: now.toISOString(),
-      label: n === 1 ? `last ${UNIT_NAME[unit]}` : `last ${n} ${UNIT_NAME[unit]}s`,
-    };
-  }
-  const day = parseDay(value);
-  if (day === undefined) {
-    throw new UsageError(
-      `report: --since expects a span like 7d, 24h or 2w, or a date YYYY-MM-DD; got '${value}'`,
-      "For example: halton-meter report --since 30d",
-    );
-  }
-  return { from: day.toISOString(), to: now.toISOString(), label: `since ${value}` };
+export function chooseZone(flag: string | undefined, configured: string, who: string): string {
+  if (flag !== undefined) return checkZone(flag, who);
+  return configured ? checkZone(configured, who) : machineZone();
 }
 
 /**
- * The window of `--from D [--to D]`: whole UTC days, both ends included; without `--to`, up to `now`.
- *
- * @throws {UsageError} for a malformed date or a `--to` before `--from`.
- */
-export function parseFromTo(from: string, to: string | undefined, now: Date): ReportWindow {
-  const start = parseDay(from);
-  if (start === undefined) throw badDate("--from", from);
-  if (to === undefined) return { from: start.toISOString(), to: now.toISOString(), label: `since ${from}` };
-  const end = parseDay(to);
-  if (end === undefined) throw badDate("--to", to);
-  if (end < start) {
-    throw new UsageError(`report: --to ${to} is before --from ${from}`, "Swap the two dates.");
-  }
-  return {
-    from: start.toISOString(),
-    to: new Date(end.getTime() + DAY_MS).toISOString(),
-    label: from === to ? from : `${from} to ${to}`,
-  };
-}
-
-/** The same-length window just before `w`. */
-export function previousWindow(w: TimeWindow): TimeWindow {
-  const from = Date.parse(w.from);
-  const span = Date.parse(w.to) - from;
-  return { from: new Date(from - span).toISOString(), to: w.from };
-}
-
-function parseDay(value: string): Date | undefined {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return undefined;
-  const d = new Date(`${value}T00:00:00.000Z`);
-  // Date accepts 2026-02-30 and rolls it over; a date that does not print back as itself is not a date.
-  return Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== value ? undefined : d;
-}
-
-function badDate(flag: string, value: string): UsageError {
-  return new UsageError(
-    `report: ${flag} expects a date YYYY-MM-DD (UTC); got '${value}'`,
-    "For example: halton-meter report --from 2026-11-01 --to 2026-11-07",
-  );
-}
-
-/**
- * Checks the flags of one invocation and turns them into {@linkcode ReportOptions}.
+ * Checks the flags of one invocation and turns them into a {@linkcode ReportRequest}.
  *
  * @throws {UsageError} for conflicting or malformed flags.
  */
-export function reportOptions(inv: Invocation, now: Date): ReportOptions {
+export function reportOptions(inv: Invocation, now: Date, zone: string): ReportRequest {
   const since = stringFlag(inv, "since");
   const from = stringFlag(inv, "from");
   const to = stringFlag(inv, "to");
@@ -156,7 +50,9 @@ export function reportOptions(inv: Invocation, now: Date): ReportOptions {
   if (to !== undefined && from === undefined) {
     throw new UsageError("report: --to needs --from", "For example: --from 2026-11-01 --to 2026-11-07");
   }
-  const window = from !== undefined ? parseFromTo(from, to, now) : parseSince(since ?? "7d", now);
+  const window = from !== undefined
+    ? parseFromTo(from, to, now, zone, "report")
+    : parseSince(since ?? "7d", now, zone, "report");
   const byFlag = stringFlag(inv, "by") ?? "project";
   if (!(GROUP_BY as readonly string[]).includes(byFlag)) {
     const near = closest(byFlag, GROUP_BY);
@@ -177,266 +73,6 @@ export function reportOptions(inv: Invocation, now: Date): ReportOptions {
   };
 }
 
-/**
- * Runs the report's queries on a read-only connection. With `vsPrevious`, each group carries its figures in
- * the previous window (groups seen only then are added with zeros now), except by day: days of two windows
- * are different keys, so only the totals are compared.
- */
-export function buildReport(db: DatabaseSync | undefined, options: ReportOptions): ReportData {
-  const data: ReportData = { options, lines: [], total: emptyTotals(), unknownModels: [], noData: true };
-  if (options.vsPrevious) data.previous = { window: previousWindow(options.window), total: emptyTotals() };
-  if (!db || isEmpty(db)) return data;
-  data.noData = false;
-  const q = { by: options.by, project: options.project };
-  const current = reportGroups(db, { ...q, window: options.window });
-  data.lines = current.map((g) => ({ ...g }));
-  data.total = sumGroups(current);
-  data.unknownModels = unknownCostModels(db, { ...q, window: options.window });
-  if (data.previous) {
-    const before = reportGroups(db, { ...q, window: data.previous.window });
-    data.previous.total = sumGroups(before);
-    if (options.by !== "day") {
-      const byKey = new Map(data.lines.map((l) => [l.key, l]));
-      for (const line of data.lines) line.previous = emptyTotals();
-      for (const { key, ...totals } of before) {
-        const line = byKey.get(key);
-        if (line) line.previous = totals;
-        else data.lines.push({ key, ...emptyTotals(), previous: totals });
-      }
-    }
-  }
-  if (options.project !== undefined) {
-    const slugs = projectSlugs(db);
-    if (!slugs.includes(options.project)) data.unknownProject = { near: closest(options.project, slugs) };
-  }
-  return data;
-}
-
-/** Totals as JSON fields, `cost_usd` next to `cost_millicents`. */
-function totalsJson(t: UsageTotals) {
-  return {
-    requests: t.requests,
-    input_tokens: t.input_tokens,
-    output_tokens: t.output_tokens,
-    cache_read_tokens: t.cache_read_tokens,
-    cache_write_tokens: t.cache_write_tokens,
-    thinking_tokens: t.thinking_tokens,
-    cost_millicents: t.cost_millicents,
-    cost_usd: usdString(t.cost_millicents),
-    unknown_cost_requests: t.unknown_cost_requests,
-    incomplete_requests: t.incomplete_requests,
-    error_requests: t.error_requests,
-  };
-}
-
-/** The `--json` document (its shape is documented in the command's help). */
-export function reportJson(data: ReportData): string {
-  const { options } = data;
-  const doc = {
-    window: { from: options.window.from, to: options.window.to, label: options.window.label },
-    by: options.by,
-    project: options.project ?? null,
-    groups: data.lines.map((l) => ({
-      key: l.key,
-      ...totalsJson(l),
-      ...(l.previous && {
-        previous: totalsJson(l.previous),
-        cost_change_pct: costChange(l.previous, l),
-      }),
-    })),
-    total: totalsJson(data.total),
-    ...(data.previous && {
-      previous: {
-        window: data.previous.window,
-        total: totalsJson(data.previous.total),
-        cost_change_pct: costChange(data.previous.total, data.total),
-      },
-    }),
-    unknown_cost_models: data.unknownModels,
-  };
-  return JSON.stringify(doc, null, 2) + "\n";
-}
-
-/** The change in cost in percent, one decimal; null when there was no cost before. */
-function costChange(before: UsageTotals, now: UsageTotals): number | null {
-  const p = changePercent(before.cost_millicents, now.cost_millicents);
-  return p === null ? null : Math.round(p * 10) / 10;
-}
-
-const CSV_FIELDS = [
-  "requests",
-  "input_tokens",
-  "output_tokens",
-  "cache_read_tokens",
-  "cache_write_tokens",
-  "thinking_tokens",
-  "cost_millicents",
-  "cost_usd",
-  "unknown_cost_requests",
-  "incomplete_requests",
-  "error_requests",
-] as const;
-
-/**
- * The `--csv` text: a header, then one line per group, without a total line so that the lines sum to the
- * total. With `--vs-previous` (not by day) four columns more: the previous requests and cost, and the change.
- */
-export function reportCsv(data: ReportData): string {
-  const prev = data.previous !== undefined && data.options.by !== "day";
-  let out = csvLine([
-    data.options.by,
-    ...CSV_FIELDS,
-    ...(prev
-      ? ["previous_requests", "previous_cost_millicents", "previous_cost_usd", "cost_change_pct"]
-      : []),
-  ]);
-  for (const l of data.lines) {
-    const t = totalsJson(l);
-    out += csvLine([
-      l.key,
-      ...CSV_FIELDS.map((f) => t[f]),
-      ...(prev && l.previous
-        ? [
-          l.previous.requests,
-          l.previous.cost_millicents,
-          usdString(l.previous.cost_millicents),
-          costChange(l.previous, l),
-        ]
-        : []),
-    ]);
-  }
-  return out;
-}
-
-const LABEL: Record<GroupBy, string> = {
-  project: "PROJECT",
-  model: "MODEL",
-  provider: "PROVIDER",
-  day: "DAY",
-};
-
-const NUMBERS = ["REQUESTS", "INPUT", "OUTPUT", "CACHE READ", "CACHE WRITE", "THINKING", "COST"];
-
-/** A cost cell: `?` when every call's cost is unknown, a trailing `*` when some are. */
-function costCell(t: UsageTotals): string {
-  if (t.requests > 0 && t.unknown_cost_requests === t.requests) return "?";
-  return formatUsd(t.cost_millicents) + (t.unknown_cost_requests ? "*" : "");
-}
-
-/**
- * The human report: a title, a table fitted to `columns`, a total row and notes. To fit, the table first
- * switches to compact counts (12.3k), then narrows the gaps, and only then shortens the labels.
- */
-export function reportTable(data: ReportData, columns: number): string {
-  const { options } = data;
-  const scope = options.project !== undefined ? ` for project ${options.project}` : "";
-  const head = [
-    wrap(
-      `Spend by ${options.by}${scope}, ${options.window.label} (${describeWindow(options.window)})`,
-      columns,
-    ),
-  ];
-  if (data.noData) return [...head, wrap(NO_DATA, columns), ""].join("\n");
-  if (data.previous) head.push(`Compared with ${describeWindow(data.previous.window)}.`);
-  if (!data.lines.length) {
-    return [...head, "No metered calls in this window.", unknownProjectNote(data)].join("\n");
-  }
-  const withPrevious = data.previous !== undefined;
-  const cols: Column[] = [
-    { header: LABEL[options.by] },
-    ...[...NUMBERS, ...(withPrevious ? ["PREVIOUS", "CHANGE"] : [])].map((header) => ({
-      header,
-      align: "right" as const,
-    })),
-  ];
-  const cells = (
-    key: string,
-    t: UsageTotals,
-    prev: UsageTotals | undefined,
-    count: (n: number) => string,
-  ) => [
-    key,
-    ...[
-      t.requests,
-      t.input_tokens,
-      t.output_tokens,
-      t.cache_read_tokens,
-      t.cache_write_tokens,
-      t.thinking_tokens,
-    ]
-      .map(count),
-    costCell(t),
-    ...(prev
-      ? [costCell(prev), formatChange(prev.cost_millicents, t.cost_millicents)]
-      : withPrevious
-      ? ["", ""]
-      : []),
-  ];
-  const layouts = [[formatCount, 2], [formatCompact, 2], [formatCompact, 1]] as const;
-  let table = "";
-  for (const [count, gap] of layouts) {
-    const rows = data.lines.map((l) => cells(l.key ?? "(no model)", l, l.previous, count));
-    const footer = [cells("TOTAL", data.total, data.previous?.total, count)];
-    table = renderTable(cols, rows, { width: columns, gap, footer, minFirst: 8 });
-    if (tableWidth(cols, [...rows, ...footer], gap) <= columns) break;
-  }
-  const notes = reportNotes(data).map((n) => wrap(n, columns, "  "));
-  return [...head, "", table.trimEnd(), ...(notes.length ? ["", ...notes] : []), unknownProjectNote(data)]
-    .join("\n");
-}
-
-const NO_DATA = "No metered calls yet. Meter one command with 'halton-meter run -- CMD', or set up the " +
-  "machine with 'halton-meter init'.";
-
-function reportNotes(data: ReportData): string[] {
-  const notes: string[] = [];
-  const t = data.total;
-  if (t.unknown_cost_requests) {
-    const models = data.unknownModels.slice(0, 5).map((m) =>
-      `${m.model ?? "(no model)"} (${formatCount(m.requests)})`
-    );
-    const more = data.unknownModels.length > 5 ? ", …" : "";
-    notes.push(
-      `* ${plural(t.unknown_cost_requests, "call has", "calls have")} no known cost, for want of a rate for ${
-        models.join(", ")
-      }${more}: costs marked * leave them out. 'halton-meter pricing unknown' lists them.`,
-    );
-  }
-  if (t.incomplete_requests) {
-    notes.push(
-      `${
-        plural(t.incomplete_requests, "call has", "calls have")
-      } incomplete token counts (a stream cut short, ` +
-        "or streamed without usage): their tokens and cost are a lower bound.",
-    );
-  }
-  if (t.error_requests) notes.push(`${plural(t.error_requests, "call", "calls")} ended in an error.`);
-  return notes;
-}
-
-/** A line naming the nearest project when `--project` matched none; empty otherwise. */
-function unknownProjectNote(data: ReportData): string {
-  if (!data.unknownProject) return "";
-  const near = data.unknownProject.near;
-  return `No project is named '${data.options.project}'.${near ? ` Did you mean '${near}'?` : ""}\n`;
-}
-
-function plural(n: number, one: string, many: string): string {
-  return `${formatCount(n)} ${n === 1 ? one : many}`;
-}
-
-/** `2026-11-18 10:42 → 2026-11-25 10:42 UTC`, or whole days `2026-11-01 → 2026-11-07 UTC` (both included). */
-export function describeWindow(w: TimeWindow): string {
-  const midnight = (iso: string) => iso.endsWith("T00:00:00.000Z");
-  if (midnight(w.from) && midnight(w.to)) {
-    const last = new Date(Date.parse(w.to) - DAY_MS).toISOString().slice(0, 10);
-    const first = w.from.slice(0, 10);
-    return first === last ? `${first} UTC` : `${first} → ${last} UTC`;
-  }
-  const minute = (iso: string) => iso.slice(0, 16).replace("T", " ");
-  return `${minute(w.from)} → ${minute(w.to)} UTC`;
-}
-
 /** True when the file is missing or empty: there is nothing to report, and nothing should be created. */
 function noDatabase(file: string): boolean {
   try {
@@ -447,21 +83,37 @@ function noDatabase(file: string): boolean {
   }
 }
 
+/** The windows, in the words of `--help` and the README. */
+const WINDOW_HELP = [
+  "Windows: --since 24h is the last 24 hours back from now; 7d, 2w and 1m are the last 7 days, 2 weeks",
+  "(Monday first) or 1 month in whole periods, the current one included, from midnight to now (7d = today",
+  "so far and the 6 days before); a date YYYY-MM-DD runs from that day's midnight to now; --from D --to D",
+  "is whole days, both included. Days are those of --tz, else [report] timezone in config.toml, else the",
+  "machine's zone. --by day, week or month lists every period of the window, those without calls too.",
+];
+
 /** The `report` command with its clock injected, so tests can fix "now". */
 export function createReportCommand(clock: () => Date = () => new Date()): CommandSpec {
   return {
-    usage: "report [--since 7d | --from D [--to D]] [--by project|model|provider|day] [--project P] " +
-      "[--vs-previous] [--json | --csv]",
+    usage:
+      "report [--since 7d | --from D [--to D]] [--by project|model|provider|day|week|month] [--project P] " +
+      "[--vs-previous] [--tz ZONE] [--json | --csv]",
     description: [
       "Requests, tokens (input, output, cache read, cache write, thinking) and cost of the metered calls in a",
       "time window, one line per group, with a total. Costs are summed from integer millicents; calls whose",
-      "model has no rate count as unknown and are listed under the table. Times are UTC.",
+      "model has no rate count as unknown and are listed under the table.",
       "",
-      "--json prints one object:",
-      '  window       {from, to, label}: ISO-8601 UTC, "from" included, "to" excluded',
+      ...WINDOW_HELP,
+      "",
+      "--vs-previous compares with the window just before, as long in its own unit: each project, model or",
+      "provider with itself, each day, week or month with the one in the same place before.",
+      "",
+      "--json prints one object (the read API's /v1/report serves the same):",
+      '  window       {from, to, label, zone}: ISO-8601 UTC, "from" included, "to" excluded',
       "  by, project  the grouping and the --project filter (null when none)",
-      "  groups[]     {key, <totals>, previous?: <totals>, cost_change_pct?}; key is the slug, model,",
-      "               provider or YYYY-MM-DD (null for calls that named no model)",
+      "  groups[]     {key, <totals>, previous?: <totals>, previous_key?, cost_change_pct?}; key is the slug,",
+      "               model, provider, YYYY-MM-DD (a day, or a week's Monday) or YYYY-MM (null for calls",
+      "               that named no model)",
       "  total        <totals> of every group",
       "  previous     with --vs-previous: {window, total, cost_change_pct}",
       "  unknown_cost_models[]  {provider, model, requests} of calls without a known cost",
@@ -469,16 +121,17 @@ export function createReportCommand(clock: () => Date = () => new Date()): Comma
       "               thinking_tokens, cost_millicents (1 USD = 100,000), cost_usd (exact decimal string),",
       "               unknown_cost_requests, incomplete_requests, error_requests",
       "cost_change_pct is null when the previous cost was zero. --csv prints the same fields, one line per",
-      "group, without a total line. With no database yet, --json and --csv print an empty report.",
+      "group, without a total line. With no database yet, --json and --csv print an empty report. A --project",
+      "that names no project is an error (exit 1) with the nearest name as a hint.",
     ].join("\n"),
     flags: [
       {
         name: "since",
         type: "string",
         value: "SPAN",
-        description: "Window back from now: 7d, 24h, 2w, or a date YYYY-MM-DD (default 7d).",
+        description: "24h, 7d, 2w, 1m, or a date YYYY-MM-DD (default 7d; see Windows above).",
       },
-      { name: "from", type: "string", value: "D", description: "First day of the window, YYYY-MM-DD (UTC)." },
+      { name: "from", type: "string", value: "D", description: "First day of the window, YYYY-MM-DD." },
       {
         name: "to",
         type: "string",
@@ -489,13 +142,19 @@ export function createReportCommand(clock: () => Date = () => new Date()): Comma
         name: "by",
         type: "string",
         value: "G",
-        description: "Group by project, model, provider or day (default project).",
+        description: "Group by project, model, provider, day, week or month (default project).",
       },
       { name: "project", type: "string", value: "P", description: "Only the calls of project P." },
       {
         name: "vs-previous",
         type: "boolean",
-        description: "Compare with the same-length window just before.",
+        description: "Compare with the window just before (see above).",
+      },
+      {
+        name: "tz",
+        type: "string",
+        value: "ZONE",
+        description: "Count days in this IANA zone (UTC, Europe/Paris, Asia/Kolkata); default the machine's.",
       },
       { name: "json", type: "boolean", description: "Print JSON (fields above)." },
       { name: "csv", type: "boolean", description: "Print CSV." },
@@ -503,23 +162,28 @@ export function createReportCommand(clock: () => Date = () => new Date()): Comma
     examples: [
       "halton-meter report",
       "halton-meter report --since 30d --by model",
-      "halton-meter report --from 2026-11-01 --to 2026-11-30 --by day --project my-app",
+      "halton-meter report --since 1m --by week --vs-previous",
+      "halton-meter report --from 2026-11-01 --to 2026-11-30 --by day --project my-app --tz UTC",
       "halton-meter report --vs-previous --json",
     ],
     run(io: Io, inv: Invocation): number {
-      const options = reportOptions(inv, clock());
+      const zone = chooseZone(
+        stringFlag(inv, "tz"),
+        loadConfig(io.paths.config).config.report.timezone,
+        "report",
+      );
+      const options = reportOptions(inv, clock(), zone);
       const missing = noDatabase(io.paths.db);
       let db: DatabaseSync | undefined;
       try {
         if (!missing) db = openStore(io.paths.db, { readOnly: true });
-        const data = buildReport(db, options);
+        const data = buildReport(db, options, closest);
         if (options.format === "table") {
-          io.stdout(reportTable(data, io.columns));
+          io.stdout(reportTable(data, io.columns, paint(io.color)));
           return ExitCode.Ok;
         }
         io.stdout(options.format === "json" ? reportJson(data) : reportCsv(data));
         if (data.noData) io.stderr("No metered calls yet.\n");
-        else if (data.unknownProject) io.stderr(unknownProjectNote(data));
         return ExitCode.Ok;
       } finally {
         db?.close();

@@ -5,7 +5,7 @@
  * @module
  */
 import { boolFlag, type CommandSpec, type Invocation, type Io } from "./command.ts";
-import { type Column, renderTable } from "./format.ts";
+import { type Column, renderTable, tableWidth, wrap } from "./format.ts";
 import { type Channel, currentChannel } from "../core/channel.ts";
 import { ExitCode } from "../core/errors.ts";
 import { currentOs } from "../core/paths.ts";
@@ -32,13 +32,25 @@ export function renderStatus(r: StatusReport, width: number, channel?: Channel):
     c.port === undefined ? "" : String(c.port),
     c.detail,
   ]);
+  // Too wide with the details beside the rest: each detail goes under its row instead, wrapped to the width.
+  const table = tableWidth(columns, rows) <= width
+    ? renderTable(columns, rows, { width, minFirst: 9 }).trimEnd()
+    : renderTable(columns.slice(0, -1), rows.map((row) => row.slice(0, -1)), { width, minFirst: 9 })
+      .trimEnd().split("\n").flatMap((line, i) =>
+        i < 2 || !rows[i - 2][4]
+          ? [line]
+          : [line, ...wrap(rows[i - 2][4], width - 4).split("\n").map((l) => `    ${l}`)]
+      ).join("\n");
   return [
-    `halton-meter ${r.version}${channel ? ` from ${channel.name}` : ""}: ${
-      r.healthy ? "healthy" : "UNHEALTHY"
-    } (mode ${r.mode}, ${r.serviceManager})`,
+    wrap(
+      `halton-meter ${r.version}${channel ? ` from ${channel.name}` : ""}: ${
+        r.healthy ? "healthy" : "UNHEALTHY"
+      } (mode ${r.mode}, ${r.serviceManager})`,
+      width,
+    ),
     "",
-    renderTable(columns, rows, { width, minFirst: 9 }).trimEnd(),
-    ...(r.next ? ["", `next: ${r.next}`] : []),
+    table,
+    ...(r.next ? ["", wrap(`next: ${r.next}`, width, "  ")] : []),
     "",
   ].join("\n");
 }

@@ -31,6 +31,8 @@ export interface Config {
   hosts: Record<string, string>;
   pricing: { override: PriceOverride[] };
   logging: { level: LogLevelName; max_bytes: number; keep: number };
+  /** `timezone`: the IANA zone whose days reports count; empty means the machine's. */
+  report: { timezone: string };
 }
 
 /** Log levels, least to most severe. */
@@ -107,6 +109,17 @@ const level: Check<LogLevelName> = (v) =>
     ? { value: v }
     : { expected: 'one of "debug", "info", "warn", "error"' };
 
+const zoneName: Check<string> = (v) => {
+  if (typeof v !== "string") return { expected: 'a time zone name in quotes, e.g. "Europe/Paris"' };
+  if (v === "") return { value: v };
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: v });
+    return { value: v };
+  } catch {
+    return { expected: 'an IANA time zone name such as "UTC", "Europe/Paris" or "Asia/Kolkata"' };
+  }
+};
+
 const PRICE_FIELDS = ["input", "output", "cache_read", "cache_write_5m", "cache_write_1h"] as const;
 
 const overrides: Check<PriceOverride[]> = (v) => {
@@ -146,6 +159,7 @@ const SCHEMA = {
   upstream: { ca_file: [str, ""], proxy: [proxyUrl, ""], resolve: [resolveMap, {}] },
   pricing: { override: [overrides, []] },
   logging: { level: [level, "info"], max_bytes: [positiveInt, 10 * 1024 * 1024], keep: [positiveInt, 5] },
+  report: { timezone: [zoneName, ""] },
 } as const;
 
 /** The configuration used when there is no file. */
@@ -159,6 +173,7 @@ export function defaultConfig(): Config {
     hosts: {},
     pricing: { override: [] },
     logging: { level: "info", max_bytes: 10 * 1024 * 1024, keep: 5 },
+    report: { timezone: "" },
   };
 }
 

@@ -135,6 +135,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const readApi = readApiOnDemand({
       dbPath: paths.db,
       allowOrigins: config.cors.allow_origins,
+      timeZone: config.report.timezone,
       onError: (error) => log.error("api.read_worker_failed", { error }),
     });
     cleanup.push(() => readApi.close());

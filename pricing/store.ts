@@ -157,7 +157,12 @@ export interface RecostOptions {
   since?: string;
   /** Every row in range, not only those without a cost. */
   all?: boolean;
+  /** Told the rows examined so far and the rows to examine, every {@linkcode RECOST_PROGRESS_EVERY} rows. */
+  onProgress?: (examined: number, total: number) => void;
 }
+
+/** How many rows {@linkcode recost} examines between two progress calls. */
+export const RECOST_PROGRESS_EVERY = 10_000;
 
 /** The columns of a stored row that {@linkcode recost} reads. */
 type RequestTokens = Pick<
@@ -190,6 +195,7 @@ export function recost(db: DatabaseSync, book: RateBook, options: RecostOptions 
     const rows = (options.since ? select.all(options.since) : select.all()) as unknown as RequestTokens[];
     for (const r of rows) {
       result.examined++;
+      if (result.examined % RECOST_PROGRESS_EVERY === 0) options.onProgress?.(result.examined, rows.length);
       const usage: Usage = {
         model: r.model,
         tokens_complete: true,

@@ -1,27 +1,28 @@
 /**
- * The queries behind `halton-meter report`: usage and cost in a time window, grouped by project, model,
- * provider or UTC day. Each is a pure function of a (read-only) connection and its parameters; formatting
+ * The queries behind `halton-meter report` and the read API's `/v1/report`: usage and cost in a time window,
+ * grouped by project, model, provider, or local day, week or month. Each is a pure function of a (read-only) connection and its parameters; formatting
  * is the command's job.
  *
  * @module
  */
 import type { DatabaseSync, SQLInputValue } from "node:sqlite";
+import { type Period, PERIOD_UNITS, periodsOf, type PeriodUnit, type TimeRange } from "./window.ts";
 
-/** What a report groups by. */
-export type GroupBy = "project" | "model" | "provider" | "day";
+/** What a report groups by: a column of the calls, or a calendar period of the window's zone. */
+export type GroupBy = "project" | "model" | "provider" | PeriodUnit;
 
 /** Every {@linkcode GroupBy}, in the order help lists them. */
-export const GROUP_BY: readonly GroupBy[] = ["project", "model", "provider", "day"];
+export const GROUP_BY: readonly GroupBy[] = ["project", "model", "provider", ...PERIOD_UNITS];
 
-/** A half-open time window `[from, to)`, both ISO-8601 UTC with milliseconds (the `requested_at` format). */
-export interface TimeWindow {
-  from: string;
-  to: string;
+/** True for the groupings by calendar period. */
+export function isPeriod(by: GroupBy): by is PeriodUnit {
+  return (PERIOD_UNITS as readonly string[]).includes(by);
 }
 
 /** The parameters of one report query. */
 export interface ReportQuery {
-  window: TimeWindow;
+  /** The window, with the zone whose days, weeks and months a grouping by period counts. */
+  window: TimeRange & { zone: string };
   by: GroupBy;
   /** Only this project's calls (its slug). */
   project?: string;
@@ -85,108 +86,198 @@ const GROUP_COLUMNS: readonly (keyof UsageTotals)[] = [
 
 /** The sums over `daily_usage`, whose rows are already sums of calls (its cost column has the table's name). */
 const ROLLUP_SUMS = GROUP_COLUMNS.map((c) =>
-  `sum(${c === "cost_millicents" ? "cost_usd_minor_units" : c}) AS ${c}`
+  `sum(t.${c === "cost_millicents" ? "cost_usd_minor_units" : c} * pc.sign) AS ${c}`
 ).join(", ");
 
-/** Adds up the sums of the parts of a split window (see {@linkcode splitWindow}). */
-const MERGED_SUMS = GROUP_COLUMNS.map((c) => `sum(${c}) AS ${c}`).join(", ");
+/** The column each non-time grouping keys on, in `requests` and in both rollups alike. */
+const KEY_COLUMN = { project: "project_id", model: "model", provider: "provider" } as const;
 
-/** The group key of each grouping, over `requests` and over `daily_usage`. */
-const KEY: Record<GroupBy, { calls: string; days: string }> = {
-  project: { calls: "project_id", days: "project_id" },
-  model: { calls: "model", days: "model" },
-  provider: { calls: "provider", days: "provider" },
-  day: { calls: "substr(requested_at, 1, 10)", days: "day" },
-};
-
-/**
- * A window cut at UTC midnights: `days` is the run of whole UTC days inside it (`[from, to)` as
- * `YYYY-MM-DD`), summed from the `daily_usage` rollup; `calls` are the partial days at either end (or the
- * whole window when it holds no whole day), summed call by call. Together they cover the window exactly
- * once, because a call's day is the first ten characters of its `requested_at`.
- */
-export interface WindowSplit {
-  days?: { from: string; to: string };
-  calls: TimeWindow[];
+/** Which table sums one piece of a range, the piece's bounds in that table's key, and whether it is added. */
+export interface RangePiece {
+  table: "daily_usage" | "hourly_usage" | "requests";
+  /** `YYYY-MM-DD` for daily_usage, `YYYY-MM-DDTHH` for hourly_usage, an ISO instant for requests. */
+  from: string;
+  to: string;
+  /** 1: added; -1: taken away (hours of a day read whole from the daily rollup that the range leaves out). */
+  sign: 1 | -1;
 }
 
+const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 
-/** `day` moved by `n` days, or undefined when `day` is not a real `YYYY-MM-DD` date in years 0000-9999. */
-function shiftDay(day: string, n: number): string | undefined {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) return undefined;
-  const ms = Date.parse(`${day}T00:00:00.000Z`);
-  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== day) return undefined;
-  const out = new Date(ms + n * DAY_MS).toISOString().slice(0, 10);
-  return /^\d{4}-\d{2}-\d{2}$/.test(out) ? out : undefined;
+/**
+ * Cuts `[from, to)` into pieces whose signed sum covers it exactly once: whole UTC days (`daily_usage`), whole
+ * UTC hours (`hourly_usage`) and the minutes left at the ends (`requests`, call by call). Where a range holds
+ * most of a UTC day, that day is read whole and the hours it leaves out taken away, so a local day of a
+ * zone at UTC-8 reads one day and 8 hours rather than 24 hours. A call's day and hour are the first 10 and
+ * 13 characters of its `requested_at`, which is what makes the pieces meet exactly.
+ */
+export function splitRange(range: TimeRange): RangePiece[] {
+  const lo = Date.parse(range.from);
+  const hi = Date.parse(range.to);
+  if (!(lo < hi)) return [];
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const ceilHour = Math.ceil(lo / HOUR_MS) * HOUR_MS;
+  const floorHour = Math.floor(hi / HOUR_MS) * HOUR_MS;
+  if (ceilHour >= floorHour) return [{ table: "requests", from: range.from, to: range.to, sign: 1 }];
+  const out: RangePiece[] = [];
+  const hours = (a: number, b: number, sign: 1 | -1) => {
+    if (a < b) out.push({ table: "hourly_usage", from: iso(a).slice(0, 13), to: iso(b).slice(0, 13), sign });
+  };
+  const days = (a: number, b: number) =>
+    out.push({ table: "daily_usage", from: iso(a).slice(0, 10), to: iso(b).slice(0, 10), sign: 1 });
+  if (lo < ceilHour) out.push({ table: "requests", from: range.from, to: iso(ceilHour), sign: 1 });
+  // Whole hours [ceilHour, floorHour), one UTC day at a time; runs of whole days become one piece.
+  let runStart: number | undefined;
+  for (let at = ceilHour; at < floorHour;) {
+    const dayStart = Math.floor(at / DAY_MS) * DAY_MS;
+    const end = Math.min(dayStart + DAY_MS, floorHour);
+    if (at === dayStart && end === dayStart + DAY_MS) {
+      runStart ??= dayStart;
+    } else {
+      if (runStart !== undefined) days(runStart, dayStart);
+      runStart = undefined;
+      if (end - at > DAY_MS / 2) {
+        days(dayStart, dayStart + DAY_MS);
+        hours(dayStart, at, -1);
+        hours(end, dayStart + DAY_MS, -1);
+      } else {
+        hours(at, end, 1);
+      }
+    }
+    at = end;
+  }
+  if (runStart !== undefined) days(runStart, floorHour);
+  if (floorHour < hi) out.push({ table: "requests", from: iso(floorHour), to: range.to, sign: 1 });
+  return out;
 }
 
-const midnight = (day: string) => `${day}T00:00:00.000Z`;
-
-/** Splits `w` into whole UTC days and the partial days at its ends (see {@linkcode WindowSplit}). */
-export function splitWindow(w: TimeWindow): WindowSplit {
-  let first = shiftDay(w.from.slice(0, 10), 0);
-  if (first !== undefined && midnight(first) < w.from) first = shiftDay(first, 1);
-  let end = shiftDay(w.to.slice(0, 10), 0);
-  if (end !== undefined && midnight(end) > w.to) end = shiftDay(end, -1);
-  if (first === undefined || end === undefined || first >= end) return { calls: [w] };
-  const calls: TimeWindow[] = [];
-  if (w.from < midnight(first)) calls.push({ from: w.from, to: midnight(first) });
-  if (midnight(end) < w.to) calls.push({ from: midnight(end), to: w.to });
-  return { days: { from: first, to: end }, calls };
-}
-
-/** One query per part of the split window, to be joined with UNION ALL; each reads only its own table. */
-interface Parts {
-  sql: string[];
-  params: SQLInputValue[];
-}
+/** The period column of each table. */
+const PERIOD_COLUMN = { daily_usage: "day", hourly_usage: "hour", requests: "requested_at" } as const;
 
 /**
- * The parts of a windowed query: `calls(where)` over `requests` for each partial window and `days(where)`
- * over `daily_usage` for the whole days, each given its WHERE clause (time range, then the project).
+ * Runs `select(table, alias)` once per table over every piece of every period, the pieces passed as one JSON
+ * parameter (`[period key, from, to, sign]`), unpacked once into a table `pc (period, lo, hi, sign)` and
+ * joined to the table's time index; `pc.period` is the period, and rollup sums are multiplied by `pc.sign`.
  */
-function parts(
-  q: Pick<ReportQuery, "window" | "project">,
-  calls: (where: string) => string,
-  days: (where: string) => string,
-): Parts {
-  const project = q.project === undefined ? "" : " AND project_id = (SELECT id FROM projects WHERE slug = ?)";
-  const tail: SQLInputValue[] = q.project === undefined ? [] : [q.project];
-  const split = splitWindow(q.window);
-  const out: Parts = { sql: [], params: [] };
-  for (const w of split.calls) {
-    out.sql.push(calls(`requested_at >= ? AND requested_at < ?${project}`));
-    out.params.push(w.from, w.to, ...tail);
+function overPieces<T>(
+  db: DatabaseSync,
+  periods: readonly Period[],
+  projectId: string | undefined,
+  select: (table: RangePiece["table"]) => string,
+): T[] {
+  const byTable = new Map<RangePiece["table"], (string | number)[][]>();
+  for (const p of periods) {
+    for (const piece of splitRange(p)) {
+      let list = byTable.get(piece.table);
+      if (!list) byTable.set(piece.table, list = []);
+      list.push([p.key, piece.from, piece.to, piece.sign]);
+    }
   }
-  if (split.days) {
-    out.sql.push(days(`day >= ? AND day < ?${project}`));
-    out.params.push(split.days.from, split.days.to, ...tail);
+  const out: T[] = [];
+  for (const [table, pieces] of byTable) {
+    const col = `t.${PERIOD_COLUMN[table]}`;
+    const project = projectId === undefined ? "" : " AND t.project_id = ?";
+    // CROSS JOIN keeps the few pieces outside, so each is one range scan of the table's time index.
+    // Materialised, so the JSON is parsed once per piece rather than once per row joined to it.
+    const sql = `WITH pc AS MATERIALIZED (SELECT value->>0 AS period, value->>1 AS lo, value->>2 AS hi,
+      value->>3 AS sign FROM json_each(?)) ${select(table)}`.replace(
+      "{FROM}",
+      `FROM pc CROSS JOIN ${table} t ON ${col} >= pc.lo AND ${col} < pc.hi${project}`,
+    );
+    const params: SQLInputValue[] = [JSON.stringify(pieces)];
+    if (projectId !== undefined) params.push(projectId);
+    for (const r of db.prepare(sql).all(...params)) out.push({ ...r } as T);
   }
   return out;
 }
 
+/** The id of the project with `slug`, or undefined when there is none. */
+function projectId(db: DatabaseSync, slug: string): string | undefined {
+  return (db.prepare("SELECT id FROM projects WHERE slug = ?").get(slug) as { id: string } | undefined)?.id;
+}
+
+/** Sums per period and key, over every table a piece reads. */
+function sumPeriods(
+  db: DatabaseSync,
+  periods: readonly Period[],
+  key: string | null,
+  project: string | undefined,
+): Map<string, ReportGroup & { period: string }> {
+  const merged = new Map<string, ReportGroup & { period: string }>();
+  const id = project === undefined ? undefined : projectId(db, project);
+  if (project !== undefined && id === undefined) return merged;
+  const keyExpr = key === null ? "NULL" : `t.${key}`;
+  const rows = overPieces<ReportGroup & { period: string }>(
+    db,
+    periods,
+    id,
+    (table) =>
+      `SELECT pc.period AS period, ${keyExpr} AS key, ${table === "requests" ? SUMS : ROLLUP_SUMS}
+     {FROM} GROUP BY 1, 2`,
+  );
+  for (const r of rows) {
+    const k = `${r.period}\u0000${r.key === null ? "-" : `+${r.key}`}`;
+    const into = merged.get(k);
+    if (!into) merged.set(k, r);
+    else for (const c of GROUP_COLUMNS) into[c] += r[c];
+  }
+  return merged;
+}
+
+/** SQLite's order for keys: NULL first, then by code unit. */
+function compareKeys(a: string | null, b: string | null): number {
+  if (a === b) return 0;
+  if (a === null) return -1;
+  if (b === null) return 1;
+  return a < b ? -1 : 1;
+}
+
 /**
- * The groups of a report, most expensive first (ties: most calls, then key); days in date order. Whole
- * days come from the daily rollup and only the partial days at the window's ends from the calls, so a long
- * window costs about as much as a short one; the sums are exactly those of the calls.
+ * The groups of a report. By project, model or provider: most expensive first (ties: most calls, then key),
+ * only groups with calls. By day, week or month: every period of the window in date order, those without
+ * calls as zeros, keyed `YYYY-MM-DD` (a week by its Monday) or `YYYY-MM`. Whole UTC days and hours come from
+ * the rollups and only the odd minutes from the calls, so a long window costs about as much as a short one;
+ * the sums are exactly those of the calls.
  */
 export function reportGroups(db: DatabaseSync, q: ReportQuery): ReportGroup[] {
-  const key = KEY[q.by];
-  const p = parts(
-    q,
-    (where) => `SELECT ${key.calls} AS key, ${SUMS} FROM requests WHERE ${where} GROUP BY 1`,
-    (where) => `SELECT ${key.days} AS key, ${ROLLUP_SUMS} FROM daily_usage WHERE ${where} GROUP BY 1`,
+  if (isPeriod(q.by)) {
+    const periods = periodsOf(q.window, q.by);
+    const sums = sumPeriods(db, periods, null, q.project);
+    return periods.map((p) => {
+      const s = sums.get(`${p.key}\u0000-`);
+      const totals = s ? pickTotals(s) : emptyTotals();
+      return { key: p.key, ...totals };
+    });
+  }
+  const whole: Period = { key: "", from: q.window.from, to: q.window.to };
+  // A group whose hours were all taken away again from a whole day had no call in the window.
+  const sums = [...sumPeriods(db, [whole], KEY_COLUMN[q.by], q.project).values()].filter((s) =>
+    s.requests !== 0
   );
-  const order = q.by === "day" ? "key" : "cost_millicents DESC, requests DESC, key";
-  const merged = `SELECT key, ${MERGED_SUMS} FROM (${p.sql.join(" UNION ALL ")}) GROUP BY key`;
-  // Grouping by the indexed id and joining the few groups to their slugs afterwards keeps the join off the
-  // per-row path.
-  const sql = q.by === "project"
-    ? `SELECT p.slug AS key, ${GROUP_COLUMNS.map((c) => `g.${c}`).join(", ")}
-       FROM (${merged}) g JOIN projects p ON p.id = g.key ORDER BY ${order}`
-    : `${merged} ORDER BY ${order}`;
-  return db.prepare(sql).all(...p.params).map((r) => ({ ...r }) as unknown as ReportGroup);
+  const slugs = q.by === "project" ? projectSlugsById(db) : undefined;
+  const groups = sums.map((s) => ({
+    key: slugs && s.key !== null ? slugs.get(s.key) ?? s.key : s.key,
+    ...pickTotals(s),
+  }));
+  return groups.sort((a, b) =>
+    b.cost_millicents - a.cost_millicents || b.requests - a.requests || compareKeys(a.key, b.key)
+  );
+}
+
+function pickTotals(s: UsageTotals): UsageTotals {
+  const t = emptyTotals();
+  for (const c of GROUP_COLUMNS) t[c] = s[c];
+  return t;
+}
+
+function projectSlugsById(db: DatabaseSync): Map<string, string> {
+  return new Map(
+    (db.prepare("SELECT id, slug FROM projects").all() as { id: string; slug: string }[]).map((p) => [
+      p.id,
+      p.slug,
+    ]),
+  );
 }
 
 /** The providers and models of the calls in the window whose cost is unknown, most calls first. */
@@ -194,19 +285,30 @@ export function unknownCostModels(
   db: DatabaseSync,
   q: Pick<ReportQuery, "window" | "project">,
 ): UnknownCostModel[] {
-  const p = parts(
-    q,
-    (where) =>
-      `SELECT provider, model, count(*) AS requests FROM requests
-       WHERE ${where} AND cost_usd_minor_units IS NULL GROUP BY provider, model`,
-    (where) =>
-      `SELECT provider, model, sum(unknown_cost_requests) AS requests FROM daily_usage
-       WHERE ${where} AND unknown_cost_requests > 0 GROUP BY provider, model`,
+  const id = q.project === undefined ? undefined : projectId(db, q.project);
+  if (q.project !== undefined && id === undefined) return [];
+  const whole: Period = { key: "", from: q.window.from, to: q.window.to };
+  const rows = overPieces<UnknownCostModel>(
+    db,
+    [whole],
+    id,
+    (table) =>
+      table === "requests"
+        ? `SELECT t.provider AS provider, t.model AS model, count(*) AS requests {FROM}
+         WHERE t.cost_usd_minor_units IS NULL GROUP BY 1, 2`
+        : `SELECT t.provider AS provider, t.model AS model, sum(t.unknown_cost_requests * pc.sign) AS requests {FROM}
+         WHERE t.unknown_cost_requests > 0 GROUP BY 1, 2`,
   );
-  return db.prepare(
-    `SELECT provider, model, sum(requests) AS requests FROM (${p.sql.join(" UNION ALL ")})
-     GROUP BY provider, model ORDER BY requests DESC, provider, model`,
-  ).all(...p.params).map((r) => ({ ...r }) as unknown as UnknownCostModel);
+  const merged = new Map<string, UnknownCostModel>();
+  for (const r of rows) {
+    const k = `${r.provider}\u0000${r.model === null ? "-" : `+${r.model}`}`;
+    const into = merged.get(k);
+    if (into) into.requests += r.requests;
+    else merged.set(k, r);
+  }
+  return [...merged.values()].filter((m) => m.requests !== 0).sort((a, b) =>
+    b.requests - a.requests || compareKeys(a.provider, b.provider) || compareKeys(a.model, b.model)
+  );
 }
 
 /** The slugs of every project, for "did you mean" when `--project` names none of them. */

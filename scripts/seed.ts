@@ -342,7 +342,8 @@ export function seedMain(args: string[]): number {
     let values;
     try {
       values = parseArgs({
-        args,
+        // `deno task seed -- --rows N` hands the script the `--` itself; it separates nothing here.
+        args: args[0] === "--" ? args.slice(1) : args,
         strict: true,
         options: {
           rows: { type: "string" },

@@ -139,7 +139,6 @@ export async function runInit(m: Machine, opts: InitOptions = {}): Promise<InitR
   await steps.step("CA", async (j) => {
     const existed = m.fs.exists(paths.caKeyAndCert);
     if (!existed && dryRun) {
-      j.note(`a new CA would be created in ${paths.caDir}`);
       return `would create a CA in ${paths.caDir}`;
     }
     const local = {

@@ -144,11 +144,13 @@ export async function servicesStep(
   }
   state.serviceManager = manager;
   const parts = [
-    started.length ? `started ${started.join(" and ")}` : "",
-    restarted.length ? `restarted ${restarted.join(" and ")}` : "",
+    started.length ? `${j.dryRun ? "would start" : "started"} ${started.join(" and ")}` : "",
+    restarted.length ? `${j.dryRun ? "would restart" : "restarted"} ${restarted.join(" and ")}` : "",
   ].filter(Boolean);
   return {
-    summary: parts.length ? parts.join("; ") : "all running; nothing restarted",
+    summary: parts.length
+      ? parts.join("; ")
+      : `all running; nothing ${j.dryRun ? "to restart" : "restarted"}`,
     value: { started, restarted },
   };
 }

@@ -43,6 +43,8 @@ export class StepRunner {
       : out;
     const report = j.report(name, summary, status);
     this.reports.push(report);
+    // A dry run's steps are printed once, as the plan (in the future tense), after they have all run.
+    if (this.#dryRun) return { report, value: value as T };
     const tag = report.status === "unchanged" ? "" : ` [${report.status}]`;
     this.#m.progress(`[${this.reports.length}/${this.#total}] ${name}: ${summary}${tag}`);
     for (const f of report.files) {

@@ -8,7 +8,7 @@ Deno.test("halton-meter --help lists the commands and exits 0", async () => {
   const r = await runCli(["--help"], home.env);
   assert.equal(r.code, 0);
   assert.match(r.stdout, /^halton-meter: meter every LLM API call/);
-  assert.match(r.stdout, /\n {2}report +Show spend by project, model, provider or day\.\n/);
+  assert.match(r.stdout, /\n {2}report +Show spend by project, model, provider, day, week or month\.\n/);
   assert.match(r.stdout, /Exit codes: 0 ok, 1 failed, 2 usage/);
   assert.equal(r.stderr, "");
 });

@@ -1,8 +1,11 @@
 /**
- * The built-in dashboard page served at `/` of the API port: spend by day, project, model and
- * provider over 7, 30 or 90 days, drawn as hand-made SVG from `/v1/stats`. One self-contained HTML string
- * (inline CSS and script, no external resource) so it ships inside the compiled binary; names coming from the
- * data are only ever set as text, never as markup.
+ * The built-in page served at `/` of the API port: spend over the last 7, 30 or 90 days (the windows of
+ * `report --since 7d|30d|90d`, in the daemon's time zone unless the address names one with `?tz=`), by day,
+ * project, model and provider, and a view of one project (its days, its models, its latest calls, paged). Its
+ * figures come from `/v1/report`, the same document `report --json` prints, so the page and the command agree.
+ * One self-contained HTML string (inline CSS and script, no external resource) so it ships inside the compiled
+ * binary; names coming from the data are only ever set as text, never as markup. It refreshes itself every 30
+ * seconds while it is visible (`?refresh=N` for every N seconds, 5 at least).
  *
  * @module
  */
@@ -15,30 +18,45 @@ export const DASHBOARD_HTML = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Halton Meter</title>
 <style>
-  :root { color-scheme: light dark; --fg: #1d2330; --muted: #6b7385; --bg: #f6f7f9; --card: #fff; --line: #e3e6ec; }
+  :root { color-scheme: light dark; --fg: #1d2330; --muted: #5f6779; --bg: #f6f7f9; --card: #fff; --line: #e3e6ec;
+    --bar: #4f6bd8; --warn: #9a6200; }
   @media (prefers-color-scheme: dark) {
-    :root { --fg: #e6e8ee; --muted: #9aa1b2; --bg: #14161b; --card: #1c1f26; --line: #2c313b; }
+    :root { --fg: #e6e8ee; --muted: #a3aabb; --bg: #14161b; --card: #1c1f26; --line: #2c313b; --bar: #7d95f0; --warn: #f0b44c; }
   }
-  body { margin: 0; font: 14px/1.4 system-ui, sans-serif; color: var(--fg); background: var(--bg); }
-  header { display: flex; align-items: center; gap: 16px; padding: 16px 24px; flex-wrap: wrap; }
+  * { box-sizing: border-box; }
+  [hidden] { display: none !important; }
+  body { margin: 0; font: 15px/1.45 system-ui, sans-serif; color: var(--fg); background: var(--bg); }
+  header { display: flex; align-items: center; gap: 8px 16px; padding: 14px 16px; flex-wrap: wrap; }
   h1 { font-size: 18px; margin: 0; }
-  h2 { font-size: 14px; margin: 0 0 12px; color: var(--muted); font-weight: 600; }
-  #status { color: var(--muted); flex: 1; }
-  nav button { border: 1px solid var(--line); background: var(--card); color: var(--fg); padding: 4px 12px;
-    border-radius: 6px; cursor: pointer; font: inherit; }
+  h2 { font-size: 15px; margin: 0 0 10px; color: var(--muted); font-weight: 600; }
+  #status { color: var(--muted); flex: 1 1 220px; font-size: 13px; }
+  nav { display: flex; gap: 6px; }
+  nav button, button.more, button.back { border: 1px solid var(--line); background: var(--card); color: var(--fg);
+    padding: 6px 12px; border-radius: 6px; cursor: pointer; font: inherit; text-decoration: none; min-height: 36px; }
   nav button[aria-pressed="true"] { background: var(--fg); color: var(--bg); }
-  main { display: grid; grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); gap: 16px; padding: 0 24px 24px; }
-  section { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 16px; }
+  #window { padding: 0 16px 8px; color: var(--muted); font-size: 13px; }
+  main { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 360px), 1fr)); gap: 12px; padding: 0 16px 24px; }
+  section { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 14px; min-width: 0; }
   .wide { grid-column: 1 / -1; }
-  .tiles { display: flex; gap: 32px; flex-wrap: wrap; }
-  .tile b { display: block; font-size: 22px; }
-  .tile span { color: var(--muted); }
+  .tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(140px, 1fr)); gap: 12px 24px; }
+  .tile b { display: block; font-size: 22px; font-variant-numeric: tabular-nums; }
+  .tile span { color: var(--muted); font-size: 13px; }
+  .note { color: var(--warn); font-size: 13px; margin: 10px 0 0; }
   svg { width: 100%; display: block; }
-  svg text { fill: var(--fg); font-size: 11px; }
-  svg .muted { fill: var(--muted); }
+  svg rect.day { fill: var(--bar); }
+  svg text { fill: var(--muted); font-size: 12px; font-family: system-ui, sans-serif; }
+  table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
+  td, th { padding: 5px 4px; text-align: right; white-space: nowrap; }
+  th { color: var(--muted); font-weight: 600; font-size: 13px; }
+  td.name, th.name { text-align: left; max-width: 0; width: 45%; overflow: hidden; text-overflow: ellipsis; }
+  td.bar { width: 30%; }
+  td.bar i { display: block; height: 10px; border-radius: 2px; background: var(--bar); min-width: 1px; }
+  tr + tr td { border-top: 1px solid var(--line); }
+  a { color: inherit; }
   .empty { color: var(--muted); }
-  .legend { display: flex; gap: 12px; flex-wrap: wrap; margin-top: 8px; color: var(--muted); }
-  .legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; }
+  .calls td.name { width: auto; max-width: 14em; }
+  .scroll { overflow-x: auto; }
+  @media (max-width: 520px) { td.bar { display: none; } .calls .opt { display: none; } }
 </style>
 </head>
 <body>
@@ -46,162 +64,322 @@ export const DASHBOARD_HTML = `<!doctype html>
   <h1>Halton Meter</h1>
   <span id="status">connecting…</span>
   <nav aria-label="period">
-    <button data-days="7">7 days</button>
-    <button data-days="30" aria-pressed="true">30 days</button>
-    <button data-days="90">90 days</button>
+    <button data-since="7d">7 days</button>
+    <button data-since="30d" aria-pressed="true">30 days</button>
+    <button data-since="90d">90 days</button>
   </nav>
 </header>
-<main>
-  <section class="wide"><div class="tiles" id="tiles"></div></section>
-  <section class="wide"><h2>Spend by day</h2><div id="by-day"></div><div class="legend" id="legend"></div></section>
+<div id="window"></div>
+<main id="overview">
+  <section class="wide"><div class="tiles" id="tiles"></div><p class="note" id="notes" hidden></p></section>
+  <section class="wide"><h2>Spend by day</h2><div id="by-day"></div></section>
   <section><h2>By project</h2><div id="by-project"></div></section>
   <section><h2>By model</h2><div id="by-model"></div></section>
   <section><h2>By provider</h2><div id="by-provider"></div></section>
 </main>
+<main id="project" hidden>
+  <section class="wide"><button class="back" id="back">← All projects</button> <h2 id="project-title" style="display:inline-block;margin:0 0 0 8px"></h2>
+    <div class="tiles" id="project-tiles" style="margin-top:12px"></div></section>
+  <section class="wide"><h2>Spend by day</h2><div id="project-days"></div></section>
+  <section><h2>By model</h2><div id="project-models"></div></section>
+  <section class="wide"><h2>Latest calls</h2><div class="scroll" id="project-calls"></div></section>
+</main>
 <script>
 "use strict";
 const SVG = "http://www.w3.org/2000/svg";
-const COLORS = ["#d97757", "#10a37f", "#4285f4", "#8e5cd9", "#e0a100", "#e8467c", "#3bb8c9", "#7a8599"];
-const providerColor = new Map();
+const params = new URLSearchParams(location.search);
+// Seconds between refreshes: 30 unless the address asks otherwise (?refresh=10), never under 5.
+const REFRESH_MS = 1000 * Math.max(5, Number(params.get("refresh")) || 30);
+const SHOWN = 10;
+const tz = params.get("tz");
+let since = "30d";
+const expanded = new Set();
+let callsCursor = null;
+let lastDays = new Map();
+let shownZone;
 
-function colorOf(provider) {
-  if (!providerColor.has(provider)) providerColor.set(provider, COLORS[providerColor.size % COLORS.length]);
-  return providerColor.get(provider);
+function usd(mc) {
+  const d = mc / 100000;
+  if (mc > 0 && d < 0.01) return "< $0.01";
+  return "$" + d.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 }
 
-function usd(millicents) {
-  const d = millicents / 100000;
-  return "$" + d.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: d < 1 ? 4 : 2 });
+/** A cost as the report prints it: "?" when every call's cost is unknown, "*" when some are. */
+function cost(t) {
+  if (t.requests > 0 && t.unknown_cost_requests === t.requests) return "?";
+  return usd(t.cost_millicents) + (t.unknown_cost_requests ? "*" : "");
 }
 
-function el(name, attrs, text) {
-  const node = document.createElementNS(SVG, name);
-  for (const k in attrs) node.setAttribute(k, String(attrs[k]));
-  if (text !== undefined) node.textContent = text;
-  return node;
+function count(n) { return n.toLocaleString("en-US"); }
+
+function node(tag, attrs, text) {
+  const n = document.createElement(tag);
+  for (const k in attrs || {}) n.setAttribute(k, String(attrs[k]));
+  if (text !== undefined) n.textContent = text;
+  return n;
 }
 
-function empty(box) {
-  const p = document.createElement("p");
-  p.className = "empty";
-  p.textContent = "No calls in this period.";
-  box.replaceChildren(p);
+function svgNode(tag, attrs, text) {
+  const n = document.createElementNS(SVG, tag);
+  for (const k in attrs) n.setAttribute(k, String(attrs[k]));
+  if (text !== undefined) n.textContent = text;
+  return n;
 }
 
-function drawDays(stats) {
-  const box = document.getElementById("by-day");
-  const days = stats.by_day;
-  if (!stats.summary.total_requests) { empty(box); document.getElementById("legend").replaceChildren(); return; }
-  const perDay = new Map();
-  for (const r of stats.by_day_by_provider) {
-    if (!perDay.has(r.date)) perDay.set(r.date, []);
-    perDay.get(r.date).push(r);
-  }
-  const W = 900, H = 220, left = 64, bottom = 20, top = 8;
-  const max = Math.max(1, ...days.map((d) => d.cost_usd_minor_units));
-  const step = (W - left) / days.length;
-  const svg = el("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "spend by day" });
-  for (let i = 0; i <= 4; i++) {
-    const y = top + (H - top - bottom) * (1 - i / 4);
-    svg.append(el("line", { x1: left, x2: W, y1: y, y2: y, stroke: "currentColor", "stroke-opacity": 0.1 }));
-    svg.append(el("text", { x: left - 6, y: y + 4, "text-anchor": "end", class: "muted" }, usd(max * i / 4)));
-  }
-  days.forEach((d, i) => {
-    let y = H - bottom;
-    for (const r of perDay.get(d.date) || []) {
-      const h = (H - top - bottom) * r.cost_usd_minor_units / max;
-      y -= h;
-      const bar = el("rect", { x: left + i * step + 1, y, width: Math.max(1, step - 2), height: h, fill: colorOf(r.provider) });
-      bar.append(el("title", {}, d.date + " " + r.provider + ": " + usd(r.cost_usd_minor_units) + ", " + r.requests + " calls"));
-      svg.append(bar);
-    }
-    if (i % Math.ceil(days.length / 10) === 0) {
-      svg.append(el("text", { x: left + i * step + step / 2, y: H - 4, "text-anchor": "middle", class: "muted" }, d.date.slice(5)));
-    }
-  });
-  box.replaceChildren(svg);
-  const legend = document.getElementById("legend");
-  legend.replaceChildren(...stats.by_provider.map((p) => {
-    const span = document.createElement("span");
-    const swatch = document.createElement("i");
-    swatch.style.background = colorOf(p.provider);
-    span.append(swatch, p.provider);
-    return span;
-  }));
-}
-
-function drawBars(id, rows, label, color) {
-  const box = document.getElementById(id);
-  if (!rows.length) { empty(box); return; }
-  const shown = rows.slice(0, 10);
-  const W = 420, row = 26, labelW = 150, valueW = 90;
-  const max = Math.max(1, ...shown.map((r) => r.cost_usd_minor_units));
-  const svg = el("svg", { viewBox: "0 0 " + W + " " + shown.length * row, role: "img", "aria-label": id });
-  shown.forEach((r, i) => {
-    const y = i * row;
-    const name = label(r);
-    svg.append(el("text", { x: 0, y: y + 16 }, name.length > 24 ? name.slice(0, 23) + "…" : name));
-    const w = (W - labelW - valueW) * r.cost_usd_minor_units / max;
-    const bar = el("rect", { x: labelW, y: y + 5, width: Math.max(1, w), height: 14, rx: 2, fill: color(r) });
-    bar.append(el("title", {}, name + ": " + r.requests + " calls"));
-    svg.append(bar);
-    svg.append(el("text", { x: W, y: y + 16, "text-anchor": "end" }, usd(r.cost_usd_minor_units)));
-  });
-  box.replaceChildren(svg);
-}
-
-function drawTiles(s) {
-  const tiles = [
-    [usd(s.total_cost_usd_minor_units), "spend"],
-    [s.total_requests.toLocaleString("en-US"), "calls"],
-    [(s.total_input_tokens + s.total_output_tokens).toLocaleString("en-US"), "input + output tokens"],
-    [Math.round(s.cache_hit_rate * 100) + "%", "cache hit rate"],
-    [String(s.active_projects), "projects"],
-    [String(s.models_in_use), "models"],
-  ];
-  document.getElementById("tiles").replaceChildren(...tiles.map(([value, name]) => {
-    const div = document.createElement("div");
-    div.className = "tile";
-    const b = document.createElement("b");
-    b.textContent = value;
-    const span = document.createElement("span");
-    span.textContent = name;
-    div.append(b, span);
-    return div;
-  }));
+function emptyNote(box, text) {
+  box.replaceChildren(node("p", { class: "empty" }, text || "No calls in this period."));
 }
 
 async function getJson(path) {
   const res = await fetch(path, { cache: "no-store" });
-  if (!res.ok) throw new Error(path + " answered " + res.status);
+  if (!res.ok) {
+    let message = "";
+    try { message = (await res.json()).message || ""; } catch { /* not JSON */ }
+    throw new Error(path.split("?")[0] + " answered " + res.status + (message ? ": " + message : ""));
+  }
   return res.json();
 }
 
-async function load(days) {
-  const since = new Date(Date.now() - (days - 1) * 86400000).toISOString().slice(0, 10);
-  const status = document.getElementById("status");
+function report(by, project) {
+  const q = new URLSearchParams({ since, by });
+  if (tz) q.set("tz", tz);
+  if (project) q.set("project", project);
+  return getJson("/v1/report?" + q);
+}
+
+/** A round step for about \`n\` ticks up to \`max\`: 1, 2, 2.5 or 5 times a power of ten. */
+function niceStep(max, n) {
+  const raw = max / n;
+  const p = Math.pow(10, Math.floor(Math.log10(raw)));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= raw) return m * p;
+  return 10 * p;
+}
+
+function tickLabel(dollars, step) {
+  let digits = 0;
+  while (digits < 5 && Math.abs(step * 10 ** digits - Math.round(step * 10 ** digits)) > 1e-9) digits++;
+  return "$" + dollars.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+/** Bars of spend per period, drawn at the box's own pixel width so the text stays at its CSS size. */
+function drawDays(box, doc) {
+  lastDays.set(box.id, doc);
+  const days = doc.groups;
+  if (!doc.total.requests) { emptyNote(box); return; }
+  const W = Math.max(280, Math.floor(box.clientWidth || 600));
+  const H = W < 500 ? 180 : 220;
+  const top = 10, bottom = 22;
+  const maxMc = Math.max(1, ...days.map((d) => d.cost_millicents));
+  const step = niceStep(maxMc / 100000, 4);
+  const ticks = Math.max(1, Math.ceil(maxMc / 100000 / step));
+  const scaleMax = ticks * step * 100000;
+  const labels = Array.from({ length: ticks + 1 }, (_, i) => tickLabel(i * step, step));
+  const left = 10 + 7 * Math.max(...labels.map((l) => l.length));
+  const plotH = H - top - bottom;
+  const slot = (W - left) / days.length;
+  const svg = svgNode("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img", "aria-label": "spend by day" });
+  for (let i = 0; i <= ticks; i++) {
+    const y = top + plotH * (1 - i / ticks);
+    svg.append(svgNode("line", { x1: left, x2: W, y1: y, y2: y, stroke: "currentColor", "stroke-opacity": 0.12 }));
+    svg.append(svgNode("text", { x: left - 6, y: y + 4, "text-anchor": "end", class: "tick" }, labels[i]));
+  }
+  const every = Math.max(1, Math.ceil(44 / slot));
+  days.forEach((d, i) => {
+    const h = plotH * d.cost_millicents / scaleMax;
+    const bar = svgNode("rect", { x: left + i * slot + 1, y: top + plotH - h, width: Math.max(1, slot - 2), height: h,
+      class: "day", "data-key": d.key, "data-millicents": d.cost_millicents });
+    bar.append(svgNode("title", {}, d.key + ": " + cost(d) + ", " + count(d.requests) + " calls"));
+    svg.append(bar);
+    if (i % every === 0) {
+      svg.append(svgNode("text", { x: left + i * slot + slot / 2, y: H - 6, "text-anchor": "middle" }, d.key.slice(5)));
+    }
+  });
+  box.replaceChildren(svg);
+}
+
+/** Every group as a row (name, bar, cost, calls): the first ten, and the rest behind "Show all". */
+function drawList(box, doc, label, link) {
+  const rows = doc.groups;
+  if (!rows.length) { emptyNote(box); return; }
+  const open = expanded.has(box.id);
+  const shown = open ? rows : rows.slice(0, SHOWN);
+  const max = Math.max(1, ...rows.map((r) => r.cost_millicents));
+  const table = node("table");
+  const head = node("tr");
+  head.append(node("th", { class: "name" }, label), node("th", { class: "bar" }), node("th", {}, "cost"), node("th", {}, "calls"));
+  table.append(head);
+  for (const r of shown) {
+    const tr = node("tr", { "data-key": r.key === null ? "" : r.key, "data-millicents": r.cost_millicents });
+    const name = node("td", { class: "name", title: r.key === null ? "(no model)" : r.key });
+    if (link && r.key !== null) name.append(node("a", { href: "#project=" + encodeURIComponent(r.key) }, r.key));
+    else name.textContent = r.key === null ? "(no model)" : r.key;
+    const bar = node("td", { class: "bar" });
+    const fill = node("i");
+    fill.style.width = (100 * r.cost_millicents / max).toFixed(1) + "%";
+    bar.append(fill);
+    tr.append(name, bar, node("td", {}, cost(r)), node("td", {}, count(r.requests)));
+    table.append(tr);
+  }
+  box.replaceChildren(table);
+  if (rows.length > SHOWN) {
+    const more = node("button", { class: "more" }, open ? "Show the top " + SHOWN : "Show all " + rows.length);
+    more.addEventListener("click", () => {
+      if (open) expanded.delete(box.id); else expanded.add(box.id);
+      drawList(box, doc, label, link);
+    });
+    box.append(more);
+  }
+}
+
+function drawTiles(box, total, extra) {
+  const tiles = [
+    [cost(total), "spend", "spend"],
+    [count(total.requests), "calls", "calls"],
+    [count(total.input_tokens + total.output_tokens + total.cache_read_tokens + total.cache_write_tokens), "tokens", "tokens"],
+    ...extra,
+  ];
+  box.replaceChildren(...tiles.map(([value, name, id]) => {
+    const div = node("div", { class: "tile", "data-tile": id });
+    div.append(node("b", {}, value), node("span", {}, name));
+    return div;
+  }));
+  if (total.cost_millicents !== undefined) box.firstChild.dataset.millicents = total.cost_millicents;
+}
+
+function notesFor(total, unknown) {
+  const notes = [];
+  if (total.unknown_cost_requests) {
+    const models = unknown.slice(0, 5).map((m) => (m.model || "(no model)") + " (" + count(m.requests) + ")").join(", ");
+    notes.push("* " + count(total.unknown_cost_requests) + " calls have no known cost, for want of a rate for " +
+      models + (unknown.length > 5 ? ", …" : "") + ": amounts marked * leave them out.");
+  }
+  if (total.incomplete_requests) {
+    notes.push(count(total.incomplete_requests) + " calls have incomplete token counts: their figures are a lower bound.");
+  }
+  return notes.join(" ");
+}
+
+function describe(w) {
+  const fmt = (iso) => new Date(iso).toLocaleString("en-CA", { timeZone: w.zone, year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).replace(",", "");
+  return w.label + ": " + fmt(w.from) + " → " + fmt(w.to) + " · days in " + w.zone;
+}
+
+async function showOverview() {
+  const [days, projects, models, providers] = await Promise.all([
+    report("day"), report("project"), report("model"), report("provider"),
+  ]);
+  shownZone = days.window.zone;
+  document.getElementById("window").textContent = describe(days.window);
+  drawTiles(document.getElementById("tiles"), projects.total, [
+    [String(projects.groups.length), "projects", "projects"],
+    [String(models.groups.length), "models", "models"],
+  ]);
+  const notes = document.getElementById("notes");
+  notes.textContent = notesFor(projects.total, projects.unknown_cost_models);
+  notes.hidden = !notes.textContent;
+  drawDays(document.getElementById("by-day"), days);
+  drawList(document.getElementById("by-project"), projects, "project", true);
+  drawList(document.getElementById("by-model"), models, "model", false);
+  drawList(document.getElementById("by-provider"), providers, "provider", false);
+}
+
+async function showProject(slug, reset) {
+  const [days, models] = await Promise.all([report("day", slug), report("model", slug)]);
+  shownZone = days.window.zone;
+  document.getElementById("window").textContent = describe(days.window);
+  document.getElementById("project-title").textContent = slug;
+  drawTiles(document.getElementById("project-tiles"), days.total, [
+    [String(models.groups.length), "models", "models"],
+  ]);
+  drawDays(document.getElementById("project-days"), days);
+  drawList(document.getElementById("project-models"), models, "model", false);
+  if (reset) await loadCalls(slug, true);
+}
+
+async function loadCalls(slug, reset) {
+  const box = document.getElementById("project-calls");
+  if (reset) callsCursor = null;
+  const q = new URLSearchParams({ limit: "20" });
+  if (callsCursor) q.set("cursor", callsCursor);
+  const page = await getJson("/v1/projects/" + encodeURIComponent(slug) + "/requests?" + q);
+  let table = reset ? null : box.querySelector("table");
+  if (!table) {
+    table = node("table", { class: "calls" });
+    const head = node("tr");
+    for (const [h, cls] of [["time", "name"], ["model", "name"], ["tokens", ""], ["cost", ""], ["status", "opt"], ["latency", "opt"]]) {
+      head.append(node("th", { class: cls }, h));
+    }
+    table.append(head);
+    box.replaceChildren(table);
+  }
+  if (!page.items.length && reset) { emptyNote(box, "No calls yet."); return; }
+  for (const c of page.items) {
+    const tr = node("tr", { "data-id": c.id });
+    // In the zone the page's days are in, so a call's time and its day agree.
+    const when = new Date(c.requested_at).toLocaleString("en-CA", { timeZone: shownZone, month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).replace(",", "");
+    const tokens = c.input_tokens + c.output_tokens + c.cache_read_tokens + c.cache_write_tokens;
+    tr.append(
+      node("td", { class: "name" }, when),
+      node("td", { class: "name", title: c.model || "(no model)" }, c.model || "(no model)"),
+      node("td", {}, count(tokens) + (c.tokens_complete ? "" : "+")),
+      node("td", {}, c.cost_usd_minor_units === null ? "?" : usd(c.cost_usd_minor_units)),
+      node("td", { class: "opt" }, c.status),
+      node("td", { class: "opt" }, c.latency_ms === null ? "" : count(c.latency_ms) + " ms"),
+    );
+    table.append(tr);
+  }
+  box.querySelector("button.more")?.remove();
+  callsCursor = page.next_cursor;
+  if (callsCursor) {
+    const more = node("button", { class: "more" }, "Older calls");
+    more.addEventListener("click", () => loadCalls(slug, false).catch(fail));
+    box.append(more);
+  }
+}
+
+function currentProject() {
+  const m = /^#project=(.+)$/.exec(location.hash);
+  return m ? decodeURIComponent(m[1]) : null;
+}
+
+function fail(e) {
+  document.getElementById("status").textContent = "The meter's API did not answer (" + e.message + ").";
+}
+
+async function refresh(reset) {
+  const slug = currentProject();
+  document.getElementById("overview").hidden = slug !== null;
+  document.getElementById("project").hidden = slug === null;
   try {
-    const [stats, daemon] = await Promise.all([getJson("/v1/stats?since=" + since), getJson("/v1/daemon/status")]);
-    for (const p of stats.by_provider) colorOf(p.provider);
-    drawTiles(stats.summary);
-    drawDays(stats);
-    drawBars("by-project", stats.by_project, (r) => r.project, () => COLORS[7]);
-    drawBars("by-model", stats.by_model, (r) => r.model || "(no model)", (r) => colorOf(r.provider));
-    drawBars("by-provider", stats.by_provider, (r) => r.provider, (r) => colorOf(r.provider));
-    status.textContent = "v" + daemon.version + " · " + daemon.request_count_last_hour + " calls in the last hour" +
-      (daemon.last_seen_at ? " · last at " + new Date(daemon.last_seen_at).toLocaleString() : "");
+    const daemon = await getJson("/v1/daemon/status");
+    if (slug === null) await showOverview(); else await showProject(slug, reset);
+    document.getElementById("status").textContent = "v" + daemon.version + " · " + count(daemon.request_count_last_hour) +
+      " calls in the last hour · updated " + new Date().toLocaleTimeString("en-GB", { timeZone: shownZone });
+    document.body.dataset.loaded = String(Date.now());
   } catch (e) {
-    status.textContent = "The meter's API did not answer (" + e.message + ").";
+    fail(e);
   }
 }
 
 for (const button of document.querySelectorAll("nav button")) {
   button.addEventListener("click", () => {
     for (const b of document.querySelectorAll("nav button")) b.setAttribute("aria-pressed", String(b === button));
-    load(Number(button.dataset.days));
+    since = button.dataset.since;
+    refresh(true);
   });
 }
-load(30);
+document.getElementById("back").addEventListener("click", () => { location.hash = ""; });
+window.addEventListener("hashchange", () => { expanded.clear(); refresh(true); });
+let resizeTimer;
+window.addEventListener("resize", () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => { for (const [id, doc] of lastDays) drawDays(document.getElementById(id), doc); }, 150);
+});
+setInterval(() => { if (!document.hidden) refresh(false); }, REFRESH_MS);
+document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(false); });
+refresh(true);
 </script>
 </body>
 </html>

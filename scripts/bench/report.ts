@@ -16,7 +16,8 @@ import { bundledMigrations } from "../../store/migrate.ts";
 import { openStore } from "../../store/open.ts";
 import { RowWriter } from "../../store/writer.ts";
 import { uuid7 } from "../../store/ids.ts";
-import { buildReport, reportOptions } from "../../cli/report.ts";
+import { reportOptions } from "../../cli/report.ts";
+import { buildReport } from "../../reports/report.ts";
 import type { Invocation } from "../../cli/command.ts";
 
 const ROWS = 1_000_000;
@@ -143,7 +144,7 @@ export async function run(): Promise<BenchResult[]> {
         by: "model",
       }]] as const
     ) {
-      const options = reportOptions(invocation(flags), now);
+      const options = reportOptions(invocation(flags), now, "UTC");
       let rows = 0;
       const ms = await medianMs(RUNS, () => rows = buildReport(db, options).total.requests);
       results.push({

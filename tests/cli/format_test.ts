@@ -5,8 +5,10 @@ import {
   formatCompact,
   formatCount,
   formatDuration,
+  formatUnits,
   formatUsd,
   renderTable,
+  shortenUnique,
   truncateMiddle,
   usdString,
   wrap,
@@ -29,6 +31,32 @@ Deno.test("usdString() is the exact amount with five decimals", () => {
   assert.equal(usdString(7), "0.00007");
   assert.equal(usdString(0), "0.00000");
   assert.equal(usdString(-250_000), "-2.50000");
+});
+
+Deno.test("formatUnits() writes every count from a thousand up with a unit, three significant digits", () => {
+  assert.deepEqual([987, 1000, 9_633, 14_049, 123_456, 999_600, 4_560_000].map(formatUnits), [
+    "987",
+    "1.00k",
+    "9.63k",
+    "14.0k",
+    "123k",
+    "1.00M",
+    "4.56M",
+  ]);
+});
+
+Deno.test("shortenUnique() cuts labels in the middle and never prints two alike", () => {
+  // The plain middle cut prints both as "clau…4-5"; another cut point sets them apart.
+  assert.deepEqual(shortenUnique(["claude-sonnet-4-5", "claude-haiku-4-5", "gpt-5"], 8), [
+    "cl…t-4-5",
+    "cl…u-4-5",
+    "gpt-5",
+  ]);
+  assert.deepEqual(shortenUnique(["research/notebooks", "gpt-5"], 10), ["resea…ooks", "gpt-5"]);
+  // Labels that only differ in their last character keep it even when no cut point of 4 would do.
+  const [a, b] = shortenUnique(["abcdefgh1", "abcdefgh2"], 4);
+  assert.notEqual(a, b);
+  assert.deepEqual(shortenUnique(["a-b", "c"], 8), ["a-b", "c"]);
 });
 
 Deno.test("formatCount() and formatCompact() write counts for people", () => {

@@ -45,6 +45,19 @@ Deno.test("init --dry-run --json prints every file with its contents and every c
   ], "only read-only probes ran");
 });
 
+Deno.test("init --dry-run prints its plan once, in the future tense", async () => {
+  await using f = await fixture("linux");
+  const { m } = f.machine();
+  const out = captureIo(f.paths);
+  assert.equal(await execute(out.io, inv("--dry-run", "--apps"), m), 0);
+  const text = [...f.progress, out.stdout()].join("\n");
+  assert.equal(text.match(/\[1\/8\]/g)?.length, 1, text);
+  assert.match(text, /nothing has been changed/);
+  assert.match(text, /^ {4}would write \/home\/ada\/.config\/systemd\/user\/halton-meter.service$/m);
+  assert.doesNotMatch(text, /^\s+(created|changed|write) /m, text);
+  assert.doesNotMatch(text, /\b(started|restarted)\b/, text);
+});
+
 Deno.test("init --os for another OS renders that OS's plan as a dry run, whatever --dry-run says", async () => {
   await using home = await tempHome();
   const out = captureIo(home.paths, { env: home.env });

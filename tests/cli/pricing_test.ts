@@ -255,9 +255,16 @@ Deno.test("pricing rejects unknown subcommands and flags that do not apply", asy
   });
 });
 
-Deno.test("parseSince() reads spans and dates", () => {
+Deno.test("parseSince() reads spans and dates as report does", () => {
   const now = new Date("2026-11-25T12:00:00.000Z");
-  assert.equal(parseSince("30d", now), "2026-10-26T12:00:00.000Z");
-  assert.equal(parseSince("24h", now), "2026-11-24T12:00:00.000Z");
-  assert.equal(parseSince("2026-11-01", now), "2026-11-01T00:00:00.000Z");
+  // 30d is today and the 29 days before, from midnight.
+  assert.equal(parseSince("30d", now, "UTC"), "2026-10-27T00:00:00.000Z");
+  assert.equal(parseSince("24h", now, "UTC"), "2026-11-24T12:00:00.000Z");
+  assert.equal(parseSince("1m", now, "UTC"), "2026-11-01T00:00:00.000Z");
+  assert.equal(parseSince("2026-11-01", now, "UTC"), "2026-11-01T00:00:00.000Z");
+  assert.equal(parseSince("2026-11-01", now, "Asia/Kolkata"), "2026-10-31T18:30:00.000Z");
+  assert.throws(
+    () => parseSince("2026-02-30", now, "UTC"),
+    /pricing recost: --since expects .* got '2026-02-30'/,
+  );
 });

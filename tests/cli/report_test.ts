@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { parseInvocation } from "../../cli/command.ts";
-import { createReportCommand, parseFromTo, parseSince, previousWindow } from "../../cli/report.ts";
+import { createReportCommand } from "../../cli/report.ts";
+import { parseFromTo, parseSince, previousWindow } from "../../reports/window.ts";
 import { UsageError } from "../../core/errors.ts";
+import { UnknownProjectError } from "../../reports/report.ts";
 import { runCli } from "../helpers/cli.ts";
 import { tempHome } from "../helpers/home.ts";
 import { captureIo } from "../helpers/io.ts";
@@ -14,7 +16,9 @@ async function run(argv: string[], options: { columns?: number; empty?: boolean 
   await using home = await tempHome();
   if (!options.empty) writeFixture(home.paths.db);
   const out = captureIo(home.paths, { columns: options.columns ?? 120 });
-  const code = await report.run(out.io, parseInvocation("report", report, argv));
+  // Days in UTC unless a test chooses a zone: the machine's zone is not the test's to rely on.
+  const zone = argv.includes("--tz") ? [] : ["--tz", "UTC"];
+  const code = await report.run(out.io, parseInvocation("report", report, [...argv, ...zone]));
   return { code, stdout: out.stdout(), stderr: out.stderr() };
 }
 
@@ -77,8 +81,14 @@ const TOTAL = {
 
 Deno.test("report --json gives the last 7 days by project, with totals and unknown-cost models", async () => {
   const doc = await json([]);
+  // Today so far (Nov 25 until noon) and the six days before, from midnight.
   assert.deepEqual(doc, {
-    window: { from: "2026-11-18T12:00:00.000Z", to: "2026-11-25T12:00:00.000Z", label: "last 7 days" },
+    window: {
+      from: "2026-11-19T00:00:00.000Z",
+      to: "2026-11-25T12:00:00.000Z",
+      label: "last 7 days",
+      zone: "UTC",
+    },
     by: "project",
     project: null,
     groups: [ALPHA, BETA],
@@ -103,7 +113,7 @@ Deno.test("report --vs-previous adds each group's previous week and the change i
       ["gamma", 0, 5000, -100],
     ],
   );
-  assert.deepEqual(doc.previous.window, { from: "2026-11-11T12:00:00.000Z", to: "2026-11-18T12:00:00.000Z" });
+  assert.deepEqual(doc.previous.window, { from: "2026-11-12T00:00:00.000Z", to: "2026-11-19T00:00:00.000Z" });
   assert.equal(doc.previous.total.requests, 3);
   assert.equal(doc.previous.total.cost_usd, "6.22284");
   assert.equal(doc.previous.cost_change_pct, 138.8);
@@ -122,6 +132,7 @@ Deno.test("report --by model, provider and day group the week's calls by those k
     2,
     250_000,
   ]]);
+  // Every day of the window, those without calls too.
   assert.deepEqual(pick(await json(["--by", "day"])), [
     ["2026-11-19", 1, 700],
     ["2026-11-20", 1, 250_000],
@@ -129,15 +140,17 @@ Deno.test("report --by model, provider and day group the week's calls by those k
     ["2026-11-22", 1, 0],
     ["2026-11-23", 1, 1000],
     ["2026-11-24", 1, 1_234_567],
+    ["2026-11-25", 0, 0],
   ]);
 });
 
-Deno.test("report --from/--to covers whole UTC days, both ends included", async () => {
+Deno.test("report --from/--to covers whole days, both ends included", async () => {
   const doc = await json(["--from", "2026-11-20", "--to", "2026-11-22"]);
   assert.deepEqual(doc.window, {
     from: "2026-11-20T00:00:00.000Z",
     to: "2026-11-23T00:00:00.000Z",
     label: "2026-11-20 to 2026-11-22",
+    zone: "UTC",
   });
   // B (Nov 20), F (Nov 21), D (Nov 22).
   assert.equal(doc.total.requests, 3);
@@ -145,13 +158,20 @@ Deno.test("report --from/--to covers whole UTC days, both ends included", async 
   assert.equal(doc.total.unknown_cost_requests, 1);
 });
 
-Deno.test("report --since takes hours, weeks and dates", async () => {
+Deno.test("report --since takes hours, days, weeks, months and dates", async () => {
   assert.deepEqual((await json(["--since", "24h"])).groups.map((g: { key: string }) => g.key), ["alpha"]);
   const since = await json(["--since", "2026-11-23"]);
   assert.equal(since.window.from, "2026-11-23T00:00:00.000Z");
   assert.equal(since.total.cost_millicents, 1_234_567 + 1000);
-  // Two weeks reach back to Nov 11 noon: G, H and J join the six calls of the last week.
-  assert.equal((await json(["--since", "2w"])).total.requests, 9);
+  // Nov 25 2026 is a Wednesday: 2w starts on Monday Nov 16, so G (Nov 15) and H (Nov 12) stay out; J joins.
+  const twoWeeks = await json(["--since", "2w"]);
+  assert.equal(twoWeeks.window.from, "2026-11-16T00:00:00.000Z");
+  assert.equal(twoWeeks.total.requests, 7);
+  // 1m is this month so far: every call of November before now.
+  const month = await json(["--since", "1m"]);
+  assert.equal(month.window.from, "2026-11-01T00:00:00.000Z");
+  assert.equal(month.total.requests, 9);
+  assert.equal((await json(["--since", "1d"])).total.requests, 0);
 });
 
 Deno.test("report --project shows one project's calls", async () => {
@@ -166,21 +186,27 @@ Deno.test("report --project shows one project's calls", async () => {
   assert.deepEqual(doc.total, betaTotals);
 });
 
-Deno.test("report --project with a name no project has prints an empty report and suggests one", async () => {
-  const r = await run(["--project", "alpah"]);
-  assert.equal(r.code, 0);
-  assert.match(r.stdout, /No metered calls in this window\./);
-  assert.match(r.stdout, /No project is named 'alpah'\. Did you mean 'alpha'\?/);
-  const j = await run(["--project", "alpah", "--json"]);
-  assert.deepEqual(JSON.parse(j.stdout).groups, []);
-  assert.equal(j.stderr, "No project is named 'alpah'. Did you mean 'alpha'?\n");
+Deno.test("report --project with a name no project has fails (exit 1) and suggests the nearest", async () => {
+  for (const extra of [[], ["--json"]]) {
+    await assert.rejects(
+      () => run(["--project", "alpah", ...extra]),
+      (e: unknown) => {
+        assert.ok(e instanceof UnknownProjectError);
+        assert.equal(e.exitCode, 1);
+        assert.equal(e.message, "no project is named 'alpah'");
+        assert.match(e.hint!, /^Did you mean 'alpha'\?/);
+        return true;
+      },
+    );
+  }
 });
 
 Deno.test("report prints a table with a total row, dollars and notes on unknown and incomplete calls", async () => {
   const r = await run([]);
   assert.equal(r.code, 0);
   const lines = r.stdout.split("\n");
-  assert.equal(lines[0], "Spend by project, last 7 days (2026-11-18 12:00 → 2026-11-25 12:00 UTC)");
+  assert.equal(lines[0], "Spend by project, last 7 days");
+  assert.equal(lines[1], "2026-11-19 00:00 → 2026-11-25 12:00 (UTC)");
   const header = lines.find((l) => l.startsWith("PROJECT"))!;
   assert.deepEqual(header.split(/ {2,}/), [
     "PROJECT",
@@ -204,7 +230,7 @@ Deno.test("report prints a table with a total row, dollars and notes on unknown 
 
 Deno.test("report --vs-previous in a table adds PREVIOUS and CHANGE columns", async () => {
   const r = await run(["--vs-previous"]);
-  assert.match(r.stdout, /^Compared with 2026-11-11 12:00 → 2026-11-18 12:00 UTC\.$/m);
+  assert.match(r.stdout, /^Compared with 2026-11-12 → 2026-11-18 \(UTC\)\.$/m);
   const row = (label: string) =>
     r.stdout.split("\n").find((l) => l.startsWith(label + " "))!.split(/ +/).slice(-2);
   assert.deepEqual(row("alpha"), ["$6.17", "+140.7%"]);
@@ -213,26 +239,71 @@ Deno.test("report --vs-previous in a table adds PREVIOUS and CHANGE columns", as
   assert.deepEqual(row("TOTAL"), ["$6.22", "+138.8%"]);
 });
 
-Deno.test("report fits the table to a narrow terminal, shortening long labels in the middle", async () => {
+Deno.test("report fits the table to the terminal: full counts when wide, units per column, compact below 80", async () => {
   await using home = await tempHome();
-  writeFixture(home.paths.db, [{
-    project: "a-very-long-project-name-for-testing",
+  const call = (model: string, input: number, project = "a-very-long-project-name-for-testing") => ({
+    project,
+    model,
     requested_at: "2026-11-24T00:00:00.000Z",
-    input_tokens: 123_456_789,
-    output_tokens: 98_765_432,
+    input_tokens: input,
+    output_tokens: 1000,
     cost_usd_minor_units: 123_456_789,
-  }]);
-  for (const columns of [140, 80, 72]) {
-    const out = captureIo(home.paths, { columns });
-    await report.run(out.io, parseInvocation("report", report, []));
-    const table = out.stdout().split("\n").filter((l) => /^(PROJECT|a-|TOTAL|─)/.test(l));
-    assert.equal(table.length, 5);
-    for (const line of table) assert.ok(line.length <= columns, `${line.length} > ${columns}: ${line}`);
-    if (columns === 140) assert.match(out.stdout(), /123,456,789/);
-    else assert.match(out.stdout(), /123M/);
-    assert.match(out.stdout(), /\$1,234\.57/);
-    if (columns === 80) assert.match(table[2], /^a-very-l…testing /);
+  });
+  writeFixture(home.paths.db, [
+    call("claude-sonnet-4-5", 123_456_789),
+    call("claude-haiku-4-5", 9_633, "short"),
+    ...Array.from({ length: 14 }, () => call("claude-haiku-4-5", 1000, "short")),
+  ]);
+  for (const columns of [140, 100, 80, 72, 60, 40]) {
+    for (const by of ["model", "project"]) {
+      const out = captureIo(home.paths, { columns });
+      await report.run(
+        out.io,
+        parseInvocation("report", report, ["--by", by, "--vs-previous", "--tz", "UTC"]),
+      );
+      const text = out.stdout();
+      const lines = text.split("\n");
+      for (const line of lines) {
+        assert.ok([...line].length <= columns, `${[...line].length} > ${columns}: ${line}`);
+      }
+      const header = lines.findIndex((l) => /^(MODEL|PROJECT) /.test(l));
+      const rows = lines.slice(header + 2, header + 4).map((l) => l.split(/ {2,}/));
+      const labels = rows.map((r) => r[0]);
+      assert.notEqual(labels[0], labels[1], `two groups print alike at ${columns}: ${labels}`);
+      const headers = lines[header].split(/ {2,}/);
+      if (columns < 80 && columns >= 60) {
+        assert.deepEqual(headers.slice(1), ["REQUESTS", "TOKENS", "COST", "PREVIOUS", "CHANGE"], text);
+      }
+      // Narrower still, the least needed columns go first; the cost and its change stay.
+      if (columns < 60) assert.deepEqual(headers.slice(-2), ["COST", "CHANGE"], text);
+      // One number format per column: all with thousands separators, or all with units.
+      const requests = rows.map((r) => r[1]);
+      const units = requests.some((c) => /[kMB]$/.test(c));
+      for (const c of requests) assert.ok(units ? !c.includes(",") : /^[\d,]+$/.test(c), `${requests}`);
+    }
   }
+  const wide = captureIo(home.paths, { columns: 140 });
+  await report.run(wide.io, parseInvocation("report", report, ["--by", "model", "--tz", "UTC"]));
+  assert.match(wide.stdout(), /claude-sonnet-4-5 +1 +123,456,789/);
+  const narrow = captureIo(home.paths, { columns: 60 });
+  await report.run(narrow.io, parseInvocation("report", report, ["--by", "project", "--tz", "UTC"]));
+  assert.match(narrow.stdout(), /^a-very-long-pro…me-for-testing +1 +123M +\$1,234\.57$/m);
+});
+
+Deno.test("report colours headers, totals and notes only when asked to", async () => {
+  const plain = await run([]);
+  assert.ok(!plain.stdout.includes("\x1b["));
+  await using home = await tempHome();
+  writeFixture(home.paths.db);
+  const out = captureIo(home.paths, { columns: 120 });
+  const io = { ...out.io, color: true };
+  await report.run(io, parseInvocation("report", report, ["--tz", "UTC"]));
+  const [bold, red, reset] = ["\x1b[1m", "\x1b[31m", "\x1b[0m"];
+  const lines = out.stdout().split("\n");
+  assert.equal(lines[0], `${bold}Spend by project, last 7 days${reset}`);
+  const total = lines.find((l) => l.startsWith(`${bold}TOTAL `));
+  assert.ok(total?.endsWith(reset), "the total line in bold");
+  assert.ok(lines.includes(`${red}1 call ended in an error.${reset}`), "errors in red");
 });
 
 Deno.test("report --csv prints a header and one line per group, without a total line", async () => {
@@ -255,7 +326,7 @@ Deno.test("report on a missing database says there is nothing yet, exits 0 and c
   await using home = await tempHome();
   const out = captureIo(home.paths);
   assert.equal(await report.run(out.io, parseInvocation("report", report, [])), 0);
-  assert.match(out.stdout(), /^Spend by project, last 7 days .*\nNo metered calls yet\. /);
+  assert.match(out.stdout(), /^Spend by project, last 7 days\n.*\nNo metered calls yet\. /);
   await assert.rejects(Deno.stat(home.home), Deno.errors.NotFound);
   const j = captureIo(home.paths);
   await report.run(j.io, parseInvocation("report", report, ["--json"]));
@@ -272,8 +343,14 @@ Deno.test("report on a database without calls says so too", async () => {
 });
 
 Deno.test("report rejects malformed and conflicting flags with a usage error", async () => {
-  assert.match((await usageError(["--since", "7x"])).message, /--since expects a span like 7d, 24h or 2w/);
-  assert.match((await usageError(["--since", "0d"])).message, /--since expects/);
+  assert.match(
+    (await usageError(["--since", "7x"])).message,
+    /--since expects a span like 24h, 7d, 2w or 1m/,
+  );
+  assert.match((await usageError(["--since", "0d"])).message, /--since needs a span of at least 1/);
+  assert.match((await usageError(["--since", "2026-02-30"])).message, /--since expects/);
+  assert.match((await usageError(["--since", "2026-11-26"])).message, /after today \(2026-11-25, UTC\)/);
+  assert.match((await usageError(["--tz", "Mars/Olympus"])).message, /unknown time zone 'Mars\/Olympus'/);
   assert.match((await usageError(["--from", "2026-02-30"])).message, /--from expects a date YYYY-MM-DD/);
   assert.match((await usageError(["--from", "2026-11-05", "--to", "2026-11-01"])).message, /before --from/);
   assert.match((await usageError(["--to", "2026-11-05"])).message, /--to needs --from/);
@@ -283,23 +360,32 @@ Deno.test("report rejects malformed and conflicting flags with a usage error", a
   );
   assert.match((await usageError(["--json", "--csv"])).message, /one of --json and --csv/);
   const by = await usageError(["--by", "modle"]);
-  assert.match(by.message, /--by expects one of project, model, provider, day; got 'modle'/);
+  assert.match(by.message, /--by expects one of project, model, provider, day, week, month; got 'modle'/);
   assert.equal(by.hint, "Did you mean --by model?");
 });
 
 Deno.test("parseSince(), parseFromTo() and previousWindow() compute the windows", () => {
-  assert.deepEqual(parseSince("1d", NOW), {
-    from: "2026-11-24T12:00:00.000Z",
+  assert.deepEqual(parseSince("1d", NOW, "UTC", "report"), {
+    from: "2026-11-25T00:00:00.000Z",
     to: "2026-11-25T12:00:00.000Z",
-    label: "last day",
+    zone: "UTC",
+    label: "today",
+    span: { unit: "day", n: 1 },
   });
-  assert.equal(parseSince("2w", NOW).from, "2026-11-11T12:00:00.000Z");
-  assert.equal(parseFromTo("2026-11-01", "2026-11-01", NOW).to, "2026-11-02T00:00:00.000Z");
-  assert.equal(parseFromTo("2026-11-01", undefined, NOW).to, NOW.toISOString());
-  assert.deepEqual(previousWindow({ from: "2026-11-20T00:00:00.000Z", to: "2026-11-23T00:00:00.000Z" }), {
-    from: "2026-11-17T00:00:00.000Z",
-    to: "2026-11-20T00:00:00.000Z",
-  });
+  assert.equal(parseSince("24h", NOW, "UTC", "report").from, "2026-11-24T12:00:00.000Z");
+  // Los Angeles is at UTC-8 in November: its today began at 08:00 UTC.
+  assert.equal(parseSince("1d", NOW, "America/Los_Angeles", "report").from, "2026-11-25T08:00:00.000Z");
+  assert.equal(parseFromTo("2026-11-01", "2026-11-01", NOW, "UTC", "report").to, "2026-11-02T00:00:00.000Z");
+  assert.equal(parseFromTo("2026-11-01", undefined, NOW, "UTC", "report").to, NOW.toISOString());
+  const days = parseFromTo("2026-11-20", "2026-11-22", NOW, "UTC", "report");
+  assert.deepEqual([previousWindow(days).from, previousWindow(days).to], [
+    "2026-11-17T00:00:00.000Z",
+    "2026-11-20T00:00:00.000Z",
+  ]);
+  // A month before a month, whatever their lengths: March before April.
+  const april = parseFromTo("2026-04-01", "2026-04-30", NOW, "UTC", "report");
+  const month = { ...april, span: { unit: "month" as const, n: 1 } };
+  assert.equal(previousWindow(month).from, "2026-03-01T00:00:00.000Z");
 });
 
 Deno.test("halton-meter report as a process: friendly on a fresh home, a table once calls exist", async () => {

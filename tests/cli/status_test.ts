@@ -92,3 +92,18 @@ Deno.test("status names the channel the binary came from, in JSON and in the hea
   await execute(human.io, parseInvocation("status", command, []), f.machine().m, channel);
   assert.match(human.stdout(), /^halton-meter 0\.1\.0 from install-script: UNHEALTHY/);
 });
+
+Deno.test("status fits its table to the terminal: details under their rows when they do not fit beside them", async () => {
+  await using f = await fixture("linux");
+  for (const columns of [140, 100, 60]) {
+    const out = captureIo(f.paths, { columns });
+    await execute(out.io, parseInvocation("status", command, []), f.machine().m);
+    const lines = out.stdout().split("\n");
+    for (const line of lines) {
+      assert.ok([...line].length <= columns, `${[...line].length} > ${columns}: ${line}`);
+    }
+    const at = lines.findIndex((l) => l.startsWith("edge "));
+    if (columns === 140) assert.match(lines[at], /nothing listens on 127\.0\.0\.1:\d+$/);
+    else assert.match(lines[at + 1], /^ {4}nothing listens on 127\.0\.0\.1:\d+$/);
+  }
+});

@@ -1,18 +1,11 @@
 import assert from "node:assert/strict";
 import type { DatabaseSync } from "node:sqlite";
 import { openStore } from "../../store/open.ts";
-import {
-  isEmpty,
-  projectSlugs,
-  reportGroups,
-  sumGroups,
-  type TimeWindow,
-  unknownCostModels,
-} from "../../reports/queries.ts";
+import { isEmpty, projectSlugs, reportGroups, sumGroups, unknownCostModels } from "../../reports/queries.ts";
 import { tempHome } from "../helpers/home.ts";
 import { writeFixture } from "../helpers/report_fixture.ts";
 
-const WEEK: TimeWindow = { from: "2026-11-18T12:00:00.000Z", to: "2026-11-25T12:00:00.000Z" };
+const WEEK = { from: "2026-11-18T12:00:00.000Z", to: "2026-11-25T12:00:00.000Z", zone: "UTC" };
 
 async function withFixture(fn: (db: DatabaseSync) => void): Promise<void> {
   await using home = await tempHome();
@@ -73,31 +66,33 @@ Deno.test("reportGroups() by model and by provider group the same calls by those
     ]);
   }));
 
-Deno.test("reportGroups() by day groups by UTC date, in date order", () =>
+Deno.test("reportGroups() by day lists every date the window touches, in date order", () =>
   withFixture((db) => {
     const days = reportGroups(db, { window: WEEK, by: "day" });
     assert.deepEqual(days.map((g) => [g.key, g.requests]), [
+      ["2026-11-18", 0],
       ["2026-11-19", 1],
       ["2026-11-20", 1],
       ["2026-11-21", 1],
       ["2026-11-22", 1],
       ["2026-11-23", 1],
       ["2026-11-24", 1],
+      ["2026-11-25", 0],
     ]);
   }));
 
 Deno.test("reportGroups() includes the window's start and excludes its end", () =>
   withFixture((db) => {
     // J is 1 ms before the start, I exactly at the end: neither is in; G and J make the week before.
-    const justBefore = { from: "2026-11-18T11:59:59.999Z", to: "2026-11-18T12:00:00.000Z" };
+    const justBefore = { from: "2026-11-18T11:59:59.999Z", to: "2026-11-18T12:00:00.000Z", zone: "UTC" };
     assert.deepEqual(reportGroups(db, { window: justBefore, by: "project" }).map((g) => g.cost_millicents), [
       1,
     ]);
-    const atEnd = { from: "2026-11-25T12:00:00.000Z", to: "2026-11-26T00:00:00.000Z" };
+    const atEnd = { from: "2026-11-25T12:00:00.000Z", to: "2026-11-26T00:00:00.000Z", zone: "UTC" };
     assert.deepEqual(reportGroups(db, { window: atEnd, by: "project" }).map((g) => g.cost_millicents), [
       99_999_999,
     ]);
-    const before = { from: "2026-11-11T12:00:00.000Z", to: WEEK.from };
+    const before = { from: "2026-11-11T12:00:00.000Z", to: WEEK.from, zone: "UTC" };
     assert.deepEqual(
       reportGroups(db, { window: before, by: "project" }).map((g) => [g.key, g.cost_millicents]),
       [
@@ -143,7 +138,9 @@ Deno.test("isEmpty() is true for a database without calls", async () => {
   const db = openStore(home.paths.db, { readOnly: true });
   try {
     assert.equal(isEmpty(db), true);
-    assert.deepEqual(reportGroups(db, { window: WEEK, by: "day" }), []);
+    const days = reportGroups(db, { window: WEEK, by: "day" });
+    assert.equal(days.length, 8);
+    assert.ok(days.every((d) => d.requests === 0 && d.cost_millicents === 0));
   } finally {
     db.close();
   }

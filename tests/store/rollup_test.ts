@@ -6,12 +6,14 @@ import { RowWriter } from "../../store/writer.ts";
 import { ROW_COLUMNS, type UsageRow } from "../../store/rows.ts";
 import {
   GROUP_BY,
+  isPeriod,
   reportGroups,
   type ReportQuery,
-  splitWindow,
-  type TimeWindow,
+  splitRange,
   unknownCostModels,
 } from "../../reports/queries.ts";
+import type { TimeRange } from "../../reports/window.ts";
+import { formatDate, localDate, mondayOf } from "../../reports/zone.ts";
 import { statsView } from "../../daemon/api/read/stats.ts";
 import { listProjects } from "../../daemon/api/read/projects.ts";
 import { buildRateBook, recost } from "../../pricing/mod.ts";
@@ -87,15 +89,26 @@ async function withSeeded(fn: (db: DatabaseSync) => void | Promise<void>): Promi
 
 const plain = <T>(rows: unknown[]): T[] => rows.map((r) => ({ ...(r as object) }) as T);
 
-/** The report computed the plain way: one GROUP BY over every call in the window. */
+/** The zones the random windows cycle through: whole-hour, negative, half-hour and 45-minute offsets, DST. */
+const ZONES = ["UTC", "America/Los_Angeles", "Asia/Kolkata", "Asia/Kathmandu", "Europe/London"];
+
+/** The local period key of a call, computed from its own time with the runtime's zone data. */
+function periodKey(at: string, by: "day" | "week" | "month", zone: string): string {
+  const d = localDate(zone, Date.parse(at));
+  return by === "day" ? formatDate(d) : by === "week" ? formatDate(mondayOf(d)) : formatDate(d).slice(0, 7);
+}
+
+/**
+ * The report computed the plain way: one GROUP BY over every call in the window, by period computed call by
+ * call. By period it lists only the periods with calls (the report lists every period of the window).
+ */
 function rawReportGroups(db: DatabaseSync, q: ReportQuery): unknown[] {
-  const key =
-    { project: "p.slug", model: "r.model", provider: "r.provider", day: "substr(r.requested_at, 1, 10)" }[
-      q.by
-    ];
+  const key = isPeriod(q.by)
+    ? "r.requested_at"
+    : { project: "p.slug", model: "r.model", provider: "r.provider" }[q.by];
   const params: SQLInputValue[] = [q.window.from, q.window.to];
   if (q.project !== undefined) params.push(q.project);
-  return plain(
+  const rows = plain<Record<string, number> & { key: string | null }>(
     db.prepare(
       `SELECT ${key} AS key, count(*) AS requests, coalesce(sum(input_tokens), 0) AS input_tokens,
          coalesce(sum(output_tokens), 0) AS output_tokens, coalesce(sum(cache_read_tokens), 0) AS cache_read_tokens,
@@ -107,9 +120,19 @@ function rawReportGroups(db: DatabaseSync, q: ReportQuery): unknown[] {
          coalesce(sum(status = 'error'), 0) AS error_requests
        FROM requests r JOIN projects p ON p.id = r.project_id
        WHERE r.requested_at >= ? AND r.requested_at < ? ${q.project === undefined ? "" : "AND p.slug = ?"}
-       GROUP BY 1 ORDER BY ${q.by === "day" ? "key" : "cost_millicents DESC, requests DESC, key"}`,
+       GROUP BY 1 ORDER BY ${isPeriod(q.by) ? "key" : "cost_millicents DESC, requests DESC, key"}`,
     ).all(...params),
   );
+  if (!isPeriod(q.by)) return rows;
+  const by = q.by;
+  const periods = new Map<string, Record<string, number | string | null>>();
+  for (const r of rows) {
+    const k = periodKey(r.key!, by, q.window.zone);
+    const into = periods.get(k);
+    if (!into) periods.set(k, { ...r, key: k });
+    else for (const [c, v] of Object.entries(r)) if (c !== "key") (into[c] as number) += v as number;
+  }
+  return [...periods.values()];
 }
 
 function rawUnknownCostModels(db: DatabaseSync, q: ReportQuery): unknown[] {
@@ -130,17 +153,22 @@ const ROLLUP_COLUMNS = `requests, input_tokens, output_tokens, thinking_tokens, 
   unknown_cost_requests, incomplete_requests, error_requests`;
 
 /** The rollup table as it is, and as a GROUP BY over the calls says it should be. */
-function rollupAndCalls(db: DatabaseSync): { rollup: unknown[]; calls: unknown[] } {
+function rollupAndCalls(
+  db: DatabaseSync,
+  table = "daily_usage",
+  period = "day",
+  chars = 10,
+): { rollup: unknown[]; calls: unknown[] } {
   return {
     rollup: plain(
       db.prepare(
-        `SELECT day, project_id, provider, model, ${ROLLUP_COLUMNS} FROM daily_usage
+        `SELECT ${period} AS day, project_id, provider, model, ${ROLLUP_COLUMNS} FROM ${table}
          ORDER BY day, project_id, provider, model`,
       ).all(),
     ),
     calls: plain(
       db.prepare(
-        `SELECT substr(requested_at, 1, 10) AS day, project_id, provider, model, count(*) AS requests,
+        `SELECT substr(requested_at, 1, ${chars}) AS day, project_id, provider, model, count(*) AS requests,
            sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
            sum(thinking_tokens) AS thinking_tokens, sum(cache_read_tokens) AS cache_read_tokens,
            sum(cache_write_tokens) AS cache_write_tokens, sum(cache_write_5m_tokens) AS cache_write_5m_tokens,
@@ -154,10 +182,13 @@ function rollupAndCalls(db: DatabaseSync): { rollup: unknown[]; calls: unknown[]
   };
 }
 
+/** Both rollups (daily and hourly) hold exactly the sums of the calls. */
 function assertRollupExact(db: DatabaseSync): void {
-  const { rollup, calls } = rollupAndCalls(db);
-  assert.ok(calls.length > 0);
-  assert.deepEqual(rollup, calls);
+  for (const [table, period, chars] of [["daily_usage", "day", 10], ["hourly_usage", "hour", 13]] as const) {
+    const { rollup, calls } = rollupAndCalls(db, table, period, chars);
+    assert.ok(calls.length > 0);
+    assert.deepEqual(rollup, calls, table);
+  }
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -166,12 +197,12 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * Windows over (and a little past) the seeded range: random instants, some snapped to midnight, some
  * inside one day, some empty or reversed, plus the edge cases by hand.
  */
-function windows(count: number): TimeWindow[] {
+function windows(count: number): (TimeRange & { zone: string })[] {
   const rand = prng(11);
   const start = END.getTime() - (DAYS + 1) * DAY_MS;
   const span = (DAYS + 2) * DAY_MS;
   const snap = (ms: number) => (rand() < 0.3 ? Math.floor(ms / DAY_MS) * DAY_MS : Math.floor(ms));
-  const out: TimeWindow[] = [
+  const out: TimeRange[] = [
     { from: "2026-10-01T00:00:00.000Z", to: "2026-12-01T00:00:00.000Z" },
     { from: "2026-11-01T00:00:00.000Z", to: "2026-11-02T00:00:00.000Z" },
     { from: "2026-10-31T23:00:00.000Z", to: "2026-11-01T01:00:00.000Z" },
@@ -184,27 +215,39 @@ function windows(count: number): TimeWindow[] {
     const to = rand() < 0.1 ? from - Math.floor(rand() * DAY_MS) : snap(from + rand() ** 2 * span);
     out.push({ from: iso(from), to: iso(to) });
   }
-  return out;
+  return out.map((w, i) => ({ ...w, zone: ZONES[i % ZONES.length] }));
 }
 
-Deno.test("splitWindow() covers every call of a window exactly once: whole days from the rollup, ends call by call", () => {
+Deno.test("splitRange() covers every call of a range exactly once: whole days, whole hours, then the odd minutes", () => {
   const stamps = [...seedRows(SEED)].map((r) => r.requested_at).concat(oddRows().map((r) => r.requested_at));
+  const chars = { daily_usage: 10, hourly_usage: 13, requests: 24 } as const;
   for (const w of windows(60)) {
-    const split = splitWindow(w);
-    for (const part of w.from < w.to ? split.calls : []) {
-      assert.ok(part.from < part.to, `empty part ${JSON.stringify(part)} of ${JSON.stringify(w)}`);
+    const pieces = splitRange(w);
+    for (const p of pieces) {
+      assert.ok(p.from < p.to, `empty piece ${JSON.stringify(p)} of ${JSON.stringify(w)}`);
     }
     for (const at of stamps) {
-      const inCalls = split.calls.filter((p) => at >= p.from && at < p.to).length;
-      const day = at.slice(0, 10);
-      const inDays = split.days !== undefined && day >= split.days.from && day < split.days.to ? 1 : 0;
-      assert.equal(inCalls + inDays, at >= w.from && at < w.to ? 1 : 0, `${at} in ${JSON.stringify(w)}`);
+      const hits = pieces.filter((p) => {
+        const k = at.slice(0, chars[p.table]);
+        return k >= p.from && k < p.to;
+      }).reduce((sum, p) => sum + p.sign, 0);
+      assert.equal(hits, at >= w.from && at < w.to ? 1 : 0, `${at} in ${JSON.stringify(w)}`);
     }
   }
-  assert.deepEqual(splitWindow({ from: "2026-11-01T06:00:00.000Z", to: "2026-11-04T00:00:00.000Z" }), {
-    days: { from: "2026-11-02", to: "2026-11-04" },
-    calls: [{ from: "2026-11-01T06:00:00.000Z", to: "2026-11-02T00:00:00.000Z" }],
-  });
+  // Kolkata's day: 18:30 to 18:30 UTC. Half an hour call by call at each end; the 5 hours before midnight
+  // by the hour; the 18 after it as the whole UTC day less its last 6 hours.
+  assert.deepEqual(splitRange({ from: "2026-11-01T18:30:00.000Z", to: "2026-11-02T18:30:00.000Z" }), [
+    { table: "requests", from: "2026-11-01T18:30:00.000Z", to: "2026-11-01T19:00:00.000Z", sign: 1 },
+    { table: "hourly_usage", from: "2026-11-01T19", to: "2026-11-02T00", sign: 1 },
+    { table: "daily_usage", from: "2026-11-02", to: "2026-11-03", sign: 1 },
+    { table: "hourly_usage", from: "2026-11-02T18", to: "2026-11-03T00", sign: -1 },
+    { table: "requests", from: "2026-11-02T18:00:00.000Z", to: "2026-11-02T18:30:00.000Z", sign: 1 },
+  ]);
+  assert.deepEqual(splitRange({ from: "2026-11-01T06:00:00.000Z", to: "2026-11-04T00:00:00.000Z" }), [
+    { table: "daily_usage", from: "2026-11-01", to: "2026-11-02", sign: 1 },
+    { table: "hourly_usage", from: "2026-11-01T00", to: "2026-11-01T06", sign: -1 },
+    { table: "daily_usage", from: "2026-11-02", to: "2026-11-04", sign: 1 },
+  ]);
 });
 
 Deno.test("reportGroups() and unknownCostModels() give exactly the raw GROUP BY for random windows, every grouping and project filter", () =>
@@ -216,7 +259,12 @@ Deno.test("reportGroups() and unknownCostModels() give exactly the raw GROUP BY 
           const q = { window, by, project };
           const raw = rawReportGroups(db, q);
           if (raw.length) nonEmpty++;
-          assert.deepEqual(reportGroups(db, q), raw, JSON.stringify(q));
+          const groups = reportGroups(db, q);
+          assert.deepEqual(
+            isPeriod(by) ? groups.filter((g) => g.requests > 0) : groups,
+            raw,
+            JSON.stringify(q),
+          );
         }
         const q = { window, by: "model" as const, project };
         assert.deepEqual(unknownCostModels(db, q), rawUnknownCostModels(db, q), JSON.stringify(q));
@@ -228,7 +276,7 @@ Deno.test("reportGroups() and unknownCostModels() give exactly the raw GROUP BY 
 Deno.test("reportGroups() by model keeps calls without a model apart from calls with an empty model name", () =>
   withSeeded((db) => {
     const groups = reportGroups(db, {
-      window: { from: "2026-10-30T00:00:00.000Z", to: "2026-11-02T00:00:00.000Z" },
+      window: { from: "2026-10-30T00:00:00.000Z", to: "2026-11-02T00:00:00.000Z", zone: "UTC" },
       by: "model",
       project: "odd-project",
     });
@@ -241,18 +289,21 @@ Deno.test("reportGroups() by model keeps calls without a model apart from calls 
 Deno.test("daily_usage follows inserts, and an ignored duplicate call adds nothing", () =>
   withSeeded((db) => {
     assertRollupExact(db);
-    const before = reportGroups(db, { window: { from: "2026-11-01", to: "2026-11-02" }, by: "project" });
+    const before = reportGroups(db, {
+      window: { from: "2026-11-01", to: "2026-11-02", zone: "UTC" },
+      by: "project",
+    });
     writeRows(db, oddRows());
     assertRollupExact(db);
     assert.deepEqual(
-      reportGroups(db, { window: { from: "2026-11-01", to: "2026-11-02" }, by: "project" }),
+      reportGroups(db, { window: { from: "2026-11-01", to: "2026-11-02", zone: "UTC" }, by: "project" }),
       before,
     );
   }));
 
 Deno.test("daily_usage follows pricing recost: unknown costs priced, and known costs rewritten", () =>
   withSeeded((db) => {
-    const window = { from: "2026-10-20T00:00:00.000Z", to: "2026-11-10T00:00:00.000Z" };
+    const window = { from: "2026-10-20T00:00:00.000Z", to: "2026-11-10T00:00:00.000Z", zone: "UTC" };
     const unknownBefore = unknownCostModels(db, { window });
     assert.ok(unknownBefore.some((u) => u.model === "gpt-6-preview"));
     const book = buildRateBook({
@@ -314,7 +365,12 @@ Deno.test("migration 0003 backfills a database written before it: reports are th
   const db = openStore(home.paths.db);
   try {
     assertRollupExact(db);
-    assert.deepEqual(queries.map((q) => reportGroups(db, q)), before);
+    assert.deepEqual(
+      queries.map((q) => reportGroups(db, q)).map((g, i) =>
+        isPeriod(queries[i].by) ? g.filter((x) => x.requests > 0) : g
+      ),
+      before,
+    );
   } finally {
     db.close();
   }
@@ -325,7 +381,7 @@ Deno.test("statsView() read from the rollup has the raw sums of its window, by d
     const since = "2026-10-28";
     const today = "2026-11-04";
     const view = statsView(db, { since, today });
-    const w = { from: `${since}T00:00:00.000Z`, to: "2026-11-05T00:00:00.000Z" };
+    const w = { from: `${since}T00:00:00.000Z`, to: "2026-11-05T00:00:00.000Z", zone: "UTC" };
     const raw = (by: ReportQuery["by"]) =>
       rawReportGroups(db, { window: w, by }) as {
         key: string | null;
@@ -363,7 +419,7 @@ Deno.test("listProjects() read from the rollup has each project's raw month, pre
     const now = new Date("2026-11-06T12:00:00.000Z");
     const sums = (from: string, to: string) =>
       new Map(
-        (rawReportGroups(db, { window: { from, to }, by: "project" }) as {
+        (rawReportGroups(db, { window: { from, to, zone: "UTC" }, by: "project" }) as {
           key: string;
           requests: number;
           cost_millicents: number;

@@ -13,6 +13,8 @@ export interface WorkerInit {
   type: "init";
   dbPath: string;
   allowOrigins: readonly string[];
+  /** `[report] timezone`: the zone whose days `/v1/report` counts when the caller names none; empty: the machine's. */
+  timeZone: string;
   /** ISO time the daemon started, for `uptime_s`. */
   startedAt: string;
 }
@@ -72,6 +74,8 @@ export function readApiOnDemand(options: ReadApiOptions): ReadApiWorker {
 export interface ReadApiOptions {
   dbPath: string;
   allowOrigins: readonly string[];
+  /** `[report] timezone` (empty: the machine's zone). */
+  timeZone?: string;
   onError?: (message: string) => void;
 }
 
@@ -111,6 +115,7 @@ export function startReadApiWorker(options: ReadApiOptions): Promise<ReadApiWork
       type: "init",
       dbPath: options.dbPath,
       allowOrigins: options.allowOrigins,
+      timeZone: options.timeZone ?? "",
       startedAt: new Date().toISOString(),
     };
     worker.postMessage(init);

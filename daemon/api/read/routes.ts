@@ -1,7 +1,7 @@
 /**
  * The read API (README.md, "Read API and dashboard") as one {@linkcode ApiRoute}: `/v1/projects`,
- * `/v1/projects/{slug}` and its `stats`, `requests` and `requests.csv`, `/v1/stats`, `/v1/daemon/status`, and
- * the built-in page at `/`.
+ * `/v1/projects/{slug}` and its `stats`, `requests` and `requests.csv`, `/v1/stats`, `/v1/report`,
+ * `/v1/daemon/status`, and the built-in page at `/`.
  *
  * Read only and loopback only: every answer is to GET; a request whose URL names a host other than a loopback
  * one is refused, so a web page that rebinds its own name to 127.0.0.1 cannot read the data; and only the
@@ -18,6 +18,7 @@ import { statsView } from "./stats.ts";
 import { requestPage } from "./requests.ts";
 import { requestsCsv } from "./csv.ts";
 import { daemonStatus } from "./status.ts";
+import { reportView } from "./report.ts";
 
 /** What {@linkcode readApiRoute} reads from. */
 export interface ReadApiOptions {
@@ -29,6 +30,8 @@ export interface ReadApiOptions {
   now?: () => Date;
   /** When the daemon started, for `uptime_s`; defaults to when the route was made. */
   startedAt?: Date;
+  /** The zone `/v1/report` counts days in when the caller names none; empty or absent: the machine's. */
+  timeZone?: string;
 }
 
 const PROJECT_TAILS = ["/requests.csv", "/requests", "/stats"] as const;
@@ -88,6 +91,7 @@ export function readApiRoute(options: ReadApiOptions): ApiRoute {
       return json(statsView(db, { since: parseSince(p.get("since"), today), today }));
     }
     if (path === "/v1/daemon/status") return json(daemonStatus(db, now(), startedAt));
+    if (path === "/v1/report") return reportView(db, p, now(), options.timeZone ?? "");
     if (!path.startsWith("/v1/projects/")) return undefined;
 
     let rest: string;
@@ -131,6 +135,7 @@ export function readApiRoute(options: ReadApiOptions): ApiRoute {
 
   function isOurs(path: string): boolean {
     return path === "/" || path === "/v1/projects" || path === "/v1/stats" || path === "/v1/daemon/status" ||
+      path === "/v1/report" ||
       (path.startsWith("/v1/projects/") && path.length > "/v1/projects/".length);
   }
 

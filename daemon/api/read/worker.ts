@@ -26,7 +26,12 @@ export function serveReadApi(): void {
     const msg = e.data;
     if (msg.type === "init") {
       db = openStore(msg.dbPath, { readOnly: true });
-      route = readApiRoute({ db, allowOrigins: msg.allowOrigins, startedAt: new Date(msg.startedAt) });
+      route = readApiRoute({
+        db,
+        allowOrigins: msg.allowOrigins,
+        timeZone: msg.timeZone,
+        startedAt: new Date(msg.startedAt),
+      });
       self.postMessage({ type: "ready" });
       return;
     }

@@ -25,13 +25,16 @@ Deno.test("the dashboard page loads nothing from elsewhere and calls only the re
   const html = DASHBOARD_HTML;
   assert.match(html, /^<!doctype html>/);
   assert.doesNotMatch(html, /\b(src|href|srcset|action)\s*=/i, "no attribute loads or links a resource");
+  // The only links are the page's own fragments (a project's view).
+  assert.deepEqual([...html.matchAll(/href: "([^"]*)"/g)].map((m) => m[1]), ["#project="]);
   assert.doesNotMatch(html, /url\(|@import|<link|<iframe|<img|import\(/i);
   const urls = html.match(/[a-z][a-z0-9+.-]*:\/\/[^\s"'<>)]*/gi) ?? [];
   assert.deepEqual([...new Set(urls)], [SVG_NS], "the only absolute URL is the SVG namespace name");
   const calls = [...html.matchAll(/getJson\("([^"]*)"/g)].map((m) => m[1]);
-  assert.deepEqual(calls.sort(), ["/v1/daemon/status", "/v1/stats?since="]);
+  assert.deepEqual(calls.sort(), ["/v1/daemon/status", "/v1/projects/", "/v1/report?"]);
   assert.equal([...html.matchAll(/fetch\(/g)].length, 1, "every request goes through getJson");
-  for (const days of ["7", "30", "90"]) assert.match(html, new RegExp(`data-days="${days}"`));
+  // The windows of report --since 7d, 30d and 90d.
+  for (const since of ["7d", "30d", "90d"]) assert.match(html, new RegExp(`data-since="${since}"`));
   // Names from the data reach the page only as text.
   assert.doesNotMatch(html, /innerHTML|outerHTML|insertAdjacentHTML|document\.write/);
 });
@@ -40,25 +43,34 @@ Deno.test("every field the dashboard page reads is in the API's answers", async 
   await using home = await tempHome();
   const writerDb = openStore(home.paths.db);
   const writer = new RowWriter(writerDb);
-  writer.enqueue(makeRow({ requested_at: new Date().toISOString(), cost_usd_minor_units: 1234 }));
+  writer.enqueue(
+    makeRow({ requested_at: new Date().toISOString(), cost_usd_minor_units: 1234, project: "alpha" }),
+  );
   writer.close();
   writerDb.close();
   const db = openStore(home.paths.db, { readOnly: true });
   try {
     const handle = apiHandler([readApiRoute({ db, allowOrigins: [] })]);
-    const since = new Date().toISOString().slice(0, 10);
-    const stats = await (await handle(new Request(`http://127.0.0.1/v1/stats?since=${since}`))).json();
-    const daemon = await (await handle(new Request("http://127.0.0.1/v1/daemon/status"))).json();
+    const get = async (path: string) => await (await handle(new Request(`http://127.0.0.1${path}`))).json();
+    const doc = await get("/v1/report?since=7d&by=day");
+    const models = await get("/v1/report?since=7d&by=model");
+    const daemon = await get("/v1/daemon/status");
+    const page = await get("/v1/projects/alpha/requests?limit=20");
     const html = DASHBOARD_HTML;
     const read = (prefix: string) =>
-      new Set([...html.matchAll(new RegExp(`\\b${prefix}\\.([a-z_]+)`, "g"))].map((m) => m[1]));
-    for (const key of read("stats")) assert.ok(key in stats, `stats.${key}`);
-    for (const key of read("s")) assert.ok(key in stats.summary, `summary.${key}`);
-    for (const key of read("daemon")) assert.ok(key in daemon, `daemon.${key}`);
-    for (const key of ["provider", "model", "project", "cost_usd_minor_units", "requests", "date"]) {
-      assert.match(html, new RegExp(`\\br\\.${key}\\b`));
-    }
-    assert.ok(stats.by_project.length === 1 && stats.by_model.length === 1);
+      new Set([...html.matchAll(new RegExp(`\\b${prefix}\\.([a-z_]+)\\b(?!\\()`, "g"))].map((m) => m[1]));
+    const has = (what: string, keys: Set<string>, ...objects: object[]) => {
+      for (const key of keys) assert.ok(objects.some((o) => key in o), `${what}.${key}`);
+    };
+    has("doc", read("doc"), doc);
+    has("window", read("w"), doc.window);
+    has("total", read("total"), doc.total);
+    has("group", new Set([...read("r"), ...read("d")]), doc.groups[0], models.groups[0]);
+    has("daemon", read("daemon"), daemon);
+    has("page", read("page"), page);
+    has("call", read("c"), page.items[0]);
+    has("unknown model", read("m"), { model: null, requests: 0 });
+    assert.ok(read("total").size >= 5 && read("c").size >= 8, "the checks look at the fields actually read");
   } finally {
     db.close();
   }
