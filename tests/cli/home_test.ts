@@ -13,8 +13,8 @@ Deno.test("a meter home that is a file is refused with the path and what to do, 
     assert.equal(r.stdout, "");
     assert.equal(
       r.stderr,
-      `halton-meter: the meter's home ${file} is not a folder\n` +
-        "hint: Point HALTON_METER_HOME at a folder (it is created when missing), or unset it to use ~/.halton-meter.\n",
+      `halton-meter: ${file} (the meter's folder) is a file, not a folder\n` +
+        "hint: Move that file aside, or point HALTON_METER_HOME at a folder.\n",
     );
   }
 });
