@@ -28,7 +28,7 @@ import { UpstreamPool } from "./upstream/pool.ts";
 import { meteredHosts } from "../core/hosts.ts";
 import { currentOs } from "../core/paths.ts";
 import { createMeteringHook, type MeteringDeps } from "./metering/hook.ts";
-import { buildRateBook, bundledCard, readStoredRates } from "../pricing/mod.ts";
+import { buildRateBook, bundledCard, PackageRates, readStoredRates } from "../pricing/mod.ts";
 import { Attributor, processLookupFor } from "./attribution/mod.ts";
 import type { HostShape } from "./providers/mod.ts";
 
@@ -174,6 +174,7 @@ function meteringHook(
     card: bundledCard(),
     stored: readStoredRates(db),
     overrides: config.pricing.override,
+    package: new PackageRates(),
   });
   let attribute = options.attribute;
   if (!attribute) {

@@ -11,7 +11,8 @@
  * @module
  */
 export { buildRateBook, CONFIG_SOURCE, RateBook, type RateBookSources } from "./book.ts";
-export { BUNDLED_SOURCE, bundledCard, CARD_DATE } from "./card.ts";
+export { BUNDLED_SOURCE, bundledCard, CARD_DATE, type CardCoverage, cardCoverage } from "./card.ts";
+export { PACKAGE_SOURCE, PACKAGE_VERSION, packageModels, PackageRates } from "./package.ts";
 export { costOf, type CostResult, FREE_SOURCE, pickRow, XAI_TICKS_SOURCE } from "./cost.ts";
 export { type Decimal, decimalToNumber, formatDecimal, parseDecimal } from "./decimal.ts";
 export { type LiteLlmImport, parseLiteLlm } from "./litellm.ts";

@@ -151,7 +151,7 @@ Deno.test("pricing recost prices rows without a cost in range, in one go, and re
     );
     const c = costs(home);
     // gemini-2.5-pro: 2,000 × 1.25 + 1,000 × 10 = 12,500 µ$ → 1,250 mc
-    assert.deepEqual(c["gemini-new"], [1250, "bundled-2026-11-25"]);
+    assert.deepEqual(c["gemini-new"], [1250, "bundled-2026-12-06"]);
     assert.deepEqual(c["gemini-old"], [null, null]);
     assert.deepEqual(c["sonnet-stale"], [999, "bundled-2020-01-01"]);
   });
@@ -165,8 +165,8 @@ Deno.test("pricing recost --all re-costs priced rows too but keeps costs the pro
     assert.match(out.stdout, /5 examined, 3 changed, 2 still without a rate/);
     const c = costs(home);
     // claude-sonnet-4-5: 1,000 × 3 + 500 × 15 = 10,500 µ$ → 1,050 mc
-    assert.deepEqual(c["sonnet-stale"], [1050, "bundled-2026-11-25"]);
-    assert.deepEqual(c["gemini-old"], [1250, "bundled-2026-11-25"]);
+    assert.deepEqual(c["sonnet-stale"], [1050, "bundled-2026-12-06"]);
+    assert.deepEqual(c["gemini-old"], [1250, "bundled-2026-12-06"]);
     assert.deepEqual(c["grok-ticks"], [5, "xai:cost_in_usd_ticks"]);
   });
 });
