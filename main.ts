@@ -5,8 +5,9 @@
  * @module
  */
 import { COMMANDS } from "./cli/mod.ts";
-import { closest, type Io, parseInvocation, renderCommandHelp } from "./cli/command.ts";
-import { ExitCode, MeterError, UsageError } from "./core/errors.ts";
+import { type Io, parseInvocation, renderCommandHelp } from "./cli/command.ts";
+import { renderGroupHelp, resolveCommand } from "./cli/dispatch.ts";
+import { ExitCode, MeterError } from "./core/errors.ts";
 import { versionLine } from "./core/version.ts";
 import { defaultPaths } from "./core/paths.ts";
 import { writeAllSync } from "./core/io.ts";
@@ -45,21 +46,17 @@ export async function main(argv: string[], io: () => Io): Promise<number> {
     return ExitCode.Ok;
   }
   try {
-    const entry = COMMANDS.find((c) => c.name === first);
-    if (!entry) {
-      const near = first.startsWith("-") ? undefined : closest(first, COMMANDS.map((c) => c.name));
-      throw new UsageError(
-        first.startsWith("-") ? `unknown option ${first}` : `unknown command '${first}'`,
-        near ? `Did you mean '${near}'? See 'halton-meter --help'.` : "See 'halton-meter --help'.",
-      );
+    const resolved = await resolveCommand(COMMANDS, argv);
+    if (resolved.kind === "group") {
+      write(renderGroupHelp(resolved.entry));
+      return resolved.asked ? ExitCode.Ok : ExitCode.Usage;
     }
-    const { command } = await entry.load();
-    const inv = parseInvocation(entry.name, command, rest);
+    const inv = parseInvocation(resolved.name, resolved.command, resolved.argv);
     if (inv.flags.help) {
-      write(renderCommandHelp(entry.name, entry.summary, command));
+      write(renderCommandHelp(resolved.name, resolved.summary, resolved.command));
       return ExitCode.Ok;
     }
-    return await command.run(io(), inv);
+    return await resolved.command.run(io(), inv);
   } catch (e) {
     if (e instanceof MeterError) {
       const err = (s: string) => writeAllSync(Deno.stderr, s);

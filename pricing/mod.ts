@@ -12,6 +12,16 @@
  */
 export { buildRateBook, CONFIG_SOURCE, RateBook, type RateBookSources } from "./book.ts";
 export { BUNDLED_SOURCE, bundledCard, CARD_DATE, type CardCoverage, cardCoverage } from "./card.ts";
+export { machineRateBook } from "./load.ts";
+export {
+  DEFAULT_UPDATE_URL,
+  fetchText,
+  isUrl,
+  parsePriceDocument,
+  type PriceDocument,
+  type PriceFormat,
+  sourceFor,
+} from "./update.ts";
 export { PACKAGE_SOURCE, PACKAGE_VERSION, packageModels, PackageRates } from "./package.ts";
 export { costOf, type CostResult, FREE_SOURCE, pickRow, XAI_TICKS_SOURCE } from "./cost.ts";
 export { type Decimal, decimalToNumber, formatDecimal, parseDecimal } from "./decimal.ts";
@@ -27,12 +37,16 @@ export {
   tierOf,
 } from "./rates.ts";
 export {
+  describeUnknown,
   readStoredRates,
   recost,
   type RecostOptions,
   type RecostResult,
+  recostUnpriced,
+  type RecostUnpricedOptions,
   type StoredRate,
   type UnknownModel,
   unknownModels,
+  type UnknownModelStatus,
   writeStoredRates,
 } from "./store.ts";

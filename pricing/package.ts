@@ -31,13 +31,13 @@ const PACKAGE_PROVIDER: Readonly<Record<string, string>> = { xai: "x-ai" };
 
 type Tiered = { base: number; tiers: { start: number; price: number }[] };
 type Price = number | Tiered | undefined;
-type PriceMap = Record<string, Price>;
-type Conditional = { constraint?: { type: string; start_date?: string }; prices: PriceMap };
+/** One set of a package model's prices, keyed by the package's price names. */
+export type PriceMap = Record<string, Price>;
 type Match = Record<string, unknown>;
 interface PackageModel {
   id: string;
   match: Match;
-  prices: PriceMap | Conditional[];
+  prices: unknown;
   deprecated?: boolean;
 }
 
@@ -59,17 +59,23 @@ export function exactIds(model: { id: string; match: Match }): string[] {
  * The prices in force at `at`: a model's prices may be a list of dated sets (the latest start date reached
  * wins); a set bound to a time of day is not used, since a call's cost must not depend on its hour here.
  */
-function pricesAt(prices: PackageModel["prices"], at: Date): PriceMap | undefined {
-  if (!Array.isArray(prices)) return prices;
+export function pricesAt(prices: unknown, at: Date): PriceMap | undefined {
+  if (isObject(prices)) return prices as PriceMap;
+  if (!Array.isArray(prices)) return undefined;
   let best: { from: string; prices: PriceMap } | undefined;
   for (const p of prices) {
-    const c = p.constraint;
+    if (!isObject(p) || !isObject(p.prices)) continue;
+    const c = isObject(p.constraint) ? p.constraint : undefined;
     if (c && c.type !== "start_date") continue;
-    const from = c?.start_date ?? "";
+    const from = typeof c?.start_date === "string" ? c.start_date : "";
     if (from && new Date(`${from.slice(0, 10)}T00:00:00Z`) > at) continue;
-    if (!best || from >= best.from) best = { from, prices: p.prices };
+    if (!best || from >= best.from) best = { from, prices: p.prices as PriceMap };
   }
   return best?.prices;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /**
@@ -78,6 +84,10 @@ function pricesAt(prices: PackageModel["prices"], at: Date): PriceMap | undefine
  * a tier of its own keeps its base rate in every row. Undefined when it prices no token column.
  */
 export function rowsOf(prices: PriceMap): RateRow[] | undefined {
+  for (const key of Object.keys(KEYS)) {
+    const p = prices[key];
+    if (p !== undefined && !isPrice(p)) throw new TypeError(`${key} is not a price`);
+  }
   const base: Rates = {};
   const starts = new Set<number>();
   for (const [key, field] of Object.entries(KEYS)) {
@@ -104,6 +114,12 @@ export function rowsOf(prices: PriceMap): RateRow[] | undefined {
     rows.push({ tier: "standard", min_prompt_tokens: start + 1, rates });
   }
   return rows;
+}
+
+function isPrice(p: unknown): p is Price {
+  if (typeof p === "number") return Number.isFinite(p) && p >= 0;
+  return isObject(p) && typeof p.base === "number" && Array.isArray(p.tiers) &&
+    p.tiers.every((t) => isObject(t) && typeof t.start === "number" && typeof t.price === "number");
 }
 
 /** The package's price as an exact decimal: its JSON numbers are short decimals, so their shortest form is. */
