@@ -30,6 +30,8 @@ import {
   reportGroups,
   sumGroups,
   type TimeWindow,
+  TOTALS_CSV_FIELDS,
+  totalsJson,
   type UnknownCostModel,
   unknownCostModels,
   type UsageTotals,
@@ -212,23 +214,6 @@ export function buildReport(db: DatabaseSync | undefined, options: ReportOptions
   return data;
 }
 
-/** Totals as JSON fields, `cost_usd` next to `cost_millicents`. */
-function totalsJson(t: UsageTotals) {
-  return {
-    requests: t.requests,
-    input_tokens: t.input_tokens,
-    output_tokens: t.output_tokens,
-    cache_read_tokens: t.cache_read_tokens,
-    cache_write_tokens: t.cache_write_tokens,
-    thinking_tokens: t.thinking_tokens,
-    cost_millicents: t.cost_millicents,
-    cost_usd: usdString(t.cost_millicents),
-    unknown_cost_requests: t.unknown_cost_requests,
-    incomplete_requests: t.incomplete_requests,
-    error_requests: t.error_requests,
-  };
-}
-
 /** The `--json` document (its shape is documented in the command's help). */
 export function reportJson(data: ReportData): string {
   const { options } = data;
@@ -263,20 +248,6 @@ function costChange(before: UsageTotals, now: UsageTotals): number | null {
   return p === null ? null : Math.round(p * 10) / 10;
 }
 
-const CSV_FIELDS = [
-  "requests",
-  "input_tokens",
-  "output_tokens",
-  "cache_read_tokens",
-  "cache_write_tokens",
-  "thinking_tokens",
-  "cost_millicents",
-  "cost_usd",
-  "unknown_cost_requests",
-  "incomplete_requests",
-  "error_requests",
-] as const;
-
 /**
  * The `--csv` text: a header, then one line per group, without a total line so that the lines sum to the
  * total. With `--vs-previous` (not by day) four columns more: the previous requests and cost, and the change.
@@ -285,7 +256,7 @@ export function reportCsv(data: ReportData): string {
   const prev = data.previous !== undefined && data.options.by !== "day";
   let out = csvLine([
     data.options.by,
-    ...CSV_FIELDS,
+    ...TOTALS_CSV_FIELDS,
     ...(prev
       ? ["previous_requests", "previous_cost_millicents", "previous_cost_usd", "cost_change_pct"]
       : []),
@@ -294,7 +265,7 @@ export function reportCsv(data: ReportData): string {
     const t = totalsJson(l);
     out += csvLine([
       l.key,
-      ...CSV_FIELDS.map((f) => t[f]),
+      ...TOTALS_CSV_FIELDS.map((f) => t[f]),
       ...(prev && l.previous
         ? [
           l.previous.requests,

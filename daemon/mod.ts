@@ -28,7 +28,8 @@ import { UpstreamPool } from "./upstream/pool.ts";
 import { meteredHosts } from "../core/hosts.ts";
 import { currentOs } from "../core/paths.ts";
 import { createMeteringHook, type MeteringDeps } from "./metering/hook.ts";
-import { buildRateBook, bundledCard, PackageRates, readStoredRates } from "../pricing/mod.ts";
+import { buildRateBook, bundledCard, PackageRates, type RateBook, readStoredRates } from "../pricing/mod.ts";
+import { Repricer } from "./repricing.ts";
 import { Attributor, processLookupFor } from "./attribution/mod.ts";
 import type { HostShape } from "./providers/mod.ts";
 
@@ -52,6 +53,8 @@ export interface DaemonOptions {
   heartbeatMs?: number;
   /** How long running exchanges may take to end at close. */
   closeGraceMs?: number;
+  /** How often the stored rates are looked at for changes (imports, updates). */
+  repriceIntervalMs?: number;
 }
 
 /** A running daemon. */
@@ -90,14 +93,33 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     busyTimeoutMs: WRITE_LOCK_WAIT_MS,
     onError: (e, queued) => log.error("store.flush_failed", { error: e.message, queued }),
   });
-  const hook = options.hook?.(writer, db) ?? meteringHook(options, config, writer, db);
+  const repricer = new Repricer({
+    db,
+    build: () =>
+      buildRateBook({
+        card: bundledCard(),
+        stored: readStoredRates(db),
+        overrides: config.pricing.override,
+        package: new PackageRates(),
+      }),
+    log,
+    intervalMs: options.repriceIntervalMs,
+  });
+  const hook = options.hook?.(writer, db) ?? meteringHook(options, config, writer, () => repricer.book);
 
   const cleanup: (() => Promise<void> | void)[] = [];
   const closeAll = async () => {
     for (const step of cleanup.reverse()) await step();
   };
   // Run in reverse: the intercept port closes, ended exchanges finish metering, then the last flush.
-  cleanup.push(() => db.close(), () => writer.close(), () => pool.close(), () => hook.drain?.());
+  cleanup.push(
+    () => db.close(),
+    () => writer.close(),
+    () => repricer.close(),
+    () => pool.close(),
+    () => hook.drain?.(),
+  );
+  repricer.start();
   try {
     // The read API queries in a worker with its own read-only connection: they never hold the request path.
     const readApi = readApiOnDemand({
@@ -168,14 +190,8 @@ function meteringHook(
   options: DaemonOptions,
   config: Config,
   writer: RowWriter,
-  db: DatabaseSync,
+  rates: () => RateBook,
 ): MeteringHook {
-  const rates = buildRateBook({
-    card: bundledCard(),
-    stored: readStoredRates(db),
-    overrides: config.pricing.override,
-    package: new PackageRates(),
-  });
   let attribute = options.attribute;
   if (!attribute) {
     const attributor = new Attributor({
@@ -188,7 +204,7 @@ function meteringHook(
   }
   return createMeteringHook({
     sink: writer,
-    rates: () => rates,
+    rates,
     attribute,
     // core/config.ts has already checked every value against HOST_SHAPES.
     extraHosts: config.hosts as Record<string, HostShape>,

@@ -45,7 +45,13 @@ const ALPHA = {
   thinking_tokens: 200,
   cost_millicents: 1_485_567,
   cost_usd: "14.85567",
+  // E was billed to a ChatGPT subscription: $0.01 of the cost is its API equivalent, not spend.
+  billed_cost_millicents: 1_484_567,
+  subscription_requests: 1,
+  subscription_cost_millicents: 1000,
   unknown_cost_requests: 0,
+  unknown_cost_tokens: 0,
+  cost_is_lower_bound: false,
   incomplete_requests: 1,
   error_requests: 0,
 };
@@ -59,7 +65,13 @@ const BETA = {
   thinking_tokens: 0,
   cost_millicents: 700,
   cost_usd: "0.00700",
+  billed_cost_millicents: 700,
+  subscription_requests: 0,
+  subscription_cost_millicents: 0,
+  // D (mystery-model, 400 in + 40 out) has no rate: every cost of beta is a lower bound.
   unknown_cost_requests: 1,
+  unknown_cost_tokens: 440,
+  cost_is_lower_bound: true,
   incomplete_requests: 0,
   error_requests: 1,
 };
@@ -71,7 +83,10 @@ const TOTAL = {
   output_tokens: 695,
   cost_millicents: 1_486_267,
   cost_usd: "14.86267",
+  billed_cost_millicents: 1_485_267,
   unknown_cost_requests: 1,
+  unknown_cost_tokens: 440,
+  cost_is_lower_bound: true,
   error_requests: 1,
 };
 
@@ -240,9 +255,10 @@ Deno.test("report --csv prints a header and one line per group, without a total 
   assert.equal(
     r.stdout,
     "project,requests,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,thinking_tokens," +
-      "cost_millicents,cost_usd,unknown_cost_requests,incomplete_requests,error_requests\r\n" +
-      "alpha,3,3100,650,5300,1500,200,1485567,14.85567,0,1,0\r\n" +
-      "beta,3,410,45,0,0,0,700,0.00700,1,0,1\r\n",
+      "cost_millicents,cost_usd,billed_cost_millicents,unknown_cost_requests,unknown_cost_tokens," +
+      "subscription_requests,subscription_cost_millicents,incomplete_requests,error_requests,cost_is_lower_bound\r\n" +
+      "alpha,3,3100,650,5300,1500,200,1485567,14.85567,1484567,0,0,1,1000,1,0,false\r\n" +
+      "beta,3,410,45,0,0,0,700,0.00700,700,1,440,0,0,0,1,true\r\n",
   );
   const prev = await run(["--csv", "--vs-previous"]);
   const lines = prev.stdout.trimEnd().split("\r\n");

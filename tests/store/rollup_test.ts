@@ -103,6 +103,10 @@ function rawReportGroups(db: DatabaseSync, q: ReportQuery): unknown[] {
          coalesce(sum(thinking_tokens), 0) AS thinking_tokens,
          coalesce(sum(cost_usd_minor_units), 0) AS cost_millicents,
          count(*) - count(cost_usd_minor_units) AS unknown_cost_requests,
+         coalesce(sum(iif(cost_usd_minor_units IS NULL, input_tokens + output_tokens + cache_read_tokens +
+           cache_write_5m_tokens + cache_write_1h_tokens, 0)), 0) AS unknown_cost_tokens,
+         coalesce(sum(billing = 'subscription'), 0) AS subscription_requests,
+         coalesce(sum(iif(billing = 'subscription', cost_usd_minor_units, 0)), 0) AS subscription_cost_millicents,
          coalesce(sum(tokens_complete = 0), 0) AS incomplete_requests,
          coalesce(sum(status = 'error'), 0) AS error_requests
        FROM requests r JOIN projects p ON p.id = r.project_id
@@ -127,7 +131,8 @@ function rawUnknownCostModels(db: DatabaseSync, q: ReportQuery): unknown[] {
 
 const ROLLUP_COLUMNS = `requests, input_tokens, output_tokens, thinking_tokens, cache_read_tokens,
   cache_write_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cost_usd_minor_units,
-  unknown_cost_requests, incomplete_requests, error_requests`;
+  unknown_cost_requests, incomplete_requests, error_requests, unknown_cost_tokens, subscription_requests,
+  subscription_cost_usd_minor_units`;
 
 /** The rollup table as it is, and as a GROUP BY over the calls says it should be. */
 function rollupAndCalls(db: DatabaseSync): { rollup: unknown[]; calls: unknown[] } {
@@ -147,7 +152,12 @@ function rollupAndCalls(db: DatabaseSync): { rollup: unknown[]; calls: unknown[]
            sum(cache_write_1h_tokens) AS cache_write_1h_tokens,
            coalesce(sum(cost_usd_minor_units), 0) AS cost_usd_minor_units,
            count(*) - count(cost_usd_minor_units) AS unknown_cost_requests,
-           sum(tokens_complete = 0) AS incomplete_requests, sum(status = 'error') AS error_requests
+           sum(tokens_complete = 0) AS incomplete_requests, sum(status = 'error') AS error_requests,
+           sum(iif(cost_usd_minor_units IS NULL, input_tokens + output_tokens + cache_read_tokens +
+             cache_write_5m_tokens + cache_write_1h_tokens, 0)) AS unknown_cost_tokens,
+           sum(billing = 'subscription') AS subscription_requests,
+           coalesce(sum(iif(billing = 'subscription', cost_usd_minor_units, 0)), 0)
+             AS subscription_cost_usd_minor_units
          FROM requests GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`,
       ).all(),
     ),
