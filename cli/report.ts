@@ -286,12 +286,29 @@ const LABEL: Record<GroupBy, string> = {
   day: "DAY",
 };
 
-const NUMBERS = ["REQUESTS", "INPUT", "OUTPUT", "CACHE READ", "CACHE WRITE", "THINKING", "COST"];
+const NUMBERS = ["REQUESTS", "INPUT", "OUTPUT", "CACHE READ", "CACHE WRITE", "THINKING"];
 
-/** A cost cell: `?` when every call's cost is unknown, a trailing `*` when some are. */
-function costCell(t: UsageTotals): string {
+/** A cost cell: `?` when every call's cost is unknown, a trailing `*` when some are (a lower bound). */
+function costCell(t: UsageTotals, millicents = t.cost_millicents): string {
   if (t.requests > 0 && t.unknown_cost_requests === t.requests) return "?";
-  return formatUsd(t.cost_millicents) + (t.unknown_cost_requests ? "*" : "");
+  return formatUsd(millicents) + (t.unknown_cost_requests ? "*" : "");
+}
+
+/**
+ * The spend columns: COST alone, or, when some calls were billed to a subscription, BILLED (the spend) and
+ * SUBSCRIPTION (what those calls would have cost at API rates), so that neither hides in the other.
+ */
+function spendColumns(data: ReportData): { headers: string[]; cells: (t: UsageTotals) => string[] } {
+  if (!data.total.subscription_requests && !data.previous?.total.subscription_requests) {
+    return { headers: ["COST"], cells: (t) => [costCell(t)] };
+  }
+  return {
+    headers: ["BILLED", "SUBSCRIPTION"],
+    cells: (t) => [
+      costCell(t, t.cost_millicents - t.subscription_cost_millicents),
+      t.subscription_requests ? formatUsd(t.subscription_cost_millicents) : "-",
+    ],
+  };
 }
 
 /**
@@ -313,9 +330,10 @@ export function reportTable(data: ReportData, columns: number): string {
     return [...head, "No metered calls in this window.", unknownProjectNote(data)].join("\n");
   }
   const withPrevious = data.previous !== undefined;
+  const spend = spendColumns(data);
   const cols: Column[] = [
     { header: LABEL[options.by] },
-    ...[...NUMBERS, ...(withPrevious ? ["PREVIOUS", "CHANGE"] : [])].map((header) => ({
+    ...[...NUMBERS, ...spend.headers, ...(withPrevious ? ["PREVIOUS", "CHANGE"] : [])].map((header) => ({
       header,
       align: "right" as const,
     })),
@@ -336,7 +354,7 @@ export function reportTable(data: ReportData, columns: number): string {
       t.thinking_tokens,
     ]
       .map(count),
-    costCell(t),
+    ...spend.cells(t),
     ...(prev
       ? [costCell(prev), formatChange(prev.cost_millicents, t.cost_millicents)]
       : withPrevious
@@ -368,9 +386,21 @@ function reportNotes(data: ReportData): string[] {
     );
     const more = data.unknownModels.length > 5 ? ", …" : "";
     notes.push(
-      `* ${plural(t.unknown_cost_requests, "call has", "calls have")} no known cost, for want of a rate for ${
-        models.join(", ")
-      }${more}: costs marked * leave them out. 'halton-meter pricing unknown' lists them.`,
+      `* ${plural(t.unknown_cost_requests, "call has", "calls have")} no known cost ` +
+        `(${plural(t.unknown_cost_tokens, "token", "tokens")}), for want of a rate for ${
+          models.join(", ")
+        }${more}: ` +
+        "costs marked * leave them out and are lower bounds. 'halton-meter pricing unknown' lists them.",
+    );
+  }
+  if (t.subscription_requests) {
+    notes.push(
+      `${
+        plural(t.subscription_requests, "call was", "calls were")
+      } billed to a subscription (ChatGPT sign-in, ` +
+        `Code Assist, Claude OAuth): SUBSCRIPTION is what ${
+          t.subscription_requests === 1 ? "it" : "they"
+        } would have cost at API rates (${formatUsd(t.subscription_cost_millicents)}), not spend.`,
     );
   }
   if (t.incomplete_requests) {

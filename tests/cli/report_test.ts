@@ -205,14 +205,25 @@ Deno.test("report prints a table with a total row, dollars and notes on unknown 
     "CACHE READ",
     "CACHE WRITE",
     "THINKING",
-    "COST",
+    "BILLED",
+    "SUBSCRIPTION",
   ]);
   const row = (label: string) => lines.find((l) => l.startsWith(label + " "))!.split(/ +/);
-  assert.deepEqual(row("alpha"), ["alpha", "3", "3,100", "650", "5,300", "1,500", "200", "$14.86"]);
+  // E ($0.01) was billed to a subscription: apart from alpha's billed $14.85.
+  assert.deepEqual(row("alpha"), ["alpha", "3", "3,100", "650", "5,300", "1,500", "200", "$14.85", "$0.01"]);
   // beta's only known cost is 700 mc, under a cent; one of its calls has no cost at all.
-  assert.deepEqual(row("beta"), ["beta", "3", "410", "45", "0", "0", "0", "<", "$0.01*"]);
-  assert.deepEqual(row("TOTAL"), ["TOTAL", "6", "3,510", "695", "5,300", "1,500", "200", "$14.86*"]);
-  assert.match(r.stdout, /\* 1 call has no known cost, for want of a rate for mystery-model \(1\)/);
+  assert.deepEqual(row("beta"), ["beta", "3", "410", "45", "0", "0", "0", "<", "$0.01*", "-"]);
+  assert.deepEqual(row("TOTAL"), ["TOTAL", "6", "3,510", "695", "5,300", "1,500", "200", "$14.85*", "$0.01"]);
+  assert.match(
+    r.stdout,
+    /\* 1 call has no known cost \(440 tokens\), for want of a rate for mystery-model \(1\)/,
+  );
+  const text = r.stdout.replace(/\s+/g, " ");
+  assert.match(text, /costs marked \* leave them out and are lower bounds\./);
+  assert.match(
+    text,
+    /1 call was billed to a subscription .* would have cost at API rates \(\$0\.01\), not spend\./,
+  );
   assert.match(r.stdout, /1 call has incomplete token counts/);
   assert.match(r.stdout, /1 call ended in an error\./);
 });
@@ -333,5 +344,5 @@ Deno.test("halton-meter report as a process: friendly on a fresh home, a table o
   // A..F and J (Nov 18, 11:59): openai = A C D E J, anthropic = B F.
   assert.match(r.stdout, /^openai +5 /m);
   assert.match(r.stdout, /^anthropic +2 /m);
-  assert.match(r.stdout, /^TOTAL +7 .* \$14\.86\*$/m);
+  assert.match(r.stdout, /^TOTAL +7 .* \$14\.85\* +\$0\.01$/m);
 });
