@@ -143,16 +143,29 @@ function drawBars(id, rows, label, color) {
     svg.append(el("text", { x: 0, y: y + 16 }, name.length > 24 ? name.slice(0, 23) + "…" : name));
     const w = (W - labelW - valueW) * r.cost_usd_minor_units / max;
     const bar = el("rect", { x: labelW, y: y + 5, width: Math.max(1, w), height: 14, rx: 2, fill: color(r) });
-    bar.append(el("title", {}, name + ": " + r.requests + " calls"));
+    bar.append(el("title", {}, name + ": " + r.requests + " calls" + (r.unknown_cost_requests
+      ? ", " + r.unknown_cost_requests + " without a known cost (* a lower bound)"
+      : "") + (r.subscription_requests ? ", " + usd(r.subscription_cost_usd_minor_units) + " of it on a subscription" : "")));
     svg.append(bar);
-    svg.append(el("text", { x: W, y: y + 16, "text-anchor": "end" }, usd(r.cost_usd_minor_units)));
+    const cost = r.unknown_cost_requests === r.requests ? "?" : usd(r.cost_usd_minor_units) + (r.unknown_cost_requests ? "*" : "");
+    svg.append(el("text", { x: W, y: y + 16, "text-anchor": "end" }, cost));
   });
   box.replaceChildren(svg);
 }
 
 function drawTiles(s) {
+  // Billed spend apart from what subscription calls would have cost at API rates; a total missing the calls
+  // without a known cost is marked as a lower bound, never shown as if complete.
+  const atLeast = s.cost_is_lower_bound ? "≥ " : "";
   const tiles = [
-    [usd(s.total_cost_usd_minor_units), "spend"],
+    [atLeast + usd(s.total_billed_cost_usd_minor_units), "billed"],
+    ...(s.total_subscription_requests
+      ? [[atLeast + usd(s.total_subscription_cost_usd_minor_units), "subscription (API-equivalent)"]]
+      : []),
+    ...(s.total_unknown_cost_requests
+      ? [[s.total_unknown_cost_requests.toLocaleString("en-US") + " calls · " +
+        s.total_unknown_cost_tokens.toLocaleString("en-US") + " tokens", "without a known cost"]]
+      : []),
     [s.total_requests.toLocaleString("en-US"), "calls"],
     [(s.total_input_tokens + s.total_output_tokens).toLocaleString("en-US"), "input + output tokens"],
     [Math.round(s.cache_hit_rate * 100) + "%", "cache hit rate"],
