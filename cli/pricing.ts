@@ -25,6 +25,7 @@ import {
   type ModelRates,
   normalizeProvider,
   PACKAGE_SOURCE,
+  packageModels,
   parsePriceDocument,
   type PriceDocument,
   RATE_FIELDS,
@@ -132,12 +133,14 @@ function listRun(io: Io, inv: Invocation): number {
   const book = loadBook(io);
   const wanted = stringFlag(inv, "provider");
   const provider = wanted === undefined ? undefined : normalizeProvider(wanted);
-  const models = book.all().filter((m) => provider === undefined || m.provider === provider);
+  let models = book.all().filter((m) => provider === undefined || m.provider === provider);
+  // A provider of an extra host (groq, openrouter, …) is priced by the data package alone: show its rates.
+  if (provider !== undefined && !models.length) models = packageModels(provider);
   if (provider !== undefined && !models.length) {
     const known = [...new Set(book.all().map((m) => m.provider))].join(", ");
     throw new UsageError(
       `pricing list: no rates for provider '${wanted}'`,
-      `Providers with rates: ${known}.`,
+      `Providers with rates: ${known}, and those of the data package (${PACKAGE_SOURCE}) by their ids.`,
     );
   }
   if (boolFlag(inv, "json")) {

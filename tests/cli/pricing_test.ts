@@ -354,3 +354,13 @@ Deno.test("pricing alone lists its subcommands and exits 2; with --help it exits
     await Deno.remove(home, { recursive: true });
   }
 });
+
+Deno.test("pricing list --provider shows an extra host's provider from the data package", async () => {
+  await withHome(async (_home, run) => {
+    const listed = JSON.parse((await run("list", "--provider", "groq", "--json")).stdout);
+    const llama = listed.models.find((m: { model: string }) => m.model === "llama-3.3-70b-versatile");
+    assert.match(llama.source, /^genai-prices-/);
+    assert.ok(llama.rows[0].input > 0 && llama.rows[0].output > 0);
+    await assert.rejects(() => run("list", "--provider", "nobody-sells-this"), UsageError);
+  });
+});
