@@ -298,12 +298,16 @@ function costCell(t: UsageTotals, millicents = t.cost_millicents): string {
  * The spend columns: COST alone, or, when some calls were billed to a subscription, BILLED (the spend) and
  * SUBSCRIPTION (what those calls would have cost at API rates), so that neither hides in the other.
  */
-function spendColumns(data: ReportData): { headers: string[]; cells: (t: UsageTotals) => string[] } {
+function spendColumns(
+  data: ReportData,
+): { headers: string[]; cells: (t: UsageTotals) => string[]; amount: (t: UsageTotals) => number } {
   if (!data.total.subscription_requests && !data.previous?.total.subscription_requests) {
-    return { headers: ["COST"], cells: (t) => [costCell(t)] };
+    return { headers: ["COST"], cells: (t) => [costCell(t)], amount: (t) => t.cost_millicents };
   }
   return {
     headers: ["BILLED", "SUBSCRIPTION"],
+    // PREVIOUS and CHANGE then compare billed spend with billed spend.
+    amount: (t) => t.cost_millicents - t.subscription_cost_millicents,
     cells: (t) => [
       costCell(t, t.cost_millicents - t.subscription_cost_millicents),
       t.subscription_requests ? formatUsd(t.subscription_cost_millicents) : "-",
@@ -356,7 +360,7 @@ export function reportTable(data: ReportData, columns: number): string {
       .map(count),
     ...spend.cells(t),
     ...(prev
-      ? [costCell(prev), formatChange(prev.cost_millicents, t.cost_millicents)]
+      ? [costCell(prev, spend.amount(prev)), formatChange(spend.amount(prev), spend.amount(t))]
       : withPrevious
       ? ["", ""]
       : []),
