@@ -21,11 +21,12 @@ import {
   fetchText,
   formatDecimal,
   isUrl,
+  loadPackage,
   machineRateBook,
   type ModelRates,
   normalizeProvider,
   PACKAGE_SOURCE,
-  packageModels,
+  type PackageRates,
   parsePriceDocument,
   type PriceDocument,
   RATE_FIELDS,
@@ -129,13 +130,14 @@ export const update: CommandSpec = {
   run: (io, inv) => importRun(io, inv, "update"),
 };
 
-function listRun(io: Io, inv: Invocation): number {
-  const book = loadBook(io);
+async function listRun(io: Io, inv: Invocation): Promise<number> {
+  const pkg = await loadPackage();
+  const book = await loadBook(io, pkg);
   const wanted = stringFlag(inv, "provider");
   const provider = wanted === undefined ? undefined : normalizeProvider(wanted);
   let models = book.all().filter((m) => provider === undefined || m.provider === provider);
   // A provider of an extra host (groq, openrouter, …) is priced by the data package alone: show its rates.
-  if (provider !== undefined && !models.length) models = packageModels(provider);
+  if (provider !== undefined && !models.length) models = pkg.models(provider);
   if (provider !== undefined && !models.length) {
     const known = [...new Set(book.all().map((m) => m.provider))].join(", ");
     throw new UsageError(
@@ -182,7 +184,7 @@ function listRun(io: Io, inv: Invocation): number {
   return 0;
 }
 
-function unknownRun(io: Io, inv: Invocation): number {
+async function unknownRun(io: Io, inv: Invocation): Promise<number> {
   const json = boolFlag(inv, "json");
   const db = openExisting(io, true);
   if (!db) {
@@ -193,7 +195,7 @@ function unknownRun(io: Io, inv: Invocation): number {
   let book: RateBook;
   try {
     found = unknownModels(db);
-    book = bookFrom(io, db);
+    book = bookFrom(io, db, await loadPackage());
   } finally {
     db.close();
   }
@@ -232,7 +234,7 @@ function unknownRun(io: Io, inv: Invocation): number {
   return 0;
 }
 
-function recostRun(io: Io, inv: Invocation): number {
+async function recostRun(io: Io, inv: Invocation): Promise<number> {
   const json = boolFlag(inv, "json");
   const all = boolFlag(inv, "all");
   const span = stringFlag(inv, "since") ?? "30d";
@@ -248,7 +250,7 @@ function recostRun(io: Io, inv: Invocation): number {
   }
   let result;
   try {
-    result = recost(db, bookFrom(io, db), { since, all });
+    result = recost(db, bookFrom(io, db, await loadPackage()), { since, all });
   } finally {
     db.close();
   }
@@ -291,7 +293,10 @@ async function importRun(io: Io, inv: Invocation, verb: "import" | "update"): Pr
   try {
     written = writeStoredRates(db, parsed.rates, source);
     const { config } = loadConfig(io.paths.config);
-    priced = await recostUnpriced(db, machineRateBook(db, config.pricing.override, io.paths.config));
+    priced = await recostUnpriced(
+      db,
+      machineRateBook(db, config.pricing.override, io.paths.config, await loadPackage()),
+    );
   } finally {
     db.close();
   }
@@ -364,19 +369,19 @@ function parseDocument(verb: string, location: string, text: string): PriceDocum
 }
 
 /** The rate book of this machine: card, then stored rates (when there is a database), then config. */
-function loadBook(io: Io): RateBook {
+function loadBook(io: Io, pkg: PackageRates): RateBook {
   const db = openExisting(io, true);
   try {
-    return bookFrom(io, db);
+    return bookFrom(io, db, pkg);
   } finally {
     db?.close();
   }
 }
 
-function bookFrom(io: Io, db: DatabaseSync | undefined): RateBook {
+function bookFrom(io: Io, db: DatabaseSync | undefined, pkg: PackageRates): RateBook {
   const { config, warnings } = loadConfig(io.paths.config);
   for (const w of warnings) io.stderr(`warning: ${w}\n`);
-  return machineRateBook(db, config.pricing.override, io.paths.config);
+  return machineRateBook(db, config.pricing.override, io.paths.config, pkg);
 }
 
 /** The database when it exists (never created just to read it), else undefined. */

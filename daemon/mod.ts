@@ -28,7 +28,7 @@ import { UpstreamPool } from "./upstream/pool.ts";
 import { meteredHosts } from "../core/hosts.ts";
 import { currentOs } from "../core/paths.ts";
 import { createMeteringHook, type MeteringDeps } from "./metering/hook.ts";
-import { buildRateBook, bundledCard, PackageRates, type RateBook, readStoredRates } from "../pricing/mod.ts";
+import { buildRateBook, bundledCard, loadPackage, type RateBook, readStoredRates } from "../pricing/mod.ts";
 import { Repricer } from "./repricing.ts";
 import { Attributor, processLookupFor } from "./attribution/mod.ts";
 import type { HostShape } from "./providers/mod.ts";
@@ -95,13 +95,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   });
   const repricer = new Repricer({
     db,
-    build: () =>
+    build: (pkg) =>
       buildRateBook({
         card: bundledCard(),
         stored: readStoredRates(db),
         overrides: config.pricing.override,
-        package: new PackageRates(),
+        package: pkg,
       }),
+    loadPackage,
     log,
     intervalMs: options.repriceIntervalMs,
   });

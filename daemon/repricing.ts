@@ -9,13 +9,16 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 import type { Logger } from "../core/log.ts";
+import type { PackageRates } from "../pricing/mod.ts";
 import { type RateBook, recostUnpriced } from "../pricing/mod.ts";
 
 /** What a {@linkcode Repricer} needs. */
 export interface RepricerOptions {
   db: DatabaseSync;
-  /** Builds the book from the card, the table, config and the data package, as they are now. */
-  build: () => RateBook;
+  /** Builds the book from the card, the table and config as they are now, and the package once it is loaded. */
+  build: (pkg?: PackageRates) => RateBook;
+  /** Loads the data package (a large module): done after start, so the daemon does not wait for it. */
+  loadPackage?: () => Promise<PackageRates>;
   log: Logger;
   /** How often `pricing_rates` is looked at for changes. */
   intervalMs?: number;
@@ -25,6 +28,7 @@ export interface RepricerOptions {
 export class Repricer {
   readonly #options: RepricerOptions;
   #book: RateBook;
+  #package?: PackageRates;
   #seen: string;
   #timer?: ReturnType<typeof setInterval>;
   #running?: Promise<void>;
@@ -42,9 +46,22 @@ export class Repricer {
     return this.#book;
   }
 
-  /** Prices what the current book can now price, then watches `pricing_rates` for changes. */
+  /**
+   * Loads the package, then prices what the book can now price (calls metered before the package was loaded
+   * included), then watches `pricing_rates` for changes.
+   */
   start(): void {
-    this.#running = this.#reprice("start");
+    this.#running = (async () => {
+      if (this.#options.loadPackage) {
+        try {
+          this.#package = await this.#options.loadPackage();
+          this.#book = this.#options.build(this.#package);
+        } catch (e) {
+          this.#options.log.error("pricing.package_failed", { error: (e as Error).message });
+        }
+      }
+      if (!this.#closed) await this.#reprice("start");
+    })();
     this.#timer = setInterval(() => {
       if (this.#running || this.#closed) return;
       let now: string;
@@ -57,7 +74,7 @@ export class Repricer {
       if (now === this.#seen) return;
       this.#seen = now;
       try {
-        this.#book = this.#options.build();
+        this.#book = this.#options.build(this.#package);
       } catch (e) {
         this.#options.log.error("pricing.rebuild_failed", { error: (e as Error).message });
         return;

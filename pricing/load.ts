@@ -9,11 +9,11 @@ import type { PriceOverride } from "../core/config.ts";
 import { MeterError } from "../core/errors.ts";
 import { buildRateBook, type RateBook } from "./book.ts";
 import { bundledCard } from "./card.ts";
-import { PackageRates } from "./package.ts";
+import type { PackageRates } from "./package.ts";
 import { readStoredRates } from "./store.ts";
 
 /**
- * The book from `db`'s stored rates (none when there is no database) and config's overrides.
+ * The book from `db`'s stored rates (none when there is no database), config's overrides and the package.
  *
  * @throws {MeterError} when an override holds a price that cannot be used; `configFile` is named in the hint.
  */
@@ -21,13 +21,14 @@ export function machineRateBook(
   db: DatabaseSync | undefined,
   overrides: readonly PriceOverride[],
   configFile: string,
+  pkg: PackageRates,
 ): RateBook {
   try {
     return buildRateBook({
       card: bundledCard(),
       stored: db ? readStoredRates(db) : [],
       overrides,
-      package: new PackageRates(),
+      package: pkg,
     });
   } catch (e) {
     throw new MeterError(`a price in [[pricing.override]] cannot be used: ${(e as Error).message}`, {

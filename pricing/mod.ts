@@ -22,7 +22,7 @@ export {
   type PriceFormat,
   sourceFor,
 } from "./update.ts";
-export { PACKAGE_SOURCE, PACKAGE_VERSION, packageModels, PackageRates } from "./package.ts";
+export { loadPackage, PACKAGE_SOURCE, PACKAGE_VERSION, PackageRates } from "./package.ts";
 export { costOf, type CostResult, FREE_SOURCE, pickRow, XAI_TICKS_SOURCE } from "./cost.ts";
 export { type Decimal, decimalToNumber, formatDecimal, parseDecimal } from "./decimal.ts";
 export { type LiteLlmImport, parseLiteLlm } from "./litellm.ts";

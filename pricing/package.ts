@@ -2,11 +2,11 @@
  * The second source under the card: the price data of `@pydantic/genai-prices`, a maintained npm package
  * bundled with the binary (its data is compiled in; nothing here goes online). It is consulted by exact
  * model id only, for what the card, imports and overrides lack: the package matches ids by prefix, and a
- * prefix match can price one model at another's rate.
+ * prefix match can price one model at another's rate. The package is a large module, so it is loaded on
+ * demand ({@linkcode loadPackage}) and a daemon starts without waiting for it.
  *
  * @module
  */
-import { findProvider } from "@pydantic/genai-prices";
 import { type Decimal, parseDecimal } from "./decimal.ts";
 import { normalizeModel, normalizeProvider } from "./names.ts";
 import type { ModelRates, RateField, RateRow, Rates } from "./rates.ts";
@@ -127,16 +127,23 @@ function toDecimal(n: number): Decimal {
   return parseDecimal(String(n));
 }
 
+/** The package's provider finder, the one entry point used. */
+type FindProvider = (options: { providerId: string }) => {
+  id: string;
+  models: unknown[];
+  pricing_urls?: string[];
+} | undefined;
+
 /**
  * Every model of `provider` (our name) the package prices, one entry per exact id, as in force at `at`.
  * Empty when the package does not know the provider.
  */
-export function packageModels(provider: string, at = new Date()): ModelRates[] {
+function modelsOf(find: FindProvider, provider: string, at: Date): ModelRates[] {
   const ours = normalizeProvider(provider);
   const id = PACKAGE_PROVIDER[ours] ?? ours;
   let found;
   try {
-    found = findProvider({ providerId: id });
+    found = find({ providerId: id });
   } catch {
     return [];
   }
@@ -167,22 +174,39 @@ export function packageModels(provider: string, at = new Date()): ModelRates[] {
 
 /** Exact-id lookups into the package, one provider read on first use and kept. */
 export class PackageRates {
+  readonly #find: FindProvider;
   readonly #at: Date;
   readonly #byProvider = new Map<string, Map<string, ModelRates>>();
 
-  /** Rates as in force at `at` (the book's build time). */
-  constructor(at = new Date()) {
+  /** Rates as in force at `at` (the book's build time); see {@linkcode loadPackage}. */
+  constructor(find: FindProvider, at = new Date()) {
+    this.#find = find;
     this.#at = at;
+  }
+
+  /** Every model of `provider` the package prices by exact id. */
+  models(provider: string): ModelRates[] {
+    return [...this.#provider(provider).values()];
   }
 
   /** The package's rates for exactly `model` of `provider`, or undefined. */
   lookup(provider: string, model: string): ModelRates | undefined {
+    return this.#provider(provider).get(normalizeModel(provider, model));
+  }
+
+  #provider(provider: string): Map<string, ModelRates> {
     const p = normalizeProvider(provider);
     let models = this.#byProvider.get(p);
     if (!models) {
-      models = new Map(packageModels(p, this.#at).map((m) => [m.model, m]));
+      models = new Map(modelsOf(this.#find, p, this.#at).map((m) => [m.model, m]));
       this.#byProvider.set(p, models);
     }
-    return models.get(normalizeModel(p, model));
+    return models;
   }
+}
+
+/** Loads the bundled package and gives its rates as in force at `at`. */
+export async function loadPackage(at = new Date()): Promise<PackageRates> {
+  const { findProvider } = await import("@pydantic/genai-prices");
+  return new PackageRates(findProvider as FindProvider, at);
 }

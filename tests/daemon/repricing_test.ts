@@ -5,6 +5,8 @@ import { Repricer } from "../../daemon/repricing.ts";
 import {
   buildRateBook,
   bundledCard,
+  loadPackage,
+  PACKAGE_SOURCE,
   parseDecimal,
   readStoredRates,
   writeStoredRates,
@@ -38,6 +40,16 @@ function storeUnpriced(db: DatabaseSync): void {
     cost_usd_minor_units: null,
     rates_source: null,
   }));
+  writer.enqueue(makeRow({
+    id: "groq",
+    project: "demo",
+    provider: "groq",
+    model: "llama-3.3-70b-versatile",
+    input_tokens: 1000,
+    output_tokens: 100,
+    cost_usd_minor_units: null,
+    rates_source: null,
+  }));
   writer.close();
 }
 
@@ -61,7 +73,8 @@ Deno.test("the daemon's repricer prices calls stored without a cost once rates a
   const log = new Logger({ process: "daemon", dir: home.home });
   const repricer = new Repricer({
     db,
-    build: () => buildRateBook({ card: bundledCard(), stored: readStoredRates(db) }),
+    build: (pkg) => buildRateBook({ card: bundledCard(), stored: readStoredRates(db), package: pkg }),
+    loadPackage,
     log,
     intervalMs: 20,
   });
@@ -72,6 +85,9 @@ Deno.test("the daemon's repricer prices calls stored without a cost once rates a
     await until("the carded model to be priced", () => cost(db, "on-card").c !== null);
     assert.deepEqual(cost(db, "on-card"), { c: 30_000, s: bundledCard()[0].source });
     assert.equal(cost(db, "nowhere").c, null);
+    // The data package is loaded after start (the daemon does not wait for it) and prices the [hosts] call.
+    await until("the package's model to be priced", () => cost(db, "groq").c !== null);
+    assert.equal(cost(db, "groq").s, PACKAGE_SOURCE);
 
     // An import while the daemon runs: the repricer sees the table change, rebuilds its book and prices.
     writeStoredRates(db, [{
@@ -99,5 +115,5 @@ Deno.test("the daemon's repricer prices calls stored without a cost once rates a
     JSON.parse(l)
   );
   const repriced = events.filter((e) => e.event === "pricing.repriced");
-  assert.deepEqual(repriced.map((e) => [e.reason, e.priced]), [["start", 1], ["rates_changed", 1]]);
+  assert.deepEqual(repriced.map((e) => [e.reason, e.priced]), [["start", 2], ["rates_changed", 1]]);
 });

@@ -5,12 +5,13 @@ import {
   cardCoverage,
   costOf,
   formatDecimal,
+  loadPackage,
   PACKAGE_SOURCE,
-  packageModels,
-  PackageRates,
   RATE_FIELDS,
 } from "../../pricing/mod.ts";
 import type { Usage } from "../../daemon/providers/types.ts";
+
+const bundled = await loadPackage();
 
 const card = bundledCard();
 const carded = (provider: string, model: string) =>
@@ -101,7 +102,7 @@ Deno.test("the card has a rate for every class the data package prices for the s
   // card has no rate for, the card is missing something the provider bills.
   const gaps: string[] = [];
   for (const c of cardCoverage()) {
-    const pkg = new PackageRates().lookup(c.provider, c.model);
+    const pkg = bundled.lookup(c.provider, c.model);
     if (!pkg) continue;
     const mine = carded(c.provider, c.model)!;
     const std = mine.rows.find((r) => r.tier === "standard" && r.min_prompt_tokens === 0)!;
@@ -116,7 +117,7 @@ Deno.test("card vs data package: the differences are reported, and few", () => {
   const diffs: string[] = [];
   let compared = 0;
   for (const c of cardCoverage()) {
-    const pkg = new PackageRates().lookup(c.provider, c.model);
+    const pkg = bundled.lookup(c.provider, c.model);
     if (!pkg) continue;
     compared++;
     const std = carded(c.provider, c.model)!.rows.find((r) =>
@@ -150,9 +151,9 @@ const usage = (model: string, input: number, output: number, cache_read = 0): Us
 });
 
 Deno.test("a model only the package knows is priced from it, by exact id, and says so in rates_source", () => {
-  const book = buildRateBook({ card, package: new PackageRates() });
+  const book = buildRateBook({ card, package: bundled });
   // groq/llama-3.3-70b-versatile is priced at $0.59 in / $0.79 out per million by the package.
-  const groq = packageModels("groq").find((m) => m.model === "llama-3.3-70b-versatile");
+  const groq = bundled.models("groq").find((m) => m.model === "llama-3.3-70b-versatile");
   assert.ok(groq, "the package prices groq/llama-3.3-70b-versatile");
   const r = groq.rows[0].rates;
   const cost = costOf("groq", usage("llama-3.3-70b-versatile", 1_000_000, 1_000_000), book);
@@ -166,7 +167,7 @@ Deno.test("a model only the package knows is priced from it, by exact id, and sa
 });
 
 Deno.test("the card wins over the package for a model both price", () => {
-  const book = buildRateBook({ card, package: new PackageRates() });
+  const book = buildRateBook({ card, package: bundled });
   const cost = costOf("openai", usage("gpt-6.2-sol", 100_000, 100_000, 100_000), book);
   // 0.1 M tokens each at $2 input, $10 output, $0.10 cached input: $1.21.
   assert.equal(cost.cost_usd_minor_units, 121_000);
@@ -176,7 +177,7 @@ Deno.test("the card wins over the package for a model both price", () => {
 Deno.test("how many of the package's models resolve by exact id for the metered providers and common hosts", () => {
   const counts = ["anthropic", "openai", "google", "xai", "groq", "openrouter", "mistral", "deepseek"].map((
     p,
-  ) => [p, packageModels(p).length] as const);
+  ) => [p, bundled.models(p).length] as const);
   console.log(`package models resolvable by exact id: ${counts.map(([p, n]) => `${p} ${n}`).join(", ")}`);
   for (const [p, n] of counts) assert.ok(n > 0, `no ${p} model resolves`);
 });

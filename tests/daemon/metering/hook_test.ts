@@ -4,13 +4,14 @@ import {
   buildRateBook,
   bundledCard,
   formatDecimal,
+  loadPackage,
   PACKAGE_SOURCE,
-  packageModels,
-  PackageRates,
 } from "../../../pricing/mod.ts";
 import { createMeteringHook, splitAddress } from "../../../daemon/metering/hook.ts";
 import type { ExchangeStart } from "../../../daemon/intercept/hook.ts";
 import type { UsageRow } from "../../../store/rows.ts";
+
+const bundled = await loadPackage();
 
 const fixture = (name: string) =>
   Deno.readFileSync(new URL(`../../fixtures/providers/${name}`, import.meta.url));
@@ -186,7 +187,7 @@ Deno.test("metering hook prices a call to an extra [hosts] provider from the bun
   let wake: (row: UsageRow) => void = () => {};
   const hook = createMeteringHook({
     sink: { enqueue: (r) => rows.push(r) },
-    rates: () => buildRateBook({ card: bundledCard(), package: new PackageRates() }),
+    rates: () => buildRateBook({ card: bundledCard(), package: bundled }),
     attribute: () => Promise.resolve({ project: "acme", layer: "git", client_process: "python3" }),
     extraHosts: { "api.groq.com": "openai" },
     onRow: (r) => wake(r),
@@ -210,7 +211,7 @@ Deno.test("metering hook prices a call to an extra [hosts] provider from the bun
   const row = await done;
   assert.equal(row.provider, "groq");
   // The package's groq rates for this model, per million tokens: one million of each is their sum.
-  const groq = packageModels("groq").find((m) => m.model === "llama-3.3-70b-versatile")!.rows[0].rates;
+  const groq = bundled.models("groq").find((m) => m.model === "llama-3.3-70b-versatile")!.rows[0].rates;
   const usd = Number(formatDecimal(groq.input!)) + Number(formatDecimal(groq.output!));
   assert.equal(row.cost_usd_minor_units, Math.round(usd * 100_000));
   assert.equal(row.rates_source, PACKAGE_SOURCE);
