@@ -95,12 +95,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   });
   const repricer = new Repricer({
     db,
-    build: (pkg) =>
+    build: (pkg, onMiss) =>
       buildRateBook({
         card: bundledCard(),
         stored: readStoredRates(db),
         overrides: config.pricing.override,
         package: pkg,
+        onMiss,
       }),
     loadPackage,
     log,

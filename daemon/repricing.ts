@@ -1,9 +1,11 @@
 /**
  * Pricing calls that were stored without a cost once rates for them appear: at start (after an upgrade
- * brings a newer card or data package) and whenever `pricing_rates` changes (an import or update run while
- * the daemon is up). The daemon's rate book is rebuilt then too, so new calls are priced from the same
- * rates. The work runs in small transactions on the writer's own connection, yielding between them, so
- * metered calls are never held up for long.
+ * brings a newer card), when the bundled data package is loaded, and whenever `pricing_rates` changes (an
+ * import or update run while the daemon is up). The daemon's rate book is rebuilt then too, so new calls are
+ * priced from the same rates. The package is a large module: it is loaded only once a call or a stored row
+ * names a model nothing else prices, so a daemon whose calls the card covers never pays for it. The work runs
+ * in small transactions on the writer's own connection, yielding between them, so metered calls are never
+ * held up for long.
  *
  * @module
  */
@@ -15,13 +17,18 @@ import { type RateBook, recostUnpriced } from "../pricing/mod.ts";
 /** What a {@linkcode Repricer} needs. */
 export interface RepricerOptions {
   db: DatabaseSync;
-  /** Builds the book from the card, the table and config as they are now, and the package once it is loaded. */
-  build: (pkg?: PackageRates) => RateBook;
-  /** Loads the data package (a large module): done after start, so the daemon does not wait for it. */
+  /**
+   * Builds the book from the card, the table and config as they are now, with the package once loaded;
+   * `onMiss` must be passed on to it ({@linkcode RateBookSources.onMiss}).
+   */
+  build: (pkg: PackageRates | undefined, onMiss: () => void) => RateBook;
+  /** Loads the data package. */
   loadPackage?: () => Promise<PackageRates>;
   log: Logger;
   /** How often `pricing_rates` is looked at for changes. */
   intervalMs?: number;
+  /** How long after the package is loaded the calls it can price are priced: the writer's queue drains first. */
+  settleMs?: number;
 }
 
 /** Keeps the daemon's rate book current and prices unpriced calls when rates appear. */
@@ -29,15 +36,18 @@ export class Repricer {
   readonly #options: RepricerOptions;
   #book: RateBook;
   #package?: PackageRates;
+  #packageWanted = false;
   #seen: string;
   #timer?: ReturnType<typeof setInterval>;
-  #running?: Promise<void>;
+  #settle?: ReturnType<typeof setTimeout>;
+  /** Every pass runs after the one before it. */
+  #chain: Promise<void> = Promise.resolve();
   #closed = false;
 
   /** Builds the first book; call {@linkcode start} to begin the background work. */
   constructor(options: RepricerOptions) {
     this.#options = options;
-    this.#book = options.build();
+    this.#book = this.#build();
     this.#seen = this.#fingerprint();
   }
 
@@ -46,24 +56,13 @@ export class Repricer {
     return this.#book;
   }
 
-  /**
-   * Loads the package, then prices what the book can now price (calls metered before the package was loaded
-   * included), then watches `pricing_rates` for changes.
-   */
+  /** Prices what the current book can now price, then watches `pricing_rates` for changes. */
   start(): void {
-    this.#running = (async () => {
-      if (this.#options.loadPackage) {
-        try {
-          this.#package = await this.#options.loadPackage();
-          this.#book = this.#options.build(this.#package);
-        } catch (e) {
-          this.#options.log.error("pricing.package_failed", { error: (e as Error).message });
-        }
-      }
-      if (!this.#closed) await this.#reprice("start");
-    })();
+    this.#enqueue(async () => {
+      const r = await this.#reprice("start");
+      if (r && r.unpriced) this.#wantPackage();
+    });
     this.#timer = setInterval(() => {
-      if (this.#running || this.#closed) return;
       let now: string;
       try {
         now = this.#fingerprint();
@@ -73,13 +72,10 @@ export class Repricer {
       }
       if (now === this.#seen) return;
       this.#seen = now;
-      try {
-        this.#book = this.#options.build(this.#package);
-      } catch (e) {
-        this.#options.log.error("pricing.rebuild_failed", { error: (e as Error).message });
-        return;
-      }
-      this.#running = this.#reprice("rates_changed");
+      this.#enqueue(async () => {
+        this.#book = this.#build();
+        await this.#reprice("rates_changed");
+      });
     }, this.#options.intervalMs ?? 60_000);
   }
 
@@ -87,10 +83,46 @@ export class Repricer {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
-    await this.#running;
+    clearTimeout(this.#settle);
+    await this.#chain;
   }
 
-  async #reprice(reason: string): Promise<void> {
+  /** A call or a stored row named a model nothing priced: load the package, once. */
+  #wantPackage(): void {
+    if (this.#packageWanted || !this.#options.loadPackage || this.#closed) return;
+    this.#packageWanted = true;
+    this.#enqueue(async () => {
+      try {
+        this.#package = await this.#options.loadPackage!();
+      } catch (e) {
+        this.#options.log.error("pricing.package_failed", { error: (e as Error).message });
+        return;
+      }
+      this.#book = this.#build();
+      // Calls priced by the old book may still sit in the writer's queue: price them once they are stored.
+      this.#settle = setTimeout(
+        () => this.#enqueue(async () => void await this.#reprice("package_loaded")),
+        this.#options.settleMs ?? 1000,
+      );
+    });
+  }
+
+  #enqueue(task: () => Promise<void>): void {
+    this.#chain = this.#chain.then(() => this.#closed ? undefined : task()).catch((e) =>
+      this.#options.log.error("pricing.reprice_failed", { error: (e as Error).message })
+    );
+  }
+
+  #build(): RateBook {
+    try {
+      return this.#options.build(this.#package, () => this.#wantPackage());
+    } catch (e) {
+      this.#options.log.error("pricing.rebuild_failed", { error: (e as Error).message });
+      return this.#book;
+    }
+  }
+
+  async #reprice(reason: string) {
     const started = performance.now();
     try {
       const r = await recostUnpriced(this.#options.db, this.#book, {
@@ -108,12 +140,10 @@ export class Repricer {
           ms: Math.round(performance.now() - started),
         });
       }
+      return r;
     } catch (e) {
-      if (!(e instanceof Closed)) {
-        this.#options.log.error("pricing.reprice_failed", { error: (e as Error).message });
-      }
-    } finally {
-      this.#running = undefined;
+      if (e instanceof Closed) return undefined;
+      throw e;
     }
   }
 

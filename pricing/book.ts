@@ -28,19 +28,30 @@ export interface RateBookSources {
   overrides?: readonly PriceOverride[];
   /** The bundled price data package, consulted by exact id for models none of the above price. */
   package?: PackageRates;
+  /** Told once per model (per book) that no source priced it: the daemon then loads the package. */
+  onMiss?: (provider: string, model: string) => void;
 }
 
 /** Looks up the rates of a model; cheap enough to call once per metered request. */
 export class RateBook {
   readonly #byKey: Map<string, ModelRates>;
   readonly #fallback?: PackageRates;
+  readonly #onMiss?: (provider: string, model: string) => void;
   // What each model name seen in calls resolved to (null: unpriced). A book never changes once built, and
   // calls name few models, so every call after the first of its model is one Map lookup.
   readonly #resolved = new Map<string, ModelRates | null>();
 
-  /** A book of `models`; `fallback` answers, by exact id, for a model none of them prices. */
-  constructor(models: Iterable<ModelRates>, fallback?: PackageRates) {
+  /**
+   * A book of `models`; `fallback` answers, by exact id, for a model none of them prices; `onMiss` hears of
+   * each model nothing priced.
+   */
+  constructor(
+    models: Iterable<ModelRates>,
+    fallback?: PackageRates,
+    onMiss?: (provider: string, model: string) => void,
+  ) {
     this.#fallback = fallback;
+    this.#onMiss = onMiss;
     this.#byKey = new Map();
     for (const m of models) this.#byKey.set(key(m.provider, m.model), m);
   }
@@ -62,6 +73,7 @@ export class RateBook {
       }
     }
     found ??= this.#fallback?.lookup(provider, model) ?? null;
+    if (!found) this.#onMiss?.(provider, model);
     // Bounded: a client inventing model names cannot grow the daemon without limit.
     if (this.#resolved.size >= MAX_RESOLVED) this.#resolved.clear();
     this.#resolved.set(asked, found);
@@ -113,7 +125,7 @@ export function buildRateBook(sources: RateBookSources): RateBook {
       rows: [{ tier: "standard", min_prompt_tokens: 0, rates }],
     });
   }
-  return new RateBook(merged.values(), sources.package);
+  return new RateBook(merged.values(), sources.package, sources.onMiss);
 }
 
 function key(provider: string, model: string): string {

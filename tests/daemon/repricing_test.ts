@@ -73,8 +73,10 @@ Deno.test("the daemon's repricer prices calls stored without a cost once rates a
   const log = new Logger({ process: "daemon", dir: home.home });
   const repricer = new Repricer({
     db,
-    build: (pkg) => buildRateBook({ card: bundledCard(), stored: readStoredRates(db), package: pkg }),
+    build: (pkg, onMiss) =>
+      buildRateBook({ card: bundledCard(), stored: readStoredRates(db), package: pkg, onMiss }),
     loadPackage,
+    settleMs: 50,
     log,
     intervalMs: 20,
   });
@@ -85,7 +87,8 @@ Deno.test("the daemon's repricer prices calls stored without a cost once rates a
     await until("the carded model to be priced", () => cost(db, "on-card").c !== null);
     assert.deepEqual(cost(db, "on-card"), { c: 30_000, s: bundledCard()[0].source });
     assert.equal(cost(db, "nowhere").c, null);
-    // The data package is loaded after start (the daemon does not wait for it) and prices the [hosts] call.
+    // Calls remained unpriced, so the data package is loaded (only then: it is large) and prices the [hosts]
+    // call.
     await until("the package's model to be priced", () => cost(db, "groq").c !== null);
     assert.equal(cost(db, "groq").s, PACKAGE_SOURCE);
 
@@ -115,5 +118,41 @@ Deno.test("the daemon's repricer prices calls stored without a cost once rates a
     JSON.parse(l)
   );
   const repriced = events.filter((e) => e.event === "pricing.repriced");
-  assert.deepEqual(repriced.map((e) => [e.reason, e.priced]), [["start", 2], ["rates_changed", 1]]);
+  assert.deepEqual(repriced.map((e) => [e.reason, e.priced]), [["start", 1], ["package_loaded", 1], [
+    "rates_changed",
+    1,
+  ]]);
+});
+
+Deno.test("the repricer loads the data package only when a call names a model nothing else prices", async () => {
+  await using home = await tempHome();
+  const db = openStore(home.paths.db);
+  const log = new Logger({ process: "daemon", dir: home.home });
+  let loads = 0;
+  const repricer = new Repricer({
+    db,
+    build: (pkg, onMiss) => buildRateBook({ card: bundledCard(), package: pkg, onMiss }),
+    loadPackage: () => (loads++, loadPackage()),
+    log,
+    intervalMs: 20,
+    settleMs: 10,
+  });
+  try {
+    repricer.start();
+    // Carded models never load it.
+    assert.ok(repricer.book.lookup("anthropic", "claude-sonnet-5"));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(loads, 0);
+    // A model only the package knows: unpriced at first, then priced by the rebuilt book.
+    assert.equal(repricer.book.lookup("groq", "llama-3.3-70b-versatile"), undefined);
+    await until("the package to be loaded", () => !!repricer.book.lookup("groq", "llama-3.3-70b-versatile"));
+    assert.equal(repricer.book.lookup("groq", "llama-3.3-70b-versatile")?.source, PACKAGE_SOURCE);
+    assert.equal(repricer.book.lookup("groq", "no-such-model"), undefined);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(loads, 1, "loaded once");
+  } finally {
+    await repricer.close();
+    db.close();
+    log.close();
+  }
 });
