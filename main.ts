@@ -6,9 +6,10 @@
  * @module
  */
 import { COMMANDS } from "./cli/mod.ts";
-import { closest, type Io, parseInvocation, renderCommandHelp } from "./cli/command.ts";
+import { type Io, parseInvocation, renderCommandHelp } from "./cli/command.ts";
+import { renderGroupHelp, resolveCommand } from "./cli/dispatch.ts";
 import { colorFor, paint } from "./cli/color.ts";
-import { ExitCode, MeterError, UsageError } from "./core/errors.ts";
+import { ExitCode, MeterError } from "./core/errors.ts";
 import { versionLine } from "./core/version.ts";
 import { currentChannel } from "./core/channel.ts";
 import { assertUsableHome, defaultPaths } from "./core/paths.ts";
@@ -51,24 +52,20 @@ export async function main(argv: string[], io: () => Io): Promise<number> {
   }
   let dbFile = "db.sqlite";
   try {
-    const entry = COMMANDS.find((c) => c.name === first);
-    if (!entry) {
-      const near = first.startsWith("-") ? undefined : closest(first, COMMANDS.map((c) => c.name));
-      throw new UsageError(
-        first.startsWith("-") ? `unknown option ${first}` : `unknown command '${first}'`,
-        near ? `Did you mean '${near}'? See 'halton-meter --help'.` : "See 'halton-meter --help'.",
-      );
+    const resolved = await resolveCommand(COMMANDS, argv);
+    if (resolved.kind === "group") {
+      write(renderGroupHelp(resolved.entry));
+      return resolved.asked ? ExitCode.Ok : ExitCode.Usage;
     }
-    const { command } = await entry.load();
-    const inv = parseInvocation(entry.name, command, rest);
+    const inv = parseInvocation(resolved.name, resolved.command, resolved.argv);
     if (inv.flags.help) {
-      write(renderCommandHelp(entry.name, entry.summary, command));
+      write(renderCommandHelp(resolved.name, resolved.summary, resolved.command));
       return ExitCode.Ok;
     }
     const commandIo = io();
     dbFile = commandIo.paths.db;
     assertUsableHome(commandIo.paths.home);
-    return await command.run(commandIo, inv);
+    return await resolved.command.run(commandIo, inv);
   } catch (caught) {
     // A damaged database can surface in any query of any command: name it rather than print a stack trace.
     const e = damagedDatabaseError(caught, dbFile) ?? caught;

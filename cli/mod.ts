@@ -10,8 +10,20 @@ import type { CommandSpec } from "./command.ts";
 export interface CommandEntry {
   name: string;
   summary: string;
+  /** Loads the command; a command with subcommands is never run itself, so its loader is not called. */
   load: () => Promise<{ command: CommandSpec }>;
+  /** `pricing list`, `pricing update`, …: each a command of its own, with its own flags and help. */
+  subcommands?: readonly CommandEntry[];
 }
+
+const pricing = (
+  name: "list" | "unknown" | "recost" | "import" | "update",
+  summary: string,
+): CommandEntry => ({
+  name,
+  summary,
+  load: () => import("./pricing.ts").then((m) => ({ command: m[name] })),
+});
 
 /** Every command, in the order `--help` lists them. */
 export const COMMANDS: readonly CommandEntry[] = [
@@ -57,7 +69,18 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: "Show spend by project, model, provider, day, week or month.",
     load: () => import("./report.ts"),
   },
-  { name: "pricing", summary: "Rates, unpriced models, recost, import.", load: () => import("./pricing.ts") },
+  {
+    name: "pricing",
+    summary: "Rates, unpriced models, recost, import, update.",
+    load: () => Promise.reject(new Error("pricing is run through its subcommands")),
+    subcommands: [
+      pricing("list", "The rates in use, per model, tier and prompt size."),
+      pricing("unknown", "Models seen without a cost, and what they still lack."),
+      pricing("recost", "Price stored calls again from their token columns."),
+      pricing("import", "Read LiteLLM's price map or the data package's format from a file."),
+      pricing("update", "Fetch fresh rates from a URL (or read a file) into the database."),
+    ],
+  },
   { name: "run", summary: "Run one command with its LLM calls metered.", load: () => import("./run.ts") },
   {
     name: "daemon",

@@ -1,12 +1,12 @@
 /**
- * `halton-meter pricing list|unknown|recost|import`: show the rates in use, the models seen without one,
- * re-cost stored calls, and import LiteLLM's price map. Nothing here touches the network.
+ * `halton-meter pricing list|unknown|recost|import|update`: one command spec per subcommand (the command
+ * table dispatches them); the pricing itself lives in `pricing/`. Only `update` with a URL goes online, and
+ * only because the user asked; costing never does.
  *
  * @module
  */
-import { basename } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
-import { boolFlag, closest, type CommandSpec, type Invocation, type Io, stringFlag } from "./command.ts";
+import { boolFlag, type CommandSpec, type Invocation, type Io, stringFlag } from "./command.ts";
 import { formatCount, renderTable } from "./format.ts";
 import { loadConfig } from "../core/config.ts";
 import { MeterError, UsageError } from "../core/errors.ts";
@@ -14,34 +14,32 @@ import { openStore } from "../store/open.ts";
 import { parseSince as windowSince } from "../reports/window.ts";
 import { machineZone } from "../reports/zone.ts";
 import {
-  buildRateBook,
   BUNDLED_SOURCE,
-  bundledCard,
   CARD_DATE,
   type Decimal,
   decimalToNumber,
+  DEFAULT_UPDATE_URL,
+  describeUnknown,
+  fetchText,
   formatDecimal,
+  isUrl,
+  loadPackage,
+  machineRateBook,
   type ModelRates,
   normalizeProvider,
-  parseLiteLlm,
+  PACKAGE_SOURCE,
+  type PackageRates,
+  parsePriceDocument,
+  type PriceDocument,
   RATE_FIELDS,
   type RateBook,
   type RateField,
-  readStoredRates,
   recost,
+  recostUnpriced,
+  sourceFor,
   unknownModels,
   writeStoredRates,
 } from "../pricing/mod.ts";
-
-const SUBCOMMANDS = ["list", "unknown", "recost", "import"] as const;
-
-/** Flags each subcommand accepts (besides --help). */
-const ALLOWED: Record<(typeof SUBCOMMANDS)[number], string[]> = {
-  list: ["provider", "json"],
-  unknown: ["json"],
-  recost: ["since", "all", "json"],
-  import: ["json"],
-};
 
 const COLUMN_HEADERS: Record<RateField, string> = {
   input: "INPUT",
@@ -51,97 +49,102 @@ const COLUMN_HEADERS: Record<RateField, string> = {
   cache_write_1h: "WRITE 1H",
 };
 
-/** The `pricing` command. */
-export const command: CommandSpec = {
-  usage:
-    "pricing list [--provider P] [--json] | unknown [--json] | recost [--since 30d] [--all] [--json] | " +
-    "import FILE [--json]",
+const JSON_FLAG = { name: "json", type: "boolean", description: "Print JSON instead of a table." } as const;
+
+/** `pricing list`. */
+export const list: CommandSpec = {
+  usage: "pricing list [--provider P] [--json]",
   description: [
-    "Rates are USD per million tokens. The bundled card is dated; [[pricing.override]] in config.toml and",
-    "imported rates take precedence over it. Costs are computed on this machine: pricing never goes online.",
-    "",
-    "  list      the rates in use, per model, tier and prompt size",
-    "  unknown   models seen in requests without a cost, with counts and first/last seen",
-    "  recost    recompute the cost of stored requests without one (or all with --all) from their tokens",
-    "  import    read LiteLLM's model_prices_and_context_window.json into the database",
+    "The rates in use, USD per million tokens, per model, tier and prompt size. [[pricing.override]] in",
+    "config.toml beats imported and updated rates, which beat the dated card bundled with the binary; models",
+    `none of them price are looked up by exact id in the bundled data package (${PACKAGE_SOURCE}).`,
   ].join("\n"),
   flags: [
     {
       name: "provider",
       type: "string",
       value: "P",
-      description: "list: only this provider (anthropic, openai, google, xai).",
+      description: "Only this provider (anthropic, openai, google, xai).",
     },
+    JSON_FLAG,
+  ],
+  examples: ["halton-meter pricing list --provider anthropic"],
+  run: listRun,
+};
+
+/** `pricing unknown`. */
+export const unknown: CommandSpec = {
+  usage: "pricing unknown [--json]",
+  description:
+    "Models seen in requests without a cost, with counts, first and last seen, and what they lack.",
+  flags: [JSON_FLAG],
+  examples: ["halton-meter pricing unknown"],
+  run: unknownRun,
+};
+
+/** `pricing recost`. */
+export const recostCommand: CommandSpec = {
+  usage: "pricing recost [--since 30d] [--all] [--json]",
+  description: "Recompute the cost of stored requests without one (or all with --all) from their tokens.",
+  flags: [
     {
       name: "since",
       type: "string",
       value: "SPAN",
-      description: "recost: requests since 30d (default), 24h, 2w or a date YYYY-MM-DD.",
+      description: "Requests since 30d (default), 24h, 2w or a date YYYY-MM-DD.",
     },
-    {
-      name: "all",
-      type: "boolean",
-      description: "recost: every request in range, not only those without a cost.",
-    },
-    { name: "json", type: "boolean", description: "Print JSON instead of a table." },
+    { name: "all", type: "boolean", description: "Every request in range, not only those without a cost." },
+    JSON_FLAG,
   ],
+  examples: ["halton-meter pricing recost --since 90d"],
+  run: recostRun,
+};
+export { recostCommand as recost };
+
+/** `pricing import`. */
+export const importCommand: CommandSpec = {
+  usage: "pricing import FILE [--json]",
+  description: [
+    "Read rates from a file into the database: LiteLLM's model_prices_and_context_window.json or the",
+    "genai-prices data file. Calls stored without a cost are then priced from them.",
+  ].join("\n"),
+  flags: [JSON_FLAG],
+  positionals: true,
+  examples: ["halton-meter pricing import ~/Downloads/model_prices_and_context_window.json"],
+  run: (io, inv) => importRun(io, inv, "import"),
+};
+export { importCommand as import };
+
+/** `pricing update`. */
+export const update: CommandSpec = {
+  usage: "pricing update [FILE|URL] [--json]",
+  description: [
+    "Fetch fresh rates and store them (the only pricing command that goes online, and only when asked):",
+    `from URL (LiteLLM's price map or the genai-prices data file), by default ${DEFAULT_UPDATE_URL};`,
+    "or from a FILE. Calls stored without a cost are then priced from them.",
+  ].join("\n"),
+  flags: [JSON_FLAG],
   positionals: true,
   examples: [
-    "halton-meter pricing list --provider anthropic",
-    "halton-meter pricing unknown",
-    "halton-meter pricing import ~/Downloads/model_prices_and_context_window.json",
-    "halton-meter pricing recost --since 90d",
+    "halton-meter pricing update",
+    "halton-meter pricing update https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json",
   ],
-  run(io, inv) {
-    const [sub, ...args] = inv.positionals;
-    if (sub === undefined) {
-      throw new UsageError("pricing: missing subcommand", `Use one of: ${SUBCOMMANDS.join(", ")}.`);
-    }
-    if (!(SUBCOMMANDS as readonly string[]).includes(sub)) {
-      const near = closest(sub, SUBCOMMANDS);
-      throw new UsageError(
-        `pricing: unknown subcommand '${sub}'`,
-        near ? `Did you mean 'pricing ${near}'?` : `Use one of: ${SUBCOMMANDS.join(", ")}.`,
-      );
-    }
-    const name = sub as (typeof SUBCOMMANDS)[number];
-    for (const [flag, value] of Object.entries(inv.flags)) {
-      if (value !== undefined && flag !== "help" && !ALLOWED[name].includes(flag)) {
-        throw new UsageError(
-          `pricing ${name}: --${flag} does not apply here`,
-          "See 'halton-meter pricing --help'.",
-        );
-      }
-    }
-    if (name !== "import" && args.length) {
-      throw new UsageError(
-        `pricing ${name}: unexpected argument '${args[0]}'`,
-        "See 'halton-meter pricing --help'.",
-      );
-    }
-    switch (name) {
-      case "list":
-        return list(io, inv);
-      case "unknown":
-        return unknown(io, inv);
-      case "recost":
-        return recostCommand(io, inv);
-      case "import":
-        return importCommand(io, inv, args);
-    }
-  },
+  run: (io, inv) => importRun(io, inv, "update"),
 };
 
-function list(io: Io, inv: Invocation): number {
-  const book = loadBook(io);
+async function listRun(io: Io, inv: Invocation): Promise<number> {
+  const pkg = await loadPackage();
+  const book = await loadBook(io, pkg);
   const wanted = stringFlag(inv, "provider");
   const provider = wanted === undefined ? undefined : normalizeProvider(wanted);
-  const models = book.all().filter((m) => provider === undefined || m.provider === provider);
+  let models = book.all().filter((m) => provider === undefined || m.provider === provider);
+  // A provider of an extra host (groq, openrouter, …) is priced by the data package alone: show its rates.
+  if (provider !== undefined && !models.length) models = pkg.models(provider);
   if (provider !== undefined && !models.length) {
     const known = [...new Set(book.all().map((m) => m.provider))].join(", ");
     throw new UsageError(
       `pricing list: no rates for provider '${wanted}'`,
-      `Providers with rates: ${known}.`,
+      `Providers with rates: ${known}, and those of the data package (${PACKAGE_SOURCE}) by their ids.`,
     );
   }
   if (boolFlag(inv, "json")) {
@@ -183,7 +186,7 @@ function list(io: Io, inv: Invocation): number {
   return 0;
 }
 
-function unknown(io: Io, inv: Invocation): number {
+async function unknownRun(io: Io, inv: Invocation): Promise<number> {
   const json = boolFlag(inv, "json");
   const db = openExisting(io, true);
   if (!db) {
@@ -194,23 +197,11 @@ function unknown(io: Io, inv: Invocation): number {
   let book: RateBook;
   try {
     found = unknownModels(db);
-    book = bookFrom(io, db);
+    book = bookFrom(io, db, await loadPackage());
   } finally {
     db.close();
   }
-  const described = found.map((u) => {
-    const rates = u.model === null ? undefined : book.lookup(u.provider, u.model);
-    const base = rates?.rows.find((r) => r.tier === "standard" && r.min_prompt_tokens === 0)?.rates;
-    const missing = rates ? RATE_FIELDS.filter((f) => u.tokens[f] > 0 && !base?.[f]) : [...RATE_FIELDS];
-    const status = u.model === null
-      ? "no model named"
-      : !rates
-      ? "no rate"
-      : missing.length
-      ? `no ${missing.join(", ")} rate`
-      : "rate known now: run pricing recost";
-    return { ...u, priced_now: !!rates && !missing.length, status };
-  });
+  const described = describeUnknown(found, book);
   if (json) {
     io.stdout(JSON.stringify(described, null, 2) + "\n");
     return 0;
@@ -239,13 +230,13 @@ function unknown(io: Io, inv: Invocation): number {
     { width: io.columns, minFirst: 12 },
   ));
   io.stdout(
-    "\nAdd a rate with [[pricing.override]] in config.toml or 'halton-meter pricing import FILE',\n" +
-      "then run 'halton-meter pricing recost'.\n",
+    "\nAdd a rate with [[pricing.override]] in config.toml, 'halton-meter pricing update' or\n" +
+      "'halton-meter pricing import FILE'; calls are priced from new rates as they appear.\n",
   );
   return 0;
 }
 
-function recostCommand(io: Io, inv: Invocation): number {
+async function recostRun(io: Io, inv: Invocation): Promise<number> {
   const json = boolFlag(inv, "json");
   const all = boolFlag(inv, "all");
   const span = stringFlag(inv, "since") ?? "30d";
@@ -270,7 +261,7 @@ function recostCommand(io: Io, inv: Invocation): number {
       shown = t;
       io.stderr(`  ${formatCount(done)} of ${formatCount(total)} requests examined…\n`);
     };
-    result = recost(db, bookFrom(io, db), { since, all, onProgress });
+    result = recost(db, bookFrom(io, db, await loadPackage()), { since, all, onProgress });
   } finally {
     db.close();
   }
@@ -287,70 +278,50 @@ function recostCommand(io: Io, inv: Invocation): number {
   return 0;
 }
 
-function importCommand(io: Io, inv: Invocation, args: string[]): number {
-  const file = args[0];
-  if (file === undefined) {
+async function importRun(io: Io, inv: Invocation, verb: "import" | "update"): Promise<number> {
+  const [given, extra] = inv.positionals;
+  if (extra !== undefined) throw new UsageError(`pricing ${verb}: unexpected argument '${extra}'`);
+  if (verb === "import" && given === undefined) {
     throw new UsageError(
       "pricing import: missing FILE",
-      "Give the path of LiteLLM's model_prices_and_context_window.json.",
+      "Give the path of LiteLLM's model_prices_and_context_window.json or the genai-prices data file.",
     );
   }
-  if (args.length > 1) throw new UsageError(`pricing import: unexpected argument '${args[1]}'`);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(file)) {
+  const location = given ?? DEFAULT_UPDATE_URL;
+  if (verb === "import" && isUrl(location)) {
     throw new UsageError(
       "pricing import: takes a file, not a URL: costing never touches the network",
-      `Download it first, e.g. 'curl -fLo prices.json ${file}', then run 'halton-meter pricing import prices.json'.`,
+      `Run 'halton-meter pricing update ${location}' to fetch it, or download it first (e.g. 'curl -fLo prices.json ${location}').`,
     );
   }
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(file);
-  } catch (e) {
-    throw new MeterError(`pricing import: cannot read ${file}: ${(e as Error).message}`, {
-      hint: "Check the path; download LiteLLM's model_prices_and_context_window.json first if needed.",
-    });
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    throw new MeterError(`pricing import: ${file} is not JSON: ${(e as Error).message}`, {
-      hint: "Expected LiteLLM's model_prices_and_context_window.json.",
-    });
-  }
-  let parsed;
-  try {
-    parsed = parseLiteLlm(doc);
-  } catch (e) {
-    throw new MeterError(`pricing import: ${file}: ${(e as Error).message}`, {
-      hint: "Expected LiteLLM's model_prices_and_context_window.json.",
-    });
-  }
-  if (!parsed.models) {
-    throw new MeterError(
-      `pricing import: ${file} has no prices for Anthropic, OpenAI, Gemini or xAI models`,
-      {
-        hint: "Expected LiteLLM's model_prices_and_context_window.json.",
-      },
-    );
-  }
-  const source = `litellm:${basename(file)}`;
+  const json = boolFlag(inv, "json");
+  if (isUrl(location) && !json) io.stderr(`Fetching ${location} …\n`);
+  const parsed = parseDocument(verb, location, await readLocation(verb, location));
+  const source = sourceFor(parsed.format, location);
   const db = openStore(io.paths.db);
   let written: number;
+  let priced;
   try {
     written = writeStoredRates(db, parsed.rates, source);
+    const { config } = loadConfig(io.paths.config);
+    priced = await recostUnpriced(
+      db,
+      machineRateBook(db, config.pricing.override, io.paths.config, await loadPackage()),
+    );
   } finally {
     db.close();
   }
-  if (boolFlag(inv, "json")) {
+  if (json) {
     io.stdout(
       JSON.stringify(
         {
           source,
+          format: parsed.format,
           models: parsed.models,
           rows: written,
           invalid: parsed.invalid,
-          other_providers: parsed.otherProviders,
+          newly_priced: priced.changed,
+          still_unpriced: priced.unpriced,
         },
         null,
         2,
@@ -358,7 +329,8 @@ function importCommand(io: Io, inv: Invocation, args: string[]): number {
     );
     return 0;
   }
-  io.stdout(`Imported ${written} rate rows for ${parsed.models} models as '${source}'.\n`);
+  const verbed = verb === "import" ? "Imported" : "Updated";
+  io.stdout(`${verbed} ${written} rate rows for ${parsed.models} models as '${source}'.\n`);
   if (parsed.invalid.length) {
     io.stdout(
       `Skipped ${parsed.invalid.length} entries with unreadable prices: ${
@@ -368,36 +340,59 @@ function importCommand(io: Io, inv: Invocation, args: string[]): number {
     );
   }
   io.stdout(
-    "Imported rates take precedence over the bundled card. The daemon uses them after 'halton-meter restart';\n" +
-      "run 'halton-meter pricing recost' to price earlier requests.\n",
+    `Priced ${priced.changed} stored calls that had no cost; ${priced.unpriced} still have none` +
+      (priced.unpriced ? " (see 'halton-meter pricing unknown').\n" : ".\n"),
+  );
+  io.stdout(
+    "These rates take precedence over the bundled card; a running daemon picks them up within a minute.\n",
   );
   return 0;
 }
 
+async function readLocation(verb: string, location: string): Promise<string> {
+  try {
+    return isUrl(location) ? await fetchText(location) : await Deno.readTextFile(location);
+  } catch (e) {
+    throw new MeterError(`pricing ${verb}: cannot read ${location}: ${(e as Error).message}`, {
+      hint: isUrl(location)
+        ? "Check the URL and the network (HTTPS_PROXY is honoured); or download the file and give its path."
+        : "Check the path.",
+    });
+  }
+}
+
+function parseDocument(verb: string, location: string, text: string): PriceDocument {
+  const hint = "Expected LiteLLM's model_prices_and_context_window.json or the genai-prices data file.";
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new MeterError(`pricing ${verb}: ${location} is not JSON: ${(e as Error).message}`, { hint });
+  }
+  let parsed: PriceDocument;
+  try {
+    parsed = parsePriceDocument(doc);
+  } catch (e) {
+    throw new MeterError(`pricing ${verb}: ${location}: ${(e as Error).message}`, { hint });
+  }
+  if (!parsed.models) throw new MeterError(`pricing ${verb}: ${location} holds no usable prices`, { hint });
+  return parsed;
+}
+
 /** The rate book of this machine: card, then stored rates (when there is a database), then config. */
-function loadBook(io: Io): RateBook {
+function loadBook(io: Io, pkg: PackageRates): RateBook {
   const db = openExisting(io, true);
   try {
-    return bookFrom(io, db);
+    return bookFrom(io, db, pkg);
   } finally {
     db?.close();
   }
 }
 
-function bookFrom(io: Io, db: DatabaseSync | undefined): RateBook {
+function bookFrom(io: Io, db: DatabaseSync | undefined, pkg: PackageRates): RateBook {
   const { config, warnings } = loadConfig(io.paths.config);
   for (const w of warnings) io.stderr(`warning: ${w}\n`);
-  try {
-    return buildRateBook({
-      card: bundledCard(),
-      stored: db ? readStoredRates(db) : [],
-      overrides: config.pricing.override,
-    });
-  } catch (e) {
-    throw new MeterError(`a price in [[pricing.override]] cannot be used: ${(e as Error).message}`, {
-      hint: `Fix ${io.paths.config}: prices are plain numbers of USD per million tokens.`,
-    });
-  }
+  return machineRateBook(db, config.pricing.override, io.paths.config, pkg);
 }
 
 /** The database when it exists (never created just to read it), else undefined. */

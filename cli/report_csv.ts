@@ -6,21 +6,20 @@
  */
 import { csvLine, usdString } from "./format.ts";
 import { costChange, totalsJson } from "../reports/json.ts";
+import { TOTALS } from "../reports/queries.ts";
 import type { ReportData } from "../reports/report.ts";
 
-const CSV_FIELDS = [
-  "requests",
-  "input_tokens",
-  "output_tokens",
-  "cache_read_tokens",
-  "cache_write_tokens",
-  "thinking_tokens",
-  "cost_millicents",
+const SUMS = TOTALS.map((t) => t.name);
+const AFTER_COST = SUMS.indexOf("cost_millicents") + 1;
+
+/** The columns of totals, in order: every sum of {@linkcode TOTALS}, the cost in USD and billed beside it. */
+const CSV_FIELDS: readonly (keyof ReturnType<typeof totalsJson>)[] = [
+  ...SUMS.slice(0, AFTER_COST),
   "cost_usd",
-  "unknown_cost_requests",
-  "incomplete_requests",
-  "error_requests",
-] as const;
+  "billed_cost_millicents",
+  ...SUMS.slice(AFTER_COST),
+  "cost_is_lower_bound",
+];
 
 /** The `--csv` text. */
 export function reportCsv(data: ReportData): string {

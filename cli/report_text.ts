@@ -33,10 +33,18 @@ export interface FigureColumn {
   cell(t: UsageTotals, previous: UsageTotals | undefined): number | string;
 }
 
-/** A cost cell: `?` when every call's cost is unknown, a trailing `*` when some are. */
-export function costCell(t: UsageTotals): string {
+/**
+ * A cost cell of `millicents` (the cost, or a part of it): `?` when every call's cost is unknown, a trailing
+ * `*` when some are (a lower bound).
+ */
+export function costCell(t: UsageTotals, millicents = t.cost_millicents): string {
   if (t.requests > 0 && t.unknown_cost_requests === t.requests) return "?";
-  return formatUsd(t.cost_millicents) + (t.unknown_cost_requests ? "*" : "");
+  return formatUsd(millicents) + (t.unknown_cost_requests ? "*" : "");
+}
+
+/** The spend: the known cost of the calls not billed to a subscription. */
+function billed(t: UsageTotals): number {
+  return t.cost_millicents - t.subscription_cost_millicents;
 }
 
 /** The figure columns, in order; more can be added here without touching the layout. */
@@ -55,14 +63,26 @@ export const FIGURES: readonly FigureColumn[] = [
   { header: "COST", compact: true, cell: (t) => costCell(t) },
 ];
 
-const PREVIOUS: readonly FigureColumn[] = [
-  { header: "PREVIOUS", compact: true, cell: (_t, p) => p ? costCell(p) : "" },
+/**
+ * COST's place when some calls were billed to a subscription: BILLED (the spend) and SUBSCRIPTION (what those
+ * calls would have cost at API rates), so that neither hides in the other.
+ */
+const SPLIT_COST: readonly FigureColumn[] = [
+  { header: "BILLED", compact: true, cell: (t) => costCell(t, billed(t)) },
   {
-    header: "CHANGE",
+    header: "SUBSCRIPTION",
     compact: true,
-    cell: (t, p) => p ? formatChange(p.cost_millicents, t.cost_millicents) : "",
+    cell: (t) => t.subscription_requests ? formatUsd(t.subscription_cost_millicents) : "-",
   },
 ];
+
+/** PREVIOUS and CHANGE of `amount`: the cost, or billed spend when the table shows subscription traffic apart. */
+function previousColumns(amount: (t: UsageTotals) => number): FigureColumn[] {
+  return [
+    { header: "PREVIOUS", compact: true, cell: (_t, p) => p ? costCell(p, amount(p)) : "" },
+    { header: "CHANGE", compact: true, cell: (t, p) => p ? formatChange(amount(p), amount(t)) : "" },
+  ];
+}
 
 /** Columns a very narrow table drops, in this order, before it cuts labels below 8 characters. */
 const DROPPABLE = ["PREVIOUS", "TOKENS", "REQUESTS"];
@@ -99,11 +119,13 @@ export function reportTable(data: ReportData, columns: number, paint: Paint): st
   const layouts = columns < COMPACT_BELOW
     ? [{ compact: true, units: true }]
     : [{ compact: false, units: false }, { compact: false, units: true }, { compact: true, units: true }];
+  const split = Boolean(data.total.subscription_requests || data.previous?.total.subscription_requests);
   let table = "";
   for (const [n, layout] of layouts.entries()) {
     let figures = [
-      ...FIGURES.filter((f) => layout.compact ? f.compact : f.header !== "TOKENS"),
-      ...(data.previous ? PREVIOUS : []),
+      ...FIGURES.filter((f) => layout.compact ? f.compact : f.header !== "TOKENS")
+        .flatMap((f) => split && f.header === "COST" ? SPLIT_COST : [f]),
+      ...(data.previous ? previousColumns(split ? billed : (t) => t.cost_millicents) : []),
     ];
     const cellsOf = (list: readonly FigureColumn[]) =>
       list.map((f) =>
@@ -157,10 +179,22 @@ function reportNotes(data: ReportData, paint: Paint): string[] {
     );
     const more = data.unknownModels.length > 5 ? ", …" : "";
     notes.push(paint.warn(
-      `* ${plural(t.unknown_cost_requests, "call has", "calls have")} no known cost, for want of a rate for ${
-        models.join(", ")
-      }${more}: costs marked * leave them out. 'halton-meter pricing unknown' lists them.`,
+      `* ${plural(t.unknown_cost_requests, "call has", "calls have")} no known cost ` +
+        `(${plural(t.unknown_cost_tokens, "token", "tokens")}), for want of a rate for ${
+          models.join(", ")
+        }${more}: ` +
+        "costs marked * leave them out and are lower bounds. 'halton-meter pricing unknown' lists them.",
     ));
+  }
+  if (t.subscription_requests) {
+    notes.push(
+      `${
+        plural(t.subscription_requests, "call was", "calls were")
+      } billed to a subscription (ChatGPT sign-in, ` +
+        `Code Assist, Claude OAuth): SUBSCRIPTION is what ${
+          t.subscription_requests === 1 ? "it" : "they"
+        } would have cost at API rates (${formatUsd(t.subscription_cost_millicents)}), not spend.`,
+    );
   }
   if (t.incomplete_requests) {
     notes.push(paint.warn(

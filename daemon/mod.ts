@@ -29,7 +29,8 @@ import { UpstreamPool } from "./upstream/pool.ts";
 import { meteredHosts } from "../core/hosts.ts";
 import { currentOs } from "../core/paths.ts";
 import { createMeteringHook, type MeteringDeps } from "./metering/metering_hook.ts";
-import { buildRateBook, bundledCard, readStoredRates } from "../pricing/mod.ts";
+import { buildRateBook, bundledCard, loadPackage, type RateBook, readStoredRates } from "../pricing/mod.ts";
+import { Repricer } from "./repricing.ts";
 import { Attributor, processLookupFor } from "./attribution/mod.ts";
 import type { HostShape } from "./providers/mod.ts";
 
@@ -53,6 +54,8 @@ export interface DaemonOptions {
   heartbeatMs?: number;
   /** How long running exchanges may take to end at close. */
   closeGraceMs?: number;
+  /** How often the stored rates are looked at for changes (imports, updates). */
+  repriceIntervalMs?: number;
 }
 
 /** A running daemon. */
@@ -108,7 +111,21 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     },
   });
   let loggedFailure: string | undefined;
-  const hook = options.hook?.(writer, db) ?? meteringHook(options, config, writer, db);
+  const repricer = new Repricer({
+    db,
+    build: (pkg, onMiss) =>
+      buildRateBook({
+        card: bundledCard(),
+        stored: readStoredRates(db),
+        overrides: config.pricing.override,
+        package: pkg,
+        onMiss,
+      }),
+    loadPackage,
+    log,
+    intervalMs: options.repriceIntervalMs,
+  });
+  const hook = options.hook?.(writer, db) ?? meteringHook(options, config, writer, () => repricer.book);
 
   const cleanup: (() => Promise<void> | void)[] = [];
   const closeAll = async () => {
@@ -127,9 +144,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       const lost = writer.close();
       if (lost) log.error("store.rows_lost_at_stop", { rows: lost, reason: writer.failure?.reason });
     },
+    () => repricer.close(),
     () => pool.close(),
     () => hook.drain?.(),
   );
+  repricer.start();
   try {
     // The read API queries in a worker with its own read-only connection: they never hold the request path.
     const readApi = readApiOnDemand({
@@ -235,13 +254,8 @@ function meteringHook(
   options: DaemonOptions,
   config: Config,
   writer: RowWriter,
-  db: DatabaseSync,
+  rates: () => RateBook,
 ): MeteringHook {
-  const rates = buildRateBook({
-    card: bundledCard(),
-    stored: readStoredRates(db),
-    overrides: config.pricing.override,
-  });
   let attribute = options.attribute;
   if (!attribute) {
     const attributor = new Attributor({
@@ -254,7 +268,7 @@ function meteringHook(
   }
   return createMeteringHook({
     sink: writer,
-    rates: () => rates,
+    rates,
     attribute,
     // core/config.ts has already checked every value against HOST_SHAPES.
     extraHosts: config.hosts as Record<string, HostShape>,

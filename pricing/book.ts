@@ -1,13 +1,15 @@
 /**
  * The rate book: the bundled card, the `pricing_rates` table and `[[pricing.override]]` from config merged
  * into one map, built once (at daemon start, after an import) so that pricing a call is a Map lookup.
- * Precedence per model: config override, then the table, then the card.
+ * Precedence per model: config override, then the table (imports and updates), then the card, then the
+ * bundled price data package, which is asked only by exact model id.
  *
  * @module
  */
 import type { PriceOverride } from "../core/config.ts";
 import { parseDecimal } from "./decimal.ts";
 import { modelCandidates, normalizeModel, normalizeProvider } from "./names.ts";
+import type { PackageRates } from "./package.ts";
 import { type ModelRates, RATE_FIELDS, type Rates } from "./rates.ts";
 
 /** Model names whose lookup a book remembers. */
@@ -24,21 +26,40 @@ export interface RateBookSources {
   stored?: readonly ModelRates[];
   /** `[[pricing.override]]` entries of config. */
   overrides?: readonly PriceOverride[];
+  /** The bundled price data package, consulted by exact id for models none of the above price. */
+  package?: PackageRates;
+  /** Told once per model (per book) that no source priced it: the daemon then loads the package. */
+  onMiss?: (provider: string, model: string) => void;
 }
 
 /** Looks up the rates of a model; cheap enough to call once per metered request. */
 export class RateBook {
   readonly #byKey: Map<string, ModelRates>;
+  readonly #fallback?: PackageRates;
+  readonly #onMiss?: (provider: string, model: string) => void;
   // What each model name seen in calls resolved to (null: unpriced). A book never changes once built, and
   // calls name few models, so every call after the first of its model is one Map lookup.
   readonly #resolved = new Map<string, ModelRates | null>();
 
-  constructor(models: Iterable<ModelRates>) {
+  /**
+   * A book of `models`; `fallback` answers, by exact id, for a model none of them prices; `onMiss` hears of
+   * each model nothing priced.
+   */
+  constructor(
+    models: Iterable<ModelRates>,
+    fallback?: PackageRates,
+    onMiss?: (provider: string, model: string) => void,
+  ) {
+    this.#fallback = fallback;
+    this.#onMiss = onMiss;
     this.#byKey = new Map();
     for (const m of models) this.#byKey.set(key(m.provider, m.model), m);
   }
 
-  /** The rates for `model` of `provider`: exact id first, then the id without its snapshot decoration. */
+  /**
+   * The rates for `model` of `provider`: exact id first, then the id without its snapshot decoration, then
+   * the package by exact id.
+   */
   lookup(provider: string, model: string): ModelRates | undefined {
     const asked = `${provider}\n${model}`;
     const known = this.#resolved.get(asked);
@@ -51,13 +72,15 @@ export class RateBook {
         break;
       }
     }
+    found ??= this.#fallback?.lookup(provider, model) ?? null;
+    if (!found) this.#onMiss?.(provider, model);
     // Bounded: a client inventing model names cannot grow the daemon without limit.
     if (this.#resolved.size >= MAX_RESOLVED) this.#resolved.clear();
     this.#resolved.set(asked, found);
     return found ?? undefined;
   }
 
-  /** Every priced model, sorted by provider then model. */
+  /** Every model priced by the card, the table or config (not the package), sorted by provider then model. */
   all(): ModelRates[] {
     return [...this.#byKey.values()].sort((a, b) =>
       a.provider.localeCompare(b.provider) || a.model.localeCompare(b.model)
@@ -102,7 +125,7 @@ export function buildRateBook(sources: RateBookSources): RateBook {
       rows: [{ tier: "standard", min_prompt_tokens: 0, rates }],
     });
   }
-  return new RateBook(merged.values());
+  return new RateBook(merged.values(), sources.package, sources.onMiss);
 }
 
 function key(provider: string, model: string): string {

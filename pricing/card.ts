@@ -1,13 +1,16 @@
 /**
  * The bundled rate card (`card.json`, compiled into the binary): read once into {@linkcode ModelRates}.
  * Batch, flex and priority tiers are written in the card either as explicit rates or as one multiplier of
- * the standard rates (long-context rows included), the way the providers publish them.
+ * the standard rates (long-context rows included), the way the providers publish them. Each provider names
+ * the token classes it bills (`bills`); a model that does not bill one of them says so (`not_billed`), so a
+ * test can tell a missing rate from a class the model has none of. `aliases` are other ids of the same model
+ * (`claude-opus-4-0` for `claude-opus-4`); `via` names where the figures were read when not from the page.
  *
  * @module
  */
 import card from "./card.json" with { type: "json" };
 import { type Decimal, mulDecimal, parseDecimal } from "./decimal.ts";
-import { RATE_FIELDS, type RateRow, type Rates, type Tier } from "./rates.ts";
+import { RATE_FIELDS, type RateField, type RateRow, type Rates, type Tier } from "./rates.ts";
 import type { ModelRates } from "./rates.ts";
 
 /** The day the card's prices were read from the providers' pages. */
@@ -20,7 +23,10 @@ type RawRates = Partial<Record<(typeof RATE_FIELDS)[number], string>>;
 
 interface RawModel extends RawRates {
   model: string;
+  aliases?: string[];
   source?: string;
+  via?: string;
+  not_billed?: string[];
   long?: RawRates & { above: number };
   batch?: string | RawRates;
   flex?: string | RawRates;
@@ -29,12 +35,37 @@ interface RawModel extends RawRates {
 
 let parsed: ModelRates[] | undefined;
 
-/** Every model of the bundled card. Parsed on first use; the result is shared, so callers must not mutate it. */
+/** Every model of the bundled card (an alias is a model of its own). Parsed on first use; the result is shared, so callers must not mutate it. */
 export function bundledCard(): readonly ModelRates[] {
   parsed ??= Object.entries(card.providers).flatMap(([provider, body]) =>
-    (body.models as RawModel[]).map((m) => parseModel(provider, body.source, m))
+    (body.models as RawModel[]).flatMap((m) => {
+      const rates = parseModel(provider, body.source, m);
+      return [rates, ...(m.aliases ?? []).map((model) => ({ ...rates, model }))];
+    })
   );
   return parsed;
+}
+
+/** What the card says a model must have a rate for. */
+export interface CardCoverage {
+  provider: string;
+  model: string;
+  /** The classes the provider bills, less those this model declares it does not. */
+  billed: RateField[];
+  /** Where the figures were read when not from the provider's page. */
+  via?: string;
+}
+
+/** The token classes each carded model is billed for, for the card's completeness test. */
+export function cardCoverage(): CardCoverage[] {
+  return Object.entries(card.providers).flatMap(([provider, body]) =>
+    (body.models as RawModel[]).map((m) => ({
+      provider,
+      model: m.model,
+      billed: (body.bills as RateField[]).filter((f) => !m.not_billed?.includes(f)),
+      ...(m.via && { via: m.via }),
+    }))
+  );
 }
 
 function parseModel(provider: string, providerUrl: string, m: RawModel): ModelRates {

@@ -11,7 +11,18 @@
  * @module
  */
 export { buildRateBook, CONFIG_SOURCE, RateBook, type RateBookSources } from "./book.ts";
-export { BUNDLED_SOURCE, bundledCard, CARD_DATE } from "./card.ts";
+export { BUNDLED_SOURCE, bundledCard, CARD_DATE, type CardCoverage, cardCoverage } from "./card.ts";
+export { machineRateBook } from "./load.ts";
+export {
+  DEFAULT_UPDATE_URL,
+  fetchText,
+  isUrl,
+  parsePriceDocument,
+  type PriceDocument,
+  type PriceFormat,
+  sourceFor,
+} from "./update.ts";
+export { loadPackage, PACKAGE_SOURCE, PACKAGE_VERSION, PackageRates } from "./package.ts";
 export { costOf, type CostResult, FREE_SOURCE, pickRow, XAI_TICKS_SOURCE } from "./cost.ts";
 export { type Decimal, decimalToNumber, formatDecimal, parseDecimal } from "./decimal.ts";
 export { type LiteLlmImport, parseLiteLlm } from "./litellm.ts";
@@ -26,12 +37,16 @@ export {
   tierOf,
 } from "./rates.ts";
 export {
+  describeUnknown,
   readStoredRates,
   recost,
   type RecostOptions,
   type RecostResult,
+  recostUnpriced,
+  type RecostUnpricedOptions,
   type StoredRate,
   type UnknownModel,
   unknownModels,
+  type UnknownModelStatus,
   writeStoredRates,
 } from "./store.ts";

@@ -196,19 +196,7 @@ export function recost(db: DatabaseSync, book: RateBook, options: RecostOptions 
     for (const r of rows) {
       result.examined++;
       if (result.examined % RECOST_PROGRESS_EVERY === 0) options.onProgress?.(result.examined, rows.length);
-      const usage: Usage = {
-        model: r.model,
-        tokens_complete: true,
-        input_tokens: r.input_tokens,
-        output_tokens: r.output_tokens,
-        thinking_tokens: r.thinking_tokens,
-        cache_read_tokens: r.cache_read_tokens,
-        cache_write_5m_tokens: r.cache_write_5m_tokens,
-        cache_write_1h_tokens: r.cache_write_1h_tokens,
-        prompt_tokens: r.input_tokens + r.cache_read_tokens + r.cache_write_5m_tokens +
-          r.cache_write_1h_tokens,
-      };
-      const cost = costOf(r.provider, usage, book);
+      const cost = costOf(r.provider, usageOf(r), book);
       if (cost.millicents === null) {
         // A row that had a cost keeps it when no rate can price it any more.
         if (r.cost_usd_minor_units === null) result.unpriced++;
@@ -226,4 +214,98 @@ export function recost(db: DatabaseSync, book: RateBook, options: RecostOptions 
     throw e;
   }
   return result;
+}
+
+/** Options of {@linkcode recostUnpriced}. */
+export interface RecostUnpricedOptions {
+  /** Rows per transaction: small, so a daemon writing calls on the same file never waits long. */
+  batch?: number;
+  /** Called between batches; the daemon yields to its event loop there. */
+  between?: () => Promise<void>;
+}
+
+/**
+ * Prices every stored call that has no cost yet and now has a rate, a batch at a time in id order (one pass
+ * over the table, however many batches). Rows still without a rate are counted, not touched.
+ */
+export async function recostUnpriced(
+  db: DatabaseSync,
+  book: RateBook,
+  options: RecostUnpricedOptions = {},
+): Promise<RecostResult> {
+  const batch = options.batch ?? 500;
+  const select = db.prepare(
+    `SELECT id, provider, model, input_tokens, output_tokens, thinking_tokens, cache_read_tokens,
+            cache_write_5m_tokens, cache_write_1h_tokens, cost_usd_minor_units, rates_source
+       FROM requests WHERE cost_usd_minor_units IS NULL AND id > ? ORDER BY id LIMIT ?`,
+  );
+  const update = db.prepare(
+    "UPDATE requests SET cost_usd_minor_units = ?, rates_source = ? WHERE id = ? AND cost_usd_minor_units IS NULL",
+  );
+  const total: RecostResult = { examined: 0, changed: 0, unpriced: 0 };
+  let after = "";
+  for (;;) {
+    const rows = select.all(after, batch) as unknown as RequestTokens[];
+    if (!rows.length) return total;
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      for (const r of rows) {
+        total.examined++;
+        const cost = costOf(r.provider, usageOf(r), book);
+        if (cost.millicents === null) {
+          total.unpriced++;
+          continue;
+        }
+        update.run(cost.millicents, cost.rates_source, r.id);
+        total.changed++;
+      }
+      db.exec("COMMIT");
+    } catch (e) {
+      db.exec("ROLLBACK");
+      throw e;
+    }
+    after = rows[rows.length - 1].id;
+    if (rows.length < batch) return total;
+    await options.between?.();
+  }
+}
+
+/** A stored row's token columns as the usage {@linkcode costOf} prices. */
+function usageOf(r: RequestTokens): Usage {
+  return {
+    model: r.model,
+    tokens_complete: true,
+    input_tokens: r.input_tokens,
+    output_tokens: r.output_tokens,
+    thinking_tokens: r.thinking_tokens,
+    cache_read_tokens: r.cache_read_tokens,
+    cache_write_5m_tokens: r.cache_write_5m_tokens,
+    cache_write_1h_tokens: r.cache_write_1h_tokens,
+    prompt_tokens: r.input_tokens + r.cache_read_tokens + r.cache_write_5m_tokens + r.cache_write_1h_tokens,
+  };
+}
+
+/** An unpriced model with what it still lacks. */
+export interface UnknownModelStatus extends UnknownModel {
+  /** True when the rates in use now would price all of its rows (a recost is due). */
+  priced_now: boolean;
+  /** `no rate`, `no cache_read rate`, `rate known now: run pricing recost`, `no model named`. */
+  status: string;
+}
+
+/** What each unpriced model lacks under `book`. */
+export function describeUnknown(found: readonly UnknownModel[], book: RateBook): UnknownModelStatus[] {
+  return found.map((u) => {
+    const rates = u.model === null ? undefined : book.lookup(u.provider, u.model);
+    const base = rates?.rows.find((r) => r.tier === "standard" && r.min_prompt_tokens === 0)?.rates;
+    const missing = rates ? RATE_FIELDS.filter((f) => u.tokens[f] > 0 && !base?.[f]) : [...RATE_FIELDS];
+    const status = u.model === null
+      ? "no model named"
+      : !rates
+      ? "no rate"
+      : missing.length
+      ? `no ${missing.join(", ")} rate`
+      : "rate known now: run pricing recost";
+    return { ...u, priced_now: !!rates && !missing.length, status };
+  });
 }

@@ -5,24 +5,32 @@
  * @module
  */
 import { changePercent, usdString } from "../core/money.ts";
-import type { UsageTotals } from "./queries.ts";
+import { TOTALS, type UsageTotals } from "./queries.ts";
 import type { ReportData } from "./report.ts";
 
-/** Totals as JSON fields, `cost_usd` next to `cost_millicents`. */
-export function totalsJson(t: UsageTotals) {
+/**
+ * Totals as JSON fields, for `report --json`, the read API's `/v1/report` and the page: every sum of
+ * {@linkcode TOTALS}, `cost_usd` beside `cost_millicents`, the billed spend apart from the subscription's API
+ * equivalent, and whether the cost is only a lower bound (some calls have no known cost).
+ */
+export function totalsJson(t: UsageTotals): UsageTotals & TotalsExtras {
+  const sums = Object.fromEntries(TOTALS.map(({ name }) => [name, t[name]])) as UsageTotals;
   return {
-    requests: t.requests,
-    input_tokens: t.input_tokens,
-    output_tokens: t.output_tokens,
-    cache_read_tokens: t.cache_read_tokens,
-    cache_write_tokens: t.cache_write_tokens,
-    thinking_tokens: t.thinking_tokens,
-    cost_millicents: t.cost_millicents,
+    ...sums,
     cost_usd: usdString(t.cost_millicents),
-    unknown_cost_requests: t.unknown_cost_requests,
-    incomplete_requests: t.incomplete_requests,
-    error_requests: t.error_requests,
+    billed_cost_millicents: t.cost_millicents - t.subscription_cost_millicents,
+    cost_is_lower_bound: t.unknown_cost_requests > 0,
   };
+}
+
+/** What {@linkcode totalsJson} adds to the sums. */
+export interface TotalsExtras {
+  /** `cost_millicents` as an exact decimal string of USD. */
+  cost_usd: string;
+  /** Known cost of the calls not billed to a subscription: the spend. */
+  billed_cost_millicents: number;
+  /** True when some calls have no known cost, so every cost figure is a lower bound. */
+  cost_is_lower_bound: boolean;
 }
 
 /** The change in cost in percent, one decimal; null when there was no cost before. */

@@ -28,22 +28,55 @@ export interface ReportQuery {
   project?: string;
 }
 
-/** The sums of one group (or of everything). */
-export interface UsageTotals {
-  requests: number;
-  input_tokens: number;
-  output_tokens: number;
-  cache_read_tokens: number;
-  cache_write_tokens: number;
-  thinking_tokens: number;
-  /** Sum of the known costs, integer millicents; calls with an unknown cost add nothing. */
-  cost_millicents: number;
-  /** Calls whose cost is unknown (NULL: the model had no rate). */
-  unknown_cost_requests: number;
-  /** Calls whose token counts are a lower bound (`tokens_complete = 0`). */
-  incomplete_requests: number;
-  error_requests: number;
-}
+/**
+ * Every total a report, the read API and the page show, once: its name, its sum over calls (`requests`) and
+ * its column in the rollups (`daily_usage` and `hourly_usage`, whose rows are sums of calls). The SQL, the
+ * JSON fields and the CSV columns all come from here.
+ */
+export const TOTALS = [
+  { name: "requests", calls: "count(*)", rollup: "requests" },
+  { name: "input_tokens", calls: "sum(input_tokens)", rollup: "input_tokens" },
+  { name: "output_tokens", calls: "sum(output_tokens)", rollup: "output_tokens" },
+  { name: "cache_read_tokens", calls: "sum(cache_read_tokens)", rollup: "cache_read_tokens" },
+  { name: "cache_write_tokens", calls: "sum(cache_write_tokens)", rollup: "cache_write_tokens" },
+  { name: "thinking_tokens", calls: "sum(thinking_tokens)", rollup: "thinking_tokens" },
+  // Sum of the known costs, integer millicents; calls with an unknown cost add nothing.
+  { name: "cost_millicents", calls: "sum(cost_usd_minor_units)", rollup: "cost_usd_minor_units" },
+  // Calls whose cost is unknown (NULL: the model had no rate), and their tokens (input, output, cache).
+  {
+    name: "unknown_cost_requests",
+    calls: "count(*) - count(cost_usd_minor_units)",
+    rollup: "unknown_cost_requests",
+  },
+  {
+    name: "unknown_cost_tokens",
+    calls:
+      "sum(CASE WHEN cost_usd_minor_units IS NULL THEN input_tokens + output_tokens + cache_read_tokens + " +
+      "cache_write_tokens ELSE 0 END)",
+    rollup: "unknown_cost_tokens",
+  },
+  // Calls billed to a subscription (ChatGPT login, Code Assist, Claude OAuth) and their API-equivalent cost,
+  // part of cost_millicents but not of what was billed.
+  {
+    name: "subscription_requests",
+    calls: "sum(billing = 'subscription')",
+    rollup: "subscription_requests",
+  },
+  {
+    name: "subscription_cost_millicents",
+    calls: "sum(CASE WHEN billing = 'subscription' THEN cost_usd_minor_units ELSE 0 END)",
+    rollup: "subscription_cost_usd_minor_units",
+  },
+  // Calls whose token counts are a lower bound (`tokens_complete = 0`), and calls that ended in an error.
+  { name: "incomplete_requests", calls: "sum(tokens_complete = 0)", rollup: "incomplete_requests" },
+  { name: "error_requests", calls: "sum(status = 'error')", rollup: "error_requests" },
+] as const;
+
+/** The name of one of {@linkcode TOTALS}. */
+export type TotalName = (typeof TOTALS)[number]["name"];
+
+/** The sums of one group (or of everything), one number per {@linkcode TOTALS} entry. */
+export type UsageTotals = Record<TotalName, number>;
 
 /** One row of a report: the group's key (slug, model, provider or `YYYY-MM-DD`) and its sums. */
 export interface ReportGroup extends UsageTotals {
@@ -58,36 +91,14 @@ export interface UnknownCostModel {
   requests: number;
 }
 
-const SUMS = `
-  count(*) AS requests,
-  coalesce(sum(input_tokens), 0) AS input_tokens,
-  coalesce(sum(output_tokens), 0) AS output_tokens,
-  coalesce(sum(cache_read_tokens), 0) AS cache_read_tokens,
-  coalesce(sum(cache_write_tokens), 0) AS cache_write_tokens,
-  coalesce(sum(thinking_tokens), 0) AS thinking_tokens,
-  coalesce(sum(cost_usd_minor_units), 0) AS cost_millicents,
-  count(*) - count(cost_usd_minor_units) AS unknown_cost_requests,
-  coalesce(sum(tokens_complete = 0), 0) AS incomplete_requests,
-  coalesce(sum(status = 'error'), 0) AS error_requests`;
+/** The names of {@linkcode TOTALS}, in the order the queries select them. */
+const GROUP_COLUMNS: readonly TotalName[] = TOTALS.map((t) => t.name);
 
-/** The columns of {@linkcode UsageTotals}, in the order the queries select them. */
-const GROUP_COLUMNS: readonly (keyof UsageTotals)[] = [
-  "requests",
-  "input_tokens",
-  "output_tokens",
-  "cache_read_tokens",
-  "cache_write_tokens",
-  "thinking_tokens",
-  "cost_millicents",
-  "unknown_cost_requests",
-  "incomplete_requests",
-  "error_requests",
-];
+/** The sums over `requests`. */
+const SUMS = TOTALS.map((t) => `coalesce(${t.calls}, 0) AS ${t.name}`).join(", ");
 
-/** The sums over `daily_usage`, whose rows are already sums of calls (its cost column has the table's name). */
-const ROLLUP_SUMS = GROUP_COLUMNS.map((c) =>
-  `sum(t.${c === "cost_millicents" ? "cost_usd_minor_units" : c} * pc.sign) AS ${c}`
-).join(", ");
+/** The sums over a rollup (`daily_usage`, `hourly_usage`), whose rows are sums of calls, signed by the piece. */
+const ROLLUP_SUMS = TOTALS.map((t) => `sum(t.${t.rollup} * pc.sign) AS ${t.name}`).join(", ");
 
 /** The column each non-time grouping keys on, in `requests` and in both rollups alike. */
 const KEY_COLUMN = { project: "project_id", model: "model", provider: "provider" } as const;
@@ -334,16 +345,5 @@ export function sumGroups(groups: readonly UsageTotals[]): UsageTotals {
 
 /** Totals of nothing: every field zero. */
 export function emptyTotals(): UsageTotals {
-  return {
-    requests: 0,
-    input_tokens: 0,
-    output_tokens: 0,
-    cache_read_tokens: 0,
-    cache_write_tokens: 0,
-    thinking_tokens: 0,
-    cost_millicents: 0,
-    unknown_cost_requests: 0,
-    incomplete_requests: 0,
-    error_requests: 0,
-  };
+  return Object.fromEntries(GROUP_COLUMNS.map((c) => [c, 0])) as UsageTotals;
 }

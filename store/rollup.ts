@@ -26,6 +26,7 @@ export type RollupCall = Pick<
   | "cost_usd_minor_units"
   | "tokens_complete"
   | "status"
+  | "billing"
 >;
 
 /** The two rollups: the table and how many characters of `requested_at` name its period. */
@@ -52,14 +53,19 @@ interface Group {
   unknownCost: number;
   incomplete: number;
   errors: number;
+  unknownTokens: number;
+  subscriptionRequests: number;
+  subscriptionCost: number;
 }
 
-// The same arithmetic as migration 0003's backfill and update trigger, with the sums as parameters.
+// The same arithmetic as the backfills and update triggers of migrations 0003, 0005 and 0007, with the sums
+// as parameters.
 const upsertSql = (table: string, period: string) =>
   `INSERT INTO ${table} (${period}, project_id, provider, model, requests, input_tokens, output_tokens,
     thinking_tokens, cache_read_tokens, cache_write_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
-    cost_usd_minor_units, unknown_cost_requests, incomplete_requests, error_requests)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    cost_usd_minor_units, unknown_cost_requests, incomplete_requests, error_requests, unknown_cost_tokens,
+    subscription_requests, subscription_cost_usd_minor_units)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
   ON CONFLICT (${period}, project_id, provider, model IS NULL, ifnull(model, '')) DO UPDATE SET
     requests = requests + excluded.requests,
     input_tokens = input_tokens + excluded.input_tokens,
@@ -72,7 +78,10 @@ const upsertSql = (table: string, period: string) =>
     cost_usd_minor_units = cost_usd_minor_units + excluded.cost_usd_minor_units,
     unknown_cost_requests = unknown_cost_requests + excluded.unknown_cost_requests,
     incomplete_requests = incomplete_requests + excluded.incomplete_requests,
-    error_requests = error_requests + excluded.error_requests`;
+    error_requests = error_requests + excluded.error_requests,
+    unknown_cost_tokens = unknown_cost_tokens + excluded.unknown_cost_tokens,
+    subscription_requests = subscription_requests + excluded.subscription_requests,
+    subscription_cost_usd_minor_units = subscription_cost_usd_minor_units + excluded.subscription_cost_usd_minor_units`;
 
 /** Sums of newly stored calls, per UTC day and per UTC hour, project, provider and model, until written. */
 export class RollupSums {
@@ -112,6 +121,9 @@ export class RollupSums {
           unknownCost: 0,
           incomplete: 0,
           errors: 0,
+          unknownTokens: 0,
+          subscriptionRequests: 0,
+          subscriptionCost: 0,
         };
         this.#groups.set(key, g);
       }
@@ -122,8 +134,15 @@ export class RollupSums {
       g.cacheRead += call.cache_read_tokens;
       g.write5m += call.cache_write_5m_tokens;
       g.write1h += call.cache_write_1h_tokens;
-      if (call.cost_usd_minor_units === null) g.unknownCost++;
-      else g.millicents += call.cost_usd_minor_units;
+      if (call.cost_usd_minor_units === null) {
+        g.unknownCost++;
+        g.unknownTokens += call.input_tokens + call.output_tokens + call.cache_read_tokens +
+          call.cache_write_5m_tokens + call.cache_write_1h_tokens;
+      } else g.millicents += call.cost_usd_minor_units;
+      if (call.billing === "subscription") {
+        g.subscriptionRequests++;
+        g.subscriptionCost += call.cost_usd_minor_units ?? 0;
+      }
       if (!call.tokens_complete) g.incomplete++;
       if (call.status === "error") g.errors++;
     }
@@ -161,6 +180,9 @@ export class RollupSums {
         g.unknownCost,
         g.incomplete,
         g.errors,
+        g.unknownTokens,
+        g.subscriptionRequests,
+        g.subscriptionCost,
       );
     }
     this.#groups.clear();

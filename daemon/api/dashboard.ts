@@ -1,8 +1,10 @@
 /**
  * The built-in page served at `/` of the API port: spend over the last 7, 30 or 90 days (the windows of
  * `report --since 7d|30d|90d`, in the daemon's time zone unless the address names one with `?tz=`), by day,
- * project, model and provider, and a view of one project (its days, its models, its latest calls, paged). Its
- * figures come from `/v1/report`, the same document `report --json` prints, so the page and the command agree.
+ * project, model and provider, and a view of one project (its days, its models, its latest calls, paged). Billed
+ * spend is shown apart from what calls billed to a subscription would have cost at API rates, with the calls and
+ * tokens that have no known cost; a cost that leaves those out is marked as a lower bound (≥, *). Its figures
+ * come from `/v1/report`, the same document `report --json` prints, so the page and the command agree.
  * One self-contained HTML string (inline CSS and script, no external resource) so it ships inside the compiled
  * binary; names coming from the data are only ever set as text, never as markup. It refreshes itself every 30
  * seconds while it is visible (`?refresh=N` for every N seconds, 5 at least).
@@ -104,10 +106,16 @@ function usd(mc) {
   return "$" + d.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 }
 
-/** A cost as the report prints it: "?" when every call's cost is unknown, "*" when some are. */
+/** A cost as the report prints it: "?" when every call's cost is unknown, "*" when some are (a lower bound). */
 function cost(t) {
   if (t.requests > 0 && t.unknown_cost_requests === t.requests) return "?";
   return usd(t.cost_millicents) + (t.unknown_cost_requests ? "*" : "");
+}
+
+/** What a bar's or a row's cost leaves out or holds apart, for its tooltip. */
+function costDetail(t) {
+  return (t.unknown_cost_requests ? ", " + count(t.unknown_cost_requests) + " without a known cost (* a lower bound)" : "") +
+    (t.subscription_requests ? ", " + usd(t.subscription_cost_millicents) + " of it on a subscription" : "");
 }
 
 function count(n) { return n.toLocaleString("en-US"); }
@@ -188,7 +196,7 @@ function drawDays(box, doc) {
     const h = plotH * d.cost_millicents / scaleMax;
     const bar = svgNode("rect", { x: left + i * slot + 1, y: top + plotH - h, width: Math.max(1, slot - 2), height: h,
       class: "day", "data-key": d.key, "data-millicents": d.cost_millicents });
-    bar.append(svgNode("title", {}, d.key + ": " + cost(d) + ", " + count(d.requests) + " calls"));
+    bar.append(svgNode("title", {}, d.key + ": " + cost(d) + ", " + count(d.requests) + " calls" + costDetail(d)));
     svg.append(bar);
     if (i % every === 0) {
       svg.append(svgNode("text", { x: left + i * slot + slot / 2, y: H - 6, "text-anchor": "middle" }, d.key.slice(5)));
@@ -217,7 +225,8 @@ function drawList(box, doc, label, link) {
     const fill = node("i");
     fill.style.width = (100 * r.cost_millicents / max).toFixed(1) + "%";
     bar.append(fill);
-    tr.append(name, bar, node("td", {}, cost(r)), node("td", {}, count(r.requests)));
+    tr.append(name, bar, node("td", { title: count(r.requests) + " calls" + costDetail(r) }, cost(r)),
+      node("td", {}, count(r.requests)));
     table.append(tr);
   }
   box.replaceChildren(table);
@@ -231,27 +240,46 @@ function drawList(box, doc, label, link) {
   }
 }
 
+/**
+ * The tiles: billed spend apart from what calls billed to a subscription would have cost at API rates, the
+ * calls and tokens without a known cost, then the counts. A cost that leaves out calls without a known cost is
+ * marked as a lower bound (≥), never shown as if complete.
+ */
 function drawTiles(box, total, extra) {
+  const atLeast = total.cost_is_lower_bound ? "≥ " : "";
   const tiles = [
-    [cost(total), "spend", "spend"],
+    [atLeast + usd(total.billed_cost_millicents), "billed", "billed", total.billed_cost_millicents],
+    ...(total.subscription_requests
+      ? [[atLeast + usd(total.subscription_cost_millicents), "subscription (API-equivalent)", "subscription",
+        total.subscription_cost_millicents]]
+      : []),
+    ...(total.unknown_cost_requests
+      ? [[count(total.unknown_cost_requests) + " calls · " + count(total.unknown_cost_tokens) + " tokens",
+        "without a known cost", "unpriced"]]
+      : []),
     [count(total.requests), "calls", "calls"],
     [count(total.input_tokens + total.output_tokens + total.cache_read_tokens + total.cache_write_tokens), "tokens", "tokens"],
     ...extra,
   ];
-  box.replaceChildren(...tiles.map(([value, name, id]) => {
+  box.replaceChildren(...tiles.map(([value, name, id, millicents]) => {
     const div = node("div", { class: "tile", "data-tile": id });
+    if (millicents !== undefined) div.dataset.millicents = millicents;
     div.append(node("b", {}, value), node("span", {}, name));
     return div;
   }));
-  if (total.cost_millicents !== undefined) box.firstChild.dataset.millicents = total.cost_millicents;
 }
 
 function notesFor(total, unknown) {
   const notes = [];
   if (total.unknown_cost_requests) {
     const models = unknown.slice(0, 5).map((m) => (m.model || "(no model)") + " (" + count(m.requests) + ")").join(", ");
-    notes.push("* " + count(total.unknown_cost_requests) + " calls have no known cost, for want of a rate for " +
-      models + (unknown.length > 5 ? ", …" : "") + ": amounts marked * leave them out.");
+    notes.push("* " + count(total.unknown_cost_requests) + " calls have no known cost (" + count(total.unknown_cost_tokens) +
+      " tokens), for want of a rate for " + models + (unknown.length > 5 ? ", …" : "") +
+      ": amounts marked * or ≥ leave them out and are lower bounds.");
+  }
+  if (total.subscription_requests) {
+    notes.push(count(total.subscription_requests) + " calls were billed to a subscription (ChatGPT sign-in, Code Assist, " +
+      "Claude OAuth): subscription is what they would have cost at API rates, not spend.");
   }
   if (total.incomplete_requests) {
     notes.push(count(total.incomplete_requests) + " calls have incomplete token counts: their figures are a lower bound.");

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { command, parseSince } from "../../cli/pricing.ts";
+import { parseSince } from "../../cli/pricing.ts";
+import { COMMANDS } from "../../cli/mod.ts";
+import { resolveCommand } from "../../cli/dispatch.ts";
 import { type Io, parseInvocation } from "../../cli/command.ts";
-import { UsageError } from "../../core/errors.ts";
+import { MeterError, UsageError } from "../../core/errors.ts";
 import { resolvePaths } from "../../core/paths.ts";
 import { openStore } from "../../store/open.ts";
 import { RowWriter } from "../../store/writer.ts";
@@ -10,6 +12,7 @@ import type { UsageRow } from "../../store/rows.ts";
 import { makeRow } from "../helpers/rows.ts";
 
 const DAY = 86_400_000;
+const BUNDLED = "bundled-2026-12-06";
 
 interface Run {
   code: number;
@@ -30,7 +33,9 @@ async function withHome(fn: (home: string, run: (...argv: string[]) => Promise<R
       columns: 120,
       color: false,
     };
-    out.code = await command.run(io, parseInvocation("pricing", command, argv));
+    const r = await resolveCommand(COMMANDS, ["pricing", ...argv]);
+    if (r.kind !== "command") throw new Error(`'pricing ${argv.join(" ")}' names no subcommand`);
+    out.code = await r.command.run(io, parseInvocation(r.name, r.command, r.argv));
     return out;
   };
   try {
@@ -151,7 +156,7 @@ Deno.test("pricing recost prices rows without a cost in range, in one go, and re
     );
     const c = costs(home);
     // gemini-2.5-pro: 2,000 × 1.25 + 1,000 × 10 = 12,500 µ$ → 1,250 mc
-    assert.deepEqual(c["gemini-new"], [1250, "bundled-2026-11-25"]);
+    assert.deepEqual(c["gemini-new"], [1250, "bundled-2026-12-06"]);
     assert.deepEqual(c["gemini-old"], [null, null]);
     assert.deepEqual(c["sonnet-stale"], [999, "bundled-2020-01-01"]);
   });
@@ -165,8 +170,8 @@ Deno.test("pricing recost --all re-costs priced rows too but keeps costs the pro
     assert.match(out.stdout, /5 examined, 3 changed, 2 still without a rate/);
     const c = costs(home);
     // claude-sonnet-4-5: 1,000 × 3 + 500 × 15 = 10,500 µ$ → 1,050 mc
-    assert.deepEqual(c["sonnet-stale"], [1050, "bundled-2026-11-25"]);
-    assert.deepEqual(c["gemini-old"], [1250, "bundled-2026-11-25"]);
+    assert.deepEqual(c["sonnet-stale"], [1050, "bundled-2026-12-06"]);
+    assert.deepEqual(c["gemini-old"], [1250, "bundled-2026-12-06"]);
     assert.deepEqual(c["grok-ticks"], [5, "xai:cost_in_usd_ticks"]);
   });
 });
@@ -206,7 +211,10 @@ Deno.test("pricing import reads a LiteLLM file; the imported rate then prices un
     // 1,000 × 1 + 100 × 4 = 1,400 µ$ → 140 mc
     assert.deepEqual(costs(home)["imaginary-1"], [140, "litellm:prices.json"]);
     const unknown = JSON.parse((await run("unknown", "--json")).stdout) as { model: string }[];
-    assert.deepEqual(unknown.map((u) => u.model), ["gemini-2.5-pro"]);
+    // The import priced every call without a cost, however old, not only the last 30 days'.
+    assert.deepEqual(unknown, []);
+    assert.match(imported.stdout, /Priced 4 stored calls that had no cost; 0 still have none\./);
+    assert.deepEqual(costs(home)["gemini-old"], [1250, BUNDLED]);
   });
 });
 
@@ -267,4 +275,99 @@ Deno.test("parseSince() reads spans and dates as report does", () => {
     () => parseSince("2026-02-30", now, "UTC"),
     /pricing recost: --since expects .* got '2026-02-30'/,
   );
+});
+
+/** A genai-prices data file with one provider and one model priced in two dated sets. */
+const GENAI_DOC = [{
+  id: "openai",
+  name: "OpenAI",
+  models: [{
+    id: "gpt-9-imaginary",
+    match: { or: [{ equals: "gpt-9-imaginary" }, { starts_with: "gpt-9-imaginary-" }] },
+    prices: [
+      { prices: { input_mtok: 9, output_mtok: 9 } },
+      {
+        constraint: { type: "start_date", start_date: "2026-01-01" },
+        prices: { input_mtok: 2, output_mtok: 8 },
+      },
+    ],
+  }],
+}];
+
+Deno.test("pricing update fetches a genai-prices data file from a URL, stores it and prices unpriced calls", async () => {
+  await withHome(async (home, run) => {
+    seed(home);
+    const ac = new AbortController();
+    let served = 0;
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} }, () => {
+      served++;
+      return Response.json(GENAI_DOC);
+    });
+    try {
+      const url = `http://127.0.0.1:${server.addr.port}/v2/data.json`;
+      const out = await run("update", url, "--json");
+      assert.equal(out.code, 0);
+      const summary = JSON.parse(out.stdout);
+      assert.equal(summary.format, "genai-prices");
+      assert.equal(summary.source, `genai-prices:127.0.0.1:${server.addr.port}/data.json`);
+      assert.equal(summary.models, 1);
+      assert.ok(summary.newly_priced >= 2);
+      assert.equal(served, 1);
+      // The dated set in force today: $2 in, $8 out. 1,000 × 2 + 100 × 8 = 2,800 µ$ → 280 mc.
+      assert.deepEqual(costs(home)["imaginary-1"], [280, summary.source]);
+    } finally {
+      ac.abort();
+      await server.finished;
+    }
+  });
+});
+
+Deno.test("pricing update reads a file too, and says clearly when a URL cannot be fetched", async () => {
+  await withHome(async (home, run) => {
+    const file = join(home, "data.json");
+    await Deno.writeTextFile(file, JSON.stringify({ providers: GENAI_DOC }));
+    const out = await run("update", file);
+    assert.equal(out.code, 0);
+    assert.match(out.stdout, /Updated 1 rate rows for 1 models as 'genai-prices:data\.json'/);
+    await assert.rejects(
+      () => run("update", "http://127.0.0.1:9/nothing.json"),
+      (e: unknown) =>
+        e instanceof MeterError && /cannot read http:\/\/127\.0\.0\.1:9\/nothing\.json/.test(e.message),
+    );
+    await Deno.writeTextFile(file, "[1, 2]");
+    await assert.rejects(() => run("update", file), MeterError);
+  });
+});
+
+Deno.test("pricing alone lists its subcommands and exits 2; with --help it exits 0", async () => {
+  const { runCli } = await import("../helpers/cli.ts");
+  const home = await Deno.makeTempDir({ prefix: "halton-pricing-" });
+  try {
+    const env = { HALTON_METER_HOME: home, HOME: home };
+    const bare = await runCli(["pricing"], env);
+    assert.equal(bare.code, 2);
+    for (const sub of ["list", "unknown", "recost", "import", "update"]) {
+      assert.match(bare.stdout, new RegExp(`\\n  ${sub} `));
+    }
+    const help = await runCli(["pricing", "--help"], env);
+    assert.equal(help.code, 0);
+    const subHelp = await runCli(["pricing", "update", "--help"], env);
+    assert.equal(subHelp.code, 0);
+    assert.match(subHelp.stdout, /Usage: halton-meter pricing update \[FILE\|URL\]/);
+    const typo = await runCli(["pricing", "updte"], env);
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /hint: Did you mean 'pricing update'\?/);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("pricing list --provider shows an extra host's provider from the data package", async () => {
+  await withHome(async (_home, run) => {
+    const listed = JSON.parse((await run("list", "--provider", "groq", "--json")).stdout);
+    const llama = listed.models.find((m: { model: string }) => m.model === "llama-3.3-70b-versatile");
+    assert.match(llama.source, /^genai-prices-/);
+    assert.ok(llama.rows[0].input > 0 && llama.rows[0].output > 0);
+    await assert.rejects(() => run("list", "--provider", "nobody-sells-this"), UsageError);
+  });
 });

@@ -49,7 +49,13 @@ const ALPHA = {
   thinking_tokens: 200,
   cost_millicents: 1_485_567,
   cost_usd: "14.85567",
+  // E was billed to a ChatGPT subscription: $0.01 of the cost is its API equivalent, not spend.
+  billed_cost_millicents: 1_484_567,
+  subscription_requests: 1,
+  subscription_cost_millicents: 1000,
   unknown_cost_requests: 0,
+  unknown_cost_tokens: 0,
+  cost_is_lower_bound: false,
   incomplete_requests: 1,
   error_requests: 0,
 };
@@ -63,7 +69,13 @@ const BETA = {
   thinking_tokens: 0,
   cost_millicents: 700,
   cost_usd: "0.00700",
+  billed_cost_millicents: 700,
+  subscription_requests: 0,
+  subscription_cost_millicents: 0,
+  // D (mystery-model, 400 in + 40 out) has no rate: every cost of beta is a lower bound.
   unknown_cost_requests: 1,
+  unknown_cost_tokens: 440,
+  cost_is_lower_bound: true,
   incomplete_requests: 0,
   error_requests: 1,
 };
@@ -75,7 +87,10 @@ const TOTAL = {
   output_tokens: 695,
   cost_millicents: 1_486_267,
   cost_usd: "14.86267",
+  billed_cost_millicents: 1_485_267,
   unknown_cost_requests: 1,
+  unknown_cost_tokens: 440,
+  cost_is_lower_bound: true,
   error_requests: 1,
 };
 
@@ -216,14 +231,25 @@ Deno.test("report prints a table with a total row, dollars and notes on unknown 
     "CACHE READ",
     "CACHE WRITE",
     "THINKING",
-    "COST",
+    "BILLED",
+    "SUBSCRIPTION",
   ]);
   const row = (label: string) => lines.find((l) => l.startsWith(label + " "))!.split(/ +/);
-  assert.deepEqual(row("alpha"), ["alpha", "3", "3,100", "650", "5,300", "1,500", "200", "$14.86"]);
+  // E ($0.01) was billed to a subscription: apart from alpha's billed $14.85.
+  assert.deepEqual(row("alpha"), ["alpha", "3", "3,100", "650", "5,300", "1,500", "200", "$14.85", "$0.01"]);
   // beta's only known cost is 700 mc, under a cent; one of its calls has no cost at all.
-  assert.deepEqual(row("beta"), ["beta", "3", "410", "45", "0", "0", "0", "<", "$0.01*"]);
-  assert.deepEqual(row("TOTAL"), ["TOTAL", "6", "3,510", "695", "5,300", "1,500", "200", "$14.86*"]);
-  assert.match(r.stdout, /\* 1 call has no known cost, for want of a rate for mystery-model \(1\)/);
+  assert.deepEqual(row("beta"), ["beta", "3", "410", "45", "0", "0", "0", "<", "$0.01*", "-"]);
+  assert.deepEqual(row("TOTAL"), ["TOTAL", "6", "3,510", "695", "5,300", "1,500", "200", "$14.85*", "$0.01"]);
+  assert.match(
+    r.stdout,
+    /\* 1 call has no known cost \(440 tokens\), for want of a rate for mystery-model \(1\)/,
+  );
+  const text = r.stdout.replace(/\s+/g, " ");
+  assert.match(text, /costs marked \* leave them out and are lower bounds\./);
+  assert.match(
+    text,
+    /1 call was billed to a subscription .* would have cost at API rates \(\$0\.01\), not spend\./,
+  );
   assert.match(r.stdout, /1 call has incomplete token counts/);
   assert.match(r.stdout, /1 call ended in an error\./);
 });
@@ -233,10 +259,12 @@ Deno.test("report --vs-previous in a table adds PREVIOUS and CHANGE columns", as
   assert.match(r.stdout, /^Compared with 2026-11-12 → 2026-11-18 \(UTC\)\.$/m);
   const row = (label: string) =>
     r.stdout.split("\n").find((l) => l.startsWith(label + " "))!.split(/ +/).slice(-2);
-  assert.deepEqual(row("alpha"), ["$6.17", "+140.7%"]);
+  // With subscription traffic in the window, the change compares billed spend: alpha's $14.84567 (E's
+  // subscription $0.01 left out) against $6.17284.
+  assert.deepEqual(row("alpha"), ["$6.17", "+140.5%"]);
   assert.deepEqual(row("beta"), ["$0.00", "new"]);
   assert.deepEqual(row("gamma"), ["$0.05", "-100.0%"]);
-  assert.deepEqual(row("TOTAL"), ["$6.22", "+138.8%"]);
+  assert.deepEqual(row("TOTAL"), ["$6.22", "+138.7%"]);
 });
 
 Deno.test("report fits the table to the terminal: full counts when wide, units per column, compact below 80", async () => {
@@ -311,9 +339,10 @@ Deno.test("report --csv prints a header and one line per group, without a total 
   assert.equal(
     r.stdout,
     "project,requests,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,thinking_tokens," +
-      "cost_millicents,cost_usd,unknown_cost_requests,incomplete_requests,error_requests\r\n" +
-      "alpha,3,3100,650,5300,1500,200,1485567,14.85567,0,1,0\r\n" +
-      "beta,3,410,45,0,0,0,700,0.00700,1,0,1\r\n",
+      "cost_millicents,cost_usd,billed_cost_millicents,unknown_cost_requests,unknown_cost_tokens," +
+      "subscription_requests,subscription_cost_millicents,incomplete_requests,error_requests,cost_is_lower_bound\r\n" +
+      "alpha,3,3100,650,5300,1500,200,1485567,14.85567,1484567,0,0,1,1000,1,0,false\r\n" +
+      "beta,3,410,45,0,0,0,700,0.00700,700,1,440,0,0,0,1,true\r\n",
   );
   const prev = await run(["--csv", "--vs-previous"]);
   const lines = prev.stdout.trimEnd().split("\r\n");
@@ -403,5 +432,5 @@ Deno.test("halton-meter report as a process: friendly on a fresh home, a table o
   // A..F and J (Nov 18, 11:59): openai = A C D E J, anthropic = B F.
   assert.match(r.stdout, /^openai +5 /m);
   assert.match(r.stdout, /^anthropic +2 /m);
-  assert.match(r.stdout, /^TOTAL +7 .* \$14\.86\*$/m);
+  assert.match(r.stdout, /^TOTAL +7 .* \$14\.85\* +\$0\.01$/m);
 });

@@ -22,6 +22,10 @@ interface Group {
   cost_millicents: number;
 }
 
+/** The millicents a tile of the page holds (`#box [data-tile="id"]`). */
+const tileMillicents = (box: string, id: string) =>
+  `Number(document.querySelector('#${box} [data-tile="${id}"]').dataset.millicents)`;
+
 Deno.test({
   name:
     "the page in headless Chromium shows the read API's figures, every group, a project's view, at 1400 and 390 px" +
@@ -53,11 +57,32 @@ Deno.test({
         await page.eval<string>(`document.getElementById("window").textContent`),
         /days in America\/Los_Angeles/,
       );
+      // Billed spend and the subscription's API-equivalent in tiles apart; together, the whole known cost.
       assert.equal(
-        Number(await page.eval<string>(`document.querySelector('[data-tile="spend"]').dataset.millicents`)),
+        await page.eval<number>(tileMillicents("tiles", "billed")),
+        projects.total.billed_cost_millicents,
+      );
+      assert.ok(projects.total.subscription_requests > 0, "the seed has subscription traffic");
+      assert.equal(
+        await page.eval<number>(tileMillicents("tiles", "subscription")),
+        projects.total.subscription_cost_millicents,
+      );
+      assert.equal(
+        projects.total.billed_cost_millicents + projects.total.subscription_cost_millicents,
         projects.total.cost_millicents,
       );
       assert.ok(projects.total.cost_millicents > 0);
+      // The seed has a model without a rate: its calls and tokens have a tile, and the costs are lower bounds.
+      assert.ok(projects.total.cost_is_lower_bound);
+      assert.match(
+        await page.eval<string>(`document.querySelector('#tiles [data-tile="billed"] b').textContent`),
+        /^≥ \$/,
+      );
+      assert.equal(
+        await page.eval<string>(`document.querySelector('#tiles [data-tile="unpriced"] b').textContent`),
+        `${projects.total.unknown_cost_requests.toLocaleString("en-US")} calls · ` +
+          `${projects.total.unknown_cost_tokens.toLocaleString("en-US")} tokens`,
+      );
       const shown = (box: string) =>
         page.eval<[string, number][]>(
           `[...document.querySelectorAll("#${box} tr[data-key]")].map((r) => [r.dataset.key, Number(r.dataset.millicents)])`,
@@ -107,12 +132,8 @@ Deno.test({
         "none",
       );
       assert.equal(
-        Number(
-          await page.eval<string>(
-            `document.querySelector('#project-tiles [data-tile="spend"]').dataset.millicents`,
-          ),
-        ),
-        own.total.cost_millicents,
+        await page.eval<number>(tileMillicents("project-tiles", "billed")),
+        own.total.billed_cost_millicents,
       );
       await page.eval(`document.querySelector("#project-calls button.more").click()`);
       await page.waitFor(
@@ -153,9 +174,10 @@ Deno.test({
         `document.getElementById("window").textContent.includes("Asia/Kolkata")`,
       );
       const kolkata = await api("since=30d&by=project&tz=Asia/Kolkata");
-      const spend = () =>
-        page.eval<string>(`document.querySelector('[data-tile="spend"]').dataset.millicents`);
-      assert.equal(Number(await spend()), kolkata.total.cost_millicents);
+      assert.equal(
+        await page.eval<number>(tileMillicents("tiles", "billed")),
+        kolkata.total.billed_cost_millicents,
+      );
 
       // A call stored while the page is open shows up without a reload.
       const writer = openStore(home.paths.db);
@@ -172,12 +194,9 @@ Deno.test({
       } finally {
         writer.close();
       }
-      const grown = kolkata.total.cost_millicents + 777_777;
-      await page.waitFor(
-        "the refreshed spend",
-        `Number(document.querySelector('[data-tile="spend"]').dataset.millicents) === ${grown}`,
-        30_000,
-      );
+      // Billed through the API (not a subscription): billed spend grows by its cost.
+      const grown = kolkata.total.billed_cost_millicents + 777_777;
+      await page.waitFor("the refreshed spend", `${tileMillicents("tiles", "billed")} === ${grown}`, 30_000);
 
       assert.deepEqual(page.errors, []);
     } finally {

@@ -69,6 +69,8 @@ export const FIXTURE: Record<string, Partial<UsageRow>> = {
     tokens_complete: false,
     streamed: true,
     cost_usd_minor_units: 1000,
+    // Codex signed in with ChatGPT: its API-equivalent cost is not billed spend.
+    billing: "subscription",
   },
   F: {
     project: "beta",

@@ -25,7 +25,7 @@ Deno.test("costOf() prices Anthropic 5-minute and 1-hour cache writes at their o
     usage("claude-sonnet-4-5", { input_tokens: 1000, cache_write_5m_tokens: 2000, output_tokens: 100 }),
     card,
   );
-  assert.deepEqual(fiveMinutes, { millicents: 1200, rates_source: "bundled-2026-11-25" });
+  assert.deepEqual(fiveMinutes, { millicents: 1200, rates_source: "bundled-2026-12-06" });
   // 1h: 1,000 × 3 + 2,000 × 6 + 100 × 15 = 3,000 + 12,000 + 1,500 = 16,500 µ$ → 1,650 mc
   const oneHour = costOf(
     "anthropic",
@@ -127,7 +127,7 @@ Deno.test("costOf() gives null for a model without a rate, and for a response na
   assert.deepEqual(costOf("openai", usage(null, { input_tokens: 10 }), card), none);
   // Known model, but cache reads and no published cache-read rate: a partial price would be wrong.
   assert.deepEqual(
-    costOf("google", usage("gemini-2.5-flash", { input_tokens: 10, cache_read_tokens: 10 }), card),
+    costOf("google", usage("gemini-2.0-flash-lite", { input_tokens: 10, cache_read_tokens: 10 }), card),
     none,
   );
 });

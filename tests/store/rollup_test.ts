@@ -116,6 +116,10 @@ function rawReportGroups(db: DatabaseSync, q: ReportQuery): unknown[] {
          coalesce(sum(thinking_tokens), 0) AS thinking_tokens,
          coalesce(sum(cost_usd_minor_units), 0) AS cost_millicents,
          count(*) - count(cost_usd_minor_units) AS unknown_cost_requests,
+         coalesce(sum(iif(cost_usd_minor_units IS NULL, input_tokens + output_tokens + cache_read_tokens +
+           cache_write_5m_tokens + cache_write_1h_tokens, 0)), 0) AS unknown_cost_tokens,
+         coalesce(sum(billing = 'subscription'), 0) AS subscription_requests,
+         coalesce(sum(iif(billing = 'subscription', cost_usd_minor_units, 0)), 0) AS subscription_cost_millicents,
          coalesce(sum(tokens_complete = 0), 0) AS incomplete_requests,
          coalesce(sum(status = 'error'), 0) AS error_requests
        FROM requests r JOIN projects p ON p.id = r.project_id
@@ -150,7 +154,8 @@ function rawUnknownCostModels(db: DatabaseSync, q: ReportQuery): unknown[] {
 
 const ROLLUP_COLUMNS = `requests, input_tokens, output_tokens, thinking_tokens, cache_read_tokens,
   cache_write_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cost_usd_minor_units,
-  unknown_cost_requests, incomplete_requests, error_requests`;
+  unknown_cost_requests, incomplete_requests, error_requests, unknown_cost_tokens, subscription_requests,
+  subscription_cost_usd_minor_units`;
 
 /** The rollup table as it is, and as a GROUP BY over the calls says it should be. */
 function rollupAndCalls(
@@ -175,7 +180,12 @@ function rollupAndCalls(
            sum(cache_write_1h_tokens) AS cache_write_1h_tokens,
            coalesce(sum(cost_usd_minor_units), 0) AS cost_usd_minor_units,
            count(*) - count(cost_usd_minor_units) AS unknown_cost_requests,
-           sum(tokens_complete = 0) AS incomplete_requests, sum(status = 'error') AS error_requests
+           sum(tokens_complete = 0) AS incomplete_requests, sum(status = 'error') AS error_requests,
+           sum(iif(cost_usd_minor_units IS NULL, input_tokens + output_tokens + cache_read_tokens +
+             cache_write_5m_tokens + cache_write_1h_tokens, 0)) AS unknown_cost_tokens,
+           sum(billing = 'subscription') AS subscription_requests,
+           coalesce(sum(iif(billing = 'subscription', cost_usd_minor_units, 0)), 0)
+             AS subscription_cost_usd_minor_units
          FROM requests GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`,
       ).all(),
     ),
@@ -331,6 +341,10 @@ Deno.test("daily_usage follows updates that move a call to another day or model,
       "UPDATE requests SET status = 'error', tokens_complete = 0, input_tokens = 5 WHERE id = 'odd-5'",
     )
       .run();
+    // A call moved to a subscription in place, priced or not: the subscription and unpriced sums follow.
+    db.prepare("UPDATE requests SET billing = 'subscription' WHERE id IN ('odd-2', 'odd-4')").run();
+    assertRollupExact(db);
+    db.prepare("UPDATE requests SET billing = 'api', cost_usd_minor_units = 9 WHERE id = 'odd-4'").run();
     assertRollupExact(db);
     const emptied = db.prepare(
       "SELECT count(*) AS n FROM daily_usage WHERE day = '2026-11-01' AND model = ''",

@@ -13,6 +13,13 @@ export interface ProjectStats {
   previous_month_cost_usd_minor_units: number;
   all_time_cost_usd_minor_units: number;
   all_time_requests: number;
+  /** Of this month's cost, what subscriptions would have cost at API rates (not billed), and the billed rest. */
+  subscription_cost_this_month_minor_units: number;
+  billed_cost_this_month_minor_units: number;
+  /** This month's calls without a known cost and their tokens; when there are any the costs are lower bounds. */
+  unknown_cost_requests_this_month: number;
+  unknown_cost_tokens_this_month: number;
+  cost_is_lower_bound: boolean;
   /** Null when the project has no calls; so are the four model and provider fields. */
   last_active_at: string | null;
   /** The model with the most calls, all time. */
@@ -38,10 +45,14 @@ interface ModelGroup {
   provider: string;
   model: string | null;
   requests: number;
-  millicents: number;
+  cost: number;
   month_requests: number;
-  month_millicents: number;
-  previous_month_millicents: number;
+  month_cost: number;
+  previous_cost: number;
+  month_subscription_cost: number;
+  month_unknown_requests: number;
+  month_unknown_tokens: number;
+  unknown_requests: number;
 }
 
 /** The first instant of the UTC calendar month `offset` months after the one holding `now`. */
@@ -56,14 +67,21 @@ function monthStart(now: Date, offset: number): string {
  */
 function modelGroups(db: DatabaseSync, now: Date, projectId?: string): ModelGroup[] {
   const day = (offset: number) => monthStart(now, offset).slice(0, 10);
-  const params: SQLInputValue[] = [day(0), day(1), day(0), day(1), day(-1), day(0)];
+  const params: SQLInputValue[] = [
+    ...[day(0), day(1), day(0), day(1), day(-1), day(0)],
+    ...[day(0), day(1), day(0), day(1), day(0), day(1)],
+  ];
   if (projectId !== undefined) params.push(projectId);
   return db.prepare(
-    `SELECT project_id, provider, model, sum(requests) AS requests, sum(cost_usd_minor_units) AS millicents,
+    `SELECT project_id, provider, model, sum(requests) AS requests, sum(cost_usd_minor_units) AS cost,
        coalesce(sum(CASE WHEN day >= ? AND day < ? THEN requests END), 0) AS month_requests,
-       coalesce(sum(CASE WHEN day >= ? AND day < ? THEN cost_usd_minor_units END), 0) AS month_millicents,
-       coalesce(sum(CASE WHEN day >= ? AND day < ? THEN cost_usd_minor_units END), 0)
-         AS previous_month_millicents
+       coalesce(sum(CASE WHEN day >= ? AND day < ? THEN cost_usd_minor_units END), 0) AS month_cost,
+       coalesce(sum(CASE WHEN day >= ? AND day < ? THEN cost_usd_minor_units END), 0) AS previous_cost,
+       coalesce(sum(CASE WHEN day >= ? AND day < ? THEN subscription_cost_usd_minor_units END), 0)
+         AS month_subscription_cost,
+       coalesce(sum(CASE WHEN day >= ? AND day < ? THEN unknown_cost_requests END), 0) AS month_unknown_requests,
+       coalesce(sum(CASE WHEN day >= ? AND day < ? THEN unknown_cost_tokens END), 0) AS month_unknown_tokens,
+       sum(unknown_cost_requests) AS unknown_requests
      FROM daily_usage ${projectId === undefined ? "" : "WHERE project_id = ?"}
      GROUP BY project_id, provider, model ORDER BY project_id, provider, model`,
   ).all(...params) as unknown as ModelGroup[];
@@ -98,15 +116,20 @@ function best(groups: ModelGroup[], key: (g: ModelGroup) => [number, number]): M
 }
 
 function statsOf(groups: ModelGroup[], last: string | null): ProjectStats {
-  const primary = best(groups, (g) => [g.requests, g.millicents]);
-  const top = best(groups, (g) => [g.millicents, g.requests]);
+  const primary = best(groups, (g) => [g.requests, g.cost]);
+  const top = best(groups, (g) => [g.cost, g.requests]);
   const sum = (f: (g: ModelGroup) => number) => groups.reduce((n, g) => n + f(g), 0);
   return {
     requests_this_month: sum((g) => g.month_requests),
-    cost_usd_this_month_minor_units: sum((g) => g.month_millicents),
-    previous_month_cost_usd_minor_units: sum((g) => g.previous_month_millicents),
-    all_time_cost_usd_minor_units: sum((g) => g.millicents),
+    cost_usd_this_month_minor_units: sum((g) => g.month_cost),
+    previous_month_cost_usd_minor_units: sum((g) => g.previous_cost),
+    all_time_cost_usd_minor_units: sum((g) => g.cost),
     all_time_requests: sum((g) => g.requests),
+    subscription_cost_this_month_minor_units: sum((g) => g.month_subscription_cost),
+    billed_cost_this_month_minor_units: sum((g) => g.month_cost - g.month_subscription_cost),
+    unknown_cost_requests_this_month: sum((g) => g.month_unknown_requests),
+    unknown_cost_tokens_this_month: sum((g) => g.month_unknown_tokens),
+    cost_is_lower_bound: sum((g) => g.unknown_requests) > 0,
     last_active_at: last,
     primary_model: primary?.model ?? null,
     primary_provider: primary?.provider ?? null,

@@ -16,6 +16,16 @@ export interface StatsSummary {
   total_cache_read_tokens: number;
   total_cache_write_tokens: number;
   total_cost_usd_minor_units: number;
+  /** The part of the cost billed to API accounts: the spend. */
+  total_billed_cost_usd_minor_units: number;
+  /** Calls billed to a subscription, and their API-equivalent cost (inside `total_cost_usd_minor_units`). */
+  total_subscription_requests: number;
+  total_subscription_cost_usd_minor_units: number;
+  /** Calls without a known cost, and their tokens: the costs leave them out. */
+  total_unknown_cost_requests: number;
+  total_unknown_cost_tokens: number;
+  /** True when some calls have no known cost, so every cost above is a lower bound. */
+  cost_is_lower_bound: boolean;
   /** cache reads / (input + cache reads); 0 when both are 0. */
   cache_hit_rate: number;
   /** Projects with at least one call in the window. */
@@ -28,8 +38,28 @@ export interface StatsSummary {
 /** Calls and spend of one group. */
 export interface Spend {
   requests: number;
+  /** Known cost, subscription traffic's API equivalent included. */
   cost_usd_minor_units: number;
+  /** The known cost of calls billed to API accounts. */
+  billed_cost_usd_minor_units: number;
+  /** The API-equivalent cost of calls billed to a subscription. */
+  subscription_cost_usd_minor_units: number;
+  subscription_requests: number;
+  /** Calls without a known cost and their tokens: the cost is a lower bound when there are any. */
+  unknown_cost_requests: number;
+  unknown_cost_tokens: number;
 }
+
+/** A group with nothing in it yet. */
+const NO_SPEND: Spend = {
+  requests: 0,
+  cost_usd_minor_units: 0,
+  billed_cost_usd_minor_units: 0,
+  subscription_cost_usd_minor_units: 0,
+  subscription_requests: 0,
+  unknown_cost_requests: 0,
+  unknown_cost_tokens: 0,
+};
 
 /** One model's row of `by_model`. */
 export interface ModelSpend extends Spend {
@@ -73,16 +103,30 @@ interface Group {
   thinking_tokens: number;
   cache_read_tokens: number;
   cache_write_tokens: number;
-  millicents: number;
+  cost: number;
+  subscription_cost: number;
+  subscription_requests: number;
+  unknown_cost_requests: number;
+  unknown_cost_tokens: number;
 }
 
 /** Adds `g` to the entry of `key` in `map`, creating it with `init` first. */
 function add<T extends Spend>(map: Map<string, T>, key: string, init: () => T, g: Group): T {
   let entry = map.get(key);
   if (!entry) map.set(key, entry = init());
-  entry.requests += g.requests;
-  entry.cost_usd_minor_units += g.millicents;
+  addSpend(entry, g);
   return entry;
+}
+
+/** Adds the calls and costs of `g` to `entry`. */
+function addSpend(entry: Spend, g: Group): void {
+  entry.requests += g.requests;
+  entry.cost_usd_minor_units += g.cost;
+  entry.billed_cost_usd_minor_units += g.cost - g.subscription_cost;
+  entry.subscription_cost_usd_minor_units += g.subscription_cost;
+  entry.subscription_requests += g.subscription_requests;
+  entry.unknown_cost_requests += g.unknown_cost_requests;
+  entry.unknown_cost_tokens += g.unknown_cost_tokens;
 }
 
 const byCost = (a: Spend, b: Spend) =>
@@ -99,7 +143,9 @@ export function statsView(db: DatabaseSync, q: StatsQuery): StatsView {
   const project = q.projectId === undefined ? "" : "AND project_id = ?";
   const groups = db.prepare(
     `SELECT day AS date, project_id, provider, model, requests, input_tokens, output_tokens, thinking_tokens,
-       cache_read_tokens, cache_write_tokens, cost_usd_minor_units AS millicents
+       cache_read_tokens, cache_write_tokens, cost_usd_minor_units AS cost,
+       subscription_cost_usd_minor_units AS subscription_cost, subscription_requests, unknown_cost_requests,
+       unknown_cost_tokens
      FROM daily_usage WHERE day >= ? AND day < ? ${project}
      ORDER BY day, project_id, provider, model`,
   ).all(...params) as unknown as Group[];
@@ -116,49 +162,45 @@ export function statsView(db: DatabaseSync, q: StatsQuery): StatsView {
 
   const days = new Map<string, Spend & { date: string }>();
   for (let d = q.since; d <= q.today; d = addDays(d, 1)) {
-    days.set(d, { date: d, requests: 0, cost_usd_minor_units: 0 });
+    days.set(d, { date: d, ...NO_SPEND });
   }
   const dayProviders = new Map<string, Spend & { date: string; provider: string }>();
   const providers = new Map<string, Spend & { provider: string }>();
   const models = new Map<string, ModelSpend>();
   const projects = new Map<string, Spend & { project: string }>();
   const s = {
-    requests: 0,
     input: 0,
     output: 0,
     thinking: 0,
     cacheRead: 0,
     cacheWrite: 0,
-    millicents: 0,
+    ...NO_SPEND,
   };
   for (const g of groups) {
-    add(days, g.date, () => ({ date: g.date, requests: 0, cost_usd_minor_units: 0 }), g);
+    add(days, g.date, () => ({ date: g.date, ...NO_SPEND }), g);
     add(dayProviders, `${g.date}\0${g.provider}`, () => ({
       date: g.date,
       provider: g.provider,
-      requests: 0,
-      cost_usd_minor_units: 0,
+      ...NO_SPEND,
     }), g);
-    add(providers, g.provider, () => ({ provider: g.provider, requests: 0, cost_usd_minor_units: 0 }), g);
+    add(providers, g.provider, () => ({ provider: g.provider, ...NO_SPEND }), g);
     const m = add(models, `${g.provider}\0${g.model}`, () => ({
       provider: g.provider,
       model: g.model,
-      requests: 0,
+      ...NO_SPEND,
       input_tokens: 0,
       output_tokens: 0,
-      cost_usd_minor_units: 0,
     }), g);
     m.input_tokens += g.input_tokens;
     m.output_tokens += g.output_tokens;
     const slug = slugs.get(g.project_id) ?? g.project_id;
-    add(projects, slug, () => ({ project: slug, requests: 0, cost_usd_minor_units: 0 }), g);
-    s.requests += g.requests;
+    add(projects, slug, () => ({ project: slug, ...NO_SPEND }), g);
     s.input += g.input_tokens;
     s.output += g.output_tokens;
     s.thinking += g.thinking_tokens;
     s.cacheRead += g.cache_read_tokens;
     s.cacheWrite += g.cache_write_tokens;
-    s.millicents += g.millicents;
+    addSpend(s, g);
   }
   const named = new Set(groups.filter((g) => g.model !== null).map((g) => g.model));
   return {
@@ -169,7 +211,13 @@ export function statsView(db: DatabaseSync, q: StatsQuery): StatsView {
       total_thinking_tokens: s.thinking,
       total_cache_read_tokens: s.cacheRead,
       total_cache_write_tokens: s.cacheWrite,
-      total_cost_usd_minor_units: s.millicents,
+      total_cost_usd_minor_units: s.cost_usd_minor_units,
+      total_billed_cost_usd_minor_units: s.billed_cost_usd_minor_units,
+      total_subscription_requests: s.subscription_requests,
+      total_subscription_cost_usd_minor_units: s.subscription_cost_usd_minor_units,
+      total_unknown_cost_requests: s.unknown_cost_requests,
+      total_unknown_cost_tokens: s.unknown_cost_tokens,
+      cost_is_lower_bound: s.unknown_cost_requests > 0,
       cache_hit_rate: s.input + s.cacheRead === 0 ? 0 : s.cacheRead / (s.input + s.cacheRead),
       active_projects: projects.size,
       models_in_use: named.size,

@@ -86,6 +86,8 @@ FIXTURE.push(
     output_tokens: 30,
     cache_read_tokens: 100,
     cost_usd_minor_units: 400,
+    // Gemini Code Assist: its API-equivalent cost is shown apart from billed spend.
+    billing: "subscription",
   },
   {
     id: "b2",
@@ -141,6 +143,34 @@ async function problem(res: Response, status: number): Promise<string> {
   return body.message;
 }
 
+/** The fields added for unpriced calls and subscriptions, beside the original dashboard's shape. */
+const ADDED = new Set([
+  "billed_cost_usd_minor_units",
+  "subscription_cost_usd_minor_units",
+  "subscription_requests",
+  "unknown_cost_requests",
+  "unknown_cost_tokens",
+  "total_billed_cost_usd_minor_units",
+  "total_subscription_requests",
+  "total_subscription_cost_usd_minor_units",
+  "total_unknown_cost_requests",
+  "total_unknown_cost_tokens",
+  "cost_is_lower_bound",
+  "subscription_cost_this_month_minor_units",
+  "billed_cost_this_month_minor_units",
+  "unknown_cost_requests_this_month",
+  "unknown_cost_tokens_this_month",
+]);
+
+/** `v` as the original dashboard reads it: every added field taken off, after checking none is missing. */
+function original(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(original);
+  if (typeof v !== "object" || v === null) return v;
+  return Object.fromEntries(
+    Object.entries(v).filter(([k]) => !ADDED.has(k)).map(([k, x]) => [k, original(x)]),
+  );
+}
+
 const EMPTY_STATS = {
   requests_this_month: 0,
   cost_usd_this_month_minor_units: 0,
@@ -163,7 +193,7 @@ Deno.test("GET /v1/projects lists every project with this month's, last month's 
     assert.equal(alpha.name, "alpha");
     assert.equal(alpha.archived_at, null);
     assert.match(alpha.created_at as string, /^\d{4}-\d\d-\d\dT/);
-    assert.deepEqual(alpha.stats, {
+    assert.deepEqual(original(alpha.stats), {
       requests_this_month: 5, // a1 a2 a3 a5 a6 (a6 at the first instant of November)
       cost_usd_this_month_minor_units: 5000 + 3000 + 20000 + 1000,
       previous_month_cost_usd_minor_units: 7000 + 500, // a4, and a7 at the last instant of October
@@ -177,7 +207,7 @@ Deno.test("GET /v1/projects lists every project with this month's, last month's 
       top_model: "gpt-5",
       top_provider: "openai",
     });
-    assert.deepEqual((list[1] as { stats: unknown }).stats, {
+    assert.deepEqual(original((list[1] as { stats: unknown }).stats), {
       requests_this_month: 1,
       cost_usd_this_month_minor_units: 400,
       previous_month_cost_usd_minor_units: 0,
@@ -189,7 +219,26 @@ Deno.test("GET /v1/projects lists every project with this month's, last month's 
       top_model: "gemini-2.5-pro",
       top_provider: "google",
     });
-    assert.deepEqual((list[2] as { stats: unknown }).stats, EMPTY_STATS);
+    assert.deepEqual(original((list[2] as { stats: unknown }).stats), EMPTY_STATS);
+    // Beside the original figures: a5 has no known cost; b1 was billed to a Code Assist subscription.
+    const added = (p: Record<string, unknown>) => {
+      const st = p.stats as Record<string, unknown>;
+      return [...ADDED].filter((k) => k in st).map((k) => [k, st[k]]);
+    };
+    assert.deepEqual(added(alpha), [
+      ["cost_is_lower_bound", true],
+      ["subscription_cost_this_month_minor_units", 0],
+      ["billed_cost_this_month_minor_units", 29000],
+      ["unknown_cost_requests_this_month", 1],
+      ["unknown_cost_tokens_this_month", 0],
+    ]);
+    assert.deepEqual(added(list[1]), [
+      ["cost_is_lower_bound", false],
+      ["subscription_cost_this_month_minor_units", 400],
+      ["billed_cost_this_month_minor_units", 0],
+      ["unknown_cost_requests_this_month", 0],
+      ["unknown_cost_tokens_this_month", 0],
+    ]);
   }));
 
 Deno.test("GET /v1/projects/{slug} answers one project, slugs with a slash included, and 404 for an unknown one", () =>
@@ -210,9 +259,38 @@ Deno.test("GET /v1/projects/{slug} answers one project, slugs with a slash inclu
 
 Deno.test("GET /v1/stats?since= sums the window and breaks it down by day, provider, model and project", () =>
   withApi(FIXTURE, async (get) => {
-    const stats = await ok(await get("/v1/stats?since=2026-11-18"));
+    const stats = await ok(await get("/v1/stats?since=2026-11-18")) as Record<
+      string,
+      Record<string, unknown>
+    >;
+    // Beside the original shape: b1's $0.004 is a subscription's API equivalent, not spend, and a5 has no
+    // known cost, so the total is a lower bound.
+    assert.deepEqual(
+      [...ADDED].filter((k) => k in stats.summary).map((k) => [k, stats.summary[k]]),
+      [
+        ["total_billed_cost_usd_minor_units", 28000],
+        ["total_subscription_requests", 1],
+        ["total_subscription_cost_usd_minor_units", 400],
+        ["total_unknown_cost_requests", 1],
+        ["total_unknown_cost_tokens", 0],
+        ["cost_is_lower_bound", true],
+      ],
+    );
+    const google = (stats.by_provider as unknown as Record<string, unknown>[]).find((p) =>
+      p.provider === "google"
+    );
+    assert.deepEqual(google, {
+      provider: "google",
+      requests: 1,
+      cost_usd_minor_units: 400,
+      billed_cost_usd_minor_units: 0,
+      subscription_cost_usd_minor_units: 400,
+      subscription_requests: 1,
+      unknown_cost_requests: 0,
+      unknown_cost_tokens: 0,
+    });
     // In the window: a3 (18th), a2 (19th), a1 a5 b1 (20th).
-    assert.deepEqual(stats, {
+    assert.deepEqual(original(stats), {
       summary: {
         total_requests: 5,
         total_input_tokens: 1000 + 2000 + 500 + 300,
@@ -307,7 +385,7 @@ Deno.test("GET /v1/projects/{slug}/stats counts only that project's calls", () =
     assert.equal(stats.summary.total_cost_usd_minor_units, 28000);
     assert.equal(stats.summary.active_projects, 1);
     assert.equal(stats.summary.cache_hit_rate, 3000 / (3500 + 3000));
-    assert.deepEqual(stats.by_provider, [
+    assert.deepEqual(original(stats.by_provider), [
       { provider: "openai", requests: 1, cost_usd_minor_units: 20000 },
       { provider: "anthropic", requests: 3, cost_usd_minor_units: 8000 },
     ]);
@@ -315,7 +393,7 @@ Deno.test("GET /v1/projects/{slug}/stats counts only that project's calls", () =
       summary: Record<string, unknown>;
       by_day: unknown[];
     };
-    assert.deepEqual(none.summary, {
+    assert.deepEqual(original(none.summary), {
       total_requests: 0,
       total_input_tokens: 0,
       total_output_tokens: 0,
@@ -328,7 +406,7 @@ Deno.test("GET /v1/projects/{slug}/stats counts only that project's calls", () =
       models_in_use: 0,
       last_request_at: null,
     });
-    assert.deepEqual(none.by_day, [{ date: "2026-11-20", requests: 0, cost_usd_minor_units: 0 }]);
+    assert.deepEqual(original(none.by_day), [{ date: "2026-11-20", requests: 0, cost_usd_minor_units: 0 }]);
   }));
 
 Deno.test("bad parameters are answered 400 with a message naming the parameter", () =>

@@ -1,9 +1,17 @@
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
-import { buildRateBook } from "../../../pricing/mod.ts";
+import {
+  buildRateBook,
+  bundledCard,
+  formatDecimal,
+  loadPackage,
+  PACKAGE_SOURCE,
+} from "../../../pricing/mod.ts";
 import { createMeteringHook, splitAddress } from "../../../daemon/metering/metering_hook.ts";
 import type { ExchangeStart } from "../../../daemon/intercept/seam.ts";
 import type { UsageRow } from "../../../store/rows.ts";
+
+const bundled = await loadPackage();
 
 const fixture = (name: string) =>
   Deno.readFileSync(new URL(`../../fixtures/providers/${name}`, import.meta.url));
@@ -186,4 +194,40 @@ Deno.test("connect() starts the client's attribution before any request, while i
   const { hook, clients } = harness();
   hook.connect!("127.0.0.1:50999", "tagged");
   assert.deepEqual(clients, [{ ip: "127.0.0.1", port: 50999, explicitProject: "tagged" }]);
+});
+
+Deno.test("metering hook prices a call to an extra [hosts] provider from the bundled data package", async () => {
+  const rows: UsageRow[] = [];
+  let wake: (row: UsageRow) => void = () => {};
+  const hook = createMeteringHook({
+    sink: { enqueue: (r) => rows.push(r) },
+    rates: () => buildRateBook({ card: bundledCard(), package: bundled }),
+    attribute: () => Promise.resolve({ project: "acme", layer: "git", client_process: "python3" }),
+    extraHosts: { "api.groq.com": "openai" },
+    onRow: (r) => wake(r),
+  });
+  const observer = hook.begin(exchange({
+    host: "api.groq.com",
+    path: "/openai/v1/chat/completions",
+    requestHeaders: { authorization: "Bearer gsk_secret", "content-type": "application/json" },
+    responseHeaders: { "content-type": "application/json" },
+    requestBody: new TextEncoder().encode('{"model":"llama-3.3-70b-versatile"}'),
+  }))!;
+  observer.onResponseChunk(new TextEncoder().encode(JSON.stringify({
+    id: "chatcmpl-1",
+    object: "chat.completion",
+    model: "llama-3.3-70b-versatile",
+    choices: [],
+    usage: { prompt_tokens: 1_000_000, completion_tokens: 1_000_000, total_tokens: 2_000_000 },
+  })));
+  const done = new Promise<UsageRow>((resolve) => wake = resolve);
+  observer.onEnd(end);
+  const row = await done;
+  assert.equal(row.provider, "groq");
+  // The package's groq rates for this model, per million tokens: one million of each is their sum.
+  const groq = bundled.models("groq").find((m) => m.model === "llama-3.3-70b-versatile")!.rows[0].rates;
+  const usd = Number(formatDecimal(groq.input!)) + Number(formatDecimal(groq.output!));
+  assert.equal(row.cost_usd_minor_units, Math.round(usd * 100_000));
+  assert.equal(row.rates_source, PACKAGE_SOURCE);
+  assert.equal(rows.length, 1);
 });
