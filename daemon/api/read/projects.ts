@@ -45,11 +45,11 @@ interface ModelGroup {
   provider: string;
   model: string | null;
   requests: number;
-  cost: number;
+  millicents: number;
   month_requests: number;
-  month_cost: number;
-  previous_cost: number;
-  month_subscription_cost: number;
+  month_millicents: number;
+  previous_month_millicents: number;
+  month_subscription_millicents: number;
   month_unknown_requests: number;
   month_unknown_tokens: number;
   unknown_requests: number;
@@ -73,12 +73,13 @@ function modelGroups(db: DatabaseSync, now: Date, projectId?: string): ModelGrou
   ];
   if (projectId !== undefined) params.push(projectId);
   return db.prepare(
-    `SELECT project_id, provider, model, sum(requests) AS requests, sum(cost_usd_minor_units) AS cost,
+    `SELECT project_id, provider, model, sum(requests) AS requests, sum(cost_usd_minor_units) AS millicents,
        coalesce(sum(CASE WHEN day >= ? AND day < ? THEN requests END), 0) AS month_requests,
-       coalesce(sum(CASE WHEN day >= ? AND day < ? THEN cost_usd_minor_units END), 0) AS month_cost,
-       coalesce(sum(CASE WHEN day >= ? AND day < ? THEN cost_usd_minor_units END), 0) AS previous_cost,
+       coalesce(sum(CASE WHEN day >= ? AND day < ? THEN cost_usd_minor_units END), 0) AS month_millicents,
+       coalesce(sum(CASE WHEN day >= ? AND day < ? THEN cost_usd_minor_units END), 0)
+         AS previous_month_millicents,
        coalesce(sum(CASE WHEN day >= ? AND day < ? THEN subscription_cost_usd_minor_units END), 0)
-         AS month_subscription_cost,
+         AS month_subscription_millicents,
        coalesce(sum(CASE WHEN day >= ? AND day < ? THEN unknown_cost_requests END), 0) AS month_unknown_requests,
        coalesce(sum(CASE WHEN day >= ? AND day < ? THEN unknown_cost_tokens END), 0) AS month_unknown_tokens,
        sum(unknown_cost_requests) AS unknown_requests
@@ -116,17 +117,17 @@ function best(groups: ModelGroup[], key: (g: ModelGroup) => [number, number]): M
 }
 
 function statsOf(groups: ModelGroup[], last: string | null): ProjectStats {
-  const primary = best(groups, (g) => [g.requests, g.cost]);
-  const top = best(groups, (g) => [g.cost, g.requests]);
+  const primary = best(groups, (g) => [g.requests, g.millicents]);
+  const top = best(groups, (g) => [g.millicents, g.requests]);
   const sum = (f: (g: ModelGroup) => number) => groups.reduce((n, g) => n + f(g), 0);
   return {
     requests_this_month: sum((g) => g.month_requests),
-    cost_usd_this_month_minor_units: sum((g) => g.month_cost),
-    previous_month_cost_usd_minor_units: sum((g) => g.previous_cost),
-    all_time_cost_usd_minor_units: sum((g) => g.cost),
+    cost_usd_this_month_minor_units: sum((g) => g.month_millicents),
+    previous_month_cost_usd_minor_units: sum((g) => g.previous_month_millicents),
+    all_time_cost_usd_minor_units: sum((g) => g.millicents),
     all_time_requests: sum((g) => g.requests),
-    subscription_cost_this_month_minor_units: sum((g) => g.month_subscription_cost),
-    billed_cost_this_month_minor_units: sum((g) => g.month_cost - g.month_subscription_cost),
+    subscription_cost_this_month_minor_units: sum((g) => g.month_subscription_millicents),
+    billed_cost_this_month_minor_units: sum((g) => g.month_millicents - g.month_subscription_millicents),
     unknown_cost_requests_this_month: sum((g) => g.month_unknown_requests),
     unknown_cost_tokens_this_month: sum((g) => g.month_unknown_tokens),
     cost_is_lower_bound: sum((g) => g.unknown_requests) > 0,

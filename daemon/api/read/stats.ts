@@ -103,8 +103,8 @@ interface Group {
   thinking_tokens: number;
   cache_read_tokens: number;
   cache_write_tokens: number;
-  cost: number;
-  subscription_cost: number;
+  millicents: number;
+  subscription_millicents: number;
   subscription_requests: number;
   unknown_cost_requests: number;
   unknown_cost_tokens: number;
@@ -121,9 +121,9 @@ function add<T extends Spend>(map: Map<string, T>, key: string, init: () => T, g
 /** Adds the calls and costs of `g` to `entry`. */
 function addSpend(entry: Spend, g: Group): void {
   entry.requests += g.requests;
-  entry.cost_usd_minor_units += g.cost;
-  entry.billed_cost_usd_minor_units += g.cost - g.subscription_cost;
-  entry.subscription_cost_usd_minor_units += g.subscription_cost;
+  entry.cost_usd_minor_units += g.millicents;
+  entry.billed_cost_usd_minor_units += g.millicents - g.subscription_millicents;
+  entry.subscription_cost_usd_minor_units += g.subscription_millicents;
   entry.subscription_requests += g.subscription_requests;
   entry.unknown_cost_requests += g.unknown_cost_requests;
   entry.unknown_cost_tokens += g.unknown_cost_tokens;
@@ -143,8 +143,8 @@ export function statsView(db: DatabaseSync, q: StatsQuery): StatsView {
   const project = q.projectId === undefined ? "" : "AND project_id = ?";
   const groups = db.prepare(
     `SELECT day AS date, project_id, provider, model, requests, input_tokens, output_tokens, thinking_tokens,
-       cache_read_tokens, cache_write_tokens, cost_usd_minor_units AS cost,
-       subscription_cost_usd_minor_units AS subscription_cost, subscription_requests, unknown_cost_requests,
+       cache_read_tokens, cache_write_tokens, cost_usd_minor_units AS millicents,
+       subscription_cost_usd_minor_units AS subscription_millicents, subscription_requests, unknown_cost_requests,
        unknown_cost_tokens
      FROM daily_usage WHERE day >= ? AND day < ? ${project}
      ORDER BY day, project_id, provider, model`,
