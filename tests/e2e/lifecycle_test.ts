@@ -1,0 +1,122 @@
+/**
+ * The daemon's lifecycle under load, end to end: real edge and daemon processes in a temp home, clients
+ * through the edge to the local TLS fake. A daemon killed (`kill -9`) or hung (SIGSTOP) must cost no call
+ * started after the event, and once it is healthy again every keep-alive client must be metered within 2 s:
+ * the tunnels the edge opened straight to the provider meanwhile are closed at their first idle moment.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { daemonHealthy, spawnMeter, stopAll, waitFor } from "../helpers/processes.ts";
+import { type FakeWorld, fakeWorld } from "../helpers/world.ts";
+import { type Call, describeFailures, rowsSeen, startTraffic } from "../helpers/traffic.ts";
+import { readEdgeState } from "../../core/edge_state.ts";
+
+const HOST = "api.openai.com";
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Per keep-alive client: ms from `healthyAt` to its first row after it (Infinity when none came). */
+function resumeDelays(home: string, calls: readonly Call[], healthyAt: number): Map<string, number> {
+  const rows = rowsSeen(home);
+  const out = new Map<string, number>();
+  for (const name of new Set(calls.filter((c) => c.client.startsWith("keepalive")).map((c) => c.client))) {
+    const first = rows.find((r) => r.project === name && r.at >= healthyAt);
+    out.set(name, first ? first.at - healthyAt : Infinity);
+  }
+  return out;
+}
+
+async function running(
+  prefix: string,
+): Promise<{ w: FakeWorld; edge: Deno.ChildProcess; caCerts: string[] }> {
+  const w = await fakeWorld({ prefix, hosts: [HOST] });
+  const daemon = spawnMeter(w.dir, "daemon");
+  await waitFor("a healthy daemon", () => daemonHealthy(w.ports.api));
+  // The first daemon is stopped by the test itself; only the edge outlives this helper.
+  daemonRef.set(w.dir, daemon);
+  const edge = spawnMeter(w.dir, "edge");
+  await waitFor(
+    "the edge's state file",
+    () => Promise.resolve(readEdgeState(join(w.dir, "run", "edge.json")) !== undefined),
+  );
+  return { w, edge, caCerts: [await Deno.readTextFile(w.caFile), w.fake.caPem] };
+}
+const daemonRef = new Map<string, Deno.ChildProcess>();
+
+Deno.test("kill -9 of the daemon: no call started after it fails; keep-alive clients are metered again within 2 s", async () => {
+  const { w, edge, caCerts } = await running("hm-kill-");
+  let daemon = daemonRef.get(w.dir)!;
+  const traffic = startTraffic({ edgePort: w.ports.edge, caCerts, host: HOST }, {
+    keepalive: 4,
+    fresh: 2,
+    thinkMs: 1000,
+  });
+  try {
+    await sleep(2000);
+    const killedAt = Date.now();
+    daemon.kill("SIGKILL");
+    await daemon.status;
+    await sleep(2500);
+    daemon = spawnMeter(w.dir, "daemon");
+    await waitFor("the new daemon", () => daemonHealthy(w.ports.api));
+    const healthyAt = Date.now();
+    await sleep(3500);
+    const calls = await traffic.stop();
+    const after = calls.filter((c) => c.started > killedAt);
+    assert.deepEqual(
+      after.filter((c) => !c.ok),
+      [],
+      `calls started after the kill failed:\n${describeFailures(after)}`,
+    );
+    const delays = resumeDelays(w.dir, calls, healthyAt);
+    console.log(
+      `kill -9: ${calls.length} calls, ${
+        calls.filter((c) => !c.ok).length
+      } failed (all before the kill), resume ms ${JSON.stringify(Object.fromEntries(delays))}`,
+    );
+    for (const [name, ms] of delays) {
+      assert.ok(ms <= 2000, `${name} metered again ${ms} ms after the daemon was healthy`);
+    }
+    const state = readEdgeState(join(w.dir, "run", "edge.json"))!;
+    assert.ok(state.unmetered.tunnels > 0, "the edge counted the tunnels it opened without the daemon");
+    assert.ok(state.unmetered.reclaimed > 0, "and closed the idle ones once the daemon was back");
+  } finally {
+    await traffic.stop();
+    await stopAll([daemon, edge]);
+    await w.close();
+  }
+});
+
+Deno.test("a daemon hung for 5 s (SIGSTOP): no call fails; keep-alive clients are metered within 2 s of it answering", async () => {
+  const { w, edge, caCerts } = await running("hm-hang-");
+  const daemon = daemonRef.get(w.dir)!;
+  const traffic = startTraffic({ edgePort: w.ports.edge, caCerts, host: HOST }, {
+    keepalive: 4,
+    fresh: 2,
+    thinkMs: 1000,
+  });
+  try {
+    await sleep(2000);
+    daemon.kill("SIGSTOP");
+    await sleep(5000);
+    daemon.kill("SIGCONT");
+    await waitFor("the woken daemon", () => daemonHealthy(w.ports.api));
+    const healthyAt = Date.now();
+    await sleep(3500);
+    const calls = await traffic.stop();
+    assert.equal(describeFailures(calls), "", "no call failed");
+    const delays = resumeDelays(w.dir, calls, healthyAt);
+    console.log(
+      `SIGSTOP 5 s: ${calls.length} calls, 0 failed, resume ms ${JSON.stringify(Object.fromEntries(delays))}`,
+    );
+    for (const [name, ms] of delays) {
+      assert.ok(ms <= 2000, `${name} metered again ${ms} ms after the daemon answered`);
+    }
+    // Fresh connections during the hang were not handed to the stopped daemon: they went straight through.
+    assert.ok(readEdgeState(join(w.dir, "run", "edge.json"))!.unmetered.tunnels > 0);
+  } finally {
+    await traffic.stop();
+    daemon.kill("SIGCONT");
+    await stopAll([daemon, edge]);
+    await w.close();
+  }
+});
