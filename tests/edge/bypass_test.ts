@@ -10,11 +10,11 @@ Deno.test("a bypass tunnel is closed once idle while the daemon is healthy, neve
   const quiet = tracker.add(() => closed.push("quiet"));
   const busy = tracker.add(() => closed.push("busy"));
   quiet.moved(10);
+  // The busy tunnel keeps moving bytes, so it never looks idle.
+  const feeding = setInterval(() => busy.moved(5), 20);
   await sleep(400);
   assert.deepEqual(closed, [], "the daemon is away: nothing is closed");
   healthy = true;
-  // The busy tunnel keeps moving bytes, so it never looks idle.
-  const feeding = setInterval(() => busy.moved(5), 20);
   await sleep(400);
   assert.deepEqual(closed, ["quiet"]);
   clearInterval(feeding);
