@@ -7,6 +7,9 @@
 import type { CommandSpec, Io } from "./command.ts";
 import { loadConfig } from "../core/config.ts";
 import { Logger } from "../core/log.ts";
+import { MeterError } from "../core/errors.ts";
+import { VERSION } from "../core/version.ts";
+import { clearDaemonFailure, recordDaemonFailure, REPLACES_ENV } from "../core/lifecycle.ts";
 import type { Paths } from "../core/paths.ts";
 
 /** The process's logger for `process`, configured from `[logging]`. */
@@ -39,6 +42,16 @@ export function untilStopSignal(): Promise<string> {
   });
 }
 
+/** Asks the daemon this one replaces to stop: it closes its ports at once and drains its connections. */
+function stopPredecessor(pid: number, log: Logger): void {
+  try {
+    Deno.kill(pid, Deno.build.os === "windows" ? "SIGINT" : "SIGTERM");
+    log.info("daemon.replacing", { pid });
+  } catch {
+    // Gone already: the ports are free.
+  }
+}
+
 /** The `daemon` command. */
 export const command: CommandSpec = {
   usage: "daemon",
@@ -49,10 +62,37 @@ export const command: CommandSpec = {
   ].join("\n"),
   flags: [],
   async run(io: Io) {
-    const log = processLogger("daemon", io.paths);
-    const { startDaemon } = await import("../daemon/mod.ts");
+    const run = io.paths.run;
+    let log: Logger;
     try {
-      const daemon = await startDaemon({ paths: io.paths, log });
+      log = processLogger("daemon", io.paths);
+    } catch (e) {
+      // A bad config stops the daemon before it has a log: the reason must still reach status and doctor.
+      if (e instanceof MeterError) {
+        recordDaemonFailure(run, { version: VERSION, message: e.message, hint: e.hint });
+      }
+      throw e;
+    }
+    const { startDaemon } = await import("../daemon/mod.ts");
+    const replaces = Number(io.env[REPLACES_ENV] ?? "");
+    try {
+      let daemon;
+      try {
+        daemon = await startDaemon({
+          paths: io.paths,
+          log,
+          beforeBind: replaces > 0 ? () => stopPredecessor(replaces, log) : undefined,
+          // The predecessor closes its ports as soon as it hears; a few seconds cover a loaded machine.
+          bindRetryMs: replaces > 0 ? 10_000 : 0,
+        });
+      } catch (e) {
+        const message = (e as Error).message ?? String(e);
+        const hint = e instanceof MeterError ? e.hint : undefined;
+        const failure = recordDaemonFailure(run, { version: VERSION, message, hint });
+        log.error("daemon.startup_failed", { error: message, hint: hint ?? null, failures: failure.count });
+        throw e;
+      }
+      clearDaemonFailure(run);
       const signal = await untilStopSignal();
       log.info("daemon.stopping", { signal });
       await daemon.close();

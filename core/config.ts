@@ -22,7 +22,15 @@ export interface PriceOverride {
 /** The whole configuration, every key filled in. */
 export interface Config {
   edge: { port: number };
-  daemon: { intercept_port: number; api_port: number; flush_interval_ms: number };
+  daemon: {
+    intercept_port: number;
+    api_port: number;
+    flush_interval_ms: number;
+    /** How long a stopping daemon lets requests and streams in flight finish. */
+    drain_timeout_s: number;
+    /** How long the daemon may fail its health check before the supervisor replaces it. */
+    hang_restart_s: number;
+  };
   cors: { allow_origins: string[] };
   tagging: { default_project: string };
   upstream: { ca_file: string; proxy: string; resolve: Record<string, string> };
@@ -112,7 +120,13 @@ const hostShapes: Check<Record<string, string>> = (v) =>
 /** Every known key: its check and default. Sections whose keys are free (`hosts`) are whole-table checks. */
 const SCHEMA = {
   edge: { port: [port, 8081] },
-  daemon: { intercept_port: [port, 8090], api_port: [port, 8765], flush_interval_ms: [positiveInt, 25] },
+  daemon: {
+    intercept_port: [port, 8090],
+    api_port: [port, 8765],
+    flush_interval_ms: [positiveInt, 25],
+    drain_timeout_s: [positiveInt, 600],
+    hang_restart_s: [positiveInt, 15],
+  },
   cors: { allow_origins: [stringList, []] },
   tagging: { default_project: [slug, "misc"] },
   upstream: { ca_file: [str, ""], proxy: [str, ""], resolve: [stringMap, {}] },
@@ -124,7 +138,13 @@ const SCHEMA = {
 export function defaultConfig(): Config {
   return {
     edge: { port: 8081 },
-    daemon: { intercept_port: 8090, api_port: 8765, flush_interval_ms: 25 },
+    daemon: {
+      intercept_port: 8090,
+      api_port: 8765,
+      flush_interval_ms: 25,
+      drain_timeout_s: 600,
+      hang_restart_s: 15,
+    },
     cors: { allow_origins: [] },
     tagging: { default_project: "misc" },
     upstream: { ca_file: "", proxy: "", resolve: {} },

@@ -15,6 +15,7 @@ import type { ClientSide } from "./exchange.ts";
 import { latin1Bytes } from "../upstream/latin1.ts";
 import { indexOfCrlf, indexOfHeadEnd } from "../upstream/crlf.ts";
 import { BodyChannel, type BodySink } from "../upstream/flow.ts";
+import { type Drain, DRAIN_IDLE_MS } from "./drain.ts";
 
 /** The largest request head accepted. */
 export const MAX_REQUEST_HEAD = 64 * 1024;
@@ -81,6 +82,7 @@ export function serveHttp1(
   socket: Duplex,
   onRequest: (client: ClientSide) => void,
   onBadRequest: (reason: string) => void,
+  drain?: Drain,
 ): void {
   let buf: Buffer = Buffer.alloc(0);
   let state: "head" | "body" | "busy" | "closed" = "head";
@@ -189,7 +191,7 @@ export function serveHttp1(
     }
     body = new BodyChannel(socket);
     const connection = String(head.headers.connection ?? "").toLowerCase();
-    const keepAlive = head.version === "1.1"
+    let keepAlive = head.version === "1.1"
       ? !/\bclose\b/.test(connection)
       : /\bkeep-alive\b/.test(connection);
     let responded = false;
@@ -226,6 +228,8 @@ export function serveHttp1(
       respond(status, message, headers) {
         if (responded) throw new Error("response already started");
         responded = true;
+        // A draining daemon ends each connection after the response in flight: `connection: close`.
+        if (drain?.draining) keepAlive = false;
         return responseWriter(socket, head.method, status, message, headers, keepAlive, done);
       },
       abort() {
@@ -280,6 +284,29 @@ export function serveHttp1(
   socket.on("close", onClosed);
   socket.on("end", onEnd);
   idle = setTimeout(checkIdle, IDLE_MS);
+  if (drain) closeIdleOnDrain(socket, drain, () => state === "head" && !buf.length ? idleSince : undefined);
+}
+
+/**
+ * During a drain, ends `socket` once it has been idle for {@linkcode DRAIN_IDLE_MS}; `idleSince` says since
+ * when it waits for a request head (undefined while a request is under way). A client that sends its next
+ * request first has it answered, with `connection: close`.
+ */
+function closeIdleOnDrain(socket: Duplex, drain: Drain, idleSince: () => number | undefined): void {
+  let sweep: ReturnType<typeof setInterval> | undefined;
+  const forget = drain.onStart(() => {
+    sweep = setInterval(() => {
+      const since = idleSince();
+      if (since !== undefined && Date.now() - since >= DRAIN_IDLE_MS) {
+        clearInterval(sweep);
+        socket.end();
+      }
+    }, 100);
+  });
+  socket.once("close", () => {
+    forget();
+    clearInterval(sweep);
+  });
 }
 
 function noBody(method: string, status: number): boolean {

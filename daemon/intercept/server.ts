@@ -14,6 +14,7 @@ import { readConnectHead, rejectionResponse } from "./connect.ts";
 import { type ClientSide, type ExchangeContext, forwardExchange } from "./exchange.ts";
 import { serveHttp1 } from "./h1.ts";
 import { createHttp2Front } from "./h2.ts";
+import { Drain } from "./drain.ts";
 import { guardHook, type MeteringHook } from "./hook.ts";
 import { SELFTEST_HOST } from "../../core/hosts.ts";
 import { answerSelftest } from "./selftest.ts";
@@ -48,7 +49,10 @@ export interface InterceptStats {
 export interface InterceptServer {
   port: number;
   stats: Readonly<InterceptStats>;
-  /** Stops accepting, gives running exchanges up to `graceMs` to end, then closes every connection. */
+  /**
+   * Stops accepting at once, then drains: open connections finish what they started (HTTP/1.1 answers
+   * `connection: close`, HTTP/2 gets GOAWAY) for up to `graceMs`, after which every connection is closed.
+   */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -64,6 +68,7 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
     refused: 0,
   };
   const sockets = new Set<net.Socket | tls.TLSSocket>();
+  const drain = new Drain();
   const track = (s: net.Socket | tls.TLSSocket) => {
     sockets.add(s);
     s.once("close", () => sockets.delete(s));
@@ -106,7 +111,7 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       serveHttp1(s, (client) => serve(meta, client), (reason) => {
         stats.refused++;
         log.warn("intercept.bad_request", { host: meta.host, reason });
-      });
+      }, drain);
     },
     (reason, meta) => {
       stats.refused++;
@@ -159,8 +164,14 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       // close()'s callback waits for every connection to end: awaited first, an idle keep-alive client would
       // hold the stop until its own idle timeout (90 s for Deno's fetch).
       const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
+      drain.start();
+      h2.drain().catch(() => {});
       const deadline = Date.now() + graceMs;
-      while (stats.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      // Connections end on their own as their last exchange finishes; streams may take minutes.
+      while ((stats.active > 0 || sockets.size > 0) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      log.info("intercept.drained", { left: sockets.size, active: stats.active });
       for (const s of sockets) s.destroy();
       // Destroyed connections end their exchanges in later events; wait so their rows reach the writer.
       const settle = Date.now() + 1000;
