@@ -121,7 +121,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       retryUntil,
       () => startInterceptServer({ port: ports.intercept, leafs, pool, hook, log, isMetered }),
     );
-    cleanup.push(() => intercept.close(options.closeGraceMs ?? config.daemon.drain_timeout_s * 1000));
+    // Both ports let go at once (a successor may be waiting to bind them); then the drain runs.
+    let apiClosed: Promise<void> = Promise.resolve();
+    cleanup.push(async () => {
+      await intercept.close(options.closeGraceMs ?? config.daemon.drain_timeout_s * 1000);
+      await apiClosed;
+    });
     const api = await bind("api", ports.api, retryUntil, () =>
       startApiServer({
         port: ports.api,
@@ -131,7 +136,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         ],
         onError: (e) => log.error("api.route_failed", { error: (e as Error)?.message ?? String(e) }),
       }));
-    cleanup.push(() => api.close());
+    cleanup.push(() => {
+      apiClosed = api.close();
+    });
 
     const heartbeat = setInterval(() => {
       const s = intercept.stats;

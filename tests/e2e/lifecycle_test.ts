@@ -6,7 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { daemonHealthy, spawnMeter, stopAll, waitFor } from "../helpers/processes.ts";
+import { daemonHealthy, meterCommand, spawnMeter, stop, stopAll, waitFor } from "../helpers/processes.ts";
+import { livePid, processAlive } from "../../setup/pids.ts";
+import { restartDaemon } from "../../setup/supervisor_control.ts";
 import { type FakeWorld, fakeWorld } from "../helpers/world.ts";
 import { type Call, describeFailures, rowsSeen, startTraffic } from "../helpers/traffic.ts";
 import { readEdgeState } from "../../core/edge_state.ts";
@@ -118,5 +120,136 @@ Deno.test("a daemon hung for 5 s (SIGSTOP): no call fails; keep-alive clients ar
     daemon.kill("SIGCONT");
     await stopAll([daemon, edge]);
     await w.close();
+  }
+});
+
+/** A home whose edge and daemon run under the built-in supervisor. */
+async function supervised(prefix: string, config = "") {
+  const w = await fakeWorld({ prefix, hosts: [HOST], config });
+  const sup = meterCommand(w.dir, ["supervise"]).spawn();
+  const run = join(w.dir, "run");
+  await waitFor("a healthy daemon", () => daemonHealthy(w.ports.api), 30_000);
+  await waitFor(
+    "the edge",
+    () => Promise.resolve(readEdgeState(join(run, "edge.json")) !== undefined),
+    30_000,
+  );
+  const caCerts = [await Deno.readTextFile(w.caFile), w.fake.caPem];
+  return {
+    w,
+    run,
+    caCerts,
+    async close() {
+      await stop(sup, "SIGTERM");
+      await w.close();
+    },
+  };
+}
+
+/** The warnings and errors the meter's processes logged in `home`, for an assertion message. */
+function loggedTrouble(home: string): string {
+  const out: string[] = [];
+  for (const name of ["edge", "daemon", "supervisor"]) {
+    try {
+      const lines = Deno.readTextFileSync(join(home, "logs", `${name}.jsonl`)).split("\n");
+      out.push(...lines.filter((l) => /"level":"(warn|error)"/.test(l)).slice(0, 20));
+    } catch { /* that process logged nothing */ }
+  }
+  return out.join("\n");
+}
+
+/** Waits until the supervisor runs a daemon other than `old` and it answers. */
+async function replaced(run: string, apiPort: number, old: number): Promise<number> {
+  await waitFor("a new daemon", async () => {
+    const pid = livePid(run, "daemon");
+    return pid !== undefined && pid !== old && await daemonHealthy(apiPort);
+  }, 30_000);
+  return livePid(run, "daemon")!;
+}
+
+Deno.test("restart under load: no call fails, streams in flight finish on the old daemon, every call is one row", async () => {
+  const s = await supervised("hm-restart-");
+  const traffic = startTraffic({ edgePort: s.w.ports.edge, caCerts: s.caCerts, host: HOST }, {
+    keepalive: 4,
+    fresh: 2,
+    stream: 2,
+    thinkMs: 20,
+    streamEvents: 50,
+    streamGapMs: 100,
+  });
+  try {
+    await sleep(1500);
+    const old = livePid(s.run, "daemon")!;
+    const restartAt = Date.now();
+    assert.ok(await restartDaemon(s.run), "the supervisor started a new daemon");
+    const pid = await replaced(s.run, s.w.ports.api, old);
+    const newHealthyAt = Date.now();
+    await sleep(2500);
+    const calls = await traffic.stop();
+    // The old one drained: it finished its streams, then exited.
+    await waitFor("the old daemon's exit", () => Promise.resolve(!processAlive(old, "daemon")), 60_000);
+    assert.equal(
+      describeFailures(calls, restartAt),
+      "",
+      `no call failed (restart at ${restartAt})\n${loggedTrouble(s.w.dir)}`,
+    );
+    const spanning = calls.filter((c) =>
+      c.client.startsWith("stream") && c.started < restartAt && c.ended > newHealthyAt
+    );
+    assert.ok(spanning.length > 0, "a stream was in flight across the restart, and finished");
+    await sleep(300);
+    const rows = rowsSeen(s.w.dir);
+    console.log(
+      `restart: ${calls.length} calls, 0 failed, ${spanning.length} streams across it, ${rows.length} rows, new daemon ${pid} healthy ${
+        newHealthyAt - restartAt
+      } ms after the request`,
+    );
+    assert.equal(rows.length, calls.length, "every call is one row");
+  } finally {
+    await traffic.stop();
+    await s.close();
+  }
+});
+
+Deno.test("SIGTERM of the daemon under load (a service manager's stop): no call fails, streams in flight finish", async () => {
+  const s = await supervised("hm-term-");
+  const traffic = startTraffic({ edgePort: s.w.ports.edge, caCerts: s.caCerts, host: HOST }, {
+    keepalive: 4,
+    fresh: 2,
+    stream: 2,
+    thinkMs: 20,
+    streamEvents: 40,
+    streamGapMs: 100,
+  });
+  try {
+    await sleep(1500);
+    const old = livePid(s.run, "daemon")!;
+    const termAt = Date.now();
+    Deno.kill(old, "SIGTERM");
+    await replaced(s.run, s.w.ports.api, old);
+    const healthyAt = Date.now();
+    await sleep(2500);
+    const calls = await traffic.stop();
+    assert.equal(
+      describeFailures(calls, termAt),
+      "",
+      `no call failed (SIGTERM at ${termAt})\n${loggedTrouble(s.w.dir)}`,
+    );
+    const spanning = calls.filter((c) =>
+      c.client.startsWith("stream") && c.started < termAt && c.ended > termAt + 500
+    );
+    assert.ok(spanning.length > 0, "a stream in flight at the SIGTERM finished");
+    const u = readEdgeState(join(s.run, "edge.json"))!.unmetered;
+    const delays = resumeDelays(s.w.dir, calls, healthyAt);
+    console.log(
+      `SIGTERM: ${calls.length} calls, 0 failed, ${spanning.length} streams across it, new daemon ${
+        healthyAt - termAt
+      } ms later, unmetered meanwhile ${u.tunnels} tunnels / ${u.bytes} bytes, resume ms ${
+        JSON.stringify(Object.fromEntries(delays))
+      }`,
+    );
+  } finally {
+    await traffic.stop();
+    await s.close();
   }
 });

@@ -62,7 +62,7 @@ export function startTraffic(target: TrafficTarget, options: TrafficOptions): Tr
   const once = async (name: string, client: Deno.HttpClient, kind: ClientKind) => {
     const started = Date.now();
     const url = kind === "stream"
-      ? `https://${target.host}/v1/chat/completions?fixture=openai_chat_stream_usage.sse&gap=${
+      ? `https://${target.host}/v1/responses?fixture=openai_responses_stream.sse&gap=${
         options.streamGapMs ?? 100
       }&deltas=${options.streamEvents ?? 10}`
       : `https://${target.host}/v1/chat/completions`;
@@ -84,7 +84,13 @@ export function startTraffic(target: TrafficTarget, options: TrafficOptions): Tr
         error: ok ? undefined : `status ${res.status}`,
       });
     } catch (e) {
-      calls.push({ client: name, started, ended: Date.now(), ok: false, error: (e as Error).message });
+      calls.push({
+        client: name,
+        started,
+        ended: Date.now(),
+        ok: false,
+        error: `${(e as Error).message} ${(e as Error).cause ?? ""}`,
+      });
     }
   };
   const loop = async (name: string, kind: ClientKind) => {
@@ -136,7 +142,7 @@ export function rowsSeen(home: string): RowSeen[] {
   }
 }
 
-/** One line per failed call, for an assertion message. */
-export function describeFailures(calls: readonly Call[]): string {
-  return calls.filter((c) => !c.ok).map((c) => `${c.client} @${c.started}: ${c.error}`).join("\n");
+/** One line per failed call, for an assertion message; times in ms after `since` when given. */
+export function describeFailures(calls: readonly Call[], since = 0): string {
+  return calls.filter((c) => !c.ok).map((c) => `${c.client} @${c.started - since}: ${c.error}`).join("\n");
 }
