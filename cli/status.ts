@@ -35,6 +35,7 @@ export function renderStatus(r: StatusReport, width: number): string {
     `halton-meter ${r.version}: ${r.healthy ? "healthy" : "UNHEALTHY"} (mode ${r.mode}, ${r.serviceManager})`,
     "",
     renderTable(columns, rows, { width, minFirst: 9 }).trimEnd(),
+    ...(r.notes.length ? ["", ...r.notes.map((n) => `note: ${n}`)] : []),
     ...(r.next ? ["", `next: ${r.next}`] : []),
     "",
   ].join("\n");
@@ -57,7 +58,9 @@ export const command: CommandSpec = {
     "services or the built-in supervisor, the CA, its trust, and the env mode, with pids and ports where known.",
     "Exit code 3 when the meter is unhealthy (the edge, the daemon, its API, the services or the CA). --json",
     "prints {healthy, version, mode, serviceManager, ports, components: [{name, ok, state, detail, pid?, port?}],",
-    "next?}.",
+    "versions: {binary, edge?, daemon?}, notes: [...], next?}. Notes say when the running daemon or edge is",
+    "another version than this binary (an upgrade not applied: run init) and how many connections to metered",
+    "hosts went unmetered while the daemon was away.",
   ].join("\n"),
   flags: [{ name: "json", type: "boolean", description: "Print the status as JSON." }],
   run: (io, inv) => execute(io, inv, realMachine(io.env, currentOs(), (l) => io.stderr(l + "\n"))),

@@ -14,6 +14,7 @@ import { loadOrCreateCa } from "../tls/mod.ts";
 import { type Journal, madeChanges, type StepReport } from "./journal.ts";
 import { detectServiceManager, type Machine, machinePaths, machinePlatform } from "./machine.ts";
 import type { SelfTestResult } from "./probe.ts";
+import { readDaemonFailure } from "../core/lifecycle.ts";
 import { emptyState, readState, type ServiceManagerKind, type SystemState, writeState } from "./state.ts";
 import { certifiStep, envStep, trustStep } from "./init_steps.ts";
 import { serviceFilesStep, servicesStep } from "./init_services.ts";
@@ -75,6 +76,8 @@ export const INIT_STEPS = [
 export async function runInit(m: Machine, opts: InitOptions = {}): Promise<InitResult> {
   const dryRun = (opts.dryRun ?? false) || m.foreign;
   const paths = machinePaths(m);
+  // Only a daemon failure recorded during this run explains its self-test.
+  const initStarted = Date.now();
   const steps = new StepRunner(m, dryRun, INIT_STEPS.length);
 
   const read = readState(m.fs, paths.systemState, m.now());
@@ -216,6 +219,7 @@ export async function runInit(m: Machine, opts: InitOptions = {}): Promise<InitR
         result.restarted.push("daemon");
         r = await m.selfTest(ports.edge, pem, timeout);
       }
+      if (!r.ok) r = { ...r, detail: daemonFailureSince(m, initStarted) ?? r.detail };
       result.selfTest = r;
       return r.ok
         ? `edge ${ports.edge} → daemon → TLS with our CA: ok (${r.detail})`
@@ -229,6 +233,13 @@ export async function runInit(m: Machine, opts: InitOptions = {}): Promise<InitR
     result.rolledBack = true;
   }
   return result;
+}
+
+/** Why the daemon could not start, when it failed since `since` (ms): the reason and its next step. */
+function daemonFailureSince(m: Machine, since: number): string | undefined {
+  const f = readDaemonFailure(m.fs.local(machinePaths(m).run));
+  if (!f || Date.parse(f.at) < since - 1000) return undefined;
+  return `the daemon cannot start: ${f.message}${f.hint ? `. ${f.hint.replace(/\.$/, "")}` : ""}`;
 }
 
 /** Writes `ca-bundle.pem`: the OS's roots and our CA. Without roots it is a warning in env mode, an error otherwise. */
