@@ -174,7 +174,8 @@ export async function supervise(opts: SuperviseOptions): Promise<"stopped" | "ha
       writePid(run, role, child.pid);
       log.info("supervisor.spawn", { role, pid: child.pid });
       child.status.then((s) => {
-        w.ended = true;
+        // Only if it is still the one watched: a replaced daemon ends while its successor runs.
+        if (w.child === child) w.ended = true;
         log.warn("supervisor.exit", { role, pid: child.pid, code: s.code, signal: s.signal ?? null });
       });
     } catch (e) {
@@ -206,6 +207,24 @@ export async function supervise(opts: SuperviseOptions): Promise<"stopped" | "ha
     w.pid = undefined;
     w.child = undefined;
     spawn("daemon", old.pid);
+  };
+  // A successor that died before it had a daemon of its own (it could not start): the one it was to replace
+  // still serves, so it is watched again rather than left to its drain timeout.
+  const takeBackPredecessor = () => {
+    const last = draining.at(-1);
+    if (!last || last.ended || !processAlive(last.pid, "daemon")) return;
+    draining.pop();
+    const w = watched.daemon;
+    Object.assign(w, {
+      pid: last.pid,
+      child: last.child,
+      ended: false,
+      startedAt: Date.now(),
+      answered: true,
+    });
+    w.unhealthySince = undefined;
+    writePid(run, "daemon", last.pid);
+    log.warn("supervisor.replace_failed", { kept: last.pid });
   };
   const reap = () => {
     for (const d of [...draining]) {
@@ -265,7 +284,10 @@ export async function supervise(opts: SuperviseOptions): Promise<"stopped" | "ha
     watch();
     for (const role of ["edge", "daemon"] as const) {
       const w = watched[role];
-      if (w.pid !== undefined && !alive(w, role)) ended(role);
+      if (w.pid !== undefined && !alive(w, role)) {
+        ended(role);
+        if (role === "daemon") takeBackPredecessor();
+      }
       const wanted = role === "edge" || !exists(downFlag(run));
       if (wanted && w.pid === undefined && Date.now() >= w.notBefore) spawn(role);
     }
