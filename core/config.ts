@@ -155,6 +155,15 @@ export function defaultConfig(): Config {
 }
 
 /**
+ * The original Halton Meter's names for the ports, read so that its config keeps working: `[daemon]` key →
+ * this project's section and key. `api_port` has the same name in both.
+ */
+const ORIGINAL_PORT_KEYS: Record<string, readonly [string, string]> = {
+  edge_port: ["edge", "port"],
+  internal_port: ["daemon", "intercept_port"],
+};
+
+/**
  * Parses the text of a config file. `file` is only used in messages.
  *
  * @throws {ConfigError} on a syntax error or a bad value, naming file, line and key.
@@ -173,6 +182,7 @@ export function parseConfig(text: string, file: string): LoadedConfig {
   const config = defaultConfig() as unknown as Record<string, Record<string, unknown>>;
   const warnings: string[] = [];
   const explicit = new Set<string>();
+  const original: { key: string; value: number; line?: number }[] = [];
   for (const [section, body] of Object.entries(doc)) {
     if (section === "hosts") {
       const r = hostShapes(body);
@@ -201,6 +211,14 @@ export function parseConfig(text: string, file: string): LoadedConfig {
     for (const [key, value] of Object.entries(body)) {
       const spec = keys[key];
       const dotted = `${section}.${key}`;
+      if (section === "daemon" && ORIGINAL_PORT_KEYS[key]) {
+        const r = port(value);
+        const line = findLine(text, section, key);
+        if ("expected" in r) {
+          warnings.push(`${file}:${line ?? "?"}: ${dotted} is ignored: expected ${r.expected}`);
+        } else original.push({ key, value: r.value, line });
+        continue;
+      }
       if (!spec) {
         warnings.push(`${file}:${findLine(text, section, key) ?? "?"}: unknown key ${dotted} is ignored`);
         continue;
@@ -215,6 +233,23 @@ export function parseConfig(text: string, file: string): LoadedConfig {
       config[section][key] = r.value;
       explicit.add(dotted);
     }
+  }
+  for (const o of original) {
+    const [section, key] = ORIGINAL_PORT_KEYS[o.key];
+    const ours = `${section}.${key}`;
+    const where = `${file}:${o.line ?? "?"}`;
+    if (explicit.has(ours)) {
+      warnings.push(
+        `${where}: daemon.${o.key} (the original Halton Meter's name) is ignored: ${ours} = ` +
+          `${config[section][key]} is set too and wins`,
+      );
+      continue;
+    }
+    config[section][key] = o.value;
+    explicit.add(ours);
+    warnings.push(
+      `${where}: daemon.${o.key} (the original Halton Meter's name) is used as ${ours} = ${o.value}`,
+    );
   }
   return { config: config as unknown as Config, warnings, explicit };
 }
