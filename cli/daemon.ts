@@ -9,7 +9,7 @@ import { loadConfig } from "../core/config.ts";
 import { Logger } from "../core/log.ts";
 import { MeterError } from "../core/errors.ts";
 import { VERSION } from "../core/version.ts";
-import { clearDaemonFailure, recordDaemonFailure, REPLACES_ENV } from "../core/lifecycle.ts";
+import { clearDaemonFailure, markDaemonReady, recordDaemonFailure, REPLACES_ENV } from "../core/lifecycle.ts";
 import type { Paths } from "../core/paths.ts";
 
 /** The process's logger for `process`, configured from `[logging]`. */
@@ -93,6 +93,7 @@ export const command: CommandSpec = {
         throw e;
       }
       clearDaemonFailure(run);
+      markDaemonReady(run);
       const signal = await untilStopSignal();
       log.info("daemon.stopping", { signal });
       await daemon.close();

@@ -63,3 +63,26 @@ export function clearDaemonFailure(run: string): void {
     Deno.removeSync(daemonFailureFile(run));
   } catch { /* none recorded */ }
 }
+
+/** `<run>/daemon.ready`: the pid of the daemon that last bound its ports and serves. */
+export function daemonReadyFile(run: string): string {
+  return join(run, "daemon.ready");
+}
+
+/** Records that this process now serves (written once its ports are bound). Never throws. */
+export function markDaemonReady(run: string): void {
+  try {
+    Deno.mkdirSync(run, { recursive: true });
+    writeFileAtomic(daemonReadyFile(run), `${Deno.pid}\n`);
+  } catch { /* a read-only home: restart then waits for its timeout instead */ }
+}
+
+/** The pid in `<run>/daemon.ready`, if any. */
+export function readyDaemon(run: string): number | undefined {
+  try {
+    const n = Number(Deno.readTextFileSync(daemonReadyFile(run)).trim());
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -7,6 +7,7 @@
 import { MeterError } from "../core/errors.ts";
 import { writeFileAtomic } from "../core/io.ts";
 import { livePid, signal, waitUntilGone } from "./pids.ts";
+import { readyDaemon } from "../core/lifecycle.ts";
 import { downFlag, handoverFlag, restartFlag, runningSupervisor } from "./supervisor.ts";
 
 /**
@@ -88,8 +89,9 @@ export async function restartDaemon(run: string, timeoutMs = 30_000): Promise<bo
   writeFileAtomic(restartFlag(run), "requested by 'halton-meter restart'\n");
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
+    // Done once a new daemon serves: until it has bound the ports, the old one still answers.
     const now = livePid(run, "daemon");
-    if (now !== undefined && now !== old) return true;
+    if (now !== undefined && now !== old && readyDaemon(run) === now) return true;
     await new Promise((r) => setTimeout(r, 50));
   }
   return false;
