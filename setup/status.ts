@@ -147,6 +147,13 @@ function notes(f: Facts): string[] {
         "and takes the new version at its next start ('halton-meter restart --all' drops open connections).",
     );
   }
+  if (f.interceptUp && f.daemonFailure) {
+    const d = f.daemonFailure;
+    out.push(
+      `a new daemon (version ${d.version}) could not start at ${d.at}: ${d.message}; the one before it keeps ` +
+        `serving.${d.hint ? ` ${d.hint}` : ""}`,
+    );
+  }
   const u = f.edge?.unmetered;
   if (u && u.tunnels > 0) {
     const window = u.first_at && u.last_at ? ` between ${u.first_at} and ${u.last_at}` : "";
