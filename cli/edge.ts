@@ -10,7 +10,6 @@ import { ExitCode } from "../core/errors.ts";
 import { Logger } from "../core/log.ts";
 import { effectivePorts } from "../core/ports.ts";
 import { edgeOptions, startEdge } from "../edge/mod.ts";
-import { edgeStateFile } from "../core/edge_state.ts";
 
 /** The signals that stop the edge; Windows delivers only Ctrl-C and Ctrl-Break to a console process. */
 function stopSignals(): Deno.Signal[] {
@@ -56,8 +55,7 @@ export const command: CommandSpec = {
     });
     for (const warning of loaded.warnings) logger.warn("edge.config_warning", { warning });
     try {
-      const state = edgeStateFile(io.paths.run);
-      const edge = await startEdge(edgeOptions(ports, loaded.config, logger, state));
+      const edge = await startEdge(edgeOptions(ports, loaded.config, logger, io.paths.run));
       const signal = await nextStopSignal();
       logger.info("edge.stopping", { signal });
       await edge.close();

@@ -8,7 +8,6 @@ import type { CommandSpec, Io } from "./command.ts";
 import { loadConfig } from "../core/config.ts";
 import { isPortFree, negotiatePorts, readEffectivePorts, writeEffectivePorts } from "../core/ports.ts";
 import { processLogger, untilStopSignal } from "./daemon.ts";
-import { edgeStateFile } from "../core/edge_state.ts";
 
 /** The `up` command. */
 export const command: CommandSpec = {
@@ -39,7 +38,7 @@ export const command: CommandSpec = {
       const daemon = await startDaemon({ paths: io.paths, log: daemonLog, config: loaded, ports });
       let edge;
       try {
-        edge = await startEdge(edgeOptions(ports, loaded.config, edgeLog, edgeStateFile(io.paths.run)));
+        edge = await startEdge(edgeOptions(ports, loaded.config, edgeLog, io.paths.run));
       } catch (e) {
         await daemon.close();
         throw e;

@@ -79,8 +79,13 @@ export function markDaemonReady(run: string): void {
 
 /** The pid in `<run>/daemon.ready`, if any. */
 export function readyDaemon(run: string): number | undefined {
+  return readyDaemonIn(daemonReadyFile(run));
+}
+
+/** The pid in a `daemon.ready` file, if any. */
+export function readyDaemonIn(file: string): number | undefined {
   try {
-    const n = Number(Deno.readTextFileSync(daemonReadyFile(run)).trim());
+    const n = Number(Deno.readTextFileSync(file).trim());
     return Number.isInteger(n) && n > 0 ? n : undefined;
   } catch {
     return undefined;

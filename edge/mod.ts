@@ -28,7 +28,9 @@ import { forwardHttp } from "./_http.ts";
 import { projectFromProxyAuthorization } from "./_project.ts";
 import { closeQuietly, splice, writeAll } from "./_splice.ts";
 import { BypassTracker, type UnmeteredCounts } from "./_bypass.ts";
-import { type EdgeState, writeEdgeState } from "../core/edge_state.ts";
+import { type EdgeState, edgeStateFile, writeEdgeState } from "../core/edge_state.ts";
+import { daemonReadyFile, readyDaemonIn } from "../core/lifecycle.ts";
+import { startWatchdog } from "./_watchdog.ts";
 import { parseHostPort, parseHttpTarget } from "./_target.ts";
 
 export { meteredHosts, PROVIDER_HOSTS, SELFTEST_HOST } from "../core/hosts.ts";
@@ -55,6 +57,11 @@ export interface EdgeOptions {
   reclaimIdleMs?: number;
   /** Where the edge writes its pid, version and unmetered counts (`run/edge.json`); none when absent. */
   stateFile?: string;
+  /**
+   * The watchdog: the file naming the daemon's pid (`run/daemon.ready`) and how long a daemon that answered
+   * before may fail its health check before the edge kills it. No watchdog when absent.
+   */
+  watchdog?: { readyFile: string; hangMs: number };
 }
 
 /** A running edge. */
@@ -71,9 +78,12 @@ export const HEAD_TIMEOUT_MS = 30_000;
 const ESTABLISHED = new TextEncoder().encode("HTTP/1.1 200 Connection Established\r\n\r\n");
 
 /** The {@linkcode EdgeOptions} of this machine: its effective ports and its config. */
-export function edgeOptions(ports: Ports, config: Config, logger?: Logger, stateFile?: string): EdgeOptions {
+export function edgeOptions(ports: Ports, config: Config, logger?: Logger, run?: string): EdgeOptions {
   return {
-    stateFile,
+    stateFile: run === undefined ? undefined : edgeStateFile(run),
+    watchdog: run === undefined
+      ? undefined
+      : { readyFile: daemonReadyFile(run), hangMs: config.daemon.hang_restart_s * 1000 },
     port: ports.edge,
     interceptPort: ports.intercept,
     apiPort: ports.api,
@@ -289,6 +299,25 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
 
   logger.info("edge.startup.ready", { port, version: VERSION });
   writeState(bypass.counts, true);
+  const watchdog = options.watchdog && startWatchdog({
+    healthy: () => health.isHealthy(),
+    portHeld: async () => {
+      try {
+        (await Deno.connect({ hostname: "127.0.0.1", port: options.apiPort })).close();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    // `up` runs the daemon in this very process: it is never this watchdog's to kill.
+    readyPid: () => {
+      const pid = readyDaemonIn(options.watchdog!.readyFile);
+      return pid === Deno.pid ? undefined : pid;
+    },
+    hangMs: options.watchdog.hangMs,
+    kill: (pid) => Deno.kill(pid, "SIGKILL"),
+    onKill: (pid, ms) => logger.error("edge.daemon_hung_killed", { pid, unanswered_ms: ms }),
+  });
 
   const close = () => {
     closing ??= (async () => {
@@ -297,6 +326,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       } catch { /* already closed */ }
       clearInterval(timer);
       bypass.stop();
+      watchdog?.stop();
       for (const scope of scopes) scope.closeAll();
       await accepting;
       while (pending.size) await Promise.allSettled([...pending]);

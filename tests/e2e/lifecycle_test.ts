@@ -197,7 +197,13 @@ Deno.test("restart under load: no call fails, streams in flight finish on the ol
       c.client.startsWith("stream") && c.started < restartAt && c.ended > newHealthyAt
     );
     assert.ok(spanning.length > 0, "a stream was in flight across the restart, and finished");
-    await sleep(300);
+    // The new daemon writes the last rows within its flush interval; a loaded machine may take longer.
+    await waitFor(
+      "a row for every call",
+      () => Promise.resolve(rowsSeen(s.w.dir).length >= calls.length),
+      30_000,
+    )
+      .catch(() => {});
     const rows = rowsSeen(s.w.dir);
     console.log(
       `restart: ${calls.length} calls, 0 failed, ${spanning.length} streams across it, ${rows.length} rows, new daemon ${pid} healthy ${
@@ -251,5 +257,44 @@ Deno.test("SIGTERM of the daemon under load (a service manager's stop): no call 
   } finally {
     await traffic.stop();
     await s.close();
+  }
+});
+
+Deno.test("a daemon hung longer than [daemon] hang_restart_s is killed by the edge's watchdog, under any service manager", async () => {
+  const w = await fakeWorld({
+    prefix: "hm-watchdog-",
+    hosts: [HOST],
+    config: "[daemon]\nhang_restart_s = 2\n",
+  });
+  const daemon = spawnMeter(w.dir, "daemon");
+  const edge = spawnMeter(w.dir, "edge");
+  try {
+    await waitFor("a healthy daemon", () => daemonHealthy(w.ports.api));
+    await waitFor(
+      "the edge",
+      () => Promise.resolve(readEdgeState(join(w.dir, "run", "edge.json")) !== undefined),
+    );
+    // The watchdog must have seen it answer once.
+    await sleep(1500);
+    const stoppedAt = Date.now();
+    daemon.kill("SIGSTOP");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const status = await Promise.race([
+      daemon.status,
+      new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), 15_000)),
+    ]);
+    clearTimeout(timer);
+    assert.ok(status, "the hung daemon was killed");
+    assert.equal(status.signal, "SIGKILL");
+    const ms = Date.now() - stoppedAt;
+    assert.ok(ms >= 2000, `killed after ${ms} ms, not before hang_restart_s`);
+    const log = await Deno.readTextFile(join(w.dir, "logs", "edge.jsonl"));
+    assert.match(log, /"edge\.daemon_hung_killed"/);
+  } finally {
+    try {
+      daemon.kill("SIGCONT");
+    } catch { /* killed already, as expected */ }
+    await stopAll([daemon, edge]);
+    await w.close();
   }
 });
