@@ -203,6 +203,7 @@ export const supervisor: CommandSpec = {
         healthy: async () => (await apiHealth(effectivePorts(io.paths.effectivePorts, loaded).api, 2_000)).ok,
         hangMs: loaded.config.daemon.hang_restart_s * 1000,
         drainMs: loaded.config.daemon.drain_timeout_s * 1000,
+        logs: io.paths.logs,
       });
     } finally {
       log.close();

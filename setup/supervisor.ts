@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../core/io.ts";
 import type { Logger } from "../core/log.ts";
 import { REPLACES_ENV } from "../core/lifecycle.ts";
+import { keepStderr } from "./stderr_log.ts";
 import { livePid, processAlive, removePid, signal, waitUntilGone, writePid } from "./pids.ts";
 
 /** The two processes the supervisor keeps running. */
@@ -87,6 +88,8 @@ export interface SuperviseOptions {
   hangMs?: number;
   /** How long a replaced daemon may drain before it is killed (default 10 min, plus a margin). */
   drainMs?: number;
+  /** The logs folder: each child's stderr is kept in `<role>.stderr.log` there. Discarded when absent. */
+  logs?: string;
 }
 
 interface Watched {
@@ -162,9 +165,11 @@ export async function supervise(opts: SuperviseOptions): Promise<"stopped" | "ha
         args: [...args, role],
         stdin: "null",
         stdout: "null",
-        stderr: "null",
+        stderr: opts.logs ? "piped" : "null",
         env: replaces === undefined ? undefined : { [REPLACES_ENV]: String(replaces) },
       }).spawn();
+      // Read until the child ends or this supervisor hands over; after that its stderr writes fail harmlessly.
+      if (opts.logs) keepStderr(child.stderr, opts.logs, role).catch(() => {});
       w.child = child;
       w.pid = child.pid;
       w.ended = false;

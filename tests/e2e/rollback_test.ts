@@ -85,6 +85,10 @@ Deno.test({
       // Traffic still flows, unmetered: the edge never breaks a request.
       assert.ok((await meteredCall()).every((c) => c.ok));
 
+      // The supervisor keeps the daemon's stderr where the user looks.
+      const stderrLog = await Deno.readTextFile(join(home, "logs", "daemon.stderr.log"));
+      assert.match(stderrLog, /needs version 99\.0\.0 or newer/);
+
       const doctor = await runCli(["doctor", "--json"], env);
       assert.notEqual(doctor.code, 0);
       assert.match(doctor.stdout, /needs version 99\.0\.0 or newer/);
