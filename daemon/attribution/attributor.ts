@@ -1,7 +1,9 @@
 /**
  * The daemon's entry point to attribution: one call per client connection, started when the connection
  * arrives and awaited only when its row is written, so the lookup never delays a response. Results are cached
- * per connection for a short time in a bounded cache, and every failure falls through to a later layer.
+ * for a short time in bounded caches, per connection and per client process (a client opening many
+ * connections, as an agent swarm or a script calling curl in a loop does, is described and resolved once),
+ * and every failure falls through to a later layer.
  *
  * @module
  */
@@ -42,6 +44,7 @@ export interface AttributorOptions {
 export class Attributor {
   readonly #opts: Required<Omit<AttributorOptions, "userHome" | "logger">> & AttributorOptions;
   readonly #cache = new Map<string, { at: number; value: Promise<Attribution> }>();
+  readonly #byProcess = new Map<string, { at: number; value: Promise<Attribution> }>();
 
   constructor(options: AttributorOptions) {
     this.#opts = {
@@ -68,25 +71,53 @@ export class Attributor {
     if (hit && now - hit.at < this.#opts.ttlMs) return hit.value;
     this.#cache.delete(key);
     const value = this.#resolve(client);
-    this.#cache.set(key, { at: now, value });
-    while (this.#cache.size > this.#opts.maxEntries) {
-      this.#cache.delete(this.#cache.keys().next().value!);
-    }
+    this.#remember(this.#cache, key, now, value);
     return value;
+  }
+
+  #remember(
+    cache: Map<string, { at: number; value: Promise<Attribution> }>,
+    key: string,
+    at: number,
+    value: Promise<Attribution>,
+  ): void {
+    cache.set(key, { at, value });
+    while (cache.size > this.#opts.maxEntries) cache.delete(cache.keys().next().value!);
   }
 
   async #resolve(client: ClientRef): Promise<Attribution> {
     const started = performance.now();
-    const { lookup } = this.#opts;
+    let pid: number | undefined;
+    try {
+      pid = client.pid ?? await this.#opts.lookup.findClientProcess(client);
+    } catch {
+      pid = undefined;
+    }
+    if (pid === undefined) return this.#describe(undefined, client.explicitProject, started);
+    const key = `${pid}:${client.explicitProject ?? ""}`;
+    const now = this.#opts.now();
+    const hit = this.#byProcess.get(key);
+    if (hit && now - hit.at < this.#opts.ttlMs) return hit.value;
+    this.#byProcess.delete(key);
+    const value = this.#describe(pid, client.explicitProject, started);
+    this.#remember(this.#byProcess, key, now, value);
+    return value;
+  }
+
+  /** Reads process `pid` (none when undefined) and runs the resolver chain on it; `started`: for the log. */
+  async #describe(
+    pid: number | undefined,
+    explicitProject: string | undefined,
+    started: number,
+  ): Promise<Attribution> {
     let info: ProcessInfo | undefined;
     try {
-      const pid = client.pid ?? await lookup.findClientProcess(client);
-      info = pid === undefined ? undefined : await lookup.readProcess(pid);
+      info = pid === undefined ? undefined : await this.#opts.lookup.readProcess(pid);
     } catch {
       info = undefined;
     }
     const { project, layer } = await resolveProject({
-      explicitProject: client.explicitProject,
+      explicitProject,
       client: info,
       ancestors: () => this.#ancestors(info!),
       fs: this.#opts.fs,

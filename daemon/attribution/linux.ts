@@ -3,9 +3,15 @@
  * local address is the client's, a scan of `/proc/<pid>/fd` links finds the process holding `socket:[inode]`,
  * and `/proc/<pid>/{status,cmdline,environ,cwd,exe}` describe it.
  *
+ * The scan is the costly part (a readlink per open file of every process of the user), and every new client
+ * connection asks for one: lookups that arrive together share one table read and one scan, the processes that
+ * held client sockets lately are looked at first, and the links are read synchronously in short slices (one
+ * asynchronous readlink cost ten times the CPU of the syscall itself).
+ *
  * @module
  */
 import { join } from "node:path";
+import { setImmediate } from "node:timers";
 import { ipKey } from "./ip.ts";
 import type { ClientAddress, ProcessLookup } from "./types.ts";
 
@@ -64,6 +70,33 @@ export function parseProcNetTcp(text: string): ProcNetEntry[] {
   return out;
 }
 
+/**
+ * {@linkcode findSocket} on the text of a table, without parsing the rest of it: a busy machine's table has
+ * thousands of lines (TIME_WAIT sockets of short connections among them), and parsing them all for each new
+ * connection cost more CPU than the connection itself. The kernel prints addresses in upper-case hex.
+ */
+export function findSocketInText(
+  text: string,
+  table: "tcp" | "tcp6",
+  address: ClientAddress,
+): { inode: number; uid: number } | undefined {
+  const key = ipKey(address.ip);
+  if (!key) return undefined;
+  const v4 = key.startsWith("00000000000000000000ffff");
+  if (table === "tcp" && !v4) return undefined;
+  const words = table === "tcp" ? [key.slice(24)] : [0, 8, 16, 24].map((i) => key.slice(i, i + 8));
+  const hex = words.map((w) => w.slice(6, 8) + w.slice(4, 6) + w.slice(2, 4) + w.slice(0, 2)).join("");
+  const needle = `: ${hex.toUpperCase()}:${address.port.toString(16).toUpperCase().padStart(4, "0")} `;
+  for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 1)) {
+    const end = text.indexOf("\n", at);
+    const [entry] = parseProcNetTcp(
+      text.slice(text.lastIndexOf("\n", at) + 1, end === -1 ? text.length : end),
+    );
+    if (entry && entry.state !== LISTEN && entry.inode > 0) return { inode: entry.inode, uid: entry.uid };
+  }
+  return undefined;
+}
+
 /** The connected socket whose local end is `address`: its inode and owner. */
 export function findSocket(
   entries: readonly ProcNetEntry[],
@@ -114,17 +147,9 @@ export interface LinuxLookupOptions {
 /** The Linux {@linkcode ProcessLookup}, over procfs. */
 export function linuxLookup(options: LinuxLookupOptions = {}): ProcessLookup {
   const proc = options.proc ?? "/proc";
+  const scan = new SocketOwnerScan(proc);
   return {
-    async findClientProcess(address) {
-      // IPv6 sockets (dual-stack clients of a 127.0.0.1 listener among them) only when IPv4 has no match:
-      // each table read costs the kernel a walk of every socket.
-      for (const table of ["tcp", "tcp6"]) {
-        const text = await readText(join(proc, "net", table));
-        const socket = text === undefined ? undefined : findSocket(parseProcNetTcp(text), address);
-        if (socket) return await findPidHolding(proc, socket.inode, socket.uid);
-      }
-      return undefined;
-    },
+    findClientProcess: (address) => scan.find(address),
     async readProcess(pid) {
       const dir = join(proc, String(pid));
       const status = await readText(join(dir, "status"));
@@ -151,29 +176,141 @@ export function linuxLookup(options: LinuxLookupOptions = {}): ProcessLookup {
   };
 }
 
+/** A lookup waiting for its batch: the client's address, and the pid once found. */
+interface Pending {
+  address: ClientAddress;
+  pid?: number;
+  resolve(pid: number | undefined): void;
+}
+
+/** A socket some lookups wait for: its owner's uid and those lookups. */
+interface Wanted {
+  uid: number;
+  pending: Pending[];
+}
+
+/** How many processes that held client sockets are remembered, to be looked at first. */
+const RECENT_HOLDERS = 8;
+/** Up to this many addresses are searched for in a table's text, one by one. */
+const SEARCHES_PER_TABLE = 16;
+/** fd links read before the event loop gets a turn: about a millisecond of syscalls. */
+const LINKS_PER_SLICE = 256;
+
 /**
- * The pid holding `socket:[inode]`. Only processes of the socket's owner are scanned (the others' fd folders
- * are unreadable anyway), newest first, since a client connection usually belongs to a recent process.
+ * Finds the processes behind client addresses in batches: the lookups that arrive while a batch runs form
+ * the next one, which reads the socket tables once and scans the fd folders once for all of them.
  */
-async function findPidHolding(proc: string, inode: number, uid: number): Promise<number | undefined> {
-  const target = `socket:[${inode}]`;
-  const pids: number[] = [];
+class SocketOwnerScan {
+  readonly #proc: string;
+  #queue: Pending[] = [];
+  #running = false;
+  /** Pids that held client sockets lately, most recent first. */
+  #recent: number[] = [];
+
+  constructor(proc: string) {
+    this.#proc = proc;
+  }
+
+  find(address: ClientAddress): Promise<number | undefined> {
+    return new Promise((resolve) => {
+      this.#queue.push({ address, resolve });
+      if (!this.#running) this.#run();
+    });
+  }
+
+  async #run(): Promise<void> {
+    this.#running = true;
+    while (this.#queue.length) {
+      const batch = this.#queue.splice(0);
+      try {
+        await this.#resolve(batch);
+      } catch { /* what was not found stays undefined */ }
+      for (const p of batch) p.resolve(p.pid);
+    }
+    this.#running = false;
+  }
+
+  async #resolve(batch: Pending[]): Promise<void> {
+    const wanted = new Map<string, Wanted>();
+    let left = batch;
+    // IPv6 sockets (dual-stack clients of a 127.0.0.1 listener among them) only when IPv4 has no match:
+    // each table read costs the kernel a walk of every socket.
+    for (const table of ["tcp", "tcp6"] as const) {
+      if (!left.length) break;
+      const text = await readText(join(this.#proc, "net", table));
+      if (text === undefined) continue;
+      // A few addresses are searched for in the text; a big batch parses the table once.
+      const entries = left.length > SEARCHES_PER_TABLE ? parseProcNetTcp(text) : undefined;
+      const missing: Pending[] = [];
+      for (const p of left) {
+        const socket = entries ? findSocket(entries, p.address) : findSocketInText(text, table, p.address);
+        if (!socket) {
+          missing.push(p);
+          continue;
+        }
+        const target = `socket:[${socket.inode}]`;
+        const w = wanted.get(target) ?? { uid: socket.uid, pending: [] };
+        w.pending.push(p);
+        wanted.set(target, w);
+      }
+      left = missing;
+    }
+    if (wanted.size) await this.#scan(wanted);
+  }
+
+  /**
+   * Reads fd links until every wanted socket has its pid. Only processes of a wanted socket's owner are
+   * scanned (the others' fd folders are unreadable anyway): recent holders first, then the rest newest first,
+   * since a client connection usually belongs to a recent process. The daemon itself is never the client.
+   */
+  async #scan(wanted: Map<string, Wanted>): Promise<void> {
+    const uids = new Set([...wanted.values()].map((w) => w.uid));
+    const pids: number[] = [];
+    try {
+      for (const e of Deno.readDirSync(this.#proc)) if (/^\d+$/.test(e.name)) pids.push(Number(e.name));
+    } catch {
+      return;
+    }
+    pids.sort((a, b) => b - a);
+    const recent = this.#recent.filter((pid) => pids.includes(pid));
+    const order = [...recent, ...pids.filter((pid) => !recent.includes(pid) && pid !== Deno.pid)];
+    let links = 0;
+    for (const pid of order) {
+      const dir = join(this.#proc, String(pid));
+      let uid: number | null;
+      const fds: string[] = [];
+      try {
+        uid = Deno.statSync(dir).uid;
+        if (uid === null || !uids.has(uid)) continue;
+        for (const fd of Deno.readDirSync(join(dir, "fd"))) fds.push(fd.name);
+      } catch {
+        continue; // gone or not ours: keep looking
+      }
+      for (const fd of fds) {
+        const link = readLinkSync(join(dir, "fd", fd)) ?? "";
+        const w = wanted.get(link);
+        if (w && w.uid === uid) {
+          for (const p of w.pending) p.pid = pid;
+          wanted.delete(link);
+          this.#remember(pid);
+          if (!wanted.size) return;
+        }
+        if (++links % LINKS_PER_SLICE === 0) await new Promise((r) => setImmediate(r));
+      }
+    }
+  }
+
+  #remember(pid: number): void {
+    this.#recent = [pid, ...this.#recent.filter((p) => p !== pid)].slice(0, RECENT_HOLDERS);
+  }
+}
+
+function readLinkSync(path: string): string | undefined {
   try {
-    for await (const e of Deno.readDir(proc)) if (/^\d+$/.test(e.name)) pids.push(Number(e.name));
+    return Deno.readLinkSync(path);
   } catch {
     return undefined;
   }
-  pids.sort((a, b) => b - a);
-  for (const pid of pids) {
-    const dir = join(proc, String(pid));
-    try {
-      if ((await Deno.stat(dir)).uid !== uid) continue;
-      const fds: string[] = [];
-      for await (const fd of Deno.readDir(join(dir, "fd"))) fds.push(join(dir, "fd", fd.name));
-      if ((await Promise.all(fds.map(readLink))).includes(target)) return pid;
-    } catch { /* gone or not ours: keep looking */ }
-  }
-  return undefined;
 }
 
 /** Reads a procfs file in large reads: the kernel regenerates a seq file's position on every read call. */

@@ -13,7 +13,6 @@
  * @module
  */
 import tls from "node:tls";
-import http from "node:http";
 import type { Socket } from "node:net";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
@@ -59,45 +58,150 @@ const MESSAGE = JSON.stringify({
 /** Body bytes received per `x-bench-id`; a few ids per bench run, so never pruned. */
 const seen = new Map<string, number>();
 
-function write(res: http.ServerResponse, data: string): Promise<void> {
+/** One request head. */
+interface Head {
+  method: string;
+  url: URL;
+  headers: Map<string, string>;
+}
+
+/** Writes `data`, waiting for the socket to drain when its buffer is full. */
+function send(socket: tls.TLSSocket, data: string): Promise<void> {
   return new Promise((resolve) => {
-    if (res.write(data)) resolve();
-    else res.once("drain", () => resolve());
+    if (socket.write(data)) resolve();
+    else socket.once("drain", () => resolve());
   });
 }
 
-async function answer(url: URL, res: http.ServerResponse): Promise<void> {
+/** Answers one request on a keep-alive connection (chunked framing for the stream). */
+async function answer(socket: tls.TLSSocket, head: Head): Promise<void> {
+  const { url } = head;
   const q = (name: string, d: number) => Number(url.searchParams.get(name) ?? d);
-  if (url.searchParams.get("stream") === "0") {
-    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(MESSAGE) });
-    res.end(MESSAGE);
-    return;
+  const whole = (type: string, body: string) =>
+    send(
+      socket,
+      `HTTP/1.1 200 OK\r\ncontent-type: ${type}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  if (url.pathname === "/seen") {
+    return await whole(
+      "application/json",
+      JSON.stringify({ bytes: seen.get(url.searchParams.get("id") ?? "") ?? 0 }),
+    );
   }
+  if (url.searchParams.get("stream") === "0") return await whole("application/json", MESSAGE);
+  const chunk = (text: string) => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
   const events = q("events", 3);
   const every = q("every", 0);
-  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
-  await write(res, START);
+  await send(
+    socket,
+    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n" +
+      `transfer-encoding: chunked\r\n\r\n${chunk(START)}`,
+  );
   for (let i = 0; i < events; i++) {
     if (every > 0) await new Promise((r) => setTimeout(r, every));
-    if (res.destroyed) return;
-    await write(res, DELTA);
+    if (socket.destroyed) return;
+    await send(socket, chunk(DELTA));
   }
-  res.end(end(events));
+  await send(socket, `${chunk(end(events))}0\r\n\r\n`);
 }
 
-function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-  const url = new URL(req.url ?? "/", "https://bench");
-  if (url.pathname === "/seen") {
-    const body = JSON.stringify({ bytes: seen.get(url.searchParams.get("id") ?? "") ?? 0 });
-    res.writeHead(200, { "content-type": "application/json", "content-length": body.length });
-    res.end(body);
-    return;
+function parseHead(text: string): Head | undefined {
+  const lines = text.split("\r\n");
+  const m = /^([A-Z]+) (\S+) HTTP\/1\.[01]$/.exec(lines[0]);
+  if (!m) return undefined;
+  const headers = new Map<string, string>();
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(":");
+    if (colon > 0) headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
   }
-  const id = req.headers["x-bench-id"];
-  req.on("data", (chunk: Buffer) => {
-    if (typeof id === "string") seen.set(id, (seen.get(id) ?? 0) + chunk.length);
+  return { method: m[1], url: new URL(m[2], "https://bench"), headers };
+}
+
+/**
+ * Serves HTTP/1.1 on one connection: a head, its body read to the end (by length or chunked), the answer,
+ * then the next request. node:http is not used: in Deno it reads a large upload many times slower than the
+ * proxies under test, which would make the stand-in the bottleneck of the upload rows.
+ */
+function serveConnection(socket: tls.TLSSocket): void {
+  let buf: Buffer = Buffer.alloc(0);
+  let head: Head | undefined;
+  let id: string | undefined;
+  // Body left to read: a byte count, or chunked framing (`chunkLeft` of the current chunk, -1 between chunks).
+  let lengthLeft = 0;
+  let chunked = false;
+  let chunkLeft = -1;
+  let busy = false;
+  const count = (n: number) => {
+    if (id !== undefined) seen.set(id, (seen.get(id) ?? 0) + n);
+  };
+  const step = (): void => {
+    while (!busy) {
+      if (!head) {
+        const end = buf.indexOf("\r\n\r\n");
+        if (end === -1) return;
+        head = parseHead(buf.subarray(0, end).toString("latin1"));
+        buf = buf.subarray(end + 4);
+        if (!head) return void socket.destroy();
+        id = head.headers.get("x-bench-id");
+        chunked = /chunked/i.test(head.headers.get("transfer-encoding") ?? "");
+        lengthLeft = chunked ? 0 : Number(head.headers.get("content-length") ?? 0);
+        chunkLeft = -1;
+      }
+      if (!bodyRead()) return;
+      const h = head;
+      head = undefined;
+      busy = true;
+      answer(socket, h).then(() => {
+        busy = false;
+        step();
+      }, () => socket.destroy());
+    }
+  };
+  // Consumes body bytes from `buf`; true once the whole body is in.
+  const bodyRead = (): boolean => {
+    if (!chunked) {
+      const n = Math.min(lengthLeft, buf.length);
+      count(n);
+      lengthLeft -= n;
+      buf = buf.subarray(n);
+      return lengthLeft === 0;
+    }
+    while (true) {
+      if (chunkLeft > 0) {
+        const n = Math.min(chunkLeft, buf.length);
+        count(n);
+        chunkLeft -= n;
+        buf = buf.subarray(n);
+        if (chunkLeft > 0) return false;
+        chunkLeft = -2;
+      }
+      const eol = buf.indexOf("\r\n");
+      if (eol === -1) return false;
+      const line = buf.subarray(0, eol).toString("latin1");
+      buf = buf.subarray(eol + 2);
+      if (chunkLeft === -2) {
+        // The CRLF after a chunk's data.
+        chunkLeft = -1;
+        continue;
+      }
+      const size = parseInt(line, 16);
+      if (size === 0) {
+        // No trailers: the blank line that ends the body.
+        const blank = buf.indexOf("\r\n");
+        if (blank === -1) {
+          buf = Buffer.concat([Buffer.from(line + "\r\n"), buf]);
+          return false;
+        }
+        buf = buf.subarray(blank + 2);
+        return true;
+      }
+      chunkLeft = size;
+    }
+  };
+  socket.on("data", (data: Buffer) => {
+    buf = buf.length ? Buffer.concat([buf, data]) : data;
+    step();
   });
-  req.on("end", () => answer(url, res).catch(() => res.destroy()));
 }
 
 if (import.meta.main) {
@@ -108,10 +212,6 @@ if (import.meta.main) {
     caCert: join(dir, "ca-cert.pem"),
   });
   const minter = new LeafMinter(ca);
-  const h1 = http.createServer(handle);
-  // Deno's node:http closes keep-alive connections handed over with emit("connection") unless it believes it
-  // is listening (denoland/deno#35609); a provider keeps them alive.
-  Object.defineProperty(h1, "listening", { get: () => true });
   const server = tls.createServer({
     ALPNProtocols: ["http/1.1"],
     SNICallback: (name, cb) => {
@@ -123,7 +223,7 @@ if (import.meta.main) {
   });
   server.on("secureConnection", (s: tls.TLSSocket) => {
     s.on("error", () => {});
-    h1.emit("connection", s);
+    serveConnection(s);
   });
   server.on("connection", (s: Socket) => s.on("error", () => {}));
   server.on("tlsClientError", () => {});

@@ -51,6 +51,8 @@ export interface Rig {
   targets: Target[];
   daemonPid: number;
   edgePid: number;
+  /** The daemon's own port, which also takes CONNECTs from clients directly (no edge in between). */
+  interceptPort: number;
   /** Stored calls in the meter's database. */
   meterRows(): number;
   /** Every stored call's `tokens_complete` and `output_tokens`, for the check that each stream made one row. */
@@ -198,6 +200,7 @@ export async function startRig(withMitm = true): Promise<Rig> {
       targets: mitmproxy ? [direct, meter, mitmproxy] : [direct, meter],
       daemonPid: daemon.pid,
       edgePid: edge.pid,
+      interceptPort: ports.intercept,
       meterRows() {
         const d = db();
         try {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   findSocket,
+  findSocketInText,
   linuxLookup,
   parseEnviron,
   parseNulList,
@@ -38,6 +39,29 @@ Deno.test("parseProcNetTcp() reads every socket of a captured /proc/net/tcp", ()
     uid: 0,
     inode: 11495,
   });
+});
+
+Deno.test("findSocketInText() finds what findSocket() finds, in the text of either table", () => {
+  const texts = { tcp: fixture("linux_proc_net_tcp.txt"), tcp6: fixture("linux_proc_net_tcp6.txt") };
+  const addresses = [
+    { ip: "127.0.0.1", port: 35062 },
+    { ip: "127.0.0.1", port: 34185 },
+    { ip: "127.0.0.1", port: 1 },
+    { ip: "::1", port: 44202 },
+    { ip: "127.0.0.1", port: 43388 },
+    { ip: "::ffff:127.0.0.1", port: 43388 },
+    { ip: "::ffff:127.0.0.1", port: 35062 },
+  ];
+  let found = 0;
+  for (const table of ["tcp", "tcp6"] as const) {
+    const entries = parseProcNetTcp(texts[table]);
+    for (const a of addresses) {
+      const expected = findSocket(entries, a);
+      if (expected) found++;
+      assert.deepEqual(findSocketInText(texts[table], table, a), expected, `${table} ${a.ip}:${a.port}`);
+    }
+  }
+  assert.equal(found, 6);
 });
 
 Deno.test("findSocket() picks the client's end, not the listener nor the accepted end", () => {
@@ -174,6 +198,34 @@ Deno.test("linuxLookup() scans only the socket owner's processes in a fake procf
       exe: "python3",
       root: join(proc, "7237", "root"),
     });
+  } finally {
+    await Deno.remove(proc, { recursive: true });
+  }
+});
+
+Deno.test("linuxLookup() answers lookups that arrive together from one scan, each with its own process", async () => {
+  const proc = await Deno.makeTempDir({ prefix: "attr-proc-" });
+  try {
+    await Deno.mkdir(join(proc, "net"));
+    for (const [pid, inode] of [[7237, 11495], [7240, 11114]]) {
+      await Deno.mkdir(join(proc, String(pid), "fd"), { recursive: true });
+      await Deno.symlink("/dev/null", join(proc, String(pid), "fd", "0"));
+      await Deno.symlink(`socket:[${inode}]`, join(proc, String(pid), "fd", "7"));
+    }
+    await Deno.writeTextFile(join(proc, "net", "tcp"), tcpOwnedBy(Deno.uid()!));
+    const lookup = linuxLookup({ proc });
+    const find = (port: number) => lookup.findClientProcess({ ip: "127.0.0.1", port });
+    // 0x88F6 = 35062 (inode 11495), 0xD4AA = 54442 (inode 11114), 0x8589 = 34185 (inode 11496, held by none).
+    assert.deepEqual(await Promise.all([find(35062), find(54442), find(34185), find(35062)]), [
+      7237,
+      7240,
+      undefined,
+      7237,
+    ]);
+    // A socket that moved to another process is found there, though the first is remembered as a holder.
+    await Deno.remove(join(proc, "7237", "fd", "7"));
+    await Deno.symlink("socket:[11495]", join(proc, "7240", "fd", "8"));
+    assert.equal(await find(35062), 7240);
   } finally {
     await Deno.remove(proc, { recursive: true });
   }
