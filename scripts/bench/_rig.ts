@@ -21,8 +21,12 @@ import {
   waitFor,
 } from "../../tests/helpers/processes.ts";
 
-/** The host every proxied call names; the meter and mitmproxy send it to the stand-in. */
-export const HOST = "api.anthropic.com";
+/**
+ * The host every call names; the meter (which meters it as an Anthropic host, from `[hosts]`) and mitmproxy
+ * send it to the stand-in. Not a real provider's name: Deno's fetch resolves the target's name even through a
+ * proxy, and without a network the resolver's timeouts (5 s) would be measured instead of the proxies.
+ */
+export const HOST = "localhost";
 
 /** One way to reach the stand-in. */
 export interface Target {
@@ -161,7 +165,8 @@ export async function startRig(withMitm = true): Promise<Rig> {
     await Deno.writeTextFile(
       join(meterDir, "config.toml"),
       `[upstream]\nca_file = ${JSON.stringify(provider.caFile)}\n` +
-        `resolve = { "${HOST}" = "127.0.0.1:${provider.port}" }\n[logging]\nlevel = "warn"\n`,
+        `resolve = { "${HOST}" = "127.0.0.1:${provider.port}" }\n[hosts]\n"${HOST}" = "anthropic"\n` +
+        `[logging]\nlevel = "warn"\n`,
     );
     const daemon = spawnMeter(meterDir, "daemon");
     const edge = spawnMeter(meterDir, "edge");
@@ -183,7 +188,7 @@ export async function startRig(withMitm = true): Promise<Rig> {
     });
     const direct: Target = {
       name: "direct",
-      base: `https://127.0.0.1:${provider.port}`,
+      base: `https://${HOST}:${provider.port}`,
       caPem: providerPem,
       caFile: provider.caFile,
       curl: ["--cacert", provider.caFile, "--connect-to", `${HOST}:443:127.0.0.1:${provider.port}`],
