@@ -35,6 +35,12 @@ export interface Target {
   base: string;
   /** The CA PEM the client must trust. */
   caPem: string;
+  /**
+   * What a Deno client trusts: the proxy's CA and the stand-in's, as `ca-bundle.pem` holds our CA and the
+   * system roots, so that a connection the edge tunnels straight to the provider (its fail-open path, taken
+   * when a hand-over to the daemon times out) still works, unmetered, as it would for a user.
+   */
+  trust: string[];
   caFile: string;
   /** The proxy URL, when there is one. */
   proxy?: string;
@@ -181,6 +187,7 @@ export async function startRig(withMitm = true): Promise<Rig> {
       name,
       base: `https://${HOST}`,
       caPem: await Deno.readTextFile(caFile),
+      trust: [await Deno.readTextFile(caFile), providerPem],
       caFile,
       proxy: `http://127.0.0.1:${port}`,
       curl: ["--proxy", `http://127.0.0.1:${port}`, "--cacert", caFile],
@@ -190,6 +197,7 @@ export async function startRig(withMitm = true): Promise<Rig> {
       name: "direct",
       base: `https://${HOST}:${provider.port}`,
       caPem: providerPem,
+      trust: [providerPem],
       caFile: provider.caFile,
       curl: ["--cacert", provider.caFile, "--connect-to", `${HOST}:443:127.0.0.1:${provider.port}`],
       pids: [],
@@ -240,7 +248,7 @@ export async function startRig(withMitm = true): Promise<Rig> {
 /** A Deno fetch client for `t` (HTTP/1.1, as most provider SDKs speak through a proxy). */
 export function clientFor(t: Target): Deno.HttpClient {
   return Deno.createHttpClient({
-    caCerts: [t.caPem],
+    caCerts: t.trust,
     proxy: t.proxy ? { url: t.proxy } : undefined,
     http2: false,
   });
