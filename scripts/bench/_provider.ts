@@ -101,11 +101,15 @@ function send(socket: tls.TLSSocket, data: string): Promise<void> {
 /** Answers one request on a keep-alive connection (chunked framing for the stream). */
 async function answer(socket: tls.TLSSocket, head: Head): Promise<void> {
   const { url } = head;
+  // A client asking to close gets its answer and the end of the connection, as from any HTTP/1.1 server.
+  const close = /\bclose\b/i.test(head.headers.get("connection") ?? "") ? "connection: close\r\n" : "";
   const q = (name: string, d: number) => Number(url.searchParams.get(name) ?? d);
   const whole = (type: string, body: string) =>
     send(
       socket,
-      `HTTP/1.1 200 OK\r\ncontent-type: ${type}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      `HTTP/1.1 200 OK\r\ncontent-type: ${type}\r\ncontent-length: ${
+        Buffer.byteLength(body)
+      }\r\n${close}\r\n${body}`,
     );
   if (url.pathname === "/seen") {
     return await whole(
@@ -121,7 +125,7 @@ async function answer(socket: tls.TLSSocket, head: Head): Promise<void> {
   await send(
     socket,
     "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n" +
-      `transfer-encoding: chunked\r\n\r\n${chunk(START)}`,
+      `transfer-encoding: chunked\r\n${close}\r\n${chunk(START)}`,
   );
   for (let i = 0; i < events; i++) {
     if (every > 0) await at(start + (i + 1) * every);
@@ -178,6 +182,7 @@ function serveConnection(socket: tls.TLSSocket): void {
       head = undefined;
       busy = true;
       answer(socket, h).then(() => {
+        if (/\bclose\b/i.test(h.headers.get("connection") ?? "")) return void socket.end();
         busy = false;
         step();
       }, () => socket.destroy());

@@ -83,7 +83,8 @@ export function findMitmdump(): string | undefined {
 
 const MITM_MISSING = "mitmproxy is not installed (Debian: apt-get install mitmproxy); its rows are left out";
 
-async function startProvider(
+/** Starts the stand-in (`_provider.ts`) with its CA in `dir`; resolves once it listens. */
+export async function startProvider(
   dir: string,
 ): Promise<{ child: Deno.ChildProcess; port: number; caFile: string }> {
   const child = new Deno.Command(Deno.execPath(), {
@@ -101,8 +102,8 @@ async function startProvider(
     if (done) throw new Error("the provider stand-in exited before it listened");
     text += value;
   }
-  // The rest of its output is not read: it prints nothing more.
-  reader.releaseLock();
+  // It prints nothing more.
+  await reader.cancel();
   const { port, caFile } = JSON.parse(text.split("\n")[0]) as { port: number; caFile: string };
   return { child, port, caFile };
 }
