@@ -88,12 +88,15 @@ export class UpstreamConn {
   #read(): void {
     if (this.#reading || this.#paused || this.#closed || !this.#owner) return;
     this.#reading = true;
-    this.#conn.read(this.#buf).then((n) => {
+    // The owner may resume (and so start the next read) from inside onData: the bytes are taken from the buffer
+    // this read filled, and a bigger buffer is in place before anything else can read.
+    const buf = this.#buf;
+    this.#conn.read(buf).then((n) => {
       this.#reading = false;
       if (this.#closed) return;
       if (n === null) return this.#lost();
-      this.#owner?.onData(Buffer.from(this.#buf.subarray(0, n)));
-      if (n === this.#buf.length && n < BULK_READ_SIZE) this.#buf = new Uint8Array(BULK_READ_SIZE);
+      if (n === buf.length && n < BULK_READ_SIZE) this.#buf = new Uint8Array(BULK_READ_SIZE);
+      this.#owner?.onData(Buffer.from(buf.subarray(0, n)));
       this.#read();
     }, (e) => {
       this.#reading = false;
