@@ -5,8 +5,28 @@
  * @module
  */
 import type { CommandSpec, Io } from "./command.ts";
-import { processLogger, untilStopSignal } from "../core/lifecycle.ts";
+import type { Logger } from "../core/log.ts";
+import { MeterError } from "../core/errors.ts";
+import { VERSION } from "../core/version.ts";
+import {
+  clearDaemonFailure,
+  markDaemonReady,
+  processLogger,
+  recordDaemonFailure,
+  REPLACES_ENV,
+  untilStopSignal,
+} from "../core/lifecycle.ts";
 import { restrictUmask, tightenHome } from "../core/private.ts";
+
+/** Asks the daemon this one replaces to stop: it closes its ports at once and drains its connections. */
+function stopPredecessor(pid: number, log: Logger): void {
+  try {
+    Deno.kill(pid, Deno.build.os === "windows" ? "SIGINT" : "SIGTERM");
+    log.info("daemon.replacing", { pid });
+  } catch {
+    // Gone already: the ports are free.
+  }
+}
 
 /** The `daemon` command. */
 export const command: CommandSpec = {
@@ -20,10 +40,38 @@ export const command: CommandSpec = {
   async run(io: Io) {
     restrictUmask();
     tightenHome(io.paths);
-    const log = processLogger("daemon", io.paths);
-    const { startDaemon } = await import("../daemon/mod.ts");
+    const run = io.paths.run;
+    let log: Logger;
     try {
-      const daemon = await startDaemon({ paths: io.paths, log });
+      log = processLogger("daemon", io.paths);
+    } catch (e) {
+      // A bad config stops the daemon before it has a log: the reason must still reach status and doctor.
+      if (e instanceof MeterError) {
+        recordDaemonFailure(run, { version: VERSION, message: e.message, hint: e.hint });
+      }
+      throw e;
+    }
+    const { startDaemon } = await import("../daemon/mod.ts");
+    const replaces = Number(io.env[REPLACES_ENV] ?? "");
+    try {
+      let daemon;
+      try {
+        daemon = await startDaemon({
+          paths: io.paths,
+          log,
+          beforeBind: replaces > 0 ? () => stopPredecessor(replaces, log) : undefined,
+          // The predecessor closes its ports as soon as it hears; a few seconds cover a loaded machine.
+          bindRetryMs: replaces > 0 ? 10_000 : 0,
+        });
+      } catch (e) {
+        const message = (e as Error).message ?? String(e);
+        const hint = e instanceof MeterError ? e.hint : undefined;
+        const failure = recordDaemonFailure(run, { version: VERSION, message, hint });
+        log.error("daemon.startup_failed", { error: message, hint: hint ?? null, failures: failure.count });
+        throw e;
+      }
+      clearDaemonFailure(run);
+      markDaemonReady(run);
       const signal = await untilStopSignal();
       log.info("daemon.stopping", { signal });
       await daemon.close();

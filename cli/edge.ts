@@ -37,7 +37,7 @@ export const command: CommandSpec = {
       logger.error("edge.config_ignored", { ignored, using: "the default in its place" });
     }
     try {
-      const edge = await startEdge(edgeOptions(ports, loaded.config, logger));
+      const edge = await startEdge(edgeOptions(ports, loaded.config, logger, io.paths.run));
       const signal = await untilStopSignal();
       logger.info("edge.stopping", { signal });
       await edge.close();

@@ -128,7 +128,9 @@ export const command: CommandSpec = {
     "was there before, for 'halton-meter uninstall'.",
     "",
     "If the self-test fails, init restarts the daemon once and tries again; --clean then rolls back everything",
-    "it changed. Exit codes: 0 ok, 1 failed, 2 usage, 4 self-test failed.",
+    "it changed. --clean also re-creates the services from scratch first (stopped, their files and the service",
+    "manager's state removed, then written and started anew), the way out of a restart loop; the database,",
+    "config, CA and trust are left as they are. Exit codes: 0 ok, 1 failed, 2 usage, 4 self-test failed.",
   ].join("\n"),
   flags: [
     {
@@ -152,7 +154,12 @@ export const command: CommandSpec = {
       type: "boolean",
       description: "Linux: also trust the CA in the system store (sudo).",
     },
-    { name: "clean", type: "boolean", description: "Roll back everything if the self-test fails." },
+    {
+      name: "clean",
+      type: "boolean",
+      description:
+        "Re-create the services from scratch (a restart loop); roll back everything if the self-test fails.",
+    },
     { name: "dry-run", type: "boolean", description: "Print the plan and change nothing." },
     {
       name: "json",

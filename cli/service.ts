@@ -22,6 +22,9 @@ import {
 } from "../setup/machine.ts";
 import { readState } from "../setup/state.ts";
 import { supervise } from "../setup/supervisor.ts";
+import { apiHealth } from "../setup/probe.ts";
+import { loadConfig } from "../core/config.ts";
+import { effectivePorts } from "../core/ports.ts";
 
 /** Waits until the edge listens and the daemon's API answers, or `ms` pass; true when both do. */
 export async function waitHealthy(m: Machine, ms: number, needDaemon = true): Promise<boolean> {
@@ -177,14 +180,31 @@ export const supervisor: CommandSpec = {
   usage: "supervise",
   description: [
     "Runs the built-in supervisor in the foreground: starts 'edge' and 'daemon', restarts either when it dies",
-    "(backing off when it keeps dying), and writes pid files to the meter's run/ folder. SIGTERM or SIGINT stops",
-    "both. 'halton-meter start --detach' runs this in the background; you rarely run it yourself.",
+    "(backing off when it keeps dying), replaces a daemon that fails its health check for [daemon]",
+    "hang_restart_s (15 s), and writes pid files to the meter's run/ folder. 'restart' starts the new daemon",
+    "beside the old one, which drains. SIGTERM or SIGINT stops both, the daemon after its drain.",
+    "'halton-meter start --detach' runs this in the background; you rarely run it yourself.",
   ].join("\n"),
   flags: [],
   async run(io) {
     const log = processLogger("supervisor", io.paths);
+    // The watchdog's health checks must not go through the proxy this very meter runs.
+    for (const v of ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"]) {
+      Deno.env.delete(v);
+    }
+    const loaded = loadConfig(io.paths.config);
     try {
-      await supervise({ run: io.paths.run, command: selfCommand(), log, stop: untilStopSignal() });
+      await supervise({
+        run: io.paths.run,
+        command: selfCommand(),
+        log,
+        stop: untilStopSignal(),
+        // Read each time: init may have moved the ports since.
+        healthy: async () => (await apiHealth(effectivePorts(io.paths.effectivePorts, loaded).api, 2_000)).ok,
+        hangMs: loaded.config.daemon.hang_restart_s * 1000,
+        drainMs: loaded.config.daemon.drain_timeout_s * 1000,
+        logs: io.paths.logs,
+      });
     } finally {
       log.close();
     }

@@ -41,7 +41,7 @@ export const command: CommandSpec = {
       const daemon = await startDaemon({ paths: io.paths, log: daemonLog, config: loaded, ports });
       let edge;
       try {
-        edge = await startEdge(edgeOptions(ports, loaded.config, edgeLog));
+        edge = await startEdge(edgeOptions(ports, loaded.config, edgeLog, io.paths.run));
       } catch (e) {
         await daemon.close();
         throw e;

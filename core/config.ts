@@ -23,7 +23,15 @@ export interface PriceOverride {
 /** The whole configuration, every key filled in. */
 export interface Config {
   edge: { port: number };
-  daemon: { intercept_port: number; api_port: number; flush_interval_ms: number };
+  daemon: {
+    intercept_port: number;
+    api_port: number;
+    flush_interval_ms: number;
+    /** How long a stopping daemon lets requests and streams in flight finish. */
+    drain_timeout_s: number;
+    /** How long the daemon may fail its health check before the supervisor replaces it. */
+    hang_restart_s: number;
+  };
   cors: { allow_origins: string[] };
   tagging: { default_project: string };
   upstream: { ca_file: string; proxy: string; resolve: Record<string, string> };
@@ -153,7 +161,13 @@ const hostShapes: Check<Record<string, string>> = (v) =>
 /** Every known key: its check and default. Sections whose keys are free (`hosts`) are whole-table checks. */
 const SCHEMA = {
   edge: { port: [port, 8081] },
-  daemon: { intercept_port: [port, 8090], api_port: [port, 8765], flush_interval_ms: [positiveInt, 25] },
+  daemon: {
+    intercept_port: [port, 8090],
+    api_port: [port, 8765],
+    flush_interval_ms: [positiveInt, 25],
+    drain_timeout_s: [positiveInt, 600],
+    hang_restart_s: [positiveInt, 15],
+  },
   cors: { allow_origins: [stringList, []] },
   tagging: { default_project: [slug, "misc"] },
   upstream: { ca_file: [str, ""], proxy: [proxyUrl, ""], resolve: [resolveMap, {}] },
@@ -166,7 +180,13 @@ const SCHEMA = {
 export function defaultConfig(): Config {
   return {
     edge: { port: 8081 },
-    daemon: { intercept_port: 8090, api_port: 8765, flush_interval_ms: 25 },
+    daemon: {
+      intercept_port: 8090,
+      api_port: 8765,
+      flush_interval_ms: 25,
+      drain_timeout_s: 600,
+      hang_restart_s: 15,
+    },
     cors: { allow_origins: [] },
     tagging: { default_project: "misc" },
     upstream: { ca_file: "", proxy: "", resolve: {} },
@@ -176,6 +196,15 @@ export function defaultConfig(): Config {
     report: { timezone: "" },
   };
 }
+
+/**
+ * The original Halton Meter's names for the ports, read so that its config keeps working: `[daemon]` key →
+ * this project's section and key. `api_port` has the same name in both.
+ */
+const ORIGINAL_PORT_KEYS: Record<string, readonly [string, string]> = {
+  edge_port: ["edge", "port"],
+  internal_port: ["daemon", "intercept_port"],
+};
 
 /**
  * Parses the text of a config file. `file` is only used in messages.
@@ -202,6 +231,7 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
   const config = defaultConfig() as unknown as Record<string, Record<string, unknown>>;
   const warnings: string[] = [];
   const explicit = new Set<string>();
+  const original: { key: string; value: number; line?: number }[] = [];
   for (const [section, body] of Object.entries(doc)) {
     if (section === "hosts") {
       const r = hostShapes(body);
@@ -236,6 +266,14 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
     for (const [key, value] of Object.entries(body)) {
       const spec = keys[key];
       const dotted = `${section}.${key}`;
+      if (section === "daemon" && ORIGINAL_PORT_KEYS[key]) {
+        const r = port(value);
+        const line = findLine(text, section, key);
+        if ("expected" in r) {
+          warnings.push(`${file}:${line ?? "?"}: ${dotted} is ignored: expected ${r.expected}`);
+        } else original.push({ key, value: r.value, line });
+        continue;
+      }
       if (!spec) {
         warnings.push(`${file}:${findLine(text, section, key) ?? "?"}: unknown key ${dotted} is ignored`);
         continue;
@@ -254,6 +292,23 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
       config[section][key] = r.value;
       explicit.add(dotted);
     }
+  }
+  for (const o of original) {
+    const [section, key] = ORIGINAL_PORT_KEYS[o.key];
+    const ours = `${section}.${key}`;
+    const where = `${file}:${o.line ?? "?"}`;
+    if (explicit.has(ours)) {
+      warnings.push(
+        `${where}: daemon.${o.key} (the original Halton Meter's name) is ignored: ${ours} = ` +
+          `${config[section][key]} is set too and wins`,
+      );
+      continue;
+    }
+    config[section][key] = o.value;
+    explicit.add(ours);
+    warnings.push(
+      `${where}: daemon.${o.key} (the original Halton Meter's name) is used as ${ours} = ${o.value}`,
+    );
   }
   return { config: config as unknown as Config, warnings, explicit, ignored };
 }

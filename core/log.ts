@@ -40,6 +40,8 @@ export class Logger {
   readonly #encoder = new TextEncoder();
   #file?: Deno.FsFile;
   #size = 0;
+  /** Set by {@linkcode Logger.close}: the file is not opened again (a late event of a child's exit, say). */
+  #closed = false;
 
   constructor(options: LoggerOptions) {
     this.#opts = {
@@ -94,15 +96,20 @@ export class Logger {
     this.#append(bytes);
   }
 
-  /** Closes the log file. */
+  /** Closes the log file for good: later events go to stderr only, when it is on. */
   close(): void {
+    this.#closed = true;
+    this.#closeFile();
+  }
+
+  #closeFile(): void {
     this.#file?.close();
     this.#file = undefined;
   }
 
   #append(bytes: Uint8Array): void {
     const path = this.file;
-    if (!path) return;
+    if (!path || this.#closed) return;
     try {
       if (!this.#file) {
         makePrivateDir(this.#opts.dir!);
@@ -113,7 +120,8 @@ export class Logger {
       this.#writeLine(this.#file!, bytes);
       this.#size += bytes.length;
     } catch {
-      this.close();
+      // The next event opens the file again: a disk with room again gets its log back.
+      this.#closeFile();
     }
   }
 
@@ -136,7 +144,7 @@ export class Logger {
   }
 
   #rotate(path: string): void {
-    this.close();
+    this.#closeFile();
     const base = path.replace(/\.jsonl$/, "");
     try {
       Deno.removeSync(`${base}.${this.#opts.keep}.jsonl`);

@@ -52,10 +52,17 @@ export interface DaemonOptions {
   routes?: ApiRoute[];
   /** How often `daemon.heartbeat` is logged. */
   heartbeatMs?: number;
-  /** How long running exchanges may take to end at close. */
+  /** How long running exchanges may take to end at close; defaults to `[daemon] drain_timeout_s`. */
   closeGraceMs?: number;
   /** How often the stored rates are looked at for changes (imports, updates). */
   repriceIntervalMs?: number;
+  /**
+   * Called once everything else is ready, just before the ports are bound: a daemon replacing another asks it
+   * to stop here, and binding then retries while the old one lets go of the ports (up to `bindRetryMs`).
+   */
+  beforeBind?: () => void;
+  /** How long binding retries a port still held (default 0: a held port fails at once). */
+  bindRetryMs?: number;
 }
 
 /** A running daemon. */
@@ -158,13 +165,21 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       onError: (error) => log.error("api.read_worker_failed", { error }),
     });
     cleanup.push(() => readApi.close());
+    options.beforeBind?.();
+    const retryUntil = Date.now() + (options.bindRetryMs ?? 0);
     const intercept = await bind(
       "intercept",
       ports.intercept,
+      retryUntil,
       () => startInterceptServer({ port: ports.intercept, leafs, pool, hook, log, isMetered }),
     );
-    cleanup.push(() => intercept.close(options.closeGraceMs));
-    const api = await bind("api", ports.api, () =>
+    // Both ports let go at once (a successor may be waiting to bind them); then the drain runs.
+    let apiClosed: Promise<void> = Promise.resolve();
+    cleanup.push(async () => {
+      await intercept.close(options.closeGraceMs ?? config.daemon.drain_timeout_s * 1000);
+      await apiClosed;
+    });
+    const api = await bind("api", ports.api, retryUntil, () =>
       startApiServer({
         port: ports.api,
         routes: [
@@ -174,7 +189,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         onError: (e) => log.error("api.route_failed", { error: (e as Error)?.message ?? String(e) }),
         health: () => ({ store: storeHealth(writer) }),
       }));
-    cleanup.push(() => api.close());
+    cleanup.push(() => {
+      apiClosed = api.close();
+    });
 
     const heartbeat = setInterval(() => {
       const s = intercept.stats;
@@ -276,16 +293,24 @@ function meteringHook(
   });
 }
 
-async function bind<T>(role: string, port: number, start: () => Promise<T>): Promise<T> {
-  try {
-    return await start();
-  } catch (e) {
-    if (e instanceof Deno.errors.AddrInUse || (e as { code?: string }).code === "EADDRINUSE") {
-      throw new MeterError(`the daemon's ${role} port ${port} is in use by another program`, {
-        hint: "Stop that program, or run 'halton-meter init' to pick free ports.",
-        cause: e,
-      });
+async function bind<T>(role: string, port: number, retryUntil: number, start: () => Promise<T>): Promise<T> {
+  while (true) {
+    try {
+      return await start();
+    } catch (e) {
+      const held = e instanceof Deno.errors.AddrInUse || (e as { code?: string }).code === "EADDRINUSE";
+      if (!held || Date.now() >= retryUntil) throw bindError(role, port, e);
+      await new Promise((r) => setTimeout(r, 20));
     }
-    throw e;
   }
+}
+
+function bindError(role: string, port: number, e: unknown): unknown {
+  if (e instanceof Deno.errors.AddrInUse || (e as { code?: string }).code === "EADDRINUSE") {
+    return new MeterError(`the daemon's ${role} port ${port} is in use by another program`, {
+      hint: "Stop that program, or run 'halton-meter init' to pick free ports.",
+      cause: e,
+    });
+  }
+  return e;
 }

@@ -18,6 +18,13 @@ import { formatHostPort, type HostPort } from "./_target.ts";
  */
 export const HANDOVER_TIMEOUT_MS = 1000;
 
+/**
+ * How long a refused connection is retried. A daemon being replaced lets go of its port a few milliseconds
+ * before its successor binds it; a `CONNECT` arriving in between waits for the successor instead of going
+ * unmetered. A daemon that is really gone costs this once, before the health cache marks it down.
+ */
+export const REFUSED_RETRY_MS = 300;
+
 /** What the daemon is told about a handed-over connection. */
 export interface HandoverRequest {
   target: HostPort;
@@ -54,10 +61,15 @@ export async function handOver(
 ): Promise<Handover | undefined> {
   const started = performance.now();
   let conn: Deno.Conn;
-  try {
-    conn = await scope.open({ host: "127.0.0.1", port: interceptPort }, timeoutMs);
-  } catch {
-    return undefined;
+  while (true) {
+    try {
+      conn = await scope.open({ host: "127.0.0.1", port: interceptPort }, timeoutMs);
+      break;
+    } catch (e) {
+      const refused = e instanceof Deno.errors.ConnectionRefused;
+      if (!refused || scope.closed || performance.now() - started > REFUSED_RETRY_MS) return undefined;
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
   try {
     const left = Math.max(1, timeoutMs - (performance.now() - started));

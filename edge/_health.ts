@@ -22,7 +22,7 @@ export async function checkHealth(port: number, timeoutMs = HEALTH_TIMEOUT_MS): 
   const scope = new ConnScope();
   const started = performance.now();
   try {
-    const conn = await scope.open({ host: "127.0.0.1", port }, timeoutMs);
+    const conn = await openRetryingRefused(scope, port, timeoutMs, started);
     const left = Math.max(1, timeoutMs - (performance.now() - started));
     const answer = await withDeadline(conn, left, exchange(conn, port));
     return answer !== undefined && isOk(answer);
@@ -30,6 +30,25 @@ export async function checkHealth(port: number, timeoutMs = HEALTH_TIMEOUT_MS): 
     return false;
   } finally {
     scope.closeAll();
+  }
+}
+
+/** Connects, retrying a refusal within `timeoutMs` (a daemon being replaced is briefly not listening). */
+async function openRetryingRefused(
+  scope: ConnScope,
+  port: number,
+  timeoutMs: number,
+  started: number,
+): Promise<Deno.Conn> {
+  while (true) {
+    try {
+      return await scope.open({ host: "127.0.0.1", port }, timeoutMs);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.ConnectionRefused) || performance.now() - started > timeoutMs - 20) {
+        throw e;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 }
 

@@ -23,12 +23,16 @@ export function closeQuietly(conn: Deno.Conn): void {
   } catch { /* already closed: nothing left to release */ }
 }
 
-/** Copies `from` to `to` until `from` ends, then half-closes `to` so the peer sees the end too. */
-export async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+/**
+ * Copies `from` to `to` until `from` ends, then half-closes `to` so the peer sees the end too. `onBytes`
+ * hears each read's size.
+ */
+export async function pump(from: Deno.Conn, to: Deno.Conn, onBytes?: (n: number) => void): Promise<void> {
   const buf = new Uint8Array(BUFFER_BYTES);
   while (true) {
     const n = await from.read(buf);
     if (n === null) break;
+    onBytes?.(n);
     await writeAll(to, buf.subarray(0, n));
   }
   await to.closeWrite();
@@ -36,9 +40,10 @@ export async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
 
 /**
  * Splices `a` and `b` both ways until both directions have ended (each end's FIN passed on as a half-close)
- * or one side fails, then closes both. Resolves true when both directions ended cleanly.
+ * or one side fails, then closes both. Resolves true when both directions ended cleanly. `onBytes` hears
+ * every read, either way.
  */
-export async function splice(a: Deno.Conn, b: Deno.Conn): Promise<boolean> {
+export async function splice(a: Deno.Conn, b: Deno.Conn, onBytes?: (n: number) => void): Promise<boolean> {
   let clean = true;
   const fail = () => {
     if (!clean) return;
@@ -46,7 +51,7 @@ export async function splice(a: Deno.Conn, b: Deno.Conn): Promise<boolean> {
     closeQuietly(a);
     closeQuietly(b);
   };
-  await Promise.all([pump(a, b).catch(fail), pump(b, a).catch(fail)]);
+  await Promise.all([pump(a, b, onBytes).catch(fail), pump(b, a, onBytes).catch(fail)]);
   closeQuietly(a);
   closeQuietly(b);
   return clean;

@@ -35,7 +35,11 @@ import {
 import { meteredHosts } from "../core/hosts.ts";
 import { forwardHttp } from "./_http.ts";
 import { projectFromProxyAuthorization } from "../core/project_tag.ts";
-import { splice, writeAll } from "./_splice.ts";
+import { closeQuietly, splice, writeAll } from "./_splice.ts";
+import { BypassTracker, type UnmeteredCounts } from "./_bypass.ts";
+import { type EdgeState, edgeStateFile, writeEdgeState } from "../core/edge_state.ts";
+import { daemonReadyFile, readyDaemonIn } from "../core/lifecycle.ts";
+import { startWatchdog } from "./_watchdog.ts";
 import { parseHostPort, parseHttpTarget } from "./_target.ts";
 
 export { meteredHosts, PROVIDER_HOSTS, SELFTEST_HOST } from "../core/hosts.ts";
@@ -58,6 +62,15 @@ export interface EdgeOptions {
   statsIntervalMs?: number;
   /** Health cache lifetimes (default 1000 ms / 200 ms). */
   healthTiming?: HealthTiming;
+  /** Quiet time after which an unmetered tunnel to a metered host is closed once the daemon is back. */
+  reclaimIdleMs?: number;
+  /** Where the edge writes its pid, version and unmetered counts (`run/edge.json`); none when absent. */
+  stateFile?: string;
+  /**
+   * The watchdog: the file naming the daemon's pid (`run/daemon.ready`) and how long a daemon that answered
+   * before may fail its health check before the edge kills it. No watchdog when absent.
+   */
+  watchdog?: { readyFile: string; hangMs: number };
 }
 
 /** A running edge. */
@@ -88,8 +101,12 @@ async function drain(conn: Deno.Conn, limit: number): Promise<void> {
 const ESTABLISHED = new TextEncoder().encode("HTTP/1.1 200 Connection Established\r\n\r\n");
 
 /** The {@linkcode EdgeOptions} of this machine: its effective ports and its config. */
-export function edgeOptions(ports: Ports, config: Config, logger?: Logger): EdgeOptions {
+export function edgeOptions(ports: Ports, config: Config, logger?: Logger, run?: string): EdgeOptions {
   return {
+    stateFile: run === undefined ? undefined : edgeStateFile(run),
+    watchdog: run === undefined
+      ? undefined
+      : { readyFile: daemonReadyFile(run), hangMs: config.daemon.hang_restart_s * 1000 },
     port: ports.edge,
     interceptPort: ports.intercept,
     apiPort: ports.api,
@@ -162,11 +179,49 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     timing: options.healthTiming,
   });
 
+  const startedAt = new Date().toISOString();
+  let lastUnmetered: UnmeteredCounts = { tunnels: 0, bytes: 0, open: 0, reclaimed: 0 };
+  let stateWrittenAt = -Infinity;
+  const writeState = (unmetered: UnmeteredCounts, force = false) => {
+    if (!options.stateFile) return;
+    // Bytes change on every read: the file follows them at most twice a second, and tunnel counts at once.
+    const moved = unmetered.tunnels !== lastUnmetered.tunnels || unmetered.open !== lastUnmetered.open;
+    if (!force && !moved && performance.now() - stateWrittenAt < 500) return;
+    stateWrittenAt = performance.now();
+    const state: EdgeState = { pid: Deno.pid, version: VERSION, port, started_at: startedAt, unmetered };
+    const failed = writeEdgeState(options.stateFile, state);
+    if (failed) logger.warn("edge.state_write_failed", { error: failed.message });
+  };
+  const bypass = new BypassTracker({
+    healthy: () => health.isHealthy(),
+    idleMs: options.reclaimIdleMs,
+    onChange: (c) => {
+      if (c.reclaimed !== lastUnmetered.reclaimed) {
+        logger.info("edge.unmetered_reclaimed", {
+          closed: c.reclaimed - lastUnmetered.reclaimed,
+          open: c.open,
+          tunnels: c.tunnels,
+          bytes: c.bytes,
+        });
+      }
+      writeState(c);
+      lastUnmetered = c;
+    },
+  });
+
   const logCounts = (final: boolean) => {
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     if (total === 0 && !final) return;
     const seconds = Math.round((performance.now() - since) / 1000);
-    logger.info("edge.passthrough", { ...counts, open: scopes.size, seconds, final });
+    const u = bypass.counts;
+    logger.info("edge.passthrough", {
+      ...counts,
+      open: scopes.size,
+      unmetered_tunnels: u.tunnels,
+      unmetered_bytes: u.bytes,
+      seconds,
+      final,
+    });
     counts = zeroCounts();
     since = performance.now();
   };
@@ -211,9 +266,21 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       return;
     }
     counts.tunnelled++;
-    await writeAll(conn, concat(ESTABLISHED, direct.early));
-    if (rest.length) await writeAll(direct.conn, rest);
-    await splice(conn, direct.conn);
+    const peer = direct.conn;
+    // A metered host reached without the daemon: counted, and closed when idle once the daemon is back.
+    const unmetered = metered.has(target.host)
+      ? bypass.add(() => {
+        closeQuietly(conn);
+        closeQuietly(peer);
+      })
+      : undefined;
+    try {
+      await writeAll(conn, concat(ESTABLISHED, direct.early));
+      if (rest.length) await writeAll(peer, rest);
+      await splice(conn, peer, unmetered?.moved);
+    } finally {
+      unmetered?.ended();
+    }
   };
 
   const serve = async (conn: Deno.TcpConn) => {
@@ -259,6 +326,26 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   })();
 
   logger.info("edge.startup.ready", { port, version: VERSION });
+  writeState(bypass.counts, true);
+  const watchdog = options.watchdog && startWatchdog({
+    healthy: () => health.isHealthy(),
+    portHeld: async () => {
+      try {
+        (await Deno.connect({ hostname: "127.0.0.1", port: options.apiPort })).close();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    // `up` runs the daemon in this very process: it is never this watchdog's to kill.
+    readyPid: () => {
+      const pid = readyDaemonIn(options.watchdog!.readyFile);
+      return pid === Deno.pid ? undefined : pid;
+    },
+    hangMs: options.watchdog.hangMs,
+    kill: (pid) => Deno.kill(pid, "SIGKILL"),
+    onKill: (pid, ms) => logger.error("edge.daemon_hung_killed", { pid, unanswered_ms: ms }),
+  });
 
   const close = () => {
     closing ??= (async () => {
@@ -266,6 +353,8 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         listener.close();
       } catch { /* already closed */ }
       clearInterval(timer);
+      bypass.stop();
+      watchdog?.stop();
       for (const scope of scopes) scope.closeAll();
       await accepting;
       while (pending.size) await Promise.allSettled([...pending]);

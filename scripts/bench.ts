@@ -1,5 +1,5 @@
 /**
- * `deno task bench [-- --only <section>]`: runs the bench sections, each a module under `scripts/bench/`, and
+ * `deno task bench [-- --only <section>] [--quick]`: runs the bench sections, each a module under `scripts/bench/`, and
  * prints their results as one table. A new section is one line in {@linkcode SECTIONS}.
  *
  * @module
@@ -24,9 +24,15 @@ export interface BenchResult {
   note?: string;
 }
 
+/** What `deno task bench` passes every section. */
+export interface BenchRunOptions {
+  /** `--quick`: fewer samples and shorter loads, for a look rather than a figure to quote. */
+  quick?: boolean;
+}
+
 /** A bench section module. */
 export interface BenchSection {
-  run(): Promise<BenchResult[]>;
+  run(options?: BenchRunOptions): Promise<BenchResult[]>;
 }
 
 /** Every section, in the order they run. */
@@ -36,6 +42,10 @@ export const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   capture: () => import("./bench/capture.ts"),
   metering: () => import("./bench/metering.ts"),
   tls: () => import("./bench/tls.ts"),
+  fresh: () => import("./bench/fresh.ts"),
+  upload: () => import("./bench/upload.ts"),
+  streams: () => import("./bench/streams.ts"),
+  versus: () => import("./bench/versus.ts"),
 };
 
 /** A result with its ratio filled in from its target. */
@@ -71,7 +81,10 @@ export function renderResults(results: readonly (BenchResult & { section: string
 /** Runs the sections named by `--only` (all when absent) and prints the table; returns the exit code. */
 export async function benchMain(args: string[]): Promise<number> {
   const err = (s: string) => writeAllSync(Deno.stderr, s);
-  const { values } = parseArgs({ args, options: { only: { type: "string", multiple: true } } });
+  const { values } = parseArgs({
+    args,
+    options: { only: { type: "string", multiple: true }, quick: { type: "boolean" } },
+  });
   const names = values.only ?? Object.keys(SECTIONS);
   const unknown = names.filter((n) => !(n in SECTIONS));
   if (unknown.length) {
@@ -82,7 +95,9 @@ export async function benchMain(args: string[]): Promise<number> {
   for (const name of names) {
     err(`bench: ${name}…\n`);
     const section = await SECTIONS[name]();
-    for (const r of await section.run()) results.push({ section: name, ...withRatio(r) });
+    for (const r of await section.run({ quick: values.quick })) {
+      results.push({ section: name, ...withRatio(r) });
+    }
   }
   writeAllSync(Deno.stdout, renderResults(results));
   return 0;

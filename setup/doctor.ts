@@ -12,6 +12,8 @@ import { NOT_FOUND } from "../platform/runner.ts";
 import { bundleScope, certifiBundle, isPatched } from "./certifi.ts";
 import type { Facts } from "./inspect.ts";
 import { type Machine, machinePaths } from "./machine.ts";
+import { bundledMigrations, checkCompatible } from "../store/migrate.ts";
+import { StoreError } from "../core/errors.ts";
 
 /** A check's outcome, best to worst. */
 export type CheckStatus = "ok" | "skipped" | "inconsistent" | "broken";
@@ -200,6 +202,16 @@ export async function checkPorts(m: Machine, f: Facts): Promise<Check[]> {
       next: `Run '${start}'.`,
     }];
   }
+  if ((!f.api.ok || !f.interceptUp) && f.daemonFailure) {
+    const d = f.daemonFailure;
+    return [{
+      layer: "ports",
+      status: "broken",
+      detail: `the daemon cannot start${d.count > 1 ? ` (${d.count} tries in a row, a crash loop)` : ""}: ` +
+        `${d.message}; traffic passes unmetered`,
+      next: d.hint ?? `See logs/daemon.jsonl, then run '${start}'.`,
+    }];
+  }
   if (!f.api.ok || !f.interceptUp) {
     return [{
       layer: "ports",
@@ -272,6 +284,8 @@ export function checkDatabase(m: Machine): Check[] {
   let db: DatabaseSync | undefined;
   try {
     db = new DatabaseSync(m.fs.local(file), { readOnly: true });
+    const refused = compatibility(db, file);
+    if (refused) return [refused];
     const rows = db.prepare("PRAGMA quick_check").all() as { quick_check: string }[];
     const said = rows.map((r) => r.quick_check);
     return said.length === 1 && said[0] === "ok"
@@ -305,6 +319,17 @@ export function checkWriter(f: Facts): Check[] {
       `${store.dropped ?? 0} dropped)`,
     next: store.next,
   }];
+}
+
+/** Whether this binary may use the database (a rollback past an incompatible change may not). */
+function compatibility(db: DatabaseSync, file: string): Check | undefined {
+  try {
+    checkCompatible(db, bundledMigrations(), file);
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof StoreError)) throw e;
+    return { layer: "database", status: "broken", detail: e.message, next: e.hint ?? RUN_INIT };
+  }
 }
 
 /** Runs every check. */

@@ -9,11 +9,12 @@
 import { loadConfig } from "../core/config.ts";
 import { negotiatePorts, type Ports, readEffectivePorts } from "../core/ports.ts";
 import { caBundle, certSha1 } from "../platform/ca_bundle.ts";
-import type { InstallMode, ServiceName } from "../platform/types.ts";
+import type { InstallMode, PlatformContext, ServiceName } from "../platform/types.ts";
 import { loadOrCreateCa } from "../tls/mod.ts";
 import { type Journal, madeChanges, type StepReport } from "./journal.ts";
 import { detectServiceManager, type Machine, machinePaths, machinePlatform } from "./machine.ts";
 import type { SelfTestResult } from "./probe.ts";
+import { readDaemonFailure } from "../core/lifecycle.ts";
 import { emptyState, readState, type ServiceManagerKind, type SystemState, writeState } from "./state.ts";
 import { certifiStep, envStep, trustStep } from "./init_steps.ts";
 import { serviceFilesStep, servicesStep } from "./init_services.ts";
@@ -75,6 +76,8 @@ export const INIT_STEPS = [
 export async function runInit(m: Machine, opts: InitOptions = {}): Promise<InitResult> {
   const dryRun = (opts.dryRun ?? false) || m.foreign;
   const paths = machinePaths(m);
+  // Only a daemon failure recorded during this run explains its self-test.
+  const initStarted = Date.now();
   const steps = new StepRunner(m, dryRun, INIT_STEPS.length);
 
   const read = readState(m.fs, paths.systemState, m.now());
@@ -113,8 +116,8 @@ export async function runInit(m: Machine, opts: InitOptions = {}): Promise<InitR
     held.api = previous.api;
   }
   const ports = negotiatePorts(loaded, m.isPortFree, held);
-  const edgeRunning = held.edge === ports.edge;
-  const daemonRunning = held.api === ports.api && held.intercept === ports.intercept;
+  let edgeRunning = held.edge === ports.edge;
+  let daemonRunning = held.api === ports.api && held.intercept === ports.intercept;
   const portsChanged = !previous || previous.edge !== ports.edge || previous.intercept !== ports.intercept ||
     previous.api !== ports.api;
   await steps.step("ports", (j) => {
@@ -169,10 +172,13 @@ export async function runInit(m: Machine, opts: InitOptions = {}): Promise<InitR
   await steps.step("env", (j) => envStep(m, j, ctx, state, opts.shellRc ?? true));
   save();
 
-  const files = await steps.step(
-    "service files",
-    (j) => serviceFilesStep(m, j, ctx, state, manager, previousCommand),
-  );
+  const files = await steps.step("service files", async (j) => {
+    if (opts.clean) {
+      await cleanServices(m, j, ctx, manager);
+      if (!dryRun) edgeRunning = daemonRunning = false;
+    }
+    return serviceFilesStep(m, j, ctx, state, manager, previousCommand);
+  });
   save();
 
   const services = await steps.step("services", (j) =>
@@ -215,6 +221,7 @@ export async function runInit(m: Machine, opts: InitOptions = {}): Promise<InitR
         result.restarted.push("daemon");
         r = await m.selfTest(ports.edge, pem, timeout);
       }
+      if (!r.ok) r = { ...r, detail: daemonFailureSince(m, initStarted) ?? r.detail };
       result.selfTest = r;
       return r.ok
         ? `edge ${ports.edge} → daemon → TLS with our CA: ok (${r.detail})`
@@ -228,6 +235,37 @@ export async function runInit(m: Machine, opts: InitOptions = {}): Promise<InitR
     result.rolledBack = true;
   }
   return result;
+}
+
+/**
+ * `--clean`: the services re-created from scratch, as for a restart loop: stopped, their definitions and the
+ * manager's state for them removed, so the steps that follow write and start them anew. The database, the
+ * config, the CA and its trust are not touched.
+ */
+async function cleanServices(
+  m: Machine,
+  j: Journal,
+  ctx: PlatformContext,
+  manager: ServiceManagerKind,
+): Promise<void> {
+  j.note("--clean: stopping and removing the services, to write and start them anew");
+  if (manager !== "supervisor") {
+    await j.run(machinePlatform(m).uninstallServices(ctx));
+    return;
+  }
+  j.commands.push({
+    line: "halton-meter stop --all",
+    why: "stop the supervisor, the daemon and the edge",
+    status: j.dryRun ? "planned" : "done",
+  });
+  if (!j.dryRun) await m.supervisor.stopAll();
+}
+
+/** Why the daemon could not start, when it failed since `since` (ms): the reason and its next step. */
+function daemonFailureSince(m: Machine, since: number): string | undefined {
+  const f = readDaemonFailure(m.fs.local(machinePaths(m).run));
+  if (!f || Date.parse(f.at) < since - 1000) return undefined;
+  return `the daemon cannot start: ${f.message}${f.hint ? `. ${f.hint.replace(/\.$/, "")}` : ""}`;
 }
 
 /** Writes `ca-bundle.pem`: the OS's roots and our CA. Without roots it is a warning in env mode, an error otherwise. */

@@ -121,6 +121,8 @@ export async function servicesStep(
       if (!j.dryRun) {
         await m.supervisor.handOver();
         await m.supervisor.start(ctx.command);
+        // The new supervisor adopted the old daemon; a new one takes over its ports while it drains.
+        await m.supervisor.restartDaemon();
       }
       daemonVerb();
     } else if (daemonWanted) {

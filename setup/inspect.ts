@@ -12,7 +12,9 @@ import { certSha1, pemCertificates } from "../platform/ca_bundle.ts";
 import type { InstallMode, PlatformContext } from "../platform/types.ts";
 import { type Machine, machinePaths, machinePlatform, platformContext } from "./machine.ts";
 import type { ApiHealth } from "./probe.ts";
-import { livePid } from "./pids.ts";
+import { livePid, processAlive } from "./pids.ts";
+import { type DaemonFailure, readDaemonFailure } from "../core/lifecycle.ts";
+import { type EdgeState, edgeStateFile, readEdgeState } from "../core/edge_state.ts";
 import { readState, type ServiceManagerKind, type SystemState } from "./state.ts";
 import type { SupervisorInfo } from "./supervisor.ts";
 
@@ -42,6 +44,10 @@ export interface Facts {
   api: ApiHealth;
   supervisor?: SupervisorInfo;
   pids: { edge?: number; daemon?: number };
+  /** Why the last daemon could not start, when it could not (`run/daemon-error.json`). */
+  daemonFailure?: DaemonFailure;
+  /** What the running edge wrote about itself (`run/edge.json`): its version, what went unmetered. */
+  edge?: EdgeState;
   ca: CaFacts;
   /** Why the database cannot be used (not SQLite, corrupted), checked while no daemon answers. */
   database?: { problem: string; next?: string };
@@ -138,10 +144,18 @@ export async function gatherFacts(m: Machine): Promise<Facts> {
     api,
     supervisor,
     pids: { edge: livePid(m.fs.local(paths.run), "edge"), daemon: livePid(m.fs.local(paths.run), "daemon") },
+    daemonFailure: readDaemonFailure(m.fs.local(paths.run)),
+    edge: runningEdge(m.fs.local(paths.run), edgeUp),
     ca,
     configIgnored: loaded.ignored,
     database: dbProblem && { problem: dbProblem.message, next: dbProblem.hint },
     serviceFiles,
     ctx,
   };
+}
+
+/** The running edge's own account, when the edge that wrote it still runs. */
+function runningEdge(run: string, edgeUp: boolean): EdgeState | undefined {
+  const state = readEdgeState(edgeStateFile(run));
+  return edgeUp && state && processAlive(state.pid) ? state : undefined;
 }

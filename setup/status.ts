@@ -26,6 +26,10 @@ export interface StatusReport {
   serviceManager: string;
   ports: { edge: number; intercept: number; api: number };
   components: Component[];
+  /** The version of this binary, of the running edge and of the running daemon (when they answer). */
+  versions: { binary: string; edge?: string; daemon?: string };
+  /** What the user should know even when healthy: an upgrade not applied, traffic that went unmetered. */
+  notes: string[];
   /** One next step when unhealthy. */
   next?: string;
 }
@@ -41,12 +45,16 @@ export function statusReport(f: Facts): StatusReport {
     pid: f.pids.edge,
     port: f.ports.edge,
   });
+  const failure = f.interceptUp ? undefined : f.daemonFailure;
   c.push({
     name: "daemon",
     ok: f.interceptUp,
-    state: f.interceptUp ? "running" : "stopped",
+    state: f.interceptUp ? "running" : failure ? (failure.count > 1 ? "crash loop" : "failed") : "stopped",
     detail: f.interceptUp
       ? `intercept on 127.0.0.1:${f.ports.intercept}`
+      : failure
+      ? `cannot start${failure.count > 1 ? ` (${failure.count} tries in a row)` : ""}: ${failure.message}; ` +
+        "traffic passes unmetered"
       : "not running: traffic passes unmetered",
     pid: f.pids.daemon,
     port: f.ports.intercept,
@@ -141,8 +149,46 @@ export function statusReport(f: Facts): StatusReport {
     serviceManager: f.manager,
     ports: f.ports,
     components: c,
+    versions: { binary: VERSION, edge: f.edge?.version, daemon: f.api.ok ? f.api.version : undefined },
+    notes: notes(f),
     next: healthy ? undefined : nextStep(f, c),
   };
+}
+
+/** Version mismatches and unmetered traffic, one sentence each. */
+function notes(f: Facts): string[] {
+  const out: string[] = [];
+  if (f.api.ok && f.api.version && f.api.version !== VERSION) {
+    out.push(
+      `the daemon runs version ${f.api.version} but this binary is ${VERSION}: the upgrade is not applied ` +
+        "yet; run 'halton-meter init'.",
+    );
+  }
+  if (f.edge && f.edge.version !== VERSION) {
+    out.push(
+      `the edge runs version ${f.edge.version} (this binary is ${VERSION}); it keeps its port across upgrades ` +
+        "and takes the new version at its next start ('halton-meter restart --all' drops open connections).",
+    );
+  }
+  if (f.interceptUp && f.daemonFailure) {
+    const d = f.daemonFailure;
+    out.push(
+      `a new daemon (version ${d.version}) could not start at ${d.at}: ${d.message}; the one before it keeps ` +
+        `serving.${d.hint ? ` ${d.hint}` : ""}`,
+    );
+  }
+  const u = f.edge?.unmetered;
+  if (u && u.tunnels > 0) {
+    const window = u.first_at && u.last_at ? ` between ${u.first_at} and ${u.last_at}` : "";
+    out.push(
+      `${u.tunnels} connection${
+        u.tunnels === 1 ? "" : "s"
+      } to metered hosts (${u.bytes} bytes) went straight ` +
+        `to the provider while the daemon was away${window}: spend in that window may be missing from reports` +
+        (u.open ? ` (${u.open} still open, closed when idle)` : "") + ".",
+    );
+  }
+  return out;
 }
 
 function nextStep(f: Facts, c: Component[]): string {
@@ -152,6 +198,7 @@ function nextStep(f: Facts, c: Component[]): string {
   if (bad.has("database") && f.database?.next) return f.database.next;
   if (bad.has("config")) return "Fix config.toml (see the config line), then run 'halton-meter restart'.";
   if (bad.has("ca") || bad.has("services")) return "Run 'halton-meter init' to repair it.";
+  if (bad.has("daemon") && f.daemonFailure?.hint) return f.daemonFailure.hint;
   if (f.manager === "supervisor") return "Run 'halton-meter start --detach'.";
   return "Run 'halton-meter start', then 'halton-meter doctor' if it stays unhealthy.";
 }

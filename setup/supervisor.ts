@@ -2,8 +2,15 @@
  * The binary's own small supervisor, for machines where no service manager answers (a container, WSL without
  * systemd, CI): `halton-meter supervise` runs detached, starts `edge` and `daemon`, and starts either again
  * when it dies (backing off when it keeps dying). It is steered through files under `paths.run`, which works
- * the same on every OS: `daemon.down` keeps the daemon stopped (`stop`), `supervisor.handover` asks it to
- * exit and leave the edge running for a new supervisor to adopt (an upgrade).
+ * the same on every OS: `daemon.down` keeps the daemon stopped (`stop`), `daemon.restart` asks for a new
+ * daemon, `supervisor.handover` asks it to exit and leave the edge and the daemon running for a new supervisor
+ * to adopt (an upgrade).
+ *
+ * A restart overlaps the two daemons: the new one is started with `HALTON_METER_REPLACES=<old pid>` and, once
+ * it is ready to bind, asks the old one to stop (SIGTERM); the old one closes its ports at once and drains
+ * (its open connections finish their requests and streams) while the new one already serves new connections.
+ * The supervisor keeps reaping the old one and kills it only after the drain allowance. A daemon that does not
+ * answer its health check for `hangMs` is hung: it is killed and replaced (the watchdog).
  *
  * @module
  */
@@ -11,6 +18,8 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../core/io.ts";
 import { makePrivateDir } from "../core/private.ts";
 import type { Logger } from "../core/log.ts";
+import { REPLACES_ENV } from "../core/lifecycle.ts";
+import { keepStderr } from "./stderr_log.ts";
 import { livePid, processAlive, removePid, signal, waitUntilGone, writePid } from "./pids.ts";
 
 /** The two processes the supervisor keeps running. */
@@ -19,6 +28,11 @@ type Role = "edge" | "daemon";
 /** `run/daemon.down`: present while the daemon is meant to be stopped. */
 export function downFlag(run: string): string {
   return join(run, "daemon.down");
+}
+
+/** `run/daemon.restart`: asks the supervisor for a new daemon, the old one draining beside it. */
+export function restartFlag(run: string): string {
+  return join(run, "daemon.restart");
 }
 
 /** `run/supervisor.handover`: present while a supervisor is asked to exit leaving the edge running. */
@@ -69,6 +83,14 @@ export interface SuperviseOptions {
   tickMs?: number;
   /** Resolves when the supervisor should stop everything (SIGTERM). */
   stop: Promise<unknown>;
+  /** Asks the daemon's health; true when it answered in time. Without it there is no watchdog. */
+  healthy?: () => Promise<boolean>;
+  /** How long the daemon may fail its health check before it is killed and replaced (default 15 s). */
+  hangMs?: number;
+  /** How long a replaced daemon may drain before it is killed (default 10 min, plus a margin). */
+  drainMs?: number;
+  /** The logs folder: each child's stderr is kept in `<role>.stderr.log` there. Discarded when absent. */
+  logs?: string;
 }
 
 interface Watched {
@@ -79,11 +101,27 @@ interface Watched {
   startedAt: number;
   failures: number;
   notBefore: number;
+  /** Since when the daemon has failed its health check, if it has. */
+  unhealthySince?: number;
+  /** Whether it has answered its health check once: until then it is starting, not hung. */
+  answered?: boolean;
+}
+
+/** A replaced daemon still finishing its connections. */
+interface Draining {
+  pid: number;
+  child?: Deno.ChildProcess;
+  ended?: boolean;
+  killAt: number;
 }
 
 /** A child that lived at least this long before dying is restarted at once. */
 const STABLE_MS = 10_000;
 const MAX_BACKOFF_MS = 30_000;
+/** How long a new daemon may take to answer its first health check before the watchdog counts it hung. */
+const STARTUP_MS = 30_000;
+/** How often the watchdog asks. */
+const WATCH_EVERY_MS = 1000;
 
 /**
  * Runs the supervisor until `stop` resolves (then stops the daemon and the edge) or a handover is asked for
@@ -120,7 +158,7 @@ export async function supervise(opts: SuperviseOptions): Promise<"stopped" | "ha
   const alive = (w: Watched, role: Role) =>
     w.pid !== undefined && (w.child ? !w.ended : processAlive(w.pid, role));
 
-  const spawn = (role: Role) => {
+  const spawn = (role: Role, replaces?: number) => {
     const w = watched[role];
     const [cmd, ...args] = opts.command;
     try {
@@ -128,16 +166,22 @@ export async function supervise(opts: SuperviseOptions): Promise<"stopped" | "ha
         args: [...args, role],
         stdin: "null",
         stdout: "null",
-        stderr: "null",
+        stderr: opts.logs ? "piped" : "null",
+        env: replaces === undefined ? undefined : { [REPLACES_ENV]: String(replaces) },
       }).spawn();
+      // Read until the child ends or this supervisor hands over; after that its stderr writes fail harmlessly.
+      if (opts.logs) keepStderr(child.stderr, opts.logs, role).catch(() => {});
       w.child = child;
       w.pid = child.pid;
       w.ended = false;
       w.startedAt = Date.now();
+      w.answered = false;
+      w.unhealthySince = undefined;
       writePid(run, role, child.pid);
       log.info("supervisor.spawn", { role, pid: child.pid });
       child.status.then((s) => {
-        w.ended = true;
+        // Only if it is still the one watched: a replaced daemon ends while its successor runs.
+        if (w.child === child) w.ended = true;
         log.warn("supervisor.exit", { role, pid: child.pid, code: s.code, signal: s.signal ?? null });
       });
     } catch (e) {
@@ -156,15 +200,100 @@ export async function supervise(opts: SuperviseOptions): Promise<"stopped" | "ha
     w.child = undefined;
   };
 
+  const draining: Draining[] = [];
+  const drainMs = (opts.drainMs ?? 600_000) + 30_000;
+  // Hands the current daemon over to `draining` and starts its successor, which tells it to stop.
+  const replace = (why: string) => {
+    const w = watched.daemon;
+    if (w.pid === undefined) return spawn("daemon");
+    const old = { pid: w.pid, child: w.child, ended: w.ended, killAt: Date.now() + drainMs };
+    if (old.child) old.child.status.then(() => old.ended = true);
+    draining.push(old);
+    log.info("supervisor.replace", { pid: old.pid, why });
+    w.pid = undefined;
+    w.child = undefined;
+    spawn("daemon", old.pid);
+  };
+  // A successor that died before it had a daemon of its own (it could not start): the one it was to replace
+  // still serves, so it is watched again rather than left to its drain timeout.
+  const takeBackPredecessor = () => {
+    const last = draining.at(-1);
+    if (!last || last.ended || !processAlive(last.pid, "daemon")) return;
+    draining.pop();
+    const w = watched.daemon;
+    Object.assign(w, {
+      pid: last.pid,
+      child: last.child,
+      ended: false,
+      startedAt: Date.now(),
+      answered: true,
+    });
+    w.unhealthySince = undefined;
+    writePid(run, "daemon", last.pid);
+    log.warn("supervisor.replace_failed", { kept: last.pid });
+  };
+  const reap = () => {
+    for (const d of [...draining]) {
+      const gone = d.child ? d.ended : !processAlive(d.pid, "daemon");
+      if (gone) draining.splice(draining.indexOf(d), 1);
+      else if (Date.now() > d.killAt) {
+        log.warn("supervisor.drain_timeout", { pid: d.pid });
+        signal(d.pid, "SIGKILL");
+        d.killAt = Infinity;
+      }
+    }
+  };
+
+  let watching = false;
+  let watchedAt = 0;
+  // The watchdog: one health check at a time, at most once a second, never blocking the loop.
+  const watch = () => {
+    const w = watched.daemon;
+    if (!opts.healthy || watching || w.pid === undefined || Date.now() - watchedAt < WATCH_EVERY_MS) return;
+    watching = true;
+    watchedAt = Date.now();
+    const pid = w.pid;
+    opts.healthy().catch(() => false).then((ok) => {
+      watching = false;
+      if (w.pid !== pid) return;
+      if (ok) {
+        w.answered = true;
+        w.unhealthySince = undefined;
+        return;
+      }
+      w.unhealthySince ??= Date.now();
+      const limit = w.answered ? opts.hangMs ?? 15_000 : Math.max(STARTUP_MS, opts.hangMs ?? 15_000);
+      const since = w.answered ? w.unhealthySince : w.startedAt;
+      if (Date.now() - since < limit) return;
+      log.error("supervisor.daemon_hung", { pid, seconds: Math.round((Date.now() - since) / 1000) });
+      // A hung process cannot drain: it is killed, and its successor started at once.
+      signal(pid, "SIGKILL");
+      replace("hung");
+    });
+  };
+
   let outcome: "stopped" | "handed-over" = "stopped";
   while (!stopping) {
     if (exists(handoverFlag(run))) {
       outcome = "handed-over";
       break;
     }
+    if (exists(restartFlag(run))) {
+      try {
+        Deno.removeSync(restartFlag(run));
+      } catch { /* another reader took it */ }
+      const w = watched.daemon;
+      if (w.pid !== undefined && !alive(w, "daemon")) ended("daemon");
+      if (!exists(downFlag(run))) replace("restart");
+    }
+    reap();
+    watch();
     for (const role of ["edge", "daemon"] as const) {
       const w = watched[role];
-      if (w.pid !== undefined && !alive(w, role)) ended(role);
+      if (w.pid !== undefined && !alive(w, role)) {
+        ended(role);
+        if (role === "daemon") takeBackPredecessor();
+      }
       const wanted = role === "edge" || !exists(downFlag(run));
       if (wanted && w.pid === undefined && Date.now() >= w.notBefore) spawn(role);
     }
@@ -176,14 +305,30 @@ export async function supervise(opts: SuperviseOptions): Promise<"stopped" | "ha
     if (w.pid === undefined) return;
     const pid = w.pid;
     signal(pid, "SIGTERM");
-    if (!await waitUntilGone(() => alive(w, role), 15_000)) signal(pid, "SIGKILL");
+    if (!await waitUntilGone(() => alive(w, role), role === "daemon" ? drainMs : 15_000)) {
+      signal(pid, "SIGKILL");
+    }
     await w.child?.status;
     removePid(run, role, pid);
   };
-  await halt("daemon");
-  if (outcome === "stopped") await halt("edge");
-  // A handed-over edge keeps running on its own; this process must not wait for it to end.
-  else watched.edge.child?.unref();
+  if (outcome === "stopped") {
+    await halt("daemon");
+    for (const d of draining) {
+      if (d.ended) continue;
+      signal(d.pid, "SIGTERM");
+      if (!await waitUntilGone(() => !d.ended && processAlive(d.pid, "daemon"), drainMs)) {
+        signal(d.pid, "SIGKILL");
+      }
+      await d.child?.status;
+    }
+    await halt("edge");
+  } else {
+    // The edge and the daemon keep running for the next supervisor, which adopts them (and replaces the
+    // daemon when it runs another binary); this process must not wait for them to end.
+    watched.edge.child?.unref();
+    watched.daemon.child?.unref();
+    for (const d of draining) if (!d.ended) d.child?.unref();
+  }
   try {
     Deno.removeSync(handoverFlag(run));
   } catch { /* only there for a handover */ }

@@ -7,7 +7,14 @@
 import { MeterError } from "../core/errors.ts";
 import { writeFileAtomic } from "../core/io.ts";
 import { livePid, signal, waitUntilGone } from "./pids.ts";
-import { downFlag, handoverFlag, runningSupervisor } from "./supervisor.ts";
+import { readyDaemon } from "../core/lifecycle.ts";
+import { downFlag, handoverFlag, restartFlag, runningSupervisor } from "./supervisor.ts";
+
+/**
+ * How long a stopping daemon is waited for before it is killed: it drains first, letting the requests and
+ * streams in flight finish (`[daemon] drain_timeout_s`, 10 min by default), and usually ends within a second.
+ */
+export const DAEMON_STOP_MS = 11 * 60_000;
 
 function removeFile(path: string): void {
   try {
@@ -56,11 +63,14 @@ export async function startSupervisor(
   });
 }
 
-/** Stops the daemon and keeps it stopped until {@linkcode letDaemonRun}; true when one was running. */
+/**
+ * Stops the daemon and keeps it stopped until {@linkcode letDaemonRun}; true when one was running. It drains
+ * first, so this may take as long as the longest stream in flight.
+ */
 export async function stopDaemon(run: string): Promise<boolean> {
   Deno.mkdirSync(run, { recursive: true });
   writeFileAtomic(downFlag(run), "stopped by 'halton-meter stop'\n");
-  return await terminate(run, "daemon");
+  return await terminate(run, "daemon", DAEMON_STOP_MS);
 }
 
 /** Lets the supervisor start the daemon again. */
@@ -68,10 +78,23 @@ export function letDaemonRun(run: string): void {
   removeFile(downFlag(run));
 }
 
-/** Stops the daemon; the supervisor starts it again at once. True when one was running. */
-export async function restartDaemon(run: string): Promise<boolean> {
+/**
+ * Replaces the daemon: the supervisor starts a new one, which takes the ports over while the old one drains.
+ * Resolves once the new one runs (true), or false when no supervisor answered within `timeoutMs`.
+ */
+export async function restartDaemon(run: string, timeoutMs = 30_000): Promise<boolean> {
   letDaemonRun(run);
-  return await terminate(run, "daemon");
+  if (!runningSupervisor(run)) return await terminate(run, "daemon", DAEMON_STOP_MS);
+  const old = livePid(run, "daemon");
+  writeFileAtomic(restartFlag(run), "requested by 'halton-meter restart'\n");
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    // Done once a new daemon serves: until it has bound the ports, the old one still answers.
+    const now = livePid(run, "daemon");
+    if (now !== undefined && now !== old && readyDaemon(run) === now) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
 }
 
 /**
@@ -88,9 +111,9 @@ export async function handOver(run: string): Promise<void> {
 
 /** Stops the supervisor, the daemon and the edge. */
 export async function stopAll(run: string): Promise<void> {
-  await terminate(run, "supervisor", 20_000);
+  await terminate(run, "supervisor", DAEMON_STOP_MS);
   // Children of a supervisor that died on its own, or an edge a handover left behind.
-  await terminate(run, "daemon");
+  await terminate(run, "daemon", DAEMON_STOP_MS);
   await terminate(run, "edge");
   removeFile(downFlag(run));
 }

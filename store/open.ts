@@ -9,7 +9,7 @@ import { DatabaseSync } from "node:sqlite";
 import { dirname } from "node:path";
 import { StoreError } from "../core/errors.ts";
 import { makePrivateDir, makePrivateFile, PRIVATE_FILE } from "../core/private.ts";
-import { bundledMigrations, migrate, type Migration } from "./migrate.ts";
+import { bundledMigrations, checkCompatible, migrate, type Migration, pendingMigrations } from "./migrate.ts";
 import { damagedDatabaseError, moveAsideHint } from "./failure.ts";
 
 const HEADER = "SQLite format 3\0";
@@ -93,21 +93,8 @@ function openUnchecked(file: string, options: OpenStoreOptions): DatabaseSync {
     if (!exists) throw new StoreError(`${file} does not exist yet`, "Start the meter to create it.");
     const db = new DatabaseSync(file, { readOnly: true, timeout: 5000 });
     try {
-      const have = db.prepare(
-        "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '_migrations'",
-      ).get() as { n: number };
-      const applied = have.n
-        ? (db.prepare("SELECT version, name FROM _migrations").all() as { version: number; name: string }[])
-        : [];
-      const known = new Map(migrations.map((m) => [m.version, m.name]));
-      const newer = applied.find((a) => known.get(a.version) !== a.name);
-      if (newer) {
-        throw new StoreError(
-          `${file} was written by a newer version of Halton Meter (it has migration ${newer.name}); it was left untouched`,
-          "Install the newer halton-meter again.",
-        );
-      }
-      if (applied.length < migrations.length) {
+      checkCompatible(db, migrations, file);
+      if (pendingMigrations(db, migrations).length) {
         db.close();
         openStore(file, { migrations }).close();
         return new DatabaseSync(file, { readOnly: true, timeout: 5000 });

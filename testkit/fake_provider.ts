@@ -211,7 +211,10 @@ export async function startFakeProvider(dir: string, port = 0): Promise<FakeProv
       res.end(whole);
       return;
     }
-    for (const part of r.parts) await write(res, part);
+    for (const [i, part] of r.parts.entries()) {
+      if (i > 0 && r.gapMs > 0) await new Promise((resolve) => setTimeout(resolve, r.gapMs));
+      await write(res, part);
+    }
     if (r.tailMs) await new Promise((resolve) => setTimeout(resolve, r.tailMs));
     res.end();
   };
@@ -286,6 +289,8 @@ export interface FixtureOptions {
   deltas: number;
   /** `lag=`: milliseconds between the response head and the body, as a model takes to answer. */
   lagMs: number;
+  /** `gap=`: milliseconds between two parts of a streamed body, as a model's tokens arrive. */
+  gapMs: number;
 }
 
 /** A fixture ready to send: its status, content type and body parts (one write each). */
@@ -294,6 +299,7 @@ export interface RenderedFixture {
   contentType: string;
   gzip: boolean;
   lagMs: number;
+  gapMs: number;
   parts: string[];
   /**
    * Milliseconds between the last part and the end of the body, as a real provider's end of stream trails
@@ -316,6 +322,7 @@ export function fixtureOptions(query: URLSearchParams): FixtureOptions {
     gzip: query.get("gzip") === "1",
     deltas: int("deltas") ?? 0,
     lagMs: int("lag") ?? 0,
+    gapMs: int("gap") ?? 0,
   };
 }
 
@@ -333,6 +340,7 @@ export async function renderFixture(name: string, options: FixtureOptions): Prom
     contentType,
     gzip: options.gzip,
     lagMs: options.lagMs,
+    gapMs: options.gapMs,
     parts,
   });
   if (name.endsWith(".sse")) {

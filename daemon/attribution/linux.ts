@@ -225,14 +225,17 @@ class SocketOwners {
   /** The pid behind each socket of `keys` that can be found. */
   async #scan(keys: Set<string>): Promise<Map<string, number>> {
     const sockets = new Map<string, { inode: number; uid: number }>();
-    // IPv6 sockets (dual-stack clients of a 127.0.0.1 listener among them) only when IPv4 left some unfound:
-    // each table read costs the kernel a walk of every socket.
-    for (const table of ["tcp", "tcp6"]) {
-      if (sockets.size === keys.size) break;
-      const text = await readText(join(this.#proc, "net", table));
-      const left = new Set([...keys].filter((k) => !sockets.has(k)));
-      for (const [k, v] of socketsAt(text === undefined ? [] : parseProcNetTcp(text), left)) {
-        sockets.set(k, v);
+    // The kernel prints a socket table a page at a time, and a busy machine can move a socket out of the page
+    // being printed: a key not found in one reading gets a second. IPv6 sockets (dual-stack clients of a
+    // 127.0.0.1 listener among them) only when IPv4 left some unfound, as each reading walks every socket.
+    for (let reading = 0; reading < 2 && sockets.size < keys.size; reading++) {
+      for (const table of ["tcp", "tcp6"]) {
+        if (sockets.size === keys.size) break;
+        const text = await readText(join(this.#proc, "net", table));
+        const left = new Set([...keys].filter((k) => !sockets.has(k)));
+        for (const [k, v] of socketsAt(text === undefined ? [] : parseProcNetTcp(text), left)) {
+          sockets.set(k, v);
+        }
       }
     }
     const holder = (s: { inode: number; uid: number }) => {

@@ -18,6 +18,7 @@ import { LAST_CHUNK, pushChunk } from "../http1/chunked.ts";
 import { clientKeepsAlive, requestFraming, responseHasNoBody } from "../http1/framing.ts";
 import { MAX_HEAD, parseRequestHead, type RequestHead, serializeHead } from "../http1/head.ts";
 import { BodyChannel, type BodySink } from "../upstream/flow.ts";
+import { type Drain, DRAIN_IDLE_MS } from "./drain.ts";
 
 /** How long a kept-alive connection may sit idle between requests. */
 const IDLE_MS = 120_000;
@@ -32,6 +33,7 @@ export function serveHttp1(
   socket: Duplex,
   onRequest: (client: ClientSide) => void,
   onBadRequest: (reason: string) => void,
+  drain?: Drain,
 ): void {
   let buf: Buffer = EMPTY;
   let state: "head" | "body" | "busy" | "closed" = "head";
@@ -95,7 +97,7 @@ export function serveHttp1(
       socket.write("HTTP/1.1 100 Continue\r\n\r\n");
     }
     body = new BodyChannel(socket);
-    const keepAlive = clientKeepsAlive(head.version, head.headers);
+    let keepAlive = clientKeepsAlive(head.version, head.headers);
     let responded = false;
     let finished = false;
     const closeListeners: (() => void)[] = [];
@@ -130,6 +132,8 @@ export function serveHttp1(
       respond(status, message, headers) {
         if (responded) throw new Error("response already started");
         responded = true;
+        // A draining daemon ends each connection after the response in flight: `connection: close`.
+        if (drain?.draining) keepAlive = false;
         return responseWriter(socket, head.method, status, message, headers, keepAlive, done);
       },
       abort() {
@@ -183,6 +187,29 @@ export function serveHttp1(
   socket.on("data", onData);
   socket.on("close", onClosed);
   socket.on("end", onEnd);
+  if (drain) closeIdleOnDrain(socket, drain, () => state === "head" && !buf.length ? idle.since : undefined);
+}
+
+/**
+ * During a drain, ends `socket` once it has been idle for {@linkcode DRAIN_IDLE_MS}; `idleSince` says since
+ * when it waits for a request head (undefined while a request is under way). A client that sends its next
+ * request first has it answered, with `connection: close`.
+ */
+function closeIdleOnDrain(socket: Duplex, drain: Drain, idleSince: () => number | undefined): void {
+  let sweep: ReturnType<typeof setInterval> | undefined;
+  const forget = drain.onStart(() => {
+    sweep = setInterval(() => {
+      const since = idleSince();
+      if (since !== undefined && Date.now() - since >= DRAIN_IDLE_MS) {
+        clearInterval(sweep);
+        socket.end();
+      }
+    }, 100);
+  });
+  socket.once("close", () => {
+    forget();
+    clearInterval(sweep);
+  });
 }
 
 /**
@@ -195,6 +222,11 @@ class IdleTimer {
   readonly #expire: () => void;
   #since = Date.now();
   #timer: ReturnType<typeof setTimeout>;
+
+  /** When the connection started waiting for its next request. */
+  get since(): number {
+    return this.#since;
+  }
 
   constructor(waiting: () => boolean, expire: () => void) {
     this.#waiting = waiting;

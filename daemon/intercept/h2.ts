@@ -26,6 +26,8 @@ export interface Http2Front {
   readonly port: number;
   /** Serves HTTP/2 on `socket`, whose handshake chose `h2`; `meta` is what its CONNECT said. */
   accept(socket: tls.TLSSocket, meta: ConnMeta): void;
+  /** Sends GOAWAY on every connection and resolves once their streams have ended (a drain). */
+  drain(): Promise<void>;
   /** Stops the listener if it started; relays still open are ended by their TLS sockets closing. */
   close(): Promise<void>;
 }
@@ -72,6 +74,7 @@ export function createHttp2Front(handlers: Http2Handlers): Http2Front {
   // The relay's local port is the listener's view of the peer: it names the CONNECT behind each stream.
   const relays = new Map<number, ConnMeta>();
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  let shuttingDown: Promise<void> | undefined;
   const listen = () =>
     server ??= Deno.serve({
       hostname: "127.0.0.1",
@@ -131,11 +134,16 @@ export function createHttp2Front(handlers: Http2Handlers): Http2Front {
         socket.resume();
       });
     },
+    async drain() {
+      // hyper's graceful shutdown is the drain: GOAWAY, then the streams already open run to their end.
+      if (server) await (shuttingDown ??= server.shutdown());
+    },
     async close() {
       const running = server;
       if (!running) return;
       let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([running.shutdown(), new Promise((r) => timer = setTimeout(r, SHUTDOWN_MS))]);
+      shuttingDown ??= running.shutdown();
+      await Promise.race([shuttingDown, new Promise((r) => timer = setTimeout(r, SHUTDOWN_MS))]);
       clearTimeout(timer);
     },
   };

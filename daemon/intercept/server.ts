@@ -14,6 +14,7 @@ import { readConnectHead, rejectionResponse } from "./connect.ts";
 import { type ClientSide, type ExchangeContext, forwardExchange } from "./exchange.ts";
 import { serveHttp1 } from "./h1.ts";
 import { createHttp2Front } from "./h2.ts";
+import { Drain, DRAIN_IDLE_MS } from "./drain.ts";
 import { guardHook, type MeteringHook } from "./seam.ts";
 import { SELFTEST_HOST } from "../../core/hosts.ts";
 import { answerSelftest } from "./selftest.ts";
@@ -50,7 +51,10 @@ export interface InterceptStats {
 export interface InterceptServer {
   port: number;
   stats: Readonly<InterceptStats>;
-  /** Stops accepting, gives running exchanges up to `graceMs` to end, then closes every connection. */
+  /**
+   * Stops accepting at once, then drains: open connections finish what they started (HTTP/1.1 answers
+   * `connection: close`, HTTP/2 gets GOAWAY) for up to `graceMs`, after which every connection is closed.
+   */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -66,6 +70,11 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
     refused: 0,
   };
   const sockets = new Set<net.Socket | tls.TLSSocket>();
+  const drain = new Drain();
+  // Connections accepted but not yet serving HTTP (CONNECT head, TLS handshake): the drain waits for them,
+  // since HTTP/2 could not be served once its listener is shut.
+  const opening = new Set<net.Socket>();
+  const rawOf = new WeakMap<ConnMeta, net.Socket>();
   const track = (s: net.Socket | tls.TLSSocket) => {
     sockets.add(s);
     s.once("close", () => sockets.delete(s));
@@ -102,13 +111,14 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
   const front = new TlsFront(
     options.leafs,
     (s, meta) => {
+      opening.delete(rawOf.get(meta)!);
       track(s);
       s.on("error", () => {});
       if (s.alpnProtocol === "h2") return h2.accept(s, meta);
       serveHttp1(s, (client) => serve(meta, client), (reason) => {
         stats.refused++;
         log.warn("intercept.bad_request", { host: meta.host, reason });
-      });
+      }, drain);
     },
     (reason, meta) => {
       stats.refused++;
@@ -120,6 +130,8 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
   const listener = net.createServer(async (socket) => {
     stats.connections++;
     track(socket);
+    opening.add(socket);
+    socket.once("close", () => opening.delete(socket));
     socket.on("error", () => {});
     socket.setNoDelay(true);
     const head = await readConnectHead(socket, options.headTimeoutMs ?? 10_000);
@@ -140,6 +152,7 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       client: request.client ?? `${socket.remoteAddress}:${socket.remotePort}`,
       project: request.project,
     };
+    rawOf.set(meta, socket);
     // Who the client is can only be looked up while its process lives: start now, not at the response.
     if (options.isMetered(meta.host)) ctx.hook.connect?.(meta.client, meta.project);
     socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
@@ -162,8 +175,19 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       // close()'s callback waits for every connection to end: awaited first, an idle keep-alive client would
       // hold the stop until its own idle timeout (90 s for Deno's fetch).
       const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
+      const handshakes = Date.now() + 10_000;
+      while (opening.size > 0 && Date.now() < handshakes) await new Promise((r) => setTimeout(r, 10));
+      drain.start();
+      // GOAWAY goes out a moment later: a connection opened just before the stop has its first request in
+      // flight, which hyper would drop unanswered on a connection that has not yet shown it a stream.
+      const goaway = setTimeout(() => h2.drain().catch(() => {}), DRAIN_IDLE_MS);
       const deadline = Date.now() + graceMs;
-      while (stats.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      // Connections end on their own as their last exchange finishes; streams may take minutes.
+      while ((stats.active > 0 || sockets.size > 0) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      clearTimeout(goaway);
+      log.info("intercept.drained", { left: sockets.size, active: stats.active });
       for (const s of sockets) s.destroy();
       // Destroyed connections end their exchanges in later events; wait so their rows reach the writer.
       const settle = Date.now() + 1000;

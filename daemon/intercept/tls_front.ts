@@ -8,6 +8,7 @@
  */
 import tls from "node:tls";
 import type { Socket } from "node:net";
+import type { Buffer } from "node:buffer";
 
 /** Mints key + certificate for a host name (the daemon's `LeafMinter`). */
 export interface LeafSource {
@@ -75,7 +76,18 @@ export class TlsFront {
     const done = () => clearTimeout(timer);
     socket.once("close", done);
     this.#handshaken.set(socket, done);
-    this.#serverFor(meta.host).emit("connection", socket);
+    // The TLS state (an OpenSSL session and its buffers) is made only once the client's first bytes arrive:
+    // a client that CONNECTs and then sends nothing costs a bare socket until the timer drops it.
+    if (socket.readableLength > 0) {
+      this.#serverFor(meta.host).emit("connection", socket);
+      return;
+    }
+    socket.once("data", (first: Buffer) => {
+      socket.pause();
+      socket.unshift(first);
+      this.#serverFor(meta.host).emit("connection", socket);
+    });
+    socket.resume();
   }
 
   /** The secure context for `name`, minted once and shared. */

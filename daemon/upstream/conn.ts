@@ -16,7 +16,11 @@ export interface ConnOwner {
   onEnd(error?: Error): void;
 }
 
-const READ_SIZE = 64 * 1024;
+// A connection reads into one TLS record's worth until a read fills that, then into 64 KiB for the bulk: most
+// answers are small and a stream's events are a few hundred bytes, so hundreds of open streams hold a quarter of
+// the memory, while a large body still moves in few reads.
+const FIRST_READ_SIZE = 16 * 1024;
+const BULK_READ_SIZE = 64 * 1024;
 
 /** One upstream connection. */
 export class UpstreamConn {
@@ -24,7 +28,7 @@ export class UpstreamConn {
   readonly #onClosed: () => void;
   // One buffer per connection, copied out by what was read: a fresh 64 KiB per read would make a few hundred
   // MB/s of garbage under load for responses of a few hundred bytes.
-  readonly #buf = new Uint8Array(READ_SIZE);
+  #buf = new Uint8Array(FIRST_READ_SIZE);
   #owner?: ConnOwner;
   #reading = false;
   #paused = false;
@@ -84,11 +88,15 @@ export class UpstreamConn {
   #read(): void {
     if (this.#reading || this.#paused || this.#closed || !this.#owner) return;
     this.#reading = true;
-    this.#conn.read(this.#buf).then((n) => {
+    // The owner may resume (and so start the next read) from inside onData: the bytes are taken from the buffer
+    // this read filled, and a bigger buffer is in place before anything else can read.
+    const buf = this.#buf;
+    this.#conn.read(buf).then((n) => {
       this.#reading = false;
       if (this.#closed) return;
       if (n === null) return this.#lost();
-      this.#owner?.onData(Buffer.from(this.#buf.subarray(0, n)));
+      if (n === buf.length && n < BULK_READ_SIZE) this.#buf = new Uint8Array(BULK_READ_SIZE);
+      this.#owner?.onData(Buffer.from(buf.subarray(0, n)));
       this.#read();
     }, (e) => {
       this.#reading = false;

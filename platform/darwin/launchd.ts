@@ -75,6 +75,8 @@ export function servicePlist(ctx: PlatformContext, service: ServiceName): Render
     RunAtLoad: true,
     // The daemon exits 0 only when asked to stop (`stop`); the edge must hold its port through everything.
     KeepAlive: service === "daemon" ? { SuccessfulExit: false } : true,
+    // SIGTERM makes the daemon drain (streams in flight finish, up to 10 min) before launchd's SIGKILL.
+    ...(service === "daemon" ? { ExitTimeOut: 660 } : {}),
     ...logs(ctx, service),
     ...environment(ctx),
   });

@@ -63,6 +63,11 @@ export const linux: Platform = {
   installServices: (ctx, names = ALL) => [
     systemctl(["daemon-reload"], "reload the systemd user units"),
     systemctl(["enable", ...units(names)], "start the services at login"),
+    // A unit that crashed too often is "failed" (start-limit-hit) and refuses to start until this clears it.
+    {
+      ...systemctl(["reset-failed", ...units(names)], "clear a failed state (start-limit-hit)"),
+      optional: true,
+    },
     // restart, not start: a unit whose file changed must pick the change up now.
     systemctl(["restart", ...units(names)], "(re)start the services"),
     run("loginctl", ["enable-linger", ctx.user], "keep the services running when you are logged out", {

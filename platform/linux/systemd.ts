@@ -74,8 +74,9 @@ export function serviceUnit(ctx: PlatformContext, service: ServiceName): Rendere
     ...(ctx.meterHome === undefined ? [] : [systemdEnvironment("HALTON_METER_HOME", ctx.meterHome)]),
     "Restart=on-failure",
     "RestartSec=1",
-    // The daemon drains its write queue on SIGTERM; a few seconds is plenty, 90 (the default) is not useful.
-    "TimeoutStopSec=15",
+    // SIGTERM makes the daemon drain: its ports close at once and the requests and streams in flight finish
+    // ([daemon] drain_timeout_s, 10 min). Only the main process is signalled, and killed after the allowance.
+    ...(service === "daemon" ? ["KillMode=mixed", "TimeoutStopSec=660"] : ["TimeoutStopSec=15"]),
     "StandardOutput=journal",
     "StandardError=journal",
     `SyslogIdentifier=${UNITS[service].replace(/\.service$/, "")}`,

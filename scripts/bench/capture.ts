@@ -19,6 +19,7 @@ import { accepts, daemonHealthy, denoDir, spawnMeter, stopAll, waitFor } from ".
 import { V8_FLAGS } from "../../platform/mod.ts";
 import type { BenchResult } from "../bench.ts";
 import { percentile, sampleLatencies } from "./_measure.ts";
+import { cpuMs, rss } from "./_proc.ts";
 const SAMPLES = 2000;
 const WARMUP = 200;
 const THROUGHPUT_MS = 2000;
@@ -26,28 +27,6 @@ const THROUGHPUT_MS = 2000;
 // round with the median ratio is reported.
 const THROUGHPUT_ROUNDS = 3;
 const CONCURRENCY = 8;
-
-/** CPU time (user + system, ms) a process has used so far; Linux only. */
-function cpuMs(pid: number): number | undefined {
-  try {
-    const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
-    // utime and stime are in clock ticks, 100 per second on every Linux Deno runs on.
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Resident memory (MB) of a process: total, anonymous, and file-backed (the mapped executable). */
-function rss(pid: number): { total: number; anon: number; file: number } | undefined {
-  try {
-    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
-    return { total: kb("VmRSS"), anon: kb("RssAnon"), file: kb("RssFile") };
-  } catch {
-    return undefined;
-  }
-}
 
 /** Starts `_bare_relay.ts` for the home `dir`, with the daemon's V8 flags (see that module). */
 function spawnBareRelay(dir: string): Deno.ChildProcess {

@@ -107,3 +107,66 @@ Deno.test("status fits its table to the terminal: details under their rows when 
     else assert.match(lines[at + 1], /^ {4}nothing listens on 127\.0\.0\.1:\d+$/);
   }
 });
+
+Deno.test("status names a daemon that cannot start, with the reason and its next step", async () => {
+  await using f = await fixture("linux");
+  await init(
+    captureIo(f.paths).io,
+    parseInvocation("init", initCommand, ["--non-interactive"]),
+    f.machine().m,
+  );
+  f.board.edge = true;
+  f.fs.write(
+    `${f.paths.run}/daemon-error.json`,
+    JSON.stringify({
+      at: "2026-01-02T03:04:05.000Z",
+      version: "0.1.0",
+      pid: 42,
+      count: 3,
+      message: "db.sqlite is not a SQLite database",
+      hint: "Move db.sqlite aside.",
+    }),
+  );
+  const out = captureIo(f.paths);
+  assert.equal(await execute(out.io, json, f.machine().m), 3);
+  const r = JSON.parse(out.stdout()) as StatusReport;
+  const daemon = r.components.find((c) => c.name === "daemon")!;
+  assert.equal(daemon.state, "crash loop");
+  assert.match(daemon.detail, /cannot start \(3 tries in a row\): db\.sqlite is not a SQLite database/);
+  assert.equal(r.next, "Move db.sqlite aside.");
+});
+
+Deno.test("status reports the versions, an upgrade not applied, and what the edge let through unmetered", async () => {
+  await using f = await fixture("linux");
+  await init(
+    captureIo(f.paths).io,
+    parseInvocation("init", initCommand, ["--non-interactive"]),
+    f.machine().m,
+  );
+  f.board.edge = f.board.daemon = true;
+  f.fs.write(
+    `${f.paths.run}/edge.json`,
+    JSON.stringify({
+      pid: Deno.pid,
+      version: "0.0.9",
+      port: 8081,
+      started_at: "2026-01-02T03:04:05.000Z",
+      unmetered: {
+        tunnels: 4,
+        bytes: 1234,
+        open: 1,
+        reclaimed: 3,
+        first_at: "2026-01-02T04:00:00.000Z",
+        last_at: "2026-01-02T04:00:02.000Z",
+      },
+    }),
+  );
+  const out = captureIo(f.paths);
+  assert.equal(await execute(out.io, json, f.machine().m), 0);
+  const r = JSON.parse(out.stdout()) as StatusReport;
+  assert.deepEqual(r.versions, { binary: "0.1.0", edge: "0.0.9", daemon: "0.1.0" });
+  assert.equal(r.notes.length, 2);
+  assert.match(r.notes[0], /the edge runs version 0\.0\.9/);
+  assert.match(r.notes[1], /4 connections to metered hosts \(1234 bytes\) went straight to the provider/);
+  assert.match(r.notes[1], /\(1 still open, closed when idle\)/);
+});

@@ -141,3 +141,29 @@ Deno.test("parseConfig() rejects a known section given as a plain value, with it
   assert.equal(e.line, 2);
   assert.match(e.message, /expected \[edge\] to be a table/);
 });
+
+Deno.test("the original's [daemon] edge_port and internal_port are read as edge.port and daemon.intercept_port", () => {
+  const r = parseConfig("[daemon]\nedge_port = 18081\ninternal_port = 18090\napi_port = 18765\n", "c.toml");
+  assert.equal(r.config.edge.port, 18081);
+  assert.equal(r.config.daemon.intercept_port, 18090);
+  assert.equal(r.config.daemon.api_port, 18765);
+  assert.ok(r.explicit.has("edge.port") && r.explicit.has("daemon.intercept_port"), "they pin the ports");
+  assert.deepEqual(r.warnings, [
+    "c.toml:2: daemon.edge_port (the original Halton Meter's name) is used as edge.port = 18081",
+    "c.toml:3: daemon.internal_port (the original Halton Meter's name) is used as daemon.intercept_port = 18090",
+  ]);
+});
+
+Deno.test("this project's port names win over the original's, with a warning; a bad original value is not fatal", () => {
+  const r = parseConfig(
+    '[edge]\nport = 9001\n\n[daemon]\nedge_port = 18081\ninternal_port = "x"\n\n[proxy]\nmode = "regular"\n',
+    "c.toml",
+  );
+  assert.equal(r.config.edge.port, 9001);
+  assert.equal(r.config.daemon.intercept_port, 8090);
+  assert.deepEqual(r.warnings, [
+    "c.toml:6: daemon.internal_port is ignored: expected a port number from 1 to 65535",
+    "c.toml:8: unknown section [proxy] is ignored",
+    "c.toml:5: daemon.edge_port (the original Halton Meter's name) is ignored: edge.port = 9001 is set too and wins",
+  ]);
+});

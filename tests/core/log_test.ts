@@ -98,3 +98,13 @@ Deno.test("Logger without a folder writes nothing to disk and never throws", asy
   broken.info("cli.start");
   broken.close();
 });
+
+Deno.test("Logger after close() never opens its file again, so a late event leaks no handle", async () => {
+  await using home = await tempHome();
+  const log = new Logger({ process: "late", dir: home.paths.logs });
+  log.info("first");
+  log.close();
+  log.warn("after.close");
+  const lines = Deno.readTextFileSync(join(home.paths.logs, "late.jsonl")).trim().split("\n");
+  assert.deepEqual(lines.map((l) => JSON.parse(l).event), ["first"]);
+});

@@ -36,11 +36,12 @@ async function cacheDir(): Promise<string> {
 
 /**
  * Runs `halton-meter <args>` from source and waits for it. `env` is the child's whole environment besides
- * `DENO_DIR`, `PATH` and `NO_COLOR=1`: pass a temp home's `env` so it never touches the real one.
+ * `DENO_DIR`, `PATH` and `NO_COLOR=1`: pass a temp home's `env` so it never touches the real one. `main` is
+ * another checkout's `main.ts` (a second release, in upgrade tests).
  */
-export async function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+export async function runCli(args: string[], env: Record<string, string>, main = MAIN): Promise<CliResult> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--cached-only", MAIN, ...args],
+    args: ["run", "-A", "--cached-only", main, ...args],
     env: { DENO_DIR: await cacheDir(), PATH: Deno.env.get("PATH") ?? "", NO_COLOR: "1", ...env },
     clearEnv: true,
     stdout: "piped",

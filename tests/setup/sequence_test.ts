@@ -53,6 +53,7 @@ const FIRST_START: Record<OsName, string[]> = {
   linux: [
     "systemctl --user daemon-reload",
     "systemctl --user enable halton-meter-edge.service halton-meter.service",
+    "systemctl --user reset-failed halton-meter-edge.service halton-meter.service",
     "systemctl --user restart halton-meter-edge.service halton-meter.service",
     "loginctl enable-linger ada",
   ],
@@ -77,6 +78,7 @@ const UPGRADE: Record<OsName, string[]> = {
   linux: [
     "systemctl --user daemon-reload",
     "systemctl --user enable halton-meter.service",
+    "systemctl --user reset-failed halton-meter.service",
     "systemctl --user restart halton-meter.service",
     "loginctl enable-linger ada",
   ],

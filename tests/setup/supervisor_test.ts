@@ -2,10 +2,15 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Logger } from "../../core/log.ts";
 import { livePid, processAlive } from "../../setup/pids.ts";
-import { downFlag, handoverFlag, supervise } from "../../setup/supervisor.ts";
+import { downFlag, handoverFlag, restartFlag, supervise } from "../../setup/supervisor.ts";
 
-/** A stand-in for the binary: `<child> edge|daemon` sleeps until it is signalled. */
-const CHILD = `setInterval(() => {}, 1000);`;
+/**
+ * A stand-in for the binary: `<child> edge|daemon` sleeps until it is signalled; a daemon that replaces
+ * another stops it first, as the real one does once it is ready to bind.
+ */
+const CHILD = `const old = Deno.env.get("HALTON_METER_REPLACES");
+if (old) Deno.kill(Number(old), "SIGTERM");
+setInterval(() => {}, 1000);`;
 
 async function until(what: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
@@ -17,7 +22,7 @@ async function until(what: () => boolean, ms = 10_000): Promise<void> {
 
 Deno.test({
   name:
-    "supervise() restarts a dead daemon, keeps it down on request, hands the edge over to the next supervisor",
+    "supervise() restarts a dead daemon, keeps it down on request, replaces it on request, hands both over",
   ignore: Deno.build.os !== "linux",
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "h8-sup-" });
@@ -25,7 +30,7 @@ Deno.test({
     const child = join(dir, "child.ts");
     await Deno.writeTextFile(child, CHILD);
     // `deno run child.ts edge`: the role word is in the command line, as it is for the real binary.
-    const command = [Deno.execPath(), "run", "--quiet", child];
+    const command = [Deno.execPath(), "run", "-A", "--quiet", child];
     const log = new Logger({ process: "supervisor", dir: join(dir, "logs") });
     let stopFirst!: () => void;
     let stopSecond!: () => void;
@@ -53,10 +58,16 @@ Deno.test({
       await Deno.remove(downFlag(run));
       await until(() => livePid(run, "daemon") !== undefined);
 
+      const replaced = livePid(run, "daemon")!;
+      await Deno.writeTextFile(restartFlag(run), "");
+      await until(() => (livePid(run, "daemon") ?? replaced) !== replaced);
+      await until(() => !processAlive(replaced), 5_000);
+      const kept = livePid(run, "daemon")!;
+
       await Deno.writeTextFile(handoverFlag(run), "");
       assert.equal(await first, "handed-over");
       assert.equal(processAlive(edge, "edge"), true, "the edge outlives a handover");
-      assert.equal(livePid(run, "daemon"), undefined, "the daemon is stopped at a handover");
+      assert.equal(livePid(run, "daemon"), kept, "so does the daemon, for the next supervisor to replace");
 
       const next = supervise({
         run,
@@ -65,8 +76,9 @@ Deno.test({
         tickMs: 50,
         stop: new Promise<void>((r) => stopSecond = r),
       });
-      await until(() => livePid(run, "daemon") !== undefined);
+      await new Promise((r) => setTimeout(r, 300));
       assert.equal(livePid(run, "edge"), edge, "the new supervisor adopts the running edge");
+      assert.equal(livePid(run, "daemon"), kept, "and the running daemon");
       const lastDaemon = livePid(run, "daemon")!;
       stopSecond();
       assert.equal(await next, "stopped");
@@ -81,6 +93,59 @@ Deno.test({
         if (pid) Deno.kill(pid, "SIGKILL");
       }
       // The handed-over edge was this process's child: let its exit be collected before the sanitizer looks.
+      await new Promise((r) => setTimeout(r, 200));
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "supervise() kills and replaces a daemon that stops answering its health check (the watchdog)",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "h11-dog-" });
+    const run = join(dir, "run");
+    const child = join(dir, "child.ts");
+    await Deno.writeTextFile(child, CHILD);
+    const log = new Logger({ process: "supervisor", dir: join(dir, "logs") });
+    let stop!: () => void;
+    let hungPid: number | undefined;
+    try {
+      const running = supervise({
+        run,
+        command: [Deno.execPath(), "run", "-A", "--quiet", child],
+        log,
+        tickMs: 50,
+        stop: new Promise<void>((r) => stop = r),
+        healthy: () => Promise.resolve(livePid(run, "daemon") !== hungPid),
+        hangMs: 1500,
+      });
+      await until(() => livePid(run, "daemon") !== undefined);
+      // Let the watchdog see it answer once, so it counts as started.
+      await new Promise((r) => setTimeout(r, 1500));
+      hungPid = livePid(run, "daemon")!;
+      Deno.kill(hungPid, "SIGSTOP");
+      await until(() => (livePid(run, "daemon") ?? hungPid) !== hungPid, 10_000);
+      await until(() => !processAlive(hungPid!), 5_000);
+      stop();
+      assert.equal(await running, "stopped");
+      const lines = (await Deno.readTextFile(join(dir, "logs", "supervisor.jsonl"))).split("\n");
+      assert.ok(
+        lines.some((l) => l.includes('"supervisor.daemon_hung"')),
+        "the log says why it was replaced",
+      );
+    } finally {
+      stop?.();
+      log.close();
+      for (const name of ["edge", "daemon"] as const) {
+        const pid = livePid(run, name);
+        if (pid) Deno.kill(pid, "SIGKILL");
+      }
+      if (hungPid) {
+        try {
+          Deno.kill(hungPid, "SIGKILL");
+        } catch { /* already gone */ }
+      }
       await new Promise((r) => setTimeout(r, 200));
       await Deno.remove(dir, { recursive: true });
     }

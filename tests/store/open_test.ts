@@ -94,7 +94,7 @@ Deno.test("migrate() applies only the migrations a database lacks, in order", as
   try {
     assert.deepEqual(migrate(db, first, "m.sqlite"), ["0001_a.sql"]);
     assert.deepEqual(migrate(db, both, "m.sqlite"), ["0002_b.sql"]);
-    assert.deepEqual(tables(db), ["_migrations", "a", "b"]);
+    assert.deepEqual(tables(db), ["_migrations", "_requires", "a", "b"]);
   } finally {
     db.close();
   }
@@ -107,28 +107,59 @@ Deno.test("migrate() rolls back a failing migration and records nothing for it",
     const broken = [{ version: 1, name: "0001_a.sql", sql: "CREATE TABLE a (x); CREATE TABLE oops (" }];
     const e = await storeError(() => migrate(db, broken, "m.sqlite"));
     assert.match(e.message, /migration 0001_a\.sql failed on m\.sqlite/);
-    assert.deepEqual(tables(db), ["_migrations"]);
+    assert.deepEqual(tables(db), ["_migrations", "_requires"]);
     assert.deepEqual(appliedMigrations(db), []);
   } finally {
     db.close();
   }
 });
 
-Deno.test("openStore() refuses a database from a newer version and leaves its bytes unchanged", async () => {
+Deno.test("openStore() uses a database a newer version migrated additively (a rollback), as it is", async () => {
+  await using home = await tempHome();
+  openStore(home.paths.db).close();
+  const raw = new DatabaseSync(home.paths.db);
+  raw.exec("ALTER TABLE requests ADD COLUMN future_note TEXT");
+  raw.exec("INSERT INTO _migrations VALUES (999, '0999_future.sql', '2030-01-01T00:00:00.000Z')");
+  raw.close();
+  for (const readOnly of [false, true]) {
+    const db = openStore(home.paths.db, { readOnly });
+    try {
+      assert.ok(appliedMigrations(db).some((m) => m.name === "0999_future.sql"), "its record is kept");
+      assert.equal((db.prepare("SELECT count(*) AS n FROM requests").get() as { n: number }).n, 0);
+    } finally {
+      db.close();
+    }
+  }
+});
+
+Deno.test("openStore() refuses a database marked as needing a newer version, naming it, and leaves its bytes unchanged", async () => {
   await using home = await tempHome();
   openStore(home.paths.db).close();
   const raw = new DatabaseSync(home.paths.db);
   raw.exec("INSERT INTO _migrations VALUES (999, '0999_future.sql', '2030-01-01T00:00:00.000Z')");
+  raw.exec(
+    "INSERT INTO _requires VALUES ('99.0.0', 'costs moved to another table', '2030-01-01T00:00:00.000Z')",
+  );
   raw.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   raw.close();
   const before = await Deno.readFile(home.paths.db);
   for (const readOnly of [false, true]) {
     const e = await storeError(() => openStore(home.paths.db, { readOnly }));
-    assert.match(e.message, /written by a newer version of Halton Meter/);
-    assert.match(e.message, /0999_future\.sql/);
-    assert.ok(e.hint);
+    assert.match(e.message, /written by a newer version of Halton Meter and needs version 99\.0\.0 or newer/);
+    assert.match(e.message, /costs moved to another table/);
+    assert.match(e.hint ?? "", /Install halton-meter 99\.0\.0 or newer/);
     assert.deepEqual(await Deno.readFile(home.paths.db), before);
   }
+});
+
+Deno.test("openStore() refuses a database whose migration history clashes with this build's", async () => {
+  await using home = await tempHome();
+  openStore(home.paths.db).close();
+  const raw = new DatabaseSync(home.paths.db);
+  raw.exec("UPDATE _migrations SET name = '0001_other.sql' WHERE version = 1");
+  raw.close();
+  const e = await storeError(() => openStore(home.paths.db));
+  assert.match(e.message, /it has migration 0001_other\.sql where this version has 0001_initial\.sql/);
 });
 
 Deno.test("openStore() refuses a file that is not SQLite and never overwrites it", async () => {

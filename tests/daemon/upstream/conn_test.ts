@@ -89,3 +89,61 @@ Deno.test("UpstreamConn writes in order and close() does not report an end to th
   await assert.rejects(conn.write(new Uint8Array(1)));
   p.close();
 });
+
+Deno.test("UpstreamConn reads a small answer in one record's worth and moves a large body intact in bigger reads", async () => {
+  const p = await pair();
+  const conn = new UpstreamConn(p.near);
+  const sizes: number[] = [];
+  const parts: Buffer[] = [];
+  conn.own({
+    onData: (b: Buffer) => {
+      sizes.push(b.length);
+      parts.push(b);
+    },
+    onEnd: () => {},
+  });
+  const big = new Uint8Array(1024 * 1024).map((_, i) => (i * 31 + 7) & 0xff);
+  await p.far.write(big.subarray(0, 300));
+  await tick();
+  assert.deepEqual(sizes, [300]);
+  let off = 300;
+  while (off < big.length) off += await p.far.write(big.subarray(off));
+  for (let i = 0; i < 100 && parts.reduce((n, b) => n + b.length, 0) < big.length; i++) await tick();
+  const got = Buffer.concat(parts);
+  assert.equal(got.length, big.length);
+  assert.equal(got.findIndex((b, i) => b !== big[i]), -1, "the first byte that differs");
+  assert.ok(Math.max(...sizes) <= 64 * 1024, "no read is larger than the bulk buffer");
+  assert.ok(
+    Math.max(...sizes) > 16 * 1024,
+    `a large body is read more than 16 KiB at a time (${Math.max(...sizes)})`,
+  );
+  conn.close();
+  p.close();
+});
+
+Deno.test("UpstreamConn keeps a body intact when its owner pauses and resumes from inside onData", async () => {
+  const p = await pair();
+  const conn = new UpstreamConn(p.near);
+  const parts: Buffer[] = [];
+  conn.own({
+    onData: (b: Buffer) => {
+      parts.push(b);
+      conn.pause();
+      conn.resume();
+    },
+    onEnd: () => {},
+  });
+  const big = new Uint8Array(512 * 1024).map((_, i) => (i * 31 + 7) & 0xff);
+  // Written alongside, not awaited first: a reader that stopped would otherwise hang the test.
+  const writing = (async () => {
+    let off = 0;
+    while (off < big.length) off += await p.far.write(big.subarray(off));
+  })().catch(() => {});
+  for (let i = 0; i < 100 && parts.reduce((n, b) => n + b.length, 0) < big.length; i++) await tick();
+  conn.close();
+  p.close();
+  await writing;
+  const got = Buffer.concat(parts);
+  assert.equal(got.length, big.length);
+  assert.equal(got.findIndex((b, i) => b !== big[i]), -1, "the first byte that differs");
+});

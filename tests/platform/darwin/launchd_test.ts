@@ -31,6 +31,7 @@ Deno.test({
       ProgramArguments: ["/Applications/Halton Meter/halton-meter", "daemon"],
       RunAtLoad: true,
       KeepAlive: { SuccessfulExit: false },
+      ExitTimeOut: 660,
       StandardOutPath: "/Users/Ada Lovelace/meter & <data>/logs/daemon.stdout.log",
       StandardErrorPath: "/Users/Ada Lovelace/meter & <data>/logs/daemon.stderr.log",
       EnvironmentVariables: { HALTON_METER_HOME: "/Users/Ada Lovelace/meter & <data>" },

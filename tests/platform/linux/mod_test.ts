@@ -10,12 +10,13 @@ const units = "/home/ada lovelace/.config/systemd/user";
 const db = "sql:/home/ada lovelace/.pki/nssdb";
 const ca = "/home/ada lovelace/.mitmproxy/mitmproxy-ca-cert.pem";
 
-Deno.test("linux.installServices() reloads, enables and restarts both units, then asks for lingering", async () => {
+Deno.test("linux.installServices() reloads, enables, clears a failed state and restarts both units, then asks for lingering", async () => {
   const runner = new RecordingRunner([{ when: "loginctl", code: 1, stderr: "Access denied" }]);
   const outcomes = await runPlan(linux.installServices(ctx), runner.run, new FakeFs());
   assert.deepEqual(runner.lines(), [
     "systemctl --user daemon-reload",
     "systemctl --user enable halton-meter-edge.service halton-meter.service",
+    "systemctl --user reset-failed halton-meter-edge.service halton-meter.service",
     "systemctl --user restart halton-meter-edge.service halton-meter.service",
     "loginctl enable-linger ada",
   ]);
@@ -28,13 +29,14 @@ Deno.test("linux plans start, stop and restart only the services named: stop lea
   await runPlan(linux.stopServices(ctx, ["daemon"]), runner.run);
   await runPlan(linux.startServices(ctx, ["daemon"]), runner.run);
   await runPlan(linux.restartServices(ctx, ["daemon"]), runner.run);
-  await runPlan(linux.installServices(ctx, ["daemon"]).slice(0, 3), runner.run);
+  await runPlan(linux.installServices(ctx, ["daemon"]).slice(0, 4), runner.run);
   assert.deepEqual(runner.lines(), [
     "systemctl --user stop halton-meter.service",
     "systemctl --user start halton-meter.service",
     "systemctl --user restart halton-meter.service",
     "systemctl --user daemon-reload",
     "systemctl --user enable halton-meter.service",
+    "systemctl --user reset-failed halton-meter.service",
     "systemctl --user restart halton-meter.service",
   ]);
 });

@@ -1,0 +1,163 @@
+/**
+ * Bench section "fresh": one call per connection, as curl, scripts and short-lived CLIs make them. Each call
+ * is a new `curl` process (so a new TCP connection and a full TLS handshake), sent directly, through the meter
+ * and through mitmproxy in turn, interleaved so a slow moment of the machine hits all three alike. Times are
+ * curl's own (`time_total`, process start-up left out). The cost of one TLS handshake is measured in the same
+ * run (direct `time_appconnect - time_connect`): the meter may add at most that plus 1 ms, since a proxied
+ * call pays one CONNECT round trip and one TLS handshake with the meter while the meter's own connection to
+ * the provider is already open.
+ *
+ * A second run sends the calls of one curl process over fresh connections (`Connection: close`), where curl
+ * resumes its TLS session on each: what clients that keep a session cache pay.
+ *
+ * @module
+ */
+import type { BenchResult, BenchRunOptions } from "../bench.ts";
+import { percentile } from "./_measure.ts";
+import { HOST, type Rig, startRig, type Target } from "./_rig.ts";
+
+const CALL = `https://${HOST}/v1/messages?stream=0`;
+const BODY = JSON.stringify({
+  model: "claude-sonnet-4-5",
+  max_tokens: 64,
+  messages: [{ role: "user", content: "hi" }],
+});
+const FORMAT = "%{time_connect} %{time_appconnect} %{time_starttransfer} %{time_total} %{num_connects}\\n";
+
+/** curl's timings of one transfer, in ms. */
+interface Timing {
+  connect: number;
+  appconnect: number;
+  total: number;
+  connects: number;
+}
+
+/**
+ * Runs one curl process making `calls` transfers, each on a fresh connection: HTTP/1.1 with
+ * `Connection: close` when `http1`, else whatever ALPN picks (`h2` with the meter, HTTP/1.1 elsewhere, since
+ * the stand-in speaks HTTP/1.1 only).
+ */
+async function curl(t: Target, calls: number, http1: boolean): Promise<Timing[]> {
+  const options = ["-s", "-o", "/dev/null", "-w", FORMAT, ...t.curl, ...(http1 ? ["--http1.1"] : [])];
+  const args = [...options];
+  for (let i = 0; i < calls; i++) {
+    if (i > 0) args.push("--next", ...options);
+    args.push("-H", "content-type: application/json", "-H", "connection: close", "--data", BODY, CALL);
+  }
+  const out = await new Deno.Command("curl", { args, stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) throw new Error(`curl via ${t.name} failed: ${new TextDecoder().decode(out.stderr)}`);
+  return text.trim().split("\n").map((line) => {
+    const [connect, appconnect, , total, connects] = line.split(" ").map(Number);
+    return { connect: connect * 1000, appconnect: appconnect * 1000, total: total * 1000, connects };
+  });
+}
+
+function curlMissing(): boolean {
+  try {
+    new Deno.Command("curl", { args: ["--version"], stdout: "null", stderr: "null" }).outputSync();
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+const p50 = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 0.5);
+const round = (n: number) => Math.round(n * 100) / 100;
+
+/** Runs the section; returns its rows. */
+export async function run(options: BenchRunOptions = {}): Promise<BenchResult[]> {
+  if (curlMissing()) {
+    return [{ name: "fresh: skipped", value: 0, unit: "", note: "curl is not installed (Debian: curl)" }];
+  }
+  const samples = options.quick ? 15 : 60;
+  const rig: Rig = await startRig();
+  try {
+    // The first call through each path mints the leaf certificate and opens the provider connection.
+    for (const t of rig.targets) await curl(t, 2, false);
+    const runs = { alpn: new Map<string, Timing[]>(), http1: new Map<string, Timing[]>() };
+    const resumed = new Map<string, Timing[]>();
+    for (const m of [runs.alpn, runs.http1, resumed]) for (const t of rig.targets) m.set(t.name, []);
+    for (let i = 0; i < samples; i++) {
+      // Rotate the order, so no target always follows the same one.
+      const order = rig.targets.map((_, k) => rig.targets[(i + k) % rig.targets.length]);
+      for (const t of order) runs.alpn.get(t.name)!.push(...await curl(t, 1, false));
+      for (const t of order) runs.http1.get(t.name)!.push(...await curl(t, 1, true));
+    }
+    const perProcess = 10;
+    for (let i = 0; i < Math.ceil(samples / perProcess); i++) {
+      for (const t of rig.targets) {
+        // The first transfer of each process has no session to resume.
+        resumed.get(t.name)!.push(...(await curl(t, perProcess + 1, true)).slice(1));
+      }
+    }
+    const handshakeOf = (m: Map<string, Timing[]>, name: string) =>
+      p50(m.get(name)!.map((x) => x.appconnect - x.connect));
+    const handshake = handshakeOf(runs.http1, "direct");
+    const total = (m: Map<string, Timing[]>, name: string) => p50(m.get(name)!.map((x) => x.total));
+    const mitmNote = (m: Map<string, Timing[]>) =>
+      rig.mitmproxy
+        ? `mitmproxy ${round(total(m, "mitmproxy"))} ms (+${
+          round(total(m, "mitmproxy") - total(m, "direct"))
+        } ms)`
+        : rig.mitmMissing;
+    const row = (
+      m: Map<string, Timing[]>,
+      name: string,
+      handshakeMs: number,
+      extra: string[],
+    ): BenchResult => ({
+      name,
+      value: round(total(m, "meter") - total(m, "direct")),
+      unit: "ms",
+      target: round(handshakeMs + 1),
+      note: [
+        `direct ${round(total(m, "direct"))} ms, meter ${round(total(m, "meter"))} ms`,
+        mitmNote(m),
+        ...extra,
+      ].join("; "),
+    });
+    const rows: BenchResult[] = [
+      row(runs.alpn, "fresh connection, one call each (curl, h2 to the meter): added p50", handshake, [
+        `target: one TLS handshake (${round(handshake)} ms, direct, this run) + 1 ms`,
+        `${samples} calls each, interleaved`,
+      ]),
+      row(runs.http1, "fresh connection, one call each (curl --http1.1): added p50", handshake, [
+        `meter handshake incl. CONNECT p50 ${round(handshakeOf(runs.http1, "meter"))} ms`,
+      ]),
+    ];
+    const resumedHandshake = handshakeOf(resumed, "direct");
+    rows.push(
+      row(
+        resumed,
+        "fresh connection, TLS session resumed (one curl, Connection: close): added p50",
+        resumedHandshake,
+        [
+          `resumed handshake ${round(resumedHandshake)} ms direct, ${
+            round(handshakeOf(resumed, "meter"))
+          } ms through the meter incl. CONNECT`,
+          `new connections: ${resumed.get("meter")!.filter((x) => x.connects > 0).length} of ${
+            resumed.get("meter")!.length
+          } through the meter`,
+        ],
+      ),
+    );
+    if (rig.mitmproxy) {
+      const added = total(runs.alpn, "meter") - total(runs.alpn, "direct");
+      const mitmAdded = total(runs.alpn, "mitmproxy") - total(runs.alpn, "direct");
+      rows.push({
+        name: "fresh connection: the meter's added p50 as a share of mitmproxy's",
+        value: round(added / mitmAdded * 100),
+        unit: "%",
+        note: `meter +${round(added)} ms, mitmproxy +${round(mitmAdded)} ms (curl's default ALPN)`,
+      });
+    }
+    return rows;
+  } finally {
+    await rig.close();
+  }
+}
+
+if (import.meta.main) {
+  for (const row of await run({ quick: Deno.args.includes("--quick") })) console.log(JSON.stringify(row));
+}

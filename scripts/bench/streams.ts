@@ -1,0 +1,202 @@
+/**
+ * Bench section "streams": agent swarms keep hundreds of streamed calls open at once. 500 concurrent Messages
+ * streams of 10 s, one event every 50 ms, go directly, through the meter and through mitmproxy, one load after
+ * the other. The client notes when each event arrives; the gap between two events of a stream, beyond what
+ * the same load shows directly, is the delay the proxy adds, and its p99 is the row (a proxy that serves some
+ * streams late shows there). A stream whose events stop for a second, or that ends short, is stalled. The
+ * daemon's peak RSS is sampled, and the meter must write exactly one complete row per stream.
+ *
+ * @module
+ */
+import type { BenchResult, BenchRunOptions } from "../bench.ts";
+import { percentile } from "./_measure.ts";
+import { rssPeaks } from "./_proc.ts";
+import { clientFor, type Rig, startRig, type Target } from "./_rig.ts";
+
+const EVERY_MS = 50;
+const STALL_MS = 1000;
+const EVENT_END = new TextEncoder().encode("\n\n");
+
+/** What one load of concurrent streams showed. */
+interface Load {
+  /** Every gap between two text events of a stream (ms), ascending. */
+  gaps: number[];
+  /** Streams with a gap of {@linkcode STALL_MS} or more. */
+  stalled: number;
+  /** Streams that failed or ended with fewer events than asked. */
+  failed: number;
+  /** Milliseconds from the first request to the last stream's end. */
+  wallMs: number;
+  /** Each stream's time to its first byte (ms), ascending: what hundreds of simultaneous starts cost. */
+  firstBytes: number[];
+}
+
+/** Counts the event ends (`\n\n`) in a chunk, carrying a `\n` cut at the end over to the next. */
+function countEvents(chunk: Uint8Array, carry: { lf: boolean }): number {
+  let n = 0;
+  if (carry.lf && chunk[0] === EVENT_END[1]) n++;
+  for (let i = 0; i + 1 < chunk.length; i++) if (chunk[i] === 10 && chunk[i + 1] === 10) n++;
+  carry.lf = chunk[chunk.length - 1] === 10;
+  return n;
+}
+
+/** One stream's gaps between text events, and the time from its request to its first byte (ms). */
+interface Streamed {
+  gaps: number[];
+  firstByteMs: number;
+}
+
+/** One stream of `events` text deltas, read as it arrives; undefined when it broke. */
+async function stream(t: Target, client: Deno.HttpClient, events: number): Promise<Streamed | undefined> {
+  const sent = performance.now();
+  let firstByteMs = NaN;
+  try {
+    const res = await fetch(`${t.base}/v1/messages?events=${events}&every=${EVERY_MS}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 1024, stream: true, messages: [] }),
+      client,
+    });
+    if (res.status !== 200) return undefined;
+    const gaps: number[] = [];
+    // message_start and content_block_start come first, then the text deltas: gaps are taken between deltas.
+    let seen = 0;
+    let last = 0;
+    const carry = { lf: false };
+    for await (const chunk of res.body!) {
+      const now = performance.now();
+      if (Number.isNaN(firstByteMs)) firstByteMs = now - sent;
+      const n = countEvents(chunk, carry);
+      for (let i = 0; i < n; i++) {
+        seen++;
+        if (seen <= 2 || seen > events + 2) continue;
+        if (seen > 3) gaps.push(i === 0 ? now - last : 0);
+      }
+      if (n > 0) last = now;
+    }
+    return seen >= events + 2 ? { gaps, firstByteMs } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function load(t: Target, count: number, events: number): Promise<Load> {
+  const client = clientFor(t);
+  try {
+    const start = performance.now();
+    // Started over one interval, as real clients never start in the same millisecond.
+    const results = await Promise.all(Array.from({ length: count }, async (_, i) => {
+      await new Promise((r) => setTimeout(r, (i * EVERY_MS) / count));
+      return stream(t, client, events);
+    }));
+    const wallMs = performance.now() - start;
+    const gaps: number[] = [];
+    const firstBytes: number[] = [];
+    let stalled = 0;
+    let failed = 0;
+    for (const r of results) {
+      if (!r) failed++;
+      else if (r.gaps.some((g) => g >= STALL_MS)) stalled++;
+      if (!r) continue;
+      for (const g of r.gaps) gaps.push(g);
+      firstBytes.push(r.firstByteMs);
+    }
+    const ascending = (xs: number[]) => xs.sort((a, b) => a - b);
+    return { gaps: ascending(gaps), stalled, failed, wallMs, firstBytes: ascending(firstBytes) };
+  } finally {
+    client.close();
+  }
+}
+
+const round = (n: number) => Math.round(n * 100) / 100;
+
+/** Runs the section; returns its rows. */
+export async function run(options: BenchRunOptions = {}): Promise<BenchResult[]> {
+  const count = options.quick ? 100 : 500;
+  const seconds = options.quick ? 3 : 10;
+  const events = seconds * 1000 / EVERY_MS;
+  const rig: Rig = await startRig();
+  try {
+    // Warm each path: leaf minted, code compiled.
+    for (const t of rig.targets) await load(t, 8, 5);
+    const before = rig.meterRows();
+    const loads = new Map<string, Load>();
+    let daemonPeak;
+    let edgePeak;
+    for (const t of rig.targets) {
+      const sampler = t.name === "meter" ? rssPeaks([rig.daemonPid, rig.edgePid], 200) : undefined;
+      loads.set(t.name, await load(t, count, events));
+      if (sampler) [daemonPeak, edgePeak] = sampler.stop();
+    }
+    // Rows wait up to the writer's flush interval in memory.
+    const deadline = performance.now() + 5000;
+    while (rig.meterRows() < before + count && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const stored = rig.meterRowsDetail().slice(before);
+    const complete = stored.filter((r) => r.tokens_complete === 1 && r.output_tokens === events).length;
+    const p = (name: string, q: number) => percentile(loads.get(name)!.gaps, q);
+    const describe = (name: string) => {
+      const l = loads.get(name)!;
+      return `${name}: p50 ${round(p(name, 0.5))} ms, p99 ${round(p(name, 0.99))} ms, max ${
+        round(l.gaps.at(-1) ?? NaN)
+      } ms, ${l.stalled} stalled, ${l.failed} failed, first byte p50 ${
+        round(percentile(l.firstBytes, 0.5))
+      } ms max ${round(l.firstBytes.at(-1) ?? NaN)} ms, all done in ${round(l.wallMs / 1000)} s`;
+    };
+    const rows: BenchResult[] = [
+      {
+        name:
+          `${count} concurrent streams of ${seconds} s, event every ${EVERY_MS} ms: added inter-event p99`,
+        value: round(p("meter", 0.99) - p("direct", 0.99)),
+        unit: "ms",
+        target: 5,
+        note: [
+          "gap between events",
+          describe("direct"),
+          describe("meter"),
+          rig.mitmproxy ? describe("mitmproxy") : rig.mitmMissing,
+        ].join("; "),
+      },
+      {
+        name:
+          `${count} concurrent streams: stalled or failed through the meter (a gap ≥ ${STALL_MS} ms, an error)`,
+        value: loads.get("meter")!.stalled + loads.get("meter")!.failed,
+        unit: "streams",
+        target: 0,
+        ratio: loads.get("meter")!.stalled + loads.get("meter")!.failed === 0 ? 0 : Infinity,
+        note: `${loads.get("meter")!.stalled} stalled, ${loads.get("meter")!.failed} failed; direct: ${
+          loads.get("direct")!.stalled
+        } stalled, ${loads.get("direct")!.failed} failed (a direct stall is the machine, not a proxy)`,
+      },
+      {
+        name: `${count} concurrent streams: rows stored, complete, one per stream`,
+        value: complete,
+        unit: "rows",
+        target: count,
+        higherIsBetter: true,
+        ratio: complete === count && stored.length === count ? 1 : Infinity,
+        note: `${stored.length} rows in all for ${count} streams; a stream without a row went through the ` +
+          "edge's fail-open tunnel (its hand-over to the daemon took over 1 s) or failed",
+      },
+    ];
+    if (daemonPeak) {
+      rows.push({
+        name: `${count} concurrent streams: daemon RSS (peak)`,
+        value: Math.round(daemonPeak.total),
+        unit: "MB",
+        target: 250,
+        note: `${Math.round(daemonPeak.anon)} MB anonymous; edge peak ${
+          Math.round(edgePeak?.total ?? NaN)
+        } MB`,
+      });
+    }
+    return rows;
+  } finally {
+    await rig.close();
+  }
+}
+
+if (import.meta.main) {
+  for (const row of await run({ quick: Deno.args.includes("--quick") })) console.log(JSON.stringify(row));
+}

@@ -1,0 +1,138 @@
+/**
+ * An upgrade and a rollback as a user does them, under load: `init` from a second copy of the source with a
+ * newer version string (another release), then `init` from the first again. The built-in supervisor runs the
+ * services; clients keep calling through the edge all along.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { MAIN, runCli } from "../helpers/cli.ts";
+import { livePid } from "../../setup/pids.ts";
+import type { StatusReport } from "../../setup/status.ts";
+import { startFakeProvider } from "../../testkit/fake_provider.ts";
+import { freePorts, waitFor } from "../../testkit/processes.ts";
+import { describeFailures, rowsSeen, startTraffic } from "../helpers/traffic.ts";
+import { VERSION } from "../../core/version.ts";
+
+const HOST = "api.openai.com";
+const NEXT = "9.9.9";
+
+/** A copy of this checkout's committed source whose version is `version`: the next release. */
+async function nextRelease(dir: string, version: string): Promise<string> {
+  const root = join(dir, "next-release");
+  await Deno.mkdir(root);
+  const repo = new URL("../..", import.meta.url).pathname;
+  const archive = await new Deno.Command("git", { args: ["-C", repo, "archive", "HEAD"], stdout: "piped" })
+    .output();
+  const tar = new Deno.Command("tar", { args: ["-x", "-C", root], stdin: "piped" }).spawn();
+  const w = tar.stdin.getWriter();
+  await w.write(archive.stdout);
+  await w.close();
+  assert.equal((await tar.status).code, 0);
+  const file = join(root, "core", "version.ts");
+  const text = await Deno.readTextFile(file);
+  await Deno.writeTextFile(file, text.replace(`VERSION = "${VERSION}"`, `VERSION = "${version}"`));
+  return join(root, "main.ts");
+}
+
+function hasGit(): boolean {
+  try {
+    return new Deno.Command("git", { args: ["--version"], stdout: "null", stderr: "null" }).outputSync()
+      .success;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "upgrade by init from the next release under load: no call fails, every call is one row, status " +
+    "shows the new daemon; rollback by init from the previous one leaves a metering daemon",
+  ignore: Deno.build.os !== "linux" || !hasGit(),
+  async fn() {
+    const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "h11-upgrade-" }));
+    const home = join(dir, ".halton-meter");
+    await Deno.mkdir(join(dir, "bin"));
+    await Deno.mkdir(home);
+    const fake = await startFakeProvider(dir);
+    const next = await nextRelease(dir, NEXT);
+    const [edge, intercept, api] = freePorts(3);
+    await Deno.writeTextFile(
+      join(home, "config.toml"),
+      `[edge]\nport = ${edge}\n\n[daemon]\nintercept_port = ${intercept}\napi_port = ${api}\n\n` +
+        `[upstream]\nca_file = ${
+          JSON.stringify(fake.caFile)
+        }\nresolve = { "${HOST}" = "127.0.0.1:${fake.port}" }\n`,
+    );
+    // No systemctl on PATH: the built-in supervisor runs the services, and no real service is touched.
+    const env = { HOME: dir, HALTON_METER_HOME: home, PATH: join(dir, "bin") };
+    const run = join(home, "run");
+    const status = async (main = MAIN) =>
+      JSON.parse((await runCli(["status", "--json"], env, main)).stdout) as StatusReport;
+    try {
+      const first = await runCli(["init", "--non-interactive"], env);
+      assert.equal(first.code, 0, first.stderr);
+      const caCerts = [
+        await Deno.readTextFile(join(home, ".mitmproxy", "mitmproxy-ca-cert.pem")),
+        fake.caPem,
+      ];
+      const edgePid = livePid(run, "edge");
+      const traffic = startTraffic({ edgePort: edge, caCerts, host: HOST }, {
+        keepalive: 4,
+        fresh: 2,
+        stream: 2,
+        thinkMs: 20,
+        streamEvents: 30,
+        streamGapMs: 100,
+      });
+      await new Promise((r) => setTimeout(r, 1500));
+      const upgradeAt = Date.now();
+      const upgrade = await runCli(["init", "--non-interactive"], env, next);
+      assert.equal(upgrade.code, 0, upgrade.stderr);
+      await new Promise((r) => setTimeout(r, 2000));
+      const calls = await traffic.stop();
+      assert.equal(describeFailures(calls, upgradeAt), "", "no call failed (times after the upgrade began)");
+      await waitFor(
+        "a row for every call",
+        () => Promise.resolve(rowsSeen(home).length === calls.length),
+        60_000,
+      );
+      const s = await status(next);
+      assert.equal(s.versions.daemon, NEXT, "the new release's daemon is live");
+      assert.equal(s.versions.edge, VERSION, "the edge kept its port, and its version");
+      assert.equal(livePid(run, "edge"), edgePid);
+      assert.ok(s.notes.some((n) => n.includes(`the edge runs version ${VERSION}`)));
+      assert.ok(!s.notes.some((n) => n.includes("upgrade is not applied")));
+      const before = await status(MAIN);
+      assert.ok(
+        before.notes.some((n) =>
+          n.includes(`the daemon runs version ${NEXT}`) && n.includes("run 'halton-meter init'")
+        ),
+      );
+      console.log(`upgrade: ${calls.length} calls, 0 failed, ${rowsSeen(home).length} rows`);
+
+      const rollback = await runCli(["init", "--non-interactive"], env);
+      assert.equal(rollback.code, 0, rollback.stderr);
+      assert.equal((await status()).versions.daemon, VERSION, "the previous release's daemon is live again");
+      const after = startTraffic({ edgePort: edge, caCerts, host: HOST }, { fresh: 1, thinkMs: 50 });
+      await new Promise((r) => setTimeout(r, 500));
+      const more = await after.stop();
+      assert.equal(describeFailures(more), "");
+      await waitFor(
+        "rows after the rollback",
+        () => Promise.resolve(rowsSeen(home).length === calls.length + more.length),
+        30_000,
+      );
+    } finally {
+      await runCli(["uninstall", "--yes"], env).catch(() => undefined);
+      for (const name of ["supervisor", "edge", "daemon"] as const) {
+        const pid = livePid(run, name);
+        if (pid) {
+          try {
+            Deno.kill(pid, "SIGKILL");
+          } catch { /* already gone */ }
+        }
+      }
+      await fake.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
