@@ -132,7 +132,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     log,
     intervalMs: options.repriceIntervalMs,
   });
-  const hook = options.hook?.(writer, db) ?? meteringHook(options, config, writer, () => repricer.book);
+  const hook = options.hook?.(writer, db) ?? meteringHook(
+    options,
+    config,
+    writer,
+    () => repricer.book,
+    [effectivePorts(paths.effectivePorts, loaded).edge, ports.intercept].filter((p) => p > 0),
+  );
 
   const cleanup: (() => Promise<void> | void)[] = [];
   const closeAll = async () => {
@@ -272,11 +278,13 @@ function meteringHook(
   config: Config,
   writer: RowWriter,
   rates: () => RateBook,
+  peerPorts: readonly number[],
 ): MeteringHook {
   let attribute = options.attribute;
   if (!attribute) {
     const attributor = new Attributor({
-      lookup: processLookupFor(currentOs()),
+      // A client's socket is connected to the edge, or straight to the intercept port.
+      lookup: processLookupFor(currentOs(), undefined, peerPorts),
       defaultProject: config.tagging.default_project,
       userHome: options.paths.userHome,
       logger: options.log,

@@ -71,18 +71,23 @@ export function socketKey(address: ClientAddress): string {
 
 /**
  * The connected sockets whose local ends have the {@linkcode socketKey}s in `keys` (never a listener, never
- * one no process holds), by key: inode and owner. The first table entry for a key wins.
+ * one no process holds), by key: inode and owner. One local port can be in use by several sockets at once
+ * (one per remote end), so a socket connected to one of `peerPorts` (the edge's, the intercept port) wins
+ * over another program's connection elsewhere; otherwise the first table entry for a key wins.
  */
 export function socketsAt(
   entries: readonly ProcNetEntry[],
   keys: ReadonlySet<string>,
+  peerPorts?: ReadonlySet<number>,
 ): Map<string, { inode: number; uid: number }> {
   const out = new Map<string, { inode: number; uid: number }>();
+  const toPeer = new Set<string>();
   for (const e of entries) {
     const key = `${e.localKey}|${e.localPort}`;
-    if (e.state !== LISTEN && e.inode > 0 && keys.has(key) && !out.has(key)) {
-      out.set(key, { inode: e.inode, uid: e.uid });
-    }
+    if (e.state === LISTEN || e.inode <= 0 || !keys.has(key) || toPeer.has(key)) continue;
+    const atPeer = peerPorts?.has(e.remotePort) ?? false;
+    if (atPeer || !out.has(key)) out.set(key, { inode: e.inode, uid: e.uid });
+    if (atPeer) toPeer.add(key);
   }
   return out;
 }
@@ -91,9 +96,10 @@ export function socketsAt(
 export function findSocket(
   entries: readonly ProcNetEntry[],
   address: ClientAddress,
+  peerPorts?: ReadonlySet<number>,
 ): { inode: number; uid: number } | undefined {
   const key = socketKey(address);
-  return socketsAt(entries, new Set([key])).get(key);
+  return socketsAt(entries, new Set([key]), peerPorts).get(key);
 }
 
 /** The fields of `/proc/<pid>/status` the lookup uses: parent pid, real uid, and the short name. */
@@ -131,12 +137,17 @@ export interface LinuxLookupOptions {
   proc?: string;
   /** Told the size of each batch of lookups one scan serves (for the heartbeat and tests). */
   onScan?: (lookups: number) => void;
+  /**
+   * The ports a client's socket may be connected to (the edge's and the intercept port): a socket on the
+   * client's local port that is connected anywhere else belongs to another program.
+   */
+  peerPorts?: readonly number[];
 }
 
 /** The Linux {@linkcode ProcessLookup}, over procfs. */
 export function linuxLookup(options: LinuxLookupOptions = {}): ProcessLookup {
   const proc = options.proc ?? "/proc";
-  const owners = new SocketOwners(proc, options.onScan);
+  const owners = new SocketOwners(proc, options.onScan, new Set(options.peerPorts ?? []));
   return {
     findClientProcess: (address) => owners.find(address),
     async readProcess(pid) {
@@ -184,14 +195,16 @@ const MAX_KNOWN_INODES = 65_536;
 class SocketOwners {
   readonly #proc: string;
   readonly #onScan?: (lookups: number) => void;
+  readonly #peerPorts: ReadonlySet<number>;
   #pending = new Map<string, ((pid: number | undefined) => void)[]>();
   #running = 0;
   /** Socket inode → the process holding it and that process's owner. */
   #known = new Map<number, { pid: number; uid: number }>();
 
-  constructor(proc: string, onScan?: (lookups: number) => void) {
+  constructor(proc: string, onScan: ((lookups: number) => void) | undefined, peerPorts: ReadonlySet<number>) {
     this.#proc = proc;
     this.#onScan = onScan;
+    this.#peerPorts = peerPorts;
   }
 
   find(address: ClientAddress): Promise<number | undefined> {
@@ -233,7 +246,9 @@ class SocketOwners {
         if (sockets.size === keys.size) break;
         const text = await readText(join(this.#proc, "net", table));
         const left = new Set([...keys].filter((k) => !sockets.has(k)));
-        for (const [k, v] of socketsAt(text === undefined ? [] : parseProcNetTcp(text), left)) {
+        for (
+          const [k, v] of socketsAt(text === undefined ? [] : parseProcNetTcp(text), left, this.#peerPorts)
+        ) {
           sockets.set(k, v);
         }
       }

@@ -32,10 +32,14 @@ export type {
 export { LAYERS } from "./types.ts";
 
 /** The client-process lookup for `os`; `run` executes the tools macOS and Windows need. */
-export function processLookupFor(os: OsName, run: CommandRunner = commandRunner()): ProcessLookup {
+export function processLookupFor(
+  os: OsName,
+  run: CommandRunner = commandRunner(),
+  peerPorts: readonly number[] = [],
+): ProcessLookup {
   switch (os) {
     case "linux":
-      return linuxLookup();
+      return linuxLookup({ peerPorts });
     case "darwin":
       return darwinLookup(run);
     case "windows":

@@ -71,33 +71,6 @@ Deno.test("Attributor.resolve() caches per connection until the TTL passes", asy
   assert.equal(lookup.finds, 3);
 });
 
-Deno.test("Attributor.resolve() describes a client process once for all its connections until the TTL passes", async () => {
-  let now = 0;
-  const lookup = fakeLookup([proc({ pid: 77, cwd: "/w/acme" }), proc({ pid: 78, cwd: "/w/other" })], {
-    "127.0.0.1:6001": 77,
-    "127.0.0.1:6002": 77,
-    "127.0.0.1:6003": 78,
-    "127.0.0.1:6004": 77,
-  });
-  const a = new Attributor({ lookup, fs: fakeFs({}), ttlMs: 1000, now: () => now });
-  const at = (port: number, explicitProject?: string) =>
-    a.resolve({ ip: "127.0.0.1", port, explicitProject });
-  assert.equal((await at(6001)).project, "acme");
-  assert.equal((await at(6002)).project, "acme");
-  assert.equal((await at(6003)).project, "other");
-  assert.deepEqual(lookup.reads, [77, 78]);
-  // A tag is part of the answer: the same process with a tag is resolved on its own.
-  assert.deepEqual(await at(6002, "billing"), {
-    project: "billing",
-    layer: "explicit",
-    client_process: null,
-  });
-  assert.equal(lookup.finds, 4);
-  now = 1000;
-  assert.equal((await at(6004)).project, "acme");
-  assert.deepEqual(lookup.reads, [77, 78, 77, 77]);
-});
-
 Deno.test("Attributor keeps at most maxEntries connections, forgetting the oldest", async () => {
   const lookup = fakeLookup([], {});
   const a = new Attributor({ lookup, fs: fakeFs({}), maxEntries: 3 });

@@ -263,3 +263,19 @@ await c.read(new Uint8Array(1));`; // the "call": one byte out, one back, then t
     }
   },
 );
+
+Deno.test("findSocket() prefers the socket connected to the meter when another program uses the same local port", () => {
+  const line = (slot: number, local: string, remote: string, inode: number) =>
+    `${slot}: ${local} ${remote} 01 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0 20 4 24 10 -1`;
+  const table = [
+    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
+    // Port 0x88F6 (35062) of 127.0.0.1 connected to 127.0.0.1:5432 (another program), then to the edge (8081).
+    line(0, "0100007F:88F6", "0100007F:1538", 500),
+    line(1, "0100007F:88F6", "0100007F:1F91", 600),
+  ].join("\n");
+  const entries = parseProcNetTcp(table);
+  const client = { ip: "127.0.0.1", port: 35062 };
+  assert.deepEqual(findSocket(entries, client, new Set([8081, 8090])), { inode: 600, uid: 0 });
+  assert.deepEqual(findSocket(entries, client, new Set([8090])), { inode: 500, uid: 0 });
+  assert.deepEqual(findSocket(entries, client), { inode: 500, uid: 0 });
+});
