@@ -9,10 +9,15 @@ import { writeFileAtomic } from "./io.ts";
 
 /** What went unmetered: tunnels to metered hosts opened straight to the provider while the daemon was away. */
 export interface UnmeteredSummary {
+  /** Bypass tunnels opened in all. */
   tunnels: number;
+  /** Bytes they carried, both ways. */
   bytes: number;
+  /** Bypass tunnels still open. */
   open: number;
+  /** Bypass tunnels closed once idle because the daemon was back. */
   reclaimed: number;
+  /** When the first and the latest bypass tunnel opened (ISO), if any did. */
   first_at?: string;
   last_at?: string;
 }

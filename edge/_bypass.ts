@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { UnmeteredSummary } from "../core/edge_state.ts";
 
 /** Default quiet time after which a bypass tunnel counts as idle and may be closed. */
 export const RECLAIM_IDLE_MS = 750;
@@ -14,20 +15,8 @@ export const RECLAIM_IDLE_MS = 750;
 /** How often open bypass tunnels are looked at while any exist. */
 const SWEEP_MS = 100;
 
-/** What went unmetered since the edge started. */
-export interface UnmeteredCounts {
-  /** Bypass tunnels opened in all. */
-  tunnels: number;
-  /** Bytes they carried, both ways. */
-  bytes: number;
-  /** Bypass tunnels still open. */
-  open: number;
-  /** Bypass tunnels closed once idle because the daemon was back. */
-  reclaimed: number;
-  /** When the first and the latest bypass tunnel opened (ISO), if any did. */
-  first_at?: string;
-  last_at?: string;
-}
+/** What went unmetered since the edge started: the summary `status` reads from `run/edge.json`. */
+export type UnmeteredCounts = UnmeteredSummary;
 
 /** One bypass tunnel as the tracker sees it. */
 export interface BypassTunnel {
