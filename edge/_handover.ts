@@ -19,11 +19,12 @@ import { formatHostPort, type HostPort } from "./_target.ts";
 export const HANDOVER_TIMEOUT_MS = 1000;
 
 /**
- * How long a refused connection is retried. A daemon being replaced lets go of its port a few milliseconds
- * before its successor binds it; a `CONNECT` arriving in between waits for the successor instead of going
- * unmetered. A daemon that is really gone costs this once, before the health cache marks it down.
+ * How long a refused connection is retried. A daemon being replaced lets go of its port a moment before its
+ * successor binds it (milliseconds, more on a loaded machine); a `CONNECT` arriving in between waits for the
+ * successor instead of going unmetered. A daemon that is really gone costs this only to the connections that
+ * arrive before the health cache marks it down.
  */
-export const REFUSED_RETRY_MS = 300;
+export const REFUSED_RETRY_MS = 1000;
 
 /** What the daemon is told about a handed-over connection. */
 export interface HandoverRequest {

@@ -8,6 +8,7 @@
 import { ConnScope, withDeadline } from "./_conn.ts";
 import { headerValue, parseResponseHead } from "./_head.ts";
 import { closeQuietly, writeAll } from "./_splice.ts";
+import { REFUSED_RETRY_MS } from "./_handover.ts";
 
 /** How long one health check may take before the daemon counts as down. */
 export const HEALTH_TIMEOUT_MS = 300;
@@ -22,8 +23,9 @@ export async function checkHealth(port: number, timeoutMs = HEALTH_TIMEOUT_MS): 
   const scope = new ConnScope();
   const started = performance.now();
   try {
-    const conn = await openRetryingRefused(scope, port, timeoutMs, started);
-    const left = Math.max(1, timeoutMs - (performance.now() - started));
+    // Refusals are retried for longer than one check may take: a daemon being replaced is briefly not there.
+    const { conn, attemptAt } = await openRetryingRefused(scope, port, timeoutMs, started);
+    const left = Math.max(1, timeoutMs - (performance.now() - attemptAt));
     const answer = await withDeadline(conn, left, exchange(conn, port));
     return answer !== undefined && isOk(answer);
   } catch {
@@ -33,20 +35,23 @@ export async function checkHealth(port: number, timeoutMs = HEALTH_TIMEOUT_MS): 
   }
 }
 
-/** Connects, retrying a refusal within `timeoutMs` (a daemon being replaced is briefly not listening). */
+/**
+ * Connects within `timeoutMs`, retrying a refusal for up to {@linkcode REFUSED_RETRY_MS} from `started` (a
+ * daemon being replaced is briefly not listening). Says when the attempt that connected began.
+ */
 async function openRetryingRefused(
   scope: ConnScope,
   port: number,
   timeoutMs: number,
   started: number,
-): Promise<Deno.Conn> {
+): Promise<{ conn: Deno.Conn; attemptAt: number }> {
   while (true) {
+    const attemptAt = performance.now();
     try {
-      return await scope.open({ host: "127.0.0.1", port }, timeoutMs);
+      return { conn: await scope.open({ host: "127.0.0.1", port }, timeoutMs), attemptAt };
     } catch (e) {
-      if (!(e instanceof Deno.errors.ConnectionRefused) || performance.now() - started > timeoutMs - 20) {
-        throw e;
-      }
+      const late = performance.now() - started > Math.max(timeoutMs, REFUSED_RETRY_MS) - 20;
+      if (!(e instanceof Deno.errors.ConnectionRefused) || late) throw e;
       await new Promise((r) => setTimeout(r, 20));
     }
   }

@@ -81,6 +81,9 @@ export interface Edge {
   close(): Promise<void>;
 }
 
+/** How long one of the watchdog's health checks may take. */
+const WATCHDOG_CHECK_MS = 2000;
+
 /** How long a client has to send its request head. */
 export const HEAD_TIMEOUT_MS = 30_000;
 
@@ -328,7 +331,9 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   logger.info("edge.startup.ready", { port, version: VERSION });
   writeState(bypass.counts, true);
   const watchdog = options.watchdog && startWatchdog({
-    healthy: () => health.isHealthy(),
+    // Its own check, with a longer budget: a slow answer on a loaded machine is not a hang, and the watchdog's
+    // verdicts must not move connections off a daemon that is merely slow.
+    healthy: () => track(checkHealth(options.apiPort, WATCHDOG_CHECK_MS)),
     portHeld: async () => {
       try {
         (await Deno.connect({ hostname: "127.0.0.1", port: options.apiPort })).close();

