@@ -113,8 +113,26 @@ export async function startFakeProvider(dir: string, port = 0): Promise<FakeProv
 
   const write = (res: http.ServerResponse, data: string | Uint8Array) =>
     new Promise<void>((resolve) => {
-      if (res.write(data)) resolve();
-      else res.once("drain", () => resolve());
+      if (res.destroyed || res.write(data)) return resolve();
+      const done = () => {
+        res.off("drain", done).off("close", done);
+        resolve();
+      };
+      res.once("drain", done).once("close", done);
+    });
+
+  // A client that hangs up (Codex at `response.completed`) or the fake's own close ends the wait at once, so
+  // no timer outlives the response it paces.
+  const pause = (res: http.ServerResponse, ms: number) =>
+    new Promise<void>((resolve) => {
+      if (res.destroyed) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        res.off("close", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      res.once("close", done);
     });
 
   const route = async (url: URL, res: http.ServerResponse, body: Uint8Array) => {
@@ -205,17 +223,18 @@ export async function startFakeProvider(dir: string, port = 0): Promise<FakeProv
     res.writeHead(r.status, headers);
     if (r.lagMs > 0) {
       res.flushHeaders();
-      await new Promise((resolve) => setTimeout(resolve, r.lagMs));
+      await pause(res, r.lagMs);
     }
     if (whole !== undefined) {
       res.end(whole);
       return;
     }
     for (const [i, part] of r.parts.entries()) {
-      if (i > 0 && r.gapMs > 0) await new Promise((resolve) => setTimeout(resolve, r.gapMs));
+      if (i > 0 && r.gapMs > 0) await pause(res, r.gapMs);
+      if (res.destroyed) return;
       await write(res, part);
     }
-    if (r.tailMs) await new Promise((resolve) => setTimeout(resolve, r.tailMs));
+    if (r.tailMs) await pause(res, r.tailMs);
     res.end();
   };
 
