@@ -40,22 +40,28 @@ export interface Http2Handlers {
   onRefused(reason: string, meta: ConnMeta | undefined): void;
   /** Every socket opened here, so the server's close can end them. */
   track(socket: net.Socket): void;
+  /**
+   * A connection whose client chose `h2` in ALPN but speaks HTTP/1.1 (Codex's WebSocket client, sharing a TLS
+   * configuration that offers both): served as HTTP/1.1 by the caller, so that an upgrade can take the
+   * connection over, which hyper's HTTP/1.1 cannot hand out. `socket` is paused with its first bytes unread.
+   */
+  onHttp1(socket: tls.TLSSocket, meta: ConnMeta): void;
 }
 
 /** What every HTTP/2 client sends first (RFC 9113 §3.4). */
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
-/** A request line's start: hyper also serves HTTP/1.1 to a client that chose `h2` but speaks 1.1. */
+/** A request line's start: some clients choose `h2` and then speak HTTP/1.1 all the same. */
 const HTTP1_START = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32} /;
 
 /**
- * Whether `first` (the first bytes a client sent after choosing `h2`) can start a connection hyper serves: a
- * prefix of the HTTP/2 preface, or of an HTTP/1.1 request line. Undefined while too few bytes tell.
+ * What `first` (the first bytes a client sent after choosing `h2`) starts: the HTTP/2 preface (`"h2"`), an
+ * HTTP/1.1 request line (`"http/1.1"`), or neither (false). Undefined while too few bytes tell.
  */
-export function plausibleStart(first: Buffer): boolean | undefined {
+export function connectionStart(first: Buffer): "h2" | "http/1.1" | false | undefined {
   const n = Math.min(first.length, PREFACE.length);
-  if (first.subarray(0, n).equals(PREFACE.subarray(0, n))) return n === PREFACE.length ? true : undefined;
+  if (first.subarray(0, n).equals(PREFACE.subarray(0, n))) return n === PREFACE.length ? "h2" : undefined;
   const head = first.subarray(0, 34).toString("latin1");
-  if (HTTP1_START.test(head)) return true;
+  if (HTTP1_START.test(head)) return "http/1.1";
   return /^[!#$%&'*+.^_`|~0-9A-Za-z-]*$/.test(head) && head.length < 33 ? undefined : false;
 }
 
@@ -97,42 +103,53 @@ export function createHttp2Front(handlers: Http2Handlers): Http2Front {
       });
     });
 
+  // Relays the connection's bytes, `first` already read, to hyper's listener.
+  const relay = (socket: tls.TLSSocket, meta: ConnMeta, first: Buffer) => {
+    const conn = net.connect(listen().addr.port, "127.0.0.1");
+    handlers.track(conn);
+    conn.setNoDelay(true);
+    conn.on("error", () => socket.destroy());
+    socket.on("error", () => conn.destroy());
+    socket.on("close", () => conn.destroy());
+    let relayPort = 0;
+    conn.on("close", () => {
+      relays.delete(relayPort);
+      socket.destroy();
+    });
+    conn.once("connect", () => {
+      relayPort = conn.localPort!;
+      relays.set(relayPort, meta);
+      conn.write(first);
+      socket.pipe(conn);
+      conn.pipe(socket);
+      socket.resume();
+    });
+  };
+
   return {
     get port() {
       return listen().addr.port;
     },
     accept(socket, meta) {
-      socket.pause();
-      const relay = net.connect(listen().addr.port, "127.0.0.1");
-      handlers.track(relay);
-      relay.setNoDelay(true);
-      relay.on("error", () => socket.destroy());
-      socket.on("error", () => relay.destroy());
-      socket.on("close", () => relay.destroy());
-      relay.on("close", () => {
-        relays.delete(relayPort);
-        socket.destroy();
-      });
-      // hyper closes a connection that starts with garbage without a word; the log should say why instead.
-      let first = Buffer.alloc(0);
-      const checkStart = (data: Buffer) => {
-        first = Buffer.concat([first, data]);
-        const ok = plausibleStart(first);
-        if (ok === undefined) return;
-        socket.off("data", checkStart);
-        if (ok) return;
-        handlers.onRefused("malformed HTTP/2 connection preface", meta);
-        socket.destroy();
+      // The first bytes decide: hyper closes a connection that starts with garbage without a word (the log
+      // should say why instead), and an HTTP/1.1 client is better served by the daemon's own HTTP/1.1.
+      let first: Buffer = Buffer.alloc(0);
+      const onData = (data: Buffer) => {
+        first = first.length ? Buffer.concat([first, data]) : data;
+        const start = connectionStart(first);
+        if (start === undefined) return;
+        socket.off("data", onData);
+        socket.pause();
+        if (start === "http/1.1") {
+          socket.unshift(first);
+          handlers.onHttp1(socket, meta);
+        } else if (start === "h2") relay(socket, meta, first);
+        else {
+          handlers.onRefused("malformed HTTP/2 connection preface", meta);
+          socket.destroy();
+        }
       };
-      socket.on("data", checkStart);
-      let relayPort = 0;
-      relay.once("connect", () => {
-        relayPort = relay.localPort!;
-        relays.set(relayPort, meta);
-        socket.pipe(relay);
-        relay.pipe(socket);
-        socket.resume();
-      });
+      socket.on("data", onData);
     },
     async drain() {
       // hyper's graceful shutdown is the drain: GOAWAY, then the streams already open run to their end.

@@ -99,8 +99,18 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
     } else forwardExchange(ctx, meta, client);
   };
 
+  const http1 = (s: tls.TLSSocket, meta: ConnMeta) =>
+    serveHttp1(s, (client) => serve(meta, client), (reason) => {
+      stats.refused++;
+      log.warn("intercept.bad_request", { host: meta.host, reason });
+    }, drain);
+
   const h2 = createHttp2Front({
     onRequest: serve,
+    onHttp1: (s, meta) => {
+      http1(s, meta);
+      s.resume();
+    },
     onRefused: (reason, meta) => {
       stats.refused++;
       log.warn("intercept.bad_request", { host: meta?.host, reason });
@@ -115,10 +125,7 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       track(s);
       s.on("error", () => {});
       if (s.alpnProtocol === "h2") return h2.accept(s, meta);
-      serveHttp1(s, (client) => serve(meta, client), (reason) => {
-        stats.refused++;
-        log.warn("intercept.bad_request", { host: meta.host, reason });
-      }, drain);
+      http1(s, meta);
     },
     (reason, meta) => {
       stats.refused++;

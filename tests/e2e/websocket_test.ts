@@ -25,8 +25,15 @@ const withWorld = (fn: (w: World) => Promise<void>, host = "api.openai.com") =>
 const encode = (s: string) => new TextEncoder().encode(s);
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
 
-/** A TLS connection to `host` through the edge, speaking HTTP/1.1 as WebSocket clients do. */
-async function throughEdge(w: World, host = "api.openai.com"): Promise<Deno.TlsConn> {
+/**
+ * A TLS connection to `host` through the edge, speaking HTTP/1.1 as WebSocket clients do (some offer `h2` in
+ * ALPN all the same, as Codex does).
+ */
+async function throughEdge(
+  w: World,
+  host = "api.openai.com",
+  alpnProtocols = ["http/1.1"],
+): Promise<Deno.TlsConn> {
   const tcp = await Deno.connect({ hostname: "127.0.0.1", port: w.ports.edge });
   await tcp.write(encode(`CONNECT ${host}:443 HTTP/1.1\r\nHost: ${host}:443\r\n\r\n`));
   const buf = new Uint8Array(4096);
@@ -36,7 +43,7 @@ async function throughEdge(w: World, host = "api.openai.com"): Promise<Deno.TlsC
   return await Deno.startTls(tcp, {
     hostname: host,
     caCerts: [w.ca],
-    alpnProtocols: ["http/1.1"],
+    alpnProtocols,
   });
 }
 
@@ -73,50 +80,58 @@ async function readFrames(conn: Deno.Conn, pending: Uint8Array, count: number) {
 
 const MASK = new Uint8Array([1, 2, 3, 4]);
 
-Deno.test("a WebSocket through edge and daemon is upgraded by the provider and carries frames both ways", async () => {
-  await withWorld(async (w) => {
-    const conn = await throughEdge(w);
-    try {
-      const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
-      await conn.write(encode(
-        "GET /v1/realtime?model=gpt-realtime HTTP/1.1\r\nHost: api.openai.com\r\nConnection: Upgrade\r\n" +
-          `Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n\r\n`,
-      ));
-      const { head, rest } = await readHead(conn);
-      assert.match(head, /^HTTP\/1\.1 101 /);
-      assert.match(
-        head,
-        new RegExp(`sec-websocket-accept: ${webSocketAccept(key).replace(/[+/]/g, "\\$&")}`, "i"),
-      );
+for (const alpn of [["http/1.1"], ["h2", "http/1.1"]]) {
+  const offered = alpn.length > 1 ? ", offering h2 in ALPN and speaking HTTP/1.1" : "";
+  Deno.test(`a WebSocket through edge and daemon${offered} is upgraded by the provider and carries frames both ways`, async () => {
+    await withWorld(async (w) => {
+      const conn = await throughEdge(w, "api.openai.com", alpn);
+      try {
+        assert.equal(
+          (await conn.handshake()).alpnProtocol,
+          alpn[0],
+          "the daemon chose the client's first choice",
+        );
+        const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
+        await conn.write(encode(
+          "GET /v1/realtime?model=gpt-realtime HTTP/1.1\r\nHost: api.openai.com\r\nConnection: Upgrade\r\n" +
+            `Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n\r\n`,
+        ));
+        const { head, rest } = await readHead(conn);
+        assert.match(head, /^HTTP\/1\.1 101 /);
+        assert.match(
+          head,
+          new RegExp(`sec-websocket-accept: ${webSocketAccept(key).replace(/[+/]/g, "\\$&")}`, "i"),
+        );
 
-      const big = "x".repeat(20_000);
-      await conn.write(webSocketFrame(1, encode("hello"), MASK));
-      await conn.write(webSocketFrame(1, encode(big), MASK));
-      const got = await readFrames(conn, rest, 2);
-      assert.deepEqual(got.frames.map((f) => decode(f.payload)), ["echo:hello", `echo:${big}`]);
+        const big = "x".repeat(20_000);
+        await conn.write(webSocketFrame(1, encode("hello"), MASK));
+        await conn.write(webSocketFrame(1, encode(big), MASK));
+        const got = await readFrames(conn, rest, 2);
+        assert.deepEqual(got.frames.map((f) => decode(f.payload)), ["echo:hello", `echo:${big}`]);
 
-      await conn.write(webSocketFrame(8, new Uint8Array([0x03, 0xe8]), MASK));
-      const closing = await readFrames(conn, got.rest, 1);
-      assert.equal(closing.frames[0].opcode, 8, "the provider's close frame came back");
-      const buf = new Uint8Array(16);
-      assert.equal(await conn.read(buf).catch(() => null), null, "and then the connection ended");
-    } finally {
-      conn.close();
-    }
-    const seen = w.fake.requests.find((r) => r.path.startsWith("/v1/realtime"))!;
-    assert.equal(seen.headers.upgrade, "websocket");
-    assert.equal(seen.headers["sec-websocket-version"], "13");
-    const logFile = join(w.dir, "logs", "daemon.jsonl");
-    const upgraded = async () =>
-      (await Deno.readTextFile(logFile)).split("\n").filter((l) => l.includes('"intercept.upgraded"'))
-        .map((l) => JSON.parse(l));
-    await waitFor("the upgrade's log line", async () => (await upgraded()).length === 1, 5000);
-    const [line] = await upgraded();
-    assert.equal(line.status, 101);
-    assert.equal(line.path, "/v1/realtime");
-    assert.ok(line.bytes_up > 20_000 && line.bytes_down > 20_000, JSON.stringify(line));
+        await conn.write(webSocketFrame(8, new Uint8Array([0x03, 0xe8]), MASK));
+        const closing = await readFrames(conn, got.rest, 1);
+        assert.equal(closing.frames[0].opcode, 8, "the provider's close frame came back");
+        const buf = new Uint8Array(16);
+        assert.equal(await conn.read(buf).catch(() => null), null, "and then the connection ended");
+      } finally {
+        conn.close();
+      }
+      const seen = w.fake.requests.find((r) => r.path.startsWith("/v1/realtime"))!;
+      assert.equal(seen.headers.upgrade, "websocket");
+      assert.equal(seen.headers["sec-websocket-version"], "13");
+      const logFile = join(w.dir, "logs", "daemon.jsonl");
+      const upgraded = async () =>
+        (await Deno.readTextFile(logFile)).split("\n").filter((l) => l.includes('"intercept.upgraded"'))
+          .map((l) => JSON.parse(l));
+      await waitFor("the upgrade's log line", async () => (await upgraded()).length === 1, 5000);
+      const [line] = await upgraded();
+      assert.equal(line.status, 101);
+      assert.equal(line.path, "/v1/realtime");
+      assert.ok(line.bytes_up > 20_000 && line.bytes_down > 20_000, JSON.stringify(line));
+    });
   });
-});
+}
 
 Deno.test("a provider that refuses the upgrade is answered to the client as it was sent", async () => {
   await withWorld(async (w) => {

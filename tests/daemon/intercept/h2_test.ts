@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { createHttp2Front, plausibleStart } from "../../../daemon/intercept/h2.ts";
+import { connectionStart, createHttp2Front } from "../../../daemon/intercept/h2.ts";
 import type { ConnMeta } from "../../../daemon/intercept/tls_front.ts";
 
 const hasCurl = await new Deno.Command("curl", { args: ["--version"], stdout: "null" }).output().then(
@@ -18,6 +18,7 @@ Deno.test({
       onRequest: (meta) => served.push(meta),
       onRefused: (reason, meta) => refused.push([reason, meta]),
       track: () => {},
+      onHttp1: (socket) => socket.destroy(),
     });
     try {
       const r = await new Deno.Command("curl", {
@@ -42,17 +43,17 @@ Deno.test({
   },
 });
 
-Deno.test("plausibleStart() accepts the HTTP/2 preface and an HTTP/1.1 request line, split anywhere, and nothing else", () => {
-  const at = (s: string) => plausibleStart(Buffer.from(s, "latin1"));
+Deno.test("connectionStart() tells the HTTP/2 preface from an HTTP/1.1 request line, split anywhere, and from garbage", () => {
+  const at = (s: string) => connectionStart(Buffer.from(s, "latin1"));
   const preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
   for (let i = 1; i < preface.length; i++) assert.equal(at(preface.slice(0, i)), undefined, `prefix of ${i}`);
-  assert.equal(at(preface), true);
-  assert.equal(at(preface + "\x00\x00\x12\x04"), true);
-  assert.equal(at("POST /v1/chat/completions HTTP/1.1\r\n"), true);
-  assert.equal(at("GET "), true);
+  assert.equal(at(preface), "h2");
+  assert.equal(at(preface + "\x00\x00\x12\x04"), "h2");
+  assert.equal(at("POST /v1/chat/completions HTTP/1.1\r\n"), "http/1.1");
+  assert.equal(at("GET "), "http/1.1");
   assert.equal(at("GE"), undefined);
   assert.equal(at("\x00\x01\x02 this is neither"), false);
-  assert.equal(at("PRI * HTTP/1.1\r\n"), true, "a request line, not the preface: hyper decides");
+  assert.equal(at("PRI * HTTP/1.1\r\n"), "http/1.1", "a request line, not the preface");
   assert.equal(at("PRX"), undefined, "could still be a method name");
   assert.equal(at("PRX\r\n"), false);
   assert.equal(at("A".repeat(40)), false);
