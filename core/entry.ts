@@ -19,7 +19,12 @@ export function registerEntry(url: string): void {
 
 /** The URL of the entry module: the one registered, else `main.ts` of the source tree (tests importing parts). */
 export function entryModule(): string {
-  return entry ?? new URL("../main.ts", import.meta.url).href;
+  return registeredEntry() ?? new URL("../main.ts", import.meta.url).href;
+}
+
+/** The URL `main.ts` registered, or undefined when the program's parts were imported without it (tests). */
+export function registeredEntry(): string | undefined {
+  return entry;
 }
 
 /** The name this thread was started with: "" on the main thread, a role such as {@linkcode READ_API_WORKER} in a worker. */

@@ -6,7 +6,7 @@
  * @module
  */
 import type { ApiRoute } from "../server.ts";
-import { entryModule, READ_API_WORKER } from "../../../core/entry.ts";
+import { READ_API_WORKER, registeredEntry } from "../../../core/entry.ts";
 
 /** First message to the worker. */
 export interface WorkerInit {
@@ -84,8 +84,10 @@ export interface ReadApiOptions {
  * resolves once its connection is open.
  */
 export function startReadApiWorker(options: ReadApiOptions): Promise<ReadApiWorker> {
-  // The entry module, not worker.ts: see core/entry.ts.
-  const worker = new Worker(entryModule(), { type: "module", name: READ_API_WORKER });
+  // The entry module, not a file of its own, so that every form of the program carries it (core/entry.ts);
+  // the daemon's parts imported without the entry (the tests) start the worker's own small entry instead.
+  const entry = registeredEntry() ?? new URL("./worker_main.ts", import.meta.url).href;
+  const worker = new Worker(entry, { type: "module", name: READ_API_WORKER });
   const waiting = new Map<number, (reply: ReadReply) => void>();
   let next = 0;
   let failed: string | undefined;
