@@ -14,6 +14,7 @@
  */
 import type { BenchResult, BenchRunOptions } from "../bench.ts";
 import { percentile } from "./_measure.ts";
+import { cpuDuring } from "./_proc.ts";
 import { HOST, type Rig, startRig, type Target } from "./_rig.ts";
 
 const CALL = `https://${HOST}/v1/messages?stream=0`;
@@ -77,11 +78,17 @@ export async function run(options: BenchRunOptions = {}): Promise<BenchResult[]>
     for (const t of rig.targets) await curl(t, 2, false);
     const runs = { alpn: new Map<string, Timing[]>(), http1: new Map<string, Timing[]>() };
     const resumed = new Map<string, Timing[]>();
+    // CPU (ms) the processes between client and stand-in spent on the one-call connections of the first run.
+    const cpu = new Map<string, number>();
     for (const m of [runs.alpn, runs.http1, resumed]) for (const t of rig.targets) m.set(t.name, []);
     for (let i = 0; i < samples; i++) {
       // Rotate the order, so no target always follows the same one.
       const order = rig.targets.map((_, k) => rig.targets[(i + k) % rig.targets.length]);
-      for (const t of order) runs.alpn.get(t.name)!.push(...await curl(t, 1, false));
+      for (const t of order) {
+        const [timings, ms] = await cpuDuring(t.pids, () => curl(t, 1, false));
+        runs.alpn.get(t.name)!.push(...timings);
+        if (ms !== undefined) cpu.set(t.name, (cpu.get(t.name) ?? 0) + ms);
+      }
       for (const t of order) runs.http1.get(t.name)!.push(...await curl(t, 1, true));
     }
     const perProcess = 10;
@@ -142,6 +149,22 @@ export async function run(options: BenchRunOptions = {}): Promise<BenchResult[]>
         ],
       ),
     );
+    const meterCpu = cpu.get("meter");
+    if (meterCpu !== undefined) {
+      const mitmCpu = cpu.get("mitmproxy");
+      rows.push({
+        name: "fresh connection: CPU per call (edge + daemon)",
+        value: round(meterCpu / samples),
+        unit: "ms",
+        target: mitmCpu === undefined ? undefined : round(mitmCpu / samples / 4),
+        note: mitmCpu === undefined
+          ? rig.mitmMissing ?? "mitmproxy's CPU could not be read"
+          : `mitmproxy ${
+            round(mitmCpu / samples)
+          } ms per call; target ¼ of it; handshakes, hand-over and the ` +
+            "client-process lookup included (10 ms clock ticks, summed over the run)",
+      });
+    }
     if (rig.mitmproxy) {
       const added = total(runs.alpn, "meter") - total(runs.alpn, "direct");
       const mitmAdded = total(runs.alpn, "mitmproxy") - total(runs.alpn, "direct");
