@@ -185,15 +185,31 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   const startedAt = new Date().toISOString();
   let lastUnmetered: UnmeteredCounts = { tunnels: 0, bytes: 0, open: 0, reclaimed: 0 };
   let stateWrittenAt = -Infinity;
+  let stateTimer: ReturnType<typeof setTimeout> | undefined;
+  let latest: UnmeteredCounts = lastUnmetered;
+  const writeNow = () => {
+    clearTimeout(stateTimer);
+    stateTimer = undefined;
+    stateWrittenAt = performance.now();
+    const state: EdgeState = {
+      pid: Deno.pid,
+      version: VERSION,
+      port,
+      started_at: startedAt,
+      unmetered: latest,
+    };
+    const failed = writeEdgeState(options.stateFile!, state);
+    if (failed) logger.warn("edge.state_write_failed", { error: failed.message });
+  };
+  // The file is a summary for `status`: written at most twice a second, after the change, never on the path of
+  // the connection that changed it (a burst of bypass tunnels during a restart would otherwise write each).
   const writeState = (unmetered: UnmeteredCounts, force = false) => {
     if (!options.stateFile) return;
-    // Bytes change on every read: the file follows them at most twice a second, and tunnel counts at once.
-    const moved = unmetered.tunnels !== lastUnmetered.tunnels || unmetered.open !== lastUnmetered.open;
-    if (!force && !moved && performance.now() - stateWrittenAt < 500) return;
-    stateWrittenAt = performance.now();
-    const state: EdgeState = { pid: Deno.pid, version: VERSION, port, started_at: startedAt, unmetered };
-    const failed = writeEdgeState(options.stateFile, state);
-    if (failed) logger.warn("edge.state_write_failed", { error: failed.message });
+    latest = unmetered;
+    if (force) return writeNow();
+    if (stateTimer !== undefined) return;
+    stateTimer = setTimeout(writeNow, Math.max(0, 500 - (performance.now() - stateWrittenAt)));
+    Deno.unrefTimer(stateTimer);
   };
   const bypass = new BypassTracker({
     healthy: () => health.isHealthy(),
@@ -364,6 +380,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       await accepting;
       while (pending.size) await Promise.allSettled([...pending]);
       logCounts(true);
+      if (stateTimer !== undefined) writeNow();
       logger.info("edge.exit", { port });
     })();
     return closing;
