@@ -32,8 +32,12 @@ const UNITS = [[1e3, "k"], [1e6, "M"], [1e9, "B"], [1e12, "T"]] as const;
 
 /** A count in at most about five characters: `987`, `12.3k`, `4.56M`, `7.80B`. */
 export function formatCompact(n: number): string {
+  return Math.abs(n) < 10_000 ? formatCount(n) : withUnit(n);
+}
+
+/** `n` (a thousand or more) scaled to the largest unit that keeps it under 1000, with three significant digits. */
+function withUnit(n: number): string {
   const abs = Math.abs(n);
-  if (abs < 10_000) return formatCount(n);
   for (const [i, [unit, suffix]] of UNITS.entries()) {
     const scaled = abs / unit;
     // Rounding 999,960 to "1000k" would waste a character; the next unit says it as "1.00M".
@@ -189,22 +193,7 @@ function groupDigits(n: number): string {
  * digits and no thousands separators, so that a column of them reads one way.
  */
 export function formatUnits(n: number): string {
-  return Math.abs(n) < 1000 ? formatCount(n) : formatCompactFrom(n);
-}
-
-function formatCompactFrom(n: number): string {
-  const abs = Math.abs(n);
-  for (const [i, [unit, suffix]] of UNITS.entries()) {
-    const scaled = abs / unit;
-    if (scaled >= 999.5 && i < UNITS.length - 1) continue;
-    const digits = scaled < 9.995
-      ? scaled.toFixed(2)
-      : scaled < 99.95
-      ? scaled.toFixed(1)
-      : Math.round(scaled);
-    return `${n < 0 ? "-" : ""}${digits}${suffix}`;
-  }
-  return formatCount(n);
+  return Math.abs(n) < 1000 ? formatCount(n) : withUnit(n);
 }
 
 /**
