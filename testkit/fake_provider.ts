@@ -20,7 +20,7 @@ import type { Socket } from "node:net";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { LeafMinter, loadOrCreateCa } from "../tls/mod.ts";
+import { providerTlsServer } from "./tls_server.ts";
 import { protocolAnswer } from "./fake_protocols.ts";
 
 /** One request as the fake received it. */
@@ -71,21 +71,14 @@ function keepAliveWithoutListen(server: http.Server): void {
 
 /** Starts the fake on 127.0.0.1 (port 0 picks one); its CA goes into `dir`. */
 export async function startFakeProvider(dir: string, port = 0): Promise<FakeProvider> {
-  const caDir = join(dir, "fake-ca");
-  const { ca } = await loadOrCreateCa({
-    caDir,
-    caKeyAndCert: join(caDir, "ca.pem"),
-    caCert: join(caDir, "ca-cert.pem"),
-  });
-  const caFile = join(caDir, "ca-cert.pem");
-  const minter = new LeafMinter(ca);
+  const { server, caFile, caPem } = await providerTlsServer(join(dir, "fake-ca"));
   const sockets = new Set<Socket>();
   let holds: (() => void)[] = [];
 
   const fake: FakeProvider = {
     port: 0,
     caFile,
-    caPem: ca.certPem,
+    caPem,
     requests: [],
     release() {
       const h = holds;
@@ -257,15 +250,6 @@ export async function startFakeProvider(dir: string, port = 0): Promise<FakeProv
     }
     const deflate = /permessage-deflate/i.test(String(req.headers["sec-websocket-extensions"] ?? ""));
     serveWebSocket(socket, String(req.headers["sec-websocket-key"] ?? ""), head, deflate);
-  });
-  const server = tls.createServer({
-    ALPNProtocols: ["http/1.1"],
-    SNICallback: (name, cb) => {
-      minter.leafFor(name || "127.0.0.1").then(
-        (leaf) => cb(null, tls.createSecureContext({ key: leaf.keyPem, cert: leaf.certPem })),
-        (e) => cb(e, undefined),
-      );
-    },
   });
   server.on("secureConnection", (s: tls.TLSSocket) => {
     s.on("error", () => {});

@@ -15,8 +15,7 @@
 import tls from "node:tls";
 import type { Socket } from "node:net";
 import { Buffer } from "node:buffer";
-import { join } from "node:path";
-import { LeafMinter, loadOrCreateCa } from "../../tls/mod.ts";
+import { providerTlsServer } from "../../testkit/tls_server.ts";
 
 /** The model every answer names: one the rate card prices, so every row gets a cost. */
 export const MODEL = "claude-sonnet-4-5-20250929";
@@ -236,22 +235,7 @@ function serveConnection(socket: tls.TLSSocket): void {
 }
 
 if (import.meta.main) {
-  const dir = Deno.args[0];
-  const { ca } = await loadOrCreateCa({
-    caDir: dir,
-    caKeyAndCert: join(dir, "ca.pem"),
-    caCert: join(dir, "ca-cert.pem"),
-  });
-  const minter = new LeafMinter(ca);
-  const server = tls.createServer({
-    ALPNProtocols: ["http/1.1"],
-    SNICallback: (name, cb) => {
-      minter.leafFor(name || "127.0.0.1").then(
-        (leaf) => cb(null, tls.createSecureContext({ key: leaf.keyPem, cert: leaf.certPem })),
-        (e) => cb(e, undefined),
-      );
-    },
-  });
+  const { server, caFile } = await providerTlsServer(Deno.args[0]);
   server.on("secureConnection", (s: tls.TLSSocket) => {
     s.on("error", () => {});
     serveConnection(s);
@@ -260,6 +244,6 @@ if (import.meta.main) {
   server.on("tlsClientError", () => {});
   server.listen(0, "127.0.0.1", () => {
     const port = (server.address() as { port: number }).port;
-    console.log(JSON.stringify({ port, caFile: join(dir, "ca-cert.pem") }));
+    console.log(JSON.stringify({ port, caFile }));
   });
 }
