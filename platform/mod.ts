@@ -45,11 +45,20 @@ export function currentSelf(): SelfInfo {
  * V8 settings for every process of the meter: a 1 MiB young generation takes the daemon's anonymous memory
  * under load from about 156 to 105 MB and the edge's from 29 to about 20 MB at no measured cost in throughput
  * (scripts/bench/capture.ts); collecting it on the main thread alone spares the frequent small scavenges the
- * wake-ups of helper threads, about a tenth of the daemon's CPU per request on a 2-core machine. V8 flags
- * cannot be changed once running, so they go where the process starts: baked into compiled binaries by
- * `deno task build`, and on the command line from source.
+ * wake-ups of helper threads, about a tenth of the daemon's CPU per request on a 2-core machine.
+ *
+ * The last three give memory back soon after a burst. After 2,000 idle CONNECTs closed, the daemon's live
+ * heap is back to its resting 13 MB at the next full collection, but V8's own timers held the emptied pages
+ * (about 60 MB resident) for 15 to 20 s: the memory reducer waits 30 s after the heap grew and re-checks
+ * every 8 s before it collects an idle heap, and freed pages stay pooled for 8 s more. With 2 s, 2 s and 1 s
+ * the daemon is back near rest about 4 s after the sockets close (docs/safety.md). The reducer collects only
+ * when allocation has gone quiet, so a busy daemon does not pay for it.
+ *
+ * V8 flags cannot be changed once running, so they go where the process starts: baked into compiled binaries
+ * by `deno task build`, and on the command line from source (`deno task start` repeats them).
  */
-export const V8_FLAGS = "--v8-flags=--max-semi-space-size=1,--single-threaded-gc";
+export const V8_FLAGS = "--v8-flags=--max-semi-space-size=1,--single-threaded-gc," +
+  "--gc-memory-reducer-start-delay-ms=2000,--memory-reducer-delay-ms=2000,--memory-pool-timeout=1";
 
 /**
  * The absolute argv that runs this program again, for service files: the binary alone when

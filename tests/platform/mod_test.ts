@@ -35,3 +35,8 @@ Deno.test("selfCommand() from source is deno run -A with the V8 flags and the ab
   assert.ok((await Deno.stat(argv[4])).isFile);
   assert.equal(currentSelf().standalone, false);
 });
+
+Deno.test("`deno task start` runs `up` with the same V8 flags as the services", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
+  assert.ok(config.tasks.start.split(" ").includes(V8_FLAGS), config.tasks.start);
+});
