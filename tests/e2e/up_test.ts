@@ -7,6 +7,7 @@ import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { fakeWorld } from "../../testkit/world.ts";
 import { accepts, daemonHealthy, spawnMeter, stop, waitFor } from "../../testkit/processes.ts";
+import { runCli } from "../helpers/cli.ts";
 
 Deno.test("up runs edge and daemon in one process: a call is metered, the self-test answers, SIGTERM exits 0", async () => {
   const world = await fakeWorld({ prefix: "hm-up-", hosts: ["api.anthropic.com"] });
@@ -71,6 +72,88 @@ Deno.test("up runs edge and daemon in one process: a call is metered, the self-t
     }
   } finally {
     client?.close();
+    await stop(up, "SIGKILL");
+    await reading;
+    await world.close();
+  }
+});
+
+Deno.test("up with a config it cannot use keeps the edge's port, says what it ignored, and starts the daemon once the config is fixed", async () => {
+  const world = await fakeWorld({
+    prefix: "hm-up-bad-config-",
+    hosts: ["api.anthropic.com"],
+    config: 'proxy = "socks5://proxy.corp:1080"\n',
+  });
+  const { dir, fake, ports } = world;
+  const config = join(dir, "config.toml");
+  const up = spawnMeter(dir, "up", { stderr: "piped" });
+  let log = "";
+  const reading = (async () => {
+    for await (const chunk of up.stderr.pipeThrough(new TextDecoderStream())) log += chunk;
+  })();
+  const client = Deno.createHttpClient({
+    proxy: { url: `http://try-up:x@127.0.0.1:${ports.edge}` },
+    caCerts: [Deno.readTextFileSync(fake.caFile)],
+    poolMaxIdlePerHost: 0,
+  });
+  const call = async () => {
+    const res = await fetch("https://api.anthropic.com/v1/messages?fixture=anthropic_message.body", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 256, messages: [] }),
+      client,
+    });
+    await res.body?.cancel();
+    return res.status;
+  };
+  try {
+    await waitFor("the edge", () => accepts(ports.edge));
+    await waitFor(
+      "up to say the daemon cannot start",
+      () => Promise.resolve(/daemon cannot start/.test(log)),
+    );
+    assert.match(log, /the edge ignores .*upstream\.proxy.*; it uses the default in its place/, log);
+    assert.match(log, /"event":"edge\.config_ignored"/);
+    assert.match(
+      log,
+      new RegExp(`keeps 127\\.0\\.0\\.1:${ports.edge} and passes every call through unmetered`),
+    );
+    // The edge tunnels the call straight to the provider (the client trusts the provider's own certificate).
+    assert.equal(await call(), 200, log);
+    assert.equal(fake.requests.length, 1);
+    const status = await runCli(["status", "--json"], { HALTON_METER_HOME: dir, HOME: dir });
+    const daemon =
+      (JSON.parse(status.stdout) as { components: { name: string; ok: boolean; detail: string }[] })
+        .components.find((c) => c.name === "daemon");
+    assert.equal(daemon?.ok, false, status.stdout);
+    assert.match(daemon?.detail ?? "", /cannot start: .*upstream\.proxy.*traffic passes unmetered/);
+
+    Deno.writeTextFileSync(config, Deno.readTextFileSync(config).replace(/^proxy = .*$/m, ""));
+    await waitFor("the daemon, once the config is fixed", () => daemonHealthy(ports.api), 20_000);
+    await waitFor("the daemon's CA", () => Promise.resolve(Deno.statSync(world.caFile).isFile));
+    const metered = Deno.createHttpClient({
+      proxy: { url: `http://try-up:x@127.0.0.1:${ports.edge}` },
+      caCerts: [Deno.readTextFileSync(world.caFile)],
+      poolMaxIdlePerHost: 0,
+    });
+    try {
+      const res = await fetch("https://api.anthropic.com/v1/messages?fixture=anthropic_message.body", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 256, messages: [] }),
+        client: metered,
+      });
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+    } finally {
+      metered.close();
+    }
+    await waitFor("the metered row", () => Promise.resolve(world.rows().length === 1), 10_000);
+
+    up.kill("SIGTERM");
+    assert.equal((await up.status).code, 0, `up exits 0 on SIGTERM\n${log}`);
+  } finally {
+    client.close();
     await stop(up, "SIGKILL");
     await reading;
     await world.close();
