@@ -9,10 +9,11 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { COMPLETION, type FakeProvider, startFakeProvider } from "../../testkit/fake_provider.ts";
-import { runCli } from "../helpers/cli.ts";
+import { type CliResult, MAIN, runCli } from "../helpers/cli.ts";
 import {
   accepts,
   daemonHealthy,
+  denoDir,
   meterCommand,
   pinPorts,
   spawnMeter,
@@ -260,12 +261,15 @@ Deno.test("a corrupted database is named by the daemon, status and report, never
   }
 });
 
-Deno.test("a meter folder that is a file gets a clean error naming the path", async () => {
+/** Every command that uses the meter's folder, as a user or a service runs it. */
+const HOME_COMMANDS = [["status"], ["report"], ["init", "--dry-run"], ["daemon"], ["edge"]];
+
+Deno.test("a meter folder that is a file gets a clean error naming the path, from every command", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hm-home-file-" });
   const home = join(dir, "not-a-folder");
   Deno.writeTextFileSync(home, "x");
   try {
-    for (const args of [["status"], ["report"], ["daemon"], ["init", "--dry-run"]]) {
+    for (const args of HOME_COMMANDS) {
       const out = await runCli(args, { HALTON_METER_HOME: home, HOME: dir });
       assert.equal(out.code, 1, `${args}: ${out.stderr}`);
       assert.match(out.stderr, new RegExp(`halton-meter: ${home} \\(the meter's folder\\) is a file`));
@@ -275,6 +279,65 @@ Deno.test("a meter folder that is a file gets a clean error naming the path", as
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/**
+ * `halton-meter <args>` as a user whom file modes bind: root without the capabilities that override them
+ * (`setpriv`), or the user running the tests when that is not root.
+ */
+async function runBoundByModes(args: string[], env: Record<string, string>): Promise<CliResult> {
+  const deno = [Deno.execPath(), "run", "-A", "--cached-only", MAIN, ...args];
+  const argv = Deno.uid() === 0
+    ? ["setpriv", "--bounding-set=-dac_override,-dac_read_search", ...deno]
+    : deno;
+  const out = await new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    env: { DENO_DIR: denoDir(), PATH: Deno.env.get("PATH") ?? "", NO_COLOR: "1", ...env },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+}
+
+const CAN_DROP_OVERRIDE = Deno.build.os === "linux" &&
+  (Deno.uid() !== 0 ||
+    new Deno.Command("setpriv", { args: ["--bounding-set=-dac_override", "true"], stderr: "null" })
+      .outputSync().success);
+
+Deno.test({
+  name: "a meter folder this user cannot read gets a clean error naming the path, from every command",
+  ignore: !CAN_DROP_OVERRIDE,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "hm-home-unreadable-" });
+    const home = join(dir, ".halton-meter");
+    Deno.mkdirSync(home);
+    Deno.writeTextFileSync(join(home, "config.toml"), "");
+    Deno.chmodSync(home, 0o000);
+    try {
+      // The folder itself, and a folder inside it (whose very existence cannot be checked).
+      for (
+        const [meterHome, args] of [home, join(home, "inner")].flatMap((h) =>
+          HOME_COMMANDS.map((a) => [h, a] as const)
+        )
+      ) {
+        const out = await runBoundByModes(args, { HALTON_METER_HOME: meterHome, HOME: dir });
+        assert.equal(out.code, 1, `${args}: ${out.stderr}`);
+        assert.match(
+          out.stderr,
+          new RegExp(
+            `halton-meter: ${meterHome} \\(the meter's folder\\) cannot be read: .*[Pp]ermission denied`,
+          ),
+        );
+        assert.match(out.stderr, /hint: Give this user access to it/);
+        noStackTrace(out);
+      }
+    } finally {
+      Deno.chmodSync(home, 0o700);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
 
 /** Every entry under `dir` with its permission bits, e.g. `logs/daemon.jsonl` → 0o600. */
