@@ -15,7 +15,7 @@ import { currentChannel } from "./core/channel.ts";
 import { assertUsableHome, defaultPaths } from "./core/paths.ts";
 import { damagedDatabaseError } from "./store/failure.ts";
 import { writeAllSync } from "./core/io.ts";
-import { READ_API_WORKER, registerEntry, threadName } from "./core/entry.ts";
+import { INTEGRITY_WORKER, READ_API_WORKER, registerEntry, threadName } from "./core/entry.ts";
 
 /** The program's `--help` text. */
 export function programHelp(): string {
@@ -103,6 +103,8 @@ export function processIo(): Io {
 registerEntry(import.meta.url);
 if (threadName() === READ_API_WORKER) {
   (await import("./daemon/api/read/worker.ts")).serveReadApi();
+} else if (threadName() === INTEGRITY_WORKER) {
+  (await import("./store/integrity_worker.ts")).serveIntegrityCheck();
 } else if (import.meta.main) {
   Deno.exitCode = await main(Deno.args, processIo);
 }

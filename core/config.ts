@@ -31,6 +31,8 @@ export interface Config {
     drain_timeout_s: number;
     /** How long the daemon may fail its health check before the supervisor replaces it. */
     hang_restart_s: number;
+    /** How often the running daemon checks the database for corruption (`PRAGMA quick_check`, off-thread). */
+    integrity_check_s: number;
   };
   cors: { allow_origins: string[] };
   tagging: { default_project: string };
@@ -167,6 +169,7 @@ const SCHEMA = {
     flush_interval_ms: [positiveInt, 25],
     drain_timeout_s: [positiveInt, 600],
     hang_restart_s: [positiveInt, 15],
+    integrity_check_s: [positiveInt, 3600],
   },
   cors: { allow_origins: [stringList, []] },
   tagging: { default_project: [slug, "misc"] },
@@ -186,6 +189,7 @@ export function defaultConfig(): Config {
       flush_interval_ms: 25,
       drain_timeout_s: 600,
       hang_restart_s: 15,
+      integrity_check_s: 3600,
     },
     cors: { allow_origins: [] },
     tagging: { default_project: "misc" },

@@ -10,6 +10,9 @@
 /** The name the read API's worker thread is started with. */
 export const READ_API_WORKER = "halton-meter:read-api";
 
+/** The name the daemon's background integrity check's worker thread is started with. */
+export const INTEGRITY_WORKER = "halton-meter:integrity-check";
+
 let entry: string | undefined;
 
 /** Records the URL of the entry module (`main.ts` passes its own `import.meta.url`, whatever file holds it). */

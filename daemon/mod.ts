@@ -31,6 +31,7 @@ import { currentOs } from "../core/paths.ts";
 import { createMeteringHook, type MeteringDeps } from "./metering/metering_hook.ts";
 import { buildRateBook, bundledCard, loadPackage, type RateBook, readStoredRates } from "../pricing/mod.ts";
 import { Repricer } from "./repricing.ts";
+import { watchIntegrity } from "./integrity.ts";
 import { Attributor, processLookupFor } from "./attribution/mod.ts";
 import type { HostShape } from "./providers/mod.ts";
 
@@ -102,6 +103,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   if (!ensureCaBundle(paths)) log.info("daemon.no_ca_bundle", { path: paths.caBundle });
   const db = openStore(paths.db, { checkIntegrity: true });
   const writer = new RowWriter(db, {
+    file: paths.db,
     intervalMs: config.daemon.flush_interval_ms,
     busyTimeoutMs: WRITE_LOCK_WAIT_MS,
     // A failing disk is retried every half second: say so when the reason changes, not at every try.
@@ -150,7 +152,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     async () => {
       // A lock another program holds may be let go in a moment: give queued rows a short last chance.
       const until = Date.now() + LAST_WRITE_TRIES_MS;
-      while (writer.failure && writer.queued && Date.now() < until) {
+      while (writer.failure && writer.failure.kind !== "corrupt" && writer.queued && Date.now() < until) {
         await new Promise((r) => setTimeout(r, 100));
         writer.flush();
       }
@@ -220,6 +222,15 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       }
     }, options.heartbeatMs ?? 60_000);
     cleanup.push(() => clearInterval(heartbeat));
+
+    const integrity = watchIntegrity({
+      file: paths.db,
+      intervalMs: config.daemon.integrity_check_s * 1000,
+      quiet: () => intercept.stats.active === 0,
+      onDamaged: (problem) => writer.damaged(problem),
+      onError: (error) => log.warn("store.integrity_check_failed", { error }),
+    });
+    cleanup.push(() => integrity.close());
 
     const bound = { intercept: intercept.port, api: api.port };
     log.info("daemon.startup.ready", {

@@ -5,6 +5,8 @@
  * {@linkcode RowWriter.failure}, and retries often with batches of one row growing back as they succeed: a
  * retry of the whole queue in one transaction would need as much free space as the whole queue, so a disk
  * with a little space freed would never take any of it. The queue is bounded; what it drops is counted.
+ * A corrupted database is the exception: once a write meets one, or the daemon's background check finds one
+ * ({@linkcode RowWriter.damaged}), nothing more is written into it and rows only wait and are counted.
  *
  * @module
  */
@@ -30,6 +32,8 @@ export interface RowWriterOptions {
    * daemon keeps this short: a locked database delays rows, never traffic. Default: the connection's own.
    */
   busyTimeoutMs?: number;
+  /** The database's path, as the next steps of a {@linkcode WriteFailure} name it. Default: `db.sqlite`. */
+  file?: string;
 }
 
 /** Why rows are not being written, in words for `status`, and what to do about it. */
@@ -89,19 +93,21 @@ export function classifyWriteError(error: Error, file = "db.sqlite"): Omit<Write
       error: e,
     };
   }
-  if (is("corrupt", /malformed|corrupt|not a database/)) {
-    return {
-      kind: "corrupt",
-      reason: "the database is corrupted",
-      next: `Stop the meter, move ${file} aside (nothing is deleted) and start it again to begin a new one.`,
-      error: e,
-    };
-  }
+  if (is("corrupt", /malformed|corrupt|not a database/)) return corruption(e, file);
   return {
     kind: "other",
     reason: `SQLite refused the write (${e})`,
     next: "Run 'halton-meter doctor'.",
     error: e,
+  };
+}
+
+function corruption(error: string, file: string): Omit<WriteFailure, "since"> {
+  return {
+    kind: "corrupt",
+    reason: "the database is corrupted",
+    next: `Stop the meter, move ${file} aside (nothing is deleted) and start it again to begin a new one.`,
+    error,
   };
 }
 
@@ -130,6 +136,7 @@ export class RowWriter {
       retryMs: 500,
       onError: () => {},
       busyTimeoutMs: -1,
+      file: "db.sqlite",
       ...options,
     };
     this.#batch = this.#opts.batchSize;
@@ -158,9 +165,19 @@ export class RowWriter {
     return this.#queue.length;
   }
 
-  /** Why the last flush failed, until one succeeds again. */
+  /** Why the last flush failed, until one succeeds again; a corrupted database stays named until the end. */
   get failure(): WriteFailure | undefined {
     return this.#failure;
+  }
+
+  /**
+   * Stops writing into a database found to be corrupted (`problem` says how), as a write that meets a damaged
+   * page does: writing more rows into a damaged b-tree can only spread the damage.
+   */
+  damaged(problem: string): void {
+    if (this.#failure?.kind === "corrupt") return;
+    this.#failure = { ...corruption(problem, this.#opts.file), since: new Date().toISOString() };
+    this.#opts.onError(new Error(problem), this.#queue.length);
   }
 
   /** Queues a row; the flush happens later, off the caller's path. */
@@ -170,6 +187,7 @@ export class RowWriter {
       this.#queue.shift();
       this.#dropped++;
     }
+    if (this.#failure?.kind === "corrupt") return;
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
       this.flush();
@@ -186,6 +204,7 @@ export class RowWriter {
       this.#timer = undefined;
     }
     let done = 0;
+    if (this.#failure?.kind === "corrupt") return done;
     while (this.#queue.length) {
       const batch = this.#queue.slice(0, this.#batch);
       try {
@@ -213,8 +232,12 @@ export class RowWriter {
     this.#projectIds.clear();
     this.#calls.afterRollback();
     this.#batch = 1;
-    this.#failure = { ...classifyWriteError(error), since: this.#failure?.since ?? new Date().toISOString() };
+    this.#failure = {
+      ...classifyWriteError(error, this.#opts.file),
+      since: this.#failure?.since ?? new Date().toISOString(),
+    };
     this.#opts.onError(error, this.#queue.length);
+    if (this.#failure.kind === "corrupt") return;
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
       this.flush();

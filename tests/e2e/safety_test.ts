@@ -40,13 +40,14 @@ interface Meter {
   stop(): Promise<void>;
 }
 
-async function startMeter(home: string, providerDir: string): Promise<Meter> {
+/** Starts the daemon and the edge in `home`; `config` is appended to the `config.toml` made for them. */
+async function startMeter(home: string, providerDir: string, config = ""): Promise<Meter> {
   const provider = await startFakeProvider(providerDir);
   const ports = await pinPorts(home);
   Deno.writeTextFileSync(
     join(home, "config.toml"),
     `[upstream]\nca_file = ${JSON.stringify(provider.caFile)}\n` +
-      `resolve = { "api.openai.com" = "127.0.0.1:${provider.port}" }\n`,
+      `resolve = { "api.openai.com" = "127.0.0.1:${provider.port}" }\n${config}`,
   );
   const daemon = spawnMeter(home, "daemon");
   const edge = spawnMeter(home, "edge");
@@ -201,26 +202,37 @@ Deno.test({
   },
 });
 
-/** A real database with `n` rows, then every other page after the first two overwritten with random bytes. */
-function corruptedDatabase(file: string, n: number): void {
+/** A real database with `n` rows, all in the main file (no WAL). */
+function realDatabase(file: string, n: number): void {
   const db = openStore(file);
   const writer = new RowWriter(db, { intervalMs: 60_000 });
   for (let i = 0; i < n; i++) writer.enqueue(makeRow({ project: `p${i % 7}` }));
   writer.close();
   db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   db.close();
-  const pageSize = 4096;
-  const pages = Deno.statSync(file).size / pageSize;
+}
+
+const PAGE_SIZE = 4096;
+
+/** Overwrites every other page of `file` from `first` (a page number) to `end` (a fraction of the file) with random bytes. */
+function corruptPages(file: string, first: (pages: number) => number, end = 1): void {
+  const pages = Deno.statSync(file).size / PAGE_SIZE;
   assert.ok(pages > 8, `only ${pages} pages`);
   const f = Deno.openSync(file, { write: true });
   try {
-    for (let page = 2; page < pages; page += 2) {
-      f.seekSync(page * pageSize, Deno.SeekMode.Start);
-      f.writeSync(crypto.getRandomValues(new Uint8Array(pageSize)));
+    for (let page = first(pages); page < pages * end; page += 2) {
+      f.seekSync(page * PAGE_SIZE, Deno.SeekMode.Start);
+      f.writeSync(crypto.getRandomValues(new Uint8Array(PAGE_SIZE)));
     }
   } finally {
     f.close();
   }
+}
+
+/** A real database with `n` rows, then every other page after the first two overwritten with random bytes. */
+function corruptedDatabase(file: string, n: number): void {
+  realDatabase(file, n);
+  corruptPages(file, () => 2);
 }
 
 function noStackTrace(out: { stderr: string }): void {
@@ -263,6 +275,50 @@ Deno.test("a corrupted database is named by the daemon, status and report, never
 
 /** Every command that uses the meter's folder, as a user or a service runs it. */
 const HOME_COMMANDS = [["status"], ["report"], ["init", "--dry-run"], ["daemon"], ["edge"]];
+
+Deno.test("a database damaged while the daemon runs: the background check names it, nothing more is written into it, traffic flows", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hm-corrupt-live-" });
+  const providerDir = await Deno.makeTempDir({ prefix: "hm-corrupt-live-provider-" });
+  const home = join(dir, ".halton-meter");
+  Deno.mkdirSync(home);
+  const file = join(home, "db.sqlite");
+  realDatabase(file, 3000);
+  const meter = await startMeter(home, providerDir, "[daemon]\nintegrity_check_s = 1\n");
+  try {
+    assert.equal(await meter.call(), 200);
+    await waitFor("the row", () => Promise.resolve(meter.rows() === 3001), 10_000);
+    assert.equal((await meter.health()).store.writing, true);
+    // Old rows in the middle of the file: a new row goes to the end of the tables, never there.
+    corruptPages(file, (pages) => Math.floor(pages / 3), 2 / 3);
+    await waitFor(
+      "status to name the damage",
+      async () => /the database is corrupted/.test((await statusComponent(home, "store"))?.detail ?? ""),
+      20_000,
+    );
+    const store = await statusComponent(home, "store");
+    assert.equal(store?.ok, false);
+    assert.match(store?.detail ?? "", /^rows are not being written: the database is corrupted/);
+    const doctor = await runCli(["doctor", "--json"], { HALTON_METER_HOME: home, HOME: home });
+    const checks = JSON.parse(doctor.stdout).checks as { status: string; detail: string; next?: string }[];
+    const writer = checks.find((c) => c.detail.startsWith("rows are not being written"));
+    assert.equal(writer?.status, "broken", doctor.stdout);
+    assert.match(writer?.detail ?? "", /the database is corrupted/);
+    assert.match(writer?.next ?? "", new RegExp(`move ${file} aside \\(nothing is deleted\\)`));
+
+    assert.equal(await meter.call(), 200, "traffic flows past a damaged database");
+    await waitFor("the row to be queued", async () => (await meter.health()).store.queued === 1, 10_000);
+    const health = (await meter.health()).store;
+    assert.deepEqual([health.writing, health.written, health.dropped], [false, 1, 0]);
+    const findings = Deno.readTextFileSync(join(home, "logs", "daemon.jsonl")).split("\n").filter(Boolean)
+      .map((l) => JSON.parse(l)).filter((e) => e.event === "store.flush_failed");
+    assert.equal(findings.length, 1, JSON.stringify(findings));
+    assert.match(findings[0].error, /db\.sqlite is (corrupted|not a SQLite database)/);
+  } finally {
+    await meter.stop();
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(providerDir, { recursive: true });
+  }
+});
 
 Deno.test("a meter folder that is a file gets a clean error naming the path, from every command", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hm-home-file-" });

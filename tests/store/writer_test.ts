@@ -291,3 +291,38 @@ Deno.test("classifyWriteError() goes by SQLite's result code when the error has 
   );
   assert.equal(classifyWriteError(withCode("disk I/O error", 10)).kind, "other");
 });
+
+Deno.test("RowWriter.damaged() stops every write into the database for good; rows wait and are counted", async () => {
+  await using home = await tempHome();
+  openStore(home.paths.db).close();
+  const db = new CountingDb(home.paths.db);
+  const errors: string[] = [];
+  const writer = new RowWriter(db, {
+    intervalMs: 60_000,
+    maxQueued: 2,
+    file: home.paths.db,
+    onError: (e) => errors.push(e.message),
+  });
+  try {
+    writer.enqueue(makeRow());
+    assert.equal(writer.flush(), 1);
+    writer.damaged(`${home.paths.db} is corrupted (SQLite's quick_check: page 7 is never used)`);
+    writer.damaged("found again");
+    for (let i = 0; i < 3; i++) writer.enqueue(makeRow());
+    const begins = db.begins;
+    assert.equal(writer.flush(), 0);
+    assert.equal(db.begins, begins, "no transaction is begun on a damaged database");
+    assert.deepEqual([writer.written, writer.queued, writer.dropped], [1, 2, 1]);
+    assert.equal(writer.failure?.kind, "corrupt");
+    assert.equal(writer.failure?.reason, "the database is corrupted");
+    assert.match(
+      writer.failure?.next ?? "",
+      new RegExp(`move ${home.paths.db} aside \\(nothing is deleted\\)`),
+    );
+    assert.deepEqual(errors, [`${home.paths.db} is corrupted (SQLite's quick_check: page 7 is never used)`]);
+    assert.equal(count(db), 1);
+  } finally {
+    assert.equal(writer.close(), 2);
+    db.close();
+  }
+});
