@@ -6,6 +6,8 @@
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
+import { dirname } from "node:path";
+import { folderUnwritable } from "../core/writable.ts";
 import { BUNDLE_VARS, EXTRA_CA_VARS } from "../platform/proxy_env.ts";
 import { NSS_NICKNAME } from "../platform/linux/mod.ts";
 import { NOT_FOUND } from "../platform/runner.ts";
@@ -297,6 +299,9 @@ export function checkDatabase(m: Machine): Check[] {
         next: `Stop the daemon, copy ${file} aside, and recover it with: sqlite3 ${file} .recover`,
       }];
   } catch (e) {
+    // SQLite cannot open a WAL database in a folder where it may not make its `-shm` file: that is the
+    // folder's fault, which `checkWriter` names, not the file's.
+    if (folderUnwritable(dirname(m.fs.local(file)))) return [];
     return [{
       layer: "database",
       status: "broken",
@@ -308,9 +313,22 @@ export function checkDatabase(m: Machine): Check[] {
   }
 }
 
-/** The running daemon's row writer: rows that are not being written are a broken meter, whatever the cause. */
+/**
+ * The running daemon's row writer, and the meter's folder: rows that are not being written are a broken meter,
+ * whatever the cause.
+ */
 export function checkWriter(f: Facts): Check[] {
   const store = f.api.ok ? f.api.store : undefined;
+  const blocked = f.homeUnwritable;
+  if (blocked && !(store?.writing)) {
+    return [{
+      layer: "database",
+      status: "broken",
+      detail: `rows are not being written: ${blocked.reason}` +
+        (store ? ` (${store.queued ?? 0} queued, ${store.dropped ?? 0} dropped)` : ""),
+      next: blocked.next,
+    }];
+  }
   if (!store || store.writing) return [];
   return [{
     layer: "database",

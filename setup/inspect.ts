@@ -8,6 +8,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { loadConfig } from "../core/config.ts";
 import { effectivePorts, type Ports, readEffectivePorts } from "../core/ports.ts";
 import { databaseProblem } from "../store/open.ts";
+import { folderUnwritable, type Unwritable } from "../core/writable.ts";
 import { certSha1, pemCertificates } from "../platform/ca_bundle.ts";
 import type { InstallMode, PlatformContext } from "../platform/types.ts";
 import { type Machine, machinePaths, machinePlatform, platformContext } from "./machine.ts";
@@ -51,6 +52,8 @@ export interface Facts {
   ca: CaFacts;
   /** Why the database cannot be used (not SQLite, corrupted), checked while no daemon answers. */
   database?: { problem: string; next?: string };
+  /** Why no file can be made in the meter's folder (read-only, not ours, full): no row can be written. */
+  homeUnwritable?: Unwritable;
   /** What a lenient load of config.toml had to ignore (the edge runs on defaults in their place). */
   configIgnored: string[];
   /** Each service file as `init` would write it now, and how the disk differs. */
@@ -148,6 +151,7 @@ export async function gatherFacts(m: Machine): Promise<Facts> {
     edge: runningEdge(m.fs.local(paths.run), edgeUp),
     ca,
     configIgnored: loaded.ignored,
+    homeUnwritable: folderUnwritable(m.fs.local(paths.home)),
     database: dbProblem && { problem: dbProblem.message, next: dbProblem.hint },
     serviceFiles,
     ctx,

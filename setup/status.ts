@@ -67,6 +67,8 @@ export function statusReport(f: Facts): StatusReport {
     port: f.ports.api,
   });
   const store = f.api.ok ? f.api.store : undefined;
+  // The folder's own answer names a read-only file system, which SQLite reports only as an I/O error.
+  const blocked = f.homeUnwritable?.reason;
   if (store) {
     const counts = `${store.queued ?? 0} queued, ${store.dropped ?? 0} dropped`;
     c.push({
@@ -75,7 +77,16 @@ export function statusReport(f: Facts): StatusReport {
       state: store.writing ? "writing" : "not-writing",
       detail: store.writing
         ? `rows are written (${counts})`
-        : `rows are not being written: ${store.reason ?? "unknown"} (${counts}); traffic still flows`,
+        : `rows are not being written: ${
+          blocked ?? store.reason ?? "unknown"
+        } (${counts}); traffic still flows`,
+    });
+  } else if (blocked) {
+    c.push({
+      name: "store",
+      ok: false,
+      state: "not-writing",
+      detail: `rows are not being written: ${blocked}; traffic passes unmetered`,
     });
   }
   if (f.database) {
@@ -194,6 +205,7 @@ function notes(f: Facts): string[] {
 function nextStep(f: Facts, c: Component[]): string {
   if (!f.installed) return "Run 'halton-meter init' to set this machine up.";
   const bad = new Set(c.filter((x) => !x.ok).map((x) => x.name));
+  if (bad.has("store") && f.homeUnwritable) return f.homeUnwritable.next;
   if (bad.has("store") && f.api.store?.next) return f.api.store.next;
   if (bad.has("database") && f.database?.next) return f.database.next;
   if (bad.has("config")) return "Fix config.toml (see the config line), then run 'halton-meter restart'.";

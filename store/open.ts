@@ -11,6 +11,7 @@ import { StoreError } from "../core/errors.ts";
 import { makePrivateDir, makePrivateFile, PRIVATE_FILE } from "../core/private.ts";
 import { bundledMigrations, checkCompatible, migrate, type Migration, pendingMigrations } from "./migrate.ts";
 import { damagedDatabaseError, moveAsideHint } from "./failure.ts";
+import { folderUnwritable } from "../core/writable.ts";
 
 const HEADER = "SQLite format 3\0";
 
@@ -105,6 +106,22 @@ function openUnchecked(file: string, options: OpenStoreOptions): DatabaseSync {
       throw e;
     }
   }
+  try {
+    return openWritable(file, exists, migrations, options);
+  } catch (e) {
+    // SQLite says only "unable to open database file" of a read-only or full folder: name the cause.
+    const blocked = folderUnwritable(dirname(file));
+    if (blocked) throw new StoreError(`${file} cannot be written: ${blocked.reason}`, blocked.next, e);
+    throw e;
+  }
+}
+
+function openWritable(
+  file: string,
+  exists: boolean,
+  migrations: Migration[],
+  options: OpenStoreOptions,
+): DatabaseSync {
   makePrivateDir(dirname(file));
   // SQLite gives the WAL and SHM files the database file's mode: a database made 0600 keeps all three private.
   if (!exists) {

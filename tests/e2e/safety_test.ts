@@ -664,3 +664,124 @@ Deno.test("rows that still cannot be written when the daemon stops are counted i
     await Deno.remove(providerDir, { recursive: true });
   }
 });
+
+/** `mount -o remount,<how>` of a tmpfs from {@linkcode smallDisk}; Linux refuses `ro` while a file on it is open for writing. */
+function remount(dir: string, how: "ro" | "rw"): void {
+  const out = new Deno.Command("mount", { args: ["-o", `remount,${how}`, dir], stderr: "piped" })
+    .outputSync();
+  assert.ok(out.success, `remount ${how}: ${new TextDecoder().decode(out.stderr)}`);
+}
+
+Deno.test({
+  name:
+    "a read-only home: the edge keeps traffic flowing, the daemon and status name the read-only folder, rows resume once it is writable",
+  ignore: !CAN_MOUNT,
+  async fn() {
+    const disk = smallDisk("24m")!;
+    const providerDir = await Deno.makeTempDir({ prefix: "hm-ro-provider-" });
+    const home = join(disk, ".halton-meter");
+    Deno.mkdirSync(home);
+    const provider = await startFakeProvider(providerDir);
+    const ports = await pinPorts(home);
+    Deno.writeTextFileSync(
+      join(home, "config.toml"),
+      `[upstream]\nca_file = ${JSON.stringify(provider.caFile)}\n` +
+        `resolve = { "api.openai.com" = "127.0.0.1:${provider.port}" }\n`,
+    );
+    const children: Deno.ChildProcess[] = [];
+    try {
+      // A first start makes the database and the CA, as any install has them.
+      const first = spawnMeter(home, "daemon");
+      await waitFor("a healthy daemon", () => daemonHealthy(ports.api), 20_000);
+      await stop(first);
+      // The file system turns read-only, as Linux does to a disk after an error.
+      remount(disk, "ro");
+
+      const edge = spawnMeter(home, "edge");
+      children.push(edge);
+      await waitFor("the edge on a read-only home", () => accepts(ports.edge), 20_000);
+      const refused = await meterCommand(home, ["daemon"], { stderr: "piped" }).output();
+      const said = new TextDecoder().decode(refused.stderr);
+      assert.equal(refused.code, 1, said);
+      assert.match(
+        said,
+        new RegExp(`${home}/db\\.sqlite cannot be written: ${home} is on a read-only file system`),
+      );
+      assert.match(said, /hint: Make the file system that holds .* writable again/);
+      noStackTrace({ stderr: said });
+
+      const store = await statusComponent(home, "store");
+      assert.equal(store?.ok, false);
+      assert.equal(
+        store?.detail,
+        `rows are not being written: ${home} is on a read-only file system; traffic passes unmetered`,
+      );
+      const doctor = await runCli(["doctor", "--json"], { HALTON_METER_HOME: home, HOME: home });
+      const checks = JSON.parse(doctor.stdout).checks as { layer: string; status: string; detail: string }[];
+      assert.deepEqual(
+        checks.filter((c) => c.layer === "database").map((c) => [c.status, c.detail]),
+        [["broken", `rows are not being written: ${home} is on a read-only file system`]],
+      );
+
+      // Apps keep working: the edge tunnels the call straight to the provider.
+      const client = Deno.createHttpClient({
+        proxy: { url: `http://127.0.0.1:${ports.edge}` },
+        caCerts: [provider.caPem],
+        poolMaxIdlePerHost: 0,
+      });
+      try {
+        const res = await fetch("https://api.openai.com/v1/chat/completions", {
+          client,
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ model: "gpt-4o-mini", messages: [] }),
+        });
+        assert.deepEqual([res.status, await res.json()], [200, COMPLETION]);
+      } finally {
+        client.close();
+      }
+
+      // Writable again: the daemon starts, and a call through it is one row.
+      remount(disk, "rw");
+      children.push(spawnMeter(home, "daemon"));
+      await waitFor("a healthy daemon", () => daemonHealthy(ports.api), 20_000);
+      assert.equal((await statusComponent(home, "store"))?.ok, true);
+      const caPem = Deno.readTextFileSync(join(home, ".mitmproxy", "mitmproxy-ca-cert.pem"));
+      const metered = Deno.createHttpClient({
+        proxy: { url: `http://127.0.0.1:${ports.intercept}` },
+        caCerts: [caPem],
+        poolMaxIdlePerHost: 0,
+      });
+      try {
+        const res = await fetch("https://api.openai.com/v1/chat/completions", {
+          client: metered,
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ model: "gpt-4o-mini", messages: [] }),
+        });
+        assert.equal(res.status, 200);
+        await res.body?.cancel();
+      } finally {
+        metered.close();
+      }
+      await waitFor("the row", () => {
+        const db = new DatabaseSync(join(home, "db.sqlite"), { readOnly: true });
+        try {
+          return Promise.resolve(
+            (db.prepare("SELECT count(*) AS n FROM requests").get() as { n: number }).n === 1,
+          );
+        } finally {
+          db.close();
+        }
+      }, 10_000);
+    } finally {
+      for (const c of children.reverse()) await stop(c);
+      await provider.close();
+      try {
+        remount(disk, "rw");
+      } catch { /* rw already */ }
+      unmount(disk);
+      await Deno.remove(providerDir, { recursive: true });
+    }
+  },
+});
