@@ -1,46 +1,105 @@
 /**
- * `halton-meter daemon`: runs the intercepting daemon in the foreground (what the service runs) until SIGINT
- * or SIGTERM, then stops it cleanly with the row queue written.
+ * `halton-meter daemon`: runs the intercepting daemon in the foreground (what the service runs) until SIGINT,
+ * SIGTERM or a drain request, then stops it cleanly with the row queue written.
+ *
+ * A daemon started while another of the same home serves takes over from it (docs/lifecycle.md): it gets
+ * everything ready, asks the old one to drain, then binds the ports as the old one lets go. The old one is
+ * named by `HALTON_METER_REPLACES` (the supervisor) or found through `run/daemon.ready` (a service manager
+ * starting the other slot, which cannot pass a variable per start).
  *
  * @module
  */
-import type { CommandSpec, Io } from "./command.ts";
+import { type CommandSpec, type Invocation, type Io, stringFlag } from "./command.ts";
 import type { Logger } from "../core/log.ts";
-import { MeterError } from "../core/errors.ts";
+import { ExitCode, MeterError } from "../core/errors.ts";
 import { VERSION } from "../core/version.ts";
 import {
   clearDaemonFailure,
+  type DaemonSlot,
+  daemonSlotFile,
+  drainToken,
   markDaemonReady,
+  parseDaemonSlot,
   processLogger,
+  readyDaemon,
   recordDaemonFailure,
   REPLACES_ENV,
+  requestDrain,
+  slotPidFile,
   untilStopSignal,
 } from "../core/lifecycle.ts";
 import { restrictUmask, tightenHome } from "../core/private.ts";
+import { writeFileAtomic } from "../core/io.ts";
+import { processAlive } from "../setup/pids.ts";
+import { apiHealth } from "../setup/probe.ts";
+import { drainRoute } from "../daemon/api/drain.ts";
 
-/** Asks the daemon this one replaces to stop: it closes its ports at once and drains its connections. */
-function stopPredecessor(pid: number, log: Logger): void {
+/** The pid of another daemon of this home that serves now: named in `daemon.ready`, alive, answering. */
+async function servingDaemon(run: string, apiPort: number): Promise<number | undefined> {
+  const pid = readyDaemon(run);
+  if (pid === undefined || pid === Deno.pid || !processAlive(pid, "daemon")) return undefined;
+  return (await apiHealth(apiPort, 1_000)).ok ? pid : undefined;
+}
+
+/**
+ * Asks the daemon this one replaces to drain: the drain request on every OS, SIGTERM when it does not answer
+ * it (an older version). True when one was asked, so binding waits for it to let go of the ports.
+ */
+async function stopPredecessor(
+  run: string,
+  apiPort: number,
+  named: number | undefined,
+  log: Logger,
+): Promise<boolean> {
+  const pid = named ?? await servingDaemon(run, apiPort);
+  if (pid === undefined) return false;
+  const agreed = await requestDrain(apiPort, run);
+  if (agreed !== undefined) {
+    log.info("daemon.replacing", { pid: agreed, by: "drain request" });
+    return true;
+  }
   try {
-    Deno.kill(pid, Deno.build.os === "windows" ? "SIGINT" : "SIGTERM");
-    log.info("daemon.replacing", { pid });
+    // On Windows this ends the process without a drain: only an older daemon, which lacks the request, gets it.
+    Deno.kill(pid, "SIGTERM");
+    log.info("daemon.replacing", { pid, by: "SIGTERM" });
+    return true;
   } catch {
     // Gone already: the ports are free.
+    return false;
+  }
+}
+
+function slotOf(inv: Invocation): DaemonSlot | undefined {
+  const given = stringFlag(inv, "slot");
+  if (given === undefined) return undefined;
+  if (given === "a" || given === "b") return given;
+  throw new MeterError(`--slot must be a or b, not ${JSON.stringify(given)}`, { exitCode: ExitCode.Usage });
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return undefined;
   }
 }
 
 /** The `daemon` command. */
 export const command: CommandSpec = {
-  usage: "daemon",
+  usage: "daemon [--slot a|b]",
   description: [
     "Runs the daemon in the foreground: the intercept port, where the edge hands over connections to",
     "metered hosts, and the API port (/health, the read API). Ports come from effective-ports.json.",
-    "SIGINT or SIGTERM stops it after writing every queued row. The service files run this command.",
+    "SIGINT, SIGTERM or a drain request stops it after the requests in flight end and every queued row is",
+    "written. Started while another daemon of this home serves, it takes over from it. The service files run",
+    "this command with --slot; a daemon whose slot is not the current one (run/daemon.slot) exits at once.",
   ].join("\n"),
-  flags: [],
-  async run(io: Io) {
+  flags: [{ name: "slot", type: "string", description: "The service-manager slot this daemon runs in." }],
+  async run(io: Io, inv: Invocation) {
     restrictUmask();
     tightenHome(io.paths);
     const run = io.paths.run;
+    const slot = slotOf(inv);
     let log: Logger;
     try {
       log = processLogger("daemon", io.paths);
@@ -51,17 +110,29 @@ export const command: CommandSpec = {
       }
       throw e;
     }
+    const current = parseDaemonSlot(readText(daemonSlotFile(run)));
+    if (slot !== undefined && slot !== current) {
+      // The idle slot started at login, or by a manager that lost the record: the current slot serves.
+      log.info("daemon.idle_slot", { slot, current });
+      log.close();
+      return ExitCode.Ok;
+    }
     const { startDaemon } = await import("../daemon/mod.ts");
-    const replaces = Number(io.env[REPLACES_ENV] ?? "");
+    const named = Number(io.env[REPLACES_ENV] ?? "");
+    const drained = Promise.withResolvers<string>();
+    const signals = new AbortController();
     try {
+      drainToken(run);
+      if (slot !== undefined) writeFileAtomic(slotPidFile(run, slot), `${Deno.pid}\n`);
       let daemon;
       try {
         daemon = await startDaemon({
           paths: io.paths,
           log,
-          beforeBind: replaces > 0 ? () => stopPredecessor(replaces, log) : undefined,
+          routes: [drainRoute(run, () => drained.resolve("drain request"))],
+          beforeBind: (ports) => stopPredecessor(run, ports.api, named > 0 ? named : undefined, log),
           // The predecessor closes its ports as soon as it hears; a few seconds cover a loaded machine.
-          bindRetryMs: replaces > 0 ? 10_000 : 0,
+          bindRetryMs: 10_000,
         });
       } catch (e) {
         const message = (e as Error).message ?? String(e);
@@ -72,11 +143,17 @@ export const command: CommandSpec = {
       }
       clearDaemonFailure(run);
       markDaemonReady(run);
-      const signal = await untilStopSignal();
-      log.info("daemon.stopping", { signal });
+      const why = await Promise.race([untilStopSignal(signals.signal), drained.promise]);
+      log.info("daemon.stopping", { signal: why });
       await daemon.close();
       return 0;
     } finally {
+      signals.abort();
+      if (slot !== undefined && readText(slotPidFile(run, slot))?.trim() === String(Deno.pid)) {
+        try {
+          Deno.removeSync(slotPidFile(run, slot));
+        } catch { /* already gone */ }
+      }
       log.close();
     }
   },

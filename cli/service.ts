@@ -25,6 +25,7 @@ import { supervise } from "../setup/supervisor.ts";
 import { apiHealth } from "../setup/probe.ts";
 import { loadConfig } from "../core/config.ts";
 import { effectivePorts } from "../core/ports.ts";
+import { drainServing, switchSlot } from "../setup/daemon_slots.ts";
 
 /** Waits until the edge listens and the daemon's API answers, or `ms` pass; true when both do. */
 export async function waitHealthy(m: Machine, ms: number, needDaemon = true): Promise<boolean> {
@@ -67,6 +68,16 @@ async function managerPlan(
   await runPlan(plan, m.runner, m.fs.planFs());
 }
 
+/** Replaces the daemon under the service manager: the other slot's daemon takes over while this one drains. */
+async function switchDaemon(io: Io, m: Machine): Promise<void> {
+  const f = await gatherFacts(m);
+  await switchSlot(m, m.daemons, {
+    ctx: f.ctx,
+    runPlan: async (plan) => void await runPlan(plan, m.runner, m.fs.planFs()),
+    say: (line) => io.stderr(line + "\n"),
+  });
+}
+
 /** `start` on `m`. */
 export async function executeStart(io: Io, inv: Invocation, m: Machine): Promise<number> {
   requireInit(m);
@@ -97,6 +108,8 @@ export async function executeStop(io: Io, inv: Invocation, m: Machine): Promise<
     if (all) await m.supervisor.stopAll();
     else await m.supervisor.stopDaemon();
   } else {
+    // The manager's own stop is a hard kill on Windows: the daemon drains first, on request, on every OS.
+    await drainServing(m.daemons, (line) => io.stderr(line + "\n"));
     await managerPlan(m, "stop", all ? ["daemon", "edge"] : ["daemon"]);
   }
   io.stdout(
@@ -118,7 +131,8 @@ export async function executeRestart(io: Io, inv: Invocation, m: Machine): Promi
       await m.supervisor.start(m.command);
     } else await m.supervisor.restartDaemon();
   } else {
-    await managerPlan(m, "restart", all ? ["daemon", "edge"] : ["daemon"]);
+    await switchDaemon(io, m);
+    if (all) await managerPlan(m, "restart", ["edge"]);
   }
   if (!await waitHealthy(m, 30_000)) {
     throw new MeterError("the daemon did not come back within 30 s", {
@@ -153,9 +167,10 @@ export const start: CommandSpec = {
 export const stop: CommandSpec = {
   usage: "stop [--all]",
   description: [
-    "Stops the daemon. The edge keeps the proxy port and, with the daemon gone, tunnels every connection",
-    "straight to its host: nothing breaks, nothing is metered. --all stops the edge too; programs that use the",
-    "proxy variables then cannot connect until 'halton-meter start'.",
+    "Stops the daemon once the requests and streams in flight have finished (it drains first). The edge keeps",
+    "the proxy port and, with the daemon gone, tunnels every connection straight to its host: nothing breaks,",
+    "nothing is metered. --all stops the edge too; programs that use the proxy variables then cannot connect",
+    "until 'halton-meter start'.",
   ].join("\n"),
   flags: [{ name: "all", type: "boolean", description: "Stop the edge as well." }],
   run: (io, inv) => executeStop(io, inv, machine(io)),
@@ -165,8 +180,10 @@ export const stop: CommandSpec = {
 export const restart: CommandSpec = {
   usage: "restart [--all] [--detach]",
   description: [
-    "Restarts the daemon (the edge keeps its port and tunnels traffic meanwhile) and waits until it answers.",
-    "--all restarts the edge too, which drops open proxy connections. --detach uses the built-in supervisor.",
+    "Restarts the daemon and waits until the new one answers. The new daemon starts beside the old one (in",
+    "the service manager's other slot, or under the supervisor) and takes the ports over; the old one lets the",
+    "requests and streams in flight finish. --all restarts the edge too, which drops open proxy connections.",
+    "--detach uses the built-in supervisor.",
   ].join("\n"),
   flags: [
     { name: "all", type: "boolean", description: "Restart the edge as well." },

@@ -12,7 +12,9 @@ import { type Config, loadConfig } from "./config.ts";
 import { Logger } from "./log.ts";
 import type { Paths } from "./paths.ts";
 import { join } from "node:path";
+import { timingSafeEqual } from "node:crypto";
 import { writeFileAtomic } from "./io.ts";
+import { PRIVATE_FILE } from "./private.ts";
 
 /**
  * The logger of `process` (JSON lines to stderr and `logs/<process>.jsonl`), configured from `[logging]`:
@@ -38,17 +40,24 @@ function stopSignals(): Deno.Signal[] {
   return Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM"];
 }
 
-/** Resolves with the first stop signal, its listeners removed so the process can exit. */
-export function untilStopSignal(): Promise<Deno.Signal> {
+/**
+ * Resolves with the first stop signal, its listeners removed so the process can exit. Aborting `until` removes
+ * them too (the promise then never resolves): a daemon stopped by a drain request must be able to exit.
+ */
+export function untilStopSignal(until?: AbortSignal): Promise<Deno.Signal> {
   return new Promise((resolve) => {
+    const removeAll = () => {
+      for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
+    };
     const handlers = stopSignals().map((signal) => {
       const handler = () => {
-        for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
+        removeAll();
         resolve(signal);
       };
       Deno.addSignalListener(signal, handler);
       return [signal, handler] as const;
     });
+    until?.addEventListener("abort", removeAll, { once: true });
   });
 }
 
@@ -134,4 +143,102 @@ export function readyDaemonIn(file: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * `<run>/daemon.token`: the secret a drain request must carry. Every daemon of a home and the CLI read the
+ * same file, so a successor (or `stop`) can ask the running daemon to drain; nobody else can, not even a web
+ * page posting to the loopback API port.
+ */
+export function drainTokenFile(run: string): string {
+  return join(run, "daemon.token");
+}
+
+/** The drain token, created (0600) when there is none. Throws when `run` cannot be written. */
+export function drainToken(run: string): string {
+  const there = readDrainToken(run);
+  if (there) return there;
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  Deno.mkdirSync(run, { recursive: true });
+  writeFileAtomic(
+    drainTokenFile(run),
+    Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(""),
+    PRIVATE_FILE,
+  );
+  // Two daemons starting at once may both write one: whichever rename came last is the token everyone reads.
+  return readDrainToken(run)!;
+}
+
+function readDrainToken(run: string): string | undefined {
+  try {
+    const t = Deno.readTextFileSync(drainTokenFile(run)).trim();
+    return t.length >= 32 ? t : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `authorization` is `Bearer <the token in run>`; compared in constant time. */
+export function drainAuthorized(run: string, authorization: string | null): boolean {
+  const token = readDrainToken(run);
+  const given = /^Bearer (\S+)$/.exec(authorization ?? "")?.[1];
+  if (!token || !given) return false;
+  const a = new TextEncoder().encode(token);
+  const b = new TextEncoder().encode(given);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The API path of the drain request. */
+export const DRAIN_PATH = "/v1/admin/drain";
+
+/**
+ * Asks the daemon answering on `apiPort` to drain and stop: it closes its ports at once and lets the requests
+ * and streams in flight finish. Works the same on every OS, where a signal does not (Windows has none a
+ * process can catch from another). Resolves with the daemon's pid when it agreed, undefined when it did not
+ * answer, refused, or predates the request (an older version answers 404).
+ */
+export async function requestDrain(
+  apiPort: number,
+  run: string,
+  timeoutMs = 2_000,
+): Promise<number | undefined> {
+  const token = readDrainToken(run);
+  if (!token) return undefined;
+  try {
+    const res = await fetch(`http://127.0.0.1:${apiPort}${DRAIN_PATH}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const body = await res.json().catch(() => ({})) as { pid?: number };
+    return res.status === 202 && typeof body.pid === "number" ? body.pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One of the two service-manager slots a daemon runs in. A planned restart starts the other slot beside the
+ * running one (the new daemon takes the ports over while the old one drains), then makes it the current one.
+ */
+export type DaemonSlot = "a" | "b";
+
+/** The slot that is not `slot`. */
+export function otherSlot(slot: DaemonSlot): DaemonSlot {
+  return slot === "a" ? "b" : "a";
+}
+
+/** `<run>/daemon.slot`: which slot is current. Absent means `a`, the one a machine set up before slots used. */
+export function daemonSlotFile(run: string): string {
+  return join(run, "daemon.slot");
+}
+
+/** Parses the text of `daemon.slot`; anything else than `b` is `a`. */
+export function parseDaemonSlot(text: string | undefined): DaemonSlot {
+  return text?.trim() === "b" ? "b" : "a";
+}
+
+/** `<run>/daemon-<slot>.pid`: the daemon running in `slot`, written by itself, removed at its exit. */
+export function slotPidFile(run: string, slot: DaemonSlot): string {
+  return join(run, `daemon-${slot}.pid`);
 }

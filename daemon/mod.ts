@@ -59,10 +59,11 @@ export interface DaemonOptions {
   repriceIntervalMs?: number;
   /**
    * Called once everything else is ready, just before the ports are bound: a daemon replacing another asks it
-   * to stop here, and binding then retries while the old one lets go of the ports (up to `bindRetryMs`).
+   * to stop here and resolves true, and binding then retries while the old one lets go of the ports (up to
+   * `bindRetryMs`).
    */
-  beforeBind?: () => void;
-  /** How long binding retries a port still held (default 0: a held port fails at once). */
+  beforeBind?: (ports: { intercept: number; api: number }) => Promise<boolean>;
+  /** How long binding retries a port still held after `beforeBind` asked a predecessor to stop (default 0). */
   bindRetryMs?: number;
 }
 
@@ -173,8 +174,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       onError: (error) => log.error("api.read_worker_failed", { error }),
     });
     cleanup.push(() => readApi.close());
-    options.beforeBind?.();
-    const retryUntil = Date.now() + (options.bindRetryMs ?? 0);
+    const replacing = await options.beforeBind?.(ports) ?? false;
+    const retryUntil = Date.now() + (replacing ? options.bindRetryMs ?? 0 : 0);
     const intercept = await bind(
       "intercept",
       ports.intercept,

@@ -53,6 +53,11 @@ export function handoverHead(request: HandoverRequest): Uint8Array {
 /**
  * Offers `request` to the daemon on `127.0.0.1:interceptPort`. Undefined when the daemon refuses the
  * connection, closes it, errors, answers anything but `200`, or takes longer than `timeoutMs` in all.
+ *
+ * A connection refused, or reset before any answer, is tried again for up to {@linkcode REFUSED_RETRY_MS}: a
+ * daemon handing over to its successor closes its listener, and a connection still waiting in that listener's
+ * queue is reset without having been read, so offering it again (to the successor) is safe. A daemon that read
+ * the `CONNECT` and hung up meant it: that is not tried again.
  */
 export async function handOver(
   scope: ConnScope,
@@ -61,31 +66,37 @@ export async function handOver(
   timeoutMs = HANDOVER_TIMEOUT_MS,
 ): Promise<Handover | undefined> {
   const started = performance.now();
-  let conn: Deno.Conn;
+  const retry = async () => {
+    if (scope.closed || performance.now() - started > REFUSED_RETRY_MS) return false;
+    await new Promise((r) => setTimeout(r, 20));
+    return true;
+  };
   while (true) {
+    let conn: Deno.Conn;
     try {
       conn = await scope.open({ host: "127.0.0.1", port: interceptPort }, timeoutMs);
-      break;
     } catch (e) {
-      const refused = e instanceof Deno.errors.ConnectionRefused;
-      if (!refused || scope.closed || performance.now() - started > REFUSED_RETRY_MS) return undefined;
-      await new Promise((r) => setTimeout(r, 20));
+      if (e instanceof Deno.errors.ConnectionRefused && await retry()) continue;
+      return undefined;
     }
+    let unanswered = false;
+    try {
+      const left = Math.max(1, timeoutMs - (performance.now() - started));
+      const read = await withDeadline(
+        conn,
+        left,
+        (async () => {
+          await writeAll(conn, handoverHead(request));
+          return await readHead(conn);
+        })(),
+      );
+      if (read.kind === "head" && parseResponseHead(read.head)?.status === 200) {
+        return { conn, answer: read.head, early: read.rest };
+      }
+    } catch (e) {
+      unanswered = e instanceof Deno.errors.ConnectionReset || e instanceof Deno.errors.BrokenPipe;
+    }
+    closeQuietly(conn);
+    if (!unanswered || !await retry()) return undefined;
   }
-  try {
-    const left = Math.max(1, timeoutMs - (performance.now() - started));
-    const read = await withDeadline(
-      conn,
-      left,
-      (async () => {
-        await writeAll(conn, handoverHead(request));
-        return await readHead(conn);
-      })(),
-    );
-    if (read.kind === "head" && parseResponseHead(read.head)?.status === 200) {
-      return { conn, answer: read.head, early: read.rest };
-    }
-  } catch { /* reset, closed or timed out: all mean "tunnel instead" */ }
-  closeQuietly(conn);
-  return undefined;
 }

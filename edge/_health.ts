@@ -23,11 +23,19 @@ export async function checkHealth(port: number, timeoutMs = HEALTH_TIMEOUT_MS): 
   const scope = new ConnScope();
   const started = performance.now();
   try {
-    // Refusals are retried for longer than one check may take: a daemon being replaced is briefly not there.
-    const { conn, attemptAt } = await openRetryingRefused(scope, port, timeoutMs, started);
-    const left = Math.max(1, timeoutMs - (performance.now() - attemptAt));
-    const answer = await withDeadline(conn, left, exchange(conn, port));
-    return answer !== undefined && isOk(answer);
+    while (true) {
+      // Refusals are retried for longer than one check may take: a daemon being replaced is briefly not there.
+      const { conn, attemptAt } = await openRetryingRefused(scope, port, timeoutMs, started);
+      const left = Math.max(1, timeoutMs - (performance.now() - attemptAt));
+      try {
+        const answer = await withDeadline(conn, left, exchange(conn, port));
+        return answer !== undefined && isOk(answer);
+      } catch (e) {
+        // Queued on the listener of a daemon handing over, which resets it: its successor answers next.
+        const late = performance.now() - started > Math.max(timeoutMs, REFUSED_RETRY_MS) - 20;
+        if (!(e instanceof Deno.errors.ConnectionReset) || late) throw e;
+      }
+    }
   } catch {
     return false;
   } finally {

@@ -8,6 +8,9 @@
 import type { OsName, Paths } from "../core/paths.ts";
 import type { Ports } from "../core/ports.ts";
 import type { Runner } from "./runner.ts";
+import type { DaemonSlot } from "../core/lifecycle.ts";
+
+export type { DaemonSlot };
 
 /**
  * How far `init` reaches (README.md, "Modes of `init`"): `env` meters through `run` only; `apps` adds env
@@ -32,6 +35,11 @@ export interface PlatformContext {
   readonly user: string;
   /** `HALTON_METER_HOME` when the user set it: every service must then be started with it too. */
   readonly meterHome?: string;
+  /**
+   * The daemon's current slot (`run/daemon.slot`): the one the service manager starts at login, and the one
+   * `start`, `stop` and `restart` plans of the daemon act on. `a` when absent (the only one before slots).
+   */
+  readonly slot?: DaemonSlot;
 }
 
 /** One file as a renderer produced it; writing it is the caller's business (see `writeRendered()`). */
@@ -45,6 +53,8 @@ export interface RenderedFile {
   readonly mode?: number;
   /** What the file is for, one line, for `init --dry-run` and `status`. */
   readonly purpose: string;
+  /** The service a service definition runs (both daemon slots say `daemon`); absent for other files. */
+  readonly service?: ServiceName;
 }
 
 /** A condition on the file system checked just before a step runs. */
@@ -140,13 +150,14 @@ export interface UntrustOptions {
  */
 export interface Platform {
   readonly os: OsName;
-  /** Service definitions: daemon and edge always; on macOS also the login agent re-applying the env. */
+  /** Service definitions: the edge and both daemon slots. */
   serviceFiles(ctx: PlatformContext): RenderedFile[];
   /** Files that carry the mode's env to GUI apps (Linux `environment.d`); empty when the OS uses commands. */
   envFiles(ctx: PlatformContext): RenderedFile[];
   /**
    * Register services with the service manager and start them: all of them on a first install, the ones whose
-   * files changed on a re-`init`. Run it after writing {@linkcode Platform.serviceFiles}.
+   * files changed on a re-`init`. The daemon is the one of the current slot; the other slot is kept from
+   * starting at login. Run it after writing {@linkcode Platform.serviceFiles}.
    */
   installServices(ctx: PlatformContext, names?: readonly ServiceName[]): Plan;
   /**
@@ -158,8 +169,18 @@ export interface Platform {
   startServices(ctx: PlatformContext, names: readonly ServiceName[]): Plan;
   stopServices(ctx: PlatformContext, names: readonly ServiceName[]): Plan;
   restartServices(ctx: PlatformContext, names: readonly ServiceName[]): Plan;
-  /** Stop every service, deregister it and delete its files. */
+  /** Stop every service (both daemon slots), deregister it and delete its files. */
   uninstallServices(ctx: PlatformContext): Plan;
+  /**
+   * Start the daemon of `slot` now, beside the one running in the other slot (the new daemon takes the ports
+   * over and the old one drains), and start `slot` at login from now on. A planned restart.
+   */
+  startDaemonSlot(ctx: PlatformContext, slot: DaemonSlot): Plan;
+  /**
+   * No longer start the daemon of `slot` at login. A daemon still draining in it is left to finish; having
+   * exited 0 it is not restarted (restart on failure only).
+   */
+  retireDaemonSlot(ctx: PlatformContext, slot: DaemonSlot): Plan;
   /** Make the user's browsers and tools trust the CA. */
   trustCa(ctx: PlatformContext, opts: TrustOptions): Plan;
   /** Remove the CA from the stores `trustCa` added it to. */

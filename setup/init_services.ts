@@ -10,9 +10,8 @@ import type { Journal } from "./journal.ts";
 import { type Machine, machinePlatform } from "./machine.ts";
 import type { StepOut } from "./steps.ts";
 import { recordBefore, type ServiceManagerKind, type SystemState } from "./state.ts";
-
-/** The services in the order every platform's `serviceFiles()` renders them. */
-const RENDER_ORDER: readonly ServiceName[] = ["edge", "daemon"];
+import { switchSlot } from "./daemon_slots.ts";
+import { otherSlot } from "../core/lifecycle.ts";
 
 /** Writes the service files; the value names the services whose file changed. */
 export function serviceFilesStep(
@@ -32,11 +31,11 @@ export function serviceFilesStep(
   }
   const upgraded = previousCommand !== undefined && previousCommand.join("\0") !== ctx.command.join("\0");
   const changedServices: ServiceName[] = [];
-  machinePlatform(m).serviceFiles(ctx).forEach((file, i) => {
+  for (const file of machinePlatform(m).serviceFiles(ctx)) {
     recordBefore(state, m.fs, file.path, "service", file.purpose);
     const change = j.write(file);
-    if (change === "unchanged") return;
-    changedServices.push(RENDER_ORDER[i]);
+    if (change === "unchanged") continue;
+    if (file.service && !changedServices.includes(file.service)) changedServices.push(file.service);
     if (change === "changed") {
       j.note(
         upgraded
@@ -44,7 +43,7 @@ export function serviceFilesStep(
           : `${file.path} was edited by hand or written by another version: rewritten`,
       );
     }
-  });
+  }
   if (upgraded) {
     j.note(`upgrade: services now run ${ctx.command.join(" ")} (was ${previousCommand!.join(" ")})`);
   }
@@ -133,12 +132,29 @@ export async function servicesStep(
   } else {
     const platform = machinePlatform(m);
     const install: ServiceName[] = [...started];
-    if (daemonWanted) install.push("daemon");
+    if (!facts.daemonRunning) install.push("daemon");
     const register = facts.changedServices.filter((n) => !install.includes(n));
     await j.run(uniqueSteps([
       ...(install.length ? platform.installServices(ctx, install) : []),
       ...(register.length ? platform.registerServices(ctx, register) : []),
     ]));
+    if (daemonWanted && facts.daemonRunning) {
+      // The running daemon is replaced by the other slot's, which takes its ports over while it drains.
+      if (j.dryRun) {
+        const to = otherSlot(ctx.slot ?? "a");
+        await j.run([
+          ...platform.startDaemonSlot({ ...ctx, slot: to }, to),
+          ...platform.retireDaemonSlot({ ...ctx, slot: to }, ctx.slot ?? "a"),
+        ]);
+      } else {
+        const { to } = await switchSlot(m, m.daemons, {
+          ctx,
+          runPlan: async (plan) => void await j.run(plan),
+          say: (line) => m.progress(line),
+        });
+        j.note(`the daemon now runs in slot ${to}; the one it replaced finishes its requests in flight`);
+      }
+    }
     if (daemonWanted) daemonVerb();
     if (register.includes("edge")) {
       j.note("the running edge keeps its port; its new definition applies at its next start");

@@ -24,6 +24,10 @@ import {
   stopDaemon,
 } from "./supervisor_control.ts";
 import { TargetFs } from "./target_fs.ts";
+import { type DaemonOps, realDaemonOps } from "./daemons.ts";
+import { loadConfig } from "../core/config.ts";
+import { effectivePorts } from "../core/ports.ts";
+import { daemonSlotFile, parseDaemonSlot } from "../core/lifecycle.ts";
 
 /** The supervisor's controls (see `supervisor_control.ts`), bound to one `run` folder. */
 export interface SupervisorOps {
@@ -56,6 +60,8 @@ export interface Machine {
   /** The Python interpreters whose certifi bundle gets our CA. */
   pythons(): string[];
   readonly supervisor: SupervisorOps;
+  /** The running daemons, as a restart or a stop under a service manager asks them. */
+  readonly daemons: DaemonOps;
   /** Asks a yes/no question; undefined when nobody can answer (not a terminal). */
   ask?(question: string): Promise<boolean | undefined>;
   /** One progress line, for stderr. */
@@ -78,6 +84,7 @@ export function platformContext(m: Machine, mode: InstallMode, ports: Ports): Pl
     uid: m.uid,
     user: m.user,
     meterHome: m.env.HALTON_METER_HOME,
+    slot: parseDaemonSlot(m.fs.readText(daemonSlotFile(machinePaths(m).run))),
   };
 }
 
@@ -158,6 +165,11 @@ export function realMachine(
         }
       }),
     supervisor: supervisorOps(paths.run),
+    daemons: realDaemonOps(
+      paths.run,
+      () => effectivePorts(paths.effectivePorts, loadConfig(paths.config, { lenient: true })).api,
+      apiHealth,
+    ),
     ask: options.ask,
     progress,
     now: () => new Date(),

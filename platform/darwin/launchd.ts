@@ -7,17 +7,23 @@
 import * as posix from "node:path/posix";
 import { xmlEscape } from "../xml.ts";
 import { shQuote } from "../plan.ts";
-import type { EnvVar, PlatformContext, RenderedFile, ServiceName } from "../types.ts";
+import type { DaemonSlot, EnvVar, PlatformContext, RenderedFile, ServiceName } from "../types.ts";
 
-/** The launchd label of each agent. */
+/** The launchd label of each agent; the daemon's slot `a` keeps the label it had before slots. */
 export const LABELS = {
   daemon: "com.haltonlabs.meter",
+  "daemon-b": "com.haltonlabs.meter.b",
   edge: "com.haltonlabs.meter.edge",
   userenv: "com.haltonlabs.meter.userenv",
 } as const;
 
 /** One of the agents' short names. */
 export type AgentName = keyof typeof LABELS;
+
+/** The agent of `service`; the daemon's is that of `slot`. */
+export function agentOf(service: ServiceName, slot: DaemonSlot = "a"): AgentName {
+  return service === "edge" ? "edge" : slot === "a" ? "daemon" : "daemon-b";
+}
 
 /** The plist path of an agent: `~/Library/LaunchAgents/<label>.plist`. */
 export function plistPath(ctx: PlatformContext, agent: AgentName): string {
@@ -67,25 +73,35 @@ function environment(ctx: PlatformContext): { EnvironmentVariables?: { HALTON_ME
   return ctx.meterHome === undefined ? {} : { EnvironmentVariables: { HALTON_METER_HOME: ctx.meterHome } };
 }
 
-/** The daemon's or the edge's agent. */
-export function servicePlist(ctx: PlatformContext, service: ServiceName): RenderedFile {
+/** The edge's agent, or the daemon's of `slot`. */
+export function servicePlist(
+  ctx: PlatformContext,
+  service: ServiceName,
+  slot: DaemonSlot = "a",
+): RenderedFile {
+  const agent = agentOf(service, slot);
   const content = plist({
-    Label: LABELS[service],
-    ProgramArguments: [...ctx.command, service],
+    Label: LABELS[agent],
+    ProgramArguments: [...ctx.command, ...(service === "daemon" ? [service, "--slot", slot] : [service])],
     RunAtLoad: true,
-    // The daemon exits 0 only when asked to stop (`stop`); the edge must hold its port through everything.
+    // The daemon exits 0 only when asked to stop (`stop`, or replaced by the other slot), and must then stay
+    // down; the edge must hold its port through everything.
     KeepAlive: service === "daemon" ? { SuccessfulExit: false } : true,
     // SIGTERM makes the daemon drain (streams in flight finish, up to 10 min) before launchd's SIGKILL.
     ...(service === "daemon" ? { ExitTimeOut: 660 } : {}),
+    // Both slots write the same logs: they read as one daemon's history.
     ...logs(ctx, service),
     ...environment(ctx),
   });
   return {
-    path: plistPath(ctx, service),
+    path: plistPath(ctx, agent),
     content,
     encoding: "utf-8",
     mode: 0o644,
-    purpose: `LaunchAgent running the ${service} at login`,
+    purpose: service === "daemon"
+      ? `LaunchAgent running the daemon at login (slot ${slot})`
+      : `LaunchAgent running the ${service} at login`,
+    service,
   };
 }
 

@@ -8,7 +8,8 @@ import { contextVars } from "../env.ts";
 import { mkdir, remove, run } from "../plan.ts";
 import type { Runner } from "../runner.ts";
 import type { Plan, Platform, PlatformContext, ProxySnapshot, ServiceName, Step } from "../types.ts";
-import { type AgentName, LABELS, plistPath, servicePlist, userenvPlist } from "./launchd.ts";
+import { otherSlot } from "../../core/lifecycle.ts";
+import { type AgentName, agentOf, LABELS, plistPath, servicePlist, userenvPlist } from "./launchd.ts";
 
 const LAUNCHCTL = "launchctl";
 /** `bootstrap` of an agent already loaded: 5 (I/O error) on macOS 11–15, 37 (already in progress) on others. */
@@ -32,6 +33,25 @@ function bootout(ctx: PlatformContext, agent: AgentName): Step {
   return run(LAUNCHCTL, ["bootout", target(ctx, agent)], `unload the ${agent} agent`, {
     okCodes: NOT_LOADED,
   });
+}
+
+/** Lets launchd load `agent` (at login, and now): clears a `disable` an earlier restart left on it. */
+function enable(ctx: PlatformContext, agent: AgentName): Step {
+  return run(LAUNCHCTL, ["enable", target(ctx, agent)], `let launchd start the ${agent} agent`);
+}
+
+/**
+ * Keeps launchd from loading `agent` at the next login; a running instance is left alone. Should it fail, the
+ * daemon's own slot check stops it there.
+ */
+function disable(ctx: PlatformContext, agent: AgentName): Step {
+  return run(LAUNCHCTL, ["disable", target(ctx, agent)], `no longer start the ${agent} agent at login`, {
+    optional: true,
+  });
+}
+
+function agents(ctx: PlatformContext, names: readonly ServiceName[]): AgentName[] {
+  return names.map((n) => agentOf(n, ctx.slot));
 }
 
 function keychain(ctx: PlatformContext): string {
@@ -60,14 +80,19 @@ export function parseSecureWebProxy(stdout: string): SecureWebProxy {
 export const darwin: Platform = {
   os: "darwin",
 
-  serviceFiles: (ctx) => [servicePlist(ctx, "edge"), servicePlist(ctx, "daemon")],
+  serviceFiles: (ctx) => [
+    servicePlist(ctx, "edge"),
+    servicePlist(ctx, "daemon", "a"),
+    servicePlist(ctx, "daemon", "b"),
+  ],
 
   envFiles: (ctx) => ctx.mode === "env" ? [] : [userenvPlist(ctx, contextVars(ctx))],
 
   installServices(ctx, names: readonly ServiceName[] = ["edge", "daemon"]) {
     // launchd opens the log files itself and fails the job when their folder is missing.
     const steps: Step[] = [mkdir(ctx.paths.logs, "create the log folder")];
-    for (const n of names) steps.push(bootout(ctx, n), bootstrap(ctx, n));
+    for (const a of agents(ctx, names)) steps.push(bootout(ctx, a), enable(ctx, a), bootstrap(ctx, a));
+    if (names.includes("daemon")) steps.push(disable(ctx, agentOf("daemon", otherSlot(ctx.slot ?? "a"))));
     return steps;
   },
 
@@ -76,25 +101,45 @@ export const darwin: Platform = {
   registerServices: () => [],
 
   startServices: (ctx, names) =>
-    names.flatMap((
-      n,
-    ) => [bootstrap(ctx, n), run(LAUNCHCTL, ["kickstart", target(ctx, n)], `start the ${n}`)]),
+    agents(ctx, names).flatMap((a) => [
+      bootstrap(ctx, a),
+      run(LAUNCHCTL, ["kickstart", target(ctx, a)], `start the ${a}`),
+    ]),
 
-  stopServices: (ctx, names) => names.map((n) => bootout(ctx, n)),
+  stopServices: (ctx, names) => agents(ctx, names).map((a) => bootout(ctx, a)),
 
   restartServices: (ctx, names) =>
-    names.flatMap((n) => [
-      bootstrap(ctx, n),
-      run(LAUNCHCTL, ["kickstart", "-k", target(ctx, n)], `restart the ${n}`),
+    agents(ctx, names).flatMap((a) => [
+      bootstrap(ctx, a),
+      run(LAUNCHCTL, ["kickstart", "-k", target(ctx, a)], `restart the ${a}`),
     ]),
 
   uninstallServices(ctx) {
-    const agents: AgentName[] = ["daemon", "edge"];
+    const all: AgentName[] = ["daemon", "daemon-b", "edge"];
     return [
-      ...agents.map((a) => bootout(ctx, a)),
-      ...agents.map((a) => remove(plistPath(ctx, a), `remove the ${a} agent`)),
+      ...all.map((a) => bootout(ctx, a)),
+      ...all.map((a) => remove(plistPath(ctx, a), `remove the ${a} agent`)),
     ];
   },
+
+  startDaemonSlot(ctx, slot) {
+    const a = agentOf("daemon", slot);
+    return [
+      mkdir(ctx.paths.logs, "create the log folder"),
+      // launchd keeps the plist it loaded: unloading the idle slot's agent makes it read the current file.
+      bootout(ctx, a),
+      enable(ctx, a),
+      // Loading an agent with RunAtLoad starts it; kickstart starts one that was still loaded after all.
+      bootstrap(ctx, a),
+      run(
+        LAUNCHCTL,
+        ["kickstart", target(ctx, a)],
+        `start the daemon in slot ${slot}, beside the running one`,
+      ),
+    ];
+  },
+
+  retireDaemonSlot: (ctx, slot) => [disable(ctx, agentOf("daemon", slot))],
 
   trustCa: (ctx, opts) => [
     run(

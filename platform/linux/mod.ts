@@ -8,8 +8,17 @@ import * as posix from "node:path/posix";
 import { contextVars } from "../env.ts";
 import { mkdir, remove, run } from "../plan.ts";
 import { NOT_FOUND, type Runner } from "../runner.ts";
-import type { Platform, PlatformContext, ProxySnapshot, ServiceName, Step } from "../types.ts";
-import { environmentDFile, environmentDPath, serviceUnit, unitPath, UNITS } from "./systemd.ts";
+import type {
+  DaemonSlot,
+  Platform,
+  PlatformContext,
+  ProxySnapshot,
+  RunStep,
+  ServiceName,
+  Step,
+} from "../types.ts";
+import { otherSlot } from "../../core/lifecycle.ts";
+import { environmentDFile, environmentDPath, serviceUnit, unitName, unitPath, UNITS } from "./systemd.ts";
 import { LINUX_ROOT_FILES } from "./roots.ts";
 
 /** The nickname of our CA in NSS databases. */
@@ -26,12 +35,20 @@ const CERTUTIL_HINT =
 
 const ALL: readonly ServiceName[] = ["edge", "daemon"];
 
-function systemctl(args: string[], why: string): Step {
+function systemctl(args: string[], why: string): RunStep {
   return run("systemctl", ["--user", ...args], why, { hint: SYSTEMCTL_HINT });
 }
 
-function units(names: readonly ServiceName[]): string[] {
-  return names.map((n) => UNITS[n]);
+function units(ctx: PlatformContext, names: readonly ServiceName[]): string[] {
+  return names.map((n) => unitName(n, ctx.slot));
+}
+
+/** Keeps `slot` from starting at login; the daemon's own slot check stops it there should this fail. */
+function retire(slot: DaemonSlot): Step {
+  return {
+    ...systemctl(["disable", UNITS[slot]], `no longer start daemon slot ${slot} at login`),
+    optional: true,
+  };
 }
 
 function nssDb(ctx: PlatformContext): string {
@@ -56,20 +73,25 @@ const GNOME_KEYS: readonly [string, string][] = [
 export const linux: Platform = {
   os: "linux",
 
-  serviceFiles: (ctx) => ALL.map((n) => serviceUnit(ctx, n)),
+  serviceFiles: (ctx) => [
+    serviceUnit(ctx, "edge"),
+    serviceUnit(ctx, "daemon", "a"),
+    serviceUnit(ctx, "daemon", "b"),
+  ],
 
   envFiles: (ctx) => ctx.mode === "env" ? [] : [environmentDFile(ctx, contextVars(ctx))],
 
   installServices: (ctx, names = ALL) => [
     systemctl(["daemon-reload"], "reload the systemd user units"),
-    systemctl(["enable", ...units(names)], "start the services at login"),
+    systemctl(["enable", ...units(ctx, names)], "start the services at login"),
+    ...(names.includes("daemon") ? [retire(otherSlot(ctx.slot ?? "a"))] : []),
     // A unit that crashed too often is "failed" (start-limit-hit) and refuses to start until this clears it.
     {
-      ...systemctl(["reset-failed", ...units(names)], "clear a failed state (start-limit-hit)"),
+      ...systemctl(["reset-failed", ...units(ctx, names)], "clear a failed state (start-limit-hit)"),
       optional: true,
     },
     // restart, not start: a unit whose file changed must pick the change up now.
-    systemctl(["restart", ...units(names)], "(re)start the services"),
+    systemctl(["restart", ...units(ctx, names)], "(re)start the services"),
     run("loginctl", ["enable-linger", ctx.user], "keep the services running when you are logged out", {
       optional: true,
       hint: "Without lingering the meter stops at logout and starts again at login; that is all.",
@@ -78,22 +100,43 @@ export const linux: Platform = {
 
   registerServices: () => [systemctl(["daemon-reload"], "reload the systemd user units")],
 
-  startServices: (_ctx, names) => [systemctl(["start", ...units(names)], `start the ${names.join(" and ")}`)],
+  startServices: (ctx, names) => [
+    systemctl(["start", ...units(ctx, names)], `start the ${names.join(" and ")}`),
+  ],
 
-  stopServices: (_ctx, names) => [systemctl(["stop", ...units(names)], `stop the ${names.join(" and ")}`)],
+  stopServices: (ctx, names) => [
+    systemctl(["stop", ...units(ctx, names)], `stop the ${names.join(" and ")}`),
+  ],
 
-  restartServices: (_ctx, names) => [
-    systemctl(["restart", ...units(names)], `restart the ${names.join(" and ")}`),
+  restartServices: (ctx, names) => [
+    systemctl(["restart", ...units(ctx, names)], `restart the ${names.join(" and ")}`),
   ],
 
   uninstallServices: (ctx) => [
     {
-      ...systemctl(["disable", "--now", ...units(ALL)], "stop the services and drop them from login"),
+      ...systemctl(
+        ["disable", "--now", UNITS.edge, UNITS.a, UNITS.b],
+        "stop the services and drop them from login",
+      ),
       optional: true,
     },
-    ...ALL.map((n) => remove(unitPath(ctx, n), `remove the ${n} unit`)),
+    remove(unitPath(ctx, "edge"), "remove the edge unit"),
+    remove(unitPath(ctx, "daemon", "a"), "remove the daemon unit (slot a)"),
+    remove(unitPath(ctx, "daemon", "b"), "remove the daemon unit (slot b)"),
     { ...systemctl(["daemon-reload"], "reload the systemd user units"), optional: true },
   ],
+
+  // init reloads the units whenever it rewrites them: the slot's unit is current already.
+  startDaemonSlot: (_ctx, slot) => [
+    {
+      ...systemctl(["reset-failed", UNITS[slot]], "clear a failed state (start-limit-hit)"),
+      optional: true,
+    },
+    systemctl(["enable", UNITS[slot]], `start daemon slot ${slot} at login`),
+    systemctl(["start", UNITS[slot]], `start the daemon in slot ${slot}, beside the running one`),
+  ],
+
+  retireDaemonSlot: (_ctx, slot) => [retire(slot)],
 
   trustCa(ctx, opts) {
     const db = nssDb(ctx);

@@ -6,20 +6,26 @@
  */
 import * as posix from "node:path/posix";
 import { MeterError } from "../../core/errors.ts";
-import type { EnvVar, PlatformContext, RenderedFile, ServiceName } from "../types.ts";
+import type { DaemonSlot, EnvVar, PlatformContext, RenderedFile, ServiceName } from "../types.ts";
 
-/** The unit file name of each service. */
-export const UNITS: Record<ServiceName, string> = {
-  daemon: "halton-meter.service",
+/** The unit file name of the edge and of each daemon slot; slot `a` keeps the name units had before slots. */
+export const UNITS = {
   edge: "halton-meter-edge.service",
-};
+  a: "halton-meter.service",
+  b: "halton-meter-b.service",
+} as const;
+
+/** The unit of `service`; the daemon's is that of `slot` (default: the context's current slot). */
+export function unitName(service: ServiceName, slot: DaemonSlot = "a"): string {
+  return service === "edge" ? UNITS.edge : UNITS[slot];
+}
 
 /** Restarts allowed within the interval before systemd gives up on a crashing service. */
 export const START_LIMIT = { intervalSec: 60, burst: 5 } as const;
 
 /** `~/.config/systemd/user/<unit>`. */
-export function unitPath(ctx: PlatformContext, service: ServiceName): string {
-  return posix.join(ctx.paths.userHome, ".config", "systemd", "user", UNITS[service]);
+export function unitPath(ctx: PlatformContext, service: ServiceName, slot: DaemonSlot = "a"): string {
+  return posix.join(ctx.paths.userHome, ".config", "systemd", "user", unitName(service, slot));
 }
 
 /** `~/.config/environment.d/90-halton-meter.conf`. */
@@ -59,19 +65,25 @@ const DESCRIPTIONS: Record<ServiceName, string> = {
   edge: "Halton Meter edge (the local HTTPS proxy port, fail-open)",
 };
 
-/** The unit of the daemon or the edge. */
-export function serviceUnit(ctx: PlatformContext, service: ServiceName): RenderedFile {
+/** The unit of the edge, or of the daemon in `slot`. */
+export function serviceUnit(
+  ctx: PlatformContext,
+  service: ServiceName,
+  slot: DaemonSlot = "a",
+): RenderedFile {
+  const args = service === "daemon" ? [service, "--slot", slot] : [service];
   const lines = [
     "# Written by 'halton-meter init', which overwrites edits; 'halton-meter uninstall' removes it.",
     "[Unit]",
-    `Description=${DESCRIPTIONS[service]}`,
+    `Description=${DESCRIPTIONS[service]}${service === "daemon" ? `, slot ${slot}` : ""}`,
     `StartLimitIntervalSec=${START_LIMIT.intervalSec}`,
     `StartLimitBurst=${START_LIMIT.burst}`,
     "",
     "[Service]",
     "Type=simple",
-    `ExecStart=${[...ctx.command, service].map((w, i) => systemdExecWord(w, i === 0)).join(" ")}`,
+    `ExecStart=${[...ctx.command, ...args].map((w, i) => systemdExecWord(w, i === 0)).join(" ")}`,
     ...(ctx.meterHome === undefined ? [] : [systemdEnvironment("HALTON_METER_HOME", ctx.meterHome)]),
+    // A daemon that drained and exited 0 (replaced by the other slot, or stopped) must stay down.
     "Restart=on-failure",
     "RestartSec=1",
     // SIGTERM makes the daemon drain: its ports close at once and the requests and streams in flight finish
@@ -79,18 +91,22 @@ export function serviceUnit(ctx: PlatformContext, service: ServiceName): Rendere
     ...(service === "daemon" ? ["KillMode=mixed", "TimeoutStopSec=660"] : ["TimeoutStopSec=15"]),
     "StandardOutput=journal",
     "StandardError=journal",
-    `SyslogIdentifier=${UNITS[service].replace(/\.service$/, "")}`,
+    // Both slots log as one program: the journal reads as one daemon's history.
+    `SyslogIdentifier=${unitName(service).replace(/\.service$/, "")}`,
     "",
     "[Install]",
     "WantedBy=default.target",
     "",
   ];
   return {
-    path: unitPath(ctx, service),
+    path: unitPath(ctx, service, slot),
     content: lines.join("\n"),
     encoding: "utf-8",
     mode: 0o644,
-    purpose: `systemd user unit running the ${service}`,
+    purpose: service === "daemon"
+      ? `systemd user unit running the daemon (slot ${slot})`
+      : `systemd user unit running the ${service}`,
+    service,
   };
 }
 

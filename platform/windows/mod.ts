@@ -7,8 +7,17 @@
 import { caseInsensitiveUnique } from "../env.ts";
 import { remove, run } from "../plan.ts";
 import type { Runner } from "../runner.ts";
-import type { Platform, PlatformContext, ProxySnapshot, RunStep, ServiceName, Step } from "../types.ts";
-import { TASK_NAMES, taskXml, taskXmlPath } from "./task_xml.ts";
+import type {
+  DaemonSlot,
+  Platform,
+  PlatformContext,
+  ProxySnapshot,
+  RunStep,
+  ServiceName,
+  Step,
+} from "../types.ts";
+import { otherSlot } from "../../core/lifecycle.ts";
+import { TASK_NAMES, taskName, taskXml, taskXmlPath } from "./task_xml.ts";
 
 /** WinINet's per-user proxy settings, read by browsers and most GUI apps. */
 export const INTERNET_SETTINGS = "HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings";
@@ -47,27 +56,66 @@ export function parseRegQuery(stdout: string, name: string): { type: string; dat
   return undefined;
 }
 
-function end(name: ServiceName): Step {
-  // /End of a task that is not running exits 1 with a warning: the wanted state either way.
-  return schtasks(["/End", "/TN", TASK_NAMES[name]], `stop the ${name}`, { okCodes: [0, 1] });
+/** A task: the edge's, or the daemon's of one slot. */
+interface Task {
+  service: ServiceName;
+  slot: DaemonSlot;
 }
 
-function register(ctx: PlatformContext, name: ServiceName): Step {
+function taskOf(ctx: PlatformContext, service: ServiceName): Task {
+  return { service, slot: ctx.slot ?? "a" };
+}
+
+function label(t: Task): string {
+  return t.service === "daemon" ? `daemon (slot ${t.slot})` : t.service;
+}
+
+function end(t: Task): Step {
+  // /End of a task that is not running exits 1 with a warning: the wanted state either way.
+  return schtasks(["/End", "/TN", taskName(t.service, t.slot)], `stop the ${label(t)}`, { okCodes: [0, 1] });
+}
+
+function register(ctx: PlatformContext, t: Task): Step {
   return schtasks(
-    ["/Create", "/XML", taskXmlPath(ctx, name), "/TN", TASK_NAMES[name], "/F"],
-    `register the ${name} task`,
+    ["/Create", "/XML", taskXmlPath(ctx, t.service, t.slot), "/TN", taskName(t.service, t.slot), "/F"],
+    `register the ${label(t)} task`,
   );
 }
 
-function start(name: ServiceName): Step {
-  return schtasks(["/Run", "/TN", TASK_NAMES[name]], `start the ${name}`);
+function start(t: Task): Step {
+  return schtasks(["/Run", "/TN", taskName(t.service, t.slot)], `start the ${label(t)}`);
+}
+
+/** Lets the slot's task run again (a task registered from its file is enabled; a retired one is not). */
+function enableSlot(slot: DaemonSlot): Step {
+  return schtasks(["/Change", "/TN", TASK_NAMES[slot], "/ENABLE"], `let daemon slot ${slot} start at logon`);
+}
+
+/**
+ * Keeps the slot's task from starting at logon; a running instance is left alone. Should it fail, the daemon's
+ * own slot check stops it there.
+ */
+function disableSlot(slot: DaemonSlot): Step {
+  return schtasks(
+    ["/Change", "/TN", TASK_NAMES[slot], "/DISABLE"],
+    `no longer start daemon slot ${slot} at logon`,
+    {
+      optional: true,
+    },
+  );
+}
+
+/** Registers the idle slot's task from its file too, and keeps it from starting at logon. */
+function idleSlot(ctx: PlatformContext): Step[] {
+  const idle: Task = { service: "daemon", slot: otherSlot(ctx.slot ?? "a") };
+  return [register(ctx, idle), disableSlot(idle.slot)];
 }
 
 /** The Windows platform. */
 export const windows: Platform = {
   os: "windows",
 
-  serviceFiles: (ctx) => ALL.map((n) => taskXml(ctx, n)),
+  serviceFiles: (ctx) => [taskXml(ctx, "edge"), taskXml(ctx, "daemon", "a"), taskXml(ctx, "daemon", "b")],
 
   // The variables live in the registry, set by applyUserEnv: there is no file.
   envFiles: () => [],
@@ -79,32 +127,54 @@ export const windows: Platform = {
       steps.push(setUserEnv([["HALTON_METER_HOME", ctx.meterHome]], "set HALTON_METER_HOME for the tasks"));
     }
     for (const n of names) {
+      const t = taskOf(ctx, n);
       steps.push(
-        register(ctx, n),
+        register(ctx, t),
         // /Create /F replaces the definition but leaves a running instance on the old one.
-        end(n),
-        start(n),
+        end(t),
+        start(t),
       );
     }
+    if (names.includes("daemon")) steps.push(...idleSlot(ctx));
     return steps;
   },
 
   // /Create /F replaces the definition and leaves a running instance alone.
-  registerServices: (ctx, names) => names.map((n) => register(ctx, n)),
-
-  startServices: (_ctx, names) => names.map(start),
-
-  stopServices: (_ctx, names) => names.map(end),
-
-  restartServices: (_ctx, names) => names.flatMap((n) => [end(n), start(n)]),
-
-  uninstallServices: (ctx) => [
-    ...ALL.map(end),
-    ...ALL.map((n) =>
-      schtasks(["/Delete", "/TN", TASK_NAMES[n], "/F"], `delete the ${n} task`, { optional: true })
-    ),
-    ...ALL.map((n) => remove(taskXmlPath(ctx, n), `remove the ${n} task file`)),
+  registerServices: (ctx, names) => [
+    ...names.map((n) => register(ctx, taskOf(ctx, n))),
+    ...(names.includes("daemon") ? idleSlot(ctx) : []),
   ],
+
+  startServices: (ctx, names) => names.map((n) => start(taskOf(ctx, n))),
+
+  stopServices: (ctx, names) => names.map((n) => end(taskOf(ctx, n))),
+
+  restartServices: (ctx, names) => names.flatMap((n) => [end(taskOf(ctx, n)), start(taskOf(ctx, n))]),
+
+  uninstallServices: (ctx) => {
+    const all: Task[] = [
+      { service: "edge", slot: "a" },
+      { service: "daemon", slot: "a" },
+      { service: "daemon", slot: "b" },
+    ];
+    return [
+      ...all.map(end),
+      ...all.map((t) =>
+        schtasks(["/Delete", "/TN", taskName(t.service, t.slot), "/F"], `delete the ${label(t)} task`, {
+          optional: true,
+        })
+      ),
+      ...all.map((t) => remove(taskXmlPath(ctx, t.service, t.slot), `remove the ${label(t)} task file`)),
+    ];
+  },
+
+  startDaemonSlot: (_ctx, slot) => [
+    enableSlot(slot),
+    // The other slot's daemon keeps running: this one takes its ports over once ready, and asks it to drain.
+    start({ service: "daemon", slot }),
+  ],
+
+  retireDaemonSlot: (_ctx, slot) => [disableSlot(slot)],
 
   trustCa: (_ctx, opts) => [
     run("certutil.exe", ["-user", "-addstore", "Root", opts.caCert], "trust the CA for your user", {

@@ -15,20 +15,33 @@
  */
 import * as win32 from "node:path/win32";
 import { xmlEscape } from "../xml.ts";
-import type { PlatformContext, RenderedFile, ServiceName } from "../types.ts";
+import type { DaemonSlot, PlatformContext, RenderedFile, ServiceName } from "../types.ts";
 
-/** The task name of each service, at the root of the Task Scheduler library (sub-folders need admin rights). */
-export const TASK_NAMES: Record<ServiceName, string> = {
-  daemon: "HaltonMeter-Daemon",
+/**
+ * The task name of the edge and of each daemon slot, at the root of the Task Scheduler library (sub-folders
+ * need admin rights). Slot `a` keeps the name the daemon's task had before slots.
+ */
+export const TASK_NAMES = {
   edge: "HaltonMeter-Edge",
-};
+  a: "HaltonMeter-Daemon",
+  b: "HaltonMeter-Daemon-B",
+} as const;
+
+/** The task of `service`; the daemon's is that of `slot`. */
+export function taskName(service: ServiceName, slot: DaemonSlot = "a"): string {
+  return service === "edge" ? TASK_NAMES.edge : TASK_NAMES[slot];
+}
 
 /** The console host that runs the binary without a window. */
 export const CONHOST = "%SystemRoot%\\System32\\conhost.exe";
 
-/** Where the task definitions are kept, for re-registration and diffing: `<home>\tasks\<service>.xml`. */
-export function taskXmlPath(ctx: PlatformContext, service: ServiceName): string {
-  return win32.join(ctx.paths.home, "tasks", `${service}.xml`);
+/**
+ * Where the task definitions are kept, for re-registration and diffing: `<home>\tasks\<service>.xml`, and
+ * `daemon-b.xml` for the daemon's slot b.
+ */
+export function taskXmlPath(ctx: PlatformContext, service: ServiceName, slot: DaemonSlot = "a"): string {
+  const name = service === "daemon" && slot === "b" ? "daemon-b" : service;
+  return win32.join(ctx.paths.home, "tasks", `${name}.xml`);
 }
 
 /**
@@ -55,17 +68,23 @@ const DESCRIPTIONS: Record<ServiceName, string> = {
   edge: "Halton Meter edge: the local HTTPS proxy port, fail-open.",
 };
 
-/** The task definition of the daemon or the edge. */
-export function taskXml(ctx: PlatformContext, service: ServiceName): RenderedFile {
+/**
+ * The task definition of the edge, or of the daemon in `slot`. Both slots are enabled as written; which one
+ * starts at logon is switched with `schtasks /Change`, so the file does not change with the current slot.
+ */
+export function taskXml(ctx: PlatformContext, service: ServiceName, slot: DaemonSlot = "a"): RenderedFile {
   const user = xmlEscape(ctx.user);
-  const args = ["--headless", ...ctx.command, service].map(windowsArg).join(" ");
+  const own = service === "daemon" ? [service, "--slot", slot] : [service];
+  const args = ["--headless", ...ctx.command, ...own].map(windowsArg).join(" ");
   const content = [
     '<?xml version="1.0" encoding="UTF-16"?>',
     '<Task version="1.4" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">',
     "  <RegistrationInfo>",
     "    <Author>Halton Meter</Author>",
-    `    <Description>${xmlEscape(DESCRIPTIONS[service])}</Description>`,
-    `    <URI>\\${TASK_NAMES[service]}</URI>`,
+    `    <Description>${xmlEscape(DESCRIPTIONS[service])}${
+      service === "daemon" ? ` Slot ${slot}.` : ""
+    }</Description>`,
+    `    <URI>\\${taskName(service, slot)}</URI>`,
     "  </RegistrationInfo>",
     "  <Triggers>",
     "    <LogonTrigger>",
@@ -99,6 +118,7 @@ export function taskXml(ctx: PlatformContext, service: ServiceName): RenderedFil
     "    <ExecutionTimeLimit>PT0S</ExecutionTimeLimit>",
     // 5 is normal priority; the default, 7, is below normal and would slow every metered request.
     "    <Priority>5</Priority>",
+    // A daemon replaced by the other slot exits 0 and must stay down: only a failure is restarted.
     "    <RestartOnFailure>",
     "      <Interval>PT1M</Interval>",
     "      <Count>999</Count>",
@@ -115,9 +135,12 @@ export function taskXml(ctx: PlatformContext, service: ServiceName): RenderedFil
     "",
   ].join("\r\n");
   return {
-    path: taskXmlPath(ctx, service),
+    path: taskXmlPath(ctx, service, slot),
     content,
     encoding: "utf-16le",
-    purpose: `Task Scheduler task running the ${service} at logon`,
+    purpose: service === "daemon"
+      ? `Task Scheduler task running the daemon at logon (slot ${slot})`
+      : `Task Scheduler task running the ${service} at logon`,
+    service,
   };
 }

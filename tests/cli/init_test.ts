@@ -29,7 +29,7 @@ Deno.test("init --dry-run --json prints every file with its contents and every c
   assert.equal(plan.dryRun, true);
   const files = plan.steps.flatMap((s) => s.files);
   const unit = files.find((x) => x.path === UNIT);
-  assert.match(unit?.content ?? "", /^ExecStart=\/opt\/a\/halton-meter daemon$/m);
+  assert.match(unit?.content ?? "", /^ExecStart=\/opt\/a\/halton-meter daemon --slot a$/m);
   assert.ok(
     files.some((x) =>
       x.path.endsWith("environment.d/90-halton-meter.conf") && x.content?.includes("HTTPS_PROXY=")
@@ -91,7 +91,7 @@ Deno.test("init moves a corrupt system_state.json aside, says so, and starts a n
   assert.equal((JSON.parse(f.fs.readText(f.paths.systemState)!) as SystemState).version, 1);
 });
 
-Deno.test("init rewrites a hand-edited unit file, says so, and restarts only the daemon", async () => {
+Deno.test("init rewrites a hand-edited unit file, says so, and replaces only the daemon, by the other slot's", async () => {
   await using f = await fixture("linux");
   await execute(captureIo(f.paths).io, inv("--non-interactive"), f.machine().m);
   f.board.edge = f.board.daemon = true;
@@ -104,7 +104,11 @@ Deno.test("init rewrites a hand-edited unit file, says so, and restarts only the
   assert.equal(f.fs.readText(UNIT), good);
   assert.ok(f.progress.some((l) => l.includes(`${UNIT} was edited by hand`)));
   const lines = runner.lines();
-  assert.ok(lines.includes("systemctl --user restart halton-meter.service"));
+  // The running daemon is not restarted in place: slot b's starts beside it and takes over while it drains.
+  assert.ok(lines.includes("systemctl --user start halton-meter-b.service"), lines.join("\n"));
+  assert.ok(lines.includes("systemctl --user disable halton-meter.service"));
+  assert.ok(!lines.includes("systemctl --user restart halton-meter.service"));
+  assert.equal(f.fs.readText(`${f.paths.run}/daemon.slot`), "b\n");
   assert.ok(
     !lines.some((l) => l.includes("restart") && l.includes("edge")),
     "the running edge is not restarted",

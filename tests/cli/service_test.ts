@@ -50,3 +50,74 @@ Deno.test("start --detach before init refuses with a hint to run init", async ()
     (e: MeterError) => e.hint === "Run 'halton-meter init' first.",
   );
 });
+
+Deno.test("restart under systemd starts the other slot's daemon beside the running one, then retires the old slot; the next goes back", async () => {
+  await using f = await fixture("linux");
+  await init(
+    captureIo(f.paths).io,
+    parseInvocation("init", initCommand, ["--non-interactive"]),
+    f.machine().m,
+  );
+  f.board.edge = f.board.daemon = true;
+  const first = f.machine();
+  const out = captureIo(f.paths);
+  await executeRestart(out.io, parseInvocation("restart", restart, []), first.m);
+  assert.deepEqual(first.runner.lines(), [
+    "systemctl --user reset-failed halton-meter-b.service",
+    "systemctl --user enable halton-meter-b.service",
+    "systemctl --user start halton-meter-b.service",
+    // The old daemon is not stopped: its successor asked it to drain, and it exits 0, which is not restarted.
+    "systemctl --user disable halton-meter.service",
+  ]);
+  assert.match(out.stdout(), /Restarted the daemon/);
+  assert.equal(f.fs.readText(`${f.paths.run}/daemon.slot`), "b\n");
+  const second = f.machine();
+  await executeRestart(captureIo(f.paths).io, parseInvocation("restart", restart, []), second.m);
+  assert.deepEqual(second.runner.lines(), [
+    "systemctl --user reset-failed halton-meter.service",
+    "systemctl --user enable halton-meter.service",
+    "systemctl --user start halton-meter.service",
+    "systemctl --user disable halton-meter-b.service",
+  ]);
+  assert.equal(f.fs.readText(`${f.paths.run}/daemon.slot`), "a\n");
+  // stop and start act on the current slot.
+  const third = f.machine();
+  await executeStop(captureIo(f.paths).io, parseInvocation("stop", stop, []), third.m);
+  assert.deepEqual(third.runner.lines(), ["systemctl --user stop halton-meter.service"]);
+});
+
+Deno.test("restart waits for the daemon the last restart replaced, still draining in the other slot", async () => {
+  await using f = await fixture("linux");
+  await init(
+    captureIo(f.paths).io,
+    parseInvocation("init", initCommand, ["--non-interactive"]),
+    f.machine().m,
+  );
+  f.board.edge = f.board.daemon = true;
+  f.daemons.slots.b = 555;
+  const { m, runner } = f.machine();
+  const out = captureIo(f.paths);
+  const done = setTimeout(() => delete f.daemons.slots.b, 400);
+  try {
+    await executeRestart(out.io, parseInvocation("restart", restart, []), m);
+  } finally {
+    clearTimeout(done);
+  }
+  assert.match(out.stderr(), /pid 555\) is still finishing its requests; waiting for it/);
+  assert.ok(runner.lines().includes("systemctl --user start halton-meter-b.service"));
+});
+
+Deno.test("stop on Windows asks the daemon to drain (a request, not a signal) before Task Scheduler's hard stop", async () => {
+  await using f = await fixture("windows");
+  await init(
+    captureIo(f.paths).io,
+    parseInvocation("init", initCommand, ["--non-interactive"]),
+    f.machine().m,
+  );
+  f.board.edge = f.board.daemon = true;
+  const { m, runner } = f.machine();
+  await executeStop(captureIo(f.paths).io, parseInvocation("stop", stop, []), m);
+  assert.deepEqual(f.daemons.asked, ["drain 100"]);
+  assert.equal(f.board.daemon, false, "the daemon had drained and exited before the task was ended");
+  assert.deepEqual(runner.lines(), ["schtasks.exe /End /TN HaltonMeter-Daemon"]);
+});

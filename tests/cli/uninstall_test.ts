@@ -89,7 +89,9 @@ Deno.test("uninstall with a corrupt record still removes the services and every 
   const { m, runner } = f.machine();
   await execute(captureIo(f.paths).io, inv("--yes"), m, answers(undefined, undefined).ask);
   assert.ok(
-    runner.lines().includes("systemctl --user disable --now halton-meter-edge.service halton-meter.service"),
+    runner.lines().includes(
+      "systemctl --user disable --now halton-meter-edge.service halton-meter.service halton-meter-b.service",
+    ),
   );
   assert.equal(f.fs.readText("/home/ada/.bashrc"), "alias ll='ls -l'\n");
   assert.ok(!f.fs.readText("/usr/lib/python3/dist-packages/certifi/cacert.pem")!.includes("halton-meter"));

@@ -6,12 +6,21 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { daemonHealthy, meterCommand, spawnMeter, stop, stopAll, waitFor } from "../../testkit/processes.ts";
+import {
+  accepts,
+  daemonHealthy,
+  meterCommand,
+  spawnMeter,
+  stop,
+  stopAll,
+  waitFor,
+} from "../../testkit/processes.ts";
 import { livePid, processAlive } from "../../setup/pids.ts";
 import { restartDaemon } from "../../setup/supervisor_control.ts";
 import { type FakeWorld, fakeWorld } from "../../testkit/world.ts";
 import { type Call, describeFailures, rowsSeen, startTraffic } from "../helpers/traffic.ts";
 import { readEdgeState } from "../../core/edge_state.ts";
+import { daemonSlotFile, DRAIN_PATH, readyDaemon, requestDrain } from "../../core/lifecycle.ts";
 
 const HOST = "api.openai.com";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -311,6 +320,126 @@ Deno.test("a daemon hung longer than [daemon] hang_restart_s is killed by the ed
     try {
       daemon.kill("SIGCONT");
     } catch { /* killed already, as expected */ }
+    await stopAll([daemon, edge]);
+    await w.close();
+  }
+});
+
+/** The JSON log lines of `process` in `home` holding `event`. */
+function logged(home: string, process: string, event: string): Record<string, unknown>[] {
+  try {
+    return Deno.readTextFileSync(join(home, "logs", `${process}.jsonl`)).split("\n").filter((l) =>
+      l.includes(`"${event}"`)
+    ).map((l) => JSON.parse(l));
+  } catch {
+    return [];
+  }
+}
+
+Deno.test("the other slot's daemon, started as a service manager starts it, takes over under load: no call fails, streams finish on the old one, nothing goes unmetered", async () => {
+  const { w, edge, caCerts } = await running("hm-slot-");
+  const old = daemonRef.get(w.dir)!;
+  const run = join(w.dir, "run");
+  const traffic = startTraffic({ edgePort: w.ports.edge, caCerts, host: HOST }, {
+    keepalive: 4,
+    fresh: 2,
+    stream: 2,
+    thinkMs: 20,
+    streamEvents: 50,
+    streamGapMs: 100,
+  });
+  let next: Deno.ChildProcess | undefined;
+  try {
+    await sleep(1500);
+    // The idle slot, started at login or by mistake, leaves the serving daemon alone.
+    const idle = await meterCommand(w.dir, ["daemon", "--slot", "b"]).output();
+    assert.equal(idle.code, 0);
+    assert.equal(logged(w.dir, "daemon", "daemon.idle_slot").length, 1);
+    assert.equal(readyDaemon(run), old.pid, "the idle slot did not take over");
+    // What 'restart' does under a service manager: make slot b current, then have the manager start it.
+    Deno.writeTextFileSync(daemonSlotFile(run), "b\n");
+    const restartAt = Date.now();
+    next = meterCommand(w.dir, ["daemon", "--slot", "b"]).spawn();
+    const pid = next.pid;
+    await waitFor("the new daemon", async () => readyDaemon(run) === pid && await daemonHealthy(w.ports.api));
+    const newHealthyAt = Date.now();
+    await sleep(2500);
+    const calls = await traffic.stop();
+    const oldStatus = await old.status;
+    assert.equal(oldStatus.code, 0, "the old daemon drained and exited cleanly");
+    assert.equal(
+      describeFailures(calls, restartAt),
+      "",
+      `no call failed (new daemon started at ${restartAt})\n${loggedTrouble(w.dir)}`,
+    );
+    const spanning = calls.filter((c) =>
+      c.client.startsWith("stream") && c.started < restartAt && c.ended > newHealthyAt
+    );
+    assert.ok(spanning.length > 0, "a stream was in flight across the hand-over, and finished");
+    assert.ok(
+      calls.some((c) => c.client.startsWith("fresh") && c.started > newHealthyAt && c.ok),
+      "new connections were made after the new daemon was ready",
+    );
+    await waitFor(
+      "a row for every call",
+      () => Promise.resolve(rowsSeen(w.dir).length >= calls.length),
+      30_000,
+    ).catch(() => {});
+    const rows = rowsSeen(w.dir);
+    const u = readEdgeState(join(run, "edge.json"))!.unmetered;
+    console.log(
+      `slot hand-over: ${calls.length} calls, 0 failed, ${spanning.length} streams across it, ${rows.length} rows, ` +
+        `new daemon healthy ${newHealthyAt - restartAt} ms after its start, ${u.tunnels} tunnels unmetered`,
+    );
+    assert.equal(rows.length, calls.length, "every call is one row");
+    assert.equal(u.tunnels, 0, "the edge tunnelled nothing around the daemons: every connection was metered");
+    assert.deepEqual(
+      logged(w.dir, "daemon", "daemon.replacing").map((l) => [l.pid, l.by]),
+      [[old.pid, "drain request"]],
+    );
+  } finally {
+    await traffic.stop();
+    await stopAll([...(next ? [next] : []), old, edge]);
+    await w.close();
+  }
+});
+
+Deno.test("the drain request, not a signal, drains a daemon: the stream in flight finishes, then it exits; a wrong token is refused", async () => {
+  const { w, edge, caCerts } = await running("hm-drain-");
+  const daemon = daemonRef.get(w.dir)!;
+  const run = join(w.dir, "run");
+  const traffic = startTraffic({ edgePort: w.ports.edge, caCerts, host: HOST }, {
+    stream: 1,
+    streamEvents: 30,
+    streamGapMs: 100,
+  });
+  try {
+    await sleep(1000);
+    const refused = await fetch(`http://127.0.0.1:${w.ports.api}${DRAIN_PATH}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${"0".repeat(64)}` },
+    });
+    await refused.body?.cancel();
+    assert.equal(refused.status, 403);
+    const unsigned = await fetch(`http://127.0.0.1:${w.ports.api}${DRAIN_PATH}`, { method: "POST" });
+    await unsigned.body?.cancel();
+    assert.equal(unsigned.status, 403);
+    assert.ok(await daemonHealthy(w.ports.api), "a refused request leaves the daemon serving");
+    const askedAt = Date.now();
+    assert.equal(await requestDrain(w.ports.api, run), daemon.pid);
+    const status = await daemon.status;
+    const exitedAt = Date.now();
+    const calls = await traffic.stop();
+    assert.equal(status.code, 0);
+    assert.equal(status.signal, null);
+    assert.equal(describeFailures(calls), "", "the stream in flight finished");
+    const across = calls.filter((c) => c.started < askedAt && c.ended > askedAt);
+    assert.equal(across.length, 1, "one stream was in flight when the drain was asked for");
+    await assert.rejects(() => accepts(w.ports.api), Deno.errors.ConnectionRefused, "its ports are closed");
+    assert.deepEqual(logged(w.dir, "daemon", "daemon.stopping").map((l) => l.signal), ["drain request"]);
+    console.log(`drain request: the daemon exited ${exitedAt - askedAt} ms after it, its stream finished`);
+  } finally {
+    await traffic.stop();
     await stopAll([daemon, edge]);
     await w.close();
   }

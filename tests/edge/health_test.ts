@@ -123,3 +123,27 @@ Deno.test("checkHealth() gives up on a silent daemon within its timeout and is f
   await silent.close();
   assert.equal(await checkHealth(freePort()), false);
 });
+
+Deno.test("checkHealth() asks again when the daemon's listener closed with the check queued, and the successor answers", async () => {
+  const old = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (old.addr as Deno.NetAddr).port;
+  const checking = checkHealth(port, 1_000);
+  await new Promise((r) => setTimeout(r, 100));
+  old.close();
+  const successor = Deno.listen({ hostname: "127.0.0.1", port });
+  const answering = (async () => {
+    const conn = await successor.accept();
+    await conn.read(new Uint8Array(4096));
+    const body = '{"status":"ok"}';
+    await conn.write(
+      new TextEncoder().encode(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`),
+    );
+    conn.close();
+  })().catch(() => {});
+  try {
+    assert.equal(await checking, true);
+  } finally {
+    successor.close();
+    await answering;
+  }
+});

@@ -7,7 +7,11 @@ Deno.test("platformFor() gives each OS its own platform, usable from any OS", ()
     const p = platformFor(os);
     assert.equal(p.os, os);
     const files = p.serviceFiles(contextFor(os));
-    assert.equal(files.length, 2);
+    // The edge, and the daemon in each of its two slots.
+    assert.deepEqual(files.map((f) => f.service), ["edge", "daemon", "daemon"]);
+    const slots = files.filter((f) => f.service === "daemon");
+    assert.ok(slots.every((f) => f.content.includes("--slot")));
+    assert.notEqual(slots[0].path, slots[1].path);
     assert.ok(
       files.every((f) =>
         f.content.includes(os === "windows" ? "halton-meter.exe" : "/opt/halton meter/bin/halton-meter")

@@ -9,7 +9,15 @@ import { resolvePaths } from "../../core/paths.ts";
 import { RecordingRunner, type ScriptedAnswer } from "../../platform/runner.ts";
 import type { Machine } from "../../setup/machine.ts";
 import { TargetFs } from "../../setup/target_fs.ts";
-import { fakeMachine, FakeSupervisor, HOMES, probeScript, ROOTS_PEM, type Switchboard } from "./_machine.ts";
+import {
+  FakeDaemons,
+  fakeMachine,
+  FakeSupervisor,
+  HOMES,
+  probeScript,
+  ROOTS_PEM,
+  type Switchboard,
+} from "./_machine.ts";
 
 /** One test's machine and what stands behind it. */
 export interface Fixture extends AsyncDisposable {
@@ -18,6 +26,8 @@ export interface Fixture extends AsyncDisposable {
   paths: ReturnType<typeof resolvePaths>;
   board: Switchboard;
   supervisor: FakeSupervisor;
+  /** The daemons every machine of the fixture sees; they read the runner of the machine made last. */
+  daemons: FakeDaemons;
   progress: string[];
   /** A machine with a fresh recording runner answering `script` before the usual probes. */
   machine(opts?: { command?: string[]; script?: ScriptedAnswer[]; env?: Record<string, string> }): {
@@ -37,20 +47,25 @@ export async function fixture(os: OsName): Promise<Fixture> {
   const board: Switchboard = { edge: false, daemon: false, selfTestOk: true, selfTests: 0 };
   const supervisor = new FakeSupervisor();
   const progress: string[] = [];
+  let lastRunner = new RecordingRunner([]);
+  const daemons = new FakeDaemons(board, () => lastRunner);
   return {
     root,
     fs,
     paths: resolvePaths(h.env, os),
     board,
     supervisor,
+    daemons,
     progress,
     machine(opts = {}) {
       const runner = new RecordingRunner([...(opts.script ?? []), ...probeScript(os)]);
+      lastRunner = runner;
       const m = fakeMachine(os, root, {
         command: opts.command ?? ["/opt/a/halton-meter"],
         runner,
         board,
         supervisor,
+        daemons,
         env: opts.env,
         progress,
       });

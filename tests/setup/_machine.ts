@@ -8,6 +8,8 @@ import { join } from "node:path";
 import type { OsName } from "../../core/paths.ts";
 import { RecordingRunner, type ScriptedAnswer } from "../../platform/runner.ts";
 import type { Machine, SupervisorOps } from "../../setup/machine.ts";
+import type { DaemonOps } from "../../setup/daemons.ts";
+import type { DaemonSlot } from "../../core/lifecycle.ts";
 import { TargetFs } from "../../setup/target_fs.ts";
 
 /** A self-signed certificate's PEM is not needed: the bundle code only looks for PEM blocks. */
@@ -107,6 +109,39 @@ export class FakeSupervisor implements SupervisorOps {
   }
 }
 
+/** How a service manager's start of a daemon slot reads in the recorded commands. */
+const SLOT_START =
+  /^(systemctl --user start halton-meter(-b)?\.service|launchctl kickstart gui\/\d+\/com\.haltonlabs\.meter(\.b)?|schtasks\.exe \/Run \/TN HaltonMeter-Daemon(-B)?)$/;
+
+/**
+ * Fake daemons behind the switchboard: while `board.daemon` is on one serves, with pid 100 plus the number of
+ * daemon slot starts the runner has recorded (a start brings a new daemon, as a real manager's would unless
+ * `takesOver` is off). The drain request stops it.
+ */
+export class FakeDaemons implements DaemonOps {
+  readonly asked: string[] = [];
+  takesOver = true;
+  /** A daemon still running in a slot (draining), by slot. */
+  readonly slots: Partial<Record<DaemonSlot, number>> = {};
+  constructor(readonly board: Switchboard, readonly runner: () => RecordingRunner) {}
+  serving() {
+    const starts = this.takesOver ? this.runner().lines().filter((l) => SLOT_START.test(l)).length : 0;
+    return Promise.resolve(this.board.daemon ? 100 + starts : undefined);
+  }
+  async drain() {
+    const pid = await this.serving();
+    this.asked.push(`drain ${pid}`);
+    this.board.daemon = false;
+    return pid;
+  }
+  alive(pid: number) {
+    return Object.values(this.slots).includes(pid);
+  }
+  inSlot(slot: DaemonSlot) {
+    return this.slots[slot];
+  }
+}
+
 /** A machine of `os` in `root`. */
 export function fakeMachine(
   os: OsName,
@@ -116,6 +151,7 @@ export function fakeMachine(
     runner: RecordingRunner;
     board: Switchboard;
     supervisor?: FakeSupervisor;
+    daemons?: FakeDaemons;
     env?: Record<string, string>;
     progress?: string[];
   },
@@ -146,6 +182,7 @@ export function fakeMachine(
     },
     pythons: () => [h.python],
     supervisor: opts.supervisor ?? new FakeSupervisor(),
+    daemons: opts.daemons ?? new FakeDaemons(opts.board, () => opts.runner),
     progress: (line) => opts.progress?.push(line),
     now: () => new Date("2026-01-02T03:04:05Z"),
   };

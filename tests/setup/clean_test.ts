@@ -28,14 +28,15 @@ Deno.test("init --clean on linux re-creates the units from scratch, leaving the 
     const { result, lines } = await init(true);
     assert.equal(result.selfTest?.ok, true);
     const from = lines.indexOf(
-      "systemctl --user disable --now halton-meter-edge.service halton-meter.service",
+      "systemctl --user disable --now halton-meter-edge.service halton-meter.service halton-meter-b.service",
     );
     assert.ok(from >= 0, lines.join("\n"));
-    assert.deepEqual(lines.slice(from, from + 6), [
-      "systemctl --user disable --now halton-meter-edge.service halton-meter.service",
+    assert.deepEqual(lines.slice(from, from + 7), [
+      "systemctl --user disable --now halton-meter-edge.service halton-meter.service halton-meter-b.service",
       "systemctl --user daemon-reload",
       "systemctl --user daemon-reload",
       "systemctl --user enable halton-meter-edge.service halton-meter.service",
+      "systemctl --user disable halton-meter-b.service",
       "systemctl --user reset-failed halton-meter-edge.service halton-meter.service",
       "systemctl --user restart halton-meter-edge.service halton-meter.service",
     ]);

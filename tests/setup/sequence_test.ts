@@ -20,14 +20,17 @@ const SERVICE_FILES: Record<OsName, string[]> = {
   linux: [
     "/home/ada/.config/systemd/user/halton-meter-edge.service",
     "/home/ada/.config/systemd/user/halton-meter.service",
+    "/home/ada/.config/systemd/user/halton-meter-b.service",
   ],
   darwin: [
     "/Users/ada/Library/LaunchAgents/com.haltonlabs.meter.edge.plist",
     "/Users/ada/Library/LaunchAgents/com.haltonlabs.meter.plist",
+    "/Users/ada/Library/LaunchAgents/com.haltonlabs.meter.b.plist",
   ],
   windows: [
     "C:\\Users\\ada\\.halton-meter\\tasks\\edge.xml",
     "C:\\Users\\ada\\.halton-meter\\tasks\\daemon.xml",
+    "C:\\Users\\ada\\.halton-meter\\tasks\\daemon-b.xml",
   ],
 };
 
@@ -53,15 +56,19 @@ const FIRST_START: Record<OsName, string[]> = {
   linux: [
     "systemctl --user daemon-reload",
     "systemctl --user enable halton-meter-edge.service halton-meter.service",
+    "systemctl --user disable halton-meter-b.service",
     "systemctl --user reset-failed halton-meter-edge.service halton-meter.service",
     "systemctl --user restart halton-meter-edge.service halton-meter.service",
     "loginctl enable-linger ada",
   ],
   darwin: [
     "launchctl bootout gui/501/com.haltonlabs.meter.edge",
+    "launchctl enable gui/501/com.haltonlabs.meter.edge",
     "launchctl bootstrap gui/501 /Users/ada/Library/LaunchAgents/com.haltonlabs.meter.edge.plist",
     "launchctl bootout gui/501/com.haltonlabs.meter",
+    "launchctl enable gui/501/com.haltonlabs.meter",
     "launchctl bootstrap gui/501 /Users/ada/Library/LaunchAgents/com.haltonlabs.meter.plist",
+    "launchctl disable gui/501/com.haltonlabs.meter.b",
   ],
   windows: [
     "schtasks.exe /Create /XML C:\\Users\\ada\\.halton-meter\\tasks\\edge.xml /TN HaltonMeter-Edge /F",
@@ -70,45 +77,58 @@ const FIRST_START: Record<OsName, string[]> = {
     "schtasks.exe /Create /XML C:\\Users\\ada\\.halton-meter\\tasks\\daemon.xml /TN HaltonMeter-Daemon /F",
     "schtasks.exe /End /TN HaltonMeter-Daemon",
     "schtasks.exe /Run /TN HaltonMeter-Daemon",
+    "schtasks.exe /Create /XML C:\\Users\\ada\\.halton-meter\\tasks\\daemon-b.xml /TN HaltonMeter-Daemon-B /F",
+    "schtasks.exe /Change /TN HaltonMeter-Daemon-B /DISABLE",
   ],
 };
 
-/** Everything an upgrade runs after the probes: the daemon restarted, the edge's definition only registered. */
+/**
+ * Everything an upgrade runs after the probes: the definitions registered, then the daemon replaced by slot b's,
+ * started beside it (it takes the ports over while the old one drains), and slot a retired. Nothing is stopped.
+ */
 const UPGRADE: Record<OsName, string[]> = {
   linux: [
     "systemctl --user daemon-reload",
-    "systemctl --user enable halton-meter.service",
-    "systemctl --user reset-failed halton-meter.service",
-    "systemctl --user restart halton-meter.service",
-    "loginctl enable-linger ada",
+    "systemctl --user reset-failed halton-meter-b.service",
+    "systemctl --user enable halton-meter-b.service",
+    "systemctl --user start halton-meter-b.service",
+    "systemctl --user disable halton-meter.service",
   ],
   darwin: [
-    "launchctl bootout gui/501/com.haltonlabs.meter",
-    "launchctl bootstrap gui/501 /Users/ada/Library/LaunchAgents/com.haltonlabs.meter.plist",
+    "launchctl bootout gui/501/com.haltonlabs.meter.b",
+    "launchctl enable gui/501/com.haltonlabs.meter.b",
+    "launchctl bootstrap gui/501 /Users/ada/Library/LaunchAgents/com.haltonlabs.meter.b.plist",
+    "launchctl kickstart gui/501/com.haltonlabs.meter.b",
+    "launchctl disable gui/501/com.haltonlabs.meter",
   ],
   windows: [
-    "schtasks.exe /Create /XML C:\\Users\\ada\\.halton-meter\\tasks\\daemon.xml /TN HaltonMeter-Daemon /F",
-    "schtasks.exe /End /TN HaltonMeter-Daemon",
-    "schtasks.exe /Run /TN HaltonMeter-Daemon",
     "schtasks.exe /Create /XML C:\\Users\\ada\\.halton-meter\\tasks\\edge.xml /TN HaltonMeter-Edge /F",
+    "schtasks.exe /Create /XML C:\\Users\\ada\\.halton-meter\\tasks\\daemon.xml /TN HaltonMeter-Daemon /F",
+    "schtasks.exe /Create /XML C:\\Users\\ada\\.halton-meter\\tasks\\daemon-b.xml /TN HaltonMeter-Daemon-B /F",
+    "schtasks.exe /Change /TN HaltonMeter-Daemon-B /DISABLE",
+    "schtasks.exe /Change /TN HaltonMeter-Daemon-B /ENABLE",
+    "schtasks.exe /Run /TN HaltonMeter-Daemon-B",
+    "schtasks.exe /Change /TN HaltonMeter-Daemon /DISABLE",
   ],
 };
 
 /** The trust and service lines uninstall must run. */
 const UNINSTALL: Record<OsName, string[]> = {
   linux: [
-    "systemctl --user disable --now halton-meter-edge.service halton-meter.service",
+    "systemctl --user disable --now halton-meter-edge.service halton-meter.service halton-meter-b.service",
     "certutil -d sql:/home/ada/.pki/nssdb -D -n Halton Meter CA",
     "gsettings set org.gnome.system.proxy mode 'none'",
   ],
   darwin: [
     "launchctl bootout gui/501/com.haltonlabs.meter.edge",
+    "launchctl bootout gui/501/com.haltonlabs.meter.b",
     "launchctl unsetenv HTTPS_PROXY",
     "networksetup -setsecurewebproxystate Wi-Fi off",
     "security remove-trusted-cert /Users/ada/.mitmproxy/mitmproxy-ca-cert.pem",
   ],
   windows: [
     "schtasks.exe /Delete /TN HaltonMeter-Edge /F",
+    "schtasks.exe /Delete /TN HaltonMeter-Daemon-B /F",
     "reg.exe delete HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Internet Settings /v ProxyServer /f",
   ],
 };

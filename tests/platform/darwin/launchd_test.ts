@@ -28,7 +28,7 @@ Deno.test({
     assert.equal(file.path, "/Users/Ada Lovelace/Library/LaunchAgents/com.haltonlabs.meter.plist");
     assert.deepEqual(await plistlibLoads(file.content), {
       Label: "com.haltonlabs.meter",
-      ProgramArguments: ["/Applications/Halton Meter/halton-meter", "daemon"],
+      ProgramArguments: ["/Applications/Halton Meter/halton-meter", "daemon", "--slot", "a"],
       RunAtLoad: true,
       KeepAlive: { SuccessfulExit: false },
       ExitTimeOut: 660,
@@ -36,6 +36,23 @@ Deno.test({
       StandardErrorPath: "/Users/Ada Lovelace/meter & <data>/logs/daemon.stderr.log",
       EnvironmentVariables: { HALTON_METER_HOME: "/Users/Ada Lovelace/meter & <data>" },
     });
+  },
+});
+
+Deno.test({
+  name:
+    "servicePlist() renders slot b as its own agent, restarted only on failure, logging where slot a does",
+  ignore: noPython,
+  async fn() {
+    const ctx = contextFor("darwin");
+    const file = servicePlist(ctx, "daemon", "b");
+    assert.equal(file.path, "/Users/Ada Lovelace/Library/LaunchAgents/com.haltonlabs.meter.b.plist");
+    const b = await plistlibLoads(file.content);
+    const a = await plistlibLoads(servicePlist(ctx, "daemon", "a").content);
+    assert.equal(b.Label, LABELS["daemon-b"]);
+    assert.deepEqual(b.ProgramArguments, ["/opt/halton meter/bin/halton-meter", "daemon", "--slot", "b"]);
+    assert.deepEqual(b.KeepAlive, { SuccessfulExit: false });
+    assert.deepEqual({ ...b, Label: a.Label, ProgramArguments: a.ProgramArguments }, a);
   },
 });
 

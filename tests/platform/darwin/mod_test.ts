@@ -15,10 +15,38 @@ Deno.test("darwin.installServices() creates the log folder, then reloads each ag
   assert.deepEqual(fs.made, ["/Users/Ada Lovelace/.halton-meter/logs"]);
   assert.deepEqual(runner.calls.map((c) => [c.cmd, ...c.args]), [
     ["launchctl", "bootout", "gui/501/com.haltonlabs.meter.edge"],
+    ["launchctl", "enable", "gui/501/com.haltonlabs.meter.edge"],
     ["launchctl", "bootstrap", "gui/501", `${agents}/com.haltonlabs.meter.edge.plist`],
     ["launchctl", "bootout", "gui/501/com.haltonlabs.meter"],
+    ["launchctl", "enable", "gui/501/com.haltonlabs.meter"],
     ["launchctl", "bootstrap", "gui/501", `${agents}/com.haltonlabs.meter.plist`],
+    // Slot b's plist is in LaunchAgents too: launchd must not load it at login beside slot a.
+    ["launchctl", "disable", "gui/501/com.haltonlabs.meter.b"],
   ]);
+});
+
+Deno.test("darwin.startDaemonSlot() reloads the idle slot's agent from its file and starts it; retire only disables", async () => {
+  const runner = new RecordingRunner([
+    { when: "launchctl bootout", code: 113, stderr: "Could not find service" },
+  ]);
+  const fs = new FakeFs();
+  await runPlan(
+    [...darwin.startDaemonSlot(ctx, "b"), ...darwin.retireDaemonSlot(ctx, "a")],
+    runner.run,
+    fs,
+  );
+  assert.deepEqual(runner.lines(), [
+    "launchctl bootout gui/501/com.haltonlabs.meter.b",
+    "launchctl enable gui/501/com.haltonlabs.meter.b",
+    `launchctl bootstrap gui/501 ${agents}/com.haltonlabs.meter.b.plist`,
+    "launchctl kickstart gui/501/com.haltonlabs.meter.b",
+    // Not bootout: the old daemon is draining, and exits 0, which KeepAlive leaves down.
+    "launchctl disable gui/501/com.haltonlabs.meter",
+  ]);
+  const b = { ...ctx, slot: "b" as const };
+  const current = new RecordingRunner();
+  await runPlan(darwin.stopServices(b, ["daemon"]), current.run, fs);
+  assert.deepEqual(current.lines(), ["launchctl bootout gui/501/com.haltonlabs.meter.b"]);
 });
 
 Deno.test("darwin.installServices() of a changed daemon leaves the edge loaded", async () => {
@@ -60,16 +88,18 @@ Deno.test("darwin.startServices() fails with the command and launchctl's words w
   });
 });
 
-Deno.test("darwin.uninstallServices() unloads both agents and deletes their plists", async () => {
+Deno.test("darwin.uninstallServices() unloads the edge and both daemon slots and deletes their plists", async () => {
   const runner = new RecordingRunner();
   const fs = new FakeFs();
   await runPlan(darwin.uninstallServices(ctx), runner.run, fs);
   assert.deepEqual(runner.lines(), [
     "launchctl bootout gui/501/com.haltonlabs.meter",
+    "launchctl bootout gui/501/com.haltonlabs.meter.b",
     "launchctl bootout gui/501/com.haltonlabs.meter.edge",
   ]);
   assert.deepEqual(fs.removed, [
     `${agents}/com.haltonlabs.meter.plist`,
+    `${agents}/com.haltonlabs.meter.b.plist`,
     `${agents}/com.haltonlabs.meter.edge.plist`,
   ]);
 });
@@ -153,5 +183,5 @@ Deno.test("darwin.envFiles() holds the login agent only in the apps and full mod
   const [agent] = darwin.envFiles(contextFor("darwin", { mode: "full" }));
   assert.match(agent.content, /launchctl setenv NODE_EXTRA_CA_CERTS/);
   assert.match(agent.content, /launchctl setenv NODE_USE_ENV_PROXY 1/, "Node's fetch follows the proxy");
-  assert.equal(darwin.serviceFiles(ctx).length, 2);
+  assert.deepEqual(darwin.serviceFiles(ctx).map((f) => f.service), ["edge", "daemon", "daemon"]);
 });

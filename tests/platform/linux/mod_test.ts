@@ -16,6 +16,8 @@ Deno.test("linux.installServices() reloads, enables, clears a failed state and r
   assert.deepEqual(runner.lines(), [
     "systemctl --user daemon-reload",
     "systemctl --user enable halton-meter-edge.service halton-meter.service",
+    // Slot b, idle, must not start at login beside slot a.
+    "systemctl --user disable halton-meter-b.service",
     "systemctl --user reset-failed halton-meter-edge.service halton-meter.service",
     "systemctl --user restart halton-meter-edge.service halton-meter.service",
     "loginctl enable-linger ada",
@@ -29,27 +31,58 @@ Deno.test("linux plans start, stop and restart only the services named: stop lea
   await runPlan(linux.stopServices(ctx, ["daemon"]), runner.run);
   await runPlan(linux.startServices(ctx, ["daemon"]), runner.run);
   await runPlan(linux.restartServices(ctx, ["daemon"]), runner.run);
-  await runPlan(linux.installServices(ctx, ["daemon"]).slice(0, 4), runner.run);
+  await runPlan(linux.installServices(ctx, ["daemon"]).slice(0, 5), runner.run);
   assert.deepEqual(runner.lines(), [
     "systemctl --user stop halton-meter.service",
     "systemctl --user start halton-meter.service",
     "systemctl --user restart halton-meter.service",
     "systemctl --user daemon-reload",
     "systemctl --user enable halton-meter.service",
+    "systemctl --user disable halton-meter-b.service",
     "systemctl --user reset-failed halton-meter.service",
     "systemctl --user restart halton-meter.service",
   ]);
 });
 
-Deno.test("linux.uninstallServices() disables both units, deletes their files and reloads", async () => {
+Deno.test("linux plans of the daemon act on the current slot: b's unit once slot b is current, a's idle", async () => {
+  const b = { ...ctx, slot: "b" as const };
+  const runner = new RecordingRunner();
+  await runPlan(linux.stopServices(b, ["daemon", "edge"]), runner.run);
+  await runPlan(linux.startServices(b, ["daemon"]), runner.run);
+  await runPlan(linux.installServices(b, ["daemon"]).slice(1, 3), runner.run);
+  assert.deepEqual(runner.lines(), [
+    "systemctl --user stop halton-meter-b.service halton-meter-edge.service",
+    "systemctl --user start halton-meter-b.service",
+    "systemctl --user enable halton-meter-b.service",
+    "systemctl --user disable halton-meter.service",
+  ]);
+});
+
+Deno.test("linux.startDaemonSlot() starts the other slot beside the running one; retireDaemonSlot() only disables", async () => {
+  const runner = new RecordingRunner();
+  await runPlan([...linux.startDaemonSlot(ctx, "b"), ...linux.retireDaemonSlot(ctx, "a")], runner.run);
+  assert.deepEqual(runner.lines(), [
+    "systemctl --user reset-failed halton-meter-b.service",
+    "systemctl --user enable halton-meter-b.service",
+    "systemctl --user start halton-meter-b.service",
+    // Not stop, nor disable --now: the old daemon is draining and exits on its own.
+    "systemctl --user disable halton-meter.service",
+  ]);
+});
+
+Deno.test("linux.uninstallServices() disables the edge and both daemon slots, deletes their files and reloads", async () => {
   const runner = new RecordingRunner();
   const fs = new FakeFs();
-  await runPlan(linux.uninstallServices(ctx), runner.run, fs);
+  await runPlan(linux.uninstallServices({ ...ctx, slot: "b" }), runner.run, fs);
   assert.deepEqual(runner.lines(), [
-    "systemctl --user disable --now halton-meter-edge.service halton-meter.service",
+    "systemctl --user disable --now halton-meter-edge.service halton-meter.service halton-meter-b.service",
     "systemctl --user daemon-reload",
   ]);
-  assert.deepEqual(fs.removed, [`${units}/halton-meter-edge.service`, `${units}/halton-meter.service`]);
+  assert.deepEqual(fs.removed, [
+    `${units}/halton-meter-edge.service`,
+    `${units}/halton-meter.service`,
+    `${units}/halton-meter-b.service`,
+  ]);
 });
 
 Deno.test("linux.trustCa() creates the NSS database only when it is missing, then adds the CA to it", async () => {

@@ -39,7 +39,11 @@ Deno.test({
         meterHome: join(dir, "meter data"),
         command: [binary],
       });
-      const files = [serviceUnit(ctx, "daemon"), serviceUnit(ctx, "edge")];
+      const files = [
+        serviceUnit(ctx, "daemon", "a"),
+        serviceUnit(ctx, "daemon", "b"),
+        serviceUnit(ctx, "edge"),
+      ];
       for (const f of files) {
         await Deno.mkdir(join(f.path, ".."), { recursive: true });
         await Deno.writeTextFile(f.path, f.content);
@@ -90,7 +94,7 @@ Deno.test("serviceUnit() embeds the absolute command, restart on failure with a 
   }
   assert.ok(
     serviceUnit(contextFor("linux"), "daemon").content.includes(
-      'ExecStart="/opt/halton meter/bin/halton-meter" daemon',
+      'ExecStart="/opt/halton meter/bin/halton-meter" daemon --slot a',
     ),
   );
   assert.equal(serviceUnit(contextFor("linux"), "daemon").content.includes("Environment="), false);
@@ -149,4 +153,26 @@ Deno.test({
 Deno.test("environmentDValue() refuses a '$', which environment.d would expand", () => {
   assert.equal(environmentDValue("/a b/c"), '"/a b/c"');
   assert.throws(() => environmentDValue("/home/$USER/x"), MeterError);
+});
+
+Deno.test("serviceUnit() renders two daemon slots that differ only in name and slot, restarted on failure only", () => {
+  const ctx = contextFor("linux");
+  const a = serviceUnit(ctx, "daemon", "a");
+  const b = serviceUnit(ctx, "daemon", "b");
+  // Slot a keeps the unit name of machines set up before slots.
+  assert.equal(a.path, "/home/ada lovelace/.config/systemd/user/halton-meter.service");
+  assert.equal(b.path, "/home/ada lovelace/.config/systemd/user/halton-meter-b.service");
+  const lines = b.content.split("\n");
+  assert.ok(lines.includes('ExecStart="/opt/halton meter/bin/halton-meter" daemon --slot b'));
+  // A drained daemon exits 0 and must stay down; both log as one program.
+  for (
+    const l of ["Restart=on-failure", "KillMode=mixed", "TimeoutStopSec=660", "SyslogIdentifier=halton-meter"]
+  ) {
+    assert.ok(lines.includes(l), l);
+  }
+  const differing = lines.filter((l, i) => l !== a.content.split("\n")[i]);
+  assert.deepEqual(differing, [
+    "Description=Halton Meter daemon (meters LLM API calls), slot b",
+    'ExecStart="/opt/halton meter/bin/halton-meter" daemon --slot b',
+  ]);
 });

@@ -22,6 +22,32 @@ Deno.test("windows.installServices() registers each task from its XML, then (re)
     ["schtasks.exe", "/Create", "/XML", `${tasks}\\daemon.xml`, "/TN", "HaltonMeter-Daemon", "/F"],
     ["schtasks.exe", "/End", "/TN", "HaltonMeter-Daemon"],
     ["schtasks.exe", "/Run", "/TN", "HaltonMeter-Daemon"],
+    // Slot b is registered too, but must not start at logon beside slot a.
+    ["schtasks.exe", "/Create", "/XML", `${tasks}\\daemon-b.xml`, "/TN", "HaltonMeter-Daemon-B", "/F"],
+    ["schtasks.exe", "/Change", "/TN", "HaltonMeter-Daemon-B", "/DISABLE"],
+  ]);
+});
+
+Deno.test("windows.startDaemonSlot() enables and runs the idle slot's task beside the running one; retire disables", async () => {
+  const runner = new RecordingRunner();
+  await runPlan([...windows.startDaemonSlot(ctx, "b"), ...windows.retireDaemonSlot(ctx, "a")], runner.run);
+  assert.deepEqual(runner.lines(), [
+    "schtasks.exe /Change /TN HaltonMeter-Daemon-B /ENABLE",
+    "schtasks.exe /Run /TN HaltonMeter-Daemon-B",
+    // Not /End, a hard kill: the old daemon was asked to drain by its successor and exits on its own.
+    "schtasks.exe /Change /TN HaltonMeter-Daemon /DISABLE",
+  ]);
+  const b = { ...ctx, slot: "b" as const };
+  const current = new RecordingRunner();
+  await runPlan(
+    [...windows.stopServices(b, ["daemon"]), ...windows.registerServices(b, ["daemon"])],
+    current.run,
+  );
+  assert.deepEqual(current.lines(), [
+    "schtasks.exe /End /TN HaltonMeter-Daemon-B",
+    `schtasks.exe /Create /XML ${tasks}\\daemon-b.xml /TN HaltonMeter-Daemon-B /F`,
+    `schtasks.exe /Create /XML ${tasks}\\daemon.xml /TN HaltonMeter-Daemon /F`,
+    "schtasks.exe /Change /TN HaltonMeter-Daemon /DISABLE",
   ]);
 });
 
@@ -56,10 +82,12 @@ Deno.test("windows stop, start and restart touch only the tasks named; uninstall
   assert.deepEqual(un.lines(), [
     "schtasks.exe /End /TN HaltonMeter-Edge",
     "schtasks.exe /End /TN HaltonMeter-Daemon",
+    "schtasks.exe /End /TN HaltonMeter-Daemon-B",
     "schtasks.exe /Delete /TN HaltonMeter-Edge /F",
     "schtasks.exe /Delete /TN HaltonMeter-Daemon /F",
+    "schtasks.exe /Delete /TN HaltonMeter-Daemon-B /F",
   ]);
-  assert.deepEqual(fs.removed, [`${tasks}\\edge.xml`, `${tasks}\\daemon.xml`]);
+  assert.deepEqual(fs.removed, [`${tasks}\\edge.xml`, `${tasks}\\daemon.xml`, `${tasks}\\daemon-b.xml`]);
 });
 
 Deno.test("windows trust plans use the current user's Root store, removed by fingerprint", async () => {
@@ -141,11 +169,12 @@ Deno.test("parseRegQuery() reads a value with spaces and an empty value, and mis
   assert.equal(parseRegQuery(out, "Other"), undefined);
 });
 
-Deno.test("windows has no env files and no shell rc files; service files are the two task XMLs", () => {
+Deno.test("windows has no env files and no shell rc files; service files are the edge's and both daemon slots' task XMLs", () => {
   assert.deepEqual(windows.envFiles(ctx), []);
   assert.deepEqual(windows.shellRcFiles(ctx), []);
   assert.deepEqual(windows.serviceFiles(ctx).map((f) => f.path), [
     `${tasks}\\edge.xml`,
     `${tasks}\\daemon.xml`,
+    `${tasks}\\daemon-b.xml`,
   ]);
 });

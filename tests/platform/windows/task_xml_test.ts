@@ -25,8 +25,8 @@ Deno.test({
   ignore: noXmllint,
   async fn() {
     const ctx = contextFor("windows", { meterHome: "C:\\Users\\Ada Lovelace\\Meter & Co" });
-    for (const service of ["daemon", "edge"] as const) {
-      const file = taskXml(ctx, service);
+    for (const [service, slot] of [["daemon", "a"], ["daemon", "b"], ["edge", "a"]] as const) {
+      const file = taskXml(ctx, service, slot);
       const bytes = encodeRendered(file);
       assert.deepEqual([...bytes.subarray(0, 2)], [0xff, 0xfe]);
       const r = await validate(bytes);
@@ -70,10 +70,24 @@ Deno.test("taskXml() starts the binary hidden at logon, never times out, restart
   assert.ok(x.includes(`<Command>${CONHOST}</Command>`));
   assert.ok(
     x.includes(
-      '<Arguments>--headless "C:\\Program Files\\Halton Meter\\halton-meter.exe" daemon</Arguments>',
+      '<Arguments>--headless "C:\\Program Files\\Halton Meter\\halton-meter.exe" daemon --slot a</Arguments>',
     ),
   );
-  assert.ok(x.includes(`<URI>\\${TASK_NAMES.daemon}</URI>`));
+  assert.ok(x.includes(`<URI>\\${TASK_NAMES.a}</URI>`));
+});
+
+Deno.test("taskXml() renders slot b as its own task and file, differing from slot a only in name and slot", () => {
+  const ctx = contextFor("windows");
+  const a = taskXml(ctx, "daemon", "a");
+  const b = taskXml(ctx, "daemon", "b");
+  assert.equal(b.path, "C:\\Users\\Ada Lovelace\\.halton-meter\\tasks\\daemon-b.xml");
+  const al = a.content.split("\r\n");
+  const differing = b.content.split("\r\n").filter((l, i) => l !== al[i]);
+  assert.deepEqual(differing, [
+    "    <Description>Halton Meter daemon: meters LLM API calls. Slot b.</Description>",
+    "    <URI>\\HaltonMeter-Daemon-B</URI>",
+    '      <Arguments>--headless "C:\\Program Files\\Halton Meter\\halton-meter.exe" daemon --slot b</Arguments>',
+  ]);
 });
 
 Deno.test("taskXml() escapes XML in the command and user, and renders the source form of the command", () => {
