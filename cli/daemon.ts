@@ -122,8 +122,12 @@ export const command: CommandSpec = {
     const drained = Promise.withResolvers<string>();
     const signals = new AbortController();
     try {
-      drainToken(run);
-      if (slot !== undefined) writeFileAtomic(slotPidFile(run, slot), `${Deno.pid}\n`);
+      try {
+        drainToken(run);
+        if (slot !== undefined) writeFileAtomic(slotPidFile(run, slot), `${Deno.pid}\n`);
+      } catch {
+        // A home that takes no writes: opening the database fails next and names the folder.
+      }
       let daemon;
       try {
         daemon = await startDaemon({

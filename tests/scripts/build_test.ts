@@ -5,6 +5,14 @@ import { binaryName, denoDir, denortZip, TARGETS } from "../../scripts/build.ts"
 
 const SCRIPT = fileURLToPath(new URL("../../scripts/build.ts", import.meta.url));
 
+/** The variables among `names` that are set here, to pass on to a child that otherwise gets a clean env. */
+function passThrough(names: string[]): Record<string, string> {
+  return Object.fromEntries(names.flatMap((n) => {
+    const v = Deno.env.get(n);
+    return v === undefined ? [] : [[n, v]];
+  }));
+}
+
 /** Runs the build script with an empty Deno cache and a clean environment, as a user on a fresh machine. */
 async function runBuild(dir: string, args: string[]): Promise<{ code: number; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
@@ -16,6 +24,10 @@ async function runBuild(dir: string, args: string[]): Promise<{ code: number; st
       HOME: dir,
       DENO_DIR: join(dir, "deno-cache"),
       NO_COLOR: "1",
+      // The empty cache is filled from the npm registry; a network that re-signs TLS (a corporate proxy, some
+      // CI runners) is trusted through the system store, as its users configure Deno to do.
+      DENO_TLS_CA_STORE: "mozilla,system",
+      ...passThrough(["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy"]),
     },
     stdout: "piped",
     stderr: "piped",
