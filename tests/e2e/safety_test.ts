@@ -40,8 +40,12 @@ interface Meter {
   stop(): Promise<void>;
 }
 
-/** Starts the daemon and the edge in `home`; `config` is appended to the `config.toml` made for them. */
-async function startMeter(home: string, providerDir: string, config = ""): Promise<Meter> {
+/** Starts the fake provider and points `home`'s config at it on pinned ports; `config` is appended. */
+async function providerHome(
+  home: string,
+  providerDir: string,
+  config = "",
+): Promise<{ provider: FakeProvider; ports: Meter["ports"] }> {
   const provider = await startFakeProvider(providerDir);
   const ports = await pinPorts(home);
   Deno.writeTextFileSync(
@@ -49,6 +53,12 @@ async function startMeter(home: string, providerDir: string, config = ""): Promi
     `[upstream]\nca_file = ${JSON.stringify(provider.caFile)}\n` +
       `resolve = { "api.openai.com" = "127.0.0.1:${provider.port}" }\n${config}`,
   );
+  return { provider, ports };
+}
+
+/** Starts the daemon and the edge in `home`; `config` is appended to the `config.toml` made for them. */
+async function startMeter(home: string, providerDir: string, config = ""): Promise<Meter> {
+  const { provider, ports } = await providerHome(home, providerDir, config);
   const daemon = spawnMeter(home, "daemon");
   const edge = spawnMeter(home, "edge");
   await waitFor("a healthy daemon", () => daemonHealthy(ports.api), 20_000);
@@ -681,13 +691,7 @@ Deno.test({
     const providerDir = await Deno.makeTempDir({ prefix: "hm-ro-provider-" });
     const home = join(disk, ".halton-meter");
     Deno.mkdirSync(home);
-    const provider = await startFakeProvider(providerDir);
-    const ports = await pinPorts(home);
-    Deno.writeTextFileSync(
-      join(home, "config.toml"),
-      `[upstream]\nca_file = ${JSON.stringify(provider.caFile)}\n` +
-        `resolve = { "api.openai.com" = "127.0.0.1:${provider.port}" }\n`,
-    );
+    const { provider, ports } = await providerHome(home, providerDir);
     const children: Deno.ChildProcess[] = [];
     try {
       // A first start makes the database and the CA, as any install has them.
