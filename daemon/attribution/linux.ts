@@ -40,10 +40,15 @@ export function procHexAddressKey(hex: string): string | undefined {
   return hex.length === 8 ? "00000000000000000000ffff" + bytes.join("") : bytes.join("");
 }
 
-/** Parses the text of `/proc/net/tcp` or `/proc/net/tcp6`; malformed lines are skipped. */
-export function parseProcNetTcp(text: string): ProcNetEntry[] {
+/**
+ * Parses the text of `/proc/net/tcp` or `/proc/net/tcp6`; malformed lines are skipped. With `localPorts`,
+ * only the lines of sockets on those local ports: a busy machine's table has thousands of lines, and a lookup
+ * wants a few.
+ */
+export function parseProcNetTcp(text: string, localPorts?: ReadonlySet<number>): ProcNetEntry[] {
   const out: ProcNetEntry[] = [];
   for (const line of text.split("\n")) {
+    if (localPorts && !localPorts.has(localPortOf(line))) continue;
     const f = line.trim().split(/\s+/);
     if (f.length < 10 || !/^\d+:$/.test(f[0])) continue;
     const [localHex, localPort] = f[1].split(":");
@@ -62,6 +67,13 @@ export function parseProcNetTcp(text: string): ProcNetEntry[] {
     });
   }
   return out;
+}
+
+/** The local port of a table line, read without splitting it (the 4 hex digits after the first `:` of the address). */
+function localPortOf(line: string): number {
+  const address = line.indexOf(": ");
+  const colon = address === -1 ? -1 : line.indexOf(":", address + 2);
+  return colon === -1 ? -1 : parseInt(line.slice(colon + 1, colon + 5), 16);
 }
 
 /** The key of a socket's local end, as {@linkcode socketsAt} matches it. */
@@ -206,6 +218,8 @@ class SocketOwners {
   #running = 0;
   /** Socket inode → the process holding it and that process's owner. */
   #known = new Map<number, { pid: number; uid: number }>();
+  /** The processes the last pass over the fd folders saw. */
+  #listed = new Set<number>();
 
   constructor(proc: string, onScan: ((lookups: number) => void) | undefined, peerPorts: ReadonlySet<number>) {
     this.#proc = proc;
@@ -252,9 +266,9 @@ class SocketOwners {
         if (sockets.size === keys.size) break;
         const text = await readText(join(this.#proc, "net", table));
         const left = new Set([...keys].filter((k) => !sockets.has(k)));
-        for (
-          const [k, v] of socketsAt(text === undefined ? [] : parseProcNetTcp(text), left, this.#peerPorts)
-        ) {
+        const ports = new Set([...left].map((k) => Number(k.slice(k.lastIndexOf("|") + 1))));
+        const entries = text === undefined ? [] : parseProcNetTcp(text, ports);
+        for (const [k, v] of socketsAt(entries, left, this.#peerPorts)) {
           sockets.set(k, v);
         }
       }
@@ -274,16 +288,18 @@ class SocketOwners {
   }
 
   /**
-   * Notes the holder of every socket in the fd folders of the wanted sockets' owners, newest process first,
+   * Notes the holder of every socket in the fd folders of the wanted sockets' owners, in
+   * {@linkcode scanOrder},
    * until every wanted inode is found. Only the owners' processes are read (the others' fd folders are
    * unreadable anyway).
    */
   async #scanFds(wanted: { inode: number; uid: number }[]): Promise<void> {
     const missing = new Set(wanted.map((s) => s.inode));
     const uids = new Set(wanted.map((s) => s.uid));
-    const pids: number[] = [];
-    for (const e of Deno.readDirSync(this.#proc)) if (/^\d+$/.test(e.name)) pids.push(Number(e.name));
-    pids.sort((a, b) => b - a);
+    const listed: number[] = [];
+    for (const e of Deno.readDirSync(this.#proc)) if (/^\d+$/.test(e.name)) listed.push(Number(e.name));
+    const pids = scanOrder(listed, this.#listed);
+    this.#listed = new Set(listed);
     if (this.#known.size > MAX_KNOWN_INODES) this.#known.clear();
     let sinceYield = 0;
     for (const pid of pids) {
@@ -306,6 +322,17 @@ class SocketOwners {
       }
     }
   }
+}
+
+/**
+ * The order in which a scan reads processes: those that appeared since the last scan first (a new connection
+ * mostly comes from a new process, e.g. a `curl` per call), then the others, each group highest pid first.
+ * Pids alone are not enough: once they wrap around, the newest process can have the lowest.
+ */
+export function scanOrder(pids: readonly number[], seenBefore: ReadonlySet<number>): number[] {
+  const fresh = pids.filter((p) => !seenBefore.has(p)).sort((a, b) => b - a);
+  const old = pids.filter((p) => seenBefore.has(p)).sort((a, b) => b - a);
+  return [...fresh, ...old];
 }
 
 /** Reads a procfs file in large reads: the kernel regenerates a seq file's position on every read call. */
