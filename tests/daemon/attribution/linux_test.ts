@@ -223,7 +223,10 @@ for (const c of cs) c.close();`;
         const peer = c.remoteAddr as Deno.NetAddr;
         return lookup.findClientProcess({ ip: peer.hostname, port: peer.port });
       }));
-      assert.ok(pids.every((p) => p === child.pid), `every socket is the child ${child.pid}: ${[...new Set(pids)]}`);
+      assert.ok(
+        pids.every((p) => p === child.pid),
+        `every socket is the child's (${child.pid}); found ${[...new Set(pids)]}`,
+      );
       assert.equal(scans.reduce((a, b) => a + b, 0), count);
       assert.ok(scans.length <= 8, `${scans.length} scans for ${count} lookups: ${scans}`);
     } finally {
