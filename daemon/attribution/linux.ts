@@ -164,15 +164,14 @@ export function linuxLookup(options: LinuxLookupOptions = {}): ProcessLookup {
     findClientProcess: (address) => owners.find(address),
     async readProcess(pid) {
       const dir = join(proc, String(pid));
-      const status = await readText(join(dir, "status"));
+      const cwd = readLinkSync(join(dir, "cwd"));
+      const exe = readLinkSync(join(dir, "exe"));
+      // At once: a short-lived client may exit while they are read.
+      const [status, cmdline, environ] = await Promise.all(
+        ["status", "cmdline", "environ"].map((f) => readText(join(dir, f))),
+      );
       if (status === undefined) return undefined;
       const { ppid, uid, name } = parseProcStatus(status);
-      const [cmdline, environ, cwd, exe] = await Promise.all([
-        readText(join(dir, "cmdline")),
-        readText(join(dir, "environ")),
-        readLinkSync(join(dir, "cwd")),
-        readLinkSync(join(dir, "exe")),
-      ]);
       const argv = parseNulList(cmdline ?? "");
       return {
         pid,
@@ -233,12 +232,15 @@ class SocketOwners {
       const waiting = this.#pending.get(key);
       if (waiting) waiting.push(resolve);
       else this.#pending.set(key, [resolve]);
-      if (this.#running < MAX_SCANS) this.#run();
+      if (this.#running < MAX_SCANS) {
+        this.#running++;
+        // After the caller's turn: the daemon answers the CONNECT before a scan holds the thread.
+        queueMicrotask(() => this.#run());
+      }
     });
   }
 
   async #run(): Promise<void> {
-    this.#running++;
     try {
       while (this.#pending.size) {
         const batch = this.#pending;
@@ -264,7 +266,7 @@ class SocketOwners {
     for (let reading = 0; reading < 2 && sockets.size < keys.size; reading++) {
       for (const table of ["tcp", "tcp6"]) {
         if (sockets.size === keys.size) break;
-        const text = await readText(join(this.#proc, "net", table));
+        const text = readTextSync(join(this.#proc, "net", table));
         const left = new Set([...keys].filter((k) => !sockets.has(k)));
         const ports = new Set([...left].map((k) => Number(k.slice(k.lastIndexOf("|") + 1))));
         const entries = text === undefined ? [] : parseProcNetTcp(text, ports);
@@ -362,6 +364,19 @@ async function readText(path: string): Promise<string | undefined> {
 function readLinkSync(path: string): string | undefined {
   try {
     return Deno.readLinkSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A socket table is read synchronously: an asynchronous read took half as long again, and a short-lived
+ * client (a `curl` per call lives about 10 ms through the meter) can exit before a slower lookup finds it. The
+ * kernel prints the table without waiting on any process.
+ */
+function readTextSync(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path);
   } catch {
     return undefined;
   }
