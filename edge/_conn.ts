@@ -67,3 +67,68 @@ export async function withDeadline<T>(conn: Deno.Conn, ms: number, work: Promise
     clearTimeout(timer);
   }
 }
+
+/**
+ * A wait's allowance, counted in time this process ran on time: a stretch in which its timers fired late (its
+ * event loop busy with hundreds of new connections, or the process starved of CPU) counts as at most
+ * {@linkcode LATE_TICK_MS}, since the peer's answer may be waiting unread the whole while.
+ */
+export interface Budget {
+  /** How long the peer may show no progress. */
+  silentMs: number;
+  /** The most the whole wait may take, progress or not; `silentMs` when absent. */
+  totalMs?: number;
+  /** A count that grows whenever the peer shows it is alive; none when absent. */
+  progress?: () => number;
+}
+
+/** How often a budgeted wait looks at the clock. */
+const TICK_MS = 50;
+/** The most one look at the clock may count, however late it came. */
+export const LATE_TICK_MS = 2 * TICK_MS;
+
+/** What a budgeted wait has used so far. */
+export interface Spent {
+  silent: number;
+  total: number;
+  progress: number;
+}
+
+/** The wait's use after one look at the clock, `elapsedMs` after the last, with the peer's progress now. */
+export function spend(spent: Spent, elapsedMs: number, progress: number): Spent {
+  const counted = Math.min(Math.max(0, elapsedMs), LATE_TICK_MS);
+  return {
+    silent: progress !== spent.progress ? 0 : spent.silent + counted,
+    total: spent.total + counted,
+    progress,
+  };
+}
+
+/** True once `spent` has used up `budget`. */
+export function exhausted(spent: Spent, budget: Budget): boolean {
+  return spent.silent >= budget.silentMs || spent.total >= (budget.totalMs ?? budget.silentMs);
+}
+
+/**
+ * Runs `work` on `conn` but closes `conn` once `budget` is used up, which makes any pending read fail. Used
+ * where the edge waits for the daemon, whose answer must not be lost to the edge's own delays.
+ */
+export async function withBudget<T>(conn: Deno.Conn, budget: Budget, work: Promise<T>): Promise<T> {
+  const progress = budget.progress ?? (() => 0);
+  let spent: Spent = { silent: 0, total: 0, progress: progress() };
+  let last = performance.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const tick = () => {
+    const now = performance.now();
+    spent = spend(spent, now - last, progress());
+    last = now;
+    if (exhausted(spent, budget)) closeQuietly(conn);
+    else timer = setTimeout(tick, TICK_MS);
+  };
+  timer = setTimeout(tick, TICK_MS);
+  try {
+    return await work;
+  } finally {
+    clearTimeout(timer);
+  }
+}

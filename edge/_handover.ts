@@ -6,17 +6,24 @@
  *
  * @module
  */
-import type { ConnScope } from "./_conn.ts";
-import { withDeadline } from "./_conn.ts";
+import { type Budget, type ConnScope, withBudget } from "./_conn.ts";
 import { parseResponseHead, readHead, serializeHead } from "./_head.ts";
 import { closeQuietly, writeAll } from "./_splice.ts";
 import { formatHostPort, type HostPort } from "./_target.ts";
 
 /**
- * How long the daemon has to accept and answer a handover before the edge tunnels instead
- * (docs/architecture.md).
+ * How long the daemon may stay silent on a handover before the edge tunnels instead (docs/architecture.md):
+ * silent meaning it answered neither this handover nor any other in that time.
  */
 export const HANDOVER_TIMEOUT_MS = 1000;
+
+/**
+ * The longest a handover may take while the daemon keeps answering others. Hundreds of connections opened at
+ * once queue behind each other in a busy daemon; each answer it gives shows it alive, so the ones still
+ * waiting are given more time, up to this, rather than going unmetered. A hung daemon answers nothing and
+ * still loses its connections after {@linkcode HANDOVER_TIMEOUT_MS}.
+ */
+export const HANDOVER_BUSY_LIMIT_MS = 5000;
 
 /**
  * How long a refused connection is retried. A daemon being replaced lets go of its port a moment before its
@@ -42,6 +49,21 @@ export interface Handover {
   early: Uint8Array;
 }
 
+/** How many handovers the daemon has accepted, shared by every handover of one edge: its sign of life. */
+export class DaemonPulse {
+  #answers = 0;
+
+  /** Notes an accepted handover. */
+  answered(): void {
+    this.#answers++;
+  }
+
+  /** Accepted handovers so far. */
+  get answers(): number {
+    return this.#answers;
+  }
+}
+
 /** The head the edge sends the daemon for `request`. */
 export function handoverHead(request: HandoverRequest): Uint8Array {
   const authority = formatHostPort(request.target);
@@ -50,9 +72,19 @@ export function handoverHead(request: HandoverRequest): Uint8Array {
   return serializeHead(`CONNECT ${authority} HTTP/1.1`, headers);
 }
 
+/** How long a handover waits: see {@linkcode HANDOVER_TIMEOUT_MS} and {@linkcode HANDOVER_BUSY_LIMIT_MS}. */
+export interface HandoverTiming {
+  timeoutMs: number;
+  limitMs: number;
+}
+
+const DEFAULT_TIMING: HandoverTiming = { timeoutMs: HANDOVER_TIMEOUT_MS, limitMs: HANDOVER_BUSY_LIMIT_MS };
+
 /**
  * Offers `request` to the daemon on `127.0.0.1:interceptPort`. Undefined when the daemon refuses the
- * connection, closes it, errors, answers anything but `200`, or takes longer than `timeoutMs` in all.
+ * connection, closes it, errors, answers anything but `200`, accepts no handover at all for
+ * `timing.timeoutMs`, or leaves this one unanswered for `timing.limitMs` (both counted as {@linkcode Budget}
+ * says). An accepted handover is noted in `pulse`.
  *
  * A connection refused, or reset before any answer, is tried again for up to {@linkcode REFUSED_RETRY_MS}: a
  * daemon handing over to its successor closes its listener, and a connection still waiting in that listener's
@@ -63,7 +95,8 @@ export async function handOver(
   scope: ConnScope,
   interceptPort: number,
   request: HandoverRequest,
-  timeoutMs = HANDOVER_TIMEOUT_MS,
+  pulse: DaemonPulse,
+  timing: HandoverTiming = DEFAULT_TIMING,
 ): Promise<Handover | undefined> {
   const started = performance.now();
   const retry = async () => {
@@ -74,23 +107,28 @@ export async function handOver(
   while (true) {
     let conn: Deno.Conn;
     try {
-      conn = await scope.open({ host: "127.0.0.1", port: interceptPort }, timeoutMs);
+      conn = await scope.open({ host: "127.0.0.1", port: interceptPort }, timing.timeoutMs);
     } catch (e) {
       if (e instanceof Deno.errors.ConnectionRefused && await retry()) continue;
       return undefined;
     }
     let unanswered = false;
     try {
-      const left = Math.max(1, timeoutMs - (performance.now() - started));
-      const read = await withDeadline(
+      const budget: Budget = {
+        silentMs: timing.timeoutMs,
+        totalMs: timing.limitMs,
+        progress: () => pulse.answers,
+      };
+      const read = await withBudget(
         conn,
-        left,
+        budget,
         (async () => {
           await writeAll(conn, handoverHead(request));
           return await readHead(conn);
         })(),
       );
       if (read.kind === "head" && parseResponseHead(read.head)?.status === 200) {
+        pulse.answered();
         return { conn, answer: read.head, early: read.rest };
       }
     } catch (e) {

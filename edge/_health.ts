@@ -5,12 +5,15 @@
  *
  * @module
  */
-import { ConnScope, withDeadline } from "./_conn.ts";
+import { ConnScope, withBudget } from "./_conn.ts";
 import { headerValue, parseResponseHead } from "./_head.ts";
 import { closeQuietly, writeAll } from "./_splice.ts";
 import { REFUSED_RETRY_MS } from "./_handover.ts";
 
-/** How long one health check may take before the daemon counts as down. */
+/**
+ * How long one health check may take before the daemon counts as down, counted as `Budget` says (`_conn.ts`):
+ * an edge busy with a burst of new connections does not blame the daemon for its own delay.
+ */
 export const HEALTH_TIMEOUT_MS = 300;
 
 const MAX_ANSWER_BYTES = 16 * 1024;
@@ -28,7 +31,7 @@ export async function checkHealth(port: number, timeoutMs = HEALTH_TIMEOUT_MS): 
       const { conn, attemptAt } = await openRetryingRefused(scope, port, timeoutMs, started);
       const left = Math.max(1, timeoutMs - (performance.now() - attemptAt));
       try {
-        const answer = await withDeadline(conn, left, exchange(conn, port));
+        const answer = await withBudget(conn, { silentMs: left }, exchange(conn, port));
         return answer !== undefined && isOk(answer);
       } catch (e) {
         // Queued on the listener of a daemon handing over, which resets it: its successor answers next.
@@ -145,7 +148,8 @@ export class HealthCache {
   #healthy: boolean | undefined;
   #checkedAt = -Infinity;
   #inflight: Promise<boolean> | undefined;
-  // Bumped by markUnhealthy, so a check that started before a failed handover cannot report the daemon back.
+  // Bumped by markUnhealthy and markHealthy: a handover's outcome outvotes a check that started before it, and
+  // the check's askers get that outcome.
   #generation = 0;
 
   constructor(options: {
@@ -171,7 +175,7 @@ export class HealthCache {
     this.#inflight = this.#check()
       .catch(() => false)
       .then((healthy) => {
-        if (generation !== this.#generation) return false;
+        if (generation !== this.#generation) return this.#healthy ?? false;
         this.#inflight = undefined;
         this.#record(healthy);
         return healthy;
@@ -184,6 +188,16 @@ export class HealthCache {
     this.#generation++;
     this.#inflight = undefined;
     this.#record(false);
+  }
+
+  /**
+   * Records that the daemon just accepted a handover: it counts as healthy for the healthy TTL without being
+   * asked, and a check in flight (which a busy daemon may answer late) cannot report it down.
+   */
+  markHealthy(): void {
+    this.#generation++;
+    this.#inflight = undefined;
+    this.#record(true);
   }
 
   #record(healthy: boolean): void {

@@ -7,8 +7,11 @@
  * @module
  */
 
-// One TLS record is at most 16 KiB, so bigger buffers buy little and cost memory on every open tunnel.
+// Every open tunnel holds one buffer per direction: most carry small TLS records (at most 16 KiB), so that is
+// where a buffer starts. A read that fills it means bulk data (a 1 MB prompt): each read and write is an event
+// loop round trip, and 64 of them per megabyte cost more than the bytes, so it grows, up to 256 KiB.
 const BUFFER_BYTES = 16 * 1024;
+const MAX_BUFFER_BYTES = 256 * 1024;
 
 /** Writes all of `bytes`, looping over partial writes. */
 export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
@@ -28,12 +31,13 @@ export function closeQuietly(conn: Deno.Conn): void {
  * hears each read's size.
  */
 export async function pump(from: Deno.Conn, to: Deno.Conn, onBytes?: (n: number) => void): Promise<void> {
-  const buf = new Uint8Array(BUFFER_BYTES);
+  let buf = new Uint8Array(BUFFER_BYTES);
   while (true) {
     const n = await from.read(buf);
     if (n === null) break;
     onBytes?.(n);
     await writeAll(to, buf.subarray(0, n));
+    if (n === buf.length && buf.length < MAX_BUFFER_BYTES) buf = new Uint8Array(buf.length * 4);
   }
   await to.closeWrite();
 }

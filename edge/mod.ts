@@ -21,7 +21,7 @@ import { VERSION } from "../core/version.ts";
 import { ConnScope, withDeadline } from "./_conn.ts";
 import { DialError, dialTunnel } from "./_dial.ts";
 import { upstreamOf } from "../core/upstream.ts";
-import { handOver } from "./_handover.ts";
+import { DaemonPulse, handOver } from "./_handover.ts";
 import { checkHealth, HealthCache, type HealthTiming } from "./_health.ts";
 import {
   concat,
@@ -182,6 +182,8 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     timing: options.healthTiming,
   });
 
+  const pulse = new DaemonPulse();
+
   const startedAt = new Date().toISOString();
   let lastUnmetered: UnmeteredCounts = { tunnels: 0, bytes: 0, open: 0, reclaimed: 0 };
   let stateWrittenAt = -Infinity;
@@ -264,8 +266,9 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         ? `[${remote.hostname}]:${remote.port}`
         : `${remote.hostname}:${remote.port}`;
       const project = projectFromProxyAuthorization(headerValue(head.headers, "proxy-authorization"));
-      const daemon = await handOver(scope, options.interceptPort, { target, client, project });
+      const daemon = await handOver(scope, options.interceptPort, { target, client, project }, pulse);
       if (daemon) {
+        health.markHealthy();
         counts.handed_over++;
         await writeAll(conn, concat(daemon.answer, daemon.early));
         if (rest.length) await writeAll(daemon.conn, rest);

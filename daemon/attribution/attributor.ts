@@ -6,7 +6,8 @@
  * @module
  */
 import type { Logger } from "../../core/log.ts";
-import { resolveProject } from "./chain.ts";
+import { type ChainResult, resolveProject } from "./chain.ts";
+import { ideWorkspace } from "./layers.ts";
 import { realFsView } from "./fs_view.ts";
 import type { Attribution, ClientAddress, FsView, ProcessInfo, ProcessLookup } from "./types.ts";
 
@@ -48,6 +49,7 @@ export class Attributor {
   readonly #opts: Required<Omit<AttributorOptions, "userHome" | "logger">> & AttributorOptions;
   readonly #cache = new Map<string, { at: number; value: Promise<Attribution> }>();
   readonly #byProcess = new Map<string, { at: number; value: Promise<Attribution> }>();
+  readonly #byFamily = new Map<string, { at: number; value: Promise<ChainResult> }>();
 
   constructor(options: AttributorOptions) {
     this.#opts = {
@@ -111,14 +113,18 @@ export class Attributor {
     } catch {
       info = undefined;
     }
-    const { project, layer } = await resolveProject({
-      explicitProject: client.explicitProject,
-      client: info,
-      ancestors: () => this.#ancestors(info!),
-      fs: this.#opts.fs,
-      userHome: this.#opts.userHome,
-      defaultProject: this.#opts.defaultProject,
-    });
+    const chain = () =>
+      resolveProject({
+        explicitProject: client.explicitProject,
+        client: info,
+        ancestors: () => this.#ancestors(info!),
+        fs: this.#opts.fs,
+        userHome: this.#opts.userHome,
+        defaultProject: this.#opts.defaultProject,
+      });
+    const { project, layer } = info
+      ? await this.#forFamily(familyKey(info, client.explicitProject), chain)
+      : await chain();
     const result: Attribution = { project, layer, client_process: processName(info?.exe ?? info?.argv[0]) };
     this.#opts.logger?.info("attribution.resolved", {
       project,
@@ -127,6 +133,24 @@ export class Attributor {
       ms: Math.round(performance.now() - started),
     });
     return result;
+  }
+
+  /**
+   * The chain's answer for a process of the family `key`, reused for `processTtlMs`: a script that runs
+   * `curl` in a loop starts a new process per call, each with the same parent, folder and environment, and
+   * each would otherwise read the same ancestors and walk the same folders.
+   */
+  #forFamily(key: string, chain: () => Promise<ChainResult>): Promise<ChainResult> {
+    const now = this.#opts.now();
+    const hit = this.#byFamily.get(key);
+    if (hit && now - hit.at < this.#opts.processTtlMs) return hit.value;
+    this.#byFamily.delete(key);
+    const value = chain();
+    this.#byFamily.set(key, { at: now, value });
+    while (this.#byFamily.size > this.#opts.maxEntries) {
+      this.#byFamily.delete(this.#byFamily.keys().next().value!);
+    }
+    return value;
   }
 
   /** The parent chain of `p`, nearest first: bounded in depth, same user only, loops cut. */
@@ -144,6 +168,30 @@ export class Attributor {
     }
     return out;
   }
+}
+
+/**
+ * What the chain's answer for `p` depends on, beyond the files it reads: its parent (and so its ancestors),
+ * owner, working folder, executable, the workspace its argv names, and its environment (hashed, as it can be
+ * kilobytes). Two processes with the same key get the same answer. Its root (containers) is left out: a
+ * process shares its parent's unless it was started into a namespace of its own, and then its parent
+ * differs.
+ */
+export function familyKey(p: ProcessInfo, explicitProject?: string): string {
+  const env = Object.entries(p.env).map(([k, v]) => `${k}=${v}`).join("\0");
+  return [p.ppid, p.uid, p.cwd, p.exe, ideWorkspace(p.argv), explicitProject, hash64(env)].join("\0");
+}
+
+/** Two 32-bit FNV-1a hashes of `text`'s UTF-16 code units (different offsets), as hex. */
+function hash64(text: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x050c5d1f;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x01000193);
+  }
+  return (a >>> 0).toString(16) + (b >>> 0).toString(16);
 }
 
 /** The basename of an executable without `.exe`: `node`, `python3`. */

@@ -112,6 +112,7 @@ export function forwardExchange(ctx: ExchangeContext, meta: ConnMeta, client: Cl
 
   const bodyParts: Buffer[] = [];
   let kept = 0;
+  let joined: Buffer | undefined;
   let requestBytes = 0;
   let truncated = false;
 
@@ -134,7 +135,11 @@ export function forwardExchange(ctx: ExchangeContext, meta: ConnMeta, client: Cl
       project: meta.project,
       requestHeaders: client.headers as HeaderMap,
       responseHeaders,
-      requestBody: bodyParts.length === 1 ? bodyParts[0] : Buffer.concat(bodyParts, kept),
+      // Joined when first read, not here: the response's first bytes wait for this, and few calls need it.
+      get requestBody() {
+        joined ??= bodyParts.length === 1 ? bodyParts[0] : Buffer.concat(bodyParts, kept);
+        return joined;
+      },
       requestBodyTruncated: truncated,
     };
     observer = ctx.hook.begin(exchange);

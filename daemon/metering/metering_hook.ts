@@ -76,7 +76,10 @@ export function createMeteringHook(deps: MeteringDeps): MeteringHook {
         method: x.method,
         status: x.status,
         contentType,
-        requestBody: x.requestBody,
+        // Read only if a parser asks (a missing model or content type): joining a large body costs a copy.
+        get requestBody() {
+          return x.requestBody;
+        },
       }, first(x.responseHeaders["content-encoding"]));
       const attribution = attribute(x.client, x.project);
       const streamed = contentType.includes("text/event-stream") || /stream/i.test(x.path);

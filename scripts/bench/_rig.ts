@@ -65,6 +65,8 @@ export interface Rig {
   interceptPort: number;
   /** Stored calls in the meter's database. */
   meterRows(): number;
+  /** Stored calls by the client process attribution named (`null` when it found none). */
+  meterClientProcesses(): Map<string | null, number>;
   /** Every stored call's `tokens_complete` and `output_tokens`, for the check that each stream made one row. */
   meterRowsDetail(): { tokens_complete: number; output_tokens: number }[];
   close(): Promise<void>;
@@ -219,6 +221,16 @@ export async function startRig(withMitm = true): Promise<Rig> {
         const d = db();
         try {
           return Number((d.prepare("SELECT COUNT(*) AS n FROM requests").get() as { n: number }).n);
+        } finally {
+          d.close();
+        }
+      },
+      meterClientProcesses() {
+        const d = db();
+        try {
+          const rows = d.prepare("SELECT client_process AS name, COUNT(*) AS n FROM requests GROUP BY 1")
+            .all();
+          return new Map(rows.map((r) => [r.name as string | null, Number(r.n)]));
         } finally {
           d.close();
         }

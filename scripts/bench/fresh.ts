@@ -98,6 +98,14 @@ export async function run(options: BenchRunOptions = {}): Promise<BenchResult[]>
         resumed.get(t.name)!.push(...(await curl(t, perProcess + 1, true)).slice(1));
       }
     }
+    // The warm-up's two, one per sample of each of the first two runs, and every transfer of the resumed run.
+    const calls = 2 + samples * 2 + Math.ceil(samples / perProcess) * (perProcess + 1);
+    const deadline = performance.now() + 5000;
+    while (rig.meterRows() < calls && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const byProcess = rig.meterClientProcesses();
+    const found = byProcess.get("curl") ?? 0;
     const handshakeOf = (m: Map<string, Timing[]>, name: string) =>
       p50(m.get(name)!.map((x) => x.appconnect - x.connect));
     const handshake = handshakeOf(runs.http1, "direct");
@@ -149,6 +157,17 @@ export async function run(options: BenchRunOptions = {}): Promise<BenchResult[]>
         ],
       ),
     );
+    rows.push({
+      name: "fresh connection: calls attributed to their client process (a curl each)",
+      value: found,
+      unit: "rows",
+      target: calls,
+      higherIsBetter: true,
+      ratio: found === calls ? 1 : Infinity,
+      note: `${rig.meterRows()} rows for ${calls} calls; ${
+        byProcess.get(null) ?? 0
+      } without a process: the lookup found the client gone (curl exits right after its response)`,
+    });
     const meterCpu = cpu.get("meter");
     if (meterCpu !== undefined) {
       const mitmCpu = cpu.get("mitmproxy");

@@ -147,3 +147,23 @@ Deno.test("checkHealth() asks again when the daemon's listener closed with the c
     await answering;
   }
 });
+
+Deno.test("HealthCache.markHealthy() counts an accepted handover as a healthy answer, over a late check", async () => {
+  let resolve!: (v: boolean) => void;
+  let now = 0;
+  let checks = 0;
+  const cache = new HealthCache({
+    check: () => {
+      checks++;
+      return new Promise((r) => (resolve = r));
+    },
+    now: () => now,
+  });
+  const asked = cache.isHealthy();
+  cache.markHealthy();
+  resolve(false);
+  assert.equal(await asked, true, "the asker of a check a handover overtook gets the handover's outcome");
+  now += 999;
+  assert.equal(await cache.isHealthy(), true);
+  assert.equal(checks, 1, "no check while handovers keep succeeding");
+});

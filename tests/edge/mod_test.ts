@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { MeterError } from "../../core/errors.ts";
 import { Logger } from "../../core/log.ts";
 import { type Edge, type EdgeOptions, startEdge } from "../../edge/mod.ts";
+import { writeAll } from "../../edge/_splice.ts";
 import { type FakeDaemon, startFakeDaemon } from "../helpers/fake_daemon.ts";
 import {
   connectThrough,
@@ -76,6 +77,28 @@ Deno.test("startEdge() tunnels an unmetered CONNECT straight to the host, with e
     assert.equal(await echoThrough(conn, rest, "ping"), "early-ping");
     assert.equal(daemon.healthChecks, 0, "unmetered traffic must not wait for a health check");
     assert.equal(daemon.interceptConnections, 0);
+  });
+});
+
+Deno.test("startEdge() moves a 3 MB upload through a tunnel byte for byte", async () => {
+  await withRig(async ({ edge, echo }) => {
+    const { conn, head, rest } = await connectThrough(edge.port, `127.0.0.1:${echo.port}`);
+    assert.match(head, /^HTTP\/1\.1 200 /);
+    const upload = new Uint8Array(3 * 1024 * 1024);
+    for (let i = 0; i < upload.length; i += 65536) crypto.getRandomValues(upload.subarray(i, i + 65536));
+    const [, back] = await Promise.all([
+      (async () => {
+        await writeAll(conn, upload);
+        await conn.closeWrite();
+      })(),
+      readAll(conn),
+    ]);
+    conn.close();
+    assert.equal(rest.length + back.length, upload.length);
+    const got = new Uint8Array(upload.length);
+    got.set(rest);
+    got.set(back, rest.length);
+    assert.ok(got.every((b, i) => b === upload[i]), "the bytes came back unchanged");
   });
 });
 

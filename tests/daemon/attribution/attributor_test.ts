@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Attributor, processName } from "../../../daemon/attribution/attributor.ts";
-import type { ProcessLookup } from "../../../daemon/attribution/types.ts";
+import type { ProcessInfo, ProcessLookup } from "../../../daemon/attribution/types.ts";
 import { Logger } from "../../../core/log.ts";
 import { fakeFs, fakeLookup, proc } from "./_fakes.ts";
 
@@ -156,4 +156,30 @@ Deno.test("Attributor reads a process once for the many connections it opens at 
   assert.ok(all.every((r) => r.project === "acme"));
   assert.equal(lookup.finds, 200, "each connection's socket is looked up");
   assert.deepEqual(lookup.reads, [77], "the process behind them is read once");
+});
+
+Deno.test("Attributor describes a script's loop of new processes once: same parent, folder and environment", async () => {
+  let now = 0;
+  const shell = proc({ pid: 10, ppid: 1, cwd: "/w/acme", argv: ["bash", "loop.sh"] });
+  const curl = (pid: number, extra: Partial<ProcessInfo> = {}) =>
+    proc({ pid, ppid: 10, cwd: "/w/acme", exe: "/usr/bin/curl", argv: ["curl", `-d@${pid}.json`], ...extra });
+  const lookup = fakeLookup([
+    shell,
+    curl(21),
+    curl(22),
+    curl(23, { cwd: "/w/other" }),
+    curl(24, { env: { HALTON_PROJECT: "beta" } }),
+    curl(25),
+  ], { "127.0.0.1:1": 21, "127.0.0.1:2": 22, "127.0.0.1:3": 23, "127.0.0.1:4": 24, "127.0.0.1:5": 25 });
+  const fs = fakeFs({ "/w/acme/.git/HEAD": "ref", "/w/other/.haltonrc": 'project = "other"' });
+  const a = new Attributor({ lookup, fs, processTtlMs: 2000, now: () => now });
+  const at = (port: number) => a.resolve({ ip: "127.0.0.1", port });
+  assert.deepEqual(await at(1), { project: "acme", layer: "git", client_process: "curl" });
+  assert.deepEqual(await at(2), { project: "acme", layer: "git", client_process: "curl" });
+  assert.deepEqual(lookup.reads, [21, 10, 1, 22], "the second call's parent is not read again");
+  assert.deepEqual(await at(3), { project: "other", layer: "haltonrc", client_process: "curl" });
+  assert.deepEqual(await at(4), { project: "beta", layer: "env", client_process: "curl" });
+  now += 2000;
+  assert.deepEqual(await at(5), { project: "acme", layer: "git", client_process: "curl" });
+  assert.deepEqual(lookup.reads.slice(-3), [25, 10, 1], "past the TTL the family is described again");
 });

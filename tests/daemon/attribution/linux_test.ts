@@ -8,6 +8,7 @@ import {
   parseProcNetTcp,
   parseProcStatus,
   procHexAddressKey,
+  scanOrder,
 } from "../../../daemon/attribution/linux.ts";
 import { Attributor } from "../../../daemon/attribution/attributor.ts";
 import { ipKey } from "../../../daemon/attribution/ip.ts";
@@ -38,6 +39,19 @@ Deno.test("parseProcNetTcp() reads every socket of a captured /proc/net/tcp", ()
     uid: 0,
     inode: 11495,
   });
+});
+
+Deno.test("parseProcNetTcp() with local ports reads only those sockets, IPv4 and IPv6 alike", () => {
+  const all = parseProcNetTcp(fixture("linux_proc_net_tcp.txt"));
+  const some = parseProcNetTcp(fixture("linux_proc_net_tcp.txt"), new Set([35062, 34185]));
+  assert.deepEqual(some, all.filter((e) => e.localPort === 35062 || e.localPort === 34185));
+  assert.ok(some.length >= 2 && some.length < all.length);
+  const v6 = parseProcNetTcp(fixture("linux_proc_net_tcp6.txt"));
+  const port = v6[0].localPort;
+  assert.deepEqual(
+    parseProcNetTcp(fixture("linux_proc_net_tcp6.txt"), new Set([port])),
+    v6.filter((e) => e.localPort === port),
+  );
 });
 
 Deno.test("findSocket() picks the client's end, not the listener nor the accepted end", () => {
@@ -209,7 +223,10 @@ for (const c of cs) c.close();`;
         const peer = c.remoteAddr as Deno.NetAddr;
         return lookup.findClientProcess({ ip: peer.hostname, port: peer.port });
       }));
-      assert.ok(pids.every((p) => p === child.pid), "every socket is the child's");
+      assert.ok(
+        pids.every((p) => p === child.pid),
+        `every socket is the child's (${child.pid}); found ${[...new Set(pids)]}`,
+      );
       assert.equal(scans.reduce((a, b) => a + b, 0), count);
       assert.ok(scans.length <= 8, `${scans.length} scans for ${count} lookups: ${scans}`);
     } finally {
@@ -278,4 +295,10 @@ Deno.test("findSocket() prefers the socket connected to the meter when another p
   assert.deepEqual(findSocket(entries, client, new Set([8081, 8090])), { inode: 600, uid: 0 });
   assert.deepEqual(findSocket(entries, client, new Set([8090])), { inode: 500, uid: 0 });
   assert.deepEqual(findSocket(entries, client), { inode: 500, uid: 0 });
+});
+
+Deno.test("scanOrder() reads processes new since the last scan first, even when pids wrapped around", () => {
+  const before = new Set([300, 31000, 32001]);
+  assert.deepEqual(scanOrder([300, 1715, 31000, 32001, 1716], before), [1716, 1715, 32001, 31000, 300]);
+  assert.deepEqual(scanOrder([5, 7, 6], new Set()), [7, 6, 5], "the first scan: highest pid first");
 });

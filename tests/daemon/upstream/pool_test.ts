@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { UpstreamPool } from "../../../daemon/upstream/pool.ts";
+import { rootsBeyond, UpstreamPool } from "../../../daemon/upstream/pool.ts";
 import { parseResolveMap } from "../../../daemon/upstream/target.ts";
 import { parseProxyUrl } from "../../../daemon/upstream/proxy.ts";
 import { COMPLETION, startFakeProvider } from "../../../testkit/fake_provider.ts";
@@ -195,4 +195,15 @@ Deno.test("UpstreamPool drops an idle connection when the provider's Keep-Alive 
     await serving;
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("rootsBeyond() keeps only the roots the bundled store lacks, however their PEM is laid out", () => {
+  const pem = (body: string, width: number) =>
+    `-----BEGIN CERTIFICATE-----\n${
+      body.match(new RegExp(`.{1,${width}}`, "g"))!.join("\n")
+    }\n-----END CERTIFICATE-----\n`;
+  const shared = "MIIBszCCAVmgAwIBAgIUa2V5c2hhcmVkc2hhcmVkc2hhcmVk";
+  const company = "MIIBtDCCAVqgAwIBAgIUY29tcGFueWNvbXBhbnljb21wYW55";
+  assert.deepEqual(rootsBeyond([pem(shared, 64), pem(company, 64)], [pem(shared, 76)]), [pem(company, 64)]);
+  assert.deepEqual(rootsBeyond([pem(shared, 64)], []), [pem(shared, 64)], "nothing bundled: every root kept");
 });
