@@ -1,21 +1,17 @@
 import assert from "node:assert/strict";
 import { parseInvocation } from "../../cli/command.ts";
 import { command, execute } from "../../cli/doctor.ts";
-import { command as initCommand, execute as init } from "../../cli/init.ts";
 import type { Check, Verdict } from "../../setup/doctor.ts";
 import { captureIo } from "../helpers/io.ts";
 import { type Fixture, fixture } from "../setup/_fixture.ts";
 import { describeChannel } from "../../core/channel.ts";
+import { initMachine } from "./_init.ts";
 
 const UNIT = "/home/ada/.config/systemd/user/halton-meter.service";
 
 async function installed(): Promise<Fixture> {
   const f = await fixture("linux");
-  await init(
-    captureIo(f.paths).io,
-    parseInvocation("init", initCommand, ["--non-interactive"]),
-    f.machine().m,
-  );
+  await initMachine(f);
   f.board.edge = f.board.daemon = true;
   return f;
 }

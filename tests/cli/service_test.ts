@@ -5,16 +5,13 @@ import { executeRestart, executeStart, executeStop, restart, start, stop } from 
 import { MeterError } from "../../core/errors.ts";
 import { captureIo } from "../helpers/io.ts";
 import { fixture } from "../setup/_fixture.ts";
+import { initMachine } from "./_init.ts";
 
 const NO_SYSTEMD = [{ when: "systemctl --user show-environment", code: 1 }];
 
 Deno.test("stop stops only the daemon through systemd; stop --all stops the edge too", async () => {
   await using f = await fixture("linux");
-  await init(
-    captureIo(f.paths).io,
-    parseInvocation("init", initCommand, ["--non-interactive"]),
-    f.machine().m,
-  );
+  await initMachine(f);
   const one = f.machine();
   const out = captureIo(f.paths);
   await executeStop(out.io, parseInvocation("stop", stop, []), one.m);
@@ -53,11 +50,7 @@ Deno.test("start --detach before init refuses with a hint to run init", async ()
 
 Deno.test("restart under systemd starts the other slot's daemon beside the running one, then retires the old slot; the next goes back", async () => {
   await using f = await fixture("linux");
-  await init(
-    captureIo(f.paths).io,
-    parseInvocation("init", initCommand, ["--non-interactive"]),
-    f.machine().m,
-  );
+  await initMachine(f);
   f.board.edge = f.board.daemon = true;
   const first = f.machine();
   const out = captureIo(f.paths);
@@ -88,11 +81,7 @@ Deno.test("restart under systemd starts the other slot's daemon beside the runni
 
 Deno.test("restart waits for the daemon the last restart replaced, still draining in the other slot", async () => {
   await using f = await fixture("linux");
-  await init(
-    captureIo(f.paths).io,
-    parseInvocation("init", initCommand, ["--non-interactive"]),
-    f.machine().m,
-  );
+  await initMachine(f);
   f.board.edge = f.board.daemon = true;
   f.daemons.slots.b = 555;
   const { m, runner } = f.machine();
@@ -109,11 +98,7 @@ Deno.test("restart waits for the daemon the last restart replaced, still drainin
 
 Deno.test("stop on Windows asks the daemon to drain (a request, not a signal) before Task Scheduler's hard stop", async () => {
   await using f = await fixture("windows");
-  await init(
-    captureIo(f.paths).io,
-    parseInvocation("init", initCommand, ["--non-interactive"]),
-    f.machine().m,
-  );
+  await initMachine(f);
   f.board.edge = f.board.daemon = true;
   const { m, runner } = f.machine();
   await executeStop(captureIo(f.paths).io, parseInvocation("stop", stop, []), m);

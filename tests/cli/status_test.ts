@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { parseInvocation } from "../../cli/command.ts";
-import { command as initCommand, execute as init } from "../../cli/init.ts";
 import { command, execute } from "../../cli/status.ts";
 import type { StatusReport } from "../../setup/status.ts";
 import { captureIo } from "../helpers/io.ts";
 import { fixture } from "../setup/_fixture.ts";
 import { loadOrCreateCa } from "../../tls/mod.ts";
 import { describeChannel } from "../../core/channel.ts";
+import { initMachine } from "./_init.ts";
 
 const json = parseInvocation("status", command, ["--json"]);
 
@@ -21,11 +21,7 @@ Deno.test("status before init is unhealthy (exit 3) and says to run init", async
 
 Deno.test("status after init with everything up is healthy and names every component", async () => {
   await using f = await fixture("linux");
-  await init(
-    captureIo(f.paths).io,
-    parseInvocation("init", initCommand, ["--non-interactive"]),
-    f.machine().m,
-  );
+  await initMachine(f);
   f.board.edge = f.board.daemon = true;
   const out = captureIo(f.paths);
   assert.equal(await execute(out.io, json, f.machine().m), 0);
@@ -46,11 +42,7 @@ Deno.test("status after init with everything up is healthy and names every compo
 
 Deno.test("status with the daemon down is unhealthy and the table marks it", async () => {
   await using f = await fixture("linux");
-  await init(
-    captureIo(f.paths).io,
-    parseInvocation("init", initCommand, ["--non-interactive"]),
-    f.machine().m,
-  );
+  await initMachine(f);
   f.board.edge = true;
   const out = captureIo(f.paths);
   assert.equal(await execute(out.io, parseInvocation("status", command, []), f.machine().m), 3);
@@ -110,11 +102,7 @@ Deno.test("status fits its table to the terminal: details under their rows when 
 
 Deno.test("status names a daemon that cannot start, with the reason and its next step", async () => {
   await using f = await fixture("linux");
-  await init(
-    captureIo(f.paths).io,
-    parseInvocation("init", initCommand, ["--non-interactive"]),
-    f.machine().m,
-  );
+  await initMachine(f);
   f.board.edge = true;
   f.fs.write(
     `${f.paths.run}/daemon-error.json`,
@@ -138,11 +126,7 @@ Deno.test("status names a daemon that cannot start, with the reason and its next
 
 Deno.test("status reports the versions, an upgrade not applied, and what the edge let through unmetered", async () => {
   await using f = await fixture("linux");
-  await init(
-    captureIo(f.paths).io,
-    parseInvocation("init", initCommand, ["--non-interactive"]),
-    f.machine().m,
-  );
+  await initMachine(f);
   f.board.edge = f.board.daemon = true;
   f.fs.write(
     `${f.paths.run}/edge.json`,

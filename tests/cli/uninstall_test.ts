@@ -5,6 +5,7 @@ import { command, type Confirmations, execute } from "../../cli/uninstall.ts";
 import { UsageError } from "../../core/errors.ts";
 import { captureIo } from "../helpers/io.ts";
 import { fixture } from "../setup/_fixture.ts";
+import { initMachine } from "./_init.ts";
 
 function inv(...argv: string[]) {
   return parseInvocation("uninstall", command, argv);
@@ -22,11 +23,7 @@ function answers(proceed: boolean | undefined, purge: boolean | undefined) {
 
 async function installed(os: "linux" = "linux") {
   const f = await fixture(os);
-  await init(
-    captureIo(f.paths).io,
-    parseInvocation("init", initCommand, ["--non-interactive"]),
-    f.machine().m,
-  );
+  await initMachine(f);
   f.fs.write(f.paths.db, "SQLite format 3\0rows");
   return f;
 }
