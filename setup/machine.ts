@@ -16,6 +16,7 @@ import { type ApiHealth, apiHealth, listening, selfTest, type SelfTestResult } f
 import type { ServiceManagerKind } from "./state.ts";
 import { runningSupervisor, type SupervisorInfo } from "./supervisor.ts";
 import {
+  type Drain,
   handOver,
   letDaemonRun,
   restartDaemon,
@@ -107,15 +108,15 @@ export async function detectServiceManager(m: Machine): Promise<ServiceManagerKi
 }
 
 /** The supervisor controls for `run`. */
-export function supervisorOps(run: string): SupervisorOps {
+export function supervisorOps(run: string, drain?: Drain): SupervisorOps {
   return {
     running: () => runningSupervisor(run),
     start: async (command) => void await startSupervisor(run, command),
     restartDaemon: async () => void await restartDaemon(run),
-    stopDaemon: () => stopDaemon(run),
+    stopDaemon: () => stopDaemon(run, drain),
     letDaemonRun: () => letDaemonRun(run),
     handOver: () => handOver(run),
-    stopAll: () => stopAll(run),
+    stopAll: () => stopAll(run, drain),
   };
 }
 
@@ -134,6 +135,11 @@ export function realMachine(
 ): Machine {
   const foreign = options.foreign ?? false;
   const paths = resolvePaths(env, os);
+  const daemons = realDaemonOps(
+    paths.run,
+    () => effectivePorts(paths.effectivePorts, loadConfig(paths.config, { lenient: true })).api,
+    apiHealth,
+  );
   const user = os === "windows"
     ? [env.USERDOMAIN, env.USERNAME].filter(Boolean).join("\\")
     : env.USER ?? env.LOGNAME ?? "";
@@ -164,12 +170,8 @@ export function realMachine(
           return p;
         }
       }),
-    supervisor: supervisorOps(paths.run),
-    daemons: realDaemonOps(
-      paths.run,
-      () => effectivePorts(paths.effectivePorts, loadConfig(paths.config, { lenient: true })).api,
-      apiHealth,
-    ),
+    supervisor: supervisorOps(paths.run, () => daemons.drain()),
+    daemons,
     ask: options.ask,
     progress,
     now: () => new Date(),

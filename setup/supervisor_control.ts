@@ -65,12 +65,28 @@ export async function startSupervisor(
 
 /**
  * Stops the daemon and keeps it stopped until {@linkcode letDaemonRun}; true when one was running. It drains
- * first, so this may take as long as the longest stream in flight.
+ * first (asked with `drain`, else by SIGTERM), so this may take as long as the longest stream in flight.
  */
-export async function stopDaemon(run: string): Promise<boolean> {
+export async function stopDaemon(run: string, drain?: Drain): Promise<boolean> {
   Deno.mkdirSync(run, { recursive: true });
   writeFileAtomic(downFlag(run), "stopped by 'halton-meter stop'\n");
-  return await terminate(run, "daemon", DAEMON_STOP_MS);
+  const drained = await drainFirst(run, drain);
+  return await terminate(run, "daemon", DAEMON_STOP_MS) || drained;
+}
+
+/** Sends the serving daemon the drain request; resolves with its pid when it agreed. */
+export type Drain = () => Promise<number | undefined>;
+
+/**
+ * Asks the daemon to drain and waits for it to exit, before anything sends it a signal: on Windows a signal
+ * ends a process without a drain. True when it agreed. Under the down flag the supervisor does not start it
+ * again.
+ */
+async function drainFirst(run: string, drain?: Drain): Promise<boolean> {
+  const pid = await drain?.();
+  if (pid === undefined) return false;
+  await waitUntilGone(() => livePid(run, "daemon") === pid, DAEMON_STOP_MS);
+  return true;
 }
 
 /** Lets the supervisor start the daemon again. */
@@ -109,8 +125,11 @@ export async function handOver(run: string): Promise<void> {
   removeFile(handoverFlag(run));
 }
 
-/** Stops the supervisor, the daemon and the edge. */
-export async function stopAll(run: string): Promise<void> {
+/** Stops the supervisor, the daemon (drained first, as {@linkcode stopDaemon} does) and the edge. */
+export async function stopAll(run: string, drain?: Drain): Promise<void> {
+  Deno.mkdirSync(run, { recursive: true });
+  writeFileAtomic(downFlag(run), "stopped by 'halton-meter stop --all'\n");
+  await drainFirst(run, drain);
   await terminate(run, "supervisor", DAEMON_STOP_MS);
   // Children of a supervisor that died on its own, or an edge a handover left behind.
   await terminate(run, "daemon", DAEMON_STOP_MS);

@@ -87,6 +87,10 @@ Deno.test({
       assert.equal(stop.code, 0, stop.stderr);
       assert.equal(await listening(edge), true, "the edge keeps its port through stop");
       assert.equal(await listening(intercept), false);
+      // Asked to drain on its API port, not signalled: on Windows a signal is a kill without a drain.
+      const stopping = Deno.readTextFileSync(join(home, "logs", "daemon.jsonl")).split("\n")
+        .filter((l) => l.includes('"daemon.stopping"')).map((l) => JSON.parse(l).signal);
+      assert.deepEqual(stopping, ["drain request"]);
       const stopped = await status();
       assert.equal(stopped.code, 3);
       assert.equal(stopped.report.components.find((c) => c.name === "edge")?.pid, pid("edge"));
