@@ -13,7 +13,7 @@ import { formatHostPort, type HostPort } from "./_target.ts";
 
 /**
  * How long the daemon may stay silent on a handover before the edge tunnels instead (docs/architecture.md):
- * silent meaning it answered neither this handover nor any other in that time.
+ * silent meaning it answered no handover and sent no byte on any handed-over connection in that time.
  */
 export const HANDOVER_TIMEOUT_MS = 1000;
 
@@ -49,18 +49,23 @@ export interface Handover {
   early: Uint8Array;
 }
 
-/** How many handovers the daemon has accepted, shared by every handover of one edge: its sign of life. */
+/**
+ * The daemon's signs of life, shared by every handover of one edge: handovers it accepted, and reads of its
+ * bytes on connections handed over earlier. A burst of new connections keeps a daemon busy with their TLS
+ * handshakes after it has answered every `CONNECT` it has read: its handshake bytes show it alive while a late
+ * `CONNECT` waits its turn. A hung daemon sends nothing.
+ */
 export class DaemonPulse {
-  #answers = 0;
+  #beats = 0;
 
-  /** Notes an accepted handover. */
-  answered(): void {
-    this.#answers++;
+  /** Notes an accepted handover, or bytes from the daemon. */
+  beat(): void {
+    this.#beats++;
   }
 
-  /** Accepted handovers so far. */
-  get answers(): number {
-    return this.#answers;
+  /** Signs of life so far. */
+  get beats(): number {
+    return this.#beats;
   }
 }
 
@@ -117,7 +122,7 @@ export async function handOver(
       const budget: Budget = {
         silentMs: timing.timeoutMs,
         totalMs: timing.limitMs,
-        progress: () => pulse.answers,
+        progress: () => pulse.beats,
       };
       const read = await withBudget(
         conn,
@@ -128,7 +133,7 @@ export async function handOver(
         })(),
       );
       if (read.kind === "head" && parseResponseHead(read.head)?.status === 200) {
-        pulse.answered();
+        pulse.beat();
         return { conn, answer: read.head, early: read.rest };
       }
     } catch (e) {

@@ -45,9 +45,13 @@ export async function pump(from: Deno.Conn, to: Deno.Conn, onBytes?: (n: number)
 /**
  * Splices `a` and `b` both ways until both directions have ended (each end's FIN passed on as a half-close)
  * or one side fails, then closes both. Resolves true when both directions ended cleanly. `onBytes` hears
- * every read, either way.
+ * every read, either way, with the side it came from.
  */
-export async function splice(a: Deno.Conn, b: Deno.Conn, onBytes?: (n: number) => void): Promise<boolean> {
+export async function splice(
+  a: Deno.Conn,
+  b: Deno.Conn,
+  onBytes?: (n: number, from: "a" | "b") => void,
+): Promise<boolean> {
   let clean = true;
   const fail = () => {
     if (!clean) return;
@@ -55,7 +59,10 @@ export async function splice(a: Deno.Conn, b: Deno.Conn, onBytes?: (n: number) =
     closeQuietly(a);
     closeQuietly(b);
   };
-  await Promise.all([pump(a, b, onBytes).catch(fail), pump(b, a, onBytes).catch(fail)]);
+  await Promise.all([
+    pump(a, b, onBytes && ((n) => onBytes(n, "a"))).catch(fail),
+    pump(b, a, onBytes && ((n) => onBytes(n, "b"))).catch(fail),
+  ]);
   closeQuietly(a);
   closeQuietly(b);
   return clean;

@@ -272,7 +272,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         counts.handed_over++;
         await writeAll(conn, concat(daemon.answer, daemon.early));
         if (rest.length) await writeAll(daemon.conn, rest);
-        await splice(conn, daemon.conn);
+        await splice(conn, daemon.conn, (_n, from) => from === "b" && pulse.beat());
         return;
       }
       health.markUnhealthy();

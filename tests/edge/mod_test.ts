@@ -174,6 +174,46 @@ for (const [behaviour, what] of Object.entries(FAILING_DAEMONS) as [keyof typeof
   });
 }
 
+Deno.test("startEdge() keeps waiting on a daemon that answers a CONNECT late while it sends on connections handed over earlier", async () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  // A daemon in a burst: busy with the connections it took first (their handshakes), a late CONNECT waits.
+  const intercept = startTcpServer(async (conn) => {
+    const { head } = await readHeadText(conn);
+    const target = head.split(" ")[1];
+    if (target === "late.test:443") await sleep(1600);
+    await writeText(conn, "HTTP/1.1 200 Connection Established\r\n\r\n");
+    if (target === "late.test:443") await writeText(conn, "from the daemon");
+    for (let i = 0; target === "busy.test:443" && i < 25; i++) {
+      await writeText(conn, ".");
+      await sleep(100);
+    }
+    await conn.read(new Uint8Array(1));
+  });
+  try {
+    await withRig(async ({ edge }) => {
+      const busy = await connectThrough(edge.port, "busy.test:443");
+      assert.match(busy.head, /^HTTP\/1\.1 200 /);
+      const started = performance.now();
+      const late = await connectThrough(edge.port, "late.test:443");
+      const took = performance.now() - started;
+      assert.match(late.head, /^HTTP\/1\.1 200 /, `the edge gave up after ${took.toFixed(0)} ms`);
+      let said = text(late.rest);
+      while (said.length < "from the daemon".length) {
+        const buf = new Uint8Array(64);
+        const n = await late.conn.read(buf);
+        if (n === null) break;
+        said += text(buf.subarray(0, n));
+      }
+      assert.equal(said, "from the daemon", "handed over, not tunnelled past the daemon");
+      assert.ok(took >= 1500, `answered after ${took.toFixed(0)} ms`);
+      busy.conn.close();
+      late.conn.close();
+    }, { interceptPort: intercept.port, extraHosts: ["busy.test", "late.test"] });
+  } finally {
+    await intercept.close();
+  }
+});
+
 Deno.test("startEdge() falls back within the same CONNECT when the daemon died while cached as healthy", async () => {
   await withRig(async ({ edge, daemon }) => {
     const first = await connectThrough(edge.port, "api.x.ai:443");
