@@ -253,11 +253,7 @@ async function cleanServices(
     await j.run(machinePlatform(m).uninstallServices(ctx));
     return;
   }
-  j.commands.push({
-    line: "halton-meter stop --all",
-    why: "stop the supervisor, the daemon and the edge",
-    status: j.dryRun ? "planned" : "done",
-  });
+  j.record("halton-meter stop --all", "stop the supervisor, the daemon and the edge");
   if (!j.dryRun) await m.supervisor.stopAll();
 }
 

@@ -99,21 +99,19 @@ export async function servicesStep(
 
   if (manager === "supervisor") {
     const running = m.supervisor.running();
-    const record = (line: string, why: string) =>
-      j.commands.push({ line, why, status: j.dryRun ? "planned" : "done" });
     if (!running) {
-      record(
+      j.record(
         `${ctx.command.join(" ")} supervise &`,
         "start the supervisor, which starts the edge and the daemon",
       );
       if (!j.dryRun) await m.supervisor.start(ctx.command);
       if (facts.daemonRunning && facts.daemonDependsChanged) {
-        record("halton-meter restart", "restart the adopted daemon");
+        j.record("halton-meter restart", "restart the adopted daemon");
         if (!j.dryRun) await m.supervisor.restartDaemon();
       }
       if (daemonWanted) daemonVerb();
     } else if (running.command.join("\0") !== ctx.command.join("\0")) {
-      record(
+      j.record(
         "halton-meter supervise (handover)",
         "replace the supervisor with the new binary; the edge keeps running",
       );
@@ -125,7 +123,7 @@ export async function servicesStep(
       }
       daemonVerb();
     } else if (daemonWanted) {
-      record("halton-meter restart", "(re)start the daemon under the supervisor");
+      j.record("halton-meter restart", "(re)start the daemon under the supervisor");
       if (!j.dryRun) await m.supervisor.restartDaemon();
       daemonVerb();
     }

@@ -91,6 +91,14 @@ export class Journal {
     return outcomes;
   }
 
+  /**
+   * Records an action the caller carries out itself unless dry (the supervisor is steered through files, not a
+   * plan): shown as planned when dry, done otherwise.
+   */
+  record(line: string, why: string): void {
+    this.commands.push({ line, why, status: this.dryRun ? "planned" : "done" });
+  }
+
   /** Writes `file` when its bytes differ (or records what would happen when dry). */
   write(file: RenderedFile): WriteOutcome {
     const change = this.dryRun ? this.#m.fs.compare(file) : this.#m.fs.writeRendered(file);

@@ -66,10 +66,6 @@ export async function restartDaemonPlan(
     await j.run(machinePlatform(m).restartServices(ctx, ["daemon"]));
     return;
   }
-  j.commands.push({
-    line: "halton-meter restart",
-    why: "restart the daemon under the supervisor",
-    status: j.dryRun ? "planned" : "done",
-  });
+  j.record("halton-meter restart", "restart the daemon under the supervisor");
   if (!j.dryRun) await m.supervisor.restartDaemon();
 }
