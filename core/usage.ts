@@ -32,6 +32,18 @@ export interface TokenCounts {
   cache_write_1h_tokens: number;
 }
 
+/** The token counts of `from` alone (a usage, a stored row), for a value that must carry no other field. */
+export function tokenCounts(from: TokenCounts): TokenCounts {
+  return {
+    input_tokens: from.input_tokens,
+    output_tokens: from.output_tokens,
+    thinking_tokens: from.thinking_tokens,
+    cache_read_tokens: from.cache_read_tokens,
+    cache_write_5m_tokens: from.cache_write_5m_tokens,
+    cache_write_1h_tokens: from.cache_write_1h_tokens,
+  };
+}
+
 /** What a parser learned from one exchange. */
 export interface Usage extends TokenCounts {
   /** The model the response names (else the request's), null when neither does. */

@@ -5,7 +5,7 @@
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
-import type { TokenCounts, Usage } from "../core/usage.ts";
+import { type TokenCounts, tokenCounts, type Usage } from "../core/usage.ts";
 import type { UsageRow } from "../store/rows.ts";
 import type { RateBook } from "./book.ts";
 import { costOf, FREE_SOURCE, XAI_TICKS_SOURCE } from "./cost.ts";
@@ -275,12 +275,7 @@ function usageOf(r: RequestTokens): Usage {
   return {
     model: r.model,
     tokens_complete: true,
-    input_tokens: r.input_tokens,
-    output_tokens: r.output_tokens,
-    thinking_tokens: r.thinking_tokens,
-    cache_read_tokens: r.cache_read_tokens,
-    cache_write_5m_tokens: r.cache_write_5m_tokens,
-    cache_write_1h_tokens: r.cache_write_1h_tokens,
+    ...tokenCounts(r),
     prompt_tokens: r.input_tokens + r.cache_read_tokens + r.cache_write_5m_tokens + r.cache_write_1h_tokens,
   };
 }

@@ -5,10 +5,10 @@
  * @module
  */
 
-import type { ErrorClass } from "../core/usage.ts";
+import type { ErrorClass, TokenCounts } from "../core/usage.ts";
 
 /** One metered call, ready to store. */
-export interface UsageRow {
+export interface UsageRow extends TokenCounts {
   id: string;
   /** ISO-8601 UTC with milliseconds. */
   requested_at: string;
@@ -16,12 +16,6 @@ export interface UsageRow {
   provider: string;
   model: string | null;
   mode: "standard" | "thinking";
-  input_tokens: number;
-  output_tokens: number;
-  thinking_tokens: number;
-  cache_read_tokens: number;
-  cache_write_5m_tokens: number;
-  cache_write_1h_tokens: number;
   /** Integer millicents; null when the model has no rate. */
   cost_usd_minor_units: number | null;
   rates_source: string | null;

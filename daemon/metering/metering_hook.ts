@@ -11,7 +11,7 @@ import { createUsageParser, detectBilling, findShape, type HostShape } from "../
 import { costOf, type RateBook } from "../../pricing/mod.ts";
 import type { Attribution } from "../attribution/mod.ts";
 import type { UsageRow } from "../../store/rows.ts";
-import type { ErrorClass, Usage } from "../../core/usage.ts";
+import { type ErrorClass, tokenCounts, type Usage } from "../../core/usage.ts";
 import { uuid7 } from "../../store/ids.ts";
 import type { ExchangeEnd, ExchangeStart, MeteringHook } from "../intercept/seam.ts";
 
@@ -129,12 +129,7 @@ export function buildRow(
     provider,
     model: usage.model,
     mode: usage.thinking_tokens > 0 ? "thinking" : "standard",
-    input_tokens: usage.input_tokens,
-    output_tokens: usage.output_tokens,
-    thinking_tokens: usage.thinking_tokens,
-    cache_read_tokens: usage.cache_read_tokens,
-    cache_write_5m_tokens: usage.cache_write_5m_tokens,
-    cache_write_1h_tokens: usage.cache_write_1h_tokens,
+    ...tokenCounts(usage),
     cost_usd_minor_units: cost.millicents,
     rates_source: cost.rates_source,
     latency_ms: Math.round(end.latencyMs),

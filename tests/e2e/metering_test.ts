@@ -10,6 +10,7 @@ import { join } from "node:path";
 import card from "../../pricing/card.json" with { type: "json" };
 import { fakeWorld } from "../../testkit/world.ts";
 import { PROVIDER_HOSTS } from "../../core/hosts.ts";
+import { type TokenCounts, tokenCounts } from "../../core/usage.ts";
 import { accepts, daemonHealthy, spawnMeter, stop, waitFor } from "../../testkit/processes.ts";
 
 const BUNDLED = `bundled-${card.date}`;
@@ -520,14 +521,7 @@ interface MicroRates {
 }
 
 /** The token columns of a row. */
-interface Tokens {
-  input_tokens: number;
-  output_tokens: number;
-  thinking_tokens: number;
-  cache_read_tokens: number;
-  cache_write_5m_tokens: number;
-  cache_write_1h_tokens: number;
-}
+type Tokens = TokenCounts;
 
 // Hand-copied from pricing/card.json (USD per million tokens).
 /** claude-sonnet-4-5: $3 in, $15 out, $0.30 cache read, $3.75 5m write, $6 1h write. */
@@ -876,12 +870,7 @@ Deno.test(`${LOAD_CALLS} mixed calls from ${LOAD_CLIENTS} concurrent clients giv
               provider: r.provider,
               host: r.host,
               project: r.project,
-              input_tokens: r.input_tokens,
-              output_tokens: r.output_tokens,
-              thinking_tokens: r.thinking_tokens,
-              cache_read_tokens: r.cache_read_tokens,
-              cache_write_5m_tokens: r.cache_write_5m_tokens,
-              cache_write_1h_tokens: r.cache_write_1h_tokens,
+              ...tokenCounts(r as unknown as TokenCounts),
               cost: r.cost_usd_minor_units,
               complete: r.tokens_complete,
             },
@@ -889,12 +878,7 @@ Deno.test(`${LOAD_CALLS} mixed calls from ${LOAD_CLIENTS} concurrent clients giv
               provider: kind.provider,
               host: kind.host,
               project: `load-${clientOf.get(i)}`,
-              input_tokens: e.input_tokens,
-              output_tokens: e.output_tokens,
-              thinking_tokens: e.thinking_tokens,
-              cache_read_tokens: e.cache_read_tokens,
-              cache_write_5m_tokens: e.cache_write_5m_tokens,
-              cache_write_1h_tokens: e.cache_write_1h_tokens,
+              ...tokenCounts(e),
               cost: e.cost,
               complete: e.complete,
             },
