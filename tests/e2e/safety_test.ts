@@ -40,6 +40,36 @@ interface Meter {
   stop(): Promise<void>;
 }
 
+/** One chat completion through the proxy on `port`, trusting `caPem`, as an app sends it. */
+async function chatThrough(port: number, caPem: string): Promise<{ status: number; body: unknown }> {
+  const client = Deno.createHttpClient({
+    proxy: { url: `http://127.0.0.1:${port}` },
+    caCerts: [caPem],
+    poolMaxIdlePerHost: 0,
+  });
+  try {
+    const res = await fetch("https://api.openai.com/v1/chat/completions", {
+      client,
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-4o-mini", messages: [] }),
+    });
+    return { status: res.status, body: await res.json() };
+  } finally {
+    client.close();
+  }
+}
+
+/** How many calls `home`'s database holds. */
+function requestRows(home: string): number {
+  const db = new DatabaseSync(join(home, "db.sqlite"), { readOnly: true });
+  try {
+    return (db.prepare("SELECT count(*) AS n FROM requests").get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
 /** Starts the fake provider and points `home`'s config at it on pinned ports; `config` is appended. */
 async function providerHome(
   home: string,
@@ -73,36 +103,14 @@ async function startMeter(home: string, providerDir: string, config = ""): Promi
       // Through the daemon's own port (it takes CONNECTs from clients directly too): on a loaded machine the
       // edge may find the daemon slow and tunnel a call past it, unmetered, which is the edge's job but would
       // make "rows written = calls completed" a matter of luck here.
-      const client = Deno.createHttpClient({
-        proxy: { url: `http://127.0.0.1:${ports.intercept}` },
-        caCerts: [caPem],
-        poolMaxIdlePerHost: 0,
-      });
-      try {
-        const res = await fetch("https://api.openai.com/v1/chat/completions", {
-          client,
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ model: "gpt-4o-mini", messages: [] }),
-        });
-        const body = await res.json();
-        assert.deepEqual(body, COMPLETION);
-        return res.status;
-      } finally {
-        client.close();
-      }
+      const { status, body } = await chatThrough(ports.intercept, caPem);
+      assert.deepEqual(body, COMPLETION);
+      return status;
     },
     async health() {
       return await (await fetch(`http://127.0.0.1:${ports.api}/health`)).json();
     },
-    rows() {
-      const db = new DatabaseSync(join(home, "db.sqlite"), { readOnly: true });
-      try {
-        return (db.prepare("SELECT count(*) AS n FROM requests").get() as { n: number }).n;
-      } finally {
-        db.close();
-      }
-    },
+    rows: () => requestRows(home),
     async stop() {
       await stop(daemon);
       await stop(edge);
@@ -728,22 +736,8 @@ Deno.test({
       );
 
       // Apps keep working: the edge tunnels the call straight to the provider.
-      const client = Deno.createHttpClient({
-        proxy: { url: `http://127.0.0.1:${ports.edge}` },
-        caCerts: [provider.caPem],
-        poolMaxIdlePerHost: 0,
-      });
-      try {
-        const res = await fetch("https://api.openai.com/v1/chat/completions", {
-          client,
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ model: "gpt-4o-mini", messages: [] }),
-        });
-        assert.deepEqual([res.status, await res.json()], [200, COMPLETION]);
-      } finally {
-        client.close();
-      }
+      const tunnelled = await chatThrough(ports.edge, provider.caPem);
+      assert.deepEqual([tunnelled.status, tunnelled.body], [200, COMPLETION]);
 
       // Writable again: the daemon starts, and a call through it is one row.
       remount(disk, "rw");
@@ -751,33 +745,8 @@ Deno.test({
       await waitFor("a healthy daemon", () => daemonHealthy(ports.api), 20_000);
       assert.equal((await statusComponent(home, "store"))?.ok, true);
       const caPem = Deno.readTextFileSync(join(home, ".mitmproxy", "mitmproxy-ca-cert.pem"));
-      const metered = Deno.createHttpClient({
-        proxy: { url: `http://127.0.0.1:${ports.intercept}` },
-        caCerts: [caPem],
-        poolMaxIdlePerHost: 0,
-      });
-      try {
-        const res = await fetch("https://api.openai.com/v1/chat/completions", {
-          client: metered,
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ model: "gpt-4o-mini", messages: [] }),
-        });
-        assert.equal(res.status, 200);
-        await res.body?.cancel();
-      } finally {
-        metered.close();
-      }
-      await waitFor("the row", () => {
-        const db = new DatabaseSync(join(home, "db.sqlite"), { readOnly: true });
-        try {
-          return Promise.resolve(
-            (db.prepare("SELECT count(*) AS n FROM requests").get() as { n: number }).n === 1,
-          );
-        } finally {
-          db.close();
-        }
-      }, 10_000);
+      assert.equal((await chatThrough(ports.intercept, caPem)).status, 200);
+      await waitFor("the row", () => Promise.resolve(requestRows(home) === 1), 10_000);
     } finally {
       for (const c of children.reverse()) await stop(c);
       await provider.close();
