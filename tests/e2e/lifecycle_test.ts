@@ -184,6 +184,19 @@ function loggedTrouble(home: string): string {
   return out.join("\n");
 }
 
+/** Keep-alive, fresh-connection and streaming clients at once, as the planned-restart tests load the meter. */
+const MIXED_LOAD = { keepalive: 4, fresh: 2, stream: 2, thinkMs: 20, streamGapMs: 100 } as const;
+
+/**
+ * The rows of `home` once there are `calls` of them, or after 30 s: a new daemon writes the last rows within
+ * its flush interval, and a loaded machine may take longer. The caller asserts the count.
+ */
+async function rowsFor(home: string, calls: number): Promise<ReturnType<typeof rowsSeen>> {
+  await waitFor("a row for every call", () => Promise.resolve(rowsSeen(home).length >= calls), 30_000)
+    .catch(() => {});
+  return rowsSeen(home);
+}
+
 /** Waits until the supervisor runs a daemon other than `old` and it answers. */
 async function replaced(run: string, apiPort: number, old: number): Promise<number> {
   await waitFor("a new daemon", async () => {
@@ -196,12 +209,8 @@ async function replaced(run: string, apiPort: number, old: number): Promise<numb
 Deno.test("restart under load: no call fails, streams in flight finish on the old daemon, every call is one row", async () => {
   const s = await supervised("hm-restart-");
   const traffic = startTraffic({ edgePort: s.w.ports.edge, caCerts: s.caCerts, host: HOST }, {
-    keepalive: 4,
-    fresh: 2,
-    stream: 2,
-    thinkMs: 20,
+    ...MIXED_LOAD,
     streamEvents: 50,
-    streamGapMs: 100,
   });
   try {
     await sleep(1500);
@@ -223,14 +232,7 @@ Deno.test("restart under load: no call fails, streams in flight finish on the ol
       c.client.startsWith("stream") && c.started < restartAt && c.ended > newHealthyAt
     );
     assert.ok(spanning.length > 0, "a stream was in flight across the restart, and finished");
-    // The new daemon writes the last rows within its flush interval; a loaded machine may take longer.
-    await waitFor(
-      "a row for every call",
-      () => Promise.resolve(rowsSeen(s.w.dir).length >= calls.length),
-      30_000,
-    )
-      .catch(() => {});
-    const rows = rowsSeen(s.w.dir);
+    const rows = await rowsFor(s.w.dir, calls.length);
     console.log(
       `restart: ${calls.length} calls, 0 failed, ${spanning.length} streams across it, ${rows.length} rows, new daemon ${pid} healthy ${
         newHealthyAt - restartAt
@@ -246,12 +248,8 @@ Deno.test("restart under load: no call fails, streams in flight finish on the ol
 Deno.test("SIGTERM of the daemon under load (a service manager's stop): no call fails, streams in flight finish", async () => {
   const s = await supervised("hm-term-");
   const traffic = startTraffic({ edgePort: s.w.ports.edge, caCerts: s.caCerts, host: HOST }, {
-    keepalive: 4,
-    fresh: 2,
-    stream: 2,
-    thinkMs: 20,
+    ...MIXED_LOAD,
     streamEvents: 40,
-    streamGapMs: 100,
   });
   try {
     await sleep(1500);
@@ -341,12 +339,8 @@ Deno.test("the other slot's daemon, started as a service manager starts it, take
   const old = daemonRef.get(w.dir)!;
   const run = join(w.dir, "run");
   const traffic = startTraffic({ edgePort: w.ports.edge, caCerts, host: HOST }, {
-    keepalive: 4,
-    fresh: 2,
-    stream: 2,
-    thinkMs: 20,
+    ...MIXED_LOAD,
     streamEvents: 50,
-    streamGapMs: 100,
   });
   let next: Deno.ChildProcess | undefined;
   try {
@@ -380,12 +374,7 @@ Deno.test("the other slot's daemon, started as a service manager starts it, take
       calls.some((c) => c.client.startsWith("fresh") && c.started > newHealthyAt && c.ok),
       "new connections were made after the new daemon was ready",
     );
-    await waitFor(
-      "a row for every call",
-      () => Promise.resolve(rowsSeen(w.dir).length >= calls.length),
-      30_000,
-    ).catch(() => {});
-    const rows = rowsSeen(w.dir);
+    const rows = await rowsFor(w.dir, calls.length);
     const u = readEdgeState(join(run, "edge.json"))!.unmetered;
     console.log(
       `slot hand-over: ${calls.length} calls, 0 failed, ${spanning.length} streams across it, ${rows.length} rows, ` +
