@@ -86,6 +86,31 @@ async function outputWithin(command: Deno.Command, limitMs: number) {
   }
 }
 
+/**
+ * Runs a client the way a user runs it in `cwd` after `eval "$(halton-meter env)"`: only `env` and PATH, the
+ * world's home as HOME; within two minutes.
+ */
+async function clientIn(
+  w: FakeWorld,
+  cwd: string,
+  program: string,
+  args: readonly string[],
+  env: Record<string, string>,
+) {
+  return await outputWithin(
+    new Deno.Command(program, {
+      args: [...args],
+      cwd,
+      env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", HOME: w.dir, ...env },
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }),
+    120_000,
+  );
+}
+
 /** `halton-meter env --json` in the world's home: the variables a user evals after `up`. */
 async function envAfterUp(w: FakeWorld): Promise<Record<string, string>> {
   const out = await outputWithin(
@@ -251,18 +276,7 @@ Deno.test({
     await withUp(["api.anthropic.com"], async (w) => {
       const vars = await envAfterUp(w);
       const repo = await gitRepo(w, "acme-notes");
-      const out = await outputWithin(
-        new Deno.Command(clients.claude, {
-          args: CLAUDE_ARGS,
-          cwd: repo,
-          env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", HOME: w.dir, ...vars, ...CLAUDE_ENV },
-          clearEnv: true,
-          stdin: "null",
-          stdout: "piped",
-          stderr: "piped",
-        }),
-        120_000,
-      );
+      const out = await clientIn(w, repo, clients.claude, CLAUDE_ARGS, { ...vars, ...CLAUDE_ENV });
       assert.equal(out.code, 0, out.stderr);
       assert.match(out.stdout, /Metered and ready\./);
       const models = modelCalls(w, "/v1/messages");
@@ -304,18 +318,7 @@ Deno.test({
     await withUp(["api.openai.com", "chatgpt.com"], async (w) => {
       const vars = await envAfterUp(w);
       const repo = await gitRepo(w, "acme-agent");
-      const out = await outputWithin(
-        new Deno.Command(clients.codex, {
-          args: CODEX_ARGS,
-          cwd: repo,
-          env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", HOME: w.dir, ...vars, ...CODEX_ENV },
-          clearEnv: true,
-          stdin: "null",
-          stdout: "piped",
-          stderr: "piped",
-        }),
-        120_000,
-      );
+      const out = await clientIn(w, repo, clients.codex, CODEX_ARGS, { ...vars, ...CODEX_ENV });
       assert.equal(out.code, 0, out.stderr);
       assert.match(out.stdout, /Hi! Ready\./);
       const models = modelCalls(w, "/v1/responses");
