@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import { selfCommand } from "../platform/mod.ts";
+import { livePid } from "../setup/pids.ts";
 
 /** `count` distinct ports free right now: all bound at once (so no two are the same), then released. */
 export function freePorts(count: number): number[] {
@@ -140,4 +141,15 @@ export async function stopAll(children: Deno.ChildProcess[]): Promise<Deno.Comma
   const statuses: Deno.CommandStatus[] = [];
   for (const child of children) statuses.push(await stop(child));
   return statuses;
+}
+
+/** SIGKILLs whatever supervisor, edge and daemon `run`'s pid files still name: a test's last resort. */
+export function killRecorded(run: string): void {
+  for (const name of ["supervisor", "edge", "daemon"] as const) {
+    const pid = livePid(run, name);
+    if (pid === undefined) continue;
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch { /* already gone */ }
+  }
 }

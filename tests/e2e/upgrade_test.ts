@@ -9,7 +9,7 @@ import { MAIN, runCli } from "../helpers/cli.ts";
 import { livePid } from "../../setup/pids.ts";
 import type { StatusReport } from "../../setup/status.ts";
 import { startFakeProvider } from "../../testkit/fake_provider.ts";
-import { freePorts, waitFor } from "../../testkit/processes.ts";
+import { freePorts, killRecorded, waitFor } from "../../testkit/processes.ts";
 import { describeFailures, rowsSeen, startTraffic } from "../helpers/traffic.ts";
 import { VERSION } from "../../core/version.ts";
 
@@ -134,14 +134,7 @@ Deno.test({
       );
     } finally {
       await runCli(["uninstall", "--yes"], env).catch(() => undefined);
-      for (const name of ["supervisor", "edge", "daemon"] as const) {
-        const pid = livePid(run, name);
-        if (pid) {
-          try {
-            Deno.kill(pid, "SIGKILL");
-          } catch { /* already gone */ }
-        }
-      }
+      killRecorded(run);
       await fake.close();
       await Deno.remove(dir, { recursive: true });
     }
