@@ -5,7 +5,8 @@
  * A daemon started while another of the same home serves takes over from it (docs/lifecycle.md): it gets
  * everything ready, asks the old one to drain, then binds the ports as the old one lets go. The old one is
  * named by `HALTON_METER_REPLACES` (the supervisor) or found through `run/daemon.ready` (a service manager
- * starting the other slot, which cannot pass a variable per start).
+ * starting the other slot, which cannot pass a variable per start). A SIGTERM the service manager sends to
+ * restart the daemon's slot starts that hand-over from the old side (`setup/manager_restart.ts`).
  *
  * @module
  */
@@ -147,9 +148,15 @@ export const command: CommandSpec = {
       }
       clearDaemonFailure(run);
       markDaemonReady(run);
-      const why = await Promise.race([untilStopSignal(signals.signal), drained.promise]);
+      let why: string = await Promise.race([untilStopSignal(signals.signal), drained.promise]);
+      const overlap = slot === undefined || why === "drain request"
+        ? undefined
+        : await import("../setup/manager_restart.ts").then((r) => r.overlapManagerRestart(io.env, slot, log));
+      // A restart by the service manager: serve on until the other slot's daemon asks for the ports.
+      if (overlap) why = await Promise.race([drained.promise, overlap.settled.then(() => why)]);
       log.info("daemon.stopping", { signal: why });
       await daemon.close();
+      await overlap?.settled;
       return 0;
     } finally {
       signals.abort();

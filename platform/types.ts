@@ -193,6 +193,12 @@ export interface Platform {
   probeUserEnv(runner: Runner, names: readonly string[]): Promise<Record<string, string | undefined>>;
   /** The system proxy settings as they are now. */
   probeSystemProxy(runner: Runner): Promise<ProxySnapshot>;
+  /**
+   * Whether the service manager is restarting the daemon of `slot` now rather than stopping it: asked by a
+   * daemon on SIGTERM, so that a restart the manager does on its own overlaps like `restart`. Only systemd can
+   * tell (the type of the unit's running job); launchd and Task Scheduler always read as a stop.
+   */
+  probeRestarting(runner: Runner, slot: DaemonSlot): Promise<boolean>;
   /** Point the system proxy at the edge (`--full`); `current` says which network services exist (macOS). */
   enableSystemProxy(ctx: PlatformContext, current: ProxySnapshot): Plan;
   /** Put the system proxy back as `previous` recorded it. */

@@ -100,11 +100,9 @@ export interface MeterOptions {
  * home is never seen.
  */
 export function meterCommand(home: string, args: string[], options: MeterOptions = {}): Deno.Command {
-  const [program, ...self] = selfCommand();
-  // From source the argv ends with main.ts, and Deno's own flags must come before it.
-  const main = self.pop()!;
+  const [program, ...rest] = meterArgv(args);
   return new Deno.Command(program, {
-    args: [...self, "--cached-only", main, ...args],
+    args: rest,
     env: {
       DENO_DIR: denoDir(),
       PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
@@ -118,6 +116,14 @@ export function meterCommand(home: string, args: string[], options: MeterOptions
     stdout: options.stdout ?? "null",
     stderr: options.stderr ?? "null",
   });
+}
+
+/** The argv of `halton-meter <args>` run from this checkout with cached modules only, as {@linkcode meterCommand} runs it. */
+export function meterArgv(args: string[]): string[] {
+  const [program, ...self] = selfCommand();
+  // From source the argv ends with main.ts, and Deno's own flags must come before it.
+  const main = self.pop()!;
+  return [program, ...self, "--cached-only", main, ...args];
 }
 
 /** Starts `halton-meter <command>` (`edge`, `daemon`, `up`…) as {@linkcode meterCommand} describes. */

@@ -197,6 +197,9 @@ export const darwin: Platform = {
     return out;
   },
 
+  // launchd's `kickstart -k` and its stop both send SIGTERM and say nothing of what follows.
+  probeRestarting: () => Promise.resolve(false),
+
   async probeSystemProxy(runner: Runner): Promise<ProxySnapshot> {
     const list = await runner("networksetup", ["-listallnetworkservices"]);
     const entries: Record<string, string> = {};

@@ -18,7 +18,15 @@ import type {
   Step,
 } from "../types.ts";
 import { otherSlot } from "../../core/lifecycle.ts";
-import { environmentDFile, environmentDPath, serviceUnit, unitName, unitPath, UNITS } from "./systemd.ts";
+import {
+  environmentDFile,
+  environmentDPath,
+  jobType,
+  serviceUnit,
+  unitName,
+  unitPath,
+  UNITS,
+} from "./systemd.ts";
 import { LINUX_ROOT_FILES } from "./roots.ts";
 
 /** The nickname of our CA in NSS databases. */
@@ -191,6 +199,11 @@ export const linux: Platform = {
 
   // Our own environment.d file overrides earlier ones without changing them: nothing to record.
   probeUserEnv: (_runner, names) => Promise.resolve(Object.fromEntries(names.map((n) => [n, undefined]))),
+
+  async probeRestarting(runner: Runner, slot: DaemonSlot): Promise<boolean> {
+    const r = await runner("systemctl", ["--user", "list-jobs", "--no-legend", UNITS[slot]]);
+    return r.code === 0 && jobType(r.stdout, UNITS[slot]) === "restart";
+  },
 
   async probeSystemProxy(runner: Runner): Promise<ProxySnapshot> {
     const entries: Record<string, string> = {};

@@ -20,6 +20,19 @@ export function unitName(service: ServiceName, slot: DaemonSlot = "a"): string {
   return service === "edge" ? UNITS.edge : UNITS[slot];
 }
 
+/**
+ * The type of the job systemd runs on `unit` (`start`, `stop`, `restart`, …) in `systemctl list-jobs
+ * --no-legend` output, whose columns are job id, unit, type and state. A restart keeps the type `restart`
+ * while it stops the unit, which is how the daemon tells a restart from a stop on SIGTERM.
+ */
+export function jobType(listJobs: string, unit: string): string | undefined {
+  for (const line of listJobs.split("\n")) {
+    const [, name, type] = line.trim().split(/\s+/);
+    if (name === unit && type !== undefined) return type;
+  }
+  return undefined;
+}
+
 /** Restarts allowed within the interval before systemd gives up on a crashing service. */
 export const START_LIMIT = { intervalSec: 60, burst: 5 } as const;
 
@@ -86,8 +99,9 @@ export function serviceUnit(
     // A daemon that drained and exited 0 (replaced by the other slot, or stopped) must stay down.
     "Restart=on-failure",
     "RestartSec=1",
-    // SIGTERM makes the daemon drain: its ports close at once and the requests and streams in flight finish
-    // ([daemon] drain_timeout_s, 10 min). Only the main process is signalled, and killed after the allowance.
+    // SIGTERM makes the daemon drain: its ports close and the requests and streams in flight finish ([daemon]
+    // drain_timeout_s, 10 min), after up to 30 s serving on while the other slot takes over when the SIGTERM
+    // is a restart. Only the main process is signalled, and killed after the allowance.
     ...(service === "daemon" ? ["KillMode=mixed", "TimeoutStopSec=660"] : ["TimeoutStopSec=15"]),
     "StandardOutput=journal",
     "StandardError=journal",

@@ -215,6 +215,9 @@ export const windows: Platform = {
     return out;
   },
 
+  // Task Scheduler ends a task without a signal; a restart is never announced.
+  probeRestarting: () => Promise.resolve(false),
+
   async probeSystemProxy(runner: Runner): Promise<ProxySnapshot> {
     const entries: Record<string, string> = {};
     for (const name of PROXY_VALUES) {

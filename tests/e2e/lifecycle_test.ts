@@ -9,6 +9,7 @@ import { join } from "node:path";
 import {
   accepts,
   daemonHealthy,
+  meterArgv,
   meterCommand,
   spawnMeter,
   stop,
@@ -390,6 +391,117 @@ Deno.test("the other slot's daemon, started as a service manager starts it, take
     await traffic.stop();
     await stopAll([...(next ? [next] : []), old, edge]);
     await w.close();
+  }
+});
+
+/** `'word'` for bash. */
+function shellWord(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * A stand-in for `systemctl --user` on the daemon's PATH, answering as systemd does while it runs a restart
+ * job on slot a's unit (when `<dir>/restarting` exists) or none: `list-jobs` names the job, `start` of slot b's
+ * unit runs that daemon detached (as a unit's process is), with its pid in `<dir>/b.pid`; everything else
+ * succeeds. Every call is appended to `<dir>/calls.log`. Returns the folder to put first on PATH.
+ */
+function fakeSystemctl(dir: string): string {
+  const bin = join(dir, "bin");
+  Deno.mkdirSync(bin, { recursive: true });
+  const slotB = meterArgv(["daemon", "--slot", "b"]).map(shellWord).join(" ");
+  const d = shellWord(dir);
+  Deno.writeTextFileSync(
+    join(bin, "systemctl"),
+    [
+      "#!/bin/bash",
+      `echo "$*" >> ${d}/calls.log`,
+      `case "$2" in`,
+      `  list-jobs) [ -e ${d}/restarting ] && echo "71 halton-meter.service restart running" ;;`,
+      `  start) [ "$3" = halton-meter-b.service ] && { setsid ${slotB} </dev/null >/dev/null 2>&1 & echo $! > ${d}/b.pid; } ;;`,
+      "esac",
+      "exit 0",
+      "",
+    ].join("\n"),
+    { mode: 0o755 },
+  );
+  return bin;
+}
+
+Deno.test("systemd restarting the daemon's unit (SIGTERM during a restart job): the other slot takes over, no call fails, nothing goes unmetered; a stop stays a stop", async () => {
+  const w = await fakeWorld({ prefix: "hm-sysrestart-", hosts: [HOST] });
+  const run = join(w.dir, "run");
+  // Outside the home, which the daemon makes private (0600 files: no longer executable).
+  const systemd = await Deno.makeTempDir({ prefix: "hm-fake-systemd-" });
+  const env = { PATH: `${fakeSystemctl(systemd)}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}` };
+  const old = meterCommand(w.dir, ["daemon", "--slot", "a"], { env }).spawn();
+  await waitFor("a healthy daemon", () => daemonHealthy(w.ports.api));
+  const edge = spawnMeter(w.dir, "edge");
+  await waitFor("the edge", () => Promise.resolve(readEdgeState(join(run, "edge.json")) !== undefined));
+  const caCerts = [await Deno.readTextFile(w.caFile), w.fake.caPem];
+  const traffic = startTraffic({ edgePort: w.ports.edge, caCerts, host: HOST }, {
+    ...MIXED_LOAD,
+    streamEvents: 50,
+  });
+  const slotB = () => Number(Deno.readTextFileSync(join(systemd, "b.pid")));
+  try {
+    await sleep(1500);
+    Deno.writeTextFileSync(join(systemd, "restarting"), "");
+    const termAt = Date.now();
+    old.kill("SIGTERM");
+    await waitFor(
+      "the other slot's daemon",
+      async () => ![undefined, old.pid].includes(readyDaemon(run)) && await daemonHealthy(w.ports.api),
+      30_000,
+    );
+    const newHealthyAt = Date.now();
+    assert.equal((await old.status).code, 0, "the old daemon drained and exited cleanly");
+    // Then systemd starts the unit it restarted: slot a, no longer current, leaves slot b serving.
+    Deno.removeSync(join(systemd, "restarting"));
+    assert.equal((await meterCommand(w.dir, ["daemon", "--slot", "a"], { env }).output()).code, 0);
+    assert.equal(logged(w.dir, "daemon", "daemon.idle_slot").length, 1);
+    await sleep(2500);
+    const calls = await traffic.stop();
+    assert.equal(
+      describeFailures(calls, termAt),
+      "",
+      `no call failed (SIGTERM at ${termAt})\n${loggedTrouble(w.dir)}`,
+    );
+    const spanning = calls.filter((c) =>
+      c.client.startsWith("stream") && c.started < termAt && c.ended > newHealthyAt
+    );
+    assert.ok(spanning.length > 0, "a stream was in flight across the hand-over, and finished");
+    const rows = await rowsFor(w.dir, calls.length);
+    const u = readEdgeState(join(run, "edge.json"))!.unmetered;
+    console.log(
+      `systemd restart: ${calls.length} calls, 0 failed, ${spanning.length} streams across it, ${rows.length} rows, ` +
+        `new daemon healthy ${newHealthyAt - termAt} ms after the SIGTERM, ${u.tunnels} tunnels unmetered`,
+    );
+    assert.equal(rows.length, calls.length, "every call is one row");
+    assert.equal(u.tunnels, 0, "the edge tunnelled nothing around the daemons: every connection was metered");
+    assert.equal(Deno.readTextFileSync(daemonSlotFile(run)).trim(), "b");
+    const asked = Deno.readTextFileSync(join(systemd, "calls.log")).split("\n");
+    for (const call of ["--user enable halton-meter-b.service", "--user start halton-meter-b.service"]) {
+      assert.ok(asked.includes(call), `the daemon asked systemd to ${call}`);
+    }
+    assert.ok(asked.includes("--user disable halton-meter.service"), "slot a no longer starts at login");
+    assert.equal(readyDaemon(run), slotB());
+
+    // A SIGTERM with no restart job is a stop: the daemon drains and nothing is started in its place.
+    const before = asked.filter((l) => l.includes(" start ")).length;
+    Deno.kill(slotB(), "SIGTERM");
+    await waitFor("slot b's exit", () => Promise.resolve(!processAlive(slotB(), "daemon")), 30_000);
+    const after = Deno.readTextFileSync(join(systemd, "calls.log")).split("\n");
+    assert.equal(after.filter((l) => l.includes(" start ")).length, before, "nothing was started on a stop");
+    assert.equal(logged(w.dir, "daemon", "daemon.manager_restart").length, 1);
+    assert.ok(!await daemonHealthy(w.ports.api).catch(() => false), "no daemon serves after a stop");
+  } finally {
+    await traffic.stop();
+    try {
+      Deno.kill(slotB(), "SIGKILL");
+    } catch { /* never started, or stopped above */ }
+    await stopAll([old, edge]);
+    await w.close();
+    await Deno.remove(systemd, { recursive: true });
   }
 });
 

@@ -185,3 +185,9 @@ Deno.test("darwin.envFiles() holds the login agent only in the apps and full mod
   assert.match(agent.content, /launchctl setenv NODE_USE_ENV_PROXY 1/, "Node's fetch follows the proxy");
   assert.deepEqual(darwin.serviceFiles(ctx).map((f) => f.service), ["edge", "daemon", "daemon"]);
 });
+
+Deno.test("darwin.probeRestarting() never reads a SIGTERM as a restart, and asks nothing", async () => {
+  const runner = new RecordingRunner();
+  assert.equal(await darwin.probeRestarting(runner.run, "a"), false);
+  assert.deepEqual(runner.lines(), []);
+});

@@ -211,3 +211,29 @@ Deno.test({
     }
   },
 });
+
+Deno.test("linux.probeRestarting() reads systemd's job on the slot's unit: a restart, not a stop, a kill or no manager", async () => {
+  const jobs = (stdout: string, code = 0) =>
+    new RecordingRunner([{
+      when: "systemctl --user list-jobs --no-legend halton-meter.service",
+      stdout,
+      code,
+    }]);
+  const restarting = jobs("  71 halton-meter.service restart running\n");
+  assert.equal(await linux.probeRestarting(restarting.run, "a"), true);
+  assert.deepEqual(restarting.lines(), ["systemctl --user list-jobs --no-legend halton-meter.service"]);
+  assert.equal(await linux.probeRestarting(jobs("72 halton-meter.service stop running\n").run, "a"), false);
+  // `systemctl kill` or a signal sent by hand: no job at all.
+  assert.equal(await linux.probeRestarting(jobs("").run, "a"), false);
+  // The other slot's restart is not this daemon's.
+  const other = new RecordingRunner([{
+    when: "systemctl --user list-jobs --no-legend halton-meter-b.service",
+    stdout: "73 halton-meter.service restart running\n",
+  }]);
+  assert.equal(await linux.probeRestarting(other.run, "b"), false);
+  assert.equal(await linux.probeRestarting(jobs("", 1).run, "a"), false);
+  assert.equal(
+    await linux.probeRestarting(new RecordingRunner([{ when: "systemctl", code: NOT_FOUND }]).run, "a"),
+    false,
+  );
+});

@@ -178,3 +178,9 @@ Deno.test("windows has no env files and no shell rc files; service files are the
     `${tasks}\\daemon-b.xml`,
   ]);
 });
+
+Deno.test("windows.probeRestarting() never reads a SIGTERM as a restart, and asks nothing", async () => {
+  const runner = new RecordingRunner();
+  assert.equal(await windows.probeRestarting(runner.run, "a"), false);
+  assert.deepEqual(runner.lines(), []);
+});
