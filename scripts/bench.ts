@@ -78,13 +78,35 @@ export function renderResults(results: readonly (BenchResult & { section: string
   return renderTable(columns, rows, { width, minFirst: 20 });
 }
 
+const USAGE = [
+  "Usage: deno task bench [--only <section>]... [--quick]",
+  "Measures the meter against the same work done directly and through mitmproxy (Debian's mitmproxy package),",
+  "and prints one table: figure, target, ratio. --quick runs fewer samples and shorter loads.",
+  `Sections, in order: ${Object.keys(SECTIONS).join(", ")}.`,
+  "",
+].join("\n");
+
 /** Runs the sections named by `--only` (all when absent) and prints the table; returns the exit code. */
 export async function benchMain(args: string[]): Promise<number> {
   const err = (s: string) => writeAllSync(Deno.stderr, s);
-  const { values } = parseArgs({
-    args,
-    options: { only: { type: "string", multiple: true }, quick: { type: "boolean" } },
-  });
+  let values: { only?: string[]; quick?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        only: { type: "string", multiple: true },
+        quick: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (e) {
+    err(`bench: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    writeAllSync(Deno.stdout, USAGE);
+    return 0;
+  }
   const names = values.only ?? Object.keys(SECTIONS);
   const unknown = names.filter((n) => !(n in SECTIONS));
   if (unknown.length) {

@@ -103,7 +103,8 @@ export async function build(
   args: string[],
   env: Record<string, string> = Deno.env.toObject(),
 ): Promise<number> {
-  let values: { target?: string; out?: string; "download-runtime"?: boolean };
+  let values: { target?: string; out?: string; "download-runtime"?: boolean; help?: boolean };
+  const usage = "Usage: deno task build [--target <triple>] [--out <dir>] [--download-runtime]";
   try {
     ({ values } = parseArgs({
       args,
@@ -111,15 +112,19 @@ export async function build(
         target: { type: "string" },
         out: { type: "string" },
         "download-runtime": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
       },
     }));
   } catch (e) {
-    console.error(
-      `build: ${
-        (e as Error).message
-      }\nUsage: deno task build [--target <triple>] [--out <dir>] [--download-runtime]`,
-    );
+    console.error(`build: ${(e as Error).message}\n${usage}`);
     return 2;
+  }
+  if (values.help) {
+    console.log(
+      `${usage}\nCompiles the binary for each target (all five without --target) into --out (default dist/),` +
+        `\nwith a SHA256SUMS file. Targets: ${TARGETS.join(", ")}.`,
+    );
+    return 0;
   }
   if (values.target !== undefined && !(TARGETS as readonly string[]).includes(values.target)) {
     console.error(`build: unknown target '${values.target}'; one of:\n  ${TARGETS.join("\n  ")}`);

@@ -25,3 +25,21 @@ Deno.test("SECTIONS lists the report section, each loading a module with run()",
   assert.ok("report" in SECTIONS);
   for (const load of Object.values(SECTIONS)) assert.equal(typeof (await load()).run, "function");
 });
+
+Deno.test("bench --help prints the usage and the sections and exits 0; an unknown option exits 2 with the usage", async () => {
+  const script = new URL("../../scripts/bench.ts", import.meta.url).pathname;
+  const run = (args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--cached-only", script, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const help = await run(["--help"]);
+  assert.equal(help.code, 0);
+  const text = new TextDecoder().decode(help.stdout);
+  assert.match(text, /^Usage: deno task bench \[--only <section>\]/);
+  for (const name of Object.keys(SECTIONS)) assert.ok(text.includes(name), name);
+  const bad = await run(["--sections"]);
+  assert.equal(bad.code, 2);
+  assert.match(new TextDecoder().decode(bad.stderr), /Unknown option '--sections'\nUsage:/);
+});

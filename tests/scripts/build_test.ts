@@ -79,6 +79,23 @@ Deno.test("build.ts refuses an unknown target with exit 2 and lists the known on
   }
 });
 
+Deno.test("build.ts --help prints its usage and the targets and builds nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--cached-only", SCRIPT, "--out", join(dir, "dist"), "--help"],
+      stdout: "piped",
+    }).output();
+    assert.equal(out.code, 0);
+    const text = new TextDecoder().decode(out.stdout);
+    assert.match(text, /^Usage: deno task build /);
+    for (const t of TARGETS) assert.ok(text.includes(t), t);
+    assert.equal([...Deno.readDirSync(dir)].length, 0, "nothing was written");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("build.ts writes SHA256SUMS over the binaries in dist, as sha256sum -c reads it", async () => {
   const dir = await Deno.makeTempDir();
   try {
