@@ -2,8 +2,18 @@
  * Tunnels to metered hosts that the edge had to open straight to the provider while the daemon was away
  * (down, restarting, hung). Their traffic is not metered, and a client that keeps its connection open (an
  * editor, a coding agent) would stay unmetered for hours. So they are counted, and once the daemon is healthy
- * again each is closed at its first idle moment (no bytes either way for a while), the way any server closes
- * an idle keep-alive connection: the client's next request opens a new connection, which the daemon meters.
+ * again each is closed at its first idle moment, the way any server closes an idle keep-alive connection: the
+ * client's next request opens a new connection, which the daemon meters.
+ *
+ * The traffic is encrypted, so "idle" is read from who spoke last. A tunnel whose client spoke last has a
+ * request waiting for its answer (a provider may think for a minute before a non-streamed answer, sending
+ * nothing): it is never closed. One whose provider spoke last and has been quiet for a while is between an
+ * answer and the next request. Each side answers the other's data with small frames of its own (HTTP/2
+ * WINDOW_UPDATE, PING and SETTINGS acknowledgements, tens of bytes as TLS records), so a side takes a turn
+ * only with {@linkcode TURN_BYTES} sent since the other side last sent anything. The provider's first two
+ * turns are its part of the TLS handshake and, in TLS 1.3, the session tickets it sends once the client has
+ * finished, which may follow the first request: they never count as an answer, so the first exchange on a
+ * tunnel never makes it closable.
  *
  * @module
  */
@@ -11,6 +21,18 @@ import type { UnmeteredSummary } from "../core/edge_state.ts";
 
 /** Default quiet time after which a bypass tunnel counts as idle and may be closed. */
 export const RECLAIM_IDLE_MS = 750;
+
+/**
+ * Bytes a side must send, since the other last sent any, to take a turn: more than a few flow-control and
+ * acknowledgement records, or a TLS 1.3 client's Finished, less than any request or answer.
+ */
+export const TURN_BYTES = 100;
+
+/** The provider's turns that belong to the TLS handshake (its flight, then its tickets). */
+const HANDSHAKE_TURNS = 2;
+
+/** Which end of a tunnel bytes came from. */
+export type TunnelSide = "client" | "provider";
 
 /** How often open bypass tunnels are looked at while any exist. */
 const SWEEP_MS = 100;
@@ -20,8 +42,8 @@ export type UnmeteredCounts = UnmeteredSummary;
 
 /** One bypass tunnel as the tracker sees it. */
 export interface BypassTunnel {
-  /** Records `n` bytes moved (either way). */
-  moved(n: number): void;
+  /** Records `n` bytes sent by `from`. */
+  moved(n: number, from: TunnelSide): void;
   /** Forgets the tunnel once it has ended on its own. */
   ended(): void;
 }
@@ -39,10 +61,20 @@ export interface BypassOptions {
 
 interface Entry {
   lastByteAt: number;
+  /** The side whose turn it is; `provider` before anyone has spoken. */
+  turn: TunnelSide;
+  /** Bytes the other side has sent since `turn`'s side last sent any. */
+  challenge: number;
+  providerTurns: number;
+  /** True from the client's first turn until the provider answers: a request may be waiting. */
+  awaiting: boolean;
   close(): void;
 }
 
-/** Tracks bypass tunnels and closes them at their first idle moment once the daemon is healthy. */
+/**
+ * Tracks bypass tunnels and closes them at their first idle moment between an answer and the next request once
+ * the daemon is healthy.
+ */
 export class BypassTracker {
   readonly #open = new Set<Entry>();
   readonly #options: BypassOptions;
@@ -64,7 +96,14 @@ export class BypassTracker {
 
   /** Starts tracking a tunnel; `close` ends both of its sockets. */
   add(close: () => void): BypassTunnel {
-    const entry: Entry = { lastByteAt: this.#now(), close };
+    const entry: Entry = {
+      lastByteAt: this.#now(),
+      turn: "provider",
+      challenge: 0,
+      providerTurns: 0,
+      awaiting: false,
+      close,
+    };
     this.#open.add(entry);
     const at = new Date().toISOString();
     this.#counts.tunnels++;
@@ -73,10 +112,19 @@ export class BypassTracker {
     this.#dirty = true;
     this.#timer ??= setInterval(() => this.#sweep(), SWEEP_MS);
     return {
-      moved: (n) => {
+      moved: (n, from) => {
         entry.lastByteAt = this.#now();
         this.#counts.bytes += n;
         this.#dirty = true;
+        if (from === entry.turn) {
+          entry.challenge = 0;
+          return;
+        }
+        if ((entry.challenge += n) < TURN_BYTES) return;
+        entry.turn = from;
+        entry.challenge = 0;
+        if (from === "client") entry.awaiting = true;
+        else if (++entry.providerTurns > HANDSHAKE_TURNS) entry.awaiting = false;
       },
       ended: () => this.#forget(entry),
     };
@@ -101,7 +149,7 @@ export class BypassTracker {
         const idleMs = this.#options.idleMs ?? RECLAIM_IDLE_MS;
         const now = this.#now();
         for (const entry of [...this.#open]) {
-          if (now - entry.lastByteAt < idleMs) continue;
+          if (entry.awaiting || now - entry.lastByteAt < idleMs) continue;
           this.#counts.reclaimed++;
           this.#forget(entry);
           entry.close();

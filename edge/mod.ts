@@ -299,7 +299,11 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     try {
       await writeAll(conn, concat(ESTABLISHED, direct.early));
       if (rest.length) await writeAll(peer, rest);
-      await splice(conn, peer, unmetered?.moved);
+      await splice(
+        conn,
+        peer,
+        unmetered && ((n, from) => unmetered.moved(n, from === "a" ? "client" : "provider")),
+      );
     } finally {
       unmetered?.ended();
     }

@@ -4,7 +4,7 @@
  * `[upstream] ca_file`), answering JSON, SSE held open until the test
  * releases it, chunked and large bodies, gzip, error statuses and resets mid-stream. It records what it saw.
  * An upgrade to WebSocket is answered with an echo, or Responses events for `response.create` messages
- * (`?fake=refuse`: 426 instead).
+ * (`?fake=refuse`: 426 instead). `?delay_ms=<n>` on any request holds its answer that long.
  * `?fixture=<file>` on any path replays a transcript from tests/fixtures/providers/ (see
  * {@linkcode FixtureOptions} for the query parameters that shape it). A real client's API call (a JSON body
  * naming a model on an API path) is answered in its own protocol (see fake_protocols.ts).
@@ -130,6 +130,8 @@ export async function startFakeProvider(dir: string, port = 0): Promise<FakeProv
 
   const route = async (url: URL, res: http.ServerResponse, body: Uint8Array) => {
     const q = (name: string, d: number) => Number(url.searchParams.get(name) ?? d);
+    // A provider that thinks before a non-streamed answer sends nothing meanwhile.
+    if (url.searchParams.has("delay_ms")) await new Promise((r) => setTimeout(r, q("delay_ms", 0)));
     const fixture = url.searchParams.get("fixture");
     if (fixture) return await replay(res, await renderFixture(fixture, fixtureOptions(url.searchParams)));
     const answer = url.searchParams.has("fake") ? undefined : protocolAnswer(url, body);

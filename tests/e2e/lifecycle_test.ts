@@ -67,9 +67,13 @@ const daemonRef = new Map<string, Deno.ChildProcess>();
 Deno.test("kill -9 of the daemon: no call started after it fails; keep-alive clients are metered again within 2 s", async () => {
   const { w, edge, caCerts } = await running("hm-kill-");
   let daemon = daemonRef.get(w.dir)!;
+  // The slow clients' answers take 2.5 s, silent on the wire: a tunnel must not be taken for idle while a
+  // request waits for its answer, or reclaiming it would fail the call.
   const traffic = startTraffic({ edgePort: w.ports.edge, caCerts, host: HOST }, {
     keepalive: 4,
     fresh: 2,
+    slow: 2,
+    slowMs: 2500,
     thinkMs: 1000,
   });
   try {

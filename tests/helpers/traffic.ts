@@ -34,15 +34,18 @@ export interface Traffic {
   stop(): Promise<Call[]>;
 }
 
-/** Kinds of client. */
-export type ClientKind = "keepalive" | "fresh" | "stream";
+/** Kinds of client: `slow` keeps its connection like `keepalive`, and each answer takes `slowMs`. */
+export type ClientKind = "keepalive" | "fresh" | "stream" | "slow";
 
 /** Options of {@linkcode startTraffic}: how many of each kind, and the pause between calls. */
 export interface TrafficOptions {
   keepalive?: number;
   fresh?: number;
   stream?: number;
+  slow?: number;
   thinkMs?: number;
+  /** How long the provider thinks before each answer to a `slow` client (default 1.5 s). */
+  slowMs?: number;
   /** SSE events per streamed call, and the pause between them. */
   streamEvents?: number;
   streamGapMs?: number;
@@ -65,6 +68,8 @@ export function startTraffic(target: TrafficTarget, options: TrafficOptions): Tr
       ? `https://${target.host}/v1/responses?fixture=openai_responses_stream.sse&gap=${
         options.streamGapMs ?? 100
       }&deltas=${options.streamEvents ?? 10}`
+      : kind === "slow"
+      ? `https://${target.host}/v1/chat/completions?delay_ms=${options.slowMs ?? 1500}`
       : `https://${target.host}/v1/chat/completions`;
     try {
       const res = await fetch(url, {
@@ -109,6 +114,7 @@ export function startTraffic(target: TrafficTarget, options: TrafficOptions): Tr
     ["keepalive", options.keepalive ?? 0],
     ["fresh", options.fresh ?? 0],
     ["stream", options.stream ?? 0],
+    ["slow", options.slow ?? 0],
   ];
   for (const [kind, n] of kinds) for (let i = 0; i < n; i++) loops.push(loop(`${kind}-${i}`, kind));
   return {
