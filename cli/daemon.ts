@@ -6,7 +6,8 @@
  * everything ready, asks the old one to drain, then binds the ports as the old one lets go. The old one is
  * named by `HALTON_METER_REPLACES` (the supervisor) or found through `run/daemon.ready` (a service manager
  * starting the other slot, which cannot pass a variable per start). A SIGTERM the service manager sends to
- * restart the daemon's slot starts that hand-over from the old side (`setup/manager_restart.ts`).
+ * restart the daemon (systemd restarting its slot, or the supervisor that will start another) starts that
+ * hand-over from the old side (`setup/manager_restart.ts`).
  *
  * @module
  */
@@ -149,10 +150,10 @@ export const command: CommandSpec = {
       clearDaemonFailure(run);
       markDaemonReady(run);
       let why: string = await Promise.race([untilStopSignal(signals.signal), drained.promise]);
-      const overlap = slot === undefined || why === "drain request"
+      const overlap = why === "drain request"
         ? undefined
-        : await import("../setup/manager_restart.ts").then((r) => r.overlapManagerRestart(io.env, slot, log));
-      // A restart by the service manager: serve on until the other slot's daemon asks for the ports.
+        : await import("../setup/manager_restart.ts").then((r) => r.overlapRestart(io.env, run, slot, log));
+      // A restart by the service manager or the supervisor: serve on until the new daemon asks for the ports.
       if (overlap) why = await Promise.race([drained.promise, overlap.settled.then(() => why)]);
       log.info("daemon.stopping", { signal: why });
       await daemon.close();

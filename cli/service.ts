@@ -6,7 +6,7 @@
  * @module
  */
 import { boolFlag, type CommandSpec, type Invocation, type Io } from "./command.ts";
-import { processLogger, untilStopSignal } from "../core/lifecycle.ts";
+import { processLogger, requestDrain, untilStopSignal } from "../core/lifecycle.ts";
 import { ExitCode, MeterError } from "../core/errors.ts";
 import { currentOs } from "../core/paths.ts";
 import { runPlan } from "../platform/plan.ts";
@@ -221,6 +221,7 @@ export const supervisor: CommandSpec = {
         hangMs: loaded.config.daemon.hang_restart_s * 1000,
         drainMs: loaded.config.daemon.drain_timeout_s * 1000,
         logs: io.paths.logs,
+        drain: () => requestDrain(effectivePorts(io.paths.effectivePorts, loaded).api, io.paths.run),
       });
     } finally {
       log.close();

@@ -1,30 +1,49 @@
 /**
- * A restart the service manager does on its own (`systemctl --user restart halton-meter`), made to overlap the
- * way `halton-meter restart` does (docs/lifecycle.md): the daemon that gets the manager's SIGTERM asks whether
- * this is a restart, and if so has the other slot's daemon started beside itself, serving until that daemon
- * asks it to drain. A stop drains at once, as before.
+ * A SIGTERM that is really a restart, made to overlap the way `halton-meter restart` does (docs/lifecycle.md):
+ * the daemon that gets it asks whoever runs it whether a new daemon will follow, and if so has that one started
+ * beside itself now, serving until the new one asks it to drain, rather than leaving new connections unmetered
+ * while it drains and the manager waits for its exit. Two managers can tell: systemd (the unit's job is a
+ * `restart`) and the built-in supervisor (which restarts any daemon it was not told to keep down). A stop drains
+ * at once, as before.
  *
  * @module
  */
 import { currentOs } from "../core/paths.ts";
 import type { Logger } from "../core/log.ts";
-import { type DaemonSlot, otherSlot } from "../core/lifecycle.ts";
+import { type DaemonSlot, otherSlot, readyDaemon } from "../core/lifecycle.ts";
+import { writeFileAtomic } from "../core/io.ts";
 import { runPlan } from "../platform/plan.ts";
 import { gatherFacts } from "./inspect.ts";
-import { currentSlot, switchSlot } from "./daemon_slots.ts";
+import { currentSlot, switchSlot, TAKEOVER_MS } from "./daemon_slots.ts";
 import { machinePlatform, realMachine } from "./machine.ts";
+import { downFlag, restartFlag, runningSupervisor } from "./supervisor.ts";
+import { processAlive } from "./pids.ts";
+
+/** A hand-over under way: `settled` is true once the new daemon serves, false when none did in time. */
+export interface Overlap {
+  settled: Promise<boolean>;
+}
 
 /**
- * When the manager is restarting `slot`, the current one, starts the other slot's daemon to take over from
- * this one and returns the hand-over under way: `settled` resolves true once the new daemon serves, false when
- * it did not within 30 s (this slot is current again, and this daemon should drain as on a stop). Undefined
- * when the SIGTERM is a stop, or the manager does not say.
+ * When the SIGTERM this daemon got is a restart by its manager, starts the new daemon beside it and returns
+ * the hand-over under way; undefined when it is a stop, or the manager does not say. On false this daemon
+ * should drain as on a stop.
  */
-export async function overlapManagerRestart(
+export async function overlapRestart(
+  env: Readonly<Record<string, string | undefined>>,
+  run: string,
+  slot: DaemonSlot | undefined,
+  log: Logger,
+): Promise<Overlap | undefined> {
+  return slot === undefined ? supervisorRestart(run, log) : await systemdRestart(env, slot, log);
+}
+
+/** systemd restarting `slot`, the current one: the other slot takes over, as `restart` does it. */
+async function systemdRestart(
   env: Readonly<Record<string, string | undefined>>,
   slot: DaemonSlot,
   log: Logger,
-): Promise<{ settled: Promise<boolean> } | undefined> {
+): Promise<Overlap | undefined> {
   const m = realMachine(env, currentOs(), () => {});
   if (currentSlot(m) !== slot || !await machinePlatform(m).probeRestarting(m.runner, slot)) return undefined;
   log.info("daemon.manager_restart", { slot, to: otherSlot(slot) });
@@ -46,4 +65,35 @@ export async function overlapManagerRestart(
     },
   );
   return { settled };
+}
+
+/**
+ * The built-in supervisor would start a new daemon once this one exits, unless told to keep it down (`stop`):
+ * it is asked for one now, with the flag `restart` writes, and starts it beside this one.
+ */
+function supervisorRestart(run: string, log: Logger): Overlap | undefined {
+  const supervisor = runningSupervisor(run);
+  if (supervisor === undefined || exists(downFlag(run))) return undefined;
+  writeFileAtomic(restartFlag(run), "requested by the daemon on SIGTERM\n");
+  log.info("daemon.supervisor_restart", { supervisor: supervisor.pid });
+  const settled = (async () => {
+    const end = Date.now() + TAKEOVER_MS;
+    while (Date.now() < end) {
+      const pid = readyDaemon(run);
+      if (pid !== undefined && pid !== Deno.pid && processAlive(pid, "daemon")) return true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    log.warn("daemon.manager_restart_failed", { error: `no new daemon within ${TAKEOVER_MS / 1000} s` });
+    return false;
+  })();
+  return { settled };
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

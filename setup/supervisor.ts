@@ -7,10 +7,11 @@
  * to adopt (an upgrade).
  *
  * A restart overlaps the two daemons: the new one is started with `HALTON_METER_REPLACES=<old pid>` and, once
- * it is ready to bind, asks the old one to stop (SIGTERM); the old one closes its ports at once and drains
- * (its open connections finish their requests and streams) while the new one already serves new connections.
- * The supervisor keeps reaping the old one and kills it only after the drain allowance. A daemon that does not
- * answer its health check for `hangMs` is hung: it is killed and replaced (the watchdog).
+ * it is ready to bind, asks the old one to drain (the drain request); the old one closes its ports at once and
+ * drains (its open connections finish their requests and streams) while the new one already serves new
+ * connections. The supervisor keeps reaping the old one and kills it only after the drain allowance. A daemon
+ * SIGTERMed by someone else asks for its successor the same way (`daemon.restart`) before it drains. A daemon
+ * that does not answer its health check for `hangMs` is hung: it is killed and replaced (the watchdog).
  *
  * @module
  */
@@ -91,6 +92,12 @@ export interface SuperviseOptions {
   drainMs?: number;
   /** The logs folder: each child's stderr is kept in `<role>.stderr.log` there. Discarded when absent. */
   logs?: string;
+  /**
+   * Sends the serving daemon the drain request; its pid when it agreed. Stopping asks the daemon with it
+   * before any signal: Windows has no gentle signal, and a supervised daemon takes a SIGTERM it was not asked
+   * for as a restart (it asks this supervisor for its successor first).
+   */
+  drain?: () => Promise<number | undefined>;
 }
 
 interface Watched {
@@ -304,7 +311,7 @@ export async function supervise(opts: SuperviseOptions): Promise<"stopped" | "ha
     const w = watched[role];
     if (w.pid === undefined) return;
     const pid = w.pid;
-    signal(pid, "SIGTERM");
+    if (role === "edge" || await opts.drain?.().catch(() => undefined) !== pid) signal(pid, "SIGTERM");
     if (!await waitUntilGone(() => alive(w, role), role === "daemon" ? drainMs : 15_000)) {
       signal(pid, "SIGKILL");
     }

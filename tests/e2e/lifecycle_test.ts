@@ -170,6 +170,8 @@ async function supervised(prefix: string, config = "") {
     w,
     run,
     caCerts,
+    /** Stops the supervisor as a logout or `kill` would, and resolves once it has stopped everything. */
+    stopSupervisor: () => stop(sup, "SIGTERM"),
     async close() {
       await stop(sup, "SIGTERM");
       await w.close();
@@ -250,7 +252,7 @@ Deno.test("restart under load: no call fails, streams in flight finish on the ol
   }
 });
 
-Deno.test("SIGTERM of the daemon under load (a service manager's stop): no call fails, streams in flight finish", async () => {
+Deno.test("SIGTERM of a supervised daemon under load (a kill by hand; the supervisor would start another): the new one starts beside it, no call fails, every call one row, nothing unmetered", async () => {
   const s = await supervised("hm-term-");
   const traffic = startTraffic({ edgePort: s.w.ports.edge, caCerts: s.caCerts, host: HOST }, {
     ...MIXED_LOAD,
@@ -261,27 +263,48 @@ Deno.test("SIGTERM of the daemon under load (a service manager's stop): no call 
     const old = livePid(s.run, "daemon")!;
     const termAt = Date.now();
     Deno.kill(old, "SIGTERM");
-    await replaced(s.run, s.w.ports.api, old);
+    const pid = await replaced(s.run, s.w.ports.api, old);
+    // The old daemon answers /health until the new one has its ports: wait for the new one to say it serves.
+    await waitFor(
+      "the new daemon serving",
+      async () => readyDaemon(s.run) === pid && await daemonHealthy(s.w.ports.api),
+    );
     const healthyAt = Date.now();
     await sleep(2500);
     const calls = await traffic.stop();
+    await waitFor("the old daemon's exit", () => Promise.resolve(!processAlive(old, "daemon")), 60_000);
     assert.equal(
       describeFailures(calls, termAt),
       "",
       `no call failed (SIGTERM at ${termAt})\n${loggedTrouble(s.w.dir)}`,
     );
     const spanning = calls.filter((c) =>
-      c.client.startsWith("stream") && c.started < termAt && c.ended > termAt + 500
+      c.client.startsWith("stream") && c.started < termAt && c.ended > healthyAt
     );
-    assert.ok(spanning.length > 0, "a stream in flight at the SIGTERM finished");
+    assert.ok(spanning.length > 0, "a stream in flight at the SIGTERM finished on the old daemon");
+    const rows = await rowsFor(s.w.dir, calls.length);
     const u = readEdgeState(join(s.run, "edge.json"))!.unmetered;
-    const delays = resumeDelays(s.w.dir, calls, healthyAt);
     console.log(
-      `SIGTERM: ${calls.length} calls, 0 failed, ${spanning.length} streams across it, new daemon ${
-        healthyAt - termAt
-      } ms later, unmetered meanwhile ${u.tunnels} tunnels / ${u.bytes} bytes, resume ms ${
-        JSON.stringify(Object.fromEntries(delays))
-      }`,
+      `supervised SIGTERM: ${calls.length} calls, 0 failed, ${spanning.length} streams across it, ${rows.length} rows, ` +
+        `new daemon ${pid} healthy ${
+          healthyAt - termAt
+        } ms after the SIGTERM, ${u.tunnels} tunnels unmetered`,
+    );
+    assert.equal(rows.length, calls.length, "every call is one row");
+    assert.equal(u.tunnels, 0, "the edge tunnelled nothing around the daemons: every connection was metered");
+    assert.deepEqual(
+      logged(s.w.dir, "daemon", "daemon.stopping").map((l) => l.signal),
+      ["drain request"],
+      "the old daemon served until its successor asked it to drain",
+    );
+    // The supervisor's own stop asks the daemon to drain: no successor is sought, and it ends at once.
+    const stopAt = Date.now();
+    await s.stopSupervisor();
+    assert.ok(Date.now() - stopAt < 10_000, `the supervisor stopped in ${Date.now() - stopAt} ms`);
+    assert.equal(logged(s.w.dir, "daemon", "daemon.supervisor_restart").length, 1);
+    assert.deepEqual(
+      logged(s.w.dir, "daemon", "daemon.stopping").map((l) => l.signal),
+      ["drain request", "drain request"],
     );
   } finally {
     await traffic.stop();
