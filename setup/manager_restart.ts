@@ -16,7 +16,7 @@ import { runPlan } from "../platform/plan.ts";
 import { gatherFacts } from "./inspect.ts";
 import { currentSlot, switchSlot, TAKEOVER_MS } from "./daemon_slots.ts";
 import { machinePlatform, realMachine } from "./machine.ts";
-import { downFlag, restartFlag, runningSupervisor } from "./supervisor.ts";
+import { daemonKeptDown, restartFlag, runningSupervisor } from "./supervisor.ts";
 import { processAlive } from "./pids.ts";
 
 /** A hand-over under way: `settled` is true once the new daemon serves, false when none did in time. */
@@ -73,7 +73,7 @@ async function systemdRestart(
  */
 function supervisorRestart(run: string, log: Logger): Overlap | undefined {
   const supervisor = runningSupervisor(run);
-  if (supervisor === undefined || exists(downFlag(run))) return undefined;
+  if (supervisor === undefined || daemonKeptDown(run)) return undefined;
   writeFileAtomic(restartFlag(run), "requested by the daemon on SIGTERM\n");
   log.info("daemon.supervisor_restart", { supervisor: supervisor.pid });
   const settled = (async () => {
@@ -87,13 +87,4 @@ function supervisorRestart(run: string, log: Logger): Overlap | undefined {
     return false;
   })();
   return { settled };
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -31,6 +31,11 @@ export function downFlag(run: string): string {
   return join(run, "daemon.down");
 }
 
+/** Whether `stop` has told the supervisor to keep the daemon down (`run/daemon.down`). */
+export function daemonKeptDown(run: string): boolean {
+  return exists(downFlag(run));
+}
+
 /** `run/daemon.restart`: asks the supervisor for a new daemon, the old one draining beside it. */
 export function restartFlag(run: string): string {
   return join(run, "daemon.restart");
@@ -291,7 +296,7 @@ export async function supervise(opts: SuperviseOptions): Promise<"stopped" | "ha
       } catch { /* another reader took it */ }
       const w = watched.daemon;
       if (w.pid !== undefined && !alive(w, "daemon")) ended("daemon");
-      if (!exists(downFlag(run))) replace("restart");
+      if (!daemonKeptDown(run)) replace("restart");
     }
     reap();
     watch();
@@ -301,7 +306,7 @@ export async function supervise(opts: SuperviseOptions): Promise<"stopped" | "ha
         ended(role);
         if (role === "daemon") takeBackPredecessor();
       }
-      const wanted = role === "edge" || !exists(downFlag(run));
+      const wanted = role === "edge" || !daemonKeptDown(run);
       if (wanted && w.pid === undefined && Date.now() >= w.notBefore) spawn(role);
     }
     await new Promise((r) => setTimeout(r, opts.tickMs ?? 200));
