@@ -136,11 +136,13 @@ export const linux: Platform = {
 
   // init reloads the units whenever it rewrites them: the slot's unit is current already.
   startDaemonSlot: (_ctx, slot) => [
+    // Enabled first: systemd refuses to reset a unit it has not loaded ("not loaded"), and an idle slot's
+    // unit is loaded once enabling links it.
+    systemctl(["enable", UNITS[slot]], `start daemon slot ${slot} at login`),
     {
       ...systemctl(["reset-failed", UNITS[slot]], "clear a failed state (start-limit-hit)"),
       optional: true,
     },
-    systemctl(["enable", UNITS[slot]], `start daemon slot ${slot} at login`),
     systemctl(["start", UNITS[slot]], `start the daemon in slot ${slot}, beside the running one`),
   ],
 

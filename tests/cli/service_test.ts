@@ -56,8 +56,8 @@ Deno.test("restart under systemd starts the other slot's daemon beside the runni
   const out = captureIo(f.paths);
   await executeRestart(out.io, parseInvocation("restart", restart, []), first.m);
   assert.deepEqual(first.runner.lines(), [
-    "systemctl --user reset-failed halton-meter-b.service",
     "systemctl --user enable halton-meter-b.service",
+    "systemctl --user reset-failed halton-meter-b.service",
     "systemctl --user start halton-meter-b.service",
     // The old daemon is not stopped: its successor asked it to drain, and it exits 0, which is not restarted.
     "systemctl --user disable halton-meter.service",
@@ -67,8 +67,8 @@ Deno.test("restart under systemd starts the other slot's daemon beside the runni
   const second = f.machine();
   await executeRestart(captureIo(f.paths).io, parseInvocation("restart", restart, []), second.m);
   assert.deepEqual(second.runner.lines(), [
-    "systemctl --user reset-failed halton-meter.service",
     "systemctl --user enable halton-meter.service",
+    "systemctl --user reset-failed halton-meter.service",
     "systemctl --user start halton-meter.service",
     "systemctl --user disable halton-meter-b.service",
   ]);

@@ -89,8 +89,8 @@ const FIRST_START: Record<OsName, string[]> = {
 const UPGRADE: Record<OsName, string[]> = {
   linux: [
     "systemctl --user daemon-reload",
-    "systemctl --user reset-failed halton-meter-b.service",
     "systemctl --user enable halton-meter-b.service",
+    "systemctl --user reset-failed halton-meter-b.service",
     "systemctl --user start halton-meter-b.service",
     "systemctl --user disable halton-meter.service",
   ],

@@ -62,8 +62,8 @@ Deno.test("linux.startDaemonSlot() starts the other slot beside the running one;
   const runner = new RecordingRunner();
   await runPlan([...linux.startDaemonSlot(ctx, "b"), ...linux.retireDaemonSlot(ctx, "a")], runner.run);
   assert.deepEqual(runner.lines(), [
-    "systemctl --user reset-failed halton-meter-b.service",
     "systemctl --user enable halton-meter-b.service",
+    "systemctl --user reset-failed halton-meter-b.service",
     "systemctl --user start halton-meter-b.service",
     // Not stop, nor disable --now: the old daemon is draining and exits on its own.
     "systemctl --user disable halton-meter.service",
