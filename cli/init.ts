@@ -69,7 +69,7 @@ export function renderOutcome(r: InitResult): string {
   ].filter(Boolean);
   if (!r.changed) return "Done: nothing changed; nothing restarted.\n";
   return `Done: ${did.length ? did.join("; ") : "nothing restarted"}${
-    r.upgradedFrom ? ` (upgraded from ${r.upgradedFrom.join(" ")})` : ""
+    r.upgradedFrom ? `; the services now run this binary (was ${r.upgradedFrom.join(" ")})` : ""
   }. Mode ${r.mode}; edge on 127.0.0.1:${r.ports.edge}.\n`;
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { command, execute } from "../../cli/init.ts";
+import { command, execute, renderOutcome } from "../../cli/init.ts";
 import { parseInvocation } from "../../cli/command.ts";
 import { ExitCode, MeterError, UsageError } from "../../core/errors.ts";
 import { NOT_FOUND } from "../../platform/runner.ts";
@@ -251,4 +251,25 @@ Deno.test("init leaves a certifi bundle that is really the system's bundle alone
   const { m } = f.machine();
   const checks = await checkCertifi(m, await gatherFacts(m));
   assert.ok(!checks.some((c) => c.status !== "ok"), JSON.stringify(checks));
+});
+
+Deno.test("init's last line after a binary swap says the services run this binary now, upgrade or rollback alike", () => {
+  const result: InitResult = {
+    os: "linux",
+    mode: "env",
+    dryRun: false,
+    serviceManager: "systemd",
+    command: ["/opt/halton-meter/0.1.0/halton-meter"],
+    ports: { edge: 8081, intercept: 8090, api: 8765 },
+    steps: [],
+    changed: true,
+    started: [],
+    restarted: ["daemon"],
+    upgradedFrom: ["/opt/halton-meter/0.1.1/halton-meter"],
+  };
+  assert.equal(
+    renderOutcome(result),
+    "Done: restarted daemon; the services now run this binary (was /opt/halton-meter/0.1.1/halton-meter). " +
+      "Mode env; edge on 127.0.0.1:8081.\n",
+  );
 });
