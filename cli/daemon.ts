@@ -31,7 +31,7 @@ import {
   untilStopSignal,
 } from "../core/lifecycle.ts";
 import { restrictUmask, tightenHome } from "../core/private.ts";
-import { writeFileAtomic } from "../core/io.ts";
+import { readPidFile, readTextIfThere, writeFileAtomic } from "../core/io.ts";
 import { processAlive } from "../setup/pids.ts";
 import { apiHealth } from "../setup/probe.ts";
 import { drainRoute } from "../daemon/api/drain.ts";
@@ -78,14 +78,6 @@ function slotOf(inv: Invocation): DaemonSlot | undefined {
   throw new MeterError(`--slot must be a or b, not ${JSON.stringify(given)}`, { exitCode: ExitCode.Usage });
 }
 
-function readText(path: string): string | undefined {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return undefined;
-  }
-}
-
 /** The `daemon` command. */
 export const command: CommandSpec = {
   usage: "daemon [--slot a|b]",
@@ -112,7 +104,7 @@ export const command: CommandSpec = {
       }
       throw e;
     }
-    const current = parseDaemonSlot(readText(daemonSlotFile(run)));
+    const current = parseDaemonSlot(readTextIfThere(daemonSlotFile(run)));
     if (slot !== undefined && slot !== current) {
       // The idle slot started at login, or by a manager that lost the record: the current slot serves.
       log.info("daemon.idle_slot", { slot, current });
@@ -161,7 +153,7 @@ export const command: CommandSpec = {
       return 0;
     } finally {
       signals.abort();
-      if (slot !== undefined && readText(slotPidFile(run, slot))?.trim() === String(Deno.pid)) {
+      if (slot !== undefined && readPidFile(slotPidFile(run, slot)) === Deno.pid) {
         try {
           Deno.removeSync(slotPidFile(run, slot));
         } catch { /* already gone */ }

@@ -13,6 +13,7 @@ import { ensureCaBundle } from "../platform/ca_bundle_file.ts";
 import { listening } from "../setup/probe.ts";
 import { effectivePorts } from "../core/ports.ts";
 import { toSlug } from "../core/slug.ts";
+import { readTextIfThere } from "../core/io.ts";
 
 /** The exit code of a command that could not be found, as shells report it. */
 export const NOT_FOUND = 127;
@@ -74,7 +75,7 @@ async function runCommand(io: Io, inv: Invocation): Promise<number> {
     throw new UsageError("run: no command given", "Put the command after --: halton-meter run -- npm test");
   }
   const { edge } = effectivePorts(io.paths.effectivePorts, loadConfig(io.paths.config));
-  const caCert = readText(io.paths.caCert) !== undefined ? io.paths.caCert : undefined;
+  const caCert = readTextIfThere(io.paths.caCert) !== undefined ? io.paths.caCert : undefined;
   if (!caCert) {
     io.stderr(
       `halton-meter: no CA certificate at ${io.paths.caCert} yet, so the CA variables are not set.\n` +
@@ -147,12 +148,4 @@ async function spawnInherited(io: Io, argv: string[], env: Record<string, string
 
 function definedOnly(env: Io["env"]): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
-}
-
-function readText(path: string): string | undefined {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return undefined;
-  }
 }

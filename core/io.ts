@@ -29,3 +29,18 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode?: 
   else Deno.writeFileSync(tmp, data, { mode });
   Deno.renameSync(tmp, path);
 }
+
+/** The text of `path`, or undefined when it cannot be read (missing, a folder, no permission). */
+export function readTextIfThere(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The positive whole number a pid file holds, or undefined (missing, unreadable or not a pid). */
+export function readPidFile(path: string): number | undefined {
+  const n = Number(readTextIfThere(path)?.trim());
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}

@@ -13,7 +13,7 @@ import { Logger } from "./log.ts";
 import type { Paths } from "./paths.ts";
 import { join } from "node:path";
 import { timingSafeEqual } from "node:crypto";
-import { writeFileAtomic } from "./io.ts";
+import { readPidFile, writeFileAtomic } from "./io.ts";
 import { PRIVATE_FILE } from "./private.ts";
 
 /**
@@ -132,17 +132,7 @@ export function markDaemonReady(run: string): void {
 
 /** The pid in `<run>/daemon.ready`, if any. */
 export function readyDaemon(run: string): number | undefined {
-  return readyDaemonIn(daemonReadyFile(run));
-}
-
-/** The pid in a `daemon.ready` file, if any. */
-export function readyDaemonIn(file: string): number | undefined {
-  try {
-    const n = Number(Deno.readTextFileSync(file).trim());
-    return Number.isInteger(n) && n > 0 ? n : undefined;
-  } catch {
-    return undefined;
-  }
+  return readPidFile(daemonReadyFile(run));
 }
 
 /**

@@ -38,7 +38,8 @@ import { projectFromProxyAuthorization } from "../core/project_tag.ts";
 import { closeQuietly, splice, writeAll } from "./_splice.ts";
 import { BypassTracker, type UnmeteredCounts } from "./_bypass.ts";
 import { type EdgeState, edgeStateFile, writeEdgeState } from "../core/edge_state.ts";
-import { daemonReadyFile, readyDaemonIn } from "../core/lifecycle.ts";
+import { daemonReadyFile } from "../core/lifecycle.ts";
+import { readPidFile } from "../core/io.ts";
 import { startWatchdog } from "./_watchdog.ts";
 import { parseHostPort, parseHttpTarget } from "./_target.ts";
 
@@ -188,7 +189,6 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   let lastUnmetered: UnmeteredCounts = { tunnels: 0, bytes: 0, open: 0, reclaimed: 0 };
   let stateWrittenAt = -Infinity;
   let stateTimer: ReturnType<typeof setTimeout> | undefined;
-  let latest: UnmeteredCounts = lastUnmetered;
   const writeNow = () => {
     clearTimeout(stateTimer);
     stateTimer = undefined;
@@ -198,16 +198,15 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       version: VERSION,
       port,
       started_at: startedAt,
-      unmetered: latest,
+      unmetered: bypass.counts,
     };
     const failed = writeEdgeState(options.stateFile!, state);
     if (failed) logger.warn("edge.state_write_failed", { error: failed.message });
   };
   // The file is a summary for `status`: written at most twice a second, after the change, never on the path of
   // the connection that changed it (a burst of bypass tunnels during a restart would otherwise write each).
-  const writeState = (unmetered: UnmeteredCounts, force = false) => {
+  const writeState = (force = false) => {
     if (!options.stateFile) return;
-    latest = unmetered;
     if (force) return writeNow();
     if (stateTimer !== undefined) return;
     stateTimer = setTimeout(writeNow, Math.max(0, 500 - (performance.now() - stateWrittenAt)));
@@ -225,7 +224,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
           bytes: c.bytes,
         });
       }
-      writeState(c);
+      writeState();
       lastUnmetered = c;
     },
   });
@@ -352,7 +351,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   })();
 
   logger.info("edge.startup.ready", { port, version: VERSION });
-  writeState(bypass.counts, true);
+  writeState(true);
   const watchdog = options.watchdog && startWatchdog({
     // Its own check, with a longer budget: a slow answer on a loaded machine is not a hang, and the watchdog's
     // verdicts must not move connections off a daemon that is merely slow.
@@ -367,7 +366,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     },
     // `up` runs the daemon in this very process: it is never this watchdog's to kill.
     readyPid: () => {
-      const pid = readyDaemonIn(options.watchdog!.readyFile);
+      const pid = readPidFile(options.watchdog!.readyFile);
       return pid === Deno.pid ? undefined : pid;
     },
     hangMs: options.watchdog.hangMs,

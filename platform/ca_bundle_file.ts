@@ -6,7 +6,7 @@
  * @module
  */
 import { dirname } from "node:path";
-import { writeFileAtomic } from "../core/io.ts";
+import { readTextIfThere, writeFileAtomic } from "../core/io.ts";
 import { currentOs, type Paths } from "../core/paths.ts";
 import { caBundle, pemCertificates } from "./ca_bundle.ts";
 import { LINUX_ROOT_FILES } from "./linux/roots.ts";
@@ -21,12 +21,12 @@ export function ensureCaBundle(
   paths: Pick<Paths, "caBundle" | "caCert">,
   rootFiles: readonly string[] = rootCandidates(),
 ): string | undefined {
-  const ca = readText(paths.caCert);
+  const ca = readTextIfThere(paths.caCert);
   if (!ca) return undefined;
   for (const file of rootFiles) {
-    const roots = readText(file);
+    const roots = readTextIfThere(file);
     if (roots === undefined) continue;
-    const current = readText(paths.caBundle);
+    const current = readTextIfThere(paths.caBundle);
     const ours = pemCertificates(ca);
     if (current && ours.every((c) => current.includes(c)) && mtime(paths.caBundle) >= mtime(file)) {
       return paths.caBundle;
@@ -45,14 +45,6 @@ export function ensureCaBundle(
 // Only Linux keeps its roots in a file; macOS and Windows keep them in a store that `init` reads.
 function rootCandidates(): readonly string[] {
   return currentOs() === "linux" ? LINUX_ROOT_FILES : [];
-}
-
-function readText(path: string): string | undefined {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return undefined;
-  }
 }
 
 function mtime(path: string): number {

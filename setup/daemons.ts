@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { type DaemonSlot, readyDaemon, readyDaemonIn, requestDrain, slotPidFile } from "../core/lifecycle.ts";
+import { type DaemonSlot, readyDaemon, requestDrain, slotPidFile } from "../core/lifecycle.ts";
+import { readPidFile } from "../core/io.ts";
 import { processAlive } from "./pids.ts";
 
 /** What the slot hand-over asks of the running daemons; `realDaemonOps()` asks this machine's. */
@@ -34,7 +35,7 @@ export function realDaemonOps(
     drain: () => requestDrain(apiPort(), run),
     alive,
     inSlot(slot) {
-      const pid = readyDaemonIn(slotPidFile(run, slot));
+      const pid = readPidFile(slotPidFile(run, slot));
       return pid !== undefined && alive(pid) ? pid : undefined;
     },
   };

@@ -10,14 +10,13 @@
  */
 import { currentOs } from "../core/paths.ts";
 import type { Logger } from "../core/log.ts";
-import { type DaemonSlot, otherSlot, readyDaemon } from "../core/lifecycle.ts";
-import { writeFileAtomic } from "../core/io.ts";
+import { type DaemonSlot, otherSlot } from "../core/lifecycle.ts";
 import { runPlan } from "../platform/plan.ts";
 import { gatherFacts } from "./inspect.ts";
 import { currentSlot, switchSlot, TAKEOVER_MS } from "./daemon_slots.ts";
 import { machinePlatform, realMachine } from "./machine.ts";
-import { daemonKeptDown, restartFlag, runningSupervisor } from "./supervisor.ts";
-import { processAlive } from "./pids.ts";
+import { daemonKeptDown, runningSupervisor } from "./supervisor.ts";
+import { requestNewDaemon } from "./supervisor_control.ts";
 
 /** A hand-over under way: `settled` is true once the new daemon serves, false when none did in time. */
 export interface Overlap {
@@ -74,17 +73,12 @@ async function systemdRestart(
 function supervisorRestart(run: string, log: Logger): Overlap | undefined {
   const supervisor = runningSupervisor(run);
   if (supervisor === undefined || daemonKeptDown(run)) return undefined;
-  writeFileAtomic(restartFlag(run), "requested by the daemon on SIGTERM\n");
   log.info("daemon.supervisor_restart", { supervisor: supervisor.pid });
-  const settled = (async () => {
-    const end = Date.now() + TAKEOVER_MS;
-    while (Date.now() < end) {
-      const pid = readyDaemon(run);
-      if (pid !== undefined && pid !== Deno.pid && processAlive(pid, "daemon")) return true;
-      await new Promise((r) => setTimeout(r, 100));
+  const settled = requestNewDaemon(run, "the daemon on SIGTERM", TAKEOVER_MS).then((served) => {
+    if (!served) {
+      log.warn("daemon.manager_restart_failed", { error: `no new daemon within ${TAKEOVER_MS / 1000} s` });
     }
-    log.warn("daemon.manager_restart_failed", { error: `no new daemon within ${TAKEOVER_MS / 1000} s` });
-    return false;
-  })();
+    return served;
+  });
   return { settled };
 }

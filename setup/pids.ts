@@ -5,7 +5,7 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic } from "../core/io.ts";
+import { readPidFile, writeFileAtomic } from "../core/io.ts";
 import { makePrivateDir } from "../core/private.ts";
 
 /** The processes the supervisor keeps pid files for. */
@@ -18,12 +18,7 @@ export function pidFile(run: string, name: PidName): string {
 
 /** The pid in `<run>/<name>.pid`, or undefined. */
 export function readPid(run: string, name: PidName): number | undefined {
-  try {
-    const n = Number(Deno.readTextFileSync(pidFile(run, name)).trim());
-    return Number.isInteger(n) && n > 0 ? n : undefined;
-  } catch {
-    return undefined;
-  }
+  return readPidFile(pidFile(run, name));
 }
 
 /** Writes `<run>/<name>.pid`. */

@@ -101,8 +101,16 @@ export function letDaemonRun(run: string): void {
 export async function restartDaemon(run: string, timeoutMs = 30_000): Promise<boolean> {
   letDaemonRun(run);
   if (!runningSupervisor(run)) return await terminate(run, "daemon", DAEMON_STOP_MS);
+  return await requestNewDaemon(run, "'halton-meter restart'", timeoutMs);
+}
+
+/**
+ * Asks the running supervisor for a new daemon beside the serving one (`by` is written into the flag, for
+ * whoever looks). Resolves true once the new one serves, false when none did within `timeoutMs`.
+ */
+export async function requestNewDaemon(run: string, by: string, timeoutMs: number): Promise<boolean> {
   const old = livePid(run, "daemon");
-  writeFileAtomic(restartFlag(run), "requested by 'halton-meter restart'\n");
+  writeFileAtomic(restartFlag(run), `requested by ${by}\n`);
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     // Done once a new daemon serves: until it has bound the ports, the old one still answers.
