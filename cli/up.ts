@@ -13,8 +13,8 @@ import type { CommandSpec, Io } from "./command.ts";
 import { loadConfig } from "../core/config.ts";
 import { MeterError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
-import type { Paths } from "../core/paths.ts";
 import { VERSION } from "../core/version.ts";
+import { readTextIfThere } from "../core/io.ts";
 import { isPortFree, negotiatePorts, readEffectivePorts, writeEffectivePorts } from "../core/ports.ts";
 import {
   clearDaemonFailure,
@@ -113,7 +113,7 @@ async function startOrWait<D>(
   let stop = false;
   stopped.then(() => stop = true);
   let lastMessage: string | undefined;
-  let lastConfig = configText(io.paths);
+  let lastConfig = readTextIfThere(io.paths.config);
   while (!stop) {
     try {
       const daemon = await start();
@@ -137,21 +137,12 @@ async function startOrWait<D>(
         lastMessage = e.message;
       }
     }
-    while (!stop && configText(io.paths) === lastConfig) {
+    while (!stop && readTextIfThere(io.paths.config) === lastConfig) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([stopped, new Promise((r) => timer = setTimeout(r, CONFIG_POLL_MS))]);
       clearTimeout(timer);
     }
-    lastConfig = configText(io.paths);
+    lastConfig = readTextIfThere(io.paths.config);
   }
   return undefined;
-}
-
-/** The config file's text, or undefined when it cannot be read: what a change is judged by. */
-function configText(paths: Paths): string | undefined {
-  try {
-    return Deno.readTextFileSync(paths.config);
-  } catch {
-    return undefined;
-  }
 }

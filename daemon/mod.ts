@@ -319,18 +319,14 @@ async function bind<T>(role: string, port: number, retryUntil: number, start: ()
       return await start();
     } catch (e) {
       const held = e instanceof Deno.errors.AddrInUse || (e as { code?: string }).code === "EADDRINUSE";
-      if (!held || Date.now() >= retryUntil) throw bindError(role, port, e);
+      if (!held) throw e;
+      if (Date.now() >= retryUntil) {
+        throw new MeterError(`the daemon's ${role} port ${port} is in use by another program`, {
+          hint: "Stop that program, or run 'halton-meter init' to pick free ports.",
+          cause: e,
+        });
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
   }
-}
-
-function bindError(role: string, port: number, e: unknown): unknown {
-  if (e instanceof Deno.errors.AddrInUse || (e as { code?: string }).code === "EADDRINUSE") {
-    return new MeterError(`the daemon's ${role} port ${port} is in use by another program`, {
-      hint: "Stop that program, or run 'halton-meter init' to pick free ports.",
-      cause: e,
-    });
-  }
-  return e;
 }
