@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { runCli } from "../helpers/cli.ts";
 import type { StatusReport } from "../../setup/status.ts";
-import { startFakeProvider } from "../../testkit/fake_provider.ts";
-import { freePorts, killRecorded, waitFor } from "../../testkit/processes.ts";
+import { supervisedHome } from "../helpers/supervised_home.ts";
+import { waitFor } from "../../testkit/processes.ts";
 import { rowsSeen, startTraffic } from "../helpers/traffic.ts";
 
 const HOST = "api.openai.com";
@@ -20,23 +20,8 @@ Deno.test({
     "and status, doctor and init name the version needed",
   ignore: Deno.build.os !== "linux",
   async fn() {
-    const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "h11-rollback-" }));
-    const home = join(dir, ".halton-meter");
-    const bin = join(dir, "bin");
-    await Deno.mkdir(bin);
-    await Deno.mkdir(home);
-    const fake = await startFakeProvider(dir);
-    const [edge, intercept, api] = freePorts(3);
-    await Deno.writeTextFile(
-      join(home, "config.toml"),
-      `[edge]\nport = ${edge}\n\n[daemon]\nintercept_port = ${intercept}\napi_port = ${api}\n\n` +
-        `[upstream]\nca_file = ${
-          JSON.stringify(fake.caFile)
-        }\nresolve = { "${HOST}" = "127.0.0.1:${fake.port}" }\n`,
-    );
-    // No systemctl on PATH: the built-in supervisor runs the services, and no real service is touched.
-    const env = { HOME: dir, HALTON_METER_HOME: home, PATH: bin };
-    const run = join(home, "run");
+    const h = await supervisedHome("h11-rollback-", HOST);
+    const { home, fake, env, edgePort: edge } = h;
     const status = async () => {
       const r = await runCli(["status", "--json"], env);
       return { code: r.code, report: JSON.parse(r.stdout) as StatusReport };
@@ -99,10 +84,7 @@ Deno.test({
         /Self-test FAILED: the daemon cannot start: .*needs version 99\.0\.0/,
       );
     } finally {
-      await runCli(["uninstall", "--yes"], env).catch(() => undefined);
-      killRecorded(run);
-      await fake.close();
-      await Deno.remove(dir, { recursive: true });
+      await h.close();
     }
   },
 });

@@ -13,7 +13,6 @@ import { type CliResult, MAIN, runCli } from "../helpers/cli.ts";
 import {
   accepts,
   daemonHealthy,
-  denoDir,
   meterCommand,
   pinPorts,
   spawnMeter,
@@ -359,20 +358,9 @@ Deno.test("a meter folder that is a file gets a clean error naming the path, fro
  * `halton-meter <args>` as a user whom file modes bind: root without the capabilities that override them
  * (`setpriv`), or the user running the tests when that is not root.
  */
-async function runBoundByModes(args: string[], env: Record<string, string>): Promise<CliResult> {
-  const deno = [Deno.execPath(), "run", "-A", "--cached-only", MAIN, ...args];
-  const argv = Deno.uid() === 0
-    ? ["setpriv", "--bounding-set=-dac_override,-dac_read_search", ...deno]
-    : deno;
-  const out = await new Deno.Command(argv[0], {
-    args: argv.slice(1),
-    env: { DENO_DIR: denoDir(), PATH: Deno.env.get("PATH") ?? "", NO_COLOR: "1", ...env },
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+function runBoundByModes(args: string[], env: Record<string, string>): Promise<CliResult> {
+  const wrapper = Deno.uid() === 0 ? ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] : [];
+  return runCli(args, env, MAIN, wrapper);
 }
 
 const CAN_DROP_OVERRIDE = Deno.build.os === "linux" &&

@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { MAIN, runCli } from "../helpers/cli.ts";
 import { livePid } from "../../setup/pids.ts";
 import type { StatusReport } from "../../setup/status.ts";
-import { startFakeProvider } from "../../testkit/fake_provider.ts";
-import { freePorts, killRecorded, waitFor } from "../../testkit/processes.ts";
+import { supervisedHome } from "../helpers/supervised_home.ts";
+import { waitFor } from "../../testkit/processes.ts";
 import { describeFailures, rowsSeen, startTraffic } from "../helpers/traffic.ts";
 import { VERSION } from "../../core/version.ts";
 
@@ -59,23 +59,9 @@ Deno.test({
     "shows the new daemon; rollback by init from the previous one leaves a metering daemon",
   ignore: Deno.build.os !== "linux",
   async fn() {
-    const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "h11-upgrade-" }));
-    const home = join(dir, ".halton-meter");
-    await Deno.mkdir(join(dir, "bin"));
-    await Deno.mkdir(home);
-    const fake = await startFakeProvider(dir);
+    const h = await supervisedHome("h11-upgrade-", HOST);
+    const { dir, home, run, fake, env, edgePort: edge } = h;
     const next = await nextRelease(dir, NEXT);
-    const [edge, intercept, api] = freePorts(3);
-    await Deno.writeTextFile(
-      join(home, "config.toml"),
-      `[edge]\nport = ${edge}\n\n[daemon]\nintercept_port = ${intercept}\napi_port = ${api}\n\n` +
-        `[upstream]\nca_file = ${
-          JSON.stringify(fake.caFile)
-        }\nresolve = { "${HOST}" = "127.0.0.1:${fake.port}" }\n`,
-    );
-    // No systemctl on PATH: the built-in supervisor runs the services, and no real service is touched.
-    const env = { HOME: dir, HALTON_METER_HOME: home, PATH: join(dir, "bin") };
-    const run = join(home, "run");
     const status = async (main = MAIN) =>
       JSON.parse((await runCli(["status", "--json"], env, main)).stdout) as StatusReport;
     try {
@@ -133,10 +119,7 @@ Deno.test({
         30_000,
       );
     } finally {
-      await runCli(["uninstall", "--yes"], env).catch(() => undefined);
-      killRecorded(run);
-      await fake.close();
-      await Deno.remove(dir, { recursive: true });
+      await h.close();
     }
   },
 });

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { denoDir } from "../../testkit/processes.ts";
+
 /** The repository's `main.ts`. */
 export const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -15,34 +17,23 @@ export interface CliResult {
   stderr: string;
 }
 
-let denoDir: string | undefined;
-
-/**
- * Deno's cache folder as this process sees it. A child whose `HOME` is a temp folder would otherwise look
- * for its cache (and the npm packages in it) under that empty folder.
- */
-async function cacheDir(): Promise<string> {
-  if (denoDir) return denoDir;
-  const fromEnv = Deno.env.get("DENO_DIR");
-  if (fromEnv) return denoDir = fromEnv;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json"],
-    stdout: "piped",
-    stderr: "null",
-  })
-    .output();
-  return denoDir = JSON.parse(new TextDecoder().decode(out.stdout)).denoDir as string;
-}
-
 /**
  * Runs `halton-meter <args>` from source and waits for it. `env` is the child's whole environment besides
  * `DENO_DIR`, `PATH` and `NO_COLOR=1`: pass a temp home's `env` so it never touches the real one. `main` is
- * another checkout's `main.ts` (a second release, in upgrade tests).
+ * another checkout's `main.ts` (a second release, in upgrade tests); `wrapper` a command that runs it (e.g.
+ * `setpriv` with its options).
  */
-export async function runCli(args: string[], env: Record<string, string>, main = MAIN): Promise<CliResult> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--cached-only", main, ...args],
-    env: { DENO_DIR: await cacheDir(), PATH: Deno.env.get("PATH") ?? "", NO_COLOR: "1", ...env },
+export async function runCli(
+  args: string[],
+  env: Record<string, string>,
+  main = MAIN,
+  wrapper: readonly string[] = [],
+): Promise<CliResult> {
+  const [program, ...rest] = [...wrapper, Deno.execPath(), "run", "-A", "--cached-only", main, ...args];
+  const out = await new Deno.Command(program, {
+    args: rest,
+    // A child whose HOME is a temp folder would otherwise look for Deno's cache under that empty folder.
+    env: { DENO_DIR: denoDir(), PATH: Deno.env.get("PATH") ?? "", NO_COLOR: "1", ...env },
     clearEnv: true,
     stdout: "piped",
     stderr: "piped",
