@@ -213,6 +213,32 @@ async function replaced(run: string, apiPort: number, old: number): Promise<numb
   return livePid(run, "daemon")!;
 }
 
+/**
+ * What every overlapping restart must show once the load has stopped: no call started after `at` (the
+ * `event`) failed, a stream in flight at it finished after the new daemon served (`servingAt`), and every call
+ * is one row. Returns the figures the test prints.
+ */
+async function assertOverlapped(
+  home: string,
+  calls: Call[],
+  event: string,
+  at: number,
+  servingAt: number,
+): Promise<{ spanning: number; rows: number }> {
+  assert.equal(describeFailures(calls, at), "", `no call failed (${event} at ${at})\n${loggedTrouble(home)}`);
+  const spanning = calls.filter((c) =>
+    c.client.startsWith("stream") && c.started < at && c.ended > servingAt
+  );
+  assert.ok(spanning.length > 0, `a stream was in flight across the ${event}, and finished`);
+  const rows = await rowsFor(home, calls.length);
+  assert.equal(
+    rows.length,
+    calls.length,
+    `every call is one row (${rows.length} rows, ${calls.length} calls)`,
+  );
+  return { spanning: spanning.length, rows: rows.length };
+}
+
 Deno.test("restart under load: no call fails, streams in flight finish on the old daemon, every call is one row", async () => {
   const s = await supervised("hm-restart-");
   const traffic = startTraffic({ edgePort: s.w.ports.edge, caCerts: s.caCerts, host: HOST }, {
@@ -230,22 +256,12 @@ Deno.test("restart under load: no call fails, streams in flight finish on the ol
     const calls = await traffic.stop();
     // The old one drained: it finished its streams, then exited.
     await waitFor("the old daemon's exit", () => Promise.resolve(!processAlive(old, "daemon")), 60_000);
-    assert.equal(
-      describeFailures(calls, restartAt),
-      "",
-      `no call failed (restart at ${restartAt})\n${loggedTrouble(s.w.dir)}`,
-    );
-    const spanning = calls.filter((c) =>
-      c.client.startsWith("stream") && c.started < restartAt && c.ended > newHealthyAt
-    );
-    assert.ok(spanning.length > 0, "a stream was in flight across the restart, and finished");
-    const rows = await rowsFor(s.w.dir, calls.length);
+    const { spanning, rows } = await assertOverlapped(s.w.dir, calls, "restart", restartAt, newHealthyAt);
     console.log(
-      `restart: ${calls.length} calls, 0 failed, ${spanning.length} streams across it, ${rows.length} rows, new daemon ${pid} healthy ${
+      `restart: ${calls.length} calls, 0 failed, ${spanning} streams across it, ${rows} rows, new daemon ${pid} healthy ${
         newHealthyAt - restartAt
       } ms after the request`,
     );
-    assert.equal(rows.length, calls.length, "every call is one row");
   } finally {
     await traffic.stop();
     await s.close();
@@ -273,24 +289,14 @@ Deno.test("SIGTERM of a supervised daemon under load (a kill by hand; the superv
     await sleep(2500);
     const calls = await traffic.stop();
     await waitFor("the old daemon's exit", () => Promise.resolve(!processAlive(old, "daemon")), 60_000);
-    assert.equal(
-      describeFailures(calls, termAt),
-      "",
-      `no call failed (SIGTERM at ${termAt})\n${loggedTrouble(s.w.dir)}`,
-    );
-    const spanning = calls.filter((c) =>
-      c.client.startsWith("stream") && c.started < termAt && c.ended > healthyAt
-    );
-    assert.ok(spanning.length > 0, "a stream in flight at the SIGTERM finished on the old daemon");
-    const rows = await rowsFor(s.w.dir, calls.length);
+    const { spanning, rows } = await assertOverlapped(s.w.dir, calls, "SIGTERM", termAt, healthyAt);
     const u = readEdgeState(join(s.run, "edge.json"))!.unmetered;
     console.log(
-      `supervised SIGTERM: ${calls.length} calls, 0 failed, ${spanning.length} streams across it, ${rows.length} rows, ` +
+      `supervised SIGTERM: ${calls.length} calls, 0 failed, ${spanning} streams across it, ${rows} rows, ` +
         `new daemon ${pid} healthy ${
           healthyAt - termAt
         } ms after the SIGTERM, ${u.tunnels} tunnels unmetered`,
     );
-    assert.equal(rows.length, calls.length, "every call is one row");
     assert.equal(u.tunnels, 0, "the edge tunnelled nothing around the daemons: every connection was metered");
     assert.deepEqual(
       logged(s.w.dir, "daemon", "daemon.stopping").map((l) => l.signal),
@@ -389,26 +395,16 @@ Deno.test("the other slot's daemon, started as a service manager starts it, take
     const calls = await traffic.stop();
     const oldStatus = await old.status;
     assert.equal(oldStatus.code, 0, "the old daemon drained and exited cleanly");
-    assert.equal(
-      describeFailures(calls, restartAt),
-      "",
-      `no call failed (new daemon started at ${restartAt})\n${loggedTrouble(w.dir)}`,
-    );
-    const spanning = calls.filter((c) =>
-      c.client.startsWith("stream") && c.started < restartAt && c.ended > newHealthyAt
-    );
-    assert.ok(spanning.length > 0, "a stream was in flight across the hand-over, and finished");
+    const { spanning, rows } = await assertOverlapped(w.dir, calls, "hand-over", restartAt, newHealthyAt);
     assert.ok(
       calls.some((c) => c.client.startsWith("fresh") && c.started > newHealthyAt && c.ok),
       "new connections were made after the new daemon was ready",
     );
-    const rows = await rowsFor(w.dir, calls.length);
     const u = readEdgeState(join(run, "edge.json"))!.unmetered;
     console.log(
-      `slot hand-over: ${calls.length} calls, 0 failed, ${spanning.length} streams across it, ${rows.length} rows, ` +
+      `slot hand-over: ${calls.length} calls, 0 failed, ${spanning} streams across it, ${rows} rows, ` +
         `new daemon healthy ${newHealthyAt - restartAt} ms after its start, ${u.tunnels} tunnels unmetered`,
     );
-    assert.equal(rows.length, calls.length, "every call is one row");
     assert.equal(u.tunnels, 0, "the edge tunnelled nothing around the daemons: every connection was metered");
     assert.deepEqual(
       logged(w.dir, "daemon", "daemon.replacing").map((l) => [l.pid, l.by]),
@@ -488,22 +484,12 @@ Deno.test("systemd restarting the daemon's unit (SIGTERM during a restart job): 
     assert.equal(logged(w.dir, "daemon", "daemon.idle_slot").length, 1);
     await sleep(2500);
     const calls = await traffic.stop();
-    assert.equal(
-      describeFailures(calls, termAt),
-      "",
-      `no call failed (SIGTERM at ${termAt})\n${loggedTrouble(w.dir)}`,
-    );
-    const spanning = calls.filter((c) =>
-      c.client.startsWith("stream") && c.started < termAt && c.ended > newHealthyAt
-    );
-    assert.ok(spanning.length > 0, "a stream was in flight across the hand-over, and finished");
-    const rows = await rowsFor(w.dir, calls.length);
+    const { spanning, rows } = await assertOverlapped(w.dir, calls, "SIGTERM", termAt, newHealthyAt);
     const u = readEdgeState(join(run, "edge.json"))!.unmetered;
     console.log(
-      `systemd restart: ${calls.length} calls, 0 failed, ${spanning.length} streams across it, ${rows.length} rows, ` +
+      `systemd restart: ${calls.length} calls, 0 failed, ${spanning} streams across it, ${rows} rows, ` +
         `new daemon healthy ${newHealthyAt - termAt} ms after the SIGTERM, ${u.tunnels} tunnels unmetered`,
     );
-    assert.equal(rows.length, calls.length, "every call is one row");
     assert.equal(u.tunnels, 0, "the edge tunnelled nothing around the daemons: every connection was metered");
     assert.equal(Deno.readTextFileSync(daemonSlotFile(run)).trim(), "b");
     const asked = Deno.readTextFileSync(join(systemd, "calls.log")).split("\n");
