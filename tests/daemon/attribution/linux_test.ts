@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  allSettled,
   findSocket,
   linuxLookup,
   parseEnviron,
@@ -8,6 +9,7 @@ import {
   parseProcNetTcp,
   parseProcStatus,
   procHexAddressKey,
+  readTableSync,
   scanOrder,
 } from "../../../daemon/attribution/linux.ts";
 import { Attributor } from "../../../daemon/attribution/attributor.ts";
@@ -295,6 +297,53 @@ Deno.test("findSocket() prefers the socket connected to the meter when another p
   assert.deepEqual(findSocket(entries, client, new Set([8081, 8090])), { inode: 600, uid: 0 });
   assert.deepEqual(findSocket(entries, client, new Set([8090])), { inode: 500, uid: 0 });
   assert.deepEqual(findSocket(entries, client), { inode: 500, uid: 0 });
+});
+
+Deno.test("allSettled() is true once every key has the socket a lookup keeps: one connected to the meter", () => {
+  const line = (slot: number, local: string, remote: string, state: string, inode: number) =>
+    `${slot}: ${local} ${remote} ${state} 00000000:00000000 00:00000000 00000000     0        0 ${inode} 1 0 20 4 24 10 -1`;
+  const key = `${ipKey("127.0.0.1")}|35062`;
+  const other = line(0, "0100007F:88F6", "0100007F:1538", "01", 500); // to 5432: another program
+  const toEdge = line(1, "0100007F:88F6", "0100007F:1F91", "01", 600); // to 8081: the edge
+  const listener = line(2, "0100007F:88F6", "00000000:0000", "0A", 700);
+  const closed = line(3, "0100007F:88F6", "0100007F:1F91", "06", 0); // TIME_WAIT: nobody holds it
+  const keys = new Set([key]);
+  const peers = new Set([8081]);
+  assert.equal(allSettled(parseProcNetTcp(other), keys, peers), false);
+  assert.equal(allSettled(parseProcNetTcp([listener, closed].join("\n")), keys, peers), false);
+  assert.equal(allSettled(parseProcNetTcp([other, toEdge].join("\n")), keys, peers), true);
+  assert.equal(allSettled(parseProcNetTcp(other), keys), true);
+  assert.equal(allSettled(parseProcNetTcp(toEdge), new Set([key, `${ipKey("127.0.0.1")}|1`]), peers), false);
+});
+
+Deno.test("readTableSync() hands over whole lines and stops reading once they are enough", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "attr-table-" });
+  try {
+    const path = join(dir, "tcp");
+    // Over 200 KB, so that it takes several reads, with lines cut across them.
+    const text = Array.from({ length: 3000 }, (_, i) => `${i}: ${"x".repeat(60 + (i % 17))}`).join("\n") +
+      "\n";
+    await Deno.writeTextFile(path, text);
+    const all: string[] = [];
+    readTableSync(path, (lines) => {
+      all.push(lines);
+      return false;
+    });
+    assert.ok(all.length > 2, `${all.length} chunks`);
+    assert.ok(all.every((c) => c === "" || c.endsWith("\n")), "every chunk ends at a line's end");
+    assert.equal(all.join(""), text);
+    let asked = 0;
+    readTableSync(path, (lines) => {
+      asked++;
+      return lines.includes("\n5: ");
+    });
+    assert.equal(asked, 1);
+    let none = 0;
+    readTableSync(join(dir, "missing"), () => ++none > 0);
+    assert.equal(none, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("scanOrder() reads processes new since the last scan first, even when pids wrapped around", () => {
