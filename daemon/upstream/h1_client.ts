@@ -53,10 +53,10 @@ export interface UpstreamHandlers {
 const MAX_RETRY_BODY = 1024 * 1024;
 /**
  * Request bytes written but not yet taken by the connection before the sender is asked to pause. At 64 KB a
- * 1 MB prompt paused the client's TLS socket after nearly every chunk, and each pause and resume stalled its
- * reading for milliseconds (scripts/bench/upload.ts: about 1.5 ms of the added time to the first byte). The
- * first 1 MB of a body is held anyway (for a retry, and for metering), as the same buffers, so waiting chunks
- * up to that cost no memory of their own.
+ * 1 MB prompt paused and resumed the client's TLS socket after nearly every chunk, which cost about 1.5 ms of
+ * the added time to its first streamed byte (scripts/bench/upload.ts). The first 1 MB of a body is held anyway
+ * (for a retry, and on a metered host for metering), as the same buffers, so chunks waiting up to that cost
+ * no memory of their own.
  */
 const HIGH_WATER = 1024 * 1024;
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
