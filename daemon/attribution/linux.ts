@@ -223,8 +223,8 @@ const MAX_KNOWN_INODES = 65_536;
 /**
  * Finds the processes behind client sockets in batches. A lookup starts a scan at once unless
  * {@linkcode MAX_SCANS} are running; then it waits for the next free one, and one scan serves every lookup
- * waiting: one read of `/proc/net/tcp{,6}`, then (only for sockets not already
- * known) one pass over the owners' fd folders that notes the holder of every socket it meets. The cost is
+ * waiting: one read of `/proc/net/tcp{,6}`, as far down as the wanted sockets, then (only for sockets not
+ * already known) one pass over the owners' fd folders that notes the holder of every socket it meets. The cost is
  * linear in sockets and descriptors per scan, not per lookup: 2,000 connections at once cost a few scans.
  */
 class SocketOwners {
@@ -280,7 +280,7 @@ class SocketOwners {
     const sockets = new Map<string, { inode: number; uid: number }>();
     // The kernel prints a socket table a page at a time, and a busy machine can move a socket out of the page
     // being printed: a key not found in one reading gets a second. IPv6 sockets (dual-stack clients of a
-    // 127.0.0.1 listener among them) only when IPv4 left some unfound, as each reading walks every socket.
+    // 127.0.0.1 listener among them) only when IPv4 left some unfound, as a reading that misses walks them all.
     for (let reading = 0; reading < 2 && sockets.size < keys.size; reading++) {
       for (const table of ["tcp", "tcp6"]) {
         if (sockets.size === keys.size) break;
