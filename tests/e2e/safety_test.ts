@@ -142,6 +142,15 @@ function smallDisk(size: string): string | undefined {
   return undefined;
 }
 
+/** A 24 MB tmpfs with a meter home in it, and a folder for the fake provider: what the disk tests start from. */
+async function homeOnSmallDisk(name: string): Promise<{ disk: string; home: string; providerDir: string }> {
+  const disk = smallDisk("24m")!;
+  const providerDir = await Deno.makeTempDir({ prefix: `hm-${name}-provider-` });
+  const home = join(disk, ".halton-meter");
+  Deno.mkdirSync(home);
+  return { disk, home, providerDir };
+}
+
 function unmount(dir: string): void {
   new Deno.Command("umount", { args: [dir] }).outputSync();
   Deno.removeSync(dir, { recursive: true });
@@ -176,10 +185,7 @@ Deno.test({
     "a full disk: traffic flows, status says rows are not being written, every row lands once space returns",
   ignore: !CAN_MOUNT,
   async fn() {
-    const disk = smallDisk("24m")!;
-    const providerDir = await Deno.makeTempDir({ prefix: "hm-full-disk-provider-" });
-    const home = join(disk, ".halton-meter");
-    Deno.mkdirSync(home);
+    const { disk, home, providerDir } = await homeOnSmallDisk("full-disk");
     const meter = await startMeter(home, providerDir);
     try {
       for (let i = 0; i < 3; i++) assert.equal(await meter.call(), 200);
@@ -683,10 +689,7 @@ Deno.test({
     "a read-only home: the edge keeps traffic flowing, the daemon and status name the read-only folder, rows resume once it is writable",
   ignore: !CAN_MOUNT,
   async fn() {
-    const disk = smallDisk("24m")!;
-    const providerDir = await Deno.makeTempDir({ prefix: "hm-ro-provider-" });
-    const home = join(disk, ".halton-meter");
-    Deno.mkdirSync(home);
+    const { disk, home, providerDir } = await homeOnSmallDisk("ro");
     const { provider, ports } = await providerHome(home, providerDir);
     const children: Deno.ChildProcess[] = [];
     try {
