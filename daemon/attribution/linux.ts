@@ -252,7 +252,8 @@ class SocketOwners {
       else this.#pending.set(key, [resolve]);
       if (this.#running < MAX_SCANS) {
         this.#running++;
-        // After the caller's turn: the daemon answers the CONNECT before a scan holds the thread.
+        // After the caller's turn, so that the lookups of one turn share a scan. The CONNECT's answer is queued
+        // by then but leaves only once the scan's synchronous reading is done (docs/speed.md).
         queueMicrotask(() => this.#run());
       }
     });
