@@ -1,12 +1,14 @@
 /**
- * Client-process lookup on Linux, from `/proc` alone: `/proc/net/tcp{,6}` gives the inode of the socket whose
- * local address is the client's, a scan of `/proc/<pid>/fd` links finds the process holding `socket:[inode]`,
- * and `/proc/<pid>/{status,cmdline,environ,cwd,exe}` describe it.
+ * Client-process lookup on Linux: the kernel's `sock_diag` answer (or, where that cannot be asked,
+ * `/proc/net/tcp{,6}`) gives the inode of the socket whose local address is the client's, a scan of
+ * `/proc/<pid>/fd` links finds the process holding `socket:[inode]`, and `/proc/<pid>/{status,cmdline,environ,
+ * cwd,exe}` describe it.
  *
  * @module
  */
 import { join } from "node:path";
 import { ipKey } from "./ip.ts";
+import type { SocketQuery } from "./sock_diag.ts";
 import type { ClientAddress, ProcessLookup } from "./types.ts";
 
 /** One socket of `/proc/net/tcp` or `/proc/net/tcp6`. */
@@ -172,12 +174,25 @@ export interface LinuxLookupOptions {
    * client's local port that is connected anywhere else belongs to another program.
    */
   peerPorts?: readonly number[];
+  /**
+   * Asks the kernel for one socket by its addresses ({@linkcode sockDiagQuery}); without it, or where it
+   * cannot answer, the socket tables are read.
+   */
+  socketQuery?: SocketQuery;
 }
+
+/** The address the edge and the intercept port listen on, and so the remote end of every client socket. */
+const PEER_HOST = "127.0.0.1";
 
 /** The Linux {@linkcode ProcessLookup}, over procfs. */
 export function linuxLookup(options: LinuxLookupOptions = {}): ProcessLookup {
   const proc = options.proc ?? "/proc";
-  const owners = new SocketOwners(proc, options.onScan, new Set(options.peerPorts ?? []));
+  const owners = new SocketOwners(
+    proc,
+    options.onScan,
+    new Set(options.peerPorts ?? []),
+    options.socketQuery,
+  );
   return {
     findClientProcess: (address) => owners.find(address),
     async readProcess(pid) {
@@ -231,25 +246,33 @@ class SocketOwners {
   readonly #proc: string;
   readonly #onScan?: (lookups: number) => void;
   readonly #peerPorts: ReadonlySet<number>;
-  #pending = new Map<string, ((pid: number | undefined) => void)[]>();
+  readonly #query?: SocketQuery;
+  /** Lookups waiting for a scan, by {@linkcode socketKey}. */
+  #pending = new Map<string, { address: ClientAddress; waiting: ((pid: number | undefined) => void)[] }>();
   #running = 0;
   /** Socket inode → the process holding it and that process's owner. */
   #known = new Map<number, { pid: number; uid: number }>();
   /** The processes the last pass over the fd folders saw. */
   #listed = new Set<number>();
 
-  constructor(proc: string, onScan: ((lookups: number) => void) | undefined, peerPorts: ReadonlySet<number>) {
+  constructor(
+    proc: string,
+    onScan: ((lookups: number) => void) | undefined,
+    peerPorts: ReadonlySet<number>,
+    query: SocketQuery | undefined,
+  ) {
     this.#proc = proc;
     this.#onScan = onScan;
     this.#peerPorts = peerPorts;
+    this.#query = query;
   }
 
   find(address: ClientAddress): Promise<number | undefined> {
     const key = socketKey(address);
     return new Promise((resolve) => {
-      const waiting = this.#pending.get(key);
-      if (waiting) waiting.push(resolve);
-      else this.#pending.set(key, [resolve]);
+      const pending = this.#pending.get(key);
+      if (pending) pending.waiting.push(resolve);
+      else this.#pending.set(key, { address, waiting: [resolve] });
       if (this.#running < MAX_SCANS) {
         this.#running++;
         // After the caller's turn, so that the lookups of one turn share a scan. The CONNECT's answer is queued
@@ -264,28 +287,34 @@ class SocketOwners {
       while (this.#pending.size) {
         const batch = this.#pending;
         this.#pending = new Map();
-        this.#onScan?.([...batch.values()].reduce((n, w) => n + w.length, 0));
+        this.#onScan?.([...batch.values()].reduce((n, p) => n + p.waiting.length, 0));
         let found = new Map<string, number>();
         try {
-          found = await this.#scan(new Set(batch.keys()));
+          found = await this.#scan(new Map([...batch].map(([key, p]) => [key, p.address])));
         } catch { /* procfs unreadable: every lookup of the batch falls through to a later layer */ }
-        for (const [key, waiting] of batch) for (const resolve of waiting) resolve(found.get(key));
+        for (const [key, { waiting }] of batch) for (const resolve of waiting) resolve(found.get(key));
       }
     } finally {
       this.#running--;
     }
   }
 
-  /** The pid behind each socket of `keys` that can be found. */
-  async #scan(keys: Set<string>): Promise<Map<string, number>> {
+  /** The pid behind each socket of `wanted` (addresses by {@linkcode socketKey}) that can be found. */
+  async #scan(wanted: Map<string, ClientAddress>): Promise<Map<string, number>> {
     const sockets = new Map<string, { inode: number; uid: number }>();
+    const unasked = new Set<string>();
+    for (const [key, address] of wanted) {
+      const answer = this.#askKernel(address);
+      if (answer === undefined) unasked.add(key);
+      else if (answer) sockets.set(key, answer);
+    }
     // The kernel prints a socket table a page at a time, and a busy machine can move a socket out of the page
     // being printed: a key not found in one reading gets a second. IPv6 sockets (dual-stack clients of a
     // 127.0.0.1 listener among them) only when IPv4 left some unfound, as a reading that misses walks them all.
-    for (let reading = 0; reading < 2 && sockets.size < keys.size; reading++) {
+    for (let reading = 0; reading < 2; reading++) {
       for (const table of ["tcp", "tcp6"]) {
-        if (sockets.size === keys.size) break;
-        const left = new Set([...keys].filter((k) => !sockets.has(k)));
+        const left = new Set([...unasked].filter((k) => !sockets.has(k)));
+        if (left.size === 0) break;
         const ports = new Set([...left].map((k) => Number(k.slice(k.lastIndexOf("|") + 1))));
         const entries: ProcNetEntry[] = [];
         readTableSync(join(this.#proc, "net", table), (lines) => {
@@ -309,6 +338,21 @@ class SocketOwners {
       if (pid !== undefined) out.set(key, pid);
     }
     return out;
+  }
+
+  /**
+   * The kernel's answer for the socket from `address` to the edge or the intercept port: the socket, `null`
+   * when the kernel holds no such socket connected (gone, or only in TIME_WAIT), undefined when it cannot be
+   * asked (then the tables are read).
+   */
+  #askKernel(address: ClientAddress): { inode: number; uid: number } | null | undefined {
+    if (!this.#query || this.#peerPorts.size === 0) return undefined;
+    for (const port of this.#peerPorts) {
+      const s = this.#query(address, { ip: PEER_HOST, port });
+      if (s === undefined) return undefined;
+      if (s && s.inode > 0 && s.state !== LISTEN) return { inode: s.inode, uid: s.uid };
+    }
+    return null;
   }
 
   /**

@@ -14,6 +14,7 @@ import type { OsName } from "../../core/paths.ts";
 import { darwinLookup } from "./darwin.ts";
 import { linuxLookup } from "./linux.ts";
 import { commandRunner } from "./runner.ts";
+import { sockDiagQuery } from "./sock_diag.ts";
 import type { CommandRunner, ProcessLookup } from "./types.ts";
 import { windowsLookup } from "./windows.ts";
 
@@ -39,7 +40,7 @@ export function processLookupFor(
 ): ProcessLookup {
   switch (os) {
     case "linux":
-      return linuxLookup({ peerPorts });
+      return linuxLookup({ peerPorts, socketQuery: sockDiagQuery() });
     case "darwin":
       return darwinLookup(run);
     case "windows":

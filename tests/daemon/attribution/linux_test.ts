@@ -14,10 +14,12 @@ import {
 } from "../../../daemon/attribution/linux.ts";
 import { Attributor } from "../../../daemon/attribution/attributor.ts";
 import { ipKey } from "../../../daemon/attribution/ip.ts";
+import type { SocketQuery } from "../../../daemon/attribution/sock_diag.ts";
 
 const FIXTURES = new URL("../../fixtures/attribution/", import.meta.url);
 const fixture = (name: string) => Deno.readTextFileSync(new URL(name, FIXTURES));
 const onLinux = { ignore: Deno.build.os !== "linux" };
+type SocketAnswer = ReturnType<SocketQuery>;
 
 Deno.test("procHexAddressKey() reads the kernel's little-endian words for IPv4 and IPv6", () => {
   assert.equal(procHexAddressKey("0100007F"), ipKey("127.0.0.1"));
@@ -190,6 +192,33 @@ Deno.test("linuxLookup() scans only the socket owner's processes in a fake procf
       exe: "python3",
       root: join(proc, "7237", "root"),
     });
+  } finally {
+    await Deno.remove(proc, { recursive: true });
+  }
+});
+
+Deno.test("linuxLookup() takes the kernel's answer where it can be asked, the socket table where not", async () => {
+  const proc = await Deno.makeTempDir({ prefix: "attr-proc-" });
+  try {
+    await Deno.mkdir(join(proc, "net"));
+    await Deno.mkdir(join(proc, "7237", "fd"), { recursive: true });
+    await Deno.symlink("socket:[11495]", join(proc, "7237", "fd", "5"));
+    await Deno.symlink("socket:[22222]", join(proc, "7237", "fd", "6"));
+    await Deno.writeTextFile(join(proc, "net", "tcp"), tcpOwnedBy(Deno.uid()!));
+    const uid = Deno.uid()!;
+    const lookupAnswering = (answer: (port: number) => SocketAnswer) =>
+      linuxLookup({ proc, peerPorts: [8081], socketQuery: (local) => answer(local.port) });
+    // The table lists 35062 as inode 11495; the kernel's answer wins where there is one.
+    const kernel = lookupAnswering((port) => port === 35062 ? { inode: 22222, uid, state: 1 } : null);
+    assert.equal(await kernel.findClientProcess({ ip: "127.0.0.1", port: 35062 }), 7237);
+    const gone = lookupAnswering(() => null);
+    assert.equal(await gone.findClientProcess({ ip: "127.0.0.1", port: 35062 }), undefined);
+    const listener = lookupAnswering(() => ({ inode: 22222, uid, state: 0x0a }));
+    assert.equal(await listener.findClientProcess({ ip: "127.0.0.1", port: 35062 }), undefined);
+    const timeWait = lookupAnswering(() => ({ inode: 0, uid, state: 6 }));
+    assert.equal(await timeWait.findClientProcess({ ip: "127.0.0.1", port: 35062 }), undefined);
+    const refused = lookupAnswering(() => undefined);
+    assert.equal(await refused.findClientProcess({ ip: "127.0.0.1", port: 35062 }), 7237);
   } finally {
     await Deno.remove(proc, { recursive: true });
   }
