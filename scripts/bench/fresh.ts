@@ -8,7 +8,9 @@
  * the provider is already open.
  *
  * A second run sends the calls of one curl process over fresh connections (`Connection: close`), where curl
- * resumes its TLS session on each: what clients that keep a session cache pay.
+ * resumes its TLS session on each: what clients that keep a session cache pay. A third sends one call through
+ * each path every {@linkcode PAUSE_MS}, as a CLI run by hand or a script's occasional call meets a meter that
+ * sat idle: nothing the meter keeps warm for a second or so may have lasted.
  *
  * @module
  */
@@ -23,6 +25,8 @@ const BODY = JSON.stringify({
   max_tokens: 64,
   messages: [{ role: "user", content: "hi" }],
 });
+/** The time between two rounds of the paced run: longer than anything the meter caches for about a second. */
+const PAUSE_MS = 1500;
 const FORMAT = "%{time_connect} %{time_appconnect} %{time_starttransfer} %{time_total} %{num_connects}\\n";
 
 /** curl's timings of one transfer, in ms. */
@@ -78,9 +82,10 @@ export async function run(options: BenchRunOptions = {}): Promise<BenchResult[]>
     for (const t of rig.targets) await curl(t, 2, false);
     const runs = { alpn: new Map<string, Timing[]>(), http1: new Map<string, Timing[]>() };
     const resumed = new Map<string, Timing[]>();
+    const paced = new Map<string, Timing[]>();
     // CPU (ms) the processes between client and stand-in spent on the one-call connections of the first run.
     const cpu = new Map<string, number>();
-    for (const m of [runs.alpn, runs.http1, resumed]) for (const t of rig.targets) m.set(t.name, []);
+    for (const m of [runs.alpn, runs.http1, resumed, paced]) for (const t of rig.targets) m.set(t.name, []);
     for (let i = 0; i < samples; i++) {
       // Rotate the order, so no target always follows the same one.
       const order = rig.targets.map((_, k) => rig.targets[(i + k) % rig.targets.length]);
@@ -98,8 +103,17 @@ export async function run(options: BenchRunOptions = {}): Promise<BenchResult[]>
         resumed.get(t.name)!.push(...(await curl(t, perProcess + 1, true)).slice(1));
       }
     }
-    // The warm-up's two, one per sample of each of the first two runs, and every transfer of the resumed run.
-    const calls = 2 + samples * 2 + Math.ceil(samples / perProcess) * (perProcess + 1);
+    const pacedSamples = options.quick ? 5 : 20;
+    for (let i = 0; i < pacedSamples; i++) {
+      const started = performance.now();
+      for (const t of rig.targets.map((_, k) => rig.targets[(i + k) % rig.targets.length])) {
+        paced.get(t.name)!.push(...await curl(t, 1, false));
+      }
+      await new Promise((r) => setTimeout(r, Math.max(0, PAUSE_MS - (performance.now() - started))));
+    }
+    // The warm-up's two, one per sample of each of the first two runs, every transfer of the resumed run, and
+    // one per round of the paced run.
+    const calls = 2 + samples * 2 + Math.ceil(samples / perProcess) * (perProcess + 1) + pacedSamples;
     const deadline = performance.now() + 5000;
     while (rig.meterRows() < calls && performance.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
@@ -154,6 +168,19 @@ export async function run(options: BenchRunOptions = {}): Promise<BenchResult[]>
           `new connections: ${resumed.get("meter")!.filter((x) => x.connects > 0).length} of ${
             resumed.get("meter")!.length
           } through the meter`,
+        ],
+      ),
+    );
+    rows.push(
+      row(
+        paced,
+        `fresh connection after a pause (curl, one call every ${PAUSE_MS} ms): added p50`,
+        handshake,
+        [
+          `${pacedSamples} calls each; direct handshake of the first run as the target`,
+          `meter handshake incl. CONNECT p50 ${round(handshakeOf(paced, "meter"))} ms (${
+            round(handshakeOf(runs.alpn, "meter"))
+          } in the first run)`,
         ],
       ),
     );
