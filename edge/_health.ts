@@ -1,7 +1,8 @@
 /**
  * Is the daemon there? `GET /health` on its api port, answered `{"status":"ok"}`, cached for 1000 ms while
  * the daemon is healthy and 200 ms while it is not (docs/architecture.md), with concurrent questions sharing
- * one check. Only metered `CONNECT`s ask, so unmetered traffic never waits for it.
+ * one check. Only metered `CONNECT`s ask, so unmetered traffic never waits for it, and they ask only while the
+ * daemon has not been seen healthy or is marked down ({@linkcode HealthCache.worthHandingOver}).
  *
  * @module
  */
@@ -181,6 +182,17 @@ export class HealthCache {
         return healthy;
       });
     return this.#inflight;
+  }
+
+  /**
+   * Whether to offer a metered `CONNECT` to the daemon. Once the daemon has been seen healthy, and until a
+   * handover or a check says otherwise, yes at once, however old that answer: the handover is itself the
+   * check (accepted, refused or left silent, it marks the cache), and a `GET /health` on the way would cost a
+   * new connection a round trip to the daemon whenever calls come more than a TTL apart, as one-off CLI calls
+   * do. Otherwise as {@linkcode isHealthy}.
+   */
+  worthHandingOver(): Promise<boolean> {
+    return this.#healthy === true ? Promise.resolve(true) : this.isHealthy();
   }
 
   /** Records that the daemon just failed a handover: it counts as down until the unhealthy TTL passes. */

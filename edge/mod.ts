@@ -259,7 +259,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   const tunnel = async (scope: ConnScope, conn: Deno.Conn, head: RequestHead, rest: Uint8Array) => {
     const target = parseHostPort(head.target);
     if (!target) return reject(conn, "CONNECT needs a host:port target");
-    if (metered.has(target.host) && await health.isHealthy()) {
+    if (metered.has(target.host) && await health.worthHandingOver()) {
       const remote = conn.remoteAddr as Deno.NetAddr;
       const client = remote.hostname.includes(":")
         ? `[${remote.hostname}]:${remote.port}`

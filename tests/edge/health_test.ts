@@ -37,6 +37,29 @@ Deno.test("HealthCache trusts a healthy answer for 1000 ms and an unhealthy one 
   assert.deepEqual(changes, [true, false, true], "only transitions are reported");
 });
 
+Deno.test("HealthCache.worthHandingOver() never checks once the daemon was seen healthy, until a handover fails", async () => {
+  const { cache, calls, advance } = rig([true, false, true]);
+  assert.equal(await cache.worthHandingOver(), true, "the first question is a real check");
+  assert.deepEqual(calls, [0]);
+  advance(60_000);
+  assert.equal(await cache.worthHandingOver(), true, "a minute later, still no check on the way");
+  cache.markHealthy();
+  advance(60_000);
+  assert.equal(await cache.worthHandingOver(), true);
+  assert.deepEqual(calls, [0], "the handovers themselves were the checks");
+  cache.markUnhealthy();
+  assert.equal(await cache.worthHandingOver(), false, "a failed handover: tunnel for the unhealthy TTL");
+  assert.deepEqual(calls, [0]);
+  advance(200);
+  assert.equal(await cache.worthHandingOver(), false, "then checks again, as isHealthy() does");
+  advance(200);
+  assert.equal(await cache.worthHandingOver(), true);
+  assert.deepEqual(calls, [0, 120_200, 120_400]);
+  advance(5_000);
+  assert.equal(await cache.isHealthy(), false, "isHealthy() still checks once its TTL has passed");
+  assert.deepEqual(calls, [0, 120_200, 120_400, 125_400]);
+});
+
 Deno.test("HealthCache shares one check between concurrent questions", async () => {
   let resolve!: (v: boolean) => void;
   let checks = 0;
