@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
+import net from "node:net";
+import type tls from "node:tls";
 import { connectionStart, createHttp2Front } from "../../../daemon/intercept/h2.ts";
 import type { ConnMeta } from "../../../daemon/intercept/tls_front.ts";
 
@@ -58,4 +60,53 @@ Deno.test("connectionStart() tells the HTTP/2 preface from an HTTP/1.1 request l
   assert.equal(at("PRX\r\n"), false);
   assert.equal(at("A".repeat(40)), false);
   assert.equal(at("\x16\x03\x01"), false, "a second TLS handshake inside the first");
+});
+
+Deno.test({
+  name:
+    "HTTP/2 connections one after another are each served with their own CONNECT's details, and drain ends",
+  ignore: !hasCurl,
+  async fn() {
+    const served: string[] = [];
+    const front = createHttp2Front({
+      onRequest: (meta, client) => {
+        served.push(meta.client);
+        client.respond(200, "OK", { "content-type": "text/plain" }).end(Buffer.from(`hello ${meta.client}`));
+      },
+      onRefused: (reason) => assert.fail(`refused: ${reason}`),
+      track: () => {},
+      onHttp1: (socket) => socket.destroy(),
+    });
+    // Stands in for the TLS front: each connection it accepts is handed over as if decrypted.
+    let n = 0;
+    const accepted = new Set<net.Socket>();
+    const entry = net.createServer((socket) => {
+      accepted.add(socket);
+      front.accept(socket as tls.TLSSocket, { host: "127.0.0.1", port: 443, client: `client-${++n}` });
+    });
+    await new Promise<void>((r) => entry.listen(0, "127.0.0.1", r));
+    const port = (entry.address() as net.AddressInfo).port;
+    try {
+      for (const expected of ["client-1", "client-2", "client-3"]) {
+        const r = await new Deno.Command("curl", {
+          args: ["-sS", "--http2-prior-knowledge", "-w", " %{http_version}", `http://127.0.0.1:${port}/v1/x`],
+          stderr: "inherit",
+        }).output();
+        assert.equal(new TextDecoder().decode(r.stdout), `hello ${expected} 2`);
+      }
+      assert.deepEqual(served, ["client-1", "client-2", "client-3"]);
+      // A relay connection held ready for the next client must not keep the drain waiting.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const drained = await Promise.race([
+        front.drain().then(() => true),
+        new Promise<false>((r) => timer = setTimeout(() => r(false), 1500)),
+      ]);
+      clearTimeout(timer);
+      assert.equal(drained, true, "drain() ended within 1.5 s");
+    } finally {
+      await front.close();
+      for (const s of accepted) s.destroy();
+      await new Promise((r) => entry.close(r));
+    }
+  },
 });
