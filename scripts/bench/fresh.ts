@@ -103,7 +103,7 @@ export async function run(options: BenchRunOptions = {}): Promise<BenchResult[]>
         resumed.get(t.name)!.push(...(await curl(t, perProcess + 1, true)).slice(1));
       }
     }
-    const pacedSamples = options.quick ? 5 : 20;
+    const pacedSamples = options.quick ? 5 : 30;
     for (let i = 0; i < pacedSamples; i++) {
       const started = performance.now();
       for (const t of rig.targets.map((_, k) => rig.targets[(i + k) % rig.targets.length])) {
