@@ -1,8 +1,9 @@
 /**
  * The daemon's entry point to attribution: one call per client connection, started when the connection
  * arrives and awaited only when its row is written, so no response waits for its result (on Linux its
- * synchronous socket table read does hold the daemon's thread for a few milliseconds; linux.ts). Results are
- * cached per connection for a short time in a bounded cache, and every failure falls through to a later layer.
+ * synchronous part, finding the socket and reading its owner's descriptor links, does hold the daemon's thread,
+ * about a millisecond; linux.ts). Results are cached per connection for a short time in a bounded cache, and
+ * every failure falls through to a later layer.
  *
  * @module
  */

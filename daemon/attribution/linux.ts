@@ -238,9 +238,10 @@ const MAX_KNOWN_INODES = 65_536;
 /**
  * Finds the processes behind client sockets in batches. A lookup starts a scan at once unless
  * {@linkcode MAX_SCANS} are running; then it waits for the next free one, and one scan serves every lookup
- * waiting: one read of `/proc/net/tcp{,6}`, as far down as the wanted sockets, then (only for sockets not
- * already known) one pass over the owners' fd folders that notes the holder of every socket it meets. The cost is
- * linear in sockets and descriptors per scan, not per lookup: 2,000 connections at once cost a few scans.
+ * waiting: the kernel's answer for each wanted socket (or, where it cannot be asked, one read of
+ * `/proc/net/tcp{,6}`, as far down as the wanted sockets), then (only for sockets not already known) one pass
+ * over the owners' fd folders that notes the holder of every socket it meets. The pass is linear in descriptors
+ * per scan, not per lookup: 2,000 connections at once cost a few scans.
  */
 class SocketOwners {
   readonly #proc: string;
