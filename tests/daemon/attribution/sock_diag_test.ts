@@ -95,6 +95,31 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "sockDiagQuery() finds a dual-stack client's IPv6 socket by the IPv4 address the edge saw",
+  withSockDiag,
+  async () => {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const client = await Deno.connect({ hostname: "::ffff:127.0.0.1", port: listener.addr.port });
+    const server = await listener.accept();
+    try {
+      const seen = server.remoteAddr as Deno.NetAddr;
+      assert.equal(seen.hostname, "127.0.0.1", "the listener sees an IPv4 peer");
+      const local = client.localAddr as Deno.NetAddr;
+      const listed = parseProcNetTcp(Deno.readTextFileSync("/proc/net/tcp6")).find((e) =>
+        e.localKey === ipKey(local.hostname) && e.localPort === local.port
+      );
+      assert.ok(listed, "the client's socket is an IPv6 one");
+      const s = query!({ ip: seen.hostname, port: seen.port }, { ip: "127.0.0.1", port: listener.addr.port });
+      assert.deepEqual(s, { state: 1, uid: Deno.uid(), inode: listed.inode });
+    } finally {
+      client.close();
+      server.close();
+      listener.close();
+    }
+  },
+);
+
 Deno.test("linuxLookup() asks the kernel and finds the real client process", withSockDiag, async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const code = `const c = await Deno.connect({ hostname: "127.0.0.1", port: ${listener.addr.port} });
