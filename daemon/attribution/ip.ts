@@ -7,11 +7,21 @@
 
 /** The 32-hex-digit key of an IPv4 or IPv6 address (zone id ignored); undefined when it is not one. */
 export function ipKey(ip: string): string | undefined {
+  const bytes = ipBytes(ip);
+  return bytes ? hex(bytes) : undefined;
+}
+
+/** The 16 bytes of an IPv4 (as IPv4-mapped IPv6) or IPv6 address, zone id ignored; undefined when it is not one. */
+function ipBytes(ip: string): number[] | undefined {
   const bare = ip.replace(/^\[|\]$/g, "").replace(/%.*$/, "");
   const v4 = ipv4Bytes(bare);
-  if (v4) return hex([...V4_MAPPED, ...v4]);
-  const v6 = ipv6Bytes(bare);
-  return v6 ? hex(v6) : undefined;
+  return v4 ? [...V4_MAPPED, ...v4] : ipv6Bytes(bare);
+}
+
+/** The IPv4 bytes of `ip`, written plain or IPv4-mapped; undefined for any other address. */
+export function ipv4Of(ip: string): number[] | undefined {
+  const bytes = ipBytes(ip);
+  return bytes && V4_MAPPED.every((b, i) => bytes[i] === b) ? bytes.slice(12) : undefined;
 }
 
 const V4_MAPPED = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];

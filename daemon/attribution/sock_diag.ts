@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { ipKey } from "./ip.ts";
+import { ipv4Of } from "./ip.ts";
 import type { ClientAddress } from "./types.ts";
 
 /** A connected socket as the kernel describes it: its inode (0 once no process holds it) and owner's uid. */
@@ -40,13 +40,6 @@ const NLMSG_HEADER = 16;
 const REQUEST_BYTES = NLMSG_HEADER + 56;
 /** `struct inet_diag_msg`: family, state, timer, retrans, the sockid, then expires, queues, uid and inode. */
 const ANSWER_BYTES = NLMSG_HEADER + 72;
-
-/** The IPv4 bytes of `ip` (plain or IPv4-mapped IPv6), or undefined for an IPv6 address. */
-function ipv4Of(ip: string): number[] | undefined {
-  const key = ipKey(ip);
-  if (!key?.startsWith("00000000000000000000ffff")) return undefined;
-  return [24, 26, 28, 30].map((i) => parseInt(key.slice(i, i + 2), 16));
-}
 
 /**
  * The netlink message asking for the one IPv4 TCP socket from `local` to `remote` (a single lookup, not a
