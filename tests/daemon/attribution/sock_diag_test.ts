@@ -67,57 +67,52 @@ const withSockDiag = {
   ignore: query === undefined,
 };
 
+/** A connection from `clientHost` to a 127.0.0.1 listener, the client's socket as its table lists it. */
+async function withConnection(
+  clientHost: string,
+  table: "tcp" | "tcp6",
+  fn: (c: { seen: Deno.NetAddr; listener: Deno.NetAddr; inode: number | undefined }) => void,
+): Promise<void> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = await Deno.connect({ hostname: clientHost, port: listener.addr.port });
+  const server = await listener.accept();
+  try {
+    const local = client.localAddr as Deno.NetAddr;
+    const listed = parseProcNetTcp(Deno.readTextFileSync(`/proc/net/${table}`)).find((e) =>
+      e.localKey === ipKey(local.hostname) && e.localPort === local.port
+    );
+    fn({ seen: server.remoteAddr as Deno.NetAddr, listener: listener.addr, inode: listed?.inode });
+  } finally {
+    client.close();
+    server.close();
+    listener.close();
+  }
+}
+
 Deno.test(
   "sockDiagQuery() finds the socket /proc/net/tcp lists, and none for another remote end",
   withSockDiag,
-  async () => {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-    const server = await listener.accept();
-    try {
-      const local = client.localAddr as Deno.NetAddr;
-      const remote = { ip: "127.0.0.1", port: listener.addr.port };
-      const s = query!({ ip: local.hostname, port: local.port }, remote);
-      const listed = parseProcNetTcp(Deno.readTextFileSync("/proc/net/tcp")).find((e) =>
-        e.localKey === ipKey(local.hostname) && e.localPort === local.port
-      );
-      assert.ok(s && listed);
-      assert.deepEqual(s, { state: 1, uid: Deno.uid(), inode: listed.inode });
-      assert.equal(
-        query!({ ip: local.hostname, port: local.port }, { ...remote, port: remote.port + 1 }),
-        null,
-      );
-    } finally {
-      client.close();
-      server.close();
-      listener.close();
-    }
-  },
+  () =>
+    withConnection("127.0.0.1", "tcp", ({ seen, listener, inode }) => {
+      const local = { ip: seen.hostname, port: seen.port };
+      const remote = { ip: "127.0.0.1", port: listener.port };
+      const s = query!(local, remote);
+      assert.ok(s && inode !== undefined);
+      assert.deepEqual(s, { state: 1, uid: Deno.uid(), inode });
+      assert.equal(query!(local, { ...remote, port: remote.port + 1 }), null);
+    }),
 );
 
 Deno.test(
   "sockDiagQuery() finds a dual-stack client's IPv6 socket by the IPv4 address the edge saw",
   withSockDiag,
-  async () => {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const client = await Deno.connect({ hostname: "::ffff:127.0.0.1", port: listener.addr.port });
-    const server = await listener.accept();
-    try {
-      const seen = server.remoteAddr as Deno.NetAddr;
+  () =>
+    withConnection("::ffff:127.0.0.1", "tcp6", ({ seen, listener, inode }) => {
       assert.equal(seen.hostname, "127.0.0.1", "the listener sees an IPv4 peer");
-      const local = client.localAddr as Deno.NetAddr;
-      const listed = parseProcNetTcp(Deno.readTextFileSync("/proc/net/tcp6")).find((e) =>
-        e.localKey === ipKey(local.hostname) && e.localPort === local.port
-      );
-      assert.ok(listed, "the client's socket is an IPv6 one");
-      const s = query!({ ip: seen.hostname, port: seen.port }, { ip: "127.0.0.1", port: listener.addr.port });
-      assert.deepEqual(s, { state: 1, uid: Deno.uid(), inode: listed.inode });
-    } finally {
-      client.close();
-      server.close();
-      listener.close();
-    }
-  },
+      assert.ok(inode !== undefined, "the client's socket is an IPv6 one");
+      const s = query!({ ip: seen.hostname, port: seen.port }, { ip: "127.0.0.1", port: listener.port });
+      assert.deepEqual(s, { state: 1, uid: Deno.uid(), inode });
+    }),
 );
 
 Deno.test("linuxLookup() asks the kernel and finds the real client process", withSockDiag, async () => {
