@@ -36,6 +36,7 @@ const NLMSG_ERROR = 2;
 const MSG_DONTWAIT = 0x40;
 const IPPROTO_TCP = 6;
 const NLMSG_HEADER = 16;
+const TCP_LISTEN = 0x0a;
 /** `struct inet_diag_req_v2`: family, protocol, ext, pad, states, then the 48-byte `inet_diag_sockid`. */
 const REQUEST_BYTES = NLMSG_HEADER + 56;
 /** `struct inet_diag_msg`: family, state, timer, retrans, the sockid, then expires, queues, uid and inode. */
@@ -155,13 +156,28 @@ function ask(
 
 /**
  * The {@linkcode SocketQuery} over the kernel's `sock_diag`. Undefined where it cannot work (not Linux, no
- * libc to call, no FFI permission, a kernel or sandbox that refuses the socket or the question): then lookups
- * read the socket tables.
+ * libc to call, no FFI permission, a kernel or sandbox that refuses the socket or the question, or answers but
+ * does not find a listener of our own): then lookups read the socket tables.
  */
 export function sockDiagQuery(): SocketQuery | undefined {
   const libc = LIBC;
   if (!libc) return undefined;
   const query: SocketQuery = (local, remote) => ask(libc, local, remote);
-  // Asked once, about a socket that hardly ever exists: any answer at all shows the kernel takes questions.
-  return query({ ip: "127.0.0.1", port: 1 }, { ip: "127.0.0.1", port: 1 }) === undefined ? undefined : query;
+  return findsOwnListener(query) ? query : undefined;
+}
+
+/**
+ * Whether `query` finds a socket known to exist: a listener opened for the question (asked for with no remote
+ * end, the kernel's lookup falls back to the listener on the local address). Any answer is not enough: a
+ * kernel whose TCP part of `sock_diag` is a module that could not be loaded answers "none" to every question,
+ * which would read as no client ever found.
+ */
+export function findsOwnListener(query: SocketQuery): boolean {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const s = query({ ip: "127.0.0.1", port: listener.addr.port }, { ip: "0.0.0.0", port: 0 });
+    return !!s && s.state === TCP_LISTEN && s.inode > 0;
+  } finally {
+    listener.close();
+  }
 }

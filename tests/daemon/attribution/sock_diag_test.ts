@@ -3,6 +3,7 @@ import { linuxLookup, parseProcNetTcp } from "../../../daemon/attribution/linux.
 import {
   decodeSocketAnswer,
   encodeSocketQuery,
+  findsOwnListener,
   sockDiagQuery,
 } from "../../../daemon/attribution/sock_diag.ts";
 import { ipKey } from "../../../daemon/attribution/ip.ts";
@@ -66,6 +67,22 @@ const withSockDiag = {
   // Where the kernel or a sandbox refuses sock_diag, the daemon reads the socket tables (linux_test.ts).
   ignore: query === undefined,
 };
+
+Deno.test("findsOwnListener() takes only a kernel that finds a socket known to exist", () => {
+  assert.equal(findsOwnListener(() => null), false, "a kernel answering none to everything");
+  assert.equal(findsOwnListener(() => undefined), false, "one that cannot be asked");
+  assert.equal(findsOwnListener(() => ({ state: 1, uid: 0, inode: 0 })), false);
+  const asked: [string, number][] = [];
+  assert.equal(
+    findsOwnListener((local, remote) => {
+      asked.push([local.ip, remote.port]);
+      return { state: 0x0a, uid: 0, inode: 7 };
+    }),
+    true,
+  );
+  assert.deepEqual(asked, [["127.0.0.1", 0]]);
+  if (query) assert.equal(findsOwnListener(query), true, "this kernel");
+});
 
 /** A connection from `clientHost` to a 127.0.0.1 listener, the client's socket as its table lists it. */
 async function withConnection(
