@@ -67,6 +67,11 @@ function curlMissing(): boolean {
   }
 }
 
+/** `targets` started at the `i`-th, so that no target always follows the same one. */
+function rotated<T>(targets: readonly T[], i: number): T[] {
+  return targets.map((_, k) => targets[(i + k) % targets.length]);
+}
+
 const p50 = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 0.5);
 const round = (n: number) => Math.round(n * 100) / 100;
 
@@ -87,8 +92,7 @@ export async function run(options: BenchRunOptions = {}): Promise<BenchResult[]>
     const cpu = new Map<string, number>();
     for (const m of [runs.alpn, runs.http1, resumed, paced]) for (const t of rig.targets) m.set(t.name, []);
     for (let i = 0; i < samples; i++) {
-      // Rotate the order, so no target always follows the same one.
-      const order = rig.targets.map((_, k) => rig.targets[(i + k) % rig.targets.length]);
+      const order = rotated(rig.targets, i);
       for (const t of order) {
         const [timings, ms] = await cpuDuring(t.pids, () => curl(t, 1, false));
         runs.alpn.get(t.name)!.push(...timings);
@@ -106,7 +110,7 @@ export async function run(options: BenchRunOptions = {}): Promise<BenchResult[]>
     const pacedSamples = options.quick ? 5 : 30;
     for (let i = 0; i < pacedSamples; i++) {
       const started = performance.now();
-      for (const t of rig.targets.map((_, k) => rig.targets[(i + k) % rig.targets.length])) {
+      for (const t of rotated(rig.targets, i)) {
         paced.get(t.name)!.push(...await curl(t, 1, false));
       }
       await new Promise((r) => setTimeout(r, Math.max(0, PAUSE_MS - (performance.now() - started))));
