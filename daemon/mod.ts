@@ -20,6 +20,7 @@ import { type ApiRoute, startApiServer } from "./api/server.ts";
 import { readApiOnDemand } from "./api/read/off_thread.ts";
 import type { MeteringHook } from "./intercept/seam.ts";
 import { startInterceptServer } from "./intercept/server.ts";
+import { join } from "node:path";
 import type { LeafSource } from "./intercept/tls_front.ts";
 import { openStore } from "../store/open.ts";
 import { RowWriter } from "../store/writer.ts";
@@ -180,7 +181,16 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       "intercept",
       ports.intercept,
       retryUntil,
-      () => startInterceptServer({ port: ports.intercept, leafs, pool, hook, log, isMetered }),
+      () =>
+        startInterceptServer({
+          port: ports.intercept,
+          leafs,
+          pool,
+          hook,
+          log,
+          isMetered,
+          passPath: passSocketPath(paths.run),
+        }),
     );
     // Both ports let go at once (a successor may be waiting to bind them); then the drain runs.
     let apiClosed: Promise<void> = Promise.resolve();
@@ -328,5 +338,35 @@ async function bind<T>(role: string, port: number, retryUntil: number, start: ()
       }
       await new Promise((r) => setTimeout(r, 20));
     }
+  }
+}
+
+/**
+ * A new path in `run` for the socket the edge passes client sockets to: one per daemon, since a daemon and its
+ * successor take them side by side during a swap, named by pid so that those of daemons gone are removed.
+ */
+function passSocketPath(run: string): string | undefined {
+  if (currentOs() !== "linux") return undefined;
+  try {
+    Deno.mkdirSync(run, { recursive: true, mode: 0o700 });
+    for (const entry of Deno.readDirSync(run)) {
+      const pid = /^pass-(\d+)-[0-9a-f]+\.sock$/.exec(entry.name)?.[1];
+      if (pid && pid !== String(Deno.pid) && !existsSync(`/proc/${pid}`)) {
+        Deno.removeSync(join(run, entry.name));
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  const tag = Array.from(crypto.getRandomValues(new Uint8Array(4)), (b) => b.toString(16).padStart(2, "0"));
+  return join(run, `pass-${Deno.pid}-${tag.join("")}.sock`);
+}
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -27,6 +27,11 @@ export class ConnScope {
     return conn;
   }
 
+  /** Takes `conn` out of the scope without closing it: something else owns it from now on. */
+  release(conn: Deno.Conn): void {
+    this.#conns.delete(conn);
+  }
+
   /**
    * Opens a TCP connection to `to` with Nagle off (the edge relays small interactive writes), giving up after
    * `timeoutMs`. Rejects on refusal, timeout or shutdown.

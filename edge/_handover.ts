@@ -7,7 +7,7 @@
  * @module
  */
 import { type Budget, type ConnScope, withBudget } from "./_conn.ts";
-import { parseResponseHead, readHead, serializeHead } from "./_head.ts";
+import { headerValue, parseResponseHead, readHead, serializeHead } from "./_head.ts";
 import { closeQuietly, writeAll } from "./_splice.ts";
 import { formatHostPort, type HostPort } from "./_target.ts";
 
@@ -40,13 +40,18 @@ export interface HandoverRequest {
   client: string;
   /** The project slug from the client's proxy credentials, if any. */
   project?: string;
+  /** The token under which the edge offers to pass the client's socket itself (edge/_pass.ts). */
+  pass?: string;
 }
 
-/** An accepted handover: the daemon's socket, its `200` head to relay, and any bytes it sent after it. */
+/**
+ * An accepted handover: the daemon's socket, any bytes it sent after its `200`, and where to pass the client's
+ * socket when the daemon took up the offer.
+ */
 export interface Handover {
   conn: Deno.Conn;
-  answer: Uint8Array;
   early: Uint8Array;
+  passTo?: string;
 }
 
 /**
@@ -74,6 +79,7 @@ export function handoverHead(request: HandoverRequest): Uint8Array {
   const authority = formatHostPort(request.target);
   const headers: [string, string][] = [["Host", authority], ["x-halton-client", request.client]];
   if (request.project) headers.push(["x-halton-project", request.project]);
+  if (request.pass) headers.push(["x-halton-pass", request.pass]);
   return serializeHead(`CONNECT ${authority} HTTP/1.1`, headers);
 }
 
@@ -132,9 +138,10 @@ export async function handOver(
           return await readHead(conn);
         })(),
       );
-      if (read.kind === "head" && parseResponseHead(read.head)?.status === 200) {
+      const answer = read.kind === "head" ? parseResponseHead(read.head) : undefined;
+      if (read.kind === "head" && answer?.status === 200) {
         pulse.beat();
-        return { conn, answer: read.head, early: read.rest };
+        return { conn, early: read.rest, passTo: headerValue(answer.headers, "x-halton-pass") };
       }
     } catch (e) {
       unanswered = e instanceof Deno.errors.ConnectionReset || e instanceof Deno.errors.BrokenPipe;

@@ -41,6 +41,8 @@ import { type EdgeState, edgeStateFile, writeEdgeState } from "../core/edge_stat
 import { daemonReadyFile } from "../core/lifecycle.ts";
 import { readPidFile } from "../core/io.ts";
 import { startWatchdog } from "./_watchdog.ts";
+import { SocketPasser } from "./_pass.ts";
+import { socketPassing } from "../core/socket_pass.ts";
 import { parseHostPort, parseHttpTarget } from "./_target.ts";
 
 export { meteredHosts, PROVIDER_HOSTS, SELFTEST_HOST } from "../core/hosts.ts";
@@ -72,6 +74,11 @@ export interface EdgeOptions {
    * before may fail its health check before the edge kills it. No watchdog when absent.
    */
   watchdog?: { readyFile: string; hangMs: number };
+  /**
+   * Whether a metered client's socket may be passed to the daemon itself rather than relayed (edge/_pass.ts),
+   * where this machine can (Linux) and the daemon takes it. Default true.
+   */
+  passSockets?: boolean;
 }
 
 /** A running edge. */
@@ -124,6 +131,8 @@ export function edgeOptions(ports: Ports, config: Config, logger?: Logger, run?:
 interface Counts {
   tunnelled: number;
   handed_over: number;
+  /** Of those handed over, the ones whose socket itself went to the daemon. */
+  passed: number;
   fell_back: number;
   forwarded: number;
   rejected: number;
@@ -133,6 +142,7 @@ interface Counts {
 const zeroCounts = (): Counts => ({
   tunnelled: 0,
   handed_over: 0,
+  passed: 0,
   fell_back: 0,
   forwarded: 0,
   rejected: 0,
@@ -184,6 +194,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   });
 
   const pulse = new DaemonPulse();
+  const passer = options.passSockets !== false && socketPassing ? new SocketPasser(socketPassing) : undefined;
 
   const startedAt = new Date().toISOString();
   let lastUnmetered: UnmeteredCounts = { tunnels: 0, bytes: 0, open: 0, reclaimed: 0 };
@@ -265,11 +276,22 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         ? `[${remote.hostname}]:${remote.port}`
         : `${remote.hostname}:${remote.port}`;
       const project = projectFromProxyAuthorization(headerValue(head.headers, "proxy-authorization"));
-      const daemon = await handOver(scope, options.interceptPort, { target, client, project }, pulse);
+      const offer = passer?.offer(conn);
+      const request = { target, client, project, pass: offer?.token };
+      const daemon = await handOver(scope, options.interceptPort, request, pulse);
       if (daemon) {
         health.markHealthy();
         counts.handed_over++;
-        await writeAll(conn, concat(daemon.answer, daemon.early));
+        // The daemon waits for the socket or, failing that, for the client's bytes on its own connection.
+        if (
+          offer && daemon.passTo && !daemon.early.length && passer!.pass(daemon.passTo, conn, offer, rest)
+        ) {
+          counts.passed++;
+          scope.release(conn);
+          await writeAll(conn, ESTABLISHED);
+          return;
+        }
+        await writeAll(conn, concat(ESTABLISHED, daemon.early));
         if (rest.length) await writeAll(daemon.conn, rest);
         await splice(conn, daemon.conn, (_n, from) => from === "b" && pulse.beat());
         return;
@@ -382,7 +404,9 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       clearInterval(timer);
       bypass.stop();
       watchdog?.stop();
+      const passed = passer?.close();
       for (const scope of scopes) scope.closeAll();
+      await passed;
       await accepting;
       while (pending.size) await Promise.allSettled([...pending]);
       logCounts(true);

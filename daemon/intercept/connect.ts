@@ -19,6 +19,8 @@ export interface ConnectRequest {
   client?: string;
   /** Project tag: the edge's `x-halton-project`, or the user name of `Proxy-Authorization: Basic`. */
   project?: string;
+  /** The edge's offer to pass the client's socket itself, under this token (edge/_pass.ts). */
+  pass?: string;
 }
 
 /** A CONNECT head that cannot be served: the status to answer and why. */
@@ -33,6 +35,7 @@ export const MAX_HEAD_BYTES = 16 * 1024;
 const HOST_NAME = /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*\.?$/;
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 const IPV6 = /^[0-9a-f:.]+$/;
+const PASS_TOKEN = /^[0-9a-f]{32}$/;
 const CLIENT = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:]+):\d{1,5}$/;
 
 /** Parses the text of a CONNECT head (request line and header lines, without the blank line). */
@@ -52,6 +55,9 @@ export function parseConnectHead(head: string): ConnectRequest | ConnectRejectio
     if (name === "x-halton-client") {
       if (!CLIENT.test(value)) return { status: 400, reason: "malformed x-halton-client" };
       out.client = value;
+    } else if (name === "x-halton-pass") {
+      // A malformed offer is only not taken up: the edge relays then, as it does for a daemon without it.
+      if (PASS_TOKEN.test(value)) out.pass = value;
     } else if (name === "x-halton-project") {
       // A bad tag falls through to the next attribution layer rather than failing the request.
       if (isSlug(value)) out.project = value;

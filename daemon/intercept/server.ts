@@ -20,6 +20,8 @@ import { SELFTEST_HOST } from "../../core/hosts.ts";
 import { answerSelftest } from "./selftest.ts";
 import { forwardUpgrade, wantsUpgrade } from "./upgrade.ts";
 import { type ConnMeta, type LeafSource, TlsFront } from "./tls_front.ts";
+import { PASS_TOKEN_CHARS, socketPassing, type SocketReceiver } from "../../core/socket_pass.ts";
+import { Buffer } from "node:buffer";
 
 /** What {@linkcode startInterceptServer} needs. */
 export interface InterceptOptions {
@@ -35,7 +37,15 @@ export interface InterceptOptions {
   headTimeoutMs?: number;
   /** How long a CONNECTed client may take to complete its TLS handshake. */
   handshakeTimeoutMs?: number;
+  /**
+   * Where to take the client sockets the edge passes (edge/_pass.ts), where this machine can; without it, or
+   * where it cannot be bound, every handed-over connection is relayed by the edge.
+   */
+  passPath?: string;
 }
+
+/** How long a handover that offered its socket waits for it (or for the edge to relay after all). */
+const PASS_WAIT_MS = 10_000;
 
 /** Counts for the heartbeat. */
 export interface InterceptStats {
@@ -134,6 +144,50 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
     { handshakeTimeoutMs: options.handshakeTimeoutMs },
   );
 
+  // Passed sockets by token, awaited by the edge's connection that offered them.
+  const awaited = new Map<string, { take(fd: number, early: Uint8Array): void; drop(): void }>();
+  let receiver: SocketReceiver | undefined;
+
+  const serveClient = (socket: net.Socket, meta: ConnMeta, early: Uint8Array) => {
+    rawOf.set(meta, socket);
+    if (early.length) socket.unshift(Buffer.from(early));
+    front.accept(socket, meta);
+  };
+
+  // The edge's connection waits for the client's socket, or for the client's bytes should the edge relay after
+  // all (it could not pass the socket): whichever comes first.
+  const awaitPass = (edge: net.Socket, meta: ConnMeta, token: string, rest: Buffer) => {
+    const settle = () => {
+      clearTimeout(timer);
+      awaited.delete(token);
+      edge.off("data", relayed);
+    };
+    const drop = () => {
+      settle();
+      edge.destroy();
+    };
+    const relayed = (chunk: Buffer) => {
+      settle();
+      edge.pause();
+      serveClient(edge, meta, Buffer.concat([rest, chunk]));
+    };
+    const timer = setTimeout(drop, PASS_WAIT_MS);
+    awaited.set(token, {
+      drop,
+      take: (fd, early) => {
+        drop();
+        const client = new net.Socket({ fd, readable: true, writable: true });
+        track(client);
+        opening.add(client);
+        client.once("close", () => opening.delete(client));
+        client.on("error", () => {});
+        serveClient(client, meta, Buffer.concat([rest, early]));
+      },
+    });
+    edge.on("data", relayed);
+    edge.resume();
+  };
+
   const listener = net.createServer(async (socket) => {
     stats.connections++;
     track(socket);
@@ -159,12 +213,14 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       client: request.client ?? `${socket.remoteAddress}:${socket.remotePort}`,
       project: request.project,
     };
-    rawOf.set(meta, socket);
     // Who the client is can only be looked up while its process lives: start now, not at the response.
     if (options.isMetered(meta.host)) ctx.hook.connect?.(meta.client, meta.project);
+    if (request.pass && receiver) {
+      socket.write(`HTTP/1.1 200 Connection Established\r\nx-halton-pass: ${receiver.path}\r\n\r\n`);
+      return awaitPass(socket, meta, request.pass, rest);
+    }
     socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-    if (rest.length) socket.unshift(rest);
-    front.accept(socket, meta);
+    serveClient(socket, meta, rest);
   });
   listener.on("error", (e) => log.error("intercept.listener_error", { error: e.message }));
   await new Promise<void>((resolve, reject) => {
@@ -174,6 +230,13 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       resolve();
     });
   });
+  if (options.passPath !== undefined) {
+    receiver = socketPassing?.listen(options.passPath, ({ fd, payload }) => {
+      const pass = awaited.get(new TextDecoder().decode(payload.subarray(0, PASS_TOKEN_CHARS)));
+      if (pass) pass.take(fd, payload.subarray(PASS_TOKEN_CHARS));
+      else socketPassing!.close(fd);
+    });
+  }
 
   return {
     port: (listener.address() as net.AddressInfo).port,
@@ -203,6 +266,8 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       }
       await closed;
       await h2.close();
+      for (const pass of [...awaited.values()]) pass.drop();
+      await receiver?.close();
     },
   };
 }

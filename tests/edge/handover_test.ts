@@ -126,11 +126,12 @@ Deno.test("handOver() offers a CONNECT again when the daemon's listener closed w
     // The old daemon lets go of the port (its queue is reset) and the successor binds it.
     old.close();
     const successor = Deno.listen({ hostname: "127.0.0.1", port });
-    const accepting = answerOne(successor, "HTTP/1.1 200 Connection Established\r\n\r\n").catch(() => {});
+    const answer = "HTTP/1.1 200 Connection Established\r\nx-halton-pass: /run/pass.sock\r\n\r\n";
+    const accepting = answerOne(successor, answer).catch(() => {});
     try {
       const got = await offered;
       assert.ok(got, "the successor got the CONNECT");
-      assert.match(new TextDecoder().decode(got.answer), /^HTTP\/1\.1 200/);
+      assert.equal(got.passTo, "/run/pass.sock", "where the daemon takes the client's socket");
     } finally {
       successor.close();
       await accepting;

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { COMPLETION, patternByte } from "../../../testkit/fake_provider.ts";
 import { rawConnect, readUntil, startHarness } from "./_setup.ts";
+import { socketPassing } from "../../../core/socket_pass.ts";
 
 const json = (s: string) => JSON.parse(s);
 
@@ -62,6 +64,71 @@ Deno.test("the edge's CONNECT headers label the row with the project", async () 
     ["acme-web", "explicit"],
     ["acme-web", "explicit"],
   ]);
+});
+
+/** One call on `conn`, already answered `200` by the intercept port, over TLS; returns the answer's head. */
+async function callOver(conn: Deno.TcpConn, caPem: string): Promise<string> {
+  const tlsConn = await Deno.startTls(conn, { hostname: "api.openai.com", caCerts: [caPem] });
+  try {
+    await tlsConn.write(new TextEncoder().encode(
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Length: 2\r\n\r\n{}",
+    ));
+    return (await readUntil(tlsConn, '"total_tokens":15}}')).split("\r\n")[0];
+  } finally {
+    tlsConn.close();
+  }
+}
+
+Deno.test({
+  name:
+    "a client socket the edge passes is served by the daemon; an offer the edge does not follow is relayed",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const h = await startHarness();
+    const connect = (token: string) =>
+      rawConnect(
+        h.daemon.ports.intercept,
+        "CONNECT api.openai.com:443 HTTP/1.1\r\nHost: api.openai.com:443\r\nx-halton-client: 127.0.0.1:50123\r\n" +
+          `x-halton-project: acme-web\r\nx-halton-pass: ${token}\r\n\r\n`,
+      );
+    // The edge's side of a client's connection: what it would pass.
+    const edgeListener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const client = await Deno.connect({ hostname: "127.0.0.1", port: edgeListener.addr.port });
+    const accepted = await edgeListener.accept();
+    edgeListener.close();
+    try {
+      const token = "0123456789abcdef0123456789abcdef";
+      const control = await connect(token);
+      const answer = await readUntil(control, "\r\n\r\n");
+      const path = /\r\nx-halton-pass: (\S+)\r\n/.exec(answer)?.[1];
+      assert.ok(path?.startsWith(join(h.dir, "run", "pass-")), `the daemon says where to pass: ${answer}`);
+      const fd = socketPassing!.descriptorOf(
+        { ip: "127.0.0.1", port: accepted.localAddr.port },
+        { ip: "127.0.0.1", port: accepted.remoteAddr.port },
+      )!;
+      const sender = socketPassing!.connect(path!)!;
+      assert.ok(sender.send(fd, new TextEncoder().encode(token)));
+      control.close();
+      // The client speaks TLS to the daemon over its own connection to the "edge", which relays nothing.
+      assert.equal(await callOver(client, h.caPem), "HTTP/1.1 200 OK");
+      await sender.close();
+
+      const relayed = await connect("fedcba9876543210fedcba9876543210");
+      assert.match(await readUntil(relayed, "\r\n\r\n"), /x-halton-pass: /);
+      assert.equal(
+        await callOver(relayed, h.caPem),
+        "HTTP/1.1 200 OK",
+        "no socket came: the bytes are served",
+      );
+    } finally {
+      accepted.close();
+    }
+    const rows = await h.stop();
+    assert.deepEqual(rows.map((r) => [r.project, r.status]), [["acme-web", "success"], [
+      "acme-web",
+      "success",
+    ]]);
+  },
 });
 
 Deno.test("SSE events reach the client before the provider sends the last one", async () => {

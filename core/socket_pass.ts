@@ -1,0 +1,355 @@
+/**
+ * Passing a connected socket from one process to another (Linux): the edge gives a metered client's socket to
+ * the daemon, which then reads and writes it itself, so that the edge relays none of that connection's bytes.
+ * The socket travels as `SCM_RIGHTS` ancillary data over a Unix `SOCK_SEQPACKET` socket, with a payload of
+ * the sender's choosing; the calls go to libc through Deno's FFI.
+ *
+ * Where this cannot work (not Linux, no libc, no FFI permission) {@linkcode socketPassing} is undefined and the
+ * callers keep relaying bytes.
+ *
+ * @module
+ */
+
+const AF_UNIX = 1;
+const AF_INET = 2;
+const SOCK_SEQPACKET = 5;
+const SOCK_NONBLOCK = 0x800;
+const SOCK_CLOEXEC = 0x80000;
+const SOL_SOCKET = 1;
+const SCM_RIGHTS = 1;
+const MSG_DONTWAIT = 0x40;
+const MSG_NOSIGNAL = 0x4000;
+const MSG_TRUNC = 0x20;
+const MSG_CTRUNC = 0x8;
+const MSG_CMSG_CLOEXEC = 0x40000000;
+const SHUT_RDWR = 2;
+const IPPROTO_TCP = 6;
+const TCP_INFO = 11;
+const POLLRDHUP = 0x2000;
+/**
+ * TCP states (`tcpi_state`) in which the socket has sent its FIN or is closed: FIN_WAIT1, FIN_WAIT2,
+ * TIME_WAIT, CLOSE, LAST_ACK, CLOSING.
+ */
+const SENT_FIN = new Set([4, 5, 6, 7, 9, 11]);
+/** `sun_path` is 108 bytes with its terminating zero. */
+const MAX_PATH_BYTES = 107;
+/** `struct msghdr` on 64-bit Linux: name, namelen (+4), iov, iovlen, control, controllen, flags (+4). */
+const MSGHDR_BYTES = 56;
+/** `struct cmsghdr`: len (size_t), level, type; the data follows. */
+const CMSGHDR_BYTES = 16;
+
+/**
+ * Characters of the token the edge names a passed socket by (16 random bytes in hex): the payload starts with
+ * it, and the bytes the client sent after its `CONNECT` follow.
+ */
+export const PASS_TOKEN_CHARS = 32;
+
+/** The largest payload {@linkcode SocketReceiver} takes; a longer one is refused with its socket. */
+export const MAX_PAYLOAD_BYTES = 32 * 1024;
+
+const LIBC_SYMBOLS = {
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  listen: { parameters: ["i32", "i32"], result: "i32" },
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  accept4: { parameters: ["i32", "pointer", "pointer", "i32"], result: "i32", nonblocking: true },
+  recvmsg: { parameters: ["i32", "buffer", "i32"], result: "isize", nonblocking: true },
+  sendmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  shutdown: { parameters: ["i32", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+} as const;
+
+type Libc = Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"];
+
+/**
+ * libc, opened once per process when this module loads, and never without the FFI permission, so that no
+ * permission prompt can appear.
+ */
+const LIBC = openLibc();
+
+function openLibc(): Libc | undefined {
+  if (Deno.build.os !== "linux" || Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+    return undefined;
+  }
+  try {
+    return Deno.dlopen("libc.so.6", LIBC_SYMBOLS).symbols;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An IPv4 socket address. */
+export interface Inet4Address {
+  ip: string;
+  port: number;
+}
+
+/** A socket received: its descriptor, now this process's to use or close, and the payload sent with it. */
+export interface ReceivedSocket {
+  fd: number;
+  payload: Uint8Array;
+}
+
+/** A listening Unix socket that takes passed sockets; see {@linkcode SocketPassing.listen}. */
+export interface SocketReceiver {
+  /** Where senders send. */
+  readonly path: string;
+  /** Stops taking sockets, closes the connections of senders, and removes the path. */
+  close(): Promise<void>;
+}
+
+/** A connection to one receiver, for sending it sockets. */
+export interface SocketSender {
+  /**
+   * Sends a duplicate of descriptor `fd` with `payload` (not empty), without waiting: false when it could not
+   * be sent at once (the receiver gone, its queue full), and then nothing was sent. The caller still holds
+   * `fd` either way and closes its own copy.
+   */
+  send(fd: number, payload: Uint8Array): boolean;
+  /** Settles once the receiver has gone (its process stopped or closed the socket) or the sender is closed. */
+  readonly gone: Promise<void>;
+  /** Closes the connection; {@linkcode SocketSender.gone} settles. */
+  close(): Promise<void>;
+}
+
+/** What this process can do with sockets of its own and of others. */
+export interface SocketPassing {
+  /**
+   * The descriptor of this process's TCP socket from `local` to `remote`, found among its open descriptors;
+   * undefined when there is none.
+   */
+  descriptorOf(local: Inet4Address, remote: Inet4Address): number | undefined;
+  /** A connection to the receiver at `path`; undefined when none listens there. */
+  connect(path: string): SocketSender | undefined;
+  /**
+   * Binds `path` (replacing a file left there), private to this user, and calls `onSocket` for each socket passed to it. Undefined
+   * when it cannot be bound (a path over 107 bytes, a folder that is not there or not writable).
+   */
+  listen(path: string, onSocket: (socket: ReceivedSocket) => void): SocketReceiver | undefined;
+  /**
+   * Whether the TCP socket `fd` has ended its sending side (sent its FIN, or is closed): whoever it was passed
+   * to is done writing to it, and this process may close its own copy without cutting anything short.
+   */
+  sendingEnded(fd: number): boolean;
+  /** Closes a descriptor received and not used. */
+  close(fd: number): void;
+}
+
+/** Socket passing in this process, or undefined where it cannot work. */
+export const socketPassing: SocketPassing | undefined = LIBC && linuxPassing(LIBC);
+
+/** `struct sockaddr_un` for `path`, or undefined when the path is too long. */
+export function unixAddress(path: string): Uint8Array | undefined {
+  const name = new TextEncoder().encode(path);
+  if (name.length === 0 || name.length > MAX_PATH_BYTES || name.includes(0)) return undefined;
+  const b = new Uint8Array(new ArrayBuffer(2 + name.length + 1));
+  b[0] = AF_UNIX;
+  b.set(name, 2);
+  return b;
+}
+
+/** Whether `sockaddr` (as `getsockname` fills it) is the IPv4 address `want`. */
+export function isInet4Address(sockaddr: Uint8Array, want: Inet4Address): boolean {
+  const v = new DataView(sockaddr.buffer, sockaddr.byteOffset, sockaddr.byteLength);
+  if (sockaddr.length < 8 || v.getUint16(0, true) !== AF_INET || v.getUint16(2, false) !== want.port) {
+    return false;
+  }
+  return `${sockaddr[4]}.${sockaddr[5]}.${sockaddr[6]}.${sockaddr[7]}` === want.ip;
+}
+
+/**
+ * The descriptors in the `SCM_RIGHTS` messages of `control` (the ancillary bytes `recvmsg` filled), in order.
+ */
+export function descriptorsIn(control: Uint8Array): number[] {
+  const v = new DataView(control.buffer, control.byteOffset, control.byteLength);
+  const fds: number[] = [];
+  for (let off = 0; off + CMSGHDR_BYTES <= control.length;) {
+    const len = Number(v.getBigUint64(off, true));
+    if (len < CMSGHDR_BYTES || off + len > control.length) break;
+    if (v.getInt32(off + 8, true) === SOL_SOCKET && v.getInt32(off + 12, true) === SCM_RIGHTS) {
+      for (let p = off + CMSGHDR_BYTES; p + 4 <= off + len; p += 4) fds.push(v.getInt32(p, true));
+    }
+    off += (len + 7) & ~7;
+  }
+  return fds;
+}
+
+/** Memory libc reads or writes: off the V8 heap, so that it never moves during a call on another thread. */
+function bytes(n: number): Uint8Array {
+  return new Uint8Array(new ArrayBuffer(n));
+}
+
+function address(b: Uint8Array): bigint {
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b as Uint8Array<ArrayBuffer>)));
+}
+
+/**
+ * A `struct msghdr` over one payload buffer and one control buffer (no address). libc only holds their
+ * addresses: whoever uses `header` keeps the object, and with it the memory those addresses name.
+ */
+function messageHeader(payload: Uint8Array, control: Uint8Array) {
+  const iov = bytes(16);
+  const iv = new DataView(iov.buffer);
+  iv.setBigUint64(0, address(payload), true);
+  iv.setBigUint64(8, BigInt(payload.length), true);
+  const header = bytes(MSGHDR_BYTES);
+  const hv = new DataView(header.buffer);
+  hv.setBigUint64(16, address(iov), true);
+  hv.setBigUint64(24, 1n, true);
+  hv.setBigUint64(32, address(control), true);
+  hv.setBigUint64(40, BigInt(control.length), true);
+  return { header, iov, payload, control };
+}
+
+function linuxPassing(libc: Libc): SocketPassing {
+  const sockaddr = bytes(128);
+  const socklen = bytes(4);
+  const nameOf = (get: typeof libc.getsockname, fd: number): Uint8Array | undefined => {
+    new DataView(socklen.buffer).setUint32(0, sockaddr.length, true);
+    if (get(fd, sockaddr, socklen) !== 0) return undefined;
+    return sockaddr.subarray(0, Math.min(sockaddr.length, new DataView(socklen.buffer).getUint32(0, true)));
+  };
+
+  const tcpInfo = bytes(8);
+  return {
+    sendingEnded(fd) {
+      // Only the first byte (`tcpi_state`) is wanted; the kernel copies no more than it is given room for.
+      new DataView(socklen.buffer).setUint32(0, 1, true);
+      if (libc.getsockopt(fd, IPPROTO_TCP, TCP_INFO, tcpInfo, socklen) !== 0) return true;
+      return SENT_FIN.has(tcpInfo[0]);
+    },
+
+    descriptorOf(local, remote) {
+      for (const entry of Deno.readDirSync("/proc/self/fd")) {
+        const fd = Number(entry.name);
+        if (!Number.isInteger(fd)) continue;
+        const peer = nameOf(libc.getpeername, fd);
+        if (!peer || !isInet4Address(peer, remote)) continue;
+        const own = nameOf(libc.getsockname, fd);
+        if (own && isInet4Address(own, local)) return fd;
+      }
+      return undefined;
+    },
+
+    connect(path) {
+      const to = unixAddress(path);
+      if (!to) return undefined;
+      const conn = libc.socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (conn < 0) return undefined;
+      if (libc.connect(conn, to, to.length) !== 0) {
+        libc.close(conn);
+        return undefined;
+      }
+      // The receiver never writes: the connection turns readable only when it ends.
+      const pollfd = bytes(8);
+      const pv = new DataView(pollfd.buffer);
+      pv.setInt32(0, conn, true);
+      pv.setInt16(4, POLLRDHUP, true);
+      let open = true;
+      const gone = (async () => {
+        while (open && await libc.poll(pollfd, 1n, -1) < 0);
+        open = false;
+        libc.close(conn);
+      })();
+      return {
+        gone,
+        send(fd, payload) {
+          if (!open || payload.length === 0) return false;
+          const data = bytes(payload.length);
+          data.set(payload);
+          const control = bytes(CMSGHDR_BYTES + 8);
+          const cv = new DataView(control.buffer);
+          cv.setBigUint64(0, BigInt(CMSGHDR_BYTES + 4), true);
+          cv.setInt32(8, SOL_SOCKET, true);
+          cv.setInt32(12, SCM_RIGHTS, true);
+          cv.setInt32(16, fd, true);
+          const message = messageHeader(data, control);
+          return Number(libc.sendmsg(conn, message.header, MSG_DONTWAIT | MSG_NOSIGNAL)) === payload.length;
+        },
+        close() {
+          // The poll waiting on another thread returns once the socket is shut down.
+          if (open) libc.shutdown(conn, SHUT_RDWR);
+          return gone;
+        },
+      };
+    },
+
+    listen(path, onSocket) {
+      const at = unixAddress(path);
+      if (!at) return undefined;
+      try {
+        Deno.removeSync(path);
+      } catch { /* nothing left there */ }
+      const listener = libc.socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+      if (listener < 0) return undefined;
+      if (libc.bind(listener, at, at.length) !== 0 || libc.listen(listener, 64) !== 0) {
+        libc.close(listener);
+        return undefined;
+      }
+      // Connecting takes write permission on the file: only this user's processes may pass sockets to it.
+      Deno.chmodSync(path, 0o600);
+      let closed = false;
+      const conns = new Set<number>();
+      const receive = async (conn: number) => {
+        const message = messageHeader(bytes(MAX_PAYLOAD_BYTES + 1), bytes(CMSGHDR_BYTES + 4 * 8));
+        const { payload, control } = message;
+        const hv = new DataView(message.header.buffer);
+        while (!closed) {
+          hv.setBigUint64(40, BigInt(control.length), true);
+          const n = Number(await libc.recvmsg(conn, message.header, MSG_CMSG_CLOEXEC));
+          if (n <= 0) break;
+          const fds = descriptorsIn(control.subarray(0, Number(hv.getBigUint64(40, true))));
+          const flags = hv.getInt32(48, true);
+          const [fd, ...extra] = fds;
+          for (const e of extra) libc.close(e);
+          if (fd === undefined) continue;
+          if (closed || n > MAX_PAYLOAD_BYTES || flags & (MSG_TRUNC | MSG_CTRUNC)) {
+            libc.close(fd);
+            continue;
+          }
+          onSocket({ fd, payload: payload.slice(0, n) });
+        }
+        conns.delete(conn);
+        libc.close(conn);
+      };
+      const receiving = new Set<Promise<void>>();
+      const accepting = (async () => {
+        while (!closed) {
+          const conn = await libc.accept4(listener, null, null, SOCK_CLOEXEC);
+          if (conn < 0 || closed) {
+            if (conn >= 0) libc.close(conn);
+            break;
+          }
+          conns.add(conn);
+          const r = receive(conn);
+          receiving.add(r);
+          r.finally(() => receiving.delete(r));
+        }
+      })();
+      return {
+        path,
+        async close() {
+          if (closed) return;
+          closed = true;
+          // A blocked accept or recvmsg returns once its socket is shut down.
+          libc.shutdown(listener, SHUT_RDWR);
+          for (const c of conns) libc.shutdown(c, SHUT_RDWR);
+          await accepting;
+          await Promise.all([...receiving]);
+          libc.close(listener);
+          try {
+            Deno.removeSync(path);
+          } catch { /* removed already */ }
+        },
+      };
+    },
+
+    close(fd) {
+      libc.close(fd);
+    },
+  };
+}

@@ -1,0 +1,151 @@
+import assert from "node:assert/strict";
+import net from "node:net";
+import { join } from "node:path";
+import {
+  descriptorsIn,
+  isInet4Address,
+  type ReceivedSocket,
+  socketPassing,
+  unixAddress,
+} from "../../core/socket_pass.ts";
+
+const LINUX = Deno.build.os === "linux";
+
+Deno.test("unixAddress() spells a path as sockaddr_un, and refuses one the kernel could not take", () => {
+  const at = unixAddress("/run/p.sock")!;
+  assert.deepEqual([...at.subarray(0, 2)], [1, 0], "AF_UNIX");
+  assert.equal(new TextDecoder().decode(at.subarray(2, -1)), "/run/p.sock");
+  assert.equal(at[at.length - 1], 0, "ends with its zero");
+  assert.equal(unixAddress("/" + "x".repeat(106))?.length, 2 + 107 + 1);
+  assert.equal(unixAddress("/" + "x".repeat(107)), undefined, "108 bytes leave no room for the zero");
+  assert.equal(unixAddress(""), undefined);
+  assert.equal(unixAddress("/a\0b"), undefined);
+});
+
+Deno.test("isInet4Address() matches an IPv4 sockaddr by address and port", () => {
+  const b = new Uint8Array(16);
+  const v = new DataView(b.buffer);
+  v.setUint16(0, 2, true);
+  v.setUint16(2, 8081, false);
+  b.set([127, 0, 0, 1], 4);
+  assert.ok(isInet4Address(b, { ip: "127.0.0.1", port: 8081 }));
+  assert.ok(!isInet4Address(b, { ip: "127.0.0.1", port: 8082 }));
+  assert.ok(!isInet4Address(b, { ip: "127.0.0.2", port: 8081 }));
+  v.setUint16(0, 10, true);
+  assert.ok(!isInet4Address(b, { ip: "127.0.0.1", port: 8081 }), "an IPv6 sockaddr is not it");
+});
+
+Deno.test("descriptorsIn() reads the descriptors of SCM_RIGHTS messages and skips others", () => {
+  const b = new Uint8Array(64);
+  const v = new DataView(b.buffer);
+  // SCM_CREDENTIALS (level 1, type 2), 12 bytes of data, padded to 32.
+  v.setBigUint64(0, 28n, true);
+  v.setInt32(8, 1, true);
+  v.setInt32(12, 2, true);
+  // SCM_RIGHTS with two descriptors.
+  v.setBigUint64(32, 24n, true);
+  v.setInt32(40, 1, true);
+  v.setInt32(44, 1, true);
+  v.setInt32(48, 7, true);
+  v.setInt32(52, 9, true);
+  assert.deepEqual(descriptorsIn(b.subarray(0, 56)), [7, 9]);
+  assert.deepEqual(descriptorsIn(b.subarray(32, 56)), [7, 9]);
+  assert.deepEqual(descriptorsIn(new Uint8Array(0)), []);
+  v.setBigUint64(32, 4096n, true);
+  assert.deepEqual(descriptorsIn(b.subarray(0, 56)), [], "a length past the end stops the reading");
+});
+
+/** A connected pair on loopback: the accepted end and the client's end. */
+async function tcpPair(): Promise<{ server: Deno.TcpConn; client: Deno.TcpConn }> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    return { server: await listener.accept(), client };
+  } finally {
+    listener.close();
+  }
+}
+
+async function readText(conn: Deno.Conn): Promise<string> {
+  const buf = new Uint8Array(256);
+  const n = await conn.read(buf);
+  return n === null ? "" : new TextDecoder().decode(buf.subarray(0, n));
+}
+
+Deno.test({
+  name: "a socket passed to a receiver is served there, and the sender's copy can go once it ended",
+  ignore: !LINUX,
+  async fn() {
+    const passing = socketPassing;
+    assert.ok(passing, "Linux, with libc and the FFI permission: socket passing works here");
+    const dir = await Deno.makeTempDir({ prefix: "hm-pass-" });
+    const path = join(dir, "pass.sock");
+    const received = Promise.withResolvers<ReceivedSocket>();
+    const receiver = passing.listen(path, (s) => received.resolve(s))!;
+    assert.equal((Deno.statSync(path).mode! & 0o777).toString(8), "600", "only this user may pass sockets");
+    const { server, client } = await tcpPair();
+    try {
+      const local = server.localAddr;
+      const remote = server.remoteAddr;
+      const fd = passing.descriptorOf({ ip: local.hostname, port: local.port }, {
+        ip: remote.hostname,
+        port: remote.port,
+      });
+      assert.ok(fd !== undefined && fd > 2, `the accepted socket was found among the descriptors (${fd})`);
+      assert.equal(
+        passing.descriptorOf({ ip: "127.0.0.1", port: 1 }, { ip: "127.0.0.1", port: 2 }),
+        undefined,
+      );
+
+      const sender = passing.connect(path)!;
+      assert.ok(sender.send(fd, new TextEncoder().encode("token")));
+      const got = await received.promise;
+      assert.equal(new TextDecoder().decode(got.payload), "token");
+      const served = new net.Socket({ fd: got.fd, readable: true, writable: true });
+      served.on("data", (d) => served.write(`echo ${d}`));
+      await client.write(new TextEncoder().encode("ping"));
+      assert.equal(
+        await readText(client),
+        "echo ping",
+        "the receiver answers the client on the passed socket",
+      );
+      assert.equal(passing.sendingEnded(fd), false, "still open both ways");
+
+      served.end();
+      assert.equal(await readText(client), "", "the receiver's end reaches the client");
+      assert.equal(passing.sendingEnded(fd), true, "the sender sees its copy is no longer needed");
+      server.close();
+      served.destroy();
+
+      await receiver.close();
+      await sender.gone;
+      assert.equal(sender.send(fd, new TextEncoder().encode("x")), false, "nobody to send to");
+      assert.throws(() => Deno.statSync(path), Deno.errors.NotFound, "the receiver removed its path");
+      assert.equal(passing.connect(path), undefined, "nothing listens there any more");
+    } finally {
+      client.close();
+      await receiver.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "a sender closed by its own process stops waiting, and a receiver refuses a path it cannot bind",
+  ignore: !LINUX,
+  async fn() {
+    const passing = socketPassing!;
+    const dir = await Deno.makeTempDir({ prefix: "hm-pass-" });
+    const receiver = passing.listen(join(dir, "pass.sock"), () => {})!;
+    try {
+      const sender = passing.connect(join(dir, "pass.sock"))!;
+      await sender.close();
+      await sender.gone;
+      assert.equal(passing.listen(join(dir, "missing", "pass.sock"), () => {}), undefined);
+      assert.equal(passing.listen("/" + "x".repeat(200), () => {}), undefined);
+    } finally {
+      await receiver.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

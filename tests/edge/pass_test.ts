@@ -1,0 +1,136 @@
+import assert from "node:assert/strict";
+import { SocketPasser } from "../../edge/_pass.ts";
+import { MAX_PAYLOAD_BYTES, type SocketPassing, type SocketSender } from "../../core/socket_pass.ts";
+
+/** A {@linkcode SocketPassing} that records what is sent and is told which sockets have ended. */
+class FakePassing implements SocketPassing {
+  sent: { path: string; fd: number; payload: string }[] = [];
+  ended = new Set<number>();
+  refuse = false;
+  senders = new Map<string, { sender: SocketSender; leave: () => void }>();
+
+  descriptorOf(_local: unknown, remote: { port: number }) {
+    return remote.port === 1 ? undefined : 40 + this.sent.length;
+  }
+
+  connect(path: string): SocketSender {
+    const left = Promise.withResolvers<void>();
+    const sender: SocketSender = {
+      send: (fd, payload) => {
+        if (this.refuse) return false;
+        this.sent.push({ path, fd, payload: new TextDecoder().decode(payload) });
+        return true;
+      },
+      gone: left.promise,
+      close: () => (left.resolve(), left.promise),
+    };
+    this.senders.set(path, { sender, leave: left.resolve });
+    return sender;
+  }
+
+  sendingEnded(fd: number) {
+    return this.ended.has(fd);
+  }
+
+  listen() {
+    return undefined;
+  }
+
+  close() {}
+}
+
+/** A connected pair: the edge's end (to hold) and the client's, which sees the edge's copy close. */
+async function pair(): Promise<{ edge: Deno.TcpConn; client: Deno.TcpConn }> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    return { edge: await listener.accept(), client };
+  } finally {
+    listener.close();
+  }
+}
+
+/** Whether the client sees its connection end within `ms`. */
+async function ends(client: Deno.Conn, ms = 1000): Promise<boolean> {
+  const timer = setTimeout(() => client.close(), ms);
+  try {
+    return await client.read(new Uint8Array(16)) === null;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("SocketPasser passes a connection with its token and the client's early bytes, and holds it", async () => {
+  const passing = new FakePassing();
+  const passer = new SocketPasser(passing, 60_000);
+  const a = await pair();
+  try {
+    const offer = passer.offer(a.edge)!;
+    assert.match(offer.token, /^[0-9a-f]{32}$/);
+    assert.notEqual(passer.offer(a.edge)!.token, offer.token, "every offer has a token of its own");
+    assert.ok(passer.pass("/run/p.sock", a.edge, offer, new TextEncoder().encode("hello")));
+    assert.deepEqual(passing.sent, [{ path: "/run/p.sock", fd: offer.fd, payload: `${offer.token}hello` }]);
+    assert.equal(passer.held, 1);
+    assert.ok(
+      !passer.pass("/run/p.sock", a.edge, offer, new Uint8Array(MAX_PAYLOAD_BYTES)),
+      "early bytes too many to go with the socket: relayed instead",
+    );
+    passing.refuse = true;
+    assert.ok(!passer.pass("/run/p.sock", a.edge, offer, new Uint8Array(0)), "a send refused is no pass");
+    assert.equal(passer.held, 1);
+  } finally {
+    await passer.close();
+    a.client.close();
+  }
+});
+
+Deno.test("SocketPasser lets a held copy go once the daemon ended it, and all of a daemon's once it has gone", async () => {
+  const passing = new FakePassing();
+  const passer = new SocketPasser(passing, 20);
+  const [a, b, c] = [await pair(), await pair(), await pair()];
+  try {
+    const offers = [a, b].map((p) => {
+      const offer = passer.offer(p.edge)!;
+      assert.ok(passer.pass("/run/old.sock", p.edge, offer, new Uint8Array(0)));
+      return offer;
+    });
+    const offerC = passer.offer(c.edge)!;
+    assert.ok(passer.pass("/run/new.sock", c.edge, offerC, new Uint8Array(0)));
+    assert.equal(passer.held, 3);
+
+    passing.ended.add(offers[0].fd);
+    assert.ok(await ends(a.client), "the copy the daemon is done with is closed by the sweep");
+    assert.equal(passer.held, 2);
+
+    passing.senders.get("/run/old.sock")!.leave();
+    assert.ok(await ends(b.client), "the daemon gone: its clients' connections end at once");
+    assert.equal(passer.held, 1);
+    assert.equal(await ends(c.client, 150), false, "another daemon's connection is left alone");
+  } finally {
+    await passer.close();
+    for (const p of [a, b, c]) {
+      try {
+        p.client.close();
+      } catch { /* closed by the test already */ }
+    }
+  }
+});
+
+Deno.test("SocketPasser has no offer for a connection it cannot find, and close() ends what it holds", async () => {
+  const passing = new FakePassing();
+  const passer = new SocketPasser(passing, 60_000);
+  const a = await pair();
+  const offer = passer.offer(a.edge)!;
+  assert.ok(passer.pass("/run/p.sock", a.edge, offer, new Uint8Array(0)));
+  const unknown = {
+    localAddr: { transport: "tcp", hostname: "127.0.0.1", port: 8081 },
+    remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
+  } as unknown as Deno.Conn;
+  assert.equal(passer.offer(unknown), undefined);
+  await passer.close();
+  assert.equal(passer.held, 0);
+  assert.ok(await ends(a.client), "closing the edge ends the connections it held, as closing a relay does");
+  a.client.close();
+});
