@@ -26,11 +26,15 @@ const SHUT_RDWR = 2;
 const IPPROTO_TCP = 6;
 const TCP_INFO = 11;
 const POLLRDHUP = 0x2000;
+const EPOLL_CTL_ADD = 1;
+const EPOLL_CTL_DEL = 2;
 /**
  * TCP states (`tcpi_state`) in which the socket has sent its FIN or is closed: FIN_WAIT1, FIN_WAIT2,
  * TIME_WAIT, CLOSE, LAST_ACK, CLOSING.
  */
 const SENT_FIN = new Set([4, 5, 6, 7, 9, 11]);
+/** How many descriptors in a row that are not connected sockets end the quick search for one. */
+const MAX_MISSES = 64;
 /** `sun_path` is 108 bytes with its terminating zero. */
 const MAX_PATH_BYTES = 107;
 /** `struct msghdr` on 64-bit Linux: name, namelen (+4), iov, iovlen, control, controllen, flags (+4). */
@@ -59,6 +63,7 @@ const LIBC_SYMBOLS = {
   getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
 } as const;
@@ -119,15 +124,16 @@ export interface SocketSender {
 /** What this process can do with sockets of its own and of others. */
 export interface SocketPassing {
   /**
-   * The descriptor of this process's TCP socket from `local` to `remote`, found among its open descriptors;
-   * undefined when there is none.
+   * The descriptor of this process's TCP socket from `local` to `remote`, found among its open descriptors
+   * other than `skip`'s; undefined when there is none.
    */
-  descriptorOf(local: Inet4Address, remote: Inet4Address): number | undefined;
+  descriptorOf(local: Inet4Address, remote: Inet4Address, skip?: ReadonlySet<number>): number | undefined;
   /** A connection to the receiver at `path`; undefined when none listens there. */
   connect(path: string): SocketSender | undefined;
   /**
-   * Binds `path` (replacing a file left there), private to this user, and calls `onSocket` for each socket passed to it. Undefined
-   * when it cannot be bound (a path over 107 bytes, a folder that is not there or not writable).
+   * Binds `path` (replacing a file left there), private to this user, and calls `onSocket` for each socket
+   * passed to it. Undefined when it cannot be bound (a path over 107 bytes, a folder that is not there or not
+   * writable).
    */
   listen(path: string, onSocket: (socket: ReceivedSocket) => void): SocketReceiver | undefined;
   /**
@@ -135,6 +141,13 @@ export interface SocketPassing {
    * to is done writing to it, and this process may close its own copy without cutting anything short.
    */
   sendingEnded(fd: number): boolean;
+  /**
+   * Takes descriptor `fd` out of this process's event loop, where Deno registered it, so that a socket another
+   * process now reads and writes no longer wakes this one at each of its packets. Returns what puts it back,
+   * to be called in the same synchronous run as closing it: Deno takes it out again when it closes it and
+   * expects to find it there. Undefined when it was not found in any event loop of this process.
+   */
+  unwatch(fd: number): (() => void) | undefined;
   /** Closes a descriptor received and not used. */
   close(fd: number): void;
 }
@@ -152,13 +165,19 @@ export function unixAddress(path: string): Uint8Array | undefined {
   return b;
 }
 
-/** Whether `sockaddr` (as `getsockname` fills it) is the IPv4 address `want`. */
-export function isInet4Address(sockaddr: Uint8Array, want: Inet4Address): boolean {
-  const v = new DataView(sockaddr.buffer, sockaddr.byteOffset, sockaddr.byteLength);
-  if (sockaddr.length < 8 || v.getUint16(0, true) !== AF_INET || v.getUint16(2, false) !== want.port) {
-    return false;
-  }
-  return `${sockaddr[4]}.${sockaddr[5]}.${sockaddr[6]}.${sockaddr[7]}` === want.ip;
+/**
+ * The first 8 bytes of `struct sockaddr_in` for `address` (family, port, address), as `getsockname` fills
+ * them; undefined when it is not an IPv4 address.
+ */
+export function inet4Bytes(address: Inet4Address): Uint8Array | undefined {
+  const octets = address.ip.split(".").map(Number);
+  if (octets.length !== 4 || octets.some((o) => !Number.isInteger(o) || o < 0 || o > 255)) return undefined;
+  const b = new Uint8Array(8);
+  const v = new DataView(b.buffer);
+  v.setUint16(0, AF_INET, true);
+  v.setUint16(2, address.port, false);
+  b.set(octets, 4);
+  return b;
 }
 
 /**
@@ -208,29 +227,62 @@ function messageHeader(payload: Uint8Array, control: Uint8Array) {
 function linuxPassing(libc: Libc): SocketPassing {
   const sockaddr = bytes(128);
   const socklen = bytes(4);
-  const nameOf = (get: typeof libc.getsockname, fd: number): Uint8Array | undefined => {
-    new DataView(socklen.buffer).setUint32(0, sockaddr.length, true);
-    if (get(fd, sockaddr, socklen) !== 0) return undefined;
-    return sockaddr.subarray(0, Math.min(sockaddr.length, new DataView(socklen.buffer).getUint32(0, true)));
-  };
-
+  const lengthView = new DataView(socklen.buffer);
   const tcpInfo = bytes(8);
+  // `struct epoll_event` (12 bytes on x86-64, 16 elsewhere), no events: deleting ignores it, and an entry put
+  // back only to be deleted again in the same run never reaches `epoll_wait`.
+  const noEvents = bytes(16);
+  let epolls: number[] | undefined;
+  const eventLoops = () =>
+    epolls ??= [...Deno.readDirSync("/proc/self/fd")].map((e) => Number(e.name)).filter((fd) => {
+      try {
+        return Number.isInteger(fd) && Deno.readLinkSync(`/proc/self/fd/${fd}`) === "anon_inode:[eventpoll]";
+      } catch {
+        return false;
+      }
+    });
   return {
+    unwatch(fd) {
+      for (const ep of eventLoops()) {
+        if (libc.epoll_ctl(ep, EPOLL_CTL_DEL, fd, noEvents) === 0) {
+          return () => libc.epoll_ctl(ep, EPOLL_CTL_ADD, fd, noEvents);
+        }
+      }
+      return undefined;
+    },
+
     sendingEnded(fd) {
       // Only the first byte (`tcpi_state`) is wanted; the kernel copies no more than it is given room for.
-      new DataView(socklen.buffer).setUint32(0, 1, true);
+      lengthView.setUint32(0, 1, true);
       if (libc.getsockopt(fd, IPPROTO_TCP, TCP_INFO, tcpInfo, socklen) !== 0) return true;
       return SENT_FIN.has(tcpInfo[0]);
     },
 
-    descriptorOf(local, remote) {
+    descriptorOf(local, remote, skip) {
+      const peer = inet4Bytes(remote);
+      const own = inet4Bytes(local);
+      if (!peer || !own) return undefined;
+      const is = (get: typeof libc.getpeername, fd: number, want: Uint8Array) => {
+        lengthView.setUint32(0, sockaddr.length, true);
+        if (get(fd, sockaddr, socklen) !== 0) return undefined;
+        for (let i = 0; i < want.length; i++) if (sockaddr[i] !== want[i]) return false;
+        return true;
+      };
+      // Descriptors are numbered from the lowest free one, so the new socket's lies among the first few that
+      // are taken: ask them in order, up to a run of numbers that are no connected socket at all.
+      for (let fd = 3, misses = 0; misses < MAX_MISSES; fd++) {
+        if (skip?.has(fd)) {
+          misses = 0;
+          continue;
+        }
+        const found = is(libc.getpeername, fd, peer);
+        misses = found === undefined ? misses + 1 : 0;
+        if (found && is(libc.getsockname, fd, own)) return fd;
+      }
       for (const entry of Deno.readDirSync("/proc/self/fd")) {
         const fd = Number(entry.name);
-        if (!Number.isInteger(fd)) continue;
-        const peer = nameOf(libc.getpeername, fd);
-        if (!peer || !isInet4Address(peer, remote)) continue;
-        const own = nameOf(libc.getsockname, fd);
-        if (own && isInet4Address(own, local)) return fd;
+        if (!Number.isInteger(fd) || skip?.has(fd)) continue;
+        if (is(libc.getpeername, fd, peer) && is(libc.getsockname, fd, own)) return fd;
       }
       return undefined;
     },

@@ -4,7 +4,7 @@
  *
  * The edge cannot simply close its own copy once the daemon has one: Deno shuts a TCP connection's sending
  * side when it closes it, which would end the client's connection under the daemon. So the edge holds its
- * copy untouched, and a sweep once a second closes it once the daemon has ended the connection's sending side
+ * copy untouched (out of its event loop, so that the client's packets to the daemon do not wake it), and a sweep once a second closes it once the daemon has ended the connection's sending side
  * (then that shutdown changes nothing). A daemon that goes (stopped, crashed) ends its connection to the edge:
  * the edge closes that daemon's copies at once, ending its clients' connections as a relay would.
  *
@@ -23,10 +23,19 @@ export interface PassOffer {
   token: string;
 }
 
+/** A copy held: its descriptor, the daemon's receiver, and what puts it back in the event loop. */
+interface Held {
+  fd: number;
+  path: string;
+  rewatch?: () => void;
+}
+
 /** The client connections passed to a daemon and still held, with the sweep that lets them go. */
 export class SocketPasser {
   readonly #passing: SocketPassing;
-  readonly #held = new Map<Deno.Conn, { fd: number; path: string }>();
+  readonly #held = new Map<Deno.Conn, Held>();
+  /** The descriptors of {@linkcode SocketPasser.#held}: never the one an offer looks for. */
+  readonly #heldFds = new Set<number>();
   readonly #senders = new Map<string, SocketSender>();
   readonly #sweepMs: number;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -51,6 +60,7 @@ export class SocketPasser {
     const fd = this.#passing.descriptorOf(
       { ip: local.hostname, port: local.port },
       { ip: remote.hostname, port: remote.port },
+      this.#heldFds,
     );
     if (fd === undefined) return undefined;
     const token = Array.from(crypto.getRandomValues(new Uint8Array(TOKEN_CHARS / 2)))
@@ -71,8 +81,18 @@ export class SocketPasser {
     const sender = this.#senderTo(path);
     if (!sender?.send(offer.fd, payload)) return false;
     this.#held.set(conn, { fd: offer.fd, path });
+    this.#heldFds.add(offer.fd);
     this.#timer ??= setInterval(() => this.sweep(), this.#sweepMs);
     return true;
+  }
+
+  /**
+   * Stops a held copy from waking the edge at each packet the client sends the daemon. Called once the edge
+   * has written its last to `conn`: a write can wait on the event loop.
+   */
+  quiet(conn: Deno.Conn): void {
+    const held = this.#held.get(conn);
+    if (held && !held.rewatch) held.rewatch = this.#passing.unwatch(held.fd);
   }
 
   /** The connection to the daemon at `path`, opened at the first pass and kept until it goes. */
@@ -91,10 +111,12 @@ export class SocketPasser {
   }
 
   /** Closes the copies `done` picks. */
-  #release(done: (held: { fd: number; path: string }) => boolean): void {
+  #release(done: (held: Held) => boolean): void {
     for (const [conn, held] of this.#held) {
       if (!done(held)) continue;
       this.#held.delete(conn);
+      this.#heldFds.delete(held.fd);
+      held.rewatch?.();
       closeQuietly(conn);
     }
     if (this.#held.size === 0) {

@@ -3,7 +3,7 @@ import net from "node:net";
 import { join } from "node:path";
 import {
   descriptorsIn,
-  isInet4Address,
+  inet4Bytes,
   type ReceivedSocket,
   socketPassing,
   unixAddress,
@@ -22,17 +22,12 @@ Deno.test("unixAddress() spells a path as sockaddr_un, and refuses one the kerne
   assert.equal(unixAddress("/a\0b"), undefined);
 });
 
-Deno.test("isInet4Address() matches an IPv4 sockaddr by address and port", () => {
-  const b = new Uint8Array(16);
-  const v = new DataView(b.buffer);
-  v.setUint16(0, 2, true);
-  v.setUint16(2, 8081, false);
-  b.set([127, 0, 0, 1], 4);
-  assert.ok(isInet4Address(b, { ip: "127.0.0.1", port: 8081 }));
-  assert.ok(!isInet4Address(b, { ip: "127.0.0.1", port: 8082 }));
-  assert.ok(!isInet4Address(b, { ip: "127.0.0.2", port: 8081 }));
-  v.setUint16(0, 10, true);
-  assert.ok(!isInet4Address(b, { ip: "127.0.0.1", port: 8081 }), "an IPv6 sockaddr is not it");
+Deno.test("inet4Bytes() spells an IPv4 address as the start of sockaddr_in, and nothing else", () => {
+  const b = inet4Bytes({ ip: "127.0.0.1", port: 8081 })!;
+  assert.deepEqual([...b], [2, 0, 0x1f, 0x91, 127, 0, 0, 1], "AF_INET, the port big-endian, the address");
+  assert.equal(inet4Bytes({ ip: "::1", port: 8081 }), undefined);
+  assert.equal(inet4Bytes({ ip: "127.0.0.256", port: 8081 }), undefined);
+  assert.equal(inet4Bytes({ ip: "127.0.1", port: 8081 }), undefined);
 });
 
 Deno.test("descriptorsIn() reads the descriptors of SCM_RIGHTS messages and skips others", () => {
@@ -110,6 +105,13 @@ Deno.test({
         "the receiver answers the client on the passed socket",
       );
       assert.equal(passing.sendingEnded(fd), false, "still open both ways");
+
+      const rewatch = passing.unwatch(fd);
+      assert.ok(rewatch, "the accepted socket was in this process's event loop");
+      assert.equal(passing.unwatch(fd), undefined, "and is out of it now");
+      await client.write(new TextEncoder().encode("pong"));
+      assert.equal(await readText(client), "echo pong", "the receiver still serves it");
+      rewatch();
 
       served.end();
       assert.equal(await readText(client), "", "the receiver's end reaches the client");

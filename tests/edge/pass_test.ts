@@ -9,7 +9,9 @@ class FakePassing implements SocketPassing {
   refuse = false;
   senders = new Map<string, { sender: SocketSender; leave: () => void }>();
 
-  descriptorOf(_local: unknown, remote: { port: number }) {
+  skipped: number[][] = [];
+  descriptorOf(_local: unknown, remote: { port: number }, skip?: ReadonlySet<number>) {
+    this.skipped.push([...skip ?? []]);
     return remote.port === 1 ? undefined : 40 + this.sent.length;
   }
 
@@ -30,6 +32,13 @@ class FakePassing implements SocketPassing {
 
   sendingEnded(fd: number) {
     return this.ended.has(fd);
+  }
+
+  unwatched: number[] = [];
+  rewatched: number[] = [];
+  unwatch(fd: number) {
+    this.unwatched.push(fd);
+    return () => void this.rewatched.push(fd);
   }
 
   listen() {
@@ -97,12 +106,17 @@ Deno.test("SocketPasser lets a held copy go once the daemon ended it, and all of
       return offer;
     });
     const offerC = passer.offer(c.edge)!;
+    assert.deepEqual(passing.skipped.at(-1), offers.map((o) => o.fd), "an offer never looks at a held copy");
     assert.ok(passer.pass("/run/new.sock", c.edge, offerC, new Uint8Array(0)));
     assert.equal(passer.held, 3);
 
+    passer.quiet(a.edge);
+    passer.quiet(a.edge);
+    assert.deepEqual(passing.unwatched, [offers[0].fd], "a quieted copy is taken out of the event loop once");
     passing.ended.add(offers[0].fd);
     assert.ok(await ends(a.client), "the copy the daemon is done with is closed by the sweep");
     assert.equal(passer.held, 2);
+    assert.deepEqual(passing.rewatched, [offers[0].fd], "and put back for Deno to take out as it closes it");
 
     passing.senders.get("/run/old.sock")!.leave();
     assert.ok(await ends(b.client), "the daemon gone: its clients' connections end at once");
