@@ -148,8 +148,11 @@ export interface SocketPassing {
    * expects to find it there. Undefined when it was not found in any event loop of this process.
    */
   unwatch(fd: number): (() => void) | undefined;
-  /** Closes a descriptor received and not used. */
-  close(fd: number): void;
+  /**
+   * Ends a socket received and not used: shut both ways, so that its client and its sender (which may hold a
+   * copy until then) see it end, then closed.
+   */
+  refuse(fd: number): void;
 }
 
 /** Socket passing in this process, or undefined where it cannot work. */
@@ -228,6 +231,10 @@ function linuxPassing(libc: Libc): SocketPassing {
   const sockaddr = bytes(128);
   const socklen = bytes(4);
   const lengthView = new DataView(socklen.buffer);
+  const refuse = (fd: number) => {
+    libc.shutdown(fd, SHUT_RDWR);
+    libc.close(fd);
+  };
   const tcpInfo = bytes(8);
   // `struct epoll_event` (12 bytes on x86-64, 16 elsewhere), no events: deleting ignores it, and an entry put
   // back only to be deleted again in the same run never reaches `epoll_wait`.
@@ -357,10 +364,10 @@ function linuxPassing(libc: Libc): SocketPassing {
           const fds = descriptorsIn(control.subarray(0, Number(hv.getBigUint64(40, true))));
           const flags = hv.getInt32(48, true);
           const [fd, ...extra] = fds;
-          for (const e of extra) libc.close(e);
+          for (const e of extra) refuse(e);
           if (fd === undefined) continue;
           if (closed || n > MAX_PAYLOAD_BYTES || flags & (MSG_TRUNC | MSG_CTRUNC)) {
-            libc.close(fd);
+            refuse(fd);
             continue;
           }
           onSocket({ fd, payload: payload.slice(0, n) });
@@ -400,8 +407,6 @@ function linuxPassing(libc: Libc): SocketPassing {
       };
     },
 
-    close(fd) {
-      libc.close(fd);
-    },
+    refuse,
   };
 }

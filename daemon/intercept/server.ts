@@ -234,7 +234,7 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
     receiver = socketPassing?.listen(options.passPath, ({ fd, payload }) => {
       const pass = awaited.get(new TextDecoder().decode(payload.subarray(0, PASS_TOKEN_CHARS)));
       if (pass) pass.take(fd, payload.subarray(PASS_TOKEN_CHARS));
-      else socketPassing!.close(fd);
+      else socketPassing!.refuse(fd);
     });
   }
 

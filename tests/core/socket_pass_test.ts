@@ -151,3 +151,30 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a socket refused by its receiver ends for its client, and for a sender still holding a copy",
+  ignore: !LINUX,
+  async fn() {
+    const passing = socketPassing!;
+    const dir = await Deno.makeTempDir({ prefix: "hm-pass-" });
+    const receiver = passing.listen(join(dir, "pass.sock"), (s) => passing.refuse(s.fd))!;
+    const { server, client } = await tcpPair();
+    try {
+      const fd = passing.descriptorOf(
+        { ip: "127.0.0.1", port: server.localAddr.port },
+        { ip: "127.0.0.1", port: server.remoteAddr.port },
+      )!;
+      const sender = passing.connect(join(dir, "pass.sock"))!;
+      assert.ok(sender.send(fd, new TextEncoder().encode("unknown token")));
+      assert.equal(await readText(client), "", "the client sees its connection end");
+      assert.equal(passing.sendingEnded(fd), true, "so the sender may let its copy go");
+      await sender.close();
+    } finally {
+      server.close();
+      client.close();
+      await receiver.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -6,7 +6,7 @@ import { MAX_PAYLOAD_BYTES, type SocketPassing, type SocketSender } from "../../
 class FakePassing implements SocketPassing {
   sent: { path: string; fd: number; payload: string }[] = [];
   ended = new Set<number>();
-  refuse = false;
+  full = false;
   senders = new Map<string, { sender: SocketSender; leave: () => void }>();
 
   skipped: number[][] = [];
@@ -19,7 +19,7 @@ class FakePassing implements SocketPassing {
     const left = Promise.withResolvers<void>();
     const sender: SocketSender = {
       send: (fd, payload) => {
-        if (this.refuse) return false;
+        if (this.full) return false;
         this.sent.push({ path, fd, payload: new TextDecoder().decode(payload) });
         return true;
       },
@@ -45,7 +45,7 @@ class FakePassing implements SocketPassing {
     return undefined;
   }
 
-  close() {}
+  refuse() {}
 }
 
 /** A connected pair: the edge's end (to hold) and the client's, which sees the edge's copy close. */
@@ -86,7 +86,7 @@ Deno.test("SocketPasser passes a connection with its token and the client's earl
       !passer.pass("/run/p.sock", a.edge, offer, new Uint8Array(MAX_PAYLOAD_BYTES)),
       "early bytes too many to go with the socket: relayed instead",
     );
-    passing.refuse = true;
+    passing.full = true;
     assert.ok(!passer.pass("/run/p.sock", a.edge, offer, new Uint8Array(0)), "a send refused is no pass");
     assert.equal(passer.held, 1);
   } finally {
