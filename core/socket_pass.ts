@@ -4,8 +4,8 @@
  * The socket travels as `SCM_RIGHTS` ancillary data over a Unix `SOCK_SEQPACKET` socket, with a payload of
  * the sender's choosing; the calls go to libc through Deno's FFI.
  *
- * Where this cannot work (not Linux, no libc, no FFI permission) {@linkcode socketPassing} is undefined and the
- * callers keep relaying bytes.
+ * Where this cannot work (not Linux, no libc, no FFI permission) {@linkcode openSocketPassing} gives nothing and
+ * the callers keep relaying bytes.
  *
  * @module
  */
@@ -71,20 +71,22 @@ const LIBC_SYMBOLS = {
 type Libc = Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"];
 
 /**
- * libc, opened once per process when this module loads, and never without the FFI permission, so that no
- * permission prompt can appear.
+ * Socket passing through libc, opened for the caller, who closes it when done; undefined where it cannot work
+ * (not Linux, no libc, no FFI permission: checked without a prompt). Opened on demand rather than when this
+ * module loads: Deno's FFI costs a process about 3.5 MB of memory once used, which an edge that meters nothing
+ * need not pay.
  */
-const LIBC = openLibc();
-
-function openLibc(): Libc | undefined {
+export function openSocketPassing(): SocketPassing | undefined {
   if (Deno.build.os !== "linux" || Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
     return undefined;
   }
+  let library;
   try {
-    return Deno.dlopen("libc.so.6", LIBC_SYMBOLS).symbols;
+    library = Deno.dlopen("libc.so.6", LIBC_SYMBOLS);
   } catch {
     return undefined;
   }
+  return linuxPassing(library.symbols, () => library.close());
 }
 
 /** An IPv4 socket address. */
@@ -153,10 +155,9 @@ export interface SocketPassing {
    * copy until then) see it end, then closed.
    */
   refuse(fd: number): void;
+  /** Lets go of libc: only once every sender and receiver it made is closed and done. */
+  close(): void;
 }
-
-/** Socket passing in this process, or undefined where it cannot work. */
-export const socketPassing: SocketPassing | undefined = LIBC && linuxPassing(LIBC);
 
 /** `struct sockaddr_un` for `path`, or undefined when the path is too long. */
 export function unixAddress(path: string): Uint8Array | undefined {
@@ -227,7 +228,7 @@ function messageHeader(payload: Uint8Array, control: Uint8Array) {
   return { header, iov, payload, control };
 }
 
-function linuxPassing(libc: Libc): SocketPassing {
+function linuxPassing(libc: Libc, release: () => void): SocketPassing {
   const sockaddr = bytes(128);
   const socklen = bytes(4);
   const lengthView = new DataView(socklen.buffer);
@@ -408,5 +409,6 @@ function linuxPassing(libc: Libc): SocketPassing {
     },
 
     refuse,
+    close: release,
   };
 }

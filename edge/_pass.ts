@@ -32,7 +32,9 @@ interface Held {
 
 /** The client connections passed to a daemon and still held, with the sweep that lets them go. */
 export class SocketPasser {
-  readonly #passing: SocketPassing;
+  readonly #open: () => SocketPassing | undefined;
+  /** Opened at the first offer; null once it could not be. */
+  #passing: SocketPassing | null | undefined;
   readonly #held = new Map<Deno.Conn, Held>();
   /** The descriptors of {@linkcode SocketPasser.#held}: never the one an offer looks for. */
   readonly #heldFds = new Set<number>();
@@ -40,8 +42,9 @@ export class SocketPasser {
   readonly #sweepMs: number;
   #timer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(passing: SocketPassing, sweepMs = SWEEP_MS) {
-    this.#passing = passing;
+  /** `open` gives the means to pass sockets, asked at the first offer (opening costs memory). */
+  constructor(open: () => SocketPassing | undefined, sweepMs = SWEEP_MS) {
+    this.#open = open;
     this.#sweepMs = sweepMs;
   }
 
@@ -57,7 +60,8 @@ export class SocketPasser {
     if (local.transport !== "tcp" || local.hostname.includes(":") || remote.hostname.includes(":")) {
       return undefined;
     }
-    const fd = this.#passing.descriptorOf(
+    if (this.#passing === undefined) this.#passing = this.#open() ?? null;
+    const fd = this.#passing?.descriptorOf(
       { ip: local.hostname, port: local.port },
       { ip: remote.hostname, port: remote.port },
       this.#heldFds,
@@ -74,7 +78,7 @@ export class SocketPasser {
    * caller relays as before.
    */
   pass(path: string, conn: Deno.Conn, offer: PassOffer, rest: Uint8Array): boolean {
-    if (TOKEN_CHARS + rest.length > MAX_PAYLOAD_BYTES) return false;
+    if (!this.#passing || TOKEN_CHARS + rest.length > MAX_PAYLOAD_BYTES) return false;
     const payload = new Uint8Array(TOKEN_CHARS + rest.length);
     payload.set(new TextEncoder().encode(offer.token));
     payload.set(rest, TOKEN_CHARS);
@@ -92,14 +96,14 @@ export class SocketPasser {
    */
   quiet(conn: Deno.Conn): void {
     const held = this.#held.get(conn);
-    if (held && !held.rewatch) held.rewatch = this.#passing.unwatch(held.fd);
+    if (held && !held.rewatch) held.rewatch = this.#passing?.unwatch(held.fd);
   }
 
   /** The connection to the daemon at `path`, opened at the first pass and kept until it goes. */
   #senderTo(path: string): SocketSender | undefined {
     let sender = this.#senders.get(path);
     if (sender) return sender;
-    sender = this.#passing.connect(path);
+    sender = this.#passing?.connect(path);
     if (!sender) return undefined;
     this.#senders.set(path, sender);
     const it = sender;
@@ -127,7 +131,7 @@ export class SocketPasser {
 
   /** Closes the copies whose connections the daemon has ended. */
   sweep(): void {
-    this.#release((held) => this.#passing.sendingEnded(held.fd));
+    this.#release((held) => this.#passing!.sendingEnded(held.fd));
   }
 
   /**
@@ -139,5 +143,7 @@ export class SocketPasser {
     const senders = [...this.#senders.values()];
     this.#senders.clear();
     await Promise.all(senders.map((s) => s.close()));
+    this.#passing?.close();
+    this.#passing = null;
   }
 }

@@ -42,7 +42,7 @@ import { daemonReadyFile } from "../core/lifecycle.ts";
 import { readPidFile } from "../core/io.ts";
 import { startWatchdog } from "./_watchdog.ts";
 import { SocketPasser } from "./_pass.ts";
-import { socketPassing } from "../core/socket_pass.ts";
+import { openSocketPassing } from "../core/socket_pass.ts";
 import { parseHostPort, parseHttpTarget } from "./_target.ts";
 
 export { meteredHosts, PROVIDER_HOSTS, SELFTEST_HOST } from "../core/hosts.ts";
@@ -194,7 +194,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   });
 
   const pulse = new DaemonPulse();
-  const passer = options.passSockets !== false && socketPassing ? new SocketPasser(socketPassing) : undefined;
+  const passer = options.passSockets !== false ? new SocketPasser(openSocketPassing) : undefined;
 
   const startedAt = new Date().toISOString();
   let lastUnmetered: UnmeteredCounts = { tunnels: 0, bytes: 0, open: 0, reclaimed: 0 };

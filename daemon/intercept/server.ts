@@ -20,7 +20,12 @@ import { SELFTEST_HOST } from "../../core/hosts.ts";
 import { answerSelftest } from "./selftest.ts";
 import { forwardUpgrade, wantsUpgrade } from "./upgrade.ts";
 import { type ConnMeta, type LeafSource, TlsFront } from "./tls_front.ts";
-import { PASS_TOKEN_CHARS, socketPassing, type SocketReceiver } from "../../core/socket_pass.ts";
+import {
+  openSocketPassing,
+  PASS_TOKEN_CHARS,
+  type SocketPassing,
+  type SocketReceiver,
+} from "../../core/socket_pass.ts";
 import { Buffer } from "node:buffer";
 
 /** What {@linkcode startInterceptServer} needs. */
@@ -146,6 +151,7 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
 
   // Passed sockets by token, awaited by the edge's connection that offered them.
   const awaited = new Map<string, { take(fd: number, early: Uint8Array): void; drop(): void }>();
+  let passing: SocketPassing | undefined;
   let receiver: SocketReceiver | undefined;
 
   const serveClient = (socket: net.Socket, meta: ConnMeta, early: Uint8Array) => {
@@ -230,12 +236,15 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       resolve();
     });
   });
-  if (options.passPath !== undefined) {
-    receiver = socketPassing?.listen(options.passPath, ({ fd, payload }) => {
+  if (options.passPath !== undefined) passing = openSocketPassing();
+  if (passing) {
+    const taker = passing;
+    receiver = passing.listen(options.passPath!, ({ fd, payload }) => {
       const pass = awaited.get(new TextDecoder().decode(payload.subarray(0, PASS_TOKEN_CHARS)));
       if (pass) pass.take(fd, payload.subarray(PASS_TOKEN_CHARS));
-      else socketPassing!.refuse(fd);
+      else taker.refuse(fd);
     });
+    if (!receiver) passing.close();
   }
 
   return {
@@ -267,7 +276,10 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       await closed;
       await h2.close();
       for (const pass of [...awaited.values()]) pass.drop();
-      await receiver?.close();
+      if (receiver) {
+        await receiver.close();
+        passing!.close();
+      }
     },
   };
 }

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import {
   descriptorsIn,
   inet4Bytes,
+  openSocketPassing,
   type ReceivedSocket,
-  socketPassing,
   unixAddress,
 } from "../../core/socket_pass.ts";
 
@@ -71,7 +71,7 @@ Deno.test({
   name: "a socket passed to a receiver is served there, and the sender's copy can go once it ended",
   ignore: !LINUX,
   async fn() {
-    const passing = socketPassing;
+    const passing = openSocketPassing();
     assert.ok(passing, "Linux, with libc and the FFI permission: socket passing works here");
     const dir = await Deno.makeTempDir({ prefix: "hm-pass-" });
     const path = join(dir, "pass.sock");
@@ -128,6 +128,7 @@ Deno.test({
       client.close();
       await receiver.close();
       await Deno.remove(dir, { recursive: true });
+      passing.close();
     }
   },
 });
@@ -136,7 +137,7 @@ Deno.test({
   name: "a sender closed by its own process stops waiting, and a receiver refuses a path it cannot bind",
   ignore: !LINUX,
   async fn() {
-    const passing = socketPassing!;
+    const passing = openSocketPassing()!;
     const dir = await Deno.makeTempDir({ prefix: "hm-pass-" });
     const receiver = passing.listen(join(dir, "pass.sock"), () => {})!;
     try {
@@ -148,6 +149,7 @@ Deno.test({
     } finally {
       await receiver.close();
       await Deno.remove(dir, { recursive: true });
+      passing.close();
     }
   },
 });
@@ -156,7 +158,7 @@ Deno.test({
   name: "a socket refused by its receiver ends for its client, and for a sender still holding a copy",
   ignore: !LINUX,
   async fn() {
-    const passing = socketPassing!;
+    const passing = openSocketPassing()!;
     const dir = await Deno.makeTempDir({ prefix: "hm-pass-" });
     const receiver = passing.listen(join(dir, "pass.sock"), (s) => passing.refuse(s.fd))!;
     const { server, client } = await tcpPair();
@@ -175,6 +177,7 @@ Deno.test({
       client.close();
       await receiver.close();
       await Deno.remove(dir, { recursive: true });
+      passing.close();
     }
   },
 });

@@ -46,6 +46,11 @@ class FakePassing implements SocketPassing {
   }
 
   refuse() {}
+
+  closed = false;
+  close() {
+    this.closed = true;
+  }
 }
 
 /** A connected pair: the edge's end (to hold) and the client's, which sees the edge's copy close. */
@@ -73,7 +78,7 @@ async function ends(client: Deno.Conn, ms = 1000): Promise<boolean> {
 
 Deno.test("SocketPasser passes a connection with its token and the client's early bytes, and holds it", async () => {
   const passing = new FakePassing();
-  const passer = new SocketPasser(passing, 60_000);
+  const passer = new SocketPasser(() => passing, 60_000);
   const a = await pair();
   try {
     const offer = passer.offer(a.edge)!;
@@ -97,7 +102,7 @@ Deno.test("SocketPasser passes a connection with its token and the client's earl
 
 Deno.test("SocketPasser lets a held copy go once the daemon ended it, and all of a daemon's once it has gone", async () => {
   const passing = new FakePassing();
-  const passer = new SocketPasser(passing, 20);
+  const passer = new SocketPasser(() => passing, 20);
   const [a, b, c] = [await pair(), await pair(), await pair()];
   try {
     const offers = [a, b].map((p) => {
@@ -134,7 +139,7 @@ Deno.test("SocketPasser lets a held copy go once the daemon ended it, and all of
 
 Deno.test("SocketPasser has no offer for a connection it cannot find, and close() ends what it holds", async () => {
   const passing = new FakePassing();
-  const passer = new SocketPasser(passing, 60_000);
+  const passer = new SocketPasser(() => passing, 60_000);
   const a = await pair();
   const offer = passer.offer(a.edge)!;
   assert.ok(passer.pass("/run/p.sock", a.edge, offer, new Uint8Array(0)));
@@ -145,6 +150,23 @@ Deno.test("SocketPasser has no offer for a connection it cannot find, and close(
   assert.equal(passer.offer(unknown), undefined);
   await passer.close();
   assert.equal(passer.held, 0);
+  assert.ok(passing.closed, "and lets go of libc");
   assert.ok(await ends(a.client), "closing the edge ends the connections it held, as closing a relay does");
   a.client.close();
+});
+
+Deno.test("SocketPasser opens socket passing at its first offer, once, and offers nothing where it cannot", async () => {
+  let opened = 0;
+  const passer = new SocketPasser(() => (opened++, undefined));
+  assert.equal(opened, 0, "an edge that meters nothing never pays for it");
+  const a = await pair();
+  try {
+    assert.equal(passer.offer(a.edge), undefined);
+    assert.equal(passer.offer(a.edge), undefined);
+    assert.equal(opened, 1);
+  } finally {
+    await passer.close();
+    a.edge.close();
+    a.client.close();
+  }
 });

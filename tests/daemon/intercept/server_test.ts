@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { COMPLETION, patternByte } from "../../../testkit/fake_provider.ts";
 import { rawConnect, readUntil, startHarness } from "./_setup.ts";
-import { socketPassing } from "../../../core/socket_pass.ts";
+import { openSocketPassing } from "../../../core/socket_pass.ts";
 
 const json = (s: string) => JSON.parse(s);
 
@@ -92,6 +92,7 @@ Deno.test({
           `x-halton-project: acme-web\r\nx-halton-pass: ${token}\r\n\r\n`,
       );
     // The edge's side of a client's connection: what it would pass.
+    const passing = openSocketPassing()!;
     const edgeListener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const client = await Deno.connect({ hostname: "127.0.0.1", port: edgeListener.addr.port });
     const accepted = await edgeListener.accept();
@@ -102,11 +103,11 @@ Deno.test({
       const answer = await readUntil(control, "\r\n\r\n");
       const path = /\r\nx-halton-pass: (\S+)\r\n/.exec(answer)?.[1];
       assert.ok(path?.startsWith(join(h.dir, "run", "pass-")), `the daemon says where to pass: ${answer}`);
-      const fd = socketPassing!.descriptorOf(
+      const fd = passing.descriptorOf(
         { ip: "127.0.0.1", port: accepted.localAddr.port },
         { ip: "127.0.0.1", port: accepted.remoteAddr.port },
       )!;
-      const sender = socketPassing!.connect(path!)!;
+      const sender = passing.connect(path!)!;
       assert.ok(sender.send(fd, new TextEncoder().encode(token)));
       control.close();
       // The client speaks TLS to the daemon over its own connection to the "edge", which relays nothing.
@@ -122,6 +123,7 @@ Deno.test({
       );
     } finally {
       accepted.close();
+      passing.close();
     }
     const rows = await h.stop();
     assert.deepEqual(rows.map((r) => [r.project, r.status]), [["acme-web", "success"], [
