@@ -35,6 +35,8 @@ const EPOLL_CTL_DEL = 2;
 const SENT_FIN = new Set([4, 5, 6, 7, 9, 11]);
 /** How many descriptors in a row that are not connected sockets end the quick search for one. */
 const MAX_MISSES = 64;
+/** How many failed calls in a row end a loop that waits on a socket. */
+const MAX_FAILED_CALLS = 8;
 /** `sun_path` is 108 bytes with its terminating zero. */
 const MAX_PATH_BYTES = 107;
 /** `struct msghdr` on 64-bit Linux: name, namelen (+4), iov, iovlen, control, controllen, flags (+4). */
@@ -134,7 +136,7 @@ export interface SocketPassing {
   connect(path: string): SocketSender | undefined;
   /**
    * Binds `path` (replacing a file left there), private to this user, and calls `onSocket` for each socket
-   * passed to it. Undefined when it cannot be bound (a path over 107 bytes, a folder that is not there or not
+   * passed to it (what it throws is ignored: it owns the socket once called). Undefined when it cannot be bound (a path over 107 bytes, a folder that is not there or not
    * writable).
    */
   listen(path: string, onSocket: (socket: ReceivedSocket) => void): SocketReceiver | undefined;
@@ -311,7 +313,10 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
       pv.setInt16(4, POLLRDHUP, true);
       let open = true;
       const gone = (async () => {
-        while (open && await libc.poll(pollfd, 1n, -1) < 0);
+        // A signal interrupts a poll (it is never restarted); anything else failing again and again is an end.
+        for (let failed = 0; open && await libc.poll(pollfd, 1n, -1) < 0 && failed < MAX_FAILED_CALLS;) {
+          failed++;
+        }
         open = false;
         libc.close(conn);
       })();
@@ -358,10 +363,13 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
         const message = messageHeader(bytes(MAX_PAYLOAD_BYTES + 1), bytes(CMSGHDR_BYTES + 4 * 8));
         const { payload, control } = message;
         const hv = new DataView(message.header.buffer);
-        while (!closed) {
+        for (let failed = 0; !closed && failed < MAX_FAILED_CALLS;) {
           hv.setBigUint64(40, BigInt(control.length), true);
           const n = Number(await libc.recvmsg(conn, message.header, MSG_CMSG_CLOEXEC));
-          if (n <= 0) break;
+          if (n === 0) break;
+          // A signal can interrupt the call; an error that stays (the connection broken) ends it.
+          failed = n < 0 ? failed + 1 : 0;
+          if (n < 0) continue;
           const fds = descriptorsIn(control.subarray(0, Number(hv.getBigUint64(40, true))));
           const flags = hv.getInt32(48, true);
           const [fd, ...extra] = fds;
@@ -371,19 +379,27 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
             refuse(fd);
             continue;
           }
-          onSocket({ fd, payload: payload.slice(0, n) });
+          try {
+            onSocket({ fd, payload: payload.slice(0, n) });
+          } catch {
+            // The receiver's owner keeps what it took; this connection's later sockets still arrive.
+          }
         }
         conns.delete(conn);
         libc.close(conn);
       };
       const receiving = new Set<Promise<void>>();
       const accepting = (async () => {
-        while (!closed) {
+        for (let failed = 0; !closed && failed < MAX_FAILED_CALLS;) {
           const conn = await libc.accept4(listener, null, null, SOCK_CLOEXEC);
+          if (conn >= 0 && closed) libc.close(conn);
           if (conn < 0 || closed) {
-            if (conn >= 0) libc.close(conn);
-            break;
+            // Out of descriptors for a moment, or interrupted: wait a little rather than spin.
+            failed++;
+            if (!closed) await new Promise((r) => setTimeout(r, 10 * failed));
+            continue;
           }
+          failed = 0;
           conns.add(conn);
           const r = receive(conn);
           receiving.add(r);

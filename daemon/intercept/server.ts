@@ -182,7 +182,13 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       drop,
       take: (fd, early) => {
         drop();
-        const client = new net.Socket({ fd, readable: true, writable: true });
+        let client: net.Socket;
+        try {
+          client = new net.Socket({ fd, readable: true, writable: true });
+        } catch (e) {
+          log.warn("intercept.pass_refused", { error: (e as Error).message });
+          return passing!.refuse(fd);
+        }
         track(client);
         opening.add(client);
         client.once("close", () => opening.delete(client));
