@@ -60,6 +60,7 @@ const LIBC_SYMBOLS = {
   connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   accept4: { parameters: ["i32", "pointer", "pointer", "i32"], result: "i32", nonblocking: true },
   recvmsg: { parameters: ["i32", "buffer", "i32"], result: "isize", nonblocking: true },
+  recvmsgNow: { name: "recvmsg", parameters: ["i32", "buffer", "i32"], result: "isize" },
   sendmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
@@ -363,26 +364,41 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
         const message = messageHeader(bytes(MAX_PAYLOAD_BYTES + 1), bytes(CMSGHDR_BYTES + 4 * 8));
         const { payload, control } = message;
         const hv = new DataView(message.header.buffer);
-        for (let failed = 0; !closed && failed < MAX_FAILED_CALLS;) {
-          hv.setBigUint64(40, BigInt(control.length), true);
-          const n = Number(await libc.recvmsg(conn, message.header, MSG_CMSG_CLOEXEC));
-          if (n === 0) break;
-          // A signal can interrupt the call; an error that stays (the connection broken) ends it.
-          failed = n < 0 ? failed + 1 : 0;
-          if (n < 0) continue;
-          const fds = descriptorsIn(control.subarray(0, Number(hv.getBigUint64(40, true))));
-          const flags = hv.getInt32(48, true);
-          const [fd, ...extra] = fds;
+        /** Hands on the message `recvmsg` left in the buffers, `n` bytes of it. */
+        const take = (n: number) => {
+          const [fd, ...extra] = descriptorsIn(control.subarray(0, Number(hv.getBigUint64(40, true))));
           for (const e of extra) refuse(e);
-          if (fd === undefined) continue;
-          if (closed || n > MAX_PAYLOAD_BYTES || flags & (MSG_TRUNC | MSG_CTRUNC)) {
-            refuse(fd);
-            continue;
+          if (fd === undefined) return;
+          if (closed || n > MAX_PAYLOAD_BYTES || hv.getInt32(48, true) & (MSG_TRUNC | MSG_CTRUNC)) {
+            return refuse(fd);
           }
           try {
             onSocket({ fd, payload: payload.slice(0, n) });
           } catch {
             // The receiver's owner keeps what it took; this connection's later sockets still arrive.
+          }
+        };
+        let ended = false;
+        for (let failed = 0; !closed && !ended && failed < MAX_FAILED_CALLS;) {
+          hv.setBigUint64(40, BigInt(control.length), true);
+          const n = Number(await libc.recvmsg(conn, message.header, MSG_CMSG_CLOEXEC));
+          // A signal can interrupt the call; an error that stays (the connection broken) ends it.
+          failed = n < 0 ? failed + 1 : 0;
+          if (n <= 0) {
+            ended = n === 0;
+            continue;
+          }
+          take(n);
+          // A burst of connections queues many sockets: take every one already there in this same turn,
+          // rather than one per turn of a busy event loop.
+          while (!closed) {
+            hv.setBigUint64(40, BigInt(control.length), true);
+            const more = Number(libc.recvmsgNow(conn, message.header, MSG_CMSG_CLOEXEC | MSG_DONTWAIT));
+            if (more <= 0) {
+              ended = more === 0;
+              break;
+            }
+            take(more);
           }
         }
         conns.delete(conn);

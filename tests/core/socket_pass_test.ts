@@ -181,3 +181,41 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a burst of sockets sent at once all arrive, each with its own payload",
+  ignore: !LINUX,
+  async fn() {
+    const passing = openSocketPassing()!;
+    const dir = await Deno.makeTempDir({ prefix: "hm-pass-" });
+    const got: string[] = [];
+    const all = Promise.withResolvers<void>();
+    const receiver = passing.listen(join(dir, "pass.sock"), (s) => {
+      got.push(new TextDecoder().decode(s.payload));
+      passing.refuse(s.fd);
+      if (got.length === 20) all.resolve();
+    })!;
+    const pairs = await Promise.all(Array.from({ length: 20 }, tcpPair));
+    const sender = passing.connect(join(dir, "pass.sock"))!;
+    try {
+      pairs.forEach(({ server }, i) => {
+        const fd = passing.descriptorOf(
+          { ip: "127.0.0.1", port: server.localAddr.port },
+          { ip: "127.0.0.1", port: server.remoteAddr.port },
+        )!;
+        assert.ok(sender.send(fd, new TextEncoder().encode(`socket ${i}`)));
+      });
+      await all.promise;
+      assert.deepEqual(got.sort(), Array.from({ length: 20 }, (_, i) => `socket ${i}`).sort());
+    } finally {
+      await sender.close();
+      for (const { server, client } of pairs) {
+        server.close();
+        client.close();
+      }
+      await receiver.close();
+      await Deno.remove(dir, { recursive: true });
+      passing.close();
+    }
+  },
+});
