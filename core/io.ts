@@ -30,6 +30,16 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode?: 
   Deno.renameSync(tmp, path);
 }
 
+/** Whether something is at `path` (a file, a folder, anything `stat` can see). */
+export function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The text of `path`, or undefined when it cannot be read (missing, a folder, no permission). */
 export function readTextIfThere(path: string): string | undefined {
   try {

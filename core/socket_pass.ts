@@ -137,8 +137,8 @@ export interface SocketPassing {
   connect(path: string): SocketSender | undefined;
   /**
    * Binds `path` (replacing a file left there), private to this user, and calls `onSocket` for each socket
-   * passed to it (what it throws is ignored: it owns the socket once called). Undefined when it cannot be bound (a path over 107 bytes, a folder that is not there or not
-   * writable).
+   * passed to it (what it throws is ignored: it owns the socket once called). Undefined when it cannot be
+   * bound (a path over 107 bytes, a folder that is not there or not writable).
    */
   listen(path: string, onSocket: (socket: ReceivedSocket) => void): SocketReceiver | undefined;
   /**

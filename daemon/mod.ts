@@ -21,6 +21,7 @@ import { readApiOnDemand } from "./api/read/off_thread.ts";
 import type { MeteringHook } from "./intercept/seam.ts";
 import { startInterceptServer } from "./intercept/server.ts";
 import { join } from "node:path";
+import { exists } from "../core/io.ts";
 import type { LeafSource } from "./intercept/tls_front.ts";
 import { openStore } from "../store/open.ts";
 import { RowWriter } from "../store/writer.ts";
@@ -351,7 +352,7 @@ function passSocketPath(run: string): string | undefined {
     Deno.mkdirSync(run, { recursive: true, mode: 0o700 });
     for (const entry of Deno.readDirSync(run)) {
       const pid = /^pass-(\d+)-[0-9a-f]+\.sock$/.exec(entry.name)?.[1];
-      if (pid && pid !== String(Deno.pid) && !existsSync(`/proc/${pid}`)) {
+      if (pid && pid !== String(Deno.pid) && !exists(`/proc/${pid}`)) {
         Deno.removeSync(join(run, entry.name));
       }
     }
@@ -360,13 +361,4 @@ function passSocketPath(run: string): string | undefined {
   }
   const tag = Array.from(crypto.getRandomValues(new Uint8Array(4)), (b) => b.toString(16).padStart(2, "0"));
   return join(run, `pass-${Deno.pid}-${tag.join("")}.sock`);
-}
-
-function existsSync(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

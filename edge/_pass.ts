@@ -4,9 +4,10 @@
  *
  * The edge cannot simply close its own copy once the daemon has one: Deno shuts a TCP connection's sending
  * side when it closes it, which would end the client's connection under the daemon. So the edge holds its
- * copy untouched (out of its event loop, so that the client's packets to the daemon do not wake it), and a sweep once a second closes it once the daemon has ended the connection's sending side
- * (then that shutdown changes nothing). A daemon that goes (stopped, crashed) ends its connection to the edge:
- * the edge closes that daemon's copies at once, ending its clients' connections as a relay would.
+ * copy untouched (out of its event loop, so that the client's packets to the daemon do not wake it), and a
+ * sweep once a second closes it once the daemon has ended the connection's sending side (then that shutdown
+ * changes nothing). A daemon that goes (stopped, crashed) ends its connection to the edge: the edge closes
+ * that daemon's copies at once, ending its clients' connections as a relay would.
  *
  * @module
  */

@@ -16,7 +16,7 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic } from "../core/io.ts";
+import { exists, writeFileAtomic } from "../core/io.ts";
 import { makePrivateDir } from "../core/private.ts";
 import type { Logger } from "../core/log.ts";
 import { REPLACES_ENV } from "../core/lifecycle.ts";
@@ -67,15 +67,6 @@ export function runningSupervisor(run: string): SupervisorInfo | undefined {
     return info.pid === pid ? info : { pid, command: [], startedAt: "" };
   } catch {
     return { pid, command: [], startedAt: "" };
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -273,6 +273,8 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       }
       clearTimeout(goaway);
       log.info("intercept.drained", { left: sockets.size, active: stats.active });
+      // A socket the edge passes from now on finds no one waiting for it and is refused.
+      for (const pass of [...awaited.values()]) pass.drop();
       for (const s of sockets) s.destroy();
       // Destroyed connections end their exchanges in later events; wait so their rows reach the writer.
       const settle = Date.now() + 1000;
@@ -281,7 +283,6 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       }
       await closed;
       await h2.close();
-      for (const pass of [...awaited.values()]) pass.drop();
       if (receiver) {
         await receiver.close();
         passing!.close();

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { join } from "node:path";
+import { type TcpPair, tcpPair } from "../helpers/tcp_pair.ts";
 import {
   descriptorsIn,
   inet4Bytes,
   openSocketPassing,
   type ReceivedSocket,
+  type SocketPassing,
   unixAddress,
 } from "../../core/socket_pass.ts";
 
@@ -50,15 +52,25 @@ Deno.test("descriptorsIn() reads the descriptors of SCM_RIGHTS messages and skip
   assert.deepEqual(descriptorsIn(b.subarray(0, 56)), [], "a length past the end stops the reading");
 });
 
-/** A connected pair on loopback: the accepted end and the client's end. */
-async function tcpPair(): Promise<{ server: Deno.TcpConn; client: Deno.TcpConn }> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+/** Runs `fn` with socket passing opened and a temp folder for receivers; lets go of both after. */
+async function withPassing(fn: (passing: SocketPassing, dir: string) => Promise<void>): Promise<void> {
+  const passing = openSocketPassing();
+  assert.ok(passing, "Linux, with libc and the FFI permission: socket passing works here");
+  const dir = await Deno.makeTempDir({ prefix: "hm-pass-" });
   try {
-    const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-    return { server: await listener.accept(), client };
+    await fn(passing, dir);
   } finally {
-    listener.close();
+    await Deno.remove(dir, { recursive: true });
+    passing.close();
   }
+}
+
+/** The descriptor of `pair`'s accepted end in this process. */
+function descriptorOf(passing: SocketPassing, { server }: TcpPair): number | undefined {
+  return passing.descriptorOf(
+    { ip: "127.0.0.1", port: server.localAddr.port },
+    { ip: "127.0.0.1", port: server.remoteAddr.port },
+  );
 }
 
 async function readText(conn: Deno.Conn): Promise<string> {
@@ -70,152 +82,128 @@ async function readText(conn: Deno.Conn): Promise<string> {
 Deno.test({
   name: "a socket passed to a receiver is served there, and the sender's copy can go once it ended",
   ignore: !LINUX,
-  async fn() {
-    const passing = openSocketPassing();
-    assert.ok(passing, "Linux, with libc and the FFI permission: socket passing works here");
-    const dir = await Deno.makeTempDir({ prefix: "hm-pass-" });
-    const path = join(dir, "pass.sock");
-    const received = Promise.withResolvers<ReceivedSocket>();
-    const receiver = passing.listen(path, (s) => received.resolve(s))!;
-    assert.equal((Deno.statSync(path).mode! & 0o777).toString(8), "600", "only this user may pass sockets");
-    const { server, client } = await tcpPair();
-    try {
-      const local = server.localAddr;
-      const remote = server.remoteAddr;
-      const fd = passing.descriptorOf({ ip: local.hostname, port: local.port }, {
-        ip: remote.hostname,
-        port: remote.port,
-      });
-      assert.ok(fd !== undefined && fd > 2, `the accepted socket was found among the descriptors (${fd})`);
-      assert.equal(
-        passing.descriptorOf({ ip: "127.0.0.1", port: 1 }, { ip: "127.0.0.1", port: 2 }),
-        undefined,
-      );
+  fn: () =>
+    withPassing(async (passing, dir) => {
+      const path = join(dir, "pass.sock");
+      const received = Promise.withResolvers<ReceivedSocket>();
+      const receiver = passing.listen(path, (s) => received.resolve(s))!;
+      assert.equal((Deno.statSync(path).mode! & 0o777).toString(8), "600", "only this user may pass sockets");
+      const pair = await tcpPair();
+      const { server, client } = pair;
+      try {
+        const fd = descriptorOf(passing, pair);
+        assert.ok(fd !== undefined && fd > 2, `the accepted socket was found among the descriptors (${fd})`);
+        assert.equal(
+          passing.descriptorOf({ ip: "127.0.0.1", port: 1 }, { ip: "127.0.0.1", port: 2 }),
+          undefined,
+        );
 
-      const sender = passing.connect(path)!;
-      assert.ok(sender.send(fd, new TextEncoder().encode("token")));
-      const got = await received.promise;
-      assert.equal(new TextDecoder().decode(got.payload), "token");
-      const served = new net.Socket({ fd: got.fd, readable: true, writable: true });
-      served.on("data", (d) => served.write(`echo ${d}`));
-      await client.write(new TextEncoder().encode("ping"));
-      assert.equal(
-        await readText(client),
-        "echo ping",
-        "the receiver answers the client on the passed socket",
-      );
-      assert.equal(passing.sendingEnded(fd), false, "still open both ways");
+        const sender = passing.connect(path)!;
+        assert.ok(sender.send(fd, new TextEncoder().encode("token")));
+        const got = await received.promise;
+        assert.equal(new TextDecoder().decode(got.payload), "token");
+        const served = new net.Socket({ fd: got.fd, readable: true, writable: true });
+        served.on("data", (d) => served.write(`echo ${d}`));
+        await client.write(new TextEncoder().encode("ping"));
+        assert.equal(
+          await readText(client),
+          "echo ping",
+          "the receiver answers the client on the passed socket",
+        );
+        assert.equal(passing.sendingEnded(fd), false, "still open both ways");
 
-      const rewatch = passing.unwatch(fd);
-      assert.ok(rewatch, "the accepted socket was in this process's event loop");
-      assert.equal(passing.unwatch(fd), undefined, "and is out of it now");
-      await client.write(new TextEncoder().encode("pong"));
-      assert.equal(await readText(client), "echo pong", "the receiver still serves it");
-      rewatch();
+        const rewatch = passing.unwatch(fd);
+        assert.ok(rewatch, "the accepted socket was in this process's event loop");
+        assert.equal(passing.unwatch(fd), undefined, "and is out of it now");
+        await client.write(new TextEncoder().encode("pong"));
+        assert.equal(await readText(client), "echo pong", "the receiver still serves it");
+        rewatch();
 
-      served.end();
-      assert.equal(await readText(client), "", "the receiver's end reaches the client");
-      assert.equal(passing.sendingEnded(fd), true, "the sender sees its copy is no longer needed");
-      server.close();
-      served.destroy();
+        served.end();
+        assert.equal(await readText(client), "", "the receiver's end reaches the client");
+        assert.equal(passing.sendingEnded(fd), true, "the sender sees its copy is no longer needed");
+        server.close();
+        served.destroy();
 
-      await receiver.close();
-      await sender.gone;
-      assert.equal(sender.send(fd, new TextEncoder().encode("x")), false, "nobody to send to");
-      assert.throws(() => Deno.statSync(path), Deno.errors.NotFound, "the receiver removed its path");
-      assert.equal(passing.connect(path), undefined, "nothing listens there any more");
-    } finally {
-      client.close();
-      await receiver.close();
-      await Deno.remove(dir, { recursive: true });
-      passing.close();
-    }
-  },
+        await receiver.close();
+        await sender.gone;
+        assert.equal(sender.send(fd, new TextEncoder().encode("x")), false, "nobody to send to");
+        assert.throws(() => Deno.statSync(path), Deno.errors.NotFound, "the receiver removed its path");
+        assert.equal(passing.connect(path), undefined, "nothing listens there any more");
+      } finally {
+        client.close();
+        await receiver.close();
+      }
+    }),
 });
 
 Deno.test({
   name: "a sender closed by its own process stops waiting, and a receiver refuses a path it cannot bind",
   ignore: !LINUX,
-  async fn() {
-    const passing = openSocketPassing()!;
-    const dir = await Deno.makeTempDir({ prefix: "hm-pass-" });
-    const receiver = passing.listen(join(dir, "pass.sock"), () => {})!;
-    try {
-      const sender = passing.connect(join(dir, "pass.sock"))!;
-      await sender.close();
-      await sender.gone;
-      assert.equal(passing.listen(join(dir, "missing", "pass.sock"), () => {}), undefined);
-      assert.equal(passing.listen("/" + "x".repeat(200), () => {}), undefined);
-    } finally {
-      await receiver.close();
-      await Deno.remove(dir, { recursive: true });
-      passing.close();
-    }
-  },
+  fn: () =>
+    withPassing(async (passing, dir) => {
+      const receiver = passing.listen(join(dir, "pass.sock"), () => {})!;
+      try {
+        const sender = passing.connect(join(dir, "pass.sock"))!;
+        await sender.close();
+        await sender.gone;
+        assert.equal(passing.listen(join(dir, "missing", "pass.sock"), () => {}), undefined);
+        assert.equal(passing.listen("/" + "x".repeat(200), () => {}), undefined);
+      } finally {
+        await receiver.close();
+      }
+    }),
 });
 
 Deno.test({
   name: "a socket refused by its receiver ends for its client, and for a sender still holding a copy",
   ignore: !LINUX,
-  async fn() {
-    const passing = openSocketPassing()!;
-    const dir = await Deno.makeTempDir({ prefix: "hm-pass-" });
-    const receiver = passing.listen(join(dir, "pass.sock"), (s) => passing.refuse(s.fd))!;
-    const { server, client } = await tcpPair();
-    try {
-      const fd = passing.descriptorOf(
-        { ip: "127.0.0.1", port: server.localAddr.port },
-        { ip: "127.0.0.1", port: server.remoteAddr.port },
-      )!;
-      const sender = passing.connect(join(dir, "pass.sock"))!;
-      assert.ok(sender.send(fd, new TextEncoder().encode("unknown token")));
-      assert.equal(await readText(client), "", "the client sees its connection end");
-      assert.equal(passing.sendingEnded(fd), true, "so the sender may let its copy go");
-      await sender.close();
-    } finally {
-      server.close();
-      client.close();
-      await receiver.close();
-      await Deno.remove(dir, { recursive: true });
-      passing.close();
-    }
-  },
+  fn: () =>
+    withPassing(async (passing, dir) => {
+      const receiver = passing.listen(join(dir, "pass.sock"), (s) => passing.refuse(s.fd))!;
+      const pair = await tcpPair();
+      try {
+        const fd = descriptorOf(passing, pair)!;
+        const sender = passing.connect(join(dir, "pass.sock"))!;
+        assert.ok(sender.send(fd, new TextEncoder().encode("unknown token")));
+        assert.equal(await readText(pair.client), "", "the client sees its connection end");
+        assert.equal(passing.sendingEnded(fd), true, "so the sender may let its copy go");
+        await sender.close();
+      } finally {
+        pair.server.close();
+        pair.client.close();
+        await receiver.close();
+      }
+    }),
 });
 
 Deno.test({
   name: "a burst of sockets sent at once all arrive, each with its own payload",
   ignore: !LINUX,
-  async fn() {
-    const passing = openSocketPassing()!;
-    const dir = await Deno.makeTempDir({ prefix: "hm-pass-" });
-    const got: string[] = [];
-    const all = Promise.withResolvers<void>();
-    const receiver = passing.listen(join(dir, "pass.sock"), (s) => {
-      got.push(new TextDecoder().decode(s.payload));
-      passing.refuse(s.fd);
-      if (got.length === 20) all.resolve();
-    })!;
-    const pairs = await Promise.all(Array.from({ length: 20 }, tcpPair));
-    const sender = passing.connect(join(dir, "pass.sock"))!;
-    try {
-      pairs.forEach(({ server }, i) => {
-        const fd = passing.descriptorOf(
-          { ip: "127.0.0.1", port: server.localAddr.port },
-          { ip: "127.0.0.1", port: server.remoteAddr.port },
-        )!;
-        assert.ok(sender.send(fd, new TextEncoder().encode(`socket ${i}`)));
-      });
-      await all.promise;
-      assert.deepEqual(got.sort(), Array.from({ length: 20 }, (_, i) => `socket ${i}`).sort());
-    } finally {
-      await sender.close();
-      for (const { server, client } of pairs) {
-        server.close();
-        client.close();
+  fn: () =>
+    withPassing(async (passing, dir) => {
+      const got: string[] = [];
+      const all = Promise.withResolvers<void>();
+      const receiver = passing.listen(join(dir, "pass.sock"), (s) => {
+        got.push(new TextDecoder().decode(s.payload));
+        passing.refuse(s.fd);
+        if (got.length === 20) all.resolve();
+      })!;
+      const pairs = await Promise.all(Array.from({ length: 20 }, tcpPair));
+      const sender = passing.connect(join(dir, "pass.sock"))!;
+      try {
+        pairs.forEach((pair, i) => {
+          assert.ok(sender.send(descriptorOf(passing, pair)!, new TextEncoder().encode(`socket ${i}`)));
+        });
+        await all.promise;
+        assert.deepEqual(got.sort(), Array.from({ length: 20 }, (_, i) => `socket ${i}`).sort());
+      } finally {
+        await sender.close();
+        for (const { server, client } of pairs) {
+          server.close();
+          client.close();
+        }
+        await receiver.close();
       }
-      await receiver.close();
-      await Deno.remove(dir, { recursive: true });
-      passing.close();
-    }
-  },
+    }),
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { SocketPasser } from "../../edge/_pass.ts";
 import { MAX_PAYLOAD_BYTES, type SocketPassing, type SocketSender } from "../../core/socket_pass.ts";
+import { tcpPair } from "../helpers/tcp_pair.ts";
 
 /** A {@linkcode SocketPassing} that records what is sent and is told which sockets have ended. */
 class FakePassing implements SocketPassing {
@@ -53,15 +54,10 @@ class FakePassing implements SocketPassing {
   }
 }
 
-/** A connected pair: the edge's end (to hold) and the client's, which sees the edge's copy close. */
+/** A connection whose accepted end is the edge's (to hold), and the client's, which sees that copy close. */
 async function pair(): Promise<{ edge: Deno.TcpConn; client: Deno.TcpConn }> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  try {
-    const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-    return { edge: await listener.accept(), client };
-  } finally {
-    listener.close();
-  }
+  const { server, client } = await tcpPair();
+  return { edge: server, client };
 }
 
 /** Whether the client sees its connection end within `ms`. */
