@@ -10,6 +10,9 @@
  * @module
  */
 
+import { ipv4Octets } from "./ipv4.ts";
+import { openLibc } from "./libc.ts";
+
 const AF_UNIX = 1;
 const AF_INET = 2;
 const SOCK_SEQPACKET = 5;
@@ -75,21 +78,12 @@ type Libc = Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"];
 
 /**
  * Socket passing through libc, opened for the caller, who closes it when done; undefined where it cannot work
- * (not Linux, no libc, no FFI permission: checked without a prompt). Opened on demand rather than when this
- * module loads: Deno's FFI costs a process about 3.5 MB of memory once used, which an edge that meters nothing
- * need not pay.
+ * ({@linkcode openLibc}). Opened on demand rather than when this module loads: Deno's FFI costs a process
+ * about 3.5 MB of memory once used, which an edge that meters nothing need not pay.
  */
 export function openSocketPassing(): SocketPassing | undefined {
-  if (Deno.build.os !== "linux" || Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
-    return undefined;
-  }
-  let library;
-  try {
-    library = Deno.dlopen("libc.so.6", LIBC_SYMBOLS);
-  } catch {
-    return undefined;
-  }
-  return linuxPassing(library.symbols, () => library.close());
+  const library = openLibc(LIBC_SYMBOLS);
+  return library && linuxPassing(library.symbols, () => library.close());
 }
 
 /** An IPv4 socket address. */
@@ -132,7 +126,11 @@ export interface SocketPassing {
    * The descriptor of this process's TCP socket from `local` to `remote`, found among its open descriptors
    * other than `skip`'s; undefined when there is none.
    */
-  descriptorOf(local: Inet4Address, remote: Inet4Address, skip?: ReadonlySet<number>): number | undefined;
+  descriptorOf(
+    local: Inet4Address,
+    remote: Inet4Address,
+    skip?: { has(fd: number): boolean },
+  ): number | undefined;
   /** A connection to the receiver at `path`; undefined when none listens there. */
   connect(path: string): SocketSender | undefined;
   /**
@@ -177,8 +175,8 @@ export function unixAddress(path: string): Uint8Array | undefined {
  * them; undefined when it is not an IPv4 address.
  */
 export function inet4Bytes(address: Inet4Address): Uint8Array | undefined {
-  const octets = address.ip.split(".").map(Number);
-  if (octets.length !== 4 || octets.some((o) => !Number.isInteger(o) || o < 0 || o > 255)) return undefined;
+  const octets = ipv4Octets(address.ip);
+  if (!octets) return undefined;
   const b = new Uint8Array(8);
   const v = new DataView(b.buffer);
   v.setUint16(0, AF_INET, true);

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { ipv4Octets } from "../../core/ipv4.ts";
 
 /** The 32-hex-digit key of an IPv4 or IPv6 address (zone id ignored); undefined when it is not one. */
 export function ipKey(ip: string): string | undefined {
@@ -14,7 +15,7 @@ export function ipKey(ip: string): string | undefined {
 /** The 16 bytes of an IPv4 (as IPv4-mapped IPv6) or IPv6 address, zone id ignored; undefined when it is not one. */
 function ipBytes(ip: string): number[] | undefined {
   const bare = ip.replace(/^\[|\]$/g, "").replace(/%.*$/, "");
-  const v4 = ipv4Bytes(bare);
+  const v4 = ipv4Octets(bare);
   return v4 ? [...V4_MAPPED, ...v4] : ipv6Bytes(bare);
 }
 
@@ -26,12 +27,6 @@ export function ipv4Of(ip: string): number[] | undefined {
 
 const V4_MAPPED = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 
-function ipv4Bytes(s: string): number[] | undefined {
-  const parts = s.split(".");
-  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)) return undefined;
-  return parts.map(Number);
-}
-
 function ipv6Bytes(s: string): number[] | undefined {
   const halves = s.split("::");
   if (halves.length > 2) return undefined;
@@ -42,7 +37,7 @@ function ipv6Bytes(s: string): number[] | undefined {
   const push = (list: string[]): boolean => {
     for (let i = 0; i < list.length; i++) {
       const g = list[i];
-      const v4 = i === list.length - 1 ? ipv4Bytes(g) : undefined;
+      const v4 = i === list.length - 1 ? ipv4Octets(g) : undefined;
       if (v4) words.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
       else if (/^[0-9a-f]{1,4}$/i.test(g)) words.push(parseInt(g, 16));
       else return false;

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { openLibc } from "../../core/libc.ts";
 import { ipv4Of } from "./ip.ts";
 import type { ClientAddress } from "./types.ts";
 
@@ -102,20 +103,9 @@ const LIBC_SYMBOLS = {
 /**
  * libc, opened once per process when this module loads: it is mapped into every Linux Deno process already,
  * and a library opened by whatever first asks would be charged to that caller (a test's leak check, among
- * them). Never opened without the FFI permission, so that no permission prompt can appear.
+ * them).
  */
-const LIBC = openLibc();
-
-function openLibc(): Deno.DynamicLibrary<typeof LIBC_SYMBOLS> | undefined {
-  if (Deno.build.os !== "linux" || Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
-    return undefined;
-  }
-  try {
-    return Deno.dlopen("libc.so.6", LIBC_SYMBOLS);
-  } catch {
-    return undefined;
-  }
-}
+const LIBC = openLibc(LIBC_SYMBOLS);
 
 /** The netlink socket questions go through, opened at the first one and kept; one per process, as is libc. */
 let netlink = -1;
