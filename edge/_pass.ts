@@ -24,9 +24,9 @@ export interface PassOffer {
   token: string;
 }
 
-/** A copy held: its descriptor, the daemon's receiver, and what puts it back in the event loop. */
+/** A copy held: the edge's connection, the daemon's receiver, and what puts it back in the event loop. */
 interface Held {
-  fd: number;
+  conn: Deno.Conn;
   path: string;
   rewatch?: () => void;
 }
@@ -36,9 +36,8 @@ export class SocketPasser {
   readonly #open: () => SocketPassing | undefined;
   /** Opened at the first offer; null once it could not be. */
   #passing: SocketPassing | null | undefined;
-  readonly #held = new Map<Deno.Conn, Held>();
-  /** The descriptors of {@linkcode SocketPasser.#held}: never the one an offer looks for. */
-  readonly #heldFds = new Set<number>();
+  /** By descriptor: never the one an offer looks for. */
+  readonly #held = new Map<number, Held>();
   readonly #senders = new Map<string, SocketSender>();
   readonly #sweepMs: number;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -58,14 +57,12 @@ export class SocketPasser {
   offer(conn: Deno.Conn): PassOffer | undefined {
     const local = conn.localAddr as Deno.NetAddr;
     const remote = conn.remoteAddr as Deno.NetAddr;
-    if (local.transport !== "tcp" || local.hostname.includes(":") || remote.hostname.includes(":")) {
-      return undefined;
-    }
+    if (local.transport !== "tcp") return undefined;
     if (this.#passing === undefined) this.#passing = this.#open() ?? null;
     const fd = this.#passing?.descriptorOf(
       { ip: local.hostname, port: local.port },
       { ip: remote.hostname, port: remote.port },
-      this.#heldFds,
+      this.#held,
     );
     if (fd === undefined) return undefined;
     const token = Array.from(crypto.getRandomValues(new Uint8Array(TOKEN_CHARS / 2)))
@@ -85,19 +82,18 @@ export class SocketPasser {
     payload.set(rest, TOKEN_CHARS);
     const sender = this.#senderTo(path);
     if (!sender?.send(offer.fd, payload)) return false;
-    this.#held.set(conn, { fd: offer.fd, path });
-    this.#heldFds.add(offer.fd);
+    this.#held.set(offer.fd, { conn, path });
     this.#timer ??= setInterval(() => this.sweep(), this.#sweepMs);
     return true;
   }
 
   /**
-   * Stops a held copy from waking the edge at each packet the client sends the daemon. Called once the edge
-   * has written its last to `conn`: a write can wait on the event loop.
+   * Stops the copy passed with `offer` from waking the edge at each packet the client sends the daemon. Called
+   * once the edge has written its last to it: a write can wait on the event loop.
    */
-  quiet(conn: Deno.Conn): void {
-    const held = this.#held.get(conn);
-    if (held && !held.rewatch) held.rewatch = this.#passing?.unwatch(held.fd);
+  quiet(offer: PassOffer): void {
+    const held = this.#held.get(offer.fd);
+    if (held && !held.rewatch) held.rewatch = this.#passing?.unwatch(offer.fd);
   }
 
   /** The connection to the daemon at `path`, opened at the first pass and kept until it goes. */
@@ -110,19 +106,18 @@ export class SocketPasser {
     const it = sender;
     it.gone.then(() => {
       if (this.#senders.get(path) === it) this.#senders.delete(path);
-      this.#release((held) => held.path === path);
+      this.#release((_fd, held) => held.path === path);
     });
     return sender;
   }
 
   /** Closes the copies `done` picks. */
-  #release(done: (held: Held) => boolean): void {
-    for (const [conn, held] of this.#held) {
-      if (!done(held)) continue;
-      this.#held.delete(conn);
-      this.#heldFds.delete(held.fd);
+  #release(done: (fd: number, held: Held) => boolean): void {
+    for (const [fd, held] of this.#held) {
+      if (!done(fd, held)) continue;
+      this.#held.delete(fd);
       held.rewatch?.();
-      closeQuietly(conn);
+      closeQuietly(held.conn);
     }
     if (this.#held.size === 0) {
       clearInterval(this.#timer);
@@ -132,7 +127,7 @@ export class SocketPasser {
 
   /** Closes the copies whose connections the daemon has ended. */
   sweep(): void {
-    this.#release((held) => this.#passing!.sendingEnded(held.fd));
+    this.#release((fd) => this.#passing!.sendingEnded(fd));
   }
 
   /**

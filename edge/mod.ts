@@ -289,7 +289,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
           counts.passed++;
           scope.release(conn);
           await writeAll(conn, ESTABLISHED);
-          passer!.quiet(conn);
+          passer!.quiet(offer);
           return;
         }
         await writeAll(conn, concat(ESTABLISHED, daemon.early));
