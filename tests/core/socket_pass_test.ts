@@ -52,17 +52,26 @@ Deno.test("descriptorsIn() reads the descriptors of SCM_RIGHTS messages and skip
   assert.deepEqual(descriptorsIn(b.subarray(0, 56)), [], "a length past the end stops the reading");
 });
 
-/** Runs `fn` with socket passing opened and a temp folder for receivers; lets go of both after. */
-async function withPassing(fn: (passing: SocketPassing, dir: string) => Promise<void>): Promise<void> {
-  const passing = openSocketPassing();
-  assert.ok(passing, "Linux, with libc and the FFI permission: socket passing works here");
-  const dir = await Deno.makeTempDir({ prefix: "hm-pass-" });
-  try {
-    await fn(passing, dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-    passing.close();
-  }
+/**
+ * A test against this machine's kernel (Linux only): `fn` gets socket passing, opened, and a temp folder for
+ * receivers; both are let go of after.
+ */
+function kernelTest(name: string, fn: (passing: SocketPassing, dir: string) => Promise<void>): void {
+  Deno.test({
+    name,
+    ignore: !LINUX,
+    async fn() {
+      const passing = openSocketPassing();
+      assert.ok(passing, "Linux, with libc and the FFI permission: socket passing works here");
+      const dir = await Deno.makeTempDir({ prefix: "hm-pass-" });
+      try {
+        await fn(passing, dir);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+        passing.close();
+      }
+    },
+  });
 }
 
 /** The descriptor of `pair`'s accepted end in this process. */
@@ -79,131 +88,120 @@ async function readText(conn: Deno.Conn): Promise<string> {
   return n === null ? "" : new TextDecoder().decode(buf.subarray(0, n));
 }
 
-Deno.test({
-  name: "a socket passed to a receiver is served there, and the sender's copy can go once it ended",
-  ignore: !LINUX,
-  fn: () =>
-    withPassing(async (passing, dir) => {
-      const path = join(dir, "pass.sock");
-      const received = Promise.withResolvers<ReceivedSocket>();
-      const receiver = passing.listen(path, (s) => received.resolve(s))!;
-      assert.equal((Deno.statSync(path).mode! & 0o777).toString(8), "600", "only this user may pass sockets");
-      const pair = await tcpPair();
-      const { server, client } = pair;
-      try {
-        const fd = descriptorOf(passing, pair);
-        assert.ok(fd !== undefined && fd > 2, `the accepted socket was found among the descriptors (${fd})`);
-        assert.equal(
-          passing.descriptorOf({ ip: "127.0.0.1", port: 1 }, { ip: "127.0.0.1", port: 2 }),
-          undefined,
-        );
+kernelTest(
+  "a socket passed to a receiver is served there, and the sender's copy can go once it ended",
+  async (passing, dir) => {
+    const path = join(dir, "pass.sock");
+    const received = Promise.withResolvers<ReceivedSocket>();
+    const receiver = passing.listen(path, (s) => received.resolve(s))!;
+    assert.equal((Deno.statSync(path).mode! & 0o777).toString(8), "600", "only this user may pass sockets");
+    const pair = await tcpPair();
+    const { server, client } = pair;
+    try {
+      const fd = descriptorOf(passing, pair);
+      assert.ok(fd !== undefined && fd > 2, `the accepted socket was found among the descriptors (${fd})`);
+      assert.equal(
+        passing.descriptorOf({ ip: "127.0.0.1", port: 1 }, { ip: "127.0.0.1", port: 2 }),
+        undefined,
+      );
 
-        const sender = passing.connect(path)!;
-        assert.ok(sender.send(fd, new TextEncoder().encode("token")));
-        const got = await received.promise;
-        assert.equal(new TextDecoder().decode(got.payload), "token");
-        const served = new net.Socket({ fd: got.fd, readable: true, writable: true });
-        served.on("data", (d) => served.write(`echo ${d}`));
-        await client.write(new TextEncoder().encode("ping"));
-        assert.equal(
-          await readText(client),
-          "echo ping",
-          "the receiver answers the client on the passed socket",
-        );
-        assert.equal(passing.sendingEnded(fd), false, "still open both ways");
+      const sender = passing.connect(path)!;
+      assert.ok(sender.send(fd, new TextEncoder().encode("token")));
+      const got = await received.promise;
+      assert.equal(new TextDecoder().decode(got.payload), "token");
+      const served = new net.Socket({ fd: got.fd, readable: true, writable: true });
+      served.on("data", (d) => served.write(`echo ${d}`));
+      await client.write(new TextEncoder().encode("ping"));
+      assert.equal(
+        await readText(client),
+        "echo ping",
+        "the receiver answers the client on the passed socket",
+      );
+      assert.equal(passing.sendingEnded(fd), false, "still open both ways");
 
-        const rewatch = passing.unwatch(fd);
-        assert.ok(rewatch, "the accepted socket was in this process's event loop");
-        assert.equal(passing.unwatch(fd), undefined, "and is out of it now");
-        await client.write(new TextEncoder().encode("pong"));
-        assert.equal(await readText(client), "echo pong", "the receiver still serves it");
-        rewatch();
+      const rewatch = passing.unwatch(fd);
+      assert.ok(rewatch, "the accepted socket was in this process's event loop");
+      assert.equal(passing.unwatch(fd), undefined, "and is out of it now");
+      await client.write(new TextEncoder().encode("pong"));
+      assert.equal(await readText(client), "echo pong", "the receiver still serves it");
+      rewatch();
 
-        served.end();
-        assert.equal(await readText(client), "", "the receiver's end reaches the client");
-        assert.equal(passing.sendingEnded(fd), true, "the sender sees its copy is no longer needed");
-        server.close();
-        served.destroy();
+      served.end();
+      assert.equal(await readText(client), "", "the receiver's end reaches the client");
+      assert.equal(passing.sendingEnded(fd), true, "the sender sees its copy is no longer needed");
+      server.close();
+      served.destroy();
 
-        await receiver.close();
-        await sender.gone;
-        assert.equal(sender.send(fd, new TextEncoder().encode("x")), false, "nobody to send to");
-        assert.throws(() => Deno.statSync(path), Deno.errors.NotFound, "the receiver removed its path");
-        assert.equal(passing.connect(path), undefined, "nothing listens there any more");
-      } finally {
-        client.close();
-        await receiver.close();
-      }
-    }),
-});
+      await receiver.close();
+      await sender.gone;
+      assert.equal(sender.send(fd, new TextEncoder().encode("x")), false, "nobody to send to");
+      assert.throws(() => Deno.statSync(path), Deno.errors.NotFound, "the receiver removed its path");
+      assert.equal(passing.connect(path), undefined, "nothing listens there any more");
+    } finally {
+      client.close();
+      await receiver.close();
+    }
+  },
+);
 
-Deno.test({
-  name: "a sender closed by its own process stops waiting, and a receiver refuses a path it cannot bind",
-  ignore: !LINUX,
-  fn: () =>
-    withPassing(async (passing, dir) => {
-      const receiver = passing.listen(join(dir, "pass.sock"), () => {})!;
-      try {
-        const sender = passing.connect(join(dir, "pass.sock"))!;
-        await sender.close();
-        await sender.gone;
-        assert.equal(passing.listen(join(dir, "missing", "pass.sock"), () => {}), undefined);
-        assert.equal(passing.listen("/" + "x".repeat(200), () => {}), undefined);
-      } finally {
-        await receiver.close();
-      }
-    }),
-});
-
-Deno.test({
-  name: "a socket refused by its receiver ends for its client, and for a sender still holding a copy",
-  ignore: !LINUX,
-  fn: () =>
-    withPassing(async (passing, dir) => {
-      const receiver = passing.listen(join(dir, "pass.sock"), (s) => passing.refuse(s.fd))!;
-      const pair = await tcpPair();
-      try {
-        const fd = descriptorOf(passing, pair)!;
-        const sender = passing.connect(join(dir, "pass.sock"))!;
-        assert.ok(sender.send(fd, new TextEncoder().encode("unknown token")));
-        assert.equal(await readText(pair.client), "", "the client sees its connection end");
-        assert.equal(passing.sendingEnded(fd), true, "so the sender may let its copy go");
-        await sender.close();
-      } finally {
-        pair.server.close();
-        pair.client.close();
-        await receiver.close();
-      }
-    }),
-});
-
-Deno.test({
-  name: "a burst of sockets sent at once all arrive, each with its own payload",
-  ignore: !LINUX,
-  fn: () =>
-    withPassing(async (passing, dir) => {
-      const got: string[] = [];
-      const all = Promise.withResolvers<void>();
-      const receiver = passing.listen(join(dir, "pass.sock"), (s) => {
-        got.push(new TextDecoder().decode(s.payload));
-        passing.refuse(s.fd);
-        if (got.length === 20) all.resolve();
-      })!;
-      const pairs = await Promise.all(Array.from({ length: 20 }, tcpPair));
+kernelTest(
+  "a sender closed by its own process stops waiting, and a receiver refuses a path it cannot bind",
+  async (passing, dir) => {
+    const receiver = passing.listen(join(dir, "pass.sock"), () => {})!;
+    try {
       const sender = passing.connect(join(dir, "pass.sock"))!;
-      try {
-        pairs.forEach((pair, i) => {
-          assert.ok(sender.send(descriptorOf(passing, pair)!, new TextEncoder().encode(`socket ${i}`)));
-        });
-        await all.promise;
-        assert.deepEqual(got.sort(), Array.from({ length: 20 }, (_, i) => `socket ${i}`).sort());
-      } finally {
-        await sender.close();
-        for (const { server, client } of pairs) {
-          server.close();
-          client.close();
-        }
-        await receiver.close();
-      }
-    }),
+      await sender.close();
+      await sender.gone;
+      assert.equal(passing.listen(join(dir, "missing", "pass.sock"), () => {}), undefined);
+      assert.equal(passing.listen("/" + "x".repeat(200), () => {}), undefined);
+    } finally {
+      await receiver.close();
+    }
+  },
+);
+
+kernelTest(
+  "a socket refused by its receiver ends for its client, and for a sender still holding a copy",
+  async (passing, dir) => {
+    const receiver = passing.listen(join(dir, "pass.sock"), (s) => passing.refuse(s.fd))!;
+    const pair = await tcpPair();
+    try {
+      const fd = descriptorOf(passing, pair)!;
+      const sender = passing.connect(join(dir, "pass.sock"))!;
+      assert.ok(sender.send(fd, new TextEncoder().encode("unknown token")));
+      assert.equal(await readText(pair.client), "", "the client sees its connection end");
+      assert.equal(passing.sendingEnded(fd), true, "so the sender may let its copy go");
+      await sender.close();
+    } finally {
+      pair.server.close();
+      pair.client.close();
+      await receiver.close();
+    }
+  },
+);
+
+kernelTest("a burst of sockets sent at once all arrive, each with its own payload", async (passing, dir) => {
+  const got: string[] = [];
+  const all = Promise.withResolvers<void>();
+  const receiver = passing.listen(join(dir, "pass.sock"), (s) => {
+    got.push(new TextDecoder().decode(s.payload));
+    passing.refuse(s.fd);
+    if (got.length === 20) all.resolve();
+  })!;
+  const pairs = await Promise.all(Array.from({ length: 20 }, tcpPair));
+  const sender = passing.connect(join(dir, "pass.sock"))!;
+  try {
+    pairs.forEach((pair, i) => {
+      assert.ok(sender.send(descriptorOf(passing, pair)!, new TextEncoder().encode(`socket ${i}`)));
+    });
+    await all.promise;
+    assert.deepEqual(got.sort(), Array.from({ length: 20 }, (_, i) => `socket ${i}`).sort());
+  } finally {
+    await sender.close();
+    for (const { server, client } of pairs) {
+      server.close();
+      client.close();
+    }
+    await receiver.close();
+  }
 });
