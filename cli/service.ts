@@ -10,7 +10,7 @@ import { processLogger, requestDrain, untilStopSignal } from "../core/lifecycle.
 import { ExitCode, MeterError } from "../core/errors.ts";
 import { currentOs } from "../core/paths.ts";
 import { runPlan } from "../platform/plan.ts";
-import { selfCommand } from "../platform/mod.ts";
+import { platformFor, selfCommand } from "../platform/mod.ts";
 import type { ServiceName } from "../platform/types.ts";
 import { gatherFacts } from "../setup/inspect.ts";
 import {
@@ -192,6 +192,13 @@ export const restart: CommandSpec = {
   run: (io, inv) => executeRestart(io, inv, machine(io)),
 };
 
+/** What the supervisor starts each service with besides its own environment. */
+function serviceEnvs(): Record<ServiceName, Record<string, string>> {
+  const platform = platformFor(currentOs());
+  const own = Deno.env.toObject();
+  return { edge: platform.serviceEnv("edge", own), daemon: platform.serviceEnv("daemon", own) };
+}
+
 /** The `supervise` command. */
 export const supervisor: CommandSpec = {
   usage: "supervise",
@@ -214,6 +221,7 @@ export const supervisor: CommandSpec = {
       await supervise({
         run: io.paths.run,
         command: selfCommand(),
+        env: serviceEnvs(),
         log,
         stop: untilStopSignal(),
         // Read each time: init may have moved the ports since.

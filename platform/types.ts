@@ -155,6 +155,14 @@ export interface Platform {
   /** Files that carry the mode's env to GUI apps (Linux `environment.d`); empty when the OS uses commands. */
   envFiles(ctx: PlatformContext): RenderedFile[];
   /**
+   * Variables a process of `service` is started with besides those it inherits, by its service definition
+   * and by the supervisor of `up`; `inherited` is the starter's own environment, for values merged with it.
+   */
+  serviceEnv(
+    service: ServiceName,
+    inherited: Readonly<Record<string, string | undefined>>,
+  ): Record<string, string>;
+  /**
    * Register services with the service manager and start them: all of them on a first install, the ones whose
    * files changed on a re-`init`. The daemon is the one of the current slot; the other slot is kept from
    * starting at login. Run it after writing {@linkcode Platform.serviceFiles}.

@@ -75,6 +75,8 @@ export interface SuperviseOptions {
   run: string;
   /** The binary's own argv; `edge` or `daemon` is appended. */
   command: readonly string[];
+  /** Variables each child is started with besides this process's own (`Platform.serviceEnv`). */
+  env?: Readonly<Record<Role, Record<string, string>>>;
   log: Logger;
   /** How often the supervisor looks at its children and flags. */
   tickMs?: number;
@@ -170,7 +172,7 @@ export async function supervise(opts: SuperviseOptions): Promise<"stopped" | "ha
         stdin: "null",
         stdout: "null",
         stderr: opts.logs ? "piped" : "null",
-        env: replaces === undefined ? undefined : { [REPLACES_ENV]: String(replaces) },
+        env: { ...opts.env?.[role], ...(replaces === undefined ? {} : { [REPLACES_ENV]: String(replaces) }) },
       }).spawn();
       // Read until the child ends or this supervisor hands over; after that its stderr writes fail harmlessly.
       if (opts.logs) keepStderr(child.stderr, opts.logs, role).catch(() => {});

@@ -6,8 +6,9 @@
  * @module
  */
 import { join } from "node:path";
-import { selfCommand } from "../platform/mod.ts";
+import { platformFor, selfCommand } from "../platform/mod.ts";
 import { livePid } from "../setup/pids.ts";
+import { currentOs } from "../core/paths.ts";
 
 /** `count` distinct ports free right now: all bound at once (so no two are the same), then released. */
 export function freePorts(count: number): number[] {
@@ -96,8 +97,8 @@ export interface MeterOptions {
 /**
  * `halton-meter <args>` from source, with the argv the services use ({@linkcode selfCommand}, so the V8
  * flags match production) plus `--cached-only` (there is no network to fetch from). The environment is only
- * `DENO_DIR`, `PATH`, `NO_COLOR=1` and `HALTON_METER_HOME` = `HOME` = `home`, then `options.env`: the real
- * home is never seen.
+ * `DENO_DIR`, `PATH`, `NO_COLOR=1` and `HALTON_METER_HOME` = `HOME` = `home`, what the service named by
+ * `args[0]` is started with on this OS (`Platform.serviceEnv`), then `options.env`: the real home is never seen.
  */
 export function meterCommand(home: string, args: string[], options: MeterOptions = {}): Deno.Command {
   const [program, ...rest] = meterArgv(args);
@@ -109,6 +110,7 @@ export function meterCommand(home: string, args: string[], options: MeterOptions
       HALTON_METER_HOME: home,
       HOME: home,
       NO_COLOR: "1",
+      ...(args[0] === "edge" || args[0] === "daemon" ? platformFor(currentOs()).serviceEnv(args[0], {}) : {}),
       ...options.env,
     },
     clearEnv: true,

@@ -88,6 +88,8 @@ export const darwin: Platform = {
 
   envFiles: (ctx) => ctx.mode === "env" ? [] : [userenvPlist(ctx, contextVars(ctx))],
 
+  serviceEnv: () => ({}),
+
   installServices(ctx, names: readonly ServiceName[] = ["edge", "daemon"]) {
     // launchd opens the log files itself and fails the job when their folder is missing.
     const steps: Step[] = [mkdir(ctx.paths.logs, "create the log folder")];

@@ -28,6 +28,7 @@ import {
   UNITS,
 } from "./systemd.ts";
 import { LINUX_ROOT_FILES } from "./roots.ts";
+import { daemonTunables } from "./malloc.ts";
 
 /** The nickname of our CA in NSS databases. */
 export const NSS_NICKNAME = "Halton Meter CA";
@@ -88,6 +89,9 @@ export const linux: Platform = {
   ],
 
   envFiles: (ctx) => ctx.mode === "env" ? [] : [environmentDFile(ctx, contextVars(ctx))],
+
+  serviceEnv: (service, inherited): Record<string, string> =>
+    service === "daemon" ? { GLIBC_TUNABLES: daemonTunables(inherited.GLIBC_TUNABLES) } : {},
 
   installServices: (ctx, names = ALL) => [
     systemctl(["daemon-reload"], "reload the systemd user units"),

@@ -7,6 +7,7 @@
 import * as posix from "node:path/posix";
 import { MeterError } from "../../core/errors.ts";
 import type { DaemonSlot, EnvVar, PlatformContext, RenderedFile, ServiceName } from "../types.ts";
+import { daemonTunables } from "./malloc.ts";
 
 /** The unit file name of the edge and of each daemon slot; slot `a` keeps the name units had before slots. */
 export const UNITS = {
@@ -96,6 +97,8 @@ export function serviceUnit(
     "Type=simple",
     `ExecStart=${[...ctx.command, ...args].map((w, i) => systemdExecWord(w, i === 0)).join(" ")}`,
     ...(ctx.meterHome === undefined ? [] : [systemdEnvironment("HALTON_METER_HOME", ctx.meterHome)]),
+    // Replaces, not merges with, a value the user manager may hold (environment.d): the daemon needs only this.
+    ...(service === "daemon" ? [systemdEnvironment("GLIBC_TUNABLES", daemonTunables())] : []),
     // A daemon that drained and exited 0 (replaced by the other slot, or stopped) must stay down.
     "Restart=on-failure",
     "RestartSec=1",

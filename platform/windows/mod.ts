@@ -120,6 +120,8 @@ export const windows: Platform = {
   // The variables live in the registry, set by applyUserEnv: there is no file.
   envFiles: () => [],
 
+  serviceEnv: () => ({}),
+
   installServices(ctx, names = ALL) {
     const steps: Step[] = [];
     if (ctx.meterHome !== undefined) {

@@ -12,6 +12,12 @@ const CHILD = `const old = Deno.env.get("HALTON_METER_REPLACES");
 if (old) Deno.kill(Number(old), "SIGTERM");
 setInterval(() => {}, 1000);`;
 
+/** The environment process `pid` was started with. */
+function environOf(pid: number): Record<string, string> {
+  const entries = Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0").filter((e) => e.includes("="));
+  return Object.fromEntries(entries.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+}
+
 async function until(what: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (!what()) {
@@ -38,6 +44,7 @@ Deno.test({
       const first = supervise({
         run,
         command,
+        env: { edge: {}, daemon: { GLIBC_TUNABLES: "glibc.malloc.hugetlb=1" } },
         log,
         tickMs: 50,
         stop: new Promise<void>((r) => stopFirst = r),
@@ -45,6 +52,12 @@ Deno.test({
       await until(() => livePid(run, "edge") !== undefined && livePid(run, "daemon") !== undefined);
       const edge = livePid(run, "edge")!;
       const daemon = livePid(run, "daemon")!;
+      assert.equal(
+        environOf(daemon).GLIBC_TUNABLES,
+        "glibc.malloc.hugetlb=1",
+        "the daemon gets its variables",
+      );
+      assert.equal(environOf(edge).GLIBC_TUNABLES, Deno.env.get("GLIBC_TUNABLES"), "the edge only its own");
 
       Deno.kill(daemon, "SIGKILL");
       await until(() => (livePid(run, "daemon") ?? daemon) !== daemon);
@@ -63,6 +76,8 @@ Deno.test({
       await until(() => (livePid(run, "daemon") ?? replaced) !== replaced);
       await until(() => !processAlive(replaced), 5_000);
       const kept = livePid(run, "daemon")!;
+      assert.equal(environOf(kept).GLIBC_TUNABLES, "glibc.malloc.hugetlb=1", "so does a replacing daemon");
+      assert.equal(environOf(kept).HALTON_METER_REPLACES, String(replaced));
 
       await Deno.writeTextFile(handoverFlag(run), "");
       assert.equal(await first, "handed-over");

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { linux, SYSTEM_CA_FILE } from "../../../platform/linux/mod.ts";
+import { darwin } from "../../../platform/darwin/mod.ts";
+import { windows } from "../../../platform/windows/mod.ts";
 import { runPlan } from "../../../platform/plan.ts";
 import { NOT_FOUND, RecordingRunner, systemRunner } from "../../../platform/runner.ts";
 import { contextFor, exec, FakeFs, have, makeCa } from "../_helpers.ts";
@@ -236,4 +238,14 @@ Deno.test("linux.probeRestarting() reads systemd's job on the slot's unit: a res
     await linux.probeRestarting(new RecordingRunner([{ when: "systemctl", code: NOT_FOUND }]).run, "a"),
     false,
   );
+});
+
+Deno.test("linux.serviceEnv() starts the daemon with its allocator settings after any the starter has", () => {
+  assert.deepEqual(linux.serviceEnv("daemon", {}), { GLIBC_TUNABLES: "glibc.malloc.hugetlb=1" });
+  assert.deepEqual(linux.serviceEnv("daemon", { GLIBC_TUNABLES: "glibc.malloc.arena_max=2" }), {
+    GLIBC_TUNABLES: "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1",
+  });
+  assert.deepEqual(linux.serviceEnv("edge", { GLIBC_TUNABLES: "glibc.malloc.arena_max=2" }), {});
+  assert.deepEqual(darwin.serviceEnv("daemon", {}), {});
+  assert.deepEqual(windows.serviceEnv("daemon", {}), {});
 });

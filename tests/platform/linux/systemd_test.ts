@@ -97,7 +97,15 @@ Deno.test("serviceUnit() embeds the absolute command, restart on failure with a 
       'ExecStart="/opt/halton meter/bin/halton-meter" daemon --slot a',
     ),
   );
-  assert.equal(serviceUnit(contextFor("linux"), "daemon").content.includes("Environment="), false);
+  const daemon = serviceUnit(contextFor("linux"), "daemon").content.split("\n");
+  assert.deepEqual(daemon.filter((l) => l.startsWith("Environment=")), [
+    'Environment="GLIBC_TUNABLES=glibc.malloc.hugetlb=1"',
+  ]);
+  assert.equal(
+    lines.some((l) => l.includes("GLIBC_TUNABLES")),
+    false,
+    "the edge is started as it always was",
+  );
 });
 
 Deno.test("systemdExecWord() escapes quotes, backslashes, specifiers and variables, and refuses line breaks", () => {
