@@ -117,6 +117,12 @@ export function forwardExchange(ctx: ExchangeContext, meta: ConnMeta, client: Cl
   let truncated = false;
 
   let observer: ExchangeObserver | undefined;
+  /**
+   * Starts metering the response whose head came: called after its first bytes are written to the client
+   * (nothing in metering changes them, and its start cost about 0.1 ms of the first streamed byte), and at
+   * the latest when the exchange ends.
+   */
+  let startMetering: (() => void) | undefined;
   let status = 0;
   let ttft: number | null = null;
   let responseBytes = 0;
@@ -147,6 +153,7 @@ export function forwardExchange(ctx: ExchangeContext, meta: ConnMeta, client: Cl
   const finish = (complete: boolean, error?: string) => {
     if (ended) return;
     ended = true;
+    startMetering?.();
     ctx.stats.active--;
     if (!complete) ctx.stats.failed++;
     const latencyMs = Math.round(performance.now() - t0);
@@ -181,7 +188,10 @@ export function forwardExchange(ctx: ExchangeContext, meta: ConnMeta, client: Cl
     response(res) {
       status = res.statusCode;
       const headMs = performance.now() - t0;
-      start(status, res.headers as HeaderMap, Math.round(headMs));
+      startMetering = () => {
+        startMetering = undefined;
+        start(status, res.headers as HeaderMap, Math.round(headMs));
+      };
       let out: BodySink;
       try {
         out = client.respond(status, res.statusMessage, endToEnd(res.headers));
@@ -196,8 +206,10 @@ export function forwardExchange(ctx: ExchangeContext, meta: ConnMeta, client: Cl
         data(chunk) {
           ttft ??= Math.round(performance.now() - t0);
           responseBytes += chunk.length;
+          const more = out.write(chunk);
+          startMetering?.();
           observer?.onResponseChunk(chunk);
-          if (!out.write(chunk)) res.body.pause();
+          if (!more) res.body.pause();
         },
         end() {
           ttft ??= Math.round(headMs);
