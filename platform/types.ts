@@ -156,7 +156,7 @@ export interface Platform {
   envFiles(ctx: PlatformContext): RenderedFile[];
   /**
    * Variables a process of `service` is started with besides those it inherits, by its service definition
-   * and by the supervisor of `up`; `inherited` is the starter's own environment, for values merged with it.
+   * and by the supervisor (`start --detach`); `inherited` is the starter's own environment, for values merged with it.
    */
   serviceEnv(
     service: ServiceName,

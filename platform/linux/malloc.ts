@@ -1,6 +1,7 @@
 /**
  * The daemon's allocator settings on Linux, given in `GLIBC_TUNABLES` wherever the daemon is started (its
- * systemd units, the supervisor of `up`): glibc reads them once, at the process's start.
+ * systemd units, the supervisor `start --detach` runs, `deno task start`): glibc reads them once, at the
+ * process's start. `halton-meter up` run by hand has only what its caller gives it.
  *
  * Deno's `node:net` (under the daemon's `node:tls`, which every intercepted client speaks) reads each chunk
  * into a freshly allocated buffer that lives until V8 collects it, so a stream of reads keeps touching new

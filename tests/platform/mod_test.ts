@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { currentSelf, platformFor, selfCommand, V8_FLAGS } from "../../platform/mod.ts";
 import { contextFor } from "./_helpers.ts";
+import { DAEMON_TUNABLES } from "../../platform/linux/malloc.ts";
 
 Deno.test("platformFor() gives each OS its own platform, usable from any OS", () => {
   for (const os of ["darwin", "linux", "windows"] as const) {
@@ -40,7 +41,10 @@ Deno.test("selfCommand() from source is deno run -A with the V8 flags and the ab
   assert.equal(currentSelf().standalone, false);
 });
 
-Deno.test("`deno task start` runs `up` with the same V8 flags as the services", async () => {
+Deno.test("`deno task start` runs `up` with the same V8 flags as the services and the daemon's allocator settings", async () => {
   const config = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
-  assert.ok(config.tasks.start.split(" ").includes(V8_FLAGS), config.tasks.start);
+  const words = config.tasks.start.split(" ");
+  assert.ok(words.includes(V8_FLAGS), config.tasks.start);
+  // `up` runs the daemon in its own process.
+  assert.equal(words[0], `GLIBC_TUNABLES=${DAEMON_TUNABLES}`, config.tasks.start);
 });
