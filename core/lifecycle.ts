@@ -14,6 +14,7 @@ import type { Paths } from "./paths.ts";
 import { join } from "node:path";
 import { readPidFile, writeFileAtomic } from "./io.ts";
 import { PRIVATE_FILE } from "./private.ts";
+import { randomHex } from "./random.ts";
 
 /**
  * The logger of `process` (JSON lines to stderr and `logs/<process>.jsonl`), configured from `[logging]`:
@@ -147,13 +148,8 @@ export function drainTokenFile(run: string): string {
 export function drainToken(run: string): string {
   const there = readDrainToken(run);
   if (there) return there;
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
   Deno.mkdirSync(run, { recursive: true });
-  writeFileAtomic(
-    drainTokenFile(run),
-    Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(""),
-    PRIVATE_FILE,
-  );
+  writeFileAtomic(drainTokenFile(run), randomHex(32), PRIVATE_FILE);
   // Two daemons starting at once may both write one: whichever rename came last is the token everyone reads.
   return readDrainToken(run)!;
 }

@@ -22,6 +22,7 @@ import type { MeteringHook } from "./intercept/seam.ts";
 import { startInterceptServer } from "./intercept/server.ts";
 import { join } from "node:path";
 import { exists } from "../core/io.ts";
+import { randomHex } from "../core/random.ts";
 import type { LeafSource } from "./intercept/tls_front.ts";
 import { openStore } from "../store/open.ts";
 import { RowWriter } from "../store/writer.ts";
@@ -359,6 +360,5 @@ function passSocketPath(run: string): string | undefined {
   } catch {
     return undefined;
   }
-  const tag = Array.from(crypto.getRandomValues(new Uint8Array(4)), (b) => b.toString(16).padStart(2, "0"));
-  return join(run, `pass-${Deno.pid}-${tag.join("")}.sock`);
+  return join(run, `pass-${Deno.pid}-${randomHex(4)}.sock`);
 }

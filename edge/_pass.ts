@@ -13,6 +13,7 @@
  */
 import type { SocketPassing, SocketSender } from "../core/socket_pass.ts";
 import { MAX_PAYLOAD_BYTES, PASS_TOKEN_CHARS as TOKEN_CHARS } from "../core/socket_pass.ts";
+import { randomHex } from "../core/random.ts";
 import { closeQuietly } from "./_splice.ts";
 
 /** How often held copies are looked at. */
@@ -65,9 +66,7 @@ export class SocketPasser {
       this.#held,
     );
     if (fd === undefined) return undefined;
-    const token = Array.from(crypto.getRandomValues(new Uint8Array(TOKEN_CHARS / 2)))
-      .map((b) => b.toString(16).padStart(2, "0")).join("");
-    return { fd, token };
+    return { fd, token: randomHex(TOKEN_CHARS / 2) };
   }
 
   /**
