@@ -49,6 +49,8 @@ export interface InterceptOptions {
   passPath?: string;
 }
 
+const TOKEN_DECODER = new TextDecoder();
+
 /** How long a handover that offered its socket waits for it (or for the edge to relay after all). */
 const PASS_WAIT_MS = 10_000;
 
@@ -225,13 +227,15 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       client: request.client ?? `${socket.remoteAddress}:${socket.remotePort}`,
       project: request.project,
     };
-    // Who the client is can only be looked up while its process lives: start now, not at the response.
+    socket.write(
+      request.pass && receiver
+        ? `HTTP/1.1 200 Connection Established\r\nx-halton-pass: ${receiver.path}\r\n\r\n`
+        : "HTTP/1.1 200 Connection Established\r\n\r\n",
+    );
+    // Who the client is can only be looked up while its process lives: start now, not at the response, but
+    // after the answer has gone, which need not wait for the lookup's synchronous start.
     if (options.isMetered(meta.host)) ctx.hook.connect?.(meta.client, meta.project);
-    if (request.pass && receiver) {
-      socket.write(`HTTP/1.1 200 Connection Established\r\nx-halton-pass: ${receiver.path}\r\n\r\n`);
-      return awaitPass(socket, meta, request.pass, rest);
-    }
-    socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+    if (request.pass && receiver) return awaitPass(socket, meta, request.pass, rest);
     serveClient(socket, meta, rest);
   });
   listener.on("error", (e) => log.error("intercept.listener_error", { error: e.message }));
@@ -246,7 +250,7 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
   if (passing) {
     const taker = passing;
     receiver = passing.listen(options.passPath!, ({ fd, payload }) => {
-      const pass = awaited.get(new TextDecoder().decode(payload.subarray(0, PASS_TOKEN_CHARS)));
+      const pass = awaited.get(TOKEN_DECODER.decode(payload.subarray(0, PASS_TOKEN_CHARS)));
       if (pass) pass.take(fd, payload.subarray(PASS_TOKEN_CHARS));
       else taker.refuse(fd);
     });
