@@ -25,10 +25,13 @@ const MSG_NOSIGNAL = 0x4000;
 const MSG_TRUNC = 0x20;
 const MSG_CTRUNC = 0x8;
 const MSG_CMSG_CLOEXEC = 0x40000000;
+const SHUT_RD = 0;
 const SHUT_RDWR = 2;
 const IPPROTO_TCP = 6;
 const TCP_INFO = 11;
+const POLLIN = 0x1;
 const POLLRDHUP = 0x2000;
+const CLOCK_MONOTONIC = 1;
 const EPOLL_CTL_ADD = 1;
 const EPOLL_CTL_DEL = 2;
 /**
@@ -56,6 +59,9 @@ export const PASS_TOKEN_CHARS = 32;
 /** The largest payload {@linkcode SocketReceiver} takes; a longer one is refused with its socket. */
 export const MAX_PAYLOAD_BYTES = 32 * 1024;
 
+/** The largest reply a sender reads whole; a receiver's replies are tokens. */
+const MAX_REPLY_BYTES = 256;
+
 const LIBC_SYMBOLS = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
@@ -65,6 +71,9 @@ const LIBC_SYMBOLS = {
   recvmsg: { parameters: ["i32", "buffer", "i32"], result: "isize", nonblocking: true },
   recvmsgNow: { name: "recvmsg", parameters: ["i32", "buffer", "i32"], result: "isize" },
   sendmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
@@ -92,16 +101,30 @@ export interface Inet4Address {
   port: number;
 }
 
-/** A socket received: its descriptor, now this process's to use or close, and the payload sent with it. */
+/**
+ * A socket received: its descriptor, now this process's to use or close, the payload sent with it, and a way
+ * to answer its sender.
+ */
 export interface ReceivedSocket {
   fd: number;
   payload: Uint8Array;
+  /**
+   * Sends `payload` back to the sender on the connection the socket came by, without waiting: false when it
+   * could not be sent whole at once (the sender gone, its queue full).
+   */
+  reply(payload: Uint8Array): boolean;
 }
 
 /** A listening Unix socket that takes passed sockets; see {@linkcode SocketPassing.listen}. */
 export interface SocketReceiver {
   /** Where senders send. */
   readonly path: string;
+  /**
+   * Takes no more sockets: a sender's next send fails at once (and no new sender can connect), while the
+   * sockets already on their way are still handed to `onSocket`. The connections of senders stay open, so
+   * that senders holding copies of sockets passed earlier keep them until {@linkcode SocketReceiver.close}.
+   */
+  stopTaking(): void;
   /** Stops taking sockets, closes the connections of senders, and removes the path. */
   close(): Promise<void>;
 }
@@ -114,6 +137,11 @@ export interface SocketSender {
    * `fd` either way and closes its own copy.
    */
   send(fd: number, payload: Uint8Array): boolean;
+  /**
+   * Hands the receiver's replies already queued to the `onReply` given to {@linkcode SocketPassing.connect}, at
+   * once, rather than when the connection is next looked at.
+   */
+  takeReplies(): void;
   /** Settles once the receiver has gone (its process stopped or closed the socket) or the sender is closed. */
   readonly gone: Promise<void>;
   /** Closes the connection; {@linkcode SocketSender.gone} settles. */
@@ -131,8 +159,11 @@ export interface SocketPassing {
     remote: Inet4Address,
     skip?: { has(fd: number): boolean },
   ): number | undefined;
-  /** A connection to the receiver at `path`; undefined when none listens there. */
-  connect(path: string): SocketSender | undefined;
+  /**
+   * A connection to the receiver at `path`, whose replies go to `onReply`; undefined when none listens there
+   * (or it takes no more sockets).
+   */
+  connect(path: string, onReply?: (payload: Uint8Array) => void): SocketSender | undefined;
   /**
    * Binds `path` (replacing a file left there), private to this user, and calls `onSocket` for each socket
    * passed to it (what it throws is ignored: it owns the socket once called). Undefined when it cannot be
@@ -156,6 +187,21 @@ export interface SocketPassing {
    * copy until then) see it end, then closed.
    */
   refuse(fd: number): void;
+  /**
+   * Closes this process's copy of a socket received and not used, leaving the connection as it was: its
+   * sender, which still holds a copy, may serve it after all.
+   */
+  giveBack(fd: number): void;
+  /**
+   * Writes `bytes` to the socket `fd` at once, without waiting: false when they could not all be written (the
+   * connection ended).
+   */
+  writeNow(fd: number, bytes: Uint8Array): boolean;
+  /**
+   * Milliseconds of `CLOCK_MONOTONIC`: one clock for every process of the machine, so that a deadline one
+   * process sets can be checked by another.
+   */
+  now(): number;
   /** Lets go of libc: only once every sender and receiver it made is closed and done. */
   close(): void;
 }
@@ -238,6 +284,8 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
     libc.close(fd);
   };
   const tcpInfo = bytes(8);
+  const timespec = bytes(16);
+  const timespecView = new DataView(timespec.buffer);
   // `struct epoll_event` (12 bytes on x86-64, 16 elsewhere), no events: deleting ignores it, and an entry put
   // back only to be deleted again in the same run never reaches `epoll_wait`.
   const noEvents = bytes(16);
@@ -296,7 +344,7 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
       return undefined;
     },
 
-    connect(path) {
+    connect(path, onReply) {
       const to = unixAddress(path);
       if (!to) return undefined;
       const conn = libc.socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -305,22 +353,42 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
         libc.close(conn);
         return undefined;
       }
-      // The receiver never writes: the connection turns readable only when it ends.
       const pollfd = bytes(8);
       const pv = new DataView(pollfd.buffer);
       pv.setInt32(0, conn, true);
-      pv.setInt16(4, POLLRDHUP, true);
+      pv.setInt16(4, POLLIN | POLLRDHUP, true);
+      const reply = bytes(MAX_REPLY_BYTES);
       let open = true;
+      /** Hands on every reply queued; false once the receiver has closed its end. */
+      const takeReplies = () => {
+        while (open) {
+          const n = Number(libc.recv(conn, reply, BigInt(reply.length), MSG_DONTWAIT));
+          if (n === 0) return false;
+          if (n < 0) return true;
+          try {
+            onReply?.(reply.slice(0, n));
+          } catch {
+            // The sender's owner handles its own failures; later replies still arrive.
+          }
+        }
+        return false;
+      };
       const gone = (async () => {
         // A signal interrupts a poll (it is never restarted); anything else failing again and again is an end.
-        for (let failed = 0; open && await libc.poll(pollfd, 1n, -1) < 0 && failed < MAX_FAILED_CALLS;) {
-          failed++;
+        for (let failed = 0; open && failed < MAX_FAILED_CALLS;) {
+          const ready = await libc.poll(pollfd, 1n, -1);
+          failed = ready < 0 ? failed + 1 : 0;
+          // Anything but readable (hung up, shut, failed) ends it, once the replies sent before are taken.
+          if (ready > 0 && (!takeReplies() || pv.getInt16(6, true) & ~POLLIN)) break;
         }
         open = false;
         libc.close(conn);
       })();
       return {
         gone,
+        takeReplies() {
+          takeReplies();
+        },
         send(fd, payload) {
           if (!open || payload.length === 0) return false;
           const data = bytes(payload.length);
@@ -357,6 +425,7 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
       // Connecting takes write permission on the file: only this user's processes may pass sockets to it.
       Deno.chmodSync(path, 0o600);
       let closed = false;
+      let stopped = false;
       const conns = new Set<number>();
       const receive = async (conn: number) => {
         const message = messageHeader(bytes(MAX_PAYLOAD_BYTES + 1), bytes(CMSGHDR_BYTES + 4 * 8));
@@ -371,7 +440,13 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
             return refuse(fd);
           }
           try {
-            onSocket({ fd, payload: payload.slice(0, n) });
+            onSocket({
+              fd,
+              payload: payload.slice(0, n),
+              reply: (bytes) =>
+                Number(libc.send(conn, bytes, BigInt(bytes.length), MSG_DONTWAIT | MSG_NOSIGNAL)) ===
+                  bytes.length,
+            });
           } catch {
             // The receiver's owner keeps what it took; this connection's later sockets still arrive.
           }
@@ -399,18 +474,20 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
             take(more);
           }
         }
+        // Stopped, the connection stays open for its sender's sake until the receiver closes.
+        if (stopped && !closed) return;
         conns.delete(conn);
         libc.close(conn);
       };
       const receiving = new Set<Promise<void>>();
       const accepting = (async () => {
-        for (let failed = 0; !closed && failed < MAX_FAILED_CALLS;) {
+        for (let failed = 0; !closed && !stopped && failed < MAX_FAILED_CALLS;) {
           const conn = await libc.accept4(listener, null, null, SOCK_CLOEXEC);
-          if (conn >= 0 && closed) libc.close(conn);
-          if (conn < 0 || closed) {
+          if (conn >= 0 && (closed || stopped)) libc.close(conn);
+          if (conn < 0 || closed || stopped) {
             // Out of descriptors for a moment, or interrupted: wait a little rather than spin.
             failed++;
-            if (!closed) await new Promise((r) => setTimeout(r, 10 * failed));
+            if (!closed && !stopped) await new Promise((r) => setTimeout(r, 10 * failed));
             continue;
           }
           failed = 0;
@@ -422,6 +499,14 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
       })();
       return {
         path,
+        stopTaking() {
+          if (stopped || closed) return;
+          stopped = true;
+          // A blocked accept returns once the listener is shut down; a connection shut for reading fails its
+          // sender's next send, and its receiver reads what was queued before, then its end.
+          libc.shutdown(listener, SHUT_RDWR);
+          for (const c of conns) libc.shutdown(c, SHUT_RD);
+        },
         async close() {
           if (closed) return;
           closed = true;
@@ -430,6 +515,8 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
           for (const c of conns) libc.shutdown(c, SHUT_RDWR);
           await accepting;
           await Promise.all([...receiving]);
+          for (const c of conns) libc.close(c);
+          conns.clear();
           libc.close(listener);
           try {
             Deno.removeSync(path);
@@ -439,6 +526,17 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
     },
 
     refuse,
+    giveBack(fd) {
+      libc.close(fd);
+    },
+    writeNow(fd, bytes) {
+      return Number(libc.send(fd, bytes, BigInt(bytes.length), MSG_DONTWAIT | MSG_NOSIGNAL)) === bytes.length;
+    },
+    now() {
+      libc.clock_gettime(CLOCK_MONOTONIC, timespec);
+      return Number(timespecView.getBigInt64(0, true)) * 1000 +
+        Number(timespecView.getBigInt64(8, true)) / 1e6;
+    },
     close: release,
   };
 }

@@ -42,6 +42,11 @@ export interface HandoverRequest {
   project?: string;
   /** The token under which the edge offers to pass the client's socket itself (edge/_pass.ts). */
   pass?: string;
+  /**
+   * For a socket passed without a handover: the `CLOCK_MONOTONIC` millisecond after which the daemon must not
+   * take it (edge/_pass.ts).
+   */
+  deadline?: number;
 }
 
 /**
@@ -52,6 +57,8 @@ export interface Handover {
   conn: Deno.Conn;
   early: Uint8Array;
   passTo?: string;
+  /** The daemon takes sockets passed to `passTo` with their `CONNECT` head, without a handover first. */
+  passDirect?: boolean;
 }
 
 /**
@@ -80,6 +87,7 @@ export function handoverHead(request: HandoverRequest): Uint8Array {
   const headers: [string, string][] = [["Host", authority], ["x-halton-client", request.client]];
   if (request.project) headers.push(["x-halton-project", request.project]);
   if (request.pass) headers.push(["x-halton-pass", request.pass]);
+  if (request.deadline !== undefined) headers.push(["x-halton-deadline", request.deadline.toFixed(3)]);
   return serializeHead(`CONNECT ${authority} HTTP/1.1`, headers);
 }
 
@@ -141,7 +149,12 @@ export async function handOver(
       const answer = read.kind === "head" ? parseResponseHead(read.head) : undefined;
       if (read.kind === "head" && answer?.status === 200) {
         pulse.beat();
-        return { conn, early: read.rest, passTo: headerValue(answer.headers, "x-halton-pass") };
+        return {
+          conn,
+          early: read.rest,
+          passTo: headerValue(answer.headers, "x-halton-pass"),
+          passDirect: headerValue(answer.headers, "x-halton-pass-direct") === "1",
+        };
       }
     } catch (e) {
       unanswered = e instanceof Deno.errors.ConnectionReset || e instanceof Deno.errors.BrokenPipe;

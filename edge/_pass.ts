@@ -9,21 +9,46 @@
  * changes nothing). A daemon that goes (stopped, crashed) ends its connection to the edge: the edge closes
  * that daemon's copies at once, ending its clients' connections as a relay would.
  *
+ * Once a daemon has said it can (`x-halton-pass-direct` on a handover's answer), the edge passes its next
+ * sockets with their `CONNECT` head, without a handover first: one message instead of a connection to the
+ * daemon and a round trip on it. The daemon takes such a socket by replying its token and then answering the
+ * client's `CONNECT` itself, in one synchronous run, and only before a deadline the edge sets on the
+ * machine's monotonic clock. A socket not replied to by then (the daemon hung, or too busy to read its queue)
+ * is the edge's again: a daemon reading it later sees the deadline passed and gives it back untouched.
+ *
  * @module
  */
 import type { SocketPassing, SocketSender } from "../core/socket_pass.ts";
 import { MAX_PAYLOAD_BYTES, PASS_TOKEN_CHARS as TOKEN_CHARS } from "../core/socket_pass.ts";
 import { randomHex } from "../core/random.ts";
 import { closeQuietly } from "./_splice.ts";
+import { concat } from "./_head.ts";
+import { HANDOVER_TIMEOUT_MS, handoverHead, type HandoverRequest } from "./_handover.ts";
 
 /** How often held copies are looked at. */
 const SWEEP_MS = 1000;
+
+/**
+ * How long after a direct pass's deadline the edge waits for the daemon's reply before serving the client
+ * itself. The daemon checks the deadline and replies in one synchronous run: this margin only has to outlast
+ * a pause between those two calls.
+ */
+export const DIRECT_MARGIN_MS = 250;
+
+/**
+ * What became of a socket passed without a handover: taken by the daemon; not sent (no daemon to send it to,
+ * one that takes no more, or one that went before replying), so a handover may still be tried; or not taken in
+ * time, so the edge serves the client itself.
+ */
+export type DirectOutcome = "taken" | "unsent" | "late";
 
 /** A client connection that can be passed: its descriptor, and the token naming it to the daemon. */
 export interface PassOffer {
   fd: number;
   token: string;
 }
+
+const TOKEN_DECODER = new TextDecoder();
 
 /** A copy held: the edge's connection, the daemon's receiver, and what puts it back in the event loop. */
 interface Held {
@@ -41,12 +66,21 @@ export class SocketPasser {
   readonly #held = new Map<number, Held>();
   readonly #senders = new Map<string, SocketSender>();
   readonly #sweepMs: number;
+  readonly #directWaitMs: number;
   #timer: ReturnType<typeof setInterval> | undefined;
+  /** The receiver that takes sockets without a handover, as the last handover's answer named it. */
+  #direct: string | undefined;
+  /** Direct passes waiting for the daemon's reply, by token: the receiver's path, and what settles them. */
+  readonly #unanswered = new Map<string, { path: string; settle: (outcome: DirectOutcome) => void }>();
 
-  /** `open` gives the means to pass sockets, asked at the first offer (opening costs memory). */
-  constructor(open: () => SocketPassing | undefined, sweepMs = SWEEP_MS) {
+  /**
+   * `open` gives the means to pass sockets, asked at the first offer (opening costs memory). A direct pass's
+   * deadline is `directWaitMs` after it is sent.
+   */
+  constructor(open: () => SocketPassing | undefined, sweepMs = SWEEP_MS, directWaitMs = HANDOVER_TIMEOUT_MS) {
     this.#open = open;
     this.#sweepMs = sweepMs;
+    this.#directWaitMs = directWaitMs;
   }
 
   /** Copies held: passed connections the daemon has not finished yet. */
@@ -81,9 +115,70 @@ export class SocketPasser {
     payload.set(rest, TOKEN_CHARS);
     const sender = this.#senderTo(path);
     if (!sender?.send(offer.fd, payload)) return false;
-    this.#held.set(offer.fd, { conn, path });
-    this.#timer ??= setInterval(() => this.sweep(), this.#sweepMs);
+    this.#hold(offer.fd, conn, path);
     return true;
+  }
+
+  #hold(fd: number, conn: Deno.Conn, path: string): void {
+    this.#held.set(fd, { conn, path });
+    this.#timer ??= setInterval(() => this.sweep(), this.#sweepMs);
+  }
+
+  /** A daemon's reply: the token of a socket it took. */
+  #replied(payload: Uint8Array): void {
+    this.#unanswered.get(TOKEN_DECODER.decode(payload))?.settle("taken");
+  }
+
+  /**
+   * Notes what a handover's answer said about the daemon's receiver: `path` takes sockets without a handover
+   * when `direct`; otherwise the next sockets are handed over first.
+   */
+  learn(path: string | undefined, direct: boolean): void {
+    this.#direct = direct ? path : undefined;
+  }
+
+  /** Whether a socket may be passed without a handover: a daemon has said it takes them. */
+  get direct(): boolean {
+    return this.#direct !== undefined && !!this.#passing;
+  }
+
+  /**
+   * Passes `conn` with `request`'s `CONNECT` head (a deadline and `offer`'s token added) and `rest` to the
+   * receiver {@linkcode SocketPasser.learn} named, and waits for the daemon's reply. Taken, the edge's copy is
+   * held and quiet; otherwise the connection is untouched and the caller's.
+   */
+  async passDirect(
+    conn: Deno.Conn,
+    offer: PassOffer,
+    request: HandoverRequest,
+    rest: Uint8Array,
+  ): Promise<DirectOutcome> {
+    const path = this.#direct;
+    if (path === undefined || !this.#passing) return "unsent";
+    const deadline = this.#passing.now() + this.#directWaitMs;
+    const payload = concat(handoverHead({ ...request, pass: offer.token, deadline }), rest);
+    if (payload.length > MAX_PAYLOAD_BYTES) return "unsent";
+    const sender = this.#senderTo(path);
+    const answered = Promise.withResolvers<DirectOutcome>();
+    this.#unanswered.set(offer.token, { path, settle: answered.resolve });
+    if (!sender?.send(offer.fd, payload)) {
+      // That daemon takes no more (it is stopping) or is gone: the next handover finds who has the port now.
+      this.#unanswered.delete(offer.token);
+      if (this.#direct === path) this.#direct = undefined;
+      return "unsent";
+    }
+    const timer = setTimeout(() => {
+      sender.takeReplies();
+      answered.resolve("late");
+    }, this.#directWaitMs + DIRECT_MARGIN_MS);
+    const outcome = await answered.promise;
+    clearTimeout(timer);
+    this.#unanswered.delete(offer.token);
+    if (outcome === "taken") {
+      this.#hold(offer.fd, conn, path);
+      this.quiet(offer);
+    }
+    return outcome;
   }
 
   /**
@@ -99,12 +194,15 @@ export class SocketPasser {
   #senderTo(path: string): SocketSender | undefined {
     let sender = this.#senders.get(path);
     if (sender) return sender;
-    sender = this.#passing?.connect(path);
+    sender = this.#passing?.connect(path, (reply) => this.#replied(reply));
     if (!sender) return undefined;
     this.#senders.set(path, sender);
     const it = sender;
     it.gone.then(() => {
       if (this.#senders.get(path) === it) this.#senders.delete(path);
+      if (this.#direct === path) this.#direct = undefined;
+      // Replies come before the end: a socket still unanswered was never taken.
+      for (const pass of this.#unanswered.values()) if (pass.path === path) pass.settle("unsent");
       this.#release((_fd, held) => held.path === path);
     });
     return sender;
@@ -134,6 +232,7 @@ export class SocketPasser {
    * daemons.
    */
   async close(): Promise<void> {
+    for (const pass of this.#unanswered.values()) pass.settle("unsent");
     this.#release(() => true);
     const senders = [...this.#senders.values()];
     this.#senders.clear();

@@ -133,6 +133,8 @@ interface Counts {
   handed_over: number;
   /** Of those handed over, the ones whose socket itself went to the daemon. */
   passed: number;
+  /** Of those passed, the ones passed with their `CONNECT`, without a handover first. */
+  direct: number;
   fell_back: number;
   forwarded: number;
   rejected: number;
@@ -143,6 +145,7 @@ const zeroCounts = (): Counts => ({
   tunnelled: 0,
   handed_over: 0,
   passed: 0,
+  direct: 0,
   fell_back: 0,
   forwarded: 0,
   rejected: 0,
@@ -277,11 +280,27 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         : `${remote.hostname}:${remote.port}`;
       const project = projectFromProxyAuthorization(headerValue(head.headers, "proxy-authorization"));
       const offer = passer?.offer(conn);
-      const request = { target, client, project, pass: offer?.token };
-      const daemon = await handOver(scope, options.interceptPort, request, pulse);
+      const request = { target, client, project };
+      const direct = offer && passer!.direct
+        ? await passer!.passDirect(conn, offer, request, rest)
+        : "unsent";
+      if (direct === "taken") {
+        health.markHealthy();
+        pulse.beat();
+        counts.handed_over++;
+        counts.passed++;
+        counts.direct++;
+        scope.release(conn);
+        return;
+      }
+      // Not taken in time: the daemon read nothing for a second, which a handover would wait for again.
+      const daemon = direct === "late"
+        ? undefined
+        : await handOver(scope, options.interceptPort, { ...request, pass: offer?.token }, pulse);
       if (daemon) {
         health.markHealthy();
         counts.handed_over++;
+        passer?.learn(daemon.passTo, daemon.passDirect === true);
         // The daemon waits for the socket or, failing that, for the client's bytes on its own connection.
         if (
           offer && daemon.passTo && !daemon.early.length && passer!.pass(daemon.passTo, conn, offer, rest)

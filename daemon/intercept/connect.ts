@@ -21,6 +21,11 @@ export interface ConnectRequest {
   project?: string;
   /** The edge's offer to pass the client's socket itself, under this token (edge/_pass.ts). */
   pass?: string;
+  /**
+   * On a socket the edge passed without asking first: the `CLOCK_MONOTONIC` millisecond after which the edge
+   * serves the client itself, so the daemon must not take it.
+   */
+  deadline?: number;
 }
 
 /** A CONNECT head that cannot be served: the status to answer and why. */
@@ -36,6 +41,7 @@ const HOST_NAME = /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 const IPV6 = /^[0-9a-f:.]+$/;
 const PASS_TOKEN = /^[0-9a-f]{32}$/;
+const DEADLINE = /^\d{1,15}(\.\d{1,6})?$/;
 const CLIENT = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:]+):\d{1,5}$/;
 
 /** Parses the text of a CONNECT head (request line and header lines, without the blank line). */
@@ -58,6 +64,8 @@ export function parseConnectHead(head: string): ConnectRequest | ConnectRejectio
     } else if (name === "x-halton-pass") {
       // A malformed offer is only not taken up: the edge relays then, as it does for a daemon without it.
       if (PASS_TOKEN.test(value)) out.pass = value;
+    } else if (name === "x-halton-deadline") {
+      if (DEADLINE.test(value)) out.deadline = Number(value);
     } else if (name === "x-halton-project") {
       // A bad tag falls through to the next attribution layer rather than failing the request.
       if (isSlug(value)) out.project = value;

@@ -10,7 +10,8 @@ import net from "node:net";
 import type tls from "node:tls";
 import type { Logger } from "../../core/log.ts";
 import type { UpstreamPool } from "../upstream/pool.ts";
-import { readConnectHead, rejectionResponse } from "./connect.ts";
+import { parseConnectHead, readConnectHead, rejectionResponse } from "./connect.ts";
+import { indexOfHeadEnd } from "../http1/crlf.ts";
 import { type ClientSide, type ExchangeContext, forwardExchange } from "./exchange.ts";
 import { serveHttp1 } from "./h1.ts";
 import { createHttp2Front } from "./h2.ts";
@@ -23,6 +24,7 @@ import { type ConnMeta, type LeafSource, TlsFront } from "./tls_front.ts";
 import {
   openSocketPassing,
   PASS_TOKEN_CHARS,
+  type ReceivedSocket,
   type SocketPassing,
   type SocketReceiver,
 } from "../../core/socket_pass.ts";
@@ -50,6 +52,15 @@ export interface InterceptOptions {
 }
 
 const TOKEN_DECODER = new TextDecoder();
+const TOKEN_ENCODER = new TextEncoder();
+const HEAD_DECODER = new TextDecoder("latin1");
+const ESTABLISHED = new TextEncoder().encode("HTTP/1.1 200 Connection Established\r\n\r\n");
+/** A socket passed without a handover starts with its `CONNECT` head, one taken up by a handover with a token. */
+const CONNECT_PREFIX = new TextEncoder().encode("CONNECT ");
+
+function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  return bytes.length >= prefix.length && prefix.every((b, i) => bytes[i] === b);
+}
 
 /** How long a handover that offered its socket waits for it (or for the edge to relay after all). */
 const PASS_WAIT_MS = 10_000;
@@ -162,6 +173,52 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
     front.accept(socket, meta);
   };
 
+  /** Serves a client socket received from the edge, or ends it when it cannot be wrapped. */
+  const servePassed = (fd: number, meta: ConnMeta, early: Uint8Array) => {
+    let client: net.Socket;
+    try {
+      client = new net.Socket({ fd, readable: true, writable: true });
+    } catch (e) {
+      log.warn("intercept.pass_refused", { error: (e as Error).message });
+      return passing!.refuse(fd);
+    }
+    track(client);
+    opening.add(client);
+    client.once("close", () => opening.delete(client));
+    client.on("error", () => {});
+    serveClient(client, meta, early);
+  };
+
+  /**
+   * A socket the edge passed with its `CONNECT` head and no handover (edge/_pass.ts): taken only before its
+   * deadline, by replying its token to the edge and then answering the client's `CONNECT`, in one synchronous
+   * run. Past the deadline the edge serves it itself, so it is given back untouched.
+   */
+  const takeDirect = ({ fd, payload, reply }: ReceivedSocket) => {
+    const end = indexOfHeadEnd(payload);
+    const request = end === -1 ? undefined : parseConnectHead(HEAD_DECODER.decode(payload.subarray(0, end)));
+    if (
+      !request || "status" in request || !request.pass || !request.client || request.deadline === undefined
+    ) {
+      log.warn("intercept.pass_refused", { error: "a passed socket without a valid CONNECT head" });
+      return passing!.giveBack(fd);
+    }
+    if (passing!.now() > request.deadline || !reply(TOKEN_ENCODER.encode(request.pass))) {
+      log.warn("intercept.pass_late", { host: request.host });
+      return passing!.giveBack(fd);
+    }
+    if (!passing!.writeNow(fd, ESTABLISHED)) return passing!.refuse(fd);
+    stats.connections++;
+    const meta: ConnMeta = {
+      host: request.host,
+      port: request.port,
+      client: request.client,
+      project: request.project,
+    };
+    if (options.isMetered(meta.host)) ctx.hook.connect?.(meta.client, meta.project);
+    servePassed(fd, meta, payload.subarray(end + 4));
+  };
+
   // The edge's connection waits for the client's socket, or for the client's bytes should the edge relay after
   // all (it could not pass the socket): whichever comes first.
   const awaitPass = (edge: net.Socket, meta: ConnMeta, token: string, rest: Buffer) => {
@@ -184,18 +241,7 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       drop,
       take: (fd, early) => {
         drop();
-        let client: net.Socket;
-        try {
-          client = new net.Socket({ fd, readable: true, writable: true });
-        } catch (e) {
-          log.warn("intercept.pass_refused", { error: (e as Error).message });
-          return passing!.refuse(fd);
-        }
-        track(client);
-        opening.add(client);
-        client.once("close", () => opening.delete(client));
-        client.on("error", () => {});
-        serveClient(client, meta, Buffer.concat([rest, early]));
+        servePassed(fd, meta, Buffer.concat([rest, early]));
       },
     });
     edge.on("data", relayed);
@@ -227,9 +273,11 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       client: request.client ?? `${socket.remoteAddress}:${socket.remotePort}`,
       project: request.project,
     };
+    // `x-halton-pass-direct`: the edge may pass its next sockets here without a handover.
     socket.write(
       request.pass && receiver
-        ? `HTTP/1.1 200 Connection Established\r\nx-halton-pass: ${receiver.path}\r\n\r\n`
+        ? `HTTP/1.1 200 Connection Established\r\nx-halton-pass: ${receiver.path}\r\n` +
+          "x-halton-pass-direct: 1\r\n\r\n"
         : "HTTP/1.1 200 Connection Established\r\n\r\n",
     );
     // Who the client is can only be looked up while its process lives: start now, not at the response, but
@@ -249,7 +297,9 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
   if (options.passPath !== undefined) passing = openSocketPassing();
   if (passing) {
     const taker = passing;
-    receiver = passing.listen(options.passPath!, ({ fd, payload }) => {
+    receiver = passing.listen(options.passPath!, (socket) => {
+      const { fd, payload } = socket;
+      if (startsWith(payload, CONNECT_PREFIX)) return takeDirect(socket);
       const pass = awaited.get(TOKEN_DECODER.decode(payload.subarray(0, PASS_TOKEN_CHARS)));
       if (pass) pass.take(fd, payload.subarray(PASS_TOKEN_CHARS));
       else taker.refuse(fd);
@@ -264,6 +314,8 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       // close()'s callback waits for every connection to end: awaited first, an idle keep-alive client would
       // hold the stop until its own idle timeout (90 s for Deno's fetch).
       const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
+      // The edge's next sockets go to the intercept port again, and so to this daemon's successor.
+      receiver?.stopTaking();
       const handshakes = Date.now() + 10_000;
       while (opening.size > 0 && Date.now() < handshakes) await new Promise((r) => setTimeout(r, 10));
       drain.start();

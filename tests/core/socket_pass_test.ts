@@ -205,3 +205,70 @@ kernelTest("a burst of sockets sent at once all arrive, each with its own payloa
     await receiver.close();
   }
 });
+
+kernelTest(
+  "a receiver's replies reach its sender; stopped, it takes what was sent before and fails what comes after",
+  async (passing, dir) => {
+    const path = join(dir, "pass.sock");
+    const got: string[] = [];
+    const receiver = passing.listen(path, (s) => {
+      got.push(new TextDecoder().decode(s.payload));
+      assert.ok(s.reply(new TextEncoder().encode(`took ${got.length}`)));
+      assert.ok(passing.writeNow(s.fd, new TextEncoder().encode(`hello ${got.length}`)));
+      passing.giveBack(s.fd);
+    })!;
+    const replies: string[] = [];
+    const replied = Promise.withResolvers<void>();
+    const sender = passing.connect(path, (r) => {
+      replies.push(new TextDecoder().decode(r));
+      if (replies.length === 2) replied.resolve();
+    })!;
+    const [a, b, c] = [await tcpPair(), await tcpPair(), await tcpPair()];
+    try {
+      assert.ok(sender.send(descriptorOf(passing, a)!, new TextEncoder().encode("first")));
+      assert.ok(sender.send(descriptorOf(passing, b)!, new TextEncoder().encode("second")));
+      receiver.stopTaking();
+      assert.equal(
+        sender.send(descriptorOf(passing, c)!, new TextEncoder().encode("third")),
+        false,
+        "a receiver that stopped fails the next send at once",
+      );
+      await replied.promise;
+      assert.deepEqual(got, ["first", "second"], "what was on its way when it stopped is still taken");
+      assert.deepEqual(replies, ["took 1", "took 2"]);
+      assert.equal(await readText(a.client), "hello 1", "written to the passed socket at once");
+      await a.server.write(new TextEncoder().encode("still mine"));
+      assert.equal(await readText(a.client), "still mine", "given back: the sender's copy works as before");
+      assert.equal(passing.connect(path), undefined, "no new sender can connect");
+      let gone = false;
+      sender.gone.then(() => gone = true);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(gone, false, "stopped is not gone: senders keep the copies they passed before");
+      await receiver.close();
+      await sender.gone;
+    } finally {
+      await sender.close();
+      for (const { server, client } of [a, b, c]) {
+        server.close();
+        client.close();
+      }
+      await receiver.close();
+    }
+  },
+);
+
+kernelTest("now() is one clock for every process of the machine", async (passing) => {
+  const before = passing.now();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { openSocketPassing } from "${new URL("../../core/socket_pass.ts", import.meta.url)}";` +
+      "const p = openSocketPassing(); console.log(p.now()); p.close();",
+    ],
+    stderr: "inherit",
+  }).output();
+  const after = passing.now();
+  const child = Number(new TextDecoder().decode(out.stdout));
+  assert.ok(before <= child && child <= after, `${before} <= ${child} <= ${after}`);
+  assert.ok(after - before < 60_000, "in milliseconds");
+});

@@ -73,6 +73,15 @@ Deno.test({
       const written = w.rows();
       assert.equal(written.length, 3, "every call written before exit");
       assert.ok(written.every((r) => r.host === "api.openai.com" && r.http_status === 200));
+      assert.equal((await stop(edge)).code, 0);
+      const counts = Deno.readTextFileSync(join(w.dir, "logs", "edge.jsonl")).trim().split("\n")
+        .map((l) => JSON.parse(l)).filter((e) => e.event === "edge.passthrough")
+        .reduce((sum, e) => [sum[0] + e.handed_over, sum[1] + e.passed, sum[2] + e.direct], [0, 0, 0]);
+      assert.deepEqual(
+        counts,
+        Deno.build.os === "linux" ? [3, 3, 2] : [3, 0, 0],
+        "on Linux the client's socket goes to the daemon; after the first, without a handover",
+      );
     } finally {
       await stopAll([daemon, edge]);
       await w.close();

@@ -8,7 +8,11 @@ class FakePassing implements SocketPassing {
   sent: { path: string; fd: number; payload: string }[] = [];
   ended = new Set<number>();
   full = false;
-  senders = new Map<string, { sender: SocketSender; leave: () => void }>();
+  senders = new Map<
+    string,
+    { sender: SocketSender; leave: () => void; reply: (payload: string) => void; queued: string[] }
+  >();
+  clock = 5000;
 
   skipped: number[][] = [];
   descriptorOf(_local: unknown, remote: { port: number }, skip?: { has(fd: number): boolean }) {
@@ -16,19 +20,34 @@ class FakePassing implements SocketPassing {
     return remote.port === 1 ? undefined : 40 + this.sent.length;
   }
 
-  connect(path: string): SocketSender {
+  connect(path: string, onReply?: (payload: Uint8Array) => void): SocketSender {
     const left = Promise.withResolvers<void>();
+    const queued: string[] = [];
     const sender: SocketSender = {
       send: (fd, payload) => {
         if (this.full) return false;
         this.sent.push({ path, fd, payload: new TextDecoder().decode(payload) });
         return true;
       },
+      takeReplies: () => {
+        for (const r of queued.splice(0)) onReply?.(new TextEncoder().encode(r));
+      },
       gone: left.promise,
       close: () => (left.resolve(), left.promise),
     };
-    this.senders.set(path, { sender, leave: left.resolve });
+    const reply = (payload: string) => onReply?.(new TextEncoder().encode(payload));
+    this.senders.set(path, { sender, leave: left.resolve, reply, queued });
     return sender;
+  }
+
+  now() {
+    return this.clock;
+  }
+
+  giveBack() {}
+
+  writeNow() {
+    return true;
   }
 
   sendingEnded(fd: number) {
@@ -164,5 +183,105 @@ Deno.test("SocketPasser opens socket passing at its first offer, once, and offer
     await passer.close();
     a.edge.close();
     a.client.close();
+  }
+});
+
+const REQUEST = {
+  target: { host: "api.anthropic.com", port: 443 },
+  client: "127.0.0.1:40000",
+  project: "acme",
+};
+
+Deno.test("SocketPasser passes a socket with its CONNECT head once a daemon said it may, and holds it when taken", async () => {
+  const passing = new FakePassing();
+  const passer = new SocketPasser(() => passing, 60_000, 40);
+  const a = await pair();
+  try {
+    const offer = passer.offer(a.edge)!;
+    assert.equal(passer.direct, false, "no daemon has said it takes sockets without a handover");
+    assert.equal(await passer.passDirect(a.edge, offer, REQUEST, new Uint8Array(0)), "unsent");
+    assert.equal(passing.sent.length, 0);
+    passer.learn("/run/p.sock", true);
+    assert.ok(passer.direct);
+    const outcome = passer.passDirect(a.edge, offer, REQUEST, new TextEncoder().encode("hello"));
+    assert.equal(passing.sent.length, 1, "sent at once");
+    const { path, fd, payload } = passing.sent[0];
+    assert.deepEqual([path, fd], ["/run/p.sock", offer.fd]);
+    assert.equal(
+      payload,
+      "CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: api.anthropic.com:443\r\nx-halton-client: 127.0.0.1:40000\r\n" +
+        `x-halton-project: acme\r\nx-halton-pass: ${offer.token}\r\nx-halton-deadline: 5040.000\r\n\r\nhello`,
+      "the head the daemon would have had on a handover, the token, the deadline on the shared clock, the rest",
+    );
+    passing.senders.get("/run/p.sock")!.reply("0".repeat(32));
+    passing.senders.get("/run/p.sock")!.reply(offer.token);
+    assert.equal(await outcome, "taken");
+    assert.equal(passer.held, 1);
+    assert.deepEqual(passing.unwatched, [offer.fd], "held and out of the edge's event loop");
+    passer.learn("/run/p.sock", false);
+    assert.equal(passer.direct, false, "a daemon that answers without it is handed over to again");
+  } finally {
+    await passer.close();
+    a.client.close();
+  }
+});
+
+Deno.test("SocketPasser: a direct pass not replied to by its deadline is the edge's again, one replied late is not", async () => {
+  const passing = new FakePassing();
+  const passer = new SocketPasser(() => passing, 60_000, 30);
+  const [a, b] = [await pair(), await pair()];
+  try {
+    passer.learn("/run/p.sock", true);
+    const offerA = passer.offer(a.edge)!;
+    const started = performance.now();
+    assert.equal(await passer.passDirect(a.edge, offerA, REQUEST, new Uint8Array(0)), "late");
+    assert.ok(performance.now() - started >= 30 + 250 - 5, "waited the deadline and the margin");
+    assert.equal(passer.held, 0, "the client's connection stays with the edge, untouched");
+    assert.deepEqual(passing.unwatched, []);
+    passing.senders.get("/run/p.sock")!.reply(offerA.token);
+    assert.equal(passer.held, 0, "a reply after the margin changes nothing");
+
+    const offerB = passer.offer(b.edge)!;
+    const outcome = passer.passDirect(b.edge, offerB, REQUEST, new Uint8Array(0));
+    // Replied in time but not yet read when the deadline passes: taken all the same.
+    passing.senders.get("/run/p.sock")!.queued.push(offerB.token);
+    assert.equal(await outcome, "taken");
+    assert.equal(passer.held, 1);
+  } finally {
+    await passer.close();
+    a.client.close();
+    b.client.close();
+  }
+});
+
+Deno.test("SocketPasser: a direct pass the daemon cannot take is unsent, and the next goes by handover", async () => {
+  const passing = new FakePassing();
+  const passer = new SocketPasser(() => passing, 60_000, 60_000);
+  const [a, b] = [await pair(), await pair()];
+  try {
+    passer.learn("/run/old.sock", true);
+    passing.full = true;
+    assert.equal(
+      await passer.passDirect(a.edge, passer.offer(a.edge)!, REQUEST, new Uint8Array(0)),
+      "unsent",
+    );
+    assert.equal(passer.direct, false, "a daemon that takes no more (it is stopping) is not passed to again");
+
+    passing.full = false;
+    passer.learn("/run/new.sock", true);
+    const pending = passer.passDirect(b.edge, passer.offer(b.edge)!, REQUEST, new Uint8Array(0));
+    passing.senders.get("/run/new.sock")!.leave();
+    assert.equal(await pending, "unsent", "the daemon went before replying: it never took it");
+    assert.equal(passer.direct, false);
+    assert.equal(passer.held, 0);
+    assert.equal(
+      await passer.passDirect(a.edge, passer.offer(a.edge)!, REQUEST, new Uint8Array(MAX_PAYLOAD_BYTES)),
+      "unsent",
+      "too many early bytes to go with the socket",
+    );
+  } finally {
+    await passer.close();
+    a.client.close();
+    b.client.close();
   }
 });

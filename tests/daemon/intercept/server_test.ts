@@ -133,6 +133,81 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "a socket passed with its CONNECT head is taken before its deadline and given back untouched after it",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const h = await startHarness();
+    const passing = openSocketPassing()!;
+    const edgeListener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const pairs: { client: Deno.TcpConn; accepted: Deno.TcpConn }[] = [];
+    for (let i = 0; i < 2; i++) {
+      const client = await Deno.connect({ hostname: "127.0.0.1", port: edgeListener.addr.port });
+      pairs.push({ client, accepted: await edgeListener.accept() });
+    }
+    edgeListener.close();
+    const fdOf = ({ accepted }: { accepted: Deno.TcpConn }) =>
+      passing.descriptorOf(
+        { ip: "127.0.0.1", port: accepted.localAddr.port },
+        { ip: "127.0.0.1", port: accepted.remoteAddr.port },
+      )!;
+    const head = (token: string, deadline: number) =>
+      new TextEncoder().encode(
+        "CONNECT api.openai.com:443 HTTP/1.1\r\nHost: api.openai.com:443\r\nx-halton-client: 127.0.0.1:50123\r\n" +
+          `x-halton-project: acme-web\r\nx-halton-pass: ${token}\r\nx-halton-deadline: ${
+            deadline.toFixed(3)
+          }\r\n\r\n`,
+      );
+    const replies: string[] = [];
+    try {
+      const control = await rawConnect(
+        h.daemon.ports.intercept,
+        "CONNECT api.openai.com:443 HTTP/1.1\r\nHost: api.openai.com:443\r\nx-halton-client: 127.0.0.1:50123\r\n" +
+          "x-halton-pass: 0123456789abcdef0123456789abcdef\r\n\r\n",
+      );
+      const answer = await readUntil(control, "\r\n\r\n");
+      control.close();
+      assert.match(
+        answer,
+        /\r\nx-halton-pass-direct: 1\r\n/,
+        "the daemon says it takes sockets without a handover",
+      );
+      const path = /\r\nx-halton-pass: (\S+)\r\n/.exec(answer)![1];
+      const sender = passing.connect(path, (r) => replies.push(new TextDecoder().decode(r)))!;
+
+      const taken = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+      assert.ok(sender.send(fdOf(pairs[0]), head(taken, passing.now() + 5000)));
+      assert.equal(
+        await readUntil(pairs[0].client, "\r\n\r\n"),
+        "HTTP/1.1 200 Connection Established\r\n\r\n",
+        "the daemon answers the client's CONNECT itself",
+      );
+      assert.equal(await callOver(pairs[0].client, h.caPem), "HTTP/1.1 200 OK");
+      assert.deepEqual(replies, [taken], "and told the edge it took it");
+
+      const late = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+      assert.ok(sender.send(fdOf(pairs[1]), head(late, passing.now() - 1)));
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(replies, [taken], "past its deadline: no reply");
+      await pairs[1].accepted.write(new TextEncoder().encode("HTTP/1.1 200 from the edge\r\n\r\n"));
+      assert.equal(
+        await readUntil(pairs[1].client, "\r\n\r\n"),
+        "HTTP/1.1 200 from the edge\r\n\r\n",
+        "the daemon wrote nothing to it, and the edge's copy serves it",
+      );
+      await sender.close();
+    } finally {
+      // The first client's connection went with its TLS session.
+      pairs[1].client.close();
+      for (const { accepted } of pairs) accepted.close();
+      passing.close();
+    }
+    const rows = await h.stop();
+    assert.deepEqual(rows.map((r) => [r.project, r.status]), [["acme-web", "success"]]);
+  },
+});
+
 Deno.test("SSE events reach the client before the provider sends the last one", async () => {
   const h = await startHarness();
   const res = await fetch("https://api.anthropic.com/v1/messages?events=3&hold=1", {
