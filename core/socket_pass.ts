@@ -29,6 +29,13 @@ const SHUT_RD = 0;
 const SHUT_RDWR = 2;
 const IPPROTO_TCP = 6;
 const TCP_INFO = 11;
+/**
+ * Where `struct tcp_info` keeps `tcpi_notsent_bytes` (bytes written and not sent yet) and `tcpi_data_segs_out`
+ * (segments with data sent), and how much of it the kernel must fill for both to be there.
+ */
+const TCPI_NOTSENT_BYTES = 144;
+const TCPI_DATA_SEGS_OUT = 156;
+const TCP_INFO_WRITTEN_BYTES = 160;
 const POLLIN = 0x1;
 const POLLRDHUP = 0x2000;
 const CLOCK_MONOTONIC = 1;
@@ -176,6 +183,11 @@ export interface SocketPassing {
    */
   sendingEnded(fd: number): boolean;
   /**
+   * Whether anything was ever written to the TCP socket `fd`, by any process holding it (sent, or queued to
+   * be); undefined where the kernel does not say (before Linux 4.6).
+   */
+  written(fd: number): boolean | undefined;
+  /**
    * Takes descriptor `fd` out of this process's event loop, where Deno registered it, so that a socket another
    * process now reads and writes no longer wakes this one at each of its packets. Returns what puts it back,
    * to be called in the same synchronous run as closing it: Deno takes it out again when it closes it and
@@ -283,7 +295,8 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
     libc.shutdown(fd, SHUT_RDWR);
     libc.close(fd);
   };
-  const tcpInfo = bytes(8);
+  const tcpInfo = bytes(TCP_INFO_WRITTEN_BYTES);
+  const tcpInfoView = new DataView(tcpInfo.buffer);
   const timespec = bytes(16);
   const timespecView = new DataView(timespec.buffer);
   // `struct epoll_event` (12 bytes on x86-64, 16 elsewhere), no events: deleting ignores it, and an entry put
@@ -306,6 +319,14 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
         }
       }
       return undefined;
+    },
+
+    written(fd) {
+      lengthView.setUint32(0, TCP_INFO_WRITTEN_BYTES, true);
+      if (libc.getsockopt(fd, IPPROTO_TCP, TCP_INFO, tcpInfo, socklen) !== 0) return undefined;
+      if (lengthView.getUint32(0, true) < TCP_INFO_WRITTEN_BYTES) return undefined;
+      return tcpInfoView.getUint32(TCPI_DATA_SEGS_OUT, true) > 0 ||
+        tcpInfoView.getUint32(TCPI_NOTSENT_BYTES, true) > 0;
     },
 
     sendingEnded(fd) {

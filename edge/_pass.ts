@@ -11,10 +11,11 @@
  *
  * Once a daemon has said it can (`x-halton-pass-direct` on a handover's answer), the edge passes its next
  * sockets with their `CONNECT` head, without a handover first: one message instead of a connection to the
- * daemon and a round trip on it. The daemon takes such a socket by replying its token and then answering the
- * client's `CONNECT` itself, in one synchronous run, and only before a deadline the edge sets on the
- * machine's monotonic clock. A socket not replied to by then (the daemon hung, or too busy to read its queue)
- * is the edge's again: a daemon reading it later sees the deadline passed and gives it back untouched.
+ * daemon and a round trip on it. The daemon takes such a socket by answering the client's `CONNECT` itself,
+ * only before a deadline the edge sets on the machine's monotonic clock, and then replies its token so that
+ * the edge need not wait. A socket neither replied to nor written to by then (the daemon hung, or too busy to
+ * read its queue) is the edge's again: a daemon reading it later sees the deadline passed and gives it back
+ * untouched. The edge writes nothing to it before then, so anything written is the daemon's answer.
  *
  * @module
  */
@@ -154,7 +155,8 @@ export class SocketPasser {
     rest: Uint8Array,
   ): Promise<DirectOutcome> {
     const path = this.#direct;
-    if (path === undefined || !this.#passing) return "unsent";
+    // Only where the kernel can say whether the daemon has answered on it: nothing written to it yet.
+    if (path === undefined || !this.#passing || this.#passing.written(offer.fd) !== false) return "unsent";
     const deadline = this.#passing.now() + this.#directWaitMs;
     const payload = concat(handoverHead({ ...request, pass: offer.token, deadline }), rest);
     if (payload.length > MAX_PAYLOAD_BYTES) return "unsent";
@@ -169,7 +171,8 @@ export class SocketPasser {
     }
     const timer = setTimeout(() => {
       sender.takeReplies();
-      answered.resolve("late");
+      // A reply the daemon could not send (the edge's queue full) leaves its answer to the client to show.
+      answered.resolve(this.#passing?.written(offer.fd) ? "taken" : "late");
     }, this.#directWaitMs + DIRECT_MARGIN_MS);
     const outcome = await answered.promise;
     clearTimeout(timer);

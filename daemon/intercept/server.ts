@@ -191,8 +191,9 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
 
   /**
    * A socket the edge passed with its `CONNECT` head and no handover (edge/_pass.ts): taken only before its
-   * deadline, by replying its token to the edge and then answering the client's `CONNECT`, in one synchronous
-   * run. Past the deadline the edge serves it itself, so it is given back untouched.
+   * deadline, by answering the client's `CONNECT` in the same synchronous run (the edge looks for that answer
+   * at the deadline), then replying its token so that the edge need not wait. Past the deadline the edge
+   * serves it itself, so it is given back untouched.
    */
   const takeDirect = ({ fd, payload, reply }: ReceivedSocket) => {
     const end = indexOfHeadEnd(payload);
@@ -203,11 +204,14 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       log.warn("intercept.pass_refused", { error: "a passed socket without a valid CONNECT head" });
       return passing!.giveBack(fd);
     }
-    if (passing!.now() > request.deadline || !reply(TOKEN_ENCODER.encode(request.pass))) {
+    if (passing!.now() > request.deadline) {
       log.warn("intercept.pass_late", { host: request.host });
       return passing!.giveBack(fd);
     }
-    if (!passing!.writeNow(fd, ESTABLISHED)) return passing!.refuse(fd);
+    const answered = passing!.writeNow(fd, ESTABLISHED);
+    // Told even when the client has gone, so that the edge lets go of its copy rather than serve it.
+    reply(TOKEN_ENCODER.encode(request.pass));
+    if (!answered) return passing!.refuse(fd);
     stats.connections++;
     const meta: ConnMeta = {
       host: request.host,

@@ -225,6 +225,7 @@ kernelTest(
     })!;
     const [a, b, c] = [await tcpPair(), await tcpPair(), await tcpPair()];
     try {
+      assert.equal(passing.written(descriptorOf(passing, a)!), false, "nothing written to it yet");
       assert.ok(sender.send(descriptorOf(passing, a)!, new TextEncoder().encode("first")));
       assert.ok(sender.send(descriptorOf(passing, b)!, new TextEncoder().encode("second")));
       receiver.stopTaking();
@@ -237,6 +238,7 @@ kernelTest(
       assert.deepEqual(got, ["first", "second"], "what was on its way when it stopped is still taken");
       assert.deepEqual(replies, ["took 1", "took 2"]);
       assert.equal(await readText(a.client), "hello 1", "written to the passed socket at once");
+      assert.equal(passing.written(descriptorOf(passing, a)!), true, "which the sender's copy shows");
       await a.server.write(new TextEncoder().encode("still mine"));
       assert.equal(await readText(a.client), "still mine", "given back: the sender's copy works as before");
       assert.equal(passing.connect(path), undefined, "no new sender can connect");

@@ -54,6 +54,12 @@ class FakePassing implements SocketPassing {
     return this.ended.has(fd);
   }
 
+  /** Sockets the daemon answered on; undefined for every socket when the kernel cannot say. */
+  answered: Set<number> | undefined = new Set();
+  written(fd: number) {
+    return this.answered?.has(fd);
+  }
+
   unwatched: number[] = [];
   rewatched: number[] = [];
   unwatch(fd: number) {
@@ -229,7 +235,7 @@ Deno.test("SocketPasser passes a socket with its CONNECT head once a daemon said
 Deno.test("SocketPasser: a direct pass not replied to by its deadline is the edge's again, one replied late is not", async () => {
   const passing = new FakePassing();
   const passer = new SocketPasser(() => passing, 60_000, 30);
-  const [a, b] = [await pair(), await pair()];
+  const [a, b, c] = [await pair(), await pair(), await pair()];
   try {
     passer.learn("/run/p.sock", true);
     const offerA = passer.offer(a.edge)!;
@@ -247,11 +253,20 @@ Deno.test("SocketPasser: a direct pass not replied to by its deadline is the edg
     passing.senders.get("/run/p.sock")!.queued.push(offerB.token);
     assert.equal(await outcome, "taken");
     assert.equal(passer.held, 1);
+
+    const offerC = passer.offer(c.edge)!;
+    const answeredOnly = passer.passDirect(c.edge, offerC, REQUEST, new Uint8Array(0));
+    passing.answered!.add(offerC.fd);
+    assert.equal(
+      await answeredOnly,
+      "taken",
+      "no reply (the edge's queue was full), but the client answered",
+    );
+    assert.equal(passer.held, 2);
   } finally {
     await passer.close();
     a.edge.close();
-    a.client.close();
-    b.client.close();
+    for (const p of [a, b, c]) p.client.close();
   }
 });
 
@@ -261,6 +276,14 @@ Deno.test("SocketPasser: a direct pass the daemon cannot take is unsent, and the
   const [a, b] = [await pair(), await pair()];
   try {
     passer.learn("/run/old.sock", true);
+    passing.answered = undefined;
+    assert.equal(
+      await passer.passDirect(a.edge, passer.offer(a.edge)!, REQUEST, new Uint8Array(0)),
+      "unsent",
+      "where the kernel cannot say whether the daemon answered, nothing goes without a handover",
+    );
+    assert.equal(passing.sent.length, 0);
+    passing.answered = new Set();
     passing.full = true;
     assert.equal(
       await passer.passDirect(a.edge, passer.offer(a.edge)!, REQUEST, new Uint8Array(0)),

@@ -190,6 +190,7 @@ Deno.test({
       assert.ok(sender.send(fdOf(pairs[1]), head(late, passing.now() - 1)));
       await new Promise((r) => setTimeout(r, 200));
       assert.deepEqual(replies, [taken], "past its deadline: no reply");
+      assert.equal(passing.written(fdOf(pairs[1])), false, "and nothing written to the client");
       await pairs[1].accepted.write(new TextEncoder().encode("HTTP/1.1 200 from the edge\r\n\r\n"));
       assert.equal(
         await readUntil(pairs[1].client, "\r\n\r\n"),
