@@ -30,9 +30,9 @@ import { HANDOVER_TIMEOUT_MS, handoverHead, type HandoverRequest } from "./_hand
 const SWEEP_MS = 1000;
 
 /**
- * How long after a direct pass's deadline the edge waits for the daemon's reply before serving the client
- * itself. The daemon checks the deadline and replies in one synchronous run: this margin only has to outlast
- * a pause between those two calls.
+ * How long after a direct pass's deadline the edge waits for the daemon's reply, or its answer to the client,
+ * before serving the client itself. The daemon checks the deadline and answers in one synchronous run: this
+ * margin only has to outlast a pause between those two calls.
  */
 export const DIRECT_MARGIN_MS = 250;
 
@@ -71,8 +71,11 @@ export class SocketPasser {
   #timer: ReturnType<typeof setInterval> | undefined;
   /** The receiver that takes sockets without a handover, as the last handover's answer named it. */
   #direct: string | undefined;
-  /** Direct passes waiting for the daemon's reply, by token: the receiver's path, and what settles them. */
-  readonly #unanswered = new Map<string, { path: string; settle: (outcome: DirectOutcome) => void }>();
+  /** Direct passes waiting for the daemon's reply, by token: the socket, its receiver, and what settles them. */
+  readonly #unanswered = new Map<
+    string,
+    { fd: number; path: string; settle: (outcome: DirectOutcome) => void }
+  >();
 
   /**
    * `open` gives the means to pass sockets, asked at the first offer (opening costs memory). A direct pass's
@@ -162,7 +165,7 @@ export class SocketPasser {
     if (payload.length > MAX_PAYLOAD_BYTES) return "unsent";
     const sender = this.#senderTo(path);
     const answered = Promise.withResolvers<DirectOutcome>();
-    this.#unanswered.set(offer.token, { path, settle: answered.resolve });
+    this.#unanswered.set(offer.token, { fd: offer.fd, path, settle: answered.resolve });
     if (!sender?.send(offer.fd, payload)) {
       // That daemon takes no more (it is stopping) or is gone: the next handover finds who has the port now.
       this.#unanswered.delete(offer.token);
@@ -177,7 +180,10 @@ export class SocketPasser {
     const outcome = await answered.promise;
     clearTimeout(timer);
     this.#unanswered.delete(offer.token);
-    if (outcome === "taken") {
+    if (outcome !== "taken") return outcome;
+    // Taken by a daemon that has gone since: its client's connection ends, as that daemon's others did.
+    if (this.#senders.get(path) !== sender) closeQuietly(conn);
+    else {
       this.#hold(offer.fd, conn, path);
       this.quiet(offer);
     }
@@ -204,8 +210,10 @@ export class SocketPasser {
     it.gone.then(() => {
       if (this.#senders.get(path) === it) this.#senders.delete(path);
       if (this.#direct === path) this.#direct = undefined;
-      // Replies come before the end: a socket still unanswered was never taken.
-      for (const pass of this.#unanswered.values()) if (pass.path === path) pass.settle("unsent");
+      // A socket still unanswered was taken only if the daemon answered its client before it went.
+      for (const pass of this.#unanswered.values()) {
+        if (pass.path === path) pass.settle(this.#passing?.written(pass.fd) ? "taken" : "unsent");
+      }
       this.#release((_fd, held) => held.path === path);
     });
     return sender;

@@ -273,7 +273,7 @@ Deno.test("SocketPasser: a direct pass not replied to by its deadline is the edg
 Deno.test("SocketPasser: a direct pass the daemon cannot take is unsent, and the next goes by handover", async () => {
   const passing = new FakePassing();
   const passer = new SocketPasser(() => passing, 60_000, 60_000);
-  const [a, b] = [await pair(), await pair()];
+  const [a, b, c] = [await pair(), await pair(), await pair()];
   try {
     passer.learn("/run/old.sock", true);
     passing.answered = undefined;
@@ -298,6 +298,15 @@ Deno.test("SocketPasser: a direct pass the daemon cannot take is unsent, and the
     assert.equal(await pending, "unsent", "the daemon went before replying: it never took it");
     assert.equal(passer.direct, false);
     assert.equal(passer.held, 0);
+
+    passer.learn("/run/third.sock", true);
+    const offerC = passer.offer(c.edge)!;
+    const answeredThenGone = passer.passDirect(c.edge, offerC, REQUEST, new Uint8Array(0));
+    passing.answered!.add(offerC.fd);
+    passing.senders.get("/run/third.sock")!.leave();
+    assert.equal(await answeredThenGone, "taken", "it answered the client before it went: never the edge's");
+    assert.equal(passer.held, 0);
+    assert.ok(await ends(c.client), "and that client's connection ends, as the gone daemon's others do");
     assert.equal(
       await passer.passDirect(a.edge, passer.offer(a.edge)!, REQUEST, new Uint8Array(MAX_PAYLOAD_BYTES)),
       "unsent",
@@ -309,5 +318,6 @@ Deno.test("SocketPasser: a direct pass the daemon cannot take is unsent, and the
       p.edge.close();
       p.client.close();
     }
+    c.client.close();
   }
 });
