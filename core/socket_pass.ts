@@ -303,6 +303,8 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
   // back only to be deleted again in the same run never reaches `epoll_wait`.
   const noEvents = bytes(16);
   let epolls: number[] | undefined;
+  /** Where {@linkcode SocketPassing.descriptorOf} last found a socket. */
+  let lastFound = 0;
   const eventLoops = () =>
     epolls ??= [...Deno.readDirSync("/proc/self/fd")].map((e) => Number(e.name)).filter((fd) => {
       try {
@@ -346,6 +348,13 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
         for (let i = 0; i < want.length; i++) if (sockaddr[i] !== want[i]) return false;
         return true;
       };
+      const matches = (fd: number) =>
+        !skip?.has(fd) && is(libc.getpeername, fd, peer) === true && is(libc.getsockname, fd, own) === true;
+      const found = (fd: number) => (lastFound = fd);
+      // A connection's descriptor is most often the one the last connection had, freed since and taken again.
+      for (const fd of [lastFound, lastFound + 1, lastFound - 1]) {
+        if (fd >= 3 && matches(fd)) return found(fd);
+      }
       // Descriptors are numbered from the lowest free one, so the new socket's lies among the first few that
       // are taken: ask them in order, up to a run of numbers that are no connected socket at all.
       for (let fd = 3, misses = 0; misses < MAX_MISSES; fd++) {
@@ -353,14 +362,13 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
           misses = 0;
           continue;
         }
-        const found = is(libc.getpeername, fd, peer);
-        misses = found === undefined ? misses + 1 : 0;
-        if (found && is(libc.getsockname, fd, own)) return fd;
+        const connected = is(libc.getpeername, fd, peer);
+        misses = connected === undefined ? misses + 1 : 0;
+        if (connected && is(libc.getsockname, fd, own)) return found(fd);
       }
       for (const entry of Deno.readDirSync("/proc/self/fd")) {
         const fd = Number(entry.name);
-        if (!Number.isInteger(fd) || skip?.has(fd)) continue;
-        if (is(libc.getpeername, fd, peer) && is(libc.getsockname, fd, own)) return fd;
+        if (Number.isInteger(fd) && matches(fd)) return found(fd);
       }
       return undefined;
     },

@@ -274,3 +274,32 @@ kernelTest("now() is one clock for every process of the machine", async (passing
   assert.ok(before <= child && child <= after, `${before} <= ${child} <= ${after}`);
   assert.ok(after - before < 60_000, "in milliseconds");
 });
+
+kernelTest(
+  "descriptorOf() finds each connection's own descriptor, where the last one was or elsewhere",
+  async (passing) => {
+    const fresh = openSocketPassing()!;
+    const pairs: TcpPair[] = [];
+    try {
+      for (let i = 0; i < 6; i++) {
+        const pair = await tcpPair();
+        pairs.push(pair);
+        // Every other round frees the newest connection's descriptor, so the next one takes it again.
+        const fd = descriptorOf(passing, pair);
+        assert.ok(fd !== undefined);
+        assert.equal(fd, descriptorOf(fresh, pair), "the same answer as a search from the lowest descriptor");
+        if (i % 2 === 1) {
+          pair.server.close();
+          pair.client.close();
+          pairs.pop();
+        }
+      }
+    } finally {
+      for (const { server, client } of pairs) {
+        server.close();
+        client.close();
+      }
+      fresh.close();
+    }
+  },
+);
