@@ -291,6 +291,8 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
   const sockaddr = bytes(128);
   const socklen = bytes(4);
   const lengthView = new DataView(socklen.buffer);
+  const sendNow = (fd: number, data: Uint8Array) =>
+    Number(libc.send(fd, data, BigInt(data.length), MSG_DONTWAIT | MSG_NOSIGNAL)) === data.length;
   const refuse = (fd: number) => {
     libc.shutdown(fd, SHUT_RDWR);
     libc.close(fd);
@@ -472,9 +474,7 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
             onSocket({
               fd,
               payload: payload.slice(0, n),
-              reply: (bytes) =>
-                Number(libc.send(conn, bytes, BigInt(bytes.length), MSG_DONTWAIT | MSG_NOSIGNAL)) ===
-                  bytes.length,
+              reply: (bytes) => sendNow(conn, bytes),
             });
           } catch {
             // The receiver's owner keeps what it took; this connection's later sockets still arrive.
@@ -558,9 +558,7 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
     giveBack(fd) {
       libc.close(fd);
     },
-    writeNow(fd, bytes) {
-      return Number(libc.send(fd, bytes, BigInt(bytes.length), MSG_DONTWAIT | MSG_NOSIGNAL)) === bytes.length;
-    },
+    writeNow: sendNow,
     now() {
       libc.clock_gettime(CLOCK_MONOTONIC, timespec);
       return Number(timespecView.getBigInt64(0, true)) * 1000 +

@@ -293,7 +293,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
         scope.release(conn);
         return;
       }
-      // Not taken in time: the daemon read nothing for a second, which a handover would wait for again.
+      // Not taken in time: the daemon answered nothing for a second, which a handover would wait for again.
       const daemon = direct === "late"
         ? undefined
         : await handOver(scope, options.interceptPort, { ...request, pass: offer?.token }, pulse);

@@ -10,7 +10,7 @@ import net from "node:net";
 import type tls from "node:tls";
 import type { Logger } from "../../core/log.ts";
 import type { UpstreamPool } from "../upstream/pool.ts";
-import { parseConnectHead, readConnectHead, rejectionResponse } from "./connect.ts";
+import { type ConnectRequest, parseConnectHead, readConnectHead, rejectionResponse } from "./connect.ts";
 import { indexOfHeadEnd } from "../http1/crlf.ts";
 import { type ClientSide, type ExchangeContext, forwardExchange } from "./exchange.ts";
 import { serveHttp1 } from "./h1.ts";
@@ -54,7 +54,8 @@ export interface InterceptOptions {
 const TOKEN_DECODER = new TextDecoder();
 const TOKEN_ENCODER = new TextEncoder();
 const HEAD_DECODER = new TextDecoder("latin1");
-const ESTABLISHED = new TextEncoder().encode("HTTP/1.1 200 Connection Established\r\n\r\n");
+const ESTABLISHED_LINE = "HTTP/1.1 200 Connection Established\r\n";
+const ESTABLISHED = new TextEncoder().encode(`${ESTABLISHED_LINE}\r\n`);
 /** A socket passed without a handover starts with its `CONNECT` head, one taken up by a handover with a token. */
 const CONNECT_PREFIX = new TextEncoder().encode("CONNECT ");
 
@@ -173,6 +174,17 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
     front.accept(socket, meta);
   };
 
+  /**
+   * The details of a connection whose `CONNECT` was just answered, and the start of its client's lookup: who
+   * the client is can only be looked up while its process lives, so now rather than at the response, but after
+   * the answer, which need not wait for the lookup's synchronous start.
+   */
+  const answered = (request: ConnectRequest, client: string): ConnMeta => {
+    const meta: ConnMeta = { host: request.host, port: request.port, client, project: request.project };
+    if (options.isMetered(meta.host)) ctx.hook.connect?.(meta.client, meta.project);
+    return meta;
+  };
+
   /** Serves a client socket received from the edge, or ends it when it cannot be wrapped. */
   const servePassed = (fd: number, meta: ConnMeta, early: Uint8Array) => {
     let client: net.Socket;
@@ -208,19 +220,12 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       log.warn("intercept.pass_late", { host: request.host });
       return passing!.giveBack(fd);
     }
-    const answered = passing!.writeNow(fd, ESTABLISHED);
+    const written = passing!.writeNow(fd, ESTABLISHED);
     // Told even when the client has gone, so that the edge lets go of its copy rather than serve it.
     reply(TOKEN_ENCODER.encode(request.pass));
-    if (!answered) return passing!.refuse(fd);
+    if (!written) return passing!.refuse(fd);
     stats.connections++;
-    const meta: ConnMeta = {
-      host: request.host,
-      port: request.port,
-      client: request.client,
-      project: request.project,
-    };
-    if (options.isMetered(meta.host)) ctx.hook.connect?.(meta.client, meta.project);
-    servePassed(fd, meta, payload.subarray(end + 4));
+    servePassed(fd, answered(request, request.client), payload.subarray(end + 4));
   };
 
   // The edge's connection waits for the client's socket, or for the client's bytes should the edge relay after
@@ -271,22 +276,13 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       return;
     }
     const { request, rest } = head;
-    const meta: ConnMeta = {
-      host: request.host,
-      port: request.port,
-      client: request.client ?? `${socket.remoteAddress}:${socket.remotePort}`,
-      project: request.project,
-    };
     // `x-halton-pass-direct`: the edge may pass its next sockets here without a handover.
     socket.write(
       request.pass && receiver
-        ? `HTTP/1.1 200 Connection Established\r\nx-halton-pass: ${receiver.path}\r\n` +
-          "x-halton-pass-direct: 1\r\n\r\n"
-        : "HTTP/1.1 200 Connection Established\r\n\r\n",
+        ? `${ESTABLISHED_LINE}x-halton-pass: ${receiver.path}\r\nx-halton-pass-direct: 1\r\n\r\n`
+        : ESTABLISHED,
     );
-    // Who the client is can only be looked up while its process lives: start now, not at the response, but
-    // after the answer has gone, which need not wait for the lookup's synchronous start.
-    if (options.isMetered(meta.host)) ctx.hook.connect?.(meta.client, meta.project);
+    const meta = answered(request, request.client ?? `${socket.remoteAddress}:${socket.remotePort}`);
     if (request.pass && receiver) return awaitPass(socket, meta, request.pass, rest);
     serveClient(socket, meta, rest);
   });
