@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { COMPLETION, patternByte } from "../../../testkit/fake_provider.ts";
 import { rawConnect, readUntil, startHarness } from "./_setup.ts";
 import { openSocketPassing } from "../../../core/socket_pass.ts";
+import { type TcpPair, tcpPair } from "../../helpers/tcp_pair.ts";
 
 const json = (s: string) => JSON.parse(s);
 
@@ -140,17 +141,12 @@ Deno.test({
   async fn() {
     const h = await startHarness();
     const passing = openSocketPassing()!;
-    const edgeListener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const pairs: { client: Deno.TcpConn; accepted: Deno.TcpConn }[] = [];
-    for (let i = 0; i < 2; i++) {
-      const client = await Deno.connect({ hostname: "127.0.0.1", port: edgeListener.addr.port });
-      pairs.push({ client, accepted: await edgeListener.accept() });
-    }
-    edgeListener.close();
-    const fdOf = ({ accepted }: { accepted: Deno.TcpConn }) =>
+    // The edge's side of two clients' connections (`server`): what it would pass.
+    const pairs = [await tcpPair(), await tcpPair()];
+    const fdOf = ({ server }: TcpPair) =>
       passing.descriptorOf(
-        { ip: "127.0.0.1", port: accepted.localAddr.port },
-        { ip: "127.0.0.1", port: accepted.remoteAddr.port },
+        { ip: "127.0.0.1", port: server.localAddr.port },
+        { ip: "127.0.0.1", port: server.remoteAddr.port },
       )!;
     const head = (token: string, deadline: number) =>
       new TextEncoder().encode(
@@ -191,7 +187,7 @@ Deno.test({
       await new Promise((r) => setTimeout(r, 200));
       assert.deepEqual(replies, [taken], "past its deadline: no reply");
       assert.equal(passing.written(fdOf(pairs[1])), false, "and nothing written to the client");
-      await pairs[1].accepted.write(new TextEncoder().encode("HTTP/1.1 200 from the edge\r\n\r\n"));
+      await pairs[1].server.write(new TextEncoder().encode("HTTP/1.1 200 from the edge\r\n\r\n"));
       assert.equal(
         await readUntil(pairs[1].client, "\r\n\r\n"),
         "HTTP/1.1 200 from the edge\r\n\r\n",
@@ -201,7 +197,7 @@ Deno.test({
     } finally {
       // The first client's connection went with its TLS session.
       pairs[1].client.close();
-      for (const { accepted } of pairs) accepted.close();
+      for (const { server } of pairs) server.close();
       passing.close();
     }
     const rows = await h.stop();
