@@ -1,5 +1,5 @@
 /**
- * A pooled upstream connection: a native `Deno.Conn` (Deno's `node:tls` client keeps reading into memory while
+ * A pooled upstream connection: a native `Deno.TlsConn` (Deno's `node:tls` client keeps reading into memory while
  * paused, so a slow client would make the daemon hold a whole large response) read one buffer at a time and
  * only while its owner wants more, which bounds what is held per connection. Bytes and the end go to whoever
  * owns the connection now: the call it carries, or the pool while it is idle. No Node stream sits in between:
@@ -16,27 +16,35 @@ export interface ConnOwner {
   onEnd(error?: Error): void;
 }
 
-// A connection reads into one TLS record's worth until a read fills that, then into 64 KiB for the bulk: most
-// answers are small and a stream's events are a few hundred bytes, so hundreds of open streams hold a quarter of
-// the memory, while a large body still moves in few reads.
-const FIRST_READ_SIZE = 16 * 1024;
-const BULK_READ_SIZE = 64 * 1024;
+// A read of Deno's TLS stream gives at most one TLS record's plaintext, 16 KiB: a bigger buffer would only hold
+// memory (per open connection) that no read fills.
+const READ_SIZE = 16 * 1024;
+
+/**
+ * The most bytes handed to the TLS stream in one write. Deno's TLS stream takes a write whole when nothing of
+ * its own is waiting to be sent and the write fits its 64 KiB buffer, less a key update it may have queued
+ * (27 bytes). Nothing is waiting when a write starts: each write finishes only once its bytes are on the
+ * socket, and writes take the stream one at a time in the order they were called. So writes this size can be
+ * started back to back without waiting for the one before, and a request body goes to the provider as it
+ * arrives. That matters because Deno's `node:tls` hands the daemon a client's burst of chunks in one run that
+ * settles no promise: a write started only after the previous one settled waited for the whole body.
+ */
+const MAX_WRITE = 63 * 1024;
 
 /** One upstream connection. */
 export class UpstreamConn {
-  readonly #conn: Deno.Conn;
+  readonly #conn: Deno.TlsConn;
   readonly #onClosed: () => void;
-  // One buffer per connection, copied out by what was read: a fresh 64 KiB per read would make a few hundred
-  // MB/s of garbage under load for responses of a few hundred bytes.
-  #buf = new Uint8Array(FIRST_READ_SIZE);
+  // One buffer per connection, copied out by what was read: a fresh 16 KiB per read would make a hundred MB/s
+  // of garbage under load for responses of a few hundred bytes.
+  readonly #buf = new Uint8Array(READ_SIZE);
   #owner?: ConnOwner;
   #reading = false;
   #paused = false;
   #closed = false;
-  #writing: Promise<void> = Promise.resolve();
 
   /** Wraps `conn`; `onClosed` is told once when the connection is closed or lost. */
-  constructor(conn: Deno.Conn, onClosed: () => void = () => {}) {
+  constructor(conn: Deno.TlsConn, onClosed: () => void = () => {}) {
     this.#conn = conn;
     this.#onClosed = onClosed;
   }
@@ -64,14 +72,19 @@ export class UpstreamConn {
     this.#read();
   }
 
-  /** Writes all of `data` after any write still under way; rejects when the connection fails. */
+  /**
+   * Starts writing all of `data` now, after any write still under way; resolves once it is on the socket,
+   * rejects when the connection fails.
+   */
   write(data: Uint8Array): Promise<void> {
-    const next = this.#writing.then(async () => {
-      let rest = data;
-      while (rest.length) rest = rest.subarray(await this.#conn.write(rest));
-    });
-    this.#writing = next.catch(() => {});
-    return next;
+    // Even pieces rather than MAX_WRITE and a remnant: a 64 KiB chunk goes as two writes of four full records.
+    const count = Math.ceil(data.length / MAX_WRITE);
+    const size = Math.ceil(data.length / count);
+    const writes: Promise<void>[] = [];
+    for (let at = 0; at < data.length; at += size) {
+      writes.push(this.#writePiece(data.subarray(at, at + size)));
+    }
+    return writes.length === 1 ? writes[0] : Promise.all(writes).then(() => {});
   }
 
   /** Closes the connection; the owner is not told. */
@@ -85,17 +98,25 @@ export class UpstreamConn {
     this.#onClosed();
   }
 
+  #writePiece(piece: Uint8Array): Promise<void> {
+    return this.#conn.write(piece).then((n) => {
+      if (n === piece.length) return;
+      // Never expected (see MAX_WRITE); the writes started after this one may already be on their way, so the
+      // request on this connection cannot be trusted any more.
+      this.close();
+      throw new Error(`the TLS stream took ${n} of ${piece.length} bytes`);
+    });
+  }
+
   #read(): void {
     if (this.#reading || this.#paused || this.#closed || !this.#owner) return;
     this.#reading = true;
-    // The owner may resume (and so start the next read) from inside onData: the bytes are taken from the buffer
-    // this read filled, and a bigger buffer is in place before anything else can read.
+    // The owner may resume (and so start the next read) from inside onData: the bytes are copied out first.
     const buf = this.#buf;
     this.#conn.read(buf).then((n) => {
       this.#reading = false;
       if (this.#closed) return;
       if (n === null) return this.#lost();
-      if (n === buf.length && n < BULK_READ_SIZE) this.#buf = new Uint8Array(BULK_READ_SIZE);
       this.#owner?.onData(Buffer.from(buf.subarray(0, n)));
       this.#read();
     }, (e) => {
