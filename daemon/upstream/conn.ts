@@ -1,9 +1,9 @@
 /**
- * A pooled upstream connection: a native `Deno.TlsConn` (Deno's `node:tls` client keeps reading into memory while
- * paused, so a slow client would make the daemon hold a whole large response) read one buffer at a time and
- * only while its owner wants more, which bounds what is held per connection. Bytes and the end go to whoever
- * owns the connection now: the call it carries, or the pool while it is idle. No Node stream sits in between:
- * on a small call the stream machinery cost more CPU than the TLS itself.
+ * A pooled upstream connection: a native `Deno.TlsConn` (Deno's `node:tls` client keeps reading into memory
+ * while paused, so a slow client would make the daemon hold a whole large response) read one buffer at a time
+ * and only while its owner wants more, which bounds what is held per connection. Bytes and the end go to
+ * whoever owns the connection now: the call it carries, or the pool while it is idle. No Node stream sits in
+ * between: on a small call the stream machinery cost more CPU than the TLS itself.
  *
  * @module
  */
