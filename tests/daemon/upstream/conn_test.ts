@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { type ConnOwner, UpstreamConn } from "../../../daemon/upstream/conn.ts";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
+import { type ConnOwner, UpstreamConn } from "../../../daemon/upstream/conn.ts";
 import { providerTlsServer } from "../../../testkit/tls_server.ts";
 
 /** What the tests do with the provider's end of a connection. */
