@@ -109,6 +109,20 @@ function recorder(): ConnOwner & { data: string[]; ends: (Error | undefined)[] }
 
 const tick = () => new Promise((r) => setTimeout(r, 20));
 
+/** What `far` receives, until `length` bytes or its end. */
+async function readUpTo(far: FarEnd, length: number): Promise<Buffer> {
+  const got: Uint8Array[] = [];
+  let total = 0;
+  const buf = new Uint8Array(64 * 1024);
+  while (total < length) {
+    const n = await far.read(buf);
+    if (n === null) break;
+    got.push(buf.slice(0, n));
+    total += n;
+  }
+  return Buffer.concat(got);
+}
+
 Deno.test("UpstreamConn gives bytes to its current owner, holds them while paused, and tells the end once", async () => {
   const p = await pair();
   let closed = 0;
@@ -148,17 +162,8 @@ Deno.test("UpstreamConn writes in order and close() does not report an end to th
   conn.own(owner);
   const big = new Uint8Array(256 * 1024).fill(120);
   const writes = Promise.all([conn.write(big), conn.write(new TextEncoder().encode("END"))]);
-  const got: Uint8Array[] = [];
-  let total = 0;
-  const buf = new Uint8Array(64 * 1024);
-  while (total < big.length + 3) {
-    const n = await p.far.read(buf);
-    if (n === null) break;
-    got.push(buf.slice(0, n));
-    total += n;
-  }
+  const all = await readUpTo(p.far, big.length + 3);
   await writes;
-  const all = Buffer.concat(got);
   assert.equal(all.length, big.length + 3);
   assert.equal(all.subarray(big.length).toString(), "END");
   conn.close();
@@ -192,17 +197,8 @@ Deno.test("UpstreamConn keeps a body in order when writes are started back to ba
     `writes wait for the provider to read (${written} of ${chunks.length} done)`,
   );
   p.startReading();
-  const got: Uint8Array[] = [];
-  let total = 0;
-  const buf = new Uint8Array(64 * 1024);
-  while (total < expected.length) {
-    const n = await p.far.read(buf);
-    if (n === null) break;
-    got.push(buf.slice(0, n));
-    total += n;
-  }
+  const all = await readUpTo(p.far, expected.length);
   await writes;
-  const all = Buffer.concat(got);
   assert.equal(all.length, expected.length);
   assert.equal(all.findIndex((b, i) => b !== expected[i]), -1, "the first byte that differs");
   conn.close();
