@@ -51,17 +51,10 @@ export interface InterceptOptions {
   passPath?: string;
 }
 
-const TOKEN_DECODER = new TextDecoder();
-const TOKEN_ENCODER = new TextEncoder();
+const ENCODER = new TextEncoder();
 const HEAD_DECODER = new TextDecoder("latin1");
 const ESTABLISHED_LINE = "HTTP/1.1 200 Connection Established\r\n";
-const ESTABLISHED = new TextEncoder().encode(`${ESTABLISHED_LINE}\r\n`);
-/** A socket passed without a handover starts with its `CONNECT` head, one taken up by a handover with a token. */
-const CONNECT_PREFIX = new TextEncoder().encode("CONNECT ");
-
-function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
-  return bytes.length >= prefix.length && prefix.every((b, i) => bytes[i] === b);
-}
+const ESTABLISHED = ENCODER.encode(`${ESTABLISHED_LINE}\r\n`);
 
 /** How long a handover that offered its socket waits for it (or for the edge to relay after all). */
 const PASS_WAIT_MS = 10_000;
@@ -222,7 +215,7 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
     }
     const written = passing!.writeNow(fd, ESTABLISHED);
     // Told even when the client has gone, so that the edge lets go of its copy rather than serve it.
-    reply(TOKEN_ENCODER.encode(request.pass));
+    reply(ENCODER.encode(request.pass));
     if (!written) return passing!.refuse(fd);
     stats.connections++;
     servePassed(fd, answered(request, request.client), payload.subarray(end + 4));
@@ -299,8 +292,10 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
     const taker = passing;
     receiver = passing.listen(options.passPath!, (socket) => {
       const { fd, payload } = socket;
-      if (startsWith(payload, CONNECT_PREFIX)) return takeDirect(socket);
-      const pass = awaited.get(TOKEN_DECODER.decode(payload.subarray(0, PASS_TOKEN_CHARS)));
+      // A socket passed without a handover comes with its `CONNECT` head; one a handover took up, with a token.
+      const start = HEAD_DECODER.decode(payload.subarray(0, PASS_TOKEN_CHARS));
+      if (start.startsWith("CONNECT ")) return takeDirect(socket);
+      const pass = awaited.get(start);
       if (pass) pass.take(fd, payload.subarray(PASS_TOKEN_CHARS));
       else taker.refuse(fd);
     });

@@ -112,12 +112,11 @@ export class UpstreamConn {
     if (this.#reading || this.#paused || this.#closed || !this.#owner) return;
     this.#reading = true;
     // The owner may resume (and so start the next read) from inside onData: the bytes are copied out first.
-    const buf = this.#buf;
-    this.#conn.read(buf).then((n) => {
+    this.#conn.read(this.#buf).then((n) => {
       this.#reading = false;
       if (this.#closed) return;
       if (n === null) return this.#lost();
-      this.#owner?.onData(Buffer.from(buf.subarray(0, n)));
+      this.#owner?.onData(Buffer.from(this.#buf.subarray(0, n)));
       this.#read();
     }, (e) => {
       this.#reading = false;
