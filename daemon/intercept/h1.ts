@@ -14,7 +14,7 @@ import type { OutgoingHttpHeaders } from "node:http";
 import type { ClientSide } from "./exchange.ts";
 import { indexOfHeadEnd } from "../http1/crlf.ts";
 import { BodyReader } from "../http1/body.ts";
-import { LAST_CHUNK, pushChunk } from "../http1/chunked.ts";
+import { frameChunk, LAST_CHUNK } from "../http1/chunked.ts";
 import { clientKeepsAlive, requestFraming, responseHasNoBody } from "../http1/framing.ts";
 import { MAX_HEAD, parseRequestHead, type RequestHead, serializeHead } from "../http1/head.ts";
 import { BodyChannel, type BodySink } from "../upstream/flow.ts";
@@ -312,10 +312,7 @@ function responseWriter(
     if (head && !socket.destroyed) socket.write(takeHead()[0]);
   };
   sendHeadSoon(flushHead);
-  const frame = (parts: Buffer[], data: Buffer) => {
-    if (chunked) pushChunk(parts, data);
-    else parts.push(data);
-  };
+  const frame = (parts: Buffer[], data: Buffer) => parts.push(chunked ? frameChunk(data) : data);
   let drain: (() => void) | undefined;
   let ended = false;
   return {

@@ -18,7 +18,11 @@ export interface SseEvent {
 /** Largest event kept (data and the line being read); a bigger one is dropped and counted. */
 export const MAX_EVENT_CHARS = 8 * 1024 * 1024;
 
-const LINE_END = /[\r\n]/g;
+/** Whether the line `text[start, end)` is the field `name`: the name alone, or followed by a colon. */
+function isField(text: string, start: number, end: number, name: string): boolean {
+  const after = start + name.length;
+  return after <= end && text.startsWith(name, start) && (after === end || text.charCodeAt(after) === 58);
+}
 
 /** Splits a byte stream into {@linkcode SseEvent}s. */
 export class SseSplitter {
@@ -67,23 +71,27 @@ export class SseSplitter {
       if (text.charCodeAt(0) === 10) start = 1;
       this.#skipLf = false;
     }
+    // The next `\r` and `\n` at or after `start`, each searched for again only once passed: a stream is
+    // mostly `\n`-ended lines, and a regular expression's match array per line was this module's main cost.
+    let cr = -2;
+    let lf = -2;
     while (start < text.length) {
-      LINE_END.lastIndex = start;
-      const found = LINE_END.exec(text);
-      if (!found) {
+      if (cr !== -1 && cr < start) cr = text.indexOf("\r", start);
+      if (lf !== -1 && lf < start) lf = text.indexOf("\n", start);
+      const end = cr === -1 ? lf : lf === -1 ? cr : Math.min(cr, lf);
+      if (end === -1) {
         this.#keepPartial(text.slice(start));
         return;
       }
-      const end = found.index;
-      const piece = text.slice(start, end);
       if (this.#lineDropped) this.#lineDropped = false;
-      else this.#line(this.#partial.length ? this.#takePartial(piece) : piece);
-      if (text.charCodeAt(end) === 13) {
+      else if (this.#partial.length) this.#line(this.#takePartial(text.slice(start, end)));
+      else this.#lineOf(text, start, end);
+      if (end === cr) {
         if (end + 1 === text.length) {
           this.#skipLf = true;
           return;
         }
-        start = text.charCodeAt(end + 1) === 10 ? end + 2 : end + 1;
+        start = lf === end + 1 ? end + 2 : end + 1;
       } else {
         start = end + 1;
       }
@@ -112,26 +120,35 @@ export class SseSplitter {
   }
 
   #line(line: string): void {
-    if (line.length === 0) {
+    this.#lineOf(line, 0, line.length);
+  }
+
+  /** Reads the line `text[start, end)`, slicing out only a value it keeps. */
+  #lineOf(text: string, start: number, end: number): void {
+    if (start === end) {
       this.#dispatch();
       return;
     }
-    if (this.#overflow || line.charCodeAt(0) === 58) return;
-    const colon = line.indexOf(":");
-    const field = colon === -1 ? line : line.slice(0, colon);
-    let value = colon === -1 ? "" : line.slice(colon + 1);
-    if (value.charCodeAt(0) === 32) value = value.slice(1);
-    if (field === "data") {
-      this.#eventChars += value.length + 1;
-      if (this.#eventChars > MAX_EVENT_CHARS) {
-        this.#overflow = true;
-        this.#data = [];
-        return;
-      }
-      this.#data.push(value);
-    } else if (field === "event") {
+    if (this.#overflow) return;
+    // The field's name is what comes before the first colon; only `data` and `event` are read, so the name
+    // is matched where it starts and the colon looked for right after it, not searched for in the text.
+    const isData = isField(text, start, end, "data");
+    if (!isData && !isField(text, start, end, "event")) return;
+    const nameEnd = start + (isData ? 4 : 5);
+    let from = nameEnd === end ? end : nameEnd + 1;
+    if (from < end && text.charCodeAt(from) === 32) from++;
+    const value = text.slice(from, end);
+    if (!isData) {
       this.#event = value;
+      return;
     }
+    this.#eventChars += value.length + 1;
+    if (this.#eventChars > MAX_EVENT_CHARS) {
+      this.#overflow = true;
+      this.#data = [];
+      return;
+    }
+    this.#data.push(value);
   }
 
   #dispatch(): void {

@@ -12,7 +12,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import { Buffer } from "node:buffer";
 import { BodyReader } from "../http1/body.ts";
-import { LAST_CHUNK, pushChunk } from "../http1/chunked.ts";
+import { frameChunk, LAST_CHUNK } from "../http1/chunked.ts";
 import { responseFraming } from "../http1/framing.ts";
 import { MAX_HEAD, parseResponseHead, serializeHead } from "../http1/head.ts";
 import type { ConnOwner, UpstreamConn } from "./conn.ts";
@@ -231,10 +231,7 @@ export class UpstreamCall implements BodySink {
 
   /** `chunk` as it goes on the wire: as is, or as one chunk of a chunked body. */
   #framed(chunk: Buffer): Buffer {
-    if (!this.#chunked) return chunk;
-    const parts: Buffer[] = [];
-    pushChunk(parts, chunk);
-    return Buffer.concat(parts);
+    return this.#chunked ? frameChunk(chunk) : chunk;
   }
 
   #keep(chunk: Buffer): void {

@@ -13,6 +13,8 @@ function split(pieces: (string | Uint8Array)[]): SseEvent[] {
 const STREAM = [
   ": keep-alive comment",
   "event: message_start",
+  "dataset: a field named like data is not data",
+  "events: nor one named like event",
   'data: {"a":1}',
   "",
   "id: 7",
