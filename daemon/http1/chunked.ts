@@ -16,8 +16,8 @@ const LF = 10;
 const HEX = Buffer.from("0123456789abcdef");
 
 /**
- * `data` (not empty) framed as one chunk, in one buffer: a streamed answer is framed once per event, and a size line, the
- * data and its CRLF as three buffers joined after cost three allocations more than this.
+ * `data` (not empty) framed as one chunk, in one buffer: a streamed answer is framed once per event, and a
+ * size line, the data and its CRLF as three buffers joined after cost three allocations more than this.
  */
 export function frameChunk(data: Uint8Array): Buffer {
   let digits = 1;
@@ -66,8 +66,8 @@ function chunkSize(bytes: Uint8Array, start: number, end: number): number {
 }
 
 /**
- * Decodes one chunked body. Each input is walked by offset: the data of a chunk is the one view made of it, as
- * a streamed answer passes here once per event.
+ * Decodes one chunked body. Each input is walked by offset, and the data of a chunk is the one view made of
+ * it: a streamed answer passes here once per event.
  */
 export class ChunkedDecoder {
   #state: "size" | "data" | "data-crlf" | "trailer" | "done" = "size";

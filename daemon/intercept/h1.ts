@@ -312,7 +312,9 @@ function responseWriter(
     if (head && !socket.destroyed) socket.write(takeHead()[0]);
   };
   sendHeadSoon(flushHead);
-  const frame = (parts: Buffer[], data: Buffer) => parts.push(chunked ? frameChunk(data) : data);
+  const frame = (parts: Buffer[], data: Buffer) => {
+    parts.push(chunked ? frameChunk(data) : data);
+  };
   let drain: (() => void) | undefined;
   let ended = false;
   return {
