@@ -13,20 +13,18 @@ export const LAST_CHUNK: Buffer = Buffer.from("0\r\n\r\n");
 
 const CR = 13;
 const LF = 10;
-const HEX = Buffer.from("0123456789abcdef");
 
 /**
  * `data` (not empty) framed as one chunk, in one buffer: a streamed answer is framed once per event, and a
  * size line, the data and its CRLF as three buffers joined after cost three allocations more than this.
  */
 export function frameChunk(data: Uint8Array): Buffer {
-  let digits = 1;
-  while (data.length >= 16 ** digits) digits++;
-  const out = Buffer.allocUnsafe(digits + data.length + 4);
-  for (let i = digits - 1, n = data.length; i >= 0; i--, n = Math.floor(n / 16)) out[i] = HEX[n % 16];
-  out[digits] = CR;
-  out[digits + 1] = LF;
-  out.set(data, digits + 2);
+  const size = data.length.toString(16);
+  const out = Buffer.allocUnsafe(size.length + data.length + 4);
+  for (let i = 0; i < size.length; i++) out[i] = size.charCodeAt(i);
+  out[size.length] = CR;
+  out[size.length + 1] = LF;
+  out.set(data, size.length + 2);
   out[out.length - 2] = CR;
   out[out.length - 1] = LF;
   return out;
