@@ -240,7 +240,12 @@ if (import.meta.main) {
     s.on("error", () => {});
     serveConnection(s);
   });
-  server.on("connection", (s: Socket) => s.on("error", () => {}));
+  server.on("connection", (s: Socket) => {
+    s.on("error", () => {});
+    // As providers' servers do (and node:http by default): a small write waiting for the ACK of the last one
+    // meets the client's delayed ACK, and an event would arrive up to 40 ms late on one path and not another.
+    s.setNoDelay(true);
+  });
   server.on("tlsClientError", () => {});
   server.listen(0, "127.0.0.1", () => {
     const port = (server.address() as { port: number }).port;
