@@ -242,8 +242,8 @@ if (import.meta.main) {
   });
   server.on("connection", (s: Socket) => {
     s.on("error", () => {});
-    // As providers' servers do (and node:http by default): a small write waiting for the ACK of the last one
-    // meets the client's delayed ACK, and an event would arrive up to 40 ms late on one path and not another.
+    // As providers' servers do (node:http does by default). With Nagle's algorithm a small write waits for the
+    // ACK of the last one, which the client delays by 40 ms or more: a stream's events after its first come late.
     s.setNoDelay(true);
   });
   server.on("tlsClientError", () => {});

@@ -77,7 +77,7 @@ Deno.test("bench stand-in: a chunked upload is counted as it arrives, and Connec
 Deno.test("bench stand-in: a stream's events are not held back for the client's delayed ACK", async () => {
   await withProvider(async (base, client) => {
     // Held back (Nagle's algorithm), every event after the first waits for an ACK the client delays 40 ms or
-    // more, so each warm stream below would take over 40 ms. Sent at once, one of five takes a few ms at most.
+    // more, so each warm stream below would take over 40 ms. Sent at once, most take a few ms.
     await (await fetch(`${base}/v1/messages?events=3`, { method: "POST", body: "{}", client })).text();
     const took: number[] = [];
     for (let i = 0; i < 5; i++) {
