@@ -10,11 +10,16 @@ import { closeQuietly } from "./_splice.ts";
 /** A set of sockets closed together. */
 export class ConnScope {
   readonly #conns = new Set<Deno.Conn>();
-  readonly #abort = new AbortController();
+  /**
+   * Made by the first {@linkcode ConnScope.open}: the scope of a metered client's connection never dials, and
+   * aborting a signal builds an `AbortError` with its stack, about 0.1 ms of the edge's CPU per connection.
+   */
+  #abort?: AbortController;
+  #closed = false;
 
   /** True once {@linkcode ConnScope.closeAll} ran: no new socket may join. */
   get closed(): boolean {
-    return this.#abort.signal.aborted;
+    return this.#closed;
   }
 
   /** Adds a socket the scope did not open itself (the client's). Closes it at once if the scope is closed. */
@@ -37,6 +42,8 @@ export class ConnScope {
    * `timeoutMs`. Rejects on refusal, timeout or shutdown.
    */
   async open(to: HostPort, timeoutMs: number): Promise<Deno.Conn> {
+    if (this.#closed) throw new Deno.errors.Interrupted("the edge is shutting down");
+    this.#abort ??= new AbortController();
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(), timeoutMs);
     try {
@@ -54,7 +61,8 @@ export class ConnScope {
 
   /** Closes every socket of the scope and aborts pending connects. */
   closeAll(): void {
-    this.#abort.abort();
+    this.#closed = true;
+    this.#abort?.abort();
     for (const c of this.#conns) closeQuietly(c);
     this.#conns.clear();
   }
