@@ -187,7 +187,6 @@ export async function run(): Promise<EdgeBenchRow[]> {
         value: round(p50),
         unit: "ms",
         target: 0.2,
-        ratio: round(p50 / 0.2),
         note: `direct p50 ${round(percentile(straight, 0.5))} ms, through edge ${
           round(percentile(through, 0.5))
         } ms; 5000 requests each`,
@@ -213,7 +212,6 @@ export async function run(): Promise<EdgeBenchRow[]> {
         value: Math.round(peakRss * 10) / 10,
         unit: "MB",
         target: 60,
-        ratio: Math.round(peakRss / 60 * 100) / 100,
         note: `peak while ${loadConnections} tunnels carried ${loadConnections * perConnection} requests; ` +
           `${startRss?.toFixed(1)} MB at start, ${
             idleRss?.toFixed(1)

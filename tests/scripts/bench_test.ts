@@ -21,6 +21,16 @@ Deno.test("renderResults() prints one row per figure, marking figures that miss 
   assert.match(lines[3], /^report +slow +806 ms +< 500 ms +1\.61 +SLOW$/);
 });
 
+Deno.test("renderResults() judges a figure by its ratio unrounded: just over its target is SLOW", () => {
+  const text = renderResults([
+    { section: "edge", ...withRatio({ name: "rss", value: 60.2, unit: "MB", target: 60 }) },
+    { section: "edge", ...withRatio({ name: "rss", value: 60, unit: "MB", target: 60 }) },
+  ]);
+  const lines = text.trimEnd().split("\n");
+  assert.match(lines[2], /^edge +rss +60\.2 MB +< 60\.0 MB +1\.00 +SLOW$/);
+  assert.match(lines[3], /^edge +rss +60\.0 MB +< 60\.0 MB +1\.00 +ok$/);
+});
+
 Deno.test("SECTIONS lists the report section, each loading a module with run()", async () => {
   assert.ok("report" in SECTIONS);
   for (const load of Object.values(SECTIONS)) assert.equal(typeof (await load()).run, "function");
