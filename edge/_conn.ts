@@ -11,8 +11,9 @@ import { closeQuietly } from "./_splice.ts";
 export class ConnScope {
   readonly #conns = new Set<Deno.Conn>();
   /**
-   * Made by the first {@linkcode ConnScope.open}: the scope of a metered client's connection never dials, and
-   * aborting a signal builds an `AbortError` with its stack, about 0.1 ms of the edge's CPU per connection.
+   * Made by the first {@linkcode ConnScope.open}: the scope of a client connection passed straight to the
+   * daemon never dials, and aborting a signal builds an `AbortError` with its stack, about 0.1 ms of the edge's
+   * CPU per connection.
    */
   #abort?: AbortController;
   #closed = false;
