@@ -95,8 +95,10 @@ async function withConnection(
   const server = await listener.accept();
   try {
     const local = client.localAddr as Deno.NetAddr;
+    // Matched by both ends: a closed socket of an earlier test may still list the same local port (TIME_WAIT).
     const listed = parseProcNetTcp(Deno.readTextFileSync(`/proc/net/${table}`)).find((e) =>
-      e.localKey === ipKey(local.hostname) && e.localPort === local.port
+      e.localKey === ipKey(local.hostname) && e.localPort === local.port &&
+      e.remotePort === listener.addr.port
     );
     fn({ seen: server.remoteAddr as Deno.NetAddr, listener: listener.addr, inode: listed?.inode });
   } finally {
