@@ -132,13 +132,17 @@ export class SseSplitter {
     if (this.#overflow) return;
     // The field's name is what comes before the first colon; only `data` and `event` are read, so the name
     // is matched where it starts and the colon looked for right after it, not searched for in the text.
-    const isData = isField(text, start, end, "data");
-    if (!isData && !isField(text, start, end, "event")) return;
-    const nameEnd = start + (isData ? 4 : 5);
+    const name = isField(text, start, end, "data")
+      ? "data"
+      : isField(text, start, end, "event")
+      ? "event"
+      : "";
+    if (!name) return;
+    const nameEnd = start + name.length;
     let from = nameEnd === end ? end : nameEnd + 1;
     if (from < end && text.charCodeAt(from) === 32) from++;
     const value = text.slice(from, end);
-    if (!isData) {
+    if (name === "event") {
       this.#event = value;
       return;
     }
