@@ -15,7 +15,13 @@ import { currentChannel } from "./core/channel.ts";
 import { assertUsableHome, defaultPaths } from "./core/paths.ts";
 import { damagedDatabaseError } from "./store/failure.ts";
 import { writeAllSync } from "./core/io.ts";
-import { INTEGRITY_WORKER, READ_API_WORKER, registerEntry, threadName } from "./core/entry.ts";
+import {
+  CHECKPOINT_WORKER,
+  INTEGRITY_WORKER,
+  READ_API_WORKER,
+  registerEntry,
+  threadName,
+} from "./core/entry.ts";
 
 /** The program's `--help` text. */
 export function programHelp(): string {
@@ -105,6 +111,8 @@ if (threadName() === READ_API_WORKER) {
   (await import("./daemon/api/read/worker.ts")).serveReadApi();
 } else if (threadName() === INTEGRITY_WORKER) {
   (await import("./store/integrity_worker.ts")).serveIntegrityCheck();
+} else if (threadName() === CHECKPOINT_WORKER) {
+  (await import("./store/checkpoint_worker.ts")).serveCheckpoints();
 } else if (import.meta.main) {
   Deno.exitCode = await main(Deno.args, processIo);
 }

@@ -13,6 +13,9 @@ export const READ_API_WORKER = "halton-meter:read-api";
 /** The name the daemon's background integrity check's worker thread is started with. */
 export const INTEGRITY_WORKER = "halton-meter:integrity-check";
 
+/** The name the daemon's checkpoint worker thread is started with. */
+export const CHECKPOINT_WORKER = "halton-meter:checkpoint";
+
 let entry: string | undefined;
 
 /** Records the URL of the entry module (`main.ts` passes its own `import.meta.url`, whatever file holds it). */

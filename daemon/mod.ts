@@ -35,6 +35,7 @@ import { createMeteringHook, type MeteringDeps } from "./metering/metering_hook.
 import { buildRateBook, bundledCard, loadPackage, type RateBook, readStoredRates } from "../pricing/mod.ts";
 import { Repricer } from "./repricing.ts";
 import { watchIntegrity } from "./integrity.ts";
+import { startCheckpoints } from "./checkpoints.ts";
 import { Attributor, processLookupFor } from "./attribution/mod.ts";
 import type { HostShape } from "./providers/mod.ts";
 
@@ -167,6 +168,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     () => pool.close(),
     () => hook.drain?.(),
   );
+  // Closed before the writer's last flush and the database, which the cleanup runs after it.
+  const checkpoints = startCheckpoints({
+    file: paths.db,
+    db,
+    onError: (error) => log.warn("store.checkpoint_failed", { error }),
+  });
+  cleanup.push(() => checkpoints.close());
+  checkpoints.started.then((ok) => ok && log.info("store.checkpoints_off_thread"));
   repricer.start();
   try {
     // The read API queries in a worker with its own read-only connection: they never hold the request path.
@@ -228,6 +237,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         rows_queued: writer.queued,
         rows_dropped: writer.dropped,
         rows_failing: writer.failure?.reason,
+        wal_checkpoints: checkpoints.done,
       });
       if (loggedFailure && !writer.failure) {
         log.info("store.flush_recovered", { rows_written: writer.written });

@@ -80,6 +80,15 @@ export async function smokeTest(t: SmokeTarget): Promise<void> {
       throw new Error(`${e.message}\n${log}`);
     });
     await waitFor("the edge", () => accepts(ports.edge), 30_000);
+    // The checkpoint worker starts from the program's entry module, whatever form the program has.
+    await waitFor(
+      "checkpoints off the daemon's thread",
+      () => Promise.resolve(log.includes('"store.checkpoints_off_thread"')),
+      30_000,
+    )
+      .catch((e) => {
+        throw new Error(`${e.message}\n${log}`);
+      });
 
     client = Deno.createHttpClient({
       proxy: { url: `http://smoke:@127.0.0.1:${ports.edge}` },

@@ -1,0 +1,168 @@
+/**
+ * Checkpoints of the database's write-ahead log, off the daemon's thread. By default SQLite copies the log back
+ * into the database from inside the commit that grows it past 1000 pages, on the committing thread, and syncs
+ * both files: one call in a hundred or so, the daemon's thread (its row writer, and every stream it relays)
+ * stopped for the length of two `fsync`s, 5 to 8 ms on this project's test machine and longer on a busy or
+ * slow disk. Here a worker (`store/checkpoint_worker.ts`) checkpoints on a connection of its own, at most once
+ * an interval and only after something was written.
+ *
+ * The log starts over from its beginning only when a write begins with every frame in it copied back, so under
+ * writes that never pause for as long as a checkpoint takes it would grow for as long as they last. The
+ * writer's connection therefore still checkpoints, but at ten times SQLite's length: what the worker already
+ * copied is not copied again, and at the rates users make calls the log starts over long before. When the
+ * worker cannot open the database or dies, the writer's connection goes back to SQLite's own length.
+ *
+ * @module
+ */
+import type { DatabaseSync } from "node:sqlite";
+import { CHECKPOINT_WORKER, registeredEntry } from "../core/entry.ts";
+import type { CheckpointReply, CheckpointRequest } from "../store/checkpoint_worker.ts";
+
+/** SQLite's own `wal_autocheckpoint`, in pages, given back when the worker stops. */
+const SQLITE_AUTOCHECKPOINT = 1000;
+/** The writer's `wal_autocheckpoint` while the worker runs: a bound on the log (40 MB), not a schedule. */
+const BACKSTOP_AUTOCHECKPOINT = 10 * SQLITE_AUTOCHECKPOINT;
+/** How long `close()` lets a checkpoint under way finish before the worker is ended regardless. */
+const CLOSE_WAIT_MS = 2_000;
+/** How long the worker may take to open the database before the writer's connection keeps checkpointing. */
+const START_WAIT_MS = 10_000;
+
+/** Options of {@linkcode startCheckpoints}. */
+export interface CheckpointOptions {
+  /** The database file. */
+  file: string;
+  /** The writer's connection: it checkpoints only as a backstop while the worker runs. */
+  db: DatabaseSync;
+  /** How often to look for new writes to checkpoint; 1000 ms unless given. */
+  intervalMs?: number;
+  /** Told why a checkpoint failed or the worker stopped, once per reason. */
+  onError?: (message: string) => void;
+}
+
+/** Running checkpoints. */
+export interface Checkpoints {
+  /** Checkpoints the worker has finished. */
+  readonly done: number;
+  /** True while the worker checkpoints; false before it has opened the database and after it failed. */
+  readonly offThread: boolean;
+  /** Resolves true once the worker has opened the database, false when it never will. */
+  readonly started: Promise<boolean>;
+  /** Ends the worker and gives checkpoints back to the writer's connection. Call before closing `db`. */
+  close(): Promise<void>;
+}
+
+/** Starts the checkpoint worker for `options.file`; see the module doc. */
+export function startCheckpoints(options: CheckpointOptions): Checkpoints {
+  // The entry module carries the worker in every form of the program (core/entry.ts); the daemon's parts
+  // imported without it (the tests) start the worker's own small entry.
+  const entry = registeredEntry() ?? new URL("../store/checkpoint_worker_main.ts", import.meta.url).href;
+  const worker = new Worker(entry, { type: "module", name: CHECKPOINT_WORKER });
+  const changes = options.db.prepare("SELECT total_changes() AS n");
+  const written = () => (changes.get() as { n: number | bigint }).n;
+  let seen = written();
+  let offThread = false;
+  let done = 0;
+  let running = false;
+  let ended = false;
+  let lastError: string | undefined;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let onClosed = () => {};
+  let settleStart: (ok: boolean) => void = () => {};
+  const started = new Promise<boolean>((resolve) => settleStart = resolve);
+  const startWait = setTimeout(() => {
+    report("the checkpoint worker did not start");
+    end();
+  }, START_WAIT_MS);
+
+  const report = (message: string) => {
+    if (message === lastError) return;
+    lastError = message;
+    options.onError?.(message);
+  };
+  const setAutocheckpoint = (pages: number) => {
+    try {
+      options.db.exec(`PRAGMA wal_autocheckpoint = ${pages}`);
+    } catch { /* the connection is closed: nothing is left to checkpoint through it */ }
+  };
+  /** Stops the worker for good; the writer's connection checkpoints again. */
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    clearTimeout(startWait);
+    clearInterval(timer);
+    settleStart(false);
+    if (offThread) setAutocheckpoint(SQLITE_AUTOCHECKPOINT);
+    offThread = false;
+    worker.terminate();
+    onClosed();
+  };
+  const tick = () => {
+    if (running || ended) return;
+    let now: number | bigint;
+    try {
+      now = written();
+    } catch (e) {
+      report(`checkpoints stopped: ${(e as Error).message}`);
+      end();
+      return;
+    }
+    if (now === seen) return;
+    seen = now;
+    running = true;
+    worker.postMessage({ type: "checkpoint" } satisfies CheckpointRequest);
+  };
+
+  worker.onmessage = (e: MessageEvent<CheckpointReply>) => {
+    const reply = e.data;
+    if (reply.type === "opened") {
+      if (ended) return;
+      clearTimeout(startWait);
+      setAutocheckpoint(BACKSTOP_AUTOCHECKPOINT);
+      offThread = true;
+      timer = setInterval(tick, options.intervalMs ?? 1_000);
+      settleStart(true);
+    } else if (reply.type === "checkpointed") {
+      running = false;
+      done++;
+      lastError = undefined;
+    } else if (reply.type === "failed") {
+      running = false;
+      if (!offThread) {
+        report(`the checkpoint worker could not open the database: ${reply.error}`);
+        end();
+        return;
+      }
+      // Tried again at the next tick, written or not: what failed to be copied is still in the log.
+      seen = -1;
+      report(`a checkpoint failed: ${reply.error}`);
+    } else {
+      end();
+    }
+  };
+  worker.onerror = (e) => {
+    e.preventDefault();
+    report(`the checkpoint worker stopped: ${e.message}`);
+    end();
+  };
+  worker.postMessage({ type: "open", file: options.file } satisfies CheckpointRequest);
+
+  return {
+    get done() {
+      return done;
+    },
+    get offThread() {
+      return offThread;
+    },
+    started,
+    async close() {
+      if (ended) return;
+      clearInterval(timer);
+      const closed = new Promise<void>((resolve) => onClosed = resolve);
+      worker.postMessage({ type: "close" } satisfies CheckpointRequest);
+      let wait: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([closed, new Promise((resolve) => wait = setTimeout(resolve, CLOSE_WAIT_MS))]);
+      clearTimeout(wait);
+      end();
+    },
+  };
+}

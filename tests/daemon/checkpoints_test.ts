@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { startCheckpoints } from "../../daemon/checkpoints.ts";
+import { openStore } from "../../store/open.ts";
+import { RowWriter } from "../../store/writer.ts";
+import { tempHome } from "../helpers/home.ts";
+import { makeRow } from "../helpers/rows.ts";
+
+function autocheckpoint(db: DatabaseSync): number {
+  return (db.prepare("PRAGMA wal_autocheckpoint").get() as { wal_autocheckpoint: number }).wal_autocheckpoint;
+}
+
+async function until(what: string, ok: () => boolean, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** The calls a copy of the database file alone holds: what has been copied back out of the write-ahead log. */
+async function callsInMainFile(file: string, dir: string): Promise<number> {
+  const copy = join(dir, "main-file-only.sqlite");
+  await Deno.copyFile(file, copy);
+  const db = new DatabaseSync(copy, { readOnly: true });
+  try {
+    // The schema itself may not have been copied back yet.
+    if (!db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'requests'").get()) return 0;
+    return (db.prepare("SELECT count(*) AS n FROM requests").get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("startCheckpoints() copies the writer's rows into the database file from its own thread", async () => {
+  await using home = await tempHome();
+  const db = openStore(home.paths.db);
+  const writer = new RowWriter(db, { intervalMs: 60_000 });
+  const errors: string[] = [];
+  const checkpoints = startCheckpoints({
+    file: home.paths.db,
+    db,
+    intervalMs: 20,
+    onError: (e) => errors.push(e),
+  });
+  try {
+    await until("the worker to open the database", () => checkpoints.offThread);
+    assert.equal(autocheckpoint(db), 10_000, "the writer's connection checkpoints only as a backstop");
+    for (let i = 0; i < 30; i++) {
+      writer.enqueue(makeRow());
+      writer.flush();
+    }
+    assert.equal(await callsInMainFile(home.paths.db, home.dir), 0, "the rows are still only in the log");
+    const before = checkpoints.done;
+    await until("a checkpoint after the writes", () => checkpoints.done > before);
+    assert.equal(await callsInMainFile(home.paths.db, home.dir), 30);
+    const after = checkpoints.done;
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(checkpoints.done, after, "no checkpoint runs while nothing is written");
+  } finally {
+    await checkpoints.close();
+  }
+  assert.equal(checkpoints.offThread, false);
+  assert.equal(autocheckpoint(db), 1000, "closing gives checkpoints back to the writer's connection");
+  assert.deepEqual(errors, []);
+  writer.close();
+  db.close();
+  await assert.rejects(
+    Deno.stat(`${home.paths.db}-wal`),
+    Deno.errors.NotFound,
+    "the last close removed the log",
+  );
+});
+
+Deno.test("startCheckpoints() leaves checkpoints to the writer when its worker cannot open the database", async () => {
+  await using home = await tempHome();
+  const db = openStore(home.paths.db);
+  const errors: string[] = [];
+  const checkpoints = startCheckpoints({
+    file: join(home.dir, "missing.sqlite"),
+    db,
+    onError: (e) => errors.push(e),
+  });
+  try {
+    await until("the worker's failure to be told", () => errors.length > 0);
+    assert.match(errors[0], /could not open the database/);
+    assert.equal(checkpoints.offThread, false);
+    assert.equal(autocheckpoint(db), 1000, "the writer's connection keeps SQLite's own checkpoints");
+    await assert.rejects(
+      Deno.stat(join(home.dir, "missing.sqlite")),
+      Deno.errors.NotFound,
+      "no empty file made",
+    );
+  } finally {
+    await checkpoints.close();
+    db.close();
+  }
+});
