@@ -2,15 +2,15 @@
  * Checkpoints of the database's write-ahead log, off the daemon's thread. By default SQLite copies the log back
  * into the database from inside the commit that grows it past 1000 pages, on the committing thread, and syncs
  * both files: one call in a hundred or so, the daemon's thread (its row writer, and every stream it relays)
- * stopped for the length of two `fsync`s, 5 to 8 ms on this project's test machine and longer on a busy or
- * slow disk. Here a worker (`store/checkpoint_worker.ts`) checkpoints on a connection of its own, at most once
- * an interval and only after something was written.
+ * stopped for the length of two `fsync`s and the copy, 5 to 15 ms on this project's test machine and longer on
+ * a busy or slow disk. Here a worker (`store/checkpoint_worker.ts`) checkpoints on a connection of its own, right after
+ * the writer's flushes (at most every 500 ms) and once a second after other writes.
  *
- * The log starts over from its beginning only when a write begins with every frame in it copied back, so under
- * writes that never pause for as long as a checkpoint takes it would grow for as long as they last. The
- * writer's connection therefore still checkpoints, but at ten times SQLite's length: what the worker already
- * copied is not copied again, and at the rates users make calls the log starts over long before. When the
- * worker cannot open the database or dies, the writer's connection goes back to SQLite's own length.
+ * The log starts over from its beginning only when a write begins with every frame in it copied back: a
+ * checkpoint started right after a flush usually ends before the next one. Under writes that never pause for as
+ * long as a checkpoint takes the log would grow for as long as they last, so the writer's connection still
+ * checkpoints, at ten times SQLite's length; what the worker already copied is not copied again. When the worker
+ * cannot open the database or dies, the writer's connection goes back to SQLite's own length.
  *
  * @module
  */
@@ -24,6 +24,12 @@ const SQLITE_AUTOCHECKPOINT = 1000;
 const BACKSTOP_AUTOCHECKPOINT = 10 * SQLITE_AUTOCHECKPOINT;
 /** How long `close()` lets a checkpoint under way finish before the worker is ended regardless. */
 const CLOSE_WAIT_MS = 2_000;
+/**
+ * The least time between two checkpoints started after flushes. One started right after a flush has the
+ * writer's pause before the next one to finish in, and the log starts over only if it does; small ones finish
+ * sooner.
+ */
+const AFTER_FLUSH_GAP_MS = 500;
 /** How long the worker may take to open the database before the writer's connection keeps checkpointing. */
 const START_WAIT_MS = 10_000;
 
@@ -33,8 +39,10 @@ export interface CheckpointOptions {
   file: string;
   /** The writer's connection: it checkpoints only as a backstop while the worker runs. */
   db: DatabaseSync;
-  /** How often to look for new writes to checkpoint; 1000 ms unless given. */
+  /** How often to look for writes no flush told of (repricing, a migration); 1000 ms unless given. */
   intervalMs?: number;
+  /** The least time between two checkpoints started by {@linkcode Checkpoints.wrote}; 500 ms unless given. */
+  flushGapMs?: number;
   /** Told why a checkpoint failed or the worker stopped, once per reason. */
   onError?: (message: string) => void;
 }
@@ -47,6 +55,8 @@ export interface Checkpoints {
   readonly offThread: boolean;
   /** Resolves true once the worker has opened the database, false when it never will. */
   readonly started: Promise<boolean>;
+  /** Told by the writer after each flush: a checkpoint starts now, unless one started within `flushGapMs`. */
+  wrote(): void;
   /** Ends the worker and gives checkpoints back to the writer's connection. Call before closing `db`. */
   close(): Promise<void>;
 }
@@ -66,6 +76,8 @@ export function startCheckpoints(options: CheckpointOptions): Checkpoints {
   let ended = false;
   let lastError: string | undefined;
   let timer: ReturnType<typeof setInterval> | undefined;
+  let lastStart = -Infinity;
+  const flushGapMs = options.flushGapMs ?? AFTER_FLUSH_GAP_MS;
   let onClosed = () => {};
   let settleStart: (ok: boolean) => void = () => {};
   const started = new Promise<boolean>((resolve) => settleStart = resolve);
@@ -96,20 +108,26 @@ export function startCheckpoints(options: CheckpointOptions): Checkpoints {
     worker.terminate();
     onClosed();
   };
-  const tick = () => {
-    if (running || ended) return;
-    let now: number | bigint;
+  /** What the writer's connection has changed so far; undefined once it is closed (and the worker ended). */
+  const changed = () => {
     try {
-      now = written();
+      return written();
     } catch (e) {
       report(`checkpoints stopped: ${(e as Error).message}`);
       end();
-      return;
+      return undefined;
     }
-    if (now === seen) return;
+  };
+  const checkpoint = (now: number | bigint) => {
     seen = now;
     running = true;
+    lastStart = performance.now();
     worker.postMessage({ type: "checkpoint" } satisfies CheckpointRequest);
+  };
+  const tick = () => {
+    if (running || ended) return;
+    const now = changed();
+    if (now !== undefined && now !== seen) checkpoint(now);
   };
 
   worker.onmessage = (e: MessageEvent<CheckpointReply>) => {
@@ -154,6 +172,11 @@ export function startCheckpoints(options: CheckpointOptions): Checkpoints {
       return offThread;
     },
     started,
+    wrote() {
+      if (!offThread || running || performance.now() - lastStart < flushGapMs) return;
+      const now = changed();
+      if (now !== undefined) checkpoint(now);
+    },
     async close() {
       if (ended) return;
       clearInterval(timer);

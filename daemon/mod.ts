@@ -35,7 +35,7 @@ import { createMeteringHook, type MeteringDeps } from "./metering/metering_hook.
 import { buildRateBook, bundledCard, loadPackage, type RateBook, readStoredRates } from "../pricing/mod.ts";
 import { Repricer } from "./repricing.ts";
 import { watchIntegrity } from "./integrity.ts";
-import { startCheckpoints } from "./checkpoints.ts";
+import { type Checkpoints, startCheckpoints } from "./checkpoints.ts";
 import { Attributor, processLookupFor } from "./attribution/mod.ts";
 import type { HostShape } from "./providers/mod.ts";
 
@@ -107,8 +107,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   // The variables `env` prints name this file; after `up` or `start` without `init` nothing else writes it.
   if (!ensureCaBundle(paths)) log.info("daemon.no_ca_bundle", { path: paths.caBundle });
   const db = openStore(paths.db, { checkIntegrity: true });
+  // Started below, once the cleanup that closes it exists; flushes before that have nothing to tell.
+  let checkpoints: Checkpoints | undefined = undefined;
   const writer = new RowWriter(db, {
     file: paths.db,
+    onFlushed: () => checkpoints?.wrote(),
     intervalMs: config.daemon.flush_interval_ms,
     busyTimeoutMs: WRITE_LOCK_WAIT_MS,
     // A failing disk is retried every half second: say so when the reason changes, not at every try.
@@ -168,14 +171,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     () => pool.close(),
     () => hook.drain?.(),
   );
-  // Closed before the writer's last flush and the database, which the cleanup runs after it.
-  const checkpoints = startCheckpoints({
+  checkpoints = startCheckpoints({
     file: paths.db,
     db,
     onError: (error) => log.warn("store.checkpoint_failed", { error }),
   });
-  cleanup.push(() => checkpoints.close());
   checkpoints.started.then((ok) => ok && log.info("store.checkpoints_off_thread"));
+  // Closed before the writer's last flush and the database, which the cleanup runs after it.
+  cleanup.push(() => checkpoints?.close());
   repricer.start();
   try {
     // The read API queries in a worker with its own read-only connection: they never hold the request path.
@@ -237,7 +240,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         rows_queued: writer.queued,
         rows_dropped: writer.dropped,
         rows_failing: writer.failure?.reason,
-        wal_checkpoints: checkpoints.done,
+        wal_checkpoints: checkpoints?.done,
       });
       if (loggedFailure && !writer.failure) {
         log.info("store.flush_recovered", { rows_written: writer.written });

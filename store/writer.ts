@@ -34,6 +34,8 @@ export interface RowWriterOptions {
   busyTimeoutMs?: number;
   /** The database's path, as the next steps of a {@linkcode WriteFailure} name it. Default: `db.sqlite`. */
   file?: string;
+  /** Told after a flush that wrote rows (the daemon starts a checkpoint then). */
+  onFlushed?: () => void;
 }
 
 /** Why rows are not being written, in words for `status`, and what to do about it. */
@@ -135,6 +137,7 @@ export class RowWriter {
       batchSize: 500,
       retryMs: 500,
       onError: () => {},
+      onFlushed: () => {},
       busyTimeoutMs: -1,
       file: "db.sqlite",
       ...options,
@@ -222,6 +225,7 @@ export class RowWriter {
       this.#failure = undefined;
       this.#batch = Math.min(this.#opts.batchSize, this.#batch * 2);
     }
+    if (done) this.#opts.onFlushed();
     return done;
   }
 

@@ -33,31 +33,40 @@ async function callsInMainFile(file: string, dir: string): Promise<number> {
   }
 }
 
-Deno.test("startCheckpoints() copies the writer's rows into the database file from its own thread", async () => {
+Deno.test("startCheckpoints() copies rows into the database file from its own thread right after a flush", async () => {
   await using home = await tempHome();
   const db = openStore(home.paths.db);
-  const writer = new RowWriter(db, { intervalMs: 60_000 });
   const errors: string[] = [];
+  // No tick within the test: only flushes start checkpoints.
   const checkpoints = startCheckpoints({
     file: home.paths.db,
     db,
-    intervalMs: 20,
+    intervalMs: 60_000,
+    flushGapMs: 1_000,
     onError: (e) => errors.push(e),
   });
+  const writer = new RowWriter(db, { intervalMs: 60_000, onFlushed: () => checkpoints.wrote() });
   try {
-    await until("the worker to open the database", () => checkpoints.offThread);
+    assert.equal(await checkpoints.started, true);
+    assert.equal(checkpoints.offThread, true);
     assert.equal(autocheckpoint(db), 10_000, "the writer's connection checkpoints only as a backstop");
-    for (let i = 0; i < 30; i++) {
-      writer.enqueue(makeRow());
-      writer.flush();
-    }
-    assert.equal(await callsInMainFile(home.paths.db, home.dir), 0, "the rows are still only in the log");
-    const before = checkpoints.done;
-    await until("a checkpoint after the writes", () => checkpoints.done > before);
+    assert.equal(await callsInMainFile(home.paths.db, home.dir), 0, "nothing is in the database file yet");
+    for (let i = 0; i < 30; i++) writer.enqueue(makeRow());
+    writer.flush();
+    const first = performance.now();
+    await until("the checkpoint after the flush", () => checkpoints.done === 1);
     assert.equal(await callsInMainFile(home.paths.db, home.dir), 30);
-    const after = checkpoints.done;
+
+    writer.enqueue(makeRow());
+    writer.flush();
     await new Promise((r) => setTimeout(r, 100));
-    assert.equal(checkpoints.done, after, "no checkpoint runs while nothing is written");
+    assert.equal(checkpoints.done, 1, "a flush within `flushGapMs` of the last checkpoint starts none");
+    assert.equal(await callsInMainFile(home.paths.db, home.dir), 30);
+    await new Promise((r) => setTimeout(r, Math.max(0, first + 1_000 - performance.now())));
+    writer.enqueue(makeRow());
+    writer.flush();
+    await until("the checkpoint after a later flush", () => checkpoints.done === 2);
+    assert.equal(await callsInMainFile(home.paths.db, home.dir), 32);
   } finally {
     await checkpoints.close();
   }
@@ -71,6 +80,26 @@ Deno.test("startCheckpoints() copies the writer's rows into the database file fr
     Deno.errors.NotFound,
     "the last close removed the log",
   );
+});
+
+Deno.test("startCheckpoints() checkpoints writes no flush told of within its interval, and only those", async () => {
+  await using home = await tempHome();
+  const db = openStore(home.paths.db);
+  const checkpoints = startCheckpoints({ file: home.paths.db, db, intervalMs: 20 });
+  try {
+    assert.equal(await checkpoints.started, true);
+    const writer = new RowWriter(db, { intervalMs: 60_000 });
+    for (let i = 0; i < 5; i++) writer.enqueue(makeRow());
+    writer.flush();
+    await until("a checkpoint of the writes", () => checkpoints.done === 1);
+    assert.equal(await callsInMainFile(home.paths.db, home.dir), 5);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(checkpoints.done, 1, "no checkpoint runs while nothing is written");
+    writer.close();
+  } finally {
+    await checkpoints.close();
+    db.close();
+  }
 });
 
 Deno.test("startCheckpoints() leaves checkpoints to the writer when its worker cannot open the database", async () => {

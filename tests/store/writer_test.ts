@@ -326,3 +326,25 @@ Deno.test("RowWriter.damaged() stops every write into the database for good; row
     db.close();
   }
 });
+
+Deno.test("RowWriter tells onFlushed after a flush that wrote rows, and only then", async () => {
+  await using home = await tempHome();
+  const db = openStore(home.paths.db);
+  let told = 0;
+  const writer = new RowWriter(db, { intervalMs: 60_000, onFlushed: () => told++ });
+  try {
+    assert.equal(writer.flush(), 0);
+    assert.equal(told, 0, "an empty flush wrote nothing");
+    writer.enqueue(makeRow());
+    writer.enqueue(makeRow());
+    assert.equal(writer.flush(), 2);
+    assert.equal(told, 1);
+    db.exec("PRAGMA query_only = ON");
+    writer.enqueue(makeRow());
+    assert.equal(writer.flush(), 0);
+    assert.equal(told, 1, "a failed flush wrote nothing");
+  } finally {
+    writer.close();
+    db.close();
+  }
+});
