@@ -3,8 +3,8 @@
  * into the database from inside the commit that grows it past 1000 pages, on the committing thread, and syncs
  * both files: one call in a hundred or so, the daemon's thread (its row writer, and every stream it relays)
  * stopped for the length of two `fsync`s and the copy, 5 to 15 ms on this project's test machine and longer on
- * a busy or slow disk. Here a worker (`store/checkpoint_worker.ts`) checkpoints on a connection of its own, right after
- * the writer's flushes (at most every 500 ms) and once a second after other writes.
+ * a busy or slow disk. Here a worker (`store/checkpoint_worker.ts`) checkpoints on a connection of its own,
+ * right after the writer's flushes (at most every 500 ms) and once a second after other writes.
  *
  * The log starts over from its beginning only when a write begins with every frame in it copied back: a
  * checkpoint started right after a flush usually ends before the next one. Under writes that never pause for as

@@ -19,7 +19,7 @@ export type CheckpointRequest =
 /** The answers, one per request. */
 export type CheckpointReply =
   | { type: "opened" }
-  | { type: "checkpointed"; pages: number; copied: number }
+  | { type: "checkpointed" }
   | { type: "failed"; error: string }
   | { type: "closed" };
 
@@ -43,8 +43,8 @@ export function serveCheckpoints(): void {
         self.postMessage({ type: "opened" });
       } else if (msg.type === "checkpoint") {
         if (!db) throw new Error("no database is open");
-        const r = db.prepare("PRAGMA wal_checkpoint(PASSIVE)").get() as { log: number; checkpointed: number };
-        self.postMessage({ type: "checkpointed", pages: r.log, copied: r.checkpointed });
+        db.exec("PRAGMA wal_checkpoint(PASSIVE)");
+        self.postMessage({ type: "checkpointed" });
       } else {
         // Closed, not just dropped: the daemon's writer, closing last, then checkpoints and removes the WAL.
         db?.close();
