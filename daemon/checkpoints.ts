@@ -30,8 +30,13 @@ const CLOSE_WAIT_MS = 2_000;
  * sooner.
  */
 const AFTER_FLUSH_GAP_MS = 500;
-/** How long the worker may take to open the database before the writer's connection keeps checkpointing. */
-const START_WAIT_MS = 10_000;
+/**
+ * How long a worker may take to open the database before it is ended and another started, and how many are
+ * tried before the writer's connection keeps checkpointing. Run from source with a fresh Deno cache, a worker
+ * sometimes never finishes loading its modules (Deno 2.9.6); a second one does.
+ */
+const START_WAIT_MS = 5_000;
+const START_TRIES = 3;
 
 /** Options of {@linkcode startCheckpoints}. */
 export interface CheckpointOptions {
@@ -66,7 +71,9 @@ export function startCheckpoints(options: CheckpointOptions): Checkpoints {
   // The entry module carries the worker in every form of the program (core/entry.ts); the daemon's parts
   // imported without it (the tests) start the worker's own small entry.
   const entry = registeredEntry() ?? new URL("../store/checkpoint_worker_main.ts", import.meta.url).href;
-  const worker = new Worker(entry, { type: "module", name: CHECKPOINT_WORKER });
+  let worker: Worker;
+  let tries = 0;
+  let startWait: ReturnType<typeof setTimeout> | undefined;
   const changes = options.db.prepare("SELECT total_changes() AS n");
   const written = () => (changes.get() as { n: number | bigint }).n;
   let seen = written();
@@ -81,10 +88,6 @@ export function startCheckpoints(options: CheckpointOptions): Checkpoints {
   let onClosed = () => {};
   let settleStart: (ok: boolean) => void = () => {};
   const started = new Promise<boolean>((resolve) => settleStart = resolve);
-  const startWait = setTimeout(() => {
-    report("the checkpoint worker did not start");
-    end();
-  }, START_WAIT_MS);
 
   const report = (message: string) => {
     if (message === lastError) return;
@@ -130,7 +133,7 @@ export function startCheckpoints(options: CheckpointOptions): Checkpoints {
     if (now !== undefined && now !== seen) checkpoint(now);
   };
 
-  worker.onmessage = (e: MessageEvent<CheckpointReply>) => {
+  const onMessage = (e: MessageEvent<CheckpointReply>) => {
     const reply = e.data;
     if (reply.type === "opened") {
       if (ended) return;
@@ -157,12 +160,28 @@ export function startCheckpoints(options: CheckpointOptions): Checkpoints {
       end();
     }
   };
-  worker.onerror = (e) => {
+  const onError = (e: ErrorEvent) => {
     e.preventDefault();
     report(`the checkpoint worker stopped: ${e.message}`);
     end();
   };
-  worker.postMessage({ type: "open", file: options.file } satisfies CheckpointRequest);
+  const spawn = () => {
+    tries++;
+    worker = new Worker(entry, { type: "module", name: CHECKPOINT_WORKER });
+    worker.onmessage = onMessage;
+    worker.onerror = onError;
+    worker.postMessage({ type: "open", file: options.file } satisfies CheckpointRequest);
+    startWait = setTimeout(() => {
+      if (tries < START_TRIES) {
+        worker.terminate();
+        spawn();
+        return;
+      }
+      report(`the checkpoint worker did not start (${START_TRIES} tries)`);
+      end();
+    }, START_WAIT_MS);
+  };
+  spawn();
 
   return {
     get done() {

@@ -46,22 +46,34 @@ export interface ReadApiWorker {
 
 /** How long a closing worker may take to close its connection before it is terminated anyway. */
 const CLOSE_GRACE_MS = 1000;
+/**
+ * How long a worker may take to open its connection before it is ended, and how many are tried for one
+ * request. Run from source with a fresh Deno cache, a worker sometimes never finishes loading its modules
+ * (Deno 2.9.6), and every request would wait for it; a second one loads.
+ */
+const READY_WAIT_MS = 5_000;
+const START_TRIES = 2;
 
 /**
  * The read API with its worker started by the first request it is asked (most daemons never are: the worker's
- * own heap is about 10 MB). A worker that fails to start answers 503 and is tried again on the next request.
+ * own heap is about 10 MB). A worker that fails to start is tried once more for the same request, which then
+ * answers 503 if that one fails too; the next request tries again.
  */
 export function readApiOnDemand(options: ReadApiOptions): ReadApiWorker {
   let running: Promise<ReadApiWorker> | undefined;
   return {
     async route(req) {
-      running ??= startReadApiWorker(options);
-      try {
-        return await (await running).route(req);
-      } catch (e) {
-        running = undefined;
-        return unavailable((e as Error).message);
+      let failure = "";
+      for (let tries = 0; tries < START_TRIES; tries++) {
+        running ??= startReadApiWorker(options);
+        try {
+          return await (await running).route(req);
+        } catch (e) {
+          running = undefined;
+          failure = (e as Error).message;
+        }
       }
+      return unavailable(failure);
     },
     async close() {
       const started = await running?.catch(() => undefined);
@@ -93,7 +105,13 @@ export function startReadApiWorker(options: ReadApiOptions): Promise<ReadApiWork
   let failed: string | undefined;
   let closed = () => {};
   return new Promise((resolve, reject) => {
+    const notReady = setTimeout(() => {
+      failed = `the read API's worker did not start in ${READY_WAIT_MS / 1000} s`;
+      worker.terminate();
+      reject(new Error(failed));
+    }, READY_WAIT_MS);
     worker.onerror = (e) => {
+      clearTimeout(notReady);
       e.preventDefault();
       failed = e.message;
       options.onError?.(e.message);
@@ -105,8 +123,10 @@ export function startReadApiWorker(options: ReadApiOptions): Promise<ReadApiWork
     };
     worker.onmessage = (e: MessageEvent<ReadReply | { type: "ready" | "closed" }>) => {
       if ("type" in e.data) {
-        if (e.data.type === "ready") resolve({ route, close });
-        else closed();
+        if (e.data.type === "ready") {
+          clearTimeout(notReady);
+          resolve({ route, close });
+        } else closed();
         return;
       }
       const answer = waiting.get(e.data.id);
