@@ -330,9 +330,13 @@ export async function supervise(opts: SuperviseOptions): Promise<"stopped" | "ha
   } else {
     // The edge and the daemon keep running for the next supervisor, which adopts them (and replaces the
     // daemon when it runs another binary); this process must not wait for them to end.
-    watched.edge.child?.unref();
-    watched.daemon.child?.unref();
-    for (const d of draining) if (!d.ended) d.child?.unref();
+    for (const child of [watched.edge.child, watched.daemon.child, ...draining.map((d) => d.child)]) {
+      try {
+        child?.unref();
+      } catch {
+        // Already reaped: its status settled before the callback that marks it ended ran.
+      }
+    }
   }
   try {
     Deno.removeSync(handoverFlag(run));
