@@ -7,17 +7,8 @@
  * @module
  */
 import { accepts, pinPorts, spawnMeter, stop, waitFor } from "../../testkit/processes.ts";
+import type { BenchResult } from "../bench.ts";
 import { percentile } from "./_measure.ts";
-
-/** One measured figure (the shape `scripts/bench.ts` prints). */
-export interface EdgeBenchRow {
-  name: string;
-  value: number;
-  unit: string;
-  target?: number;
-  ratio?: number;
-  note?: string;
-}
 
 const RESPONSE = new TextEncoder().encode(
   'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"ok":true}',
@@ -137,7 +128,7 @@ async function spawnEdge(home: string): Promise<{ port: number; child: Deno.Chil
 }
 
 /** Runs the section and returns its rows. */
-export async function run(): Promise<EdgeBenchRow[]> {
+export async function run(): Promise<BenchResult[]> {
   const home = await Deno.makeTempDir({ prefix: "halton-meter-bench-edge-" });
   const server = startFakeServer();
   const edge = await spawnEdge(home);
@@ -181,7 +172,7 @@ export async function run(): Promise<EdgeBenchRow[]> {
     peakRss = Math.max(peakRss, rssMb(edge.child.pid) ?? 0);
 
     const round = (n: number) => Math.round(n * 1000) / 1000;
-    const rows: EdgeBenchRow[] = [
+    const rows: BenchResult[] = [
       {
         name: "edge passthrough added latency p50 (small request, warm keep-alive)",
         value: round(p50),
