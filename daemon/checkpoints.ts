@@ -15,7 +15,7 @@
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
-import { CHECKPOINT_WORKER, registeredEntry } from "../core/entry.ts";
+import { CHECKPOINT_WORKER, startWorker } from "../core/entry.ts";
 import type { CheckpointReply, CheckpointRequest } from "../store/checkpoint_worker.ts";
 
 /** SQLite's own `wal_autocheckpoint`, in pages, given back when the worker stops. */
@@ -30,11 +30,7 @@ const CLOSE_WAIT_MS = 2_000;
  * sooner.
  */
 const AFTER_FLUSH_GAP_MS = 500;
-/**
- * How long a worker may take to open the database before it is ended and another started, and how many are
- * tried before the writer's connection keeps checkpointing. Run from source with a fresh Deno cache, a worker
- * sometimes never finishes loading its modules (Deno 2.9.6); a second one does.
- */
+/** How long a worker may take to open the database, and how many are started before the writer keeps checkpointing. */
 const START_WAIT_MS = 5_000;
 const START_TRIES = 3;
 
@@ -68,26 +64,17 @@ export interface Checkpoints {
 
 /** Starts the checkpoint worker for `options.file`; see the module doc. */
 export function startCheckpoints(options: CheckpointOptions): Checkpoints {
-  // The entry module carries the worker in every form of the program (core/entry.ts); the daemon's parts
-  // imported without it (the tests) start the worker's own small entry.
-  const entry = registeredEntry() ?? new URL("../store/checkpoint_worker_main.ts", import.meta.url).href;
-  let worker: Worker;
-  let tries = 0;
-  let startWait: ReturnType<typeof setTimeout> | undefined;
   const changes = options.db.prepare("SELECT total_changes() AS n");
-  const written = () => (changes.get() as { n: number | bigint }).n;
-  let seen = written();
-  let offThread = false;
+  const flushGapMs = options.flushGapMs ?? AFTER_FLUSH_GAP_MS;
+  let worker: Worker | undefined;
+  let seen: number | bigint = -1;
   let done = 0;
   let running = false;
   let ended = false;
   let lastError: string | undefined;
   let timer: ReturnType<typeof setInterval> | undefined;
   let lastStart = -Infinity;
-  const flushGapMs = options.flushGapMs ?? AFTER_FLUSH_GAP_MS;
   let onClosed = () => {};
-  let settleStart: (ok: boolean) => void = () => {};
-  const started = new Promise<boolean>((resolve) => settleStart = resolve);
 
   const report = (message: string) => {
     if (message === lastError) return;
@@ -103,18 +90,16 @@ export function startCheckpoints(options: CheckpointOptions): Checkpoints {
   const end = () => {
     if (ended) return;
     ended = true;
-    clearTimeout(startWait);
     clearInterval(timer);
-    settleStart(false);
-    if (offThread) setAutocheckpoint(SQLITE_AUTOCHECKPOINT);
-    offThread = false;
-    worker.terminate();
+    if (worker) setAutocheckpoint(SQLITE_AUTOCHECKPOINT);
+    worker?.terminate();
+    worker = undefined;
     onClosed();
   };
   /** What the writer's connection has changed so far; undefined once it is closed (and the worker ended). */
   const changed = () => {
     try {
-      return written();
+      return (changes.get() as { n: number | bigint }).n;
     } catch (e) {
       report(`checkpoints stopped: ${(e as Error).message}`);
       end();
@@ -125,34 +110,20 @@ export function startCheckpoints(options: CheckpointOptions): Checkpoints {
     seen = now;
     running = true;
     lastStart = performance.now();
-    worker.postMessage({ type: "checkpoint" } satisfies CheckpointRequest);
+    worker!.postMessage({ type: "checkpoint" } satisfies CheckpointRequest);
   };
   const tick = () => {
     if (running || ended) return;
     const now = changed();
     if (now !== undefined && now !== seen) checkpoint(now);
   };
-
   const onMessage = (e: MessageEvent<CheckpointReply>) => {
     const reply = e.data;
-    if (reply.type === "opened") {
-      if (ended) return;
-      clearTimeout(startWait);
-      setAutocheckpoint(BACKSTOP_AUTOCHECKPOINT);
-      offThread = true;
-      timer = setInterval(tick, options.intervalMs ?? 1_000);
-      settleStart(true);
-    } else if (reply.type === "checkpointed") {
-      running = false;
+    running = false;
+    if (reply.type === "checkpointed") {
       done++;
       lastError = undefined;
     } else if (reply.type === "failed") {
-      running = false;
-      if (!offThread) {
-        report(`the checkpoint worker could not open the database: ${reply.error}`);
-        end();
-        return;
-      }
       // Tried again at the next tick, written or not: what failed to be copied is still in the log.
       seen = -1;
       report(`a checkpoint failed: ${reply.error}`);
@@ -160,45 +131,64 @@ export function startCheckpoints(options: CheckpointOptions): Checkpoints {
       end();
     }
   };
-  const onError = (e: ErrorEvent) => {
-    e.preventDefault();
-    report(`the checkpoint worker stopped: ${e.message}`);
-    end();
-  };
-  const spawn = () => {
-    tries++;
-    worker = new Worker(entry, { type: "module", name: CHECKPOINT_WORKER });
-    worker.onmessage = onMessage;
-    worker.onerror = onError;
-    worker.postMessage({ type: "open", file: options.file } satisfies CheckpointRequest);
-    startWait = setTimeout(() => {
-      if (tries < START_TRIES) {
-        worker.terminate();
-        spawn();
-        return;
-      }
-      report(`the checkpoint worker did not start (${START_TRIES} tries)`);
+
+  seen = changed() ?? -1;
+  const started = startWorker<CheckpointReply>(
+    CHECKPOINT_WORKER,
+    new URL("../store/checkpoint_worker_main.ts", import.meta.url),
+    { type: "open", file: options.file } satisfies CheckpointRequest,
+    { waitMs: START_WAIT_MS, tries: START_TRIES },
+  ).then(({ worker: w, answer }) => {
+    if (ended) {
+      w.terminate();
+      return false;
+    }
+    if (answer.type !== "opened") {
+      w.terminate();
+      report(
+        `the checkpoint worker could not open the database: ${
+          answer.type === "failed" ? answer.error : answer.type
+        }`,
+      );
       end();
-    }, START_WAIT_MS);
-  };
-  spawn();
+      return false;
+    }
+    worker = w;
+    w.onmessage = onMessage;
+    w.onerror = (e) => {
+      e.preventDefault();
+      report(`the checkpoint worker stopped: ${e.message}`);
+      end();
+    };
+    setAutocheckpoint(BACKSTOP_AUTOCHECKPOINT);
+    timer = setInterval(tick, options.intervalMs ?? 1_000);
+    return true;
+  }, (e) => {
+    report(`the checkpoint worker did not start: ${(e as Error).message}`);
+    end();
+    return false;
+  });
 
   return {
     get done() {
       return done;
     },
     get offThread() {
-      return offThread;
+      return worker !== undefined;
     },
     started,
     wrote() {
-      if (!offThread || running || performance.now() - lastStart < flushGapMs) return;
+      if (!worker || running || performance.now() - lastStart < flushGapMs) return;
       const now = changed();
       if (now !== undefined) checkpoint(now);
     },
     async close() {
       if (ended) return;
       clearInterval(timer);
+      if (!worker) {
+        end();
+        return;
+      }
       const closed = new Promise<void>((resolve) => onClosed = resolve);
       worker.postMessage({ type: "close" } satisfies CheckpointRequest);
       let wait: ReturnType<typeof setTimeout> | undefined;

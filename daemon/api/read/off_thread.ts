@@ -6,7 +6,7 @@
  * @module
  */
 import type { ApiRoute } from "../server.ts";
-import { READ_API_WORKER, registeredEntry } from "../../../core/entry.ts";
+import { READ_API_WORKER, startWorker } from "../../../core/entry.ts";
 
 /** First message to the worker. */
 export interface WorkerInit {
@@ -46,34 +46,24 @@ export interface ReadApiWorker {
 
 /** How long a closing worker may take to close its connection before it is terminated anyway. */
 const CLOSE_GRACE_MS = 1000;
-/**
- * How long a worker may take to open its connection before it is ended, and how many are tried for one
- * request. Run from source with a fresh Deno cache, a worker sometimes never finishes loading its modules
- * (Deno 2.9.6), and every request would wait for it; a second one loads.
- */
-const READY_WAIT_MS = 5_000;
+/** Workers started before giving up, each ended after 5 s without opening its connection (`startWorker`). */
 const START_TRIES = 2;
 
 /**
  * The read API with its worker started by the first request it is asked (most daemons never are: the worker's
- * own heap is about 10 MB). A worker that fails to start is tried once more for the same request, which then
- * answers 503 if that one fails too; the next request tries again.
+ * own heap is about 10 MB). A worker that fails to start answers 503 and is tried again on the next request.
  */
 export function readApiOnDemand(options: ReadApiOptions): ReadApiWorker {
   let running: Promise<ReadApiWorker> | undefined;
   return {
     async route(req) {
-      let failure = "";
-      for (let tries = 0; tries < START_TRIES; tries++) {
-        running ??= startReadApiWorker(options);
-        try {
-          return await (await running).route(req);
-        } catch (e) {
-          running = undefined;
-          failure = (e as Error).message;
-        }
+      running ??= startReadApiWorker(options);
+      try {
+        return await (await running).route(req);
+      } catch (e) {
+        running = undefined;
+        return unavailable((e as Error).message);
       }
-      return unavailable(failure);
     },
     async close() {
       const started = await running?.catch(() => undefined);
@@ -95,53 +85,46 @@ export interface ReadApiOptions {
  * Starts the worker on `dbPath` (which must exist: the daemon's writer has created and migrated it) and
  * resolves once its connection is open.
  */
-export function startReadApiWorker(options: ReadApiOptions): Promise<ReadApiWorker> {
-  // The entry module, not a file of its own, so that every form of the program carries it (core/entry.ts);
-  // the daemon's parts imported without the entry (the tests) start the worker's own small entry instead.
-  const entry = registeredEntry() ?? new URL("./worker_main.ts", import.meta.url).href;
-  const worker = new Worker(entry, { type: "module", name: READ_API_WORKER });
+export async function startReadApiWorker(options: ReadApiOptions): Promise<ReadApiWorker> {
+  const init: WorkerInit = {
+    type: "init",
+    dbPath: options.dbPath,
+    allowOrigins: options.allowOrigins,
+    timeZone: options.timeZone ?? "",
+    startedAt: new Date().toISOString(),
+  };
+  let worker: Worker;
+  try {
+    ({ worker } = await startWorker(READ_API_WORKER, new URL("./worker_main.ts", import.meta.url), init, {
+      tries: START_TRIES,
+    }));
+  } catch (e) {
+    options.onError?.((e as Error).message);
+    throw e;
+  }
   const waiting = new Map<number, (reply: ReadReply) => void>();
   let next = 0;
   let failed: string | undefined;
   let closed = () => {};
-  return new Promise((resolve, reject) => {
-    const notReady = setTimeout(() => {
-      failed = `the read API's worker did not start in ${READY_WAIT_MS / 1000} s`;
-      worker.terminate();
-      reject(new Error(failed));
-    }, READY_WAIT_MS);
-    worker.onerror = (e) => {
-      clearTimeout(notReady);
-      e.preventDefault();
-      failed = e.message;
-      options.onError?.(e.message);
-      for (const answer of waiting.values()) {
-        answer({ id: -1, status: 500, headers: [], body: "", error: failed });
-      }
-      waiting.clear();
-      reject(new Error(failed));
-    };
-    worker.onmessage = (e: MessageEvent<ReadReply | { type: "ready" | "closed" }>) => {
-      if ("type" in e.data) {
-        if (e.data.type === "ready") {
-          clearTimeout(notReady);
-          resolve({ route, close });
-        } else closed();
-        return;
-      }
-      const answer = waiting.get(e.data.id);
-      waiting.delete(e.data.id);
-      answer?.(e.data);
-    };
-    const init: WorkerInit = {
-      type: "init",
-      dbPath: options.dbPath,
-      allowOrigins: options.allowOrigins,
-      timeZone: options.timeZone ?? "",
-      startedAt: new Date().toISOString(),
-    };
-    worker.postMessage(init);
-  });
+  worker.onerror = (e) => {
+    e.preventDefault();
+    failed = e.message;
+    options.onError?.(e.message);
+    for (const answer of waiting.values()) {
+      answer({ id: -1, status: 500, headers: [], body: "", error: failed });
+    }
+    waiting.clear();
+  };
+  worker.onmessage = (e: MessageEvent<ReadReply | { type: "closed" }>) => {
+    if ("type" in e.data) {
+      closed();
+      return;
+    }
+    const answer = waiting.get(e.data.id);
+    waiting.delete(e.data.id);
+    answer?.(e.data);
+  };
+  return { route, close };
 
   function close(): Promise<void> {
     return new Promise((done) => {
