@@ -5,6 +5,11 @@
  * one. "Still holding its port" is what makes the pid safe to kill: `run/daemon.ready` names the process that
  * bound that port, and a pid cannot be reused while its process still holds a socket.
  *
+ * While the daemon answers, it is asked every `restMs` (5 s) rather than every `everyMs` (1 s): each check is a
+ * new connection and an HTTP exchange in both processes, about 3 ms of CPU once a second on an idle machine
+ * (docs/speed.md, "What an idle meter costs"). A hang is then first seen up to `restMs` later; from the first
+ * failed check on, it is asked every `everyMs` until it answers or is killed.
+ *
  * @module
  */
 
@@ -22,45 +27,56 @@ export interface WatchdogOptions {
   kill(pid: number): void;
   /** Hears each kill. */
   onKill?(pid: number, unansweredMs: number): void;
-  /** How often it asks (default 1 s). */
+  /** How often it asks once the daemon has failed a check, or before it has answered one (default 1 s). */
   everyMs?: number;
+  /** How long it waits after an answer before asking again (default 5 s). */
+  restMs?: number;
   now?: () => number;
 }
 
 /** Starts the watchdog; `stop()` ends it. */
 export function startWatchdog(options: WatchdogOptions): { stop(): void } {
   const now = options.now ?? (() => performance.now());
+  const everyMs = options.everyMs ?? 1000;
+  const restMs = options.restMs ?? 5000;
   let answeredPid: number | undefined;
   let failingSince: number | undefined;
-  let busy = false;
-  const tick = async () => {
-    if (busy) return;
-    busy = true;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+  /** One check; says whether the daemon answered. */
+  const check = async (): Promise<boolean> => {
     try {
       const pid = options.readyPid();
       if (await options.healthy()) {
         answeredPid = pid;
         failingSince = undefined;
-        return;
+        return true;
       }
       // Only a daemon seen answering can be hung; one that is starting, or another one, is left alone.
       if (pid === undefined || pid !== answeredPid) {
         failingSince = undefined;
-        return;
+        return false;
       }
       failingSince ??= now();
       const ms = now() - failingSince;
-      if (ms < options.hangMs || !await options.portHeld()) return;
+      if (ms < options.hangMs || !await options.portHeld()) return false;
       options.kill(pid);
       options.onKill?.(pid, Math.round(ms));
       answeredPid = undefined;
       failingSince = undefined;
     } catch {
-      // A failed look is no verdict: the next tick looks again.
-    } finally {
-      busy = false;
+      // A failed look is no verdict: the next check looks again.
     }
+    return false;
   };
-  const timer = setInterval(tick, options.everyMs ?? 1000);
-  return { stop: () => clearInterval(timer) };
+  const schedule = (ms: number) => {
+    if (!stopped) timer = setTimeout(async () => schedule(await check() ? restMs : everyMs), ms);
+  };
+  schedule(everyMs);
+  return {
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }
