@@ -184,16 +184,15 @@ export function startCheckpoints(options: CheckpointOptions): Checkpoints {
     },
     async close() {
       if (ended) return;
+      // No tick may post a checkpoint after the close.
       clearInterval(timer);
-      if (!worker) {
-        end();
-        return;
+      if (worker) {
+        const closed = new Promise<void>((resolve) => onClosed = resolve);
+        worker.postMessage({ type: "close" } satisfies CheckpointRequest);
+        let wait: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([closed, new Promise((resolve) => wait = setTimeout(resolve, CLOSE_WAIT_MS))]);
+        clearTimeout(wait);
       }
-      const closed = new Promise<void>((resolve) => onClosed = resolve);
-      worker.postMessage({ type: "close" } satisfies CheckpointRequest);
-      let wait: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([closed, new Promise((resolve) => wait = setTimeout(resolve, CLOSE_WAIT_MS))]);
-      clearTimeout(wait);
       end();
     },
   };

@@ -6,18 +6,14 @@ import { openStore } from "../../store/open.ts";
 import { RowWriter } from "../../store/writer.ts";
 import { tempHome } from "../helpers/home.ts";
 import { makeRow } from "../helpers/rows.ts";
+import { waitFor } from "../../testkit/processes.ts";
 
 function autocheckpoint(db: DatabaseSync): number {
   return (db.prepare("PRAGMA wal_autocheckpoint").get() as { wal_autocheckpoint: number }).wal_autocheckpoint;
 }
 
-async function until(what: string, ok: () => boolean, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** {@linkcode waitFor} a condition of this process's own state, for up to 5 s. */
+const until = (what: string, ok: () => boolean) => waitFor(what, () => Promise.resolve(ok()), 5_000);
 
 /** The calls a copy of the database file alone holds: what has been copied back out of the write-ahead log. */
 async function callsInMainFile(file: string, dir: string): Promise<number> {
