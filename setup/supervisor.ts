@@ -78,7 +78,10 @@ export interface SuperviseOptions {
   /** Variables each child is started with besides this process's own (`Platform.serviceEnv`). */
   env?: Readonly<Record<Role, Record<string, string>>>;
   log: Logger;
-  /** How often the supervisor looks at its children and flags. */
+  /**
+   * How often the supervisor looks at its children and flags when nothing wakes it sooner (default 1 s): a
+   * child it started ending, or a change in `run` (a flag), wakes it at once.
+   */
   tickMs?: number;
   /** Resolves when the supervisor should stop everything (SIGTERM). */
   stop: Promise<unknown>;
@@ -86,6 +89,8 @@ export interface SuperviseOptions {
   healthy?: () => Promise<boolean>;
   /** How long the daemon may fail its health check before it is killed and replaced (default 15 s). */
   hangMs?: number;
+  /** How long the watchdog waits after an answer before asking again (default 5 s). */
+  restMs?: number;
   /** How long a replaced daemon may drain before it is killed (default 10 min, plus a margin). */
   drainMs?: number;
   /** The logs folder: each child's stderr is kept in `<role>.stderr.log` there. Discarded when absent. */
@@ -125,8 +130,44 @@ const STABLE_MS = 10_000;
 const MAX_BACKOFF_MS = 30_000;
 /** How long a new daemon may take to answer its first health check before the watchdog counts it hung. */
 const STARTUP_MS = 30_000;
-/** How often the watchdog asks. */
+/** How often the watchdog asks once the daemon has failed a check, or before it has answered one. */
 const WATCH_EVERY_MS = 1000;
+/**
+ * How long the watchdog waits after an answer, as the edge's does (`edge/_watchdog.ts`): a check is a new
+ * connection and an HTTP exchange in both processes, which an idle machine should not pay once a second.
+ */
+const WATCH_REST_MS = 5000;
+/** How long the loop sleeps when nothing wakes it. */
+const TICK_MS = 1000;
+
+/**
+ * Calls `onChange` at each change in folder `dir` until closed: the flags that `stop`, `restart` and an
+ * upgrade write are seen at once, not at the next tick. Where the folder cannot be watched, nothing: the loop's
+ * tick still finds them.
+ */
+function watchFolder(dir: string, onChange: () => void): { close(): Promise<void> } {
+  let watcher: Deno.FsWatcher;
+  try {
+    watcher = Deno.watchFs(dir, { recursive: false });
+  } catch {
+    return { close: () => Promise.resolve() };
+  }
+  const reading = (async () => {
+    try {
+      for await (const _ of watcher) onChange();
+    } catch {
+      // The watch failed (the folder removed): the tick goes on without it.
+    }
+  })();
+  return {
+    close() {
+      try {
+        watcher.close();
+      } catch { /* already ended */ }
+      return reading;
+    },
+  };
+}
 
 /**
  * Runs the supervisor until `stop` resolves (then stops the daemon and the edge) or a handover is asked for
@@ -158,7 +199,29 @@ export async function supervise(opts: SuperviseOptions): Promise<"stopped" | "ha
     }
   }
   let stopping = false;
-  opts.stop.then(() => stopping = true);
+  // What wakes the loop while it runs (not asleep) ends its next sleep at once instead.
+  let woken = false;
+  const wakeLater = (): void => {
+    woken = true;
+  };
+  /** Ends the loop's current sleep early. */
+  let wake = wakeLater;
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        wake = wakeLater;
+        resolve();
+      };
+      const timer = setTimeout(done, woken ? 0 : ms);
+      woken = false;
+      wake = done;
+    });
+  opts.stop.then(() => {
+    stopping = true;
+    wake();
+  });
+  const flags = watchFolder(run, () => wake());
 
   const alive = (w: Watched, role: Role) =>
     w.pid !== undefined && (w.child ? !w.ended : processAlive(w.pid, role));
@@ -188,6 +251,7 @@ export async function supervise(opts: SuperviseOptions): Promise<"stopped" | "ha
         // Only if it is still the one watched: a replaced daemon ends while its successor runs.
         if (w.child === child) w.ended = true;
         log.warn("supervisor.exit", { role, pid: child.pid, code: s.code, signal: s.signal ?? null });
+        wake();
       });
     } catch (e) {
       log.error("supervisor.spawn_failed", { role, error: (e as Error).message });
@@ -250,20 +314,24 @@ export async function supervise(opts: SuperviseOptions): Promise<"stopped" | "ha
   };
 
   let watching = false;
-  let watchedAt = 0;
-  // The watchdog: one health check at a time, at most once a second, never blocking the loop.
+  let nextWatch = 0;
+  // The watchdog: one health check at a time, never blocking the loop; every `restMs` after an answer, every
+  // second otherwise.
   const watch = () => {
     const w = watched.daemon;
-    if (!opts.healthy || watching || w.pid === undefined || Date.now() - watchedAt < WATCH_EVERY_MS) return;
+    if (!opts.healthy || watching || w.pid === undefined || Date.now() < nextWatch) return;
     watching = true;
-    watchedAt = Date.now();
+    nextWatch = Date.now() + WATCH_EVERY_MS;
     const pid = w.pid;
     opts.healthy().catch(() => false).then((ok) => {
       watching = false;
+      // The loop's sleep was set while this check was under way: it sets it again from this check's result.
+      wake();
       if (w.pid !== pid) return;
       if (ok) {
         w.answered = true;
         w.unhealthySince = undefined;
+        nextWatch = Date.now() + (opts.restMs ?? WATCH_REST_MS);
         return;
       }
       w.unhealthySince ??= Date.now();
@@ -275,6 +343,19 @@ export async function supervise(opts: SuperviseOptions): Promise<"stopped" | "ha
       signal(pid, "SIGKILL");
       replace("hung");
     });
+  };
+
+  /**
+   * How long the loop may sleep: until the watchdog's next check or the end of a back-off if sooner than the
+   * tick. A back-off already past is no reason to wake (a daemon kept down keeps its old one); a check due
+   * now is.
+   */
+  const sleepMs = () => {
+    const now = Date.now();
+    const checking = opts.healthy && !watching && watched.daemon.pid !== undefined;
+    const due = [watched.edge.notBefore, watched.daemon.notBefore].filter((t) => t > now);
+    if (checking) due.push(Math.max(nextWatch, now));
+    return Math.min(opts.tickMs ?? TICK_MS, ...due.map((t) => t - now));
   };
 
   let outcome: "stopped" | "handed-over" = "stopped";
@@ -302,8 +383,9 @@ export async function supervise(opts: SuperviseOptions): Promise<"stopped" | "ha
       const wanted = role === "edge" || !daemonKeptDown(run);
       if (wanted && w.pid === undefined && Date.now() >= w.notBefore) spawn(role);
     }
-    await new Promise((r) => setTimeout(r, opts.tickMs ?? 200));
+    await sleep(sleepMs());
   }
+  await flags.close();
 
   const halt = async (role: Role) => {
     const w = watched[role];
