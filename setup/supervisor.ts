@@ -79,8 +79,9 @@ export interface SuperviseOptions {
   env?: Readonly<Record<Role, Record<string, string>>>;
   log: Logger;
   /**
-   * How often the supervisor looks at its children and flags when nothing wakes it sooner (default 1 s): a
-   * child it started ending, or a change in `run` (a flag), wakes it at once.
+   * How often the supervisor looks when nothing wakes it sooner and only looking finds what it waits for (an
+   * adopted process's exit, a drain's end, a flag where `run` cannot be watched); default 1 s. A child it
+   * started ending, or a change in `run` (a flag), wakes it at once; otherwise it looks every 5 s.
    */
   tickMs?: number;
   /** Resolves when the supervisor should stop everything (SIGTERM). */
@@ -137,29 +138,39 @@ const WATCH_EVERY_MS = 1000;
  * connection and an HTTP exchange in both processes, which an idle machine should not pay once a second.
  */
 const WATCH_REST_MS = 5000;
-/** How long the loop sleeps when nothing wakes it. */
+/** How long the loop sleeps when nothing wakes it and only looking finds what it waits for. */
 const TICK_MS = 1000;
+/** How long it sleeps when everything it waits for wakes it: against a change the watch of `run/` missed. */
+const REST_TICK_MS = 5000;
 
 /**
  * Calls `onChange` at each change in folder `dir` until closed: the flags that `stop`, `restart` and an
  * upgrade write are seen at once, not at the next tick. Where the folder cannot be watched, nothing: the loop's
  * tick still finds them.
  */
-function watchFolder(dir: string, onChange: () => void): { close(): Promise<void> } {
+function watchFolder(
+  dir: string,
+  onChange: () => void,
+): { readonly watching: boolean; close(): Promise<void> } {
   let watcher: Deno.FsWatcher;
   try {
     watcher = Deno.watchFs(dir, { recursive: false });
   } catch {
-    return { close: () => Promise.resolve() };
+    return { watching: false, close: () => Promise.resolve() };
   }
+  let watching = true;
   const reading = (async () => {
     try {
       for await (const _ of watcher) onChange();
     } catch {
       // The watch failed (the folder removed): the tick goes on without it.
     }
+    watching = false;
   })();
   return {
+    get watching() {
+      return watching;
+    },
     close() {
       try {
         watcher.close();
@@ -348,14 +359,19 @@ export async function supervise(opts: SuperviseOptions): Promise<"stopped" | "ha
   /**
    * How long the loop may sleep: until the watchdog's next check or the end of a back-off if sooner than the
    * tick. A back-off already past is no reason to wake (a daemon kept down keeps its old one); a check due
-   * now is.
+   * now is. The tick is short only while something can end or appear without waking the loop.
    */
   const sleepMs = () => {
     const now = Date.now();
+    const adopted = (["edge", "daemon"] as const).some((r) =>
+      watched[r].pid !== undefined && !watched[r].child
+    );
+    const polling = !flags.watching || adopted || draining.length > 0;
+    const tick = polling ? opts.tickMs ?? TICK_MS : Math.max(opts.tickMs ?? TICK_MS, REST_TICK_MS);
     const checking = opts.healthy && !watching && watched.daemon.pid !== undefined;
     const due = [watched.edge.notBefore, watched.daemon.notBefore].filter((t) => t > now);
     if (checking) due.push(Math.max(nextWatch, now));
-    return Math.min(opts.tickMs ?? TICK_MS, ...due.map((t) => t - now));
+    return Math.min(tick, ...due.map((t) => t - now));
   };
 
   let outcome: "stopped" | "handed-over" = "stopped";
