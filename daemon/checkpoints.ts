@@ -4,7 +4,9 @@
  * both files: one call in a hundred or so, the daemon's thread (its row writer, and every stream it relays)
  * stopped for the length of two `fsync`s and the copy, 5 to 15 ms on this project's test machine and longer on
  * a busy or slow disk. Here a worker (`store/checkpoint_worker.ts`) checkpoints on a connection of its own,
- * right after the writer's flushes (at most every 500 ms) and once a second after other writes.
+ * right after the writer's flushes (at most every 500 ms) and within 10 s after other writes (repricing, a
+ * migration): rare, and nothing waits for their checkpoint, so the daemon does not wake each second to look
+ * for them (docs/speed.md, "What an idle meter costs").
  *
  * The log starts over from its beginning only when a write begins with every frame in it copied back: a
  * checkpoint started right after a flush usually ends before the next one. Under writes that never pause for as
@@ -40,7 +42,7 @@ export interface CheckpointOptions {
   file: string;
   /** The writer's connection: it checkpoints only as a backstop while the worker runs. */
   db: DatabaseSync;
-  /** How often to look for writes no flush told of (repricing, a migration); 1000 ms unless given. */
+  /** How often to look for writes no flush told of (repricing, a migration); 10 s unless given. */
   intervalMs?: number;
   /** The least time between two checkpoints started by {@linkcode Checkpoints.wrote}; 500 ms unless given. */
   flushGapMs?: number;
@@ -161,7 +163,7 @@ export function startCheckpoints(options: CheckpointOptions): Checkpoints {
       end();
     };
     setAutocheckpoint(BACKSTOP_AUTOCHECKPOINT);
-    timer = setInterval(tick, options.intervalMs ?? 1_000);
+    timer = setInterval(tick, options.intervalMs ?? 10_000);
     return true;
   }, (e) => {
     report(`the checkpoint worker did not start: ${(e as Error).message}`);
