@@ -90,8 +90,6 @@ export interface SuperviseOptions {
   healthy?: () => Promise<boolean>;
   /** How long the daemon may fail its health check before it is killed and replaced (default 15 s). */
   hangMs?: number;
-  /** How long the watchdog waits after an answer before asking again (default 5 s). */
-  restMs?: number;
   /** How long a replaced daemon may drain before it is killed (default 10 min, plus a margin). */
   drainMs?: number;
   /** The logs folder: each child's stderr is kept in `<role>.stderr.log` there. Discarded when absent. */
@@ -326,8 +324,8 @@ export async function supervise(opts: SuperviseOptions): Promise<"stopped" | "ha
 
   let watching = false;
   let nextWatch = 0;
-  // The watchdog: one health check at a time, never blocking the loop; every `restMs` after an answer, every
-  // second otherwise.
+  // The watchdog: one health check at a time, never blocking the loop; every 5 s after an answer, every second
+  // otherwise.
   const watch = () => {
     const w = watched.daemon;
     if (!opts.healthy || watching || w.pid === undefined || Date.now() < nextWatch) return;
@@ -342,7 +340,7 @@ export async function supervise(opts: SuperviseOptions): Promise<"stopped" | "ha
       if (ok) {
         w.answered = true;
         w.unhealthySince = undefined;
-        nextWatch = Date.now() + (opts.restMs ?? WATCH_REST_MS);
+        nextWatch = Date.now() + WATCH_REST_MS;
         return;
       }
       w.unhealthySince ??= Date.now();
