@@ -232,6 +232,12 @@ const MAX_SCANS = 4;
  */
 const LINKS_PER_TURN = 256;
 
+/**
+ * Descriptor links read between two questions to the kernel whether the sockets a scan still looks for are
+ * there (one `sock_diag` request each).
+ */
+const LINKS_PER_ASK = 64;
+
 /** Socket inodes remembered with their holder; beyond it the memory starts again from the next scan. */
 const MAX_KNOWN_INODES = 65_536;
 
@@ -331,7 +337,8 @@ class SocketOwners {
       const k = this.#known.get(s.inode);
       return k && k.uid === s.uid ? k.pid : undefined;
     };
-    const unknown = [...sockets.values()].filter((s) => holder(s) === undefined);
+    const unknown = [...sockets].filter(([, s]) => holder(s) === undefined)
+      .map(([key, s]) => ({ ...s, address: wanted.get(key)! }));
     if (unknown.length) await this.#scanFds(unknown);
     const out = new Map<string, number>();
     for (const [key, s] of sockets) {
@@ -339,6 +346,19 @@ class SocketOwners {
       if (pid !== undefined) out.set(key, pid);
     }
     return out;
+  }
+
+  /**
+   * Drops from `missing` (inode → client address) the sockets the kernel says are no longer there, or are
+   * another socket now: a client that closes its socket during a scan (one that gives up right after its
+   * `CONNECT` is answered) is in no process's fd folder, and looking for it would read every process of its
+   * owner. Where the kernel cannot be asked, every socket stays.
+   */
+  #forgetClosed(missing: Map<number, ClientAddress>): void {
+    for (const [inode, address] of missing) {
+      const now = this.#askKernel(address);
+      if (now === null || (now && now.inode !== inode)) missing.delete(inode);
+    }
   }
 
   /**
@@ -362,8 +382,8 @@ class SocketOwners {
    * until every wanted inode is found. Only the owners' processes are read (the others' fd folders are
    * unreadable anyway).
    */
-  async #scanFds(wanted: { inode: number; uid: number }[]): Promise<void> {
-    const missing = new Set(wanted.map((s) => s.inode));
+  async #scanFds(wanted: { inode: number; uid: number; address: ClientAddress }[]): Promise<void> {
+    const missing = new Map(wanted.map((s) => [s.inode, s.address]));
     const uids = new Set(wanted.map((s) => s.uid));
     const listed: number[] = [];
     for (const e of Deno.readDirSync(this.#proc)) if (/^\d+$/.test(e.name)) listed.push(Number(e.name));
@@ -371,6 +391,7 @@ class SocketOwners {
     this.#listed = new Set(listed);
     if (this.#known.size > MAX_KNOWN_INODES) this.#known.clear();
     let sinceYield = 0;
+    let sinceAsked = 0;
     for (const pid of pids) {
       const dir = join(this.#proc, String(pid));
       try {
@@ -378,12 +399,17 @@ class SocketOwners {
         if (uid === null || !uids.has(uid)) continue;
         for (const fd of Deno.readDirSync(join(dir, "fd"))) {
           sinceYield++;
+          sinceAsked++;
           const inode = /^socket:\[(\d+)\]$/.exec(readLinkSync(join(dir, "fd", fd.name)) ?? "")?.[1];
           if (inode === undefined) continue;
           this.#known.set(Number(inode), { pid, uid });
           missing.delete(Number(inode));
         }
       } catch { /* gone or not ours: keep looking */ }
+      if (sinceAsked >= LINKS_PER_ASK) {
+        sinceAsked = 0;
+        this.#forgetClosed(missing);
+      }
       if (missing.size === 0) return;
       if (sinceYield >= LINKS_PER_TURN) {
         sinceYield = 0;

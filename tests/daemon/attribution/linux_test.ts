@@ -224,6 +224,40 @@ Deno.test("linuxLookup() takes the kernel's answer where it can be asked, the so
   }
 });
 
+Deno.test("linuxLookup() stops looking for a socket its client closed while the scan ran", async () => {
+  const proc = await Deno.makeTempDir({ prefix: "attr-proc-" });
+  try {
+    await Deno.mkdir(join(proc, "net"));
+    await Deno.writeTextFile(join(proc, "net", "tcp"), "");
+    // Twenty processes read first (the highest pids), ten descriptors each, none of them the socket; the
+    // process holding it (the lowest pid) comes last.
+    for (let pid = 9000; pid < 9020; pid++) {
+      await Deno.mkdir(join(proc, String(pid), "fd"), { recursive: true });
+      for (let fd = 0; fd < 10; fd++) {
+        await Deno.symlink("/dev/null", join(proc, String(pid), "fd", String(fd)));
+      }
+    }
+    await Deno.mkdir(join(proc, "100", "fd"), { recursive: true });
+    await Deno.symlink("socket:[33333]", join(proc, "100", "fd", "5"));
+    const uid = Deno.uid()!;
+    const lookupWhere = (answer: (asked: number) => SocketAnswer) => {
+      let asked = 0;
+      return linuxLookup({ proc, peerPorts: [8081], socketQuery: () => answer(++asked) });
+    };
+    const open = lookupWhere(() => ({ inode: 33333, uid, state: 1 }));
+    assert.equal(await open.findClientProcess({ ip: "127.0.0.1", port: 35062 }), 100, "read to the end");
+    // The kernel knows the socket when the lookup starts, and no longer once the client has closed it.
+    const closed = lookupWhere((asked) => asked === 1 ? { inode: 33333, uid, state: 1 } : null);
+    assert.equal(
+      await closed.findClientProcess({ ip: "127.0.0.1", port: 35062 }),
+      undefined,
+      "stopped early",
+    );
+  } finally {
+    await Deno.remove(proc, { recursive: true });
+  }
+});
+
 Deno.test(
   "linuxLookup() serves a burst of lookups with a few scans, each finding the right process",
   onLinux,
