@@ -64,6 +64,16 @@ export function untilStopSignal(until?: AbortSignal): Promise<Deno.Signal> {
 /** The variable that tells a new daemon the pid of the old one it replaces (it stops it once ready to bind). */
 export const REPLACES_ENV = "HALTON_METER_REPLACES";
 
+/**
+ * How often both watchdogs over the daemon (the edge's and the supervisor's) ask its health once it has failed
+ * a check, or before it has answered one; after an answer they wait {@linkcode WATCH_REST_MS}. A check is
+ * a new connection and an HTTP exchange in both processes, which an idle machine should not pay once a second
+ * (docs/speed.md, "What an idle meter costs"); a hang is then first seen up to the rest later.
+ */
+export const WATCH_EVERY_MS = 1000;
+/** How long both watchdogs wait after the daemon answered before asking again; see {@linkcode WATCH_EVERY_MS}. */
+export const WATCH_REST_MS = 5000;
+
 /** Why a daemon could not start. */
 export interface DaemonFailure {
   /** ISO time of the failure. */

@@ -32,6 +32,8 @@ const CLOSE_WAIT_MS = 2_000;
  * sooner.
  */
 const AFTER_FLUSH_GAP_MS = 500;
+/** How often the worker looks for writes no flush told of (see the module doc). */
+const LOOK_EVERY_MS = 10_000;
 /** How long a worker may take to open the database, and how many are started before the writer keeps checkpointing. */
 const START_WAIT_MS = 5_000;
 const START_TRIES = 3;
@@ -163,7 +165,7 @@ export function startCheckpoints(options: CheckpointOptions): Checkpoints {
       end();
     };
     setAutocheckpoint(BACKSTOP_AUTOCHECKPOINT);
-    timer = setInterval(tick, options.intervalMs ?? 10_000);
+    timer = setInterval(tick, options.intervalMs ?? LOOK_EVERY_MS);
     return true;
   }, (e) => {
     report(`the checkpoint worker did not start: ${(e as Error).message}`);

@@ -5,13 +5,14 @@
  * one. "Still holding its port" is what makes the pid safe to kill: `run/daemon.ready` names the process that
  * bound that port, and a pid cannot be reused while its process still holds a socket.
  *
- * While the daemon answers, it is asked every `restMs` (5 s) rather than every `everyMs` (1 s): each check is a
- * new connection and an HTTP exchange in both processes, about 3 ms of CPU once a second on an idle machine
- * (docs/speed.md, "What an idle meter costs"). A hang is then first seen up to `restMs` later; from the first
- * failed check on, it is asked every `everyMs` until it answers or is killed.
+ * While the daemon answers, it is asked every `restMs` rather than every `everyMs` (`WATCH_REST_MS` and
+ * `WATCH_EVERY_MS`, core/lifecycle.ts): each check is a new connection and an HTTP exchange in both processes,
+ * about 3 ms of CPU once a second on an idle machine. A hang is then first seen up to `restMs` later; from the
+ * first failed check on, it is asked every `everyMs` until it answers or is killed.
  *
  * @module
  */
+import { WATCH_EVERY_MS, WATCH_REST_MS } from "../core/lifecycle.ts";
 
 /** What the watchdog needs; side effects are passed in. */
 export interface WatchdogOptions {
@@ -37,8 +38,8 @@ export interface WatchdogOptions {
 /** Starts the watchdog; `stop()` ends it. */
 export function startWatchdog(options: WatchdogOptions): { stop(): void } {
   const now = options.now ?? (() => performance.now());
-  const everyMs = options.everyMs ?? 1000;
-  const restMs = options.restMs ?? 5000;
+  const everyMs = options.everyMs ?? WATCH_EVERY_MS;
+  const restMs = options.restMs ?? WATCH_REST_MS;
   let answeredPid: number | undefined;
   let failingSince: number | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;

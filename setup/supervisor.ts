@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { exists, writeFileAtomic } from "../core/io.ts";
 import { makePrivateDir } from "../core/private.ts";
 import type { Logger } from "../core/log.ts";
-import { REPLACES_ENV } from "../core/lifecycle.ts";
+import { REPLACES_ENV, WATCH_EVERY_MS, WATCH_REST_MS } from "../core/lifecycle.ts";
 import { keepStderr } from "./stderr_log.ts";
 import { livePid, processAlive, removePid, signal, waitUntilGone, writePid } from "./pids.ts";
 
@@ -129,13 +129,6 @@ const STABLE_MS = 10_000;
 const MAX_BACKOFF_MS = 30_000;
 /** How long a new daemon may take to answer its first health check before the watchdog counts it hung. */
 const STARTUP_MS = 30_000;
-/** How often the watchdog asks once the daemon has failed a check, or before it has answered one. */
-const WATCH_EVERY_MS = 1000;
-/**
- * How long the watchdog waits after an answer, as the edge's does (`edge/_watchdog.ts`): a check is a new
- * connection and an HTTP exchange in both processes, which an idle machine should not pay once a second.
- */
-const WATCH_REST_MS = 5000;
 /** How long the loop sleeps when nothing wakes it and only looking finds what it waits for. */
 const TICK_MS = 1000;
 /** How long it sleeps when everything it waits for wakes it: against a change the watch of `run/` missed. */
@@ -208,29 +201,32 @@ export async function supervise(opts: SuperviseOptions): Promise<"stopped" | "ha
     }
   }
   let stopping = false;
-  // What wakes the loop while it runs (not asleep) ends its next sleep at once instead.
+  // A wake-up while the loop runs (not asleep) ends its next sleep at once instead.
   let woken = false;
-  const wakeLater = (): void => {
+  let endSleep: (() => void) | undefined;
+  /** Ends the loop's current sleep early, or its next one. */
+  const wake = () => {
     woken = true;
+    endSleep?.();
   };
-  /** Ends the loop's current sleep early. */
-  let wake = wakeLater;
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        wake = wakeLater;
-        resolve();
-      };
-      const timer = setTimeout(done, woken ? 0 : ms);
-      woken = false;
-      wake = done;
-    });
+  const sleep = async (ms: number) => {
+    if (!woken) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        endSleep = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    endSleep = undefined;
+    woken = false;
+  };
   opts.stop.then(() => {
     stopping = true;
     wake();
   });
-  const flags = watchFolder(run, () => wake());
+  const flags = watchFolder(run, wake);
 
   const alive = (w: Watched, role: Role) =>
     w.pid !== undefined && (w.child ? !w.ended : processAlive(w.pid, role));
