@@ -3,6 +3,7 @@ import { join } from "node:path";
 import {
   allSettled,
   findSocket,
+  likelyHolders,
   linuxLookup,
   parseEnviron,
   parseNulList,
@@ -219,6 +220,70 @@ Deno.test("linuxLookup() takes the kernel's answer where it can be asked, the so
     assert.equal(await timeWait.findClientProcess({ ip: "127.0.0.1", port: 35062 }), undefined);
     const refused = lookupAnswering(() => undefined);
     assert.equal(await refused.findClientProcess({ ip: "127.0.0.1", port: 35062 }), 7237);
+  } finally {
+    await Deno.remove(proc, { recursive: true });
+  }
+});
+
+/** Makes `/proc/<pid>/fd` in the fake tree `proc`, with `links` (descriptor → link text). */
+async function fakeProcess(proc: string, pid: number, links: Record<string, string>): Promise<void> {
+  await Deno.mkdir(join(proc, String(pid), "fd"), { recursive: true });
+  for (const [fd, to] of Object.entries(links)) await Deno.symlink(to, join(proc, String(pid), "fd", fd));
+}
+
+Deno.test("likelyHolders() puts the pids made last first, then the last holders, once each", () => {
+  assert.deepEqual(likelyHolders([300, 9050, 120], 9051), [9051, 9050, 9049, 9048, 300, 120]);
+  assert.deepEqual(likelyHolders([300], undefined), [300], "no ns_last_pid: the holders alone");
+  assert.deepEqual(likelyHolders([], 2), [2, 1]);
+});
+
+Deno.test("linuxLookup() reads the pids made last first, and names a thread's process", async () => {
+  const proc = await Deno.makeTempDir({ prefix: "attr-proc-" });
+  try {
+    await Deno.mkdir(join(proc, "net"));
+    await Deno.writeTextFile(join(proc, "net", "tcp"), "");
+    await Deno.mkdir(join(proc, "sys", "kernel"), { recursive: true });
+    await Deno.writeTextFile(join(proc, "sys", "kernel", "ns_last_pid"), "9060\n");
+    // 9059 is a thread of process 9040 (its resolver, say): the same descriptors, and the leader listed first in
+    // its `task/`. The full order would read 9059 first as a process of its own.
+    for (const pid of [9040, 9059]) {
+      await fakeProcess(proc, pid, { "0": "/dev/null", "5": "socket:[55555]" });
+      await Deno.mkdir(join(proc, String(pid), "task", "9040"), { recursive: true });
+    }
+    const uid = Deno.uid()!;
+    const lookup = linuxLookup({
+      proc,
+      peerPorts: [8081],
+      socketQuery: () => ({ inode: 55555, uid, state: 1 }),
+    });
+    assert.equal(await lookup.findClientProcess({ ip: "127.0.0.1", port: 35062 }), 9040);
+  } finally {
+    await Deno.remove(proc, { recursive: true });
+  }
+});
+
+Deno.test("linuxLookup() reads the process that held the last client socket before newer ones", async () => {
+  const proc = await Deno.makeTempDir({ prefix: "attr-proc-" });
+  try {
+    await Deno.mkdir(join(proc, "net"));
+    await Deno.writeTextFile(join(proc, "net", "tcp"), "");
+    // A long-running client (pid 100) behind twenty newer processes of the same user. Its second socket,
+    // opened after the first lookup, is shared with the newest of them (inherited, say), so which process the
+    // second lookup read first shows.
+    for (let pid = 9000; pid < 9020; pid++) await fakeProcess(proc, pid, { "0": "/dev/null" });
+    await fakeProcess(proc, 100, { "5": "socket:[33333]" });
+    const uid = Deno.uid()!;
+    let inode = 33333;
+    const lookup = linuxLookup({ proc, peerPorts: [8081], socketQuery: () => ({ inode, uid, state: 1 }) });
+    assert.equal(
+      await lookup.findClientProcess({ ip: "127.0.0.1", port: 35062 }),
+      100,
+      "found by a full pass",
+    );
+    await Deno.symlink("socket:[44444]", join(proc, "100", "fd", "6"));
+    await Deno.symlink("socket:[44444]", join(proc, "9019", "fd", "6"));
+    inode = 44444;
+    assert.equal(await lookup.findClientProcess({ ip: "127.0.0.1", port: 35063 }), 100, "read first");
   } finally {
     await Deno.remove(proc, { recursive: true });
   }
