@@ -244,6 +244,12 @@ const MAX_KNOWN_INODES = 65_536;
 /** How many of the pids made last a scan reads before listing `/proc`. */
 const LAST_PIDS = 4;
 
+/**
+ * The most descriptors a pid made last may hold to be read before listing `/proc`: a new client holds a few
+ * (a `curl` about eight), the meter's own processes hundreds under load.
+ */
+const MAX_GUESSED_FDS = 64;
+
 /** How many processes that held client sockets lately a scan reads before listing `/proc`. */
 const RECENT_HOLDERS = 8;
 
@@ -397,19 +403,27 @@ class SocketOwners {
     const uids = new Set(wanted.map((s) => s.uid));
     if (this.#known.size > MAX_KNOWN_INODES) this.#known.clear();
     const last = lastPid(this.#proc);
-    const likely = likelyHolders(this.#holders, last);
+    /** Pids read already: the rest of `/proc` follows the likely ones without them. */
+    const read = new Set<number>();
     let sinceYield = 0;
     let sinceAsked = 0;
-    for (const pid of this.#order(likely)) {
+    for (const pid of this.#order(likelyHolders(this.#holders, last), read)) {
       const dir = join(this.#proc, String(pid));
       try {
         const uid = Deno.statSync(dir).uid;
         if (uid === null || !uids.has(uid)) continue;
-        /** The process `pid` belongs to: a pid made last may be a thread's, whose fd folder is its process's. */
-        let holder = last !== undefined && pid > last - LAST_PIDS && !this.#holders.includes(pid)
-          ? undefined
-          : pid;
-        for (const fd of Deno.readDirSync(join(dir, "fd"))) {
+        // A pid made last may be a thread's (its process's fd folder) or a process that is no new client: one of
+        // the meter's own threads, whose every socket would be read. Such a one waits for its turn in the list.
+        // Since Linux 6.2 procfs gives the folder's number of descriptors as its size, before it is read.
+        const guessed = last !== undefined && pid > last - LAST_PIDS && !this.#holders.includes(pid);
+        if (guessed && this.#proc === "/proc" && Deno.statSync(join(dir, "fd")).size > MAX_GUESSED_FDS) {
+          continue;
+        }
+        const fds = [...Deno.readDirSync(join(dir, "fd"))];
+        if (guessed && fds.length > MAX_GUESSED_FDS) continue;
+        read.add(pid);
+        let holder = guessed ? undefined : pid;
+        for (const fd of fds) {
           sinceYield++;
           sinceAsked++;
           const inode = /^socket:\[(\d+)\]$/.exec(readLinkSync(join(dir, "fd", fd.name)) ?? "")?.[1];
@@ -434,14 +448,17 @@ class SocketOwners {
     }
   }
 
-  /** `likely`, then the other processes of `/proc` in {@linkcode scanOrder}, listed only if the scan gets there. */
-  *#order(likely: readonly number[]): Generator<number> {
+  /**
+   * `likely`, then the other processes of `/proc` not `read` by then, in {@linkcode scanOrder}: listed only if
+   * the scan gets there.
+   */
+  *#order(likely: readonly number[], read: ReadonlySet<number>): Generator<number> {
     yield* likely;
     const listed: number[] = [];
     for (const e of Deno.readDirSync(this.#proc)) if (/^\d+$/.test(e.name)) listed.push(Number(e.name));
     const pids = scanOrder(listed, this.#listed);
     this.#listed = new Set(listed);
-    for (const pid of pids) if (!likely.includes(pid)) yield pid;
+    for (const pid of pids) if (!read.has(pid)) yield pid;
   }
 
   /** Notes `pid` as the latest holder of a client socket, read first by the next scans. */

@@ -262,6 +262,34 @@ Deno.test("linuxLookup() reads the pids made last first, and names a thread's pr
   }
 });
 
+Deno.test("linuxLookup() leaves a pid made last with many descriptors for later", async () => {
+  const proc = await Deno.makeTempDir({ prefix: "attr-proc-" });
+  try {
+    await Deno.mkdir(join(proc, "net"));
+    await Deno.writeTextFile(join(proc, "net", "tcp"), "");
+    await Deno.mkdir(join(proc, "sys", "kernel"), { recursive: true });
+    await Deno.writeTextFile(join(proc, "sys", "kernel", "ns_last_pid"), "9060\n");
+    // The newest pid holds 70 descriptors (one of the meter's own threads, say) and the one before it a few;
+    // both hold the socket (inherited), so which was read first shows.
+    const many: Record<string, string> = { "5": "socket:[66666]" };
+    for (let fd = 6; fd < 75; fd++) many[String(fd)] = "/dev/null";
+    await fakeProcess(proc, 9060, many);
+    await fakeProcess(proc, 9059, { "0": "/dev/null", "5": "socket:[66666]" });
+    for (const pid of [9059, 9060]) {
+      await Deno.mkdir(join(proc, String(pid), "task", String(pid)), { recursive: true });
+    }
+    const uid = Deno.uid()!;
+    const lookup = linuxLookup({
+      proc,
+      peerPorts: [8081],
+      socketQuery: () => ({ inode: 66666, uid, state: 1 }),
+    });
+    assert.equal(await lookup.findClientProcess({ ip: "127.0.0.1", port: 35062 }), 9059);
+  } finally {
+    await Deno.remove(proc, { recursive: true });
+  }
+});
+
 Deno.test("linuxLookup() reads the process that held the last client socket before newer ones", async () => {
   const proc = await Deno.makeTempDir({ prefix: "attr-proc-" });
   try {
