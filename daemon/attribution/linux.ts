@@ -407,7 +407,7 @@ class SocketOwners {
     const read = new Set<number>();
     let sinceYield = 0;
     let sinceAsked = 0;
-    for (const pid of this.#order(likelyHolders(this.#holders, last), read)) {
+    for (const { pid, guessed } of this.#order(likelyHolders(this.#holders, last), last, read)) {
       const dir = join(this.#proc, String(pid));
       try {
         const uid = Deno.statSync(dir).uid;
@@ -415,7 +415,6 @@ class SocketOwners {
         // A pid made last may be a thread's (its process's fd folder) or a process that is no new client: one of
         // the meter's own threads, whose every socket would be read. Such a one waits for its turn in the list.
         // Since Linux 6.2 procfs gives the folder's number of descriptors as its size, before it is read.
-        const guessed = last !== undefined && pid > last - LAST_PIDS && !this.#holders.includes(pid);
         if (guessed && this.#proc === "/proc" && Deno.statSync(join(dir, "fd")).size > MAX_GUESSED_FDS) {
           continue;
         }
@@ -450,15 +449,22 @@ class SocketOwners {
 
   /**
    * `likely`, then the other processes of `/proc` not `read` by then, in {@linkcode scanOrder}: listed only if
-   * the scan gets there.
+   * the scan gets there. `guessed` marks the pids taken for being made last (after `last`'s), not for being
+   * listed or for having held a client socket.
    */
-  *#order(likely: readonly number[], read: ReadonlySet<number>): Generator<number> {
-    yield* likely;
+  *#order(
+    likely: readonly number[],
+    last: number | undefined,
+    read: ReadonlySet<number>,
+  ): Generator<{ pid: number; guessed: boolean }> {
+    for (const pid of likely) {
+      yield { pid, guessed: last !== undefined && pid > last - LAST_PIDS && !this.#holders.includes(pid) };
+    }
     const listed: number[] = [];
     for (const e of Deno.readDirSync(this.#proc)) if (/^\d+$/.test(e.name)) listed.push(Number(e.name));
     const pids = scanOrder(listed, this.#listed);
     this.#listed = new Set(listed);
-    for (const pid of pids) if (!read.has(pid)) yield pid;
+    for (const pid of pids) if (!read.has(pid)) yield { pid, guessed: false };
   }
 
   /** Notes `pid` as the latest holder of a client socket, read first by the next scans. */

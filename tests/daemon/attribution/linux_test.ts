@@ -278,13 +278,14 @@ Deno.test("linuxLookup() leaves a pid made last with many descriptors for later"
     for (const pid of [9059, 9060]) {
       await Deno.mkdir(join(proc, String(pid), "task", String(pid)), { recursive: true });
     }
+    await Deno.symlink("socket:[77777]", join(proc, "9060", "fd", "75"));
     const uid = Deno.uid()!;
-    const lookup = linuxLookup({
-      proc,
-      peerPorts: [8081],
-      socketQuery: () => ({ inode: 66666, uid, state: 1 }),
-    });
+    let inode = 66666;
+    const lookup = linuxLookup({ proc, peerPorts: [8081], socketQuery: () => ({ inode, uid, state: 1 }) });
     assert.equal(await lookup.findClientProcess({ ip: "127.0.0.1", port: 35062 }), 9059);
+    // A socket only that process holds is still found, once `/proc` is listed.
+    inode = 77777;
+    assert.equal(await lookup.findClientProcess({ ip: "127.0.0.1", port: 35063 }), 9060);
   } finally {
     await Deno.remove(proc, { recursive: true });
   }
