@@ -15,6 +15,7 @@ import { openLibc } from "./libc.ts";
 
 const AF_UNIX = 1;
 const AF_INET = 2;
+const SOCK_STREAM = 1;
 const SOCK_SEQPACKET = 5;
 const SOCK_NONBLOCK = 0x800;
 const SOCK_CLOEXEC = 0x80000;
@@ -63,6 +64,14 @@ const CMSGHDR_BYTES = 16;
  */
 export const PASS_TOKEN_CHARS = 32;
 
+/**
+ * The payload of the message that gives a receiver its sender's bell: the end of a socket pair on which the
+ * sender writes a byte after each socket it sends (see {@linkcode SocketPassing.connect}).
+ */
+const BELL = new TextEncoder().encode("BELL");
+/** What a sender writes on its bell. */
+const RING = new Uint8Array([1]);
+
 /** The largest payload {@linkcode SocketReceiver} takes; a longer one is refused with its socket. */
 export const MAX_PAYLOAD_BYTES = 32 * 1024;
 
@@ -71,6 +80,7 @@ const MAX_REPLY_BYTES = 256;
 
 const LIBC_SYMBOLS = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  socketpair: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   listen: { parameters: ["i32", "i32"], result: "i32" },
   connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
@@ -122,6 +132,19 @@ export interface ReceivedSocket {
   reply(payload: Uint8Array): boolean;
 }
 
+/** A bell being watched; see {@linkcode WatchBell}. */
+export interface Bell {
+  /** Stops watching, and closes the bell's descriptor. */
+  close(): void;
+}
+
+/**
+ * Watches the bell `fd` (a stream socket) in the receiver's event loop: `ring` each time bytes arrive (they
+ * may be read and dropped), `ended` once its sender has closed it. Undefined when it cannot be watched; the
+ * receiver then closes it.
+ */
+export type WatchBell = (fd: number, ring: () => void, ended: () => void) => Bell | undefined;
+
 /** A listening Unix socket that takes passed sockets; see {@linkcode SocketPassing.listen}. */
 export interface SocketReceiver {
   /** Where senders send. */
@@ -168,15 +191,23 @@ export interface SocketPassing {
   ): number | undefined;
   /**
    * A connection to the receiver at `path`, whose replies go to `onReply`; undefined when none listens there
-   * (or it takes no more sockets).
+   * (or it takes no more sockets). With `ring`, for a receiver that watches bells (one made with a
+   * {@linkcode WatchBell}), the connection's first message gives the receiver a bell that rings after each
+   * socket sent: the receiver's event loop then wakes for it directly rather than through a thread blocked in
+   * `recvmsg` (docs/speed.md). A receiver that does not watch bells closes it, and nothing else changes.
    */
-  connect(path: string, onReply?: (payload: Uint8Array) => void): SocketSender | undefined;
+  connect(path: string, onReply?: (payload: Uint8Array) => void, ring?: boolean): SocketSender | undefined;
   /**
    * Binds `path` (replacing a file left there), private to this user, and calls `onSocket` for each socket
    * passed to it (what it throws is ignored: it owns the socket once called). Undefined when it cannot be
-   * bound (a path over 107 bytes, a folder that is not there or not writable).
+   * bound (a path over 107 bytes, a folder that is not there or not writable). With `watchBell`, a sender's
+   * bell is watched in the caller's event loop and that sender's sockets are taken when it rings.
    */
-  listen(path: string, onSocket: (socket: ReceivedSocket) => void): SocketReceiver | undefined;
+  listen(
+    path: string,
+    onSocket: (socket: ReceivedSocket) => void,
+    watchBell?: WatchBell,
+  ): SocketReceiver | undefined;
   /**
    * Whether the TCP socket `fd` has ended its sending side (sent its FIN, or is closed): whoever it was passed
    * to is done writing to it, and this process may close its own copy without cutting anything short.
@@ -287,6 +318,23 @@ function messageHeader(payload: Uint8Array, control: Uint8Array) {
   return { header, iov, payload, control };
 }
 
+/**
+ * A bell: a socket pair whose one end `give` hands to the receiver; the other end, kept to ring, or -1 when the
+ * pair could not be made or given.
+ */
+function ringingPair(libc: Libc, give: (theirs: number) => boolean): number {
+  const pair = bytes(8);
+  if (libc.socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) !== 0) return -1;
+  const view = new DataView(pair.buffer);
+  const mine = view.getInt32(0, true);
+  const theirs = view.getInt32(4, true);
+  const given = give(theirs);
+  libc.close(theirs);
+  if (given) return mine;
+  libc.close(mine);
+  return -1;
+}
+
 function linuxPassing(libc: Libc, release: () => void): SocketPassing {
   const sockaddr = bytes(128);
   const socklen = bytes(4);
@@ -375,7 +423,7 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
       return undefined;
     },
 
-    connect(path, onReply) {
+    connect(path, onReply, ring = false) {
       const to = unixAddress(path);
       if (!to) return undefined;
       const conn = libc.socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -384,6 +432,20 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
         libc.close(conn);
         return undefined;
       }
+      /** Sends descriptor `fd` with `payload` (not empty) at once, whole or not at all. */
+      const sendWith = (fd: number, payload: Uint8Array) => {
+        const data = bytes(payload.length);
+        data.set(payload);
+        const control = bytes(CMSGHDR_BYTES + 8);
+        const cv = new DataView(control.buffer);
+        cv.setBigUint64(0, BigInt(CMSGHDR_BYTES + 4), true);
+        cv.setInt32(8, SOL_SOCKET, true);
+        cv.setInt32(12, SCM_RIGHTS, true);
+        cv.setInt32(16, fd, true);
+        const message = messageHeader(data, control);
+        return Number(libc.sendmsg(conn, message.header, MSG_DONTWAIT | MSG_NOSIGNAL)) === payload.length;
+      };
+      const bell = ring ? ringingPair(libc, (theirs) => sendWith(theirs, BELL)) : -1;
       const pollfd = bytes(8);
       const pv = new DataView(pollfd.buffer);
       pv.setInt32(0, conn, true);
@@ -414,6 +476,7 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
         }
         open = false;
         libc.close(conn);
+        if (bell >= 0) libc.close(bell);
       })();
       return {
         gone,
@@ -421,17 +484,10 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
           takeReplies();
         },
         send(fd, payload) {
-          if (!open || payload.length === 0) return false;
-          const data = bytes(payload.length);
-          data.set(payload);
-          const control = bytes(CMSGHDR_BYTES + 8);
-          const cv = new DataView(control.buffer);
-          cv.setBigUint64(0, BigInt(CMSGHDR_BYTES + 4), true);
-          cv.setInt32(8, SOL_SOCKET, true);
-          cv.setInt32(12, SCM_RIGHTS, true);
-          cv.setInt32(16, fd, true);
-          const message = messageHeader(data, control);
-          return Number(libc.sendmsg(conn, message.header, MSG_DONTWAIT | MSG_NOSIGNAL)) === payload.length;
+          if (!open || payload.length === 0 || !sendWith(fd, payload)) return false;
+          // A ring that does not fit finds one the receiver has not read yet: it looks at every socket queued.
+          if (bell >= 0) libc.send(bell, RING, BigInt(RING.length), MSG_DONTWAIT | MSG_NOSIGNAL);
+          return true;
         },
         close() {
           // The poll waiting on another thread returns once the socket is shut down.
@@ -441,7 +497,7 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
       };
     },
 
-    listen(path, onSocket) {
+    listen(path, onSocket, watchBell) {
       const at = unixAddress(path);
       if (!at) return undefined;
       try {
@@ -458,10 +514,19 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
       let closed = false;
       let stopped = false;
       const conns = new Set<number>();
-      const receive = async (conn: number) => {
+      /** The connections whose sockets are taken when their bells ring, with what takes them. */
+      const belled = new Map<number, { bell: Bell; drain: () => void }>();
+      const receiving = new Set<Promise<void>>();
+      const track = (r: Promise<void>) => {
+        receiving.add(r);
+        r.finally(() => receiving.delete(r));
+      };
+      /** Takes the sockets the sender on `conn` sends, until it goes. */
+      const receive = (conn: number) => {
         const message = messageHeader(bytes(MAX_PAYLOAD_BYTES + 1), bytes(CMSGHDR_BYTES + 4 * 8));
         const { payload, control } = message;
         const hv = new DataView(message.header.buffer);
+        let bell: Bell | undefined;
         /** Hands on the message `recvmsg` left in the buffers, `n` bytes of it. */
         const take = (n: number) => {
           const [fd, ...extra] = descriptorsIn(control.subarray(0, Number(hv.getBigUint64(40, true))));
@@ -469,6 +534,12 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
           if (fd === undefined) return;
           if (closed || n > MAX_PAYLOAD_BYTES || hv.getInt32(48, true) & (MSG_TRUNC | MSG_CTRUNC)) {
             return refuse(fd);
+          }
+          if (n === BELL.length && BELL.every((b, i) => payload[i] === b)) {
+            bell ??= watchBell?.(fd, rung, unwatched);
+            if (bell && !belled.has(conn)) belled.set(conn, { bell, drain });
+            else refuse(fd);
+            return;
           }
           try {
             onSocket({
@@ -480,35 +551,58 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
             // The receiver's owner keeps what it took; this connection's later sockets still arrive.
           }
         };
-        let ended = false;
-        for (let failed = 0; !closed && !ended && failed < MAX_FAILED_CALLS;) {
-          hv.setBigUint64(40, BigInt(control.length), true);
-          const n = Number(await libc.recvmsg(conn, message.header, MSG_CMSG_CLOEXEC));
-          // A signal can interrupt the call; an error that stays (the connection broken) ends it.
-          failed = n < 0 ? failed + 1 : 0;
-          if (n <= 0) {
-            ended = n === 0;
-            continue;
-          }
-          take(n);
-          // A burst of connections queues many sockets: take every one already there in this same turn,
-          // rather than one per turn of a busy event loop.
-          while (!closed) {
+        /** Takes every message already queued, without waiting; false once the sender has gone. */
+        const drain = (): boolean => {
+          while (!closed && conns.has(conn)) {
             hv.setBigUint64(40, BigInt(control.length), true);
-            const more = Number(libc.recvmsgNow(conn, message.header, MSG_CMSG_CLOEXEC | MSG_DONTWAIT));
-            if (more <= 0) {
-              ended = more === 0;
-              break;
-            }
-            take(more);
+            const n = Number(libc.recvmsgNow(conn, message.header, MSG_CMSG_CLOEXEC | MSG_DONTWAIT));
+            if (n <= 0) return n < 0;
+            take(n);
           }
-        }
-        // Stopped, the connection stays open for its sender's sake until the receiver closes.
-        if (stopped && !closed) return;
-        conns.delete(conn);
-        libc.close(conn);
+          return false;
+        };
+        /** Ends the connection, its sender gone; stopped, it stays open for the sender's sake until the close. */
+        const finish = () => {
+          if ((stopped && !closed) || !conns.delete(conn)) return;
+          bell?.close();
+          belled.delete(conn);
+          libc.close(conn);
+        };
+        const rung = () => {
+          if (!drain()) finish();
+        };
+        // The bell went while its connection is open (its sender closed only the bell, or the watch failed):
+        // a blocked thread reads the connection again, so that no socket waits for a ring.
+        const unwatched = () => {
+          if (!bell || !belled.delete(conn)) return;
+          bell.close();
+          bell = undefined;
+          if (drain()) track(blocked());
+          else finish();
+        };
+        /** Waits for messages on one of Deno's blocking threads, until the sender goes or gives a bell. */
+        const blocked = async () => {
+          let over = false;
+          for (let failed = 0; !closed && !over && !bell && failed < MAX_FAILED_CALLS;) {
+            hv.setBigUint64(40, BigInt(control.length), true);
+            const n = Number(await libc.recvmsg(conn, message.header, MSG_CMSG_CLOEXEC));
+            // A signal can interrupt the call; an error that stays (the connection broken) ends it.
+            failed = n < 0 ? failed + 1 : 0;
+            if (n <= 0) {
+              over = n === 0;
+              continue;
+            }
+            take(n);
+            // A burst of connections queues many sockets: take every one already there in this same turn,
+            // rather than one per turn of a busy event loop.
+            over = !drain();
+          }
+          // Given a bell, the sender rings after each socket: they are taken then, by this process's own thread.
+          if (bell && !over && !closed) return;
+          finish();
+        };
+        track(blocked());
       };
-      const receiving = new Set<Promise<void>>();
       const accepting = (async () => {
         for (let failed = 0; !closed && !stopped && failed < MAX_FAILED_CALLS;) {
           const conn = await libc.accept4(listener, null, null, SOCK_CLOEXEC);
@@ -521,9 +615,7 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
           }
           failed = 0;
           conns.add(conn);
-          const r = receive(conn);
-          receiving.add(r);
-          r.finally(() => receiving.delete(r));
+          receive(conn);
         }
       })();
       return {
@@ -535,6 +627,8 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
           // sender's next send, and its receiver reads what was queued before, then its end.
           libc.shutdown(listener, SHUT_RDWR);
           for (const c of conns) libc.shutdown(c, SHUT_RD);
+          // No bell rings for a send that fails: what is queued on a belled connection is taken now.
+          for (const { drain } of belled.values()) queueMicrotask(drain);
         },
         async close() {
           if (closed) return;
@@ -544,6 +638,8 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
           for (const c of conns) libc.shutdown(c, SHUT_RDWR);
           await accepting;
           await Promise.all([...receiving]);
+          for (const { bell } of belled.values()) bell.close();
+          belled.clear();
           for (const c of conns) libc.close(c);
           conns.clear();
           libc.close(listener);

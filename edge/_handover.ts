@@ -59,6 +59,8 @@ export interface Handover {
   passTo?: string;
   /** The daemon takes sockets passed to `passTo` with their `CONNECT` head, without a handover first. */
   passDirect?: boolean;
+  /** The daemon's receiver at `passTo` watches a bell that its senders ring after each socket. */
+  passBell?: boolean;
 }
 
 /**
@@ -154,6 +156,7 @@ export async function handOver(
           early: read.rest,
           passTo: headerValue(answer.headers, "x-halton-pass"),
           passDirect: headerValue(answer.headers, "x-halton-pass-direct") === "1",
+          passBell: headerValue(answer.headers, "x-halton-pass-bell") === "1",
         };
       }
     } catch (e) {

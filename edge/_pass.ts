@@ -71,6 +71,8 @@ export class SocketPasser {
   #timer: ReturnType<typeof setInterval> | undefined;
   /** The receiver that takes sockets without a handover, as the last handover's answer named it. */
   #direct: string | undefined;
+  /** The receivers that watch a bell (`x-halton-pass-bell`), rung after each socket sent to them. */
+  readonly #ringing = new Set<string>();
   /** Direct passes waiting for the daemon's reply, by token: the socket, its receiver, and what settles them. */
   readonly #unanswered = new Map<
     string,
@@ -135,10 +137,11 @@ export class SocketPasser {
 
   /**
    * Notes what a handover's answer said about the daemon's receiver: `path` takes sockets without a handover
-   * when `direct`; otherwise the next sockets are handed over first.
+   * when `direct` (otherwise the next sockets are handed over first), and watches a bell when `bell`.
    */
-  learn(path: string | undefined, direct: boolean): void {
+  learn(path: string | undefined, direct: boolean, bell = false): void {
     this.#direct = direct ? path : undefined;
+    if (path !== undefined && bell) this.#ringing.add(path);
   }
 
   /** Whether a socket may be passed without a handover: a daemon has said it takes them. */
@@ -203,12 +206,13 @@ export class SocketPasser {
   #senderTo(path: string): SocketSender | undefined {
     let sender = this.#senders.get(path);
     if (sender) return sender;
-    sender = this.#passing?.connect(path, (reply) => this.#replied(reply));
+    sender = this.#passing?.connect(path, (reply) => this.#replied(reply), this.#ringing.has(path));
     if (!sender) return undefined;
     this.#senders.set(path, sender);
     const it = sender;
     it.gone.then(() => {
       if (this.#senders.get(path) === it) this.#senders.delete(path);
+      this.#ringing.delete(path);
       if (this.#direct === path) this.#direct = undefined;
       // A socket still unanswered was taken only if the daemon answered its client before it went.
       for (const pass of this.#unanswered.values()) {

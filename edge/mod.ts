@@ -300,7 +300,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       if (daemon) {
         health.markHealthy();
         counts.handed_over++;
-        passer?.learn(daemon.passTo, daemon.passDirect === true);
+        passer?.learn(daemon.passTo, daemon.passDirect === true, daemon.passBell === true);
         // The daemon waits for the socket or, failing that, for the client's bytes on its own connection.
         if (
           offer && daemon.passTo && !daemon.early.length && passer!.pass(daemon.passTo, conn, offer, rest)

@@ -29,6 +29,7 @@ import {
   type SocketReceiver,
 } from "../../core/socket_pass.ts";
 import { Buffer } from "node:buffer";
+import { watchBell } from "../../core/socket_bell.ts";
 
 /** What {@linkcode startInterceptServer} needs. */
 export interface InterceptOptions {
@@ -269,10 +270,12 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       return;
     }
     const { request, rest } = head;
-    // `x-halton-pass-direct`: the edge may pass its next sockets here without a handover.
+    // `x-halton-pass-direct`: the edge may pass its next sockets here without a handover; `x-halton-pass-bell`:
+    // and ring after each (core/socket_pass.ts).
     socket.write(
       request.pass && receiver
-        ? `${ESTABLISHED_LINE}x-halton-pass: ${receiver.path}\r\nx-halton-pass-direct: 1\r\n\r\n`
+        ? `${ESTABLISHED_LINE}x-halton-pass: ${receiver.path}\r\nx-halton-pass-direct: 1\r\n` +
+          "x-halton-pass-bell: 1\r\n\r\n"
         : ESTABLISHED,
     );
     const meta = answered(request, request.client ?? `${socket.remoteAddress}:${socket.remotePort}`);
@@ -298,7 +301,7 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       const pass = awaited.get(start);
       if (pass) pass.take(fd, payload.subarray(PASS_TOKEN_CHARS));
       else taker.refuse(fd);
-    });
+    }, watchBell);
     if (!receiver) passing.close();
   }
 

@@ -8,8 +8,12 @@ import {
   openSocketPassing,
   type ReceivedSocket,
   type SocketPassing,
+  type SocketSender,
   unixAddress,
+  type WatchBell,
 } from "../../core/socket_pass.ts";
+import { watchBell } from "../../core/socket_bell.ts";
+import { waitFor } from "../../testkit/processes.ts";
 
 const LINUX = Deno.build.os === "linux";
 
@@ -251,6 +255,153 @@ kernelTest(
     } finally {
       await sender.close();
       for (const { server, client } of [a, b, c]) {
+        server.close();
+        client.close();
+      }
+      await receiver.close();
+    }
+  },
+);
+
+/** Sends a socket of each of `pairs` with payloads `prefix 0`, `prefix 1`, … */
+function sendEach(passing: SocketPassing, sender: SocketSender, pairs: TcpPair[], prefix: string): void {
+  pairs.forEach((pair, i) => {
+    assert.ok(sender.send(descriptorOf(passing, pair)!, new TextEncoder().encode(`${prefix} ${i}`)));
+  });
+}
+
+/** A receiver at `path` that refuses each socket and keeps its payload. */
+function collecting(passing: SocketPassing, path: string, watch?: WatchBell) {
+  const got: string[] = [];
+  const receiver = passing.listen(path, (s) => {
+    got.push(new TextDecoder().decode(s.payload));
+    passing.refuse(s.fd);
+  }, watch)!;
+  return { got, receiver };
+}
+
+/** Resolves once `got` holds `count` payloads; fails after 5 s. */
+function gotAll(got: string[], count: number): Promise<void> {
+  return waitFor(`${count} sockets`, () => Promise.resolve(got.length >= count), 5000);
+}
+
+kernelTest(
+  "a sender that rings has its sockets taken when its bell rings, and its bell closed once it goes",
+  async (passing, dir) => {
+    let watched = 0;
+    let rings = 0;
+    const closed = Promise.withResolvers<void>();
+    const counting: WatchBell = (fd, ring, ended) => {
+      watched++;
+      const bell = watchBell(fd, () => {
+        rings++;
+        ring();
+      }, ended);
+      return bell && {
+        close() {
+          bell.close();
+          closed.resolve();
+        },
+      };
+    };
+    const { got, receiver } = collecting(passing, join(dir, "pass.sock"), counting);
+    const pairs = await Promise.all(Array.from({ length: 21 }, tcpPair));
+    const sender = passing.connect(join(dir, "pass.sock"), undefined, true)!;
+    try {
+      sendEach(passing, sender, pairs.slice(0, 1), "first");
+      await new Promise((r) => setTimeout(r, 50));
+      // The blocked thread takes the bell; every socket after it comes by a ring.
+      sendEach(passing, sender, pairs.slice(1), "burst");
+      await gotAll(got, 21);
+      assert.equal(watched, 1, "one bell for the connection");
+      assert.ok(rings >= 1, `the bell rang (${rings} times)`);
+      assert.deepEqual(got.sort(), ["first 0", ...Array.from({ length: 20 }, (_, i) => `burst ${i}`)].sort());
+      await sender.close();
+      await closed.promise;
+    } finally {
+      await sender.close();
+      for (const { server, client } of pairs) {
+        server.close();
+        client.close();
+      }
+      await receiver.close();
+    }
+  },
+);
+
+kernelTest(
+  "a receiver that watches no bells closes one and takes the sender's sockets all the same",
+  async (passing, dir) => {
+    const { got, receiver } = collecting(passing, join(dir, "pass.sock"));
+    const pairs = await Promise.all(Array.from({ length: 3 }, tcpPair));
+    const sender = passing.connect(join(dir, "pass.sock"), undefined, true)!;
+    try {
+      sendEach(passing, sender, pairs, "socket");
+      await gotAll(got, 3);
+      assert.deepEqual(got.sort(), ["socket 0", "socket 1", "socket 2"]);
+    } finally {
+      await sender.close();
+      for (const { server, client } of pairs) {
+        server.close();
+        client.close();
+      }
+      await receiver.close();
+    }
+  },
+);
+
+kernelTest(
+  "a bell that goes while its sender stays: a blocked thread takes the sender's sockets again",
+  async (passing, dir) => {
+    // A watch that never rings, and ends when the test says so.
+    let end = () => {};
+    const deaf: WatchBell = (fd, _ring, ended) => {
+      end = ended;
+      return { close: () => void passing.giveBack(fd) };
+    };
+    const path = join(dir, "pass.sock");
+    const { got, receiver } = collecting(passing, path, deaf);
+    const pairs = await Promise.all(Array.from({ length: 2 }, tcpPair));
+    const sender = passing.connect(path, undefined, true)!;
+    try {
+      await new Promise((r) => setTimeout(r, 50));
+      sendEach(passing, sender, pairs.slice(0, 1), "before");
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(got, [], "waits for a ring that does not come");
+      end();
+      assert.deepEqual(got, ["before 0"], "taken as the bell goes");
+      sendEach(passing, sender, pairs.slice(1), "after");
+      await gotAll(got, 2);
+      assert.deepEqual(got, ["before 0", "after 0"], "and what comes next, without a bell");
+    } finally {
+      await sender.close();
+      for (const { server, client } of pairs) {
+        server.close();
+        client.close();
+      }
+      await receiver.close();
+    }
+  },
+);
+
+kernelTest(
+  "a receiver with bells, stopped, still takes what was sent before and fails what comes after",
+  async (passing, dir) => {
+    const path = join(dir, "pass.sock");
+    const { got, receiver } = collecting(passing, path, watchBell);
+    const pairs = await Promise.all(Array.from({ length: 3 }, tcpPair));
+    const sender = passing.connect(path, undefined, true)!;
+    try {
+      sendEach(passing, sender, pairs.slice(0, 1), "bell");
+      await new Promise((r) => setTimeout(r, 50));
+      sendEach(passing, sender, pairs.slice(1, 2), "queued");
+      receiver.stopTaking();
+      assert.equal(sender.send(descriptorOf(passing, pairs[2])!, new TextEncoder().encode("late")), false);
+      await gotAll(got, 2);
+      assert.deepEqual(got.sort(), ["bell 0", "queued 0"]);
+    } finally {
+      await sender.close();
+      for (const { server, client } of pairs) {
         server.close();
         client.close();
       }

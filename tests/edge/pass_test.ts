@@ -20,7 +20,10 @@ class FakePassing implements SocketPassing {
     return remote.port === 1 ? undefined : 40 + this.sent.length;
   }
 
-  connect(path: string, onReply?: (payload: Uint8Array) => void): SocketSender {
+  /** Whether each sender was asked to ring, by path. */
+  rings = new Map<string, boolean>();
+  connect(path: string, onReply?: (payload: Uint8Array) => void, ring = false): SocketSender {
+    this.rings.set(path, ring);
     const left = Promise.withResolvers<void>();
     const queued: string[] = [];
     const sender: SocketSender = {
@@ -229,6 +232,24 @@ Deno.test("SocketPasser passes a socket with its CONNECT head once a daemon said
   } finally {
     await passer.close();
     a.client.close();
+  }
+});
+
+Deno.test("SocketPasser rings the receivers whose daemon said they watch a bell, and only those", async () => {
+  const passing = new FakePassing();
+  const passer = new SocketPasser(() => passing, 60_000, 40);
+  const [a, b] = [await pair(), await pair()];
+  try {
+    passer.learn("/run/old.sock", true);
+    const first = passer.passDirect(a.edge, passer.offer(a.edge)!, REQUEST, new Uint8Array(0));
+    passer.learn("/run/new.sock", true, true);
+    const second = passer.passDirect(b.edge, passer.offer(b.edge)!, REQUEST, new Uint8Array(0));
+    assert.deepEqual([...passing.rings], [["/run/old.sock", false], ["/run/new.sock", true]]);
+    await Promise.all([first, second]);
+  } finally {
+    await passer.close();
+    a.client.close();
+    b.client.close();
   }
 });
 
