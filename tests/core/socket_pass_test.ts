@@ -8,6 +8,7 @@ import {
   openSocketPassing,
   type ReceivedSocket,
   type SocketPassing,
+  type SocketReceiver,
   type SocketSender,
   unixAddress,
   type WatchBell,
@@ -201,12 +202,7 @@ kernelTest("a burst of sockets sent at once all arrive, each with its own payloa
     await all.promise;
     assert.deepEqual(got.sort(), Array.from({ length: 20 }, (_, i) => `socket ${i}`).sort());
   } finally {
-    await sender.close();
-    for (const { server, client } of pairs) {
-      server.close();
-      client.close();
-    }
-    await receiver.close();
+    await closeAll(sender, pairs, receiver);
   }
 });
 
@@ -262,6 +258,16 @@ kernelTest(
     }
   },
 );
+
+/** Closes `sender`, both ends of each of `pairs`, then `receiver`. */
+async function closeAll(sender: SocketSender, pairs: TcpPair[], receiver: SocketReceiver): Promise<void> {
+  await sender.close();
+  for (const { server, client } of pairs) {
+    server.close();
+    client.close();
+  }
+  await receiver.close();
+}
 
 /** Sends a socket of each of `pairs` with payloads `prefix 0`, `prefix 1`, … */
 function sendEach(passing: SocketPassing, sender: SocketSender, pairs: TcpPair[], prefix: string): void {
@@ -319,12 +325,7 @@ kernelTest(
       await sender.close();
       await closed.promise;
     } finally {
-      await sender.close();
-      for (const { server, client } of pairs) {
-        server.close();
-        client.close();
-      }
-      await receiver.close();
+      await closeAll(sender, pairs, receiver);
     }
   },
 );
@@ -340,12 +341,7 @@ kernelTest(
       await gotAll(got, 3);
       assert.deepEqual(got.sort(), ["socket 0", "socket 1", "socket 2"]);
     } finally {
-      await sender.close();
-      for (const { server, client } of pairs) {
-        server.close();
-        client.close();
-      }
-      await receiver.close();
+      await closeAll(sender, pairs, receiver);
     }
   },
 );
@@ -374,12 +370,7 @@ kernelTest(
       await gotAll(got, 2);
       assert.deepEqual(got, ["before 0", "after 0"], "and what comes next, without a bell");
     } finally {
-      await sender.close();
-      for (const { server, client } of pairs) {
-        server.close();
-        client.close();
-      }
-      await receiver.close();
+      await closeAll(sender, pairs, receiver);
     }
   },
 );
@@ -400,12 +391,7 @@ kernelTest(
       await gotAll(got, 2);
       assert.deepEqual(got.sort(), ["bell 0", "queued 0"]);
     } finally {
-      await sender.close();
-      for (const { server, client } of pairs) {
-        server.close();
-        client.close();
-      }
-      await receiver.close();
+      await closeAll(sender, pairs, receiver);
     }
   },
 );

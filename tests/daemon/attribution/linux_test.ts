@@ -225,6 +225,25 @@ Deno.test("linuxLookup() takes the kernel's answer where it can be asked, the so
   }
 });
 
+/**
+ * Runs `fn` on a fake procfs tree with an empty socket table and, when given, `lastPid` as the kernel's
+ * `ns_last_pid`; removes the tree after.
+ */
+async function withFakeProc(lastPid: number | undefined, fn: (proc: string) => Promise<void>): Promise<void> {
+  const proc = await Deno.makeTempDir({ prefix: "attr-proc-" });
+  try {
+    await Deno.mkdir(join(proc, "net"));
+    await Deno.writeTextFile(join(proc, "net", "tcp"), "");
+    if (lastPid !== undefined) {
+      await Deno.mkdir(join(proc, "sys", "kernel"), { recursive: true });
+      await Deno.writeTextFile(join(proc, "sys", "kernel", "ns_last_pid"), `${lastPid}\n`);
+    }
+    await fn(proc);
+  } finally {
+    await Deno.remove(proc, { recursive: true });
+  }
+}
+
 /** Makes `/proc/<pid>/fd` in the fake tree `proc`, with `links` (descriptor → link text). */
 async function fakeProcess(proc: string, pid: number, links: Record<string, string>): Promise<void> {
   await Deno.mkdir(join(proc, String(pid), "fd"), { recursive: true });
@@ -237,13 +256,8 @@ Deno.test("likelyHolders() puts the pids made last first, then the last holders,
   assert.deepEqual(likelyHolders([], 2), [2, 1]);
 });
 
-Deno.test("linuxLookup() reads the pids made last first, and names a thread's process", async () => {
-  const proc = await Deno.makeTempDir({ prefix: "attr-proc-" });
-  try {
-    await Deno.mkdir(join(proc, "net"));
-    await Deno.writeTextFile(join(proc, "net", "tcp"), "");
-    await Deno.mkdir(join(proc, "sys", "kernel"), { recursive: true });
-    await Deno.writeTextFile(join(proc, "sys", "kernel", "ns_last_pid"), "9060\n");
+Deno.test("linuxLookup() reads the pids made last first, and names a thread's process", () =>
+  withFakeProc(9060, async (proc) => {
     // 9059 is a thread of process 9040 (its resolver, say): the same descriptors, and the leader listed first in
     // its `task/`. The full order would read 9059 first as a process of its own.
     for (const pid of [9040, 9059]) {
@@ -257,18 +271,10 @@ Deno.test("linuxLookup() reads the pids made last first, and names a thread's pr
       socketQuery: () => ({ inode: 55555, uid, state: 1 }),
     });
     assert.equal(await lookup.findClientProcess({ ip: "127.0.0.1", port: 35062 }), 9040);
-  } finally {
-    await Deno.remove(proc, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("linuxLookup() leaves a pid made last with many descriptors for later", async () => {
-  const proc = await Deno.makeTempDir({ prefix: "attr-proc-" });
-  try {
-    await Deno.mkdir(join(proc, "net"));
-    await Deno.writeTextFile(join(proc, "net", "tcp"), "");
-    await Deno.mkdir(join(proc, "sys", "kernel"), { recursive: true });
-    await Deno.writeTextFile(join(proc, "sys", "kernel", "ns_last_pid"), "9060\n");
+Deno.test("linuxLookup() leaves a pid made last with many descriptors for later", () =>
+  withFakeProc(9060, async (proc) => {
     // The newest pid holds 70 descriptors (one of the meter's own threads, say) and the one before it a few;
     // both hold the socket (inherited), so which was read first shows.
     const many: Record<string, string> = { "5": "socket:[66666]" };
@@ -286,16 +292,10 @@ Deno.test("linuxLookup() leaves a pid made last with many descriptors for later"
     // A socket only that process holds is still found, once `/proc` is listed.
     inode = 77777;
     assert.equal(await lookup.findClientProcess({ ip: "127.0.0.1", port: 35063 }), 9060);
-  } finally {
-    await Deno.remove(proc, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("linuxLookup() reads the process that held the last client socket before newer ones", async () => {
-  const proc = await Deno.makeTempDir({ prefix: "attr-proc-" });
-  try {
-    await Deno.mkdir(join(proc, "net"));
-    await Deno.writeTextFile(join(proc, "net", "tcp"), "");
+Deno.test("linuxLookup() reads the process that held the last client socket before newer ones", () =>
+  withFakeProc(undefined, async (proc) => {
     // A long-running client (pid 100) behind twenty newer processes of the same user. Its second socket,
     // opened after the first lookup, is shared with the newest of them (inherited, say), so which process the
     // second lookup read first shows.
@@ -313,16 +313,10 @@ Deno.test("linuxLookup() reads the process that held the last client socket befo
     await Deno.symlink("socket:[44444]", join(proc, "9019", "fd", "6"));
     inode = 44444;
     assert.equal(await lookup.findClientProcess({ ip: "127.0.0.1", port: 35063 }), 100, "read first");
-  } finally {
-    await Deno.remove(proc, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("linuxLookup() stops looking for a socket its client closed while the scan ran", async () => {
-  const proc = await Deno.makeTempDir({ prefix: "attr-proc-" });
-  try {
-    await Deno.mkdir(join(proc, "net"));
-    await Deno.writeTextFile(join(proc, "net", "tcp"), "");
+Deno.test("linuxLookup() stops looking for a socket its client closed while the scan ran", () =>
+  withFakeProc(undefined, async (proc) => {
     // Twenty processes read first (the highest pids), ten descriptors each, none of them the socket; the
     // process holding it (the lowest pid) comes last.
     for (let pid = 9000; pid < 9020; pid++) {
@@ -347,10 +341,7 @@ Deno.test("linuxLookup() stops looking for a socket its client closed while the 
       undefined,
       "stopped early",
     );
-  } finally {
-    await Deno.remove(proc, { recursive: true });
-  }
-});
+  }));
 
 Deno.test(
   "linuxLookup() serves a burst of lookups with a few scans, each finding the right process",
