@@ -245,11 +245,17 @@ Deno.test("SocketPasser rings the receivers whose daemon said they watch a bell,
     passer.learn("/run/new.sock", true, true);
     const second = passer.passDirect(b.edge, passer.offer(b.edge)!, REQUEST, new Uint8Array(0));
     assert.deepEqual([...passing.rings], [["/run/old.sock", false], ["/run/new.sock", true]]);
-    await Promise.all([first, second]);
+    assert.deepEqual(
+      await Promise.all([first, second]),
+      ["late", "late"],
+      "neither replied to: the edge's again",
+    );
   } finally {
     await passer.close();
-    a.client.close();
-    b.client.close();
+    for (const { edge, client } of [a, b]) {
+      edge.close();
+      client.close();
+    }
   }
 });
 
