@@ -271,7 +271,7 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
     }
     const { request, rest } = head;
     // `x-halton-pass-direct`: the edge may pass its next sockets here without a handover; `x-halton-pass-bell`:
-    // and ring after each (core/socket_pass.ts).
+    // this receiver watches the bell the edge may ring after each socket (core/socket_pass.ts).
     socket.write(
       request.pass && receiver
         ? `${ESTABLISHED_LINE}x-halton-pass: ${receiver.path}\r\nx-halton-pass-direct: 1\r\n` +
