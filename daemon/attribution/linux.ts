@@ -402,12 +402,11 @@ class SocketOwners {
     const missing = new Map(wanted.map((s) => [s.inode, s.address]));
     const uids = new Set(wanted.map((s) => s.uid));
     if (this.#known.size > MAX_KNOWN_INODES) this.#known.clear();
-    const last = lastPid(this.#proc);
     /** Pids read already: the rest of `/proc` follows the likely ones without them. */
     const read = new Set<number>();
     let sinceYield = 0;
     let sinceAsked = 0;
-    for (const { pid, guessed } of this.#order(likelyHolders(this.#holders, last), last, read)) {
+    for (const { pid, guessed } of this.#order(likelyHolders(this.#holders, lastPid(this.#proc)), read)) {
       const dir = join(this.#proc, String(pid));
       try {
         const uid = Deno.statSync(dir).uid;
@@ -449,17 +448,14 @@ class SocketOwners {
 
   /**
    * `likely`, then the other processes of `/proc` not `read` by then, in {@linkcode scanOrder}: listed only if
-   * the scan gets there. `guessed` marks the pids taken for being made last (after `last`'s), not for being
-   * listed or for having held a client socket.
+   * the scan gets there. `guessed` marks the likely pids taken for being made last, not for having held a
+   * client socket.
    */
   *#order(
     likely: readonly number[],
-    last: number | undefined,
     read: ReadonlySet<number>,
   ): Generator<{ pid: number; guessed: boolean }> {
-    for (const pid of likely) {
-      yield { pid, guessed: last !== undefined && pid > last - LAST_PIDS && !this.#holders.includes(pid) };
-    }
+    for (const pid of likely) yield { pid, guessed: !this.#holders.includes(pid) };
     const listed: number[] = [];
     for (const e of Deno.readDirSync(this.#proc)) if (/^\d+$/.test(e.name)) listed.push(Number(e.name));
     const pids = scanOrder(listed, this.#listed);
