@@ -526,7 +526,6 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
         const message = messageHeader(bytes(MAX_PAYLOAD_BYTES + 1), bytes(CMSGHDR_BYTES + 4 * 8));
         const { payload, control } = message;
         const hv = new DataView(message.header.buffer);
-        let bell: Bell | undefined;
         /** Hands on the message `recvmsg` left in the buffers, `n` bytes of it. */
         const take = (n: number) => {
           const [fd, ...extra] = descriptorsIn(control.subarray(0, Number(hv.getBigUint64(40, true))));
@@ -536,8 +535,8 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
             return refuse(fd);
           }
           if (n === BELL.length && BELL.every((b, i) => payload[i] === b)) {
-            bell ??= watchBell?.(fd, rung, unwatched);
-            if (bell && !belled.has(conn)) belled.set(conn, { bell, drain });
+            const bell = belled.has(conn) ? undefined : watchBell?.(fd, rung, unwatched);
+            if (bell) belled.set(conn, { bell, drain });
             else refuse(fd);
             return;
           }
@@ -564,7 +563,7 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
         /** Ends the connection, its sender gone; stopped, it stays open for the sender's sake until the close. */
         const finish = () => {
           if ((stopped && !closed) || !conns.delete(conn)) return;
-          bell?.close();
+          belled.get(conn)?.bell.close();
           belled.delete(conn);
           libc.close(conn);
         };
@@ -574,16 +573,17 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
         // The bell went while its connection is open (its sender closed only the bell, or the watch failed):
         // a blocked thread reads the connection again, so that no socket waits for a ring.
         const unwatched = () => {
-          if (!bell || !belled.delete(conn)) return;
-          bell.close();
-          bell = undefined;
+          const watched = belled.get(conn);
+          if (!watched) return;
+          belled.delete(conn);
+          watched.bell.close();
           if (drain()) track(blocked());
           else finish();
         };
         /** Waits for messages on one of Deno's blocking threads, until the sender goes or gives a bell. */
         const blocked = async () => {
           let over = false;
-          for (let failed = 0; !closed && !over && !bell && failed < MAX_FAILED_CALLS;) {
+          for (let failed = 0; !closed && !over && !belled.has(conn) && failed < MAX_FAILED_CALLS;) {
             hv.setBigUint64(40, BigInt(control.length), true);
             const n = Number(await libc.recvmsg(conn, message.header, MSG_CMSG_CLOEXEC));
             // A signal can interrupt the call; an error that stays (the connection broken) ends it.
@@ -598,7 +598,7 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
             over = !drain();
           }
           // Given a bell, the sender rings after each socket: they are taken then, by this process's own thread.
-          if (bell && !over && !closed) return;
+          if (belled.has(conn) && !over && !closed) return;
           finish();
         };
         track(blocked());
