@@ -138,7 +138,6 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       stats.refused++;
       log.warn("intercept.bad_request", { host: meta?.host, reason });
     },
-    track,
   });
 
   const front = new TlsFront(
@@ -318,7 +317,7 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       while (opening.size > 0 && Date.now() < handshakes) await new Promise((r) => setTimeout(r, 10));
       drain.start();
       // GOAWAY goes out a moment later: a connection opened just before the stop has its first request in
-      // flight, which hyper would drop unanswered on a connection that has not yet shown it a stream.
+      // flight, which a GOAWAY naming only the streams seen so far would refuse.
       const goaway = setTimeout(() => h2.drain().catch(() => {}), DRAIN_IDLE_MS);
       const deadline = Date.now() + graceMs;
       // Connections end on their own as their last exchange finishes; streams may take minutes.

@@ -1,0 +1,807 @@
+/**
+ * One HTTP/2 connection (RFC 9113), server side, on a decrypted client socket: frames in and out, HPACK, flow
+ * control both ways and the stream states, each request stream handed on as a {@linkcode ClientSide}. Only
+ * what a server of requests needs: no push, no priorities (PRIORITY is read and ignored), no extended CONNECT.
+ *
+ * A peer that breaks the protocol gets GOAWAY and the connection ends; a malformed request gets RST_STREAM and
+ * the others go on. What a peer can make this side hold is bounded: header blocks (the list size it takes),
+ * request body bytes (the flow-control windows it grants, and it grants more only as the exchange takes them),
+ * frames answered with frames (the connection ends when its unsent bytes pass a bound no data can reach), and
+ * streams reset as fast as they open.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import type { Duplex } from "node:stream";
+import { MAX_HEAD } from "../http1/head.ts";
+import { BodyChannel, type BodySink } from "../upstream/flow.ts";
+import type { ClientSide } from "./exchange.ts";
+import {
+  DEFAULT_MAX_FRAME,
+  DEFAULT_WINDOW,
+  ErrorCode,
+  Flag,
+  frame,
+  FRAME_HEAD,
+  goawayFrame,
+  MAX_WINDOW,
+  PREFACE,
+  resetFrame,
+  Setting,
+  settingsFrame,
+  Type,
+  windowUpdateFrame,
+  writeFrameHead,
+} from "./h2_frames.ts";
+import { encodeResponseHead, type Field, HpackDecoder, HpackError } from "./hpack.ts";
+
+/** Streams a client may have open at once. */
+const MAX_STREAMS = 100;
+/** Request body octets a stream may send before this side takes them. */
+const STREAM_WINDOW = 256 * 1024;
+/**
+ * Request body octets the connection may have in flight. Paused streams hold theirs until they resume, so this
+ * is many streams' windows: one slow upstream does not stall the connection's other uploads.
+ */
+const CONNECTION_WINDOW = 4 * 1024 * 1024;
+/** Response body octets held for a stream before its sink asks the exchange to pause. */
+const HIGH_WATER = 64 * 1024;
+/** Octets handed to the socket and not yet sent, past which response data waits for it to drain. */
+const SOCKET_HIGH = 256 * 1024;
+/**
+ * Unsent octets past which the peer is not reading while it makes this side answer (PING, SETTINGS): data
+ * stops at {@linkcode SOCKET_HIGH}, so only answers to its own frames can get there.
+ */
+const SOCKET_LIMIT = SOCKET_HIGH + 1024 * 1024;
+/** A header block (all its frames) larger than this ends the connection before it is decoded. */
+const MAX_HEADER_BLOCK = 2 * MAX_HEAD;
+/**
+ * Streams reset (by either side) a second, past which the connection ends: rapid reset. A burst of twice that
+ * is allowed, as a client closing many streams at once does.
+ */
+const RESETS_PER_SECOND = 200;
+/** Frames that carry no request (PING, SETTINGS, PRIORITY, empty frames) a second, likewise. */
+const IDLE_FRAMES_PER_SECOND = 2000;
+/** How long a connection without a stream stays open. */
+const IDLE_MS = 120_000;
+/** How long an ending connection waits for its last frames to leave before it is destroyed. */
+const LINGER_MS = 1000;
+
+/** Headers no HTTP/2 message may carry (RFC 9113 §8.2.2). */
+const CONNECTION_SPECIFIC = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+]);
+const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+/** A field value's forbidden octets (RFC 9113 §8.2.1): they would split an HTTP/1.1 head upstream. */
+const BAD_VALUE = /[\0\r\n]|^[ \t]|[ \t]$/;
+/** Octets a request target never has: they would break the request line upstream. */
+const BAD_PATH = /[\0-\x20\x7f]/;
+
+/** What {@linkcode serveHttp2} tells its caller. */
+export interface Http2Handlers {
+  /** Each request stream; the exchange answers through it. */
+  onRequest(client: ClientSide): void;
+  /** A stream or the connection refused for breaking the protocol, for the log. */
+  onRefused(reason: string): void;
+}
+
+/** A connection being served. */
+export interface Http2Connection {
+  /** Sends GOAWAY: no new streams; the connection ends once those open have. */
+  goAway(): void;
+  /** Ends the connection now. */
+  destroy(): void;
+  /** Resolves once the socket closed. */
+  readonly closed: Promise<void>;
+}
+
+interface Stream {
+  readonly id: number;
+  /** The request body; ended once END_STREAM came or the stream was reset. */
+  readonly body: BodyChannel;
+  /** True once the client can send nothing more on it. */
+  remoteClosed: boolean;
+  /** True once END_STREAM or RST_STREAM was sent. */
+  localClosed: boolean;
+  /** The request's `content-length`, checked against the DATA received. */
+  readonly expectedLength: number | undefined;
+  received: number;
+  /** What the client may still send before a WINDOW_UPDATE. */
+  recvWindow: number;
+  /** Octets taken and not yet granted back to the stream. */
+  unacked: number;
+  /** Octets that came while the exchange paused the body, granted back to the connection on its resume. */
+  held: number;
+  paused: boolean;
+  /** What this side may still send. */
+  sendWindow: number;
+  pending: Buffer[];
+  pendingBytes: number;
+  /** end() was called: END_STREAM follows the pending data. */
+  ending: boolean;
+  /** abort() after the response started: RST_STREAM follows the pending data. */
+  resetting: boolean;
+  needDrain: boolean;
+  drain?: () => void;
+  delivered?: (ok: boolean) => void;
+  closeListeners: (() => void)[];
+  finished: boolean;
+}
+
+/**
+ * Serves HTTP/2 on `socket`, whose first bytes `first` (read already, the preface's start) are handled first.
+ */
+export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handlers): Http2Connection {
+  const decoder = new HpackDecoder(MAX_HEAD);
+  const streams = new Map<number, Stream>();
+  /** Streams with response data or an end waiting to be framed, in turn. */
+  const ready = new Set<Stream>();
+  let lastStreamId = 0;
+  let goawaySent = false;
+  let peerGoaway = false;
+  let ending = false;
+  let prefaceSeen = false;
+  let settingsSeen = false;
+  let peerMaxFrame = DEFAULT_MAX_FRAME;
+  let peerInitialWindow = DEFAULT_WINDOW;
+  let sendWindow = DEFAULT_WINDOW;
+  let recvWindow = CONNECTION_WINDOW;
+  let connUnacked = 0;
+  let tableSizeUpdate = false;
+  /** A header block still waiting for its CONTINUATION frames. */
+  let block: { stream: number; endStream: boolean; parts: Buffer[]; size: number } | undefined;
+  let input: Buffer = first;
+  const resets = new Allowance(RESETS_PER_SECOND);
+  const idleFrames = new Allowance(IDLE_FRAMES_PER_SECOND);
+  let idleSince: number | undefined = Date.now();
+
+  let out: Buffer[] = [];
+  let outBytes = 0;
+  let flushQueued = false;
+  const flush = () => {
+    flushQueued = false;
+    const parts = out;
+    out = [];
+    outBytes = 0;
+    // A peer that has ended its side (or reset) gets nothing more: writing after its FIN is an error.
+    if (!parts.length || !socket.writable) return;
+    socket.write(parts.length === 1 ? parts[0] : Buffer.concat(parts));
+    if (socket.writableLength > SOCKET_LIMIT) {
+      handlers.onRefused("HTTP/2: the client sends frames to answer and does not read the answers");
+      socket.destroy();
+    }
+  };
+  const send = (bytes: Buffer) => {
+    out.push(bytes);
+    outBytes += bytes.length;
+    if (!flushQueued) {
+      flushQueued = true;
+      queueMicrotask(flush);
+    }
+  };
+
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((r) => resolveClosed = r);
+
+  const finishSocket = () => {
+    if (ending) return;
+    ending = true;
+    flush();
+    socket.end();
+    const linger = setTimeout(() => socket.destroy(), LINGER_MS);
+    socket.once("close", () => clearTimeout(linger));
+  };
+
+  /** A connection error (RFC 9113 §5.4.1): GOAWAY, every stream ended, the socket closed. */
+  const fail = (code: ErrorCode, reason: string) => {
+    if (ending) return;
+    handlers.onRefused(`HTTP/2: ${reason}`);
+    if (!goawaySent) send(goawayFrame(lastStreamId, code, reason));
+    goawaySent = true;
+    for (const s of streams.values()) closeStream(s, false);
+    finishSocket();
+  };
+
+  const countFrame = (kind: "reset" | "idle") => {
+    if (kind === "reset" && !resets.take()) fail(ErrorCode.ENHANCE_YOUR_CALM, "streams reset too fast");
+    else if (kind === "idle" && !idleFrames.take()) {
+      fail(ErrorCode.ENHANCE_YOUR_CALM, "too many frames without requests");
+    }
+  };
+
+  /** Ends a stream on both sides; `ok` says the response was delivered whole. */
+  const closeStream = (s: Stream, ok: boolean) => {
+    if (!streams.delete(s.id)) return;
+    ready.delete(s);
+    s.pending = [];
+    s.pendingBytes = 0;
+    s.remoteClosed = s.localClosed = true;
+    s.finished = ok;
+    if (!s.body.done) s.body.abort(new Error(ok ? "response sent before the request ended" : "stream reset"));
+    // What the stream held is gone with it: the connection's again.
+    grantConnection(s.held);
+    s.held = 0;
+    const delivered = s.delivered;
+    s.delivered = undefined;
+    delivered?.(ok);
+    for (const cb of s.closeListeners.splice(0)) cb();
+    if (streams.size === 0) {
+      idleSince = Date.now();
+      if (goawaySent || peerGoaway) finishSocket();
+    }
+  };
+
+  /** Resets a stream from this side. */
+  const resetStream = (s: Stream, code: ErrorCode) => {
+    if (!s.localClosed) send(resetFrame(s.id, code));
+    s.localClosed = true;
+    closeStream(s, false);
+  };
+
+  /** Resets a stream for what its client did, which counts against the client's allowance of resets. */
+  const refuseStream = (s: Stream, code: ErrorCode) => {
+    resetStream(s, code);
+    countFrame("reset");
+  };
+
+  const grantConnection = (n: number) => {
+    connUnacked += n;
+    if (connUnacked >= CONNECTION_WINDOW / 4 && !ending) {
+      send(windowUpdateFrame(0, connUnacked));
+      recvWindow += connUnacked;
+      connUnacked = 0;
+    }
+  };
+
+  /** Grants a stream back what its body took, once enough has gathered and the exchange is not pausing it. */
+  const grantStream = (s: Stream) => {
+    if (s.paused || s.remoteClosed || s.unacked < STREAM_WINDOW / 4) return;
+    send(windowUpdateFrame(s.id, s.unacked));
+    s.recvWindow += s.unacked;
+    s.unacked = 0;
+  };
+
+  /** Frames the ready streams' data, one frame a stream in turn, while the windows and the socket allow. */
+  const pump = () => {
+    while (ready.size && !ending) {
+      let progressed = false;
+      for (const s of ready) {
+        if (socket.writableLength + outBytes >= SOCKET_HIGH) return;
+        if (!s.pendingBytes) {
+          ready.delete(s);
+          if (s.ending) endStream(s);
+          else if (s.resetting) resetStream(s, ErrorCode.INTERNAL_ERROR);
+          continue;
+        }
+        const head = s.pending[0];
+        const n = Math.min(head.length, peerMaxFrame, s.sendWindow, sendWindow);
+        if (n <= 0) {
+          if (s.sendWindow <= 0) ready.delete(s);
+          continue;
+        }
+        const last = n === s.pendingBytes && s.ending;
+        const f = Buffer.allocUnsafe(FRAME_HEAD + n);
+        writeFrameHead(f, 0, n, Type.DATA, last ? Flag.END_STREAM : 0, s.id);
+        f.set(n === head.length ? head : head.subarray(0, n), FRAME_HEAD);
+        if (n === head.length) s.pending.shift();
+        else s.pending[0] = head.subarray(n);
+        s.pendingBytes -= n;
+        s.sendWindow -= n;
+        sendWindow -= n;
+        send(f);
+        progressed = true;
+        if (last) {
+          ready.delete(s);
+          s.localClosed = true;
+          finishResponse(s);
+        } else if (s.needDrain && s.pendingBytes < HIGH_WATER / 2) {
+          s.needDrain = false;
+          const drain = s.drain;
+          if (drain) queueMicrotask(drain);
+        }
+      }
+      if (!progressed || sendWindow <= 0) return;
+    }
+  };
+
+  /** Sends END_STREAM on an empty DATA frame (its data went before). */
+  const endStream = (s: Stream) => {
+    send(frame(Type.DATA, Flag.END_STREAM, s.id));
+    s.localClosed = true;
+    finishResponse(s);
+  };
+
+  /** The response is sent whole; a request body still coming is not wanted any more (RFC 9113 §8.1). */
+  const finishResponse = (s: Stream) => {
+    if (!s.remoteClosed) send(resetFrame(s.id, ErrorCode.NO_ERROR));
+    closeStream(s, true);
+  };
+
+  const clientSide = (s: Stream, method: string, path: string, headers: IncomingHttpHeaders): ClientSide => {
+    let responded = false;
+    return {
+      method,
+      path,
+      httpVersion: "2.0",
+      headers,
+      body: s.body,
+      respond(status, _message, outHeaders): BodySink {
+        if (responded) throw new Error("response already started");
+        if (s.localClosed) throw new Error("stream closed");
+        responded = true;
+        const empty = method === "HEAD" || status === 204 || status === 304 || status < 200;
+        sendHeaders(s.id, status, outHeaders, empty);
+        if (empty) {
+          s.localClosed = true;
+          finishResponse(s);
+        }
+        return {
+          write(data) {
+            if (s.localClosed || s.ending || empty || !data.length) return true;
+            s.pending.push(data);
+            s.pendingBytes += data.length;
+            if (s.sendWindow > 0) ready.add(s);
+            pump();
+            if (s.pendingBytes < HIGH_WATER) return true;
+            s.needDrain = true;
+            return false;
+          },
+          end(last, delivered) {
+            if (s.ending) return;
+            s.ending = true;
+            if (s.localClosed) return delivered?.(s.finished);
+            s.delivered = delivered;
+            if (last?.length) {
+              s.pending.push(last);
+              s.pendingBytes += last.length;
+            }
+            ready.add(s);
+            pump();
+          },
+          onDrain(cb) {
+            s.drain = cb;
+          },
+        };
+      },
+      abort() {
+        if (s.localClosed) return;
+        if (!responded) return resetStream(s, ErrorCode.INTERNAL_ERROR);
+        // What came before the upstream's failure still reaches the client, then the reset says it is cut.
+        s.resetting = true;
+        ready.add(s);
+        pump();
+      },
+      onClose(cb) {
+        if (streams.has(s.id)) s.closeListeners.push(cb);
+        else queueMicrotask(cb);
+      },
+      get finished() {
+        return s.finished;
+      },
+    };
+  };
+
+  const sendHeaders = (id: number, status: number, h: OutgoingHttpHeaders, endStream: boolean) => {
+    const fields: Field[] = [];
+    for (const name in h) {
+      const value = h[name];
+      const lower = name.toLowerCase();
+      if (value === undefined || CONNECTION_SPECIFIC.has(lower)) continue;
+      if (Array.isArray(value)) { for (const v of value) fields.push([lower, String(v)]); }
+      else fields.push([lower, String(value)]);
+    }
+    const head = encodeResponseHead(status, fields, tableSizeUpdate);
+    tableSizeUpdate = false;
+    // A head larger than a frame goes on in CONTINUATION frames, with nothing between them.
+    for (let at = 0; at < head.length || at === 0; at += peerMaxFrame) {
+      const part = head.subarray(at, at + peerMaxFrame);
+      const isLast = at + peerMaxFrame >= head.length;
+      const flags = (isLast ? Flag.END_HEADERS : 0) | (at === 0 && endStream ? Flag.END_STREAM : 0);
+      send(frame(at === 0 ? Type.HEADERS : Type.CONTINUATION, flags, id, part));
+    }
+  };
+
+  /** A request's header list, checked as RFC 9113 §8.3 asks; a string says why it is malformed. */
+  const openRequest = (id: number, fields: Field[], endStream: boolean): string | undefined => {
+    const pseudo: Record<string, string> = {};
+    const headers: Record<string, string | string[]> = {};
+    let regular = false;
+    for (const [name, value] of fields) {
+      if (BAD_VALUE.test(value)) return `a bad value in ${name}`;
+      if (name[0] === ":") {
+        if (regular) return "a pseudo-header after a header";
+        if (![":method", ":scheme", ":path", ":authority"].includes(name)) {
+          return `unknown pseudo-header ${name}`;
+        }
+        if (name in pseudo) return `${name} twice`;
+        pseudo[name] = value;
+        continue;
+      }
+      regular = true;
+      if (!TOKEN.test(name)) return `a bad header name`;
+      if (CONNECTION_SPECIFIC.has(name)) return `a connection-specific header (${name})`;
+      if (name === "te" && value !== "trailers") return "te other than trailers";
+      const had = headers[name];
+      if (had === undefined) headers[name] = name === "set-cookie" ? [value] : value;
+      else if (Array.isArray(had)) had.push(value);
+      else headers[name] = had + (name === "cookie" ? "; " : ", ") + value;
+    }
+    const method = pseudo[":method"];
+    const path = pseudo[":path"];
+    if (!method || !TOKEN.test(method.toLowerCase())) return "no :method";
+    if (method === "CONNECT") return "CONNECT inside the intercepted connection";
+    if (!pseudo[":scheme"]) return "no :scheme";
+    if (!path || BAD_PATH.test(path) || (path[0] !== "/" && !(path === "*" && method === "OPTIONS"))) {
+      return "no usable :path";
+    }
+    const host = pseudo[":authority"] ?? headers.host;
+    if (typeof host !== "string" || !host || BAD_PATH.test(host)) return "no :authority";
+    const length = headers["content-length"];
+    if (length !== undefined && !/^\d{1,15}$/.test(String(length))) return "a bad content-length";
+
+    const s: Stream = {
+      id,
+      body: new BodyChannel({
+        pause: () => s.paused = true,
+        resume: () => {
+          s.paused = false;
+          grantConnection(s.held);
+          s.held = 0;
+          grantStream(s);
+        },
+      }),
+      remoteClosed: endStream,
+      localClosed: false,
+      expectedLength: length === undefined ? undefined : Number(length),
+      received: 0,
+      recvWindow: STREAM_WINDOW,
+      unacked: 0,
+      held: 0,
+      paused: false,
+      sendWindow: peerInitialWindow,
+      pending: [],
+      pendingBytes: 0,
+      ending: false,
+      resetting: false,
+      needDrain: false,
+      closeListeners: [],
+      finished: false,
+    };
+    streams.set(id, s);
+    idleSince = undefined;
+    if (endStream) {
+      if (s.expectedLength) return void malformed(s, "content-length without a body");
+      s.body.end();
+    } else if (String(headers.expect).toLowerCase() === "100-continue") sendHeaders(id, 100, {}, false);
+    delete headers.host;
+    handlers.onRequest(clientSide(s, method, path, { host, ...headers } as IncomingHttpHeaders));
+    return undefined;
+  };
+
+  const malformed = (s: Stream, reason: string) => {
+    handlers.onRefused(`HTTP/2 stream: ${reason}`);
+    refuseStream(s, ErrorCode.PROTOCOL_ERROR);
+  };
+
+  /** A whole header block for `id`. */
+  const onHeaderBlock = (id: number, endStream: boolean, bytes: Buffer) => {
+    let fields: Field[];
+    try {
+      fields = decoder.decode(bytes);
+    } catch (e) {
+      if (e instanceof HpackError) return fail(ErrorCode.COMPRESSION_ERROR, e.message);
+      throw e;
+    }
+    const s = streams.get(id);
+    if (s) {
+      // Trailers: the body's end; their fields are not forwarded (HTTP/1.1 upstream gets a plain body).
+      if (s.remoteClosed) return refuseStream(s, ErrorCode.STREAM_CLOSED);
+      if (!endStream) return malformed(s, "trailers without END_STREAM");
+      return endOfBody(s);
+    }
+    if (id <= lastStreamId) return; // a stream already closed: what was in flight as it closed
+    lastStreamId = id;
+    if (goawaySent || streams.size >= MAX_STREAMS) {
+      send(resetFrame(id, ErrorCode.REFUSED_STREAM));
+      return countFrame("reset");
+    }
+    const why = openRequest(id, fields, endStream);
+    if (why) {
+      handlers.onRefused(`HTTP/2 stream: ${why}`);
+      send(resetFrame(id, ErrorCode.PROTOCOL_ERROR));
+      countFrame("reset");
+    }
+  };
+
+  const endOfBody = (s: Stream) => {
+    s.remoteClosed = true;
+    if (s.expectedLength !== undefined && s.received !== s.expectedLength) {
+      return malformed(s, "body length differs from content-length");
+    }
+    s.body.end();
+  };
+
+  const onData = (id: number, flags: number, payload: Buffer, length: number) => {
+    // The whole frame, padding included, counts against the windows (RFC 9113 §6.9.1).
+    recvWindow -= length;
+    if (recvWindow < 0) return fail(ErrorCode.FLOW_CONTROL_ERROR, "DATA past the connection's window");
+    const s = streams.get(id);
+    if (!s) {
+      if (id > lastStreamId) return fail(ErrorCode.PROTOCOL_ERROR, "DATA on a stream never opened");
+      return grantConnection(length);
+    }
+    if (s.remoteClosed) {
+      grantConnection(length);
+      return refuseStream(s, ErrorCode.STREAM_CLOSED);
+    }
+    s.recvWindow -= length;
+    if (s.recvWindow < 0) {
+      grantConnection(length);
+      return refuseStream(s, ErrorCode.FLOW_CONTROL_ERROR);
+    }
+    s.received += payload.length;
+    if (s.expectedLength !== undefined && s.received > s.expectedLength) {
+      grantConnection(length);
+      return malformed(s, "body longer than content-length");
+    }
+    // The connection gets back at once what the exchange takes, and what a paused body holds when it resumes;
+    // the stream, only what was taken while the body was not paused.
+    if (s.paused) {
+      grantConnection(length - payload.length);
+      s.held += payload.length;
+    } else grantConnection(length);
+    s.unacked += payload.length;
+    if (!payload.length && !(flags & Flag.END_STREAM)) countFrame("idle");
+    if (payload.length) s.body.push(payload);
+    if (flags & Flag.END_STREAM) endOfBody(s);
+    else grantStream(s);
+  };
+
+  const onSettings = (payload: Buffer) => {
+    for (let at = 0; at < payload.length; at += 6) {
+      const id = payload.readUInt16BE(at);
+      const value = payload.readUInt32BE(at + 2);
+      if (id === Setting.HEADER_TABLE_SIZE) tableSizeUpdate = true;
+      else if (id === Setting.ENABLE_PUSH && value > 1) {
+        return fail(ErrorCode.PROTOCOL_ERROR, "ENABLE_PUSH > 1");
+      } else if (id === Setting.INITIAL_WINDOW_SIZE) {
+        if (value > MAX_WINDOW) return fail(ErrorCode.FLOW_CONTROL_ERROR, "INITIAL_WINDOW_SIZE too large");
+        const delta = value - peerInitialWindow;
+        peerInitialWindow = value;
+        for (const s of streams.values()) {
+          s.sendWindow += delta;
+          if (s.sendWindow > MAX_WINDOW) return fail(ErrorCode.FLOW_CONTROL_ERROR, "a window past 2^31-1");
+          if (s.sendWindow > 0 && (s.pendingBytes || s.ending || s.resetting)) ready.add(s);
+        }
+      } else if (id === Setting.MAX_FRAME_SIZE) {
+        if (value < DEFAULT_MAX_FRAME || value > 0xff_ffff) {
+          return fail(ErrorCode.PROTOCOL_ERROR, "MAX_FRAME_SIZE");
+        }
+        peerMaxFrame = value;
+      }
+    }
+    send(frame(Type.SETTINGS, Flag.ACK, 0));
+    pump();
+  };
+
+  const onWindowUpdate = (id: number, payload: Buffer) => {
+    const increment = payload.readUInt32BE(0) & MAX_WINDOW;
+    if (id === 0) {
+      if (!increment) return fail(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
+      sendWindow += increment;
+      if (sendWindow > MAX_WINDOW) return fail(ErrorCode.FLOW_CONTROL_ERROR, "connection window past 2^31-1");
+      return pump();
+    }
+    const s = streams.get(id);
+    if (!s) {
+      if (id > lastStreamId) fail(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE on a stream never opened");
+      return;
+    }
+    if (!increment) return refuseStream(s, ErrorCode.PROTOCOL_ERROR);
+    s.sendWindow += increment;
+    if (s.sendWindow > MAX_WINDOW) return refuseStream(s, ErrorCode.FLOW_CONTROL_ERROR);
+    if (s.sendWindow > 0 && (s.pendingBytes || s.ending || s.resetting)) ready.add(s);
+    pump();
+  };
+
+  /** One frame; false when the connection ended and nothing more is read. */
+  const onFrame = (type: number, flags: number, id: number, payload: Buffer): boolean => {
+    if (!settingsSeen && type !== Type.SETTINGS) {
+      fail(ErrorCode.PROTOCOL_ERROR, "the first frame is not SETTINGS");
+      return false;
+    }
+    if (block && type !== Type.CONTINUATION) {
+      fail(ErrorCode.PROTOCOL_ERROR, "a frame inside a header block");
+      return false;
+    }
+    const length = payload.length;
+    const stripPadding = (p: Buffer): Buffer | undefined => {
+      if (!(flags & Flag.PADDED)) return p;
+      if (!p.length || p[0] >= p.length) return void fail(ErrorCode.PROTOCOL_ERROR, "padding past the frame");
+      return p.subarray(1, p.length - p[0]);
+    };
+    switch (type) {
+      case Type.DATA: {
+        if (id === 0) return fail(ErrorCode.PROTOCOL_ERROR, "DATA on stream 0"), false;
+        const data = stripPadding(payload);
+        if (data) onData(id, flags, data, length);
+        break;
+      }
+      case Type.HEADERS: {
+        if (id === 0 || id % 2 === 0) {
+          return fail(ErrorCode.PROTOCOL_ERROR, "HEADERS on a server's stream"), false;
+        }
+        let fragment = stripPadding(payload);
+        if (!fragment) return false;
+        if (flags & Flag.PRIORITY) {
+          if (fragment.length < 5) return fail(ErrorCode.FRAME_SIZE_ERROR, "HEADERS too short"), false;
+          fragment = fragment.subarray(5);
+        }
+        const endStream = (flags & Flag.END_STREAM) !== 0;
+        if (flags & Flag.END_HEADERS) onHeaderBlock(id, endStream, fragment);
+        else block = { stream: id, endStream, parts: [fragment], size: fragment.length };
+        break;
+      }
+      case Type.CONTINUATION: {
+        if (!block || block.stream !== id) {
+          return fail(ErrorCode.PROTOCOL_ERROR, "CONTINUATION out of place"), false;
+        }
+        block.parts.push(payload);
+        block.size += payload.length;
+        if (block.size > MAX_HEADER_BLOCK) {
+          return fail(ErrorCode.ENHANCE_YOUR_CALM, "header block too large"), false;
+        }
+        if (!payload.length && !(flags & Flag.END_HEADERS)) countFrame("idle");
+        if (flags & Flag.END_HEADERS) {
+          const whole = block;
+          block = undefined;
+          onHeaderBlock(whole.stream, whole.endStream, Buffer.concat(whole.parts));
+        }
+        break;
+      }
+      case Type.PRIORITY:
+        if (id === 0) return fail(ErrorCode.PROTOCOL_ERROR, "PRIORITY on stream 0"), false;
+        if (length !== 5) return fail(ErrorCode.FRAME_SIZE_ERROR, "PRIORITY not 5 octets"), false;
+        countFrame("idle");
+        break;
+      case Type.RST_STREAM: {
+        if (id === 0) return fail(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on stream 0"), false;
+        if (length !== 4) return fail(ErrorCode.FRAME_SIZE_ERROR, "RST_STREAM not 4 octets"), false;
+        if (id > lastStreamId) {
+          return fail(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on a stream never opened"), false;
+        }
+        const s = streams.get(id);
+        if (s) {
+          s.localClosed = true;
+          closeStream(s, false);
+        }
+        countFrame("reset");
+        break;
+      }
+      case Type.SETTINGS:
+        if (id !== 0) return fail(ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream"), false;
+        if (flags & Flag.ACK) {
+          if (length) return fail(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ACK with a payload"), false;
+        } else {
+          if (length % 6) {
+            return fail(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS not a multiple of 6 octets"), false;
+          }
+          settingsSeen = true;
+          onSettings(payload);
+        }
+        countFrame("idle");
+        break;
+      case Type.PING:
+        if (id !== 0) return fail(ErrorCode.PROTOCOL_ERROR, "PING on a stream"), false;
+        if (length !== 8) return fail(ErrorCode.FRAME_SIZE_ERROR, "PING not 8 octets"), false;
+        if (!(flags & Flag.ACK)) send(frame(Type.PING, Flag.ACK, 0, payload));
+        countFrame("idle");
+        break;
+      case Type.GOAWAY:
+        if (id !== 0) return fail(ErrorCode.PROTOCOL_ERROR, "GOAWAY on a stream"), false;
+        peerGoaway = true;
+        if (streams.size === 0) finishSocket();
+        break;
+      case Type.WINDOW_UPDATE:
+        if (length !== 4) return fail(ErrorCode.FRAME_SIZE_ERROR, "WINDOW_UPDATE not 4 octets"), false;
+        onWindowUpdate(id, payload);
+        break;
+      case Type.PUSH_PROMISE:
+        return fail(ErrorCode.PROTOCOL_ERROR, "PUSH_PROMISE from a client"), false;
+      default:
+        countFrame("idle");
+    }
+    return !ending;
+  };
+
+  const onBytes = (data: Buffer) => {
+    input = input.length ? Buffer.concat([input, data]) : data;
+    if (!prefaceSeen) {
+      if (input.length < PREFACE.length) return;
+      if (!input.subarray(0, PREFACE.length).equals(PREFACE)) {
+        return fail(ErrorCode.PROTOCOL_ERROR, "no preface");
+      }
+      prefaceSeen = true;
+      input = input.subarray(PREFACE.length);
+    }
+    let at = 0;
+    while (input.length - at >= FRAME_HEAD && !ending) {
+      const length = (input[at] << 16) | (input[at + 1] << 8) | input[at + 2];
+      if (length > DEFAULT_MAX_FRAME) return fail(ErrorCode.FRAME_SIZE_ERROR, "a frame larger than allowed");
+      if (input.length - at < FRAME_HEAD + length) break;
+      const type = input[at + 3];
+      const flags = input[at + 4];
+      const id = input.readUInt32BE(at + 5) & MAX_WINDOW;
+      const payload = input.subarray(at + FRAME_HEAD, at + FRAME_HEAD + length);
+      at += FRAME_HEAD + length;
+      if (!onFrame(type, flags, id, payload)) return;
+    }
+    // What is left is a frame's start; the next bytes are joined to a copy, never to a buffer handed on.
+    input = at === input.length ? EMPTY : input.subarray(at);
+  };
+
+  socket.on("data", onBytes);
+  // A reset or a write after the peer's FIN: the socket is closed and its close ends every stream.
+  socket.on("error", () => socket.destroy());
+  socket.on("drain", pump);
+  socket.once("close", () => {
+    ending = true;
+    clearInterval(idleCheck);
+    for (const s of streams.values()) closeStream(s, false);
+    resolveClosed();
+  });
+  const idleCheck = setInterval(() => {
+    if (idleSince !== undefined && Date.now() - idleSince >= IDLE_MS) goAway();
+  }, IDLE_MS / 4);
+
+  const goAway = () => {
+    if (goawaySent || ending) return;
+    goawaySent = true;
+    send(goawayFrame(lastStreamId, ErrorCode.NO_ERROR));
+    if (streams.size === 0) finishSocket();
+  };
+
+  send(settingsFrame([
+    [Setting.MAX_CONCURRENT_STREAMS, MAX_STREAMS],
+    [Setting.INITIAL_WINDOW_SIZE, STREAM_WINDOW],
+    [Setting.MAX_HEADER_LIST_SIZE, MAX_HEAD],
+  ]));
+  send(windowUpdateFrame(0, CONNECTION_WINDOW - DEFAULT_WINDOW));
+  onBytes(EMPTY);
+  socket.resume();
+
+  return {
+    goAway,
+    destroy: () => socket.destroy(),
+    closed,
+  };
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** A rate limit: `perSecond` a second on average, bursts of twice that (a token bucket). */
+class Allowance {
+  readonly #rate: number;
+  #left: number;
+  #at = performance.now();
+
+  constructor(perSecond: number) {
+    this.#rate = perSecond;
+    this.#left = 2 * perSecond;
+  }
+
+  /** Takes one; false when none is left. */
+  take(): boolean {
+    const now = performance.now();
+    this.#left = Math.min(2 * this.#rate, this.#left + (now - this.#at) * this.#rate / 1000);
+    this.#at = now;
+    if (this.#left < 1) return false;
+    this.#left--;
+    return true;
+  }
+}

@@ -1,0 +1,410 @@
+/**
+ * The daemon's HTTP/2 server frame by frame: a raw client on a loopback socket writes what real clients seldom
+ * do (a window of 100 octets, a malformed header, a reset storm) and reads every frame the server sends.
+ */
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import net from "node:net";
+import type { ClientSide } from "../../../daemon/intercept/exchange.ts";
+import { serveHttp2 } from "../../../daemon/intercept/h2_conn.ts";
+import {
+  ErrorCode,
+  Flag,
+  frame,
+  PREFACE,
+  resetFrame,
+  Setting,
+  settingsFrame,
+  Type,
+  windowUpdateFrame,
+} from "../../../daemon/intercept/h2_frames.ts";
+import { type Field, HpackDecoder } from "../../../daemon/intercept/hpack.ts";
+
+interface Frame {
+  type: number;
+  flags: number;
+  stream: number;
+  payload: Buffer;
+}
+
+/** A header block of literals, never indexed: all a test client needs to send. */
+function block(fields: Field[]): Buffer {
+  const bytes: number[] = [];
+  const str = (s: string) => {
+    assert.ok(s.length < 127, "short strings only");
+    bytes.push(s.length, ...Buffer.from(s, "latin1"));
+  };
+  for (const [name, value] of fields) {
+    bytes.push(0x00);
+    str(name);
+    str(value);
+  }
+  return Buffer.from(bytes);
+}
+
+const request = (path = "/v1/x", method = "POST", extra: Field[] = []): Field[] => [
+  [":method", method],
+  [":scheme", "https"],
+  [":path", path],
+  [":authority", "api.openai.com"],
+  ...extra,
+];
+
+/** A raw HTTP/2 client: writes frames, and reads the server's frames one by one. */
+class RawClient {
+  readonly frames: Frame[] = [];
+  readonly decoder = new HpackDecoder(1 << 20);
+  closed = false;
+  #buf = Buffer.alloc(0);
+  #wake?: () => void;
+
+  constructor(readonly socket: net.Socket) {
+    socket.on("data", (d: Buffer) => {
+      this.#buf = Buffer.concat([this.#buf, d]);
+      while (this.#buf.length >= 9) {
+        const length = this.#buf.readUIntBE(0, 3);
+        if (this.#buf.length < 9 + length) break;
+        this.frames.push({
+          type: this.#buf[3],
+          flags: this.#buf[4],
+          stream: this.#buf.readUInt32BE(5),
+          payload: this.#buf.subarray(9, 9 + length),
+        });
+        this.#buf = this.#buf.subarray(9 + length);
+      }
+      this.#wake?.();
+    });
+    socket.on("close", () => {
+      this.closed = true;
+      this.#wake?.();
+    });
+    socket.on("error", () => {});
+  }
+
+  send(...frames: Buffer[]): void {
+    this.socket.write(Buffer.concat(frames));
+  }
+
+  /** The first frame not yet taken that `match` accepts (the frames before it stay). */
+  async next(match: (f: Frame) => boolean, what: string, ms = 3000): Promise<Frame> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const i = this.frames.findIndex(match);
+      if (i >= 0) return this.frames.splice(i, 1)[0];
+      if (this.closed || Date.now() > deadline) {
+        throw new Error(`no ${what}; got ${JSON.stringify(this.summary())}`);
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((r) => {
+        this.#wake = r;
+        timer = setTimeout(r, 50);
+      });
+      clearTimeout(timer);
+    }
+  }
+
+  /** The body of `stream` until END_STREAM (or a reset: then `reset` is its code). */
+  async body(stream: number): Promise<{ data: Buffer; reset?: number }> {
+    const parts: Buffer[] = [];
+    for (;;) {
+      const f = await this.next(
+        (f) => f.stream === stream && (f.type === Type.DATA || f.type === Type.RST_STREAM),
+        `DATA on ${stream}`,
+      );
+      if (f.type === Type.RST_STREAM) return { data: Buffer.concat(parts), reset: f.payload.readUInt32BE(0) };
+      parts.push(f.payload);
+      if (f.flags & Flag.END_STREAM) return { data: Buffer.concat(parts) };
+    }
+  }
+
+  async headers(stream: number): Promise<Field[]> {
+    const f = await this.next((f) => f.type === Type.HEADERS && f.stream === stream, `HEADERS on ${stream}`);
+    return this.decoder.decode(f.payload);
+  }
+
+  async goaway(): Promise<{ last: number; code: number }> {
+    const f = await this.next((f) => f.type === Type.GOAWAY, "GOAWAY");
+    return { last: f.payload.readUInt32BE(0), code: f.payload.readUInt32BE(4) };
+  }
+
+  summary() {
+    return this.frames.map((f) => [f.type, f.flags, f.stream, f.payload.length]);
+  }
+}
+
+type Handler = (client: ClientSide) => void;
+
+/** Echoes the request body's length and the request's path. */
+const echo: Handler = (client) => {
+  let n = 0;
+  client.body.receive({
+    data: (c) => n += c.length,
+    end: () => {
+      const body = Buffer.from(JSON.stringify({ path: client.path, received: n, headers: client.headers }));
+      client.respond(200, "OK", { "content-type": "application/json" }).end(body);
+    },
+    abort: () => {},
+  });
+};
+
+async function withServer(
+  handler: Handler,
+  fn: (connect: (settings?: [Setting, number][]) => Promise<RawClient>, refused: string[]) => Promise<void>,
+): Promise<void> {
+  const refused: string[] = [];
+  const sockets = new Set<net.Socket>();
+  const served: Promise<void>[] = [];
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("error", () => {});
+    served.push(
+      serveHttp2(socket, Buffer.alloc(0), { onRequest: handler, onRefused: (r) => refused.push(r) }).closed,
+    );
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as net.AddressInfo).port;
+  const clients: RawClient[] = [];
+  const connect = async (settings: [Setting, number][] = []) => {
+    const socket = net.connect(port, "127.0.0.1");
+    await new Promise((r) => socket.once("connect", r));
+    const c = new RawClient(socket);
+    clients.push(c);
+    c.send(PREFACE, settingsFrame(settings));
+    await c.next((f) => f.type === Type.SETTINGS && !(f.flags & Flag.ACK), "the server's SETTINGS");
+    return c;
+  };
+  try {
+    await fn(connect, refused);
+  } finally {
+    for (const c of clients) c.socket.destroy();
+    for (const s of sockets) s.destroy();
+    await Promise.all(served);
+    await new Promise((r) => server.close(r));
+  }
+}
+
+const headersFrame = (stream: number, fields: Field[], flags = Flag.END_HEADERS | Flag.END_STREAM) =>
+  frame(Type.HEADERS, flags, stream, block(fields));
+
+Deno.test("a request split over HEADERS and CONTINUATION, its body in DATA frames, is answered", async () => {
+  await withServer(echo, async (connect) => {
+    const c = await connect();
+    const head = block(
+      request("/v1/split", "POST", [["content-length", "10"], ["cookie", "a=1"], ["cookie", "b=2"]]),
+    );
+    c.send(
+      frame(Type.HEADERS, 0, 1, head.subarray(0, 10)),
+      frame(Type.CONTINUATION, 0, 1, head.subarray(10, 20)),
+      frame(Type.CONTINUATION, Flag.END_HEADERS, 1, head.subarray(20)),
+      frame(Type.DATA, 0, 1, Buffer.from("hello")),
+      frame(Type.DATA, Flag.END_STREAM, 1, Buffer.from("world")),
+    );
+    assert.deepEqual(await c.headers(1), [[":status", "200"], ["content-type", "application/json"]]);
+    const answer = JSON.parse((await c.body(1)).data.toString());
+    assert.equal(answer.path, "/v1/split");
+    assert.equal(answer.received, 10);
+    assert.equal(answer.headers.host, "api.openai.com", ":authority is the host");
+    assert.equal(answer.headers.cookie, "a=1; b=2", "split cookies are joined as one");
+  });
+});
+
+Deno.test("a malformed request is reset alone: the next stream on the connection is served", async () => {
+  await withServer(echo, async (connect, refused) => {
+    const c = await connect();
+    const bad: [string, Field[]][] = [
+      ["an upper-case name", request("/", "GET", [["X-Upper", "1"]])],
+      ["a CR LF in a value", request("/", "GET", [["x-a", "1\r\nx-b: 2"]])],
+      ["a connection header", request("/", "GET", [["connection", "keep-alive"]])],
+      ["a space in the path", request("/a b", "GET")],
+      ["no :path", request("/", "GET").filter(([n]) => n !== ":path")],
+      ["a pseudo-header after a header", [...request("/", "GET", [["x-a", "1"]]), [":status", "200"]]],
+    ];
+    let id = 1;
+    for (const [why, fields] of bad) {
+      c.send(headersFrame(id, fields));
+      const rst = await c.next((f) => f.type === Type.RST_STREAM && f.stream === id, `a reset for ${why}`);
+      assert.equal(rst.payload.readUInt32BE(0), ErrorCode.PROTOCOL_ERROR, why);
+      id += 2;
+    }
+    assert.equal(refused.length, bad.length, "each was logged");
+    c.send(headersFrame(id, request("/after", "GET")));
+    await c.headers(id);
+    assert.equal(JSON.parse((await c.body(id)).data.toString()).path, "/after");
+  });
+});
+
+Deno.test("response data waits for the client's window, and the rest follows its WINDOW_UPDATE", async () => {
+  const big = Buffer.alloc(1000, 0x61);
+  await withServer((client) => {
+    client.body.receive({ data() {}, abort() {}, end: () => client.respond(200, "OK", {}).end(big) });
+  }, async (connect) => {
+    const c = await connect([[Setting.INITIAL_WINDOW_SIZE, 100]]);
+    c.send(headersFrame(1, request("/", "GET")));
+    await c.headers(1);
+    const first = await c.next((f) => f.type === Type.DATA, "the first DATA");
+    assert.equal(first.payload.length, 100);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(c.frames.filter((f) => f.type === Type.DATA).length, 0, "nothing past the window");
+    c.send(windowUpdateFrame(1, 900));
+    const rest = await c.body(1);
+    assert.equal(rest.data.length, 900);
+    assert.equal(rest.reset, undefined);
+  });
+});
+
+Deno.test("a request body is granted window only as the exchange takes it; past the window the stream is reset", async () => {
+  let taken = 0;
+  let resume: (() => void) | undefined;
+  await withServer((client) => {
+    client.body.receive({ data: (c) => taken += c.length, end() {}, abort() {} });
+    client.body.pause();
+    resume = () => client.body.resume();
+  }, async (connect) => {
+    const c = await connect();
+    c.send(headersFrame(1, request(), Flag.END_HEADERS));
+    const chunk = Buffer.alloc(16_384, 0x62);
+    // 256 KB: exactly the stream's window, sent while the exchange has paused the body.
+    for (let i = 0; i < 16; i++) c.send(frame(Type.DATA, 0, 1, chunk));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(c.frames.filter((f) => f.type === Type.WINDOW_UPDATE && f.stream === 1).length, 0);
+    resume!();
+    const granted = await c.next(
+      (f) => f.type === Type.WINDOW_UPDATE && f.stream === 1,
+      "a stream WINDOW_UPDATE",
+    );
+    assert.equal(granted.payload.readUInt32BE(0), 16 * 16_384, "all it took is granted back at once");
+    assert.equal(taken, 16 * 16_384);
+
+    c.send(headersFrame(3, request(), Flag.END_HEADERS));
+    await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 17; i++) c.send(frame(Type.DATA, 0, 3, chunk));
+    const rst = await c.next((f) => f.type === Type.RST_STREAM && f.stream === 3, "a reset past the window");
+    assert.equal(rst.payload.readUInt32BE(0), ErrorCode.FLOW_CONTROL_ERROR);
+  });
+});
+
+Deno.test("an upstream failure after the response started reaches the client as a reset, after the data sent", async () => {
+  await withServer((client) => {
+    client.body.receive({ data() {}, abort() {}, end() {} });
+    client.respond(200, "OK", {}).write(Buffer.from("data: one\n\n"));
+    setTimeout(() => client.abort(), 20);
+  }, async (connect) => {
+    const c = await connect();
+    c.send(headersFrame(1, request()));
+    await c.headers(1);
+    const got = await c.body(1);
+    assert.equal(got.data.toString(), "data: one\n\n");
+    assert.equal(got.reset, ErrorCode.INTERNAL_ERROR);
+  });
+});
+
+Deno.test("a client's reset ends its exchange; PING is answered; trailers end a body", async () => {
+  let closedByClient = 0;
+  await withServer((client) => {
+    client.onClose(() => closedByClient++);
+    if (client.path === "/hold") return client.body.receive({ data() {}, end() {}, abort() {} });
+    echo(client);
+  }, async (connect) => {
+    const c = await connect();
+    c.send(headersFrame(1, request("/hold")));
+    await new Promise((r) => setTimeout(r, 50));
+    c.send(resetFrame(1, ErrorCode.CANCEL));
+    c.send(frame(Type.PING, 0, 0, Buffer.from("12345678")));
+    const pong = await c.next((f) => f.type === Type.PING, "the PING's ACK");
+    assert.equal(pong.flags, Flag.ACK);
+    assert.equal(pong.payload.toString(), "12345678");
+    assert.equal(closedByClient, 1, "the held exchange heard the reset");
+    c.send(
+      headersFrame(3, request("/trailers"), Flag.END_HEADERS),
+      frame(Type.DATA, 0, 3, Buffer.from("abc")),
+      headersFrame(3, [["x-checksum", "1"]]),
+    );
+    await c.headers(3);
+    assert.equal(JSON.parse((await c.body(3)).data.toString()).received, 3);
+  });
+});
+
+Deno.test("a peer that lowers its HPACK table gets a size update first, and a header block larger than allowed ends the connection", async () => {
+  await withServer(echo, async (connect, refused) => {
+    const c = await connect([[Setting.HEADER_TABLE_SIZE, 0]]);
+    c.send(headersFrame(1, request("/", "GET")));
+    const f = await c.next((f) => f.type === Type.HEADERS, "HEADERS");
+    assert.equal(f.payload[0], 0x20, "a dynamic table size update to 0");
+    await c.body(1);
+    const huge = Buffer.alloc(16_000, 0x61);
+    c.send(frame(Type.HEADERS, 0, 3, block(request())));
+    for (let i = 0; i < 10; i++) c.send(frame(Type.CONTINUATION, 0, 3, huge));
+    const away = await c.goaway();
+    assert.equal(away.code, ErrorCode.ENHANCE_YOUR_CALM);
+    assert.equal(away.last, 1);
+    assert.ok(refused.some((r) => r.includes("header block too large")));
+  });
+});
+
+Deno.test("HPACK that does not decode, or a frame inside a header block, ends the connection with GOAWAY", async () => {
+  await withServer(echo, async (connect) => {
+    const c = await connect();
+    c.send(frame(Type.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 1, Buffer.from([0x80])));
+    assert.equal((await c.goaway()).code, ErrorCode.COMPRESSION_ERROR);
+    const d = await connect();
+    d.send(frame(Type.HEADERS, 0, 1, block(request())), frame(Type.PING, 0, 0, Buffer.alloc(8)));
+    assert.equal((await d.goaway()).code, ErrorCode.PROTOCOL_ERROR);
+  });
+});
+
+Deno.test("streams reset as fast as they open end the connection (rapid reset)", async () => {
+  let opened = 0;
+  await withServer((client) => {
+    opened++;
+    client.body.receive({ data() {}, end() {}, abort() {} });
+  }, async (connect) => {
+    const c = await connect();
+    const frames: Buffer[] = [];
+    for (let id = 1; id < 2000; id += 2) {
+      frames.push(headersFrame(id, request()), resetFrame(id, ErrorCode.CANCEL));
+    }
+    c.send(...frames);
+    assert.equal((await c.goaway()).code, ErrorCode.ENHANCE_YOUR_CALM);
+    assert.ok(opened <= 450, `${opened} exchanges started`);
+  });
+});
+
+Deno.test("GOAWAY from this side lets the open stream finish, refuses newer ones, then closes", async () => {
+  let release: (() => void) | undefined;
+  let goAway: (() => void) | undefined;
+  let served: Promise<void> | undefined;
+  const refused: string[] = [];
+  const server = net.createServer((socket) => {
+    socket.on("error", () => {});
+    const conn = serveHttp2(socket, Buffer.alloc(0), {
+      onRequest: (client) => {
+        client.body.receive({ data() {}, abort() {}, end() {} });
+        const out = client.respond(200, "OK", {});
+        release = () => out.end(Buffer.from("done"));
+      },
+      onRefused: (r) => refused.push(r),
+    });
+    goAway = conn.goAway;
+    served = conn.closed;
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const socket = net.connect((server.address() as net.AddressInfo).port, "127.0.0.1");
+  const c = new RawClient(socket);
+  try {
+    c.send(PREFACE, settingsFrame([]), headersFrame(1, request()));
+    await c.headers(1);
+    goAway!();
+    assert.deepEqual(await c.goaway(), { last: 1, code: ErrorCode.NO_ERROR });
+    c.send(headersFrame(3, request()));
+    const rst = await c.next((f) => f.type === Type.RST_STREAM && f.stream === 3, "stream 3 refused");
+    assert.equal(rst.payload.readUInt32BE(0), ErrorCode.REFUSED_STREAM);
+    release!();
+    assert.equal((await c.body(1)).data.toString(), "done");
+    await c.next(() => false, "nothing", 2000).catch(() => {});
+    assert.ok(c.closed, "the server closed the connection once its last stream ended");
+  } finally {
+    socket.destroy();
+    await served;
+    await new Promise((r) => server.close(r));
+  }
+});
