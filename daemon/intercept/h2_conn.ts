@@ -131,6 +131,8 @@ interface Stream {
   delivered?: (ok: boolean) => void;
   closeListeners: (() => void)[];
   finished: boolean;
+  /** The response's head, held until its first data, its end, or the end of the current I/O turn. */
+  head?: { status: number; headers: OutgoingHttpHeaders };
 }
 
 /**
@@ -141,6 +143,9 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
   const streams = new Map<number, Stream>();
   /** Streams with response data or an end waiting to be framed, in turn. */
   const ready = new Set<Stream>();
+  /** Streams whose response head waits (see {@linkcode Stream.head}). */
+  const heads = new Set<Stream>();
+  let headsTimer: ReturnType<typeof setImmediate> | undefined;
   let lastStreamId = 0;
   let goawaySent = false;
   let peerGoaway = false;
@@ -218,6 +223,8 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
   const closeStream = (s: Stream, ok: boolean) => {
     if (!streams.delete(s.id)) return;
     ready.delete(s);
+    heads.delete(s);
+    s.head = undefined;
     s.pending = [];
     s.pendingBytes = 0;
     s.remoteClosed = s.localClosed = true;
@@ -335,14 +342,15 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
         if (s.localClosed) throw new Error("stream closed");
         responded = true;
         const empty = method === "HEAD" || status === 204 || status === 304 || status < 200;
-        sendHeaders(s.id, status, outHeaders, empty);
         if (empty) {
+          sendHeaders(s.id, status, outHeaders, true);
           s.localClosed = true;
           finishResponse(s);
-        }
+        } else holdHead(s, status, outHeaders);
         return {
           write(data) {
             if (s.localClosed || s.ending || empty || !data.length) return true;
+            sendHead(s);
             s.pending.push(data);
             s.pendingBytes += data.length;
             if (s.sendWindow > 0) ready.add(s);
@@ -355,6 +363,7 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
             if (s.ending) return;
             s.ending = true;
             if (s.localClosed) return delivered?.(s.finished);
+            sendHead(s);
             s.delivered = delivered;
             if (last?.length) {
               s.pending.push(last);
@@ -372,6 +381,7 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
         if (s.localClosed) return;
         if (!responded) return resetStream(s, ErrorCode.INTERNAL_ERROR);
         // What came before the upstream's failure still reaches the client, then the reset says it is cut.
+        sendHead(s);
         s.resetting = true;
         ready.add(s);
         pump();
@@ -384,6 +394,28 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
         return s.finished;
       },
     };
+  };
+
+  /**
+   * Holds a response head so that it leaves with the first body bytes (or the end) in one write: one TLS
+   * record and one system call instead of two. A body slow to start (a stream before its first event) gets its
+   * head sent on its own once the current I/O turn is over, so the client still sees it at once.
+   */
+  const holdHead = (s: Stream, status: number, headers: OutgoingHttpHeaders) => {
+    s.head = { status, headers };
+    heads.add(s);
+    headsTimer ??= setImmediate(() => {
+      headsTimer = undefined;
+      for (const s of heads) sendHead(s);
+    });
+  };
+
+  const sendHead = (s: Stream) => {
+    const head = s.head;
+    if (!head) return;
+    s.head = undefined;
+    heads.delete(s);
+    sendHeaders(s.id, head.status, head.headers, false);
   };
 
   const sendHeaders = (id: number, status: number, h: OutgoingHttpHeaders, endStream: boolean) => {
@@ -752,6 +784,7 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
   socket.once("close", () => {
     ending = true;
     clearInterval(idleCheck);
+    if (headsTimer) clearImmediate(headsTimer);
     for (const s of streams.values()) closeStream(s, false);
     resolveClosed();
   });
