@@ -37,7 +37,8 @@ export interface ResponseHead {
  * is how request smuggling starts); a provider's are taken trimmed, since refusing its answer helps nobody.
  */
 function parseHeaderLines(lines: string[], strictNames: boolean): IncomingHttpHeaders | undefined {
-  const headers: Record<string, string | string[]> = {};
+  // No prototype: a header named `constructor` or `__proto__` is a header like any other.
+  const headers: Record<string, string | string[]> = Object.create(null);
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
     const colon = line.indexOf(":");

@@ -76,7 +76,8 @@ export function endToEnd(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const named = connection === undefined
     ? undefined
     : String(connection).toLowerCase().split(",").map((s) => s.trim());
-  const out: OutgoingHttpHeaders = {};
+  // No prototype, so that a header named `__proto__` is copied like any other.
+  const out: OutgoingHttpHeaders = Object.create(null);
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined || name[0] === ":" || HOP_BY_HOP.has(name) || named?.includes(name)) continue;

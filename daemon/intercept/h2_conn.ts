@@ -440,8 +440,9 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
 
   /** A request's header list, checked as RFC 9113 §8.3 asks; a string says why it is malformed. */
   const openRequest = (id: number, fields: Field[], endStream: boolean): string | undefined => {
-    const pseudo: Record<string, string> = {};
-    const headers: Record<string, string | string[]> = {};
+    // No prototype: a header named `constructor` or `__proto__` is a header like any other.
+    const pseudo: Record<string, string> = Object.create(null);
+    const headers: Record<string, string | string[]> = Object.create(null);
     let regular = false;
     for (const [name, value] of fields) {
       if (BAD_VALUE.test(value)) return `a bad value in ${name}`;

@@ -40,6 +40,18 @@ Deno.test("serializeHead() writes what parseRequestHead() reads back, values rep
   assert.deepEqual(back.headers["x-tag"], ["1", "2"]);
 });
 
+Deno.test("a header named like an Object property (constructor, __proto__) is read and written as sent", () => {
+  const head = parseRequestHead(
+    "POST /v1/x HTTP/1.1\r\nHost: a\r\nConstructor: c\r\n__proto__: p\r\ntoString: t",
+  );
+  assert.ok(typeof head !== "string");
+  assert.equal(head.headers["constructor"], "c");
+  assert.equal(head.headers["tostring"], "t");
+  const text = serializeHead("POST /v1/x HTTP/1.1", head.headers).toString("latin1");
+  assert.match(text, /\r\nconstructor: c\r\n/);
+  assert.match(text, /\r\n__proto__: p\r\n/);
+});
+
 Deno.test("headerLines() leaves out the names it is told to skip", () => {
   assert.equal(headerLines({ a: "1", b: "2" }, new Set(["a"])), "b: 2\r\n");
 });

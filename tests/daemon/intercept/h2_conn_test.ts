@@ -190,7 +190,10 @@ Deno.test("a request split over HEADERS and CONTINUATION, its body in DATA frame
   await withServer(echo, async (connect) => {
     const c = await connect();
     const head = block(
-      request("/v1/split", "POST", [["content-length", "10"], ["cookie", "a=1"], ["cookie", "b=2"]]),
+      request("/v1/split", "POST", [["content-length", "10"], ["cookie", "a=1"], ["cookie", "b=2"], [
+        "constructor",
+        "c",
+      ]]),
     );
     c.send(
       frame(Type.HEADERS, 0, 1, head.subarray(0, 10)),
@@ -205,6 +208,7 @@ Deno.test("a request split over HEADERS and CONTINUATION, its body in DATA frame
     assert.equal(answer.received, 10);
     assert.equal(answer.headers.host, "api.openai.com", ":authority is the host");
     assert.equal(answer.headers.cookie, "a=1; b=2", "split cookies are joined as one");
+    assert.equal(answer.headers.constructor, "c", "a header named like an Object property is kept as sent");
   });
 });
 

@@ -12,7 +12,12 @@ Deno.test("a JSON call through the intercept port reaches the provider unchanged
   const body = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi ✓" }] });
   const res = await fetch("https://api.openai.com/v1/chat/completions?x=1", {
     method: "POST",
-    headers: { "content-type": "application/json", authorization: "Bearer sk-test" },
+    headers: [
+      ["content-type", "application/json"],
+      ["authorization", "Bearer sk-test"],
+      ["constructor", "c"],
+      ["__proto__", "p"],
+    ],
     body,
     client: h.client,
   });
@@ -22,6 +27,12 @@ Deno.test("a JSON call through the intercept port reaches the provider unchanged
   assert.equal(seen.path, "/v1/chat/completions?x=1");
   assert.equal(new TextDecoder().decode(seen.body), body);
   assert.equal(seen.headers.authorization, "Bearer sk-test");
+  assert.equal(
+    Object.getOwnPropertyDescriptor(seen.headers, "constructor")?.value,
+    "c",
+    "named like Object's own",
+  );
+  assert.equal(Object.getOwnPropertyDescriptor(seen.headers, "__proto__")?.value, "p");
   const rows = await h.stop();
   assert.equal(rows.length, 1);
   const row = rows[0];
