@@ -133,6 +133,41 @@ Deno.test("Deno fetch sends concurrent requests as HTTP/2 streams, and client cl
   }, "debug");
 });
 
+Deno.test("40 uploads at once on one HTTP/2 connection, each larger than a stream's window, arrive whole", async () => {
+  await withWorld(async (w) => {
+    const ca = await Deno.readTextFile(w.caFile);
+    const client = Deno.createHttpClient({
+      caCerts: [ca],
+      proxy: { url: `http://127.0.0.1:${w.ports.edge}` },
+    });
+    try {
+      // 300 KB each: more than a stream's window (256 KB), so every upload needs the daemon's WINDOW_UPDATE,
+      // and 40 of them more than the connection's first window (4 MB).
+      const sizes = Array.from({ length: 40 }, (_, i) => 300 * 1024 + i);
+      const statuses = await Promise.all(sizes.map(async (size, i) => {
+        const body = JSON.stringify({ model: "gpt-4o-mini", n: i, pad: "x".repeat(size) });
+        const res = await fetch("https://api.openai.com/v1/chat/completions", {
+          method: "POST",
+          body,
+          client,
+        });
+        await res.arrayBuffer();
+        return res.status;
+      }));
+      assert.deepEqual(new Set(statuses), new Set([200]));
+    } finally {
+      client.close();
+    }
+    const seen = w.fake.requests.filter((r) => r.path === "/v1/chat/completions");
+    assert.equal(seen.length, 40);
+    for (const r of seen) {
+      const sent = JSON.parse(new TextDecoder().decode(r.body));
+      assert.equal(sent.pad.length, 300 * 1024 + sent.n, `upload ${sent.n} arrived whole`);
+    }
+    await waitFor("40 rows", () => Promise.resolve(w.rows().length === 40), 10_000);
+  });
+});
+
 Deno.test({
   name: "an HTTP/2 client that resets a stream mid-response, or an upstream reset, ends only that stream",
   ignore: !hasCurlHttp2,

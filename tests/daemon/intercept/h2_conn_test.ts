@@ -356,6 +356,27 @@ Deno.test("HPACK that does not decode, or a frame inside a header block, ends th
   });
 });
 
+Deno.test("past 100 open streams a new one is refused unprocessed, and the open ones are still answered", async () => {
+  const held: (() => void)[] = [];
+  await withServer((client) => {
+    client.body.receive({ data() {}, abort() {}, end() {} });
+    held.push(() => client.respond(200, "OK", {}).end(Buffer.from("ok")));
+  }, async (connect) => {
+    const c = await connect();
+    const frames: Buffer[] = [];
+    for (let id = 1; id <= 201; id += 2) frames.push(headersFrame(id, request(), Flag.END_HEADERS));
+    c.send(...frames);
+    const rst = await c.next((f) => f.type === Type.RST_STREAM, "a refused stream");
+    assert.deepEqual([rst.stream, rst.payload.readUInt32BE(0)], [201, ErrorCode.REFUSED_STREAM]);
+    assert.equal(held.length, 100, "the first 100 reached the exchange, the 101st did not");
+    for (const answer of held) answer();
+    for (let id = 1; id < 201; id += 2) assert.equal((await c.body(id)).data.toString(), "ok");
+    c.send(headersFrame(203, request(), Flag.END_HEADERS));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(held.length, 101, "room again once streams ended");
+  });
+});
+
 Deno.test("streams reset as fast as they open end the connection (rapid reset)", async () => {
   let opened = 0;
   await withServer((client) => {
