@@ -169,7 +169,6 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
   let outBytes = 0;
   let flushQueued = false;
   const flush = () => {
-    flushQueued = false;
     const parts = out;
     out = [];
     outBytes = 0;
@@ -181,12 +180,20 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
       socket.destroy();
     }
   };
+  /**
+   * Queues a frame. The queue is written in one go where a turn of work ends (a read's frames handled, a
+   * response's bytes given, a stream about to tell the exchange it ended), so that what the client waits for
+   * leaves before the work that follows it (metering, the row); a microtask catches anything queued elsewhere.
+   */
   const send = (bytes: Buffer) => {
     out.push(bytes);
     outBytes += bytes.length;
     if (!flushQueued) {
       flushQueued = true;
-      queueMicrotask(flush);
+      queueMicrotask(() => {
+        flushQueued = false;
+        flush();
+      });
     }
   };
 
@@ -235,6 +242,7 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
     s.held = 0;
     const delivered = s.delivered;
     s.delivered = undefined;
+    flush();
     delivered?.(ok);
     for (const cb of s.closeListeners.splice(0)) cb();
     if (streams.size === 0) {
@@ -347,30 +355,41 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
           s.localClosed = true;
           finishResponse(s);
         } else holdHead(s, status, outHeaders);
+        // A body of known length ends with its last bytes: END_STREAM goes on their frame rather than in a
+        // frame of its own after the exchange's end(), which comes once the call's metering has run.
+        const length = Number(outHeaders["content-length"]);
+        let left = Number.isSafeInteger(length) && length > 0 ? length : undefined;
+        let endCalled = false;
+        const queue = (data: Buffer) => {
+          s.pending.push(data);
+          s.pendingBytes += data.length;
+          if (left === undefined) return;
+          left -= data.length;
+          if (left <= 0) s.ending = true;
+        };
         return {
           write(data) {
             if (s.localClosed || s.ending || empty || !data.length) return true;
             sendHead(s);
-            s.pending.push(data);
-            s.pendingBytes += data.length;
+            queue(data);
             if (s.sendWindow > 0) ready.add(s);
             pump();
+            flush();
             if (s.pendingBytes < HIGH_WATER) return true;
             s.needDrain = true;
             return false;
           },
           end(last, delivered) {
-            if (s.ending) return;
-            s.ending = true;
+            if (endCalled) return;
+            endCalled = true;
             if (s.localClosed) return delivered?.(s.finished);
             sendHead(s);
             s.delivered = delivered;
-            if (last?.length) {
-              s.pending.push(last);
-              s.pendingBytes += last.length;
-            }
+            if (last?.length && !s.ending) queue(last);
+            s.ending = true;
             ready.add(s);
             pump();
+            flush();
           },
           onDrain(cb) {
             s.drain = cb;
@@ -385,6 +404,7 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
         s.resetting = true;
         ready.add(s);
         pump();
+        flush();
       },
       onClose(cb) {
         if (streams.has(s.id)) s.closeListeners.push(cb);
@@ -407,6 +427,7 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
     headsTimer ??= setImmediate(() => {
       headsTimer = undefined;
       for (const s of heads) sendHead(s);
+      flush();
     });
   };
 
@@ -776,12 +797,16 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
     }
     // What is left is a frame's start; the next bytes are joined to a copy, never to a buffer handed on.
     input = at === input.length ? EMPTY : input.subarray(at);
+    flush();
   };
 
   socket.on("data", onBytes);
   // A reset or a write after the peer's FIN: the socket is closed and its close ends every stream.
   socket.on("error", () => socket.destroy());
-  socket.on("drain", pump);
+  socket.on("drain", () => {
+    pump();
+    flush();
+  });
   socket.once("close", () => {
     ending = true;
     clearInterval(idleCheck);

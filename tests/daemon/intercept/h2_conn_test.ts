@@ -256,6 +256,27 @@ Deno.test("response data waits for the client's window, and the rest follows its
   });
 });
 
+Deno.test("a body of known length ends with its last DATA frame, before the exchange calls end()", async () => {
+  let delivered: boolean | undefined;
+  let finish: (() => void) | undefined;
+  await withServer((client) => {
+    client.body.receive({ data() {}, abort() {}, end() {} });
+    const out = client.respond(200, "OK", { "content-length": 10 });
+    out.write(Buffer.from("hello"));
+    out.write(Buffer.from("world"));
+    finish = () => out.end(undefined, (ok) => delivered = ok);
+  }, async (connect) => {
+    const c = await connect();
+    c.send(headersFrame(1, request("/", "GET")));
+    await c.headers(1);
+    const got = await c.body(1);
+    assert.equal(got.data.toString(), "helloworld");
+    assert.equal(got.reset, undefined, "END_STREAM came with the last bytes");
+    finish!();
+    assert.equal(delivered, true, "the exchange still hears it was delivered");
+  });
+});
+
 Deno.test("a request body is granted window only as the exchange takes it; past the window the stream is reset", async () => {
   let taken = 0;
   let resume: (() => void) | undefined;
