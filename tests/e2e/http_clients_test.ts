@@ -35,6 +35,8 @@ function have(program: string): boolean {
 
 const PYTHON_REQUESTS = pythonWith("requests");
 const PYTHON_HTTPX = pythonWith("httpx");
+/** httpx speaks HTTP/2 with the `h2` library (Debian's `python3-h2`): a third HTTP/2 client, strict on the protocol. */
+const PYTHON_HTTPX_H2 = pythonWith("httpx, h2");
 
 const REQUEST = {
   model: "gpt-5.4",
@@ -59,10 +61,11 @@ else:
     # Strict X.509 checks (as Python 3.13 makes the default) on the bundle the environment names.
     ctx = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
     ctx.verify_flags |= ssl.VERIFY_X509_STRICT
-    with httpx.Client(verify=ctx, timeout=60) as client:
+    with httpx.Client(verify=ctx, timeout=60, http2=lib == "httpx-h2") as client:
         with client.stream("POST", url, json=body, headers=headers) as r:
             r.raise_for_status()
             text = "".join(r.iter_text())
+            print(r.http_version)
 print("events", text.count("data: "), "done" if "[DONE]" in text else "cut")
 `;
 
@@ -199,6 +202,35 @@ Deno.test({
       assert.equal(out.code, 0, out.stderr);
       assert.match(out.stdout, /done/);
       assertChatRow(await chatRows(w), "py-agent", "git");
+    });
+  },
+});
+
+Deno.test({
+  name: "Python httpx over HTTP/2 (the h2 library) through `run --project`: streamed, one exact row",
+  ignore: !PYTHON_HTTPX_H2,
+  async fn() {
+    await withUp(async (w) => {
+      const out = await output(meterCommand(
+        w.dir,
+        [
+          "run",
+          "--project",
+          "py-h2",
+          "--",
+          PYTHON_HTTPX_H2!,
+          "-c",
+          PYTHON,
+          "httpx-h2",
+          CHAT_URL,
+          JSON.stringify(REQUEST),
+        ],
+        { stdout: "piped", stderr: "piped" },
+      ));
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(out.stdout, /^HTTP\/2$/m, "httpx spoke HTTP/2 to the daemon");
+      assert.match(out.stdout, /done/);
+      assertChatRow(await chatRows(w), "py-h2", "explicit");
     });
   },
 });
