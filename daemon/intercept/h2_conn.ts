@@ -773,7 +773,7 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
     return !ending;
   };
 
-  const onBytes = (data: Buffer) => {
+  const readFrames = (data: Buffer) => {
     input = input.length ? Buffer.concat([input, data]) : data;
     if (!prefaceSeen) {
       if (input.length < PREFACE.length) return;
@@ -798,6 +798,20 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
     // What is left is a frame's start; the next bytes are joined to a copy, never to a buffer handed on.
     input = at === input.length ? EMPTY : input.subarray(at);
     flush();
+  };
+
+  // An error thrown while a read is handled (by this code or by the exchange it calls) ends this connection
+  // with GOAWAY, not the daemon with every other client's connection.
+  const onBytes = (data: Buffer) => {
+    try {
+      readFrames(data);
+    } catch (e) {
+      try {
+        fail(ErrorCode.INTERNAL_ERROR, `an error in the daemon: ${(e as Error)?.message ?? e}`);
+      } catch {
+        socket.destroy();
+      }
+    }
   };
 
   socket.on("data", onBytes);

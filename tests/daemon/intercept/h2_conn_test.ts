@@ -18,7 +18,7 @@ import {
   Type,
   windowUpdateFrame,
 } from "../../../daemon/intercept/h2_frames.ts";
-import { type Field, HpackDecoder } from "../../../daemon/intercept/hpack.ts";
+import { type Field, HpackDecoder, HpackError } from "../../../daemon/intercept/hpack.ts";
 
 interface Frame {
   type: number;
@@ -364,6 +364,75 @@ Deno.test("a peer that lowers its HPACK table gets a size update first, and a he
     assert.equal(away.last, 1);
     assert.ok(refused.some((r) => r.includes("header block too large")));
   });
+});
+
+Deno.test("an exchange that throws ends its own connection with GOAWAY; the next connection is served", async () => {
+  await withServer((client) => {
+    if (client.path === "/throw") throw new Error("a bug in the exchange");
+    echo(client);
+  }, async (connect, refused) => {
+    const c = await connect();
+    c.send(headersFrame(1, request("/throw")));
+    assert.equal((await c.goaway()).code, ErrorCode.INTERNAL_ERROR);
+    assert.ok(refused.some((r) => r.includes("a bug in the exchange")), refused.join("; "));
+    const d = await connect();
+    d.send(headersFrame(1, request("/fine")));
+    await d.headers(1);
+    assert.equal(JSON.parse((await d.body(1)).data.toString()).path, "/fine");
+  });
+});
+
+/** A small seeded generator (mulberry32), so a failing case can be run again. */
+function random(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+Deno.test("random frames after a valid preface never throw out of the server, and it still serves", async () => {
+  const next = random(20261207);
+  const int = (n: number) => Math.floor(next() * n);
+  const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => int(256)));
+  await withServer(echo, async (connect) => {
+    for (let round = 0; round < 200; round++) {
+      const c = await connect();
+      const frames: Buffer[] = [];
+      let id = 1;
+      for (let i = 0, n = 1 + int(8); i < n; i++) {
+        const type = int(11);
+        const stream = [0, id, id + 2, int(8), 0x7fffffff][int(5)];
+        const payload = type === Type.HEADERS && next() < 0.5
+          ? Buffer.concat([block(request()), bytes(int(4))])
+          : bytes(int(40));
+        frames.push(frame(type as Type, int(256), stream, payload));
+        if (type === Type.HEADERS) id += 2;
+      }
+      c.send(...frames);
+      await new Promise((r) => setTimeout(r, 2));
+      c.socket.destroy();
+    }
+    const c = await connect();
+    c.send(headersFrame(1, request("/after")));
+    await c.headers(1);
+    assert.equal(JSON.parse((await c.body(1)).data.toString()).path, "/after");
+  });
+});
+
+Deno.test("HpackDecoder on random bytes returns fields or throws HpackError, nothing else", () => {
+  const next = random(7);
+  for (let i = 0; i < 20_000; i++) {
+    const block = Buffer.from(
+      Array.from({ length: Math.floor(next() * 24) }, () => Math.floor(next() * 256)),
+    );
+    try {
+      new HpackDecoder(4096).decode(block);
+    } catch (e) {
+      assert.ok(e instanceof HpackError, `block ${block.toString("hex")}: ${e}`);
+    }
+  }
 });
 
 Deno.test("HPACK that does not decode, or a frame inside a header block, ends the connection with GOAWAY", async () => {
