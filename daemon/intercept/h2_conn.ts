@@ -57,8 +57,9 @@ const SOCKET_LIMIT = SOCKET_HIGH + 1024 * 1024;
 /** A header block (all its frames) larger than this ends the connection before it is decoded. */
 const MAX_HEADER_BLOCK = 2 * MAX_HEAD;
 /**
- * Streams reset (by either side) a second, past which the connection ends: rapid reset. A burst of twice that
- * is allowed, as a client closing many streams at once does.
+ * Streams a second that the client resets, or makes this side reset or refuse (malformed, past its window or
+ * the stream limit), past which the connection ends: rapid reset. A burst of twice that is allowed, as a
+ * client closing many streams at once makes.
  */
 const RESETS_PER_SECOND = 200;
 /** Frames that carry no request (PING, SETTINGS, PRIORITY, empty frames) a second, likewise. */
@@ -122,7 +123,7 @@ interface Stream {
   sendWindow: number;
   pending: Buffer[];
   pendingBytes: number;
-  /** end() was called: END_STREAM follows the pending data. */
+  /** end() was called, or a body of known length was given whole: END_STREAM follows the pending data. */
   ending: boolean;
   /** abort() after the response started: RST_STREAM follows the pending data. */
   resetting: boolean;

@@ -88,6 +88,15 @@ async function output(command: Deno.Command) {
   return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
 }
 
+/** Runs {@linkcode PYTHON} with `python` and `lib` through `run --project project`. */
+function runPython(w: FakeWorld, project: string, python: string, lib: string) {
+  return output(meterCommand(
+    w.dir,
+    ["run", "--project", project, "--", python, "-c", PYTHON, lib, CHAT_URL, JSON.stringify(REQUEST)],
+    { stdout: "piped", stderr: "piped" },
+  ));
+}
+
 /** The chat rows, with their project's slug, once one is stored. */
 async function chatRows(w: FakeWorld): Promise<Row[]> {
   const read = () => {
@@ -155,22 +164,7 @@ Deno.test({
   ignore: !PYTHON_REQUESTS,
   async fn() {
     await withUp(async (w) => {
-      const out = await output(meterCommand(
-        w.dir,
-        [
-          "run",
-          "--project",
-          "py-requests",
-          "--",
-          PYTHON_REQUESTS!,
-          "-c",
-          PYTHON,
-          "requests",
-          CHAT_URL,
-          JSON.stringify(REQUEST),
-        ],
-        { stdout: "piped", stderr: "piped" },
-      ));
+      const out = await runPython(w, "py-requests", PYTHON_REQUESTS!, "requests");
       assert.equal(out.code, 0, out.stderr);
       assert.match(out.stdout, /done/);
       assertChatRow(await chatRows(w), "py-requests", "explicit");
@@ -211,22 +205,7 @@ Deno.test({
   ignore: !PYTHON_HTTPX_H2,
   async fn() {
     await withUp(async (w) => {
-      const out = await output(meterCommand(
-        w.dir,
-        [
-          "run",
-          "--project",
-          "py-h2",
-          "--",
-          PYTHON_HTTPX_H2!,
-          "-c",
-          PYTHON,
-          "httpx-h2",
-          CHAT_URL,
-          JSON.stringify(REQUEST),
-        ],
-        { stdout: "piped", stderr: "piped" },
-      ));
+      const out = await runPython(w, "py-h2", PYTHON_HTTPX_H2!, "httpx-h2");
       assert.equal(out.code, 0, out.stderr);
       assert.match(out.stdout, /^HTTP\/2$/m, "httpx spoke HTTP/2 to the daemon");
       assert.match(out.stdout, /done/);
