@@ -68,6 +68,10 @@ const IDLE_FRAMES_PER_SECOND = 2000;
 const IDLE_MS = 120_000;
 /** How long an ending connection waits for its last frames to leave before it is destroyed. */
 const LINGER_MS = 1000;
+/** How long a graceful GOAWAY waits for the PING that follows it to come back before naming the last stream. */
+const GOAWAY_ROUND_TRIP_MS = 1000;
+/** The payload of that PING, to know its answer from the client's own PINGs' answers. */
+const GOAWAY_PING = Buffer.from("hm-drain", "latin1");
 
 /** Headers no HTTP/2 message may carry (RFC 9113 §8.2.2). */
 const CONNECTION_SPECIFIC = new Set([
@@ -148,7 +152,10 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
   const heads = new Set<Stream>();
   let headsTimer: ReturnType<typeof setImmediate> | undefined;
   let lastStreamId = 0;
+  /** True once GOAWAY named the last stream this side takes: newer streams are refused. */
   let goawaySent = false;
+  /** The first, graceful GOAWAY's round trip: set while this side waits for its PING to come back. */
+  let goawayTimer: ReturnType<typeof setTimeout> | undefined;
   let peerGoaway = false;
   let ending = false;
   let prefaceSeen = false;
@@ -755,6 +762,7 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
         if (id !== 0) return fail(ErrorCode.PROTOCOL_ERROR, "PING on a stream"), false;
         if (length !== 8) return fail(ErrorCode.FRAME_SIZE_ERROR, "PING not 8 octets"), false;
         if (!(flags & Flag.ACK)) send(frame(Type.PING, Flag.ACK, 0, payload));
+        else if (goawayTimer && payload.equals(GOAWAY_PING)) finalGoAway();
         countFrame("idle");
         break;
       case Type.GOAWAY:
@@ -825,6 +833,7 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
   socket.once("close", () => {
     ending = true;
     clearInterval(idleCheck);
+    clearTimeout(goawayTimer);
     if (headsTimer) clearImmediate(headsTimer);
     for (const s of streams.values()) closeStream(s, false);
     resolveClosed();
@@ -833,10 +842,26 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
     if (idleSince !== undefined && Date.now() - idleSince >= IDLE_MS) goAway();
   }, IDLE_MS / 4);
 
+  /**
+   * A graceful shutdown in two steps (RFC 9113 §6.8): GOAWAY naming the largest stream there can be, so the
+   * client opens no more, and a PING; once it comes back, every request the client sent before it has arrived,
+   * and a second GOAWAY names the last of them. A request in flight as the drain starts is served, not refused.
+   */
   const goAway = () => {
+    if (goawaySent || goawayTimer || ending) return;
+    send(goawayFrame(MAX_WINDOW, ErrorCode.NO_ERROR));
+    send(frame(Type.PING, 0, 0, GOAWAY_PING));
+    flush();
+    goawayTimer = setTimeout(finalGoAway, GOAWAY_ROUND_TRIP_MS);
+  };
+
+  const finalGoAway = () => {
+    clearTimeout(goawayTimer);
+    goawayTimer = undefined;
     if (goawaySent || ending) return;
     goawaySent = true;
     send(goawayFrame(lastStreamId, ErrorCode.NO_ERROR));
+    flush();
     if (streams.size === 0) finishSocket();
   };
 

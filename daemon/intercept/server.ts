@@ -316,8 +316,9 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       const handshakes = Date.now() + 10_000;
       while (opening.size > 0 && Date.now() < handshakes) await new Promise((r) => setTimeout(r, 10));
       drain.start();
-      // GOAWAY goes out a moment later: a connection opened just before the stop has its first request in
-      // flight, which a GOAWAY naming only the streams seen so far would refuse.
+      // GOAWAY goes out a moment later, as idle HTTP/1.1 connections close: a client that has just connected
+      // sends its first requests before it learns of the stop (those in flight as GOAWAY goes out are covered by
+      // its PING's round trip, h2_conn.ts).
       const goaway = setTimeout(() => h2.drain().catch(() => {}), DRAIN_IDLE_MS);
       const deadline = Date.now() + graceMs;
       // Connections end on their own as their last exchange finishes; streams may take minutes.

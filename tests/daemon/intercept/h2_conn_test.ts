@@ -484,8 +484,8 @@ Deno.test("streams reset as fast as they open end the connection (rapid reset)",
   });
 });
 
-Deno.test("GOAWAY from this side lets the open stream finish, refuses newer ones, then closes", async () => {
-  let release: (() => void) | undefined;
+Deno.test("GOAWAY from this side comes in two steps: streams in flight are served, newer ones refused, then it closes", async () => {
+  const released: (() => void)[] = [];
   let goAway: (() => void) | undefined;
   let served: Promise<void> | undefined;
   const refused: string[] = [];
@@ -495,7 +495,7 @@ Deno.test("GOAWAY from this side lets the open stream finish, refuses newer ones
       onRequest: (client) => {
         client.body.receive({ data() {}, abort() {}, end() {} });
         const out = client.respond(200, "OK", {});
-        release = () => out.end(Buffer.from("done"));
+        released.push(() => out.end(Buffer.from("done")));
       },
       onRefused: (r) => refused.push(r),
     });
@@ -509,12 +509,19 @@ Deno.test("GOAWAY from this side lets the open stream finish, refuses newer ones
     c.send(PREFACE, settingsFrame([]), headersFrame(1, request()));
     await c.headers(1);
     goAway!();
-    assert.deepEqual(await c.goaway(), { last: 1, code: ErrorCode.NO_ERROR });
+    assert.deepEqual(await c.goaway(), { last: 0x7fffffff, code: ErrorCode.NO_ERROR }, "first: open no more");
+    const ping = await c.next((f) => f.type === Type.PING && !(f.flags & Flag.ACK), "the drain's PING");
+    // A request the client sent before it read the GOAWAY is served, not refused.
     c.send(headersFrame(3, request()));
-    const rst = await c.next((f) => f.type === Type.RST_STREAM && f.stream === 3, "stream 3 refused");
+    await c.headers(3);
+    c.send(frame(Type.PING, Flag.ACK, 0, ping.payload));
+    assert.deepEqual(await c.goaway(), { last: 3, code: ErrorCode.NO_ERROR }, "then: the last stream taken");
+    c.send(headersFrame(5, request()));
+    const rst = await c.next((f) => f.type === Type.RST_STREAM && f.stream === 5, "stream 5 refused");
     assert.equal(rst.payload.readUInt32BE(0), ErrorCode.REFUSED_STREAM);
-    release!();
+    for (const answer of released.splice(0)) answer();
     assert.equal((await c.body(1)).data.toString(), "done");
+    assert.equal((await c.body(3)).data.toString(), "done");
     await c.next(() => false, "nothing", 2000).catch(() => {});
     assert.ok(c.closed, "the server closed the connection once its last stream ended");
   } finally {
