@@ -37,8 +37,7 @@ export interface ResponseHead {
  * is how request smuggling starts); a provider's are taken trimmed, since refusing its answer helps nobody.
  */
 function parseHeaderLines(lines: string[], strictNames: boolean): IncomingHttpHeaders | undefined {
-  // No prototype: a header named `constructor` or `__proto__` is a header like any other.
-  const headers: Record<string, string | string[]> = Object.create(null);
+  const headers: Record<string, string | string[]> = {};
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
     const colon = line.indexOf(":");
@@ -47,12 +46,28 @@ function parseHeaderLines(lines: string[], strictNames: boolean): IncomingHttpHe
     if (strictNames && !TOKEN.test(name)) return undefined;
     const key = name.toLowerCase();
     const value = line.slice(colon + 1).trim();
-    const prev = headers[key];
-    if (prev === undefined) headers[key] = value;
+    const prev = ownHeader(headers, key);
+    if (prev === undefined) setHeader(headers, key, value);
     else if (Array.isArray(prev)) prev.push(value);
     else headers[key] = [prev, value];
   }
   return headers as IncomingHttpHeaders;
+}
+
+/**
+ * The header `name` of `headers`, never a property every object inherits: a header named `constructor` or
+ * `toString` is a header like any other. (Header maps are plain objects, not prototype-less ones, which V8
+ * keeps as slower dictionaries: about 1 µs more a head.)
+ */
+export function ownHeader<T>(headers: Record<string, T>, name: string): T | undefined {
+  return Object.hasOwn(headers, name) ? headers[name] : undefined;
+}
+
+/** Sets the header `name`, `__proto__` included, which an assignment would take as the object's prototype. */
+export function setHeader<T>(headers: Record<string, T>, name: string, value: T): void {
+  if (name === "__proto__") {
+    Object.defineProperty(headers, name, { value, writable: true, enumerable: true, configurable: true });
+  } else headers[name] = value;
 }
 
 /** Parses a request head (without its final blank line); a string says why it is malformed. */

@@ -19,6 +19,7 @@ import {
   type MeteringHook,
 } from "./seam.ts";
 import type { ConnMeta } from "./tls_front.ts";
+import { setHeader } from "../http1/head.ts";
 
 /** The client's half of an exchange, whatever HTTP version it spoke. */
 export interface ClientSide {
@@ -76,12 +77,11 @@ export function endToEnd(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const named = connection === undefined
     ? undefined
     : String(connection).toLowerCase().split(",").map((s) => s.trim());
-  // No prototype, so that a header named `__proto__` is copied like any other.
-  const out: OutgoingHttpHeaders = Object.create(null);
+  const out: OutgoingHttpHeaders = {};
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined || name[0] === ":" || HOP_BY_HOP.has(name) || named?.includes(name)) continue;
-    out[name] = value;
+    setHeader(out, name, value);
   }
   return out;
 }

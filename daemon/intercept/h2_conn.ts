@@ -14,7 +14,7 @@
 import { Buffer } from "node:buffer";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import type { Duplex } from "node:stream";
-import { MAX_HEAD } from "../http1/head.ts";
+import { MAX_HEAD, ownHeader, setHeader } from "../http1/head.ts";
 import { BodyChannel, type BodySink } from "../upstream/flow.ts";
 import type { ClientSide } from "./exchange.ts";
 import {
@@ -469,9 +469,8 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
 
   /** A request's header list, checked as RFC 9113 §8.3 asks; a string says why it is malformed. */
   const openRequest = (id: number, fields: Field[], endStream: boolean): string | undefined => {
-    // No prototype: a header named `constructor` or `__proto__` is a header like any other.
-    const pseudo: Record<string, string> = Object.create(null);
-    const headers: Record<string, string | string[]> = Object.create(null);
+    const pseudo: Record<string, string> = {};
+    const headers: Record<string, string | string[]> = {};
     let regular = false;
     for (const [name, value] of fields) {
       if (BAD_VALUE.test(value)) return `a bad value in ${name}`;
@@ -480,7 +479,7 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
         if (![":method", ":scheme", ":path", ":authority"].includes(name)) {
           return `unknown pseudo-header ${name}`;
         }
-        if (name in pseudo) return `${name} twice`;
+        if (Object.hasOwn(pseudo, name)) return `${name} twice`;
         pseudo[name] = value;
         continue;
       }
@@ -488,8 +487,8 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
       if (!TOKEN.test(name)) return `a bad header name`;
       if (CONNECTION_SPECIFIC.has(name)) return `a connection-specific header (${name})`;
       if (name === "te" && value !== "trailers") return "te other than trailers";
-      const had = headers[name];
-      if (had === undefined) headers[name] = name === "set-cookie" ? [value] : value;
+      const had = ownHeader(headers, name);
+      if (had === undefined) setHeader(headers, name, name === "set-cookie" ? [value] : value);
       else if (Array.isArray(had)) had.push(value);
       else headers[name] = had + (name === "cookie" ? "; " : ", ") + value;
     }
