@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import net from "node:net";
 import type tls from "node:tls";
-import { connectionStart, createHttp2Front } from "../../../daemon/intercept/h2.ts";
+import { connectionStart, createHttp2Front, hostOf } from "../../../daemon/intercept/h2.ts";
 
 const hasCurl = await new Deno.Command("curl", { args: ["--version"], stdout: "null" }).output().then(
   (r) => r.success,
@@ -66,6 +66,68 @@ Deno.test({
       ]);
       clearTimeout(timer);
       assert.equal(drained, true, "drain() ended within 1.5 s");
+    } finally {
+      await front.close();
+      for (const s of accepted) s.destroy();
+      await new Promise((r) => entry.close(r));
+    }
+  },
+});
+
+Deno.test("hostOf() gives an :authority's host as a CONNECT's is kept, and leaves anything odd to fail", () => {
+  assert.equal(hostOf("API.OpenAI.com:443"), "api.openai.com");
+  assert.equal(hostOf("api.openai.com"), "api.openai.com");
+  assert.equal(hostOf("api.openai.com.:443"), "api.openai.com", "a final dot, as connect.ts drops it");
+  assert.equal(hostOf("[::1]:8443"), "::1", "IPv6 without brackets, as connect.ts keeps it");
+  assert.equal(hostOf("[::1]"), "::1");
+  assert.equal(hostOf("api.openai.com@evil.example"), "api.openai.com@evil.example");
+  assert.equal(hostOf("api.openai.com:"), "api.openai.com:");
+});
+
+Deno.test({
+  name: "a stream naming another host than its connection's CONNECT is answered 421 and not forwarded",
+  ignore: !hasCurl,
+  async fn() {
+    const served: string[] = [];
+    const refused: string[] = [];
+    const front = createHttp2Front({
+      onRequest: (_meta, client) => {
+        served.push(String(client.headers.host));
+        client.respond(200, "OK", {}).end(Buffer.from("ok"));
+      },
+      onRefused: (reason) => refused.push(reason),
+      onHttp1: (socket) => socket.destroy(),
+    });
+    const accepted = new Set<net.Socket>();
+    const entry = net.createServer((socket) => {
+      accepted.add(socket);
+      front.accept(socket as tls.TLSSocket, { host: "api.openai.com", port: 443, client: "c" });
+    });
+    await new Promise<void>((r) => entry.listen(0, "127.0.0.1", r));
+    const port = (entry.address() as net.AddressInfo).port;
+    const call = async (host: string) => {
+      const r = await new Deno.Command("curl", {
+        args: [
+          "-sS",
+          "--http2-prior-knowledge",
+          "--resolve",
+          `${host}:${port}:127.0.0.1`,
+          "-o",
+          "/dev/null",
+          "-w",
+          "%{http_code}",
+          `http://${host}:${port}/v1/x`,
+        ],
+        stderr: "inherit",
+      }).output();
+      return new TextDecoder().decode(r.stdout);
+    };
+    try {
+      assert.equal(await call("evil.example"), "421");
+      assert.equal(await call("api.openai.com"), "200");
+      assert.deepEqual(served, [`api.openai.com:${port}`], "only the matching stream reached the exchange");
+      assert.equal(refused.length, 1);
+      assert.match(refused[0], /evil\.example/);
     } finally {
       await front.close();
       for (const s of accepted) s.destroy();
