@@ -5,7 +5,7 @@
  *
  * A peer that breaks the protocol gets GOAWAY and the connection ends; a malformed request gets RST_STREAM and
  * the others go on. What a peer can make this side hold is bounded: header blocks (the list size it takes),
- * request body bytes (the flow-control windows it grants, and it grants more only as the exchange takes them),
+ * request body bytes (the streams' flow-control windows, granted back only as the exchange takes the bytes),
  * frames answered with frames (the connection ends when its unsent bytes pass a bound no data can reach), and
  * streams reset as fast as they open.
  *
@@ -41,10 +41,14 @@ const MAX_STREAMS = 100;
 /** Request body octets a stream may send before this side takes them. */
 const STREAM_WINDOW = 256 * 1024;
 /**
- * Request body octets the connection may have in flight. Paused streams hold theirs until they resume, so this
- * is many streams' windows: one slow upstream does not stall the connection's other uploads.
+ * Request body octets the connection may have in flight: the largest window there is, granted back at once.
+ * What the daemon holds is bounded by the streams' windows (at most {@linkcode MAX_STREAMS} of
+ * {@linkcode STREAM_WINDOW}), granted only as the exchange takes the bytes. A connection window near that bound
+ * deadlocks clients built on Rust's `h2` (Deno's `fetch`, Codex's reqwest) with more requests than streams
+ * allowed: they hand connection window to the requests still queued, which cannot send (hyperium/h2#853), and
+ * 120 uploads of 300 KB at once over one connection stopped for good with a 4 MB window here.
  */
-const CONNECTION_WINDOW = 4 * 1024 * 1024;
+const CONNECTION_WINDOW = MAX_WINDOW;
 /** Response body octets held for a stream before its sink asks the exchange to pause. */
 const HIGH_WATER = 64 * 1024;
 /** Octets handed to the socket and not yet sent, past which response data waits for it to drain. */
@@ -120,8 +124,6 @@ interface Stream {
   recvWindow: number;
   /** Octets taken and not yet granted back to the stream. */
   unacked: number;
-  /** Octets that came while the exchange paused the body, granted back to the connection on its resume. */
-  held: number;
   paused: boolean;
   /** What this side may still send. */
   sendWindow: number;
@@ -245,9 +247,6 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
     s.remoteClosed = s.localClosed = true;
     s.finished = ok;
     if (!s.body.done) s.body.abort(new Error(ok ? "response sent before the request ended" : "stream reset"));
-    // What the stream held is gone with it: the connection's again.
-    grantConnection(s.held);
-    s.held = 0;
     const delivered = s.delivered;
     s.delivered = undefined;
     flush();
@@ -511,8 +510,6 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
         pause: () => s.paused = true,
         resume: () => {
           s.paused = false;
-          grantConnection(s.held);
-          s.held = 0;
           grantStream(s);
         },
       }),
@@ -522,7 +519,6 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
       received: 0,
       recvWindow: STREAM_WINDOW,
       unacked: 0,
-      held: 0,
       paused: false,
       sendWindow: peerInitialWindow,
       pending: [],
@@ -588,34 +584,23 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
   };
 
   const onData = (id: number, flags: number, payload: Buffer, length: number) => {
-    // The whole frame, padding included, counts against the windows (RFC 9113 §6.9.1).
+    // The whole frame, padding included, counts against the windows (RFC 9113 §6.9.1). The connection's comes
+    // back at once (CONNECTION_WINDOW says why); a stream's, only as its exchange takes the bytes (grantStream).
     recvWindow -= length;
     if (recvWindow < 0) return fail(ErrorCode.FLOW_CONTROL_ERROR, "DATA past the connection's window");
+    grantConnection(length);
     const s = streams.get(id);
     if (!s) {
-      if (id > lastStreamId) return fail(ErrorCode.PROTOCOL_ERROR, "DATA on a stream never opened");
-      return grantConnection(length);
+      if (id > lastStreamId) fail(ErrorCode.PROTOCOL_ERROR, "DATA on a stream never opened");
+      return;
     }
-    if (s.remoteClosed) {
-      grantConnection(length);
-      return refuseStream(s, ErrorCode.STREAM_CLOSED);
-    }
+    if (s.remoteClosed) return refuseStream(s, ErrorCode.STREAM_CLOSED);
     s.recvWindow -= length;
-    if (s.recvWindow < 0) {
-      grantConnection(length);
-      return refuseStream(s, ErrorCode.FLOW_CONTROL_ERROR);
-    }
+    if (s.recvWindow < 0) return refuseStream(s, ErrorCode.FLOW_CONTROL_ERROR);
     s.received += payload.length;
     if (s.expectedLength !== undefined && s.received > s.expectedLength) {
-      grantConnection(length);
       return malformed(s, "body longer than content-length");
     }
-    // The connection gets back at once what the exchange takes, and what a paused body holds when it resumes;
-    // the stream, only what was taken while the body was not paused.
-    if (s.paused) {
-      grantConnection(length - payload.length);
-      s.held += payload.length;
-    } else grantConnection(length);
     s.unacked += payload.length;
     if (!payload.length && !(flags & Flag.END_STREAM)) countFrame("idle");
     if (payload.length) s.body.push(payload);

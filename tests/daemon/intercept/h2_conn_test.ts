@@ -308,6 +308,37 @@ Deno.test("a request body is granted window only as the exchange takes it; past 
   });
 });
 
+Deno.test("Deno's fetch (Rust's h2) with 120 uploads of 300 KB at once, more than the streams allowed: all answered", async () => {
+  // A connection window near what the open streams can hold deadlocked this client: it hands connection window
+  // to requests still queued for a stream, which cannot send (hyperium/h2#853).
+  const sockets = new Set<net.Socket>();
+  const served: Promise<void>[] = [];
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    served.push(serveHttp2(socket, Buffer.alloc(0), { onRequest: echo, onRefused: () => {} }).closed);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as net.AddressInfo).port;
+  const client = Deno.createHttpClient({ http1: false, http2: true });
+  try {
+    const received = await Promise.all(Array.from({ length: 120 }, async (_, i) => {
+      const res = await fetch(`http://127.0.0.1:${port}/up`, {
+        method: "POST",
+        body: "x".repeat(300 * 1024 + i),
+        client,
+        signal: AbortSignal.timeout(20_000),
+      });
+      return JSON.parse(await res.text()).received - i;
+    }));
+    assert.deepEqual(new Set(received), new Set([300 * 1024]), "every upload arrived whole");
+  } finally {
+    client.close();
+    for (const s of sockets) s.destroy();
+    await Promise.all(served);
+    await new Promise((r) => server.close(r));
+  }
+});
+
 Deno.test("an upstream failure after the response started reaches the client as a reset, after the data sent", async () => {
   await withServer((client) => {
     client.body.receive({ data() {}, abort() {}, end() {} });
