@@ -19,9 +19,8 @@ import { clientKeepsAlive, requestFraming, responseHasNoBody } from "../http1/fr
 import { MAX_HEAD, parseRequestHead, type RequestHead, serializeHead } from "../http1/head.ts";
 import { BodyChannel, type BodySink } from "../upstream/flow.ts";
 import { type Drain, DRAIN_IDLE_MS } from "./drain.ts";
+import { endSoon, IdleTimer } from "./closing.ts";
 
-/** How long a kept-alive connection may sit idle between requests. */
-const IDLE_MS = 120_000;
 // Shared for "nothing buffered": never written to, since a zero-length buffer has no bytes.
 const EMPTY = Buffer.alloc(0);
 
@@ -212,53 +211,13 @@ function closeIdleOnDrain(socket: Duplex, drain: Drain, idleSince: () => number 
   });
 }
 
-/**
- * Closes a connection that waited for a request head for the whole idle time. One timer per connection that
- * re-arms itself, rather than a new timer for every request: when it fires it acts only if `waiting()` has
- * held since {@linkcode IdleTimer.waitingSinceNow} was last called.
- */
-class IdleTimer {
-  readonly #waiting: () => boolean;
-  readonly #expire: () => void;
-  #since = Date.now();
-  #timer: ReturnType<typeof setTimeout>;
-
-  /** When the connection started waiting for its next request. */
-  get since(): number {
-    return this.#since;
-  }
-
-  constructor(waiting: () => boolean, expire: () => void) {
-    this.#waiting = waiting;
-    this.#expire = expire;
-    this.#timer = setTimeout(this.#check, IDLE_MS);
-  }
-
-  /** The connection starts waiting for its next request now. */
-  waitingSinceNow(): void {
-    this.#since = Date.now();
-  }
-
-  /** The connection closed or was taken over. */
-  stop(): void {
-    clearTimeout(this.#timer);
-  }
-
-  #check = () => {
-    const left = this.#waiting() ? IDLE_MS - (Date.now() - this.#since) : IDLE_MS;
-    if (left <= 0) this.#expire();
-    else this.#timer = setTimeout(this.#check, left);
-  };
-}
-
 /** Answers a malformed request with `status` and closes the connection, giving the answer a second to leave. */
 function refuse(socket: Duplex, status: number): void {
-  socket.end(
+  endSoon(
+    socket,
     `HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\n` +
       "connection: close\r\ncontent-length: 0\r\n\r\n",
   );
-  const linger = setTimeout(() => socket.destroy(), 1000);
-  socket.once("close", () => clearTimeout(linger));
 }
 
 // Heads still waiting for their first body bytes. One immediate per turn of the event loop sends those still

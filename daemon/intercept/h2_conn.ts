@@ -17,6 +17,7 @@ import type { Duplex } from "node:stream";
 import { MAX_HEAD, ownHeader, setHeader } from "../http1/head.ts";
 import { BodyChannel, type BodySink } from "../upstream/flow.ts";
 import type { ClientSide } from "./exchange.ts";
+import { endSoon, IdleTimer } from "./closing.ts";
 import {
   DEFAULT_MAX_FRAME,
   DEFAULT_WINDOW,
@@ -68,10 +69,6 @@ const MAX_HEADER_BLOCK = 2 * MAX_HEAD;
 const RESETS_PER_SECOND = 200;
 /** Frames that carry no request (PING, SETTINGS, PRIORITY, empty frames) a second, likewise. */
 const IDLE_FRAMES_PER_SECOND = 2000;
-/** How long a connection without a stream stays open. */
-const IDLE_MS = 120_000;
-/** How long an ending connection waits for its last frames to leave before it is destroyed. */
-const LINGER_MS = 1000;
 /** How long a graceful GOAWAY waits for the PING that follows it to come back before naming the last stream. */
 const GOAWAY_ROUND_TRIP_MS = 1000;
 /** The payload of that PING, to know its answer from the client's own PINGs' answers. */
@@ -173,7 +170,9 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
   let input: Buffer = first;
   const resets = new Allowance(RESETS_PER_SECOND);
   const idleFrames = new Allowance(IDLE_FRAMES_PER_SECOND);
-  let idleSince: number | undefined = Date.now();
+
+  // A connection without a stream for the idle time is sent away.
+  const idle = new IdleTimer(() => streams.size === 0, () => goAway());
 
   let out: Buffer[] = [];
   let outBytes = 0;
@@ -214,9 +213,7 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
     if (ending) return;
     ending = true;
     flush();
-    socket.end();
-    const linger = setTimeout(() => socket.destroy(), LINGER_MS);
-    socket.once("close", () => clearTimeout(linger));
+    endSoon(socket);
   };
 
   /** A connection error (RFC 9113 §5.4.1): GOAWAY, every stream ended, the socket closed. */
@@ -253,7 +250,7 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
     delivered?.(ok);
     for (const cb of s.closeListeners.splice(0)) cb();
     if (streams.size === 0) {
-      idleSince = Date.now();
+      idle.waitingSinceNow();
       if (goawaySent || peerGoaway) finishSocket();
     }
   };
@@ -530,7 +527,6 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
       finished: false,
     };
     streams.set(id, s);
-    idleSince = undefined;
     if (endStream) {
       if (s.expectedLength) return void malformed(s, "content-length without a body");
       s.body.end();
@@ -816,15 +812,12 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
   });
   socket.once("close", () => {
     ending = true;
-    clearInterval(idleCheck);
+    idle.stop();
     clearTimeout(goawayTimer);
     if (headsTimer) clearImmediate(headsTimer);
     for (const s of streams.values()) closeStream(s, false);
     resolveClosed();
   });
-  const idleCheck = setInterval(() => {
-    if (idleSince !== undefined && Date.now() - idleSince >= IDLE_MS) goAway();
-  }, IDLE_MS / 4);
 
   /**
    * A graceful shutdown in two steps (RFC 9113 §6.8): GOAWAY naming the largest stream there can be, so the

@@ -15,6 +15,7 @@ import { indexOfHeadEnd } from "../http1/crlf.ts";
 import { type ClientSide, type ExchangeContext, forwardExchange } from "./exchange.ts";
 import { serveHttp1 } from "./h1.ts";
 import { createHttp2Front } from "./h2.ts";
+import { endSoon } from "./closing.ts";
 import { Drain, DRAIN_IDLE_MS } from "./drain.ts";
 import { guardHook, type MeteringHook } from "./seam.ts";
 import { SELFTEST_HOST } from "../../core/hosts.ts";
@@ -262,9 +263,7 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       if ("rejection" in head) {
         stats.refused++;
         log.warn("intercept.bad_connect", { status: head.rejection.status, reason: head.rejection.reason });
-        socket.end(rejectionResponse(head.rejection));
-        const linger = setTimeout(() => socket.destroy(), 1000);
-        socket.once("close", () => clearTimeout(linger));
+        endSoon(socket, rejectionResponse(head.rejection));
       } else socket.destroy();
       return;
     }
