@@ -77,7 +77,7 @@ export function parseConnectHead(head: string): ConnectRequest | ConnectRejectio
   return out;
 }
 
-function parseAuthority(target: string): { host: string; port: number } | undefined {
+export function parseAuthority(target: string): { host: string; port: number } | undefined {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(target);
   if (!m) return undefined;
   const port = Number(m[2]);

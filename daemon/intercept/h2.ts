@@ -17,6 +17,7 @@ import type { ClientSide } from "./exchange.ts";
 import { PREFACE } from "./h2_frames.ts";
 import { type Http2Connection, serveHttp2 } from "./h2_conn.ts";
 import type { ConnMeta } from "./tls_front.ts";
+import { parseAuthority } from "./connect.ts";
 import { DISCARD } from "../upstream/flow.ts";
 
 /** The HTTP/2 connections being served. */
@@ -116,16 +117,13 @@ export function createHttp2Front(handlers: Http2Handlers): Http2Front {
 }
 
 /**
- * The host of an `:authority` (or `host`) as a CONNECT's is kept (connect.ts): lower-case, without its port,
- * IPv6 brackets or a final dot. Anything else in it (user info, a path) stays and so fails the comparison with
- * the CONNECT's host: strict, and cheaper than a URL parse on every stream.
+ * The host of an `:authority` (or `host`) as a CONNECT's is kept (`parseAuthority`: lower-case, without its
+ * port, IPv6 brackets or a final dot); one that is no host and port (user info, a path) is given back as it
+ * came, lower-case, and so fails the comparison with the CONNECT's host.
  */
 export function hostOf(authority: string): string {
-  let host = authority.toLowerCase();
-  const colon = host.lastIndexOf(":");
-  if (colon >= 0 && /^\d+$/.test(host.slice(colon + 1))) host = host.slice(0, colon);
-  if (host.startsWith("[") && host.endsWith("]")) return host.slice(1, -1);
-  return host.endsWith(".") ? host.slice(0, -1) : host;
+  const lower = authority.toLowerCase();
+  return parseAuthority(/:\d+$/.test(lower) ? lower : `${lower}:443`)?.host ?? lower;
 }
 
 /** Answers 421: the stream is for another host than the connection's CONNECT named. */

@@ -15,6 +15,7 @@ import { Buffer } from "node:buffer";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import type { Duplex } from "node:stream";
 import { MAX_HEAD, ownHeader, setHeader } from "../http1/head.ts";
+import { responseHasNoBody } from "../http1/framing.ts";
 import { BodyChannel, type BodySink } from "../upstream/flow.ts";
 import type { ClientSide } from "./exchange.ts";
 import { endSoon, IdleTimer } from "./closing.ts";
@@ -353,7 +354,7 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
         if (responded) throw new Error("response already started");
         if (s.localClosed) throw new Error("stream closed");
         responded = true;
-        const empty = method === "HEAD" || status === 204 || status === 304 || status < 200;
+        const empty = responseHasNoBody(method, status);
         if (empty) {
           sendHeaders(s.id, status, outHeaders, true);
           s.localClosed = true;
