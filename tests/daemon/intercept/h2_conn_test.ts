@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import net from "node:net";
 import type { ClientSide } from "../../../daemon/intercept/exchange.ts";
-import { serveHttp2 } from "../../../daemon/intercept/h2_conn.ts";
+import { type Http2Connection, serveHttp2 } from "../../../daemon/intercept/h2_conn.ts";
 import {
   ErrorCode,
   Flag,
@@ -147,18 +147,28 @@ const echo: Handler = (client) => {
   });
 };
 
+/** The server's side of {@linkcode withServer}: its port, and each connection it serves. */
+interface Served {
+  port: number;
+  connections: Http2Connection[];
+}
+
 async function withServer(
   handler: Handler,
-  fn: (connect: (settings?: [Setting, number][]) => Promise<RawClient>, refused: string[]) => Promise<void>,
+  fn: (
+    connect: (settings?: [Setting, number][]) => Promise<RawClient>,
+    refused: string[],
+    served: Served,
+  ) => Promise<void>,
 ): Promise<void> {
   const refused: string[] = [];
   const sockets = new Set<net.Socket>();
-  const served: Promise<void>[] = [];
+  const connections: Http2Connection[] = [];
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on("error", () => {});
-    served.push(
-      serveHttp2(socket, Buffer.alloc(0), { onRequest: handler, onRefused: (r) => refused.push(r) }).closed,
+    connections.push(
+      serveHttp2(socket, Buffer.alloc(0), { onRequest: handler, onRefused: (r) => refused.push(r) }),
     );
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -174,11 +184,11 @@ async function withServer(
     return c;
   };
   try {
-    await fn(connect, refused);
+    await fn(connect, refused, { port, connections });
   } finally {
     for (const c of clients) c.socket.destroy();
     for (const s of sockets) s.destroy();
-    await Promise.all(served);
+    await Promise.all(connections.map((c) => c.closed));
     await new Promise((r) => server.close(r));
   }
 }
@@ -311,32 +321,23 @@ Deno.test("a request body is granted window only as the exchange takes it; past 
 Deno.test("Deno's fetch (Rust's h2) with 120 uploads of 300 KB at once, more than the streams allowed: all answered", async () => {
   // A connection window near what the open streams can hold deadlocked this client: it hands connection window
   // to requests still queued for a stream, which cannot send (hyperium/h2#853).
-  const sockets = new Set<net.Socket>();
-  const served: Promise<void>[] = [];
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    served.push(serveHttp2(socket, Buffer.alloc(0), { onRequest: echo, onRefused: () => {} }).closed);
+  await withServer(echo, async (_connect, _refused, { port }) => {
+    const client = Deno.createHttpClient({ http1: false, http2: true });
+    try {
+      const received = await Promise.all(Array.from({ length: 120 }, async (_, i) => {
+        const res = await fetch(`http://127.0.0.1:${port}/up`, {
+          method: "POST",
+          body: "x".repeat(300 * 1024 + i),
+          client,
+          signal: AbortSignal.timeout(20_000),
+        });
+        return JSON.parse(await res.text()).received - i;
+      }));
+      assert.deepEqual(new Set(received), new Set([300 * 1024]), "every upload arrived whole");
+    } finally {
+      client.close();
+    }
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as net.AddressInfo).port;
-  const client = Deno.createHttpClient({ http1: false, http2: true });
-  try {
-    const received = await Promise.all(Array.from({ length: 120 }, async (_, i) => {
-      const res = await fetch(`http://127.0.0.1:${port}/up`, {
-        method: "POST",
-        body: "x".repeat(300 * 1024 + i),
-        client,
-        signal: AbortSignal.timeout(20_000),
-      });
-      return JSON.parse(await res.text()).received - i;
-    }));
-    assert.deepEqual(new Set(received), new Set([300 * 1024]), "every upload arrived whole");
-  } finally {
-    client.close();
-    for (const s of sockets) s.destroy();
-    await Promise.all(served);
-    await new Promise((r) => server.close(r));
-  }
 });
 
 Deno.test("an upstream failure after the response started reaches the client as a reset, after the data sent", async () => {
@@ -517,29 +518,15 @@ Deno.test("streams reset as fast as they open end the connection (rapid reset)",
 
 Deno.test("GOAWAY from this side comes in two steps: streams in flight are served, newer ones refused, then it closes", async () => {
   const released: (() => void)[] = [];
-  let goAway: (() => void) | undefined;
-  let served: Promise<void> | undefined;
-  const refused: string[] = [];
-  const server = net.createServer((socket) => {
-    socket.on("error", () => {});
-    const conn = serveHttp2(socket, Buffer.alloc(0), {
-      onRequest: (client) => {
-        client.body.receive({ data() {}, abort() {}, end() {} });
-        const out = client.respond(200, "OK", {});
-        released.push(() => out.end(Buffer.from("done")));
-      },
-      onRefused: (r) => refused.push(r),
-    });
-    goAway = conn.goAway;
-    served = conn.closed;
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const socket = net.connect((server.address() as net.AddressInfo).port, "127.0.0.1");
-  const c = new RawClient(socket);
-  try {
-    c.send(PREFACE, settingsFrame([]), headersFrame(1, request()));
+  await withServer((client) => {
+    client.body.receive({ data() {}, abort() {}, end() {} });
+    const out = client.respond(200, "OK", {});
+    released.push(() => out.end(Buffer.from("done")));
+  }, async (connect, _refused, { connections }) => {
+    const c = await connect();
+    c.send(headersFrame(1, request()));
     await c.headers(1);
-    goAway!();
+    connections[0].goAway();
     assert.deepEqual(await c.goaway(), { last: 0x7fffffff, code: ErrorCode.NO_ERROR }, "first: open no more");
     const ping = await c.next((f) => f.type === Type.PING && !(f.flags & Flag.ACK), "the drain's PING");
     // A request the client sent before it read the GOAWAY is served, not refused.
@@ -555,9 +542,5 @@ Deno.test("GOAWAY from this side comes in two steps: streams in flight are serve
     assert.equal((await c.body(3)).data.toString(), "done");
     await c.next(() => false, "nothing", 2000).catch(() => {});
     assert.ok(c.closed, "the server closed the connection once its last stream ended");
-  } finally {
-    socket.destroy();
-    await served;
-    await new Promise((r) => server.close(r));
-  }
+  });
 });
