@@ -763,30 +763,63 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
     return !ending;
   };
 
+  /** Reads the whole frames at the start of `bytes`; returns what is left (a frame's start), or undefined once a frame ended the reading. */
+  const readWhole = (bytes: Buffer): Buffer | undefined => {
+    let at = 0;
+    while (bytes.length - at >= FRAME_HEAD && !ending) {
+      const length = (bytes[at] << 16) | (bytes[at + 1] << 8) | bytes[at + 2];
+      if (length > DEFAULT_MAX_FRAME) {
+        return void fail(ErrorCode.FRAME_SIZE_ERROR, "a frame larger than allowed");
+      }
+      if (bytes.length - at < FRAME_HEAD + length) break;
+      const type = bytes[at + 3];
+      const flags = bytes[at + 4];
+      const id = bytes.readUInt32BE(at + 5) & MAX_WINDOW;
+      const payload = bytes.subarray(at + FRAME_HEAD, at + FRAME_HEAD + length);
+      at += FRAME_HEAD + length;
+      if (!onFrame(type, flags, id, payload)) return undefined;
+    }
+    return bytes.subarray(at);
+  };
+
+  /**
+   * Completes the frame split between the last read and `data` from `data`'s first bytes; returns the rest of
+   * `data`, or undefined while that frame is still incomplete or once it ended the reading. Only the split
+   * frame is copied: the rest is read in place, so a large upload is not copied again as it is read (a copy is
+   * garbage the daemon's collector must mark for).
+   */
+  const completeSplit = (data: Buffer): Buffer | undefined => {
+    const missingHead = Math.max(0, FRAME_HEAD - input.length);
+    const head = missingHead ? Buffer.concat([input, data.subarray(0, missingHead)]) : input;
+    if (head.length < FRAME_HEAD) return void (input = head);
+    const length = (head[0] << 16) | (head[1] << 8) | head[2];
+    if (length > DEFAULT_MAX_FRAME) {
+      return void fail(ErrorCode.FRAME_SIZE_ERROR, "a frame larger than allowed");
+    }
+    const taken = Math.min(FRAME_HEAD + length - input.length, data.length);
+    input = Buffer.concat([input, data.subarray(0, taken)]);
+    if (input.length < FRAME_HEAD + length) return undefined;
+    const frame = input;
+    input = EMPTY;
+    return readWhole(frame) && data.subarray(taken);
+  };
+
   const readFrames = (data: Buffer) => {
-    input = input.length ? Buffer.concat([input, data]) : data;
+    let bytes: Buffer | undefined = data;
     if (!prefaceSeen) {
+      input = input.length ? Buffer.concat([input, data]) : data;
       if (input.length < PREFACE.length) return;
       if (!input.subarray(0, PREFACE.length).equals(PREFACE)) {
         return fail(ErrorCode.PROTOCOL_ERROR, "no preface");
       }
       prefaceSeen = true;
-      input = input.subarray(PREFACE.length);
-    }
-    let at = 0;
-    while (input.length - at >= FRAME_HEAD && !ending) {
-      const length = (input[at] << 16) | (input[at + 1] << 8) | input[at + 2];
-      if (length > DEFAULT_MAX_FRAME) return fail(ErrorCode.FRAME_SIZE_ERROR, "a frame larger than allowed");
-      if (input.length - at < FRAME_HEAD + length) break;
-      const type = input[at + 3];
-      const flags = input[at + 4];
-      const id = input.readUInt32BE(at + 5) & MAX_WINDOW;
-      const payload = input.subarray(at + FRAME_HEAD, at + FRAME_HEAD + length);
-      at += FRAME_HEAD + length;
-      if (!onFrame(type, flags, id, payload)) return;
-    }
-    // What is left is a frame's start; the next bytes are joined to a copy, never to a buffer handed on.
-    input = at === input.length ? EMPTY : input.subarray(at);
+      bytes = input.subarray(PREFACE.length);
+      input = EMPTY;
+    } else if (input.length) bytes = completeSplit(data);
+    const rest = bytes && readWhole(bytes);
+    if (!rest) return;
+    // What is left is a frame's start; the next read's bytes are joined to a copy, never to a buffer handed on.
+    input = rest.length ? rest : EMPTY;
     flush();
   };
 

@@ -222,6 +222,53 @@ Deno.test("a request split over HEADERS and CONTINUATION, its body in DATA frame
   });
 });
 
+Deno.test("frames cut anywhere between reads (inside a frame's head, its payload, a padded frame) are read whole", async () => {
+  const received = new Map<string, Buffer[]>();
+  await withServer((client) => {
+    const parts: Buffer[] = [];
+    received.set(client.path, parts);
+    client.body.receive({
+      data: (c) => parts.push(Buffer.from(c)),
+      end: () => client.respond(200, "OK", {}).end(Buffer.from("ok")),
+      abort: () => {},
+    });
+  }, async (connect) => {
+    const c = await connect();
+    const bodies = [1, 3, 5].map((stream) => Buffer.alloc(40_000 + stream, `body of ${stream}.`));
+    const frames: Buffer[] = [];
+    bodies.forEach((body, i) => {
+      const stream = 2 * i + 1;
+      frames.push(headersFrame(stream, request(`/v1/${stream}`), Flag.END_HEADERS));
+      for (let at = 0; at < body.length; at += 16_384) {
+        const end = at + 16_384 >= body.length;
+        frames.push(frame(Type.DATA, end ? Flag.END_STREAM : 0, stream, body.subarray(at, at + 16_384)));
+      }
+    });
+    // A padded DATA frame: its pad length, 3 octets of data, 4 of padding.
+    frames.splice(2, 0, frame(Type.DATA, Flag.PADDED, 1, Buffer.from([4, 0x61, 0x62, 0x63, 0, 0, 0, 0])));
+    bodies[0] = Buffer.concat([
+      bodies[0].subarray(0, 16_384),
+      Buffer.from("abc"),
+      bodies[0].subarray(16_384),
+    ]);
+    const bytes = Buffer.concat(frames);
+    // Cuts one octet into a head, at a head's end, one past it, and in the middle of payloads, in turn.
+    const cuts = [1, 8, 9, 10, 16_390, 7, 3, 20_000, 2, 16_393];
+    c.socket.setNoDelay(true);
+    for (let at = 0, i = 0; at < bytes.length; i++) {
+      const next = Math.min(bytes.length, at + cuts[i % cuts.length]);
+      c.socket.write(bytes.subarray(at, next));
+      at = next;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    for (const stream of [1, 3, 5]) assert.equal((await c.body(stream)).data.toString(), "ok");
+    bodies.forEach((body, i) => {
+      const got = Buffer.concat(received.get(`/v1/${2 * i + 1}`)!);
+      assert.ok(got.equals(body), `stream ${2 * i + 1}: ${got.length} octets as sent (${body.length})`);
+    });
+  });
+});
+
 Deno.test("a malformed request is reset alone: the next stream on the connection is served", async () => {
   await withServer(echo, async (connect, refused) => {
     const c = await connect();
