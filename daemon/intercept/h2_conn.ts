@@ -763,7 +763,10 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
     return !ending;
   };
 
-  /** Reads the whole frames at the start of `bytes`; returns what is left (a frame's start), or undefined once a frame ended the reading. */
+  /**
+   * Reads the whole frames at the start of `bytes`; returns what is left (a frame's start), or undefined once
+   * a frame ended the reading.
+   */
   const readWhole = (bytes: Buffer): Buffer | undefined => {
     let at = 0;
     while (bytes.length - at >= FRAME_HEAD && !ending) {
