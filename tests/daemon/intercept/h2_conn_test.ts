@@ -252,7 +252,8 @@ Deno.test("frames cut anywhere between reads (inside a frame's head, its payload
       bodies[0].subarray(16_384),
     ]);
     const bytes = Buffer.concat(frames);
-    // Cuts one octet into a head, at a head's end, one past it, and in the middle of payloads, in turn.
+    // Pieces of these lengths in turn: the first ones cut inside the first frame's head and at its end, the
+    // rest land inside payloads and heads further on. Each goes in a write of its own, a read of its own.
     const cuts = [1, 8, 9, 10, 16_390, 7, 3, 20_000, 2, 16_393];
     c.socket.setNoDelay(true);
     for (let at = 0, i = 0; at < bytes.length; i++) {
