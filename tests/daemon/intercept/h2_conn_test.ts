@@ -253,7 +253,7 @@ Deno.test("frames cut anywhere between reads (inside a frame's head, its payload
     ]);
     const bytes = Buffer.concat(frames);
     // Pieces of these lengths in turn: the first ones cut inside the first frame's head and at its end, the
-    // rest land inside payloads and heads further on. Each goes in a write of its own, a read of its own.
+    // rest land inside payloads and heads further on. Each is written 2 ms after the last, so it is read apart.
     const cuts = [1, 8, 9, 10, 16_390, 7, 3, 20_000, 2, 16_393];
     c.socket.setNoDelay(true);
     for (let at = 0, i = 0; at < bytes.length; i++) {
