@@ -440,3 +440,37 @@ kernelTest(
     }
   },
 );
+
+kernelTest(
+  "ackNow() takes a socket out of delayed acknowledgement, as the kernel reports it",
+  async (passing) => {
+    const libc = Deno.dlopen("libc.so.6", {
+      getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+    });
+    const pair = await tcpPair();
+    try {
+      const fd = descriptorOf(passing, pair)!;
+      const value = new Int32Array(1);
+      const length = new Uint32Array([4]);
+      // TCP_QUICKACK read back: 1 while the kernel acknowledges at once, 0 while it waits to send the ACK with
+      // an answer ("pingpong", which a socket enters by answering soon after it receives).
+      const quickAck = () => {
+        assert.equal(libc.symbols.getsockopt(fd, 6, 12, value, length), 0);
+        return value[0];
+      };
+      for (let i = 0; i < 4; i++) {
+        await pair.client.write(new TextEncoder().encode("ask"));
+        await readText(pair.server);
+        await pair.server.write(new TextEncoder().encode("answer"));
+        await readText(pair.client);
+      }
+      assert.equal(quickAck(), 0, "after requests answered at once, acknowledgements wait for the answer");
+      passing.ackNow(fd);
+      assert.equal(quickAck(), 1, "ackNow(): acknowledged at once");
+    } finally {
+      pair.client.close();
+      pair.server.close();
+      libc.close();
+    }
+  },
+);

@@ -57,6 +57,8 @@ class FakePassing implements SocketPassing {
     return this.ended.has(fd);
   }
 
+  ackNow() {}
+
   /** Sockets the daemon answered on; undefined for every socket when the kernel cannot say. */
   answered: Set<number> | undefined = new Set();
   written(fd: number) {
