@@ -109,10 +109,12 @@ export function serveHttp1(
         socket.end();
         return;
       }
-      // A client that stops mid-body before our answer leaves bytes we cannot frame: close instead.
+      // Answered before the client finished its body (a provider that refused it early): the rest of the body
+      // cannot be framed as a next request, so the connection ends, after the answer has left (a destroy here
+      // threw the answer away unsent, and the client saw an empty reply).
       if (state === "body") {
         state = "closed";
-        socket.destroy();
+        endSoon(socket);
         return;
       }
       state = "head";

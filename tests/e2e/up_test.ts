@@ -42,6 +42,44 @@ Deno.test("up runs edge and daemon in one process: a call is metered, the self-t
     const selftest = await fetch("https://selftest.halton-meter.invalid/v1/selftest", { client });
     assert.equal(selftest.status, 200, log);
     assert.equal((await selftest.json()).ok, true);
+
+    // A 2 MB prompt answered before it was all sent (the self-test host refuses any other path at once, as a
+    // provider may refuse a request early): curl, sending all the while, still gets the answer.
+    const big = join(dir, "big-prompt.json");
+    await Deno.writeTextFile(big, "x".repeat(2_000_000));
+    for (const attempt of [1, 2]) {
+      const out = await new Deno.Command("curl", {
+        args: [
+          "-sS",
+          "--max-time",
+          "20",
+          "--http1.1",
+          "-x",
+          `http://127.0.0.1:${ports.edge}`,
+          "--cacert",
+          join(dir, ".mitmproxy", "mitmproxy-ca-cert.pem"),
+          "-X",
+          "POST",
+          "--data-binary",
+          `@${big}`,
+          "-o",
+          "/dev/null",
+          "-w",
+          "%{http_code}",
+          "https://selftest.halton-meter.invalid/v1/other",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(
+        new TextDecoder().decode(out.stdout),
+        "404",
+        `attempt ${attempt}: ${new TextDecoder().decode(out.stderr)}`,
+      );
+    }
+    const after = await fetch("https://selftest.halton-meter.invalid/v1/selftest", { client });
+    assert.equal(after.status, 200, "and the meter serves on");
+    await after.body?.cancel();
     client.close();
     client = undefined;
 
