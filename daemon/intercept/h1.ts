@@ -110,8 +110,9 @@ export function serveHttp1(
         return;
       }
       // Answered before the client finished its body (a provider that refused it early): the rest of the body
-      // cannot be framed as a next request, so the connection ends, after the answer has left (a destroy here
-      // threw the answer away unsent, and the client saw an empty reply).
+      // cannot be framed as a next request, so the connection ends once the answer has left. A destroy here
+      // threw the unsent answer away, and on a socket the edge passed it closed only this process's copy, so
+      // the client waited for an end that never came (tests/e2e/up_test.ts).
       if (state === "body") {
         state = "closed";
         endSoon(socket);
