@@ -9,7 +9,7 @@ import { fakeWorld } from "../../testkit/world.ts";
 import { accepts, daemonHealthy, spawnMeter, stop, waitFor } from "../../testkit/processes.ts";
 import { runCli } from "../helpers/cli.ts";
 
-Deno.test("up runs edge and daemon in one process: a call is metered, the self-test answers, SIGTERM exits 0", async () => {
+Deno.test("up runs edge and daemon in one process: a call is metered, the self-test answers (a large upload answered early too), SIGTERM exits 0", async () => {
   const world = await fakeWorld({ prefix: "hm-up-", hosts: ["api.anthropic.com"] });
   const { dir, fake, ports } = world;
   const up = spawnMeter(dir, "up", { stderr: "piped" });
