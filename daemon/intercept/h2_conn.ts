@@ -767,19 +767,26 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
    * Reads the whole frames at the start of `bytes`; returns what is left (a frame's start), or undefined once
    * a frame ended the reading.
    */
+  /** The whole size of the frame whose head starts at `at`; undefined once one too large ended the connection. */
+  const frameSize = (bytes: Buffer, at: number): number | undefined => {
+    const length = (bytes[at] << 16) | (bytes[at + 1] << 8) | bytes[at + 2];
+    if (length > DEFAULT_MAX_FRAME) {
+      return void fail(ErrorCode.FRAME_SIZE_ERROR, "a frame larger than allowed");
+    }
+    return FRAME_HEAD + length;
+  };
+
   const readWhole = (bytes: Buffer): Buffer | undefined => {
     let at = 0;
     while (bytes.length - at >= FRAME_HEAD && !ending) {
-      const length = (bytes[at] << 16) | (bytes[at + 1] << 8) | bytes[at + 2];
-      if (length > DEFAULT_MAX_FRAME) {
-        return void fail(ErrorCode.FRAME_SIZE_ERROR, "a frame larger than allowed");
-      }
-      if (bytes.length - at < FRAME_HEAD + length) break;
+      const size = frameSize(bytes, at);
+      if (size === undefined) return undefined;
+      if (bytes.length - at < size) break;
       const type = bytes[at + 3];
       const flags = bytes[at + 4];
       const id = bytes.readUInt32BE(at + 5) & MAX_WINDOW;
-      const payload = bytes.subarray(at + FRAME_HEAD, at + FRAME_HEAD + length);
-      at += FRAME_HEAD + length;
+      const payload = bytes.subarray(at + FRAME_HEAD, at + size);
+      at += size;
       if (!onFrame(type, flags, id, payload)) return undefined;
     }
     return bytes.subarray(at);
@@ -795,13 +802,11 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
     const missingHead = Math.max(0, FRAME_HEAD - input.length);
     const head = missingHead ? Buffer.concat([input, data.subarray(0, missingHead)]) : input;
     if (head.length < FRAME_HEAD) return void (input = head);
-    const length = (head[0] << 16) | (head[1] << 8) | head[2];
-    if (length > DEFAULT_MAX_FRAME) {
-      return void fail(ErrorCode.FRAME_SIZE_ERROR, "a frame larger than allowed");
-    }
-    const taken = Math.min(FRAME_HEAD + length - input.length, data.length);
+    const size = frameSize(head, 0);
+    if (size === undefined) return undefined;
+    const taken = Math.min(size - input.length, data.length);
     input = Buffer.concat([input, data.subarray(0, taken)]);
-    if (input.length < FRAME_HEAD + length) return undefined;
+    if (input.length < size) return undefined;
     const frame = input;
     input = EMPTY;
     return readWhole(frame) && data.subarray(taken);

@@ -107,9 +107,11 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
   // Connections accepted but not yet serving HTTP (CONNECT head, TLS handshake): the drain waits for them,
   // since HTTP/2 could not be served once its listener is shut.
   const opening = new Set<net.Socket>();
-  const rawOf = new WeakMap<ConnMeta, net.Socket>();
-  /** For a socket the edge passed: has the kernel acknowledge what it received now ({@linkcode ACK_AFTER}). */
-  const ackOf = new WeakMap<ConnMeta, () => void>();
+  /**
+   * Each connection's plain socket, and for a socket the edge passed, what has the kernel acknowledge what it
+   * received now ({@linkcode ACK_AFTER}).
+   */
+  const rawOf = new WeakMap<ConnMeta, { socket: net.Socket; ackNow?: () => void }>();
   const track = (s: net.Socket | tls.TLSSocket) => {
     sockets.add(s);
     s.once("close", () => sockets.delete(s));
@@ -155,11 +157,12 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
   const front = new TlsFront(
     options.leafs,
     (s, meta) => {
-      opening.delete(rawOf.get(meta)!);
+      const raw = rawOf.get(meta)!;
+      opening.delete(raw.socket);
       track(s);
       s.on("error", () => {});
-      const ack = ackOf.get(meta);
-      if (ack) s.on("data", (d: Buffer) => d.length >= ACK_AFTER && ack());
+      const ackNow = raw.ackNow;
+      if (ackNow) s.on("data", (d: Buffer) => d.length >= ACK_AFTER && ackNow());
       if (s.alpnProtocol === "h2") return h2.accept(s, meta);
       http1(s, meta);
     },
@@ -175,8 +178,8 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
   let passing: SocketPassing | undefined;
   let receiver: SocketReceiver | undefined;
 
-  const serveClient = (socket: net.Socket, meta: ConnMeta, early: Uint8Array) => {
-    rawOf.set(meta, socket);
+  const serveClient = (socket: net.Socket, meta: ConnMeta, early: Uint8Array, ackNow?: () => void) => {
+    rawOf.set(meta, { socket, ackNow });
     if (early.length) socket.unshift(Buffer.from(early));
     front.accept(socket, meta);
   };
@@ -205,8 +208,7 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
     opening.add(client);
     client.once("close", () => opening.delete(client));
     client.on("error", () => {});
-    ackOf.set(meta, () => passing!.ackNow(fd));
-    serveClient(client, meta, early);
+    serveClient(client, meta, early, () => passing!.ackNow(fd));
   };
 
   /**
