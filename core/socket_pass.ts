@@ -237,6 +237,12 @@ export interface SocketPassing {
    */
   unwatch(fd: number): (() => void) | undefined;
   /**
+   * Shuts the TCP socket `fd` both ways and leaves it open: its peer sees the connection end even while another
+   * process (the sender that passed it) still holds a copy, which closing this process's copy alone would not
+   * do.
+   */
+  shut(fd: number): void;
+  /**
    * Ends a socket received and not used: shut both ways, so that its client and its sender (which may hold a
    * copy until then) see it end, then closed.
    */
@@ -352,8 +358,9 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
   const lengthView = new DataView(socklen.buffer);
   const sendNow = (fd: number, data: Uint8Array) =>
     Number(libc.send(fd, data, BigInt(data.length), MSG_DONTWAIT | MSG_NOSIGNAL)) === data.length;
+  const shut = (fd: number) => void libc.shutdown(fd, SHUT_RDWR);
   const refuse = (fd: number) => {
-    libc.shutdown(fd, SHUT_RDWR);
+    shut(fd);
     libc.close(fd);
   };
   const tcpInfo = bytes(TCP_INFO_WRITTEN_BYTES);
@@ -665,6 +672,7 @@ function linuxPassing(libc: Libc, release: () => void): SocketPassing {
       };
     },
 
+    shut,
     refuse,
     giveBack(fd) {
       libc.close(fd);

@@ -204,6 +204,14 @@ export async function startInterceptServer(options: InterceptOptions): Promise<I
       log.warn("intercept.pass_refused", { error: (e as Error).message });
       return passing!.refuse(fd);
     }
+    // The edge keeps its copy of the socket until the connection's sending side has ended, so a destroy,
+    // which only closes the daemon's descriptor, would leave the client waiting on a connection no one
+    // serves (an upstream reset mid-answer, a refused handshake, an idle connection let go). Shut first.
+    const destroy = client._destroy;
+    client._destroy = function (error, done) {
+      passing!.shut(fd);
+      destroy.call(this, error, done);
+    };
     track(client);
     opening.add(client);
     client.once("close", () => opening.delete(client));

@@ -89,6 +89,94 @@ Deno.test({
   },
 });
 
+/** A connection through the edge's `CONNECT` to a metered host, its `200` read. */
+async function connected(edgePort: number): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: edgePort });
+  await conn.write(
+    new TextEncoder().encode("CONNECT api.openai.com:443 HTTP/1.1\r\nHost: api.openai.com:443\r\n\r\n"),
+  );
+  const buf = new Uint8Array(1024);
+  let head = "";
+  while (!head.includes("\r\n\r\n")) {
+    const n = await conn.read(buf);
+    if (n === null) throw new Error(`the CONNECT ended before its answer: ${JSON.stringify(head)}`);
+    head += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  assert.match(head, /^HTTP\/1\.1 200 /);
+  return conn;
+}
+
+/** Milliseconds until `conn` ends (reads to its end), or undefined when it is still open after `withinMs`. */
+async function endsWithin(conn: Deno.TcpConn, withinMs: number): Promise<number | undefined> {
+  const started = performance.now();
+  const timer = setTimeout(() => conn.close(), withinMs);
+  const buf = new Uint8Array(16 * 1024);
+  try {
+    while (await conn.read(buf) !== null) { /* what the meter sent before it ended */ }
+    return performance.now() - started;
+  } catch {
+    return performance.now() - started < withinMs ? performance.now() - started : undefined;
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch { /* closed by the timer */ }
+  }
+}
+
+Deno.test({
+  name:
+    "a connection the daemon ends, ends for its client through the edge: a reset upstream mid-answer, bytes that are not TLS, no handshake in time",
+  ignore: !hasCurl,
+  async fn() {
+    const w = await world();
+    const daemon = spawnMeter(w.dir, "daemon");
+    const edge = spawnMeter(w.dir, "edge");
+    try {
+      await healthy(w.ports.api);
+      await edgeUp(w.ports.edge);
+      const started = performance.now();
+      const [reset, notTls, silent] = await Promise.all([
+        // HTTP/1.1 has no way to say "reset" but to end the connection before the answer's end.
+        curl([
+          "--http1.1",
+          "-x",
+          `http://127.0.0.1:${w.ports.edge}`,
+          "--cacert",
+          w.caFile,
+          "https://api.openai.com/v1/chat/completions?fake=reset",
+        ]),
+        connected(w.ports.edge).then(async (conn) => {
+          await conn.write(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: api.openai.com\r\n\r\n"));
+          return endsWithin(conn, 20_000);
+        }),
+        // The daemon drops a client that sends no TLS hello within its handshake timeout (10 s).
+        connected(w.ports.edge).then((conn) => endsWithin(conn, 20_000)),
+      ]);
+      assert.equal(reset.code, 18, `curl sees the answer cut short, not a timeout: ${reset.out}`);
+      assert.match(reset.out, /"n":1/, "what arrived before the reset was passed on");
+      assert.ok(notTls !== undefined && notTls < 5_000, `bytes that are not TLS: ended after ${notTls} ms`);
+      assert.ok(
+        silent !== undefined && silent < 15_000,
+        `no handshake: ended after ${silent} ms (within ${(performance.now() - started).toFixed(0)} ms)`,
+      );
+      const r = await curl([
+        "-x",
+        `http://127.0.0.1:${w.ports.edge}`,
+        "--cacert",
+        w.caFile,
+        "-d",
+        "{}",
+        "https://api.openai.com/v1/chat/completions",
+      ]);
+      assert.equal(r.code, 0, `and the meter serves on: ${r.out}`);
+    } finally {
+      await stopAll([daemon, edge]);
+      await w.close();
+    }
+  },
+});
+
 // Python's ssl with VERIFY_X509_STRICT (the default from 3.13) through the edge's CONNECT.
 const PYTHON_STRICT = `
 import socket, ssl, sys

@@ -59,6 +59,8 @@ class FakePassing implements SocketPassing {
 
   ackNow() {}
 
+  shut() {}
+
   /** Sockets the daemon answered on; undefined for every socket when the kernel cannot say. */
   answered: Set<number> | undefined = new Set();
   written(fd: number) {
