@@ -51,6 +51,12 @@ const STREAM_WINDOW = 256 * 1024;
  * 120 uploads of 300 KB at once over one connection stopped for good with a 4 MB window here.
  */
 const CONNECTION_WINDOW = MAX_WINDOW;
+/**
+ * Request body octets read and dropped after the response ended before the request did, and for how long
+ * (below, `finishResponse`); past either the stream is reset.
+ */
+const DISCARD_BYTES = 16 * 1024 * 1024;
+const DISCARD_MS = 10_000;
 /** Response body octets held for a stream before its sink asks the exchange to pause. */
 const HIGH_WATER = 64 * 1024;
 /** Octets handed to the socket and not yet sent, past which response data waits for it to drain. */
@@ -171,6 +177,8 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
   let input: Buffer = first;
   const resets = new Allowance(RESETS_PER_SECOND);
   const idleFrames = new Allowance(IDLE_FRAMES_PER_SECOND);
+  /** Streams answered whole while their request body still comes: what is left to read and drop of each. */
+  const discarding = new Map<number, { left: number; until: number; window: number; unacked: number }>();
 
   // A connection without a stream for the idle time is sent away.
   const idle = new IdleTimer(() => streams.size === 0, () => goAway());
@@ -336,10 +344,44 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
     finishResponse(s);
   };
 
-  /** The response is sent whole; a request body still coming is not wanted any more (RFC 9113 §8.1). */
+  /**
+   * The response is sent whole. A request body still coming is not wanted any more, and RFC 9113 §8.1 lets
+   * the stream be reset with NO_ERROR; but clients built on older nghttp2 (curl 7.88) then drop the answer
+   * they already have and report a stream error. So the rest of the body is read and dropped, its window
+   * granted back, up to {@linkcode DISCARD_BYTES} in {@linkcode DISCARD_MS}, and only a body past that is
+   * reset.
+   */
   const finishResponse = (s: Stream) => {
-    if (!s.remoteClosed) send(resetFrame(s.id, ErrorCode.NO_ERROR));
+    if (!s.remoteClosed) {
+      if (discarding.size < MAX_STREAMS) {
+        discarding.set(s.id, {
+          left: DISCARD_BYTES,
+          until: Date.now() + DISCARD_MS,
+          window: s.recvWindow,
+          unacked: s.unacked,
+        });
+      } else send(resetFrame(s.id, ErrorCode.NO_ERROR));
+    }
     closeStream(s, true);
+  };
+
+  /** DATA on a stream answered whole (`finishResponse`): dropped, its window granted back. */
+  const discardData = (id: number, flags: number, length: number) => {
+    const d = discarding.get(id)!;
+    d.window -= length;
+    d.left -= length;
+    d.unacked += length;
+    if (flags & Flag.END_STREAM) {
+      discarding.delete(id);
+    } else if (d.window < 0 || d.left < 0 || Date.now() > d.until) {
+      discarding.delete(id);
+      send(resetFrame(id, d.window < 0 ? ErrorCode.FLOW_CONTROL_ERROR : ErrorCode.NO_ERROR));
+    } else if (d.unacked >= STREAM_WINDOW / 4) {
+      send(windowUpdateFrame(id, d.unacked));
+      d.window += d.unacked;
+      d.unacked = 0;
+    }
+    if (!length && !(flags & Flag.END_STREAM)) countFrame("idle");
   };
 
   const clientSide = (s: Stream, method: string, path: string, headers: IncomingHttpHeaders): ClientSide => {
@@ -558,7 +600,8 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
       if (!endStream) return malformed(s, "trailers without END_STREAM");
       return endOfBody(s);
     }
-    if (id <= lastStreamId) return; // a stream already closed: what was in flight as it closed
+    // A stream already closed: what was in flight as it closed, or the trailers that end a dropped body.
+    if (id <= lastStreamId) return void discarding.delete(id);
     lastStreamId = id;
     if (goawaySent || streams.size >= MAX_STREAMS) {
       send(resetFrame(id, ErrorCode.REFUSED_STREAM));
@@ -588,7 +631,8 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
     grantConnection(length);
     const s = streams.get(id);
     if (!s) {
-      if (id > lastStreamId) fail(ErrorCode.PROTOCOL_ERROR, "DATA on a stream never opened");
+      if (discarding.has(id)) discardData(id, flags, length);
+      else if (id > lastStreamId) fail(ErrorCode.PROTOCOL_ERROR, "DATA on a stream never opened");
       return;
     }
     if (s.remoteClosed) return refuseStream(s, ErrorCode.STREAM_CLOSED);
@@ -723,6 +767,7 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
           s.localClosed = true;
           closeStream(s, false);
         }
+        discarding.delete(id);
         countFrame("reset");
         break;
       }

@@ -44,16 +44,17 @@ Deno.test("up runs edge and daemon in one process: a call is metered, the self-t
     assert.equal((await selftest.json()).ok, true);
 
     // A 2 MB prompt answered before it was all sent (the self-test host refuses any other path at once, as a
-    // provider may refuse a request early): curl, sending all the while, still gets the answer.
+    // provider may refuse a request early): curl, sending all the while, still gets the answer, over either
+    // version (curl 7.88's nghttp2 dropped the answer when HTTP/2 reset the stream after it).
     const big = join(dir, "big-prompt.json");
     await Deno.writeTextFile(big, "x".repeat(2_000_000));
-    for (const attempt of [1, 2]) {
+    for (const version of ["--http1.1", "--http2", "--http1.1"]) {
       const out = await new Deno.Command("curl", {
         args: [
           "-sS",
           "--max-time",
           "20",
-          "--http1.1",
+          version,
           "-x",
           `http://127.0.0.1:${ports.edge}`,
           "--cacert",
@@ -74,7 +75,7 @@ Deno.test("up runs edge and daemon in one process: a call is metered, the self-t
       assert.equal(
         new TextDecoder().decode(out.stdout),
         "404",
-        `attempt ${attempt}: ${new TextDecoder().decode(out.stderr)}`,
+        `${version}: ${new TextDecoder().decode(out.stderr)}`,
       );
     }
     const after = await fetch("https://selftest.halton-meter.invalid/v1/selftest", { client });

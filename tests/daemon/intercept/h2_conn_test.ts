@@ -366,6 +366,61 @@ Deno.test("a request body is granted window only as the exchange takes it; past 
   });
 });
 
+Deno.test("a body still coming after its answer ended is read and dropped, its window granted, up to 16 MB; then reset", async () => {
+  const notFound = Buffer.from("not found");
+  await withServer((client) => {
+    // Answered at once, the body never read: a provider refusing a request early.
+    client.respond(404, "Not Found", { "content-length": String(notFound.length) }).end(notFound);
+  }, async (connect) => {
+    const c = await connect();
+    const chunk = Buffer.alloc(16_384, 0x63);
+    /** Sends `bytes` of body on `stream`, within the window the server grants; its resets' codes. */
+    const upload = async (stream: number, bytes: number) => {
+      let window = 256 * 1024;
+      for (let sent = 0; sent < bytes; sent += chunk.length) {
+        while (window < chunk.length) {
+          const f = await c.next(
+            (f) => f.stream === stream && (f.type === Type.WINDOW_UPDATE || f.type === Type.RST_STREAM),
+            `window on ${stream} after ${sent} octets`,
+          );
+          if (f.type === Type.RST_STREAM) return { sent, reset: f.payload.readUInt32BE(0) };
+          window += f.payload.readUInt32BE(0);
+        }
+        const last = sent + chunk.length >= bytes;
+        c.send(frame(Type.DATA, last ? Flag.END_STREAM : 0, stream, chunk));
+        window -= chunk.length;
+      }
+      return { sent: bytes, reset: undefined };
+    };
+
+    c.send(headersFrame(1, request(), Flag.END_HEADERS));
+    c.send(frame(Type.DATA, 0, 1, chunk));
+    assert.deepEqual(await c.headers(1), [[":status", "404"], ["content-length", "9"]]);
+    assert.deepEqual(await c.body(1), { data: notFound }, "the answer ends with END_STREAM, no reset");
+    const first = await upload(1, 2 * 1024 * 1024);
+    assert.deepEqual(first, { sent: 2 * 1024 * 1024, reset: undefined }, "2 MB more, dropped as it came");
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(c.frames.filter((f) => f.type === Type.RST_STREAM).length, 0, "and never reset");
+
+    c.send(headersFrame(3, request(), Flag.END_HEADERS));
+    assert.deepEqual(await c.headers(3), [[":status", "404"], ["content-length", "9"]]);
+    await c.body(3);
+    const second = await upload(3, 20 * 1024 * 1024);
+    assert.equal(second.reset, ErrorCode.NO_ERROR, "a body past 16 MB is reset, NO_ERROR");
+    assert.ok(
+      second.sent >= 16 * 1024 * 1024 && second.sent < 17 * 1024 * 1024,
+      `reset after ${second.sent}`,
+    );
+
+    c.send(headersFrame(5, request("/v1/next", "GET")));
+    assert.deepEqual(
+      await c.headers(5),
+      [[":status", "404"], ["content-length", "9"]],
+      "the connection serves on",
+    );
+  });
+});
+
 Deno.test("Deno's fetch (Rust's h2) with 120 uploads of 300 KB at once, more than the streams allowed: all answered", async () => {
   // A connection window near what the open streams can hold deadlocked this client: it hands connection window
   // to requests still queued for a stream, which cannot send (hyperium/h2#853).
