@@ -20,6 +20,11 @@ const HOLD_LIMIT_MS = 3000;
  * warming up), and the daemon's first full collection comes after about 25: the row measured warming up.
  */
 const WARM_CALLS = 50;
+/**
+ * Timed uploads each way. About one call in four, direct as through a proxy, is several milliseconds slow (the
+ * client and the stand-in), so the p50 of 40 moved by up to 5 ms between runs of one tree; 120 cost about 3 s.
+ */
+const SAMPLES = 120;
 
 /** A Messages request of about `size` bytes (never more): a long conversation, as an agent resends it. */
 function conversation(size: number): Uint8Array<ArrayBuffer> {
@@ -115,7 +120,7 @@ const round = (n: number) => Math.round(n * 100) / 100;
 
 /** Runs the section; returns its rows. */
 export async function run(options: BenchRunOptions = {}): Promise<BenchResult[]> {
-  const samples = options.quick ? 10 : 40;
+  const samples = options.quick ? 10 : SAMPLES;
   const body = conversation(SIZE);
   const rig = await startRig();
   const clients = new Map(rig.targets.map((t) => [t.name, clientFor(t)]));
