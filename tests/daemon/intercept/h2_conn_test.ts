@@ -374,7 +374,7 @@ Deno.test("a body still coming after its answer ended is read and dropped, its w
   }, async (connect) => {
     const c = await connect();
     const chunk = Buffer.alloc(16_384, 0x63);
-    /** Sends `bytes` of body on `stream`, within the window the server grants; its resets' codes. */
+    /** Sends `bytes` of body on `stream` within the window granted: how much it sent, and a reset's code. */
     const upload = async (stream: number, bytes: number) => {
       let window = 256 * 1024;
       for (let sent = 0; sent < bytes; sent += chunk.length) {
