@@ -12,6 +12,16 @@ const IDLE_MS = 120_000;
 const LINGER_MS = 1000;
 
 /**
+ * How much of a request body still coming after its response ended is read and dropped, and for how long,
+ * before the stream (HTTP/2) or the connection (HTTP/1.1) is ended. A provider may refuse a large prompt
+ * before it has all arrived; clients that send their whole body before they read the answer (Python's
+ * `http.client`), or that drop an answer whose stream is reset at once (curl 7.88 over HTTP/2), would
+ * otherwise lose that answer.
+ */
+export const DISCARD_BYTES = 16 * 1024 * 1024;
+export const DISCARD_MS = 10_000;
+
+/**
  * Ends (`expire`) a connection that waited for its next request for the whole idle time. One timer per
  * connection that re-arms itself, rather than a new timer for every request: when it fires it acts only if `waiting()` has
  * held since {@linkcode IdleTimer.waitingSinceNow} was last called.

@@ -19,7 +19,7 @@ import { clientKeepsAlive, requestFraming, responseHasNoBody } from "../http1/fr
 import { MAX_HEAD, parseRequestHead, type RequestHead, serializeHead } from "../http1/head.ts";
 import { BodyChannel, type BodySink } from "../upstream/flow.ts";
 import { type Drain, DRAIN_IDLE_MS } from "./drain.ts";
-import { endSoon, IdleTimer } from "./closing.ts";
+import { DISCARD_BYTES, DISCARD_MS, endSoon, IdleTimer } from "./closing.ts";
 
 // Shared for "nothing buffered": never written to, since a zero-length buffer has no bytes.
 const EMPTY = Buffer.alloc(0);
@@ -38,6 +38,8 @@ export function serveHttp1(
   let state: "head" | "body" | "busy" | "closed" = "head";
   let reader = new BodyReader({ kind: "none" });
   let body: BodyChannel | undefined;
+  /** The rest of a request body answered before it ended, being read and dropped. */
+  let discard: { left: number; timer: ReturnType<typeof setTimeout> } | undefined;
   const idle = new IdleTimer(() => state === "head", () => socket.destroy());
   let onSocketClose: (() => void) | undefined;
 
@@ -47,11 +49,34 @@ export function serveHttp1(
     refuse(socket, status);
   };
 
-  const pushBody = (data: Buffer) => body?.push(data);
+  /** Hands body bytes on, or drops them; false once dropping went past its bounds and the connection ends. */
+  const pushBody = (data: Buffer): boolean => {
+    if (!discard) {
+      body?.push(data);
+      return true;
+    }
+    discard.left -= data.length;
+    if (discard.left >= 0) return true;
+    stopDiscarding(false);
+    return false;
+  };
   // The state changes first: the receiver may answer, and so end the exchange, inside end().
   const endBody = () => {
+    if (discard) return stopDiscarding(true);
     state = "busy";
     body?.end();
+  };
+  /** The dropped body ended (`whole`): the next request may come; or it went past its bounds: the end. */
+  const stopDiscarding = (whole: boolean) => {
+    clearTimeout(discard!.timer);
+    discard = undefined;
+    if (whole) {
+      state = "head";
+      idle.waitingSinceNow();
+      return;
+    }
+    state = "closed";
+    endSoon(socket);
   };
 
   // Moves as far as the buffered bytes allow; returns when it needs more or a response must end first.
@@ -78,7 +103,7 @@ export function serveHttp1(
       }
       if (state === "busy" || !buf.length) return;
       const step = reader.read(buf);
-      for (const data of step.data) pushBody(data);
+      for (const data of step.data) if (!pushBody(data)) return;
       if (step.error) return fail(400, step.error);
       if (step.rest === undefined) {
         buf = EMPTY;
@@ -109,13 +134,15 @@ export function serveHttp1(
         socket.end();
         return;
       }
-      // Answered before the client finished its body (a provider that refused it early): the rest of the body
-      // cannot be framed as a next request, so the connection ends once the answer has left. A destroy here
-      // threw the unsent answer away, and on a socket the edge passed it closed only this process's copy, so
-      // the client waited for an end that never came (tests/e2e/up_test.ts).
+      // Answered before the client finished its body (a provider that refused it early). A client that sends
+      // its whole body before it reads (Python's http.client) would find the connection ended under it and
+      // lose the answer, so the rest is read and dropped, within bounds, and then the connection serves on.
       if (state === "body") {
-        state = "closed";
-        endSoon(socket);
+        body?.abort(new Error("response sent before the request ended"));
+        body = undefined;
+        discard = { left: DISCARD_BYTES, timer: setTimeout(() => stopDiscarding(false), DISCARD_MS) };
+        socket.resume();
+        queueMicrotask(advance);
         return;
       }
       state = "head";
@@ -181,6 +208,8 @@ export function serveHttp1(
   const onClosed = () => {
     state = "closed";
     idle.stop();
+    if (discard) clearTimeout(discard.timer);
+    discard = undefined;
     onSocketClose?.();
   };
   const onEnd = () => {

@@ -18,7 +18,7 @@ import { MAX_HEAD, ownHeader, setHeader } from "../http1/head.ts";
 import { responseHasNoBody } from "../http1/framing.ts";
 import { BodyChannel, type BodySink } from "../upstream/flow.ts";
 import type { ClientSide } from "./exchange.ts";
-import { endSoon, IdleTimer } from "./closing.ts";
+import { DISCARD_BYTES, DISCARD_MS, endSoon, IdleTimer } from "./closing.ts";
 import {
   DEFAULT_MAX_FRAME,
   DEFAULT_WINDOW,
@@ -51,12 +51,6 @@ const STREAM_WINDOW = 256 * 1024;
  * 120 uploads of 300 KB at once over one connection stopped for good with a 4 MB window here.
  */
 const CONNECTION_WINDOW = MAX_WINDOW;
-/**
- * Request body octets read and dropped after the response ended before the request did, and for how long
- * (below, `finishResponse`); past either the stream is reset.
- */
-const DISCARD_BYTES = 16 * 1024 * 1024;
-const DISCARD_MS = 10_000;
 /** Response body octets held for a stream before its sink asks the exchange to pause. */
 const HIGH_WATER = 64 * 1024;
 /** Octets handed to the socket and not yet sent, past which response data waits for it to drain. */
@@ -348,7 +342,7 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
    * The response is sent whole. A request body still coming is not wanted any more, and RFC 9113 §8.1 lets
    * the stream be reset with NO_ERROR; but clients built on older nghttp2 (curl 7.88) then drop the answer
    * they already have and report a stream error. So the rest of the body is read and dropped, its window
-   * granted back, up to {@linkcode DISCARD_BYTES} in {@linkcode DISCARD_MS}, and only a body past that is
+   * granted back, within {@linkcode DISCARD_BYTES} and {@linkcode DISCARD_MS}; only a body past those is
    * reset.
    */
   const finishResponse = (s: Stream) => {

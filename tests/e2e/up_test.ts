@@ -9,7 +9,7 @@ import { fakeWorld } from "../../testkit/world.ts";
 import { accepts, daemonHealthy, spawnMeter, stop, waitFor } from "../../testkit/processes.ts";
 import { runCli } from "../helpers/cli.ts";
 
-Deno.test("up runs edge and daemon in one process: a call is metered, the self-test answers (a large upload answered early too), SIGTERM exits 0", async () => {
+Deno.test("up runs edge and daemon in one process: a call is metered, the self-test answers (large uploads answered early too: curl, Python), SIGTERM exits 0", async () => {
   const world = await fakeWorld({ prefix: "hm-up-", hosts: ["api.anthropic.com"] });
   const { dir, fake, ports } = world;
   const up = spawnMeter(dir, "up", { stderr: "piped" });
@@ -78,6 +78,13 @@ Deno.test("up runs edge and daemon in one process: a call is metered, the self-t
         `${version}: ${new TextDecoder().decode(out.stderr)}`,
       );
     }
+    // Python's http.client sends its whole body before it reads: 20 MB after the answer are read and dropped.
+    const py = await new Deno.Command("python3", {
+      args: ["-c", PYTHON_EARLY, String(ports.edge), join(dir, ".mitmproxy", "mitmproxy-ca-cert.pem")],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(new TextDecoder().decode(py.stdout).trim(), "404", new TextDecoder().decode(py.stderr));
     const after = await fetch("https://selftest.halton-meter.invalid/v1/selftest", { client });
     assert.equal(after.status, 200, "and the meter serves on");
     await after.body?.cancel();
@@ -116,6 +123,15 @@ Deno.test("up runs edge and daemon in one process: a call is metered, the self-t
     await world.close();
   }
 });
+
+// A 20 MB POST through the edge, sent whole before the answer is read; prints the answer's status.
+const PYTHON_EARLY = `
+import http.client, ssl, sys
+c = http.client.HTTPSConnection("127.0.0.1", int(sys.argv[1]), context=ssl.create_default_context(cafile=sys.argv[2]), timeout=20)
+c.set_tunnel("selftest.halton-meter.invalid", 443)
+c.request("POST", "/v1/other", body=b"x" * 20_000_000)
+print(c.getresponse().status)
+`;
 
 Deno.test("up with a config it cannot use keeps the edge's port, says what it ignored, and starts the daemon once the config is fixed", async () => {
   const world = await fakeWorld({

@@ -119,3 +119,42 @@ Deno.test("serveHttp1() sends a small response's head and body in one write, and
   duplex.destroy();
   await settle();
 });
+
+Deno.test("serveHttp1() answered before the body ended reads the rest and drops it, then serves on; past 16 MB it ends", async () => {
+  const { duplex, text } = fakeSocket();
+  let ended = false;
+  duplex.on("finish", () => ended = true);
+  const paths: string[] = [];
+  const aborted: string[] = [];
+  serveHttp1(duplex, (client: ClientSide) => {
+    paths.push(client.path);
+    client.body.receive({ data() {}, end() {}, abort: (e) => aborted.push(e.message) });
+    // Answered at once, the body never waited for: a provider refusing a request early.
+    client.respond(404, "Not Found", { "content-length": "9" }).end(Buffer.from("not found"));
+  }, () => assert.fail("no bad request expected"));
+  const block = Buffer.alloc(64 * 1024, 0x78);
+  const send = async (bytes: number) => {
+    for (let sent = 0; sent < bytes; sent += block.length) {
+      duplex.push(block.subarray(0, Math.min(block.length, bytes - sent)));
+    }
+    await settle();
+  };
+
+  duplex.push(`POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: ${3 * 1024 * 1024}\r\n\r\n`);
+  await send(128 * 1024);
+  assert.equal(text().match(/HTTP\/1\.1 404/g)?.length, 1, "answered while the body still comes");
+  assert.deepEqual(aborted, ["response sent before the request ended"], "the exchange is told");
+  await send(3 * 1024 * 1024 - 128 * 1024);
+  duplex.push("GET /next HTTP/1.1\r\nHost: x\r\n\r\n");
+  await settle();
+  assert.deepEqual(paths, ["/early", "/next"], "the rest was dropped whole, and the next request read");
+  assert.equal(text().match(/HTTP\/1\.1 404/g)?.length, 2);
+  assert.equal(ended, false, "the connection stays");
+
+  duplex.push(`POST /huge HTTP/1.1\r\nHost: x\r\nContent-Length: ${20 * 1024 * 1024}\r\n\r\n`);
+  await send(17 * 1024 * 1024);
+  assert.equal(text().match(/HTTP\/1\.1 404/g)?.length, 3);
+  assert.equal(ended, true, "past 16 MB dropped, the connection ends after the answer");
+  duplex.destroy();
+  await settle();
+});
