@@ -185,6 +185,35 @@ kernelTest(
   },
 );
 
+kernelTest(
+  "shut() ends a passed socket for its client while the sender still holds a copy, and leaves the descriptor open",
+  async (passing, dir) => {
+    const received = Promise.withResolvers<ReceivedSocket>();
+    const receiver = passing.listen(join(dir, "pass.sock"), (s) => received.resolve(s))!;
+    const pair = await tcpPair();
+    try {
+      const fd = descriptorOf(passing, pair)!;
+      const sender = passing.connect(join(dir, "pass.sock"))!;
+      assert.ok(sender.send(fd, new TextEncoder().encode("token")));
+      const got = await received.promise;
+      passing.shut(got.fd);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stillOpen = new Promise<string>((r) => timer = setTimeout(() => r("still open after 2 s"), 2000));
+      const read = await Promise.race([readText(pair.client), stillOpen]);
+      clearTimeout(timer);
+      assert.equal(read, "", "the client sees its connection end");
+      assert.equal(passing.sendingEnded(fd), true, "so the sender may let its copy go");
+      assert.equal(passing.sendingEnded(got.fd), true, "the receiver's descriptor is still there to ask");
+      passing.giveBack(got.fd);
+      await sender.close();
+    } finally {
+      pair.server.close();
+      pair.client.close();
+      await receiver.close();
+    }
+  },
+);
+
 kernelTest("a burst of sockets sent at once all arrive, each with its own payload", async (passing, dir) => {
   const got: string[] = [];
   const all = Promise.withResolvers<void>();
