@@ -155,7 +155,11 @@ await c.read(new Uint8Array(1));`;
       },
     });
     assert.equal(await lookup.findClientProcess({ ip: peer.hostname, port: peer.port }), child.pid);
-    assert.deepEqual(asked, [listener.addr.port + 1, listener.addr.port]);
+    // Each peer port in turn. A scan that reads many descriptors before it finds the owner (a busy machine)
+    // asks again, the same way, whether the socket is still open.
+    const pair = [listener.addr.port + 1, listener.addr.port];
+    assert.deepEqual(asked.slice(0, 2), pair);
+    assert.deepEqual(asked, asked.map((_, i) => pair[i % 2]));
   } finally {
     await conn.write(new Uint8Array([1]));
     await child.status;
