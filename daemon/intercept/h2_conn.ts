@@ -802,10 +802,6 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
     return !ending;
   };
 
-  /**
-   * Reads the whole frames at the start of `bytes`; returns what is left (a frame's start), or undefined once
-   * a frame ended the reading.
-   */
   /** The whole size of the frame whose head starts at `at`; undefined once one too large ended the connection. */
   const frameSize = (bytes: Buffer, at: number): number | undefined => {
     const length = (bytes[at] << 16) | (bytes[at + 1] << 8) | bytes[at + 2];
@@ -815,6 +811,10 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
     return FRAME_HEAD + length;
   };
 
+  /**
+   * Reads the whole frames at the start of `bytes`; returns what is left (a frame's start), or undefined once
+   * a frame ended the reading.
+   */
   const readWhole = (bytes: Buffer): Buffer | undefined => {
     let at = 0;
     while (bytes.length - at >= FRAME_HEAD && !ending) {
