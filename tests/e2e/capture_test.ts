@@ -22,6 +22,27 @@ async function edgeUp(port: number): Promise<void> {
   await waitFor("the edge", () => accepts(port), 15_000);
 }
 
+/** The meter's two processes, as {@linkcode withEdgeAndDaemon} started them. */
+interface Meter {
+  daemon: Deno.ChildProcess;
+  edge: Deno.ChildProcess;
+}
+
+/** Runs `fn` against a healthy daemon and edge, each a process of its own, in a fresh world; stops both after. */
+async function withEdgeAndDaemon(fn: (w: World, meter: Meter) => Promise<void>): Promise<void> {
+  const w = await world();
+  const daemon = spawnMeter(w.dir, "daemon");
+  const edge = spawnMeter(w.dir, "edge");
+  try {
+    await healthy(w.ports.api);
+    await edgeUp(w.ports.edge);
+    await fn(w, { daemon, edge });
+  } finally {
+    await stopAll([daemon, edge]);
+    await w.close();
+  }
+}
+
 async function curl(args: string[]): Promise<{ code: number; out: string }> {
   const r = await new Deno.Command("curl", { args: ["-sS", "--max-time", "10", ...args], stderr: "piped" })
     .output();
@@ -40,13 +61,8 @@ const hasPython = await new Deno.Command("python3", { args: ["--version"], stdou
 Deno.test({
   name: "curl (HTTP/1.1 and HTTP/2 asked) and Python's strict ssl get answers through the edge and our CA",
   ignore: !hasCurl || !hasPython,
-  async fn() {
-    const w = await world();
-    const daemon = spawnMeter(w.dir, "daemon");
-    const edge = spawnMeter(w.dir, "edge");
-    try {
-      await healthy(w.ports.api);
-      await edgeUp(w.ports.edge);
+  fn: () =>
+    withEdgeAndDaemon(async (w, { daemon, edge }) => {
       const url = "https://api.openai.com/v1/chat/completions";
       for (const version of ["--http1.1", "--http2"]) {
         const r = await curl([
@@ -82,11 +98,7 @@ Deno.test({
         Deno.build.os === "linux" ? [3, 3, 2] : [3, 0, 0],
         "on Linux the client's socket goes to the daemon; after the first, without a handover",
       );
-    } finally {
-      await stopAll([daemon, edge]);
-      await w.close();
-    }
-  },
+    }),
 });
 
 /** A connection through the edge's `CONNECT` to a metered host, its `200` read. */
@@ -128,13 +140,8 @@ Deno.test({
   name:
     "a connection the daemon ends, ends for its client through the edge: a reset upstream mid-answer, bytes that are not TLS, no handshake in time",
   ignore: !hasCurl,
-  async fn() {
-    const w = await world();
-    const daemon = spawnMeter(w.dir, "daemon");
-    const edge = spawnMeter(w.dir, "edge");
-    try {
-      await healthy(w.ports.api);
-      await edgeUp(w.ports.edge);
+  fn: () =>
+    withEdgeAndDaemon(async (w) => {
       const started = performance.now();
       const [reset, notTls, silent] = await Promise.all([
         // HTTP/1.1 has no way to say "reset" but to end the connection before the answer's end.
@@ -170,11 +177,7 @@ Deno.test({
         "https://api.openai.com/v1/chat/completions",
       ]);
       assert.equal(r.code, 0, `and the meter serves on: ${r.out}`);
-    } finally {
-      await stopAll([daemon, edge]);
-      await w.close();
-    }
-  },
+    }),
 });
 
 // Python's ssl with VERIFY_X509_STRICT (the default from 3.13) through the edge's CONNECT.
