@@ -15,6 +15,7 @@ import { currentChannel } from "./core/channel.ts";
 import { assertUsableHome, defaultPaths } from "./core/paths.ts";
 import { damagedDatabaseError } from "./store/failure.ts";
 import { writeAllSync } from "./core/io.ts";
+import { writeFailure } from "./core/writable.ts";
 import {
   CHECKPOINT_WORKER,
   INTEGRITY_WORKER,
@@ -73,8 +74,13 @@ export async function main(argv: string[], io: () => Io): Promise<number> {
     assertUsableHome(commandIo.paths.home);
     return await resolved.command.run(commandIo, inv);
   } catch (caught) {
-    // A damaged database can surface in any query of any command: name it rather than print a stack trace.
-    const e = damagedDatabaseError(caught, dbFile) ?? caught;
+    // Whoever read the output went away (`| head`): there is no one left to tell anything.
+    if (caught instanceof Deno.errors.BrokenPipe) return ExitCode.Ok;
+    // A damaged database, or a file that cannot be written, can surface in any command: name it rather than
+    // print a stack trace.
+    const unwritable = writeFailure(caught);
+    const e = damagedDatabaseError(caught, dbFile) ??
+      (unwritable ? new MeterError(unwritable.message, { hint: unwritable.hint }) : caught);
     if (e instanceof MeterError) {
       const err = (s: string) => writeAllSync(Deno.stderr, s);
       const style = paint(colorFor(Deno.stderr, Deno.env.toObject()));

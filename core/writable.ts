@@ -5,11 +5,15 @@
  *
  * @module
  */
+import { dirname } from "node:path";
 
 /** Why files cannot be made in a folder, in words for `status` and a start failure, with the next step. */
 export interface Unwritable {
   /** E.g. "/home/a/.halton-meter is on a read-only file system". */
   reason: string;
+  /** What makes the folder take writes again, e.g. "Free space on the disk that holds /home/a/.halton-meter". */
+  fix: string;
+  /** {@linkcode fix}, and what the meter does meanwhile and after. */
   next: string;
 }
 
@@ -19,7 +23,7 @@ export function folderUnwritable(dir: string): Unwritable | undefined {
   try {
     probe = Deno.makeTempFileSync({ dir, prefix: ".write-probe-" });
   } catch (e) {
-    return explain(dir, e);
+    return e instanceof Deno.errors.NotFound ? undefined : explain(dir, e);
   }
   try {
     Deno.removeSync(probe);
@@ -29,28 +33,47 @@ export function folderUnwritable(dir: string): Unwritable | undefined {
   return undefined;
 }
 
+/**
+ * A file operation's failure for want of a writable place (read-only file system, no permission, full disk),
+ * as a command's error: the path, why, and what to do. Undefined for any other failure.
+ */
+export function writeFailure(e: unknown): { message: string; hint: string } | undefined {
+  // Deno ends a file operation's message with the operation and its path: "…: writefile '/a/b.tmp'".
+  const path = /: \w+ '([^']+)'/.exec(e instanceof Error ? e.message : "")?.[1];
+  if (path === undefined) return undefined;
+  const why = explain(dirname(path), e);
+  if (!why) return undefined;
+  return { message: `cannot write ${path}: ${why.reason}`, hint: `${why.fix}, then run the command again.` };
+}
+
 function explain(dir: string, e: unknown): Unwritable | undefined {
   const code = (e as { code?: string }).code;
-  if (e instanceof Deno.errors.NotFound) return undefined;
   if (code === "EROFS") {
+    const fix =
+      `Make the file system that holds ${dir} writable again (remount it read-write, or check the disk ` +
+      "for errors)";
     return {
       reason: `${dir} is on a read-only file system`,
+      fix,
       next:
-        `Make the file system that holds ${dir} writable again (remount it read-write, or check the disk ` +
-        "for errors). The daemon starts again on its own once it can write ('halton-meter start' if it has given " +
+        `${fix}. The daemon starts again on its own once it can write ('halton-meter start' if it has given ` +
         "up); traffic passes unmetered meanwhile.",
     };
   }
   if (e instanceof Deno.errors.PermissionDenied || code === "EACCES" || code === "EPERM") {
+    const fix = `Give this user write access to ${dir} again`;
     return {
       reason: `${dir} is not writable by this user`,
-      next: `Give this user write access to ${dir} again (it should be theirs, mode 0700).`,
+      fix,
+      next: `${fix} (it should be theirs, mode 0700).`,
     };
   }
   if (code === "ENOSPC") {
+    const fix = `Free space on the disk that holds ${dir}`;
     return {
       reason: `the disk that holds ${dir} is full`,
-      next: `Free space on the disk that holds ${dir}; the meter writes again once it has room.`,
+      fix,
+      next: `${fix}; the meter writes again once it has room.`,
     };
   }
   return undefined;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { VERSION } from "../core/version.ts";
-import { runCli } from "./helpers/cli.ts";
+import { MAIN, runCli } from "./helpers/cli.ts";
+import { denoDir } from "../testkit/processes.ts";
 import { tempHome } from "./helpers/home.ts";
 
 Deno.test("halton-meter --help lists the commands and exits 0", async () => {
@@ -80,4 +81,20 @@ Deno.test("a command run without any home folder set fails with a hint, not a st
     "halton-meter: HOME is not set, so the meter's folder is unknown\n" +
       "hint: Set HALTON_METER_HOME to the folder Halton Meter should use.\n",
   );
+});
+
+Deno.test("a reader that stops reading (`| head`) ends a long output quietly: exit 0, no stack trace", async () => {
+  await using home = await tempHome();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--cached-only", MAIN, "pricing", "list", "--json"],
+    env: { DENO_DIR: denoDir(), PATH: Deno.env.get("PATH") ?? "", NO_COLOR: "1", ...home.env },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Closed before the first write, so every write the command makes finds no reader.
+  await child.stdout.cancel();
+  const [status, stderr] = await Promise.all([child.status, new Response(child.stderr).text()]);
+  assert.equal(stderr, "");
+  assert.equal(status.code, 0);
 });
