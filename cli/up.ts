@@ -15,6 +15,7 @@ import { MeterError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import { VERSION } from "../core/version.ts";
 import { readTextIfThere } from "../core/io.ts";
+import { folderUnwritable } from "../core/writable.ts";
 import { isPortFree, negotiatePorts, readEffectivePorts, writeEffectivePorts } from "../core/ports.ts";
 import {
   clearDaemonFailure,
@@ -99,8 +100,9 @@ export const command: CommandSpec = {
 };
 
 /**
- * Starts the daemon; when it cannot start, says why and tries again each time `config.toml` changes, until it
- * starts (resolves with it) or a stop signal comes (resolves undefined). The reason goes where the daemon
+ * Starts the daemon; when it cannot start, says why and tries again each time `config.toml` changes, or once
+ * the meter's folder takes writes again if it did not, until it starts (resolves with it) or a stop signal
+ * comes (resolves undefined). The reason goes where the daemon
  * service's would (`run/daemon-error.json`), so `status` and `doctor` name it.
  */
 async function startOrWait<D>(
@@ -114,6 +116,7 @@ async function startOrWait<D>(
   stopped.then(() => stop = true);
   let lastMessage: string | undefined;
   let lastConfig = readTextIfThere(io.paths.config);
+  let blocked = false;
   while (!stop) {
     try {
       const daemon = await start();
@@ -127,17 +130,22 @@ async function startOrWait<D>(
         hint: e.hint,
       });
       log.error("daemon.startup_failed", { error: e.message, hint: e.hint ?? null, failures: failure.count });
+      blocked = folderUnwritable(io.paths.home) !== undefined;
       if (e.message !== lastMessage) {
         io.stderr(
           `halton-meter up: the daemon cannot start: ${e.message}\n` +
             (e.hint ? `hint: ${e.hint}\n` : "") +
             `The edge keeps 127.0.0.1:${edgePort} and passes every call through unmetered; the daemon is ` +
-            "tried again when config.toml changes. Ctrl-C stops the edge.\n",
+            `tried again ${blocked ? `once ${io.paths.home} takes writes` : "when config.toml changes"}. ` +
+            "Ctrl-C stops the edge.\n",
         );
         lastMessage = e.message;
       }
     }
-    while (!stop && readTextIfThere(io.paths.config) === lastConfig) {
+    while (
+      !stop && readTextIfThere(io.paths.config) === lastConfig &&
+      !(blocked && folderUnwritable(io.paths.home) === undefined)
+    ) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([stopped, new Promise((r) => timer = setTimeout(r, CONFIG_POLL_MS))]);
       clearTimeout(timer);

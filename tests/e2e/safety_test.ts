@@ -363,6 +363,71 @@ Deno.test("a meter folder that is a file gets a clean error naming the path, fro
   }
 });
 
+Deno.test({
+  name:
+    "`up` on a home turned read-only: the edge passes traffic, and the daemon starts once the folder takes writes",
+  ignore: !CAN_MOUNT,
+  async fn() {
+    const { disk, home, providerDir } = await homeOnSmallDisk("up-ro");
+    const { provider, ports } = await providerHome(home, providerDir);
+    let up: Deno.ChildProcess | undefined;
+    try {
+      const first = spawnMeter(home, "daemon");
+      await waitFor("a healthy daemon", () => daemonHealthy(ports.api), 20_000);
+      await stop(first);
+      remount(disk, "ro");
+
+      up = spawnMeter(home, "up", { stderr: "piped" });
+      let said = "";
+      const reading = (async () => {
+        for await (const text of up.stderr.pipeThrough(new TextDecoderStream())) said += text;
+      })();
+      await waitFor("up's word on the daemon", () => Promise.resolve(said.includes("tried again")), 20_000);
+      assert.match(said, new RegExp(`the daemon is tried again once ${home} takes writes`), said);
+      await waitFor("the edge", () => accepts(ports.edge), 20_000);
+      assert.equal((await chatThrough(ports.edge, provider.caPem)).status, 200, "passed through unmetered");
+
+      remount(disk, "rw");
+      await waitFor("the daemon, once the folder takes writes", () => daemonHealthy(ports.api), 20_000);
+      assert.equal((await stop(up)).code, 0);
+      await reading;
+    } finally {
+      if (up) await stop(up);
+      try {
+        remount(disk, "rw");
+      } catch { /* rw already */ }
+      await provider.close();
+      unmount(disk);
+      await Deno.remove(providerDir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a command that must write into a read-only home names the file system and what to do, without a stack trace",
+  ignore: !CAN_MOUNT,
+  async fn() {
+    const disk = smallDisk("1m")!;
+    const home = join(disk, ".halton-meter");
+    Deno.mkdirSync(home);
+    remount(disk, "ro");
+    try {
+      const out = await runCli(["stop"], { HALTON_METER_HOME: home, HOME: disk });
+      assert.equal(out.code, 1, out.stderr);
+      assert.equal(
+        out.stderr,
+        `halton-meter: cannot write ${home}/run: ${home} is on a read-only file system\n` +
+          `hint: Make the file system that holds ${home} writable again (remount it read-write, or check the ` +
+          "disk for errors), then run the command again.\n",
+      );
+    } finally {
+      remount(disk, "rw");
+      unmount(disk);
+    }
+  },
+});
+
 /**
  * `halton-meter <args>` as a user whom file modes bind: root without the capabilities that override them
  * (`setpriv`), or the user running the tests when that is not root.
