@@ -37,7 +37,7 @@ export interface Tunnel {
   close(): void;
 }
 
-/** How long to wait for a TCP + TLS connection to a provider (or the proxy's tunnel). */
+/** How long to wait for a TCP + TLS connection to a provider (or the proxy's tunnel), unless told otherwise. */
 const CONNECT_TIMEOUT_MS = 10_000;
 /** How long an idle connection is kept for reuse (less when the provider's `Keep-Alive` says so). */
 const IDLE_MS = 30_000;
@@ -58,12 +58,16 @@ export class UpstreamPool {
   #sweep?: ReturnType<typeof setTimeout>;
   #sweepAt = Infinity;
   #opened = 0;
+  readonly #connectTimeoutMs: number;
 
   /**
+   * `connectTimeoutMs` bounds TCP and TLS together (10 s unless given).
+   *
    * @throws {MeterError} when `ca_file` cannot be read or holds no certificate, or `proxy`/`resolve` are
    * malformed.
    */
-  constructor(settings: UpstreamSettings) {
+  constructor(settings: UpstreamSettings, options: { connectTimeoutMs?: number } = {}) {
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
     this.#resolve = parseResolveMap(settings.resolve);
     this.#proxy = parseProxyUrl(settings.proxy);
     this.#ca = trustedRoots(settings.ca_file || undefined);
@@ -177,27 +181,45 @@ export class UpstreamPool {
   async #dial(target: Address): Promise<Deno.TlsConn> {
     this.#opened++;
     const address = resolveTarget(target, this.#resolve);
-    let tcp: Deno.TcpConn | undefined;
-    const timer = setTimeout(() => tcp?.close(), CONNECT_TIMEOUT_MS);
+    const where = `connecting to ${target.host}:${target.port} failed`;
+    // One deadline for the whole of TCP and TLS. What it closes changes hands: `startTls` takes the TCP
+    // connection's resource over, and closing that afterwards would throw in the timer, where no one catches.
+    let open: { close(): void } | undefined;
+    let late = false;
+    const tooLate = new Error(`${where}: no answer within ${this.#connectTimeoutMs / 1000} s`);
+    let expire!: (e: Error) => void;
+    const deadline = new Promise<never>((_, reject) => expire = reject);
+    // Raced below, but it may also fire while nothing awaits it (inside `startTls`).
+    deadline.catch(() => {});
+    const timer = setTimeout(() => {
+      late = true;
+      expire(tooLate);
+      try {
+        open?.close();
+      } catch { /* already closed */ }
+    }, this.#connectTimeoutMs);
     try {
-      tcp = this.#proxy
-        ? await connectViaProxy(this.#proxy, address, CONNECT_TIMEOUT_MS)
-        : await Deno.connect({ hostname: address.host, port: address.port });
+      const connecting = this.#proxy
+        ? connectViaProxy(this.#proxy, address, this.#connectTimeoutMs)
+        : Deno.connect({ hostname: address.host, port: address.port });
+      // A connection that comes after the deadline is closed at once, not left open.
+      connecting.then((tcp) => late && tcp.close(), () => {});
+      const tcp = await Promise.race([connecting, deadline]);
+      open = tcp;
       tcp.setNoDelay(true);
       const conn = await Deno.startTls(tcp, {
         hostname: target.host,
         caCerts: this.#ca,
         alpnProtocols: ["http/1.1"],
       });
-      try {
-        await conn.handshake();
-      } catch (e) {
-        conn.close();
-        throw e;
-      }
+      open = conn;
+      await Promise.race([conn.handshake(), deadline]);
       return conn;
     } catch (e) {
-      throw new Error(`connecting to ${target.host}:${target.port} failed: ${(e as Error).message}`);
+      try {
+        open?.close();
+      } catch { /* closed by the deadline */ }
+      throw late ? tooLate : new Error(`${where}: ${(e as Error).message}`);
     } finally {
       clearTimeout(timer);
     }

@@ -131,6 +131,36 @@ Deno.test("UpstreamPool tunnels through [upstream] proxy with its credentials, a
   }
 });
 
+Deno.test("UpstreamPool gives up on a provider that takes the connection but never answers its TLS hello", async () => {
+  // Accepts, reads nothing, answers nothing: a stalled or black-holed endpoint.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })();
+  const pool = new UpstreamPool({
+    ca_file: "",
+    proxy: "",
+    resolve: { "api.openai.com": `127.0.0.1:${(listener.addr as Deno.NetAddr).port}` },
+  }, { connectTimeoutMs: 300 });
+  try {
+    const started = performance.now();
+    await assert.rejects(
+      () => get(pool, "/v1/chat/completions"),
+      /connecting to api\.openai\.com:443 failed: no answer within 0\.3 s/,
+    );
+    assert.ok(performance.now() - started < 3_000, "given up at its deadline");
+    // The deadline has passed without closing what startTls took over from under it; the pool still works.
+    await new Promise((r) => setTimeout(r, 400));
+    await assert.rejects(() => get(pool, "/v1/chat/completions"), /no answer within/);
+  } finally {
+    pool.close();
+    listener.close();
+    await accepting.catch(() => {});
+    for (const c of held) c.close();
+  }
+});
+
 Deno.test("bad [upstream] values are reported with a hint, not a stack trace", () => {
   assert.throws(
     () => parseResolveMap({ "api.openai.com": "not an address:x" }),
