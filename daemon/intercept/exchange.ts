@@ -234,6 +234,8 @@ export function forwardExchange(ctx: ExchangeContext, meta: ConnMeta, client: Cl
   client.onClose(() => {
     if (client.finished || ended) return;
     upstream.destroy();
+    // Gone before the answer's head: the request may have reached the provider, which may bill it.
+    if (!startMetering && !observer) start(0, {}, Math.round(performance.now() - t0));
     finish(false, "client closed");
   });
 

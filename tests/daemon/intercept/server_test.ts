@@ -290,6 +290,36 @@ Deno.test("an upstream reset mid-stream cuts the client's stream and records an 
   assert.equal(cut.tokens_complete, 0);
 });
 
+Deno.test("a client that gives up before the provider's answer still leaves one row, over HTTP/1.1 and HTTP/2", async () => {
+  const h = await startHarness();
+  const h1 = Deno.createHttpClient({
+    proxy: { url: `http://127.0.0.1:${h.daemon.ports.intercept}` },
+    caCerts: [h.caPem],
+    http2: false,
+  });
+  try {
+    for (const client of [h1, h.client]) {
+      await assert.rejects(() =>
+        fetch("https://api.openai.com/v1/chat/completions?delay_ms=1500", {
+          method: "POST",
+          body: JSON.stringify({ model: "gpt-4o-mini", messages: [] }),
+          client,
+          signal: AbortSignal.timeout(300),
+        })
+      );
+    }
+    // The provider had both calls (it may bill them) before either client left.
+    assert.equal(h.fake.requests.length, 2);
+  } finally {
+    h1.close();
+  }
+  const rows = await h.stop();
+  assert.deepEqual(
+    rows.map((r) => [r.model, r.http_status, r.status, r.error_class]),
+    [["gpt-4o-mini", null, "error", "network"], ["gpt-4o-mini", null, "error", "network"]],
+  );
+});
+
 Deno.test("an unreachable provider gets a 502 answer and a network-error row", async () => {
   const h = await startHarness();
   const res = await fetch("https://api.x.ai/v1/chat/completions", {
