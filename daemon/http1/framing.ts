@@ -42,16 +42,39 @@ export function responseHasNoBody(method: string, status: number): boolean {
   return method === "HEAD" || status === 204 || status === 304 || (status >= 100 && status < 200);
 }
 
-/** A final response's body framing. */
-export function responseFraming(method: string, status: number, h: IncomingHttpHeaders): BodyFraming {
+/**
+ * A final response's body framing; a string says why the response cannot be read (a length given twice with
+ * two values, RFC 9110 §8.6: which one the client would believe cannot be known).
+ */
+export function responseFraming(
+  method: string,
+  status: number,
+  h: IncomingHttpHeaders,
+): BodyFraming | string {
   if (responseHasNoBody(method, status)) return NONE;
   const te = h["transfer-encoding"];
-  if (te !== undefined && /\bchunked\s*$/i.test(String(te))) return CHUNKED;
-  if (te === undefined && h["content-length"] !== undefined) {
-    const n = Number(String(h["content-length"]).split(",")[0].trim());
-    if (Number.isSafeInteger(n) && n >= 0) return n === 0 ? NONE : { kind: "length", length: n };
+  if (te !== undefined) return /\bchunked\s*$/i.test(String(te)) ? CHUNKED : CLOSE;
+  if (h["content-length"] === undefined) return CLOSE;
+  const values = String(h["content-length"]).split(",").map((s) => s.trim());
+  if (values.some((v) => v !== values[0])) return "conflicting content-length values";
+  const n = Number(values[0]);
+  if (!/^\d{1,15}$/.test(values[0]) || !Number.isSafeInteger(n)) return CLOSE;
+  return n === 0 ? NONE : { kind: "length", length: n };
+}
+
+/**
+ * The response's headers as they may be passed on, given how its body is read: a `Content-Length` beside
+ * `Transfer-Encoding` goes (RFC 9112 §6.3: the body is read by its chunks, and the client must not be told
+ * another length), and a repeated one is said once.
+ */
+export function forwardableResponseHeaders(h: IncomingHttpHeaders): IncomingHttpHeaders {
+  const cl = h["content-length"];
+  if (cl === undefined) return h;
+  if (h["transfer-encoding"] !== undefined) {
+    const { "content-length": _, ...rest } = h;
+    return rest;
   }
-  return CLOSE;
+  return cl.includes(",") ? { ...h, "content-length": cl.split(",")[0].trim() } : h;
 }
 
 /** True when the client asked to keep the connection after this request (the default from HTTP/1.1 on). */

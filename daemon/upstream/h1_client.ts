@@ -13,7 +13,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import { Buffer } from "node:buffer";
 import { BodyReader } from "../http1/body.ts";
 import { frameChunk, LAST_CHUNK } from "../http1/chunked.ts";
-import { responseFraming } from "../http1/framing.ts";
+import { forwardableResponseHeaders, responseFraming } from "../http1/framing.ts";
 import { MAX_HEAD, parseResponseHead, serializeHead } from "../http1/head.ts";
 import type { ConnOwner, UpstreamConn } from "./conn.ts";
 import { indexOfHeadEnd } from "../http1/crlf.ts";
@@ -267,9 +267,11 @@ export class UpstreamCall implements BodySink {
         if (head.status === 101) return this.#fail(new Error("upstream switched protocols"));
         continue;
       }
+      const framing = responseFraming(this.#method, head.status, head.headers);
+      if (typeof framing === "string") return this.#fail(new Error(`upstream sent ${framing}`));
       const socket = this.#attempt!.socket;
       this.#body = new BodyChannel({ pause: () => socket.pause(), resume: () => socket.resume() });
-      this.#reader = new BodyReader(responseFraming(this.#method, head.status, head.headers));
+      this.#reader = new BodyReader(framing);
       const conn = String(head.headers.connection ?? "").toLowerCase();
       if (this.#reader.kind === "close" || /\bclose\b/.test(conn)) this.#reusable = false;
       const ka = /timeout=(\d+)/.exec(String(head.headers["keep-alive"] ?? ""));
@@ -277,7 +279,7 @@ export class UpstreamCall implements BodySink {
       this.#handlers.response({
         statusCode: head.status,
         statusMessage: head.message,
-        headers: head.headers,
+        headers: forwardableResponseHeaders(head.headers),
         body: this.#body,
       });
       // The caller may have given up inside the handler.

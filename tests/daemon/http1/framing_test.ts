@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { clientKeepsAlive, requestFraming, responseFraming } from "../../../daemon/http1/framing.ts";
+import {
+  clientKeepsAlive,
+  forwardableResponseHeaders,
+  requestFraming,
+  responseFraming,
+} from "../../../daemon/http1/framing.ts";
 import { BodyReader } from "../../../daemon/http1/body.ts";
 
 Deno.test("requestFraming() refuses what could smuggle a request", () => {
@@ -23,6 +28,23 @@ Deno.test("responseFraming() reads a provider's answer leniently", () => {
   assert.deepEqual(responseFraming("GET", 200, { "transfer-encoding": "chunked" }), { kind: "chunked" });
   assert.deepEqual(responseFraming("GET", 200, { "transfer-encoding": "gzip" }), { kind: "close" });
   assert.deepEqual(responseFraming("GET", 200, {}), { kind: "close" });
+  assert.deepEqual(responseFraming("GET", 200, { "transfer-encoding": "chunked", "content-length": "5" }), {
+    kind: "chunked",
+  });
+  assert.equal(
+    responseFraming("GET", 200, { "content-length": "2, 7" }),
+    "conflicting content-length values",
+  );
+});
+
+Deno.test("forwardableResponseHeaders() drops a length beside chunks and says a repeated one once", () => {
+  assert.deepEqual(
+    forwardableResponseHeaders({ "transfer-encoding": "chunked", "content-length": "5", "x-a": "1" }),
+    { "transfer-encoding": "chunked", "x-a": "1" },
+  );
+  assert.deepEqual(forwardableResponseHeaders({ "content-length": "9, 9" }), { "content-length": "9" });
+  const plain = { "content-length": "9" };
+  assert.equal(forwardableResponseHeaders(plain), plain);
 });
 
 Deno.test("clientKeepsAlive() keeps HTTP/1.1 open unless told to close, HTTP/1.0 only when asked", () => {

@@ -177,7 +177,11 @@ Deno.test("bad [upstream] values are reported with a hint, not a stack trace", (
   });
 });
 
-Deno.test("UpstreamPool drops an idle connection when the provider's Keep-Alive timeout is up", async () => {
+/**
+ * A provider that answers its `n`th request (from 0) with the raw bytes `answer(n)` on a kept-alive TLS
+ * connection, and a pool that reaches it as api.openai.com.
+ */
+async function rawProvider(answer: (n: number) => string) {
   const dir = await Deno.makeTempDir();
   const { ca } = await loadOrCreateCa({
     caDir: dir,
@@ -188,16 +192,13 @@ Deno.test("UpstreamPool drops an idle connection when the provider's Keep-Alive 
   const listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert: leaf.certPem, key: leaf.keyPem });
   const conns: Deno.Conn[] = [];
   let answered = 0;
-  // The first answer keeps the default idle time; later ones say the server keeps the connection 1 s,
-  // which leaves the pool no time to reuse it.
   const serving = (async () => {
     for await (const conn of listener) {
       conns.push(conn);
       (async () => {
         const buf = new Uint8Array(4096);
         while (((await conn.read(buf)) ?? 0) > 0) {
-          const ka = answered++ === 0 ? "" : "keep-alive: timeout=1\r\n";
-          await conn.write(new TextEncoder().encode(`HTTP/1.1 200 OK\r\n${ka}content-length: 2\r\n\r\nok`));
+          await conn.write(new TextEncoder().encode(answer(answered++)));
         }
       })().catch(() => {});
     }
@@ -207,24 +208,76 @@ Deno.test("UpstreamPool drops an idle connection when the provider's Keep-Alive 
     proxy: "",
     resolve: { "api.openai.com": `127.0.0.1:${(listener.addr as Deno.NetAddr).port}` },
   });
-  try {
-    assert.equal((await get(pool, "/v1/chat/completions")).body, "ok");
-    assert.equal((await get(pool, "/v1/chat/completions")).body, "ok");
-    assert.equal(pool.opened, 1, "the connection is reused while its idle time lasts");
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal((await get(pool, "/v1/chat/completions")).body, "ok");
-    assert.equal(pool.opened, 2, "the expired connection is not reused");
-  } finally {
-    pool.close();
-    listener.close();
-    for (const c of conns) {
-      try {
-        c.close();
-      } catch { /* already closed */ }
-    }
-    await serving;
-    await Deno.remove(dir, { recursive: true });
-  }
+  return {
+    pool,
+    async [Symbol.asyncDispose]() {
+      pool.close();
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* already closed */ }
+      }
+      await serving;
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+Deno.test("UpstreamPool drops an idle connection when the provider's Keep-Alive timeout is up", async () => {
+  // The first answer keeps the default idle time; later ones say the server keeps the connection 1 s,
+  // which leaves the pool no time to reuse it.
+  await using provider = await rawProvider((n) =>
+    `HTTP/1.1 200 OK\r\n${n === 0 ? "" : "keep-alive: timeout=1\r\n"}content-length: 2\r\n\r\nok`
+  );
+  const { pool } = provider;
+  assert.equal((await get(pool, "/v1/chat/completions")).body, "ok");
+  assert.equal((await get(pool, "/v1/chat/completions")).body, "ok");
+  assert.equal(pool.opened, 1, "the connection is reused while its idle time lasts");
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal((await get(pool, "/v1/chat/completions")).body, "ok");
+  assert.equal(pool.opened, 2, "the expired connection is not reused");
+});
+
+Deno.test("UpstreamPool reads a chunked answer that also names a length by its chunks, and says no length", async () => {
+  await using provider = await rawProvider(() =>
+    "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\nb\r\nhello world\r\n0\r\n\r\n"
+  );
+  const answer = await new Promise<{ headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+    provider.pool.request({
+      target: { host: "api.openai.com", port: 443 },
+      method: "GET",
+      path: "/v1/models",
+      headers: {},
+    }, {
+      error: reject,
+      response(res) {
+        const parts: Buffer[] = [];
+        res.body.receive({
+          data: (c) => parts.push(c),
+          end: () => resolve({ headers: res.headers, body: Buffer.concat(parts).toString() }),
+          abort: reject,
+        });
+      },
+    }).end();
+  });
+  assert.equal(answer.body, "hello world");
+  assert.equal(
+    answer.headers["content-length"],
+    undefined,
+    "a client told 5 bytes would cut the answer short",
+  );
+  assert.equal(answer.headers["transfer-encoding"], "chunked");
+});
+
+Deno.test("UpstreamPool refuses an answer whose lengths disagree, and passes one said twice alike once", async () => {
+  await using provider = await rawProvider((n) =>
+    n === 0
+      ? "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 7\r\n\r\nok12345"
+      : "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 2\r\n\r\nok"
+  );
+  await assert.rejects(() => get(provider.pool, "/v1/chat/completions"), /conflicting content-length values/);
+  assert.equal((await get(provider.pool, "/v1/chat/completions")).body, "ok");
 });
 
 Deno.test("rootsBeyond() keeps only the roots the bundled store lacks, however their PEM is laid out", () => {
