@@ -217,8 +217,9 @@ export function forwardExchange(ctx: ExchangeContext, meta: ConnMeta, client: Cl
           out.end(undefined, (delivered) => finish(delivered, delivered ? undefined : "client closed"));
         },
         abort() {
-          client.abort();
+          // Said first: on HTTP/2 the client's abort closes the stream, which would call it "client closed".
           finish(false, "upstream reset");
+          client.abort();
         },
       });
     },
