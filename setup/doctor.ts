@@ -12,7 +12,7 @@ import { BUNDLE_VARS, EXTRA_CA_VARS } from "../platform/proxy_env.ts";
 import { NSS_NICKNAME } from "../platform/linux/mod.ts";
 import { NOT_FOUND } from "../platform/runner.ts";
 import { bundleScope, certifiBundle, isPatched } from "./certifi.ts";
-import type { Facts } from "./inspect.ts";
+import { type Facts, inForeground } from "./inspect.ts";
 import { type Machine, machinePaths } from "./machine.ts";
 import { bundledMigrations, checkCompatible } from "../store/migrate.ts";
 import { StoreError } from "../core/errors.ts";
@@ -250,6 +250,12 @@ export function checkServices(f: Facts): Check[] {
     return [
       f.supervisor
         ? { layer: "services", status: "ok", detail: `built-in supervisor, pid ${f.supervisor.pid}` }
+        : inForeground(f)
+        ? {
+          layer: "services",
+          status: "ok",
+          detail: "edge and daemon run in the foreground ('halton-meter up'), not supervised",
+        }
         : {
           layer: "services",
           status: "broken",

@@ -5,7 +5,7 @@
  * @module
  */
 import { VERSION } from "../core/version.ts";
-import type { Facts } from "./inspect.ts";
+import { type Facts, inForeground } from "./inspect.ts";
 
 /** One component's line. */
 export interface Component {
@@ -100,8 +100,7 @@ export function statusReport(f: Facts): StatusReport {
       detail: `config.toml cannot be used as it is; the edge ignores: ${f.configIgnored.join("; ")}`,
     });
   }
-  // `halton-meter up` runs both in the foreground, with no supervisor and maybe no init: that is healthy.
-  const foreground = f.supervisor === undefined && f.edgeUp && f.interceptUp && f.api.ok;
+  const foreground = inForeground(f);
   if (f.manager === "supervisor") {
     c.push({
       name: "services",

@@ -5,7 +5,7 @@ import type { Check, Verdict } from "../../setup/doctor.ts";
 import { captureIo } from "../helpers/io.ts";
 import { type Fixture, fixture } from "../setup/_fixture.ts";
 import { describeChannel } from "../../core/channel.ts";
-import { initMachine } from "./_init.ts";
+import { initMachine, upInForeground } from "./_init.ts";
 
 const UNIT = "/home/ada/.config/systemd/user/halton-meter.service";
 
@@ -41,6 +41,19 @@ Deno.test("doctor after a clean init is HEALTHY and exits 0", async () => {
     new Set(r.checks.map((c) => c.layer)),
     new Set(["ca", "trust", "certifi", "env", "ports", "services", "database"]),
   );
+});
+
+Deno.test("doctor agrees with status while 'up' runs in the foreground: its services are fine", async () => {
+  await using f = await fixture("linux");
+  const noSystemd = await upInForeground(f);
+  const out = captureIo(f.paths);
+  await execute(out.io, parseInvocation("doctor", command, ["--json"]), f.machine({ script: noSystemd }).m);
+  const r = JSON.parse(out.stdout()) as { checks: Check[] };
+  assert.deepEqual(r.checks.filter((c) => c.layer === "services"), [{
+    layer: "services",
+    status: "ok",
+    detail: "edge and daemon run in the foreground ('halton-meter up'), not supervised",
+  }]);
 });
 
 Deno.test("doctor calls a hand-edited unit INCONSISTENT with 'run init to rewrite it'; --fix rewrites it", async () => {

@@ -4,9 +4,8 @@ import { command, execute } from "../../cli/status.ts";
 import type { StatusReport } from "../../setup/status.ts";
 import { captureIo } from "../helpers/io.ts";
 import { fixture } from "../setup/_fixture.ts";
-import { loadOrCreateCa } from "../../tls/mod.ts";
 import { describeChannel } from "../../core/channel.ts";
-import { initMachine } from "./_init.ts";
+import { initMachine, upInForeground } from "./_init.ts";
 
 const json = parseInvocation("status", command, ["--json"]);
 
@@ -53,25 +52,21 @@ Deno.test("status with the daemon down is unhealthy and the table marks it", asy
 
 Deno.test("status is healthy while 'up' runs edge and daemon in the foreground, even before init", async () => {
   await using f = await fixture("linux");
-  const dir = await Deno.makeTempDir();
-  try {
-    const { ca } = await loadOrCreateCa({
-      caDir: dir,
-      caKeyAndCert: `${dir}/ca.pem`,
-      caCert: `${dir}/ca-cert.pem`,
-    });
-    f.fs.write(f.paths.caCert, ca.certPem);
-    f.fs.write(f.paths.caKeyAndCert, ca.keyPem + ca.certPem);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-  f.board.edge = f.board.daemon = true;
-  const noSystemd = [{ when: /show-environment/, code: 1, stderr: "Failed to connect to bus" }];
+  const noSystemd = await upInForeground(f);
   const out = captureIo(f.paths);
   assert.equal(await execute(out.io, json, f.machine({ script: noSystemd }).m), 0);
   const r = JSON.parse(out.stdout()) as StatusReport;
   assert.equal(r.healthy, true);
   assert.equal(r.components.find((c) => c.name === "services")?.state, "foreground");
+});
+
+Deno.test("status does not take another home's 'up' on the same ports for this home's", async () => {
+  await using f = await fixture("linux");
+  const noSystemd = await upInForeground(f, false);
+  const out = captureIo(f.paths);
+  assert.equal(await execute(out.io, json, f.machine({ script: noSystemd }).m), 3);
+  const r = JSON.parse(out.stdout()) as StatusReport;
+  assert.equal(r.components.find((c) => c.name === "services")?.state, "stopped");
 });
 
 Deno.test("status names the channel the binary came from, in JSON and in the heading", async () => {
