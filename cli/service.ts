@@ -12,7 +12,7 @@ import { currentOs } from "../core/paths.ts";
 import { runPlan } from "../platform/plan.ts";
 import { platformFor, selfCommand } from "../platform/mod.ts";
 import type { ServiceName } from "../platform/types.ts";
-import { gatherFacts } from "../setup/inspect.ts";
+import { gatherFacts, inForeground } from "../setup/inspect.ts";
 import {
   detectServiceManager,
   type Machine,
@@ -78,8 +78,27 @@ async function switchDaemon(io: Io, m: Machine): Promise<void> {
   });
 }
 
+/**
+ * Refuses `verb` while `halton-meter up` runs this home's edge and daemon: they are not the services, and
+ * services started beside them would only fight them for the ports.
+ */
+async function refuseWhileUp(m: Machine, verb: "start" | "stop" | "restart"): Promise<void> {
+  const f = await gatherFacts(m);
+  if (!inForeground(f)) return;
+  const pid = f.edge!.pid;
+  throw new MeterError(
+    `'halton-meter up' (pid ${pid}) runs this home's edge and daemon in the foreground; '${verb}' acts on the services`,
+    {
+      hint: verb === "stop"
+        ? `Stop 'up' itself: Ctrl-C where it runs, or 'kill ${pid}'.`
+        : `Stop 'up' first (Ctrl-C where it runs, or 'kill ${pid}'), then run 'halton-meter ${verb}' again.`,
+    },
+  );
+}
+
 /** `start` on `m`. */
 export async function executeStart(io: Io, inv: Invocation, m: Machine): Promise<number> {
+  await refuseWhileUp(m, "start");
   requireInit(m);
   if (await managerOf(m, boolFlag(inv, "detach")) === "supervisor") {
     const running = m.supervisor.running();
@@ -103,6 +122,7 @@ export async function executeStart(io: Io, inv: Invocation, m: Machine): Promise
 
 /** `stop` on `m`. */
 export async function executeStop(io: Io, inv: Invocation, m: Machine): Promise<number> {
+  await refuseWhileUp(m, "stop");
   const all = boolFlag(inv, "all");
   if (await managerOf(m, false) === "supervisor") {
     if (all) await m.supervisor.stopAll();
@@ -122,6 +142,7 @@ export async function executeStop(io: Io, inv: Invocation, m: Machine): Promise<
 
 /** `restart` on `m`. */
 export async function executeRestart(io: Io, inv: Invocation, m: Machine): Promise<number> {
+  await refuseWhileUp(m, "restart");
   requireInit(m);
   const all = boolFlag(inv, "all");
   if (await managerOf(m, boolFlag(inv, "detach")) === "supervisor") {

@@ -63,7 +63,10 @@ export const command: CommandSpec = {
         edgeLog.error("edge.config_ignored", { ignored, using: "the default in its place" });
         io.stderr(`halton-meter up: the edge ignores ${ignored}; it uses the default in its place.\n`);
       }
-      const edge = await startEdge(edgeOptions(ports, loaded.config, edgeLog, io.paths.run));
+      const edge = await startEdge({
+        ...edgeOptions(ports, loaded.config, edgeLog, io.paths.run),
+        inUp: true,
+      });
       const daemonPorts = { intercept: ports.intercept, api: ports.api };
       const start = () =>
         startDaemon({

@@ -29,6 +29,8 @@ export interface EdgeState {
   port: number;
   started_at: string;
   unmetered: UnmeteredSummary;
+  /** Set by the edge of `halton-meter up`, which runs the daemon in its own process, not as a service. */
+  up?: true;
 }
 
 /** `<run>/edge.json`. */

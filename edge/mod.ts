@@ -69,6 +69,8 @@ export interface EdgeOptions {
   reclaimIdleMs?: number;
   /** Where the edge writes its pid, version and unmetered counts (`run/edge.json`); none when absent. */
   stateFile?: string;
+  /** Run by `halton-meter up`, beside the daemon in one process: said in the state file. */
+  inUp?: boolean;
   /**
    * The watchdog: the file naming the daemon's pid (`run/daemon.ready`) and how long a daemon that answered
    * before may fail its health check before the edge kills it. No watchdog when absent.
@@ -213,6 +215,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       port,
       started_at: startedAt,
       unmetered: bypass.counts,
+      ...(options.inUp ? { up: true } : {}),
     };
     const failed = writeEdgeState(options.stateFile!, state);
     if (failed) logger.warn("edge.state_write_failed", { error: failed.message });

@@ -63,11 +63,11 @@ export interface Facts {
 
 /**
  * Whether `halton-meter up` runs this home's edge and daemon in the foreground, with no supervisor and maybe
- * no init: healthy. The edge must be this home's own (its `run/edge.json`, its pid alive): another home's
- * `up` on the same ports is not.
+ * no init: healthy. Its edge says so in this home's `run/edge.json` (its pid alive): another home's `up` on
+ * the same ports, or the services' edge, is not.
  */
 export function inForeground(f: Facts): boolean {
-  return f.supervisor === undefined && f.edge !== undefined && f.interceptUp && f.api.ok;
+  return f.supervisor === undefined && f.edge?.up === true && f.interceptUp && f.api.ok;
 }
 
 /** Reads the CA's certificate and key: validity, fingerprint, and whether the key matches. */

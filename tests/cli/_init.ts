@@ -48,6 +48,7 @@ export async function upInForeground(f: Fixture, ownEdge = true) {
         port: 8081,
         started_at: new Date().toISOString(),
         unmetered: { tunnels: 0, bytes: 0, open: 0, reclaimed: 0 },
+        up: true,
       }),
     );
   }

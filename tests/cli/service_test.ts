@@ -5,7 +5,7 @@ import { executeRestart, executeStart, executeStop, restart, start, stop } from 
 import { MeterError } from "../../core/errors.ts";
 import { captureIo } from "../helpers/io.ts";
 import { fixture } from "../setup/_fixture.ts";
-import { initMachine } from "./_init.ts";
+import { initMachine, upInForeground } from "./_init.ts";
 
 const NO_SYSTEMD = [{ when: "systemctl --user show-environment", code: 1 }];
 
@@ -38,6 +38,26 @@ Deno.test("under the supervisor stop keeps the edge, start lets the daemon run a
   await executeRestart(captureIo(f.paths).io, parseInvocation("restart", restart, []), f.machine().m);
   await executeStop(captureIo(f.paths).io, parseInvocation("stop", stop, ["--all"]), f.machine().m);
   assert.deepEqual(f.supervisor.asked, ["stopDaemon", "letDaemonRun", "restartDaemon", "stopAll"]);
+});
+
+Deno.test("start, stop and restart refuse while 'up' runs this home's edge and daemon, and say how to stop it", async () => {
+  await using f = await fixture("linux");
+  const noSystemd = await upInForeground(f);
+  const cases = [
+    [executeStart, parseInvocation("start", start, ["--detach"])],
+    [executeStop, parseInvocation("stop", stop, [])],
+    [executeStop, parseInvocation("stop", stop, ["--all"])],
+    [executeRestart, parseInvocation("restart", restart, [])],
+  ] as const;
+  for (const [run, inv] of cases) {
+    await assert.rejects(
+      () => run(captureIo(f.paths).io, inv, f.machine({ script: noSystemd }).m),
+      (e: MeterError) =>
+        e.message.startsWith(`'halton-meter up' (pid ${Deno.pid}) runs this home's edge and daemon`) &&
+        (e.hint ?? "").includes(`kill ${Deno.pid}`),
+    );
+  }
+  assert.deepEqual(f.supervisor.asked, [], "no supervisor was started or asked anything");
 });
 
 Deno.test("start --detach before init refuses with a hint to run init", async () => {

@@ -43,6 +43,16 @@ Deno.test("up runs edge and daemon in one process: a call is metered, the self-t
     assert.equal(selftest.status, 200, log);
     assert.equal((await selftest.json()).ok, true);
 
+    // `status` and `doctor` agree that `up` runs this home; `stop` says it cannot stop `up` and how to.
+    const home = { HALTON_METER_HOME: dir, HOME: dir };
+    const status = JSON.parse((await runCli(["status", "--json"], home)).stdout);
+    assert.equal(status.components.find((c: { name: string }) => c.name === "services").state, "foreground");
+    const doctor = JSON.parse((await runCli(["doctor", "--json"], home)).stdout);
+    assert.equal(doctor.checks.find((c: { layer: string }) => c.layer === "services").status, "ok");
+    const refused = await runCli(["stop"], home);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, new RegExp(`'halton-meter up' \\(pid ${up.pid}\\) runs this home's edge`));
+
     // A 2 MB prompt answered before it was all sent (the self-test host refuses any other path at once, as a
     // provider may refuse a request early): curl, sending all the while, still gets the answer, over either
     // version (curl 7.88's nghttp2 dropped the answer when HTTP/2 reset the stream after it).
