@@ -8,7 +8,8 @@ import { basename } from "node:path";
 import { boolFlag, type CommandSpec, type Invocation, type Io, stringFlag } from "./command.ts";
 import { proxyEnv } from "../platform/proxy_env.ts";
 import { ensureCaBundle } from "../platform/ca_bundle_file.ts";
-import { loadConfig } from "../core/config.ts";
+import { edgeConfig } from "./edge_config.ts";
+import { listening } from "../setup/probe.ts";
 import { ExitCode, UsageError } from "../core/errors.ts";
 import { currentOs } from "../core/paths.ts";
 import { effectivePorts } from "../core/ports.ts";
@@ -50,7 +51,7 @@ export function renderEnv(shell: Shell, vars: Record<string, string>): string {
  * when the CA exists and the bundle does not (or is stale), as after `up` or `start` without `init`.
  */
 export function envVars(io: Io, rootFiles?: readonly string[]): Record<string, string> {
-  const ports = effectivePorts(io.paths.effectivePorts, loadConfig(io.paths.config));
+  const ports = effectivePorts(io.paths.effectivePorts, edgeConfig(io));
   const exists = (p: string) => {
     try {
       return Deno.statSync(p).isFile;
@@ -68,10 +69,18 @@ export function envVars(io: Io, rootFiles?: readonly string[]): Record<string, s
 }
 
 /** `env` with these I/O and flags. */
-export function execute(io: Io, inv: Invocation): number {
+export async function execute(io: Io, inv: Invocation): Promise<number> {
   const shell = pickShell(stringFlag(inv, "shell"), io.env);
   const vars = envVars(io);
   io.stdout(boolFlag(inv, "json") ? JSON.stringify(vars, null, 2) + "\n" : renderEnv(shell, vars));
+  const edge = Number(new URL(vars.HTTPS_PROXY).port);
+  if (!await listening(edge)) {
+    io.stderr(
+      `halton-meter: the meter's edge is not listening on 127.0.0.1:${edge}; HTTPS calls through these ` +
+        "variables fail until the meter is started.\n" +
+        "hint: start it with 'halton-meter up' (in the foreground) or 'halton-meter start' (as services).\n",
+    );
+  }
   return ExitCode.Ok;
 }
 

@@ -7,7 +7,7 @@
  */
 import { boolFlag, type CommandSpec, type Invocation, type Io, stringFlag } from "./command.ts";
 import { proxyEnv } from "../platform/proxy_env.ts";
-import { loadConfig } from "../core/config.ts";
+import { edgeConfig } from "./edge_config.ts";
 import { UsageError } from "../core/errors.ts";
 import { ensureCaBundle } from "../platform/ca_bundle_file.ts";
 import { listening } from "../setup/probe.ts";
@@ -74,7 +74,7 @@ async function runCommand(io: Io, inv: Invocation): Promise<number> {
   if (!jsonEnv && !argv.length) {
     throw new UsageError("run: no command given", "Put the command after --: halton-meter run -- npm test");
   }
-  const { edge } = effectivePorts(io.paths.effectivePorts, loadConfig(io.paths.config));
+  const { edge } = effectivePorts(io.paths.effectivePorts, edgeConfig(io));
   const caCert = readTextIfThere(io.paths.caCert) !== undefined ? io.paths.caCert : undefined;
   if (!caCert) {
     io.stderr(

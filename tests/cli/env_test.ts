@@ -13,22 +13,41 @@ Deno.test("env prints variables a POSIX shell reads back exactly, pointing at th
   await using home = await tempHome();
   writeEffectivePorts(home.paths.effectivePorts, { edge: 18081, intercept: 18090, api: 18765 });
   const out = captureIo(home.paths, { env: { SHELL: "/bin/bash" } });
-  assert.equal(execute(out.io, parseInvocation("env", command, [])), 0);
+  assert.equal(await execute(out.io, parseInvocation("env", command, [])), 0);
   const r = await exec("sh", ["-c", `${out.stdout()}\nprintf '%s|%s' "$HTTPS_PROXY" "$no_proxy"`]);
   assert.equal(r.stdout, "http://127.0.0.1:18081|localhost,127.0.0.1,::1");
 });
 
 Deno.test("env --json lists the CA variables only when the CA files exist", async () => {
   await using home = await tempHome();
-  const read = () => {
+  const read = async () => {
     const out = captureIo(home.paths);
-    execute(out.io, parseInvocation("env", command, ["--json"]));
+    await execute(out.io, parseInvocation("env", command, ["--json"]));
     return JSON.parse(out.stdout()) as Record<string, string>;
   };
-  assert.equal(read().NODE_EXTRA_CA_CERTS, undefined);
+  assert.equal((await read()).NODE_EXTRA_CA_CERTS, undefined);
   await Deno.mkdir(home.paths.caDir, { recursive: true });
   await Deno.writeTextFile(home.paths.caCert, "pem");
-  assert.equal(read().NODE_EXTRA_CA_CERTS, home.paths.caCert);
+  assert.equal((await read()).NODE_EXTRA_CA_CERTS, home.paths.caCert);
+});
+
+Deno.test("env with a config it cannot use still prints the variables, and warns of that and of a silent edge", async () => {
+  await using home = await tempHome();
+  await Deno.mkdir(home.paths.home, { recursive: true });
+  await Deno.writeTextFile(home.paths.config, "[edge]\nport = \"x\"\n[bogus]\n");
+  const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (free.addr as Deno.NetAddr).port;
+  free.close();
+  writeEffectivePorts(home.paths.effectivePorts, { edge: port, intercept: 18090, api: 18765 });
+  const out = captureIo(home.paths, { env: { SHELL: "/bin/bash" } });
+  assert.equal(await execute(out.io, parseInvocation("env", command, ["--json"])), 0);
+  assert.equal(JSON.parse(out.stdout()).HTTPS_PROXY, `http://127.0.0.1:${port}`);
+  assert.match(out.stderr(), /^warning: .*config\.toml:3: unknown section \[bogus\] is ignored$/m);
+  assert.match(
+    out.stderr(),
+    /^warning: .*edge\.port.* \(ignored: the edge runs on defaults in its place\)$/m,
+  );
+  assert.match(out.stderr(), new RegExp(`the meter's edge is not listening on 127\\.0\\.0\\.1:${port}`));
 });
 
 Deno.test("env quotes values for fish, PowerShell and cmd, and picks the login shell by default", () => {

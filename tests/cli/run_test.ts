@@ -151,6 +151,28 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "run with a config.toml it cannot use still runs the command through the edge, and says what it ignored",
+  posix,
+  async () => {
+    const edge = fakeEdge();
+    const home = await tempHome(edge.port);
+    try {
+      await Deno.writeTextFile(join(home, "config.toml"), "[edge\nport = 1\n");
+      const r = await runMeter(home, ["run", "--", "sh", "-c", 'echo "$HTTPS_PROXY"']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `http://127.0.0.1:${edge.port}\n`);
+      assert.match(
+        r.stderr,
+        /^warning: .*config\.toml.*not valid TOML.*\(ignored: the edge runs on defaults in its place\)$/m,
+      );
+    } finally {
+      await edge.close();
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+);
+
 Deno.test("run exits with the command's exit code", posix, async () => {
   const edge = fakeEdge();
   const home = await tempHome(edge.port);
