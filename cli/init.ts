@@ -170,7 +170,8 @@ export const command: CommandSpec = {
       name: "os",
       type: "string",
       value: "OS",
-      description: "Render the plan for darwin, linux or windows (another OS implies --dry-run).",
+      description:
+        "Plan for darwin, linux or windows: another OS than this one implies --dry-run; this one's own runs for real.",
     },
   ],
   examples: [

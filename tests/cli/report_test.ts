@@ -189,7 +189,8 @@ Deno.test("report --since takes hours, days, weeks, months and dates", async () 
   assert.equal((await json(["--since", "1d"])).total.requests, 0);
 });
 
-Deno.test("report --project shows one project's calls", async () => {
+Deno.test("report --project shows one project's calls, named as run --project names them", async () => {
+  assert.equal((await json(["--project", " Beta "])).total.requests, BETA.requests);
   const doc = await json(["--project", "beta", "--by", "model"]);
   assert.equal(doc.project, "beta");
   assert.deepEqual(doc.groups.map((g: { key: string }) => g.key), [
