@@ -62,7 +62,8 @@ export async function execute(
 export const command: CommandSpec = {
   usage: "doctor [--json] [--fix]",
   description: [
-    "Checks every layer: the CA files and their validity, the CA's trust, the certifi bundles, the proxy and CA",
+    "Checks every layer: config.toml (values the edge had to ignore), the CA files and their validity, the",
+    "CA's trust, the certifi bundles (system-wide ones are left alone by design), the proxy and CA",
     "variables of this shell (a proxy variable pointing at a dead port breaks every request), the ports and a",
     "self-test through the edge, the service definitions (a hand-edited one is INCONSISTENT: init rewrites it),",
     "and the database (PRAGMA quick_check on a read-only connection).",

@@ -22,7 +22,7 @@ export type CheckStatus = "ok" | "skipped" | "inconsistent" | "broken";
 
 /** One check. */
 export interface Check {
-  layer: "ca" | "trust" | "certifi" | "env" | "ports" | "services" | "database";
+  layer: "config" | "ca" | "trust" | "certifi" | "env" | "ports" | "services" | "database";
   status: CheckStatus;
   detail: string;
   /** The one thing to do about it. */
@@ -117,12 +117,16 @@ export async function checkCertifi(m: Machine, f: Facts): Promise<Check[]> {
   if (!f.ca.pem) return [{ layer: "certifi", status: "skipped", detail: "no usable CA" }];
   const out: Check[] = [];
   const seen = new Set<string>();
+  let system = 0;
   for (const python of m.pythons()) {
     const bundle = await certifiBundle(m.runner, python);
     if (!bundle || seen.has(bundle)) continue;
     seen.add(bundle);
     // init leaves a system-wide bundle alone on purpose: its lacking the CA is no inconsistency.
-    if (bundleScope(m.fs.realPath(bundle), machinePaths(m).userHome, m.os) === "system") continue;
+    if (bundleScope(m.fs.realPath(bundle), machinePaths(m).userHome, m.os) === "system") {
+      system++;
+      continue;
+    }
     const text = m.fs.readText(bundle);
     if (text !== undefined && !isPatched(text, f.ca.pem)) {
       out.push({
@@ -134,9 +138,32 @@ export async function checkCertifi(m: Machine, f: Facts): Promise<Check[]> {
     }
   }
   if (out.length === 0) {
-    out.push({ layer: "certifi", status: "ok", detail: `${seen.size} bundle(s) hold the CA` });
+    const own = seen.size - system;
+    out.push({
+      layer: "certifi",
+      status: "ok",
+      detail: [
+        `${own} bundle(s) hold the CA`,
+        ...(system
+          ? [`${system} system-wide bundle(s) left alone ('halton-meter run' sets the CA variables)`]
+          : []),
+      ].join("; "),
+    });
   }
   return out;
+}
+
+/** `config.toml`: values the edge had to ignore are settings the user made that do not apply. */
+export function checkConfig(f: Facts): Check[] {
+  if (!f.configIgnored.length) return [];
+  return [{
+    layer: "config",
+    status: "inconsistent",
+    detail: `config.toml cannot be used as it is; the edge runs on defaults in place of: ${
+      f.configIgnored.join("; ")
+    }`,
+    next: "Fix config.toml where each problem says (file, line and key); the daemon needs it valid to start.",
+  }];
 }
 
 /** The proxy and CA variables of the environment doctor runs in: a stale proxy variable breaks every request. */
@@ -367,6 +394,7 @@ export async function runChecks(m: Machine, f: Facts): Promise<Check[]> {
       next: "Run 'halton-meter init': it moves the file aside and starts a new record.",
     });
   }
+  out.push(...checkConfig(f));
   out.push(...checkCa(m, f));
   out.push(...await checkTrust(m, f));
   out.push(...await checkCertifi(m, f));

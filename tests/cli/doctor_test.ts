@@ -56,6 +56,16 @@ Deno.test("doctor agrees with status while 'up' runs in the foreground: its serv
   }]);
 });
 
+Deno.test("doctor names the values of config.toml the edge had to ignore: INCONSISTENT, with where to fix them", async () => {
+  await using f = await installed();
+  f.fs.write(f.paths.config, '[edge]\nport = "x"\n');
+  const r = await doctor(f);
+  assert.equal(r.verdict, "INCONSISTENT");
+  assert.deepEqual(r.failing.map((c) => [c.layer, c.status]), [["config", "inconsistent"]]);
+  assert.match(r.failing[0].detail, /edge\.port.*expected a port number/);
+  assert.match(r.failing[0].next ?? "", /Fix config\.toml/);
+});
+
 Deno.test("doctor calls a hand-edited unit INCONSISTENT with 'run init to rewrite it'; --fix rewrites it", async () => {
   await using f = await installed();
   f.fs.write(UNIT, f.fs.readText(UNIT)!.replace("RestartSec=1", "RestartSec=30"));

@@ -34,7 +34,7 @@ Deno.test("env --json lists the CA variables only when the CA files exist", asyn
 Deno.test("env with a config it cannot use still prints the variables, and warns of that and of a silent edge", async () => {
   await using home = await tempHome();
   await Deno.mkdir(home.paths.home, { recursive: true });
-  await Deno.writeTextFile(home.paths.config, "[edge]\nport = \"x\"\n[bogus]\n");
+  await Deno.writeTextFile(home.paths.config, '[edge]\nport = "x"\n[bogus]\n');
   const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (free.addr as Deno.NetAddr).port;
   free.close();
