@@ -105,8 +105,8 @@ export const command: CommandSpec = {
 /**
  * Starts the daemon; when it cannot start, says why and tries again each time `config.toml` changes, or once
  * the meter's folder takes writes again if it did not, until it starts (resolves with it) or a stop signal
- * comes (resolves undefined). The reason goes where the daemon
- * service's would (`run/daemon-error.json`), so `status` and `doctor` name it.
+ * comes (resolves undefined). The reason goes where the daemon service's would (`run/daemon-error.json`), so
+ * `status` and `doctor` name it.
  */
 async function startOrWait<D>(
   start: () => Promise<D>,
