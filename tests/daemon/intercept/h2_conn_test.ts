@@ -366,6 +366,28 @@ Deno.test("a request body is granted window only as the exchange takes it; past 
   });
 });
 
+Deno.test("a padded request body is granted back padding and all, so a long padded upload never runs dry", async () => {
+  await withServer(echo, async (connect) => {
+    const c = await connect();
+    c.send(headersFrame(1, request(), Flag.END_HEADERS));
+    // Eight frames of 8192 octets each (a pad length octet, 7936 of data, 255 of padding): 64 KiB of window,
+    // the quarter of the stream's window at which it is granted back.
+    const padded = Buffer.concat([Buffer.from([255]), Buffer.alloc(7936, 0x62), Buffer.alloc(255)]);
+    for (let i = 0; i < 8; i++) c.send(frame(Type.DATA, Flag.PADDED, 1, padded));
+    const granted = await c.next(
+      (f) => f.type === Type.WINDOW_UPDATE && f.stream === 1,
+      "a stream WINDOW_UPDATE",
+    );
+    assert.equal(
+      granted.payload.readUInt32BE(0),
+      8 * 8192,
+      "what the frames took from the window, padding too",
+    );
+    c.send(frame(Type.DATA, Flag.END_STREAM, 1, Buffer.alloc(0)));
+    assert.equal(JSON.parse((await c.body(1)).data.toString()).received, 8 * 7936);
+  });
+});
+
 Deno.test("a body still coming after its answer ended is read and dropped, its window granted, up to 16 MB; then reset", async () => {
   const notFound = Buffer.from("not found");
   await withServer((client) => {
@@ -616,6 +638,37 @@ Deno.test("streams reset as fast as they open end the connection (rapid reset)",
     c.send(...frames);
     assert.equal((await c.goaway()).code, ErrorCode.ENHANCE_YOUR_CALM);
     assert.ok(opened <= 450, `${opened} exchanges started`);
+  });
+});
+
+Deno.test("resets of streams already closed, as clients send for data still in flight, are not a rapid reset", async () => {
+  await withServer(echo, async (connect) => {
+    const c = await connect();
+    for (let id = 1; id < 200; id += 2) c.send(headersFrame(id, request()));
+    for (let id = 1; id < 200; id += 2) await c.body(id);
+    // Five resets a closed stream, 500 in all: more than the burst of resets that end a connection.
+    const resets: Buffer[] = [];
+    for (let round = 0; round < 5; round++) {
+      for (let id = 1; id < 200; id += 2) resets.push(resetFrame(id, ErrorCode.STREAM_CLOSED));
+    }
+    c.send(...resets);
+    c.send(headersFrame(201, request("/after")));
+    assert.equal(JSON.parse((await c.body(201)).data.toString()).path, "/after");
+    assert.equal(c.frames.filter((f) => f.type === Type.GOAWAY).length, 0);
+  });
+});
+
+Deno.test("a request on a stream id not above the last one ends the connection with PROTOCOL_ERROR, not silence", async () => {
+  await withServer(echo, async (connect) => {
+    const reused = await connect();
+    reused.send(headersFrame(1, request()));
+    await reused.body(1);
+    reused.send(headersFrame(1, request()));
+    assert.equal((await reused.goaway()).code, ErrorCode.PROTOCOL_ERROR);
+
+    const backwards = await connect();
+    backwards.send(headersFrame(5, request()), headersFrame(3, request()));
+    assert.equal((await backwards.goaway()).code, ErrorCode.PROTOCOL_ERROR);
   });
 });
 
