@@ -87,7 +87,15 @@ export function parseInvocation(command: string, spec: CommandSpec, argv: string
     const message = (e as Error).message;
     if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
       const bad = /'(-{1,2}[^']+)'/.exec(message)?.[1] ?? "";
-      const near = closest(bad.replace(/^-+/, "").split("=")[0], all.map((f) => f.name));
+      const names = all.map((f) => f.name);
+      // One letter after one dash is an initial, not a word to spell-check: `-s` means `--since`, if any.
+      const initial = /^-([a-z])$/i.exec(bad)?.[1].toLowerCase();
+      const starting = initial === undefined ? [] : names.filter((n) => n.startsWith(initial));
+      const near = initial === undefined
+        ? closest(bad.replace(/^-+/, "").split("=")[0], names)
+        : starting.length === 1
+        ? starting[0]
+        : undefined;
       throw new UsageError(
         `${command}: unknown flag ${bad}`,
         near

@@ -74,6 +74,11 @@ Deno.test("parseInvocation() rejects an unknown flag and suggests the nearest on
   assert.match(usageError(["--sinse=7d"]).hint ?? "", /Did you mean --since\?/);
 });
 
+Deno.test("parseInvocation() takes an unknown one-letter flag for an initial: -s suggests --since", () => {
+  assert.equal(usageError(["-s", "7d"]).hint, "Did you mean --since? See 'halton-meter demo --help'.");
+  assert.equal(usageError(["-x"]).hint, "See 'halton-meter demo --help'.");
+});
+
 Deno.test("parseInvocation() rejects a flag nothing resembles without a guess", () => {
   const e = usageError(["--frobnicate"]);
   assert.equal(e.message, "demo: unknown flag --frobnicate");
