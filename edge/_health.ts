@@ -22,22 +22,29 @@ const MAX_ANSWER_BYTES = 16 * 1024;
 /**
  * One `GET /health` to `127.0.0.1:port`, spoken by hand rather than with `fetch` because `fetch` honours
  * `HTTP_PROXY`, which may point at this very edge. True only for a `200` whose JSON body has `status: "ok"`.
+ *
+ * A refused or reset connection is tried again for up to {@linkcode REFUSED_RETRY_MS}, longer than one check
+ * may take, since a daemon being replaced is briefly not there; with `retry` false (the daemon was last seen
+ * down, and each new connection waits on this check) it counts at once.
  */
-export async function checkHealth(port: number, timeoutMs = HEALTH_TIMEOUT_MS): Promise<boolean> {
+export async function checkHealth(
+  port: number,
+  timeoutMs = HEALTH_TIMEOUT_MS,
+  retry = true,
+): Promise<boolean> {
   const scope = new ConnScope();
   const started = performance.now();
+  const retryUntil = started + (retry ? Math.max(timeoutMs, REFUSED_RETRY_MS) - 20 : 0);
   try {
     while (true) {
-      // Refusals are retried for longer than one check may take: a daemon being replaced is briefly not there.
-      const { conn, attemptAt } = await openRetryingRefused(scope, port, timeoutMs, started);
+      const { conn, attemptAt } = await openRetryingRefused(scope, port, timeoutMs, retryUntil);
       const left = Math.max(1, timeoutMs - (performance.now() - attemptAt));
       try {
         const answer = await withBudget(conn, { silentMs: left }, exchange(conn, port));
         return answer !== undefined && isOk(answer);
       } catch (e) {
         // Queued on the listener of a daemon handing over, which resets it: its successor answers next.
-        const late = performance.now() - started > Math.max(timeoutMs, REFUSED_RETRY_MS) - 20;
-        if (!(e instanceof Deno.errors.ConnectionReset) || late) throw e;
+        if (!(e instanceof Deno.errors.ConnectionReset) || performance.now() > retryUntil) throw e;
       }
     }
   } catch {
@@ -47,23 +54,19 @@ export async function checkHealth(port: number, timeoutMs = HEALTH_TIMEOUT_MS): 
   }
 }
 
-/**
- * Connects within `timeoutMs`, retrying a refusal for up to {@linkcode REFUSED_RETRY_MS} from `started` (a
- * daemon being replaced is briefly not listening). Says when the attempt that connected began.
- */
+/** Connects within `timeoutMs`, retrying a refusal until `retryUntil`. Says when the attempt that connected began. */
 async function openRetryingRefused(
   scope: ConnScope,
   port: number,
   timeoutMs: number,
-  started: number,
+  retryUntil: number,
 ): Promise<{ conn: Deno.Conn; attemptAt: number }> {
   while (true) {
     const attemptAt = performance.now();
     try {
       return { conn: await scope.open({ host: "127.0.0.1", port }, timeoutMs), attemptAt };
     } catch (e) {
-      const late = performance.now() - started > Math.max(timeoutMs, REFUSED_RETRY_MS) - 20;
-      if (!(e instanceof Deno.errors.ConnectionRefused) || late) throw e;
+      if (!(e instanceof Deno.errors.ConnectionRefused) || performance.now() > retryUntil) throw e;
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -138,11 +141,12 @@ export interface HealthTiming {
 export const DEFAULT_HEALTH_TIMING: HealthTiming = { healthyTtlMs: 1000, unhealthyTtlMs: 200 };
 
 /**
- * The cached view of the daemon's health. `check` asks the daemon; `onChange` hears every transition
+ * The cached view of the daemon's health. `check` asks the daemon, told whether it was last seen down (then
+ * there is no swap to ride out, and new connections wait on the answer); `onChange` hears every transition
  * (and the first answer); `now` is the clock, for tests.
  */
 export class HealthCache {
-  readonly #check: () => Promise<boolean>;
+  readonly #check: (seenDown: boolean) => Promise<boolean>;
   readonly #onChange: (healthy: boolean) => void;
   readonly #now: () => number;
   readonly #timing: HealthTiming;
@@ -154,7 +158,7 @@ export class HealthCache {
   #generation = 0;
 
   constructor(options: {
-    check: () => Promise<boolean>;
+    check: (seenDown: boolean) => Promise<boolean>;
     onChange?: (healthy: boolean) => void;
     now?: () => number;
     timing?: HealthTiming;
@@ -173,7 +177,7 @@ export class HealthCache {
     }
     if (this.#inflight) return this.#inflight;
     const generation = this.#generation;
-    this.#inflight = this.#check()
+    this.#inflight = this.#check(this.#healthy === false)
       .catch(() => false)
       .then((healthy) => {
         if (generation !== this.#generation) return this.#healthy ?? false;

@@ -22,7 +22,7 @@ import { ConnScope, withDeadline } from "./_conn.ts";
 import { DialError, dialTunnel } from "./_dial.ts";
 import { upstreamOf } from "../core/upstream.ts";
 import { DaemonPulse, handOver } from "./_handover.ts";
-import { checkHealth, HealthCache, type HealthTiming } from "./_health.ts";
+import { checkHealth, HEALTH_TIMEOUT_MS, HealthCache, type HealthTiming } from "./_health.ts";
 import {
   concat,
   errorResponse,
@@ -190,7 +190,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   let closing: Promise<void> | undefined;
 
   const health = new HealthCache({
-    check: () => track(checkHealth(options.apiPort)),
+    check: (seenDown) => track(checkHealth(options.apiPort, HEALTH_TIMEOUT_MS, !seenDown)),
     onChange: (healthy) =>
       healthy
         ? logger.info("edge.daemon_healthy", { api_port: options.apiPort })

@@ -268,6 +268,29 @@ Deno.test("halton-meter edge, as a real process, fails open around the daemon", 
       assert.equal(daemon.handovers.length, count);
     });
 
+    await t.step(
+      "while the daemon stays down, a metered CONNECT is answered at once, not after a retry",
+      async () => {
+        for (let i = 0; i < 3; i++) {
+          // Past the 200 ms an unhealthy answer is trusted: each CONNECT starts a new check.
+          await new Promise((r) => setTimeout(r, 300));
+          const conn = await Deno.connect({ hostname: "127.0.0.1", port: world.edge.port });
+          const started = performance.now();
+          await conn.write(
+            new TextEncoder().encode(
+              "CONNECT api.openai.com:443 HTTP/1.1\r\nHost: api.openai.com:443\r\n\r\n",
+            ),
+          );
+          const buf = new Uint8Array(256);
+          const n = await conn.read(buf);
+          const took = performance.now() - started;
+          conn.close();
+          assert.match(new TextDecoder().decode(buf.subarray(0, n ?? 0)), /^HTTP\/1\.1 200 /);
+          assert.ok(took < 500, `the 200 came after ${Math.round(took)} ms`);
+        }
+      },
+    );
+
     await t.step("when the daemon comes back, handover resumes within a second", async () => {
       await daemon.close();
       const back = startDaemon(world);

@@ -6,16 +6,18 @@ import { freePort, startTcpServer, writeText } from "./_fakes.ts";
 function rig(answers: boolean[]) {
   let now = 0;
   const calls: number[] = [];
+  const seenDown: boolean[] = [];
   const changes: boolean[] = [];
   const cache = new HealthCache({
-    check: () => {
+    check: (down) => {
       calls.push(now);
+      seenDown.push(down);
       return Promise.resolve(answers.shift() ?? false);
     },
     onChange: (h) => changes.push(h),
     now: () => now,
   });
-  return { cache, calls, changes, advance: (ms: number) => (now += ms) };
+  return { cache, calls, seenDown, changes, advance: (ms: number) => (now += ms) };
 }
 
 Deno.test("HealthCache trusts a healthy answer for 1000 ms and an unhealthy one for 200 ms", async () => {
@@ -35,6 +37,15 @@ Deno.test("HealthCache trusts a healthy answer for 1000 ms and an unhealthy one 
   assert.equal(await cache.isHealthy(), true);
   assert.deepEqual(calls, [0, 1000, 1200, 1400]);
   assert.deepEqual(changes, [true, false, true], "only transitions are reported");
+});
+
+Deno.test("HealthCache tells its check whether the daemon was last seen down", async () => {
+  const { cache, seenDown, advance } = rig([false, false, true]);
+  for (let i = 0; i < 3; i++) {
+    await cache.isHealthy();
+    advance(1000);
+  }
+  assert.deepEqual(seenDown, [false, true, true]);
 });
 
 Deno.test("HealthCache.worthHandingOver() never checks once the daemon was seen healthy, until a handover fails", async () => {
@@ -145,6 +156,18 @@ Deno.test("checkHealth() gives up on a silent daemon within its timeout and is f
   assert.ok(took >= 140 && took < 600, `took ${took} ms`);
   await silent.close();
   assert.equal(await checkHealth(freePort()), false);
+});
+
+Deno.test("checkHealth() tries a refused port again for a second, or answers at once when told not to", async () => {
+  const port = freePort();
+  let started = performance.now();
+  assert.equal(await checkHealth(port), false);
+  let took = performance.now() - started;
+  assert.ok(took >= 900, `retried for ${took} ms`);
+  started = performance.now();
+  assert.equal(await checkHealth(port, 300, false), false);
+  took = performance.now() - started;
+  assert.ok(took < 200, `answered after ${took} ms`);
 });
 
 Deno.test("checkHealth() asks again when the daemon's listener closed with the check queued, and the successor answers", async () => {
