@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { exists, writeFileAtomic } from "../core/io.ts";
 import { makePrivateDir } from "../core/private.ts";
 import type { Logger } from "../core/log.ts";
-import { REPLACES_ENV, WATCH_EVERY_MS, WATCH_REST_MS } from "../core/lifecycle.ts";
+import { readyDaemon, REPLACES_ENV, WATCH_EVERY_MS, WATCH_REST_MS } from "../core/lifecycle.ts";
 import { keepStderr } from "./stderr_log.ts";
 import { livePid, processAlive, removePid, signal, waitUntilGone, writePid } from "./pids.ts";
 
@@ -288,11 +288,13 @@ export async function supervise(opts: SuperviseOptions): Promise<"stopped" | "ha
     w.child = undefined;
     spawn("daemon", old.pid);
   };
-  // A successor that died before it had a daemon of its own (it could not start): the one it was to replace
-  // still serves, so it is watched again rather than left to its drain timeout.
+  // A successor that died before it served (it could not start): the one it was to replace still serves, so
+  // it is watched again rather than left to its drain timeout. One that died after it served had already sent
+  // its predecessor draining, ports closed: taken back, that one would leave the meter unmetered until its
+  // streams end (up to the drain allowance), where a new daemon serves within a second.
   const takeBackPredecessor = () => {
     const last = draining.at(-1);
-    if (!last || last.ended || !processAlive(last.pid, "daemon")) return;
+    if (!last || last.ended || !processAlive(last.pid, "daemon") || readyDaemon(run) !== last.pid) return;
     draining.pop();
     const w = watched.daemon;
     Object.assign(w, {

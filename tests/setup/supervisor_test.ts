@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Logger } from "../../core/log.ts";
+import { exists } from "../../core/io.ts";
+import { readyDaemon } from "../../core/lifecycle.ts";
 import { livePid, processAlive } from "../../setup/pids.ts";
 import { downFlag, handoverFlag, restartFlag, supervise } from "../../setup/supervisor.ts";
 
@@ -167,6 +169,85 @@ Deno.test({
       if (hungPid) {
         try {
           Deno.kill(hungPid, "SIGKILL");
+        } catch { /* already gone */ }
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/**
+ * A daemon stand-in that, like the real one, names itself in `run/daemon.ready` once it serves, and leaves the
+ * daemon it replaces draining (alive, its ports closed). With `run/fail-next` there, a replacing daemon exits
+ * before it serves instead, as one that cannot start does.
+ */
+const SERVING_CHILD = `const run = Deno.env.get("RUN");
+if (Deno.args[0] === "daemon") {
+  const failNext = run + "/fail-next";
+  let fail = false;
+  try { Deno.removeSync(failNext); fail = true; } catch { /* none */ }
+  if (fail && Deno.env.get("HALTON_METER_REPLACES")) Deno.exit(1);
+  Deno.writeTextFileSync(run + "/daemon.ready", Deno.pid + "\\n");
+}
+setInterval(() => {}, 1000);`;
+
+Deno.test({
+  name:
+    "supervise() takes back a replaced daemon when its successor could not start, but not once the successor served",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "h24-back-" });
+    const run = join(dir, "run");
+    const child = join(dir, "child.ts");
+    await Deno.writeTextFile(child, SERVING_CHILD);
+    const log = new Logger({ process: "supervisor", dir: join(dir, "logs") });
+    let stop!: () => void;
+    const pids = new Set<number>();
+    const daemonNow = () => {
+      const pid = livePid(run, "daemon");
+      if (pid) pids.add(pid);
+      return pid;
+    };
+    try {
+      const running = supervise({
+        run,
+        command: [Deno.execPath(), "run", "-A", "--quiet", child],
+        env: { edge: { RUN: run }, daemon: { RUN: run } },
+        log,
+        tickMs: 50,
+        stop: new Promise<void>((r) => stop = r),
+      });
+      await until(() => daemonNow() !== undefined);
+      const first = daemonNow()!;
+      await until(() => readyDaemon(run) === first);
+
+      // A successor that cannot start: the first, still serving, is watched again.
+      await Deno.writeTextFile(join(run, "fail-next"), "");
+      await Deno.writeTextFile(restartFlag(run), "");
+      await until(() => !exists(join(run, "fail-next")));
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(daemonNow(), first, "the daemon that still serves is the supervised one again");
+
+      // A successor that served, then died: its predecessor is draining, so a new daemon is started instead.
+      await Deno.writeTextFile(restartFlag(run), "");
+      await until(() => (daemonNow() ?? first) !== first && readyDaemon(run) === livePid(run, "daemon"));
+      const second = daemonNow()!;
+      Deno.kill(second, "SIGKILL");
+      await until(() => {
+        const now = daemonNow();
+        return now !== undefined && now !== second && now !== first;
+      });
+      assert.equal(processAlive(first, "daemon"), true, "the first drains on, unwatched by name");
+      stop();
+      assert.equal(await running, "stopped");
+    } finally {
+      stop?.();
+      log.close();
+      for (const pid of [...pids, livePid(run, "edge")]) {
+        if (!pid) continue;
+        try {
+          Deno.kill(pid, "SIGKILL");
         } catch { /* already gone */ }
       }
       await new Promise((r) => setTimeout(r, 200));
