@@ -146,11 +146,14 @@ export async function executeRestart(io: Io, inv: Invocation, m: Machine): Promi
   requireInit(m);
   const all = boolFlag(inv, "all");
   if (await managerOf(m, boolFlag(inv, "detach")) === "supervisor") {
-    if (!m.supervisor.running()) await m.supervisor.start(m.command);
-    else if (all) {
+    // Processes that outlived their supervisor are adopted by a new one, not restarted: restart them after.
+    const survivors = (await gatherFacts(m)).pids;
+    const running = m.supervisor.running();
+    if (!running) await m.supervisor.start(m.command);
+    if (all && (running || survivors.edge !== undefined || survivors.daemon !== undefined)) {
       await m.supervisor.stopAll();
       await m.supervisor.start(m.command);
-    } else await m.supervisor.restartDaemon();
+    } else if (!all && (running || survivors.daemon !== undefined)) await m.supervisor.restartDaemon();
   } else {
     await switchDaemon(io, m);
     if (all) await managerPlan(m, "restart", ["edge"]);

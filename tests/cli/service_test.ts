@@ -60,6 +60,40 @@ Deno.test("start, stop and restart refuse while 'up' runs this home's edge and d
   assert.deepEqual(f.supervisor.asked, [], "no supervisor was started or asked anything");
 });
 
+Deno.test({
+  name: "restart after the supervisor died: a new one adopts the daemon that outlived it, then restarts it",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    await using f = await fixture("linux");
+    await init(
+      captureIo(f.paths).io,
+      parseInvocation("init", initCommand, ["--non-interactive"]),
+      f.machine({ script: NO_SYSTEMD }).m,
+    );
+    f.board.edge = f.board.daemon = true;
+    // The supervisor is gone; no daemon survived it: starting a new one is the whole restart.
+    f.supervisor.info = undefined;
+    f.supervisor.asked.length = 0;
+    await executeRestart(captureIo(f.paths).io, parseInvocation("restart", restart, []), f.machine().m);
+    assert.deepEqual(f.supervisor.asked, ["start"]);
+
+    // Gone again, with a daemon (a process with "daemon" in its command line) that outlived it.
+    const survivor = new Deno.Command("sh", { args: ["-c", "sleep 30", "daemon"] }).spawn();
+    try {
+      f.fs.write(`${f.paths.run}/daemon.pid`, `${survivor.pid}\n`);
+      f.supervisor.info = undefined;
+      f.supervisor.asked.length = 0;
+      const out = captureIo(f.paths);
+      await executeRestart(out.io, parseInvocation("restart", restart, []), f.machine().m);
+      assert.deepEqual(f.supervisor.asked, ["start", "restartDaemon"]);
+      assert.equal(out.stdout(), "Restarted the daemon.\n");
+    } finally {
+      survivor.kill("SIGKILL");
+      await survivor.status;
+    }
+  },
+});
+
 Deno.test("start --detach before init refuses with a hint to run init", async () => {
   await using f = await fixture("linux");
   await assert.rejects(
