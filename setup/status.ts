@@ -208,6 +208,10 @@ function nextStep(f: Facts, c: Component[]): string {
   if (bad.has("store") && f.api.store?.next) return f.api.store.next;
   if (bad.has("database") && f.database?.next) return f.database.next;
   if (bad.has("config")) return "Fix config.toml (see the config line), then run 'halton-meter restart'.";
+  // The built-in supervisor only has to be started again: nothing of init's is missing.
+  if (bad.has("services") && f.manager === "supervisor" && !bad.has("ca")) {
+    return "Run 'halton-meter start --detach'.";
+  }
   if (bad.has("ca") || bad.has("services")) return "Run 'halton-meter init' to repair it.";
   if (bad.has("daemon") && f.daemonFailure?.hint) return f.daemonFailure.hint;
   if (f.manager === "supervisor") return "Run 'halton-meter start --detach'.";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { parseInvocation } from "../../cli/command.ts";
 import { command, execute } from "../../cli/status.ts";
+import { command as initCommand, execute as init } from "../../cli/init.ts";
 import type { StatusReport } from "../../setup/status.ts";
 import { captureIo } from "../helpers/io.ts";
 import { fixture } from "../setup/_fixture.ts";
@@ -67,6 +68,21 @@ Deno.test("status does not take another home's 'up' on the same ports for this h
   assert.equal(await execute(out.io, json, f.machine({ script: noSystemd }).m), 3);
   const r = JSON.parse(out.stdout()) as StatusReport;
   assert.equal(r.components.find((c) => c.name === "services")?.state, "stopped");
+});
+
+Deno.test("status after the built-in supervisor died says to start it again, not to run init", async () => {
+  await using f = await fixture("linux");
+  const noSystemd = [{ when: /show-environment/, code: 1, stderr: "Failed to connect to bus" }];
+  await init(
+    captureIo(f.paths).io,
+    parseInvocation("init", initCommand, ["--non-interactive"]),
+    f.machine({ script: noSystemd }).m,
+  );
+  f.board.edge = f.board.daemon = true;
+  f.supervisor.info = undefined;
+  const out = captureIo(f.paths);
+  assert.equal(await execute(out.io, json, f.machine({ script: noSystemd }).m), 3);
+  assert.equal((JSON.parse(out.stdout()) as StatusReport).next, "Run 'halton-meter start --detach'.");
 });
 
 Deno.test("status names the channel the binary came from, in JSON and in the heading", async () => {
