@@ -21,6 +21,10 @@ export class WsFrameReader {
   readonly #onMessage: (m: WsMessage) => void;
   readonly #max: number;
   #buf: Uint8Array = new Uint8Array(0);
+  // Bytes not yet parsed, and how many the frame they start needs: they are joined once that many are here.
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #need = 0;
   #parts: Uint8Array[] = [];
   #partBytes = 0;
   #first?: { opcode: number; compressed: boolean };
@@ -39,16 +43,24 @@ export class WsFrameReader {
   /** Feeds the next bytes of this direction. */
   push(chunk: Uint8Array): void {
     if (this.#stopped || !chunk.length) return;
-    // Always a copy of our own: client frames are unmasked in place, and `chunk` is still on its way upstream
-    // (a Node Buffer's slice() would be a view of it).
-    this.#buf = this.#buf.length ? concat(this.#buf, chunk) : new Uint8Array(chunk);
+    // A copy of our own: `chunk` is still on its way to the other side (a Node Buffer's slice() is a view).
+    this.#pending.push(new Uint8Array(chunk));
+    this.#pendingBytes += chunk.length;
+    // A large frame arrives in many reads; joining what had come at each of them cost its size squared (a 10 MB
+    // message: 12 s of the daemon's thread). It is joined once, when it is all here.
+    if (this.#pendingBytes < this.#need) return;
+    this.#buf = this.#pending.length === 1 ? this.#pending[0] : concatAll(this.#pending, this.#pendingBytes);
+    this.#need = 0;
     let off = 0;
     while (!this.#stopped) {
       const frame = this.#frameAt(off);
       if (!frame) break;
       off = frame.end;
     }
-    this.#buf = off === this.#buf.length ? new Uint8Array(0) : this.#buf.subarray(off);
+    const rest = this.#stopped || off === this.#buf.length ? undefined : this.#buf.subarray(off);
+    this.#pending = rest ? [rest] : [];
+    this.#pendingBytes = rest?.length ?? 0;
+    this.#buf = new Uint8Array(0);
   }
 
   // Parses the frame at `off` when it is all there; undefined when more bytes are needed.
@@ -76,7 +88,10 @@ export class WsFrameReader {
     if (len > this.#max) return this.#stop();
     const maskAt = at;
     if (masked) at += 4;
-    if (b.length - at < len) return undefined;
+    if (b.length - at < len) {
+      this.#need = at + len - off;
+      return undefined;
+    }
     const payload = b.slice(at, at + len);
     if (masked) { for (let i = 0; i < len; i++) payload[i] ^= b[maskAt + (i & 3)]; }
     this.#frame(fin, rsv1, opcode, payload);
@@ -106,16 +121,10 @@ export class WsFrameReader {
   #stop(): undefined {
     this.#stopped = true;
     this.#buf = new Uint8Array(0);
+    this.#pending = [];
     this.#parts = [];
     return undefined;
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 function concatAll(parts: Uint8Array[], total: number): Uint8Array {

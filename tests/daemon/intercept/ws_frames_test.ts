@@ -43,6 +43,18 @@ Deno.test("WsFrameReader joins fragments, unmasks, skips control frames, split a
   }
 });
 
+Deno.test("WsFrameReader reads a 10 MB message that comes a TLS record at a time, with a small one after it", () => {
+  const big = new Uint8Array(10_000_000);
+  for (let i = 0; i < big.length; i++) big[i] = i % 251;
+  const wire = Buffer.concat([webSocketFrame(2, big, MASK), webSocketFrame(1, text("next"))]);
+  const chunks: Uint8Array[] = [];
+  for (let at = 0; at < wire.length; at += 16_384) chunks.push(wire.subarray(at, at + 16_384));
+  const got = read(chunks);
+  assert.equal(got.length, 2);
+  assert.ok(Buffer.from(got[0].payload).equals(Buffer.from(big)), "the message, unmasked, byte for byte");
+  assert.equal(new TextDecoder().decode(got[1].payload), "next");
+});
+
 Deno.test("WsFrameReader leaves the bytes it is given as they were (they still go upstream)", () => {
   // A Node Buffer, as the daemon passes: its slice() is a view, so unmasking one would change the original.
   const frame = Buffer.from(webSocketFrame(1, text("masked on the wire"), MASK));
