@@ -408,12 +408,12 @@ export function webSocketFrame(
 ): Uint8Array {
   const len = payload.length;
   const first = 0x80 | (rsv1 ? 0x40 : 0) | opcode;
-  const head = len < 126 ? [first, (mask ? 0x80 : 0) | len] : [
-    first,
-    (mask ? 0x80 : 0) | 126,
-    len >> 8,
-    len & 0xff,
-  ];
+  const m = mask ? 0x80 : 0;
+  const head = len < 126
+    ? [first, m | len]
+    : len < 65_536
+    ? [first, m | 126, len >> 8, len & 0xff]
+    : [first, m | 127, 0, 0, 0, 0, (len >>> 24) & 0xff, (len >> 16) & 0xff, (len >> 8) & 0xff, len & 0xff];
   const out = new Uint8Array(head.length + (mask ? 4 : 0) + len);
   out.set(head);
   if (mask) out.set(mask, head.length);
