@@ -4,7 +4,7 @@
  * `[upstream] ca_file`), answering JSON, SSE held open until the test
  * releases it, chunked and large bodies, gzip, error statuses and resets mid-stream. It records what it saw.
  * An upgrade to WebSocket is answered with an echo, or Responses events for `response.create` messages
- * (`?fake=refuse`: 426 instead). `?delay_ms=<n>` on any request holds its answer that long.
+ * (`?fake=refuse`: 426 instead, the connection closed; with `&keep=1` left open). `?delay_ms=<n>` on any request holds its answer that long.
  * `?fixture=<file>` on any path replays a transcript from tests/fixtures/providers/ (see
  * {@linkcode FixtureOptions} for the query parameters that shape it). A real client's API call (a JSON body
  * naming a model on an API path) is answered in its own protocol (see fake_protocols.ts).
@@ -244,10 +244,13 @@ export async function startFakeProvider(dir: string, port = 0): Promise<FakeProv
       body: new Uint8Array(0),
     });
     socket.on("error", () => {});
-    if (new URL(req.url ?? "/", "https://fake").searchParams.get("fake") === "refuse") {
-      socket.end(
-        "HTTP/1.1 426 Upgrade Required\r\ncontent-type: text/plain\r\ncontent-length: 7\r\n\r\nno way\n",
-      );
+    const query = new URL(req.url ?? "/", "https://fake").searchParams;
+    if (query.get("fake") === "refuse") {
+      const refusal =
+        "HTTP/1.1 426 Upgrade Required\r\ncontent-type: text/plain\r\ncontent-length: 7\r\n\r\nno way\n";
+      // `keep=1`: the connection stays open for the next request, as a keep-alive server leaves it.
+      if (query.get("keep") === "1") socket.write(refusal);
+      else socket.end(refusal);
       return;
     }
     const deflate = /permessage-deflate/i.test(String(req.headers["sec-websocket-extensions"] ?? ""));

@@ -1,8 +1,9 @@
 /**
  * Protocol upgrades on HTTP/1.1 connections (WebSocket: OpenAI's Realtime API, Gemini Live, Codex over
  * WebSocket). The request goes upstream on a connection of its own with its upgrade headers; once the provider
- * has answered, whatever it answered, the bytes flow both ways unchanged until either side closes; the call is
- * logged with its byte counts. On a metered Responses path (Codex) a copy of the WebSocket messages is read and
+ * has switched protocols, the bytes flow both ways unchanged until either side closes; the call is logged with
+ * its byte counts. A refusal is passed on whole and then the connection ends: it never became a WebSocket,
+ * and what its client would send next on it must go the ordinary, metered way. On a metered Responses path (Codex) a copy of the WebSocket messages is read and
  * each response is metered (ws_metering.ts); other upgraded traffic is passed on unread.
  *
  * @module
@@ -19,6 +20,8 @@ import { responsesOverWebSocket } from "./ws_metering.ts";
 import type { ConnMeta } from "./tls_front.ts";
 import { indexOfHeadEnd } from "../http1/crlf.ts";
 import { DISCARD } from "../upstream/flow.ts";
+import { responseFraming } from "../http1/framing.ts";
+import { BodyReader } from "../http1/body.ts";
 
 const READ_SIZE = 64 * 1024;
 
@@ -75,6 +78,7 @@ export async function forwardUpgrade(
     answerUpstreamFailure(client, message);
     return;
   }
+  if (answer.status !== 101) return passRefusal(ctx, meta, client, tunnel, answer, t0);
   const { conn } = tunnel;
   const { socket, buffered } = client.takeOver();
   let up = buffered.length;
@@ -138,6 +142,56 @@ export async function forwardUpgrade(
   } catch (e) {
     end((e as Error).message);
   }
+}
+
+/**
+ * Passes on a provider's refusal of an upgrade (its head, and its body as framed), then ends the client's
+ * connection.
+ */
+async function passRefusal(
+  ctx: ExchangeContext,
+  meta: ConnMeta,
+  client: Upgradable,
+  tunnel: Tunnel,
+  answer: Answer,
+  t0: number,
+): Promise<void> {
+  const { socket } = client.takeOver();
+  socket.on("error", () => {});
+  const framing = responseFraming(client.method, answer.status, answer.headers);
+  const reader = new BodyReader(typeof framing === "string" ? { kind: "close" } : framing);
+  let down = 0;
+  let error: string | undefined;
+  socket.write(answer.head);
+  try {
+    let chunk = Buffer.from(answer.rest);
+    const buf = new Uint8Array(READ_SIZE);
+    while (true) {
+      const { rest } = reader.read(chunk);
+      const body = rest === undefined ? chunk : chunk.subarray(0, chunk.length - rest.length);
+      down += body.length;
+      if (body.length && !socket.write(body)) await drained(socket);
+      if (rest !== undefined) break;
+      const n = await tunnel.conn.read(buf);
+      if (n === null) break;
+      chunk = Buffer.from(buf.subarray(0, n));
+    }
+  } catch (e) {
+    error = (e as Error).message;
+  }
+  socket.end();
+  tunnel.close();
+  ctx.stats.active--;
+  ctx.log.info("intercept.upgraded", {
+    host: meta.host,
+    path: client.path.split("?")[0],
+    status: answer.status,
+    upgrade: String(client.headers.upgrade),
+    bytes_up: 0,
+    bytes_down: down,
+    duration_ms: Math.round(performance.now() - t0),
+    error,
+  });
 }
 
 /** The provider's answer to the upgrade request, and the bytes that came after its head. */

@@ -133,26 +133,36 @@ for (const alpn of [["http/1.1"], ["h2", "http/1.1"]]) {
   });
 }
 
-Deno.test("a provider that refuses the upgrade is answered to the client as it was sent", async () => {
+Deno.test("a provider that refuses the upgrade is answered to the client as it was sent, and the connection ends", async () => {
   await withWorld(async (w) => {
-    const conn = await throughEdge(w);
-    try {
-      await conn.write(encode(
-        "GET /v1/realtime?fake=refuse HTTP/1.1\r\nHost: api.openai.com\r\nConnection: Upgrade\r\n" +
-          "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-      ));
-      const { head, rest } = await readHead(conn);
-      assert.match(head, /^HTTP\/1\.1 426 /);
-      let body = decode(rest);
-      const buf = new Uint8Array(1024);
-      while (body.length < 7) {
-        const n = await conn.read(buf);
-        if (n === null) break;
-        body += decode(buf.subarray(0, n));
+    for (const keep of ["", "&keep=1"]) {
+      const conn = await throughEdge(w);
+      try {
+        await conn.write(encode(
+          `GET /v1/realtime?fake=refuse${keep} HTTP/1.1\r\nHost: api.openai.com\r\nConnection: Upgrade\r\n` +
+            "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        ));
+        const { head, rest } = await readHead(conn);
+        assert.match(head, /^HTTP\/1\.1 426 /);
+        let body = decode(rest);
+        const buf = new Uint8Array(1024);
+        let ended = false;
+        const timer = setTimeout(() => conn.close(), 5000);
+        try {
+          while (true) {
+            const n = await conn.read(buf);
+            if (n === null) break;
+            body += decode(buf.subarray(0, n));
+          }
+          ended = true;
+        } catch { /* closed by the timer */ }
+        clearTimeout(timer);
+        assert.equal(body, "no way\n");
+        // Ended even when the provider keeps its side open: a call sent next on it must not pass unread.
+        assert.ok(ended, `the connection stayed open (keep-alive ${keep !== ""})`);
+      } finally {
+        conn.close();
       }
-      assert.equal(body, "no way\n");
-    } finally {
-      conn.close();
     }
     // The daemon goes on serving ordinary calls.
     const client = Deno.createHttpClient({
