@@ -254,7 +254,9 @@ export async function startFakeProvider(dir: string, port = 0): Promise<FakeProv
       return;
     }
     const deflate = /permessage-deflate/i.test(String(req.headers["sec-websocket-extensions"] ?? ""));
-    serveWebSocket(socket, String(req.headers["sec-websocket-key"] ?? ""), head, deflate);
+    // `final=1`: each compressed message is a whole deflate stream, its last block final (RFC 7692 §7.2.3.4).
+    const compression = deflate ? query.get("final") === "1" ? "final" : "flush" : "none";
+    serveWebSocket(socket, String(req.headers["sec-websocket-key"] ?? ""), head, compression);
   });
   server.on("secureConnection", (s: tls.TLSSocket) => {
     s.on("error", () => {});
@@ -459,17 +461,25 @@ export function readWebSocketFrames(buf: Uint8Array): {
  * close frame is answered and ends it. When the client offered permessage-deflate it is accepted and every
  * message the fake sends is compressed, keeping the context across messages.
  */
-function serveWebSocket(socket: Socket, key: string, head: Uint8Array, deflate: boolean): void {
+function serveWebSocket(
+  socket: Socket,
+  key: string,
+  head: Uint8Array,
+  compression: "none" | "flush" | "final",
+): void {
   socket.write(
     "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n" +
       `sec-websocket-accept: ${webSocketAccept(key)}\r\n` +
-      (deflate ? "sec-websocket-extensions: permessage-deflate\r\n" : "") + "\r\n",
+      (compression === "none" ? "" : "sec-websocket-extensions: permessage-deflate\r\n") + "\r\n",
   );
-  const compressor = deflate ? zlib.createDeflateRaw() : undefined;
+  const compressor = compression === "flush" ? zlib.createDeflateRaw() : undefined;
   let sending = Promise.resolve();
   const send = (text: string) => {
     sending = sending.then(async () => {
       const bytes = new TextEncoder().encode(text);
+      if (compression === "final") {
+        return void socket.write(webSocketFrame(1, zlib.deflateRawSync(bytes), undefined, true));
+      }
       if (!compressor) return void socket.write(webSocketFrame(1, bytes));
       const out: Buffer[] = [];
       const onData = (d: Buffer) => out.push(d);

@@ -101,7 +101,11 @@ export function responsesOverWebSocket(u: WsUpgrade): WsTap {
         let bytes = m.payload;
         if (m.compressed) {
           if (!deflate) return;
-          bytes = await (inflaters[side] ??= new Inflater()).inflate(bytes);
+          const inflater = inflaters[side] ??= new Inflater();
+          bytes = await inflater.inflate(bytes);
+          // A message may end its deflate stream (a final block, RFC 7692 §7.2.3.4), as a sender without
+          // context takeover may: the next one starts a new stream, which the ended one would read as nothing.
+          if (inflater.ended) inflaters[side] = undefined;
         }
         const text = new TextDecoder().decode(bytes);
         if (side === "client") onClientMessage(text, bytes);
@@ -138,12 +142,19 @@ export function responsesOverWebSocket(u: WsUpgrade): WsTap {
   };
 }
 
-/** One direction's permessage-deflate context (RFC 7692), kept across messages. */
+/** One direction's permessage-deflate context (RFC 7692), kept across messages until its stream ends. */
 class Inflater {
   readonly #z = zlib.createInflateRaw();
+  #ended = false;
 
   constructor() {
     this.#z.on("error", () => {});
+    this.#z.on("end", () => this.#ended = true);
+  }
+
+  /** True once a message ended the deflate stream: later messages need a new context. */
+  get ended(): boolean {
+    return this.#ended;
   }
 
   inflate(payload: Uint8Array): Promise<Uint8Array> {

@@ -183,8 +183,13 @@ Deno.test("a provider that refuses the upgrade is answered to the client as it w
   });
 });
 
-for (const deflate of [false, true]) {
-  Deno.test(`Codex over WebSocket${deflate ? " with permessage-deflate" : ""}: each response is one metered row`, async () => {
+for (const [deflate, final] of [[false, false], [true, false], [true, true]]) {
+  const how = !deflate
+    ? ""
+    : final
+    ? " with permessage-deflate, each message a whole deflate stream"
+    : " with permessage-deflate";
+  Deno.test(`Codex over WebSocket${how}: each response is one metered row`, async () => {
     await withWorld(async (w) => {
       const events =
         (await renderFixture("openai_responses_stream.sse", fixtureOptions(new URLSearchParams())))
@@ -192,7 +197,8 @@ for (const deflate of [false, true]) {
       const conn = await throughEdge(w, "chatgpt.com");
       try {
         await conn.write(encode(
-          "GET /backend-api/codex/responses HTTP/1.1\r\nHost: chatgpt.com\r\nConnection: Upgrade\r\n" +
+          `GET /backend-api/codex/responses${final ? "?final=1" : ""} HTTP/1.1\r\nHost: chatgpt.com\r\n` +
+            "Connection: Upgrade\r\n" +
             "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
             "Authorization: Bearer chatgpt-login-token\r\nOpenAI-Beta: responses_websockets=2026-02-06\r\n" +
             (deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" : "") +
