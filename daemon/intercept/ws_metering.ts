@@ -2,8 +2,10 @@
  * Metering of the Responses API over WebSocket (Codex with a ChatGPT login, and any client sending
  * `OpenAI-Beta: responses_websockets`): the client sends `response.create` messages, and the provider answers
  * each with the events the HTTP API would stream as SSE, ending with `response.completed`, `response.incomplete`,
- * `response.failed` or `error`. Each such cycle goes to the metering hook as one exchange, its events fed as the
- * SSE stream they stand for, so the provider's own parser reads it and one row is written per response.
+ * `response.failed`, or an `error` that refuses the request. A `stream_id` puts a request in a lane of its
+ * own: lanes run in parallel, each answering its requests in order, their events echoing the lane's id. Each
+ * request goes to the metering hook as one exchange, its events fed as the SSE stream they stand for, so the
+ * provider's own parser reads it and one row is written per response.
  * Messages compressed with permessage-deflate are inflated on a copy, in order.
  *
  * @module
@@ -36,23 +38,47 @@ export interface WsUpgrade {
   onCycle?: () => void;
 }
 
-const TERMINAL = /"type"\s*:\s*"(response\.completed|response\.incomplete|response\.failed|error)"/;
+const TERMINAL = /"type"\s*:\s*"(response\.completed|response\.incomplete|response\.failed)"/;
+const ERROR = /"type"\s*:\s*"error"/;
+const CREATED = /"type"\s*:\s*"response\.created"/;
 const CREATE = /"type"\s*:\s*"response\.create"/;
 const DEFLATE_TAIL = new Uint8Array([0, 0, 0xff, 0xff]);
+
+/** One `response.create` and the events answering it. */
+interface Cycle {
+  observer?: ExchangeObserver;
+  t0: number;
+  ttft: number | null;
+  up: number;
+  down: number;
+  /** The provider has created the response: an `error` now is a step of it, and its own end event follows. */
+  created: boolean;
+}
+
+/**
+ * The lane a message belongs to: its top-level `stream_id` (a connection can carry parallel conversations,
+ * each lane's responses answered in order, their events echoing the lane's id), or the one unnamed lane.
+ */
+function laneOf(text: string): string {
+  if (!text.includes('"stream_id"')) return "";
+  try {
+    const id = (JSON.parse(text) as { stream_id?: unknown }).stream_id;
+    return typeof id === "string" ? id : "";
+  } catch {
+    return "";
+  }
+}
 
 /** A tap for the Responses API over WebSocket on this upgrade. */
 export function responsesOverWebSocket(u: WsUpgrade): WsTap {
   const deflate = /permessage-deflate/i.test(String(u.responseHeaders["sec-websocket-extensions"] ?? ""));
   const inflaters: { client?: Inflater; provider?: Inflater } = {};
   let chain: Promise<void> = Promise.resolve();
-  let cycle:
-    | { observer?: ExchangeObserver; t0: number; ttft: number | null; up: number; down: number }
-    | undefined;
+  // Per lane, the responses asked for and not yet ended, oldest (the one being answered) first.
+  const lanes = new Map<string, Cycle[]>();
 
-  const end = (complete: boolean, error?: string) => {
-    const c = cycle;
-    cycle = undefined;
-    c?.observer?.onEnd({
+  const end = (c: Cycle, complete: boolean, error?: string) => {
+    c.observer?.onEnd({
       complete,
       error,
       latencyMs: Math.round(performance.now() - c.t0),
@@ -64,7 +90,6 @@ export function responsesOverWebSocket(u: WsUpgrade): WsTap {
 
   const onClientMessage = (text: string, bytes: Uint8Array) => {
     if (!CREATE.test(text)) return;
-    if (cycle) end(false, "a new response was asked for before this one ended");
     u.onCycle?.();
     const observer = u.hook.begin({
       host: u.meta.host,
@@ -81,17 +106,34 @@ export function responsesOverWebSocket(u: WsUpgrade): WsTap {
       requestBody: bytes.subarray(0, MAX_REQUEST_BODY),
       requestBodyTruncated: bytes.length > MAX_REQUEST_BODY,
     });
-    cycle = { observer, t0: performance.now(), ttft: null, up: bytes.length, down: 0 };
+    const lane = laneOf(text);
+    const queue = lanes.get(lane) ?? [];
+    queue.push({ observer, t0: performance.now(), ttft: null, up: bytes.length, down: 0, created: false });
+    lanes.set(lane, queue);
   };
 
   const onProviderMessage = (text: string, bytes: Uint8Array) => {
-    const c = cycle;
+    const lane = laneOf(text);
+    const queue = lanes.get(lane);
+    const c = queue?.[0];
     if (!c) return;
     c.ttft ??= Math.round(performance.now() - c.t0);
     c.down += bytes.length;
     // One SSE event per message; `data:` lines cannot hold a newline, and SSE joins them back with one.
     c.observer?.onResponseChunk(Buffer.from(`data: ${text.replaceAll("\n", "\ndata: ")}\n\n`));
-    if (TERMINAL.test(text)) end(true);
+    if (CREATED.test(text)) c.created = true;
+    // An `error` before the response exists refuses the request; within a response (a step that failed), the
+    // response's own end event still comes, and with it the usage.
+    if (TERMINAL.test(text) || (!c.created && ERROR.test(text))) {
+      queue!.shift();
+      if (!queue!.length) lanes.delete(lane);
+      end(c, true);
+    }
+  };
+
+  const endAll = (error: string) => {
+    for (const queue of lanes.values()) for (const c of queue) end(c, false, error);
+    lanes.clear();
   };
 
   const reader = (side: "client" | "provider") =>
@@ -111,8 +153,9 @@ export function responsesOverWebSocket(u: WsUpgrade): WsTap {
         if (side === "client") onClientMessage(text, bytes);
         else onProviderMessage(text, bytes);
       }).catch(() => {
-        // A message that does not inflate ends what it belonged to; the bytes went through untouched anyway.
-        end(false, "a message could not be decoded");
+        // A message that does not inflate leaves the rest unreadable: what is under way ends; the bytes went
+        // through untouched anyway.
+        endAll("a message could not be decoded");
       });
     });
   const client = reader("client");
@@ -126,7 +169,7 @@ export function responsesOverWebSocket(u: WsUpgrade): WsTap {
       read.push(chunk);
     } catch {
       failed = true;
-      end(false, "the WebSocket messages could not be read");
+      endAll("the WebSocket messages could not be read");
     }
   };
   return {
@@ -134,7 +177,7 @@ export function responsesOverWebSocket(u: WsUpgrade): WsTap {
     fromProvider: guarded(provider),
     close(error) {
       chain = chain.then(() => {
-        end(false, error ?? "connection closed");
+        endAll(error ?? "connection closed");
         inflaters.client?.close();
         inflaters.provider?.close();
       });
