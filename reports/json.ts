@@ -11,7 +11,7 @@ import type { ReportData } from "./report.ts";
 /**
  * Totals as JSON fields, for `report --json`, the read API's `/v1/report` and the page: every sum of
  * {@linkcode TOTALS}, `cost_usd` beside `cost_millicents`, the billed spend apart from the subscription's API
- * equivalent, and whether the cost is only a lower bound (some calls have no known cost).
+ * equivalent, and whether the cost is only a lower bound (some calls have no known cost or incomplete counts).
  */
 export function totalsJson(t: UsageTotals): UsageTotals & TotalsExtras {
   const sums = Object.fromEntries(TOTALS.map(({ name }) => [name, t[name]])) as UsageTotals;
@@ -19,7 +19,7 @@ export function totalsJson(t: UsageTotals): UsageTotals & TotalsExtras {
     ...sums,
     cost_usd: usdString(t.cost_millicents),
     billed_cost_millicents: t.cost_millicents - t.subscription_cost_millicents,
-    cost_is_lower_bound: t.unknown_cost_requests > 0,
+    cost_is_lower_bound: t.unknown_cost_requests > 0 || t.incomplete_requests > 0,
   };
 }
 
@@ -29,7 +29,10 @@ export interface TotalsExtras {
   cost_usd: string;
   /** Known cost of the calls not billed to a subscription: the spend. */
   billed_cost_millicents: number;
-  /** True when some calls have no known cost, so every cost figure is a lower bound. */
+  /**
+   * True when some calls have no known cost, or incomplete token counts (a stream cut short, a stream whose
+   * usage never came): every cost figure is then a lower bound.
+   */
   cost_is_lower_bound: boolean;
 }
 
