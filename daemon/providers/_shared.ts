@@ -19,9 +19,13 @@ export function obj(v: unknown): Json | undefined {
   return typeof v === "object" && v !== null && !Array.isArray(v) ? v as Json : undefined;
 }
 
-/** The value as a non-negative finite number, or undefined (null, strings and junk count as absent). */
+/**
+ * The value as a count (tokens, ticks): a non-negative whole number, or undefined (null, strings and junk
+ * count as absent). A fraction, which no provider bills but a gateway may send, is rounded: priced as given,
+ * it could not be costed exactly, and the call's row was lost.
+ */
 export function num(v: unknown): number | undefined {
-  return typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : undefined;
+  return typeof v === "number" && Number.isFinite(v) && v >= 0 ? Math.round(v) : undefined;
 }
 
 /** The value as a non-empty string, or undefined. */

@@ -2,6 +2,7 @@ import { deepStrictEqual, equal } from "node:assert/strict";
 import { findShape } from "../../../daemon/providers/mod.ts";
 import type { ProviderShape } from "../../../daemon/providers/types.ts";
 import { assertEverySplit, exchange, fixture, fixtureText, parse, ZERO } from "./_util.ts";
+import { buildRateBook, bundledCard, costOf } from "../../../pricing/mod.ts";
 
 const chat = findShape("api.openai.com", "POST", "/v1/chat/completions") as ProviderShape;
 const responses = findShape("api.openai.com", "POST", "/v1/responses") as ProviderShape;
@@ -24,6 +25,18 @@ Deno.test("openai chat JSON takes cached tokens out of input and keeps reasoning
     thinking_tokens: 768,
     service_tier: "default",
   });
+});
+
+Deno.test("openai-shaped usage with fractional counts (a gateway's) is read as whole tokens, and priced", () => {
+  const info = exchange({ path: "/v1/chat/completions", request: { model: "gpt-4o-mini", messages: [] } });
+  const body = JSON.stringify({
+    model: "gpt-4o-mini",
+    choices: [],
+    usage: { prompt_tokens: 10.5, completion_tokens: 3.2, total_tokens: 13.7 },
+  });
+  const usage = parse(chat, info, [new TextEncoder().encode(body)]);
+  deepStrictEqual([usage.input_tokens, usage.output_tokens], [11, 3]);
+  equal(typeof costOf("openai", usage, buildRateBook({ card: bundledCard() })).millicents, "number");
 });
 
 Deno.test("openai chat stream with include_usage reads the usage of the last chunk", () => {
