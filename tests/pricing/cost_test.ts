@@ -69,6 +69,14 @@ Deno.test("costOf() switches to the long-context rates only above 200k prompt to
     card,
   );
   assert.equal(cached.millicents, 93_000);
+  // Sonnet 4 has the same 1M-context rates (a prompt that large is only accepted with it), under its dated id.
+  const sonnet4 = costOf(
+    "anthropic",
+    usage("claude-sonnet-4-20250514", { input_tokens: 300_000, output_tokens: 1000 }),
+    card,
+  );
+  // 300,000 × 6 + 1,000 × 22.5 = 1,822,500 µ$ → 182,250 mc
+  assert.equal(sonnet4.millicents, 182_250);
 });
 
 Deno.test("costOf() bills reasoning as output, never on top of it", () => {
