@@ -2,8 +2,9 @@
  * The OpenAI shapes: chat completions, legacy completions and embeddings (one usage layout), and the
  * Responses API (also Codex on chatgpt.com and xAI's `/v1/responses`).
  *
- * Usage facts: `prompt_tokens` / `input_tokens` include the cached tokens, which are taken out of the input
- * column into cache reads; `completion_tokens` / `output_tokens` include the reasoning tokens. xAI reports its
+ * Usage facts: `prompt_tokens` / `input_tokens` include the cached tokens and the cache writes (`cached_tokens`
+ * and `cache_write_tokens` of the prompt's details), which are taken out of the input column into cache reads
+ * and the short cache write; `completion_tokens` / `output_tokens` include the reasoning tokens. xAI reports its
  * reasoning tokens outside `completion_tokens` (its `total_tokens` adds them on top), so a total that only adds
  * up with reasoning counted apart means reasoning is added to output. Streamed chat usage arrives only in a
  * last chunk with `choices: []`, when the client asked for `stream_options.include_usage`; without it the row
@@ -42,16 +43,19 @@ export function openaiResponses(provider: string, matchPath: PathMatch): Provide
 function applyCounts(
   u: Usage,
   usage: Json,
-  counts: { prompt: unknown; output: unknown; cached: unknown; reasoning: unknown },
+  counts: { prompt: unknown; output: unknown; cached: unknown; written?: unknown; reasoning: unknown },
 ): void {
   const prompt = num(counts.prompt) ?? 0;
   const output = num(counts.output) ?? 0;
   const cached = Math.min(num(counts.cached) ?? 0, prompt);
+  const written = Math.min(num(counts.written) ?? 0, prompt - cached);
   const reasoning = num(counts.reasoning) ?? 0;
   const total = num(usage.total_tokens);
   const reasoningApart = reasoning > 0 && total === prompt + output + reasoning;
-  u.input_tokens = prompt - cached;
+  u.input_tokens = prompt - cached - written;
   u.cache_read_tokens = cached;
+  // The usage does not say which retention a write was for: filed as the short (default) one.
+  u.cache_write_5m_tokens = written;
   u.prompt_tokens = prompt;
   u.output_tokens = output + (reasoningApart ? reasoning : 0);
   u.thinking_tokens = reasoning;
@@ -88,6 +92,7 @@ class ChatParser extends UsageParser {
         output: usage.completion_tokens,
         // DeepSeek-style hosts name their cache hits apart.
         cached: obj(usage.prompt_tokens_details)?.cached_tokens ?? usage.prompt_cache_hit_tokens,
+        written: obj(usage.prompt_tokens_details)?.cache_write_tokens,
         reasoning: obj(usage.completion_tokens_details)?.reasoning_tokens,
       });
     }
@@ -137,6 +142,7 @@ class ResponsesParser extends UsageParser {
         prompt: usage.input_tokens,
         output: usage.output_tokens,
         cached: obj(usage.input_tokens_details)?.cached_tokens,
+        written: obj(usage.input_tokens_details)?.cache_write_tokens,
         reasoning: obj(usage.output_tokens_details)?.reasoning_tokens,
       });
     }

@@ -39,6 +39,41 @@ Deno.test("openai-shaped usage with fractional counts (a gateway's) is read as w
   equal(typeof costOf("openai", usage, buildRateBook({ card: bundledCard() })).millicents, "number");
 });
 
+Deno.test("openai cache writes, inside the prompt as cache reads are, are taken out of input into the short write", () => {
+  const chatBody = {
+    model: "gpt-5.6-sol",
+    choices: [],
+    usage: {
+      prompt_tokens: 100_000,
+      completion_tokens: 10,
+      prompt_tokens_details: { cached_tokens: 20_000, cache_write_tokens: 50_000 },
+    },
+  };
+  const responsesBody = {
+    model: "gpt-5.6-sol",
+    status: "completed",
+    usage: {
+      input_tokens: 100_000,
+      output_tokens: 10,
+      input_tokens_details: { cached_tokens: 20_000, cache_write_tokens: 50_000 },
+    },
+  };
+  for (
+    const [shape, path, body] of [
+      [chat, "/v1/chat/completions", chatBody],
+      [responses, "/v1/responses", responsesBody],
+    ] as const
+  ) {
+    const info = exchange({ path, request: { model: "gpt-5.6-sol" } });
+    const u = parse(shape, info, [new TextEncoder().encode(JSON.stringify(body))]);
+    deepStrictEqual(
+      [u.input_tokens, u.cache_read_tokens, u.cache_write_5m_tokens, u.prompt_tokens],
+      [30_000, 20_000, 50_000, 100_000],
+      path,
+    );
+  }
+});
+
 Deno.test("openai chat stream with include_usage reads the usage of the last chunk", () => {
   const request = { model: "gpt-4.1", stream: true, stream_options: { include_usage: true }, messages: [] };
   assertEverySplit(chat, exchange({ contentType: sse, request }), fixture("openai_chat_stream_usage.sse"), {
