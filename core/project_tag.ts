@@ -10,9 +10,18 @@
 import { isSlug } from "./slug.ts";
 
 /**
+ * The password in a proxy URL that names a project (`acme:x@`). Its value means nothing (the edge reads only
+ * the user name), but it must not be empty: Claude Code's runtime fails every connection through a proxy URL
+ * with an empty password (`acme:@`), and Deno ignores one with a user and no password at all.
+ */
+export const PROJECT_PROXY_PASSWORD = "x";
+
+/**
  * The project slug in a `Proxy-Authorization` value, or undefined when there is none or it is not a valid
- * slug (the daemon's resolver chain then decides). The user-id ends at the first colon, as in RFC 7617;
- * whatever follows (a password) is ignored, and a percent-encoded user-id is decoded.
+ * slug (the daemon's resolver chain then decides). The user-id ends at the first colon, as in RFC 7617, or
+ * before the password `run` writes ({@linkcode PROJECT_PROXY_PASSWORD}): a slug may hold a colon, which the
+ * proxy URL carries percent-encoded and clients decode before they send it (`team:app:x`). Whatever follows
+ * (a password) is ignored, and a user-id still percent-encoded is decoded.
  */
 export function projectFromProxyAuthorization(value: string | undefined): string | undefined {
   const m = value && /^basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(value);
@@ -23,7 +32,8 @@ export function projectFromProxyAuthorization(value: string | undefined): string
   } catch {
     return undefined;
   }
-  const colon = decoded.indexOf(":");
+  const ours = `:${PROJECT_PROXY_PASSWORD}`;
+  const colon = decoded.endsWith(ours) ? decoded.length - ours.length : decoded.indexOf(":");
   if (colon === -1) return undefined;
   // `run` percent-encodes slugs holding `:` or `/` in the proxy URL; clients that pass userinfo on raw
   // send it still encoded.

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { PROJECT_PROXY_PASSWORD } from "../core/project_tag.ts";
 
 /** Inputs of {@linkcode proxyEnv}. */
 export interface ProxyEnvOptions {
@@ -31,12 +32,6 @@ export const BUNDLE_VARS = [
 /** Variables read as extra CAs on top of the built-in roots. */
 export const EXTRA_CA_VARS = ["NODE_EXTRA_CA_CERTS", "DENO_CERT"] as const;
 
-/**
- * The password in a proxy URL that names a project. Its value means nothing (the edge reads only the user
- * name), but it must not be empty: Claude Code's runtime fails every connection through a proxy URL with an
- * empty password (`acme:@`), and Deno ignores one with a user and no password at all.
- */
-export const PROJECT_PROXY_PASSWORD = "x";
 
 /**
  * Node's `fetch` (undici) ignores `HTTPS_PROXY` unless this is set (Node 22.21+ and 24+), so SDKs built on it

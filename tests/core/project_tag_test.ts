@@ -34,3 +34,11 @@ Deno.test("projectFromProxyAuthorization() reads the project whatever the passwo
   assert.equal(projectFromProxyAuthorization(`Basic ${btoa("demo:x")}`), "demo");
   assert.equal(projectFromProxyAuthorization(`Basic ${btoa("demo:")}`), "demo");
 });
+
+Deno.test("projectFromProxyAuthorization() keeps a slug's colon that a client decoded before sending `run`'s URL", () => {
+  // `run --project team:app` writes `team%3Aapp:x@`; curl, Python and Node send `team:app:x`.
+  assert.equal(projectFromProxyAuthorization(`Basic ${btoa("team:app:x")}`), "team:app");
+  assert.equal(projectFromProxyAuthorization(`Basic ${btoa("docker:team/api:x")}`), "docker:team/api");
+  // Any other password still ends the user-id at the first colon.
+  assert.equal(projectFromProxyAuthorization(`Basic ${btoa("team:app:y")}`), "team");
+});
