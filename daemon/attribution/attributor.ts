@@ -19,6 +19,11 @@ export interface ClientRef extends ClientAddress {
   explicitProject?: string;
   /** The client's pid, when the edge already knows it: skips the port lookup. */
   pid?: number;
+  /**
+   * A connection that has just arrived: what is remembered for its address belongs to an earlier one (a
+   * client can bind the same source port again at once), so it is looked up anew.
+   */
+  fresh?: boolean;
 }
 
 /** Options of {@linkcode Attributor}. */
@@ -29,7 +34,7 @@ export interface AttributorOptions {
   defaultProject?: string;
   /** The user's home folder (macOS app sandboxes). */
   userHome?: string;
-  /** How long a connection's answer is reused. A source port is reused by the OS only after it is freed. */
+  /** How long a connection's answer is reused, for its later calls. */
   ttlMs?: number;
   /** Most connections remembered; the oldest is forgotten first. */
   maxEntries?: number;
@@ -76,7 +81,7 @@ export class Attributor {
     const key = `${client.ip}:${client.port}:${client.explicitProject ?? ""}`;
     const now = this.#opts.now();
     const hit = this.#cache.get(key);
-    if (hit && now - hit.at < this.#opts.ttlMs) return hit.value;
+    if (hit && !client.fresh && now - hit.at < this.#opts.ttlMs) return hit.value;
     this.#cache.delete(key);
     const value = this.#resolve(client);
     this.#cache.set(key, { at: now, value });

@@ -26,7 +26,9 @@ export interface MeteringDeps {
   /** The rate book, read each time so a rebuilt book takes effect for the next row. */
   rates: () => RateBook;
   /** Resolves the project of a client connection (cached per connection by the attributor). */
-  attribute(client: { ip: string; port: number; explicitProject?: string }): Promise<Attribution>;
+  attribute(
+    client: { ip: string; port: number; explicitProject?: string; fresh?: boolean },
+  ): Promise<Attribution>;
   /** Extra metered hosts from config `[hosts]`. */
   extraHosts?: Record<string, HostShape>;
   log?: Logger;
@@ -42,8 +44,8 @@ export function createMeteringHook(deps: MeteringDeps): MeteringHook {
   // promise, so once it settled, a call whose body is parsed too becomes its row in the same turn: no promise
   // per call, and the call's objects die young instead of waiting a turn for a microtask.
   const settled = new WeakMap<Promise<Attribution>, Attribution | null>();
-  const attribute = (client: string, explicitProject?: string): Promise<Attribution> => {
-    const who = deps.attribute({ ...splitAddress(client), explicitProject });
+  const attribute = (client: string, explicitProject?: string, fresh = false): Promise<Attribution> => {
+    const who = deps.attribute({ ...splitAddress(client), explicitProject, ...(fresh ? { fresh } : {}) });
     if (!settled.has(who)) {
       settled.set(who, null);
       who.then((a) => settled.set(who, a), () => {});
@@ -62,7 +64,7 @@ export function createMeteringHook(deps: MeteringDeps): MeteringHook {
     },
     connect(client, project) {
       // The attributor caches per connection; begin() then finds the lookup already under way or done.
-      attribute(client, project);
+      attribute(client, project, true);
     },
     meters: (host, method, path) => findShape(host, method, path, deps.extraHosts) !== undefined,
     begin(x: ExchangeStart) {

@@ -71,6 +71,18 @@ Deno.test("Attributor.resolve() caches per connection until the TTL passes", asy
   assert.equal(lookup.finds, 3);
 });
 
+Deno.test("Attributor.resolve() looks a new connection up anew, though an earlier one from its port is remembered", async () => {
+  const ports: Record<string, number> = { "127.0.0.1:52344": 77 };
+  const lookup = fakeLookup([proc({ pid: 77, cwd: "/w/acme" }), proc({ pid: 88, cwd: "/w/billing" })], ports);
+  const a = new Attributor({ lookup, fs: fakeFs({}), processTtlMs: 0 });
+  assert.equal((await a.resolve({ ...CLIENT, fresh: true })).project, "acme");
+  assert.equal((await a.resolve(CLIENT)).project, "acme", "the connection's later calls reuse its answer");
+  // Another process binds the same source port at once (curl --local-port, a client's own pool).
+  ports["127.0.0.1:52344"] = 88;
+  assert.equal((await a.resolve({ ...CLIENT, fresh: true })).project, "billing");
+  assert.equal((await a.resolve(CLIENT)).project, "billing");
+});
+
 Deno.test("Attributor keeps at most maxEntries connections, forgetting the oldest", async () => {
   const lookup = fakeLookup([], {});
   const a = new Attributor({ lookup, fs: fakeFs({}), maxEntries: 3 });

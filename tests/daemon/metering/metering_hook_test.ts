@@ -190,10 +190,11 @@ Deno.test("drain() waits for rows still being attributed, so a stopping daemon l
   assert.deepEqual(rows.map((r) => r.project), ["slow"]);
 });
 
-Deno.test("connect() starts the client's attribution before any request, while its process surely lives", () => {
+Deno.test("connect() starts the client's attribution before any request, while its process surely lives, as a new connection", () => {
   const { hook, clients } = harness();
   hook.connect!("127.0.0.1:50999", "tagged");
-  assert.deepEqual(clients, [{ ip: "127.0.0.1", port: 50999, explicitProject: "tagged" }]);
+  // `fresh`: what was remembered for the port belonged to an earlier connection from it.
+  assert.deepEqual(clients, [{ ip: "127.0.0.1", port: 50999, explicitProject: "tagged", fresh: true }]);
 });
 
 Deno.test("metering hook prices a call to an extra [hosts] provider from the bundled data package", async () => {
