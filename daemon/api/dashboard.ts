@@ -247,10 +247,13 @@ function drawList(box, doc, label, link) {
  */
 function drawTiles(box, total, extra) {
   const atLeast = total.cost_is_lower_bound ? "≥ " : "";
+  // Nothing of it could be priced: a cost nothing could price is "?", never $0.
+  const money = (millicents) =>
+    total.requests > 0 && total.unknown_cost_requests === total.requests ? "?" : atLeast + usd(millicents);
   const tiles = [
-    [atLeast + usd(total.billed_cost_millicents), "billed", "billed", total.billed_cost_millicents],
+    [money(total.billed_cost_millicents), "billed", "billed", total.billed_cost_millicents],
     ...(total.subscription_requests
-      ? [[atLeast + usd(total.subscription_cost_millicents), "subscription (API-equivalent)", "subscription",
+      ? [[money(total.subscription_cost_millicents), "subscription (API-equivalent)", "subscription",
         total.subscription_cost_millicents]]
       : []),
     ...(total.unknown_cost_requests

@@ -11,6 +11,7 @@ import { tempHome } from "../helpers/home.ts";
 import { makeRow } from "../helpers/rows.ts";
 import { openStore } from "../../store/open.ts";
 import { CallInserter } from "../../store/insert.ts";
+import { RowWriter } from "../../store/writer.ts";
 import { daemonHealthy, pinPorts, spawnMeter, stop, waitFor } from "../../testkit/processes.ts";
 
 const ARTIFACTS = new URL("../../.artifacts/page/", import.meta.url).pathname;
@@ -197,6 +198,32 @@ Deno.test({
       // Billed through the API (not a subscription): billed spend grows by its cost.
       const grown = kolkata.total.billed_cost_millicents + 777_777;
       await page.waitFor("the refreshed spend", `${tileMillicents("tiles", "billed")} === ${grown}`, 30_000);
+
+      // A project none of whose calls could be priced: its spend is "?", never "≥ $0.00".
+      const unpriced = openStore(home.paths.db);
+      try {
+        const id = new RowWriter(unpriced).projectId("unpriced-only");
+        const calls = new CallInserter(unpriced);
+        unpriced.exec("BEGIN");
+        calls.insert(
+          makeRow({
+            requested_at: new Date().toISOString(),
+            model: "no-such-model",
+            cost_usd_minor_units: null,
+          }),
+          id,
+        );
+        calls.beforeCommit();
+        unpriced.exec("COMMIT");
+      } finally {
+        unpriced.close();
+      }
+      await page.goto(`${base}/?tz=Asia/Kolkata#project=unpriced-only`);
+      await page.waitFor(
+        "the unpriced project's tiles",
+        `document.querySelector('#project-tiles [data-tile="billed"] b')?.textContent === "?"`,
+        30_000,
+      );
 
       assert.deepEqual(page.errors, []);
     } finally {
