@@ -143,7 +143,9 @@ async function getJson(path) {
   if (!res.ok) {
     let message = "";
     try { message = (await res.json()).message || ""; } catch { /* not JSON */ }
-    throw new Error(path.split("?")[0] + " answered " + res.status + (message ? ": " + message : ""));
+    throw Object.assign(new Error(path.split("?")[0] + " answered " + res.status + (message ? ": " + message : "")), {
+      status: res.status,
+    });
   }
   return res.json();
 }
@@ -372,7 +374,12 @@ async function loadCalls(slug, reset) {
 
 function currentProject() {
   const m = /^#project=(.+)$/.exec(location.hash);
-  return m ? decodeURIComponent(m[1]) : null;
+  if (!m) return null;
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    return m[1];
+  }
 }
 
 function fail(e) {
@@ -390,7 +397,14 @@ async function refresh(reset) {
       " calls in the last hour · updated " + new Date().toLocaleTimeString("en-GB", { timeZone: shownZone });
     document.body.dataset.loaded = String(Date.now());
   } catch (e) {
-    fail(e);
+    if (slug !== null && e.status === 404) {
+      // An address naming no project: say so, rather than leave the last project's figures under its name.
+      document.getElementById("project-title").textContent = slug;
+      for (const id of ["project-tiles", "project-days", "project-models", "project-calls"]) {
+        document.getElementById(id).replaceChildren();
+      }
+      document.getElementById("status").textContent = "No project is named “" + slug + "” in this meter.";
+    } else fail(e);
   }
 }
 

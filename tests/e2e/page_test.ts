@@ -226,6 +226,21 @@ Deno.test({
       );
 
       assert.deepEqual(page.errors, []);
+      // An address naming no project, or one that does not decode: said plainly, nothing of another shown (the
+      // browser logs the API's 404s, and nothing else).
+      for (const hash of ["nope", "%E0"]) {
+        await page.eval(`location.hash = "project=${hash}"`);
+        await page.waitFor(
+          `the page on #project=${hash}`,
+          `document.getElementById("status").textContent.startsWith("No project is named")`,
+          30_000,
+        );
+        assert.equal(await page.eval<number>(`document.querySelectorAll("#project-tiles .tile").length`), 0);
+      }
+      assert.ok(page.errors.every((e) => / 404 .*&project=(nope|%25E0)$/.test(e)), page.errors.join("\n"));
+      page.errors.length = 0;
+
+      assert.deepEqual(page.errors, []);
     } finally {
       await stop(daemon);
     }
