@@ -13,6 +13,7 @@ import { buildReport, UnknownProjectError } from "../../../reports/report.ts";
 import { reportDocument } from "../../../reports/json.ts";
 import { checkZone, parseFromTo, parseSince } from "../../../reports/window.ts";
 import { machineZone } from "../../../reports/zone.ts";
+import { toSlug } from "../../../core/slug.ts";
 import { ParamError } from "./params.ts";
 
 /**
@@ -29,6 +30,7 @@ export function reportView(db: DatabaseSync, p: URLSearchParams, now: Date, defa
     const from = p.get("from");
     const to = p.get("to") || undefined;
     if (since && from) throw new ParamError("use either since or from/to, not both");
+    if (to && !from) throw new ParamError("to needs from (from=YYYY-MM-DD&to=YYYY-MM-DD)");
     const window = from
       ? parseFromTo(from, to, now, zone, "report")
       : parseSince(since || "7d", now, zone, "report");
@@ -37,10 +39,15 @@ export function reportView(db: DatabaseSync, p: URLSearchParams, now: Date, defa
       throw new ParamError(`by must be one of ${GROUP_BY.join(", ")}, not '${by}'`);
     }
     const vs = p.get("vs_previous");
+    if (vs !== null && !["", "0", "1", "false", "true"].includes(vs)) {
+      throw new ParamError(`vs_previous must be true or false (or 1 or 0), not '${vs}'`);
+    }
+    const project = p.get("project") || undefined;
     data = buildReport(db, {
       window,
       by: by as GroupBy,
-      project: p.get("project") || undefined,
+      // As `report --project` and `run --project` take a name: `Alpha` is `alpha`.
+      project: project === undefined ? undefined : toSlug(project) || project,
       vsPrevious: vs === "1" || vs === "true",
     });
   } catch (e) {

@@ -419,6 +419,16 @@ Deno.test("bad parameters are answered 400 with a message naming the parameter",
     assert.match(await problem(await get("/v1/projects/alpha/requests?limit=ten"), 400), /limit/);
     assert.match(await problem(await get("/v1/projects/alpha/requests?cursor=bm9wZQ"), 400), /cursor/);
     assert.match(await problem(await get("/v1/projects/alpha/requests?cursor=%%%"), 400), /cursor/);
+    // /v1/report as `report` reads its flags: never a query that silently means something else.
+    assert.match(await problem(await get("/v1/report?to=2026-11-01"), 400), /to needs from/);
+    assert.match(await problem(await get("/v1/report?vs_previous=yes"), 400), /vs_previous/);
+  }));
+
+Deno.test("GET /v1/report takes a project's name as report --project does", () =>
+  withApi(FIXTURE, async (get) => {
+    const named = await get("/v1/report?since=30d&project=Alpha");
+    assert.equal(named.status, 200);
+    assert.equal((await named.json()).project, "alpha");
   }));
 
 Deno.test("GET /v1/projects/{slug}/requests answers the dashboard's fields, newest first", () =>
