@@ -28,14 +28,31 @@ export interface ReadRequest {
   headers: [string, string][];
 }
 
-/** The worker's answer; status 0 means the read API does not serve that path. */
+/**
+ * The worker's answer; status 0 means the read API does not serve that path. A body of one chunk comes whole;
+ * a longer one (a CSV export) comes as `body`, its first chunk, with `streamed` set, and then
+ * {@linkcode BodyChunk}s, one for each {@linkcode BodyPull}, so it is produced no faster than it is read.
+ */
 export interface ReadReply {
   id: number;
   status: number;
   headers: [string, string][];
-  body: string;
+  body: Uint8Array<ArrayBuffer>;
+  streamed?: boolean;
   error?: string;
 }
+
+/** The next part of a streamed body; `done` ends it, `error` breaks it off. */
+export interface BodyChunk {
+  type: "chunk";
+  id: number;
+  chunk?: Uint8Array<ArrayBuffer>;
+  done?: boolean;
+  error?: string;
+}
+
+/** Asks the worker for the next chunk of a streamed body, or (`cancel`) to stop making it. */
+export type BodyPull = { type: "pull"; id: number } | { type: "cancel"; id: number };
 
 /** A read API running in its own thread. */
 export interface ReadApiWorker {
@@ -103,6 +120,7 @@ export async function startReadApiWorker(options: ReadApiOptions): Promise<ReadA
     throw e;
   }
   const waiting = new Map<number, (reply: ReadReply) => void>();
+  const streaming = new Map<number, ReadableStreamDefaultController<Uint8Array>>();
   let next = 0;
   let failed: string | undefined;
   let closed = () => {};
@@ -111,13 +129,23 @@ export async function startReadApiWorker(options: ReadApiOptions): Promise<ReadA
     failed = e.message;
     options.onError?.(e.message);
     for (const answer of waiting.values()) {
-      answer({ id: -1, status: 500, headers: [], body: "", error: failed });
+      answer({ id: -1, status: 500, headers: [], body: new Uint8Array(0), error: failed });
     }
     waiting.clear();
+    for (const body of streaming.values()) body.error(new Error(failed));
+    streaming.clear();
   };
-  worker.onmessage = (e: MessageEvent<ReadReply | { type: "closed" }>) => {
+  worker.onmessage = (e: MessageEvent<ReadReply | BodyChunk | { type: "closed" }>) => {
     if ("type" in e.data) {
-      closed();
+      if (e.data.type === "closed") return closed();
+      const part = e.data;
+      const body = streaming.get(part.id);
+      if (part.chunk) body?.enqueue(part.chunk);
+      if (part.done || part.error) {
+        streaming.delete(part.id);
+        if (part.error) body?.error(new Error(part.error));
+        else body?.close();
+      }
       return;
     }
     const answer = waiting.get(e.data.id);
@@ -153,14 +181,28 @@ export async function startReadApiWorker(options: ReadApiOptions): Promise<ReadA
     return new Promise((resolve) => {
       waiting.set(id, (reply) => {
         if (reply.error) resolve(unavailable(reply.error));
-        else {resolve(
-            reply.status === 0
-              ? undefined
-              : new Response(reply.body, { status: reply.status, headers: reply.headers }),
-          );}
+        else if (reply.status === 0) resolve(undefined);
+        else resolve(new Response(reply.streamed ? streamedBody(id, reply.body) : reply.body, reply));
       });
       worker.postMessage(msg);
     });
+  }
+
+  /** The body whose first chunk came with the answer, the rest pulled from the worker as it is read. */
+  function streamedBody(id: number, first: Uint8Array<ArrayBuffer>): ReadableStream<Uint8Array> {
+    return new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(first);
+        streaming.set(id, controller);
+      },
+      pull() {
+        if (streaming.has(id)) worker.postMessage({ type: "pull", id } satisfies BodyPull);
+      },
+      cancel() {
+        streaming.delete(id);
+        worker.postMessage({ type: "cancel", id } satisfies BodyPull);
+      },
+    }, { highWaterMark: 0 });
   }
 }
 

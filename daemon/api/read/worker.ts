@@ -9,11 +9,11 @@ import { openStore } from "../../../store/open.ts";
 import { readApiRoute } from "./routes.ts";
 import type { ApiRoute } from "../server.ts";
 import type { DatabaseSync } from "node:sqlite";
-import type { ReadReply, ReadRequest, WorkerInit } from "./off_thread.ts";
+import type { BodyChunk, BodyPull, ReadReply, ReadRequest, WorkerInit } from "./off_thread.ts";
 
 /** What this module uses of a worker's global scope (typed here: the entry module is checked as a main thread). */
 interface WorkerScope {
-  onmessage: ((e: MessageEvent<WorkerInit | ReadRequest | { type: "close" }>) => void) | null;
+  onmessage: ((e: MessageEvent<WorkerInit | ReadRequest | BodyPull | { type: "close" }>) => void) | null;
   postMessage(message: unknown): void;
 }
 
@@ -22,8 +22,31 @@ export function serveReadApi(): void {
   const self = globalThis as unknown as WorkerScope;
   let db: DatabaseSync | undefined;
   let route: ApiRoute | undefined;
+  // Bodies longer than a chunk, read on as the other side pulls: between two chunks other requests are served.
+  const bodies = new Map<number, ReadableStreamDefaultReader<Uint8Array>>();
   self.onmessage = async (e) => {
     const msg = e.data;
+    if (msg.type === "pull" || msg.type === "cancel") {
+      const reader = bodies.get(msg.id);
+      if (!reader) return;
+      if (msg.type === "cancel") {
+        bodies.delete(msg.id);
+        await reader.cancel().catch(() => {});
+        return;
+      }
+      let part: BodyChunk;
+      try {
+        const { value, done } = await reader.read();
+        part = done
+          ? { type: "chunk", id: msg.id, done: true }
+          : { type: "chunk", id: msg.id, chunk: value as Uint8Array<ArrayBuffer> };
+      } catch (err) {
+        part = { type: "chunk", id: msg.id, error: (err as Error).message };
+      }
+      if (part.done || part.error) bodies.delete(msg.id);
+      self.postMessage(part);
+      return;
+    }
     if (msg.type === "init") {
       db = openStore(msg.dbPath, { readOnly: true });
       route = readApiRoute({
@@ -45,11 +68,52 @@ export function serveReadApi(): void {
     try {
       const res = await route!(new Request(msg.url, { method: msg.method, headers: msg.headers }));
       reply = res
-        ? { id: msg.id, status: res.status, headers: [...res.headers], body: await res.text() }
-        : { id: msg.id, status: 0, headers: [], body: "" };
+        ? await firstPart(msg.id, res)
+        : { id: msg.id, status: 0, headers: [], body: new Uint8Array(0) };
     } catch (err) {
-      reply = { id: msg.id, status: 500, headers: [], body: "", error: (err as Error).message };
+      reply = {
+        id: msg.id,
+        status: 500,
+        headers: [],
+        body: new Uint8Array(0),
+        error: (err as Error).message,
+      };
     }
     self.postMessage(reply);
   };
+
+  /** The answer with its body's first chunk: the whole body when that is all, else the rest is pulled. */
+  async function firstPart(id: number, res: Response): Promise<ReadReply> {
+    const head = { id, status: res.status, headers: [...res.headers] };
+    if (!res.body) return { ...head, body: new Uint8Array(0) };
+    const reader = res.body.getReader();
+    const first = await reader.read();
+    if (first.done) return { ...head, body: new Uint8Array(0) };
+    const second = await reader.read();
+    const body = first.value as Uint8Array<ArrayBuffer>;
+    if (second.done) return { ...head, body };
+    bodies.set(id, prepend(second.value, reader));
+    return { ...head, body, streamed: true };
+  }
+}
+
+/** `reader` with `chunk` read again first. */
+function prepend(
+  chunk: Uint8Array,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): ReadableStreamDefaultReader<Uint8Array> {
+  let held: Uint8Array | undefined = chunk;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (held) {
+        controller.enqueue(held);
+        held = undefined;
+        return;
+      }
+      const { value, done } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }).getReader();
 }

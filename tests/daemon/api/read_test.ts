@@ -5,6 +5,7 @@ import { parseConfig } from "../../../core/config.ts";
 import { Logger } from "../../../core/log.ts";
 import { VERSION } from "../../../core/version.ts";
 import { readApiRoute } from "../../../daemon/api/read/routes.ts";
+import { startReadApiWorker } from "../../../daemon/api/read/off_thread.ts";
 import { apiHandler } from "../../../daemon/api/server.ts";
 import { startDaemon } from "../../../daemon/mod.ts";
 import { openStore } from "../../../store/open.ts";
@@ -763,5 +764,39 @@ Deno.test("a started daemon serves the read API on its API port from the databas
     await page.body?.cancel();
   } finally {
     await daemon.close();
+  }
+});
+
+Deno.test("the read API's worker sends a long CSV export page by page, as it is read, and answers others meanwhile", async () => {
+  await using home = await tempHome();
+  const db = openStore(home.paths.db);
+  const writer = new RowWriter(db);
+  const start = Date.parse("2026-11-01T00:00:00Z");
+  for (let i = 0; i < 3500; i++) {
+    writer.enqueue(makeRow({ project: "bulk", requested_at: new Date(start + i * 1000).toISOString() }));
+  }
+  writer.close();
+  db.close();
+  const api = await startReadApiWorker({ dbPath: home.paths.db, allowOrigins: [] });
+  try {
+    const csv = (await api.route(new Request("http://127.0.0.1:8765/v1/projects/bulk/requests.csv")))!;
+    assert.equal(csv.status, 200);
+    const reader = csv.body!.getReader();
+    const lines = (chunk: Uint8Array) => new TextDecoder().decode(chunk).split("\r\n").length - 1;
+    const first = await reader.read();
+    assert.equal(
+      lines(first.value!),
+      1001,
+      "the header and the first page of 1,000 calls, not the whole export",
+    );
+    // With the export still open, the worker answers another request.
+    const status = (await api.route(new Request("http://127.0.0.1:8765/v1/daemon/status")))!;
+    assert.equal(status.status, 200);
+    await status.body?.cancel();
+    let total = lines(first.value!);
+    for (let part = await reader.read(); !part.done; part = await reader.read()) total += lines(part.value);
+    assert.equal(total, 3501, "and then every call, once");
+  } finally {
+    await api.close();
   }
 });
