@@ -32,7 +32,6 @@ export const BUNDLE_VARS = [
 /** Variables read as extra CAs on top of the built-in roots. */
 export const EXTRA_CA_VARS = ["NODE_EXTRA_CA_CERTS", "DENO_CERT"] as const;
 
-
 /**
  * Node's `fetch` (undici) ignores `HTTPS_PROXY` unless this is set (Node 22.21+ and 24+), so SDKs built on it
  * (`@google/genai`, `openai` v5+) would reach the provider directly, unmetered and unnoticed.

@@ -11,12 +11,18 @@ import type { Fixture } from "../setup/_fixture.ts";
 import { loadOrCreateCa } from "../../tls/mod.ts";
 import { edgeStateFile } from "../../core/edge_state.ts";
 
-/** Runs `init --non-interactive` on `f`'s machine, its output discarded. */
-export async function initMachine(f: Fixture): Promise<void> {
+/** The runner script of a machine where no systemd answers: `init` sets up the built-in supervisor. */
+export const NO_SYSTEMD = [{ when: /show-environment/, code: 1, stderr: "Failed to connect to bus" }];
+
+/**
+ * Runs `init --non-interactive` on `f`'s machine, its output discarded; `supervised`: on a machine with no
+ * systemd, so under the built-in supervisor.
+ */
+export async function initMachine(f: Fixture, supervised = false): Promise<void> {
   await init(
     captureIo(f.paths).io,
     parseInvocation("init", initCommand, ["--non-interactive"]),
-    f.machine().m,
+    f.machine(supervised ? { script: NO_SYSTEMD } : {}).m,
   );
 }
 
@@ -53,5 +59,5 @@ export async function upInForeground(f: Fixture, ownEdge = true) {
     );
   }
   f.board.edge = f.board.daemon = true;
-  return [{ when: /show-environment/, code: 1, stderr: "Failed to connect to bus" }];
+  return NO_SYSTEMD;
 }

@@ -1,13 +1,10 @@
 import assert from "node:assert/strict";
 import { parseInvocation } from "../../cli/command.ts";
-import { command as initCommand, execute as init } from "../../cli/init.ts";
 import { executeRestart, executeStart, executeStop, restart, start, stop } from "../../cli/service.ts";
 import { MeterError } from "../../core/errors.ts";
 import { captureIo } from "../helpers/io.ts";
 import { fixture } from "../setup/_fixture.ts";
 import { initMachine, upInForeground } from "./_init.ts";
-
-const NO_SYSTEMD = [{ when: "systemctl --user show-environment", code: 1 }];
 
 Deno.test("stop stops only the daemon through systemd; stop --all stops the edge too", async () => {
   await using f = await fixture("linux");
@@ -26,11 +23,7 @@ Deno.test("stop stops only the daemon through systemd; stop --all stops the edge
 
 Deno.test("under the supervisor stop keeps the edge, start lets the daemon run again, restart restarts it", async () => {
   await using f = await fixture("linux");
-  await init(
-    captureIo(f.paths).io,
-    parseInvocation("init", initCommand, ["--non-interactive"]),
-    f.machine({ script: NO_SYSTEMD }).m,
-  );
+  await initMachine(f, true);
   f.board.edge = f.board.daemon = true;
   f.supervisor.asked.length = 0;
   await executeStop(captureIo(f.paths).io, parseInvocation("stop", stop, []), f.machine().m);
@@ -65,11 +58,7 @@ Deno.test({
   ignore: Deno.build.os !== "linux",
   async fn() {
     await using f = await fixture("linux");
-    await init(
-      captureIo(f.paths).io,
-      parseInvocation("init", initCommand, ["--non-interactive"]),
-      f.machine({ script: NO_SYSTEMD }).m,
-    );
+    await initMachine(f, true);
     f.board.edge = f.board.daemon = true;
     // The supervisor is gone; no daemon survived it: starting a new one is the whole restart.
     f.supervisor.info = undefined;

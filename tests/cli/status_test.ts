@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import { parseInvocation } from "../../cli/command.ts";
 import { command, execute } from "../../cli/status.ts";
-import { command as initCommand, execute as init } from "../../cli/init.ts";
 import type { StatusReport } from "../../setup/status.ts";
 import { captureIo } from "../helpers/io.ts";
 import { fixture } from "../setup/_fixture.ts";
 import { describeChannel } from "../../core/channel.ts";
-import { initMachine, upInForeground } from "./_init.ts";
+import { initMachine, NO_SYSTEMD, upInForeground } from "./_init.ts";
 
 const json = parseInvocation("status", command, ["--json"]);
 
@@ -72,16 +71,11 @@ Deno.test("status does not take another home's 'up' on the same ports for this h
 
 Deno.test("status after the built-in supervisor died says to start it again, not to run init", async () => {
   await using f = await fixture("linux");
-  const noSystemd = [{ when: /show-environment/, code: 1, stderr: "Failed to connect to bus" }];
-  await init(
-    captureIo(f.paths).io,
-    parseInvocation("init", initCommand, ["--non-interactive"]),
-    f.machine({ script: noSystemd }).m,
-  );
+  await initMachine(f, true);
   f.board.edge = f.board.daemon = true;
   f.supervisor.info = undefined;
   const out = captureIo(f.paths);
-  assert.equal(await execute(out.io, json, f.machine({ script: noSystemd }).m), 3);
+  assert.equal(await execute(out.io, json, f.machine({ script: NO_SYSTEMD }).m), 3);
   assert.equal((JSON.parse(out.stdout()) as StatusReport).next, "Run 'halton-meter start --detach'.");
 });
 
