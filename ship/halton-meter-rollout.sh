@@ -14,7 +14,7 @@
 #   {"result", "running": version installed now, "before": version before this run, "requested", "exit", "message"}
 # Exit codes:
 #   0  installed, upgraded, or already healthy at the version (result: installed, upgraded, unchanged, repaired)
-#   1  download failed; nothing changed
+#   1  download failed, or another rollout of the same folder still ran after two minutes; nothing changed
 #   2  usage
 #   5  checksum mismatch; nothing changed
 #   6  the new version failed its self-test and the previous one was put back and passes (rolled-back)
@@ -34,7 +34,9 @@ version_of() {
   "$1" --version 2>/dev/null | awk 'NR == 1 { print $2 }'
 }
 say() { printf 'halton-meter rollout: %s\n' "$*" >&2; }
-json_str() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
+# A JSON string's content: backslash and quote escaped, control characters (a tab, a newline in an argument)
+# made spaces, so the line stays one line of valid JSON.
+json_str() { printf '%s' "$1" | tr '[:cntrl:]' ' ' | sed 's/\\/\\\\/g; s/"/\\"/g'; }
 # The one line a fleet tool reads, then exit with its code.
 finish() {
   printf '{"result":"%s","running":"%s","before":"%s","requested":"%s","exit":%s,"message":"%s"}\n' \
@@ -69,6 +71,27 @@ fi
 
 BIN="$INSTALL_DIR/halton-meter"
 PREV="$INSTALL_DIR/halton-meter.previous"
+
+# One rollout at a time for an install folder: two at once both replaced the binary and both kept a "previous",
+# and could leave a failing version with nothing to roll back to. A lock left by a run that was killed (its pid
+# gone) is taken over; a live one is waited for, two minutes at most.
+LOCK="${TMPDIR:-/tmp}/halton-meter-rollout-$(id -u)-$(printf '%s' "$INSTALL_DIR" | cksum | cut -d' ' -f1).lock"
+waited=0
+while ! mkdir "$LOCK" 2>/dev/null; do
+  holder=$(cat "$LOCK/pid" 2>/dev/null)
+  if [ -n "$holder" ] && ! kill -0 "$holder" 2>/dev/null; then
+    rm -rf "$LOCK"
+    continue
+  fi
+  [ "$waited" -lt 120 ] || finish failed 1 "another rollout (pid ${holder:-unknown}) is still running; nothing changed"
+  [ "$waited" -gt 0 ] || say "waiting for another rollout (pid ${holder:-unknown}) to finish"
+  waited=$((waited + 1))
+  sleep 1
+done
+echo $$ >"$LOCK/pid"
+trap 'rm -rf "$LOCK"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # init then status with `$1`, the init flags after them; 0 when both pass.
 self_test() {
@@ -115,7 +138,8 @@ case "$(uname -m)" in x86_64 | amd64) arch=x86_64 ;; arm64 | aarch64) arch=aarch
 NAME="halton-meter-$arch-$os"
 RELEASE_URL="$BASE_URL/v$VERSION"
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT INT TERM
+# Stopped (the fleet tool's timeout): the signal's exit code, and no success line (the traps above).
+trap 'rm -rf "$WORK" "$LOCK"' EXIT
 
 say "downloading $NAME $VERSION from $RELEASE_URL"
 download "$RELEASE_URL/SHA256SUMS" "$WORK/SHA256SUMS" || finish failed 1 "could not download $RELEASE_URL/SHA256SUMS"

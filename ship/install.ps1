@@ -6,7 +6,8 @@
 # user's PATH, writes the channel marker beside it, and runs `halton-meter init` with the flags given.
 #
 # Settings (environment): HALTON_METER_VERSION (default: the latest), HALTON_METER_BASE_URL (default: the
-# project's GitHub releases; files are fetched from <base>/v<version>/ or <base>/latest/),
+# project's GitHub releases; files are fetched from <base>/v<version>/ or <base>/latest/, GitHub's own latest
+# from releases/latest/download/),
 # HALTON_METER_INSTALL_DIR (default: %LOCALAPPDATA%\Programs\halton-meter), HALTON_METER_NO_MODIFY_PATH=1,
 # HALTON_METER_NO_INIT=1.
 #
@@ -21,11 +22,13 @@ function Fail([int]$Code, [string]$Message) {
 }
 function Say([string]$Message) { [Console]::Error.WriteLine("halton-meter install: $Message") }
 
-$BaseUrl = if ($env:HALTON_METER_BASE_URL) { $env:HALTON_METER_BASE_URL } else { 'https://github.com/haltonlabs/halton-meter/releases/download' }
+$GitHubReleases = 'https://github.com/haltonlabs/halton-meter/releases'
+$BaseUrl = if ($env:HALTON_METER_BASE_URL) { $env:HALTON_METER_BASE_URL } else { "$GitHubReleases/download" }
 $Version = if ($env:HALTON_METER_VERSION) { $env:HALTON_METER_VERSION } else { 'latest' }
 $InstallDir = if ($env:HALTON_METER_INSTALL_DIR) { $env:HALTON_METER_INSTALL_DIR } else { Join-Path $env:LOCALAPPDATA 'Programs\halton-meter' }
 
-if ($Version -eq 'latest') { $ReleaseUrl = "$BaseUrl/latest" }
+# GitHub itself serves the latest release at releases/latest/download/; a mirror, at <base>/latest/.
+if ($Version -eq 'latest') { $ReleaseUrl = if ($env:HALTON_METER_BASE_URL) { "$BaseUrl/latest" } else { "$GitHubReleases/latest/download" } }
 elseif ($Version -match '^v\d') { $ReleaseUrl = "$BaseUrl/$Version" }
 elseif ($Version -match '^\d') { $ReleaseUrl = "$BaseUrl/v$Version" }
 else { Fail 2 "HALTON_METER_VERSION='$Version' is not a version such as 0.2.0" }

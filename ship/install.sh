@@ -10,7 +10,8 @@
 # Settings (environment):
 #   HALTON_METER_VERSION      release to install, e.g. 0.2.0 (default: the latest)
 #   HALTON_METER_BASE_URL     where releases live (default: the project's GitHub releases); the files are
-#                             fetched from <base>/v<version>/ or, for the latest, <base>/latest/
+#                             fetched from <base>/v<version>/ or, for the latest, <base>/latest/ (GitHub
+#                             itself serves the latest at releases/latest/download/)
 #   HALTON_METER_INSTALL_DIR  folder for the binary (default: ~/.local/bin)
 #   HALTON_METER_NO_MODIFY_PATH=1  never add the folder to ~/.profile
 #   HALTON_METER_NO_INIT=1    install only; do not run init
@@ -19,7 +20,8 @@
 # settings, 5 checksum mismatch; otherwise init's own exit code.
 set -eu
 
-BASE_URL=${HALTON_METER_BASE_URL:-https://github.com/haltonlabs/halton-meter/releases/download}
+GITHUB_RELEASES=https://github.com/haltonlabs/halton-meter/releases
+BASE_URL=${HALTON_METER_BASE_URL:-$GITHUB_RELEASES/download}
 VERSION=${HALTON_METER_VERSION:-latest}
 INSTALL_DIR=${HALTON_METER_INSTALL_DIR:-$HOME/.local/bin}
 
@@ -67,7 +69,7 @@ sha256() {
 }
 
 case "$VERSION" in
-  latest) RELEASE_URL="$BASE_URL/latest" ;;
+  latest) RELEASE_URL=${HALTON_METER_BASE_URL:+$BASE_URL/latest}; RELEASE_URL=${RELEASE_URL:-$GITHUB_RELEASES/latest/download} ;;
   v*) RELEASE_URL="$BASE_URL/$VERSION" ;;
   [0-9]*) RELEASE_URL="$BASE_URL/v$VERSION" ;;
   *) fail 2 "HALTON_METER_VERSION='$VERSION' is not a version such as 0.2.0" ;;
@@ -76,7 +78,10 @@ esac
 TARGET=$(target)
 NAME="halton-meter-$TARGET"
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT INT TERM
+trap 'rm -rf "$WORK"' EXIT
+# Stopped (a fleet agent's timeout, Ctrl-C): stop, with the signal's exit code; the EXIT trap cleans up.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 say "downloading $NAME from $RELEASE_URL"
 download "$RELEASE_URL/SHA256SUMS" "$WORK/SHA256SUMS" || fail 1 "could not download $RELEASE_URL/SHA256SUMS"

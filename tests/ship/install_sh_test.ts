@@ -121,3 +121,31 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "install.sh takes the latest release from where GitHub serves it (releases/latest/download/)" + why,
+  ignore: !posix,
+  async fn() {
+    const home = await Deno.makeTempDir({ prefix: "hm-install-" });
+    try {
+      // A curl that notes what it was asked for and fails, as it would with no network.
+      const tools = join(home, "tools");
+      await Deno.mkdir(tools);
+      await Deno.writeTextFile(
+        join(tools, "curl"),
+        '#!/bin/sh\nfor a; do last=$a; done\necho "$last" >>"$HOME/urls"\nexit 22\n',
+        {
+          mode: 0o755,
+        },
+      );
+      const r = await install(home, { PATH: `${tools}:/usr/local/bin:/usr/bin:/bin` });
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(
+        (await Deno.readTextFile(join(home, "urls"))).trim(),
+        "https://github.com/haltonlabs/halton-meter/releases/latest/download/SHA256SUMS",
+      );
+    } finally {
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+});

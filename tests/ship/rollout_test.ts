@@ -189,3 +189,58 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "two rollouts at once take turns: a failing version is rolled back once, the previous binary kept" +
+    why,
+  ignore: !posix,
+  async fn() {
+    const release = await standInRelease([{ version: "0.1.0" }, { version: "0.6.0", initExit: 4 }]);
+    const home = await Deno.makeTempDir({ prefix: "hm-rollout-" });
+    const bin = join(home, "bin", "halton-meter");
+    try {
+      assert.equal((await rollout(home, release.url, ["--version", "0.1.0"])).code, 0);
+      const both = await Promise.all([1, 2].map(() => rollout(home, release.url, ["--version", "0.6.0"])));
+      // Each in turn tried 0.6.0, saw it fail and put 0.1.0 back: never two binaries replaced at once.
+      assert.deepEqual(both.map((r) => [r.code, r.out.result, r.out.running]), [
+        [6, "rolled-back", "0.1.0"],
+        [6, "rolled-back", "0.1.0"],
+      ]);
+      assert.equal(await Deno.readTextFile(bin), standInScript({ version: "0.1.0" }));
+    } finally {
+      await release.close();
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "a rollout stopped by SIGTERM exits 143 and claims nothing" + why,
+  ignore: !posix,
+  async fn() {
+    const release = await standInRelease([{ version: "0.1.0" }]);
+    const home = await Deno.makeTempDir({ prefix: "hm-rollout-" });
+    try {
+      // PATH leads to a `sleep`-backed curl, so the run is stopped while it downloads.
+      const tools = join(home, "tools");
+      await Deno.mkdir(tools);
+      await Deno.writeTextFile(join(tools, "curl"), "#!/bin/sh\nexec sleep 3\n", { mode: 0o755 });
+      const child = new Deno.Command("sh", {
+        args: [SCRIPT, "--base-url", release.url, "--install-dir", join(home, "bin"), "--version", "0.1.0"],
+        env: { PATH: `${tools}:/usr/local/bin:/usr/bin:/bin`, HOME: home },
+        clearEnv: true,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      await new Promise((r) => setTimeout(r, 500));
+      child.kill("SIGTERM");
+      const r = await child.output();
+      assert.equal(r.code, 143);
+      assert.equal(new TextDecoder().decode(r.stdout), "", "no line saying it succeeded");
+    } finally {
+      await release.close();
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+});
