@@ -123,6 +123,8 @@ if [ "$ROLLBACK" = 1 ]; then
   if ! { mv -f "$PREV" "$BIN.rolling" && { [ ! -e "$BIN" ] || mv -f "$BIN" "$PREV"; } && mv -f "$BIN.rolling" "$BIN"; }; then
     finish failed 7 "could not swap $PREV back in"
   fi
+  # The marker names the binary now in place, for `status` and `doctor`'s upgrade and rollback commands.
+  mark "$BASE_URL/v$VERSION"
   self_test "$BIN" "$@" || finish failed 7 "rolled back to $VERSION, but its self-test fails"
   finish rolled-back 0 "rolled back from $PREVIOUS to $VERSION"
 fi

@@ -149,6 +149,10 @@ Deno.test({
         "0.2.0",
       ]);
       assert.equal(await Deno.readTextFile(`${bin}.previous`), standInScript({ version: "0.2.0" }));
+      assert.deepEqual(JSON.parse(await Deno.readTextFile(`${bin}.channel`)), {
+        channel: "fleet",
+        source: `${release.url}/v0.1.0`,
+      });
 
       const first = await rollout(other, release.url, ["--version", "0.3.0"]);
       assert.equal(first.code, 7);
