@@ -68,7 +68,10 @@ const MAX_HEADER_BLOCK = 2 * MAX_HEAD;
  * client closing many streams at once makes.
  */
 const RESETS_PER_SECOND = 200;
-/** Frames that carry no request (PING, SETTINGS, PRIORITY, empty frames, resets of closed streams) a second, likewise. */
+/**
+ * Frames that carry no request (PING, SETTINGS, PRIORITY, empty frames, resets of closed streams) a second,
+ * likewise.
+ */
 const IDLE_FRAMES_PER_SECOND = 2000;
 /** How long a graceful GOAWAY waits for the PING that follows it to come back before naming the last stream. */
 const GOAWAY_ROUND_TRIP_MS = 1000;

@@ -3,8 +3,9 @@
  * WebSocket). The request goes upstream on a connection of its own with its upgrade headers; once the provider
  * has switched protocols, the bytes flow both ways unchanged until either side closes; the call is logged with
  * its byte counts. A refusal is passed on whole and then the connection ends: it never became a WebSocket,
- * and what its client would send next on it must go the ordinary, metered way. On a metered Responses path (Codex) a copy of the WebSocket messages is read and
- * each response is metered (ws_metering.ts); other upgraded traffic is passed on unread.
+ * and what its client would send next on it must go the ordinary, metered way. On a metered Responses path
+ * (Codex) a copy of the WebSocket messages is read and each response is metered (ws_metering.ts); other
+ * upgraded traffic is passed on unread.
  *
  * @module
  */
