@@ -12,7 +12,6 @@ import { paint } from "./color.ts";
 import { reportTable } from "./report_text.ts";
 import { reportCsv } from "./report_csv.ts";
 import { ExitCode, UsageError } from "../core/errors.ts";
-import { toSlug } from "../core/slug.ts";
 import { loadConfig } from "../core/config.ts";
 import { openStore } from "../store/open.ts";
 import { GROUP_BY, type GroupBy } from "../reports/queries.ts";
@@ -68,18 +67,10 @@ export function reportOptions(inv: Invocation, now: Date, zone: string): ReportR
   return {
     window,
     by: byFlag as GroupBy,
-    project: projectFlag(stringFlag(inv, "project")),
+    project: stringFlag(inv, "project"),
     vsPrevious: boolFlag(inv, "vs-previous"),
     format: boolFlag(inv, "json") ? "json" : boolFlag(inv, "csv") ? "csv" : "table",
   };
-}
-
-/**
- * `--project` as `run --project` would have stored it (`Halton Web` is `halton-web`); a name that makes no
- * slug is kept as given, for the unknown-project error to name it.
- */
-function projectFlag(raw: string | undefined): string | undefined {
-  return raw === undefined ? undefined : toSlug(raw) || raw;
 }
 
 /** True when the file is missing or empty: there is nothing to report, and nothing should be created. */

@@ -12,7 +12,7 @@ import { currentOs } from "../core/paths.ts";
 import { runPlan } from "../platform/plan.ts";
 import { platformFor, selfCommand } from "../platform/mod.ts";
 import type { ServiceName } from "../platform/types.ts";
-import { gatherFacts, inForeground } from "../setup/inspect.ts";
+import { type Facts, gatherFacts, inForeground } from "../setup/inspect.ts";
 import {
   detectServiceManager,
   type Machine,
@@ -80,11 +80,11 @@ async function switchDaemon(io: Io, m: Machine): Promise<void> {
 
 /**
  * Refuses `verb` while `halton-meter up` runs this home's edge and daemon: they are not the services, and
- * services started beside them would only fight them for the ports.
+ * services started beside them would only fight them for the ports. Otherwise, the facts it looked at.
  */
-async function refuseWhileUp(m: Machine, verb: "start" | "stop" | "restart"): Promise<void> {
+async function refuseWhileUp(m: Machine, verb: "start" | "stop" | "restart"): Promise<Facts> {
   const f = await gatherFacts(m);
-  if (!inForeground(f)) return;
+  if (!inForeground(f)) return f;
   const pid = f.edge!.pid;
   throw new MeterError(
     `'halton-meter up' (pid ${pid}) runs this home's edge and daemon in the foreground; '${verb}' acts on the services`,
@@ -142,12 +142,11 @@ export async function executeStop(io: Io, inv: Invocation, m: Machine): Promise<
 
 /** `restart` on `m`. */
 export async function executeRestart(io: Io, inv: Invocation, m: Machine): Promise<number> {
-  await refuseWhileUp(m, "restart");
+  const survivors = (await refuseWhileUp(m, "restart")).pids;
   requireInit(m);
   const all = boolFlag(inv, "all");
   if (await managerOf(m, boolFlag(inv, "detach")) === "supervisor") {
     // Processes that outlived their supervisor are adopted by a new one, not restarted: restart them after.
-    const survivors = (await gatherFacts(m)).pids;
     const running = m.supervisor.running();
     if (!running) await m.supervisor.start(m.command);
     if (all && (running || survivors.edge !== undefined || survivors.daemon !== undefined)) {

@@ -7,6 +7,7 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 import { MeterError } from "../core/errors.ts";
+import { toSlug } from "../core/slug.ts";
 import {
   emptyTotals,
   type GroupBy,
@@ -78,6 +79,11 @@ export function buildReport(
   options: ReportOptions,
   nearest: (word: string, names: readonly string[]) => string | undefined = () => undefined,
 ): ReportData {
+  // A project named as `run --project` names it (`Halton Web` is `halton-web`); a name that makes no slug is
+  // kept as given, for the unknown-project error to name it.
+  if (options.project !== undefined) {
+    options = { ...options, project: toSlug(options.project) || options.project };
+  }
   const data: ReportData = { options, lines: [], total: emptyTotals(), unknownModels: [], noData: true };
   if (options.vsPrevious) data.previous = { window: previousWindow(options.window), total: emptyTotals() };
   if (!db || isEmpty(db)) return data;

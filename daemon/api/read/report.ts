@@ -13,7 +13,6 @@ import { buildReport, UnknownProjectError } from "../../../reports/report.ts";
 import { reportDocument } from "../../../reports/json.ts";
 import { checkZone, parseFromTo, parseSince } from "../../../reports/window.ts";
 import { machineZone } from "../../../reports/zone.ts";
-import { toSlug } from "../../../core/slug.ts";
 import { ParamError } from "./params.ts";
 
 /**
@@ -42,12 +41,10 @@ export function reportView(db: DatabaseSync, p: URLSearchParams, now: Date, defa
     if (vs !== null && !["", "0", "1", "false", "true"].includes(vs)) {
       throw new ParamError(`vs_previous must be true or false (or 1 or 0), not '${vs}'`);
     }
-    const project = p.get("project") || undefined;
     data = buildReport(db, {
       window,
       by: by as GroupBy,
-      // As `report --project` and `run --project` take a name: `Alpha` is `alpha`.
-      project: project === undefined ? undefined : toSlug(project) || project,
+      project: p.get("project") || undefined,
       vsPrevious: vs === "1" || vs === "true",
     });
   } catch (e) {
