@@ -175,7 +175,7 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
   const resets = new Allowance(RESETS_PER_SECOND);
   const idleFrames = new Allowance(IDLE_FRAMES_PER_SECOND);
   /** Streams answered whole while their request body still comes: what is left to read and drop of each. */
-  const discarding = new Map<number, { left: number; until: number; window: number; unacked: number }>();
+  const discarding = new Map<number, { left: number; until: number; recvWindow: number; unacked: number }>();
 
   // A connection without a stream for the idle time is sent away.
   const idle = new IdleTimer(() => streams.size === 0, () => goAway());
@@ -285,10 +285,14 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
 
   /** Grants a stream back what its body took, once enough has gathered and the exchange is not pausing it. */
   const grantStream = (s: Stream) => {
-    if (s.paused || s.remoteClosed || s.unacked < STREAM_WINDOW / 4) return;
-    send(windowUpdateFrame(s.id, s.unacked));
-    s.recvWindow += s.unacked;
-    s.unacked = 0;
+    if (!s.paused && !s.remoteClosed) grantBack(s.id, s);
+  };
+  /** Grants stream `id` back what it took, once that is a quarter of its window. */
+  const grantBack = (id: number, w: { recvWindow: number; unacked: number }) => {
+    if (w.unacked < STREAM_WINDOW / 4) return;
+    send(windowUpdateFrame(id, w.unacked));
+    w.recvWindow += w.unacked;
+    w.unacked = 0;
   };
 
   /** Frames the ready streams' data, one frame a stream in turn, while the windows and the socket allow. */
@@ -354,7 +358,7 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
         discarding.set(s.id, {
           left: DISCARD_BYTES,
           until: Date.now() + DISCARD_MS,
-          window: s.recvWindow,
+          recvWindow: s.recvWindow,
           unacked: s.unacked,
         });
       } else send(resetFrame(s.id, ErrorCode.NO_ERROR));
@@ -365,19 +369,15 @@ export function serveHttp2(socket: Duplex, first: Buffer, handlers: Http2Handler
   /** DATA on a stream answered whole (`finishResponse`): dropped, its window granted back. */
   const discardData = (id: number, flags: number, length: number) => {
     const d = discarding.get(id)!;
-    d.window -= length;
+    d.recvWindow -= length;
     d.left -= length;
     d.unacked += length;
     if (flags & Flag.END_STREAM) {
       discarding.delete(id);
-    } else if (d.window < 0 || d.left < 0 || Date.now() > d.until) {
+    } else if (d.recvWindow < 0 || d.left < 0 || Date.now() > d.until) {
       discarding.delete(id);
-      send(resetFrame(id, d.window < 0 ? ErrorCode.FLOW_CONTROL_ERROR : ErrorCode.NO_ERROR));
-    } else if (d.unacked >= STREAM_WINDOW / 4) {
-      send(windowUpdateFrame(id, d.unacked));
-      d.window += d.unacked;
-      d.unacked = 0;
-    }
+      send(resetFrame(id, d.recvWindow < 0 ? ErrorCode.FLOW_CONTROL_ERROR : ErrorCode.NO_ERROR));
+    } else grantBack(id, d);
     if (!length && !(flags & Flag.END_STREAM)) countFrame("idle");
   };
 

@@ -102,16 +102,7 @@ export async function forwardUpgrade(
     tap?.close(error);
     tunnel.close();
     socket.destroy();
-    ctx.log.info("intercept.upgraded", {
-      host: meta.host,
-      path,
-      status: answer.status,
-      upgrade: String(client.headers.upgrade),
-      bytes_up: up,
-      bytes_down: down,
-      duration_ms: Math.round(performance.now() - t0),
-      error,
-    });
+    logUpgraded(ctx, meta, client, answer.status, { up, down, t0, error });
   };
   socket.on("error", (e: Error) => end(e.message));
   socket.on("close", () => end());
@@ -183,15 +174,26 @@ async function passRefusal(
   socket.end();
   tunnel.close();
   ctx.stats.active--;
+  logUpgraded(ctx, meta, client, answer.status, { up: 0, down, t0, error });
+}
+
+/** The upgrade's one log line, once its connection ended: what it answered and what it carried each way. */
+function logUpgraded(
+  ctx: ExchangeContext,
+  meta: ConnMeta,
+  client: Upgradable,
+  status: number,
+  carried: { up: number; down: number; t0: number; error?: string },
+): void {
   ctx.log.info("intercept.upgraded", {
     host: meta.host,
     path: client.path.split("?")[0],
-    status: answer.status,
+    status,
     upgrade: String(client.headers.upgrade),
-    bytes_up: 0,
-    bytes_down: down,
-    duration_ms: Math.round(performance.now() - t0),
-    error,
+    bytes_up: carried.up,
+    bytes_down: carried.down,
+    duration_ms: Math.round(performance.now() - carried.t0),
+    error: carried.error,
   });
 }
 
