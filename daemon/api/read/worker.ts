@@ -23,20 +23,22 @@ export function serveReadApi(): void {
   let db: DatabaseSync | undefined;
   let route: ApiRoute | undefined;
   // Bodies longer than a chunk, read on as the other side pulls: between two chunks other requests are served.
-  const bodies = new Map<number, ReadableStreamDefaultReader<Uint8Array>>();
+  // `held`: a chunk already read (to learn the body was longer than one), sent at the first pull.
+  const bodies = new Map<number, { reader: ReadableStreamDefaultReader<Uint8Array>; held?: Uint8Array }>();
   self.onmessage = async (e) => {
     const msg = e.data;
     if (msg.type === "pull" || msg.type === "cancel") {
-      const reader = bodies.get(msg.id);
-      if (!reader) return;
+      const body = bodies.get(msg.id);
+      if (!body) return;
       if (msg.type === "cancel") {
         bodies.delete(msg.id);
-        await reader.cancel().catch(() => {});
+        await body.reader.cancel().catch(() => {});
         return;
       }
       let part: BodyChunk;
       try {
-        const { value, done } = await reader.read();
+        const { value, done } = body.held ? { value: body.held, done: false } : await body.reader.read();
+        body.held = undefined;
         part = done
           ? { type: "chunk", id: msg.id, done: true }
           : { type: "chunk", id: msg.id, chunk: value as Uint8Array<ArrayBuffer> };
@@ -92,28 +94,7 @@ export function serveReadApi(): void {
     const second = await reader.read();
     const body = first.value as Uint8Array<ArrayBuffer>;
     if (second.done) return { ...head, body };
-    bodies.set(id, prepend(second.value, reader));
+    bodies.set(id, { reader, held: second.value });
     return { ...head, body, streamed: true };
   }
-}
-
-/** `reader` with `chunk` read again first. */
-function prepend(
-  chunk: Uint8Array,
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-): ReadableStreamDefaultReader<Uint8Array> {
-  let held: Uint8Array | undefined = chunk;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (held) {
-        controller.enqueue(held);
-        held = undefined;
-        return;
-      }
-      const { value, done } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel: (reason) => reader.cancel(reason),
-  }).getReader();
 }
