@@ -20,7 +20,6 @@ export const MAX_WS_MESSAGE = 16 * 1024 * 1024;
 export class WsFrameReader {
   readonly #onMessage: (m: WsMessage) => void;
   readonly #max: number;
-  #buf: Uint8Array = new Uint8Array(0);
   // Bytes not yet parsed, and how many the frame they start needs: they are joined once that many are here.
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
@@ -49,23 +48,21 @@ export class WsFrameReader {
     // A large frame arrives in many reads; joining what had come at each of them cost its size squared (a 10 MB
     // message: 12 s of the daemon's thread). It is joined once, when it is all here.
     if (this.#pendingBytes < this.#need) return;
-    this.#buf = this.#pending.length === 1 ? this.#pending[0] : concatAll(this.#pending, this.#pendingBytes);
+    const b = this.#pending.length === 1 ? this.#pending[0] : concatAll(this.#pending, this.#pendingBytes);
     this.#need = 0;
     let off = 0;
     while (!this.#stopped) {
-      const frame = this.#frameAt(off);
+      const frame = this.#frameAt(b, off);
       if (!frame) break;
       off = frame.end;
     }
-    const rest = this.#stopped || off === this.#buf.length ? undefined : this.#buf.subarray(off);
+    const rest = this.#stopped || off === b.length ? undefined : b.subarray(off);
     this.#pending = rest ? [rest] : [];
     this.#pendingBytes = rest?.length ?? 0;
-    this.#buf = new Uint8Array(0);
   }
 
-  // Parses the frame at `off` when it is all there; undefined when more bytes are needed.
-  #frameAt(off: number): { end: number } | undefined {
-    const b = this.#buf;
+  // Parses the frame at `off` of `b` when it is all there; undefined when more bytes are needed.
+  #frameAt(b: Uint8Array, off: number): { end: number } | undefined {
     if (b.length - off < 2) return undefined;
     const fin = (b[off] & 0x80) !== 0;
     const rsv1 = (b[off] & 0x40) !== 0;
@@ -120,7 +117,6 @@ export class WsFrameReader {
 
   #stop(): undefined {
     this.#stopped = true;
-    this.#buf = new Uint8Array(0);
     this.#pending = [];
     this.#parts = [];
     return undefined;
