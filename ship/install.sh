@@ -69,7 +69,9 @@ sha256() {
 }
 
 case "$VERSION" in
-  latest) RELEASE_URL=${HALTON_METER_BASE_URL:+$BASE_URL/latest}; RELEASE_URL=${RELEASE_URL:-$GITHUB_RELEASES/latest/download} ;;
+  latest)
+    if [ -n "${HALTON_METER_BASE_URL:-}" ]; then RELEASE_URL="$BASE_URL/latest"; else RELEASE_URL="$GITHUB_RELEASES/latest/download"; fi
+    ;;
   v*) RELEASE_URL="$BASE_URL/$VERSION" ;;
   [0-9]*) RELEASE_URL="$BASE_URL/v$VERSION" ;;
   *) fail 2 "HALTON_METER_VERSION='$VERSION' is not a version such as 0.2.0" ;;

@@ -95,6 +95,17 @@ export function calls(home: string): string[] {
   }
 }
 
+/**
+ * A `curl` of its own in `home`, running `script` (a POSIX sh body), and the PATH that finds it before the
+ * system's: what a script under test downloads with.
+ */
+export async function fakeCurl(home: string, script: string): Promise<string> {
+  const tools = join(home, "tools");
+  await Deno.mkdir(tools, { recursive: true });
+  await Deno.writeTextFile(join(tools, "curl"), `#!/bin/sh\n${script}\n`, { mode: 0o755 });
+  return `${tools}:/usr/local/bin:/usr/bin:/bin`;
+}
+
 /** Why the scripts cannot run here (no `sh`, or neither curl nor wget), or undefined when they can. */
 export function scriptsCannotRun(): string | undefined {
   if (Deno.build.os === "windows") return "POSIX sh scripts (the Windows ones are checked on Windows)";

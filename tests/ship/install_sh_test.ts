@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { calls, scriptsCannotRun, standInRelease, standInScript } from "./_release.ts";
+import { calls, fakeCurl, scriptsCannotRun, standInRelease, standInScript } from "./_release.ts";
 
 const SCRIPT = fileURLToPath(new URL("../../ship/install.sh", import.meta.url));
 const skip = scriptsCannotRun();
@@ -129,16 +129,8 @@ Deno.test({
     const home = await Deno.makeTempDir({ prefix: "hm-install-" });
     try {
       // A curl that notes what it was asked for and fails, as it would with no network.
-      const tools = join(home, "tools");
-      await Deno.mkdir(tools);
-      await Deno.writeTextFile(
-        join(tools, "curl"),
-        '#!/bin/sh\nfor a; do last=$a; done\necho "$last" >>"$HOME/urls"\nexit 22\n',
-        {
-          mode: 0o755,
-        },
-      );
-      const r = await install(home, { PATH: `${tools}:/usr/local/bin:/usr/bin:/bin` });
+      const path = await fakeCurl(home, 'for a; do last=$a; done\necho "$last" >>"$HOME/urls"\nexit 22');
+      const r = await install(home, { PATH: path });
       assert.equal(r.code, 1, r.stderr);
       assert.equal(
         (await Deno.readTextFile(join(home, "urls"))).trim(),

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { calls, scriptsCannotRun, standInRelease, standInScript } from "./_release.ts";
+import { calls, fakeCurl, scriptsCannotRun, standInRelease, standInScript } from "./_release.ts";
 
 const SCRIPT = fileURLToPath(new URL("../../ship/halton-meter-rollout.sh", import.meta.url));
 const skip = scriptsCannotRun();
@@ -226,12 +226,10 @@ Deno.test({
     const home = await Deno.makeTempDir({ prefix: "hm-rollout-" });
     try {
       // PATH leads to a `sleep`-backed curl, so the run is stopped while it downloads.
-      const tools = join(home, "tools");
-      await Deno.mkdir(tools);
-      await Deno.writeTextFile(join(tools, "curl"), "#!/bin/sh\nexec sleep 3\n", { mode: 0o755 });
+      const path = await fakeCurl(home, "exec sleep 3");
       const child = new Deno.Command("sh", {
         args: [SCRIPT, "--base-url", release.url, "--install-dir", join(home, "bin"), "--version", "0.1.0"],
-        env: { PATH: `${tools}:/usr/local/bin:/usr/bin:/bin`, HOME: home },
+        env: { PATH: path, HOME: home },
         clearEnv: true,
         stdin: "null",
         stdout: "piped",
