@@ -15,6 +15,7 @@ import { parseSince as windowSince } from "../reports/window.ts";
 import { machineZone } from "../reports/zone.ts";
 import {
   BUNDLED_SOURCE,
+  bundledFees,
   CARD_DATE,
   type Decimal,
   decimalToNumber,
@@ -147,10 +148,17 @@ async function listRun(io: Io, inv: Invocation): Promise<number> {
       `Providers with rates: ${known}, and those of the data package (${PACKAGE_SOURCE}) by their ids.`,
     );
   }
+  const fees = [...bundledFees()].filter(([p]) => provider === undefined || p === provider);
   if (boolFlag(inv, "json")) {
     io.stdout(
       JSON.stringify(
-        { card_date: CARD_DATE, units: "USD per million tokens", models: models.map(modelJson) },
+        {
+          card_date: CARD_DATE,
+          units: "USD per million tokens",
+          web_search_fee_units: "USD per 1,000 searches",
+          web_search_fees: Object.fromEntries(fees.map(([p, fee]) => [p, decimalToNumber(fee)])),
+          models: models.map(modelJson),
+        },
         null,
         2,
       ) + "\n",
@@ -183,6 +191,10 @@ async function listRun(io: Io, inv: Invocation): Promise<number> {
     rows,
     { width: io.columns, minFirst: 12 },
   ));
+  if (fees.length) {
+    const each = fees.map(([p, fee]) => `${p} ${price(fee)}`).join(", ");
+    io.stdout(`\nWeb searches, billed apart from tokens, per 1,000: ${each}.\n`);
+  }
   return 0;
 }
 

@@ -17,8 +17,8 @@ export type ErrorClass =
   | "unknown";
 
 /**
- * Token counts in the one meaning shared by every provider (README.md, "What is metered"): cost = Σ column ×
- * its rate.
+ * Token counts in the one meaning shared by every provider (README.md, "What is metered"), and the searches
+ * billed per call: cost = Σ column × its rate + searches × the provider's search fee.
  */
 export interface TokenCounts {
   /** Input billed at the full input rate: cache reads and writes taken out where the provider counts them in. */
@@ -30,6 +30,11 @@ export interface TokenCounts {
   cache_read_tokens: number;
   cache_write_5m_tokens: number;
   cache_write_1h_tokens: number;
+  /**
+   * Web searches the provider ran and bills per search, apart from tokens: Anthropic's `web_search` server
+   * tool, the `search` actions of OpenAI's Responses `web_search` tool.
+   */
+  web_search_requests: number;
 }
 
 /** The token counts of `from` alone (a usage, a stored row), for a value that must carry no other field. */
@@ -41,6 +46,7 @@ export function tokenCounts(from: TokenCounts): TokenCounts {
     cache_read_tokens: from.cache_read_tokens,
     cache_write_5m_tokens: from.cache_write_5m_tokens,
     cache_write_1h_tokens: from.cache_write_1h_tokens,
+    web_search_requests: from.web_search_requests,
   };
 }
 

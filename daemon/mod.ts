@@ -32,7 +32,14 @@ import { UpstreamPool } from "./upstream/pool.ts";
 import { meteredHosts } from "../core/hosts.ts";
 import { currentOs } from "../core/paths.ts";
 import { createMeteringHook, type MeteringDeps } from "./metering/metering_hook.ts";
-import { buildRateBook, bundledCard, loadPackage, type RateBook, readStoredRates } from "../pricing/mod.ts";
+import {
+  buildRateBook,
+  bundledCard,
+  bundledFees,
+  loadPackage,
+  type RateBook,
+  readStoredRates,
+} from "../pricing/mod.ts";
 import { Repricer } from "./repricing.ts";
 import { watchIntegrity } from "./integrity.ts";
 import { type Checkpoints, startCheckpoints } from "./checkpoints.ts";
@@ -133,6 +140,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     build: (pkg, onMiss) =>
       buildRateBook({
         card: bundledCard(),
+        fees: bundledFees(),
         stored: readStoredRates(db),
         overrides: config.pricing.override,
         package: pkg,

@@ -7,10 +7,10 @@
  * @module
  */
 import type { PriceOverride } from "../core/config.ts";
-import { parseDecimal } from "./decimal.ts";
+import { type Decimal, parseDecimal } from "./decimal.ts";
 import { modelCandidates, normalizeModel, normalizeProvider } from "./names.ts";
 import type { PackageRates } from "./package.ts";
-import { type ModelRates, RATE_FIELDS, type Rates } from "./rates.ts";
+import { type ModelRates, type ProviderFees, RATE_FIELDS, type Rates } from "./rates.ts";
 
 /** Model names whose lookup a book remembers. */
 const MAX_RESOLVED = 4096;
@@ -28,6 +28,8 @@ export interface RateBookSources {
   overrides?: readonly PriceOverride[];
   /** The bundled price data package, consulted by exact id for models none of the above price. */
   package?: PackageRates;
+  /** Each provider's web search fee ({@linkcode bundledFees}); searches of a provider without one are unpriced. */
+  fees?: ProviderFees;
   /** Told once per model (per book) that no source priced it: the daemon then loads the package. */
   onMiss?: (provider: string, model: string) => void;
 }
@@ -40,18 +42,21 @@ export class RateBook {
   // What each model name seen in calls resolved to (null: unpriced). A book never changes once built, and
   // calls name few models, so every call after the first of its model is one Map lookup.
   readonly #resolved = new Map<string, ModelRates | null>();
+  readonly #fees: ProviderFees;
 
   /**
    * A book of `models`; `fallback` answers, by exact id, for a model none of them prices; `onMiss` hears of
-   * each model nothing priced.
+   * each model nothing priced; `fees` are the providers' web search fees.
    */
   constructor(
     models: Iterable<ModelRates>,
     fallback?: PackageRates,
     onMiss?: (provider: string, model: string) => void,
+    fees: ProviderFees = new Map(),
   ) {
     this.#fallback = fallback;
     this.#onMiss = onMiss;
+    this.#fees = new Map([...fees].map(([p, fee]) => [normalizeProvider(p), fee]));
     this.#byKey = new Map();
     for (const m of models) this.#byKey.set(key(m.provider, m.model), m);
   }
@@ -78,6 +83,11 @@ export class RateBook {
     if (this.#resolved.size >= MAX_RESOLVED) this.#resolved.clear();
     this.#resolved.set(asked, found);
     return found ?? undefined;
+  }
+
+  /** USD per 1,000 web searches of `provider`, when it bills them and the book knows the fee. */
+  searchFee(provider: string): Decimal | undefined {
+    return this.#fees.get(normalizeProvider(provider));
   }
 
   /** Every model priced by the card, the table or config (not the package), sorted by provider then model. */
@@ -125,7 +135,7 @@ export function buildRateBook(sources: RateBookSources): RateBook {
       rows: [{ tier: "standard", min_prompt_tokens: 0, rates }],
     });
   }
-  return new RateBook(merged.values(), sources.package, sources.onMiss);
+  return new RateBook(merged.values(), sources.package, sources.onMiss, sources.fees);
 }
 
 function key(provider: string, model: string): string {

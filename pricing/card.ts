@@ -5,13 +5,14 @@
  * the token classes it bills (`bills`); a model that does not bill one of them says so (`not_billed`), so a
  * test can tell a missing rate from a class the model has none of. `aliases` are other ids of the same model
  * (`claude-opus-4-0` for `claude-opus-4`); `via` names where the figures were read when not from the page.
+ * A provider's `fees` are what it bills per use of a server tool, whatever the model: its web search.
  *
  * @module
  */
 import card from "./card.json" with { type: "json" };
 import { type Decimal, mulDecimal, parseDecimal } from "./decimal.ts";
 import { RATE_FIELDS, type RateField, type RateRow, type Rates, type Tier } from "./rates.ts";
-import type { ModelRates } from "./rates.ts";
+import type { ModelRates, ProviderFees } from "./rates.ts";
 
 /** The day the card's prices were read from the providers' pages. */
 export const CARD_DATE: string = card.date;
@@ -44,6 +45,19 @@ export function bundledCard(): readonly ModelRates[] {
     })
   );
   return parsed;
+}
+
+let fees: ProviderFees | undefined;
+
+/** The web search fee of each provider that bills one, from the card. Parsed on first use. */
+export function bundledFees(): ProviderFees {
+  fees ??= new Map(
+    Object.entries(card.providers).flatMap(([provider, body]) => {
+      const fee = (body as { fees?: { web_search?: string } }).fees?.web_search;
+      return fee === undefined ? [] : [[provider, parseDecimal(fee)]];
+    }),
+  );
+  return fees;
 }
 
 /** What the card says a model must have a rate for. */

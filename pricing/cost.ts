@@ -1,6 +1,6 @@
 /**
  * Cost of one call in integer millicents (1 USD = 100,000), computed exactly: rates are decimals, the sum
- * Σ tokens × rate is an integer at a common scale, and it is rounded once, half up, at the end. Pure: no
+ * Σ tokens × rate (plus web searches × the provider's fee) is an integer at a common scale, and it is rounded once, half up, at the end. Pure: no
  * I/O, never a network call.
  *
  * @module
@@ -8,6 +8,7 @@
 import type { Usage } from "../core/usage.ts";
 import type { RateBook } from "./book.ts";
 import type { RateField, RateRow } from "./rates.ts";
+import { type Decimal, shiftDecimal } from "./decimal.ts";
 import { tierOf } from "./rates.ts";
 
 /** The cost of a call and the rates that priced it; both null when the model has no (complete) rate. */
@@ -48,8 +49,9 @@ const UNPRICED: CostResult = { millicents: null, rates_source: null };
 /**
  * The cost of one call. A free call costs 0; an xAI call that reported `cost_in_usd_ticks` costs that; else
  * Σ column × its rate, at the tier `service_tier` names (standard when the model has no such tier) and the
- * long-context row `prompt_tokens` reaches. Null when the model is unknown, or when a column with tokens
- * has no published rate (a partial price would be a wrong one).
+ * long-context row `prompt_tokens` reaches, plus the provider's fee for each web search. Null when the model is
+ * unknown, or when a column with tokens has no published rate, or searches no fee (a partial price would be a
+ * wrong one).
  */
 export function costOf(provider: string, usage: Usage, rates: RateBook): CostResult {
   if (usage.free) return { millicents: 0, rates_source: FREE_SOURCE };
@@ -68,32 +70,40 @@ export function costOf(provider: string, usage: Usage, rates: RateBook): CostRes
   if (!model) return UNPRICED;
   const row = pickRow(model.rows, tierOf(usage.service_tier), usage.prompt_tokens);
   if (!row) return UNPRICED;
-  let scale = 0;
+  const terms: Term[] = [];
   for (const [column, field] of COLUMNS) {
     if (!usage[column]) continue;
     const rate = row.rates[field];
     if (!rate) return UNPRICED;
-    if (rate.scale > scale) scale = rate.scale;
+    terms.push([usage[column], rate]);
   }
-  const cost = safeTotal(usage, row, scale) ?? exactTotal(usage, row, scale);
+  if (usage.web_search_requests) {
+    const fee = rates.searchFee(provider);
+    if (!fee) return UNPRICED;
+    // Per 1,000 searches to per million, the unit the token rates are in.
+    terms.push([usage.web_search_requests, shiftDecimal(fee, 3)]);
+  }
+  let scale = 0;
+  for (const [, rate] of terms) if (rate.scale > scale) scale = rate.scale;
+  const cost = safeTotal(terms, scale) ?? exactTotal(terms, scale);
   return { millicents: cost, rates_source: model.source };
 }
 
+/** A count (tokens, searches) and its rate in USD per million. */
+type Term = [count: number, rate: Decimal];
+
 /**
- * Σ tokens × rate at `scale`, rounded to millicents, in doubles: exact while every product and sum stays an
+ * Σ count × rate at `scale`, rounded to millicents, in doubles: exact while every product and sum stays an
  * integer below 2^53, which is every ordinary call. Undefined when it would not be; then BigInt does it.
  */
-function safeTotal(usage: Usage, row: RateRow, scale: number): number | undefined {
+function safeTotal(terms: readonly Term[], scale: number): number | undefined {
   let total = 0;
-  for (const [column, field] of COLUMNS) {
-    const tokens = usage[column];
-    if (!tokens) continue;
-    const rate = row.rates[field]!;
+  for (const [count, rate] of terms) {
     if (rate.units > MAX_SAFE_UNITS || scale - rate.scale >= SAFE_POW10.length) return undefined;
-    total += tokens * Number(rate.units) * SAFE_POW10[scale - rate.scale];
+    total += count * Number(rate.units) * SAFE_POW10[scale - rate.scale];
     if (!Number.isSafeInteger(total)) return undefined;
   }
-  // total / 10^scale USD per million tokens → × 100,000 / 1,000,000 millicents, rounded half up.
+  // total / 10^scale USD per million → × 100,000 / 1,000,000 millicents, rounded half up.
   if (scale + 1 >= SAFE_POW10.length) return undefined;
   const divisor = SAFE_POW10[scale + 1];
   const twice = 2 * total + divisor;
@@ -103,15 +113,10 @@ function safeTotal(usage: Usage, row: RateRow, scale: number): number | undefine
   return (twice - twice % m) / m;
 }
 
-/** Σ tokens × rate at `scale`, rounded to millicents, in BigInt: any size. */
-function exactTotal(usage: Usage, row: RateRow, scale: number): number {
+/** Σ count × rate at `scale`, rounded to millicents, in BigInt: any size. */
+function exactTotal(terms: readonly Term[], scale: number): number {
   let total = 0n;
-  for (const [column, field] of COLUMNS) {
-    const tokens = usage[column];
-    if (!tokens) continue;
-    const rate = row.rates[field]!;
-    total += BigInt(tokens) * rate.units * pow10(scale - rate.scale);
-  }
+  for (const [count, rate] of terms) total += BigInt(count) * rate.units * pow10(scale - rate.scale);
   const divisor = pow10(scale) * TOKENS_PER_UNIT / MILLICENTS_PER_USD;
   return Number(roundHalfUp(total, divisor));
 }

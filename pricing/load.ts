@@ -8,7 +8,7 @@ import type { DatabaseSync } from "node:sqlite";
 import type { PriceOverride } from "../core/config.ts";
 import { MeterError } from "../core/errors.ts";
 import { buildRateBook, type RateBook } from "./book.ts";
-import { bundledCard } from "./card.ts";
+import { bundledCard, bundledFees } from "./card.ts";
 import type { PackageRates } from "./package.ts";
 import { readStoredRates } from "./store.ts";
 
@@ -26,6 +26,7 @@ export function machineRateBook(
   try {
     return buildRateBook({
       card: bundledCard(),
+      fees: bundledFees(),
       stored: db ? readStoredRates(db) : [],
       overrides,
       package: pkg,

@@ -3,15 +3,27 @@
  * and the exact cost of a call. Costing never makes a network call.
  *
  * ```ts
- * import { buildRateBook, bundledCard, costOf } from "./pricing/mod.ts";
- * const book = buildRateBook({ card: bundledCard(), stored: readStoredRates(db), overrides: config.pricing.override });
+ * import { buildRateBook, bundledCard, bundledFees, costOf } from "./pricing/mod.ts";
+ * const book = buildRateBook({
+ *   card: bundledCard(),
+ *   fees: bundledFees(),
+ *   stored: readStoredRates(db),
+ *   overrides: config.pricing.override,
+ * });
  * const { millicents, rates_source } = costOf("anthropic", usage, book);
  * ```
  *
  * @module
  */
 export { buildRateBook, CONFIG_SOURCE, RateBook, type RateBookSources } from "./book.ts";
-export { BUNDLED_SOURCE, bundledCard, CARD_DATE, type CardCoverage, cardCoverage } from "./card.ts";
+export {
+  BUNDLED_SOURCE,
+  bundledCard,
+  bundledFees,
+  CARD_DATE,
+  type CardCoverage,
+  cardCoverage,
+} from "./card.ts";
 export { machineRateBook } from "./load.ts";
 export {
   DEFAULT_UPDATE_URL,
@@ -29,6 +41,7 @@ export { type LiteLlmImport, parseLiteLlm } from "./litellm.ts";
 export { modelCandidates, normalizeModel, normalizeProvider } from "./names.ts";
 export {
   type ModelRates,
+  type ProviderFees,
   RATE_FIELDS,
   type RateField,
   type RateRow,

@@ -15,6 +15,9 @@ export type RateField = typeof RATE_FIELDS[number];
 /** USD per million tokens per column; a missing column has no published rate. */
 export type Rates = Partial<Record<RateField, Decimal>>;
 
+/** USD per 1,000 web searches, by provider: billed per search, whatever the model. */
+export type ProviderFees = ReadonlyMap<string, Decimal>;
+
 /** The service tiers a provider may bill a call under. */
 export const TIERS = ["standard", "batch", "priority", "flex"] as const;
 

@@ -120,6 +120,8 @@ export interface UnknownModel {
   last_seen: string;
   /** Token totals of those rows per priced column: a column with tokens needs a rate. */
   tokens: Record<RateField, number>;
+  /** Web searches of those rows: they need the provider's search fee. */
+  web_searches: number;
 }
 
 /** Models of rows with a NULL cost, most frequent first. */
@@ -127,7 +129,8 @@ export function unknownModels(db: DatabaseSync): UnknownModel[] {
   const records = db.prepare(
     `SELECT provider, model, count(*) AS requests, min(requested_at) AS first_seen, max(requested_at) AS last_seen,
             sum(input_tokens) AS input, sum(output_tokens) AS output, sum(cache_read_tokens) AS cache_read,
-            sum(cache_write_5m_tokens) AS cache_write_5m, sum(cache_write_1h_tokens) AS cache_write_1h
+            sum(cache_write_5m_tokens) AS cache_write_5m, sum(cache_write_1h_tokens) AS cache_write_1h,
+            sum(web_search_requests) AS web_searches
        FROM requests WHERE cost_usd_minor_units IS NULL
       GROUP BY provider, model ORDER BY requests DESC, provider, model`,
   ).all() as unknown as (Omit<UnknownModel, "tokens"> & Record<RateField, number>)[];
@@ -138,6 +141,7 @@ export function unknownModels(db: DatabaseSync): UnknownModel[] {
     first_seen: r.first_seen,
     last_seen: r.last_seen,
     tokens: Object.fromEntries(RATE_FIELDS.map((f) => [f, r[f] ?? 0])) as Record<RateField, number>,
+    web_searches: r.web_searches ?? 0,
   }));
 }
 
@@ -185,7 +189,7 @@ export function recost(db: DatabaseSync, book: RateBook, options: RecostOptions 
   ].filter(Boolean);
   const select = db.prepare(
     `SELECT id, provider, model, input_tokens, output_tokens, thinking_tokens, cache_read_tokens,
-            cache_write_5m_tokens, cache_write_1h_tokens, cost_usd_minor_units, rates_source
+            cache_write_5m_tokens, cache_write_1h_tokens, web_search_requests, cost_usd_minor_units, rates_source
        FROM requests ${where.length ? `WHERE ${where.join(" AND ")}` : ""}`,
   );
   const update = db.prepare("UPDATE requests SET cost_usd_minor_units = ?, rates_source = ? WHERE id = ?");
@@ -236,7 +240,7 @@ export async function recostUnpriced(
   const batch = options.batch ?? 500;
   const select = db.prepare(
     `SELECT id, provider, model, input_tokens, output_tokens, thinking_tokens, cache_read_tokens,
-            cache_write_5m_tokens, cache_write_1h_tokens, cost_usd_minor_units, rates_source
+            cache_write_5m_tokens, cache_write_1h_tokens, web_search_requests, cost_usd_minor_units, rates_source
        FROM requests WHERE cost_usd_minor_units IS NULL AND id > ? ORDER BY id LIMIT ?`,
   );
   const update = db.prepare(
@@ -284,7 +288,10 @@ function usageOf(r: RequestTokens): Usage {
 export interface UnknownModelStatus extends UnknownModel {
   /** True when the rates in use now would price all of its rows (a recost is due). */
   priced_now: boolean;
-  /** `no rate`, `no cache_read rate`, `rate known now: run pricing recost`, `no model named`. */
+  /**
+   * `no rate`, `no cache_read rate`, `no web search fee`, `rate known now: run pricing recost`, `no model
+   * named`.
+   */
   status: string;
 }
 
@@ -294,13 +301,16 @@ export function describeUnknown(found: readonly UnknownModel[], book: RateBook):
     const rates = u.model === null ? undefined : book.lookup(u.provider, u.model);
     const base = rates?.rows.find((r) => r.tier === "standard" && r.min_prompt_tokens === 0)?.rates;
     const missing = rates ? RATE_FIELDS.filter((f) => u.tokens[f] > 0 && !base?.[f]) : [...RATE_FIELDS];
+    const noFee = u.web_searches > 0 && !book.searchFee(u.provider);
     const status = u.model === null
       ? "no model named"
       : !rates
       ? "no rate"
       : missing.length
       ? `no ${missing.join(", ")} rate`
+      : noFee
+      ? "no web search fee"
       : "rate known now: run pricing recost";
-    return { ...u, priced_now: !!rates && !missing.length, status };
+    return { ...u, priced_now: !!rates && !missing.length && !noFee, status };
   });
 }

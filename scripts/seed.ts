@@ -220,6 +220,7 @@ export function* seedRows(options: SeedOptions): Generator<UsageRow> {
       cache_read_tokens: cacheRead,
       cache_write_5m_tokens: cw5,
       cache_write_1h_tokens: cw1,
+      web_search_requests: 0,
     };
     const latency = failed ? Math.floor(50 + rand() * 2_000) : Math.floor(300 + output * (5 + rand() * 20));
     yield {

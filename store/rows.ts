@@ -49,6 +49,7 @@ export const ROW_COLUMNS = [
   "cache_read_tokens",
   "cache_write_5m_tokens",
   "cache_write_1h_tokens",
+  "web_search_requests",
   "cost_usd_minor_units",
   "rates_source",
   "latency_ms",

@@ -137,6 +137,18 @@ export function requestJson(info: ExchangeInfo): Json | undefined {
   }
 }
 
+/** Whether `bytes` hold the ASCII text `needle`: a look into a request body without decoding or parsing it. */
+export function includesAscii(bytes: Uint8Array, needle: string): boolean {
+  const first = needle.charCodeAt(0);
+  const last = bytes.length - needle.length;
+  for (let i = bytes.indexOf(first); i !== -1 && i <= last; i = bytes.indexOf(first, i + 1)) {
+    let j = 1;
+    while (j < needle.length && bytes[i + j] === needle.charCodeAt(j)) j++;
+    if (j === needle.length) return true;
+  }
+  return false;
+}
+
 /** The path without its query string. */
 export function pathOnly(path: string): string {
   const q = path.indexOf("?");
@@ -154,6 +166,7 @@ export function blankUsage(model: string | null): Usage {
     cache_read_tokens: 0,
     cache_write_5m_tokens: 0,
     cache_write_1h_tokens: 0,
+    web_search_requests: 0,
     prompt_tokens: 0,
   };
 }

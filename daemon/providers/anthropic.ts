@@ -5,6 +5,8 @@
  * `cache_creation` (an older response with only `cache_creation_input_tokens` wrote 5-minute entries); in a
  * stream `message_start` carries the input and cache counts and every `message_delta.usage` is cumulative,
  * so the latest value of each field wins and nothing is summed. Anthropic reports no separate thinking count.
+ * Searches of the `web_search` server tool are counted in `server_tool_use.web_search_requests` (fetches of
+ * `web_fetch` cost only their tokens).
  *
  * @module
  */
@@ -68,6 +70,7 @@ class MessagesParser extends UsageParser {
     u.input_tokens = num(usage.input_tokens) ?? u.input_tokens;
     u.output_tokens = num(usage.output_tokens) ?? u.output_tokens;
     u.cache_read_tokens = num(usage.cache_read_input_tokens) ?? u.cache_read_tokens;
+    u.web_search_requests = num(obj(usage.server_tool_use)?.web_search_requests) ?? u.web_search_requests;
     const split = obj(usage.cache_creation);
     const w5m = num(split?.ephemeral_5m_input_tokens);
     const w1h = num(split?.ephemeral_1h_input_tokens);

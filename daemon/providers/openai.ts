@@ -10,16 +10,21 @@
  * last chunk with `choices: []`, when the client asked for `stream_options.include_usage`; without it the row
  * is incomplete (the request is never rewritten to force it). Responses streams end with
  * `response.completed`, `response.incomplete` or `response.failed`, whose `response.usage` is the usage.
+ * Web searches are not in the usage: each `web_search_call` output item whose action is a `search` is billed
+ * (opening or searching a page it found is not), so they are counted from the output, or from the stream's
+ * `response.output_item.done` events when its terminal response lists fewer.
  *
  * @module
  */
 import type { ExchangeInfo, ProviderShape } from "./types.ts";
 import type { Usage } from "../../core/usage.ts";
-import { bodyFormat, errorCode, type Json, num, obj, type PathMatch, str } from "./_shared.ts";
+import { bodyFormat, errorCode, includesAscii, type Json, num, obj, type PathMatch, str } from "./_shared.ts";
 import { postShape, UsageParser } from "./_parser.ts";
 
 const CHAT_PICK = { model: true, usage: true, service_tier: true, error: true } as const;
 const RESPONSES_PICK = { model: true, usage: true, service_tier: true, status: true, error: true } as const;
+/** The output is kept only for a request that offered the search tool: it can be large, and nothing else reads it. */
+const RESPONSES_SEARCH_PICK = { ...RESPONSES_PICK, output: true } as const;
 const TERMINAL_EVENTS = new Set(["response.completed", "response.incomplete", "response.failed"]);
 const ERROR_KEYS = ["code", "type"] as const;
 
@@ -101,11 +106,23 @@ class ChatParser extends UsageParser {
   }
 }
 
+/** Whether an output item is a billed web search: a `web_search_call` doing a `search` (or naming no action). */
+function isSearch(item: unknown): boolean {
+  const o = obj(item);
+  if (str(o?.type) !== "web_search_call") return false;
+  const action = str(obj(o!.action)?.type);
+  return action === undefined || action === "search";
+}
+
 class ResponsesParser extends UsageParser {
   #sawUsage = false;
+  /** Searches seen in `response.output_item.done` events. */
+  #searches = 0;
 
   constructor(info: ExchangeInfo) {
-    super(info, bodyFormat(info), RESPONSES_PICK);
+    const format = bodyFormat(info);
+    const search = format === "json" && includesAscii(info.requestBody, "web_search");
+    super(info, format, search ? RESPONSES_SEARCH_PICK : RESPONSES_PICK);
   }
 
   /** A failed response that still reports usage was billed that usage: the row is complete. */
@@ -125,6 +142,12 @@ class ResponsesParser extends UsageParser {
       this.failed(str(v.code) ?? errorCode(obj(v.error), ERROR_KEYS));
       return;
     }
+    if (type === "response.output_item.done") {
+      if (isSearch(v.item)) {
+        this.usage.web_search_requests = Math.max(this.usage.web_search_requests, ++this.#searches);
+      }
+      return;
+    }
     const response = obj(v.response);
     if (!response) return;
     if (TERMINAL_EVENTS.has(type)) {
@@ -135,6 +158,10 @@ class ResponsesParser extends UsageParser {
 
   #response(r: Json, failed: boolean): void {
     describe(this.usage, r);
+    if (Array.isArray(r.output)) {
+      const listed = r.output.filter(isSearch).length;
+      this.usage.web_search_requests = Math.max(this.#searches, listed);
+    }
     const usage = obj(r.usage);
     if (usage) {
       this.#sawUsage = true;

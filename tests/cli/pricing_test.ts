@@ -234,6 +234,9 @@ Deno.test("pricing list shows the card without creating a database", async () =>
     assert.equal(out.code, 0);
     assert.match(out.stdout, /claude-sonnet-4-5\s+anthropic\s+standard\s+>200k\s+\$6\.00\s+\$22\.50/);
     assert.doesNotMatch(out.stdout, /gpt-/);
+    assert.match(out.stdout, /Web searches, billed apart from tokens, per 1,000: anthropic \$10\.00\.\n$/);
+    const json = JSON.parse((await run("list", "--json")).stdout);
+    assert.deepEqual(json.web_search_fees, { anthropic: 10, openai: 10 });
     await assert.rejects(() => Deno.stat(join(home, "db.sqlite")), Deno.errors.NotFound);
   });
 });
@@ -369,5 +372,50 @@ Deno.test("pricing list --provider shows an extra host's provider from the data 
     assert.match(llama.source, /^genai-prices-/);
     assert.ok(llama.rows[0].input > 0 && llama.rows[0].output > 0);
     await assert.rejects(() => run("list", "--provider", "nobody-sells-this"), UsageError);
+  });
+});
+
+Deno.test("pricing recost adds each web search's fee, and unknown names a provider whose fee is not known", async () => {
+  await withHome(async (home, run) => {
+    const db = openStore(join(home, "db.sqlite"));
+    const writer = new RowWriter(db);
+    writer.enqueue(row("searching-sonnet", 1, {
+      provider: "anthropic",
+      model: "claude-sonnet-4-5",
+      input_tokens: 1000,
+      output_tokens: 100,
+      web_search_requests: 3,
+    }));
+    // xAI bills searches too, but reports its own cost in ticks; without them the meter knows no xAI fee.
+    writer.enqueue(row("searching-grok", 1, {
+      provider: "xai",
+      model: "grok-4-0709",
+      input_tokens: 1000,
+      output_tokens: 100,
+      web_search_requests: 1,
+    }));
+    writer.close();
+    db.close();
+    const out = await run("recost", "--json");
+    assert.equal(out.code, 0, out.stderr);
+    assert.deepEqual({ ...JSON.parse(out.stdout), since: undefined }, {
+      since: undefined,
+      all: false,
+      examined: 2,
+      changed: 1,
+      unpriced: 1,
+    });
+    // 1,000 × $3 + 100 × $15 per million = 0.45 cents, and three searches at $10 per 1,000.
+    assert.deepEqual(costs(home)["searching-sonnet"], [450 + 3 * 1000, BUNDLED]);
+    const unknown = JSON.parse((await run("unknown", "--json")).stdout) as {
+      model: string;
+      web_searches: number;
+      status: string;
+      priced_now: boolean;
+    }[];
+    assert.deepEqual(
+      unknown.map((u) => [u.model, u.web_searches, u.status, u.priced_now]),
+      [["grok-4-0709", 1, "no web search fee", false]],
+    );
   });
 });

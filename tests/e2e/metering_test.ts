@@ -98,6 +98,7 @@ function expectRow(fields: Row): Row {
     cache_read_tokens: 0,
     cache_write_5m_tokens: 0,
     cache_write_1h_tokens: 0,
+    web_search_requests: 0,
     ...fields,
   };
   row.cache_write_tokens = (row.cache_write_5m_tokens as number) + (row.cache_write_1h_tokens as number);
@@ -150,6 +151,48 @@ const CASES: Case[] = [
       cache_read_tokens: 12000,
       cache_write_1h_tokens: 2048,
       cost_usd_minor_units: 3179,
+      streamed: 1,
+    }),
+  },
+  {
+    // Anthropic SSE with two searches of the web_search server tool, billed $10 per 1,000 apart from tokens;
+    // claude-haiku-4-5: $1, $5: (9874×1 + 377×5) / 10 = (9874 + 1885) / 10 = 1175.9 → 1176, + 2 × 1000 = 3176
+    host: "api.anthropic.com",
+    path: "/v1/messages?fixture=anthropic_web_search.sse&model=claude-haiku-4-5-20251001",
+    body: {
+      model: "claude-haiku-4-5",
+      max_tokens: 1024,
+      stream: true,
+      tools: [{ type: "web_search_20250305" }],
+    },
+    client: "fetch",
+    row: expectRow({
+      provider: "anthropic",
+      model: "claude-haiku-4-5-20251001",
+      input_tokens: 9874,
+      output_tokens: 377,
+      web_search_requests: 2,
+      cost_usd_minor_units: 3176,
+      streamed: 1,
+    }),
+  },
+  {
+    // Responses SSE with two web searches and one page opened (not billed), at $10 per 1,000 searches;
+    // gpt-5.1: $1.25, read $0.125, output $10: (12162×1.25 + 2048×0.125 + 96×10) / 10 = 1641.85 → 1642, + 2000
+    host: "api.openai.com",
+    path: "/v1/responses?fixture=openai_responses_web_search.sse",
+    body: { model: "gpt-5.1", stream: true, tools: [{ type: "web_search" }], input: "cross-compile?" },
+    client: "curl",
+    row: expectRow({
+      provider: "openai",
+      model: "gpt-5.1",
+      input_tokens: 12162,
+      output_tokens: 96,
+      thinking_tokens: 64,
+      cache_read_tokens: 2048,
+      web_search_requests: 2,
+      cost_usd_minor_units: 3642,
+      mode: "thinking",
       streamed: 1,
     }),
   },
@@ -578,6 +621,7 @@ function tokens(t: Partial<Tokens>): Tokens {
     cache_read_tokens: 0,
     cache_write_5m_tokens: 0,
     cache_write_1h_tokens: 0,
+    web_search_requests: 0,
     ...t,
   };
 }

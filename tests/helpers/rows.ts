@@ -23,6 +23,7 @@ export function makeRow(fields: Partial<UsageRow> = {}): UsageRow {
     cache_read_tokens: 0,
     cache_write_5m_tokens: 0,
     cache_write_1h_tokens: 0,
+    web_search_requests: 0,
     cost_usd_minor_units: 0,
     rates_source: "test",
     latency_ms: 100,

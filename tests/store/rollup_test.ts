@@ -58,7 +58,9 @@ function writeRows(db: DatabaseSync, rows: Iterable<UsageRow>): void {
 
 /** Stores calls the way a daemon did before the rollup existed: plain inserts, nothing else. */
 function writeBeforeRollup(db: DatabaseSync, rows: UsageRow[]): void {
-  const columns = ["project_id", "cache_write_tokens", ...ROW_COLUMNS];
+  // Web searches came with migration 0008: that daemon had no such column.
+  const rowColumns = ROW_COLUMNS.filter((c) => c !== "web_search_requests");
+  const columns = ["project_id", "cache_write_tokens", ...rowColumns];
   const insert = db.prepare(
     `INSERT INTO requests (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
   );
@@ -68,7 +70,7 @@ function writeBeforeRollup(db: DatabaseSync, rows: UsageRow[]): void {
   db.exec("BEGIN");
   for (const r of rows) {
     addProject.run(`id-${r.project}`, r.project, r.project, r.requested_at);
-    const values = ROW_COLUMNS.map((c) => typeof r[c] === "boolean" ? Number(r[c]) : r[c] as SQLInputValue);
+    const values = rowColumns.map((c) => typeof r[c] === "boolean" ? Number(r[c]) : r[c] as SQLInputValue);
     insert.run(`id-${r.project}`, r.cache_write_5m_tokens + r.cache_write_1h_tokens, ...values);
   }
   db.exec("COMMIT");

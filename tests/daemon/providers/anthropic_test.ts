@@ -2,6 +2,7 @@ import { deepStrictEqual } from "node:assert/strict";
 import { findShape } from "../../../daemon/providers/mod.ts";
 import type { ProviderShape } from "../../../daemon/providers/types.ts";
 import { ANTHROPIC_STREAM, assertEverySplit, exchange, fixture, fixtureText, parse, ZERO } from "./_util.ts";
+import { buildRateBook, bundledCard, bundledFees, costOf } from "../../../pricing/mod.ts";
 
 const shape = findShape("api.anthropic.com", "POST", "/v1/messages") as ProviderShape;
 const sse = "text/event-stream; charset=utf-8";
@@ -107,4 +108,24 @@ Deno.test("anthropic 529 overloaded and a non-JSON 502 page are server errors", 
 Deno.test("anthropic SSE is recognised by the request's stream flag when the content type is missing", () => {
   const info = exchange({ contentType: "", request: { ...request, stream: true } });
   deepStrictEqual(parse(shape, info, [fixture("anthropic_stream.sse")]), ANTHROPIC_STREAM);
+});
+
+Deno.test("anthropic SSE counts the web_search server tool's searches, and each costs the provider's fee", () => {
+  const expected = {
+    ...ZERO,
+    model: "claude-sonnet-4-5-20250929",
+    tokens_complete: true,
+    input_tokens: 9874,
+    output_tokens: 377,
+    prompt_tokens: 9874,
+    web_search_requests: 2,
+    service_tier: "standard",
+  };
+  const info = exchange({ contentType: sse, request });
+  assertEverySplit(shape, info, fixture("anthropic_web_search.sse"), expected);
+  const book = buildRateBook({ card: bundledCard(), fees: bundledFees() });
+  // $3 and $15 per million tokens: 3.5277 cents of tokens, and $10 per 1,000 searches: 1 cent each.
+  deepStrictEqual(costOf("anthropic", expected, book).millicents, 3528 + 2 * 1000);
+  // A book that knows no fee cannot price the searches, so it prices nothing rather than a part.
+  deepStrictEqual(costOf("anthropic", expected, buildRateBook({ card: bundledCard() })).millicents, null);
 });

@@ -1,8 +1,8 @@
-import { deepStrictEqual, equal } from "node:assert/strict";
+import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { findShape } from "../../../daemon/providers/mod.ts";
 import type { ProviderShape } from "../../../daemon/providers/types.ts";
 import { assertEverySplit, exchange, fixture, fixtureText, parse, ZERO } from "./_util.ts";
-import { buildRateBook, bundledCard, costOf } from "../../../pricing/mod.ts";
+import { buildRateBook, bundledCard, bundledFees, costOf } from "../../../pricing/mod.ts";
 
 const chat = findShape("api.openai.com", "POST", "/v1/chat/completions") as ProviderShape;
 const responses = findShape("api.openai.com", "POST", "/v1/responses") as ProviderShape;
@@ -253,4 +253,49 @@ Deno.test("xai chat adds reasoning reported outside completion_tokens to output,
     thinking_tokens: 94,
     cost_in_usd_ticks: 15827000,
   });
+});
+
+const searchUsage = {
+  ...ZERO,
+  model: "gpt-5.1",
+  tokens_complete: true,
+  input_tokens: 12162,
+  cache_read_tokens: 2048,
+  prompt_tokens: 14210,
+  output_tokens: 96,
+  thinking_tokens: 64,
+  service_tier: "default",
+  web_search_requests: 2,
+};
+const searchRequest = { model: "gpt-5.1", tools: [{ type: "web_search" }], input: "How to cross-compile?" };
+
+Deno.test("openai responses stream counts web searches that searched, not pages opened, and prices them", () => {
+  const info = exchange({ contentType: sse, request: { ...searchRequest, stream: true } });
+  assertEverySplit(responses, info, fixture("openai_responses_web_search.sse"), searchUsage);
+  const book = buildRateBook({ card: bundledCard(), fees: bundledFees() });
+  // 12,162 × $1.25 + 2,048 × $0.125 + 96 × $10 per million: 1.64185 cents; two searches at $10 per 1,000.
+  equal(costOf("openai", searchUsage, book).millicents, 1642 + 2 * 1000);
+});
+
+Deno.test("openai responses searches are counted from the stream's items or its final output, never twice", () => {
+  const text = fixtureText("openai_responses_web_search.sse");
+  const info = exchange({ contentType: sse, request: { ...searchRequest, stream: true } });
+  // A terminal response that lists no output (as with `store: false` relays) keeps the items' count.
+  const emptied = text.replace(/("response":\{[^\n]*?"output":)\[.*\](,"usage")/, "$1[]$2");
+  ok(emptied.includes('"output":[],"usage"'));
+  deepStrictEqual(parse(responses, info, [new TextEncoder().encode(emptied)]), searchUsage);
+  // Without the item events, the final output alone tells.
+  const finalOnly = text.split("\n\n").filter((e) => !e.includes("response.output_item.done")).join("\n\n");
+  ok(!finalOnly.includes("output_item.done"));
+  deepStrictEqual(parse(responses, info, [new TextEncoder().encode(finalOnly)]), searchUsage);
+});
+
+Deno.test("openai responses JSON of a request offering web_search counts its searches", () => {
+  const completed = fixtureText("openai_responses_web_search.sse").split("\n").find((l) =>
+    l.includes('"response.completed"')
+  )!;
+  const body = new TextEncoder().encode(
+    JSON.stringify(JSON.parse(completed.slice("data: ".length)).response),
+  );
+  assertEverySplit(responses, exchange({ request: searchRequest }), body, searchUsage);
 });
