@@ -5,11 +5,14 @@
 #   .\halton-meter-rollout.ps1 -Rollback [-InstallDir DIR] [-InitArgs ...]
 #
 # Same contract as the POSIX script: installs or upgrades to the version after checking SHA256SUMS, keeps the
-# replaced binary as halton-meter.previous.exe, runs `init --non-interactive --json` and `status --json`, puts
-# the previous binary back when the new one fails that self-test, and leaves a machine already healthy at the
-# version untouched. One JSON line on stdout {result, running, before, requested, exit, message}; exit codes
-# 0 ok, 1 download failed (nothing changed), 2 usage, 5 checksum mismatch (nothing changed), 6 rolled back,
-# 7 needs a person.
+# replaced binary as halton-meter.previous.exe, runs `init --non-interactive --json` and `status --json`, puts the previous binary back when the new one fails that self-test, and leaves a machine
+# already healthy at the version untouched. Settings (environment) as there: HALTON_METER_BASE_URL,
+# HALTON_METER_INSTALL_DIR, HALTON_METER_CONNECT_TIMEOUT (seconds to wait for a connection and the response,
+# default 30), HALTON_METER_STALL_TIMEOUT (seconds a download may go without data, default 60).
+#
+# One JSON line on stdout {result, running, before, requested, exit, message}, result one of installed,
+# upgraded, unchanged, repaired, rolled-back, failed, usage; exit codes 0 ok, 1 download failed or stalled (nothing changed), 2 usage or bad
+# settings, 5 checksum mismatch (nothing changed), 6 rolled back, 7 needs a person.
 param(
   [string]$Version = '',
   [string]$BaseUrl = $(if ($env:HALTON_METER_BASE_URL) { $env:HALTON_METER_BASE_URL } else { 'https://github.com/haltonlabs/halton-meter/releases/download' }),
@@ -24,6 +27,10 @@ $Bin = Join-Path $InstallDir 'halton-meter.exe'
 $Prev = Join-Path $InstallDir 'halton-meter.previous.exe'
 $Name = 'halton-meter-x86_64-pc-windows-msvc.exe'
 $Version = $Version.TrimStart('v')
+# Without limits a stalled mirror or network hangs the fleet tool's run forever. A stall, not a total time, is
+# what is limited: the ~100 MB binary may take long on a slow link that still moves.
+$ConnectTimeout = if ($env:HALTON_METER_CONNECT_TIMEOUT) { $env:HALTON_METER_CONNECT_TIMEOUT } else { '30' }
+$StallTimeout = if ($env:HALTON_METER_STALL_TIMEOUT) { $env:HALTON_METER_STALL_TIMEOUT } else { '60' }
 
 function Get-BinVersion([string]$Path) {
   if (-not (Test-Path $Path)) { return '' }
@@ -44,6 +51,16 @@ function Finish([string]$Result, [int]$Code, [string]$Message) {
   exit $Code
 }
 
+# Whether a download failed by running out of time (the limits above) rather than by a refusal or an error
+# status, so the message can say which setting to raise.
+function Test-TimedOut([System.Exception]$E) {
+  for (; $E; $E = $E.InnerException) {
+    if ($E -is [System.TimeoutException] -or $E -is [System.OperationCanceledException]) { return $true }
+    if ($E -is [System.Net.WebException] -and $E.Status -eq [System.Net.WebExceptionStatus]::Timeout) { return $true }
+  }
+  return $false
+}
+
 function Test-Self([string]$Path) {
   [Console]::Error.WriteLine("halton-meter rollout: self-test: $Path init --non-interactive --json $InitArgs")
   & $Path init --non-interactive --json @InitArgs | ForEach-Object { [Console]::Error.WriteLine($_) }
@@ -55,6 +72,14 @@ function Test-Self([string]$Path) {
 function Set-Marker([string]$Source) {
   Set-Content -Encoding ASCII -Path (Join-Path $InstallDir 'halton-meter.channel') -Value ('{"channel":"fleet","source":"' + $Source + '"}')
 }
+
+if ($ConnectTimeout -notmatch '^[1-9][0-9]{0,5}$') { Finish 'usage' 2 "HALTON_METER_CONNECT_TIMEOUT='$ConnectTimeout' is not a whole number of seconds from 1 to 999999, such as 60" }
+if ($StallTimeout -notmatch '^[1-9][0-9]{0,5}$') { Finish 'usage' 2 "HALTON_METER_STALL_TIMEOUT='$StallTimeout' is not a whole number of seconds from 1 to 999999, such as 60" }
+# -TimeoutSec limits connecting and waiting for the response's headers. A body that stops coming is limited per
+# read by -OperationTimeoutSeconds from PowerShell 7.4, and by .NET's ReadWriteTimeout (five minutes) in Windows
+# PowerShell 5.1, which lacks that parameter; PowerShell 7.0 to 7.3 have neither.
+$Limits = @{ TimeoutSec = [int]$ConnectTimeout }
+if ((Get-Command Invoke-WebRequest).Parameters.ContainsKey('OperationTimeoutSeconds')) { $Limits.OperationTimeoutSeconds = [int]$StallTimeout }
 
 if ($Rollback) {
   if ($Version) { Finish 'usage' 2 '-Rollback and -Version exclude each other' }
@@ -83,10 +108,13 @@ $Work = Join-Path ([System.IO.Path]::GetTempPath()) ("halton-meter-" + [guid]::N
 New-Item -ItemType Directory -Path $Work | Out-Null
 try {
   try {
-    Invoke-WebRequest -UseBasicParsing -Uri "$ReleaseUrl/SHA256SUMS" -OutFile (Join-Path $Work 'SHA256SUMS')
-    Invoke-WebRequest -UseBasicParsing -Uri "$ReleaseUrl/$Name" -OutFile (Join-Path $Work $Name)
+    Invoke-WebRequest -UseBasicParsing @Limits -Uri "$ReleaseUrl/SHA256SUMS" -OutFile (Join-Path $Work 'SHA256SUMS')
+    Invoke-WebRequest -UseBasicParsing @Limits -Uri "$ReleaseUrl/$Name" -OutFile (Join-Path $Work $Name)
   } catch {
-    Finish 'failed' 1 "could not download from ${ReleaseUrl}: $($_.Exception.Message)"
+    if (Test-TimedOut $_.Exception) {
+      Finish 'failed' 1 "timed out downloading from ${ReleaseUrl} (no response in ${ConnectTimeout}s, or no data for ${StallTimeout}s); nothing changed: check the network and the mirror, then run again; HALTON_METER_CONNECT_TIMEOUT and HALTON_METER_STALL_TIMEOUT raise the limits"
+    }
+    Finish 'failed' 1 "could not download from ${ReleaseUrl}: $($_.Exception.Message); nothing changed"
   }
   $Expected = ''
   foreach ($Line in Get-Content (Join-Path $Work 'SHA256SUMS')) {

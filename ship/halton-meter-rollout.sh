@@ -10,12 +10,25 @@
 # replaced as halton-meter.previous. When the new binary fails that self-test, the previous one is put back and
 # set up again. Safe to run again: a machine already healthy at the version is left untouched.
 #
+# Settings (environment): HALTON_METER_BASE_URL and HALTON_METER_INSTALL_DIR (what --base-url and --install-dir
+# default to); HALTON_METER_CONNECT_TIMEOUT, seconds to wait for a connection (default 30), and
+# HALTON_METER_STALL_TIMEOUT, seconds a download may go (nearly) without data before it is given up (default 60).
+#
 # Prints one JSON line on stdout, progress going to stderr:
 #   {"result", "running": version installed now, "before": version before this run, "requested", "exit", "message"}
+# with result one of:
+#   installed    there was no binary before
+#   upgraded     moved to another version
+#   unchanged    already healthy at the version
+#   repaired     already at the version but unhealthy; init repaired it
+#   rolled-back  --rollback swapped the previous binary in, or the new version failed its self-test (exit 6)
+#   failed       exit 1, 5 or 7, or 2 on a machine no binary is built for
+#   usage        exit 2
 # Exit codes:
-#   0  installed, upgraded, or already healthy at the version (result: installed, upgraded, unchanged, repaired)
-#   1  download failed, or another rollout of the same folder still ran after two minutes; nothing changed
-#   2  usage
+#   0  installed, upgraded, unchanged, repaired, or rolled back by --rollback
+#   1  download failed or stalled, or another rollout of the same folder still ran after two minutes; nothing
+#      changed
+#   2  usage or bad settings
 #   5  checksum mismatch; nothing changed
 #   6  the new version failed its self-test and the previous one was put back and passes (rolled-back)
 #   7  the machine needs a person: the self-test failed and there was nothing to roll back to, or the
@@ -24,6 +37,10 @@ set -u
 
 BASE_URL=${HALTON_METER_BASE_URL:-https://github.com/haltonlabs/halton-meter/releases/download}
 INSTALL_DIR=${HALTON_METER_INSTALL_DIR:-$HOME/.local/bin}
+# Without limits a stalled mirror or network hangs the fleet tool's run forever. A stall, not a total time, is
+# what is limited: the ~100 MB binary may take long on a slow link that still moves.
+CONNECT_TIMEOUT=${HALTON_METER_CONNECT_TIMEOUT:-30}
+STALL_TIMEOUT=${HALTON_METER_STALL_TIMEOUT:-60}
 VERSION=""
 ROLLBACK=0
 BIN=/nonexistent
@@ -68,6 +85,13 @@ else
     *) usage "--version X.Y.Z is required" ;;
   esac
 fi
+# Whole seconds from 1 to 999999, as the .ps1 twin takes them too: curl's --speed-time takes whole seconds
+# only, and 0 would mean no limit.
+for setting in "HALTON_METER_CONNECT_TIMEOUT=$CONNECT_TIMEOUT" "HALTON_METER_STALL_TIMEOUT=$STALL_TIMEOUT"; do
+  case "${setting#*=}" in
+    '' | *[!0-9]* | 0* | ???????*) finish usage 2 "${setting%%=*}='${setting#*=}' is not a whole number of seconds from 1 to 999999, such as 60" ;;
+  esac
+done
 
 BIN="$INSTALL_DIR/halton-meter"
 PREV="$INSTALL_DIR/halton-meter.previous"
@@ -102,8 +126,21 @@ self_test() {
   "$bin" status --json >&2 || return 1
 }
 
+# Fetches $1 into $2, or finishes with the reason and nothing changed. wget (GNU or BusyBox) has one limit for
+# connecting and reading, and tells no timeout apart from other network failures.
 download() {
-  if command -v curl >/dev/null 2>&1; then curl -fsSL --retry 2 -o "$2" "$1"; else wget -q -O "$2" "$1"; fi
+  status=0
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsSL --retry 2 --connect-timeout "$CONNECT_TIMEOUT" --speed-limit 1024 --speed-time "$STALL_TIMEOUT" \
+      -o "$2" "$1" || status=$?
+  else
+    wget -q -t 3 -T "$STALL_TIMEOUT" -O "$2" "$1" || status=$?
+  fi
+  case $status in
+    0) ;;
+    28) finish failed 1 "timed out downloading $1 (no connection in ${CONNECT_TIMEOUT}s, or under 1 KB/s for ${STALL_TIMEOUT}s); nothing changed: check the network and the mirror, then run again; HALTON_METER_CONNECT_TIMEOUT and HALTON_METER_STALL_TIMEOUT raise the limits" ;;
+    *) finish failed 1 "could not download $1; nothing changed" ;;
+  esac
 }
 
 sha256() {
@@ -144,8 +181,8 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK" "$LOCK"' EXIT
 
 say "downloading $NAME $VERSION from $RELEASE_URL"
-download "$RELEASE_URL/SHA256SUMS" "$WORK/SHA256SUMS" || finish failed 1 "could not download $RELEASE_URL/SHA256SUMS"
-download "$RELEASE_URL/$NAME" "$WORK/$NAME" || finish failed 1 "could not download $RELEASE_URL/$NAME"
+download "$RELEASE_URL/SHA256SUMS" "$WORK/SHA256SUMS"
+download "$RELEASE_URL/$NAME" "$WORK/$NAME"
 EXPECTED=$(awk -v n="$NAME" '$2 == n || $2 == "*" n { print $1 }' "$WORK/SHA256SUMS")
 ACTUAL=$(sha256 "$WORK/$NAME")
 if [ -z "$EXPECTED" ] || [ "$EXPECTED" != "$ACTUAL" ]; then

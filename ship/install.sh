@@ -15,15 +15,22 @@
 #   HALTON_METER_INSTALL_DIR  folder for the binary (default: ~/.local/bin)
 #   HALTON_METER_NO_MODIFY_PATH=1  never add the folder to ~/.profile
 #   HALTON_METER_NO_INIT=1    install only; do not run init
+#   HALTON_METER_CONNECT_TIMEOUT  seconds to wait for a connection (default 30)
+#   HALTON_METER_STALL_TIMEOUT    seconds a download may go (nearly) without data before it is given up
+#                                 (default 60)
 #
-# Exit codes: 0 installed (and init succeeded), 1 download or install failed, 2 unsupported machine or bad
-# settings, 5 checksum mismatch; otherwise init's own exit code.
+# Exit codes: 0 installed (and init succeeded), 1 download (including one given up as stalled) or install
+# failed, 2 unsupported machine or bad settings, 5 checksum mismatch; otherwise init's own exit code.
 set -eu
 
 GITHUB_RELEASES=https://github.com/haltonlabs/halton-meter/releases
 BASE_URL=${HALTON_METER_BASE_URL:-$GITHUB_RELEASES/download}
 VERSION=${HALTON_METER_VERSION:-latest}
 INSTALL_DIR=${HALTON_METER_INSTALL_DIR:-$HOME/.local/bin}
+# Without limits a stalled mirror or network hangs an unattended install forever. A stall, not a total time, is
+# what is limited: the ~100 MB binary may take long on a slow link that still moves.
+CONNECT_TIMEOUT=${HALTON_METER_CONNECT_TIMEOUT:-30}
+STALL_TIMEOUT=${HALTON_METER_STALL_TIMEOUT:-60}
 
 say() { printf 'halton-meter install: %s\n' "$*" >&2; }
 fail() {
@@ -48,14 +55,31 @@ target() {
   esac
 }
 
+# Fetches $1 into $2, or stops the install saying why. wget (GNU or BusyBox) has one limit for connecting and
+# reading, and tells no timeout apart from other network failures.
 download() {
+  status=0
   if command -v curl >/dev/null 2>&1; then
-    curl -fsSL --retry 2 -o "$2" "$1"
+    curl -fsSL --retry 2 --connect-timeout "$CONNECT_TIMEOUT" --speed-limit 1024 --speed-time "$STALL_TIMEOUT" \
+      -o "$2" "$1" || status=$?
   elif command -v wget >/dev/null 2>&1; then
-    wget -q -O "$2" "$1"
+    wget -q -t 3 -T "$STALL_TIMEOUT" -O "$2" "$1" || status=$?
   else
     fail 1 "neither curl nor wget is installed"
   fi
+  case $status in
+    0) ;;
+    28) fail 1 "timed out downloading $1 (no connection in ${CONNECT_TIMEOUT}s, or under 1 KB/s for ${STALL_TIMEOUT}s): check the network and the mirror, then run again; HALTON_METER_CONNECT_TIMEOUT and HALTON_METER_STALL_TIMEOUT raise the limits" ;;
+    *) fail 1 "could not download $1" ;;
+  esac
+}
+
+# Stops unless $2 is whole seconds from 1 to 999999, as install.ps1 takes them too: curl's --speed-time takes
+# whole seconds only, and 0 would mean no limit.
+seconds() {
+  case "$2" in
+    '' | *[!0-9]* | 0* | ???????*) fail 2 "$1='$2' is not a whole number of seconds from 1 to 999999, such as 60" ;;
+  esac
 }
 
 sha256() {
@@ -76,6 +100,8 @@ case "$VERSION" in
   [0-9]*) RELEASE_URL="$BASE_URL/v$VERSION" ;;
   *) fail 2 "HALTON_METER_VERSION='$VERSION' is not a version such as 0.2.0" ;;
 esac
+seconds HALTON_METER_CONNECT_TIMEOUT "$CONNECT_TIMEOUT"
+seconds HALTON_METER_STALL_TIMEOUT "$STALL_TIMEOUT"
 
 TARGET=$(target)
 NAME="halton-meter-$TARGET"
@@ -86,8 +112,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 say "downloading $NAME from $RELEASE_URL"
-download "$RELEASE_URL/SHA256SUMS" "$WORK/SHA256SUMS" || fail 1 "could not download $RELEASE_URL/SHA256SUMS"
-download "$RELEASE_URL/$NAME" "$WORK/$NAME" || fail 1 "could not download $RELEASE_URL/$NAME"
+download "$RELEASE_URL/SHA256SUMS" "$WORK/SHA256SUMS"
+download "$RELEASE_URL/$NAME" "$WORK/$NAME"
 
 EXPECTED=$(awk -v n="$NAME" '$2 == n || $2 == "*" n { print $1 }' "$WORK/SHA256SUMS")
 [ -n "$EXPECTED" ] || fail 5 "SHA256SUMS of $RELEASE_URL does not list $NAME"

@@ -1,7 +1,8 @@
 /**
  * `ship/install.sh` against a stand-in release on a local HTTP server: the binary for this machine is
  * downloaded, checked against SHA256SUMS, put on the PATH with the channel marker beside it, and `init` runs
- * with the flags given; a tampered download installs nothing.
+ * with the flags given; a tampered download installs nothing, and a stalled one is given up instead of
+ * hanging an unattended install.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -140,4 +141,72 @@ Deno.test({
       await Deno.remove(home, { recursive: true });
     }
   },
+});
+
+/** The value given after `flag` in one recorded curl call, one argument a line. */
+function flagValue(args: string[], flag: string): string | undefined {
+  const i = args.indexOf(flag);
+  return i < 0 ? undefined : args[i + 1];
+}
+
+Deno.test({
+  name: "install.sh gives a stalled download up (curl's timeout) with exit 1, the URL and what to do" + why,
+  ignore: !posix,
+  async fn() {
+    const home = await Deno.makeTempDir({ prefix: "hm-install-" });
+    try {
+      // A curl that notes its arguments and times out, as curl does on a stalled mirror (exit 28).
+      const path = await fakeCurl(home, 'printf \'%s\\n\' "$@" >"$HOME/args"\nexit 28');
+      const recorded = async () => (await Deno.readTextFile(join(home, "args"))).trim().split("\n");
+      const env = {
+        PATH: path,
+        HALTON_METER_BASE_URL: "https://mirror.example/hm",
+        HALTON_METER_VERSION: "0.2.0",
+      };
+
+      const stalled = await install(home, env);
+      assert.equal(stalled.code, 1, stalled.stderr);
+      assert.match(
+        stalled.stderr,
+        /timed out downloading https:\/\/mirror\.example\/hm\/v0\.2\.0\/SHA256SUMS .*check the network and the mirror.*HALTON_METER_STALL_TIMEOUT/,
+      );
+      const args = await recorded();
+      assert.deepEqual(
+        ["--connect-timeout", "--speed-limit", "--speed-time"].map((f) => flagValue(args, f)),
+        ["30", "1024", "60"],
+      );
+      await assert.rejects(() => Deno.stat(join(home, ".local", "bin")), "nothing was installed");
+
+      const raised = await install(home, {
+        ...env,
+        HALTON_METER_CONNECT_TIMEOUT: "5",
+        HALTON_METER_STALL_TIMEOUT: "300",
+      });
+      assert.equal(raised.code, 1);
+      const raisedArgs = await recorded();
+      assert.deepEqual(
+        [flagValue(raisedArgs, "--connect-timeout"), flagValue(raisedArgs, "--speed-time")],
+        ["5", "300"],
+      );
+
+      await Deno.remove(join(home, "args"));
+      for (const bad of ["0", "1m"]) {
+        const r = await install(home, { ...env, HALTON_METER_STALL_TIMEOUT: bad });
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(
+          r.stderr,
+          new RegExp(`HALTON_METER_STALL_TIMEOUT='${bad}' is not a whole number of seconds`),
+        );
+      }
+      await assert.rejects(() => Deno.stat(join(home, "args")), "a bad limit stops before any download");
+    } finally {
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+});
+
+Deno.test("install.ps1 (which cannot run here) reads the same settings as install.sh", async () => {
+  const settings = (text: string) => [...new Set(text.match(/HALTON_METER_[A-Z_]+/g))].sort();
+  const ps1 = await Deno.readTextFile(SCRIPT.replace(/\.sh$/, ".ps1"));
+  assert.deepEqual(settings(ps1), settings(await Deno.readTextFile(SCRIPT)));
 });

@@ -1,7 +1,7 @@
 /**
  * `ship/halton-meter-rollout.sh` with stand-in binaries from a local stand-in release: install, upgrade, a
  * second run that changes nothing, a new version whose self-test fails rolled back to the previous binary, an
- * explicit rollback, and the exit codes and JSON line a fleet tool acts on.
+ * explicit rollback, a stalled download given up, and the exit codes and JSON line a fleet tool acts on.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -22,10 +22,10 @@ interface Outcome {
   message: string;
 }
 
-async function rollout(home: string, base: string, args: string[]) {
+async function rollout(home: string, base: string, args: string[], env: Record<string, string> = {}) {
   const r = await new Deno.Command("sh", {
     args: [SCRIPT, "--base-url", base, "--install-dir", join(home, "bin"), ...args],
-    env: { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: home },
+    env: { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: home, ...env },
     clearEnv: true,
     stdin: "null",
     stdout: "piped",
@@ -81,6 +81,49 @@ Deno.test({
         "only looked: no init, no download",
       );
       assert.equal(await Deno.readTextFile(`${bin}.previous`), standInScript({ version: "0.1.0" }));
+    } finally {
+      await release.close();
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "rollout gives a stalled download up (curl's timeout): exit 1, nothing changed, the limits adjustable" +
+    why,
+  ignore: !posix,
+  async fn() {
+    const release = await standInRelease([{ version: "0.1.0" }, { version: "0.2.0" }]);
+    const home = await Deno.makeTempDir({ prefix: "hm-rollout-" });
+    const bin = join(home, "bin", "halton-meter");
+    try {
+      assert.equal((await rollout(home, release.url, ["--version", "0.1.0"])).code, 0);
+      // From here a curl that notes its arguments and times out, as curl does on a stalled mirror (exit 28).
+      const PATH = await fakeCurl(home, 'printf \'%s\\n\' "$@" >"$HOME/args"\nexit 28');
+      const limits = { HALTON_METER_CONNECT_TIMEOUT: "5", HALTON_METER_STALL_TIMEOUT: "300" };
+      const r = await rollout(home, release.url, ["--version", "0.2.0"], { PATH, ...limits });
+      assert.equal(r.code, 1, r.stderr);
+      assert.deepEqual([r.out.result, r.out.running, r.out.before], ["failed", "0.1.0", "0.1.0"]);
+      assert.match(
+        r.out.message,
+        /^timed out downloading http:\/\/127\.0\.0\.1:\d+\/v0\.2\.0\/SHA256SUMS .*nothing changed: check the network and the mirror.*HALTON_METER_STALL_TIMEOUT/,
+      );
+      const args = (await Deno.readTextFile(join(home, "args"))).trim().split("\n");
+      const after = (flag: string) => args[args.indexOf(flag) + 1];
+      assert.deepEqual(
+        ["--connect-timeout", "--speed-limit", "--speed-time"].map(after),
+        ["5", "1024", "300"],
+      );
+      assert.equal(await Deno.readTextFile(bin), standInScript({ version: "0.1.0" }));
+      await assert.rejects(() => Deno.stat(`${bin}.previous`), "no previous kept for a change never made");
+
+      const bad = await rollout(home, release.url, ["--version", "0.2.0"], {
+        PATH,
+        HALTON_METER_CONNECT_TIMEOUT: "soon",
+      });
+      assert.deepEqual([bad.code, bad.out.result], [2, "usage"]);
+      assert.match(bad.out.message, /HALTON_METER_CONNECT_TIMEOUT='soon' is not a whole number of seconds/);
     } finally {
       await release.close();
       await Deno.remove(home, { recursive: true });
@@ -245,4 +288,27 @@ Deno.test({
       await Deno.remove(home, { recursive: true });
     }
   },
+});
+
+/** Every `result` the rollout scripts report, as a fleet tool sees it in the JSON line. */
+const RESULTS = [
+  "installed",
+  "upgraded",
+  "unchanged",
+  "repaired",
+  "rolled-back",
+  "failed",
+  "usage",
+];
+
+const settings = (text: string) => [...new Set(text.match(/HALTON_METER_[A-Z_]+/g))].sort();
+
+Deno.test("the PowerShell rollout (which cannot run here) reports the same results and reads the same settings", async () => {
+  const sh = await Deno.readTextFile(SCRIPT);
+  const ps1 = await Deno.readTextFile(SCRIPT.replace(/\.sh$/, ".ps1"));
+  for (const r of RESULTS) {
+    assert.match(sh, new RegExp(`^# {3}${r} `, "m"), `the POSIX header documents ${r}`);
+    assert.ok(ps1.includes(`'${r}'`), `the PowerShell twin can report ${r}`);
+  }
+  assert.deepEqual(settings(ps1), settings(sh));
 });
