@@ -4,14 +4,17 @@
 #   .\halton-meter-rollout.ps1 -Version 0.2.0 [-BaseUrl URL] [-InstallDir DIR] [-InitArgs '--apps']
 #   .\halton-meter-rollout.ps1 -Rollback [-InstallDir DIR] [-InitArgs ...]
 #
-# Same contract as the POSIX script: installs or upgrades to the version after checking SHA256SUMS, keeps the
-# replaced binary as halton-meter.previous.exe, runs `init --non-interactive --json` and `status --json`, puts the previous binary back when the new one fails that self-test, and leaves a machine
+# Same contract as the POSIX script: installs the version, higher or lower than the one running, after checking
+# SHA256SUMS, keeps the replaced binary as halton-meter.previous.exe, runs `init --non-interactive --json` and
+# `status --json`, puts the previous binary back when the new one fails that self-test, and leaves a machine
 # already healthy at the version untouched. Settings (environment) as there: HALTON_METER_BASE_URL,
 # HALTON_METER_INSTALL_DIR, HALTON_METER_CONNECT_TIMEOUT (seconds to wait for a connection and the response,
 # default 30), HALTON_METER_STALL_TIMEOUT (seconds a download may go without data, default 60).
 #
 # One JSON line on stdout {result, running, before, requested, exit, message}, result one of installed,
-# upgraded, unchanged, repaired, rolled-back, failed, usage; exit codes 0 ok, 1 download failed or stalled (nothing changed), 2 usage or bad
+# upgraded or downgraded (the versions compared number by number: 0.10.0 is above 0.9.0), changed (either
+# version not plain dotted numbers, such as 0.3.0-rc.1, or both the same number), unchanged, repaired,
+# rolled-back, failed, usage; exit codes 0 ok, 1 download failed or stalled (nothing changed), 2 usage or bad
 # settings, 5 checksum mismatch (nothing changed), 6 rolled back, 7 needs a person.
 param(
   [string]$Version = '',
@@ -59,6 +62,21 @@ function Test-TimedOut([System.Exception]$E) {
     if ($E -is [System.Net.WebException] -and $E.Status -eq [System.Net.WebExceptionStatus]::Timeout) { return $true }
   }
   return $false
+}
+
+# The result for a move from version $From to $To (see the header). A pre-release's or a local build's place
+# among releases is not known here, so those are 'changed' rather than a guess; a missing number counts as 0.
+function Get-Change([string]$From, [string]$To) {
+  if ($From -notmatch '^[0-9]+(\.[0-9]+)*$' -or $To -notmatch '^[0-9]+(\.[0-9]+)*$') { return 'changed' }
+  $f = $From.Split('.')
+  $t = $To.Split('.')
+  for ($i = 0; $i -lt [Math]::Max($f.Count, $t.Count); $i++) {
+    $a = if ($i -lt $f.Count) { [double]$f[$i] } else { 0 }
+    $b = if ($i -lt $t.Count) { [double]$t[$i] } else { 0 }
+    if ($b -gt $a) { return 'upgraded' }
+    if ($b -lt $a) { return 'downgraded' }
+  }
+  return 'changed'
 }
 
 function Test-Self([string]$Path) {
@@ -134,7 +152,10 @@ try {
 }
 
 if ((Get-BinVersion $Bin) -eq $Version -and (Test-Self $Bin)) {
-  if ($Before) { Finish 'upgraded' 0 "upgraded from $Before to $Version" }
+  if ($Before) {
+    $How = Get-Change $Before $Version
+    Finish $How 0 "$How from $Before to $Version"
+  }
   Finish 'installed' 0 "installed $Version"
 }
 if (-not $Before -or -not (Test-Path $Prev)) {

@@ -5,7 +5,8 @@
 #   halton-meter-rollout.sh --version 0.2.0 [--base-url URL] [--install-dir DIR] [-- init flags]
 #   halton-meter-rollout.sh --rollback [--install-dir DIR] [-- init flags]
 #
-# Installs or upgrades to the given version (checked against the release's SHA256SUMS), runs
+# Installs the given version (checked against the release's SHA256SUMS), whether higher or lower than the one
+# running (a pinned older version is how a fleet rolls back a release), runs
 # `halton-meter init --non-interactive --json` and `halton-meter status --json`, and keeps the binary it
 # replaced as halton-meter.previous. When the new binary fails that self-test, the previous one is put back and
 # set up again. Safe to run again: a machine already healthy at the version is left untouched.
@@ -18,14 +19,17 @@
 #   {"result", "running": version installed now, "before": version before this run, "requested", "exit", "message"}
 # with result one of:
 #   installed    there was no binary before
-#   upgraded     moved to another version
+#   upgraded     moved to a higher version, or
+#   downgraded   to a lower one, the versions compared number by number (0.10.0 is above 0.9.0)
+#   changed      moved between versions whose order is not known: either is not plain dotted numbers (a
+#                pre-release such as 0.3.0-rc.1, a local build) or both are the same number (0.2 and 0.2.0)
 #   unchanged    already healthy at the version
 #   repaired     already at the version but unhealthy; init repaired it
 #   rolled-back  --rollback swapped the previous binary in, or the new version failed its self-test (exit 6)
 #   failed       exit 1, 5 or 7, or 2 on a machine no binary is built for
 #   usage        exit 2
 # Exit codes:
-#   0  installed, upgraded, unchanged, repaired, or rolled back by --rollback
+#   0  installed, upgraded, downgraded, changed, unchanged, repaired, or rolled back by --rollback
 #   1  download failed or stalled, or another rollout of the same folder still ran after two minutes; nothing
 #      changed
 #   2  usage or bad settings
@@ -143,6 +147,17 @@ download() {
   esac
 }
 
+# The result for a move from version $1 to $2 (see the header). A pre-release's or a local build's place among
+# releases is not known here, so those are "changed" rather than a guess; a missing number counts as 0.
+change() {
+  awk -v from="$1" -v to="$2" 'BEGIN {
+    if (from !~ /^[0-9]+(\.[0-9]+)*$/ || to !~ /^[0-9]+(\.[0-9]+)*$/) { print "changed"; exit }
+    n = split(from, f, "."); m = split(to, t, "."); if (m > n) n = m
+    for (i = 1; i <= n; i++) if (f[i] + 0 != t[i] + 0) { print (t[i] + 0 > f[i] + 0 ? "upgraded" : "downgraded"); exit }
+    print "changed"
+  }'
+}
+
 sha256() {
   if command -v sha256sum >/dev/null 2>&1; then sha256sum "$1" | cut -d' ' -f1; else shasum -a 256 "$1" | cut -d' ' -f1; fi
 }
@@ -199,7 +214,10 @@ mv -f "$BIN.new" "$BIN"
 mark "$RELEASE_URL"
 
 if [ "$(version_of "$BIN")" = "$VERSION" ] && self_test "$BIN" "$@"; then
-  if [ -n "$PREVIOUS" ]; then finish upgraded 0 "upgraded from $PREVIOUS to $VERSION"; fi
+  if [ -n "$PREVIOUS" ]; then
+    how=$(change "$PREVIOUS" "$VERSION")
+    finish "$how" 0 "$how from $PREVIOUS to $VERSION"
+  fi
   finish installed 0 "installed $VERSION"
 fi
 

@@ -1,7 +1,8 @@
 /**
  * `ship/halton-meter-rollout.sh` with stand-in binaries from a local stand-in release: install, upgrade, a
- * second run that changes nothing, a new version whose self-test fails rolled back to the previous binary, an
- * explicit rollback, a stalled download given up, and the exit codes and JSON line a fleet tool acts on.
+ * second run that changes nothing, a pinned older version (a downgrade), a new version whose self-test fails
+ * rolled back to the previous binary, an explicit rollback, a stalled download given up, and the exit codes and
+ * JSON line a fleet tool acts on.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -81,6 +82,52 @@ Deno.test({
         "only looked: no init, no download",
       );
       assert.equal(await Deno.readTextFile(`${bin}.previous`), standInScript({ version: "0.1.0" }));
+    } finally {
+      await release.close();
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "rollout to a lower version says downgraded, comparing versions number by number" + why,
+  ignore: !posix,
+  async fn() {
+    const release = await standInRelease([
+      { version: "0.9.0" },
+      { version: "0.10.0-rc.1" },
+      { version: "0.10.0" },
+    ]);
+    const home = await Deno.makeTempDir({ prefix: "hm-rollout-" });
+    const bin = join(home, "bin", "halton-meter");
+    try {
+      assert.equal((await rollout(home, release.url, ["--version", "0.9.0"])).out.result, "installed");
+      const up = await rollout(home, release.url, ["--version", "0.10.0"]);
+      assert.deepEqual([up.code, up.out.result, up.out.message], [
+        0,
+        "upgraded",
+        "upgraded from 0.9.0 to 0.10.0",
+      ]);
+
+      // Back to a pinned older release: installed and set up like any other version, and said as it is.
+      const down = await rollout(home, release.url, ["--version", "0.9.0"]);
+      assert.equal(down.code, 0, down.stderr);
+      assert.deepEqual([down.out.result, down.out.running, down.out.before, down.out.message], [
+        "downgraded",
+        "0.9.0",
+        "0.10.0",
+        "downgraded from 0.10.0 to 0.9.0",
+      ]);
+      assert.equal(await Deno.readTextFile(`${bin}.previous`), standInScript({ version: "0.10.0" }));
+      assert.deepEqual(calls(home).slice(-2), ["0.9.0 init --non-interactive --json", "0.9.0 status --json"]);
+
+      // A pre-release's place among releases is not known to the script: neither up nor down.
+      const rc = await rollout(home, release.url, ["--version", "0.10.0-rc.1"]);
+      assert.deepEqual([rc.code, rc.out.result, rc.out.message], [
+        0,
+        "changed",
+        "changed from 0.9.0 to 0.10.0-rc.1",
+      ]);
     } finally {
       await release.close();
       await Deno.remove(home, { recursive: true });
@@ -294,6 +341,8 @@ Deno.test({
 const RESULTS = [
   "installed",
   "upgraded",
+  "downgraded",
+  "changed",
   "unchanged",
   "repaired",
   "rolled-back",
