@@ -21,6 +21,7 @@ import {
   decimalToNumber,
   DEFAULT_UPDATE_URL,
   describeUnknown,
+  FALLBACK,
   fetchText,
   formatDecimal,
   isUrl,
@@ -48,6 +49,9 @@ const COLUMN_HEADERS: Record<RateField, string> = {
   cache_read: "CACHE READ",
   cache_write_5m: "WRITE 5M",
   cache_write_1h: "WRITE 1H",
+  input_audio: "AUDIO IN",
+  output_audio: "AUDIO OUT",
+  output_image: "IMAGE OUT",
 };
 
 const JSON_FLAG = { name: "json", type: "boolean", description: "Print JSON instead of a table." } as const;
@@ -165,15 +169,19 @@ async function listRun(io: Io, inv: Invocation): Promise<number> {
     );
     return 0;
   }
-  // The source column earns its width only when something other than the card set a price.
+  // The source column earns its width only when something other than the card set a price, and an audio or
+  // image column only when a model listed has a rate of that kind (else its part is billed as text).
   const mixed = models.some((m) => m.source !== models[0]?.source);
+  const fields = RATE_FIELDS.filter((f) =>
+    !FALLBACK[f] || models.some((m) => m.rows.some((r) => r.rates[f]))
+  );
   const rows = models.flatMap((m) =>
     m.rows.map((r) => [
       m.model,
       m.provider,
       r.tier,
       promptLabel(r.min_prompt_tokens),
-      ...RATE_FIELDS.map((f) => price(r.rates[f])),
+      ...fields.map((f) => price(r.rates[f])),
       ...(mixed ? [m.source] : []),
     ])
   );
@@ -185,7 +193,7 @@ async function listRun(io: Io, inv: Invocation): Promise<number> {
       { header: "PROVIDER" },
       { header: "TIER" },
       { header: "PROMPT" },
-      ...RATE_FIELDS.map((f) => ({ header: COLUMN_HEADERS[f], align: "right" as const })),
+      ...fields.map((f) => ({ header: COLUMN_HEADERS[f], align: "right" as const })),
       ...(mixed ? [{ header: "SOURCE" }] : []),
     ],
     rows,

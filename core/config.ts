@@ -18,6 +18,9 @@ export interface PriceOverride {
   cache_read?: number;
   cache_write_5m?: number;
   cache_write_1h?: number;
+  input_audio?: number;
+  output_audio?: number;
+  output_image?: number;
 }
 
 /** The whole configuration, every key filled in. */
@@ -130,7 +133,16 @@ const zoneName: Check<string> = (v) => {
   }
 };
 
-const PRICE_FIELDS = ["input", "output", "cache_read", "cache_write_5m", "cache_write_1h"] as const;
+const PRICE_FIELDS = [
+  "input",
+  "output",
+  "cache_read",
+  "cache_write_5m",
+  "cache_write_1h",
+  "input_audio",
+  "output_audio",
+  "output_image",
+] as const;
 
 const overrides: Check<PriceOverride[]> = (v) => {
   const expected =

@@ -18,7 +18,8 @@ export type ErrorClass =
 
 /**
  * Token counts in the one meaning shared by every provider (README.md, "What is metered"), and the searches
- * billed per call: cost = Σ column × its rate + searches × the provider's search fee.
+ * billed per call: cost = Σ column × its rate + searches × the provider's search fee, where the audio and image
+ * parts of input and output are taken out of them at their own rates.
  */
 export interface TokenCounts {
   /** Input billed at the full input rate: cache reads and writes taken out where the provider counts them in. */
@@ -30,6 +31,12 @@ export interface TokenCounts {
   cache_read_tokens: number;
   cache_write_5m_tokens: number;
   cache_write_1h_tokens: number;
+  /** The audio part of `input_tokens`, billed at the model's audio input rate where it has one. */
+  input_audio_tokens: number;
+  /** The audio part of `output_tokens`, billed at the model's audio output rate where it has one. */
+  output_audio_tokens: number;
+  /** The image part of `output_tokens` (generated images), billed at the model's image output rate where it has one. */
+  output_image_tokens: number;
   /**
    * Web searches the provider ran and bills per search, apart from tokens: Anthropic's `web_search` server
    * tool, the `search` actions of OpenAI's Responses `web_search` tool.
@@ -46,6 +53,9 @@ export function tokenCounts(from: TokenCounts): TokenCounts {
     cache_read_tokens: from.cache_read_tokens,
     cache_write_5m_tokens: from.cache_write_5m_tokens,
     cache_write_1h_tokens: from.cache_write_1h_tokens,
+    input_audio_tokens: from.input_audio_tokens,
+    output_audio_tokens: from.output_audio_tokens,
+    output_image_tokens: from.output_image_tokens,
     web_search_requests: from.web_search_requests,
   };
 }

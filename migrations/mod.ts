@@ -11,4 +11,4 @@ export { default as "0003_daily_usage.sql" } from "./0003_daily_usage.sql" with 
 export { default as "0004_rollup_in_writer.sql" } from "./0004_rollup_in_writer.sql" with { type: "text" };
 export { default as "0005_hourly_usage.sql" } from "./0005_hourly_usage.sql" with { type: "text" };
 export { default as "0007_unpriced_and_subscription_sums.sql" } from "./0007_unpriced_and_subscription_sums.sql" with { type: "text" };
-export { default as "0008_web_search_requests.sql" } from "./0008_web_search_requests.sql" with { type: "text" };
+export { default as "0008_searches_and_modalities.sql" } from "./0008_searches_and_modalities.sql" with { type: "text" };

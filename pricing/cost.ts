@@ -9,7 +9,7 @@ import type { Usage } from "../core/usage.ts";
 import type { RateBook } from "./book.ts";
 import type { RateField, RateRow } from "./rates.ts";
 import { type Decimal, shiftDecimal } from "./decimal.ts";
-import { tierOf } from "./rates.ts";
+import { FALLBACK, tierOf } from "./rates.ts";
 
 /** The cost of a call and the rates that priced it; both null when the model has no (complete) rate. */
 export interface CostResult {
@@ -29,12 +29,14 @@ const TOKENS_PER_UNIT = 1_000_000n;
 /** xAI: 10^10 ticks = 1 USD, so 10^5 ticks = 1 millicent. */
 const TICKS_PER_MILLICENT = 100_000n;
 
+/** The token columns priced as they are; input and output are priced less their audio and image parts. */
 const COLUMNS: readonly [keyof Usage & `${string}_tokens`, RateField][] = [
-  ["input_tokens", "input"],
-  ["output_tokens", "output"],
   ["cache_read_tokens", "cache_read"],
   ["cache_write_5m_tokens", "cache_write_5m"],
   ["cache_write_1h_tokens", "cache_write_1h"],
+  ["input_audio_tokens", "input_audio"],
+  ["output_audio_tokens", "output_audio"],
+  ["output_image_tokens", "output_image"],
 ];
 
 // 10^k as BigInt for the scales rates have: computed once, not per call.
@@ -49,7 +51,8 @@ const UNPRICED: CostResult = { millicents: null, rates_source: null };
 /**
  * The cost of one call. A free call costs 0; an xAI call that reported `cost_in_usd_ticks` costs that; else
  * Σ column × its rate, at the tier `service_tier` names (standard when the model has no such tier) and the
- * long-context row `prompt_tokens` reaches, plus the provider's fee for each web search. Null when the model is
+ * long-context row `prompt_tokens` reaches (the audio and image parts of input and output at their own rates, or
+ * the plain ones where the model has none), plus the provider's fee for each web search. Null when the model is
  * unknown, or when a column with tokens has no published rate, or searches no fee (a partial price would be a
  * wrong one).
  */
@@ -71,12 +74,20 @@ export function costOf(provider: string, usage: Usage, rates: RateBook): CostRes
   const row = pickRow(model.rows, tierOf(usage.service_tier), usage.prompt_tokens);
   if (!row) return UNPRICED;
   const terms: Term[] = [];
-  for (const [column, field] of COLUMNS) {
-    if (!usage[column]) continue;
-    const rate = row.rates[field];
-    if (!rate) return UNPRICED;
-    terms.push([usage[column], rate]);
-  }
+  const add = (count: number, field: RateField): boolean => {
+    if (count <= 0) return true;
+    const fallback = FALLBACK[field];
+    const rate = row.rates[field] ?? (fallback && row.rates[fallback]);
+    if (!rate) return false;
+    terms.push([count, rate]);
+    return true;
+  };
+  const text = {
+    input: usage.input_tokens - usage.input_audio_tokens,
+    output: usage.output_tokens - usage.output_audio_tokens - usage.output_image_tokens,
+  };
+  if (!add(text.input, "input") || !add(text.output, "output")) return UNPRICED;
+  for (const [column, field] of COLUMNS) if (!add(usage[column], field)) return UNPRICED;
   if (usage.web_search_requests) {
     const fee = rates.searchFee(provider);
     if (!fee) return UNPRICED;

@@ -24,6 +24,9 @@ const FIELDS: readonly [string, RateField][] = [
   ["output_cost_per_token", "output"],
   ["cache_read_input_token_cost", "cache_read"],
   ["cache_creation_input_token_cost", "cache_write_5m"],
+  ["input_cost_per_audio_token", "input_audio"],
+  ["output_cost_per_audio_token", "output_audio"],
+  ["output_cost_per_image_token", "output_image"],
 ];
 
 /** LiteLLM suffixes → our tiers. */

@@ -40,6 +40,7 @@ export { type Decimal, decimalToNumber, formatDecimal, parseDecimal } from "./de
 export { type LiteLlmImport, parseLiteLlm } from "./litellm.ts";
 export { modelCandidates, normalizeModel, normalizeProvider } from "./names.ts";
 export {
+  FALLBACK,
   type ModelRates,
   type ProviderFees,
   RATE_FIELDS,

@@ -24,6 +24,9 @@ const KEYS: Readonly<Record<string, RateField>> = {
   cache_read_mtok: "cache_read",
   cache_write_mtok: "cache_write_5m",
   cache_write_1h_mtok: "cache_write_1h",
+  input_audio_mtok: "input_audio",
+  output_audio_mtok: "output_audio",
+  output_image_mtok: "output_image",
 };
 
 /** Our provider names whose id in the package differs; any other name is looked up as it is. */

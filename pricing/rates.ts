@@ -6,8 +6,27 @@
  */
 import type { Decimal } from "./decimal.ts";
 
-/** The priced token columns, named as in `requests` and `pricing_rates`. */
-export const RATE_FIELDS = ["input", "output", "cache_read", "cache_write_5m", "cache_write_1h"] as const;
+/**
+ * The priced token classes, named as the columns of `pricing_rates`. The last three price the audio and image
+ * parts of input and output; a model without one bills that part at its plain input or output rate.
+ */
+export const RATE_FIELDS = [
+  "input",
+  "output",
+  "cache_read",
+  "cache_write_5m",
+  "cache_write_1h",
+  "input_audio",
+  "output_audio",
+  "output_image",
+] as const;
+
+/** The class whose rate a modality's part falls back to when the model has none of its own. */
+export const FALLBACK: Readonly<Partial<Record<RateField, RateField>>> = {
+  input_audio: "input",
+  output_audio: "output",
+  output_image: "output",
+};
 
 /** One priced token column. */
 export type RateField = typeof RATE_FIELDS[number];

@@ -11,7 +11,15 @@ import type { RateBook } from "./book.ts";
 import { costOf, FREE_SOURCE, XAI_TICKS_SOURCE } from "./cost.ts";
 import { decimalToNumber, parseDecimal } from "./decimal.ts";
 import { normalizeModel, normalizeProvider } from "./names.ts";
-import { type ModelRates, RATE_FIELDS, type RateField, type Rates, type Tier, TIERS } from "./rates.ts";
+import {
+  FALLBACK,
+  type ModelRates,
+  RATE_FIELDS,
+  type RateField,
+  type Rates,
+  type Tier,
+  TIERS,
+} from "./rates.ts";
 
 /** One row of `pricing_rates`. */
 export interface StoredRate {
@@ -22,24 +30,18 @@ export interface StoredRate {
   rates: Rates;
 }
 
-interface RateRecord {
+type RateRecord = Record<RateField, number | null> & {
   provider: string;
   model: string;
   tier: string;
   min_prompt_tokens: number;
-  input: number | null;
-  output: number | null;
-  cache_read: number | null;
-  cache_write_5m: number | null;
-  cache_write_1h: number | null;
   source: string;
-}
+};
 
 /** The `pricing_rates` table, grouped per model, for {@linkcode buildRateBook}. */
 export function readStoredRates(db: DatabaseSync): ModelRates[] {
   const records = db.prepare(
-    `SELECT provider, model, tier, min_prompt_tokens, input, output, cache_read, cache_write_5m, cache_write_1h,
-            source
+    `SELECT provider, model, tier, min_prompt_tokens, ${RATE_FIELDS.join(", ")}, source
        FROM pricing_rates ORDER BY provider, model, created_at DESC, id DESC`,
   ).all() as unknown as RateRecord[];
   const byModel = new Map<string, ModelRates>();
@@ -75,29 +77,23 @@ export function writeStoredRates(
   now = new Date(),
 ): number {
   const insert = db.prepare(
-    `INSERT INTO pricing_rates (provider, model, tier, min_prompt_tokens, input, output, cache_read, cache_write_5m,
-                                cache_write_1h, source, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO pricing_rates (provider, model, tier, min_prompt_tokens, ${RATE_FIELDS.join(", ")}, source,
+                                created_at)
+     VALUES (?, ?, ?, ?, ${RATE_FIELDS.map(() => "?").join(", ")}, ?, ?)
      ON CONFLICT (provider, model, tier, min_prompt_tokens) DO UPDATE SET
-       input = excluded.input, output = excluded.output, cache_read = excluded.cache_read,
-       cache_write_5m = excluded.cache_write_5m, cache_write_1h = excluded.cache_write_1h,
+       ${RATE_FIELDS.map((f) => `${f} = excluded.${f}`).join(", ")},
        source = excluded.source, created_at = excluded.created_at`,
   );
   const at = now.toISOString();
   db.exec("BEGIN IMMEDIATE");
   try {
     for (const r of rates) {
-      const v = (f: (typeof RATE_FIELDS)[number]) => r.rates[f] ? decimalToNumber(r.rates[f]!) : null;
       insert.run(
         normalizeProvider(r.provider),
         normalizeModel(r.provider, r.model),
         r.tier,
         r.min_prompt_tokens,
-        v("input"),
-        v("output"),
-        v("cache_read"),
-        v("cache_write_5m"),
-        v("cache_write_1h"),
+        ...RATE_FIELDS.map((f) => r.rates[f] ? decimalToNumber(r.rates[f]!) : null),
         source,
         at,
       );
@@ -124,12 +120,23 @@ export interface UnknownModel {
   web_searches: number;
 }
 
+/** The SQL of the tokens each class prices: input and output less their audio and image parts. */
+const PRICED_TOKENS: Readonly<Record<RateField, string>> = {
+  input: "input_tokens - input_audio_tokens",
+  output: "output_tokens - output_audio_tokens - output_image_tokens",
+  cache_read: "cache_read_tokens",
+  cache_write_5m: "cache_write_5m_tokens",
+  cache_write_1h: "cache_write_1h_tokens",
+  input_audio: "input_audio_tokens",
+  output_audio: "output_audio_tokens",
+  output_image: "output_image_tokens",
+};
+
 /** Models of rows with a NULL cost, most frequent first. */
 export function unknownModels(db: DatabaseSync): UnknownModel[] {
   const records = db.prepare(
     `SELECT provider, model, count(*) AS requests, min(requested_at) AS first_seen, max(requested_at) AS last_seen,
-            sum(input_tokens) AS input, sum(output_tokens) AS output, sum(cache_read_tokens) AS cache_read,
-            sum(cache_write_5m_tokens) AS cache_write_5m, sum(cache_write_1h_tokens) AS cache_write_1h,
+            ${RATE_FIELDS.map((f) => `sum(${PRICED_TOKENS[f]}) AS ${f}`).join(", ")},
             sum(web_search_requests) AS web_searches
        FROM requests WHERE cost_usd_minor_units IS NULL
       GROUP BY provider, model ORDER BY requests DESC, provider, model`,
@@ -189,7 +196,8 @@ export function recost(db: DatabaseSync, book: RateBook, options: RecostOptions 
   ].filter(Boolean);
   const select = db.prepare(
     `SELECT id, provider, model, input_tokens, output_tokens, thinking_tokens, cache_read_tokens,
-            cache_write_5m_tokens, cache_write_1h_tokens, web_search_requests, cost_usd_minor_units, rates_source
+            cache_write_5m_tokens, cache_write_1h_tokens, input_audio_tokens, output_audio_tokens,
+            output_image_tokens, web_search_requests, cost_usd_minor_units, rates_source
        FROM requests ${where.length ? `WHERE ${where.join(" AND ")}` : ""}`,
   );
   const update = db.prepare("UPDATE requests SET cost_usd_minor_units = ?, rates_source = ? WHERE id = ?");
@@ -240,7 +248,8 @@ export async function recostUnpriced(
   const batch = options.batch ?? 500;
   const select = db.prepare(
     `SELECT id, provider, model, input_tokens, output_tokens, thinking_tokens, cache_read_tokens,
-            cache_write_5m_tokens, cache_write_1h_tokens, web_search_requests, cost_usd_minor_units, rates_source
+            cache_write_5m_tokens, cache_write_1h_tokens, input_audio_tokens, output_audio_tokens,
+            output_image_tokens, web_search_requests, cost_usd_minor_units, rates_source
        FROM requests WHERE cost_usd_minor_units IS NULL AND id > ? ORDER BY id LIMIT ?`,
   );
   const update = db.prepare(
@@ -300,7 +309,9 @@ export function describeUnknown(found: readonly UnknownModel[], book: RateBook):
   return found.map((u) => {
     const rates = u.model === null ? undefined : book.lookup(u.provider, u.model);
     const base = rates?.rows.find((r) => r.tier === "standard" && r.min_prompt_tokens === 0)?.rates;
-    const missing = rates ? RATE_FIELDS.filter((f) => u.tokens[f] > 0 && !base?.[f]) : [...RATE_FIELDS];
+    const missing = rates
+      ? RATE_FIELDS.filter((f) => u.tokens[f] > 0 && !base?.[f] && !base?.[FALLBACK[f] ?? f])
+      : [...RATE_FIELDS];
     const noFee = u.web_searches > 0 && !book.searchFee(u.provider);
     const status = u.model === null
       ? "no model named"

@@ -220,6 +220,9 @@ export function* seedRows(options: SeedOptions): Generator<UsageRow> {
       cache_read_tokens: cacheRead,
       cache_write_5m_tokens: cw5,
       cache_write_1h_tokens: cw1,
+      input_audio_tokens: 0,
+      output_audio_tokens: 0,
+      output_image_tokens: 0,
       web_search_requests: 0,
     };
     const latency = failed ? Math.floor(50 + rand() * 2_000) : Math.floor(300 + output * (5 + rand() * 20));

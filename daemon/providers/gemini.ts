@@ -7,7 +7,9 @@
  * Usage facts: every streamed chunk carries the cumulative `usageMetadata`, so the last one wins;
  * `promptTokenCount` includes `cachedContentTokenCount`; `thoughtsTokenCount` is outside
  * `candidatesTokenCount`, so output is their sum; `toolUsePromptTokenCount` (grounding and tool results fed
- * back) is outside the prompt count and billed as input.
+ * back) is outside the prompt count and billed as input. The audio part of the prompt (less what the cache
+ * holds of it) and the image and audio parts of the candidates come from the per-modality details, and are
+ * kept inside input and output for their own rates.
  *
  * @module
  */
@@ -136,7 +138,25 @@ class GeminiParser extends UsageParser {
     u.prompt_tokens = prompt + toolUse;
     u.output_tokens = (num(m.candidatesTokenCount) ?? 0) + thoughts;
     u.thinking_tokens = thoughts;
+    const audioIn = modality(m.promptTokensDetails, "AUDIO") - modality(m.cacheTokensDetails, "AUDIO");
+    u.input_audio_tokens = Math.min(Math.max(audioIn, 0), u.input_tokens);
+    u.output_image_tokens = Math.min(modality(m.candidatesTokensDetails, "IMAGE"), u.output_tokens);
+    u.output_audio_tokens = Math.min(
+      modality(m.candidatesTokensDetails, "AUDIO"),
+      u.output_tokens - u.output_image_tokens,
+    );
   }
+}
+
+/** The tokens a list of `{modality, tokenCount}` gives `name`; 0 when the list is absent or odd. */
+function modality(details: unknown, name: string): number {
+  if (!Array.isArray(details)) return 0;
+  let sum = 0;
+  for (const d of details) {
+    const o = obj(d);
+    if (str(o?.modality) === name) sum += num(o!.tokenCount) ?? 0;
+  }
+  return sum;
 }
 
 function finished(candidates: unknown): boolean {

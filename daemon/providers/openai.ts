@@ -4,7 +4,8 @@
  *
  * Usage facts: `prompt_tokens` / `input_tokens` include the cached tokens and the cache writes (`cached_tokens`
  * and `cache_write_tokens` of the prompt's details), which are taken out of the input column into cache reads
- * and the short cache write; `completion_tokens` / `output_tokens` include the reasoning tokens. xAI reports its
+ * and the short cache write; `completion_tokens` / `output_tokens` include the reasoning tokens. The audio parts
+ * (`audio_tokens` of either details) stay inside input and output, for the audio rates of models that have them. xAI reports its
  * reasoning tokens outside `completion_tokens` (its `total_tokens` adds them on top), so a total that only adds
  * up with reasoning counted apart means reasoning is added to output. Streamed chat usage arrives only in a
  * last chunk with `choices: []`, when the client asked for `stream_options.include_usage`; without it the row
@@ -48,7 +49,15 @@ export function openaiResponses(provider: string, matchPath: PathMatch): Provide
 function applyCounts(
   u: Usage,
   usage: Json,
-  counts: { prompt: unknown; output: unknown; cached: unknown; written?: unknown; reasoning: unknown },
+  counts: {
+    prompt: unknown;
+    output: unknown;
+    cached: unknown;
+    written?: unknown;
+    reasoning: unknown;
+    audioIn: unknown;
+    audioOut: unknown;
+  },
 ): void {
   const prompt = num(counts.prompt) ?? 0;
   const output = num(counts.output) ?? 0;
@@ -64,6 +73,8 @@ function applyCounts(
   u.prompt_tokens = prompt;
   u.output_tokens = output + (reasoningApart ? reasoning : 0);
   u.thinking_tokens = reasoning;
+  u.input_audio_tokens = Math.min(num(counts.audioIn) ?? 0, u.input_tokens);
+  u.output_audio_tokens = Math.min(num(counts.audioOut) ?? 0, u.output_tokens);
   const ticks = num(usage.cost_in_usd_ticks);
   if (ticks !== undefined) u.cost_in_usd_ticks = ticks;
 }
@@ -99,6 +110,8 @@ class ChatParser extends UsageParser {
         cached: obj(usage.prompt_tokens_details)?.cached_tokens ?? usage.prompt_cache_hit_tokens,
         written: obj(usage.prompt_tokens_details)?.cache_write_tokens,
         reasoning: obj(usage.completion_tokens_details)?.reasoning_tokens,
+        audioIn: obj(usage.prompt_tokens_details)?.audio_tokens,
+        audioOut: obj(usage.completion_tokens_details)?.audio_tokens,
       });
     }
     const error = obj(v.error);
@@ -171,6 +184,8 @@ class ResponsesParser extends UsageParser {
         cached: obj(usage.input_tokens_details)?.cached_tokens,
         written: obj(usage.input_tokens_details)?.cache_write_tokens,
         reasoning: obj(usage.output_tokens_details)?.reasoning_tokens,
+        audioIn: obj(usage.input_tokens_details)?.audio_tokens,
+        audioOut: obj(usage.output_tokens_details)?.audio_tokens,
       });
     }
     if (failed) this.failed(errorCode(obj(r.error), ERROR_KEYS));

@@ -205,6 +205,9 @@ Deno.test("pricing import reads a LiteLLM file; the imported rate then prices un
       cache_read: null,
       cache_write_5m: null,
       cache_write_1h: null,
+      input_audio: null,
+      output_audio: null,
+      output_image: null,
     });
 
     await run("recost");

@@ -98,6 +98,9 @@ function expectRow(fields: Row): Row {
     cache_read_tokens: 0,
     cache_write_5m_tokens: 0,
     cache_write_1h_tokens: 0,
+    input_audio_tokens: 0,
+    output_audio_tokens: 0,
+    output_image_tokens: 0,
     web_search_requests: 0,
     ...fields,
   };
@@ -329,6 +332,26 @@ const CASES: Case[] = [
       cache_read_tokens: 32768,
       cost_usd_minor_units: 3610,
       mode: "thinking",
+    }),
+  },
+  {
+    // generateContent with a spoken prompt: 4200 of the 4850 prompt tokens are audio, 1200 of them cached;
+    // gemini-2.5-flash: text $0.30, audio $1, read $0.03, output $2.50:
+    // (650×0.30 + 3000×1 + 1200×0.03 + 19×2.50) / 10 = (195 + 3000 + 36 + 47.5) / 10 = 327.85 → 328
+    host: "generativelanguage.googleapis.com",
+    path: "/v1beta/models/gemini-2.5-flash:generateContent?fixture=gemini_audio_prompt.body",
+    body: {
+      contents: [{ role: "user", parts: [{ inlineData: { mimeType: "audio/wav", data: "UklGRg==" } }] }],
+    },
+    client: "curl-http1.1",
+    row: expectRow({
+      provider: "google",
+      model: "gemini-2.5-flash",
+      input_tokens: 3650,
+      input_audio_tokens: 3000,
+      cache_read_tokens: 1200,
+      output_tokens: 19,
+      cost_usd_minor_units: 328,
     }),
   },
   {
@@ -621,6 +644,9 @@ function tokens(t: Partial<Tokens>): Tokens {
     cache_read_tokens: 0,
     cache_write_5m_tokens: 0,
     cache_write_1h_tokens: 0,
+    input_audio_tokens: 0,
+    output_audio_tokens: 0,
+    output_image_tokens: 0,
     web_search_requests: 0,
     ...t,
   };

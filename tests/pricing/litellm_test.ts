@@ -21,6 +21,8 @@ const SAMPLE = {
     litellm_provider: "gemini",
     input_cost_per_token: 1.25e-7,
     output_cost_per_token: 5e-7,
+    input_cost_per_audio_token: 1e-6,
+    output_cost_per_image_token: 3e-5,
   },
   "gpt-example": {
     litellm_provider: "openai",
@@ -54,7 +56,12 @@ Deno.test("parseLiteLlm() converts per-token prices to exact USD per million tok
     cache_write_5m: "3.75",
     cache_write_1h: "6",
   });
-  assert.deepEqual(usd("gemini-example", "standard"), { input: "0.125", output: "0.5" });
+  assert.deepEqual(usd("gemini-example", "standard"), {
+    input: "0.125",
+    output: "0.5",
+    input_audio: "1",
+    output_image: "30",
+  });
 });
 
 Deno.test("parseLiteLlm() reads long-context, batch and priority prices into their own rows", () => {

@@ -14,11 +14,23 @@ Deno.test("rowsOf() turns tiered package prices into a base row and a row from e
     input_audio_mtok: 32,
   })!;
   assert.deepEqual(rows.map((r) => [r.tier, r.min_prompt_tokens, rates(r)]), [
-    ["standard", 0, { input: "2", cache_read: "0.2", cache_write_5m: "2.5", output: "10" }],
+    ["standard", 0, {
+      input: "2",
+      cache_read: "0.2",
+      cache_write_5m: "2.5",
+      output: "10",
+      input_audio: "32",
+    }],
     // The package applies a tier when the prompt has more than `start` tokens.
-    ["standard", 272001, { input: "4", cache_read: "0.4", cache_write_5m: "2.5", output: "15" }],
+    ["standard", 272001, {
+      input: "4",
+      cache_read: "0.4",
+      cache_write_5m: "2.5",
+      output: "15",
+      input_audio: "32",
+    }],
   ]);
-  assert.equal(rowsOf({ input_audio_mtok: 3 }), undefined, "no token column we meter");
+  assert.equal(rowsOf({ input_audio_mtok: 3 }), undefined, "neither an input nor an output rate");
   assert.throws(() => rowsOf({ input_mtok: -1 }), TypeError);
   assert.throws(() => rowsOf({ input_mtok: "2" as never }), TypeError);
 });

@@ -58,8 +58,14 @@ function writeRows(db: DatabaseSync, rows: Iterable<UsageRow>): void {
 
 /** Stores calls the way a daemon did before the rollup existed: plain inserts, nothing else. */
 function writeBeforeRollup(db: DatabaseSync, rows: UsageRow[]): void {
-  // Web searches came with migration 0008: that daemon had no such column.
-  const rowColumns = ROW_COLUMNS.filter((c) => c !== "web_search_requests");
+  // Searches, audio and images came with migration 0008: that daemon had no such columns.
+  const later: readonly string[] = [
+    "web_search_requests",
+    "input_audio_tokens",
+    "output_audio_tokens",
+    "output_image_tokens",
+  ];
+  const rowColumns = ROW_COLUMNS.filter((c) => !later.includes(c));
   const columns = ["project_id", "cache_write_tokens", ...rowColumns];
   const insert = db.prepare(
     `INSERT INTO requests (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,

@@ -3,6 +3,7 @@ import { findShape } from "../../../daemon/providers/mod.ts";
 import { parseGeminiPath } from "../../../daemon/providers/gemini.ts";
 import type { ProviderShape } from "../../../daemon/providers/types.ts";
 import { assertEverySplit, exchange, fixture, fixtureText, parse, ZERO } from "./_util.ts";
+import { buildRateBook, bundledCard, costOf, loadPackage } from "../../../pricing/mod.ts";
 
 const HOST = "generativelanguage.googleapis.com";
 const shapeFor = (path: string) => findShape(HOST, "POST", path) as ProviderShape;
@@ -198,4 +199,55 @@ Deno.test("gemini stream asked for with alt=sse is read as SSE even without a co
     parse(shapeFor(path), exchange({ host: HOST, path, contentType: "" }), [fixture("gemini_stream.sse")]),
     streamed,
   );
+});
+
+Deno.test("gemini audio in the prompt is kept apart, less what the cache held of it, and priced at the audio rate", async () => {
+  const path = "/v1beta/models/gemini-2.5-flash:generateContent";
+  const usage = {
+    ...ZERO,
+    model: "gemini-2.5-flash",
+    tokens_complete: true,
+    input_tokens: 3650,
+    input_audio_tokens: 3000,
+    cache_read_tokens: 1200,
+    prompt_tokens: 4850,
+    output_tokens: 19,
+  };
+  assertEverySplit(
+    shapeFor(path),
+    exchange({ host: HOST, path }),
+    fixture("gemini_audio_prompt.body"),
+    usage,
+  );
+  const book = buildRateBook({ card: bundledCard(), package: await loadPackage() });
+  // 650 text × $0.30 + 3,000 audio × $1 + 1,200 cached × $0.03 + 19 × $2.50 per million = 3,278.5 µ$.
+  equal(costOf("google", usage, book).millicents, 328);
+  // A model without an audio rate of its own bills audio as any input: gemini-2.5-pro, $1.25.
+  const pro = {
+    ...usage,
+    model: "gemini-2.5-pro",
+    cache_read_tokens: 0,
+    prompt_tokens: 3650,
+    output_tokens: 0,
+  };
+  equal(costOf("google", pro, book).millicents, Math.round(3650 * 1.25 / 10));
+});
+
+Deno.test("gemini image output is kept apart from the text of the answer and priced at the image rate", async () => {
+  const path = "/v1beta/models/gemini-2.5-flash-image:streamGenerateContent?alt=sse";
+  const usage = {
+    ...ZERO,
+    model: "gemini-2.5-flash-image",
+    tokens_complete: true,
+    input_tokens: 14,
+    prompt_tokens: 14,
+    output_tokens: 1299,
+    output_image_tokens: 1290,
+  };
+  const info = exchange({ host: HOST, path, contentType: sse });
+  assertEverySplit(shapeFor(path), info, fixture("gemini_image_stream.sse"), usage);
+  // Priced by the data package (exact id): 14 × $0.30 + 9 text × $2.50 + 1,290 image × $30 per million,
+  // 38,726.7 µ$: the $0.039 Google lists per 1024×1024 image, and a little text.
+  const book = buildRateBook({ card: bundledCard(), package: await loadPackage() });
+  equal(costOf("google", usage, book).millicents, 3873);
 });

@@ -2,7 +2,7 @@ import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { findShape } from "../../../daemon/providers/mod.ts";
 import type { ProviderShape } from "../../../daemon/providers/types.ts";
 import { assertEverySplit, exchange, fixture, fixtureText, parse, ZERO } from "./_util.ts";
-import { buildRateBook, bundledCard, bundledFees, costOf } from "../../../pricing/mod.ts";
+import { buildRateBook, bundledCard, bundledFees, costOf, loadPackage } from "../../../pricing/mod.ts";
 
 const chat = findShape("api.openai.com", "POST", "/v1/chat/completions") as ProviderShape;
 const responses = findShape("api.openai.com", "POST", "/v1/responses") as ProviderShape;
@@ -298,4 +298,23 @@ Deno.test("openai responses JSON of a request offering web_search counts its sea
     JSON.stringify(JSON.parse(completed.slice("data: ".length)).response),
   );
   assertEverySplit(responses, exchange({ request: searchRequest }), body, searchUsage);
+});
+
+Deno.test("openai audio in and out is kept apart from text and priced at the model's audio rates", async () => {
+  const usage = parse(chat, exchange({ request: { model: "gpt-audio" } }), [
+    fixture("openai_chat_audio.body"),
+  ]);
+  deepStrictEqual(usage, {
+    ...ZERO,
+    model: "gpt-audio-2025-08-28",
+    tokens_complete: true,
+    input_tokens: 1130,
+    input_audio_tokens: 1024,
+    prompt_tokens: 1130,
+    output_tokens: 402,
+    output_audio_tokens: 380,
+  });
+  // Priced by the data package: 106 text × $2.50 + 1,024 audio × $32 in, 22 text × $10 + 380 audio × $64 out.
+  const book = buildRateBook({ card: bundledCard(), package: await loadPackage() });
+  equal(costOf("openai", usage, book).millicents, Math.round((265 + 32768 + 220 + 24320) / 10));
 });
