@@ -4,7 +4,8 @@
  * `[upstream] ca_file`), answering JSON, SSE held open until the test
  * releases it, chunked and large bodies, gzip, error statuses and resets mid-stream. It records what it saw.
  * An upgrade to WebSocket is answered with an echo, or Responses events for `response.create` messages
- * (`?fake=refuse`: 426 instead, the connection closed; with `&keep=1` left open). `?delay_ms=<n>` on any request holds its answer that long.
+ * (`?fake=realtime`: the Realtime API instead; `?fake=refuse`: 426, the connection closed; with `&keep=1`
+ * left open). `?delay_ms=<n>` on any request holds its answer that long.
  * `?fixture=<file>` on any path replays a transcript from tests/fixtures/providers/ (see
  * {@linkcode FixtureOptions} for the query parameters that shape it). A real client's API call (a JSON body
  * naming a model on an API path) is answered in its own protocol (see fake_protocols.ts).
@@ -256,7 +257,8 @@ export async function startFakeProvider(dir: string, port = 0): Promise<FakeProv
     const deflate = /permessage-deflate/i.test(String(req.headers["sec-websocket-extensions"] ?? ""));
     // `final=1`: each compressed message is a whole deflate stream, its last block final (RFC 7692 §7.2.3.4).
     const compression = deflate ? query.get("final") === "1" ? "final" : "flush" : "none";
-    serveWebSocket(socket, String(req.headers["sec-websocket-key"] ?? ""), head, compression);
+    const realtime = query.get("fake") === "realtime" ? query.get("model") ?? "gpt-realtime" : undefined;
+    serveWebSocket(socket, String(req.headers["sec-websocket-key"] ?? ""), head, compression, realtime);
   });
   server.on("secureConnection", (s: tls.TLSSocket) => {
     s.on("error", () => {});
@@ -459,13 +461,17 @@ export function readWebSocketFrames(buf: Uint8Array): {
  * over WebSocket (Codex), with the events of `openai_responses_stream.sse` for the message's `model` (and
  * `metadata.in` input tokens), one text message each; any other text message is echoed as `echo:<text>`; a
  * close frame is answered and ends it. When the client offered permessage-deflate it is accepted and every
- * message the fake sends is compressed, keeping the context across messages.
+ * message the fake sends is compressed, keeping the context across messages. With `realtime` (the session's
+ * model) it speaks the Realtime API instead: `session.created` first, then for each `input_audio_buffer.commit`
+ * (the end of a spoken turn) or `response.create` the events of `openai_realtime_turn.events`, each turn's
+ * response with an id of its own.
  */
 function serveWebSocket(
   socket: Socket,
   key: string,
   head: Uint8Array,
   compression: "none" | "flush" | "final",
+  realtime?: string,
 ): void {
   socket.write(
     "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n" +
@@ -502,6 +508,20 @@ function serveWebSocket(
       if (line.startsWith("data: ")) send(line.slice(6));
     }
   };
+  let turns = 0;
+  // Read once: turns wait on the same promise, so they are answered in the order they came.
+  const turnEvents = realtime
+    ? Deno.readTextFile(new URL("openai_realtime_turn.events", FIXTURES))
+    : undefined;
+  const realtimeTurn = async () => {
+    const id = `resp_fake${++turns}`;
+    for (const line of (await turnEvents!).split("\n")) if (line) send(line.replaceAll("RESPONSE_ID", id));
+  };
+  if (realtime) {
+    send(
+      JSON.stringify({ type: "session.created", session: { object: "realtime.session", model: realtime } }),
+    );
+  }
   let pending: Uint8Array = new Uint8Array(head);
   const onBytes = (data: Uint8Array) => {
     const joined = new Uint8Array(pending.length + data.length);
@@ -512,7 +532,11 @@ function serveWebSocket(
     for (const f of frames) {
       if (f.opcode === 1) {
         const text = new TextDecoder().decode(f.payload);
-        if (/"type"\s*:\s*"response\.create"/.test(text)) respond(text).catch(() => socket.destroy());
+        if (realtime) {
+          if (/"type"\s*:\s*"(input_audio_buffer\.commit|response\.create)"/.test(text)) {
+            realtimeTurn().catch(() => socket.destroy());
+          }
+        } else if (/"type"\s*:\s*"response\.create"/.test(text)) respond(text).catch(() => socket.destroy());
         else send("echo:" + text);
       } else if (f.opcode === 8) {
         sending.then(() => socket.end(webSocketFrame(8, f.payload)));

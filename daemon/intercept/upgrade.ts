@@ -4,8 +4,8 @@
  * has switched protocols, the bytes flow both ways unchanged until either side closes; the call is logged with
  * its byte counts. A refusal is passed on whole and then the connection ends: it never became a WebSocket,
  * and what its client would send next on it must go the ordinary, metered way. On a metered Responses path
- * (Codex) a copy of the WebSocket messages is read and each response is metered (ws_metering.ts); other
- * upgraded traffic is passed on unread.
+ * (Codex) or OpenAI's Realtime path a copy of the WebSocket messages is read and each response is metered
+ * (ws_metering.ts); other upgraded traffic (Gemini Live) is passed on unread.
  *
  * @module
  */
@@ -17,7 +17,12 @@ import { latin1Bytes } from "../http1/latin1.ts";
 import { headerLines, MAX_HEAD, parseResponseHead } from "../http1/head.ts";
 import { answerUpstreamFailure, type ClientSide, type ExchangeContext } from "./exchange.ts";
 import type { HeaderMap } from "./seam.ts";
-import { responsesOverWebSocket } from "./ws_metering.ts";
+import {
+  realtimeOverWebSocket,
+  responsesOverWebSocket,
+  webSocketApi,
+  type WsUpgrade,
+} from "./ws_metering.ts";
 import type { ConnMeta } from "./tls_front.ts";
 import { indexOfHeadEnd } from "../http1/crlf.ts";
 import { DISCARD } from "../upstream/flow.ts";
@@ -85,16 +90,22 @@ export async function forwardUpgrade(
   let up = buffered.length;
   let down = answer.rest.length;
   let ended = false;
-  const tap = answer.status === 101 && ctx.isMetered(meta.host) && ctx.hook.meters?.(meta.host, "POST", path)
-    ? responsesOverWebSocket({
-      meta,
-      path: client.path,
-      requestHeaders: client.headers as HeaderMap,
-      responseHeaders: answer.headers,
-      hook: ctx.hook,
-      onCycle: () => ctx.stats.metered++,
-    })
-    : undefined;
+  const metered = answer.status === 101 && ctx.isMetered(meta.host) &&
+    ctx.hook.meters?.(meta.host, "POST", path);
+  const upgrade: WsUpgrade = {
+    meta,
+    path: client.path,
+    model: new URLSearchParams(client.path.slice(path.length)).get("model") ?? undefined,
+    requestHeaders: client.headers as HeaderMap,
+    responseHeaders: answer.headers,
+    hook: ctx.hook,
+    onCycle: () => ctx.stats.metered++,
+  };
+  const tap = !metered
+    ? undefined
+    : webSocketApi(path) === "realtime"
+    ? realtimeOverWebSocket(upgrade)
+    : responsesOverWebSocket(upgrade);
   const end = (error?: string) => {
     if (ended) return;
     ended = true;

@@ -1,12 +1,17 @@
 /**
- * Metering of the Responses API over WebSocket (Codex with a ChatGPT login, and any client sending
- * `OpenAI-Beta: responses_websockets`): the client sends `response.create` messages, and the provider answers
- * each with the events the HTTP API would stream as SSE, ending with `response.completed`, `response.incomplete`,
- * `response.failed`, or an `error` that refuses the request. A `stream_id` puts a request in a lane of its
- * own: lanes run in parallel, each answering its requests in order, their events echoing the lane's id. Each
- * request goes to the metering hook as one exchange, its events fed as the SSE stream they stand for, so the
- * provider's own parser reads it and one row is written per response.
- * Messages compressed with permessage-deflate are inflated on a copy, in order.
+ * Metering of the two APIs OpenAI serves over WebSocket. Each response goes to the metering hook as one
+ * exchange, its events fed as the SSE stream they stand for, so the provider's own parser reads it and one row
+ * is written per response. Messages compressed with permessage-deflate are inflated on a copy, in order.
+ *
+ * - The Responses API (Codex with a ChatGPT login, and any client sending `OpenAI-Beta: responses_websockets`):
+ *   the client sends `response.create` messages, and the provider answers each with the events the HTTP API
+ *   would stream, ending with `response.completed`, `response.incomplete`, `response.failed`, or an `error`
+ *   that refuses the request. A `stream_id` puts a request in a lane of its own: lanes run in parallel, each
+ *   answering its requests in order, their events echoing the lane's id.
+ * - The Realtime API (`/v1/realtime`, voice agents): the provider starts responses itself when it hears the
+ *   end of a turn, as well as on the client's `response.create`, and may run several at once; each runs from
+ *   `response.created` to `response.done`, which carries its usage, and its other events name it by
+ *   `response_id`. The model is the session's (the URL's `model`, then `session.created`/`session.updated`).
  *
  * @module
  */
@@ -30,7 +35,10 @@ export interface WsTap {
 /** What the tap needs to know of the upgrade. */
 export interface WsUpgrade {
   meta: ConnMeta;
+  /** The path as sent. */
   path: string;
+  /** The `model` of the URL's query, which a Realtime session is opened with. */
+  model?: string;
   requestHeaders: HeaderMap;
   responseHeaders: HeaderMap;
   hook: MeteringHook;
@@ -44,7 +52,17 @@ const CREATED = /"type"\s*:\s*"response\.created"/;
 const CREATE = /"type"\s*:\s*"response\.create"/;
 const DEFLATE_TAIL = new Uint8Array([0, 0, 0xff, 0xff]);
 
-/** One `response.create` and the events answering it. */
+const RT_CREATED = /"type"\s*:\s*"response\.created"/;
+const RT_DONE = /"type"\s*:\s*"response\.done"/;
+const RT_SESSION = /"type"\s*:\s*"session\.(created|updated)"/;
+const RT_RESPONSE_ID = /"response_id"\s*:\s*"([^"]*)"/;
+
+/** Which API an upgrade on `path` (without its query) speaks: the Realtime API, or the Responses API. */
+export function webSocketApi(path: string): "realtime" | "responses" {
+  return path.endsWith("/realtime") ? "realtime" : "responses";
+}
+
+/** One response asked for or begun, and the events answering it. */
 interface Cycle {
   observer?: ExchangeObserver;
   t0: number;
@@ -71,41 +89,12 @@ function laneOf(text: string): string {
 
 /** A tap for the Responses API over WebSocket on this upgrade. */
 export function responsesOverWebSocket(u: WsUpgrade): WsTap {
-  const deflate = /permessage-deflate/i.test(String(u.responseHeaders["sec-websocket-extensions"] ?? ""));
-  const inflaters: { client?: Inflater; provider?: Inflater } = {};
-  let chain: Promise<void> = Promise.resolve();
   // Per lane, the responses asked for and not yet ended, oldest (the one being answered) first.
   const lanes = new Map<string, Cycle[]>();
 
-  const end = (c: Cycle, complete: boolean, error?: string) => {
-    c.observer?.onEnd({
-      complete,
-      error,
-      latencyMs: Math.round(performance.now() - c.t0),
-      ttftMs: c.ttft,
-      requestBytes: c.up,
-      responseBytes: c.down,
-    });
-  };
-
   const onClientMessage = (text: string, bytes: Uint8Array) => {
     if (!CREATE.test(text)) return;
-    u.onCycle?.();
-    const observer = u.hook.begin({
-      host: u.meta.host,
-      path: u.path,
-      method: "POST",
-      httpVersion: "1.1",
-      status: 101,
-      startedAt: new Date(),
-      headMs: 0,
-      client: u.meta.client,
-      project: u.meta.project,
-      requestHeaders: u.requestHeaders,
-      responseHeaders: { "content-type": "text/event-stream" },
-      requestBody: bytes.subarray(0, MAX_REQUEST_BODY),
-      requestBodyTruncated: bytes.length > MAX_REQUEST_BODY,
-    });
+    const observer = beginExchange(u, bytes);
     const lane = laneOf(text);
     const queue = lanes.get(lane) ?? [];
     queue.push({ observer, t0: performance.now(), ttft: null, up: bytes.length, down: 0, created: false });
@@ -119,8 +108,7 @@ export function responsesOverWebSocket(u: WsUpgrade): WsTap {
     if (!c) return;
     c.ttft ??= Math.round(performance.now() - c.t0);
     c.down += bytes.length;
-    // One SSE event per message; `data:` lines cannot hold a newline, and SSE joins them back with one.
-    c.observer?.onResponseChunk(Buffer.from(`data: ${text.replaceAll("\n", "\ndata: ")}\n\n`));
+    c.observer?.onResponseChunk(asSse(text));
     if (CREATED.test(text)) c.created = true;
     // An `error` before the response exists refuses the request; within a response (a step that failed), the
     // response's own end event still comes, and with it the usage.
@@ -136,6 +124,132 @@ export function responsesOverWebSocket(u: WsUpgrade): WsTap {
     lanes.clear();
   };
 
+  return messageTap(u, (side, text, bytes) => {
+    if (side === "client") onClientMessage(text, bytes);
+    else onProviderMessage(text, bytes);
+  }, endAll);
+}
+
+/** A tap for the Realtime API on this upgrade. */
+export function realtimeOverWebSocket(u: WsUpgrade): WsTap {
+  let model = u.model;
+  // What the client sent since the last response began: the audio and text that response answers.
+  let up = 0;
+  const open = new Map<string, Cycle>();
+
+  const begin = (): Cycle => {
+    // The session's model stands for the request, which a turn the provider heard the end of never sent.
+    const observer = beginExchange(u, new TextEncoder().encode(JSON.stringify(model ? { model } : {})));
+    const c: Cycle = { observer, t0: performance.now(), ttft: null, up, down: 0, created: true };
+    up = 0;
+    return c;
+  };
+  const feed = (c: Cycle, text: string, bytes: Uint8Array) => {
+    c.down += bytes.length;
+    c.observer?.onResponseChunk(asSse(text));
+  };
+  const idOf = (text: string): string => {
+    try {
+      const id = (JSON.parse(text) as { response?: { id?: unknown } }).response?.id;
+      return typeof id === "string" ? id : "";
+    } catch {
+      return "";
+    }
+  };
+
+  const onProviderMessage = (text: string, bytes: Uint8Array) => {
+    if (RT_SESSION.test(text)) {
+      try {
+        const m = (JSON.parse(text) as { session?: { model?: unknown } }).session?.model;
+        if (typeof m === "string" && m) model = m;
+      } catch {
+        // A session event that does not parse leaves the model as it was.
+      }
+      return;
+    }
+    if (RT_CREATED.test(text)) {
+      const c = begin();
+      open.set(idOf(text), c);
+      feed(c, text, bytes);
+      return;
+    }
+    if (RT_DONE.test(text)) {
+      const id = idOf(text);
+      // A response begun before the tap could read it still gets its row.
+      const c = open.get(id) ?? begin();
+      open.delete(id);
+      c.ttft ??= Math.round(performance.now() - c.t0);
+      feed(c, text, bytes);
+      end(c, true);
+      return;
+    }
+    const c = open.get(RT_RESPONSE_ID.exec(text)?.[1] ?? "");
+    if (!c) return;
+    c.ttft ??= Math.round(performance.now() - c.t0);
+    c.down += bytes.length;
+  };
+
+  const endAll = (error: string) => {
+    for (const c of open.values()) end(c, false, error);
+    open.clear();
+  };
+
+  return messageTap(u, (side, text, bytes) => {
+    if (side === "client") up += bytes.length;
+    else onProviderMessage(text, bytes);
+  }, endAll);
+}
+
+/** Tells the hook of a response begun on this upgrade, `body` standing for its request. */
+function beginExchange(u: WsUpgrade, body: Uint8Array): ExchangeObserver | undefined {
+  u.onCycle?.();
+  return u.hook.begin({
+    host: u.meta.host,
+    path: u.path,
+    method: "POST",
+    httpVersion: "1.1",
+    status: 101,
+    startedAt: new Date(),
+    headMs: 0,
+    client: u.meta.client,
+    project: u.meta.project,
+    requestHeaders: u.requestHeaders,
+    responseHeaders: { "content-type": "text/event-stream" },
+    requestBody: body.subarray(0, MAX_REQUEST_BODY),
+    requestBodyTruncated: body.length > MAX_REQUEST_BODY,
+  });
+}
+
+/** A message as the one SSE event it stands for: `data:` lines cannot hold a newline, and SSE joins them with one. */
+function asSse(text: string): Buffer {
+  return Buffer.from(`data: ${text.replaceAll("\n", "\ndata: ")}\n\n`);
+}
+
+/** Ends the exchange of a response, whole or cut short. */
+function end(c: Cycle, complete: boolean, error?: string): void {
+  c.observer?.onEnd({
+    complete,
+    error,
+    latencyMs: Math.round(performance.now() - c.t0),
+    ttftMs: c.ttft,
+    requestBytes: c.up,
+    responseBytes: c.down,
+  });
+}
+
+/**
+ * Reads the text messages of both directions, in order, inflated when compressed, and hands each to
+ * `onMessage`; `endAll` ends whatever is under way when the messages can no longer be read or the connection
+ * ends.
+ */
+function messageTap(
+  u: WsUpgrade,
+  onMessage: (side: "client" | "provider", text: string, bytes: Uint8Array) => void,
+  endAll: (error: string) => void,
+): WsTap {
+  const deflate = /permessage-deflate/i.test(String(u.responseHeaders["sec-websocket-extensions"] ?? ""));
+  const inflaters: { client?: Inflater; provider?: Inflater } = {};
+  let chain: Promise<void> = Promise.resolve();
   const reader = (side: "client" | "provider") =>
     new WsFrameReader((m: WsMessage) => {
       if (m.opcode !== 1) return;
@@ -149,9 +263,7 @@ export function responsesOverWebSocket(u: WsUpgrade): WsTap {
           // context takeover may: the next one starts a new stream, which the ended one would read as nothing.
           if (inflater.ended) inflaters[side] = undefined;
         }
-        const text = new TextDecoder().decode(bytes);
-        if (side === "client") onClientMessage(text, bytes);
-        else onProviderMessage(text, bytes);
+        onMessage(side, new TextDecoder().decode(bytes), bytes);
       }).catch(() => {
         // A message that does not inflate leaves the rest unreadable: what is under way ends; the bytes went
         // through untouched anyway.

@@ -8,7 +8,7 @@
 import type { ExchangeInfo, ProviderShape, ResponseParser } from "./types.ts";
 import type { Usage } from "../../core/usage.ts";
 import { anthropicMessages } from "./anthropic.ts";
-import { openaiChat, openaiResponses } from "./openai.ts";
+import { openaiChat, openaiRealtime, openaiResponses } from "./openai.ts";
 import { codeAssist, geminiGenerate } from "./gemini.ts";
 import { createDecoder } from "./decode.ts";
 import { applyHttpError, blankUsage, exactPath, pathSuffix } from "./_shared.ts";
@@ -26,6 +26,7 @@ const BUILT_IN: ReadonlyMap<string, readonly ProviderShape[]> = new Map([
   ["api.openai.com", [
     openaiChat("openai", exactPath("/v1/chat/completions", "/v1/completions", "/v1/embeddings")),
     openaiResponses("openai", exactPath("/v1/responses")),
+    openaiRealtime("openai", exactPath("/v1/realtime")),
   ]],
   ["chatgpt.com", [openaiResponses("openai", exactPath("/backend-api/codex/responses"))]],
   ["generativelanguage.googleapis.com", [geminiGenerate("google")]],

@@ -40,6 +40,14 @@ export function openaiChat(provider: string, matchPath: PathMatch): ProviderShap
   return postShape(provider, matchPath, (info) => new ChatParser(info));
 }
 
+/**
+ * The Realtime API's responses (`/v1/realtime` over WebSocket), each fed as the SSE stream of its events by the
+ * WebSocket tap, with the session's model as the request body's `model`.
+ */
+export function openaiRealtime(provider: string, matchPath: PathMatch): ProviderShape {
+  return postShape(provider, matchPath, (info) => new RealtimeParser(info));
+}
+
 /** The Responses API for `provider` on the paths `matchPath` accepts (POST only). */
 export function openaiResponses(provider: string, matchPath: PathMatch): ProviderShape {
   return postShape(provider, matchPath, (info) => new ResponsesParser(info));
@@ -189,5 +197,49 @@ class ResponsesParser extends UsageParser {
       });
     }
     if (failed) this.failed(errorCode(obj(r.error), ERROR_KEYS));
+  }
+}
+
+/**
+ * A Realtime response: `response.done` carries its usage, input counting cached tokens and audio in, with the
+ * cached audio apart; a cancelled or failed response that reports usage was billed it.
+ */
+class RealtimeParser extends UsageParser {
+  #sawUsage = false;
+
+  constructor(info: ExchangeInfo) {
+    super(info, "sse", {});
+  }
+
+  protected usageComplete(): boolean {
+    return this.#sawUsage && !this.reader.malformed;
+  }
+
+  protected value(v: Json): void {
+    const type = str(v.type);
+    if (type === "error") {
+      this.failed(errorCode(obj(v.error), ERROR_KEYS));
+      return;
+    }
+    if (type !== "response.done") return;
+    const r = obj(v.response);
+    const usage = obj(r?.usage);
+    if (usage) {
+      this.#sawUsage = true;
+      const inDetails = obj(usage.input_token_details);
+      const cachedAudio = num(obj(inDetails?.cached_tokens_details)?.audio_tokens) ?? 0;
+      applyCounts(this.usage, usage, {
+        prompt: usage.input_tokens,
+        output: usage.output_tokens,
+        cached: inDetails?.cached_tokens,
+        reasoning: undefined,
+        audioIn: Math.max((num(inDetails?.audio_tokens) ?? 0) - cachedAudio, 0),
+        audioOut: obj(usage.output_token_details)?.audio_tokens,
+      });
+    }
+    if (str(r?.status) === "failed") {
+      this.failed(errorCode(obj(obj(r?.status_details)?.error), ERROR_KEYS));
+    }
+    this.streamEnded();
   }
 }

@@ -241,3 +241,60 @@ for (const [deflate, final] of [[false, false], [true, false], [true, true]]) {
     }, "chatgpt.com");
   });
 }
+
+Deno.test("a Realtime voice session: each turn the provider answers is one row, its audio priced as audio", async () => {
+  await withWorld(async (w) => {
+    const turnEvents = (await Deno.readTextFile(
+      new URL("../fixtures/providers/openai_realtime_turn.events", import.meta.url),
+    )).trim().split("\n").length;
+    const conn = await throughEdge(w);
+    try {
+      await conn.write(encode(
+        "GET /v1/realtime?model=gpt-realtime&fake=realtime HTTP/1.1\r\nHost: api.openai.com\r\n" +
+          "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" +
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer sk-test\r\n\r\n",
+      ));
+      const { head, rest } = await readHead(conn);
+      assert.match(head, /^HTTP\/1\.1 101 /);
+      let { frames, rest: pending } = await readFrames(conn, rest, 1);
+      assert.equal(JSON.parse(decode(frames[0].payload)).type, "session.created");
+      // A spoken turn the provider answers on its own, then one the client asks for.
+      const audio = { type: "input_audio_buffer.append", audio: btoa("\0".repeat(4800)) };
+      for (const ask of [[audio, { type: "input_audio_buffer.commit" }], [{ type: "response.create" }]]) {
+        for (const m of ask) await conn.write(webSocketFrame(1, encode(JSON.stringify(m)), MASK));
+        ({ frames, rest: pending } = await readFrames(conn, pending, turnEvents));
+        assert.equal(JSON.parse(decode(frames.at(-1)!.payload)).type, "response.done");
+      }
+      await conn.write(webSocketFrame(8, new Uint8Array([0x03, 0xe8]), MASK));
+      await readFrames(conn, pending, 1);
+    } finally {
+      conn.close();
+    }
+    // gpt-realtime is priced by the data package, which the daemon loads on the first call it does not know:
+    // the rows are written at once and priced a moment later.
+    await waitFor(
+      "two priced rows",
+      () => Promise.resolve(w.rows().filter((r) => r.cost_usd_minor_units !== null).length === 2),
+      10_000,
+    );
+    for (const row of w.rows()) {
+      assert.equal(row.path, "/v1/realtime");
+      assert.equal(row.provider, "openai");
+      assert.equal(row.model, "gpt-realtime");
+      assert.equal(row.http_status, 101);
+      assert.equal(row.tokens_complete, 1);
+      assert.deepEqual(
+        [
+          row.input_tokens,
+          row.input_audio_tokens,
+          row.cache_read_tokens,
+          row.output_tokens,
+          row.output_audio_tokens,
+        ],
+        [1000, 900, 500, 400, 350],
+      );
+      // 100 text × $4 + 900 audio × $32 + 500 cached × $0.40 + 50 text × $16 + 350 audio × $64 per million.
+      assert.equal(row.cost_usd_minor_units, 5260);
+    }
+  });
+});

@@ -318,3 +318,67 @@ Deno.test("openai audio in and out is kept apart from text and priced at the mod
   const book = buildRateBook({ card: bundledCard(), package: await loadPackage() });
   equal(costOf("openai", usage, book).millicents, Math.round((265 + 32768 + 220 + 24320) / 10));
 });
+
+const realtime = findShape("api.openai.com", "POST", "/v1/realtime") as ProviderShape;
+
+Deno.test("openai realtime response.done: cached and audio parts apart, priced at the model's audio rates", async () => {
+  const done = {
+    type: "response.done",
+    event_id: "event_9",
+    response: {
+      id: "resp_rt1",
+      object: "realtime.response",
+      status: "completed",
+      usage: {
+        total_tokens: 1900,
+        input_tokens: 1500,
+        output_tokens: 400,
+        input_token_details: {
+          text_tokens: 300,
+          audio_tokens: 1200,
+          cached_tokens: 500,
+          cached_tokens_details: { text_tokens: 200, audio_tokens: 300 },
+        },
+        output_token_details: { text_tokens: 50, audio_tokens: 350 },
+      },
+    },
+  };
+  const info = exchange({ contentType: sse, request: { model: "gpt-realtime" } });
+  const usage = parse(realtime, info, [new TextEncoder().encode(`data: ${JSON.stringify(done)}\n\n`)]);
+  deepStrictEqual(usage, {
+    ...ZERO,
+    model: "gpt-realtime",
+    tokens_complete: true,
+    input_tokens: 1000,
+    input_audio_tokens: 900,
+    cache_read_tokens: 500,
+    prompt_tokens: 1500,
+    output_tokens: 400,
+    output_audio_tokens: 350,
+  });
+  // Priced by the data package: 100 text × $4 + 900 audio × $32 + 500 cached × $0.40, 50 text × $16 + 350
+  // audio × $64 per million: 52,600 µ$.
+  const book = buildRateBook({ card: bundledCard(), package: await loadPackage() });
+  equal(costOf("openai", usage, book).millicents, 5260);
+});
+
+Deno.test("openai realtime: a failed response records its error; one with no response.done is incomplete", () => {
+  const failed = {
+    type: "response.done",
+    response: {
+      id: "r",
+      status: "failed",
+      status_details: { type: "failed", error: { type: "server_error", code: "internal_error" } },
+      usage: { input_tokens: 10, output_tokens: 0 },
+    },
+  };
+  const info = exchange({ contentType: sse, request: { model: "gpt-realtime" } });
+  const usage = parse(realtime, info, [new TextEncoder().encode(`data: ${JSON.stringify(failed)}\n\n`)]);
+  deepStrictEqual([usage.error, usage.input_tokens, usage.tokens_complete], [
+    { error_class: "server_error", provider_error_code: "internal_error" },
+    10,
+    true,
+  ]);
+  const begun = `data: ${JSON.stringify({ type: "response.created", response: { id: "r" } })}\n\n`;
+  equal(parse(realtime, info, [new TextEncoder().encode(begun)], false).tokens_complete, false);
+});
