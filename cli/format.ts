@@ -119,9 +119,10 @@ export function renderTable(
   rows: readonly string[][],
   options: TableOptions,
 ): string {
-  const footer = options.footer ?? [];
+  const body = rows.map((r) => r.map(printable));
+  const footer = (options.footer ?? []).map((r) => r.map(printable));
   const gap = options.gap ?? 2;
-  const all = [columns.map((c) => c.header), ...rows, ...footer];
+  const all = [columns.map((c) => c.header), ...body, ...footer];
   const widths = columnWidths(columns, all);
   const total = widths.reduce((a, b) => a + b, 0) + gap * (columns.length - 1);
   if (total > options.width) {
@@ -136,9 +137,21 @@ export function renderTable(
   const rule = "─".repeat(
     Math.min(options.width, widths.reduce((a, b) => a + b, 0) + gap * (columns.length - 1)),
   );
-  const out = [line(all[0]), rule, ...rows.map(line)];
+  const out = [line(all[0]), rule, ...body.map(line)];
   if (footer.length) out.push(rule, ...footer.map(line));
   return out.join("\n") + "\n";
+}
+
+/** C0 and C1 control characters (newlines, tabs, the escape that starts a terminal sequence) and DEL. */
+// deno-lint-ignore no-control-regex -- finding control characters is this pattern's whole purpose
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * `text` with each control character shown as `�`. Model names, projects and processes come from providers
+ * and users: a newline or an escape sequence in one must not break a table or drive the terminal.
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROL, "\uFFFD");
 }
 
 /** The width {@linkcode renderTable} would draw `rows` at before shortening anything. */

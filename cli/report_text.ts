@@ -12,6 +12,7 @@ import {
   formatCount,
   formatUnits,
   formatUsd,
+  printable,
   renderTable,
   shortenUnique,
   wrap,
@@ -175,7 +176,7 @@ function reportNotes(data: ReportData, paint: Paint): string[] {
   const t = data.total;
   if (t.unknown_cost_requests) {
     const models = data.unknownModels.slice(0, 5).map((m) =>
-      `${m.model ?? "(no model)"} (${formatCount(m.requests)})`
+      `${m.model === null ? "(no model)" : printable(m.model)} (${formatCount(m.requests)})`
     );
     const more = data.unknownModels.length > 5 ? ", …" : "";
     notes.push(paint.warn(

@@ -110,3 +110,15 @@ Deno.test("truncateMiddle() keeps both ends of a label and wrap() breaks at spac
   assert.equal(truncateMiddle("short", 9), "short");
   assert.equal(wrap("one two three four", 9, "  "), "one two\n  three\n  four");
 });
+
+Deno.test("renderTable() shows a control character in a cell as �, so a model name cannot break the table or the terminal", () => {
+  const out = renderTable(
+    [{ header: "MODEL" }, { header: "CALLS", align: "right" }],
+    [["gpt-5\nfake-row", "1"], ["\x1b[2Jclear", "2"]],
+    { width: 80, footer: [["TOTAL\t", "3"]] },
+  );
+  assert.equal(out.split("\n").length, 7, out);
+  assert.ok(!out.includes("\x1b") && !out.includes("\t"), JSON.stringify(out));
+  assert.match(out, /^gpt-5�fake-row {2,}1$/m);
+  assert.match(out, /^�\[2Jclear {2,}2$/m);
+});
