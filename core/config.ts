@@ -8,19 +8,12 @@
 import { parse, TomlError } from "smol-toml";
 import { ConfigError } from "./errors.ts";
 import { judgeProxy, judgeResolve } from "./upstream.ts";
+import { RATE_FIELDS, type RateField } from "./usage.ts";
 
-/** A price override (USD per million tokens) from `[[pricing.override]]`. */
-export interface PriceOverride {
+/** A price override (USD per million tokens) from `[[pricing.override]]`, per priced class. */
+export interface PriceOverride extends Partial<Record<RateField, number>> {
   provider: string;
   model: string;
-  input?: number;
-  output?: number;
-  cache_read?: number;
-  cache_write_5m?: number;
-  cache_write_1h?: number;
-  input_audio?: number;
-  output_audio?: number;
-  output_image?: number;
 }
 
 /** The whole configuration, every key filled in. */
@@ -133,17 +126,6 @@ const zoneName: Check<string> = (v) => {
   }
 };
 
-const PRICE_FIELDS = [
-  "input",
-  "output",
-  "cache_read",
-  "cache_write_5m",
-  "cache_write_1h",
-  "input_audio",
-  "output_audio",
-  "output_image",
-] as const;
-
 const overrides: Check<PriceOverride[]> = (v) => {
   const expected =
     "an array of tables [[pricing.override]] with provider, model and prices in USD per million tokens";
@@ -154,7 +136,7 @@ const overrides: Check<PriceOverride[]> = (v) => {
       return { expected };
     }
     const o: PriceOverride = { provider: item.provider, model: item.model };
-    for (const f of PRICE_FIELDS) {
+    for (const f of RATE_FIELDS) {
       const n = item[f];
       if (n === undefined) continue;
       if (typeof n !== "number" || !(n >= 0)) {

@@ -6,6 +6,24 @@
  * @module
  */
 
+/**
+ * The priced token classes, named as the columns of `pricing_rates`. The last three price the audio and image
+ * parts of input and output; a model without one bills that part at its plain input or output rate.
+ */
+export const RATE_FIELDS = [
+  "input",
+  "output",
+  "cache_read",
+  "cache_write_5m",
+  "cache_write_1h",
+  "input_audio",
+  "output_audio",
+  "output_image",
+] as const;
+
+/** One priced token class. */
+export type RateField = typeof RATE_FIELDS[number];
+
 /** How a failed call failed. */
 export type ErrorClass =
   | "rate_limit"

@@ -5,21 +5,9 @@
  * @module
  */
 import type { Decimal } from "./decimal.ts";
+import type { RateField } from "../core/usage.ts";
 
-/**
- * The priced token classes, named as the columns of `pricing_rates`. The last three price the audio and image
- * parts of input and output; a model without one bills that part at its plain input or output rate.
- */
-export const RATE_FIELDS = [
-  "input",
-  "output",
-  "cache_read",
-  "cache_write_5m",
-  "cache_write_1h",
-  "input_audio",
-  "output_audio",
-  "output_image",
-] as const;
+export { RATE_FIELDS, type RateField } from "../core/usage.ts";
 
 /** The class whose rate a modality's part falls back to when the model has none of its own. */
 export const FALLBACK: Readonly<Partial<Record<RateField, RateField>>> = {
@@ -27,9 +15,6 @@ export const FALLBACK: Readonly<Partial<Record<RateField, RateField>>> = {
   output_audio: "output",
   output_image: "output",
 };
-
-/** One priced token column. */
-export type RateField = typeof RATE_FIELDS[number];
 
 /** USD per million tokens per column; a missing column has no published rate. */
 export type Rates = Partial<Record<RateField, Decimal>>;

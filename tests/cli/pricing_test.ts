@@ -248,13 +248,19 @@ Deno.test("pricing list applies [[pricing.override]] from config.toml", async ()
   await withHome(async (home, run) => {
     await Deno.writeTextFile(
       join(home, "config.toml"),
-      '[[pricing.override]]\nprovider = "openai"\nmodel = "gpt-4o"\ninput = 1.5\n',
+      '[[pricing.override]]\nprovider = "openai"\nmodel = "gpt-4o"\ninput = 1.5\ninput_audio = 30\n',
     );
     const listed = JSON.parse((await run("list", "--provider", "openai", "--json")).stdout);
     const gpt4o = listed.models.find((m: { model: string }) => m.model === "gpt-4o");
     assert.equal(gpt4o.source, "config");
     assert.equal(gpt4o.rows[0].input, 1.5);
     assert.equal(gpt4o.rows[0].output, 10);
+    assert.equal(gpt4o.rows[0].input_audio, 30);
+    // The table shows an audio column only because a listed model has an audio rate.
+    const table = (await run("list", "--provider", "openai")).stdout;
+    assert.match(table, /AUDIO IN/);
+    assert.match(table, /^gpt-4o\s+openai\s+standard\s+any\s+\$1\.50\s+\$10\.00\s+.*\$30\.00/m);
+    assert.doesNotMatch(table, /AUDIO OUT|IMAGE OUT/);
   });
 });
 
