@@ -100,4 +100,16 @@ export interface Usage extends TokenCounts {
    * such as Codex hang up as soon as they read that event.
    */
   ended?: boolean;
+  /**
+   * Set when the body was a batch's results: each item is a call of its own, billed when the batch ran, and
+   * the download itself is none. Empty for a download that turned out not to be batch results.
+   */
+  items?: BatchItem[];
+}
+
+/** One request of a batch, as its downloaded results tell it. */
+export interface BatchItem {
+  /** Names the request for good (the batch and the request's id in it): a second download adds nothing. */
+  key: string;
+  usage: Usage;
 }

@@ -1,6 +1,7 @@
 /**
  * The metering hook: for each exchange with a metered path it starts the client's attribution, feeds a copy
- * of the response through the provider's parser, and at the end prices the usage and queues one row. Nothing
+ * of the response through the provider's parser, and at the end prices the usage and queues one row (a batch's
+ * downloaded results: one per request it billed, keyed by the request, and none for the download). Nothing
  * here blocks the data path: parsing is incremental, attribution and decoding finish asynchronously, and the
  * row goes to the writer's in-memory queue.
  *
@@ -11,7 +12,7 @@ import { createUsageParser, detectBilling, findShape, type HostShape } from "../
 import { costOf, type RateBook } from "../../pricing/mod.ts";
 import type { Attribution } from "../attribution/mod.ts";
 import type { UsageRow } from "../../store/rows.ts";
-import { type ErrorClass, tokenCounts, type Usage } from "../../core/usage.ts";
+import { type BatchItem, type ErrorClass, tokenCounts, type Usage } from "../../core/usage.ts";
 import { uuid7 } from "../../store/ids.ts";
 import type { ExchangeEnd, ExchangeStart, MeteringHook } from "../intercept/seam.ts";
 
@@ -90,16 +91,22 @@ export function createMeteringHook(deps: MeteringDeps): MeteringHook {
         onEnd(end) {
           const usage = parser.finish(end.complete);
           const who = settled.get(attribution);
+          const queueRows = (u: Usage, w: Attribution) => {
+            if (!u.items) {
+              return queue(buildRow(x, end, u, w, shape.provider, billing, streamed, deps.rates()));
+            }
+            for (const item of u.items) queue(batchRow(x, item, w, shape.provider, billing, deps.rates()));
+          };
           if (who && !(usage instanceof Promise)) {
             try {
-              queue(buildRow(x, end, usage, who, shape.provider, billing, streamed, deps.rates()));
+              queueRows(usage, who);
             } catch (e) {
               failed(x.host, e);
             }
             return;
           }
           const done: Promise<void> = Promise.all([usage, attribution])
-            .then(([u, w]) => queue(buildRow(x, end, u, w, shape.provider, billing, streamed, deps.rates())))
+            .then(([u, w]) => queueRows(u, w))
             .catch((e) => failed(x.host, e))
             .finally(() => pending.delete(done));
           pending.add(done);
@@ -149,6 +156,35 @@ export function buildRow(
     request_bytes: end.requestBytes,
     response_bytes: end.responseBytes,
     streamed,
+  };
+}
+
+/**
+ * The row of one request of a batch, from its downloaded results: its id is the request's own, so a second
+ * download of the same results writes nothing new. It is dated when the results were read, and has no latency
+ * or sizes of its own.
+ */
+export function batchRow(
+  x: ExchangeStart,
+  item: BatchItem,
+  who: Attribution,
+  provider: string,
+  billing: "api" | "subscription",
+  rates: RateBook,
+): UsageRow {
+  const whole: ExchangeEnd = {
+    complete: true,
+    latencyMs: 0,
+    ttftMs: null,
+    requestBytes: 0,
+    responseBytes: 0,
+  };
+  return {
+    ...buildRow(x, whole, item.usage, who, provider, billing, false, rates),
+    id: `batch-${provider}-${item.key}`,
+    latency_ms: null,
+    request_bytes: null,
+    response_bytes: null,
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * What every provider shape shares: reading a body in its wire form (one JSON object, SSE, a streamed JSON
- * array) into parsed values, the usage record being filled in, error classification, path matching.
+ * array, JSON Lines) into parsed values, the usage record being filled in, error classification, path matching.
  *
  * @module
  */
@@ -9,6 +9,7 @@ import type { ExchangeInfo } from "./types.ts";
 import type { Usage } from "../../core/usage.ts";
 import { SseSplitter } from "./sse.ts";
 import { JsonArraySplitter } from "./json_array.ts";
+import { JsonLinesSplitter } from "./json_lines.ts";
 import { JsonPicker, type Pick } from "./json_pick.ts";
 
 /** A JSON object as parsed, read defensively. */
@@ -34,7 +35,7 @@ export function str(v: unknown): string | undefined {
 }
 
 /** How a response body is laid out on the wire. */
-export type BodyFormat = "json" | "sse" | "json-array";
+export type BodyFormat = "json" | "sse" | "json-array" | "jsonl";
 
 /** Receives each parsed value of a body; `event` is the SSE event name (`message` when none, "" for JSON). */
 export type ValueHandler = (value: Json, event: string) => void;
@@ -47,6 +48,7 @@ export class BodyReader {
   readonly #onValue: ValueHandler;
   readonly #sse?: SseSplitter;
   readonly #array?: JsonArraySplitter;
+  readonly #lines?: JsonLinesSplitter;
   readonly #picker?: JsonPicker;
   #malformed = false;
   #sawDone = false;
@@ -58,6 +60,7 @@ export class BodyReader {
     this.#onDone = onDone;
     if (format === "sse") this.#sse = new SseSplitter((e) => this.#text(e.data, e.event));
     else if (format === "json-array") this.#array = new JsonArraySplitter((t) => this.#text(t, ""));
+    else if (format === "jsonl") this.#lines = new JsonLinesSplitter((t) => this.#text(t, ""));
     else this.#picker = new JsonPicker(pick);
   }
 
@@ -75,6 +78,7 @@ export class BodyReader {
   push(chunk: Uint8Array): void {
     if (this.#sse) this.#sse.push(chunk);
     else if (this.#array) this.#array.push(chunk);
+    else if (this.#lines) this.#lines.push(chunk);
     else this.#picker!.push(chunk);
   }
 
@@ -85,6 +89,9 @@ export class BodyReader {
       if (this.#sse.dropped) this.#malformed = true;
     } else if (this.#array) {
       if (!this.#array.end() || this.#array.dropped) this.#malformed = true;
+    } else if (this.#lines) {
+      this.#lines.end();
+      if (this.#lines.dropped) this.#malformed = true;
     } else {
       const picked = this.#picker!.end();
       if (!this.#picker!.complete) this.#malformed = true;

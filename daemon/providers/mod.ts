@@ -7,8 +7,8 @@
  */
 import type { ExchangeInfo, ProviderShape, ResponseParser } from "./types.ts";
 import type { Usage } from "../../core/usage.ts";
-import { anthropicMessages } from "./anthropic.ts";
-import { openaiChat, openaiRealtime, openaiResponses } from "./openai.ts";
+import { anthropicBatchResults, anthropicMessages } from "./anthropic.ts";
+import { openaiBatchOutput, openaiChat, openaiRealtime, openaiResponses } from "./openai.ts";
 import { codeAssist, geminiGenerate } from "./gemini.ts";
 import { createDecoder } from "./decode.ts";
 import { applyHttpError, blankUsage, exactPath, pathSuffix } from "./_shared.ts";
@@ -22,11 +22,15 @@ export type HostShape = "openai" | "anthropic" | "gemini";
 export { PROVIDER_HOSTS as METERED_HOSTS } from "../../core/hosts.ts";
 
 const BUILT_IN: ReadonlyMap<string, readonly ProviderShape[]> = new Map([
-  ["api.anthropic.com", [anthropicMessages("anthropic", exactPath("/v1/messages"))]],
+  ["api.anthropic.com", [
+    anthropicMessages("anthropic", exactPath("/v1/messages")),
+    anthropicBatchResults("anthropic"),
+  ]],
   ["api.openai.com", [
     openaiChat("openai", exactPath("/v1/chat/completions", "/v1/completions", "/v1/embeddings")),
     openaiResponses("openai", exactPath("/v1/responses")),
     openaiRealtime("openai", exactPath("/v1/realtime")),
+    openaiBatchOutput("openai"),
   ]],
   ["chatgpt.com", [openaiResponses("openai", exactPath("/backend-api/codex/responses"))]],
   ["generativelanguage.googleapis.com", [geminiGenerate("google")]],

@@ -18,8 +18,19 @@
  * @module
  */
 import type { ExchangeInfo, ProviderShape } from "./types.ts";
-import type { Usage } from "../../core/usage.ts";
-import { bodyFormat, errorCode, includesAscii, type Json, num, obj, type PathMatch, str } from "./_shared.ts";
+import type { BatchItem, Usage } from "../../core/usage.ts";
+import {
+  blankUsage,
+  bodyFormat,
+  errorCode,
+  includesAscii,
+  type Json,
+  num,
+  obj,
+  type PathMatch,
+  pathOnly,
+  str,
+} from "./_shared.ts";
 import { postShape, UsageParser } from "./_parser.ts";
 
 const CHAT_PICK = { model: true, usage: true, service_tier: true, error: true } as const;
@@ -241,5 +252,94 @@ class RealtimeParser extends UsageParser {
       this.failed(errorCode(obj(obj(r?.status_details)?.error), ERROR_KEYS));
     }
     this.streamEnded();
+  }
+}
+
+const FILE_CONTENT_PATH = /^\/v1\/files\/[^/]+\/content$/;
+/** How a Batch API output file starts: its first line is the result of a request, `{"id": "batch_req_…`. */
+const BATCH_HEAD = /^\s*\{\s*"id"\s*:\s*"batch_req_/;
+/** Bytes enough to tell a batch output file from any other file. */
+const HEAD_BYTES = 32;
+
+/**
+ * A Batch API output file (`GET /v1/files/<id>/content`, JSON Lines): every request the batch answered with a
+ * success is a call of its own at the batch tier, keyed by its `batch_req_` id. Any other file (a batch's
+ * input, fine-tuning data, a PDF) is told apart by its first bytes and then not read at all.
+ */
+export function openaiBatchOutput(provider: string): ProviderShape {
+  return {
+    provider,
+    matches: (method, path) => method === "GET" && FILE_CONTENT_PATH.test(pathOnly(path)),
+    createParser: (info) => new BatchOutputParser(info),
+  };
+}
+
+class BatchOutputParser extends UsageParser {
+  readonly #items: BatchItem[] = [];
+  /** Whether the file is a batch's output; undefined until its first bytes are in. */
+  #batch: boolean | undefined;
+  #head: Uint8Array[] = [];
+  #headBytes = 0;
+
+  constructor(info: ExchangeInfo) {
+    super(info, "jsonl", {});
+    this.usage.items = this.#items;
+  }
+
+  override push(chunk: Uint8Array): void {
+    if (this.#batch === undefined) {
+      this.#head.push(chunk);
+      this.#headBytes += chunk.length;
+      if (this.#headBytes >= HEAD_BYTES) this.#decide();
+      return;
+    }
+    if (this.#batch) super.push(chunk);
+  }
+
+  override finish(complete: boolean): Usage {
+    if (this.#batch === undefined) this.#decide();
+    return super.finish(complete);
+  }
+
+  #decide(): void {
+    const head = this.#head;
+    this.#head = [];
+    const start = new Uint8Array(Math.min(HEAD_BYTES, this.#headBytes));
+    let at = 0;
+    for (const c of head) {
+      const n = Math.min(c.length, start.length - at);
+      start.set(c.subarray(0, n), at);
+      at += n;
+    }
+    this.#batch = BATCH_HEAD.test(String.fromCharCode(...start));
+    if (this.#batch) { for (const c of head) super.push(c); }
+  }
+
+  protected usageComplete(): boolean {
+    return this.intact;
+  }
+
+  protected value(v: Json): void {
+    const id = str(v.id);
+    const response = obj(v.response);
+    const body = obj(response?.body);
+    const usage = obj(body?.usage);
+    if (!id || !usage || (num(response!.status_code) ?? 0) >= 400) return;
+    const u = blankUsage(str(body!.model) ?? null);
+    const responsesApi = usage.input_tokens !== undefined;
+    const inDetails = obj(responsesApi ? usage.input_tokens_details : usage.prompt_tokens_details);
+    const outDetails = obj(responsesApi ? usage.output_tokens_details : usage.completion_tokens_details);
+    applyCounts(u, usage, {
+      prompt: responsesApi ? usage.input_tokens : usage.prompt_tokens,
+      output: responsesApi ? usage.output_tokens : usage.completion_tokens,
+      cached: inDetails?.cached_tokens,
+      written: inDetails?.cache_write_tokens,
+      reasoning: outDetails?.reasoning_tokens,
+      audioIn: inDetails?.audio_tokens,
+      audioOut: outDetails?.audio_tokens,
+    });
+    u.service_tier = "batch";
+    u.tokens_complete = true;
+    this.#items.push({ key: id, usage: u });
   }
 }

@@ -1,8 +1,8 @@
-import { deepStrictEqual } from "node:assert/strict";
+import { deepStrictEqual, equal } from "node:assert/strict";
 import { findShape } from "../../../daemon/providers/mod.ts";
 import type { ProviderShape } from "../../../daemon/providers/types.ts";
 import { ANTHROPIC_STREAM, assertEverySplit, exchange, fixture, fixtureText, parse, ZERO } from "./_util.ts";
-import { buildRateBook, bundledCard, bundledFees, costOf } from "../../../pricing/mod.ts";
+import { buildRateBook, bundledCard, bundledFees, costOf, loadPackage } from "../../../pricing/mod.ts";
 
 const shape = findShape("api.anthropic.com", "POST", "/v1/messages") as ProviderShape;
 const sse = "text/event-stream; charset=utf-8";
@@ -128,4 +128,44 @@ Deno.test("anthropic SSE counts the web_search server tool's searches, and each 
   deepStrictEqual(costOf("anthropic", expected, book).millicents, 3528 + 2 * 1000);
   // A book that knows no fee cannot price the searches, so it prices nothing rather than a part.
   deepStrictEqual(costOf("anthropic", expected, buildRateBook({ card: bundledCard() })).millicents, null);
+});
+
+Deno.test("anthropic batch results: each succeeded request is an item at the batch tier, keyed by batch and custom_id", async () => {
+  const results = findShape(
+    "api.anthropic.com",
+    "GET",
+    "/v1/messages/batches/msgbatch_01X/results",
+  ) as ProviderShape;
+  const info = exchange({
+    path: "/v1/messages/batches/msgbatch_01X/results",
+    method: "GET",
+    contentType: "",
+  });
+  const usage = parse(results, info, [fixture("anthropic_batch_results.body")]);
+  const item = (fields: Partial<typeof ZERO>) => ({
+    ...ZERO,
+    model: "claude-sonnet-4-5-20250929",
+    tokens_complete: true,
+    service_tier: "batch",
+    ...fields,
+  });
+  deepStrictEqual(usage.items, [
+    {
+      key: "msgbatch_01X/invoice-0001",
+      usage: item({ input_tokens: 1800, cache_read_tokens: 4000, output_tokens: 120, prompt_tokens: 5800 }),
+    },
+    {
+      key: "msgbatch_01X/invoice-0003",
+      usage: item({
+        input_tokens: 2200,
+        cache_write_5m_tokens: 4000,
+        output_tokens: 80,
+        prompt_tokens: 6200,
+      }),
+    },
+  ]);
+  // Half of claude-sonnet-4-5's rates: (1800×3 + 4000×0.30 + 120×15) / 2 and (2200×3 + 4000×3.75 + 80×15) / 2 µ$.
+  const book = buildRateBook({ card: bundledCard(), package: await loadPackage() });
+  deepStrictEqual(usage.items!.map((i) => costOf("anthropic", i.usage, book).millicents), [420, 1140]);
+  equal(findShape("api.anthropic.com", "GET", "/v1/messages/batches/msgbatch_01X"), undefined);
 });

@@ -382,3 +382,64 @@ Deno.test("openai realtime: a failed response records its error; one with no res
   const begun = `data: ${JSON.stringify({ type: "response.created", response: { id: "r" } })}\n\n`;
   equal(parse(realtime, info, [new TextEncoder().encode(begun)], false).tokens_complete, false);
 });
+
+const files = findShape("api.openai.com", "GET", "/v1/files/file-abc/content") as ProviderShape;
+
+Deno.test("openai batch output: each successful request is an item at the batch tier, chat and responses alike", async () => {
+  const info = exchange({
+    path: "/v1/files/file-abc/content",
+    method: "GET",
+    contentType: "application/octet-stream",
+  });
+  const body = fixture("openai_batch_output.body");
+  // The first bytes decide whether the file is read at all: cut anywhere, the items are the same.
+  for (const cut of [1, 5, 31, 32, 33, 200, body.length]) {
+    const usage = parse(files, info, [body.subarray(0, cut), body.subarray(cut)]);
+    deepStrictEqual(usage.items, [
+      {
+        key: "batch_req_6a1f0001",
+        usage: {
+          ...ZERO,
+          model: "gpt-4.1-mini-2025-04-14",
+          tokens_complete: true,
+          service_tier: "batch",
+          input_tokens: 950,
+          prompt_tokens: 950,
+          output_tokens: 3,
+        },
+      },
+      {
+        key: "batch_req_6a1f0003",
+        usage: {
+          ...ZERO,
+          model: "gpt-5-mini-2025-08-07",
+          tokens_complete: true,
+          service_tier: "batch",
+          input_tokens: 176,
+          cache_read_tokens: 1024,
+          prompt_tokens: 1200,
+          output_tokens: 300,
+          thinking_tokens: 256,
+        },
+      },
+    ], `cut at ${cut}`);
+  }
+  // Half of gpt-4.1-mini's and gpt-5-mini's rates: (950×0.40 + 3×1.60) / 2 and (176×0.25 + 1024×0.025 + 300×2) / 2 µ$.
+  const usage = parse(files, info, [body]);
+  const book = buildRateBook({ card: bundledCard(), package: await loadPackage() });
+  deepStrictEqual(usage.items!.map((i) => costOf("openai", i.usage, book).millicents), [19, 33]);
+});
+
+Deno.test("openai file content that is not a batch's output (its input, a PDF) gives no items and is not parsed", () => {
+  const info = exchange({
+    path: "/v1/files/file-abc/content",
+    method: "GET",
+    contentType: "application/octet-stream",
+  });
+  const input = '{"custom_id": "ticket-1", "method": "POST", "url": "/v1/chat/completions", "body": {}}\n';
+  for (const text of [input, "%PDF-1.7\n%\u00e2\u00e3\n1 0 obj\n", "{}", ""]) {
+    const usage = parse(files, info, [new TextEncoder().encode(text)]);
+    deepStrictEqual(usage.items, [], JSON.stringify(text));
+    equal(usage.tokens_complete, true, "nothing in it was malformed: it was never read");
+  }
+});
