@@ -52,7 +52,6 @@ const CREATED = /"type"\s*:\s*"response\.created"/;
 const CREATE = /"type"\s*:\s*"response\.create"/;
 const DEFLATE_TAIL = new Uint8Array([0, 0, 0xff, 0xff]);
 
-const RT_CREATED = /"type"\s*:\s*"response\.created"/;
 const RT_DONE = /"type"\s*:\s*"response\.done"/;
 const RT_SESSION = /"type"\s*:\s*"session\.(created|updated)"/;
 const RT_RESPONSE_ID = /"response_id"\s*:\s*"([^"]*)"/;
@@ -167,7 +166,7 @@ export function realtimeOverWebSocket(u: WsUpgrade): WsTap {
       }
       return;
     }
-    if (RT_CREATED.test(text)) {
+    if (CREATED.test(text)) {
       const c = begin();
       open.set(idOf(text), c);
       feed(c, text, bytes);

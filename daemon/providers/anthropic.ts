@@ -1,5 +1,6 @@
 /**
- * The Anthropic Messages shape (`POST /v1/messages`, JSON and SSE), spoken by api.anthropic.com and by xAI.
+ * The Anthropic Messages shape (`POST /v1/messages`, JSON and SSE), spoken by api.anthropic.com and by xAI,
+ * and the results of Anthropic's Message Batches, whose every line holds a message with the same usage.
  *
  * Usage facts: `input_tokens` already excludes cache reads and writes; cache writes are split by lifetime in
  * `cache_creation` (an older response with only `cache_creation_input_tokens` wrote 5-minute entries); in a

@@ -1,13 +1,14 @@
 /**
- * The OpenAI shapes: chat completions, legacy completions and embeddings (one usage layout), and the
- * Responses API (also Codex on chatgpt.com and xAI's `/v1/responses`).
+ * The OpenAI shapes: chat completions, legacy completions and embeddings (one usage layout), the Responses
+ * API (also Codex on chatgpt.com and xAI's `/v1/responses`), the Realtime API's responses, and the output
+ * files of the Batch API.
  *
  * Usage facts: `prompt_tokens` / `input_tokens` include the cached tokens and the cache writes (`cached_tokens`
  * and `cache_write_tokens` of the prompt's details), which are taken out of the input column into cache reads
- * and the short cache write; `completion_tokens` / `output_tokens` include the reasoning tokens. The audio parts
- * (`audio_tokens` of either details) stay inside input and output, for the audio rates of models that have them. xAI reports its
- * reasoning tokens outside `completion_tokens` (its `total_tokens` adds them on top), so a total that only adds
- * up with reasoning counted apart means reasoning is added to output. Streamed chat usage arrives only in a
+ * and the short cache write; `completion_tokens` / `output_tokens` include the reasoning tokens. The audio
+ * parts (`audio_tokens` of either details) stay inside input and output, for the audio rates of models that
+ * have them. xAI reports its reasoning tokens outside `completion_tokens` (its `total_tokens` adds them on top),
+ * so a total that only adds up with reasoning counted apart means reasoning is added to output. Streamed chat usage arrives only in a
  * last chunk with `choices: []`, when the client asked for `stream_options.include_usage`; without it the row
  * is incomplete (the request is never rewritten to force it). Responses streams end with
  * `response.completed`, `response.incomplete` or `response.failed`, whose `response.usage` is the usage.
