@@ -101,15 +101,19 @@ export interface Usage extends TokenCounts {
    */
   ended?: boolean;
   /**
-   * Set when the body was a batch's results: each item is a call of its own, billed when the batch ran, and
-   * the download itself is none. Empty for a download that turned out not to be batch results.
+   * Set when the body told the usage of calls billed elsewhere in time (a batch's results, a response run in
+   * the background): each item is a call of its own, and the exchange itself is none. Empty when the body told
+   * none (not batch results; a background response still under way).
    */
-  items?: BatchItem[];
+  items?: KeyedCall[];
 }
 
-/** One request of a batch, as its downloaded results tell it. */
-export interface BatchItem {
-  /** Names the request for good (the batch and the request's id in it): a second download adds nothing. */
+/** One call whose usage a later download tells: a request of a batch, or a response run in the background. */
+export interface KeyedCall {
+  /**
+   * Names the call for good within its provider (`batch-<batch>/<custom_id>`, `batch-<batch_req id>`,
+   * `response-<resp id>`): reading its usage a second time adds nothing.
+   */
   key: string;
   usage: Usage;
 }

@@ -12,7 +12,7 @@ import { createUsageParser, detectBilling, findShape, type HostShape } from "../
 import { costOf, type RateBook } from "../../pricing/mod.ts";
 import type { Attribution } from "../attribution/mod.ts";
 import type { UsageRow } from "../../store/rows.ts";
-import { type BatchItem, type ErrorClass, tokenCounts, type Usage } from "../../core/usage.ts";
+import { type ErrorClass, type KeyedCall, tokenCounts, type Usage } from "../../core/usage.ts";
 import { uuid7 } from "../../store/ids.ts";
 import type { ExchangeEnd, ExchangeStart, MeteringHook } from "../intercept/seam.ts";
 
@@ -95,7 +95,7 @@ export function createMeteringHook(deps: MeteringDeps): MeteringHook {
             if (!u.items) {
               return queue(buildRow(x, end, u, w, shape.provider, billing, streamed, deps.rates()));
             }
-            for (const item of u.items) queue(batchRow(x, item, w, shape.provider, billing, deps.rates()));
+            for (const item of u.items) queue(keyedRow(x, item, w, shape.provider, billing, deps.rates()));
           };
           if (who && !(usage instanceof Promise)) {
             try {
@@ -164,9 +164,9 @@ export function buildRow(
  * download of the same results writes nothing new. It is dated when the results were read, and has no latency
  * or sizes of its own.
  */
-export function batchRow(
+export function keyedRow(
   x: ExchangeStart,
-  item: BatchItem,
+  item: KeyedCall,
   who: Attribution,
   provider: string,
   billing: "api" | "subscription",
@@ -181,7 +181,7 @@ export function batchRow(
   };
   return {
     ...buildRow(x, whole, item.usage, who, provider, billing, false, rates),
-    id: `batch-${provider}-${item.key}`,
+    id: `${provider}-${item.key}`,
     latency_ms: null,
     request_bytes: null,
     response_bytes: null,

@@ -12,7 +12,7 @@
  * @module
  */
 import type { ExchangeInfo, ProviderShape } from "./types.ts";
-import type { BatchItem, Usage } from "../../core/usage.ts";
+import type { KeyedCall, Usage } from "../../core/usage.ts";
 import {
   blankUsage,
   bodyFormat,
@@ -134,7 +134,7 @@ export function anthropicBatchResults(provider: string): ProviderShape {
 
 class BatchResultsParser extends UsageParser {
   readonly #batch: string;
-  readonly #items: BatchItem[] = [];
+  readonly #items: KeyedCall[] = [];
 
   constructor(info: ExchangeInfo) {
     super(info, "jsonl", {});
@@ -155,6 +155,6 @@ class BatchResultsParser extends UsageParser {
     if (applyUsage(u, message?.usage, false) === undefined) return;
     u.service_tier = "batch";
     u.tokens_complete = true;
-    this.#items.push({ key: `${this.#batch}/${id}`, usage: u });
+    this.#items.push({ key: `batch-${this.#batch}/${id}`, usage: u });
   }
 }

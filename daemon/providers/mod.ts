@@ -8,7 +8,13 @@
 import type { ExchangeInfo, ProviderShape, ResponseParser } from "./types.ts";
 import type { Usage } from "../../core/usage.ts";
 import { anthropicBatchResults, anthropicMessages } from "./anthropic.ts";
-import { openaiBatchOutput, openaiChat, openaiRealtime, openaiResponses } from "./openai.ts";
+import {
+  openaiBatchOutput,
+  openaiChat,
+  openaiRealtime,
+  openaiResponses,
+  openaiRetrievedResponse,
+} from "./openai.ts";
 import { codeAssist, geminiGenerate } from "./gemini.ts";
 import { createDecoder } from "./decode.ts";
 import { applyHttpError, blankUsage, exactPath, pathSuffix } from "./_shared.ts";
@@ -30,6 +36,7 @@ const BUILT_IN: ReadonlyMap<string, readonly ProviderShape[]> = new Map([
     openaiChat("openai", exactPath("/v1/chat/completions", "/v1/completions", "/v1/embeddings")),
     openaiResponses("openai", exactPath("/v1/responses")),
     openaiRealtime("openai", exactPath("/v1/realtime")),
+    openaiRetrievedResponse("openai"),
     openaiBatchOutput("openai"),
   ]],
   ["chatgpt.com", [openaiResponses("openai", exactPath("/backend-api/codex/responses"))]],

@@ -19,7 +19,7 @@
  * @module
  */
 import type { ExchangeInfo, ProviderShape } from "./types.ts";
-import type { BatchItem, Usage } from "../../core/usage.ts";
+import type { KeyedCall, Usage } from "../../core/usage.ts";
 import {
   blankUsage,
   bodyFormat,
@@ -30,12 +30,21 @@ import {
   obj,
   type PathMatch,
   pathOnly,
+  requestJson,
   str,
 } from "./_shared.ts";
 import { postShape, UsageParser } from "./_parser.ts";
 
 const CHAT_PICK = { model: true, usage: true, service_tier: true, error: true } as const;
-const RESPONSES_PICK = { model: true, usage: true, service_tier: true, status: true, error: true } as const;
+const RESPONSES_PICK = {
+  id: true,
+  model: true,
+  usage: true,
+  service_tier: true,
+  status: true,
+  background: true,
+  error: true,
+} as const;
 /** The output is kept only for a request that offered the search tool: it can be large, and nothing else reads it. */
 const RESPONSES_SEARCH_PICK = { ...RESPONSES_PICK, output: true } as const;
 const TERMINAL_EVENTS = new Set(["response.completed", "response.incomplete", "response.failed"]);
@@ -63,6 +72,20 @@ export function openaiRealtime(provider: string, matchPath: PathMatch): Provider
 /** The Responses API for `provider` on the paths `matchPath` accepts (POST only). */
 export function openaiResponses(provider: string, matchPath: PathMatch): ProviderShape {
   return postShape(provider, matchPath, (info) => new ResponsesParser(info));
+}
+
+const RESPONSE_PATH = /^\/v1\/responses\/[^/]+$/;
+
+/**
+ * A response retrieved (`GET /v1/responses/<id>`, whole or as a resumed stream): metered only when it ran in
+ * the background, the one way such a response's usage ever crosses the meter (see {@linkcode ResponsesParser}).
+ */
+export function openaiRetrievedResponse(provider: string): ProviderShape {
+  return {
+    provider,
+    matches: (method, path) => method === "GET" && RESPONSE_PATH.test(pathOnly(path)),
+    createParser: (info) => new ResponsesParser(info),
+  };
 }
 
 /** Fills the token columns from `prompt`/`completion`-style counts; see the module notes for the rules. */
@@ -147,15 +170,37 @@ function isSearch(item: unknown): boolean {
   return action === undefined || action === "search";
 }
 
+/**
+ * A response of the Responses API. One run in the background (`background: true`) answers its request at once,
+ * queued and without usage; its usage comes later, to whoever retrieves it, as often as they like. So such a
+ * response is keyed by its id, and only a body that carries its final usage gives it its row: the request's
+ * own stream when it was streamed, else the first retrieval that finds it ended. A retrieved response that did
+ * not run in the background already had its row from its request, and gives none.
+ */
 class ResponsesParser extends UsageParser {
   #sawUsage = false;
   /** Searches seen in `response.output_item.done` events. */
   #searches = 0;
+  #id: string | undefined;
+  /** The request asked to run in the background, or the response retrieved says it ran there. */
+  #background: boolean;
 
   constructor(info: ExchangeInfo) {
     const format = bodyFormat(info);
     const search = format === "json" && includesAscii(info.requestBody, "web_search");
     super(info, format, search ? RESPONSES_SEARCH_PICK : RESPONSES_PICK);
+    this.#background = info.method === "POST" && includesAscii(info.requestBody, '"background"') &&
+      requestJson(info)?.background === true;
+  }
+
+  override finish(complete: boolean): Usage {
+    const u = super.finish(complete);
+    const retrieved = this.info.method === "GET";
+    // A request refused outright keeps its own row, as any other refused call.
+    if (!retrieved && (!this.#background || this.info.status >= 400)) return u;
+    const ended = this.#background && this.#sawUsage && this.#id !== undefined && !this.reader.malformed;
+    u.items = ended ? [{ key: `response-${this.#id}`, usage: { ...u } }] : [];
+    return u;
   }
 
   /** A failed response that still reports usage was billed that usage: the row is complete. */
@@ -183,13 +228,20 @@ class ResponsesParser extends UsageParser {
     }
     const response = obj(v.response);
     if (!response) return;
+    this.#identify(response);
     if (TERMINAL_EVENTS.has(type)) {
       this.#response(response, type === "response.failed");
       this.streamEnded();
     } else describe(this.usage, response);
   }
 
+  #identify(r: Json): void {
+    this.#id = str(r.id) ?? this.#id;
+    if (r.background === true) this.#background = true;
+  }
+
   #response(r: Json, failed: boolean): void {
+    this.#identify(r);
     describe(this.usage, r);
     if (Array.isArray(r.output)) {
       const listed = r.output.filter(isSearch).length;
@@ -276,7 +328,7 @@ export function openaiBatchOutput(provider: string): ProviderShape {
 }
 
 class BatchOutputParser extends UsageParser {
-  readonly #items: BatchItem[] = [];
+  readonly #items: KeyedCall[] = [];
   /** Whether the file is a batch's output; undefined until its first bytes are in. */
   #batch: boolean | undefined;
   #head: Uint8Array[] = [];
@@ -341,6 +393,6 @@ class BatchOutputParser extends UsageParser {
     });
     u.service_tier = "batch";
     u.tokens_complete = true;
-    this.#items.push({ key: id, usage: u });
+    this.#items.push({ key: `batch-${id}`, usage: u });
   }
 }

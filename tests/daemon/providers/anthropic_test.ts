@@ -151,11 +151,11 @@ Deno.test("anthropic batch results: each succeeded request is an item at the bat
   });
   deepStrictEqual(usage.items, [
     {
-      key: "msgbatch_01X/invoice-0001",
+      key: "batch-msgbatch_01X/invoice-0001",
       usage: item({ input_tokens: 1800, cache_read_tokens: 4000, output_tokens: 120, prompt_tokens: 5800 }),
     },
     {
-      key: "msgbatch_01X/invoice-0003",
+      key: "batch-msgbatch_01X/invoice-0003",
       usage: item({
         input_tokens: 2200,
         cache_write_5m_tokens: 4000,

@@ -397,7 +397,7 @@ Deno.test("openai batch output: each successful request is an item at the batch 
     const usage = parse(files, info, [body.subarray(0, cut), body.subarray(cut)]);
     deepStrictEqual(usage.items, [
       {
-        key: "batch_req_6a1f0001",
+        key: "batch-batch_req_6a1f0001",
         usage: {
           ...ZERO,
           model: "gpt-4.1-mini-2025-04-14",
@@ -409,7 +409,7 @@ Deno.test("openai batch output: each successful request is an item at the batch 
         },
       },
       {
-        key: "batch_req_6a1f0003",
+        key: "batch-batch_req_6a1f0003",
         usage: {
           ...ZERO,
           model: "gpt-5-mini-2025-08-07",
@@ -442,4 +442,65 @@ Deno.test("openai file content that is not a batch's output (its input, a PDF) g
     deepStrictEqual(usage.items, [], JSON.stringify(text));
     equal(usage.tokens_complete, true, "nothing in it was malformed: it was never read");
   }
+});
+
+const retrieved = findShape("api.openai.com", "GET", "/v1/responses/resp_bg1") as ProviderShape;
+const backgroundResponse = (status: string, usage: unknown) =>
+  new TextEncoder().encode(JSON.stringify({
+    id: "resp_bg1",
+    object: "response",
+    created_at: 1796000000,
+    status,
+    background: true,
+    model: "o3-deep-research-2025-06-26",
+    output: [],
+    usage,
+  }));
+
+Deno.test("openai background response: no row while queued, one keyed row once ended, however often retrieved", () => {
+  const request = { model: "o3-deep-research", background: true, input: "survey" };
+  // The request is answered at once, queued, without usage: nothing to bill yet.
+  const queued = parse(responses, exchange({ request }), [backgroundResponse("queued", null)]);
+  deepStrictEqual(queued.items, []);
+  const get = exchange({ path: "/v1/responses/resp_bg1", method: "GET" });
+  deepStrictEqual(parse(retrieved, get, [backgroundResponse("in_progress", null)]).items, []);
+  const usage = {
+    input_tokens: 5000,
+    output_tokens: 9000,
+    output_tokens_details: { reasoning_tokens: 7000 },
+  };
+  const done = parse(retrieved, get, [backgroundResponse("completed", usage)]);
+  deepStrictEqual(done.items?.map((i) => [i.key, i.usage.input_tokens, i.usage.output_tokens]), [
+    ["response-resp_bg1", 5000, 9000],
+  ]);
+  // A streamed background request carries the usage itself, under the same key, so a later retrieval adds
+  // nothing (the rows share their id).
+  const events = [
+    { type: "response.created", response: { id: "resp_bg1", status: "queued", background: true } },
+    {
+      type: "response.completed",
+      response: { id: "resp_bg1", status: "completed", background: true, usage },
+    },
+  ].map((e) => `data: ${JSON.stringify(e)}\n\n`).join("");
+  const streamed = parse(responses, exchange({ contentType: sse, request: { ...request, stream: true } }), [
+    new TextEncoder().encode(events),
+  ]);
+  deepStrictEqual(streamed.items?.map((i) => i.key), ["response-resp_bg1"]);
+});
+
+Deno.test("openai retrieved response that did not run in the background gives no row: its request had one", () => {
+  const get = exchange({ path: "/v1/responses/resp_fg", method: "GET" });
+  const body = new TextEncoder().encode(JSON.stringify({
+    id: "resp_fg",
+    status: "completed",
+    background: false,
+    model: "gpt-5",
+    usage: { input_tokens: 10, output_tokens: 5 },
+  }));
+  deepStrictEqual(parse(retrieved, get, [body]).items, []);
+  // A request not in the background is metered as it always was, with no key.
+  equal(
+    parse(responses, exchange({ request: { model: "gpt-5" } }), [fixture("openai_responses.body")]).items,
+    undefined,
+  );
 });

@@ -1,6 +1,7 @@
 /**
- * Batch results through the meter, end to end: real `edge` and `daemon` processes, the fake provider serving a
- * Message Batch's results and a Batch API output file, fetched with curl as a script would, twice.
+ * Calls billed apart from their request, through the meter end to end: real `edge` and `daemon` processes, the
+ * fake provider serving a Message Batch's results, a Batch API output file and a response run in the
+ * background, each fetched with curl as a script would, twice.
  */
 import assert from "node:assert/strict";
 import { waitFor } from "../../testkit/processes.ts";
@@ -12,9 +13,20 @@ const hasCurl = await new Deno.Command("curl", { args: ["--version"], stdout: "n
   () => false,
 );
 
-async function download(w: RunningWorld, url: string): Promise<string> {
+async function download(w: RunningWorld, url: string, post?: unknown): Promise<string> {
+  const body = post === undefined ? [] : ["-H", "content-type: application/json", "-d", JSON.stringify(post)];
   const out = await new Deno.Command("curl", {
-    args: ["-sS", "--max-time", "10", "-x", `http://127.0.0.1:${w.ports.edge}`, "--cacert", w.caFile, url],
+    args: [
+      "-sS",
+      "--max-time",
+      "10",
+      "-x",
+      `http://127.0.0.1:${w.ports.edge}`,
+      "--cacert",
+      w.caFile,
+      ...body,
+      url,
+    ],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -47,12 +59,12 @@ Deno.test({
         [
           // Half of claude-sonnet-4-5's rates: (1800×3 + 4000×0.30 + 120×15) / 20 and
           // (2200×3 + 4000×3.75 + 80×15) / 20 millicents.
-          ["batch-anthropic-msgbatch_01X/invoice-0001", "anthropic", "claude-sonnet-4-5-20250929", 420],
-          ["batch-anthropic-msgbatch_01X/invoice-0003", "anthropic", "claude-sonnet-4-5-20250929", 1140],
+          ["anthropic-batch-msgbatch_01X/invoice-0001", "anthropic", "claude-sonnet-4-5-20250929", 420],
+          ["anthropic-batch-msgbatch_01X/invoice-0003", "anthropic", "claude-sonnet-4-5-20250929", 1140],
           // Half of gpt-4.1-mini's and gpt-5-mini's: (950×0.40 + 3×1.60) / 20 and (176×0.25 + 1024×0.025 +
           // 300×2) / 20.
-          ["batch-openai-batch_req_6a1f0001", "openai", "gpt-4.1-mini-2025-04-14", 19],
-          ["batch-openai-batch_req_6a1f0003", "openai", "gpt-5-mini-2025-08-07", 33],
+          ["openai-batch-batch_req_6a1f0001", "openai", "gpt-4.1-mini-2025-04-14", 19],
+          ["openai-batch-batch_req_6a1f0003", "openai", "gpt-5-mini-2025-08-07", 33],
         ].map((r) => [...r, `bundled-${card.date}`, "success"]),
       );
       for (const r of rows) {
@@ -60,6 +72,29 @@ Deno.test({
         assert.equal(r.tokens_complete, 1);
         assert.equal(r.latency_ms, null);
       }
+    });
+  },
+});
+
+Deno.test({
+  name: "a response run in the background: no row while queued, one row once retrieved ended, however often",
+  ignore: !hasCurl,
+  async fn() {
+    await withMeter({ prefix: "hm-background-", hosts: ["api.openai.com"] }, async (w) => {
+      const ask = { model: "gpt-5", background: true, input: "survey the field" };
+      assert.match(
+        await download(w, "https://api.openai.com/v1/responses?fixture=openai_background_queued.body", ask),
+        /"queued"/,
+      );
+      const done = "https://api.openai.com/v1/responses/resp_bg1?fixture=openai_background_done.body";
+      for (let poll = 0; poll < 3; poll++) assert.match(await download(w, done), /"completed"/);
+      await waitFor("the row", () => Promise.resolve(w.rows().length >= 1), 5000);
+      await new Promise((r) => setTimeout(r, 500));
+      // gpt-5: (5000×1.25 + 9000×10) / 10 millicents, once.
+      assert.deepEqual(
+        w.rows().map((r) => [r.id, r.model, r.input_tokens, r.output_tokens, r.cost_usd_minor_units, r.path]),
+        [["openai-response-resp_bg1", "gpt-5-2025-08-07", 5000, 9000, 9625, "/v1/responses/resp_bg1"]],
+      );
     });
   },
 });
