@@ -1,7 +1,8 @@
 /**
  * The metering hook: for each exchange with a metered path it starts the client's attribution, feeds a copy
- * of the response through the provider's parser, and at the end prices the usage and queues one row (a batch's
- * downloaded results: one per request it billed, keyed by the request, and none for the download). Nothing
+ * of the response through the provider's parser, and at the end prices the usage and queues one row (a body
+ * that tells calls billed apart from it, a batch's results or a background response: one per call, keyed by
+ * the call, and none for the exchange itself). Nothing
  * here blocks the data path: parsing is incremental, attribution and decoding finish asynchronously, and the
  * row goes to the writer's in-memory queue.
  *
@@ -160,9 +161,9 @@ export function buildRow(
 }
 
 /**
- * The row of one request of a batch, from its downloaded results: its id is the request's own, so a second
- * download of the same results writes nothing new. It is dated when the results were read, and has no latency
- * or sizes of its own.
+ * The row of a call billed apart from the exchange that told its usage (a request of a batch, a response run
+ * in the background): its id is the call's own, so reading the same usage again writes nothing new. It is
+ * dated when the usage was read, and has no latency or sizes of its own.
  */
 export function keyedRow(
   x: ExchangeStart,
