@@ -122,6 +122,37 @@ function applyCounts(
   if (ticks !== undefined) u.cost_in_usd_ticks = ticks;
 }
 
+/** Fills the token columns from a chat completions, completions or embeddings usage object. */
+function chatCounts(u: Usage, usage: Json): void {
+  const prompt = obj(usage.prompt_tokens_details);
+  const completion = obj(usage.completion_tokens_details);
+  applyCounts(u, usage, {
+    prompt: usage.prompt_tokens,
+    output: usage.completion_tokens,
+    // DeepSeek-style hosts name their cache hits apart.
+    cached: prompt?.cached_tokens ?? usage.prompt_cache_hit_tokens,
+    written: prompt?.cache_write_tokens,
+    reasoning: completion?.reasoning_tokens,
+    audioIn: prompt?.audio_tokens,
+    audioOut: completion?.audio_tokens,
+  });
+}
+
+/** Fills the token columns from a Responses API usage object. */
+function responsesCounts(u: Usage, usage: Json): void {
+  const input = obj(usage.input_tokens_details);
+  const output = obj(usage.output_tokens_details);
+  applyCounts(u, usage, {
+    prompt: usage.input_tokens,
+    output: usage.output_tokens,
+    cached: input?.cached_tokens,
+    written: input?.cache_write_tokens,
+    reasoning: output?.reasoning_tokens,
+    audioIn: input?.audio_tokens,
+    audioOut: output?.audio_tokens,
+  });
+}
+
 /** Takes the model and the billed service tier a response object names. */
 function describe(u: Usage, r: Json): void {
   const model = str(r.model);
@@ -146,16 +177,7 @@ class ChatParser extends UsageParser {
     const usage = obj(v.usage);
     if (usage) {
       this.#sawUsage = true;
-      applyCounts(this.usage, usage, {
-        prompt: usage.prompt_tokens,
-        output: usage.completion_tokens,
-        // DeepSeek-style hosts name their cache hits apart.
-        cached: obj(usage.prompt_tokens_details)?.cached_tokens ?? usage.prompt_cache_hit_tokens,
-        written: obj(usage.prompt_tokens_details)?.cache_write_tokens,
-        reasoning: obj(usage.completion_tokens_details)?.reasoning_tokens,
-        audioIn: obj(usage.prompt_tokens_details)?.audio_tokens,
-        audioOut: obj(usage.completion_tokens_details)?.audio_tokens,
-      });
+      chatCounts(this.usage, usage);
     }
     const error = obj(v.error);
     if (error) this.failed(errorCode(error, ERROR_KEYS));
@@ -250,15 +272,7 @@ class ResponsesParser extends UsageParser {
     const usage = obj(r.usage);
     if (usage) {
       this.#sawUsage = true;
-      applyCounts(this.usage, usage, {
-        prompt: usage.input_tokens,
-        output: usage.output_tokens,
-        cached: obj(usage.input_tokens_details)?.cached_tokens,
-        written: obj(usage.input_tokens_details)?.cache_write_tokens,
-        reasoning: obj(usage.output_tokens_details)?.reasoning_tokens,
-        audioIn: obj(usage.input_tokens_details)?.audio_tokens,
-        audioOut: obj(usage.output_tokens_details)?.audio_tokens,
-      });
+      responsesCounts(this.usage, usage);
     }
     if (failed) this.failed(errorCode(obj(r.error), ERROR_KEYS));
   }
@@ -379,18 +393,8 @@ class BatchOutputParser extends UsageParser {
     const usage = obj(body?.usage);
     if (!id || !usage || (num(response!.status_code) ?? 0) >= 400) return;
     const u = blankUsage(str(body!.model) ?? null);
-    const responsesApi = usage.input_tokens !== undefined;
-    const inDetails = obj(responsesApi ? usage.input_tokens_details : usage.prompt_tokens_details);
-    const outDetails = obj(responsesApi ? usage.output_tokens_details : usage.completion_tokens_details);
-    applyCounts(u, usage, {
-      prompt: responsesApi ? usage.input_tokens : usage.prompt_tokens,
-      output: responsesApi ? usage.output_tokens : usage.completion_tokens,
-      cached: inDetails?.cached_tokens,
-      written: inDetails?.cache_write_tokens,
-      reasoning: outDetails?.reasoning_tokens,
-      audioIn: inDetails?.audio_tokens,
-      audioOut: outDetails?.audio_tokens,
-    });
+    // The body is what the batch's endpoint answers: a Responses object counts `input_tokens`.
+    (usage.input_tokens !== undefined ? responsesCounts : chatCounts)(u, usage);
     u.service_tier = "batch";
     u.tokens_complete = true;
     this.#items.push({ key: `batch-${id}`, usage: u });
