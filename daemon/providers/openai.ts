@@ -30,7 +30,6 @@ import {
   obj,
   type PathMatch,
   pathOnly,
-  requestJson,
   str,
 } from "./_shared.ts";
 import { postShape, UsageParser } from "./_parser.ts";
@@ -204,15 +203,13 @@ class ResponsesParser extends UsageParser {
   /** Searches seen in `response.output_item.done` events. */
   #searches = 0;
   #id: string | undefined;
-  /** The request asked to run in the background, or the response retrieved says it ran there. */
-  #background: boolean;
+  /** The response says it runs in the background (every response object says whether it does). */
+  #background = false;
 
   constructor(info: ExchangeInfo) {
     const format = bodyFormat(info);
     const search = format === "json" && includesAscii(info.requestBody, "web_search");
     super(info, format, search ? RESPONSES_SEARCH_PICK : RESPONSES_PICK);
-    this.#background = info.method === "POST" && includesAscii(info.requestBody, '"background"') &&
-      requestJson(info)?.background === true;
   }
 
   override finish(complete: boolean): Usage {
