@@ -3,6 +3,8 @@
  * libraries): a POST on an API path whose JSON body names a `model` is answered in that API's own protocol,
  * from a transcript of tests/fixtures/providers/ with the request's model put in, streamed when the request
  * asked for a stream. Each protocol has one fixed usage, so a test knows every token column of each row.
+ * The downloads that tell usage billed apart (a Message Batch and its results, a Batch API output file, a
+ * response run in the background, queued and then retrieved) are answered from fixtures too.
  *
  * @module
  */
@@ -27,12 +29,41 @@ export const THINK_MS = 1500;
 export const STREAM_TAIL_MS = 300;
 
 const GEMINI_PATH = /\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
+const MESSAGE_BATCH_PATH = /^\/v1\/messages\/batches\/([^/]+)$/;
+
+/** The answer to a download of usage billed apart from its request, or undefined when `path` names none. */
+function deferredAnswer(path: string): Promise<RenderedFixture> | undefined {
+  const render = (name: string) => renderFixture(name, fixtureOptions(new URLSearchParams()));
+  const batch = MESSAGE_BATCH_PATH.exec(path);
+  if (batch) {
+    const id = batch[1];
+    return Promise.resolve({
+      status: 200,
+      contentType: "application/json",
+      gzip: false,
+      lagMs: 0,
+      gapMs: 0,
+      parts: [JSON.stringify({
+        id,
+        type: "message_batch",
+        processing_status: "ended",
+        request_counts: { processing: 0, succeeded: 2, errored: 1, canceled: 0, expired: 1 },
+        results_url: `https://api.anthropic.com/v1/messages/batches/${id}/results`,
+      })],
+    });
+  }
+  if (/^\/v1\/messages\/batches\/[^/]+\/results$/.test(path)) return render("anthropic_batch_results.body");
+  if (/^\/v1\/files\/[^/]+\/content$/.test(path)) return render("openai_batch_output.body");
+  if (/^\/v1\/responses\/resp_bg1$/.test(path)) return render("openai_background_done.body");
+  return undefined;
+}
 
 /**
  * The answer to a real client's API call, or undefined when the request is not one (no JSON body naming a
  * model, or a path no protocol here speaks), so the fake's other behaviours still apply.
  */
 export function protocolAnswer(url: URL, body: Uint8Array): Promise<RenderedFixture> | undefined {
+  if (body.length === 0) return deferredAnswer(url.pathname);
   let request: Record<string, unknown>;
   try {
     request = JSON.parse(new TextDecoder().decode(body));
@@ -52,6 +83,7 @@ export function protocolAnswer(url: URL, body: Uint8Array): Promise<RenderedFixt
     return render(stream ? PROTOCOL_FIXTURES.messages.stream : PROTOCOL_FIXTURES.messages.json, model);
   }
   if ((path.endsWith("/v1/responses") || path.endsWith("/codex/responses")) && model) {
+    if (request.background === true && !stream) return render("openai_background_queued.body");
     return render(stream ? PROTOCOL_FIXTURES.responses.stream : PROTOCOL_FIXTURES.responses.json, model);
   }
   if (path.endsWith("/v1/chat/completions") && model && Array.isArray(request.messages)) {

@@ -129,3 +129,87 @@ for (const c of CASES) {
     },
   });
 }
+
+interface DeferredCase {
+  sdk: string;
+  host: string;
+  answer: RegExp;
+  /** Per row, sorted by id: id, model, input, output, cost worked out by hand from the provider's rates. */
+  rows: [string, string, number, number, number][];
+}
+
+const DEFERRED: DeferredCase[] = [
+  {
+    sdk: "anthropic-batch",
+    host: "api.anthropic.com",
+    answer: /^invoice-0001 invoice-0002 invoice-0003 invoice-0004$/m,
+    // Half of claude-sonnet-4-5's rates: (1800×3 + 4000×0.30 + 120×15) / 20, (2200×3 + 4000×3.75 + 80×15) / 20.
+    rows: [
+      ["anthropic-batch-msgbatch_01X/invoice-0001", "claude-sonnet-4-5-20250929", 1800, 120, 420],
+      ["anthropic-batch-msgbatch_01X/invoice-0003", "claude-sonnet-4-5-20250929", 2200, 80, 1140],
+    ],
+  },
+  {
+    sdk: "openai-batch",
+    host: "api.openai.com",
+    answer: /^ticket-1 ticket-2 ticket-3$/m,
+    // Half of gpt-4.1-mini's and gpt-5-mini's: (950×0.40 + 3×1.60) / 20, (176×0.25 + 1024×0.025 + 300×2) / 20.
+    rows: [
+      ["openai-batch-batch_req_6a1f0001", "gpt-4.1-mini-2025-04-14", 950, 3, 19],
+      ["openai-batch-batch_req_6a1f0003", "gpt-5-mini-2025-08-07", 176, 300, 33],
+    ],
+  },
+  {
+    sdk: "openai-background",
+    host: "api.openai.com",
+    answer: /^completed Survey done\.$/m,
+    // gpt-5: (5000×1.25 + 9000×10) / 10.
+    rows: [["openai-response-resp_bg1", "gpt-5-2025-08-07", 5000, 9000, 9625]],
+  },
+];
+
+for (const c of DEFERRED) {
+  Deno.test({
+    name: `${c.sdk} with its Node SDK through \`run --project\`: one row per billed call, none for the rest`,
+    ignore: !sdks.ok,
+    async fn() {
+      if (!sdks.ok) return;
+      const w = await fakeWorld({ prefix: "hm-sdk-", hosts: [c.host] });
+      const up = spawnMeter(w.dir, "up");
+      try {
+        await waitFor("a healthy daemon", () => daemonHealthy(w.ports.api), 30_000);
+        await waitFor("the edge", () => accepts(w.ports.edge), 30_000);
+        const out = await meterCommand(
+          w.dir,
+          ["run", "--project", "sdk-app", "--", sdks.node, SCRIPT, sdks.dir, c.sdk],
+          { stdout: "piped", stderr: "piped" },
+        ).output();
+        assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+        assert.match(new TextDecoder().decode(out.stdout), c.answer, "the SDK got the fake's answer");
+        const read = () => {
+          const db = new DatabaseSync(join(w.dir, "db.sqlite"), { readOnly: true });
+          try {
+            return db.prepare(
+              `SELECT r.id, r.model, r.input_tokens, r.output_tokens, r.cost_usd_minor_units, p.slug AS project
+                 FROM requests r JOIN projects p ON p.id = r.project_id ORDER BY r.id`,
+            ).all() as Row[];
+          } finally {
+            db.close();
+          }
+        };
+        await waitFor("the rows", () => Promise.resolve(read().length >= c.rows.length), 10_000);
+        // The batch's own record, the queued answer and the polls write nothing; give a wrong row time to land.
+        await new Promise((r) => setTimeout(r, 500));
+        const rows = read();
+        assert.deepEqual(
+          rows.map((r) => [r.id, r.model, r.input_tokens, r.output_tokens, r.cost_usd_minor_units]),
+          c.rows,
+        );
+        assert.ok(rows.every((r) => r.project === "sdk-app"), "attributed to the downloading process");
+      } finally {
+        await stop(up);
+        await w.close();
+      }
+    },
+  });
+}
