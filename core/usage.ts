@@ -36,8 +36,8 @@ export type ErrorClass =
 
 /**
  * Token counts in the one meaning shared by every provider (README.md, "What is metered"), and the searches
- * billed per call: cost = Σ column × its rate + searches × the provider's search fee, where the audio and image
- * parts of input and output are taken out of them at their own rates.
+ * billed per call: cost = Σ column × its rate + searches × the provider's search fee, where the audio and
+ * image parts of input and output are taken out of them at their own rates.
  */
 export interface TokenCounts {
   /** Input billed at the full input rate: cache reads and writes taken out where the provider counts them in. */
@@ -53,7 +53,7 @@ export interface TokenCounts {
   input_audio_tokens: number;
   /** The audio part of `output_tokens`, billed at the model's audio output rate where it has one. */
   output_audio_tokens: number;
-  /** The image part of `output_tokens` (generated images), billed at the model's image output rate where it has one. */
+  /** The image part of `output_tokens` (generated images), billed at the model's image rate where it has one. */
   output_image_tokens: number;
   /**
    * Web searches the provider ran and bills per search, apart from tokens: Anthropic's `web_search` server

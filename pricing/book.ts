@@ -28,7 +28,7 @@ export interface RateBookSources {
   overrides?: readonly PriceOverride[];
   /** The bundled price data package, consulted by exact id for models none of the above price. */
   package?: PackageRates;
-  /** Each provider's web search fee ({@linkcode bundledFees}); searches of a provider without one are unpriced. */
+  /** Each provider's web search fee ({@linkcode bundledFees}); a provider's searches without one are unpriced. */
   fees?: ProviderFees;
   /** Told once per model (per book) that no source priced it: the daemon then loads the package. */
   onMiss?: (provider: string, model: string) => void;

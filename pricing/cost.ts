@@ -1,7 +1,7 @@
 /**
- * Cost of one call in integer millicents (1 USD = 100,000), computed exactly: rates are decimals, the sum
- * Σ tokens × rate (plus web searches × the provider's fee) is an integer at a common scale, and it is rounded once, half up, at the end. Pure: no
- * I/O, never a network call.
+ * Cost of one call in integer millicents (1 USD = 100,000), computed exactly: rates are decimals, the sum Σ
+ * tokens × rate (plus web searches × the provider's fee) is an integer at a common scale, and it is rounded
+ * once, half up, at the end. Pure: no I/O, never a network call.
  *
  * @module
  */

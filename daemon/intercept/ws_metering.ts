@@ -219,7 +219,7 @@ function beginExchange(u: WsUpgrade, body: Uint8Array): ExchangeObserver | undef
   });
 }
 
-/** A message as the one SSE event it stands for: `data:` lines cannot hold a newline, and SSE joins them with one. */
+/** A message as the SSE event it stands for: `data:` lines hold no newline, and SSE joins them with one. */
 function asSse(text: string): Buffer {
   return Buffer.from(`data: ${text.replaceAll("\n", "\ndata: ")}\n\n`);
 }

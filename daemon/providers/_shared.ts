@@ -144,7 +144,7 @@ export function requestJson(info: ExchangeInfo): Json | undefined {
   }
 }
 
-/** Whether `bytes` hold the ASCII text `needle`: a look into a request body without decoding or parsing it. */
+/** Whether `bytes` hold the ASCII text `needle`: a look into a request body without decoding or parsing. */
 export function includesAscii(bytes: Uint8Array, needle: string): boolean {
   const first = needle.charCodeAt(0);
   const last = bytes.length - needle.length;

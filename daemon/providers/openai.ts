@@ -3,18 +3,19 @@
  * API (also Codex on chatgpt.com and xAI's `/v1/responses`), the Realtime API's responses, and the output
  * files of the Batch API.
  *
- * Usage facts: `prompt_tokens` / `input_tokens` include the cached tokens and the cache writes (`cached_tokens`
- * and `cache_write_tokens` of the prompt's details), which are taken out of the input column into cache reads
- * and the short cache write; `completion_tokens` / `output_tokens` include the reasoning tokens. The audio
- * parts (`audio_tokens` of either details) stay inside input and output, for the audio rates of models that
- * have them. xAI reports its reasoning tokens outside `completion_tokens` (its `total_tokens` adds them on top),
- * so a total that only adds up with reasoning counted apart means reasoning is added to output. Streamed chat usage arrives only in a
- * last chunk with `choices: []`, when the client asked for `stream_options.include_usage`; without it the row
- * is incomplete (the request is never rewritten to force it). Responses streams end with
- * `response.completed`, `response.incomplete` or `response.failed`, whose `response.usage` is the usage.
- * Web searches are not in the usage: each `web_search_call` output item whose action is a `search` is billed
- * (opening or searching a page it found is not), so they are counted from the output, or from the stream's
- * `response.output_item.done` events when its terminal response lists fewer.
+ * Usage facts: `prompt_tokens` / `input_tokens` include the cached tokens and the cache writes
+ * (`cached_tokens` and `cache_write_tokens` of the prompt's details), which are taken out of the input column
+ * into cache reads and the short cache write; `completion_tokens` / `output_tokens` include the reasoning
+ * tokens. The audio parts (`audio_tokens` of either details) stay inside input and output, for the audio
+ * rates of models that have them. xAI reports its reasoning tokens outside `completion_tokens` (its
+ * `total_tokens` adds them on top), so a total that only adds up with reasoning counted apart means reasoning
+ * is added to output. Streamed chat usage arrives only in a last chunk with `choices: []`, when the client
+ * asked for `stream_options.include_usage`; without it the row is incomplete (the request is never rewritten
+ * to force it). Responses streams end with `response.completed`, `response.incomplete` or `response.failed`,
+ * whose `response.usage` is the usage. Web searches are not in the usage: each `web_search_call` output item
+ * whose action is a `search` is billed (opening or searching a page it found is not), so they are counted
+ * from the output, or from the stream's `response.output_item.done` events when its terminal response lists
+ * fewer.
  *
  * @module
  */
@@ -44,7 +45,7 @@ const RESPONSES_PICK = {
   background: true,
   error: true,
 } as const;
-/** The output is kept only for a request that offered the search tool: it can be large, and nothing else reads it. */
+/** The output, kept only when the request offered the search tool: it can be large, read for searches only. */
 const RESPONSES_SEARCH_PICK = { ...RESPONSES_PICK, output: true } as const;
 const TERMINAL_EVENTS = new Set(["response.completed", "response.incomplete", "response.failed"]);
 const ERROR_KEYS = ["code", "type"] as const;
@@ -183,7 +184,7 @@ class ChatParser extends UsageParser {
   }
 }
 
-/** Whether an output item is a billed web search: a `web_search_call` doing a `search` (or naming no action). */
+/** Whether an output item is a billed web search: a `web_search_call` doing a `search` (or naming none). */
 function isSearch(item: unknown): boolean {
   const o = obj(item);
   if (str(o?.type) !== "web_search_call") return false;
