@@ -4,7 +4,8 @@
  * disk, read-only file, a lock held by another program) keeps the rows queued, says why in
  * {@linkcode RowWriter.failure}, and retries often with batches of one row growing back as they succeed: a
  * retry of the whole queue in one transaction would need as much free space as the whole queue, so a disk
- * with a little space freed would never take any of it. The queue is bounded; what it drops is counted.
+ * with a little space freed would never take any of it. The queue is bounded; what it drops is counted, and
+ * a store that takes writes is written at once rather than dropped from.
  * A corrupted database is the exception: once a write meets one, or the daemon's background check finds one
  * ({@linkcode RowWriter.damaged}), nothing more is written into it and rows only wait and are counted.
  *
@@ -183,9 +184,12 @@ export class RowWriter {
     this.#opts.onError(new Error(problem), this.#queue.length);
   }
 
-  /** Queues a row; the flush happens later, off the caller's path. */
+  /** Queues a row; the flush happens later, off the caller's path, unless the queue is full. */
   enqueue(row: UsageRow): void {
     this.#queue.push(row);
+    // A batch's results queue up to 100,000 rows at once, sooner than any timer flushes: the bound is for rows
+    // a failing store cannot take, not for rows that only arrived together.
+    if (this.#queue.length > this.#opts.maxQueued && !this.#failure) this.flush();
     if (this.#queue.length > this.#opts.maxQueued) {
       this.#queue.shift();
       this.#dropped++;

@@ -192,17 +192,39 @@ Deno.test("RowWriter with busyTimeoutMs gives up on a locked database quickly an
   }
 });
 
-Deno.test("RowWriter drops the oldest rows beyond maxQueued and counts them", async () => {
+Deno.test("RowWriter drops the oldest rows beyond maxQueued while the store refuses writes, and counts them", async () => {
   await using home = await tempHome();
-  const db = openStore(home.paths.db);
-  const writer = new RowWriter(db, { intervalMs: 60_000, maxQueued: 3 });
+  openStore(home.paths.db).close();
+  const db = new DatabaseSync(home.paths.db);
+  const blocker = new DatabaseSync(home.paths.db);
+  const writer = new RowWriter(db, { intervalMs: 60_000, retryMs: 60_000, maxQueued: 3 });
   try {
+    blocker.exec("BEGIN IMMEDIATE");
     const rows = Array.from({ length: 5 }, () => makeRow());
     for (const r of rows) writer.enqueue(r);
+    assert.equal(writer.failure?.kind, "locked");
     assert.equal(writer.dropped, 2);
+    blocker.exec("ROLLBACK");
     writer.flush();
     const ids = db.prepare("SELECT id FROM requests ORDER BY id").all().map((r) => r.id);
     assert.deepEqual(ids, rows.slice(2).map((r) => r.id));
+  } finally {
+    writer.close();
+    blocker.close();
+    db.close();
+  }
+});
+
+Deno.test("RowWriter writes a queue grown past maxQueued at once when the store takes writes, dropping nothing", async () => {
+  await using home = await tempHome();
+  const db = openStore(home.paths.db);
+  // A batch's results: more rows in one go than the queue holds, before any timer could flush.
+  const writer = new RowWriter(db, { intervalMs: 60_000, maxQueued: 3 });
+  try {
+    for (let i = 0; i < 10; i++) writer.enqueue(makeRow());
+    assert.equal(writer.dropped, 0);
+    writer.flush();
+    assert.equal(count(db), 10);
   } finally {
     writer.close();
     db.close();
