@@ -38,6 +38,9 @@ export interface MeteringDeps {
   onRow?: (row: UsageRow) => void;
 }
 
+/** Keyed rows made in one turn of the event loop: about 5 ms of work. */
+const KEYED_SLICE = 500;
+
 /** Builds the hook the intercept server calls for every exchange with a metered host. */
 export function createMeteringHook(deps: MeteringDeps): MeteringHook {
   // Rows still being decoded or attributed; the daemon waits for them before its last flush.
@@ -60,6 +63,10 @@ export function createMeteringHook(deps: MeteringDeps): MeteringHook {
   };
   const failed = (host: string, e: unknown) =>
     deps.log?.error("metering.failed", { host, error: (e as Error)?.message ?? String(e) });
+  const track = (host: string, work: Promise<void>) => {
+    const done: Promise<void> = work.catch((e) => failed(host, e)).finally(() => pending.delete(done));
+    pending.add(done);
+  };
   return {
     async drain() {
       while (pending.size) await Promise.all(pending);
@@ -92,25 +99,36 @@ export function createMeteringHook(deps: MeteringDeps): MeteringHook {
         onEnd(end) {
           const usage = parser.finish(end.complete);
           const who = settled.get(attribution);
-          const queueRows = (u: Usage, w: Attribution) => {
-            if (!u.items) {
-              return queue(buildRow(x, end, u, w, shape.provider, billing, streamed, deps.rates()));
+          // A batch's results hold up to 100,000 calls: their rows are made a slice per turn of the event loop,
+          // so the streams this thread forwards meanwhile, and the writer's flushes, go on in between.
+          const queueKeyed = (
+            items: KeyedCall[],
+            w: Attribution,
+            from: number,
+          ): Promise<void> | undefined => {
+            const to = Math.min(items.length, from + KEYED_SLICE);
+            for (let i = from; i < to; i++) {
+              queue(keyedRow(x, items[i], w, shape.provider, billing, deps.rates()));
             }
-            for (const item of u.items) queue(keyedRow(x, item, w, shape.provider, billing, deps.rates()));
+            return to < items.length
+              ? new Promise((r) => setTimeout(r, 0)).then(() => queueKeyed(items, w, to))
+              : undefined;
+          };
+          const queueRows = (u: Usage, w: Attribution): Promise<void> | undefined => {
+            if (u.items) return queueKeyed(u.items, w, 0);
+            queue(buildRow(x, end, u, w, shape.provider, billing, streamed, deps.rates()));
+            return undefined;
           };
           if (who && !(usage instanceof Promise)) {
             try {
-              queueRows(usage, who);
+              const rest = queueRows(usage, who);
+              if (rest) track(x.host, rest);
             } catch (e) {
               failed(x.host, e);
             }
             return;
           }
-          const done: Promise<void> = Promise.all([usage, attribution])
-            .then(([u, w]) => queueRows(u, w))
-            .catch((e) => failed(x.host, e))
-            .finally(() => pending.delete(done));
-          pending.add(done);
+          track(x.host, Promise.all([usage, attribution]).then(([u, w]) => queueRows(u, w)));
         },
       };
     },

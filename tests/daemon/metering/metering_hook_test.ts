@@ -190,6 +190,43 @@ Deno.test("drain() waits for rows still being attributed, so a stopping daemon l
   assert.deepEqual(rows.map((r) => r.project), ["slow"]);
 });
 
+Deno.test("a batch's thousands of rows are queued a slice per turn of the event loop, and drain() waits for them all", async () => {
+  const rows: UsageRow[] = [];
+  const who = Promise.resolve({ project: "acme", layer: "git" as const, client_process: null });
+  const hook = createMeteringHook({
+    sink: { enqueue: (r) => rows.push(r) },
+    rates: () => rates,
+    attribute: () => who,
+  });
+  hook.connect!("127.0.0.1:50123");
+  await who;
+  const observer = hook.begin(exchange({
+    method: "GET",
+    path: "/v1/messages/batches/msgbatch_big/results",
+    responseHeaders: { "content-type": "application/binary" },
+    requestBody: new Uint8Array(),
+  }))!;
+  const line = (i: number) =>
+    JSON.stringify({
+      custom_id: `c-${i}`,
+      result: {
+        type: "succeeded",
+        message: { model: "claude-opus-4-1", usage: { input_tokens: 10, output_tokens: 1 } },
+      },
+    }) + "\n";
+  observer.onResponseChunk(
+    new TextEncoder().encode(Array.from({ length: 5000 }, (_, i) => line(i)).join("")),
+  );
+  observer.onEnd(end);
+  // Made all at once they held the daemon's only thread for a second at 50,000, every other stream with it.
+  assert.ok(
+    rows.length > 0 && rows.length < 5000,
+    `${rows.length} rows queued in the turn the results ended`,
+  );
+  await hook.drain!();
+  assert.equal(new Set(rows.map((r) => r.id)).size, 5000);
+});
+
 Deno.test("connect() starts the client's attribution before any request, while its process surely lives, as a new connection", () => {
   const { hook, clients } = harness();
   hook.connect!("127.0.0.1:50999", "tagged");
