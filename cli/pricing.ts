@@ -50,6 +50,7 @@ const COLUMN_HEADERS: Record<RateField, string> = {
   cache_write_5m: "WRITE 5M",
   cache_write_1h: "WRITE 1H",
   input_audio: "AUDIO IN",
+  input_image: "IMAGE IN",
   output_audio: "AUDIO OUT",
   output_image: "IMAGE OUT",
 };

@@ -7,7 +7,7 @@
  */
 
 /**
- * The priced token classes, named as the columns of `pricing_rates`. The last three price the audio and image
+ * The priced token classes, named as the columns of `pricing_rates`. The last four price the audio and image
  * parts of input and output; a model without one bills that part at its plain input or output rate.
  */
 export const RATE_FIELDS = [
@@ -17,6 +17,7 @@ export const RATE_FIELDS = [
   "cache_write_5m",
   "cache_write_1h",
   "input_audio",
+  "input_image",
   "output_audio",
   "output_image",
 ] as const;
@@ -51,6 +52,8 @@ export interface TokenCounts {
   cache_write_1h_tokens: number;
   /** The audio part of `input_tokens`, billed at the model's audio input rate where it has one. */
   input_audio_tokens: number;
+  /** The image part of `input_tokens` (pictures sent), billed at the model's image input rate where it has one. */
+  input_image_tokens: number;
   /** The audio part of `output_tokens`, billed at the model's audio output rate where it has one. */
   output_audio_tokens: number;
   /** The image part of `output_tokens` (generated images), billed at the model's image rate where it has one. */
@@ -72,6 +75,7 @@ export function tokenCounts(from: TokenCounts): TokenCounts {
     cache_write_5m_tokens: from.cache_write_5m_tokens,
     cache_write_1h_tokens: from.cache_write_1h_tokens,
     input_audio_tokens: from.input_audio_tokens,
+    input_image_tokens: from.input_image_tokens,
     output_audio_tokens: from.output_audio_tokens,
     output_image_tokens: from.output_image_tokens,
     web_search_requests: from.web_search_requests,

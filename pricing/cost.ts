@@ -35,6 +35,7 @@ const COLUMNS: readonly [keyof Usage & `${string}_tokens`, RateField][] = [
   ["cache_write_5m_tokens", "cache_write_5m"],
   ["cache_write_1h_tokens", "cache_write_1h"],
   ["input_audio_tokens", "input_audio"],
+  ["input_image_tokens", "input_image"],
   ["output_audio_tokens", "output_audio"],
   ["output_image_tokens", "output_image"],
 ];
@@ -83,7 +84,7 @@ export function costOf(provider: string, usage: Usage, rates: RateBook): CostRes
     return true;
   };
   const text = {
-    input: usage.input_tokens - usage.input_audio_tokens,
+    input: usage.input_tokens - usage.input_audio_tokens - usage.input_image_tokens,
     output: usage.output_tokens - usage.output_audio_tokens - usage.output_image_tokens,
   };
   if (!add(text.input, "input") || !add(text.output, "output")) return UNPRICED;

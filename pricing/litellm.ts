@@ -25,6 +25,7 @@ const FIELDS: readonly [string, RateField][] = [
   ["cache_read_input_token_cost", "cache_read"],
   ["cache_creation_input_token_cost", "cache_write_5m"],
   ["input_cost_per_audio_token", "input_audio"],
+  ["input_cost_per_image_token", "input_image"],
   ["output_cost_per_audio_token", "output_audio"],
   ["output_cost_per_image_token", "output_image"],
 ];

@@ -25,6 +25,7 @@ const KEYS: Readonly<Record<string, RateField>> = {
   cache_write_mtok: "cache_write_5m",
   cache_write_1h_mtok: "cache_write_1h",
   input_audio_mtok: "input_audio",
+  input_image_mtok: "input_image",
   output_audio_mtok: "output_audio",
   output_image_mtok: "output_image",
 };

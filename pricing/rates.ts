@@ -12,6 +12,7 @@ export { RATE_FIELDS, type RateField } from "../core/usage.ts";
 /** The class whose rate a modality's part falls back to when the model has none of its own. */
 export const FALLBACK: Readonly<Partial<Record<RateField, RateField>>> = {
   input_audio: "input",
+  input_image: "input",
   output_audio: "output",
   output_image: "output",
 };

@@ -122,12 +122,13 @@ export interface UnknownModel {
 
 /** The SQL of the tokens each class prices: input and output less their audio and image parts. */
 const PRICED_TOKENS: Readonly<Record<RateField, string>> = {
-  input: "input_tokens - input_audio_tokens",
+  input: "input_tokens - input_audio_tokens - input_image_tokens",
   output: "output_tokens - output_audio_tokens - output_image_tokens",
   cache_read: "cache_read_tokens",
   cache_write_5m: "cache_write_5m_tokens",
   cache_write_1h: "cache_write_1h_tokens",
   input_audio: "input_audio_tokens",
+  input_image: "input_image_tokens",
   output_audio: "output_audio_tokens",
   output_image: "output_image_tokens",
 };
@@ -196,7 +197,7 @@ export function recost(db: DatabaseSync, book: RateBook, options: RecostOptions 
   ].filter(Boolean);
   const select = db.prepare(
     `SELECT id, provider, model, input_tokens, output_tokens, thinking_tokens, cache_read_tokens,
-            cache_write_5m_tokens, cache_write_1h_tokens, input_audio_tokens, output_audio_tokens,
+            cache_write_5m_tokens, cache_write_1h_tokens, input_audio_tokens, input_image_tokens, output_audio_tokens,
             output_image_tokens, web_search_requests, cost_usd_minor_units, rates_source
        FROM requests ${where.length ? `WHERE ${where.join(" AND ")}` : ""}`,
   );
@@ -248,7 +249,7 @@ export async function recostUnpriced(
   const batch = options.batch ?? 500;
   const select = db.prepare(
     `SELECT id, provider, model, input_tokens, output_tokens, thinking_tokens, cache_read_tokens,
-            cache_write_5m_tokens, cache_write_1h_tokens, input_audio_tokens, output_audio_tokens,
+            cache_write_5m_tokens, cache_write_1h_tokens, input_audio_tokens, input_image_tokens, output_audio_tokens,
             output_image_tokens, web_search_requests, cost_usd_minor_units, rates_source
        FROM requests WHERE cost_usd_minor_units IS NULL AND id > ? ORDER BY id LIMIT ?`,
   );

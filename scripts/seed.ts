@@ -221,6 +221,7 @@ export function* seedRows(options: SeedOptions): Generator<UsageRow> {
       cache_write_5m_tokens: cw5,
       cache_write_1h_tokens: cw1,
       input_audio_tokens: 0,
+      input_image_tokens: 0,
       output_audio_tokens: 0,
       output_image_tokens: 0,
       web_search_requests: 0,

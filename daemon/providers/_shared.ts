@@ -174,6 +174,7 @@ export function blankUsage(model: string | null): Usage {
     cache_write_5m_tokens: 0,
     cache_write_1h_tokens: 0,
     input_audio_tokens: 0,
+    input_image_tokens: 0,
     output_audio_tokens: 0,
     output_image_tokens: 0,
     web_search_requests: 0,

@@ -11,6 +11,7 @@ import { anthropicBatchResults, anthropicMessages } from "./anthropic.ts";
 import {
   openaiBatchOutput,
   openaiChat,
+  openaiImages,
   openaiRealtime,
   openaiResponses,
   openaiRetrievedResponse,
@@ -36,6 +37,7 @@ const BUILT_IN: ReadonlyMap<string, readonly ProviderShape[]> = new Map([
     openaiChat("openai", exactPath("/v1/chat/completions", "/v1/completions", "/v1/embeddings")),
     openaiResponses("openai", exactPath("/v1/responses")),
     openaiRealtime("openai", exactPath("/v1/realtime")),
+    openaiImages("openai", exactPath("/v1/images/generations", "/v1/images/edits")),
     openaiRetrievedResponse("openai"),
     openaiBatchOutput("openai"),
   ]],

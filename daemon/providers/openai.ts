@@ -99,7 +99,9 @@ function applyCounts(
     written?: unknown;
     reasoning: unknown;
     audioIn: unknown;
+    imageIn?: unknown;
     audioOut: unknown;
+    imageOut?: unknown;
   },
 ): void {
   const prompt = num(counts.prompt) ?? 0;
@@ -117,7 +119,9 @@ function applyCounts(
   u.output_tokens = output + (reasoningApart ? reasoning : 0);
   u.thinking_tokens = reasoning;
   u.input_audio_tokens = Math.min(num(counts.audioIn) ?? 0, u.input_tokens);
+  u.input_image_tokens = Math.min(num(counts.imageIn) ?? 0, u.input_tokens - u.input_audio_tokens);
   u.output_audio_tokens = Math.min(num(counts.audioOut) ?? 0, u.output_tokens);
+  u.output_image_tokens = Math.min(num(counts.imageOut) ?? 0, u.output_tokens - u.output_audio_tokens);
   const ticks = num(usage.cost_in_usd_ticks);
   if (ticks !== undefined) u.cost_in_usd_ticks = ticks;
 }
@@ -134,6 +138,7 @@ function chatCounts(u: Usage, usage: Json): void {
     written: prompt?.cache_write_tokens,
     reasoning: completion?.reasoning_tokens,
     audioIn: prompt?.audio_tokens,
+    imageIn: prompt?.image_tokens,
     audioOut: completion?.audio_tokens,
   });
 }
@@ -149,6 +154,7 @@ function responsesCounts(u: Usage, usage: Json): void {
     written: input?.cache_write_tokens,
     reasoning: output?.reasoning_tokens,
     audioIn: input?.audio_tokens,
+    imageIn: input?.image_tokens,
     audioOut: output?.audio_tokens,
   });
 }
@@ -303,13 +309,14 @@ class RealtimeParser extends UsageParser {
     if (usage) {
       this.#sawUsage = true;
       const inDetails = obj(usage.input_token_details);
-      const cachedAudio = num(obj(inDetails?.cached_tokens_details)?.audio_tokens) ?? 0;
+      const cached = obj(inDetails?.cached_tokens_details);
       applyCounts(this.usage, usage, {
         prompt: usage.input_tokens,
         output: usage.output_tokens,
         cached: inDetails?.cached_tokens,
         reasoning: undefined,
-        audioIn: Math.max((num(inDetails?.audio_tokens) ?? 0) - cachedAudio, 0),
+        audioIn: Math.max((num(inDetails?.audio_tokens) ?? 0) - (num(cached?.audio_tokens) ?? 0), 0),
+        imageIn: Math.max((num(inDetails?.image_tokens) ?? 0) - (num(cached?.image_tokens) ?? 0), 0),
         audioOut: obj(usage.output_token_details)?.audio_tokens,
       });
     }
@@ -318,6 +325,71 @@ class RealtimeParser extends UsageParser {
     }
     this.streamEnded();
   }
+}
+
+/**
+ * The Images API (`/v1/images/generations`, `/v1/images/edits`; JSON, or SSE when streamed): the GPT Image
+ * models bill tokens, pictures sent as image input and pictures drawn as image output. The answer names no
+ * model: it is the request's, read from its JSON or, for an edit, from its multipart form. A model that bills
+ * per picture (DALL·E) reports no usage, and its row has no cost.
+ */
+export function openaiImages(provider: string, matchPath: PathMatch): ProviderShape {
+  return postShape(provider, matchPath, (info) => new ImagesParser(info));
+}
+
+const IMAGES_PICK = { usage: true, error: true } as const;
+const IMAGES_DONE = new Set(["image_generation.completed", "image_edit.completed"]);
+/** The `model` field of a multipart form, in its first bytes' Latin-1 reading. */
+const FORM_MODEL = /name="model"\r\n(?:[^\r\n]+\r\n)*\r\n([^\r\n]+)\r\n/;
+
+class ImagesParser extends UsageParser {
+  #sawUsage = false;
+
+  constructor(info: ExchangeInfo) {
+    super(info, bodyFormat(info), IMAGES_PICK);
+  }
+
+  override finish(complete: boolean): Usage {
+    const u = super.finish(complete);
+    u.model ??= formModel(this.info.requestBody);
+    return u;
+  }
+
+  protected usageComplete(): boolean {
+    return this.#sawUsage && this.intact;
+  }
+
+  protected value(v: Json): void {
+    const type = str(v.type);
+    if (type !== undefined && !IMAGES_DONE.has(type)) return;
+    const usage = obj(v.usage);
+    if (usage) {
+      this.#sawUsage = true;
+      const input = obj(usage.input_tokens_details);
+      const output = obj(usage.output_tokens_details);
+      applyCounts(this.usage, usage, {
+        prompt: usage.input_tokens,
+        output: usage.output_tokens,
+        cached: input?.cached_tokens,
+        reasoning: undefined,
+        audioIn: undefined,
+        imageIn: input?.image_tokens,
+        audioOut: undefined,
+        // Without a split the whole output is the picture.
+        imageOut: output ? output.image_tokens : usage.output_tokens,
+      });
+    }
+    const error = obj(v.error);
+    if (error) this.failed(errorCode(error, ERROR_KEYS));
+    if (type !== undefined) this.streamEnded();
+  }
+}
+
+/** The `model` of a multipart form request, when it comes in the bytes kept of the body. */
+function formModel(body: Uint8Array): string | null {
+  if (!includesAscii(body, 'name="model"')) return null;
+  const head = new TextDecoder("latin1").decode(body);
+  return FORM_MODEL.exec(head)?.[1]?.trim() || null;
 }
 
 const FILE_CONTENT_PATH = /^\/v1\/files\/[^/]+\/content$/;

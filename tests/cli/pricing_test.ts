@@ -206,6 +206,7 @@ Deno.test("pricing import reads a LiteLLM file; the imported rate then prices un
       cache_write_5m: null,
       cache_write_1h: null,
       input_audio: null,
+      input_image: null,
       output_audio: null,
       output_image: null,
     });
@@ -256,11 +257,12 @@ Deno.test("pricing list applies [[pricing.override]] from config.toml", async ()
     assert.equal(gpt4o.rows[0].input, 1.5);
     assert.equal(gpt4o.rows[0].output, 10);
     assert.equal(gpt4o.rows[0].input_audio, 30);
-    // The table shows an audio column only because a listed model has an audio rate.
+    // The table shows an audio input column only because a listed model has an audio input rate.
     const table = (await run("list", "--provider", "openai")).stdout;
     assert.match(table, /AUDIO IN/);
     assert.match(table, /^gpt-4o\s+openai\s+standard\s+any\s+\$1\.50\s+\$10\.00\s+.*\$30\.00/m);
-    assert.doesNotMatch(table, /AUDIO OUT|IMAGE OUT/);
+    // No model of the list has an audio output rate: no such column.
+    assert.doesNotMatch(table, /AUDIO OUT/);
   });
 });
 

@@ -99,6 +99,7 @@ function expectRow(fields: Row): Row {
     cache_write_5m_tokens: 0,
     cache_write_1h_tokens: 0,
     input_audio_tokens: 0,
+    input_image_tokens: 0,
     output_audio_tokens: 0,
     output_image_tokens: 0,
     web_search_requests: 0,
@@ -197,6 +198,22 @@ const CASES: Case[] = [
       cost_usd_minor_units: 3642,
       mode: "thinking",
       streamed: 1,
+    }),
+  },
+  {
+    // Images API: the response names no model (the request's is taken) and its output is the picture;
+    // gpt-image-1: $5 in, $40 out (the picture): (50×5 + 4160×40) / 10 = 16665
+    host: "api.openai.com",
+    path: "/v1/images/generations?fixture=openai_image_generation.body",
+    body: { model: "gpt-image-1", prompt: "a lighthouse at dusk", quality: "high" },
+    client: "curl",
+    row: expectRow({
+      provider: "openai",
+      model: "gpt-image-1",
+      input_tokens: 50,
+      output_tokens: 4160,
+      output_image_tokens: 4160,
+      cost_usd_minor_units: 16665,
     }),
   },
   {
@@ -645,6 +662,7 @@ function tokens(t: Partial<Tokens>): Tokens {
     cache_write_5m_tokens: 0,
     cache_write_1h_tokens: 0,
     input_audio_tokens: 0,
+    input_image_tokens: 0,
     output_audio_tokens: 0,
     output_image_tokens: 0,
     web_search_requests: 0,

@@ -149,6 +149,7 @@ const usage = (model: string, input: number, output: number, cache_read = 0): Us
   cache_write_5m_tokens: 0,
   cache_write_1h_tokens: 0,
   input_audio_tokens: 0,
+  input_image_tokens: 0,
   output_audio_tokens: 0,
   output_image_tokens: 0,
   web_search_requests: 0,

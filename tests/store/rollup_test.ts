@@ -62,6 +62,7 @@ function writeBeforeRollup(db: DatabaseSync, rows: UsageRow[]): void {
   const later: readonly string[] = [
     "web_search_requests",
     "input_audio_tokens",
+    "input_image_tokens",
     "output_audio_tokens",
     "output_image_tokens",
   ];

@@ -504,3 +504,63 @@ Deno.test("openai retrieved response that did not run in the background gives no
     undefined,
   );
 });
+
+const images = findShape("api.openai.com", "POST", "/v1/images/generations") as ProviderShape;
+const edits = findShape("api.openai.com", "POST", "/v1/images/edits") as ProviderShape;
+
+Deno.test("openai images: a generation's output is the picture, priced at the image rate, its model the request's", () => {
+  const info = exchange({
+    path: "/v1/images/generations",
+    request: { model: "gpt-image-1", prompt: "a lighthouse" },
+  });
+  const expected = {
+    ...ZERO,
+    model: "gpt-image-1",
+    tokens_complete: true,
+    input_tokens: 50,
+    prompt_tokens: 50,
+    output_tokens: 4160,
+    output_image_tokens: 4160,
+  };
+  assertEverySplit(images, info, fixture("openai_image_generation.body"), expected);
+  // 50 × $5 + 4,160 × $40 per million: the $0.167 OpenAI lists for a high-quality 1024×1024 picture.
+  const book = buildRateBook({ card: bundledCard() });
+  equal(costOf("openai", expected, book).millicents, 16665);
+  // DALL·E bills per picture and reports no usage: the row keeps its model, without tokens or a cost.
+  const dalle = parse(images, exchange({ request: { model: "dall-e-3", prompt: "x" } }), [
+    new TextEncoder().encode(JSON.stringify({ created: 1, data: [{ url: "https://example.com/x.png" }] })),
+  ]);
+  deepStrictEqual([dalle.model, dalle.tokens_complete, costOf("openai", dalle, book).millicents], [
+    "dall-e-3",
+    false,
+    null,
+  ]);
+});
+
+Deno.test("openai images: a streamed edit sent as a form reads its model from the form, and its picture input apart", () => {
+  const boundary = "----form7";
+  const form = [
+    `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="in.png"\r\n` +
+    "Content-Type: image/png\r\n\r\n\u0089PNG\r\n\u001a\nbytes\r\n",
+    `--${boundary}\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nmake it dusk\r\n`,
+    `--${boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\ngpt-image-1.5\r\n`,
+    `--${boundary}\r\nContent-Disposition: form-data; name="stream"\r\n\r\ntrue\r\n--${boundary}--\r\n`,
+  ].join("");
+  const info = {
+    ...exchange({ path: "/v1/images/edits", contentType: sse }),
+    requestBody: Uint8Array.from(form, (c) => c.charCodeAt(0)),
+  };
+  const expected = {
+    ...ZERO,
+    model: "gpt-image-1.5",
+    tokens_complete: true,
+    input_tokens: 363,
+    input_image_tokens: 323,
+    prompt_tokens: 363,
+    output_tokens: 4160,
+    output_image_tokens: 4160,
+  };
+  assertEverySplit(edits, info, fixture("openai_image_edit_stream.sse"), expected);
+  // 40 text × $5 + 323 image × $8 in, 4,160 image × $32 out, per million.
+  equal(costOf("openai", expected, buildRateBook({ card: bundledCard() })).millicents, 13590);
+});
