@@ -50,6 +50,7 @@ export const ROW_COLUMNS = [
   "cache_write_5m_tokens",
   "cache_write_1h_tokens",
   "input_audio_tokens",
+  "input_image_tokens",
   "output_audio_tokens",
   "output_image_tokens",
   "web_search_requests",
