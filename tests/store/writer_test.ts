@@ -370,3 +370,31 @@ Deno.test("RowWriter tells onFlushed after a flush that wrote rows, and only the
     db.close();
   }
 });
+
+Deno.test("RowWriter stores every count of a row, each in its own column", async () => {
+  await using home = await tempHome();
+  const db = openStore(home.paths.db);
+  const writer = new RowWriter(db, { intervalMs: 60_000 });
+  try {
+    const counts = {
+      input_tokens: 1000,
+      output_tokens: 900,
+      thinking_tokens: 100,
+      cache_read_tokens: 300,
+      cache_write_5m_tokens: 40,
+      cache_write_1h_tokens: 50,
+      input_audio_tokens: 600,
+      input_image_tokens: 200,
+      output_audio_tokens: 500,
+      output_image_tokens: 70,
+      web_search_requests: 3,
+    };
+    writer.enqueue(makeRow(counts));
+    writer.flush();
+    const stored = db.prepare(`SELECT ${Object.keys(counts).join(", ")} FROM requests`).get();
+    assert.deepEqual({ ...stored }, counts);
+  } finally {
+    writer.close();
+    db.close();
+  }
+});
