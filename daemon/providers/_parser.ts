@@ -17,6 +17,7 @@ import {
   classifyError,
   type Json,
   type PathMatch,
+  pathOnly,
   requestJson,
   str,
 } from "./_shared.ts";
@@ -28,6 +29,22 @@ export function postShape(
   create: (info: ExchangeInfo) => ResponseParser,
 ): ProviderShape {
   return { provider, matches: (method, path) => method === "POST" && matchPath(path), createParser: create };
+}
+
+/**
+ * A shape metering GETs of paths (query string ignored) that `pattern` matches: downloads that tell usage
+ * billed apart from them (a batch's results, a response run in the background).
+ */
+export function getShape(
+  provider: string,
+  pattern: RegExp,
+  create: (info: ExchangeInfo) => ResponseParser,
+): ProviderShape {
+  return {
+    provider,
+    matches: (method, path) => method === "GET" && pattern.test(pathOnly(path)),
+    createParser: create,
+  };
 }
 
 /** A response parser that owns the body reader and the common end of an exchange; see the module notes. */

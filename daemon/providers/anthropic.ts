@@ -24,7 +24,7 @@ import {
   pathOnly,
   str,
 } from "./_shared.ts";
-import { postShape, UsageParser } from "./_parser.ts";
+import { getShape, postShape, UsageParser } from "./_parser.ts";
 
 const PICK = { type: true, model: true, usage: true, error: true } as const;
 
@@ -125,11 +125,7 @@ const RESULTS_PATH = /^\/v1\/messages\/batches\/([^/]+)\/results$/;
  * requests are not billed and give nothing.
  */
 export function anthropicBatchResults(provider: string): ProviderShape {
-  return {
-    provider,
-    matches: (method, path) => method === "GET" && RESULTS_PATH.test(pathOnly(path)),
-    createParser: (info) => new BatchResultsParser(info),
-  };
+  return getShape(provider, RESULTS_PATH, (info) => new BatchResultsParser(info));
 }
 
 class BatchResultsParser extends UsageParser {

@@ -30,10 +30,9 @@ import {
   num,
   obj,
   type PathMatch,
-  pathOnly,
   str,
 } from "./_shared.ts";
-import { postShape, UsageParser } from "./_parser.ts";
+import { getShape, postShape, UsageParser } from "./_parser.ts";
 
 const CHAT_PICK = { model: true, usage: true, service_tier: true, error: true } as const;
 const RESPONSES_PICK = {
@@ -81,11 +80,7 @@ const RESPONSE_PATH = /^\/v1\/responses\/[^/]+$/;
  * the background, the one way such a response's usage ever crosses the meter (see {@linkcode ResponsesParser}).
  */
 export function openaiRetrievedResponse(provider: string): ProviderShape {
-  return {
-    provider,
-    matches: (method, path) => method === "GET" && RESPONSE_PATH.test(pathOnly(path)),
-    createParser: (info) => new ResponsesParser(info),
-  };
+  return getShape(provider, RESPONSE_PATH, (info) => new ResponsesParser(info));
 }
 
 /** Fills the token columns from `prompt`/`completion`-style counts; see the module notes for the rules. */
@@ -404,11 +399,7 @@ const HEAD_BYTES = 32;
  * input, fine-tuning data, a PDF) is told apart by its first bytes and then not read at all.
  */
 export function openaiBatchOutput(provider: string): ProviderShape {
-  return {
-    provider,
-    matches: (method, path) => method === "GET" && FILE_CONTENT_PATH.test(pathOnly(path)),
-    createParser: (info) => new BatchOutputParser(info),
-  };
+  return getShape(provider, FILE_CONTENT_PATH, (info) => new BatchOutputParser(info));
 }
 
 class BatchOutputParser extends UsageParser {
