@@ -356,6 +356,10 @@ class ImagesParser extends UsageParser {
 
   protected value(v: Json): void {
     const type = str(v.type);
+    if (type === "error") {
+      this.failed(str(v.code) ?? errorCode(obj(v.error), ERROR_KEYS));
+      return;
+    }
     if (type !== undefined && !IMAGES_DONE.has(type)) return;
     const usage = obj(v.usage);
     if (usage) {

@@ -564,3 +564,13 @@ Deno.test("openai images: a streamed edit sent as a form reads its model from th
   // 40 text × $5 + 323 image × $8 in, 4,160 image × $32 out, per million.
   equal(costOf("openai", expected, buildRateBook({ card: bundledCard() })).millicents, 13590);
 });
+
+Deno.test("openai images: an error event in a streamed generation makes an error row", () => {
+  const events = [
+    { type: "image_generation.partial_image", b64_json: "AAAA", partial_image_index: 0 },
+    { type: "error", error: { type: "image_generation_user_error", code: "moderation_blocked" } },
+  ].map((e) => `data: ${JSON.stringify(e)}\n\n`).join("");
+  const info = exchange({ contentType: sse, request: { model: "gpt-image-1", prompt: "x", stream: true } });
+  const usage = parse(images, info, [new TextEncoder().encode(events)]);
+  deepStrictEqual([usage.error?.provider_error_code, usage.tokens_complete], ["moderation_blocked", false]);
+});
