@@ -121,36 +121,46 @@ function applyCounts(
   if (ticks !== undefined) u.cost_in_usd_ticks = ticks;
 }
 
-/** Fills the token columns from a chat completions, completions or embeddings usage object. */
-function chatCounts(u: Usage, usage: Json): void {
-  const prompt = obj(usage.prompt_tokens_details);
-  const completion = obj(usage.completion_tokens_details);
-  applyCounts(u, usage, {
-    prompt: usage.prompt_tokens,
-    output: usage.completion_tokens,
-    // DeepSeek-style hosts name their cache hits apart.
-    cached: prompt?.cached_tokens ?? usage.prompt_cache_hit_tokens,
-    written: prompt?.cache_write_tokens,
-    reasoning: completion?.reasoning_tokens,
-    audioIn: prompt?.audio_tokens,
-    imageIn: prompt?.image_tokens,
-    audioOut: completion?.audio_tokens,
-  });
+/**
+ * Where a usage object keeps its counts: chat completions, completions and embeddings name them after the
+ * prompt and the completion; the Responses and Images APIs after the input and the output.
+ */
+interface UsageLayout {
+  prompt: string;
+  output: string;
+  inDetails: string;
+  outDetails: string;
 }
 
-/** Fills the token columns from a Responses API usage object. */
-function responsesCounts(u: Usage, usage: Json): void {
-  const input = obj(usage.input_tokens_details);
-  const output = obj(usage.output_tokens_details);
+const CHAT: UsageLayout = {
+  prompt: "prompt_tokens",
+  output: "completion_tokens",
+  inDetails: "prompt_tokens_details",
+  outDetails: "completion_tokens_details",
+};
+
+const RESPONSES: UsageLayout = {
+  prompt: "input_tokens",
+  output: "output_tokens",
+  inDetails: "input_tokens_details",
+  outDetails: "output_tokens_details",
+};
+
+/** Fills the token columns from a usage object laid out as `layout` says. */
+function countUsage(u: Usage, usage: Json, layout: UsageLayout): void {
+  const input = obj(usage[layout.inDetails]);
+  const output = obj(usage[layout.outDetails]);
   applyCounts(u, usage, {
-    prompt: usage.input_tokens,
-    output: usage.output_tokens,
-    cached: input?.cached_tokens,
+    prompt: usage[layout.prompt],
+    output: usage[layout.output],
+    // DeepSeek-style hosts name their cache hits apart.
+    cached: input?.cached_tokens ?? usage.prompt_cache_hit_tokens,
     written: input?.cache_write_tokens,
     reasoning: output?.reasoning_tokens,
     audioIn: input?.audio_tokens,
     imageIn: input?.image_tokens,
     audioOut: output?.audio_tokens,
+    imageOut: output?.image_tokens,
   });
 }
 
@@ -178,7 +188,7 @@ class ChatParser extends UsageParser {
     const usage = obj(v.usage);
     if (usage) {
       this.#sawUsage = true;
-      chatCounts(this.usage, usage);
+      countUsage(this.usage, usage, CHAT);
     }
     const error = obj(v.error);
     if (error) this.failed(errorCode(error, ERROR_KEYS));
@@ -271,7 +281,7 @@ class ResponsesParser extends UsageParser {
     const usage = obj(r.usage);
     if (usage) {
       this.#sawUsage = true;
-      responsesCounts(this.usage, usage);
+      countUsage(this.usage, usage, RESPONSES);
     }
     if (failed) this.failed(errorCode(obj(r.error), ERROR_KEYS));
   }
@@ -364,19 +374,9 @@ class ImagesParser extends UsageParser {
     const usage = obj(v.usage);
     if (usage) {
       this.#sawUsage = true;
-      const input = obj(usage.input_tokens_details);
-      const output = obj(usage.output_tokens_details);
-      applyCounts(this.usage, usage, {
-        prompt: usage.input_tokens,
-        output: usage.output_tokens,
-        cached: input?.cached_tokens,
-        reasoning: undefined,
-        audioIn: undefined,
-        imageIn: input?.image_tokens,
-        audioOut: undefined,
-        // Without a split the whole output is the picture.
-        imageOut: output ? output.image_tokens : usage.output_tokens,
-      });
+      countUsage(this.usage, usage, RESPONSES);
+      // Without a split the whole output is the picture.
+      if (!obj(usage.output_tokens_details)) this.usage.output_image_tokens = this.usage.output_tokens;
     }
     const error = obj(v.error);
     if (error) this.failed(errorCode(error, ERROR_KEYS));
@@ -459,7 +459,7 @@ class BatchOutputParser extends UsageParser {
     if (!id || !usage || (num(response!.status_code) ?? 0) >= 400) return;
     const u = blankUsage(str(body!.model) ?? null);
     // The body is what the batch's endpoint answers: a Responses object counts `input_tokens`.
-    (usage.input_tokens !== undefined ? responsesCounts : chatCounts)(u, usage);
+    countUsage(u, usage, usage.input_tokens !== undefined ? RESPONSES : CHAT);
     u.service_tier = "batch";
     u.tokens_complete = true;
     this.#items.push({ key: `batch-${id}`, usage: u });
