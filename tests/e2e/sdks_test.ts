@@ -83,25 +83,42 @@ async function rowsOf(w: FakeWorld, path: string): Promise<Row[]> {
   return read();
 }
 
+/**
+ * Runs `sdk_call.mjs <sdk>` under `halton-meter run --project sdk-app` against a meter (`up`) in front of the
+ * fake `host`; checks the SDK succeeded with `answer`, then hands the world to `check` before tearing it down.
+ */
+async function withSdkRun(
+  host: string,
+  sdk: string,
+  answer: RegExp,
+  check: (w: FakeWorld) => Promise<void>,
+): Promise<void> {
+  if (!sdks.ok) return;
+  const w = await fakeWorld({ prefix: "hm-sdk-", hosts: [host] });
+  const up = spawnMeter(w.dir, "up");
+  try {
+    await waitFor("a healthy daemon", () => daemonHealthy(w.ports.api), 30_000);
+    await waitFor("the edge", () => accepts(w.ports.edge), 30_000);
+    const out = await meterCommand(
+      w.dir,
+      ["run", "--project", "sdk-app", "--", sdks.node, SCRIPT, sdks.dir, sdk],
+      { stdout: "piped", stderr: "piped" },
+    ).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.match(new TextDecoder().decode(out.stdout), answer, "the SDK got the fake's answer");
+    await check(w);
+  } finally {
+    await stop(up);
+    await w.close();
+  }
+}
+
 for (const c of CASES) {
   Deno.test({
     name: `${c.sdk} Node SDK through \`run --project\`: its fetch follows the proxy, one exact row`,
     ignore: !sdks.ok,
-    async fn() {
-      if (!sdks.ok) return;
-      const w = await fakeWorld({ prefix: "hm-sdk-", hosts: [c.host] });
-      const up = spawnMeter(w.dir, "up");
-      try {
-        await waitFor("a healthy daemon", () => daemonHealthy(w.ports.api), 30_000);
-        await waitFor("the edge", () => accepts(w.ports.edge), 30_000);
-        const out = await meterCommand(
-          w.dir,
-          ["run", "--project", "sdk-app", "--", sdks.node, SCRIPT, sdks.dir, c.sdk],
-          { stdout: "piped", stderr: "piped" },
-        ).output();
-        const stderr = new TextDecoder().decode(out.stderr);
-        assert.equal(out.code, 0, stderr);
-        assert.match(new TextDecoder().decode(out.stdout), c.answer, "the SDK got the fake's answer");
+    fn: () =>
+      withSdkRun(c.host, c.sdk, c.answer, async (w) => {
         const rows = await rowsOf(w, c.path);
         assert.equal(rows.length, 1, "one call, one row");
         const [row] = rows;
@@ -122,11 +139,7 @@ for (const c of CASES) {
           [row.project, row.attribution_layer, row.status, row.tokens_complete, row.streamed, row.billing],
           ["sdk-app", "explicit", "success", 1, 1, "api"],
         );
-      } finally {
-        await stop(up);
-        await w.close();
-      }
-    },
+      }),
   });
 }
 
@@ -172,20 +185,8 @@ for (const c of DEFERRED) {
   Deno.test({
     name: `${c.sdk} with its Node SDK through \`run --project\`: one row per billed call, none for the rest`,
     ignore: !sdks.ok,
-    async fn() {
-      if (!sdks.ok) return;
-      const w = await fakeWorld({ prefix: "hm-sdk-", hosts: [c.host] });
-      const up = spawnMeter(w.dir, "up");
-      try {
-        await waitFor("a healthy daemon", () => daemonHealthy(w.ports.api), 30_000);
-        await waitFor("the edge", () => accepts(w.ports.edge), 30_000);
-        const out = await meterCommand(
-          w.dir,
-          ["run", "--project", "sdk-app", "--", sdks.node, SCRIPT, sdks.dir, c.sdk],
-          { stdout: "piped", stderr: "piped" },
-        ).output();
-        assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-        assert.match(new TextDecoder().decode(out.stdout), c.answer, "the SDK got the fake's answer");
+    fn: () =>
+      withSdkRun(c.host, c.sdk, c.answer, async (w) => {
         const read = () => {
           const db = new DatabaseSync(join(w.dir, "db.sqlite"), { readOnly: true });
           try {
@@ -206,10 +207,6 @@ for (const c of DEFERRED) {
           c.rows,
         );
         assert.ok(rows.every((r) => r.project === "sdk-app"), "attributed to the downloading process");
-      } finally {
-        await stop(up);
-        await w.close();
-      }
-    },
+      }),
   });
 }
