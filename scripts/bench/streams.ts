@@ -6,11 +6,16 @@
  * streams late shows there). A stream whose events stop for a second, or that ends short, is stalled. The
  * daemon's peak RSS is sampled, and the meter must write exactly one complete row per stream.
  *
+ * The streams are read by a lean client (`_lean_client.ts`): on two cores the client shares the machine with
+ * the proxy, and Deno's `fetch` reading 500 streams takes most of a core, so the row would measure the
+ * client's share as much as the proxy's delay. The same loads read through `fetch` follow, as a second row.
+ *
  * @module
  */
 import type { BenchResult, BenchRunOptions } from "../bench.ts";
 import { percentile } from "./_measure.ts";
-import { rssPeaks } from "./_proc.ts";
+import { cpuMs, rssPeaks } from "./_proc.ts";
+import { leanPost } from "./_lean_client.ts";
 import { clientFor, type Rig, startRig, type Target } from "./_rig.ts";
 
 const EVERY_MS = 50;
@@ -29,7 +34,11 @@ interface Load {
   wallMs: number;
   /** Each stream's time to its first byte (ms), ascending: what hundreds of simultaneous starts cost. */
   firstBytes: number[];
+  /** The client's own CPU over the load, in cores (the bench process's, as the clients run in it). */
+  clientCpu: number;
 }
+
+const ownCpuMs = () => cpuMs(Deno.pid) ?? NaN;
 
 /** Counts the event ends (`\n\n`) in a chunk, carrying a `\n` cut at the end over to the next. */
 function countEvents(chunk: Uint8Array, carry: { lf: boolean }): number {
@@ -46,48 +55,96 @@ interface Streamed {
   firstByteMs: number;
 }
 
-/** One stream of `events` text deltas, read as it arrives; undefined when it broke. */
-async function stream(t: Target, client: Deno.HttpClient, events: number): Promise<Streamed | undefined> {
+/** Counts a stream's events as they arrive: its gaps between text deltas, and whether it was whole. */
+class EventClock {
+  readonly gaps: number[] = [];
+  #seen = 0;
+  #last = 0;
+  #carry = { lf: false };
+
+  constructor(readonly events: number) {}
+
+  /** Takes a body chunk read at `now`. */
+  read(chunk: Uint8Array, now: number): void {
+    const n = countEvents(chunk, this.#carry);
+    // message_start and content_block_start come first, then the text deltas: gaps are taken between deltas.
+    for (let i = 0; i < n; i++) {
+      this.#seen++;
+      if (this.#seen <= 2 || this.#seen > this.events + 2) continue;
+      if (this.#seen > 3) this.gaps.push(i === 0 ? now - this.#last : 0);
+    }
+    if (n > 0) this.#last = now;
+  }
+
+  get whole(): boolean {
+    return this.#seen >= this.events + 2;
+  }
+}
+
+const REQUEST = JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 1024, stream: true, messages: [] });
+const path = (events: number) => `/v1/messages?events=${events}&every=${EVERY_MS}`;
+
+/** One stream of `events` text deltas read by the lean client; undefined when it broke. */
+async function leanStream(t: Target, events: number): Promise<Streamed | undefined> {
+  const sent = performance.now();
+  let firstByteMs = NaN;
+  let res;
+  try {
+    res = await leanPost(t, path(events), REQUEST);
+    if (res.status !== 200) return undefined;
+    const clock = new EventClock(events);
+    for await (const { bytes, at } of res.body) {
+      if (Number.isNaN(firstByteMs)) firstByteMs = at - sent;
+      clock.read(bytes, at);
+    }
+    return clock.whole ? { gaps: clock.gaps, firstByteMs } : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    res?.close();
+  }
+}
+
+/** The same stream read through Deno's `fetch`, whose own CPU takes most of a core at 500 streams. */
+async function fetchStream(
+  t: Target,
+  client: Deno.HttpClient,
+  events: number,
+): Promise<Streamed | undefined> {
   const sent = performance.now();
   let firstByteMs = NaN;
   try {
-    const res = await fetch(`${t.base}/v1/messages?events=${events}&every=${EVERY_MS}`, {
+    const res = await fetch(`${t.base}${path(events)}`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 1024, stream: true, messages: [] }),
+      body: REQUEST,
       client,
     });
     if (res.status !== 200) return undefined;
-    const gaps: number[] = [];
-    // message_start and content_block_start come first, then the text deltas: gaps are taken between deltas.
-    let seen = 0;
-    let last = 0;
-    const carry = { lf: false };
+    const clock = new EventClock(events);
     for await (const chunk of res.body!) {
       const now = performance.now();
       if (Number.isNaN(firstByteMs)) firstByteMs = now - sent;
-      const n = countEvents(chunk, carry);
-      for (let i = 0; i < n; i++) {
-        seen++;
-        if (seen <= 2 || seen > events + 2) continue;
-        if (seen > 3) gaps.push(i === 0 ? now - last : 0);
-      }
-      if (n > 0) last = now;
+      clock.read(chunk, now);
     }
-    return seen >= events + 2 ? { gaps, firstByteMs } : undefined;
+    return clock.whole ? { gaps: clock.gaps, firstByteMs } : undefined;
   } catch {
     return undefined;
   }
 }
 
-async function load(t: Target, count: number, events: number): Promise<Load> {
-  const client = clientFor(t);
+/** Which client reads the streams. */
+type Via = "lean" | "fetch";
+
+async function load(t: Target, count: number, events: number, via: Via): Promise<Load> {
+  const client = via === "fetch" ? clientFor(t) : undefined;
+  const cpuBefore = ownCpuMs();
   try {
     const start = performance.now();
     // Started over one interval, as real clients never start in the same millisecond.
     const results = await Promise.all(Array.from({ length: count }, async (_, i) => {
       await new Promise((r) => setTimeout(r, (i * EVERY_MS) / count));
-      return stream(t, client, events);
+      return client ? fetchStream(t, client, events) : leanStream(t, events);
     }));
     const wallMs = performance.now() - start;
     const gaps: number[] = [];
@@ -102,9 +159,10 @@ async function load(t: Target, count: number, events: number): Promise<Load> {
       firstBytes.push(r.firstByteMs);
     }
     const ascending = (xs: number[]) => xs.sort((a, b) => a - b);
-    return { gaps: ascending(gaps), stalled, failed, wallMs, firstBytes: ascending(firstBytes) };
+    const clientCpu = (ownCpuMs() - cpuBefore) / wallMs;
+    return { gaps: ascending(gaps), stalled, failed, wallMs, firstBytes: ascending(firstBytes), clientCpu };
   } finally {
-    client.close();
+    client?.close();
   }
 }
 
@@ -118,14 +176,14 @@ export async function run(options: BenchRunOptions = {}): Promise<BenchResult[]>
   const rig: Rig = await startRig();
   try {
     // Warm each path: leaf minted, code compiled.
-    for (const t of rig.targets) await load(t, 8, 5);
+    for (const t of rig.targets) await load(t, 8, 5, "lean");
     const before = rig.meterRows();
     const loads = new Map<string, Load>();
     let daemonPeak;
     let edgePeak;
     for (const t of rig.targets) {
       const sampler = t.name === "meter" ? rssPeaks([rig.daemonPid, rig.edgePid], 200) : undefined;
-      loads.set(t.name, await load(t, count, events));
+      loads.set(t.name, await load(t, count, events, "lean"));
       if (sampler) [daemonPeak, edgePeak] = sampler.stop();
     }
     // Rows wait up to the writer's flush interval in memory.
@@ -135,28 +193,41 @@ export async function run(options: BenchRunOptions = {}): Promise<BenchResult[]>
     }
     const stored = rig.meterRowsDetail().slice(before);
     const complete = stored.filter((r) => r.tokens_complete === 1 && r.output_tokens === events).length;
-    const p = (name: string, q: number) => percentile(loads.get(name)!.gaps, q);
-    const describe = (name: string) => {
-      const l = loads.get(name)!;
-      return `${name}: p50 ${round(p(name, 0.5))} ms, p99 ${round(p(name, 0.99))} ms, max ${
+    const fetched = new Map<string, Load>();
+    for (const t of rig.targets) await load(t, 8, 5, "fetch");
+    for (const t of rig.targets) fetched.set(t.name, await load(t, count, events, "fetch"));
+    const p = (of: Map<string, Load>, name: string, q: number) => percentile(of.get(name)!.gaps, q);
+    const describe = (of: Map<string, Load>, name: string) => {
+      const l = of.get(name)!;
+      return `${name}: p50 ${round(p(of, name, 0.5))} ms, p99 ${round(p(of, name, 0.99))} ms, max ${
         round(l.gaps.at(-1) ?? NaN)
       } ms, ${l.stalled} stalled, ${l.failed} failed, first byte p50 ${
         round(percentile(l.firstBytes, 0.5))
-      } ms max ${round(l.firstBytes.at(-1) ?? NaN)} ms, all done in ${round(l.wallMs / 1000)} s`;
+      } ms max ${round(l.firstBytes.at(-1) ?? NaN)} ms, all done in ${round(l.wallMs / 1000)} s, client ${
+        Math.round(l.clientCpu * 100)
+      } % of a core`;
     };
+    const describeAll = (of: Map<string, Load>) =>
+      [
+        "gap between events",
+        describe(of, "direct"),
+        describe(of, "meter"),
+        rig.mitmproxy ? describe(of, "mitmproxy") : rig.mitmMissing,
+      ].join("; ");
     const rows: BenchResult[] = [
       {
         name:
           `${count} concurrent streams of ${seconds} s, event every ${EVERY_MS} ms: added inter-event p99`,
-        value: round(p("meter", 0.99) - p("direct", 0.99)),
+        value: round(p(loads, "meter", 0.99) - p(loads, "direct", 0.99)),
         unit: "ms",
         target: 5,
-        note: [
-          "gap between events",
-          describe("direct"),
-          describe("meter"),
-          rig.mitmproxy ? describe("mitmproxy") : rig.mitmMissing,
-        ].join("; "),
+        note: describeAll(loads),
+      },
+      {
+        name: `the same ${count} streams read through Deno's fetch: added inter-event p99`,
+        value: round(p(fetched, "meter", 0.99) - p(fetched, "direct", 0.99)),
+        unit: "ms",
+        note: `no target: the client's own CPU crowds the proxy on two cores; ${describeAll(fetched)}`,
       },
       {
         name:
