@@ -10,6 +10,7 @@
  * @module
  */
 import { join } from "node:path";
+import { createHash } from "node:crypto";
 import type { BenchResult } from "../bench.ts";
 import { seedDatabase, seedRows } from "../seed.ts";
 import { bundledMigrations } from "../../store/migrate.ts";
@@ -45,10 +46,16 @@ export async function medianMs(runs: number, fn: () => unknown): Promise<number>
   return times[Math.floor(times.length / 2)];
 }
 
-/** The seeded database for today, seeding it (and dropping older caches) when missing. */
+/**
+ * The seeded database for today, seeding it (and dropping older caches) when missing. The cache is named by a
+ * digest of the migrations' text, not their count: a migration still being written changes the schema without
+ * adding a file, and a database seeded before it would lack its columns.
+ */
 async function seededDatabase(): Promise<{ file: string; seededMs?: number }> {
   const day = new Date().toISOString().slice(0, 10);
-  const prefix = `report-${ROWS}rows-${bundledMigrations().length}migrations-`;
+  const schema = createHash("sha256");
+  for (const m of bundledMigrations()) schema.update(`${m.name}\n${m.sql}\n`);
+  const prefix = `report-${ROWS}rows-schema-${schema.digest("hex").slice(0, 12)}-`;
   const file = join(BENCH_DIR, `${prefix}${day}.sqlite`);
   try {
     Deno.statSync(file);
