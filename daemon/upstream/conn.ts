@@ -111,17 +111,28 @@ export class UpstreamConn {
   #read(): void {
     if (this.#reading || this.#paused || this.#closed || !this.#owner) return;
     this.#reading = true;
-    // The owner may resume (and so start the next read) from inside onData: the bytes are copied out first.
-    this.#conn.read(this.#buf).then((n) => {
-      this.#reading = false;
-      if (this.#closed) return;
-      if (n === null) return this.#lost();
-      this.#owner?.onData(Buffer.from(this.#buf.subarray(0, n)));
-      this.#read();
-    }, (e) => {
-      this.#reading = false;
+    this.#pump();
+  }
+
+  /**
+   * Reads while the owner wants bytes, in one loop rather than a chain of callbacks: a stream's next read waits
+   * for its next event, tens of milliseconds, and what waits with it outlives a scavenge and is promoted to the
+   * old generation. A callback chain left a promise and two closures of its own there for every event.
+   */
+  async #pump(): Promise<void> {
+    try {
+      while (!this.#paused && !this.#closed && this.#owner) {
+        const n = await this.#conn.read(this.#buf);
+        if (this.#closed) return;
+        if (n === null) return this.#lost();
+        // The owner may pause or resume from inside onData; the bytes are copied out first.
+        this.#owner?.onData(Buffer.from(this.#buf.subarray(0, n)));
+      }
+    } catch (e) {
       if (!this.#closed) this.#lost(e instanceof Error ? e : new Error(String(e)));
-    });
+    } finally {
+      this.#reading = false;
+    }
   }
 
   #lost(error?: Error): void {
