@@ -15,7 +15,7 @@
 import type { BenchResult, BenchRunOptions } from "../bench.ts";
 import { percentile } from "./_measure.ts";
 import { cpuMs, rssPeaks } from "./_proc.ts";
-import { leanPost } from "./_lean_client.ts";
+import { leanPost, type LeanResponse } from "./_lean_client.ts";
 import { clientFor, type Rig, startRig, type Target } from "./_rig.ts";
 
 const EVERY_MS = 50;
@@ -88,7 +88,7 @@ const path = (events: number) => `/v1/messages?events=${events}&every=${EVERY_MS
 async function leanStream(t: Target, events: number): Promise<Streamed | undefined> {
   const sent = performance.now();
   let firstByteMs = NaN;
-  let res;
+  let res: LeanResponse | undefined;
   try {
     res = await leanPost(t, path(events), REQUEST);
     if (res.status !== 200) return undefined;
