@@ -42,10 +42,17 @@ export function currentSelf(): SelfInfo {
 }
 
 /**
- * V8 settings for every process of the meter: a 1 MiB young generation takes the daemon's anonymous memory
- * under load from about 156 to 105 MB and the edge's from 29 to about 20 MB at no measured cost in throughput
- * (scripts/bench/capture.ts); collecting it on the main thread alone spares the frequent small scavenges the
- * wake-ups of helper threads, about a tenth of the daemon's CPU per request on a 2-core machine.
+ * V8 settings for every process of the meter. The young generation is held at 2 MiB: V8's default lets it grow
+ * far larger, which took the daemon's anonymous memory under load to about 156 MB (105 with 1 MiB) and the
+ * edge's to 29 MB (about 20). At 1 MiB a scavenge came every 25 ms or so under 500 streams, and a stream's
+ * read waiting 50 ms for its next event lived through two of them, so its objects were promoted, 1.2 KB an
+ * event, and the old generation filled and was collected about once a second, each full collection a pause of
+ * every stream on the thread. At 2 MiB the scavenges are half as frequent and the wait outlives one: 0.3 KB an
+ * event promoted, and the 500-stream gap's added p99 read +2.8 to +19.7 ms against +14.8 to +36.6 at 1 MiB in
+ * six alternated pairs, each pair won, and the daemon spent about a seventh less CPU under the streams; the
+ * edge's resident memory under load is about 2 MB higher (docs/speed.md). Collecting it on the main thread
+ * alone spares the scavenges the wake-ups of helper threads, about a tenth of the daemon's CPU per request on
+ * a 2-core machine.
  *
  * The last three give memory back soon after a burst. After 2,000 idle CONNECTs closed, the daemon's live
  * heap is back to its resting 13 MB at the next full collection, but V8's own timers held the emptied pages
@@ -81,7 +88,7 @@ export function currentSelf(): SelfInfo {
  * V8 flags cannot be changed once running, so they go where the process starts: baked into compiled binaries
  * by `deno task build`, and on the command line from source (`deno task start` repeats them).
  */
-export const V8_FLAGS = "--v8-flags=--max-semi-space-size=1,--single-threaded-gc," +
+export const V8_FLAGS = "--v8-flags=--min-semi-space-size=2,--max-semi-space-size=2,--single-threaded-gc," +
   "--gc-memory-reducer-start-delay-ms=2000,--memory-reducer-delay-ms=2000,--memory-pool-timeout=1," +
   "--max-old-space-size=1024,--initial-old-space-size=24,--no-turbofan";
 
