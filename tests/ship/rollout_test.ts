@@ -41,14 +41,29 @@ async function rollout(home: string, base: string, args: string[], env: Record<s
   return { code: r.code, out, stderr };
 }
 
+/**
+ * Runs `fn` with a stand-in release of `versions`, a home of its own and the path the binary is installed at
+ * there; closes the release and removes the home after.
+ */
+async function withRelease(
+  versions: Parameters<typeof standInRelease>[0],
+  fn: (release: Awaited<ReturnType<typeof standInRelease>>, home: string, bin: string) => Promise<void>,
+): Promise<void> {
+  const release = await standInRelease(versions);
+  const home = await Deno.makeTempDir({ prefix: "hm-rollout-" });
+  try {
+    await fn(release, home, join(home, "bin", "halton-meter"));
+  } finally {
+    await release.close();
+    await Deno.remove(home, { recursive: true });
+  }
+}
+
 Deno.test({
   name: "rollout installs, upgrades, and a second run at the same version changes nothing" + why,
   ignore: !posix,
   async fn() {
-    const release = await standInRelease([{ version: "0.1.0" }, { version: "0.2.0" }]);
-    const home = await Deno.makeTempDir({ prefix: "hm-rollout-" });
-    const bin = join(home, "bin", "halton-meter");
-    try {
+    await withRelease([{ version: "0.1.0" }, { version: "0.2.0" }], async (release, home, bin) => {
       const install = await rollout(home, release.url, ["--version", "0.1.0", "--", "--apps"]);
       assert.equal(install.code, 0, install.stderr);
       assert.deepEqual([install.out.result, install.out.running, install.out.before], [
@@ -82,10 +97,7 @@ Deno.test({
         "only looked: no init, no download",
       );
       assert.equal(await Deno.readTextFile(`${bin}.previous`), standInScript({ version: "0.1.0" }));
-    } finally {
-      await release.close();
-      await Deno.remove(home, { recursive: true });
-    }
+    });
   },
 });
 
@@ -93,14 +105,11 @@ Deno.test({
   name: "rollout to a lower version says downgraded, comparing versions number by number" + why,
   ignore: !posix,
   async fn() {
-    const release = await standInRelease([
+    await withRelease([
       { version: "0.9.0" },
       { version: "0.10.0-rc.1" },
       { version: "0.10.0" },
-    ]);
-    const home = await Deno.makeTempDir({ prefix: "hm-rollout-" });
-    const bin = join(home, "bin", "halton-meter");
-    try {
+    ], async (release, home, bin) => {
       assert.equal((await rollout(home, release.url, ["--version", "0.9.0"])).out.result, "installed");
       const up = await rollout(home, release.url, ["--version", "0.10.0"]);
       assert.deepEqual([up.code, up.out.result, up.out.message], [
@@ -128,10 +137,7 @@ Deno.test({
         "changed",
         "changed from 0.9.0 to 0.10.0-rc.1",
       ]);
-    } finally {
-      await release.close();
-      await Deno.remove(home, { recursive: true });
-    }
+    });
   },
 });
 
@@ -141,10 +147,7 @@ Deno.test({
     why,
   ignore: !posix,
   async fn() {
-    const release = await standInRelease([{ version: "0.1.0" }, { version: "0.2.0" }]);
-    const home = await Deno.makeTempDir({ prefix: "hm-rollout-" });
-    const bin = join(home, "bin", "halton-meter");
-    try {
+    await withRelease([{ version: "0.1.0" }, { version: "0.2.0" }], async (release, home, bin) => {
       assert.equal((await rollout(home, release.url, ["--version", "0.1.0"])).code, 0);
       // From here a curl that notes its arguments and times out, as curl does on a stalled mirror (exit 28).
       const PATH = await fakeCurl(home, 'printf \'%s\\n\' "$@" >"$HOME/args"\nexit 28');
@@ -171,10 +174,7 @@ Deno.test({
       });
       assert.deepEqual([bad.code, bad.out.result], [2, "usage"]);
       assert.match(bad.out.message, /HALTON_METER_CONNECT_TIMEOUT='soon' is not a whole number of seconds/);
-    } finally {
-      await release.close();
-      await Deno.remove(home, { recursive: true });
-    }
+    });
   },
 });
 
@@ -182,14 +182,11 @@ Deno.test({
   name: "rollout puts the previous binary back when the new one fails its self-test (exit 6)" + why,
   ignore: !posix,
   async fn() {
-    const release = await standInRelease([
+    await withRelease([
       { version: "0.2.0" },
       { version: "0.3.0", statusExit: 3 },
       { version: "0.4.0", initExit: 4 },
-    ]);
-    const home = await Deno.makeTempDir({ prefix: "hm-rollout-" });
-    const bin = join(home, "bin", "halton-meter");
-    try {
+    ], async (release, home, bin) => {
       assert.equal((await rollout(home, release.url, ["--version", "0.2.0"])).code, 0);
       for (const bad of ["0.3.0", "0.4.0"]) {
         const r = await rollout(home, release.url, ["--version", bad]);
@@ -210,10 +207,7 @@ Deno.test({
           "0.2.0 status --json",
         ]);
       }
-    } finally {
-      await release.close();
-      await Deno.remove(home, { recursive: true });
-    }
+    });
   },
 });
 
@@ -221,39 +215,34 @@ Deno.test({
   name: "rollout --rollback swaps the previous binary in; a bad first install needs a person (exit 7)" + why,
   ignore: !posix,
   async fn() {
-    const release = await standInRelease([{ version: "0.1.0" }, { version: "0.2.0" }, {
-      version: "0.3.0",
-      initExit: 4,
-    }]);
-    const home = await Deno.makeTempDir({ prefix: "hm-rollout-" });
-    const other = await Deno.makeTempDir({ prefix: "hm-rollout-" });
-    const bin = join(home, "bin", "halton-meter");
-    try {
-      await rollout(home, release.url, ["--version", "0.1.0"]);
-      await rollout(home, release.url, ["--version", "0.2.0"]);
-      const back = await rollout(home, release.url, ["--rollback"]);
-      assert.equal(back.code, 0, back.stderr);
-      assert.deepEqual([back.out.result, back.out.running, back.out.before], [
-        "rolled-back",
-        "0.1.0",
-        "0.2.0",
-      ]);
-      assert.equal(await Deno.readTextFile(`${bin}.previous`), standInScript({ version: "0.2.0" }));
-      assert.deepEqual(JSON.parse(await Deno.readTextFile(`${bin}.channel`)), {
-        channel: "fleet",
-        source: `${release.url}/v0.1.0`,
-      });
+    const versions = [{ version: "0.1.0" }, { version: "0.2.0" }, { version: "0.3.0", initExit: 4 }];
+    await withRelease(versions, async (release, home, bin) => {
+      const other = await Deno.makeTempDir({ prefix: "hm-rollout-" });
+      try {
+        await rollout(home, release.url, ["--version", "0.1.0"]);
+        await rollout(home, release.url, ["--version", "0.2.0"]);
+        const back = await rollout(home, release.url, ["--rollback"]);
+        assert.equal(back.code, 0, back.stderr);
+        assert.deepEqual([back.out.result, back.out.running, back.out.before], [
+          "rolled-back",
+          "0.1.0",
+          "0.2.0",
+        ]);
+        assert.equal(await Deno.readTextFile(`${bin}.previous`), standInScript({ version: "0.2.0" }));
+        assert.deepEqual(JSON.parse(await Deno.readTextFile(`${bin}.channel`)), {
+          channel: "fleet",
+          source: `${release.url}/v0.1.0`,
+        });
 
-      const first = await rollout(other, release.url, ["--version", "0.3.0"]);
-      assert.equal(first.code, 7);
-      assert.match(first.out.message, /no previous binary to roll back to/);
-      const nothing = await rollout(other, release.url, ["--rollback"]);
-      assert.equal(nothing.code, 7);
-    } finally {
-      await release.close();
-      await Deno.remove(home, { recursive: true });
-      await Deno.remove(other, { recursive: true });
-    }
+        const first = await rollout(other, release.url, ["--version", "0.3.0"]);
+        assert.equal(first.code, 7);
+        assert.match(first.out.message, /no previous binary to roll back to/);
+        const nothing = await rollout(other, release.url, ["--rollback"]);
+        assert.equal(nothing.code, 7);
+      } finally {
+        await Deno.remove(other, { recursive: true });
+      }
+    });
   },
 });
 
@@ -262,10 +251,7 @@ Deno.test({
     why,
   ignore: !posix,
   async fn() {
-    const release = await standInRelease([{ version: "0.1.0" }, { version: "0.2.0" }]);
-    const home = await Deno.makeTempDir({ prefix: "hm-rollout-" });
-    const bin = join(home, "bin", "halton-meter");
-    try {
+    await withRelease([{ version: "0.1.0" }, { version: "0.2.0" }], async (release, home, bin) => {
       await rollout(home, release.url, ["--version", "0.1.0"]);
       release.tamper("0.2.0", `halton-meter-${Deno.build.target}`, "#!/bin/sh\necho evil\n");
       const tampered = await rollout(home, release.url, ["--version", "0.2.0"]);
@@ -277,10 +263,7 @@ Deno.test({
       await assert.rejects(() => Deno.stat(`${bin}.previous`), "no previous kept for a change never made");
       assert.equal((await rollout(home, release.url, [])).code, 2);
       assert.equal((await rollout(home, release.url, ["--version", "0.2.0", "--rollback"])).code, 2);
-    } finally {
-      await release.close();
-      await Deno.remove(home, { recursive: true });
-    }
+    });
   },
 });
 
@@ -289,22 +272,19 @@ Deno.test({
     why,
   ignore: !posix,
   async fn() {
-    const release = await standInRelease([{ version: "0.1.0" }, { version: "0.6.0", initExit: 4 }]);
-    const home = await Deno.makeTempDir({ prefix: "hm-rollout-" });
-    const bin = join(home, "bin", "halton-meter");
-    try {
-      assert.equal((await rollout(home, release.url, ["--version", "0.1.0"])).code, 0);
-      const both = await Promise.all([1, 2].map(() => rollout(home, release.url, ["--version", "0.6.0"])));
-      // Each in turn tried 0.6.0, saw it fail and put 0.1.0 back: never two binaries replaced at once.
-      assert.deepEqual(both.map((r) => [r.code, r.out.result, r.out.running]), [
-        [6, "rolled-back", "0.1.0"],
-        [6, "rolled-back", "0.1.0"],
-      ]);
-      assert.equal(await Deno.readTextFile(bin), standInScript({ version: "0.1.0" }));
-    } finally {
-      await release.close();
-      await Deno.remove(home, { recursive: true });
-    }
+    await withRelease(
+      [{ version: "0.1.0" }, { version: "0.6.0", initExit: 4 }],
+      async (release, home, bin) => {
+        assert.equal((await rollout(home, release.url, ["--version", "0.1.0"])).code, 0);
+        const both = await Promise.all([1, 2].map(() => rollout(home, release.url, ["--version", "0.6.0"])));
+        // Each in turn tried 0.6.0, saw it fail and put 0.1.0 back: never two binaries replaced at once.
+        assert.deepEqual(both.map((r) => [r.code, r.out.result, r.out.running]), [
+          [6, "rolled-back", "0.1.0"],
+          [6, "rolled-back", "0.1.0"],
+        ]);
+        assert.equal(await Deno.readTextFile(bin), standInScript({ version: "0.1.0" }));
+      },
+    );
   },
 });
 
@@ -312,9 +292,7 @@ Deno.test({
   name: "a rollout stopped by SIGTERM exits 143 and claims nothing" + why,
   ignore: !posix,
   async fn() {
-    const release = await standInRelease([{ version: "0.1.0" }]);
-    const home = await Deno.makeTempDir({ prefix: "hm-rollout-" });
-    try {
+    await withRelease([{ version: "0.1.0" }], async (release, home) => {
       // PATH leads to a `sleep`-backed curl, so the run is stopped while it downloads.
       const path = await fakeCurl(home, "exec sleep 3");
       const child = new Deno.Command("sh", {
@@ -330,10 +308,7 @@ Deno.test({
       const r = await child.output();
       assert.equal(r.code, 143);
       assert.equal(new TextDecoder().decode(r.stdout), "", "no line saying it succeeded");
-    } finally {
-      await release.close();
-      await Deno.remove(home, { recursive: true });
-    }
+    });
   },
 });
 
