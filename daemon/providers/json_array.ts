@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { CappedText } from "./capped_text.ts";
 
 /** Largest element kept; a bigger one is dropped and counted. */
 export const MAX_ELEMENT_CHARS = 8 * 1024 * 1024;
@@ -25,11 +26,8 @@ export class JsonArraySplitter {
   #inElement = false;
   /** The element is a bare literal (number, true, …): it ends at `,` or `]`, not at a bracket. */
   #literal = false;
-  #pieces: string[] = [];
-  #chars = 0;
-  #overflow = false;
+  readonly #element = new CappedText(MAX_ELEMENT_CHARS);
   #closed = false;
-  #dropped = 0;
 
   constructor(onElement: (text: string) => void) {
     this.#onElement = onElement;
@@ -37,7 +35,7 @@ export class JsonArraySplitter {
 
   /** Elements dropped because they were larger than {@linkcode MAX_ELEMENT_CHARS}. */
   get dropped(): number {
-    return this.#dropped;
+    return this.#element.dropped;
   }
 
   /** Feeds the next bytes of the body. */
@@ -105,9 +103,6 @@ export class JsonArraySplitter {
       if (!this.#inElement && this.#depth === this.#elementDepth && c !== 44 && c !== 93) {
         this.#inElement = true;
         this.#literal = c !== 123 && c !== 91 && c !== 34;
-        this.#pieces = [];
-        this.#chars = 0;
-        this.#overflow = false;
         start = i;
       }
       if (c === 34) {
@@ -121,18 +116,7 @@ export class JsonArraySplitter {
       }
       i++;
     }
-    if (this.#inElement) this.#keep(text.slice(start, Math.min(i, n)));
-  }
-
-  #keep(piece: string): void {
-    if (this.#overflow) return;
-    this.#chars += piece.length;
-    if (this.#chars > MAX_ELEMENT_CHARS) {
-      this.#overflow = true;
-      this.#pieces = [];
-      return;
-    }
-    this.#pieces.push(piece);
+    if (this.#inElement) this.#element.add(text.slice(start, Math.min(i, n)));
   }
 
   #finishElement(text: string, start: number, end: number): void {
@@ -142,14 +126,7 @@ export class JsonArraySplitter {
 
   #emit(text: string, start: number, end: number): void {
     this.#inElement = false;
-    if (this.#overflow) {
-      this.#dropped++;
-      return;
-    }
-    const last = text.slice(start, end);
-    const whole = this.#pieces.length ? this.#pieces.join("") + last : last;
-    this.#pieces = [];
-    this.#chars = 0;
-    this.#onElement(whole);
+    const whole = this.#element.take(text.slice(start, end));
+    if (whole !== undefined) this.#onElement(whole);
   }
 }

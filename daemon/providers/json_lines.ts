@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { CappedText } from "./capped_text.ts";
 
 /** Largest line kept; a longer one is dropped and counted. */
 export const MAX_LINE_CHARS = 8 * 1024 * 1024;
@@ -13,10 +14,7 @@ export const MAX_LINE_CHARS = 8 * 1024 * 1024;
 export class JsonLinesSplitter {
   readonly #onLine: (text: string) => void;
   readonly #decoder = new TextDecoder();
-  #pieces: string[] = [];
-  #chars = 0;
-  #overflow = false;
-  #dropped = 0;
+  readonly #line = new CappedText(MAX_LINE_CHARS);
 
   constructor(onLine: (text: string) => void) {
     this.#onLine = onLine;
@@ -24,7 +22,7 @@ export class JsonLinesSplitter {
 
   /** Lines dropped because they were longer than {@linkcode MAX_LINE_CHARS}. */
   get dropped(): number {
-    return this.#dropped;
+    return this.#line.dropped;
   }
 
   /** Feeds the next bytes of the body. */
@@ -41,30 +39,15 @@ export class JsonLinesSplitter {
   #scan(text: string): void {
     let start = 0;
     for (let nl = text.indexOf("\n"); nl !== -1; nl = text.indexOf("\n", start)) {
-      this.#add(text.slice(start, nl));
+      this.#line.add(text.slice(start, nl));
       this.#finishLine();
       start = nl + 1;
     }
-    if (start < text.length) this.#add(text.slice(start));
-  }
-
-  #add(piece: string): void {
-    if (this.#overflow) return;
-    this.#chars += piece.length;
-    if (this.#chars > MAX_LINE_CHARS) {
-      this.#overflow = true;
-      this.#pieces = [];
-      return;
-    }
-    this.#pieces.push(piece);
+    if (start < text.length) this.#line.add(text.slice(start));
   }
 
   #finishLine(): void {
-    if (this.#overflow) this.#dropped++;
-    const line = this.#overflow ? "" : this.#pieces.join("").trim();
-    this.#pieces = [];
-    this.#chars = 0;
-    this.#overflow = false;
+    const line = this.#line.take()?.trim();
     if (line) this.#onLine(line);
   }
 }
