@@ -19,6 +19,7 @@ import { clientKeepsAlive, requestFraming, responseHasNoBody } from "../http1/fr
 import { MAX_HEAD, parseRequestHead, type RequestHead, serializeHead } from "../http1/head.ts";
 import { BodyChannel, type BodySink } from "../upstream/flow.ts";
 import { type Drain, DRAIN_IDLE_MS } from "./drain.ts";
+import { clientReads } from "./client_reads.ts";
 import { DISCARD_BYTES, DISCARD_MS, endSoon, IdleTimer } from "./closing.ts";
 
 // Shared for "nothing buffered": never written to, since a zero-length buffer has no bytes.
@@ -40,6 +41,7 @@ export function serveHttp1(
   let body: BodyChannel | undefined;
   /** The rest of a request body answered before it ended, being read and dropped. */
   let discard: { left: number; timer: ReturnType<typeof setTimeout> } | undefined;
+  const reads = clientReads(socket);
   const idle = new IdleTimer(() => state === "head", () => socket.destroy());
   let onSocketClose: (() => void) | undefined;
 
@@ -120,7 +122,7 @@ export function serveHttp1(
     if (expectsBody && String(head.headers.expect ?? "").toLowerCase() === "100-continue") {
       socket.write("HTTP/1.1 100 Continue\r\n\r\n");
     }
-    body = new BodyChannel(socket);
+    body = new BodyChannel(reads);
     let keepAlive = clientKeepsAlive(head.version, head.headers);
     let responded = false;
     let finished = false;
@@ -141,14 +143,14 @@ export function serveHttp1(
         body?.abort(new Error("response sent before the request ended"));
         body = undefined;
         discard = { left: DISCARD_BYTES, timer: setTimeout(() => stopDiscarding(false), DISCARD_MS) };
-        socket.resume();
+        reads.resume();
         queueMicrotask(advance);
         return;
       }
       state = "head";
       body = undefined;
       idle.waitingSinceNow();
-      socket.resume();
+      reads.resume();
       // The response may end inside `onRequest`, while `advance` is still on the stack.
       queueMicrotask(advance);
     };
@@ -200,7 +202,7 @@ export function serveHttp1(
     buf = buf.length ? Buffer.concat([buf, data]) : data;
     if (state === "busy") {
       // The next request is early (pipelined): hold it until this response ends.
-      socket.pause();
+      reads.pause();
       return;
     }
     advance();

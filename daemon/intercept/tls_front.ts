@@ -9,6 +9,7 @@
 import tls from "node:tls";
 import type { Socket } from "node:net";
 import type { Buffer } from "node:buffer";
+import { parentOf } from "./client_reads.ts";
 
 /** Mints key + certificate for a host name (the daemon's `LeafMinter`). */
 export interface LeafSource {
@@ -139,9 +140,4 @@ export class TlsFront {
     this.#servers.set(host, server);
     return server;
   }
-}
-
-/** The TCP socket under a server-side TLS socket (node:tls keeps it as `_parent`). */
-function parentOf(s: tls.TLSSocket): Socket | undefined {
-  return (s as unknown as { _parent?: Socket })._parent;
 }

@@ -28,6 +28,7 @@ import { indexOfHeadEnd } from "../http1/crlf.ts";
 import { DISCARD } from "../upstream/flow.ts";
 import { responseFraming } from "../http1/framing.ts";
 import { BodyReader } from "../http1/body.ts";
+import { pauseReads, resumeReads } from "./client_reads.ts";
 
 const READ_SIZE = 64 * 1024;
 
@@ -123,13 +124,13 @@ export async function forwardUpgrade(
   const toProvider = (chunk: Uint8Array) => {
     up += chunk.length;
     tap?.fromClient(chunk);
-    socket.pause();
-    writeAll(conn, chunk).then(() => socket.resume(), (e) => end((e as Error).message));
+    pauseReads(socket);
+    writeAll(conn, chunk).then(() => resumeReads(socket), (e) => end((e as Error).message));
   };
   if (buffered.length) toProvider(buffered);
   socket.on("data", toProvider);
   socket.on("end", () => conn.closeWrite().catch(() => end()));
-  socket.resume();
+  resumeReads(socket);
   // Provider to client, with the client's backpressure.
   const buf = new Uint8Array(READ_SIZE);
   try {
