@@ -80,8 +80,15 @@ async function stallingProvider(dir: string, upgraded = 0) {
       ));
     }
   };
+  const open = new Set<Deno.TlsConn>();
+  const closeConn = (conn: Deno.TlsConn) => {
+    if (open.delete(conn)) conn.close();
+  };
   (async () => {
-    for await (const conn of listener) serve(conn).catch((e) => received.reject(e));
+    for await (const conn of listener) {
+      open.add(conn);
+      serve(conn).catch((e) => received.reject(e)).finally(() => closeConn(conn));
+    }
   })().catch(() => {});
   return {
     port: listener.addr.port,
@@ -89,7 +96,10 @@ async function stallingProvider(dir: string, upgraded = 0) {
     arrived: arrived.promise,
     release: released.resolve,
     received: received.promise,
-    close: () => listener.close(),
+    close() {
+      listener.close();
+      for (const conn of open) closeConn(conn);
+    },
   };
 }
 
