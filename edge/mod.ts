@@ -43,6 +43,7 @@ import { readPidFile } from "../core/io.ts";
 import { startWatchdog } from "./_watchdog.ts";
 import { SocketPasser } from "./_pass.ts";
 import { openSocketPassing } from "../core/socket_pass.ts";
+import { raiseOwnOpenFiles } from "../core/open_files.ts";
 import { parseHostPort, parseHttpTarget } from "./_target.ts";
 
 export { meteredHosts, PROVIDER_HOSTS, SELFTEST_HOST } from "../core/hosts.ts";
@@ -199,7 +200,14 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   });
 
   const pulse = new DaemonPulse();
-  const passer = options.passSockets !== false ? new SocketPasser(openSocketPassing) : undefined;
+  // Passing holds a copy of each metered client's socket until the daemon is done with it, so from then on the
+  // edge needs more descriptors; raising its limit takes FFI, which passing opens anyway.
+  const openPassing = () => {
+    const files = raiseOwnOpenFiles();
+    if (files) logger.info("edge.open_files", { limit: Number(files.after), was: Number(files.before) });
+    return openSocketPassing();
+  };
+  const passer = options.passSockets !== false ? new SocketPasser(openPassing) : undefined;
 
   const startedAt = new Date().toISOString();
   let lastUnmetered: UnmeteredCounts = { tunnels: 0, bytes: 0, open: 0, reclaimed: 0 };

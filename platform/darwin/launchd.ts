@@ -89,6 +89,10 @@ export function servicePlist(
     KeepAlive: service === "daemon" ? { SuccessfulExit: false } : true,
     // SIGTERM makes the daemon drain (streams in flight finish, up to 10 min) before launchd's SIGKILL.
     ...(service === "daemon" ? { ExitTimeOut: 660 } : {}),
+    // launchd gives an agent 256 open files, which about 120 metered calls at once use up in the daemon (a
+    // client's and a provider's socket each) and in the edge, which relays them here. 10240 (`OPEN_MAX`) is
+    // what every macOS takes without a raised `kern.maxfilesperproc`.
+    SoftResourceLimits: { NumberOfFiles: 10240 },
     // Both slots write the same logs: they read as one daemon's history.
     ...logs(ctx, service),
     ...environment(ctx),

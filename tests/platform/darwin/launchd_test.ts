@@ -17,7 +17,7 @@ async function plistlibLoads(text: string): Promise<Record<string, unknown>> {
 
 Deno.test({
   name:
-    "servicePlist() gives launchd the daemon's absolute command, crash-only restart, logs and HALTON_METER_HOME",
+    "servicePlist() gives launchd the daemon's absolute command, crash-only restart, room for open files, logs and HALTON_METER_HOME",
   ignore: noPython,
   async fn() {
     const ctx = contextFor("darwin", {
@@ -32,6 +32,7 @@ Deno.test({
       RunAtLoad: true,
       KeepAlive: { SuccessfulExit: false },
       ExitTimeOut: 660,
+      SoftResourceLimits: { NumberOfFiles: 10240 },
       StandardOutPath: "/Users/Ada Lovelace/meter & <data>/logs/daemon.stdout.log",
       StandardErrorPath: "/Users/Ada Lovelace/meter & <data>/logs/daemon.stderr.log",
       EnvironmentVariables: { HALTON_METER_HOME: "/Users/Ada Lovelace/meter & <data>" },
@@ -57,7 +58,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "servicePlist() keeps the edge alive always and, without HALTON_METER_HOME, sets no environment",
+  name:
+    "servicePlist() keeps the edge alive always, with room for its connections, and without HALTON_METER_HOME sets no environment",
   ignore: noPython,
   async fn() {
     const ctx = contextFor("darwin", {
@@ -74,6 +76,11 @@ Deno.test({
     ]);
     assert.equal(parsed.KeepAlive, true);
     assert.equal(parsed.RunAtLoad, true);
+    assert.deepEqual(
+      parsed.SoftResourceLimits,
+      { NumberOfFiles: 10240 },
+      "more than launchd's 256 open files",
+    );
     assert.equal("EnvironmentVariables" in parsed, false);
     assert.equal(parsed.StandardOutPath, "/Users/Ada Lovelace/.halton-meter/logs/edge.stdout.log");
   },
