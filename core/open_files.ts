@@ -54,32 +54,55 @@ export function raiseOpenFiles(access: FileLimitAccess): Raised | undefined {
 const RLIMIT_NOFILE = 7;
 
 const LIBC_SYMBOLS = {
-  getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
   setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
 } as const;
 
+/** This process's limits as `/proc/self/limits` states them; undefined where there is no such file. */
+export function procLimits(text = readProcLimits()): FileLimits | undefined {
+  const line = text && /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(text);
+  if (!line) return undefined;
+  const count = (s: string) => s === "unlimited" ? 0xffff_ffff_ffff_ffffn : BigInt(s);
+  return { soft: count(line[1]), hard: count(line[2]) };
+}
+
+function readProcLimits(): string | undefined {
+  try {
+    return Deno.readTextFileSync("/proc/self/limits");
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * {@linkcode raiseOpenFiles} for this process through libc; undefined where libc cannot be had (not Linux, no
- * FFI). Deno's FFI costs a process some 3.5 MB once used, so only a process that uses it anyway calls this.
+ * {@linkcode raiseOpenFiles} for this process (Linux); undefined elsewhere. The limits are read from `/proc`,
+ * and libc is opened only when there is something to raise: Deno's FFI costs a process some 3.5 MB once used,
+ * which `deno` run from source, having raised the limit itself, need not pay.
  */
 export function raiseOwnOpenFiles(): Raised | undefined {
-  const library = openLibc(LIBC_SYMBOLS);
-  if (!library) return undefined;
-  const rlimit = new BigUint64Array(2);
-  const bytes = new Uint8Array(rlimit.buffer);
+  if (Deno.build.os !== "linux") return undefined;
+  // Opened at the first set, if any; null when it could not be.
+  const libc: { library?: Deno.DynamicLibrary<typeof LIBC_SYMBOLS> | null } = {};
   try {
     return raiseOpenFiles({
-      get() {
-        if (library.symbols.getrlimit(RLIMIT_NOFILE, bytes) !== 0) return undefined;
-        return { soft: rlimit[0], hard: rlimit[1] };
-      },
+      get: () => procLimits(),
       set({ soft, hard }) {
-        rlimit[0] = soft;
-        rlimit[1] = hard;
-        return library.symbols.setrlimit(RLIMIT_NOFILE, bytes) === 0;
+        if (libc.library === undefined) libc.library = openLibc(LIBC_SYMBOLS) ?? null;
+        const rlimit = new Uint8Array(new BigUint64Array([soft, hard]).buffer);
+        return libc.library?.symbols.setrlimit(RLIMIT_NOFILE, rlimit) === 0;
       },
     });
   } finally {
-    library.close();
+    libc.library?.close();
   }
+}
+
+/** What a process's `startup.ready` log says of its limit: the limit, and what it was when raised. */
+export function openFilesFields(
+  raised: Raised | undefined,
+): { open_files?: number; open_files_was?: number } {
+  if (!raised) return {};
+  const limit = Number(raised.after);
+  return raised.before === raised.after
+    ? { open_files: limit }
+    : { open_files: limit, open_files_was: Number(raised.before) };
 }

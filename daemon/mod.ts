@@ -13,7 +13,7 @@ import type { DatabaseSync } from "node:sqlite";
 import { type Config, loadConfig, type LoadedConfig } from "../core/config.ts";
 import { MeterError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
-import { raiseOwnOpenFiles } from "../core/open_files.ts";
+import { openFilesFields, raiseOwnOpenFiles } from "../core/open_files.ts";
 import type { Paths } from "../core/paths.ts";
 import { effectivePorts } from "../core/ports.ts";
 import { VERSION } from "../core/version.ts";
@@ -104,7 +104,6 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   // The daemon's own connections must never loop back through the edge it serves.
   for (const name of PROXY_VARS) Deno.env.delete(name);
   const files = raiseOwnOpenFiles();
-  if (files) log.info("daemon.open_files", { limit: Number(files.after), was: Number(files.before) });
   const loaded = options.config ?? loadConfig(paths.config);
   for (const w of loaded.warnings) log.warn("config.warning", { warning: w });
   const { config } = loaded;
@@ -274,6 +273,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       intercept_port: bound.intercept,
       api_port: bound.api,
       version: VERSION,
+      ...openFilesFields(files),
     });
     let closing: Promise<void> | undefined;
     return {

@@ -43,7 +43,7 @@ import { readPidFile } from "../core/io.ts";
 import { startWatchdog } from "./_watchdog.ts";
 import { SocketPasser } from "./_pass.ts";
 import { openSocketPassing } from "../core/socket_pass.ts";
-import { raiseOwnOpenFiles } from "../core/open_files.ts";
+import { openFilesFields, raiseOwnOpenFiles } from "../core/open_files.ts";
 import { parseHostPort, parseHttpTarget } from "./_target.ts";
 
 export { meteredHosts, PROVIDER_HOSTS, SELFTEST_HOST } from "../core/hosts.ts";
@@ -163,6 +163,8 @@ const zeroCounts = (): Counts => ({
 // deno-lint-ignore require-await -- async so that every failure is a rejection.
 export async function startEdge(options: EdgeOptions): Promise<Edge> {
   const logger = options.logger ?? new Logger({ process: "edge" });
+  // Each tunnel holds two descriptors and each metered connection one (its passed socket's copy).
+  const files = raiseOwnOpenFiles();
   const upstream = upstreamOf(options.upstream ?? { proxy: "", resolve: {} });
   const metered = meteredHosts(options.extraHosts);
   let listener: Deno.TcpListener;
@@ -200,14 +202,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   });
 
   const pulse = new DaemonPulse();
-  // Passing holds a copy of each metered client's socket until the daemon is done with it, so from then on the
-  // edge needs more descriptors; raising its limit takes FFI, which passing opens anyway.
-  const openPassing = () => {
-    const files = raiseOwnOpenFiles();
-    if (files) logger.info("edge.open_files", { limit: Number(files.after), was: Number(files.before) });
-    return openSocketPassing();
-  };
-  const passer = options.passSockets !== false ? new SocketPasser(openPassing) : undefined;
+  const passer = options.passSockets !== false ? new SocketPasser(openSocketPassing) : undefined;
 
   const startedAt = new Date().toISOString();
   let lastUnmetered: UnmeteredCounts = { tunnels: 0, bytes: 0, open: 0, reclaimed: 0 };
@@ -403,7 +398,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     }
   })();
 
-  logger.info("edge.startup.ready", { port, version: VERSION });
+  logger.info("edge.startup.ready", { port, version: VERSION, ...openFilesFields(files) });
   writeState(true);
   const watchdog = options.watchdog && startWatchdog({
     // Its own check, with a longer budget: a slow answer on a loaded machine is not a hang, and the watchdog's

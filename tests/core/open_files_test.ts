@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { CEILING, type FileLimitAccess, type FileLimits, raiseOpenFiles } from "../../core/open_files.ts";
+import {
+  CEILING,
+  type FileLimitAccess,
+  type FileLimits,
+  procLimits,
+  raiseOpenFiles,
+} from "../../core/open_files.ts";
 
 /** Limits held in memory; a set above `cap` (the kernel's own ceiling) or the hard limit is refused. */
 function fakeLimits(start: FileLimits | undefined, cap = 1n << 62n): FileLimitAccess & { now?: FileLimits } {
@@ -38,6 +44,20 @@ Deno.test("raiseOpenFiles never lowers a limit, and says so when there is nothin
   assert.deepEqual(raiseOpenFiles(refused), { before: 300n, after: 300n, hard: 4096n });
   assert.deepEqual(refused.now, { soft: 300n, hard: 4096n });
   assert.equal(raiseOpenFiles(fakeLimits(undefined)), undefined);
+});
+
+Deno.test("procLimits reads the open-files line of /proc/<pid>/limits, unlimited as the largest count", () => {
+  const text = [
+    "Limit                     Soft Limit           Hard Limit           Units     ",
+    "Max processes             62811                62811                processes ",
+    "Max open files            1024                 524288               files     ",
+  ].join("\n");
+  assert.deepEqual(procLimits(text), { soft: 1024n, hard: 524_288n });
+  assert.deepEqual(procLimits("Max open files            4096                 unlimited            files"), {
+    soft: 4096n,
+    hard: 0xffff_ffff_ffff_ffffn,
+  });
+  assert.equal(procLimits("Max processes 10 10 processes"), undefined);
 });
 
 Deno.test({
