@@ -1,8 +1,8 @@
 /**
  * A provider slower than its client, as every upload meets one (the client on loopback, the provider across
- * the internet): real edge-less daemon process, curl uploading through it over HTTP/1.1 and HTTP/2, and a
- * stand-in provider that reads nothing for a while. The body must wait in TCP, not in the daemon's memory,
- * and then arrive whole.
+ * the internet): a real daemon process (no edge: clients `CONNECT` to its own port), curl uploading through
+ * it over HTTP/1.1 and HTTP/2, a WebSocket client sending frames, and a stand-in provider that reads nothing
+ * for a while. The bytes must wait in TCP, not in the daemon's memory, and then arrive whole.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
