@@ -84,25 +84,38 @@ class EventClock {
 const REQUEST = JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 1024, stream: true, messages: [] });
 const path = (events: number) => `/v1/messages?events=${events}&every=${EVERY_MS}`;
 
+/** Times a stream's events as its body arrives, each chunk with the time it was read; undefined when short. */
+async function timeEvents(
+  body: AsyncIterable<{ bytes: Uint8Array; at: number }>,
+  sent: number,
+  events: number,
+): Promise<Streamed | undefined> {
+  const clock = new EventClock(events);
+  let firstByteMs = NaN;
+  for await (const { bytes, at } of body) {
+    if (Number.isNaN(firstByteMs)) firstByteMs = at - sent;
+    clock.read(bytes, at);
+  }
+  return clock.whole ? { gaps: clock.gaps, firstByteMs } : undefined;
+}
+
 /** One stream of `events` text deltas read by the lean client; undefined when it broke. */
 async function leanStream(t: Target, events: number): Promise<Streamed | undefined> {
   const sent = performance.now();
-  let firstByteMs = NaN;
   let res: LeanResponse | undefined;
   try {
     res = await leanPost(t, path(events), REQUEST);
-    if (res.status !== 200) return undefined;
-    const clock = new EventClock(events);
-    for await (const { bytes, at } of res.body) {
-      if (Number.isNaN(firstByteMs)) firstByteMs = at - sent;
-      clock.read(bytes, at);
-    }
-    return clock.whole ? { gaps: clock.gaps, firstByteMs } : undefined;
+    return res.status === 200 ? await timeEvents(res.body, sent, events) : undefined;
   } catch {
     return undefined;
   } finally {
     res?.close();
   }
+}
+
+/** `fetch`'s body chunks, each with the time it was read. */
+async function* stamped(body: ReadableStream<Uint8Array>): AsyncGenerator<{ bytes: Uint8Array; at: number }> {
+  for await (const bytes of body) yield { bytes, at: performance.now() };
 }
 
 /** The same stream read through Deno's `fetch`, whose own CPU takes most of a core at 500 streams. */
@@ -112,7 +125,6 @@ async function fetchStream(
   events: number,
 ): Promise<Streamed | undefined> {
   const sent = performance.now();
-  let firstByteMs = NaN;
   try {
     const res = await fetch(`${t.base}${path(events)}`, {
       method: "POST",
@@ -120,14 +132,7 @@ async function fetchStream(
       body: REQUEST,
       client,
     });
-    if (res.status !== 200) return undefined;
-    const clock = new EventClock(events);
-    for await (const chunk of res.body!) {
-      const now = performance.now();
-      if (Number.isNaN(firstByteMs)) firstByteMs = now - sent;
-      clock.read(chunk, now);
-    }
-    return clock.whole ? { gaps: clock.gaps, firstByteMs } : undefined;
+    return res.status === 200 ? await timeEvents(stamped(res.body!), sent, events) : undefined;
   } catch {
     return undefined;
   }
