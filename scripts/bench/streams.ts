@@ -4,7 +4,10 @@
  * the other. The client notes when each event arrives; the gap between two events of a stream, beyond what
  * the same load shows directly, is the delay the proxy adds, and its p99 is the row (a proxy that serves some
  * streams late shows there). A stream whose events stop for a second, or that ends short, is stalled. The
- * daemon's peak RSS is sampled, and the meter must write exactly one complete row per stream.
+ * daemon's peak RSS is sampled, and the meter must write exactly one complete row per stream. Two rows say
+ * where the gap comes from: the same loads' gaps once every stream has started (without the burst of new
+ * connections), and a load of two fifths as many streams (where the machine, shared by client, proxy and
+ * stand-in, stops being full).
  *
  * The streams are read by a lean client (`_lean_client.ts`): on two cores the client shares the machine with
  * the proxy, and Deno's `fetch` reading 500 streams takes most of a core, so the row would measure the
@@ -26,6 +29,11 @@ const EVENT_END = new TextEncoder().encode("\n\n");
 interface Load {
   /** Every gap between two text events of a stream (ms), ascending. */
   gaps: number[];
+  /**
+   * The gaps that began once every stream had its first byte, ascending: the load without its burst of
+   * hundreds of new connections, whose handshakes share the proxy's thread with the streams already running.
+   */
+  steadyGaps: number[];
   /** Streams with a gap of {@linkcode STALL_MS} or more. */
   stalled: number;
   /** Streams that failed or ended with fewer events than asked. */
@@ -52,12 +60,17 @@ function countEvents(chunk: Uint8Array, carry: { lf: boolean }): number {
 /** One stream's gaps between text events, and the time from its request to its first byte (ms). */
 interface Streamed {
   gaps: number[];
+  /** When each gap began (`performance.now()`), in the order of {@linkcode Streamed.gaps}. */
+  starts: number[];
   firstByteMs: number;
+  /** When the first byte came (`performance.now()`). */
+  firstByteAt: number;
 }
 
 /** Counts a stream's events as they arrive: its gaps between text deltas, and whether it was whole. */
 class EventClock {
   readonly gaps: number[] = [];
+  readonly starts: number[] = [];
   #seen = 0;
   #last = 0;
   #carry = { lf: false };
@@ -71,7 +84,9 @@ class EventClock {
     for (let i = 0; i < n; i++) {
       this.#seen++;
       if (this.#seen <= 2 || this.#seen > this.events + 2) continue;
-      if (this.#seen > 3) this.gaps.push(i === 0 ? now - this.#last : 0);
+      if (this.#seen <= 3) continue;
+      this.gaps.push(i === 0 ? now - this.#last : 0);
+      this.starts.push(i === 0 ? this.#last : now);
     }
     if (n > 0) this.#last = now;
   }
@@ -91,12 +106,14 @@ async function timeEvents(
   events: number,
 ): Promise<Streamed | undefined> {
   const clock = new EventClock(events);
-  let firstByteMs = NaN;
+  let firstByteAt = NaN;
   for await (const { bytes, at } of body) {
-    if (Number.isNaN(firstByteMs)) firstByteMs = at - sent;
+    if (Number.isNaN(firstByteAt)) firstByteAt = at;
     clock.read(bytes, at);
   }
-  return clock.whole ? { gaps: clock.gaps, firstByteMs } : undefined;
+  return clock.whole
+    ? { gaps: clock.gaps, starts: clock.starts, firstByteMs: firstByteAt - sent, firstByteAt }
+    : undefined;
 }
 
 /** One stream of `events` text deltas read by the lean client; undefined when it broke. */
@@ -153,19 +170,32 @@ async function load(t: Target, count: number, events: number, via: Via): Promise
     }));
     const wallMs = performance.now() - start;
     const gaps: number[] = [];
+    const steadyGaps: number[] = [];
     const firstBytes: number[] = [];
     let stalled = 0;
     let failed = 0;
+    const allStarted = Math.max(...results.map((r) => r?.firstByteAt ?? -Infinity));
     for (const r of results) {
       if (!r) failed++;
       else if (r.gaps.some((g) => g >= STALL_MS)) stalled++;
       if (!r) continue;
-      for (const g of r.gaps) gaps.push(g);
+      r.gaps.forEach((g, i) => {
+        gaps.push(g);
+        if (r.starts[i] >= allStarted) steadyGaps.push(g);
+      });
       firstBytes.push(r.firstByteMs);
     }
     const ascending = (xs: number[]) => xs.sort((a, b) => a - b);
     const clientCpu = (ownCpuMs() - cpuBefore) / wallMs;
-    return { gaps: ascending(gaps), stalled, failed, wallMs, firstBytes: ascending(firstBytes), clientCpu };
+    return {
+      gaps: ascending(gaps),
+      steadyGaps: ascending(steadyGaps),
+      stalled,
+      failed,
+      wallMs,
+      firstBytes: ascending(firstBytes),
+      clientCpu,
+    };
   } finally {
     client?.close();
   }
@@ -198,10 +228,15 @@ export async function run(options: BenchRunOptions = {}): Promise<BenchResult[]>
     }
     const stored = rig.meterRowsDetail().slice(before);
     const complete = stored.filter((r) => r.tokens_complete === 1 && r.output_tokens === events).length;
+    // Fewer streams on the same machine: where the meter's share of it stops being the limit.
+    const fewer = count * 2 / 5;
+    const fewerLoads = new Map<string, Load>();
+    for (const t of [rig.direct, rig.meter]) fewerLoads.set(t.name, await load(t, fewer, events, "lean"));
     const fetched = new Map<string, Load>();
     for (const t of rig.targets) await load(t, 8, 5, "fetch");
     for (const t of rig.targets) fetched.set(t.name, await load(t, count, events, "fetch"));
     const p = (of: Map<string, Load>, name: string, q: number) => percentile(of.get(name)!.gaps, q);
+    const steady = (name: string) => percentile(loads.get(name)!.steadyGaps, 0.99);
     const describe = (of: Map<string, Load>, name: string) => {
       const l = of.get(name)!;
       return `${name}: p50 ${round(p(of, name, 0.5))} ms, p99 ${round(p(of, name, 0.99))} ms, max ${
@@ -227,6 +262,28 @@ export async function run(options: BenchRunOptions = {}): Promise<BenchResult[]>
         unit: "ms",
         target: 5,
         note: describeAll(loads),
+      },
+      {
+        name: `the same ${count} streams once all had started: added inter-event p99`,
+        value: round(steady("meter") - steady("direct")),
+        unit: "ms",
+        note:
+          `no target: the gaps that began after every stream's first byte (meter ${
+            loads.get("meter")!.steadyGaps.length
+          } of ${loads.get("meter")!.gaps.length}); direct p99 ${round(steady("direct"))} ms, meter ${
+            round(steady("meter"))
+          } ms; the rest came while the proxy was also taking ${count} new connections (the meter's last first ` +
+          `byte after ${round(loads.get("meter")!.firstBytes.at(-1) ?? NaN)} ms, direct ${
+            round(loads.get("direct")!.firstBytes.at(-1) ?? NaN)
+          } ms)`,
+      },
+      {
+        name: `${fewer} concurrent streams (lean client): added inter-event p99`,
+        value: round(p(fewerLoads, "meter", 0.99) - p(fewerLoads, "direct", 0.99)),
+        unit: "ms",
+        note: `no target: the same load with fewer streams, for where this machine fills up; ${
+          describe(fewerLoads, "direct")
+        }; ${describe(fewerLoads, "meter")}`,
       },
       {
         name: `the same ${count} streams read through Deno's fetch: added inter-event p99`,
