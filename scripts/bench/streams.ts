@@ -80,11 +80,11 @@ class EventClock {
   /** Takes a body chunk read at `now`. */
   read(chunk: Uint8Array, now: number): void {
     const n = countEvents(chunk, this.#carry);
-    // message_start and content_block_start come first, then the text deltas: gaps are taken between deltas.
+    // message_start and content_block_start come first, then the text deltas: gaps are taken between deltas,
+    // from the second delta on.
     for (let i = 0; i < n; i++) {
       this.#seen++;
-      if (this.#seen <= 2 || this.#seen > this.events + 2) continue;
-      if (this.#seen <= 3) continue;
+      if (this.#seen <= 3 || this.#seen > this.events + 2) continue;
       this.gaps.push(i === 0 ? now - this.#last : 0);
       this.starts.push(i === 0 ? this.#last : now);
     }
@@ -228,7 +228,7 @@ export async function run(options: BenchRunOptions = {}): Promise<BenchResult[]>
     }
     const stored = rig.meterRowsDetail().slice(before);
     const complete = stored.filter((r) => r.tokens_complete === 1 && r.output_tokens === events).length;
-    // Fewer streams on the same machine: where the meter's share of it stops being the limit.
+    // Fewer streams on the same machine: a load under which this machine is not full.
     const fewer = count * 2 / 5;
     const fewerLoads = new Map<string, Load>();
     for (const t of [rig.direct, rig.meter]) fewerLoads.set(t.name, await load(t, fewer, events, "lean"));
@@ -272,8 +272,8 @@ export async function run(options: BenchRunOptions = {}): Promise<BenchResult[]>
             loads.get("meter")!.steadyGaps.length
           } of ${loads.get("meter")!.gaps.length}); direct p99 ${round(steady("direct"))} ms, meter ${
             round(steady("meter"))
-          } ms; the rest came while the proxy was also taking ${count} new connections (the meter's last first ` +
-          `byte after ${round(loads.get("meter")!.firstBytes.at(-1) ?? NaN)} ms, direct ${
+          } ms; the rest came while the proxy was also taking ${count} new connections (the meter's slowest first ` +
+          `byte took ${round(loads.get("meter")!.firstBytes.at(-1) ?? NaN)} ms, direct ${
             round(loads.get("direct")!.firstBytes.at(-1) ?? NaN)
           } ms)`,
       },
