@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { patternByte, webSocketAccept, webSocketFrame } from "../../testkit/fake_provider.ts";
 import { daemonHealthy, pinPorts, spawnMeter, stop, waitFor } from "../../testkit/processes.ts";
 import { LeafMinter, loadOrCreateCa } from "../../tls/mod.ts";
-import { indexOfHeadEnd } from "../../daemon/http1/crlf.ts";
+import { readHeadText } from "../edge/_fakes.ts";
 
 const BODY_BYTES = 48 * 1024 * 1024;
 /** How long the provider reads nothing once a request arrives. */
@@ -42,18 +42,8 @@ async function stallingProvider(dir: string, upgraded = 0) {
   const received = Promise.withResolvers<{ head: string; body: Uint8Array }>();
   const serve = async (conn: Deno.TlsConn) => {
     const buf = new Uint8Array(64 * 1024);
-    let got = new Uint8Array(0);
-    let end = -1;
-    while (end === -1) {
-      const n = await conn.read(buf);
-      if (n === null) throw new Error("the daemon closed the connection before a head");
-      const next = new Uint8Array(got.length + n);
-      next.set(got);
-      next.set(buf.subarray(0, n), got.length);
-      got = next;
-      end = indexOfHeadEnd(got);
-    }
-    const head = new TextDecoder().decode(got.subarray(0, end));
+    const { head, rest } = await readHeadText(conn);
+    if (!head.endsWith("\r\n\r\n")) throw new Error("the daemon closed the connection before a head");
     const key = /^sec-websocket-key:\s*(\S+)/im.exec(head)?.[1];
     if (key) {
       await conn.write(new TextEncoder().encode(
@@ -65,8 +55,8 @@ async function stallingProvider(dir: string, upgraded = 0) {
     await released.promise;
     const length = key ? upgraded : Number(/^content-length:\s*(\d+)/im.exec(head)?.[1]);
     const body = new Uint8Array(length);
-    let have = got.length - end - 4;
-    body.set(got.subarray(end + 4));
+    let have = rest.length;
+    body.set(rest);
     while (have < length) {
       const n = await conn.read(buf);
       if (n === null) throw new Error(`the body ended after ${have} of ${length} bytes`);
